@@ -1,0 +1,530 @@
+//! Configuration, read once at cold start into a typed struct.
+//!
+//! Every variable name here is a public interface (tools outside this repository set them):
+//! `TABLE_NAME`, `BUCKET_NAME`, `KUSTOMER_BASE_URL`, `KUSTOMER_API_KEY`, `CCAI_BASE_URL`,
+//! `CCAI_SUBDOMAIN`, `CCAI_API_TOKEN`, `CCAI_WEBHOOK_SECRETS` (comma-separated, primary first),
+//! `KUSTOMER_WEBHOOK_SECRET`, `BRIDGE_TOKEN`, `ADMIN_TOKEN`, `DEFAULT_COUNTRY`.
+//!
+//! Each secret may instead be given as the name of an SSM parameter in `<NAME>_PARAM` (e.g.
+//! `KUSTOMER_API_KEY_PARAM=/bridge/kustomer-api-key`); all such parameters are fetched in one
+//! batch at cold start, decrypted, and never again. AWS endpoints are the SDK's own business
+//! (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SSM`).
+
+use crate::retry::Retryable;
+use async_trait::async_trait;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+/// A configuration problem, naming the variable (or parameter) at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing configuration: {}", .0.join(", "))]
+    Missing(Vec<String>),
+    #[error("{var} is malformed: {reason}")]
+    Malformed { var: String, reason: String },
+    #[error("{var} and {var}_PARAM are both set; set one")]
+    Ambiguous { var: String },
+    #[error("SSM parameter {name} (from {var}_PARAM) does not exist")]
+    ParameterNotFound { var: String, name: String },
+    #[error("could not read SSM parameters: {message}")]
+    ParameterStore { message: String, retryable: bool },
+}
+
+impl Retryable for ConfigError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, ConfigError::ParameterStore { retryable: true, .. })
+    }
+}
+
+/// A secret value. Its `Debug` and `Display` never show it; call [`Secret::expose`] where the
+/// value is really needed (an `Authorization` header, an HMAC key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<Arc<str>>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A snapshot of the environment. Reading a snapshot (instead of `std::env` everywhere) keeps
+/// configuration reads in one place and lets tests pass variables without touching the process.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self::from_pairs(std::env::vars())
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The trimmed value, with an empty value treated as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Where a secret comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SecretSource {
+    Inline(Secret),
+    Parameter(String),
+}
+
+/// Reads SSM parameters. The real implementation is [`SsmParameterStore`]; tests may pass their
+/// own.
+#[async_trait]
+pub trait ParameterStore: Send + Sync {
+    /// The decrypted values of the named parameters; names that do not exist are absent from
+    /// the answer.
+    async fn get_parameters(&self, names: &[String])
+    -> Result<HashMap<String, String>, ConfigError>;
+}
+
+/// [`ParameterStore`] over AWS SSM Parameter Store (`GetParameters`, ten names per call,
+/// `WithDecryption`).
+pub struct SsmParameterStore {
+    client: aws_sdk_ssm::Client,
+}
+
+impl SsmParameterStore {
+    pub fn new(client: aws_sdk_ssm::Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl ParameterStore for SsmParameterStore {
+    async fn get_parameters(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, String>, ConfigError> {
+        use aws_sdk_ssm::error::ProvideErrorMetadata;
+        let mut values = HashMap::new();
+        // GetParameters accepts at most ten names per call.
+        for batch in names.chunks(10) {
+            let answer = self
+                .client
+                .get_parameters()
+                .set_names(Some(batch.to_vec()))
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|err| {
+                    let code = err.code().unwrap_or_default().to_owned();
+                    ConfigError::ParameterStore {
+                        retryable: code.contains("Throttl")
+                            || code.contains("InternalServer")
+                            || err.as_service_error().is_none(),
+                        message: match err.message() {
+                            Some(message) => format!("{code}: {message}"),
+                            None => format!("{err}"),
+                        },
+                    }
+                })?;
+            for parameter in answer.parameters() {
+                if let (Some(name), Some(value)) = (parameter.name(), parameter.value()) {
+                    values.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// Country used to read national phone numbers (ISO 3166-1 alpha-2, upper case).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountryCode(String);
+
+impl CountryCode {
+    pub fn parse(value: &str) -> Option<Self> {
+        let upper = value.trim().to_ascii_uppercase();
+        (upper.len() == 2 && upper.bytes().all(|b| b.is_ascii_uppercase())).then_some(Self(upper))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Kustomer API access.
+#[derive(Clone, Debug)]
+pub struct KustomerSettings {
+    /// Without a trailing slash, e.g. `https://api.kustomerapp.com`.
+    pub base_url: String,
+    pub api_key: Secret,
+}
+
+/// CCAI Platform API access.
+#[derive(Clone, Debug)]
+pub struct CcaiSettings {
+    /// Without a trailing slash, e.g. `https://acme.uc1.ccaiplatform.com`.
+    pub base_url: String,
+    pub subdomain: String,
+    pub api_token: Secret,
+}
+
+/// Everything a bridge function is configured with.
+#[derive(Clone, Debug)]
+pub struct BridgeConfig {
+    pub table_name: String,
+    pub bucket_name: String,
+    pub kustomer: KustomerSettings,
+    pub ccai: CcaiSettings,
+    /// Primary first; a signature matching any of them is valid (rotation).
+    pub ccai_webhook_secrets: Vec<Secret>,
+    pub kustomer_webhook_secret: Secret,
+    pub bridge_token: Secret,
+    pub admin_token: Secret,
+    pub default_country: CountryCode,
+}
+
+/// `DEFAULT_COUNTRY` when unset.
+pub const DEFAULT_COUNTRY: &str = "US";
+
+const SECRET_VARS: [&str; 6] = [
+    "KUSTOMER_API_KEY",
+    "CCAI_API_TOKEN",
+    "CCAI_WEBHOOK_SECRETS",
+    "KUSTOMER_WEBHOOK_SECRET",
+    "BRIDGE_TOKEN",
+    "ADMIN_TOKEN",
+];
+
+impl BridgeConfig {
+    /// Reads the configuration from `env`, fetching `*_PARAM` secrets from `parameters` in one
+    /// batch. Reports every missing variable at once, so a deploy is fixed in one round.
+    pub async fn load(
+        env: &Env,
+        parameters: Option<&dyn ParameterStore>,
+    ) -> Result<Self, ConfigError> {
+        let mut missing = BTreeSet::new();
+        let mut plain = |name: &str| match env.get(name) {
+            Some(value) => value.to_owned(),
+            None => {
+                missing.insert(name.to_owned());
+                String::new()
+            }
+        };
+        let table_name = plain("TABLE_NAME");
+        let bucket_name = plain("BUCKET_NAME");
+        let kustomer_base_url = plain("KUSTOMER_BASE_URL");
+        let ccai_base_url = plain("CCAI_BASE_URL");
+        let ccai_subdomain = plain("CCAI_SUBDOMAIN");
+
+        let mut sources = HashMap::new();
+        for var in SECRET_VARS {
+            match secret_source(env, var)? {
+                Some(source) => {
+                    sources.insert(var, source);
+                }
+                None => {
+                    missing.insert(var.to_owned());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ConfigError::Missing(missing.into_iter().collect()));
+        }
+        let secrets = resolve_secrets(sources, parameters).await?;
+        let secret = |var: &str| secrets.get(var).cloned().unwrap_or_else(|| Secret::new(""));
+
+        let default_country = match env.get("DEFAULT_COUNTRY") {
+            None => CountryCode(DEFAULT_COUNTRY.to_owned()),
+            Some(value) => CountryCode::parse(value).ok_or_else(|| ConfigError::Malformed {
+                var: "DEFAULT_COUNTRY".into(),
+                reason: format!("expected a two-letter ISO country code such as US, got {value:?}"),
+            })?,
+        };
+        let ccai_webhook_secrets = split_secrets(&secret("CCAI_WEBHOOK_SECRETS"))?;
+
+        Ok(Self {
+            table_name: aws_name("TABLE_NAME", table_name)?,
+            bucket_name: aws_name("BUCKET_NAME", bucket_name)?,
+            kustomer: KustomerSettings {
+                base_url: base_url("KUSTOMER_BASE_URL", &kustomer_base_url)?,
+                api_key: secret("KUSTOMER_API_KEY"),
+            },
+            ccai: CcaiSettings {
+                base_url: base_url("CCAI_BASE_URL", &ccai_base_url)?,
+                subdomain: ccai_subdomain,
+                api_token: secret("CCAI_API_TOKEN"),
+            },
+            ccai_webhook_secrets,
+            kustomer_webhook_secret: secret("KUSTOMER_WEBHOOK_SECRET"),
+            bridge_token: secret("BRIDGE_TOKEN"),
+            admin_token: secret("ADMIN_TOKEN"),
+            default_country,
+        })
+    }
+}
+
+fn secret_source(env: &Env, var: &str) -> Result<Option<SecretSource>, ConfigError> {
+    let param_var = format!("{var}_PARAM");
+    match (env.get(var), env.get(&param_var)) {
+        (Some(_), Some(_)) => Err(ConfigError::Ambiguous { var: var.into() }),
+        (Some(value), None) => Ok(Some(SecretSource::Inline(Secret::new(value)))),
+        (None, Some(name)) => Ok(Some(SecretSource::Parameter(name.to_owned()))),
+        (None, None) => Ok(None),
+    }
+}
+
+async fn resolve_secrets(
+    sources: HashMap<&'static str, SecretSource>,
+    parameters: Option<&dyn ParameterStore>,
+) -> Result<HashMap<&'static str, Secret>, ConfigError> {
+    let mut names: Vec<String> = sources
+        .values()
+        .filter_map(|source| match source {
+            SecretSource::Parameter(name) => Some(name.clone()),
+            SecretSource::Inline(_) => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let fetched = match (names.is_empty(), parameters) {
+        (true, _) => HashMap::new(),
+        (false, Some(store)) => store.get_parameters(&names).await?,
+        (false, None) => {
+            return Err(ConfigError::ParameterStore {
+                message: format!(
+                    "{} asked for, but no parameter store is configured",
+                    names.join(", ")
+                ),
+                retryable: false,
+            });
+        }
+    };
+    sources
+        .into_iter()
+        .map(|(var, source)| match source {
+            SecretSource::Inline(secret) => Ok((var, secret)),
+            SecretSource::Parameter(name) => match fetched.get(&name) {
+                Some(value) if !value.trim().is_empty() => Ok((var, Secret::new(value.trim()))),
+                _ => Err(ConfigError::ParameterNotFound {
+                    var: var.into(),
+                    name,
+                }),
+            },
+        })
+        .collect()
+}
+
+fn split_secrets(joined: &Secret) -> Result<Vec<Secret>, ConfigError> {
+    let secrets: Vec<Secret> = joined
+        .expose()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
+        .collect();
+    if secrets.is_empty() {
+        return Err(ConfigError::Malformed {
+            var: "CCAI_WEBHOOK_SECRETS".into(),
+            reason: "expected one or more comma-separated secrets, primary first".into(),
+        });
+    }
+    Ok(secrets)
+}
+
+fn base_url(var: &str, value: &str) -> Result<String, ConfigError> {
+    let trimmed = value.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') && !host.contains(char::is_whitespace) => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(ConfigError::Malformed {
+            var: var.into(),
+            reason: format!("expected an http(s) URL such as https://example.com, got {value:?}"),
+        }),
+    }
+}
+
+/// DynamoDB table and S3 bucket names: at least 3 characters, letters, digits and `.-_`.
+fn aws_name(var: &str, value: String) -> Result<String, ConfigError> {
+    let valid = (3..=255).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if valid {
+        Ok(value)
+    } else {
+        Err(ConfigError::Malformed {
+            var: var.into(),
+            reason: format!(
+                "expected 3 to 255 letters, digits, '-', '_' or '.', got {value:?}"
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn complete_env() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("TABLE_NAME", "bridge-state"),
+            ("BUCKET_NAME", "bridge-files"),
+            ("KUSTOMER_BASE_URL", "https://api.kustomerapp.com/"),
+            ("KUSTOMER_API_KEY", "k-key"),
+            ("CCAI_BASE_URL", "https://acme.uc1.ccaiplatform.com"),
+            ("CCAI_SUBDOMAIN", "acme"),
+            ("CCAI_API_TOKEN", "c-token"),
+            ("CCAI_WEBHOOK_SECRETS", "primary, secondary"),
+            ("KUSTOMER_WEBHOOK_SECRET", "kw"),
+            ("BRIDGE_TOKEN", "bt"),
+            ("ADMIN_TOKEN", "at"),
+        ]
+    }
+
+    fn env_with(changes: &[(&'static str, Option<&'static str>)]) -> Env {
+        let mut vars: HashMap<&str, &str> = complete_env().into_iter().collect();
+        for (name, value) in changes {
+            match value {
+                Some(v) => vars.insert(name, v),
+                None => vars.remove(name),
+            };
+        }
+        Env::from_pairs(vars)
+    }
+
+    #[derive(Default)]
+    struct FakeParameters {
+        values: HashMap<String, String>,
+        calls: Mutex<Vec<Vec<String>>>,
+    }
+
+    #[async_trait]
+    impl ParameterStore for FakeParameters {
+        async fn get_parameters(
+            &self,
+            names: &[String],
+        ) -> Result<HashMap<String, String>, ConfigError> {
+            if let Ok(mut calls) = self.calls.lock() {
+                calls.push(names.to_vec());
+            }
+            Ok(names
+                .iter()
+                .filter_map(|n| self.values.get(n).map(|v| (n.clone(), v.clone())))
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_complete_environment_loads_with_defaults() {
+        let config = BridgeConfig::load(&env_with(&[]), None).await.unwrap();
+        assert_eq!(config.kustomer.base_url, "https://api.kustomerapp.com");
+        assert_eq!(config.ccai_webhook_secrets.len(), 2);
+        assert_eq!(config.ccai_webhook_secrets[0].expose(), "primary");
+        assert_eq!(config.default_country.as_str(), "US");
+    }
+
+    #[tokio::test]
+    async fn every_missing_variable_is_named_at_once() {
+        let err = BridgeConfig::load(
+            &env_with(&[("TABLE_NAME", None), ("BRIDGE_TOKEN", Some("  ")), ("ADMIN_TOKEN", None)]),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing configuration: ADMIN_TOKEN, BRIDGE_TOKEN, TABLE_NAME"
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_values_name_the_variable() {
+        for (var, value) in [
+            ("KUSTOMER_BASE_URL", "api.kustomerapp.com"),
+            ("DEFAULT_COUNTRY", "USA"),
+            ("TABLE_NAME", "ab"),
+            ("CCAI_WEBHOOK_SECRETS", " , "),
+        ] {
+            let err = BridgeConfig::load(&env_with(&[(var, Some(value))]), None)
+                .await
+                .unwrap_err();
+            assert!(
+                err.to_string().starts_with(var),
+                "error for {var} was {err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn secrets_come_from_parameters_in_one_batch() {
+        let store = FakeParameters {
+            values: HashMap::from([
+                ("/bridge/kustomer".to_owned(), "from-ssm".to_owned()),
+                ("/bridge/ccai-secrets".to_owned(), "a,b".to_owned()),
+            ]),
+            ..Default::default()
+        };
+        let env = env_with(&[
+            ("KUSTOMER_API_KEY", None),
+            ("KUSTOMER_API_KEY_PARAM", Some("/bridge/kustomer")),
+            ("CCAI_WEBHOOK_SECRETS", None),
+            ("CCAI_WEBHOOK_SECRETS_PARAM", Some("/bridge/ccai-secrets")),
+        ]);
+        let config = BridgeConfig::load(&env, Some(&store)).await.unwrap();
+        assert_eq!(config.kustomer.api_key.expose(), "from-ssm");
+        assert_eq!(config.ccai_webhook_secrets[1].expose(), "b");
+        assert_eq!(store.calls.lock().unwrap().len(), 1, "one batch, not one call per secret");
+    }
+
+    #[tokio::test]
+    async fn a_missing_parameter_and_a_doubly_set_secret_are_refused() {
+        let env = env_with(&[("ADMIN_TOKEN", None), ("ADMIN_TOKEN_PARAM", Some("/nope"))]);
+        let err = BridgeConfig::load(&env, Some(&FakeParameters::default()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::ParameterNotFound { ref var, .. } if var == "ADMIN_TOKEN"));
+
+        let env = env_with(&[("ADMIN_TOKEN_PARAM", Some("/also"))]);
+        let err = BridgeConfig::load(&env, None).await.unwrap_err();
+        assert_eq!(err.to_string(), "ADMIN_TOKEN and ADMIN_TOKEN_PARAM are both set; set one");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?} {secret}"), "Secret([redacted]) [redacted]");
+    }
+}

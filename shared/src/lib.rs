@@ -1,0 +1,21 @@
+//! The common crate of ccai-kustomer-bridge: typed configuration, telemetry, and the ports and
+//! adapters every function stands on.
+//!
+//! - [`config`]: configuration read once at cold start ([`config::BridgeConfig`]).
+//! - [`telemetry`] and [`redact`]: JSON logs with a correlation id; nothing personal or secret
+//!   reaches a log line.
+//! - [`store`]: the state-store port ([`store::StateStore`]) with its DynamoDB and embedded
+//!   adapters; the single-table key schema is documented in [`store::keys`].
+//! - [`blob`]: the blob-store port ([`blob::BlobStore`]) with its S3 and filesystem adapters.
+//! - [`retry`]: how every error says whether a retry can help.
+
+pub mod blob;
+pub mod clock;
+pub mod config;
+pub mod redact;
+pub mod retry;
+pub mod store;
+pub mod telemetry;
+
+pub use clock::UnixMillis;
+pub use retry::Retryable;

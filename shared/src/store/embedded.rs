@@ -1,0 +1,296 @@
+//! In-process adapter: the same conditions as [`super::DynamoStore`], evaluated under one lock.
+
+use super::*;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Clone, Debug)]
+enum Row {
+    Document(Item),
+    Idempotency(IdemRow),
+    Lease(LeaseRow),
+}
+
+#[derive(Clone, Debug)]
+struct IdemRow {
+    record: IdempotencyRecord,
+    token: String,
+}
+
+#[derive(Clone, Debug)]
+struct LeaseRow {
+    owner: Option<String>,
+    fence: u64,
+    expires_at: UnixMillis,
+}
+
+/// Everything in one `HashMap` behind a `Mutex`: each primitive reads and writes under the lock,
+/// which is what makes it one atomic conditional write, as on DynamoDB.
+#[derive(Default)]
+pub struct EmbeddedStore {
+    rows: Mutex<HashMap<ItemKey, Row>>,
+}
+
+impl EmbeddedStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn rows(&self) -> Result<MutexGuard<'_, HashMap<ItemKey, Row>>, StoreError> {
+        // A poisoned lock means a panic mid-write elsewhere: refuse rather than serve state that
+        // may be half-written.
+        self.rows.lock().map_err(|_| StoreError::Unavailable {
+            operation: "lock",
+            message: "embedded store poisoned by an earlier panic".into(),
+        })
+    }
+}
+
+fn wrong_kind(key: &ItemKey, expected: &str) -> StoreError {
+    StoreError::Malformed {
+        key: key.to_string(),
+        reason: format!("expected {expected} item"),
+    }
+}
+
+fn document<'a>(key: &ItemKey, row: Option<&'a Row>) -> Result<Option<&'a Item>, StoreError> {
+    match row {
+        None => Ok(None),
+        Some(Row::Document(item)) => Ok(Some(item)),
+        Some(_) => Err(wrong_kind(key, "a document")),
+    }
+}
+
+#[async_trait]
+impl DocumentStore for EmbeddedStore {
+    async fn get(&self, key: &ItemKey, now: UnixMillis) -> Result<Option<Item>, StoreError> {
+        let rows = self.rows()?;
+        Ok(document(key, rows.get(key))?
+            .filter(|item| item.is_live(now))
+            .cloned())
+    }
+
+    async fn put(&self, item: &Item) -> Result<(), StoreError> {
+        self.rows()?
+            .insert(item.key.clone(), Row::Document(item.clone()));
+        Ok(())
+    }
+
+    async fn put_if_absent(&self, item: &Item, now: UnixMillis) -> Result<PutOutcome, StoreError> {
+        let mut rows = self.rows()?;
+        if let Some(existing) = document(&item.key, rows.get(&item.key))?
+            && existing.is_live(now)
+        {
+            return Ok(PutOutcome::Kept(existing.clone()));
+        }
+        rows.insert(item.key.clone(), Row::Document(item.clone()));
+        Ok(PutOutcome::Written)
+    }
+
+    async fn put_if_newer(&self, item: &Item) -> Result<PutOutcome, StoreError> {
+        let mut rows = self.rows()?;
+        if let Some(existing) = document(&item.key, rows.get(&item.key))?
+            && existing.version >= item.version
+        {
+            return Ok(PutOutcome::Kept(existing.clone()));
+        }
+        rows.insert(item.key.clone(), Row::Document(item.clone()));
+        Ok(PutOutcome::Written)
+    }
+
+    async fn delete(&self, key: &ItemKey) -> Result<(), StoreError> {
+        self.rows()?.remove(key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for EmbeddedStore {
+    async fn claim(
+        &self,
+        key: &str,
+        now: UnixMillis,
+        in_progress_for: Duration,
+        keep_for: Duration,
+    ) -> Result<Claim, StoreError> {
+        let item_key = ItemKey::idempotency(key);
+        let mut rows = self.rows()?;
+        match rows.get(&item_key) {
+            None => {}
+            Some(Row::Idempotency(row)) => {
+                let record = &row.record;
+                let expired = record.expires_at < now;
+                let abandoned = record.status == IdempotencyStatus::InProgress
+                    && record.in_progress_until.is_some_and(|until| until < now);
+                if !expired && !abandoned {
+                    return Ok(Claim::Duplicate(record.clone()));
+                }
+            }
+            Some(_) => return Err(wrong_kind(&item_key, "an idempotency")),
+        }
+        let token = uuid::Uuid::new_v4().to_string();
+        let record = IdempotencyRecord {
+            key: key.to_owned(),
+            status: IdempotencyStatus::InProgress,
+            in_progress_until: Some(now.plus(in_progress_for)),
+            expires_at: now.plus(keep_for),
+            result: None,
+        };
+        rows.insert(
+            item_key,
+            Row::Idempotency(IdemRow {
+                record,
+                token: token.clone(),
+            }),
+        );
+        Ok(Claim::Claimed(ClaimTicket {
+            key: key.to_owned(),
+            token,
+        }))
+    }
+
+    async fn complete(
+        &self,
+        claim: &ClaimTicket,
+        result: &serde_json::Value,
+        now: UnixMillis,
+        keep_for: Duration,
+    ) -> Result<(), StoreError> {
+        let item_key = ItemKey::idempotency(&claim.key);
+        let mut rows = self.rows()?;
+        match rows.get_mut(&item_key) {
+            Some(Row::Idempotency(row))
+                if row.token == claim.token
+                    && row.record.status == IdempotencyStatus::InProgress =>
+            {
+                row.record.status = IdempotencyStatus::Completed;
+                row.record.in_progress_until = None;
+                row.record.expires_at = now.plus(keep_for);
+                row.record.result = Some(result.clone());
+                Ok(())
+            }
+            _ => Err(StoreError::ClaimLost {
+                key: claim.key.clone(),
+            }),
+        }
+    }
+
+    async fn release(&self, claim: &ClaimTicket) -> Result<(), StoreError> {
+        let item_key = ItemKey::idempotency(&claim.key);
+        let mut rows = self.rows()?;
+        match rows.get(&item_key) {
+            Some(Row::Idempotency(row)) if row.token == claim.token => {
+                rows.remove(&item_key);
+                Ok(())
+            }
+            _ => Err(StoreError::ClaimLost {
+                key: claim.key.clone(),
+            }),
+        }
+    }
+}
+
+fn lease_row<'a>(key: &ItemKey, row: Option<&'a Row>) -> Result<Option<&'a LeaseRow>, StoreError> {
+    match row {
+        None => Ok(None),
+        Some(Row::Lease(lease)) => Ok(Some(lease)),
+        Some(_) => Err(wrong_kind(key, "a lease")),
+    }
+}
+
+fn held(resource: &ItemKey, row: &LeaseRow) -> Option<Lease> {
+    row.owner.as_ref().map(|owner| Lease {
+        resource: resource.clone(),
+        owner: owner.clone(),
+        fencing_token: row.fence,
+        expires_at: row.expires_at,
+    })
+}
+
+#[async_trait]
+impl LeaseStore for EmbeddedStore {
+    async fn acquire_lease(
+        &self,
+        resource: &ItemKey,
+        owner: &str,
+        now: UnixMillis,
+        duration: Duration,
+    ) -> Result<LeaseAcquisition, StoreError> {
+        let mut rows = self.rows()?;
+        let previous_fence = match lease_row(resource, rows.get(resource))? {
+            None => 0,
+            Some(row) => {
+                if let Some(holder) = held(resource, row)
+                    && holder.owner != owner
+                    && holder.is_live(now)
+                {
+                    return Ok(LeaseAcquisition::Held(holder));
+                }
+                row.fence
+            }
+        };
+        let row = LeaseRow {
+            owner: Some(owner.to_owned()),
+            fence: previous_fence + 1,
+            expires_at: now.plus(duration),
+        };
+        let lease = held(resource, &row);
+        rows.insert(resource.clone(), Row::Lease(row));
+        lease
+            .map(LeaseAcquisition::Acquired)
+            .ok_or_else(|| wrong_kind(resource, "an owned lease"))
+    }
+
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        now: UnixMillis,
+        duration: Duration,
+    ) -> Result<Lease, StoreError> {
+        let mut rows = self.rows()?;
+        let current = match rows.get_mut(&lease.resource) {
+            Some(Row::Lease(row)) => row,
+            Some(_) => return Err(wrong_kind(&lease.resource, "a lease")),
+            None => return Err(lease_lost(lease, None)),
+        };
+        if current.owner.as_deref() != Some(lease.owner.as_str())
+            || current.fence != lease.fencing_token
+        {
+            return Err(lease_lost(lease, held(&lease.resource, current)));
+        }
+        current.expires_at = now.plus(duration);
+        Ok(Lease {
+            expires_at: current.expires_at,
+            ..lease.clone()
+        })
+    }
+
+    async fn release_lease(&self, lease: &Lease) -> Result<bool, StoreError> {
+        let mut rows = self.rows()?;
+        match rows.get_mut(&lease.resource) {
+            Some(Row::Lease(row))
+                if row.owner.as_deref() == Some(lease.owner.as_str())
+                    && row.fence == lease.fencing_token =>
+            {
+                row.owner = None;
+                row.expires_at = UnixMillis(0);
+                Ok(true)
+            }
+            Some(Row::Lease(_)) | None => Ok(false),
+            Some(_) => Err(wrong_kind(&lease.resource, "a lease")),
+        }
+    }
+
+    async fn read_lease(&self, resource: &ItemKey) -> Result<Option<Lease>, StoreError> {
+        let rows = self.rows()?;
+        Ok(lease_row(resource, rows.get(resource))?.and_then(|row| held(resource, row)))
+    }
+}
+
+pub(super) fn lease_lost(lease: &Lease, holder: Option<Lease>) -> StoreError {
+    StoreError::LeaseLost {
+        resource: lease.resource.to_string(),
+        owner: lease.owner.clone(),
+        holder: holder.map(Box::new),
+    }
+}

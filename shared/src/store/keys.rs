@@ -1,0 +1,125 @@
+//! The single-table key schema.
+//!
+//! One DynamoDB table, partition key `pk` (S) and sort key `sk` (S), on-demand capacity, stream
+//! of new images, TTL attribute `ttl` (epoch seconds, clean-up only).
+//!
+//! | item | `pk` | `sk` | attributes |
+//! |---|---|---|---|
+//! | agent profile | `AGENT#<email>` | `PROFILE` | `body` {Kustomer user id, CCAI agent id} |
+//! | agent lease (R-S-4) | `AGENT#<email>` | `LEASE` | `owner`, `fence` (N, only grows), `exp_ms`, `ttl` |
+//! | agent status | `AGENT#<email>` | `STATUS` | `body` {last applied, pending, last error}, `ver` |
+//! | configuration | `CONFIG` | `STATUS_MAP`, `FIELDS`, `SDK_KEYS`, `CURSOR#calls`, `CURSOR#chats` | `body`, `ver` |
+//! | session link | `SESSION#call#<id>`, `SESSION#chat#<id>` | `LINK` | `body` {conversation, customer, progress} |
+//! | customer link | `CUSTOMER#phone#<e164>`, `CUSTOMER#uid#<identifier>` | `LINK` | `body` {Kustomer customer id} |
+//! | inbox event | `EVENT#<event id>` | `INBOX` | `body` (the event), `exp_ms`, `ttl` |
+//! | idempotency | `IDEM#<key>` | `IDEM` | `status`, `claim`, `ip_exp_ms`, `exp_ms`, `result`, `ttl` |
+//!
+//! Documents keep their JSON in `body` as a native map, so stream filters can match on it
+//! (`body.type`). E-mail addresses are lower-cased in keys: both platforms treat them
+//! case-insensitively.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+/// Which kind of CCAI session a key is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    Call,
+    Chat,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Call => "call",
+            SessionKind::Chat => "chat",
+        }
+    }
+}
+
+impl ItemKey {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+
+    pub fn agent_profile(email: &str) -> Self {
+        Self::new(agent_pk(email), "PROFILE")
+    }
+
+    pub fn agent_lease(email: &str) -> Self {
+        Self::new(agent_pk(email), "LEASE")
+    }
+
+    pub fn agent_status(email: &str) -> Self {
+        Self::new(agent_pk(email), "STATUS")
+    }
+
+    /// `name`: `STATUS_MAP`, `FIELDS`, `SDK_KEYS`, `CURSOR#calls`, `CURSOR#chats`, …
+    pub fn config(name: &str) -> Self {
+        Self::new("CONFIG", name)
+    }
+
+    pub fn session_link(kind: SessionKind, session_id: u64) -> Self {
+        Self::new(format!("SESSION#{}#{session_id}", kind.as_str()), "LINK")
+    }
+
+    pub fn customer_by_phone(e164: &str) -> Self {
+        Self::new(format!("CUSTOMER#phone#{e164}"), "LINK")
+    }
+
+    pub fn customer_by_identifier(identifier: &str) -> Self {
+        Self::new(format!("CUSTOMER#uid#{identifier}"), "LINK")
+    }
+
+    pub fn inbox(event_id: &str) -> Self {
+        Self::new(format!("EVENT#{event_id}"), "INBOX")
+    }
+
+    pub fn idempotency(key: &str) -> Self {
+        Self::new(format!("IDEM#{key}"), "IDEM")
+    }
+}
+
+fn agent_pk(email: &str) -> String {
+    format!("AGENT#{}", email.trim().to_lowercase())
+}
+
+impl fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.pk, self.sk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_keys_ignore_email_case_and_padding() {
+        assert_eq!(
+            ItemKey::agent_lease(" Ana@Example.com "),
+            ItemKey::new("AGENT#ana@example.com", "LEASE")
+        );
+    }
+
+    #[test]
+    fn session_and_customer_keys_follow_the_documented_schema() {
+        assert_eq!(
+            ItemKey::session_link(SessionKind::Chat, 55).to_string(),
+            "SESSION#chat#55/LINK"
+        );
+        assert_eq!(
+            ItemKey::customer_by_phone("+15550104477").pk,
+            "CUSTOMER#phone#+15550104477"
+        );
+        assert_eq!(ItemKey::idempotency("evt-1").to_string(), "IDEM#evt-1/IDEM");
+    }
+}

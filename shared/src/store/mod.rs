@@ -1,0 +1,117 @@
+//! The state-store port: documents, idempotency records and leases, each primitive one atomic
+//! conditional write.
+//!
+//! Two adapters implement it with the same conditional semantics, proven by one contract suite
+//! (`tests/src/contract/state_store.rs`) run against both:
+//! - [`DynamoStore`]: the production adapter, single-table design (key schema in [`keys`]);
+//! - [`EmbeddedStore`]: in-process, for the local demo and fast tests.
+//!
+//! Time is an argument (`now`), never read inside an adapter: expiry rules stay comparisons that
+//! tests can drive to the millisecond, and DynamoDB and the embedded store compare the same
+//! numbers. TTL attributes only clean up; every read checks the logical expiry itself, because
+//! DynamoDB deletes expired items up to days late.
+
+mod dynamodb;
+mod embedded;
+mod error;
+pub mod keys;
+mod types;
+
+pub use dynamodb::DynamoStore;
+pub use embedded::EmbeddedStore;
+pub use error::StoreError;
+pub use keys::ItemKey;
+pub use types::*;
+
+use crate::clock::UnixMillis;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Plain documents: links, profiles, configuration, inbox events.
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// The item, unless absent or past its `expires_at`.
+    async fn get(&self, key: &ItemKey, now: UnixMillis) -> Result<Option<Item>, StoreError>;
+
+    /// Writes the item whatever is stored.
+    async fn put(&self, item: &Item) -> Result<(), StoreError>;
+
+    /// Writes the item only if no live item has its key. When one has, the answer carries it,
+    /// learned from the failed write itself (no second read): "the first caller decides".
+    async fn put_if_absent(&self, item: &Item, now: UnixMillis) -> Result<PutOutcome, StoreError>;
+
+    /// Writes the item only if the stored one has a lower `version` (or there is none): for
+    /// events that arrive out of order. An equal version is not newer.
+    async fn put_if_newer(&self, item: &Item) -> Result<PutOutcome, StoreError>;
+
+    async fn delete(&self, key: &ItemKey) -> Result<(), StoreError>;
+}
+
+/// Idempotency records, after AWS Powertools' algorithm (see `style.md`), with an owner token
+/// so that a run whose claim expired cannot complete or release a later run's claim.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` when it is absent, expired, or in progress past its in-progress expiry.
+    /// `in_progress_for` bounds how long the claimer may run (the function's remaining time);
+    /// `keep_for` is how long the record dedupes. A duplicate learns the existing record from
+    /// the failed write.
+    async fn claim(
+        &self,
+        key: &str,
+        now: UnixMillis,
+        in_progress_for: Duration,
+        keep_for: Duration,
+    ) -> Result<Claim, StoreError>;
+
+    /// Marks the claim completed with its result; the record then dedupes for `keep_for`.
+    /// Fails with [`StoreError::ClaimLost`] when the claim is no longer this caller's.
+    async fn complete(
+        &self,
+        claim: &ClaimTicket,
+        result: &serde_json::Value,
+        now: UnixMillis,
+        keep_for: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the claim after a failure so that a retry can run. Fails with
+    /// [`StoreError::ClaimLost`] when the claim is no longer this caller's.
+    async fn release(&self, claim: &ClaimTicket) -> Result<(), StoreError>;
+}
+
+/// Leases with fencing tokens (R-S-4), after `amazon-dynamodb-lock-client`, with an absolute
+/// expiry instead of a heartbeat thread (a frozen Lambda sandbox runs no heartbeat).
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes the lease when it is free, expired, or already `owner`'s. Every acquisition gets a
+    /// fencing token greater than any before it on this resource. When another owner holds a
+    /// live lease, the answer names it.
+    async fn acquire_lease(
+        &self,
+        resource: &ItemKey,
+        owner: &str,
+        now: UnixMillis,
+        duration: Duration,
+    ) -> Result<LeaseAcquisition, StoreError>;
+
+    /// Extends the lease to `now + duration` if it still carries this owner and fencing token
+    /// (even after its expiry, as long as nobody took it over). Otherwise
+    /// [`StoreError::LeaseLost`] names the current holder, if any.
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        now: UnixMillis,
+        duration: Duration,
+    ) -> Result<Lease, StoreError>;
+
+    /// Frees the lease if it is still this owner's and token's; true when it was. The fencing
+    /// counter survives a release, so tokens keep increasing.
+    async fn release_lease(&self, lease: &Lease) -> Result<bool, StoreError>;
+
+    /// The current lease record, live or not (absent when never acquired).
+    async fn read_lease(&self, resource: &ItemKey) -> Result<Option<Lease>, StoreError>;
+}
+
+/// Everything the functions need from state.
+pub trait StateStore: DocumentStore + IdempotencyStore + LeaseStore {}
+
+impl<T: DocumentStore + IdempotencyStore + LeaseStore> StateStore for T {}
