@@ -51,8 +51,14 @@ mod tests {
 
     #[test]
     fn plus_saturates_and_until_is_never_negative() {
-        assert_eq!(UnixMillis(i64::MAX - 1).plus(Duration::from_secs(1)), UnixMillis(i64::MAX));
+        assert_eq!(
+            UnixMillis(i64::MAX - 1).plus(Duration::from_secs(1)),
+            UnixMillis(i64::MAX)
+        );
         assert_eq!(UnixMillis(10).until(UnixMillis(5)), Duration::ZERO);
-        assert_eq!(UnixMillis(5).until(UnixMillis(1_505)), Duration::from_millis(1_500));
+        assert_eq!(
+            UnixMillis(5).until(UnixMillis(1_505)),
+            Duration::from_millis(1_500)
+        );
     }
 }

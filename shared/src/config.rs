@@ -33,7 +33,13 @@ pub enum ConfigError {
 
 impl Retryable for ConfigError {
     fn is_retryable(&self) -> bool {
-        matches!(self, ConfigError::ParameterStore { retryable: true, .. })
+        matches!(
+            self,
+            ConfigError::ParameterStore {
+                retryable: true,
+                ..
+            }
+        )
     }
 }
 
@@ -109,8 +115,10 @@ enum SecretSource {
 pub trait ParameterStore: Send + Sync {
     /// The decrypted values of the named parameters; names that do not exist are absent from
     /// the answer.
-    async fn get_parameters(&self, names: &[String])
-    -> Result<HashMap<String, String>, ConfigError>;
+    async fn get_parameters(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, String>, ConfigError>;
 }
 
 /// [`ParameterStore`] over AWS SSM Parameter Store (`GetParameters`, ten names per call,
@@ -365,7 +373,11 @@ fn base_url(var: &str, value: &str) -> Result<String, ConfigError> {
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') && !host.contains(char::is_whitespace) => {
+        Some(host)
+            if !host.is_empty()
+                && !host.starts_with('/')
+                && !host.contains(char::is_whitespace) =>
+        {
             Ok(trimmed.to_owned())
         }
         _ => Err(ConfigError::Malformed {
@@ -386,9 +398,7 @@ fn aws_name(var: &str, value: String) -> Result<String, ConfigError> {
     } else {
         Err(ConfigError::Malformed {
             var: var.into(),
-            reason: format!(
-                "expected 3 to 255 letters, digits, '-', '_' or '.', got {value:?}"
-            ),
+            reason: format!("expected 3 to 255 letters, digits, '-', '_' or '.', got {value:?}"),
         })
     }
 }
@@ -459,7 +469,11 @@ mod tests {
     #[tokio::test]
     async fn every_missing_variable_is_named_at_once() {
         let err = BridgeConfig::load(
-            &env_with(&[("TABLE_NAME", None), ("BRIDGE_TOKEN", Some("  ")), ("ADMIN_TOKEN", None)]),
+            &env_with(&[
+                ("TABLE_NAME", None),
+                ("BRIDGE_TOKEN", Some("  ")),
+                ("ADMIN_TOKEN", None),
+            ]),
             None,
         )
         .await
@@ -506,7 +520,11 @@ mod tests {
         let config = BridgeConfig::load(&env, Some(&store)).await.unwrap();
         assert_eq!(config.kustomer.api_key.expose(), "from-ssm");
         assert_eq!(config.ccai_webhook_secrets[1].expose(), "b");
-        assert_eq!(store.calls.lock().unwrap().len(), 1, "one batch, not one call per secret");
+        assert_eq!(
+            store.calls.lock().unwrap().len(),
+            1,
+            "one batch, not one call per secret"
+        );
     }
 
     #[tokio::test]
@@ -515,16 +533,24 @@ mod tests {
         let err = BridgeConfig::load(&env, Some(&FakeParameters::default()))
             .await
             .unwrap_err();
-        assert!(matches!(err, ConfigError::ParameterNotFound { ref var, .. } if var == "ADMIN_TOKEN"));
+        assert!(
+            matches!(err, ConfigError::ParameterNotFound { ref var, .. } if var == "ADMIN_TOKEN")
+        );
 
         let env = env_with(&[("ADMIN_TOKEN_PARAM", Some("/also"))]);
         let err = BridgeConfig::load(&env, None).await.unwrap_err();
-        assert_eq!(err.to_string(), "ADMIN_TOKEN and ADMIN_TOKEN_PARAM are both set; set one");
+        assert_eq!(
+            err.to_string(),
+            "ADMIN_TOKEN and ADMIN_TOKEN_PARAM are both set; set one"
+        );
     }
 
     #[test]
     fn secrets_never_print() {
         let secret = Secret::new("hunter2");
-        assert_eq!(format!("{secret:?} {secret}"), "Secret([redacted]) [redacted]");
+        assert_eq!(
+            format!("{secret:?} {secret}"),
+            "Secret([redacted]) [redacted]"
+        );
     }
 }

@@ -33,19 +33,28 @@ fn rule(pattern: &str, replacement: &'static str) -> Rule {
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
         // Authorization header values: `Bearer abc`, `Basic dXNlcjpwYXNz`.
-        rule(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+", "$1 [redacted]"),
+        rule(
+            r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+",
+            "$1 [redacted]",
+        ),
         // `token=…`, `"api_key": "…"`, `secret: …`, `password=…`, `signature=…` in any casing,
         // as JSON or query text. The value stops at a quote, comma, ampersand or whitespace.
         rule(
             r#"(?i)((?:[a-z_]*token|[a-z_]*secret|password|api_?key|[a-z_-]*signature)"?\s*[:=]\s*"?)[^\s",&}]+"#,
             "${1}[redacted]",
         ),
-        rule(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", EMAIL),
+        rule(
+            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+            EMAIL,
+        ),
         // International numbers: `+` then 7–15 digits, separators allowed.
         rule(r"\+\d(?:[\s().-]*\d){6,14}", PHONE),
         // National numbers with separators: 10–15 digits in groups, e.g. `(555) 010-4477`.
         // Dates (8 digits) and times stay readable.
-        rule(r"\(?\b\d{2,4}\)?[\s.-]\d{2,4}[\s.-]\d{3,5}(?:[\s.-]\d{2,5})?\b", PHONE),
+        rule(
+            r"\(?\b\d{2,4}\)?[\s.-]\d{2,4}[\s.-]\d{3,5}(?:[\s.-]\d{2,5})?\b",
+            PHONE,
+        ),
         // A bare run of 10 or 11 digits is a national number (`5550104477`); millisecond
         // timestamps (13 digits) and ids of other lengths stay readable.
         rule(r"\b\d{10,11}\b", PHONE),

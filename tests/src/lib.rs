@@ -1,1 +1,12 @@
+//! Test support for ccai-kustomer-bridge: the contract suites every adapter of a port must pass,
+//! and connections to the local stand-ins started by `infra/local/with-services`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bytes_source;
+pub mod contract;
+pub mod local;
+
+/// A name no other test run uses, so tests can share one table and one bucket.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}

@@ -49,7 +49,9 @@ async fn write_all(
             .await
             .map_err(|err| backend("write", key, err))?;
     }
-    file.flush().await.map_err(|err| backend("flush", key, err))?;
+    file.flush()
+        .await
+        .map_err(|err| backend("flush", key, err))?;
     file.sync_all()
         .await
         .map_err(|err| backend("sync", key, err))?;

@@ -32,12 +32,32 @@ impl BlobKey {
         Ok(Self(key.to_owned()))
     }
 
-    pub fn recording(call_id: u64, created_at: DateTime<Utc>, extension: &str) -> Result<Self, BlobError> {
-        Self::dated("recordings", SessionKind::Call, call_id, created_at, extension)
+    pub fn recording(
+        call_id: u64,
+        created_at: DateTime<Utc>,
+        extension: &str,
+    ) -> Result<Self, BlobError> {
+        Self::dated(
+            "recordings",
+            SessionKind::Call,
+            call_id,
+            created_at,
+            extension,
+        )
     }
 
-    pub fn transcript(chat_id: u64, created_at: DateTime<Utc>, extension: &str) -> Result<Self, BlobError> {
-        Self::dated("transcripts", SessionKind::Chat, chat_id, created_at, extension)
+    pub fn transcript(
+        chat_id: u64,
+        created_at: DateTime<Utc>,
+        extension: &str,
+    ) -> Result<Self, BlobError> {
+        Self::dated(
+            "transcripts",
+            SessionKind::Chat,
+            chat_id,
+            created_at,
+            extension,
+        )
     }
 
     fn dated(

@@ -17,7 +17,7 @@ mod s3;
 pub use fs::FsBlobStore;
 pub use key::BlobKey;
 pub use parts::PartReader;
-pub use s3::{S3BlobStore, S3BlobStoreOptions};
+pub use s3::{DEFAULT_PART_SIZE, MIN_PART_SIZE, S3BlobStore, S3BlobStoreOptions, s3_client};
 
 use crate::retry::Retryable;
 use async_trait::async_trait;

@@ -103,7 +103,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_empty_source_has_no_parts_and_errors_pass_through() {
-        assert!(sizes(&mut PartReader::new(source(vec![])), 10).await.is_empty());
+        assert!(
+            sizes(&mut PartReader::new(source(vec![])), 10)
+                .await
+                .is_empty()
+        );
         let mut reader = PartReader::new(source(vec![
             Ok(Bytes::from_static(b"abc")),
             Err(std::io::Error::other("cut")),

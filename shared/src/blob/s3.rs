@@ -29,6 +29,17 @@ impl Default for S3BlobStoreOptions {
     }
 }
 
+/// The one S3 client builder. Path-style addressing when the endpoint is overridden (local
+/// stand-ins such as moto answer on one host), virtual-hosted style on AWS.
+pub fn s3_client(config: &aws_config::SdkConfig) -> Client {
+    let overridden = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let s3_config = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(overridden)
+        .build();
+    Client::from_conf(s3_config)
+}
+
 /// [`BlobStore`] on one S3 bucket.
 #[derive(Clone, Debug)]
 pub struct S3BlobStore {

@@ -511,9 +511,9 @@ impl LeaseStore for DynamoStore {
                 })
         };
         match conditional("UpdateItem", outcome)? {
-            Conditional::Done(output) => Ok(LeaseAcquisition::Acquired(lease_from(
-                output.attributes(),
-            )?)),
+            Conditional::Done(output) => {
+                Ok(LeaseAcquisition::Acquired(lease_from(output.attributes())?))
+            }
             Conditional::Refused(old) => Ok(LeaseAcquisition::Held(lease_from(old.as_ref())?)),
         }
     }

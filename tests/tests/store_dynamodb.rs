@@ -1,0 +1,4 @@
+//! The state-store contract against DynamoDB Local (started by `infra/local/with-services`),
+//! on the table created from `template.yaml`.
+
+bridge_tests::state_store_contract!(bridge_tests::local::dynamo_store());
