@@ -1,0 +1,55 @@
+//! Which state and blob stores the local run uses: the embedded store and files under
+//! `.local/demo-files` by default (nothing to install); DynamoDB Local and the S3 stand-in when
+//! their endpoints are set (as `infra/local/with-services` does).
+
+use bridge_shared::blob::{BlobStore, FsBlobStore, S3BlobStore, S3BlobStoreOptions, s3_client};
+use bridge_shared::store::{DynamoStore, EmbeddedStore, StateStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Backends {
+    pub store: Arc<dyn StateStore>,
+    pub store_name: String,
+    pub blobs: Arc<dyn BlobStore>,
+    pub blobs_name: String,
+}
+
+fn set(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Backends {
+    /// In-process store and a folder of files.
+    pub fn embedded(files: PathBuf) -> Self {
+        Self {
+            store: Arc::new(EmbeddedStore::new()),
+            store_name: "embedded store".into(),
+            blobs_name: format!("files under {}", files.display()),
+            blobs: Arc::new(FsBlobStore::new(files)),
+        }
+    }
+
+    /// Chosen from the environment: DynamoDB when `AWS_ENDPOINT_URL_DYNAMODB` and `TABLE_NAME`
+    /// are set, S3 when `AWS_ENDPOINT_URL_S3` and `BUCKET_NAME` are; embedded otherwise.
+    pub async fn from_env(files: PathBuf) -> Result<Self, String> {
+        let mut backends = Self::embedded(files);
+        let dynamodb = set("AWS_ENDPOINT_URL_DYNAMODB").zip(set("TABLE_NAME"));
+        let s3 = set("AWS_ENDPOINT_URL_S3").zip(set("BUCKET_NAME"));
+        if dynamodb.is_none() && s3.is_none() {
+            return Ok(backends);
+        }
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        if let Some((endpoint, table)) = dynamodb {
+            backends.store_name = format!("DynamoDB at {endpoint}, table {table}");
+            backends.store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table));
+        }
+        if let Some((endpoint, bucket)) = s3 {
+            backends.blobs_name = format!("S3 at {endpoint}, bucket {bucket}");
+            backends.blobs = Arc::new(
+                S3BlobStore::new(s3_client(&config), bucket, S3BlobStoreOptions::default())
+                    .map_err(|err| err.to_string())?,
+            );
+        }
+        Ok(backends)
+    }
+}

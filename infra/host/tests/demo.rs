@@ -1,0 +1,31 @@
+//! The demo's report states the outcomes of the implemented scenarios (embedded mode, as CI
+//! and a fresh machine run it).
+
+use bridge_local::backends::Backends;
+use bridge_local::report::Status;
+
+#[tokio::test]
+async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
+    let files = std::env::temp_dir().join(format!("bridge-demo-{}", uuid::Uuid::new_v4().simple()));
+    let report = bridge_local::demo::run(&Backends::embedded(files), &mut |_| {}).await;
+    assert_eq!(report.failures(), 0, "{}", report.to_text());
+
+    let tabs = report.section("Agent tabs").unwrap();
+    assert_eq!(tabs.counted("lease winners"), Some(1));
+    assert_eq!(tabs.lines.iter().filter(|l| l.contains("refused (409)")).count(), 2);
+    assert!(tabs.lines.iter().any(|l| l.contains("stale renewal")));
+
+    let duplicates = report.section("The same event").unwrap();
+    assert_eq!(duplicates.counted("applied"), Some(1));
+    assert_eq!(duplicates.counted("duplicates ignored"), Some(3));
+
+    let ordered = report.section("Changes arriving").unwrap();
+    assert_eq!(ordered.lines.last().map(String::as_str), Some("stored: \"Lunch\""));
+
+    let recording = report.section("A 20 MiB recording").unwrap();
+    assert_eq!(recording.counted("recording bytes"), Some(20 * 1024 * 1024));
+
+    let sync = report.section("Agent status sync").unwrap();
+    assert!(matches!(sync.status, Status::NotImplemented(_)));
+    assert!(report.to_html().contains("Not implemented yet"));
+}
