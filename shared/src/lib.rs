@@ -12,6 +12,8 @@
 pub mod blob;
 pub mod clock;
 pub mod config;
+pub mod http;
+pub mod kustomer;
 pub mod redact;
 pub mod retry;
 pub mod store;

@@ -4,6 +4,8 @@
 
 pub mod bytes_source;
 pub mod contract;
+pub mod kustomer_sandbox;
+pub mod kustomer_support;
 pub mod local;
 
 /// A name no other test run uses, so tests can share one table and one bucket.

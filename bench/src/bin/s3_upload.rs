@@ -7,7 +7,9 @@
 //! source itself holds no memory: the peak RSS is the adapter's (plus the runtime's).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use bridge_shared::blob::{BlobKey, BlobStore, ByteStream, S3BlobStore, S3BlobStoreOptions, s3_client};
+use bridge_shared::blob::{
+    BlobKey, BlobStore, ByteStream, S3BlobStore, S3BlobStoreOptions, s3_client,
+};
 use bytes::Bytes;
 use futures::StreamExt;
 use std::time::Instant;
@@ -16,7 +18,11 @@ const MIB: u64 = 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 
 fn source(size: u64) -> ByteStream {
-    let chunk = Bytes::from((0..CHUNK).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>());
+    let chunk = Bytes::from(
+        (0..CHUNK)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    );
     futures::stream::unfold(0u64, move |sent| {
         let chunk = chunk.clone();
         async move {
@@ -56,20 +62,33 @@ async fn main() {
     let store = S3BlobStore::new(
         s3_client(&config),
         bucket,
-        S3BlobStoreOptions { part_size: part as usize },
+        S3BlobStoreOptions {
+            part_size: part as usize,
+        },
     )
     .expect("valid part size");
 
     let rss_before = peak_rss_mib();
     let mut rates = Vec::new();
     for run in 1..=runs {
-        let key = BlobKey::parse(&format!("bench/{}/call-{run}.bin", uuid::Uuid::new_v4().simple())).unwrap();
+        let key = BlobKey::parse(&format!(
+            "bench/{}/call-{run}.bin",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .unwrap();
         let started = Instant::now();
-        let report = store.upload(&key, "application/octet-stream", source(size)).await.unwrap();
+        let report = store
+            .upload(&key, "application/octet-stream", source(size))
+            .await
+            .unwrap();
         let seconds = started.elapsed().as_secs_f64();
         assert_eq!(report.size, size);
         let rate = size as f64 / MIB as f64 / seconds;
-        println!("run {run}: {} MiB in {} parts, {seconds:.2} s, {rate:.1} MiB/s", size / MIB, report.parts);
+        println!(
+            "run {run}: {} MiB in {} parts, {seconds:.2} s, {rate:.1} MiB/s",
+            size / MIB,
+            report.parts
+        );
         rates.push(rate);
         store.delete(&key).await.unwrap();
     }

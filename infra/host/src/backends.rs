@@ -41,7 +41,10 @@ impl Backends {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         if let Some((endpoint, table)) = dynamodb {
             backends.store_name = format!("DynamoDB at {endpoint}, table {table}");
-            backends.store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table));
+            backends.store = Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                table,
+            ));
         }
         if let Some((endpoint, bucket)) = s3 {
             backends.blobs_name = format!("S3 at {endpoint}, bucket {bucket}");

@@ -34,7 +34,10 @@ async fn agent_tabs(backends: &Backends, run: &str) -> Outcome {
     for (tab, claim) in tabs.iter().zip(claims) {
         match claim.map_err(failed("lease claim"))? {
             LeaseAcquisition::Acquired(lease) => {
-                section.line(format!("{tab}: holds the lease, fencing token {}", lease.fencing_token));
+                section.line(format!(
+                    "{tab}: holds the lease, fencing token {}",
+                    lease.fencing_token
+                ));
                 winner = Some(lease);
             }
             LeaseAcquisition::Held(holder) => section.line(format!(
@@ -49,7 +52,11 @@ async fn agent_tabs(backends: &Backends, run: &str) -> Outcome {
 
     // The winning tab is closed without releasing; 31 s later another tab takes over.
     let later = now.plus(LEASE + Duration::from_secs(1));
-    let loser = tabs.iter().find(|t| **t != winner.owner).copied().unwrap_or("tab-x");
+    let loser = tabs
+        .iter()
+        .find(|t| **t != winner.owner)
+        .copied()
+        .unwrap_or("tab-x");
     match store
         .acquire_lease(&resource, loser, later, LEASE)
         .await
@@ -94,7 +101,10 @@ async fn duplicate_delivery(backends: &Backends, run: &str) -> Outcome {
             }
             Claim::Duplicate(record) => {
                 duplicates += 1;
-                section.line(format!("a duplicate saw the first delivery {:?}", record.status));
+                section.line(format!(
+                    "a duplicate saw the first delivery {:?}",
+                    record.status
+                ));
             }
         }
     }
@@ -110,8 +120,12 @@ async fn out_of_order(backends: &Backends, run: &str) -> Outcome {
     let key = ItemKey::agent_status(&format!("ana.{run}@example.com"));
     let mut section = Section::done("Changes arriving out of order (versioned put)");
     for (version, status) in [(3, "Lunch"), (1, "Available"), (2, "Break")] {
-        let item = Item::new(key.clone(), serde_json::json!({"status": status})).with_version(version);
-        let outcome = store.put_if_newer(&item).await.map_err(failed("versioned put"))?;
+        let item =
+            Item::new(key.clone(), serde_json::json!({"status": status})).with_version(version);
+        let outcome = store
+            .put_if_newer(&item)
+            .await
+            .map_err(failed("versioned put"))?;
         section.line(match outcome {
             PutOutcome::Written => format!("version {version} ({status}) written"),
             PutOutcome::Kept(stored) => format!(
@@ -154,16 +168,25 @@ async fn recording_stream(backends: &Backends, run: &str) -> Outcome {
         .upload(&key, "audio/mpeg", recording(size))
         .await
         .map_err(|err| err.to_string())?;
-    let mut section = Section::done("A 20 MiB recording streamed into the blob store (R-R-1, R-R-2)");
+    let mut section =
+        Section::done("A 20 MiB recording streamed into the blob store (R-R-1, R-R-2)");
     section.line(format!(
         "stored {key}: {} bytes in {}",
         report.size,
-        if report.parts == 0 { "one request".to_owned() } else { format!("{} parts", report.parts) }
-    ));
-    match backends.blobs.stat(&key).await.map_err(|err| err.to_string())? {
-        Some(meta) if meta.size == size => {
-            section.line("a retried worker finds it by its key and does not download it again".to_owned())
+        if report.parts == 0 {
+            "one request".to_owned()
+        } else {
+            format!("{} parts", report.parts)
         }
+    ));
+    match backends
+        .blobs
+        .stat(&key)
+        .await
+        .map_err(|err| err.to_string())?
+    {
+        Some(meta) if meta.size == size => section
+            .line("a retried worker finds it by its key and does not download it again".to_owned()),
         other => return Err(format!("recording not found after upload: {other:?}")),
     }
     section.count("recording bytes", report.size);
@@ -181,18 +204,33 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
     type Scenario = for<'a> fn(&'a Backends, &'a str) -> futures::future::BoxFuture<'a, Outcome>;
     let scenarios: [(&str, Scenario); 4] = [
         ("agent tabs", |b, r| Box::pin(agent_tabs(b, r))),
-        ("duplicate delivery", |b, r| Box::pin(duplicate_delivery(b, r))),
+        ("duplicate delivery", |b, r| {
+            Box::pin(duplicate_delivery(b, r))
+        }),
         ("out-of-order changes", |b, r| Box::pin(out_of_order(b, r))),
         ("recording stream", |b, r| Box::pin(recording_stream(b, r))),
     ];
     for (name, scenario) in scenarios {
         progress(name);
-        report.push(scenario(backends, &run).await.unwrap_or_else(|err| Section::failed(name, &err)));
+        report.push(
+            scenario(backends, &run)
+                .await
+                .unwrap_or_else(|err| Section::failed(name, &err)),
+        );
     }
     for (title, issue) in [
-        ("CCAI calls and chats into Kustomer conversations (R-T, R-U, R-K, R-D)", "issues 3, 4 and 5, then the contact-sync function"),
-        ("Agent status sync, Kustomer to CCAI (R-S-1 to R-S-8)", "issue 6"),
-        ("Recordings and transcripts attached in Kustomer (R-R, R-X)", "after issues 3 and 4"),
+        (
+            "CCAI calls and chats into Kustomer conversations (R-T, R-U, R-K, R-D)",
+            "issues 3, 4 and 5, then the contact-sync function",
+        ),
+        (
+            "Agent status sync, Kustomer to CCAI (R-S-1 to R-S-8)",
+            "issue 6",
+        ),
+        (
+            "Recordings and transcripts attached in Kustomer (R-R, R-X)",
+            "after issues 3 and 4",
+        ),
         ("Click-to-call (R-C2C)", "after issue 4"),
         ("Custom fields (R-CF)", "after issue 3"),
     ] {

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let format = if std::env::args().any(|a| a == "--json") { LogFormat::Json } else { LogFormat::Pretty };
+    let format = if std::env::args().any(|a| a == "--json") {
+        LogFormat::Json
+    } else {
+        LogFormat::Pretty
+    };
     telemetry::init(format);
     let command = std::env::args().nth(1).unwrap_or_default();
     if command != "demo" {
@@ -36,5 +40,9 @@ async fn main() -> ExitCode {
         Ok(()) => println!("report written to demo-report.html"),
         Err(err) => eprintln!("demo: could not write demo-report.html: {err}"),
     }
-    if report.failures() > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if report.failures() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

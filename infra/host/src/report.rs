@@ -74,7 +74,9 @@ impl Report {
     }
 
     pub fn section(&self, title_start: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.title.starts_with(title_start))
+        self.sections
+            .iter()
+            .find(|s| s.title.starts_with(title_start))
     }
 
     pub fn failures(&self) -> usize {
@@ -85,14 +87,22 @@ impl Report {
     }
 
     pub fn to_text(&self) -> String {
-        let mut out = format!("ccai-kustomer-bridge demo\nstate: {}\nfiles: {}\n", self.store, self.blobs);
+        let mut out = format!(
+            "ccai-kustomer-bridge demo\nstate: {}\nfiles: {}\n",
+            self.store, self.blobs
+        );
         for section in &self.sections {
             let mark = match &section.status {
                 Status::Done => "✔".to_owned(),
                 Status::Failed(why) => format!("✘ FAILED: {why}"),
                 Status::NotImplemented(planned) => format!("· not implemented yet ({planned})"),
             };
-            let _ = write!(out, "\n{} {}\n", mark_symbol(&section.status), section.title);
+            let _ = write!(
+                out,
+                "\n{} {}\n",
+                mark_symbol(&section.status),
+                section.title
+            );
             if !matches!(section.status, Status::Done) {
                 let _ = writeln!(out, "    {mark}");
             }
@@ -100,7 +110,11 @@ impl Report {
                 let _ = writeln!(out, "    {line}");
             }
             if !section.counts.is_empty() {
-                let counts: Vec<String> = section.counts.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+                let counts: Vec<String> = section
+                    .counts
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {v}"))
+                    .collect();
                 let _ = writeln!(out, "    [{}]", counts.join(", "));
             }
         }
@@ -125,11 +139,16 @@ impl Report {
             let (class, note) = match &section.status {
                 Status::Done => ("done", String::new()),
                 Status::Failed(why) => ("failed", format!("<p>Failed: {}</p>", escape(why))),
-                Status::NotImplemented(planned) => {
-                    ("todo", format!("<p>Not implemented yet ({}).</p>", escape(planned)))
-                }
+                Status::NotImplemented(planned) => (
+                    "todo",
+                    format!("<p>Not implemented yet ({}).</p>", escape(planned)),
+                ),
             };
-            let _ = write!(out, "<section class=\"{class}\"><h2>{}</h2>{note}<ul>", escape(&section.title));
+            let _ = write!(
+                out,
+                "<section class=\"{class}\"><h2>{}</h2>{note}<ul>",
+                escape(&section.title)
+            );
             for line in &section.lines {
                 let _ = write!(out, "<li>{}</li>", escape(line));
             }

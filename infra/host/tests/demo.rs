@@ -12,7 +12,13 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
 
     let tabs = report.section("Agent tabs").unwrap();
     assert_eq!(tabs.counted("lease winners"), Some(1));
-    assert_eq!(tabs.lines.iter().filter(|l| l.contains("refused (409)")).count(), 2);
+    assert_eq!(
+        tabs.lines
+            .iter()
+            .filter(|l| l.contains("refused (409)"))
+            .count(),
+        2
+    );
     assert!(tabs.lines.iter().any(|l| l.contains("stale renewal")));
 
     let duplicates = report.section("The same event").unwrap();
@@ -20,7 +26,10 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     assert_eq!(duplicates.counted("duplicates ignored"), Some(3));
 
     let ordered = report.section("Changes arriving").unwrap();
-    assert_eq!(ordered.lines.last().map(String::as_str), Some("stored: \"Lunch\""));
+    assert_eq!(
+        ordered.lines.last().map(String::as_str),
+        Some("stored: \"Lunch\"")
+    );
 
     let recording = report.section("A 20 MiB recording").unwrap();
     assert_eq!(recording.counted("recording bytes"), Some(20 * 1024 * 1024));

@@ -1,0 +1,105 @@
+//! The one way this project makes HTTP calls: one `reqwest` client per platform, built once at
+//! cold start (rustls, connect and request timeouts), and one retry policy.
+
+use rand::RngExt;
+use std::time::Duration;
+
+/// Timeouts of an outgoing client.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpSettings {
+    pub connect_timeout: Duration,
+    /// For a whole request and answer; large transfers set their own.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Builds a client. Errors only if the TLS backend cannot start, which is a cold-start failure.
+pub fn build_client(settings: HttpSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.request_timeout)
+        .pool_idle_timeout(Duration::from_secs(50))
+        .user_agent(concat!("ccai-kustomer-bridge/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// When to try again: bounded attempts, exponential backoff with full jitter, and a bound on
+/// how long a rate limit may be waited out.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A rate limit that resets later than this is reported, not waited for.
+    pub max_rate_limit_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            max_rate_limit_wait: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No waiting at all: for tests that inject faults.
+    pub fn immediate(max_attempts: u32) -> Self {
+        Self {
+            max_attempts,
+            base_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+            max_rate_limit_wait: Duration::from_secs(5),
+        }
+    }
+
+    /// The pause before retry number `retry` (1 for the first retry): uniformly random in
+    /// `0..=min(max, base·2^(retry-1))` ("full jitter"), so that many clients hit by one outage
+    /// do not return in step.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exponent = retry.saturating_sub(1).min(16);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1 << exponent)
+            .min(self.max_delay);
+        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        if millis == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(rand::rng().random_range(0..=millis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_but_stays_bounded() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(800),
+            max_rate_limit_wait: Duration::ZERO,
+        };
+        for retry in 1..=10 {
+            let ceiling = Duration::from_millis((100u64 << (retry - 1)).min(800));
+            for _ in 0..50 {
+                assert!(policy.backoff(retry) <= ceiling);
+            }
+        }
+        assert_eq!(RetryPolicy::immediate(3).backoff(5), Duration::ZERO);
+    }
+}

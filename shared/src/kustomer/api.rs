@@ -1,0 +1,428 @@
+//! The typed calls the bridge makes (kustomer-api.md).
+
+use super::client::{Call, KustomerClient, encode_segment};
+use super::error::KustomerError;
+use super::model::*;
+use super::requests::*;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+/// Lists are read 100 at a time, and never more than this many pages.
+const PAGE_SIZE: u32 = 100;
+const MAX_PAGES: usize = 50;
+
+fn body(value: &impl serde::Serialize) -> Result<Option<Value>, KustomerError> {
+    serde_json::to_value(value)
+        .map(Some)
+        .map_err(|err| KustomerError::Invalid(err.to_string()))
+}
+
+/// E.164: `+`, then 7 to 15 digits, the first not zero.
+pub fn is_e164(phone: &str) -> bool {
+    phone.strip_prefix('+').is_some_and(|digits| {
+        (7..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
+fn require_e164(phone: &str) -> Result<(), KustomerError> {
+    if is_e164(phone) {
+        Ok(())
+    } else {
+        Err(KustomerError::Invalid(
+            "phone must be E.164 (+ and 7 to 15 digits)".into(),
+        ))
+    }
+}
+
+impl KustomerClient {
+    // ---- customers ----
+
+    /// Creates a customer; with an `externalId`, a lost answer is found rather than duplicated.
+    pub async fn create_customer(&self, customer: &NewCustomer) -> Result<Customer, KustomerError> {
+        for phone in &customer.phones {
+            require_e164(&phone.phone)?;
+        }
+        let lookup = customer.external_id.as_deref().map(|id| {
+            Call::get(
+                "customer by externalId",
+                format!("/v1/customers/externalId={}", encode_segment(id)),
+            )
+        });
+        self.create(
+            Call::new(
+                "create customer",
+                Method::POST,
+                "/v1/customers",
+                body(customer)?,
+            ),
+            lookup,
+        )
+        .await
+    }
+
+    pub async fn customer(&self, id: &str) -> Result<Customer, KustomerError> {
+        Ok(self
+            .fetch(Call::get(
+                "get customer",
+                format!("/v1/customers/{}", encode_segment(id)),
+            ))
+            .await?
+            .data)
+    }
+
+    pub async fn patch_customer(
+        &self,
+        id: &str,
+        patch: &CustomerPatch,
+    ) -> Result<Customer, KustomerError> {
+        let call = Call::new(
+            "patch customer",
+            Method::PATCH,
+            format!("/v1/customers/{}", encode_segment(id)),
+            body(patch)?,
+        );
+        Ok(self.fetch(call).await?.data)
+    }
+
+    /// `GET /v1/customers/phone={E.164}`, `+` sent as `%2B`; `None` on 404.
+    pub async fn customer_by_phone(&self, e164: &str) -> Result<Option<Customer>, KustomerError> {
+        require_e164(e164)?;
+        self.fetch_optional(Call::get(
+            "customer by phone",
+            format!("/v1/customers/phone={}", encode_segment(e164)),
+        ))
+        .await
+    }
+
+    pub async fn customer_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Customer>, KustomerError> {
+        self.fetch_optional(Call::get(
+            "customer by externalId",
+            format!("/v1/customers/externalId={}", encode_segment(external_id)),
+        ))
+        .await
+    }
+
+    pub async fn customer_by_email(&self, email: &str) -> Result<Option<Customer>, KustomerError> {
+        self.fetch_optional(Call::get(
+            "customer by email",
+            format!("/v1/customers/email={}", encode_segment(email)),
+        ))
+        .await
+    }
+
+    /// `POST /v1/customers/search` on `customer_phone`.
+    pub async fn search_customers_by_phone(
+        &self,
+        e164: &str,
+    ) -> Result<Vec<Customer>, KustomerError> {
+        require_e164(e164)?;
+        let query =
+            json!({"and": [{"customer_phone": {"equals": e164}}], "queryContext": "customer"});
+        let call = Call::new(
+            "search customers",
+            Method::POST,
+            "/v1/customers/search",
+            Some(query),
+        );
+        // A search is a read: safe to repeat.
+        let answer = self.execute(&call, true).await?;
+        Ok(Self::decode::<Document<Vec<Customer>>>(call.operation, &answer)?.data)
+    }
+
+    // ---- conversations ----
+
+    /// Creates a conversation; with an `externalId` (`ccai-call-<id>`), a lost answer is found.
+    pub async fn create_conversation(
+        &self,
+        conversation: &NewConversation,
+    ) -> Result<Conversation, KustomerError> {
+        let lookup = conversation.external_id.as_deref().map(|id| {
+            Call::get(
+                "conversation by externalId",
+                format!("/v1/conversations/externalId={}", encode_segment(id)),
+            )
+        });
+        self.create(
+            Call::new(
+                "create conversation",
+                Method::POST,
+                "/v1/conversations",
+                body(conversation)?,
+            ),
+            lookup,
+        )
+        .await
+    }
+
+    pub async fn conversation(&self, id: &str) -> Result<Conversation, KustomerError> {
+        Ok(self
+            .fetch(Call::get(
+                "get conversation",
+                format!("/v1/conversations/{}", encode_segment(id)),
+            ))
+            .await?
+            .data)
+    }
+
+    pub async fn conversation_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Conversation>, KustomerError> {
+        self.fetch_optional(Call::get(
+            "conversation by externalId",
+            format!(
+                "/v1/conversations/externalId={}",
+                encode_segment(external_id)
+            ),
+        ))
+        .await
+    }
+
+    pub async fn patch_conversation(
+        &self,
+        id: &str,
+        patch: &ConversationPatch,
+    ) -> Result<Conversation, KustomerError> {
+        let call = Call::new(
+            "patch conversation",
+            Method::PATCH,
+            format!("/v1/conversations/{}", encode_segment(id)),
+            body(patch)?,
+        );
+        Ok(self.fetch(call).await?.data)
+    }
+
+    /// All of a customer's conversations, newest first (Kustomer has no sort parameter).
+    pub async fn customer_conversations(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<Conversation>, KustomerError> {
+        let first = Call::get(
+            "customer conversations",
+            format!(
+                "/v1/customers/{}/conversations",
+                encode_segment(customer_id)
+            ),
+        )
+        .query("page", 1)
+        .query("pageSize", PAGE_SIZE);
+        let mut conversations: Vec<Conversation> = self.fetch_all(first, MAX_PAGES).await?;
+        // ISO-8601 UTC timestamps of one format sort as text.
+        conversations.sort_by(|a, b| b.attributes.created_at.cmp(&a.attributes.created_at));
+        Ok(conversations)
+    }
+
+    // ---- messages and notes ----
+
+    pub async fn create_message(
+        &self,
+        conversation_id: &str,
+        message: &NewMessage,
+    ) -> Result<Message, KustomerError> {
+        let lookup = message.external_id.as_deref().map(|id| {
+            Call::get(
+                "message by externalId",
+                format!("/v1/messages/externalId={}", encode_segment(id)),
+            )
+        });
+        let call = Call::new(
+            "create message",
+            Method::POST,
+            format!(
+                "/v1/conversations/{}/messages",
+                encode_segment(conversation_id)
+            ),
+            body(message)?,
+        );
+        self.create(call, lookup).await
+    }
+
+    pub async fn message_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Message>, KustomerError> {
+        self.fetch_optional(Call::get(
+            "message by externalId",
+            format!("/v1/messages/externalId={}", encode_segment(external_id)),
+        ))
+        .await
+    }
+
+    /// Creates a note. Kustomer documents no lookup of notes by external id, so a note whose
+    /// answer is lost is not re-sent here: the error reaches the caller, which records notes it
+    /// wrote in its own state.
+    pub async fn create_note(
+        &self,
+        conversation_id: &str,
+        note: &NewNote,
+    ) -> Result<Note, KustomerError> {
+        let call = Call::new(
+            "create note",
+            Method::POST,
+            format!(
+                "/v1/conversations/{}/notes",
+                encode_segment(conversation_id)
+            ),
+            body(note)?,
+        );
+        self.create(call, None).await
+    }
+
+    // ---- metadata (custom attributes) ----
+
+    pub async fn metadata(&self, resource: &str) -> Result<Metadata, KustomerError> {
+        let call = Call::get(
+            "get metadata",
+            format!("/v1/metadata/{}", encode_segment(resource)),
+        );
+        let answer = self.execute(&call, true).await?;
+        let value: Value = Self::decode(call.operation, &answer)?;
+        Metadata::from_answer(&value).ok_or_else(|| KustomerError::Decode {
+            operation: call.operation.into(),
+            message: "no properties in the answer".into(),
+        })
+    }
+
+    /// Adds or updates custom attribute definitions (`PUT`, merging; creating twice is harmless).
+    pub async fn put_metadata(
+        &self,
+        resource: &str,
+        properties: &Map<String, Value>,
+    ) -> Result<(), KustomerError> {
+        let call = Call::new(
+            "put metadata",
+            Method::PUT,
+            format!("/v1/metadata/{}", encode_segment(resource)),
+            Some(json!({ "properties": properties })),
+        );
+        self.execute(&call, true).await.map(drop)
+    }
+
+    // ---- users, teams, routing ----
+
+    /// Every user with this e-mail (more than one means a shared address: R-S-3 refuses it).
+    pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>, KustomerError> {
+        let call = Call::get("users by email", "/v1/users").query("email", email);
+        Ok(self.fetch::<Vec<User>>(call).await?.data)
+    }
+
+    pub async fn teams(&self) -> Result<Vec<Team>, KustomerError> {
+        let first = Call::get("teams", "/v1/teams")
+            .query("page", 1)
+            .query("pageSize", PAGE_SIZE);
+        self.fetch_all(first, MAX_PAGES).await
+    }
+
+    pub async fn user_teams(&self, user_id: &str) -> Result<Vec<Team>, KustomerError> {
+        Ok(self
+            .fetch::<Vec<Team>>(Call::get(
+                "user teams",
+                format!("/v1/users/{}/teams", encode_segment(user_id)),
+            ))
+            .await?
+            .data)
+    }
+
+    pub async fn routing_statuses(&self) -> Result<Vec<RoutingStatus>, KustomerError> {
+        let first = Call::get("routing statuses", "/v1/routing/statuses")
+            .query("page", 1)
+            .query("pageSize", PAGE_SIZE);
+        self.fetch_all(first, MAX_PAGES).await
+    }
+
+    /// The user's active work session, if they have one.
+    pub async fn active_work_session(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<WorkSession>, KustomerError> {
+        let call = Call::get(
+            "user work sessions",
+            format!(
+                "/v1/routing/users/{}/work-sessions",
+                encode_segment(user_id)
+            ),
+        )
+        .query("active", true);
+        let sessions = self.fetch::<Vec<WorkSession>>(call).await?.data;
+        // The filter may be ignored by the server; the flag on each session is authoritative.
+        Ok(sessions
+            .into_iter()
+            .find(|s| s.attributes.active == Some(true)))
+    }
+
+    pub async fn work_session(&self, id: &str) -> Result<WorkSession, KustomerError> {
+        Ok(self
+            .fetch(Call::get(
+                "get work session",
+                format!("/v1/routing/work-sessions/{}", encode_segment(id)),
+            ))
+            .await?
+            .data)
+    }
+
+    /// `PUT /v1/routing/work-sessions/{id}`; the body is undocumented (L), so it is given whole.
+    pub async fn update_work_session(
+        &self,
+        id: &str,
+        update: &Value,
+    ) -> Result<WorkSession, KustomerError> {
+        let call = Call::new(
+            "update work session",
+            Method::PUT,
+            format!("/v1/routing/work-sessions/{}", encode_segment(id)),
+            Some(update.clone()),
+        );
+        Ok(self.fetch(call).await?.data)
+    }
+
+    // ---- outbound webhooks ----
+
+    /// Registers a webhook; the answer carries its signing token.
+    pub async fn create_outbound_webhook(
+        &self,
+        webhook: &NewOutboundWebhook,
+    ) -> Result<OutboundWebhook, KustomerError> {
+        self.create(
+            Call::new(
+                "create outbound webhook",
+                Method::POST,
+                "/v1/outbound-webhooks",
+                body(webhook)?,
+            ),
+            None,
+        )
+        .await
+    }
+
+    pub async fn outbound_webhooks(&self) -> Result<Vec<OutboundWebhook>, KustomerError> {
+        Ok(self
+            .fetch::<Vec<OutboundWebhook>>(Call::get("outbound webhooks", "/v1/outbound-webhooks"))
+            .await?
+            .data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_is_checked_before_any_request() {
+        assert!(is_e164("+15550104477"));
+        assert!(is_e164("+442079460958"));
+        for bad in [
+            "15550104477",
+            "+0555010447",
+            "+1 555 010 4477",
+            "+123",
+            "+1234567890123456",
+        ] {
+            assert!(!is_e164(bad), "{bad}");
+        }
+    }
+}

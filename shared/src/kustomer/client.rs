@@ -1,0 +1,354 @@
+//! The Kustomer client: transport, status mapping, retries and the lookup-before-recreate rule.
+
+use super::error::KustomerError;
+use super::model::Document;
+use crate::config::{KustomerSettings, Secret};
+use crate::http::RetryPolicy;
+use bytes::Bytes;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Typed access to Kustomer's REST API. Build one at cold start and share it.
+pub struct KustomerClient {
+    pub(super) http: reqwest::Client,
+    base_url: String,
+    api_key: Secret,
+    pub(super) retry: RetryPolicy,
+    calls: AtomicU64,
+}
+
+/// One request, re-sendable.
+#[derive(Clone, Debug)]
+pub(super) struct Call {
+    pub operation: &'static str,
+    pub method: Method,
+    /// Path and query, starting with `/v1/`.
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Value>,
+}
+
+impl Call {
+    pub fn get(operation: &'static str, path: impl Into<String>) -> Self {
+        Self::new(operation, Method::GET, path, None)
+    }
+
+    pub fn new(
+        operation: &'static str,
+        method: Method,
+        path: impl Into<String>,
+        body: Option<Value>,
+    ) -> Self {
+        Self {
+            operation,
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body,
+        }
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.query.push((name, value.to_string()));
+        self
+    }
+}
+
+/// Percent-encodes a value for a path segment such as `phone={value}`: everything but
+/// unreserved characters, so `+` travels as `%2B` and `@` as `%40`.
+pub(super) fn encode_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Kustomer's message from either error shape: `{"errors": [{title, detail, …}]}` or
+/// `{"error", "message"}`; otherwise the start of the body.
+pub(super) fn error_message(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        if let Some(errors) = value.get("errors").and_then(Value::as_array) {
+            let parts: Vec<String> = errors
+                .iter()
+                .filter_map(|e| {
+                    let title = e.get("title").and_then(Value::as_str);
+                    let detail = e.get("detail").and_then(Value::as_str);
+                    match (title, detail) {
+                        (Some(t), Some(d)) => Some(format!("{t}: {d}")),
+                        (Some(t), None) => Some(t.to_owned()),
+                        (None, Some(d)) => Some(d.to_owned()),
+                        (None, None) => e.get("code").map(|c| c.to_string()),
+                    }
+                })
+                .collect();
+            if !parts.is_empty() {
+                return parts.join("; ");
+            }
+        }
+        if let Some(message) = value.get("message").and_then(Value::as_str) {
+            return message.to_owned();
+        }
+        if let Some(error) = value.get("error").and_then(Value::as_str) {
+            return error.to_owned();
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let short: String = text.chars().take(200).collect();
+    crate::redact::redact(short.trim()).into_owned()
+}
+
+fn header_i64(headers: &reqwest::header::HeaderMap, name: &str) -> Option<i64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn now_epoch_seconds() -> i64 {
+    crate::clock::UnixMillis::now().0 / 1000
+}
+
+impl KustomerClient {
+    pub fn new(settings: &KustomerSettings, http: reqwest::Client, retry: RetryPolicy) -> Self {
+        Self {
+            http,
+            base_url: settings.base_url.clone(),
+            api_key: settings.api_key.clone(),
+            retry,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Requests sent so far (every attempt counts): Kustomer's budget is per request.
+    pub fn calls_made(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base_url)
+        }
+    }
+
+    /// One attempt: send, read, map the status.
+    async fn attempt(&self, call: &Call) -> Result<Bytes, KustomerError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut request = self
+            .http
+            .request(call.method.clone(), self.url(&call.path))
+            .bearer_auth(self.api_key.expose())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        let transport = |err: reqwest::Error| KustomerError::Transport {
+            operation: call.operation.into(),
+            message: if err.is_timeout() {
+                "timed out".into()
+            } else {
+                format!("{err}")
+            },
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let operation = call.operation.to_owned();
+        Err(match status {
+            StatusCode::NOT_FOUND => KustomerError::NotFound {
+                what: format!("{} ({})", call.operation, error_message(&body)),
+            },
+            StatusCode::CONFLICT => KustomerError::Conflict {
+                operation,
+                message: error_message(&body),
+            },
+            StatusCode::PAYLOAD_TOO_LARGE => KustomerError::TooLarge { operation },
+            StatusCode::TOO_MANY_REQUESTS => KustomerError::RateLimited {
+                operation,
+                // `x-ratelimit-reset` is documented; `Retry-After` is tolerated if it appears.
+                reset_at: header_i64(&headers, "x-ratelimit-reset").or_else(|| {
+                    header_i64(&headers, "retry-after").map(|s| now_epoch_seconds() + s)
+                }),
+            },
+            s if s.is_server_error() => KustomerError::Server {
+                operation,
+                status: s.as_u16(),
+                message: error_message(&body),
+            },
+            s => KustomerError::Client {
+                operation,
+                status: s.as_u16(),
+                message: error_message(&body),
+            },
+        })
+    }
+
+    /// How long to wait out a 429, or `None` when it resets later than the policy allows.
+    fn rate_limit_wait(&self, reset_at: Option<i64>, retry: u32) -> Option<Duration> {
+        let wait = match reset_at {
+            Some(reset) => {
+                Duration::from_secs(u64::try_from(reset - now_epoch_seconds()).unwrap_or(0))
+                    .saturating_add(Duration::from_millis(100))
+            }
+            None => self.retry.backoff(retry),
+        };
+        (wait <= self.retry.max_rate_limit_wait).then_some(wait)
+    }
+
+    /// Sends `call`, waiting out rate limits and, when `repeatable`, retrying failures whose
+    /// outcome is unknown (5xx, timeouts) with backoff.
+    pub(super) async fn execute(
+        &self,
+        call: &Call,
+        repeatable: bool,
+    ) -> Result<Bytes, KustomerError> {
+        let mut attempt = 1;
+        loop {
+            let error = match self.attempt(call).await {
+                Ok(body) => return Ok(body),
+                Err(error) => error,
+            };
+            if attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            let wait = match &error {
+                KustomerError::RateLimited { reset_at, .. } => {
+                    match self.rate_limit_wait(*reset_at, attempt) {
+                        Some(wait) => wait,
+                        None => return Err(error),
+                    }
+                }
+                e if repeatable && e.outcome_unknown() => self.retry.backoff(attempt),
+                _ => return Err(error),
+            };
+            tracing::warn!(operation = call.operation, attempt, wait_ms = wait.as_millis() as u64, error = %error, "Kustomer call will be retried");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    pub(super) fn decode<T: DeserializeOwned>(
+        operation: &'static str,
+        body: &[u8],
+    ) -> Result<T, KustomerError> {
+        serde_json::from_slice(body).map_err(|err| KustomerError::Decode {
+            operation: operation.into(),
+            message: err.to_string(),
+        })
+    }
+
+    /// A read (or an idempotent write such as PATCH or PUT), decoded as a JSON:API document.
+    pub(super) async fn fetch<T: DeserializeOwned>(
+        &self,
+        call: Call,
+    ) -> Result<Document<T>, KustomerError> {
+        let body = self.execute(&call, true).await?;
+        Self::decode(call.operation, &body)
+    }
+
+    /// Like [`Self::fetch`], with 404 as `None`.
+    pub(super) async fn fetch_optional<T: DeserializeOwned>(
+        &self,
+        call: Call,
+    ) -> Result<Option<T>, KustomerError> {
+        match self.fetch::<T>(call).await {
+            Ok(document) => Ok(Some(document.data)),
+            Err(KustomerError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Every page of a list, following `links.next` (at most `max_pages`).
+    pub(super) async fn fetch_all<T: DeserializeOwned>(
+        &self,
+        first: Call,
+        max_pages: usize,
+    ) -> Result<Vec<T>, KustomerError> {
+        let mut items = Vec::new();
+        let mut call = first;
+        for _ in 0..max_pages {
+            let page: Document<Vec<T>> = self.fetch(call.clone()).await?;
+            items.extend(page.data);
+            match page.links.next {
+                Some(next) if !next.is_empty() => {
+                    call = Call::get(call.operation, next);
+                }
+                _ => return Ok(items),
+            }
+        }
+        Err(KustomerError::Decode {
+            operation: call.operation.into(),
+            message: format!("more than {max_pages} pages"),
+        })
+    }
+
+    /// A create that carries an external id: when its outcome is unknown (lost answer, 5xx,
+    /// timeout), the resource is looked up by that id before the create is sent again, so a
+    /// retry finds what the lost answer created instead of duplicating it.
+    pub(super) async fn create<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        lookup: Option<Call>,
+    ) -> Result<T, KustomerError> {
+        let mut attempt = 1;
+        loop {
+            let error = match self.execute(&call, false).await {
+                Ok(body) => return Ok(Self::decode::<Document<T>>(call.operation, &body)?.data),
+                Err(error) => error,
+            };
+            if !error.outcome_unknown() || attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            let Some(lookup) = &lookup else {
+                return Err(error);
+            };
+            if let Some(found) = self.fetch_optional::<T>(lookup.clone()).await? {
+                tracing::info!(
+                    operation = call.operation,
+                    "create answer was lost; found the created resource by external id"
+                );
+                return Ok(found);
+            }
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_values_are_fully_encoded() {
+        assert_eq!(encode_segment("+15550104477"), "%2B15550104477");
+        assert_eq!(encode_segment("ana@example.com"), "ana%40example.com");
+        assert_eq!(encode_segment("ccai-call-9"), "ccai-call-9");
+    }
+
+    #[test]
+    fn both_error_shapes_are_understood() {
+        assert_eq!(
+            error_message(br#"{"errors":[{"status":409,"code":"conflict","title":"Stale rev"}]}"#),
+            "Stale rev"
+        );
+        assert_eq!(
+            error_message(br#"{"error":"Bad Request","message":"customer is required"}"#),
+            "customer is required"
+        );
+        assert_eq!(error_message(b"<html>oops</html>"), "<html>oops</html>");
+    }
+}

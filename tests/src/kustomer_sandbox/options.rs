@@ -1,0 +1,124 @@
+//! What a test can switch in the Kustomer sandbox, including the facts the spec marks M or L.
+
+use std::time::Duration;
+
+/// Which documented error shape the sandbox answers with (M: older endpoints use the legacy one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `{"errors": [{"status", "code", "title", "source"?}]}`
+    JsonApi,
+    /// `{"error", "message"}`
+    Legacy,
+}
+
+/// Where `POST /v1/attachments` points the presigned POST.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UploadTarget {
+    /// The sandbox's own `/__upload/{id}` (any size; counts and hashes the bytes).
+    Sandbox,
+    /// A bucket on an S3 stand-in (moto), path-style: `{endpoint}/{bucket}`.
+    S3 { endpoint: String, bucket: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    pub api_key: String,
+    /// Requests per window for the whole org (Kustomer: 300–2000 per minute); `None`: unlimited.
+    pub org_budget: Option<u32>,
+    /// Conversations, messages or notes created per customer per window (Kustomer: 120).
+    pub customer_create_budget: u32,
+    /// The rate-limit window (Kustomer: one minute); tests shorten it.
+    pub rate_window: Duration,
+    pub error_shape: ErrorShape,
+    /// Also send `Retry-After` with a 429 (undocumented, M).
+    pub retry_after_header: bool,
+    pub upload_target: UploadTarget,
+    /// 204 (S3's default) or 201 for a successful presigned POST.
+    pub upload_success_status: u16,
+    /// `PUT /v1/metadata` merges properties (true) or replaces them (false) (L).
+    pub metadata_put_merges: bool,
+    /// Phone lookups also match non-E.164 spellings (L: unknown whether Kustomer normalises).
+    pub phone_lookup_normalises: bool,
+    /// Bodies over this many bytes answer 413 (Kustomer: 100 kB).
+    pub max_body_bytes: usize,
+    /// Page size cap for lists (Kustomer: 100).
+    pub max_page_size: usize,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            api_key: "sandbox-kustomer-key".into(),
+            org_budget: None,
+            customer_create_budget: 120,
+            rate_window: Duration::from_secs(60),
+            error_shape: ErrorShape::JsonApi,
+            retry_after_header: false,
+            upload_target: UploadTarget::Sandbox,
+            upload_success_status: 204,
+            metadata_put_merges: true,
+            phone_lookup_normalises: false,
+            max_body_bytes: 100 * 1000,
+            max_page_size: 100,
+        }
+    }
+}
+
+/// A fault the sandbox plays instead of (or after) a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with the rate-limit headers, the request not applied.
+    RateLimited,
+    /// 500, the request not applied.
+    ServerError,
+    /// No answer for this long, the request not applied (past the client's timeout).
+    Hang(Duration),
+    /// The request is applied, but the answer is a 502: the client cannot know it succeeded.
+    LoseAnswer,
+    /// The request is applied, then the answer is held this long (the client times out).
+    ApplyThenHang(Duration),
+    /// 200 with a body cut half-way (truncated JSON).
+    TruncatedBody,
+    /// This status and body instead of the real answer, the request not applied (hostile or
+    /// malformed answers).
+    Answer(u16, &'static str),
+}
+
+/// Which requests a queued fault applies to.
+#[derive(Clone, Debug, Default)]
+pub struct FaultMatch {
+    pub method: Option<http::Method>,
+    /// The path starts with this.
+    pub path_prefix: Option<String>,
+}
+
+impl FaultMatch {
+    pub fn any() -> Self {
+        Self::default()
+    }
+
+    pub fn on(method: http::Method, path_prefix: &str) -> Self {
+        Self {
+            method: Some(method),
+            path_prefix: Some(path_prefix.to_owned()),
+        }
+    }
+
+    pub(super) fn matches(&self, method: &http::Method, path: &str) -> bool {
+        self.method.as_ref().is_none_or(|m| m == method)
+            && self
+                .path_prefix
+                .as_deref()
+                .is_none_or(|p| path.starts_with(p))
+    }
+}
+
+/// Random faults, reproducible from a seed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultRates {
+    pub rate_limited: f64,
+    pub server_error: f64,
+    pub hang: f64,
+    pub hang_for: Duration,
+    pub seed: u64,
+}

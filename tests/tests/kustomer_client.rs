@@ -1,0 +1,782 @@
+//! The Kustomer client against the stateful Kustomer sandbox, over real HTTP.
+
+use bridge_shared::Retryable;
+use bridge_shared::kustomer::model::Metadata;
+use bridge_shared::kustomer::requests::*;
+use bridge_shared::kustomer::{KustomerClient, KustomerError};
+use bridge_tests::kustomer_sandbox::*;
+use bridge_tests::kustomer_support::{client, client_with, sandbox};
+use http::Method;
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+
+fn phone(number: &str) -> NewPhone {
+    NewPhone {
+        kind: Some("mobile".into()),
+        phone: number.into(),
+    }
+}
+
+async fn customer(client: &KustomerClient, number: &str) -> String {
+    client
+        .create_customer(&NewCustomer {
+            name: Some("Ana Lima".into()),
+            phones: vec![phone(number)],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+fn conversation(customer: &str, external: &str) -> NewConversation {
+    NewConversation {
+        customer: customer.into(),
+        name: Some("Inbound call".into()),
+        external_id: Some(external.into()),
+        direction: Some("in".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn customers_are_created_read_patched_and_found_by_phone_email_and_external_id() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let created = client
+        .create_customer(&NewCustomer {
+            name: Some("Ana Lima".into()),
+            external_id: Some("ccai-user-42".into()),
+            emails: vec![NewEmail {
+                kind: None,
+                email: "ana@example.com".into(),
+            }],
+            phones: vec![phone("+15550104477")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.id.len(), 24);
+    assert_eq!(created.attributes.phones[0].phone, "+15550104477");
+
+    let by_phone = client
+        .customer_by_phone("+15550104477")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_phone.id, created.id);
+    assert_eq!(
+        client
+            .customer_by_email("ana@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        created.id
+    );
+    assert_eq!(
+        client
+            .customer_by_external_id("ccai-user-42")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        created.id
+    );
+    assert!(
+        client
+            .customer_by_phone("+15550109999")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        client
+            .search_customers_by_phone("+15550104477")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let mut custom = Map::new();
+    custom.insert("ccaiAccountCustomStr".into(), json!("gold"));
+    let patched = client
+        .patch_customer(
+            &created.id,
+            &CustomerPatch {
+                custom: Some(custom),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.attributes.custom["ccaiAccountCustomStr"], "gold");
+    assert_eq!(
+        client
+            .customer(&created.id)
+            .await
+            .unwrap()
+            .attributes
+            .name
+            .as_deref(),
+        Some("Ana Lima")
+    );
+    // The + of E.164 travelled encoded (a raw + reads as a space on the server).
+    assert_eq!(
+        sandbox.requests_to("GET", "/v1/customers/phone=%2B15550104477"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn phone_lookups_refuse_numbers_that_are_not_e164_before_sending() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let err = client.customer_by_phone("555-010-4477").await.unwrap_err();
+    assert!(matches!(err, KustomerError::Invalid(_)), "{err:?}");
+    assert_eq!(sandbox.request_count(), 0);
+}
+
+#[tokio::test]
+async fn conversations_are_created_patched_with_rev_and_listed_newest_first_across_pages() {
+    let sandbox = sandbox(SandboxOptions {
+        max_page_size: 2,
+        ..Default::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    let customer = customer(&client, "+15550104477").await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let created = client
+            .create_conversation(&conversation(&customer, &format!("ccai-call-{n}")))
+            .await
+            .unwrap();
+        assert!(created.is_open());
+        assert_eq!(created.customer_id(), Some(customer.as_str()));
+        ids.push(created.id);
+    }
+    let listed = client.customer_conversations(&customer).await.unwrap();
+    let listed_ids: Vec<&str> = listed.iter().map(|c| c.id.as_str()).collect();
+    let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    assert_eq!(listed_ids, newest_first);
+    assert_eq!(
+        sandbox.requests_to("GET", &format!("/v1/customers/{customer}/conversations")),
+        3
+    );
+
+    let found = client
+        .conversation_by_external_id("ccai-call-3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, ids[3]);
+    let rev = found.attributes.rev;
+    let done = client
+        .patch_conversation(
+            &found.id,
+            &ConversationPatch {
+                status: Some("done".into()),
+                rev,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.attributes.status.as_deref(), Some("done"));
+    let stale = client
+        .patch_conversation(
+            &found.id,
+            &ConversationPatch {
+                status: Some("open".into()),
+                rev,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, KustomerError::Conflict { .. }), "{stale:?}");
+    assert!(!stale.is_retryable());
+}
+
+#[tokio::test]
+async fn voice_messages_carry_meta_and_notes_carry_their_body() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let customer = customer(&client, "+15550104477").await;
+    let conv = client
+        .create_conversation(&conversation(&customer, "ccai-call-7"))
+        .await
+        .unwrap();
+    let mut meta = Map::new();
+    meta.insert("placedAt".into(), json!("2026-11-23T10:00:00.000Z"));
+    let message = client
+        .create_message(
+            &conv.id,
+            &NewMessage {
+                channel: "voice".into(),
+                app: "ccai".into(),
+                direction: "in".into(),
+                preview: Some("Inbound call, 2 min".into()),
+                meta,
+                external_id: Some("ccai-evt-1-message".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        message.attributes.meta["placedAt"],
+        "2026-11-23T10:00:00.000Z"
+    );
+    assert_eq!(
+        client
+            .message_by_external_id("ccai-evt-1-message")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        message.id
+    );
+    let note = client
+        .create_note(
+            &conv.id,
+            &NewNote {
+                body: "Caller: +1 555 010 4477".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        note.attributes.body.as_deref(),
+        Some("Caller: +1 555 010 4477")
+    );
+    let channels = client
+        .conversation(&conv.id)
+        .await
+        .unwrap()
+        .attributes
+        .channels;
+    assert_eq!(channels, vec!["voice".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_until_the_reset_and_then_succeeds() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    sandbox.inject(FaultMatch::any(), Fault::RateLimited);
+    let customer = customer(&client, "+15550104477").await;
+    assert!(!customer.is_empty());
+    assert_eq!(sandbox.requests_to("POST", "/v1/customers"), 2);
+}
+
+#[tokio::test]
+async fn the_org_budget_is_respected_by_waiting_for_the_window_to_reset() {
+    let sandbox = sandbox(SandboxOptions {
+        org_budget: Some(3),
+        rate_window: Duration::from_millis(1500),
+        retry_after_header: true,
+        ..Default::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    for n in 0..5 {
+        client
+            .customer_by_external_id(&format!("nobody-{n}"))
+            .await
+            .unwrap();
+    }
+    let refused = sandbox.inspect(|w| w.requests.iter().filter(|r| r.status == 429).count());
+    assert!(refused >= 1, "the budget was never hit");
+}
+
+#[tokio::test]
+async fn a_rate_limit_that_resets_too_late_is_reported_with_its_reset_time() {
+    let sandbox = sandbox(SandboxOptions {
+        org_budget: Some(1),
+        rate_window: Duration::from_secs(60),
+        ..Default::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    client.customer_by_external_id("first").await.unwrap();
+    let err = client.customer_by_external_id("second").await.unwrap_err();
+    match &err {
+        KustomerError::RateLimited {
+            reset_at: Some(reset),
+            ..
+        } => {
+            assert!(*reset > chrono::Utc::now().timestamp() + 30, "{reset}");
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    assert!(err.is_retryable());
+    assert_eq!(
+        sandbox.request_count(),
+        2,
+        "no waiting a minute inside one call"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_on_reads_are_retried_a_bounded_number_of_times() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    sandbox.inject(FaultMatch::any(), Fault::ServerError);
+    sandbox.inject(FaultMatch::any(), Fault::ServerError);
+    assert!(client.customer_by_external_id("x").await.unwrap().is_none());
+    assert_eq!(sandbox.request_count(), 3);
+
+    for _ in 0..10 {
+        sandbox.inject(FaultMatch::any(), Fault::ServerError);
+    }
+    let err = client.customer_by_external_id("x").await.unwrap_err();
+    assert!(
+        matches!(err, KustomerError::Server { status: 500, .. }),
+        "{err:?}"
+    );
+    assert_eq!(sandbox.request_count(), 3 + 4, "max_attempts is 4");
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried_and_carry_kustomers_message() {
+    for shape in [ErrorShape::JsonApi, ErrorShape::Legacy] {
+        let sandbox = sandbox(SandboxOptions {
+            error_shape: shape,
+            ..Default::default()
+        })
+        .await;
+        let client = client(&sandbox);
+        let err = client
+            .create_conversation(&NewConversation {
+                customer: "5f0000000000000000000bad".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        match err {
+            KustomerError::Client {
+                status: 400,
+                message,
+                ..
+            } => assert_eq!(message, "customer does not exist"),
+            other => panic!("{shape:?}: {other:?}"),
+        }
+        assert_eq!(sandbox.request_count(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_is_a_401_client_error() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client_with(
+        &sandbox,
+        "wrong",
+        bridge_shared::http::RetryPolicy::immediate(4),
+        Duration::from_secs(1),
+    );
+    let err = client.customer_by_external_id("x").await.unwrap_err();
+    assert!(
+        matches!(err, KustomerError::Client { status: 401, .. }),
+        "{err:?}"
+    );
+}
+
+/// R-E-2 at the client: a create whose answer is lost is found by its external id, not made
+/// twice.
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_found_by_external_id() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let customer = customer(&client, "+15550104477").await;
+    sandbox.inject(
+        FaultMatch::on(Method::POST, "/v1/conversations"),
+        Fault::LoseAnswer,
+    );
+    let created = client
+        .create_conversation(&conversation(&customer, "ccai-call-9"))
+        .await
+        .unwrap();
+    let stored = sandbox.inspect(|w| {
+        w.conversations
+            .iter()
+            .filter(|c| c.text("externalId") == Some("ccai-call-9"))
+            .count()
+    });
+    assert_eq!(stored, 1);
+    assert_eq!(
+        created.attributes.external_id.as_deref(),
+        Some("ccai-call-9")
+    );
+    assert_eq!(sandbox.requests_to("POST", "/v1/conversations"), 1);
+    assert_eq!(
+        sandbox.requests_to("GET", "/v1/conversations/externalId="),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_create_that_hangs_past_the_timeout_is_found_by_external_id() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let customer = customer(&client, "+15550104477").await;
+    sandbox.inject(
+        FaultMatch::on(Method::POST, "/v1/conversations/"),
+        Fault::ApplyThenHang(Duration::from_secs(3)),
+    );
+    let conv = client
+        .create_conversation(&conversation(&customer, "ccai-call-10"))
+        .await
+        .unwrap();
+    sandbox.inject(
+        FaultMatch::on(Method::POST, "/v1/conversations/"),
+        Fault::ApplyThenHang(Duration::from_secs(3)),
+    );
+    let message = NewMessage {
+        channel: "voice".into(),
+        app: "ccai".into(),
+        direction: "in".into(),
+        external_id: Some("ccai-evt-10-message".into()),
+        ..Default::default()
+    };
+    client.create_message(&conv.id, &message).await.unwrap();
+    assert_eq!(sandbox.inspect(|w| w.messages.len()), 1);
+}
+
+/// Random 429s, 500s and hangs on every call: twenty creates still make exactly twenty
+/// conversations.
+#[tokio::test]
+async fn under_random_faults_every_create_lands_exactly_once() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client_with(
+        &sandbox,
+        sandbox.api_key(),
+        bridge_shared::http::RetryPolicy::immediate(12),
+        Duration::from_millis(500),
+    );
+    let customer = customer(&client, "+15550104477").await;
+    sandbox.random_faults(Some(FaultRates {
+        rate_limited: 0.15,
+        server_error: 0.15,
+        hang: 0.05,
+        hang_for: Duration::from_secs(2),
+        seed: 7,
+    }));
+    for n in 0..20 {
+        client
+            .create_conversation(&conversation(&customer, &format!("ccai-call-{n}")))
+            .await
+            .unwrap();
+    }
+    sandbox.random_faults(None);
+    let mut externals: Vec<String> = sandbox.inspect(|w| {
+        w.conversations
+            .iter()
+            .filter_map(|c| c.text("externalId").map(str::to_owned))
+            .collect()
+    });
+    externals.sort();
+    externals.dedup();
+    assert_eq!(externals.len(), 20);
+    assert_eq!(sandbox.inspect(|w| w.conversations.len()), 20);
+}
+
+#[tokio::test]
+async fn malformed_answers_are_typed_errors_never_panics() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let customer = customer(&client, "+15550104477").await;
+    sandbox.inject(FaultMatch::any(), Fault::TruncatedBody);
+    let err = client.customer(&customer).await.unwrap_err();
+    assert!(matches!(err, KustomerError::Decode { .. }), "{err:?}");
+    for hostile in [
+        r#"{"data": {"id": 5, "attributes": {}}}"#,
+        r#"{"data": {"id": "x", "attributes": {"phones": "not a list"}}}"#,
+        r#"{"data": null}"#,
+        "[]",
+        "",
+    ] {
+        sandbox.inject(FaultMatch::any(), Fault::Answer(200, hostile));
+        let err = client.customer(&customer).await.unwrap_err();
+        assert!(
+            matches!(err, KustomerError::Decode { .. }),
+            "{hostile}: {err:?}"
+        );
+    }
+    sandbox.inject(FaultMatch::any(), Fault::Answer(404, "<html>gone</html>"));
+    assert!(client.customer_by_external_id("x").await.unwrap().is_none());
+    // Unknown keys are ignored.
+    sandbox.inject(FaultMatch::any(), Fault::Answer(200, r#"{"data": {"id": "abc", "type": "customer", "attributes": {"name": "N", "brandNew": {"x": 1}}, "included": []}}"#));
+    assert_eq!(
+        client
+            .customer(&customer)
+            .await
+            .unwrap()
+            .attributes
+            .name
+            .as_deref(),
+        Some("N")
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_100_kb_are_refused_as_too_large() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let customer = customer(&client, "+15550104477").await;
+    let conv = client
+        .create_conversation(&conversation(&customer, "ccai-call-1"))
+        .await
+        .unwrap();
+    let err = client
+        .create_note(
+            &conv.id,
+            &NewNote {
+                body: "x".repeat(120_000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KustomerError::TooLarge { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_per_customer_create_budget_is_waited_out() {
+    let sandbox = sandbox(SandboxOptions {
+        customer_create_budget: 3,
+        rate_window: Duration::from_millis(1200),
+        ..Default::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    let customer = customer(&client, "+15550104477").await;
+    let conv = client
+        .create_conversation(&conversation(&customer, "ccai-call-1"))
+        .await
+        .unwrap();
+    for n in 0..4 {
+        client
+            .create_note(
+                &conv.id,
+                &NewNote {
+                    body: format!("note {n}"),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(sandbox.inspect(|w| w.notes.len()), 4);
+    assert!(sandbox.inspect(|w| w.requests.iter().any(|r| r.status == 429)));
+}
+
+#[tokio::test]
+async fn metadata_properties_are_added_and_creating_twice_is_harmless() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let mut properties = Map::new();
+    properties.insert(
+        "ccaiQueueNameStr".into(),
+        json!({"displayName": "Queue name"}),
+    );
+    client.put_metadata("message", &properties).await.unwrap();
+    client.put_metadata("message", &properties).await.unwrap();
+    let mut more = Map::new();
+    more.insert(
+        "ccaiCallDurationNum".into(),
+        json!({"displayName": "Call duration"}),
+    );
+    client.put_metadata("message", &more).await.unwrap();
+    let metadata = client.metadata("message").await.unwrap();
+    assert_eq!(metadata.properties.len(), 2);
+    assert_eq!(
+        metadata.properties["ccaiQueueNameStr"]["displayName"],
+        "Queue name"
+    );
+    let mut bad = Map::new();
+    bad.insert("noSuffix".into(), json!({}));
+    assert!(matches!(
+        client.put_metadata("message", &bad).await,
+        Err(KustomerError::Client { status: 400, .. })
+    ));
+}
+
+#[test]
+fn metadata_answers_are_read_from_any_of_the_plausible_shapes() {
+    for answer in [
+        json!({"data": {"attributes": {"properties": {"aStr": {}}}}}),
+        json!({"data": {"properties": {"aStr": {}}}}),
+        json!({"properties": {"aStr": {}}}),
+        json!({"data": [{"attributes": {"properties": {"aStr": {}}}}]}),
+    ] {
+        assert_eq!(
+            Metadata::from_answer(&answer).unwrap().properties.len(),
+            1,
+            "{answer}"
+        );
+    }
+    assert!(Metadata::from_answer(&json!({"data": {}})).is_none());
+}
+
+#[tokio::test]
+async fn users_teams_statuses_and_work_sessions_are_read() {
+    let sandbox = sandbox(SandboxOptions {
+        max_page_size: 2,
+        ..Default::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    let ana = sandbox.add_user("Ana", "ana@example.com");
+    sandbox.add_user("Ana (shared)", "ANA@example.com");
+    let bo = sandbox.add_user("Bo", "bo@example.com");
+    sandbox.add_team("Voice", &[&bo]);
+
+    assert_eq!(
+        client
+            .users_by_email("ana@example.com")
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "shared e-mail visible"
+    );
+    let bo_users = client.users_by_email("bo@example.com").await.unwrap();
+    assert_eq!(bo_users[0].id, bo);
+    assert_eq!(
+        client.user_teams(&bo).await.unwrap()[0]
+            .attributes
+            .name
+            .as_deref(),
+        Some("Voice")
+    );
+    assert_eq!(client.teams().await.unwrap().len(), 1);
+
+    let statuses = client.routing_statuses().await.unwrap();
+    assert_eq!(statuses.len(), 5, "read across three pages of two");
+    let busy = statuses
+        .iter()
+        .find(|s| s.attributes.name.as_deref() == Some("Busy"))
+        .unwrap();
+    assert_eq!(busy.attributes.status_type.as_deref(), Some("busy"));
+    assert_eq!(busy.attributes.system, Some(true));
+
+    assert!(client.active_work_session(&ana).await.unwrap().is_none());
+    let session_id = sandbox.set_work_session(&ana, "Lunch").unwrap();
+    let session = client.active_work_session(&ana).await.unwrap().unwrap();
+    assert_eq!(session.id, session_id);
+    assert_eq!(session.status_id(), sandbox.status_id("Lunch").as_deref());
+    assert_eq!(session.user_id(), Some(ana.as_str()));
+
+    let available = sandbox.status_id("Available").unwrap();
+    let moved = client
+        .update_work_session(&session_id, &json!({"status": available}))
+        .await
+        .unwrap();
+    assert_eq!(moved.status_id(), Some(available.as_str()));
+    let offline = sandbox.status_id("Offline").unwrap();
+    client
+        .update_work_session(&session_id, &json!({"status": offline}))
+        .await
+        .unwrap();
+    assert!(client.active_work_session(&ana).await.unwrap().is_none());
+    assert_eq!(
+        client
+            .work_session(&session_id)
+            .await
+            .unwrap()
+            .attributes
+            .active,
+        Some(false)
+    );
+}
+
+/// Outbound webhooks: a conversation change reaches the registered URL, signed with the token
+/// the registration answered.
+#[tokio::test]
+async fn conversation_changes_are_posted_to_webhooks_with_a_valid_signature() {
+    use axum::routing::post;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, String, Value)>();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let signature = headers["x-kustomer-webhook-signature"]
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    let event = headers["x-kustomer-webhook-event"]
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    let raw = String::from_utf8(body.to_vec()).unwrap();
+                    tx.send((event, signature, json!(raw))).unwrap();
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let hook = client
+        .create_outbound_webhook(&NewOutboundWebhook {
+            name: "bridge".into(),
+            url,
+            events: vec!["kustomer.conversation.update".into()],
+        })
+        .await
+        .unwrap();
+    let token = hook.attributes.token.clone().unwrap();
+    assert_eq!(client.outbound_webhooks().await.unwrap().len(), 1);
+
+    let customer = customer(&client, "+15550104477").await;
+    let conv = client
+        .create_conversation(&conversation(&customer, "ccai-call-1"))
+        .await
+        .unwrap();
+    client
+        .patch_conversation(
+            &conv.id,
+            &ConversationPatch {
+                status: Some("done".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (event, signature, raw) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = raw.as_str().unwrap();
+    assert_eq!(event, "kustomer.conversation.update");
+    assert_eq!(signature, webhooks::sign(&token, raw.as_bytes()));
+    let envelope: Value = serde_json::from_str(raw).unwrap();
+    assert_eq!(envelope["data"]["id"], conv.id);
+    assert_eq!(envelope["changes"]["attributes"]["status"]["after"], "done");
+}
+
+#[tokio::test]
+async fn a_raw_plus_in_a_phone_lookup_does_not_find_the_customer() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    customer(&client, "+15550104477").await;
+    let raw = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/customers/phone=+15550104477",
+            sandbox.base_url
+        ))
+        .bearer_auth(sandbox.api_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 404);
+}
