@@ -1,5 +1,7 @@
 //! The blob-store contract against the filesystem adapter, plus what only a filesystem shows.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use bridge_shared::blob::{FsBlobStore, MIN_PART_SIZE};
 
 fn root() -> std::path::PathBuf {

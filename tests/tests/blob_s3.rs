@@ -1,5 +1,7 @@
 //! The blob-store contract against S3 (the moto stand-in), plus the multipart specifics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use bridge_shared::blob::MIN_PART_SIZE;
 
 bridge_tests::blob_store_contract!(

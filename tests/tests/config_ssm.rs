@@ -1,5 +1,7 @@
 //! Secrets given as SSM parameter names are resolved from a real SSM API (the moto stand-in).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use aws_sdk_ssm::types::ParameterType;
 use bridge_shared::config::{BridgeConfig, ConfigError, Env, SsmParameterStore};
 use bridge_tests::local::ssm_client;

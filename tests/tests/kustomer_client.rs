@@ -1,5 +1,7 @@
 //! The Kustomer client against the stateful Kustomer sandbox, over real HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use bridge_shared::Retryable;
 use bridge_shared::kustomer::model::Metadata;
 use bridge_shared::kustomer::requests::*;

@@ -1,6 +1,8 @@
 //! The demo's report states the outcomes of the implemented scenarios (embedded mode, as CI
 //! and a fresh machine run it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 use bridge_local::backends::Backends;
 use bridge_local::report::Status;
 

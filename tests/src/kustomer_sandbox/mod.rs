@@ -178,15 +178,23 @@ impl Sandbox {
         let UploadTarget::S3 { endpoint, bucket } = &self.options.upload_target else {
             return false;
         };
-        let url = format!("{endpoint}/{bucket}/attachments/{id}/{name}");
-        let length = match self.http.head(&url).send().await {
-            Ok(answer) if answer.status().is_success() => answer
-                .headers()
-                .get("content-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok()),
-            _ => None,
-        };
+        // The bucket is private: read it as its owner (the stand-in's local credentials).
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .endpoint_url(endpoint)
+                .force_path_style(true)
+                .build(),
+        );
+        let length = s3
+            .head_object()
+            .bucket(bucket)
+            .key(format!("attachments/{id}/{name}"))
+            .send()
+            .await
+            .ok()
+            .and_then(|head| head.content_length())
+            .and_then(|n| u64::try_from(n).ok());
         let ok = length.is_some() && length == declared;
         if ok && let Some(record) = self.world().find_mut("attachment", id) {
             record.attributes.insert("uploaded".into(), json!(true));
