@@ -782,3 +782,87 @@ async fn a_raw_plus_in_a_phone_lookup_does_not_find_the_customer() {
         .unwrap();
     assert_eq!(raw.status(), 404);
 }
+
+/// Budget awareness: a phone number costs Kustomer calls once; afterwards the mapping comes
+/// from the state store.
+#[tokio::test]
+async fn customer_ids_are_resolved_once_then_served_from_the_state_store() {
+    use bridge_shared::UnixMillis;
+    use bridge_shared::kustomer::{CustomerDirectory, Resolved};
+    use bridge_shared::store::EmbeddedStore;
+
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let store = EmbeddedStore::new();
+    let directory = CustomerDirectory::new(&client, &store);
+    let now = UnixMillis::now();
+
+    let (created, how) = directory
+        .customer_for_phone("+15550104477", None, now)
+        .await
+        .unwrap();
+    assert_eq!(how, Resolved::Created);
+    assert_eq!(client.calls_made(), 2, "one lookup, one create");
+    let (cached, how) = directory
+        .customer_for_phone("+15550104477", None, now)
+        .await
+        .unwrap();
+    assert_eq!((cached.as_str(), how), (created.as_str(), Resolved::Cached));
+    assert_eq!(client.calls_made(), 2, "no call for a cached mapping");
+
+    // A customer Kustomer already has is found, not created.
+    let existing = customer(&client, "+15550109999").await;
+    let before = client.calls_made();
+    let (found, how) = directory
+        .customer_for_phone("+15550109999", None, now)
+        .await
+        .unwrap();
+    assert_eq!((found, how), (existing, Resolved::Found));
+    assert_eq!(client.calls_made(), before + 1);
+
+    let (sdk_user, how) = directory
+        .customer_for_identifier("user-77", Some("Bo"), now)
+        .await
+        .unwrap();
+    assert_eq!(how, Resolved::Created);
+    assert_eq!(
+        directory
+            .customer_for_identifier("user-77", None, now)
+            .await
+            .unwrap(),
+        (sdk_user, Resolved::Cached)
+    );
+}
+
+/// Ten workers resolve one new phone number at once: one customer exists afterwards, and every
+/// worker got its id.
+#[tokio::test]
+async fn concurrent_resolution_of_a_new_phone_creates_one_customer() {
+    use bridge_shared::UnixMillis;
+    use bridge_shared::kustomer::CustomerDirectory;
+    use bridge_shared::store::EmbeddedStore;
+    use std::sync::Arc;
+
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = Arc::new(client(&sandbox));
+    let store = Arc::new(EmbeddedStore::new());
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let (client, store) = (client.clone(), store.clone());
+            tokio::spawn(async move {
+                CustomerDirectory::new(&client, store.as_ref())
+                    .customer_for_phone("+15550104477", None, UnixMillis::now())
+                    .await
+                    .unwrap()
+                    .0
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for handle in handles {
+        ids.push(handle.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(sandbox.inspect(|w| w.customers.len()), 1);
+}

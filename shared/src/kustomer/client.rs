@@ -309,7 +309,10 @@ impl KustomerClient {
                 Ok(body) => return Ok(Self::decode::<Document<T>>(call.operation, &body)?.data),
                 Err(error) => error,
             };
-            if !error.outcome_unknown() || attempt >= self.retry.max_attempts {
+            // A conflict on a create with an external id means someone (another worker, or an
+            // earlier attempt) created it first: what they created is the answer.
+            let conflict = matches!(error, KustomerError::Conflict { .. });
+            if !(error.outcome_unknown() || conflict) || attempt >= self.retry.max_attempts {
                 return Err(error);
             }
             let Some(lookup) = &lookup else {
@@ -318,9 +321,12 @@ impl KustomerClient {
             if let Some(found) = self.fetch_optional::<T>(lookup.clone()).await? {
                 tracing::info!(
                     operation = call.operation,
-                    "create answer was lost; found the created resource by external id"
+                    "create already applied; found the resource by external id"
                 );
                 return Ok(found);
+            }
+            if conflict {
+                return Err(error);
             }
             tokio::time::sleep(self.retry.backoff(attempt)).await;
             attempt += 1;

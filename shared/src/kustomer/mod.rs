@@ -6,6 +6,7 @@
 mod api;
 mod attachments;
 mod client;
+mod directory;
 mod error;
 pub mod model;
 pub mod requests;
@@ -13,4 +14,7 @@ pub mod requests;
 pub use api::is_e164;
 pub use attachments::AttachmentFile;
 pub use client::KustomerClient;
+pub use directory::{
+    CustomerDirectory, DirectoryError, Resolved, identifier_external_id, phone_external_id,
+};
 pub use error::KustomerError;

@@ -1,0 +1,154 @@
+//! Kustomer ids the bridge has already resolved, cached in the state store so a session costs
+//! as few Kustomer calls as possible (the org's budget is shared by everything in it).
+//!
+//! A phone number or SDK identifier resolves to a customer once: from the cache (no call), else
+//! by lookup (one call), else by creating it with a derived `externalId` (one call; a lost
+//! answer or a concurrent creator is found by that id, never duplicated). The mapping is then
+//! written with a put-if-absent, so concurrent workers agree on one id.
+
+use super::requests::{NewCustomer, NewPhone};
+use super::{KustomerClient, KustomerError};
+use crate::UnixMillis;
+use crate::store::{Item, ItemKey, PutOutcome, StateStore, StoreError};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error(transparent)]
+    Kustomer(#[from] KustomerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::Retryable for DirectoryError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            DirectoryError::Kustomer(err) => err.is_retryable(),
+            DirectoryError::Store(err) => err.is_retryable(),
+        }
+    }
+}
+
+/// How a customer id was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// From the state store: no Kustomer call.
+    Cached,
+    /// By a Kustomer lookup.
+    Found,
+    /// Created now (R-K-1, R-K-2): the caller may assign it (R-K-3).
+    Created,
+}
+
+pub struct CustomerDirectory<'a> {
+    kustomer: &'a KustomerClient,
+    store: &'a dyn StateStore,
+}
+
+/// The `externalId` of a customer the bridge creates for a phone number.
+pub fn phone_external_id(e164: &str) -> String {
+    format!("ccai-phone-{e164}")
+}
+
+/// The `externalId` of a customer the bridge creates for an SDK end-user identifier.
+pub fn identifier_external_id(identifier: &str) -> String {
+    format!("ccai-user-{identifier}")
+}
+
+impl<'a> CustomerDirectory<'a> {
+    pub fn new(kustomer: &'a KustomerClient, store: &'a dyn StateStore) -> Self {
+        Self { kustomer, store }
+    }
+
+    async fn cached(
+        &self,
+        key: &ItemKey,
+        now: UnixMillis,
+    ) -> Result<Option<String>, DirectoryError> {
+        Ok(self
+            .store
+            .get(key, now)
+            .await?
+            .and_then(|item| item.body.get("customer_id")?.as_str().map(str::to_owned)))
+    }
+
+    /// Records `customer_id` for `key` unless another worker recorded one first (theirs wins).
+    async fn remember(
+        &self,
+        key: ItemKey,
+        customer_id: String,
+        now: UnixMillis,
+    ) -> Result<String, DirectoryError> {
+        let item = Item::new(key, json!({ "customer_id": customer_id }));
+        match self.store.put_if_absent(&item, now).await? {
+            PutOutcome::Written => Ok(customer_id),
+            PutOutcome::Kept(existing) => Ok(existing
+                .body
+                .get("customer_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .unwrap_or(customer_id)),
+        }
+    }
+
+    /// The customer with this E.164 number, created if Kustomer has none (R-K-1).
+    pub async fn customer_for_phone(
+        &self,
+        e164: &str,
+        name: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<(String, Resolved), DirectoryError> {
+        let key = ItemKey::customer_by_phone(e164);
+        if let Some(id) = self.cached(&key, now).await? {
+            return Ok((id, Resolved::Cached));
+        }
+        if let Some(found) = self.kustomer.customer_by_phone(e164).await? {
+            return Ok((self.remember(key, found.id, now).await?, Resolved::Found));
+        }
+        let created = self
+            .kustomer
+            .create_customer(&NewCustomer {
+                name: Some(name.map_or_else(|| e164.to_owned(), str::to_owned)),
+                external_id: Some(phone_external_id(e164)),
+                phones: vec![NewPhone {
+                    kind: Some("mobile".into()),
+                    phone: e164.to_owned(),
+                }],
+                ..Default::default()
+            })
+            .await?;
+        Ok((
+            self.remember(key, created.id, now).await?,
+            Resolved::Created,
+        ))
+    }
+
+    /// The customer of a mobile/web SDK end user, created if Kustomer has none (R-K-2).
+    pub async fn customer_for_identifier(
+        &self,
+        identifier: &str,
+        name: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<(String, Resolved), DirectoryError> {
+        let key = ItemKey::customer_by_identifier(identifier);
+        if let Some(id) = self.cached(&key, now).await? {
+            return Ok((id, Resolved::Cached));
+        }
+        let external_id = identifier_external_id(identifier);
+        if let Some(found) = self.kustomer.customer_by_external_id(&external_id).await? {
+            return Ok((self.remember(key, found.id, now).await?, Resolved::Found));
+        }
+        let created = self
+            .kustomer
+            .create_customer(&NewCustomer {
+                name: name.map(str::to_owned),
+                external_id: Some(external_id),
+                ..Default::default()
+            })
+            .await?;
+        Ok((
+            self.remember(key, created.id, now).await?,
+            Resolved::Created,
+        ))
+    }
+}
