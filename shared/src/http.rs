@@ -31,6 +31,18 @@ pub fn build_client(settings: HttpSettings) -> Result<reqwest::Client, reqwest::
         .build()
 }
 
+/// A client for long downloads: no overall timeout (a large recording takes as long as it
+/// takes), but a read timeout so a stalled transfer fails; redirects are not followed (the
+/// caller decides where credentials may go).
+pub fn build_download_client(settings: HttpSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .read_timeout(settings.request_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ccai-kustomer-bridge/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// When to try again: bounded attempts, exponential backoff with full jitter, and a bound on
 /// how long a rate limit may be waited out.
 #[derive(Clone, Copy, Debug)]

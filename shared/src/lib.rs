@@ -10,12 +10,14 @@
 //! - [`retry`]: how every error says whether a retry can help.
 
 pub mod blob;
+pub mod ccai;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod kustomer;
 pub mod redact;
 pub mod retry;
+pub mod signature;
 pub mod store;
 pub mod telemetry;
 

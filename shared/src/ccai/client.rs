@@ -1,0 +1,208 @@
+//! The CCAI Platform client: Basic auth, the tenant's shared rate limiter, bounded retries on
+//! 429/5xx/timeouts for reads, typed errors from `{"message"}` answers, pagination over
+//! `Link: rel="next"`.
+
+use super::error::CcaiError;
+use super::limiter::{RequestLimiter, for_tenant};
+use crate::config::{CcaiSettings, Secret};
+use crate::http::RetryPolicy;
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub struct CcaiClient {
+    pub(super) http: reqwest::Client,
+    /// No automatic redirects: recording downloads follow them by hand, dropping credentials
+    /// when the host changes.
+    pub(super) downloads: reqwest::Client,
+    pub(super) base_url: String,
+    user: String,
+    password: Secret,
+    pub(super) retry: RetryPolicy,
+    limiter: Arc<RequestLimiter>,
+}
+
+/// An answer: status, headers, body.
+pub(super) struct Answer {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub(super) fn platform_message(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        for field in ["message", "error"] {
+            if let Some(text) = value.get(field).and_then(Value::as_str) {
+                return text.to_owned();
+            }
+        }
+    }
+    let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+    crate::redact::redact(text.trim()).into_owned()
+}
+
+impl CcaiClient {
+    /// A client for the tenant in `settings` (user = subdomain, password = API token).
+    pub fn new(settings: &CcaiSettings, http: reqwest::Client, downloads: reqwest::Client, retry: RetryPolicy) -> Self {
+        Self::with_credentials(&settings.base_url, &settings.subdomain, settings.api_token.clone(), http, downloads, retry)
+    }
+
+    /// Any Basic credentials, e.g. the legacy company key and secret.
+    pub fn with_credentials(
+        base_url: &str,
+        user: &str,
+        password: Secret,
+        http: reqwest::Client,
+        downloads: reqwest::Client,
+        retry: RetryPolicy,
+    ) -> Self {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        Self {
+            limiter: for_tenant(&base_url),
+            http,
+            downloads,
+            base_url,
+            user: user.to_owned(),
+            password,
+            retry,
+        }
+    }
+
+    pub(super) fn authorise(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.basic_auth(&self.user, Some(self.password.expose()))
+    }
+
+    pub(super) async fn throttle(&self) {
+        self.limiter.acquire().await;
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base_url)
+        }
+    }
+
+    async fn attempt(&self, operation: &'static str, method: &Method, path: &str, body: Option<&Value>) -> Result<Answer, CcaiError> {
+        self.throttle().await;
+        let mut request = self.authorise(self.http.request(method.clone(), self.url(path))).header("accept", "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let transport = |err: reqwest::Error| CcaiError::Transport {
+            operation: operation.into(),
+            message: if err.is_timeout() { "timed out".into() } else { err.to_string() },
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return Ok(Answer { headers, body });
+        }
+        Err(match status {
+            StatusCode::NOT_FOUND => CcaiError::NotFound { what: format!("{operation} ({})", platform_message(&body)) },
+            StatusCode::TOO_MANY_REQUESTS => CcaiError::RateLimited { operation: operation.into() },
+            s if s.is_server_error() => CcaiError::Server {
+                operation: operation.into(),
+                status: s.as_u16(),
+                message: platform_message(&body),
+            },
+            s => CcaiError::Client {
+                operation: operation.into(),
+                status: s.as_u16(),
+                message: platform_message(&body),
+            },
+        })
+    }
+
+    /// Sends with retries: 429 always (the platform did not act), 5xx and timeouts only when
+    /// `repeatable`.
+    pub(super) async fn send(&self, operation: &'static str, method: Method, path: &str, body: Option<&Value>, repeatable: bool) -> Result<Answer, CcaiError> {
+        let mut attempt = 1;
+        loop {
+            let error = match self.attempt(operation, &method, path, body).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) => error,
+            };
+            let retry = match &error {
+                CcaiError::RateLimited { .. } => true,
+                CcaiError::Server { .. } | CcaiError::Transport { .. } => repeatable,
+                _ => false,
+            };
+            if !retry || attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            tracing::warn!(operation, attempt, error = %error, "CCAI call will be retried");
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    pub(super) fn decode<T: DeserializeOwned>(operation: &'static str, body: &[u8]) -> Result<T, CcaiError> {
+        serde_json::from_slice(body).map_err(|err| CcaiError::Decode { operation: operation.into(), message: err.to_string() })
+    }
+
+    pub(super) async fn get<T: DeserializeOwned>(&self, operation: &'static str, path: &str) -> Result<T, CcaiError> {
+        let answer = self.send(operation, Method::GET, path, None, true).await?;
+        Self::decode(operation, &answer.body)
+    }
+
+    /// Every page of a list: bodies are bare arrays, the next page is in `Link: <…>; rel="next"`.
+    /// Returns the items and the `Total` header when given.
+    pub(super) async fn get_all<T: DeserializeOwned>(&self, operation: &'static str, first: &str, max_pages: usize) -> Result<(Vec<T>, Option<u64>), CcaiError> {
+        let mut items = Vec::new();
+        let mut total = None;
+        let mut next = Some(first.to_owned());
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            pages += 1;
+            if pages > max_pages {
+                return Err(CcaiError::Decode { operation: operation.into(), message: format!("more than {max_pages} pages") });
+            }
+            let answer = self.send(operation, Method::GET, &path, None, true).await?;
+            let page: Vec<T> = Self::decode(operation, &answer.body)?;
+            total = total.or_else(|| answer.headers.get("total")?.to_str().ok()?.trim().parse().ok());
+            next = answer.headers.get_all("link").iter().filter_map(|v| v.to_str().ok()).find_map(next_link);
+            let empty = page.is_empty();
+            items.extend(page);
+            if empty {
+                break;
+            }
+        }
+        Ok((items, total))
+    }
+}
+
+/// The `rel="next"` target of a `Link` header value.
+pub(super) fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        is_next.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_link_is_found_among_others() {
+        let header = r#"<https://acme.example/manager/api/v1/calls?page=1>; rel="first", <https://acme.example/manager/api/v1/calls?page=3>; rel="next""#;
+        assert_eq!(next_link(header).as_deref(), Some("https://acme.example/manager/api/v1/calls?page=3"));
+        assert_eq!(next_link(r#"<x>; rel="last""#), None);
+    }
+
+    #[test]
+    fn platform_messages_are_read_from_both_shapes() {
+        assert_eq!(platform_message(br#"{"message":"Agent email required"}"#), "Agent email required");
+        assert_eq!(platform_message(br#"{"error":"Unauthorized","message":"bad key","status":401}"#), "bad key");
+    }
+}

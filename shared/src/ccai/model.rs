@@ -1,0 +1,273 @@
+//! The platform's objects (ccai-api.md), parsed leniently: unknown keys ignored, optional
+//! fields `None` when missing, enumerations kept as text (`call_type`, `status`,
+//! `fail_reason`) so a value the platform adds tomorrow is not a failure today.
+
+use super::lenient;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MenuPath {
+    pub name: Option<String>,
+    pub materialized_path: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MenuRef {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: Option<u64>,
+    pub name: Option<String>,
+    /// `ivr_menu`, `mobile_menu`, `web_menu`.
+    pub menu_type: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AgentInfo {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: Option<u64>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub agent_number: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct EndUserRef {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: Option<u64>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub identifier: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub out_contact_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Transfer {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: Option<u64>,
+    pub status: Option<String>,
+    pub to_agent: Option<AgentInfo>,
+    pub from_agent: Option<AgentInfo>,
+    pub to_menu: Option<MenuRef>,
+    pub created_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Participant {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub phone_number: Option<String>,
+    pub agent_id: Option<Value>,
+    pub end_user_id: Option<Value>,
+}
+
+/// A call (Manager API). There is no plain `duration`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Call {
+    pub id: u64,
+    pub call_uuid: Option<String>,
+    pub call_type: Option<String>,
+    pub status: Option<String>,
+    pub lang: Option<String>,
+    pub created_at: Option<String>,
+    pub queued_at: Option<String>,
+    pub assigned_at: Option<String>,
+    pub connected_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub updated_at: Option<String>,
+    #[serde(deserialize_with = "lenient::number")]
+    pub queue_duration: Option<f64>,
+    #[serde(deserialize_with = "lenient::number")]
+    pub call_duration: Option<f64>,
+    #[serde(deserialize_with = "lenient::number")]
+    pub hold_duration: Option<f64>,
+    /// A number or a string on the wire.
+    #[serde(deserialize_with = "lenient::number")]
+    pub rating: Option<f64>,
+    pub has_feedback: Option<bool>,
+    pub recording_url: Option<String>,
+    /// `"nothing"` means no failure.
+    pub fail_reason: Option<String>,
+    pub menu_path: Option<MenuPath>,
+    pub selected_menu: Option<MenuRef>,
+    pub agent_info: Option<AgentInfo>,
+    pub end_user: Option<EndUserRef>,
+    pub transfers: Vec<Transfer>,
+    pub participants: Vec<Participant>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub out_ticket_id: Option<String>,
+    pub outbound_number: Option<String>,
+    pub answer_type: Option<String>,
+}
+
+impl Call {
+    /// The caller's number, from the `end_user` participant when the platform gives one (the
+    /// Apps API end user is the fallback, a second call).
+    pub fn caller_phone(&self) -> Option<&str> {
+        self.participants
+            .iter()
+            .filter(|p| p.kind.as_deref() == Some("end_user"))
+            .find_map(|p| p.phone_number.as_deref())
+            .filter(|p| !p.is_empty())
+    }
+
+    /// Hung up before any agent answered: "abandoned" is not a status but a failed, never
+    /// assigned call (M), or an explicit `abandoned` outcome.
+    pub fn is_abandoned(&self) -> bool {
+        let status = self.status.as_deref().unwrap_or_default();
+        status == "abandoned"
+            || self.fail_reason.as_deref() == Some("abandoned")
+            || (status == "failed" && self.assigned_at.is_none() && self.agent_info.is_none())
+    }
+
+    /// The menu type tells IVR from SDK calls even when `call_type` is unfamiliar.
+    pub fn is_sdk(&self) -> bool {
+        matches!(
+            self.selected_menu.as_ref().and_then(|m| m.menu_type.as_deref()),
+            Some("mobile_menu" | "web_menu")
+        ) || self.call_type.as_deref().is_some_and(|t| t.contains("(App)"))
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Chat {
+    pub id: u64,
+    pub chat_type: Option<String>,
+    pub status: Option<String>,
+    pub lang: Option<String>,
+    pub created_at: Option<String>,
+    pub assigned_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub updated_at: Option<String>,
+    #[serde(deserialize_with = "lenient::number")]
+    pub chat_duration: Option<f64>,
+    #[serde(deserialize_with = "lenient::number")]
+    pub wait_duration: Option<f64>,
+    #[serde(deserialize_with = "lenient::number")]
+    pub message_count: Option<f64>,
+    #[serde(deserialize_with = "lenient::number")]
+    pub rating: Option<f64>,
+    pub has_feedback: Option<bool>,
+    pub transcript: Option<bool>,
+    pub menu_path: Option<MenuPath>,
+    pub selected_menu: Option<MenuRef>,
+    pub agent_info: Option<AgentInfo>,
+    pub end_user: Option<EndUserRef>,
+    pub transfers: Vec<Transfer>,
+    pub participants: Vec<Participant>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub out_ticket_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MessageSender {
+    /// `end_user`, `agent`, `virtual_agent`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub name: Option<String>,
+}
+
+/// One chat message (the bridge's assumed contract, L).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ChatMessage {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: Option<u64>,
+    pub from: MessageSender,
+    pub sent_at: Option<String>,
+    /// `text`, `photo`, `video`, `file`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub content: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct StatusRef {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: Option<u64>,
+    pub name: Option<String>,
+    pub color: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Agent {
+    pub id: u64,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub agent_number: Option<String>,
+    pub status: Option<StatusRef>,
+    pub status_updated_at: Option<String>,
+    pub online: Option<bool>,
+    pub wrap_up: Option<bool>,
+    pub teams: Vec<Value>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct UserStatus {
+    pub id: u64,
+    pub name: String,
+    pub color: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub wfm_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Menu {
+    pub id: u64,
+    pub name: Option<String>,
+    pub menu_type: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Team {
+    pub id: u64,
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct EndUser {
+    pub id: u64,
+    #[serde(deserialize_with = "lenient::text")]
+    pub identifier: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// One agent's answer from `POST /apps/api/v1/agent_statuses`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct AgentStatusResult {
+    #[serde(deserialize_with = "lenient::id")]
+    pub agent_id: Option<u64>,
+    pub email: Option<String>,
+    pub previous_status: Option<String>,
+    pub current_status: Option<String>,
+    /// Set when the change was refused for this agent (e.g. in a system status).
+    pub message: Option<String>,
+}
+
+impl AgentStatusResult {
+    pub fn applied(&self) -> bool {
+        self.message.as_deref().is_none_or(str::is_empty)
+    }
+}
