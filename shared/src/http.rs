@@ -39,8 +39,23 @@ pub fn build_download_client(settings: HttpSettings) -> Result<reqwest::Client, 
         .connect_timeout(settings.connect_timeout)
         .read_timeout(settings.request_timeout)
         .redirect(reqwest::redirect::Policy::none())
+        // Downloads are few and long: an idle pooled connection saves little and holds a
+        // socket in a frozen Lambda sandbox.
+        .pool_max_idle_per_host(0)
         .user_agent(concat!("ccai-kustomer-bridge/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// An error with its chain of causes (`reqwest` hides the useful part in its sources).
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// When to try again: bounded attempts, exponential backoff with full jitter, and a bound on

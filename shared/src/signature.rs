@@ -48,10 +48,18 @@ pub fn sign_session_event(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// The `X-Signature` value for a body signed with one or two secrets.
-pub fn session_signature_header(timestamp: i64, body: &[u8], primary: &str, secondary: Option<&str>) -> String {
+pub fn session_signature_header(
+    timestamp: i64,
+    body: &[u8],
+    primary: &str,
+    secondary: Option<&str>,
+) -> String {
     let mut header = format!("primary={}", sign_session_event(primary, timestamp, body));
     if let Some(secondary) = secondary {
-        header.push_str(&format!(" secondary={}", sign_session_event(secondary, timestamp, body)));
+        header.push_str(&format!(
+            " secondary={}",
+            sign_session_event(secondary, timestamp, body)
+        ));
     }
     header
 }
@@ -76,12 +84,16 @@ pub fn verify_session_event(
     }
     let mut given = Vec::new();
     for part in signature.split([' ', ',']).filter(|p| !p.is_empty()) {
-        let (name, value) = part.split_once('=').ok_or(SignatureError::Malformed("X-Signature"))?;
+        let (name, value) = part
+            .split_once('=')
+            .ok_or(SignatureError::Malformed("X-Signature"))?;
         if name != "primary" && name != "secondary" {
             continue;
         }
         // Base64 itself may end in '='; split_once keeps them in `value`.
-        let bytes = STANDARD.decode(value).map_err(|_| SignatureError::Malformed("X-Signature"))?;
+        let bytes = STANDARD
+            .decode(value)
+            .map_err(|_| SignatureError::Malformed("X-Signature"))?;
         given.push(bytes);
     }
     if given.is_empty() {
@@ -96,7 +108,11 @@ pub fn verify_session_event(
             mac.verify_slice(candidate).is_ok()
         })
     });
-    if matched { Ok(()) } else { Err(SignatureError::Mismatch) }
+    if matched {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 /// Lowercase hex HMAC-SHA256(token, body): Kustomer's outbound-webhook signature.
@@ -107,12 +123,18 @@ pub fn sign_kustomer_webhook(token: &str, body: &[u8]) -> String {
 }
 
 /// Checks `X-Kustomer-Webhook-Signature`.
-pub fn verify_kustomer_webhook(signature: Option<&str>, body: &[u8], token: &Secret) -> Result<(), SignatureError> {
+pub fn verify_kustomer_webhook(
+    signature: Option<&str>,
+    body: &[u8],
+    token: &Secret,
+) -> Result<(), SignatureError> {
     let signature = signature.ok_or(SignatureError::Missing("X-Kustomer-Webhook-Signature"))?;
-    let bytes = hex::decode(signature.trim()).map_err(|_| SignatureError::Malformed("X-Kustomer-Webhook-Signature"))?;
+    let bytes = hex::decode(signature.trim())
+        .map_err(|_| SignatureError::Malformed("X-Kustomer-Webhook-Signature"))?;
     let mut mac = mac(token.expose());
     mac.update(body);
-    mac.verify_slice(&bytes).map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&bytes)
+        .map_err(|_| SignatureError::Mismatch)
 }
 
 #[cfg(test)]
@@ -126,8 +148,19 @@ mod tests {
         list.iter().map(|s| Secret::new(*s)).collect()
     }
 
-    fn verify(header: &str, ts: i64, body: &[u8], configured: &[&str]) -> Result<(), SignatureError> {
-        verify_session_event(Some(header), Some(&ts.to_string()), body, &secrets(configured), NOW)
+    fn verify(
+        header: &str,
+        ts: i64,
+        body: &[u8],
+        configured: &[&str],
+    ) -> Result<(), SignatureError> {
+        verify_session_event(
+            Some(header),
+            Some(&ts.to_string()),
+            body,
+            &secrets(configured),
+            NOW,
+        )
     }
 
     #[test]
@@ -141,9 +174,18 @@ mod tests {
         let header = session_signature_header(NOW, BODY, "s1", None);
         let mut tampered = BODY.to_vec();
         tampered[10] ^= 1;
-        assert_eq!(verify(&header, NOW, &tampered, &["s1"]), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&header, NOW - 1, BODY, &["s1"]), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&header, NOW, BODY, &["other"]), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&header, NOW, &tampered, &["s1"]),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&header, NOW - 1, BODY, &["s1"]),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&header, NOW, BODY, &["other"]),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -161,7 +203,10 @@ mod tests {
     fn old_and_future_timestamps_are_refused_as_replays() {
         for ts in [NOW - 301, NOW + 301] {
             let header = session_signature_header(ts, BODY, "s1", None);
-            assert!(matches!(verify(&header, ts, BODY, &["s1"]), Err(SignatureError::OutsideWindow { .. })));
+            assert!(matches!(
+                verify(&header, ts, BODY, &["s1"]),
+                Err(SignatureError::OutsideWindow { .. })
+            ));
         }
         let header = session_signature_header(NOW - 300, BODY, "s1", None);
         assert_eq!(verify(&header, NOW - 300, BODY, &["s1"]), Ok(()));
@@ -178,8 +223,14 @@ mod tests {
             verify_session_event(Some("primary=abc="), None, BODY, &configured, NOW),
             Err(SignatureError::Missing("X-Signature-Timestamp"))
         );
-        assert_eq!(verify("primary=***", NOW, BODY, &["s1"]), Err(SignatureError::Malformed("X-Signature")));
-        assert_eq!(verify("nonsense", NOW, BODY, &["s1"]), Err(SignatureError::Malformed("X-Signature")));
+        assert_eq!(
+            verify("primary=***", NOW, BODY, &["s1"]),
+            Err(SignatureError::Malformed("X-Signature"))
+        );
+        assert_eq!(
+            verify("nonsense", NOW, BODY, &["s1"]),
+            Err(SignatureError::Malformed("X-Signature"))
+        );
         assert_eq!(
             verify_session_event(Some("primary=YQ=="), Some("soon"), BODY, &configured, NOW),
             Err(SignatureError::Malformed("X-Signature-Timestamp"))
@@ -191,8 +242,14 @@ mod tests {
         let token = Secret::new("tok");
         let signature = sign_kustomer_webhook("tok", BODY);
         assert_eq!(signature.len(), 64);
-        assert_eq!(verify_kustomer_webhook(Some(&signature), BODY, &token), Ok(()));
-        assert_eq!(verify_kustomer_webhook(Some(&signature), b"{}", &token), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_kustomer_webhook(Some(&signature), BODY, &token),
+            Ok(())
+        );
+        assert_eq!(
+            verify_kustomer_webhook(Some(&signature), b"{}", &token),
+            Err(SignatureError::Mismatch)
+        );
         assert!(verify_kustomer_webhook(Some("zz"), BODY, &token).is_err());
         assert!(verify_kustomer_webhook(None, BODY, &token).is_err());
     }

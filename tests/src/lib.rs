@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bytes_source;
+pub mod ccai_sandbox;
+pub mod ccai_support;
 pub mod contract;
 pub mod kustomer_sandbox;
 pub mod kustomer_support;

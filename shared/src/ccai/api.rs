@@ -69,7 +69,10 @@ impl CcaiClient {
     }
 
     /// Calls updated at or after `since`, every page, with the platform's `Total`.
-    pub async fn calls_updated_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<(Vec<Call>, Option<u64>), CcaiError> {
+    pub async fn calls_updated_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Vec<Call>, Option<u64>), CcaiError> {
         let first = format!(
             "{MANAGER}/calls?updated_at%5Bfrom%5D={}&sort_column=updated_at&sort_direction=asc&per={PER_PAGE}&page=1",
             encode(&iso(&since))
@@ -77,7 +80,10 @@ impl CcaiClient {
         self.get_all("list calls", &first, MAX_PAGES).await
     }
 
-    pub async fn chats_updated_since(&self, since: chrono::DateTime<chrono::Utc>) -> Result<(Vec<Chat>, Option<u64>), CcaiError> {
+    pub async fn chats_updated_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Vec<Chat>, Option<u64>), CcaiError> {
         let first = format!(
             "{MANAGER}/chats?updated_at%5Bfrom%5D={}&sort_column=updated_at&sort_direction=asc&per={PER_PAGE}&page=1",
             encode(&iso(&since))
@@ -93,11 +99,19 @@ impl CcaiClient {
     }
 
     pub async fn agents(&self) -> Result<Vec<Agent>, CcaiError> {
-        Ok(self.get_all("list agents", &format!("{MANAGER}/agents?per={PER_PAGE}&page=1"), MAX_PAGES).await?.0)
+        Ok(self
+            .get_all(
+                "list agents",
+                &format!("{MANAGER}/agents?per={PER_PAGE}&page=1"),
+                MAX_PAGES,
+            )
+            .await?
+            .0)
     }
 
     pub async fn agent(&self, id: u64) -> Result<Agent, CcaiError> {
-        self.get("get agent", &format!("{MANAGER}/agents/{id}")).await
+        self.get("get agent", &format!("{MANAGER}/agents/{id}"))
+            .await
     }
 
     /// Agents whose e-mail matches, case-insensitively (the API has no e-mail filter: list and
@@ -108,55 +122,116 @@ impl CcaiClient {
             .agents()
             .await?
             .into_iter()
-            .filter(|a| a.email.as_deref().is_some_and(|e| e.trim().eq_ignore_ascii_case(wanted)))
+            .filter(|a| {
+                a.email
+                    .as_deref()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(wanted))
+            })
             .collect())
     }
 
     pub async fn user_statuses(&self) -> Result<Vec<UserStatus>, CcaiError> {
-        Ok(self.get_all("user statuses", &format!("{MANAGER}/user_statuses?per={PER_PAGE}&page=1"), MAX_PAGES).await?.0)
+        Ok(self
+            .get_all(
+                "user statuses",
+                &format!("{MANAGER}/user_statuses?per={PER_PAGE}&page=1"),
+                MAX_PAGES,
+            )
+            .await?
+            .0)
     }
 
     pub async fn menus(&self) -> Result<Vec<Menu>, CcaiError> {
-        Ok(self.get_all("menus", &format!("{MANAGER}/menus?per={PER_PAGE}&page=1"), MAX_PAGES).await?.0)
+        Ok(self
+            .get_all(
+                "menus",
+                &format!("{MANAGER}/menus?per={PER_PAGE}&page=1"),
+                MAX_PAGES,
+            )
+            .await?
+            .0)
     }
 
     pub async fn teams(&self) -> Result<Vec<Team>, CcaiError> {
-        Ok(self.get_all("teams", &format!("{MANAGER}/teams?per={PER_PAGE}&page=1"), MAX_PAGES).await?.0)
+        Ok(self
+            .get_all(
+                "teams",
+                &format!("{MANAGER}/teams?per={PER_PAGE}&page=1"),
+                MAX_PAGES,
+            )
+            .await?
+            .0)
     }
 
     /// A cheap authenticated call: `Ok` when the credentials work.
     pub async fn check_credentials(&self) -> Result<(), CcaiError> {
-        self.get::<Value>("check credentials", &format!("{MANAGER}/settings/organization")).await.map(drop)
+        self.get::<Value>(
+            "check credentials",
+            &format!("{MANAGER}/settings/organization"),
+        )
+        .await
+        .map(drop)
     }
 
     /// Sets one or more agents' status by its name; one result per agent, a refusal (e.g. an
     /// agent in In-call) carried in that agent's `message`. Setting a status twice is harmless,
     /// so the call is retried on unknown outcomes.
-    pub async fn set_agent_status(&self, status_name: &str, agent_ids: &[u64]) -> Result<Vec<AgentStatusResult>, CcaiError> {
+    pub async fn set_agent_status(
+        &self,
+        status_name: &str,
+        agent_ids: &[u64],
+    ) -> Result<Vec<AgentStatusResult>, CcaiError> {
         let body = json!({"status": status_name, "agent_ids": agent_ids, "team_ids": []});
-        let answer = self.send("set agent status", Method::POST, &format!("{APPS}/agent_statuses"), Some(&body), true).await?;
+        let answer = self
+            .send(
+                "set agent status",
+                Method::POST,
+                &format!("{APPS}/agent_statuses"),
+                Some(&body),
+                true,
+            )
+            .await?;
         Self::decode("set agent status", &answer.body)
     }
 
     /// Starts an outbound call. Never repeated on an unknown outcome: a second call would ring
     /// the customer twice.
-    pub async fn create_outbound_call(&self, request: &OutboundCallRequest) -> Result<OutboundCallOutcome, CcaiError> {
+    pub async fn create_outbound_call(
+        &self,
+        request: &OutboundCallRequest,
+    ) -> Result<OutboundCallOutcome, CcaiError> {
         let body = serde_json::to_value(request).map_err(|e| CcaiError::Invalid(e.to_string()))?;
-        match self.send("create call", Method::POST, &format!("{APPS}/calls"), Some(&body), false).await {
+        match self
+            .send(
+                "create call",
+                Method::POST,
+                &format!("{APPS}/calls"),
+                Some(&body),
+                false,
+            )
+            .await
+        {
             Ok(answer) if answer.body.is_empty() => Ok(OutboundCallOutcome::AgentMustAct),
             Ok(answer) => match serde_json::from_slice::<Call>(&answer.body) {
                 Ok(call) if call.id != 0 => Ok(OutboundCallOutcome::Created(Box::new(call))),
                 // 202 has no call object.
                 _ => Ok(OutboundCallOutcome::AgentMustAct),
             },
-            Err(CcaiError::Client { status: 400, message, .. }) => Ok(OutboundCallOutcome::Refused { message }),
+            Err(CcaiError::Client {
+                status: 400,
+                message,
+                ..
+            }) => Ok(OutboundCallOutcome::Refused { message }),
             Err(err) => Err(err),
         }
     }
 
     /// The Apps API end user (for the caller's phone when no participant carries it).
     pub async fn end_user(&self, id: u64) -> Result<Option<EndUser>, CcaiError> {
-        let users: Value = match self.get("get end user", &format!("{APPS}/end_users?id={id}")).await {
+        let users: Value = match self
+            .get("get end user", &format!("{APPS}/end_users?id={id}"))
+            .await
+        {
             Ok(value) => value,
             Err(CcaiError::NotFound { .. }) => return Ok(None),
             Err(err) => return Err(err),
@@ -167,10 +242,12 @@ impl CcaiClient {
             Value::Array(_) => return Ok(None),
             other => other,
         };
-        serde_json::from_value(user).map(Some).map_err(|e| CcaiError::Decode {
-            operation: "get end user".into(),
-            message: e.to_string(),
-        })
+        serde_json::from_value(user)
+            .map(Some)
+            .map_err(|e| CcaiError::Decode {
+                operation: "get end user".into(),
+                message: e.to_string(),
+            })
     }
 }
 

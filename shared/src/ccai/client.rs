@@ -45,8 +45,20 @@ pub(super) fn platform_message(body: &[u8]) -> String {
 
 impl CcaiClient {
     /// A client for the tenant in `settings` (user = subdomain, password = API token).
-    pub fn new(settings: &CcaiSettings, http: reqwest::Client, downloads: reqwest::Client, retry: RetryPolicy) -> Self {
-        Self::with_credentials(&settings.base_url, &settings.subdomain, settings.api_token.clone(), http, downloads, retry)
+    pub fn new(
+        settings: &CcaiSettings,
+        http: reqwest::Client,
+        downloads: reqwest::Client,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self::with_credentials(
+            &settings.base_url,
+            &settings.subdomain,
+            settings.api_token.clone(),
+            http,
+            downloads,
+            retry,
+        )
     }
 
     /// Any Basic credentials, e.g. the legacy company key and secret.
@@ -86,15 +98,27 @@ impl CcaiClient {
         }
     }
 
-    async fn attempt(&self, operation: &'static str, method: &Method, path: &str, body: Option<&Value>) -> Result<Answer, CcaiError> {
+    async fn attempt(
+        &self,
+        operation: &'static str,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, CcaiError> {
         self.throttle().await;
-        let mut request = self.authorise(self.http.request(method.clone(), self.url(path))).header("accept", "application/json");
+        let mut request = self
+            .authorise(self.http.request(method.clone(), self.url(path)))
+            .header("accept", "application/json");
         if let Some(body) = body {
             request = request.json(body);
         }
         let transport = |err: reqwest::Error| CcaiError::Transport {
             operation: operation.into(),
-            message: if err.is_timeout() { "timed out".into() } else { err.to_string() },
+            message: if err.is_timeout() {
+                "timed out".into()
+            } else {
+                crate::http::describe(&err)
+            },
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
@@ -104,8 +128,12 @@ impl CcaiClient {
             return Ok(Answer { headers, body });
         }
         Err(match status {
-            StatusCode::NOT_FOUND => CcaiError::NotFound { what: format!("{operation} ({})", platform_message(&body)) },
-            StatusCode::TOO_MANY_REQUESTS => CcaiError::RateLimited { operation: operation.into() },
+            StatusCode::NOT_FOUND => CcaiError::NotFound {
+                what: format!("{operation} ({})", platform_message(&body)),
+            },
+            StatusCode::TOO_MANY_REQUESTS => CcaiError::RateLimited {
+                operation: operation.into(),
+            },
             s if s.is_server_error() => CcaiError::Server {
                 operation: operation.into(),
                 status: s.as_u16(),
@@ -121,7 +149,14 @@ impl CcaiClient {
 
     /// Sends with retries: 429 always (the platform did not act), 5xx and timeouts only when
     /// `repeatable`.
-    pub(super) async fn send(&self, operation: &'static str, method: Method, path: &str, body: Option<&Value>, repeatable: bool) -> Result<Answer, CcaiError> {
+    pub(super) async fn send(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        repeatable: bool,
+    ) -> Result<Answer, CcaiError> {
         let mut attempt = 1;
         loop {
             let error = match self.attempt(operation, &method, path, body).await {
@@ -142,18 +177,33 @@ impl CcaiClient {
         }
     }
 
-    pub(super) fn decode<T: DeserializeOwned>(operation: &'static str, body: &[u8]) -> Result<T, CcaiError> {
-        serde_json::from_slice(body).map_err(|err| CcaiError::Decode { operation: operation.into(), message: err.to_string() })
+    pub(super) fn decode<T: DeserializeOwned>(
+        operation: &'static str,
+        body: &[u8],
+    ) -> Result<T, CcaiError> {
+        serde_json::from_slice(body).map_err(|err| CcaiError::Decode {
+            operation: operation.into(),
+            message: err.to_string(),
+        })
     }
 
-    pub(super) async fn get<T: DeserializeOwned>(&self, operation: &'static str, path: &str) -> Result<T, CcaiError> {
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+    ) -> Result<T, CcaiError> {
         let answer = self.send(operation, Method::GET, path, None, true).await?;
         Self::decode(operation, &answer.body)
     }
 
     /// Every page of a list: bodies are bare arrays, the next page is in `Link: <…>; rel="next"`.
     /// Returns the items and the `Total` header when given.
-    pub(super) async fn get_all<T: DeserializeOwned>(&self, operation: &'static str, first: &str, max_pages: usize) -> Result<(Vec<T>, Option<u64>), CcaiError> {
+    pub(super) async fn get_all<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        first: &str,
+        max_pages: usize,
+    ) -> Result<(Vec<T>, Option<u64>), CcaiError> {
         let mut items = Vec::new();
         let mut total = None;
         let mut next = Some(first.to_owned());
@@ -161,12 +211,29 @@ impl CcaiClient {
         while let Some(path) = next.take() {
             pages += 1;
             if pages > max_pages {
-                return Err(CcaiError::Decode { operation: operation.into(), message: format!("more than {max_pages} pages") });
+                return Err(CcaiError::Decode {
+                    operation: operation.into(),
+                    message: format!("more than {max_pages} pages"),
+                });
             }
             let answer = self.send(operation, Method::GET, &path, None, true).await?;
             let page: Vec<T> = Self::decode(operation, &answer.body)?;
-            total = total.or_else(|| answer.headers.get("total")?.to_str().ok()?.trim().parse().ok());
-            next = answer.headers.get_all("link").iter().filter_map(|v| v.to_str().ok()).find_map(next_link);
+            total = total.or_else(|| {
+                answer
+                    .headers
+                    .get("total")?
+                    .to_str()
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
+            });
+            next = answer
+                .headers
+                .get_all("link")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(next_link);
             let empty = page.is_empty();
             items.extend(page);
             if empty {
@@ -185,7 +252,13 @@ pub(super) fn next_link(header: &str) -> Option<String> {
             let p = p.trim().replace(' ', "");
             p == "rel=\"next\"" || p == "rel=next"
         });
-        is_next.then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        is_next.then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
     })
 }
 
@@ -196,13 +269,22 @@ mod tests {
     #[test]
     fn the_next_link_is_found_among_others() {
         let header = r#"<https://acme.example/manager/api/v1/calls?page=1>; rel="first", <https://acme.example/manager/api/v1/calls?page=3>; rel="next""#;
-        assert_eq!(next_link(header).as_deref(), Some("https://acme.example/manager/api/v1/calls?page=3"));
+        assert_eq!(
+            next_link(header).as_deref(),
+            Some("https://acme.example/manager/api/v1/calls?page=3")
+        );
         assert_eq!(next_link(r#"<x>; rel="last""#), None);
     }
 
     #[test]
     fn platform_messages_are_read_from_both_shapes() {
-        assert_eq!(platform_message(br#"{"message":"Agent email required"}"#), "Agent email required");
-        assert_eq!(platform_message(br#"{"error":"Unauthorized","message":"bad key","status":401}"#), "bad key");
+        assert_eq!(
+            platform_message(br#"{"message":"Agent email required"}"#),
+            "Agent email required"
+        );
+        assert_eq!(
+            platform_message(br#"{"error":"Unauthorized","message":"bad key","status":401}"#),
+            "bad key"
+        );
     }
 }

@@ -8,9 +8,17 @@ pub enum CcaiError {
     RateLimited { operation: String },
     /// A 4xx with the platform's `{"message"}`.
     #[error("CCAI Platform refused {operation} ({status}): {message}")]
-    Client { operation: String, status: u16, message: String },
+    Client {
+        operation: String,
+        status: u16,
+        message: String,
+    },
     #[error("CCAI Platform failed during {operation} ({status}): {message}")]
-    Server { operation: String, status: u16, message: String },
+    Server {
+        operation: String,
+        status: u16,
+        message: String,
+    },
     #[error("CCAI Platform unreachable during {operation}: {message}")]
     Transport { operation: String, message: String },
     #[error("CCAI Platform answered {operation} with something unreadable: {message}")]
@@ -26,7 +34,10 @@ impl Retryable for CcaiError {
     fn is_retryable(&self) -> bool {
         matches!(
             self,
-            CcaiError::RateLimited { .. } | CcaiError::Server { .. } | CcaiError::Transport { .. } | CcaiError::Truncated { .. }
+            CcaiError::RateLimited { .. }
+                | CcaiError::Server { .. }
+                | CcaiError::Transport { .. }
+                | CcaiError::Truncated { .. }
         )
     }
 }

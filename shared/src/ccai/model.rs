@@ -131,9 +131,14 @@ impl Call {
     /// The menu type tells IVR from SDK calls even when `call_type` is unfamiliar.
     pub fn is_sdk(&self) -> bool {
         matches!(
-            self.selected_menu.as_ref().and_then(|m| m.menu_type.as_deref()),
+            self.selected_menu
+                .as_ref()
+                .and_then(|m| m.menu_type.as_deref()),
             Some("mobile_menu" | "web_menu")
-        ) || self.call_type.as_deref().is_some_and(|t| t.contains("(App)"))
+        ) || self
+            .call_type
+            .as_deref()
+            .is_some_and(|t| t.contains("(App)"))
     }
 }
 

@@ -18,14 +18,21 @@ pub struct Recording {
 }
 
 fn origin(url: &reqwest::Url) -> (String, String, Option<u16>) {
-    (url.scheme().to_owned(), url.host_str().unwrap_or_default().to_owned(), url.port_or_known_default())
+    (
+        url.scheme().to_owned(),
+        url.host_str().unwrap_or_default().to_owned(),
+        url.port_or_known_default(),
+    )
 }
 
 impl CcaiClient {
     pub async fn download_recording(&self, recording_url: &str) -> Result<Recording, CcaiError> {
         let invalid = |what: &str| CcaiError::Invalid(format!("recording URL {what}"));
-        let tenant = reqwest::Url::parse(&self.base_url).map_err(|_| invalid("base URL unparseable"))?;
-        let mut url = tenant.join(recording_url).map_err(|_| invalid("unparseable"))?;
+        let tenant =
+            reqwest::Url::parse(&self.base_url).map_err(|_| invalid("base URL unparseable"))?;
+        let mut url = tenant
+            .join(recording_url)
+            .map_err(|_| invalid("unparseable"))?;
         for _ in 0..=MAX_REDIRECTS {
             let same_tenant = origin(&url) == origin(&tenant);
             let mut request = self.downloads.get(url.clone());
@@ -35,7 +42,7 @@ impl CcaiClient {
             }
             let response = request.send().await.map_err(|e| CcaiError::Transport {
                 operation: "download recording".into(),
-                message: e.to_string(),
+                message: crate::http::describe(&e),
             })?;
             let status = response.status();
             if status.is_redirection() {
@@ -44,23 +51,45 @@ impl CcaiClient {
                     .get("location")
                     .and_then(|v| v.to_str().ok())
                     .ok_or_else(|| invalid("redirect without Location"))?;
-                url = url.join(location).map_err(|_| invalid("redirect target unparseable"))?;
+                url = url
+                    .join(location)
+                    .map_err(|_| invalid("redirect target unparseable"))?;
                 continue;
             }
             if !status.is_success() {
                 let body = response.bytes().await.unwrap_or_default();
                 let message = super::client::platform_message(&body);
                 return Err(match status {
-                    StatusCode::NOT_FOUND => CcaiError::NotFound { what: "recording".into() },
-                    s if s.is_server_error() => CcaiError::Server { operation: "download recording".into(), status: s.as_u16(), message },
-                    s => CcaiError::Client { operation: "download recording".into(), status: s.as_u16(), message },
+                    StatusCode::NOT_FOUND => CcaiError::NotFound {
+                        what: "recording".into(),
+                    },
+                    s if s.is_server_error() => CcaiError::Server {
+                        operation: "download recording".into(),
+                        status: s.as_u16(),
+                        message,
+                    },
+                    s => CcaiError::Client {
+                        operation: "download recording".into(),
+                        status: s.as_u16(),
+                        message,
+                    },
                 });
             }
             let length = response.content_length();
-            let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
-            return Ok(Recording { length, content_type, body: checked(response, length) });
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Ok(Recording {
+                length,
+                content_type,
+                body: checked(response, length),
+            });
         }
-        Err(CcaiError::Invalid(format!("more than {MAX_REDIRECTS} redirects")))
+        Err(CcaiError::Invalid(format!(
+            "more than {MAX_REDIRECTS} redirects"
+        )))
     }
 }
 
@@ -80,15 +109,19 @@ fn checked(response: reqwest::Response, length: Option<u64>) -> ByteStream {
             }
             std::task::Poll::Ready(Some(Err(err))) => {
                 finished = true;
-                std::task::Poll::Ready(Some(Err(std::io::Error::other(format!("recording broke off after {received} bytes: {err}")))))
+                std::task::Poll::Ready(Some(Err(std::io::Error::other(format!(
+                    "recording broke off after {received} bytes: {err}"
+                )))))
             }
             std::task::Poll::Ready(None) => {
                 finished = true;
                 match length {
-                    Some(expected) if received != expected => std::task::Poll::Ready(Some(Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        format!("recording ended after {received} of {expected} bytes"),
-                    )))),
+                    Some(expected) if received != expected => {
+                        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            format!("recording ended after {received} of {expected} bytes"),
+                        ))))
+                    }
                     _ => std::task::Poll::Ready(None),
                 }
             }

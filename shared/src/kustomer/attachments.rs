@@ -147,7 +147,7 @@ impl KustomerClient {
                     Some(message) => KustomerError::Source { message },
                     None => KustomerError::Transport {
                         operation: operation.into(),
-                        message: err.to_string(),
+                        message: crate::http::describe(&err),
                     },
                 });
             }

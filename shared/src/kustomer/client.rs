@@ -156,7 +156,7 @@ impl KustomerClient {
             message: if err.is_timeout() {
                 "timed out".into()
             } else {
-                format!("{err}")
+                crate::http::describe(&err)
             },
         };
         let response = request.send().await.map_err(transport)?;

@@ -1,0 +1,54 @@
+//! Serves a CCAI Platform sandbox until interrupted; optionally plays every scenario, sending
+//! signed session events to a URL.
+//!
+//!   cargo run -p bridge-tests --bin ccai-sandbox -- [--port 8282]
+//!       [--play-to http://127.0.0.1:9000/webhooks/ccai --secret S]
+
+use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions, EventSink, ScenarioDriver};
+
+fn flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let port = flag("--port").unwrap_or_else(|| "8282".into());
+    let sandbox =
+        CcaiSandbox::start_on(&format!("127.0.0.1:{port}"), CcaiSandboxOptions::default()).await?;
+    let options = sandbox.options();
+    let ana = sandbox.change(|w| w.add_agent("ana@example.com", "Ana", "Available"));
+    let bo = sandbox.change(|w| w.add_agent("bo@example.com", "Bo", "Available"));
+    println!(
+        "CCAI sandbox on {} (Basic {}:{}; agents ana@example.com={ana}, bo@example.com={bo})",
+        sandbox.base_url, options.subdomain, options.api_token
+    );
+    if let Some(url) = flag("--play-to") {
+        let secret = flag("--secret").unwrap_or_else(|| "sandbox-secret".into());
+        let driver = ScenarioDriver::new(&sandbox, Some(EventSink::new(&url, &secret, None)));
+        let phone = "+15550104477";
+        let played = [
+            driver.ivr_call_answered(ana, phone).await,
+            driver.sdk_call(ana, "app-user-1").await,
+            driver.abandoned_call(phone).await,
+            driver.voicemail(phone, Some("read")).await,
+            driver.transfer(ana, bo, phone).await,
+            driver.outbound_call(ana, phone, false, None).await,
+            driver
+                .chat_with_transcript(ana, "web-user-1", &[("end_user", "Hi"), ("agent", "Hello")])
+                .await,
+        ];
+        for session in &played {
+            println!(
+                "played {} {}: {}",
+                session.kind,
+                session.session_id,
+                session.types().join(", ")
+            );
+        }
+    }
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

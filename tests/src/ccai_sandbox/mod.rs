@@ -1,0 +1,181 @@
+//! A stateful CCAI Platform sandbox over real HTTP (ccai-api.md, events.md): agents with their
+//! statuses, user statuses, teams, menus, calls and chats moving through the documented
+//! statuses, end users, transfers, recordings generated on the fly, chat messages; Manager and
+//! Apps API paths with Basic auth, pagination headers and the 10 requests/s limit; and a
+//! scenario driver that plays sessions and sends the matching signed session events.
+
+mod routes;
+pub use routes::recording_byte;
+pub mod scenarios;
+pub mod state;
+
+pub use scenarios::{Delivery, EventSink, Played, ScenarioDriver};
+pub use state::{AgentRecord, CcaiWorld, SYSTEM_STATUSES};
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Faults on recording downloads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecordingFaults {
+    /// The connection is cut after this many bytes (the client must report an error).
+    pub cut_after: Option<u64>,
+    /// A pause before every 64 KiB chunk.
+    pub delay_per_chunk: Option<Duration>,
+    /// Answer this status instead.
+    pub status: Option<u16>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CcaiSandboxOptions {
+    pub subdomain: String,
+    pub api_token: String,
+    /// Also accepted, as the legacy company key and secret.
+    pub company_key: String,
+    pub company_secret: String,
+    pub requests_per_second: usize,
+    pub max_per_page: usize,
+    /// Put the caller's number on the `end_user` participant (true) or only on the Apps API
+    /// end user (false): the spec marks where it lives as uncertain, so both paths are served.
+    pub phone_on_participant: bool,
+    /// Recordings are served through a redirect to another host name (credentials must not
+    /// follow).
+    pub redirect_recordings: bool,
+    pub recording_faults: RecordingFaults,
+}
+
+impl Default for CcaiSandboxOptions {
+    fn default() -> Self {
+        Self {
+            subdomain: "acme".into(),
+            api_token: "sandbox-ccai-token".into(),
+            company_key: "company-key".into(),
+            company_secret: "company-secret".into(),
+            requests_per_second: 10,
+            max_per_page: 100,
+            phone_on_participant: true,
+            redirect_recordings: false,
+            recording_faults: RecordingFaults::default(),
+        }
+    }
+}
+
+/// One request as the sandbox saw it.
+#[derive(Clone, Debug)]
+pub struct SeenRequest {
+    pub at: Instant,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub authorised: bool,
+}
+
+pub struct CcaiShared {
+    pub(crate) options: Mutex<CcaiSandboxOptions>,
+    world: Mutex<CcaiWorld>,
+    pub(crate) recent: Mutex<VecDeque<Instant>>,
+    pub(crate) seen: Mutex<Vec<SeenRequest>>,
+    pub(crate) base_url: String,
+    /// The same server under another host name, for redirected recordings.
+    pub(crate) other_host_url: String,
+}
+
+impl CcaiShared {
+    pub fn world(&self) -> MutexGuard<'_, CcaiWorld> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn options(&self) -> CcaiSandboxOptions {
+        self.options
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// A sandbox serving on a loopback port; stops when dropped.
+pub struct CcaiSandbox {
+    pub shared: Arc<CcaiShared>,
+    pub base_url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CcaiSandbox {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl CcaiSandbox {
+    pub async fn start(options: CcaiSandboxOptions) -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0", options).await
+    }
+
+    pub async fn start_on(address: &str, options: CcaiSandboxOptions) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        let port = listener.local_addr()?.port();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let shared = Arc::new(CcaiShared {
+            options: Mutex::new(options),
+            world: Mutex::new(CcaiWorld::seeded()),
+            recent: Mutex::default(),
+            seen: Mutex::default(),
+            base_url: base_url.clone(),
+            other_host_url: format!("http://localhost:{port}"),
+        });
+        let app = routes::router(shared.clone());
+        let server = tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                eprintln!("ccai sandbox stopped: {err}");
+            }
+        });
+        Ok(Self {
+            shared,
+            base_url,
+            server,
+        })
+    }
+
+    pub fn options(&self) -> CcaiSandboxOptions {
+        self.shared.options()
+    }
+
+    pub fn set_recording_faults(&self, faults: RecordingFaults) {
+        self.shared
+            .options
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recording_faults = faults;
+    }
+
+    pub fn inspect<T>(&self, read: impl FnOnce(&CcaiWorld) -> T) -> T {
+        read(&self.shared.world())
+    }
+
+    pub fn change<T>(&self, write: impl FnOnce(&mut CcaiWorld) -> T) -> T {
+        write(&mut self.shared.world())
+    }
+
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.shared
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The largest number of requests the sandbox received within any one second.
+    pub fn busiest_second(&self) -> usize {
+        let times: Vec<Instant> = self.requests().iter().map(|r| r.at).collect();
+        (0..times.len())
+            .map(|i| {
+                times[i..]
+                    .iter()
+                    .take_while(|t| t.duration_since(times[i]) < Duration::from_secs(1))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,475 @@
+//! The sandbox's HTTP surface: Manager API, Apps API, recordings.
+
+use super::state::{SYSTEM_STATUSES, status_id};
+use super::{CcaiShared, SeenRequest};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Shared = Arc<CcaiShared>;
+
+pub(super) fn router(shared: Shared) -> Router {
+    let api = Router::new()
+        .route("/manager/api/v1/calls", get(list_calls))
+        .route("/manager/api/v1/calls/{id}", get(get_call))
+        .route("/manager/api/v1/chats", get(list_chats))
+        .route("/manager/api/v1/chats/{id}", get(get_chat))
+        .route("/manager/api/v1/chats/{id}/messages", get(chat_messages))
+        .route("/manager/api/v1/agents", get(list_agents))
+        .route("/manager/api/v1/agents/{id}", get(get_agent))
+        .route("/manager/api/v1/user_statuses", get(user_statuses))
+        .route("/manager/api/v1/menus", get(menus))
+        .route("/manager/api/v1/teams", get(teams))
+        .route("/manager/api/v1/settings/organization", get(organization))
+        .route("/apps/api/v1/agent_statuses", post(set_agent_statuses))
+        .route("/apps/api/v1/calls", post(create_call))
+        .route("/apps/api/v1/end_users", get(end_users))
+        .route("/recordings/{file}", get(recording))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), gate));
+    Router::new()
+        .merge(api)
+        .route("/storage/{file}", get(storage))
+        .with_state(shared)
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, axum::Json(json!({"message": text}))).into_response()
+}
+
+fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// Basic auth, then the tenant's 10 requests/s (sliding window), then the request log.
+async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    let arrived = Instant::now();
+    let options = shared.options();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let authorised = credentials(request.headers()).is_some_and(|(user, password)| {
+        (user == options.subdomain && password == options.api_token)
+            || (user == options.company_key && password == options.company_secret)
+    });
+    let response = if !authorised {
+        message(StatusCode::UNAUTHORIZED, "Unauthorized")
+    } else {
+        let limited = {
+            let mut recent = shared.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            while recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                recent.pop_front();
+            }
+            if recent.len() >= options.requests_per_second {
+                true
+            } else {
+                recent.push_back(now);
+                false
+            }
+        };
+        if limited {
+            message(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
+        } else {
+            next.run(request).await
+        }
+    };
+    shared
+        .seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(SeenRequest {
+            at: arrived,
+            method,
+            path,
+            status: response.status().as_u16(),
+            authorised,
+        });
+    response
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListQuery {
+    page: Option<usize>,
+    per: Option<usize>,
+    #[serde(rename = "updated_at[from]")]
+    updated_from: Option<String>,
+}
+
+/// A bare JSON array with `Total`, `Per-Page` and `Link: <…>; rel="next"`.
+fn paged(
+    shared: &CcaiShared,
+    path: &str,
+    items: Vec<Value>,
+    query: &ListQuery,
+    extra: &str,
+) -> Response {
+    let max = shared.options().max_per_page;
+    let per = query.per.unwrap_or(max).clamp(1, max);
+    let page = query.page.unwrap_or(1).max(1);
+    let total = items.len();
+    let data: Vec<Value> = items.into_iter().skip((page - 1) * per).take(per).collect();
+    let mut response = axum::Json(data).into_response();
+    let headers = response.headers_mut();
+    headers.insert("total", HeaderValue::from(total));
+    headers.insert("per-page", HeaderValue::from(per));
+    let mut links = vec![format!(
+        "<{}{path}?{extra}page=1&per={per}>; rel=\"first\"",
+        shared.base_url
+    )];
+    if page * per < total {
+        links.push(format!(
+            "<{}{path}?{extra}page={}&per={per}>; rel=\"next\"",
+            shared.base_url,
+            page + 1
+        ));
+    }
+    if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
+        headers.insert("link", value);
+    }
+    response
+}
+
+fn updated_since(items: &[Value], from: Option<&str>) -> Vec<Value> {
+    let mut selected: Vec<Value> = items
+        .iter()
+        .filter(|s| from.is_none_or(|f| s["updated_at"].as_str().is_some_and(|u| u >= f)))
+        .cloned()
+        .collect();
+    selected.sort_by(|a, b| a["updated_at"].as_str().cmp(&b["updated_at"].as_str()));
+    selected
+}
+
+fn filter_param(query: &ListQuery) -> String {
+    query
+        .updated_from
+        .as_ref()
+        .map(|f| format!("updated_at%5Bfrom%5D={}&", f.replace(':', "%3A")))
+        .unwrap_or_default()
+}
+
+async fn list_calls(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
+    let items = updated_since(&shared.world().calls, query.updated_from.as_deref());
+    paged(
+        &shared,
+        "/manager/api/v1/calls",
+        items,
+        &query,
+        &filter_param(&query),
+    )
+}
+
+async fn list_chats(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
+    let items = updated_since(&shared.world().chats, query.updated_from.as_deref());
+    paged(
+        &shared,
+        "/manager/api/v1/chats",
+        items,
+        &query,
+        &filter_param(&query),
+    )
+}
+
+async fn get_call(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
+    match shared.world().call(id) {
+        Some(call) => axum::Json(call.clone()).into_response(),
+        None => message(StatusCode::NOT_FOUND, "Call not found"),
+    }
+}
+
+async fn get_chat(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
+    match shared.world().chat(id) {
+        Some(chat) => axum::Json(chat.clone()).into_response(),
+        None => message(StatusCode::NOT_FOUND, "Chat not found"),
+    }
+}
+
+async fn chat_messages(
+    State(shared): State<Shared>,
+    Path(id): Path<u64>,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let items = {
+        let world = shared.world();
+        if world.chat(id).is_none() {
+            return message(StatusCode::NOT_FOUND, "Chat not found");
+        }
+        world.chat_messages.get(&id).cloned().unwrap_or_default()
+    };
+    paged(
+        &shared,
+        &format!("/manager/api/v1/chats/{id}/messages"),
+        items,
+        &query,
+        "",
+    )
+}
+
+async fn list_agents(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
+    let items = shared.world().agents.iter().map(|a| a.to_json()).collect();
+    paged(&shared, "/manager/api/v1/agents", items, &query, "")
+}
+
+async fn get_agent(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
+    match shared.world().agent(id) {
+        Some(agent) => axum::Json(agent.to_json()).into_response(),
+        None => message(StatusCode::NOT_FOUND, "Agent not found"),
+    }
+}
+
+async fn user_statuses(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
+    let items = shared
+        .world()
+        .statuses
+        .iter()
+        .map(
+            |name| json!({"id": status_id(name), "name": name, "color": "#888888", "wfm_id": null}),
+        )
+        .collect();
+    paged(&shared, "/manager/api/v1/user_statuses", items, &query, "")
+}
+
+async fn menus(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
+    let items = shared.world().menus.clone();
+    paged(&shared, "/manager/api/v1/menus", items, &query, "")
+}
+
+async fn teams(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
+    let items = shared.world().teams.clone();
+    paged(&shared, "/manager/api/v1/teams", items, &query, "")
+}
+
+async fn organization(State(shared): State<Shared>) -> Response {
+    axum::Json(json!({"name": shared.options().subdomain, "time_zone": "UTC"})).into_response()
+}
+
+/// `POST /apps/api/v1/agent_statuses`: one result per agent; a move to or from a system status
+/// is refused for that agent with a message.
+async fn set_agent_statuses(State(shared): State<Shared>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return message(StatusCode::BAD_REQUEST, "Invalid JSON");
+    };
+    let Some(target) = body["status"].as_str().map(str::to_owned) else {
+        return message(StatusCode::BAD_REQUEST, "status is required");
+    };
+    let mut world = shared.world();
+    if !world.statuses.contains(&target) {
+        return message(StatusCode::BAD_REQUEST, "Status not found");
+    }
+    let ids: Vec<u64> = body["agent_ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let mut results = Vec::new();
+    for id in ids {
+        let Some(agent) = world.agent(id).cloned() else {
+            results.push(json!({"agent_id": id, "message": "Agent not found"}));
+            continue;
+        };
+        let refusal = if SYSTEM_STATUSES.contains(&agent.status.as_str()) {
+            Some(format!(
+                "Cannot change status while agent is in {}",
+                agent.status
+            ))
+        } else if SYSTEM_STATUSES.contains(&target.as_str()) {
+            Some(format!("Cannot change status to {target}"))
+        } else {
+            None
+        };
+        match refusal {
+            Some(text) => results.push(json!({
+                "agent_id": id, "email": agent.email, "previous_status": agent.status,
+                "current_status": agent.status, "message": text,
+            })),
+            None => {
+                world.move_agent(id, &target, "api");
+                results.push(json!({"agent_id": id, "email": agent.email, "previous_status": agent.status, "current_status": target}));
+            }
+        }
+    }
+    axum::Json(results).into_response()
+}
+
+fn well_formed_number(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `POST /apps/api/v1/calls` (click-to-call): 201 with the call, 202 when the agent must act in
+/// the adapter, 400 with the documented messages.
+async fn create_call(State(shared): State<Shared>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return message(StatusCode::BAD_REQUEST, "Invalid JSON");
+    };
+    if body["call_type"].as_str() != Some("Voice Outbound (API)") {
+        return message(StatusCode::BAD_REQUEST, "Invalid call type");
+    }
+    let Some(email) = body["agent_email"].as_str().filter(|e| !e.is_empty()) else {
+        return message(StatusCode::BAD_REQUEST, "Agent email required");
+    };
+    let number = body["end_user_number"].as_str();
+    let ticket = body["ticket_id"].as_str();
+    if number.is_none() && ticket.is_none() {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "ticket_id or end_user_number required",
+        );
+    }
+    if number.is_some_and(|n| !well_formed_number(n)) {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "end_user_number is not well-formed",
+        );
+    }
+    let mut world = shared.world();
+    let Some(agent) = world
+        .agents
+        .iter()
+        .find(|a| a.email.eq_ignore_ascii_case(email))
+        .cloned()
+    else {
+        return message(StatusCode::BAD_REQUEST, "Not a valid agent email");
+    };
+    if !agent.can_call {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Agent does not have access to make calls",
+        );
+    }
+    if agent.status != "Available" {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Agent is not available to take this call",
+        );
+    }
+    if agent.adapter_confirm {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let phone_on_participant = shared.options().phone_on_participant;
+    let id = world.new_id();
+    let now = world.now();
+    let end_user = number.map(|n| world.add_end_user(&format!("phone-{n}"), Some(n), None));
+    let call = json!({
+        "id": id, "call_uuid": format!("uuid-{id}"), "call_type": "Voice Outbound (API)", "status": "connecting",
+        "lang": body["lang"].as_str().unwrap_or("en"), "created_at": now, "updated_at": now,
+        "agent_info": agent.info(), "out_ticket_id": ticket, "outbound_number": body["outbound_number"],
+        "end_user": end_user.map(|e| json!({"id": e, "identifier": format!("phone-{}", number.unwrap_or_default())})),
+        "participants": if phone_on_participant { json!([{"type": "end_user", "phone_number": number}]) } else { json!([]) },
+        "transfers": [], "fail_reason": "nothing", "recording_url": null, "rating": null,
+    });
+    world.calls.push(call.clone());
+    (StatusCode::CREATED, axum::Json(call)).into_response()
+}
+
+async fn end_users(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let world = shared.world();
+    let found = world.end_users.iter().find(|u| {
+        query
+            .get("id")
+            .is_some_and(|id| id.parse::<u64>().ok() == u["id"].as_u64())
+            || query
+                .get("identifier")
+                .is_some_and(|i| u["identifier"] == i.as_str())
+    });
+    match found {
+        Some(user) => axum::Json(user.clone()).into_response(),
+        None => message(StatusCode::NOT_FOUND, "End user not found"),
+    }
+}
+
+/// The deterministic byte at `offset` of every recording (tests recompute it to check hashes).
+pub fn recording_byte(call_id: u64, offset: u64) -> u8 {
+    (offset
+        .wrapping_mul(31)
+        .wrapping_add(call_id.wrapping_mul(7))
+        % 251) as u8
+}
+
+pub(crate) fn call_id_of(file: &str) -> Option<u64> {
+    file.strip_prefix("call-")?.split('.').next()?.parse().ok()
+}
+
+async fn recording(State(shared): State<Shared>, Path(file): Path<String>) -> Response {
+    let options = shared.options();
+    if options.redirect_recordings {
+        let target = format!("{}/storage/{file}?signature=sandbox", shared.other_host_url);
+        return (StatusCode::FOUND, [("location", target)]).into_response();
+    }
+    serve_recording(&shared, &file)
+}
+
+/// Recording storage on "another host": any request carrying credentials is a leak.
+async fn storage(
+    State(shared): State<Shared>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if headers.contains_key("authorization") {
+        shared.world().leaked_credentials += 1;
+    }
+    serve_recording(&shared, &file)
+}
+
+fn serve_recording(shared: &CcaiShared, file: &str) -> Response {
+    let faults = shared.options().recording_faults;
+    if let Some(status) = faults.status {
+        return message(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "Recording unavailable",
+        );
+    }
+    let Some(call_id) = call_id_of(file) else {
+        return message(StatusCode::NOT_FOUND, "Recording not found");
+    };
+    let Some(size) = shared.world().recordings.get(&call_id).copied() else {
+        return message(StatusCode::NOT_FOUND, "Recording not found");
+    };
+    const CHUNK: u64 = 64 * 1024;
+    let stream = futures::stream::unfold(0u64, move |offset| async move {
+        if offset >= size {
+            return None;
+        }
+        if let Some(cut) = faults.cut_after
+            && offset >= cut
+        {
+            // Let what was sent reach the client first: the cut happens mid-body, after the
+            // headers, as on a real network.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return Some((Err(std::io::Error::other("connection cut")), size));
+        }
+        if let Some(delay) = faults.delay_per_chunk {
+            tokio::time::sleep(delay).await;
+        }
+        let end = (offset + CHUNK)
+            .min(size)
+            .min(faults.cut_after.unwrap_or(u64::MAX).max(offset + 1));
+        let bytes: Vec<u8> = (offset..end).map(|o| recording_byte(call_id, o)).collect();
+        Some((Ok::<_, std::io::Error>(Bytes::from(bytes)), end))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "audio/mpeg")
+        .header("content-length", size)
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
