@@ -27,6 +27,8 @@ const IN_PROGRESS_EXPIRES: &str = "ip_exp_ms";
 const RESULT: &str = "result";
 const OWNER: &str = "owner";
 const FENCE: &str = "fence";
+const STATE: &str = "state";
+const STATE_VERSION: &str = "state_ver";
 
 /// How long after its logical expiry an item is left for DynamoDB's TTL to delete. A lease
 /// keeps its fencing counter for a week after the holder's last renewal, so tokens keep growing
@@ -158,6 +160,14 @@ impl<'a> Reader<'a> {
             in_progress_until: self.number(IN_PROGRESS_EXPIRES)?.map(UnixMillis),
             expires_at: UnixMillis(self.number(EXPIRES)?.unwrap_or(0)),
             result: self.json(RESULT)?,
+        })
+    }
+
+    fn lease_state(&self) -> Result<LeaseState, StoreError> {
+        Ok(LeaseState {
+            lease: self.lease()?,
+            state: self.json(STATE)?.unwrap_or(serde_json::Value::Null),
+            version: self.number(STATE_VERSION)?.unwrap_or(0),
         })
     }
 
@@ -578,6 +588,115 @@ impl LeaseStore for DynamoStore {
             conditional("UpdateItem", outcome)?,
             Conditional::Done(_)
         ))
+    }
+
+    async fn write_as_holder(
+        &self,
+        lease: &Lease,
+        now: UnixMillis,
+        version: u64,
+        state: &serde_json::Value,
+    ) -> Result<GuardedWrite, StoreError> {
+        let stored: AttributeValue =
+            serde_dynamo::to_attribute_value(state).map_err(|err| StoreError::Malformed {
+                key: lease.resource.to_string(),
+                reason: format!("state cannot be stored: {err}"),
+            })?;
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(&lease.resource)))
+            .update_expression("SET #state = :state, #sv = :v")
+            .condition_expression(
+                "#owner = :owner AND #fence = :fence AND #exp > :now \
+                 AND (attribute_not_exists(#sv) OR #sv <= :v)",
+            )
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#sv", STATE_VERSION)
+            .expression_attribute_names("#owner", OWNER)
+            .expression_attribute_names("#fence", FENCE)
+            .expression_attribute_names("#exp", EXPIRES)
+            .expression_attribute_values(":state", stored)
+            .expression_attribute_values(":v", n(version))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":fence", n(lease.fencing_token))
+            .expression_attribute_values(":now", n(now.0))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match conditional("UpdateItem", outcome)? {
+            Conditional::Done(_) => Ok(GuardedWrite::Written),
+            Conditional::Refused(None) => Ok(GuardedWrite::NotHolder(None)),
+            Conditional::Refused(Some(old)) => {
+                let stored = Reader::new(&old)?.lease_state()?;
+                let holds = stored.lease.as_ref().is_some_and(|held| {
+                    held.owner == lease.owner
+                        && held.fencing_token == lease.fencing_token
+                        && held.is_live(now)
+                });
+                Ok(if holds {
+                    GuardedWrite::Stale {
+                        stored_version: stored.version,
+                    }
+                } else {
+                    GuardedWrite::NotHolder(stored.lease)
+                })
+            }
+        }
+    }
+
+    async fn replace_state(
+        &self,
+        resource: &ItemKey,
+        expected: u64,
+        version: u64,
+        state: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let stored: AttributeValue =
+            serde_dynamo::to_attribute_value(state).map_err(|err| StoreError::Malformed {
+                key: resource.to_string(),
+                reason: format!("state cannot be stored: {err}"),
+            })?;
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(resource)))
+            .update_expression("SET #state = :state, #sv = :v")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#sv", STATE_VERSION)
+            .expression_attribute_values(":state", stored)
+            .expression_attribute_values(":v", n(version));
+        request = if expected == 0 {
+            request
+                .condition_expression("attribute_not_exists(#sv) OR #sv = :zero")
+                .expression_attribute_values(":zero", n(0))
+        } else {
+            request
+                .condition_expression("#sv = :expected")
+                .expression_attribute_values(":expected", n(expected))
+        };
+        Ok(matches!(
+            conditional("UpdateItem", request.send().await)?,
+            Conditional::Done(_)
+        ))
+    }
+
+    async fn read_state(&self, resource: &ItemKey) -> Result<Option<LeaseState>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(resource)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| classify("GetItem", err))?;
+        output
+            .item()
+            .map(|attributes| Reader::new(attributes)?.lease_state())
+            .transpose()
     }
 
     async fn read_lease(&self, resource: &ItemKey) -> Result<Option<Lease>, StoreError> {

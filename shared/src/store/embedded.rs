@@ -22,6 +22,8 @@ struct LeaseRow {
     owner: Option<String>,
     fence: u64,
     expires_at: UnixMillis,
+    state: Option<serde_json::Value>,
+    version: u64,
 }
 
 /// Everything in one `HashMap` behind a `Mutex`: each primitive reads and writes under the lock,
@@ -217,8 +219,8 @@ impl LeaseStore for EmbeddedStore {
         duration: Duration,
     ) -> Result<LeaseAcquisition, StoreError> {
         let mut rows = self.rows()?;
-        let previous_fence = match lease_row(resource, rows.get(resource))? {
-            None => 0,
+        let (previous_fence, state, version) = match lease_row(resource, rows.get(resource))? {
+            None => (0, None, 0),
             Some(row) => {
                 if let Some(holder) = held(resource, row)
                     && holder.owner != owner
@@ -226,13 +228,15 @@ impl LeaseStore for EmbeddedStore {
                 {
                     return Ok(LeaseAcquisition::Held(holder));
                 }
-                row.fence
+                (row.fence, row.state.clone(), row.version)
             }
         };
         let row = LeaseRow {
             owner: Some(owner.to_owned()),
             fence: previous_fence + 1,
             expires_at: now.plus(duration),
+            state,
+            version,
         };
         let lease = held(resource, &row);
         rows.insert(resource.clone(), Row::Lease(row));
@@ -284,6 +288,79 @@ impl LeaseStore for EmbeddedStore {
     async fn read_lease(&self, resource: &ItemKey) -> Result<Option<Lease>, StoreError> {
         let rows = self.rows()?;
         Ok(lease_row(resource, rows.get(resource))?.and_then(|row| held(resource, row)))
+    }
+
+    async fn write_as_holder(
+        &self,
+        lease: &Lease,
+        now: UnixMillis,
+        version: u64,
+        state: &serde_json::Value,
+    ) -> Result<GuardedWrite, StoreError> {
+        let mut rows = self.rows()?;
+        let row = match rows.get_mut(&lease.resource) {
+            Some(Row::Lease(row)) => row,
+            Some(_) => return Err(wrong_kind(&lease.resource, "a lease")),
+            None => return Ok(GuardedWrite::NotHolder(None)),
+        };
+        let holds = row.owner.as_deref() == Some(lease.owner.as_str())
+            && row.fence == lease.fencing_token
+            && now < row.expires_at;
+        if !holds {
+            return Ok(GuardedWrite::NotHolder(held(&lease.resource, row)));
+        }
+        if row.version > version {
+            return Ok(GuardedWrite::Stale {
+                stored_version: row.version,
+            });
+        }
+        row.state = Some(state.clone());
+        row.version = version;
+        Ok(GuardedWrite::Written)
+    }
+
+    async fn replace_state(
+        &self,
+        resource: &ItemKey,
+        expected: u64,
+        version: u64,
+        state: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let mut rows = self.rows()?;
+        match rows.get_mut(resource) {
+            Some(Row::Lease(row)) if row.version == expected => {
+                row.state = Some(state.clone());
+                row.version = version;
+                Ok(true)
+            }
+            Some(Row::Lease(_)) => Ok(false),
+            None if expected == 0 => {
+                rows.insert(
+                    resource.clone(),
+                    Row::Lease(LeaseRow {
+                        owner: None,
+                        fence: 0,
+                        expires_at: UnixMillis(0),
+                        state: Some(state.clone()),
+                        version,
+                    }),
+                );
+                Ok(true)
+            }
+            None => Ok(false),
+            Some(_) => Err(wrong_kind(resource, "a lease")),
+        }
+    }
+
+    async fn read_state(&self, resource: &ItemKey) -> Result<Option<LeaseState>, StoreError> {
+        let rows = self.rows()?;
+        Ok(
+            lease_row(resource, rows.get(resource))?.map(|row| LeaseState {
+                lease: held(resource, row),
+                state: row.state.clone().unwrap_or(serde_json::Value::Null),
+                version: row.version,
+            }),
+        )
     }
 }
 

@@ -122,3 +122,24 @@ pub enum LeaseAcquisition {
     /// Another owner holds a live lease.
     Held(Lease),
 }
+
+/// The state kept on a lease item, with the lease when one is held.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeaseState {
+    pub lease: Option<Lease>,
+    pub state: Value,
+    /// 0 when no state was ever written.
+    pub version: u64,
+}
+
+/// The answer of [`super::LeaseStore::write_as_holder`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum GuardedWrite {
+    Written,
+    /// The writer does not hold the lease; the current holder, if any.
+    NotHolder(Option<Lease>),
+    /// The stored state is newer.
+    Stale {
+        stored_version: u64,
+    },
+}

@@ -437,6 +437,118 @@ pub async fn lease_tokens_only_grow_across_release_and_reacquire(store: Store) {
     assert!(store.renew_lease(&b2, at(4), 30 * SECOND).await.is_ok());
 }
 
+/// R-S-4 + out-of-order changes: state written under a lease needs the live lease and a
+/// version not older than the stored one, in one write.
+pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store: Store) {
+    let resource = lease_key();
+    let lease = acquired(
+        store
+            .acquire_lease(&resource, "tab-a", T0, 30 * SECOND)
+            .await
+            .unwrap(),
+    );
+    let state = |s: &str| json!({"applied": s});
+    assert_eq!(
+        store
+            .write_as_holder(&lease, at(1), 20, &state("Lunch"))
+            .await
+            .unwrap(),
+        GuardedWrite::Written
+    );
+    assert_eq!(
+        store
+            .write_as_holder(&lease, at(2), 10, &state("Available"))
+            .await
+            .unwrap(),
+        GuardedWrite::Stale { stored_version: 20 }
+    );
+    // The same change again (a retry) is accepted.
+    assert_eq!(
+        store
+            .write_as_holder(&lease, at(3), 20, &state("Lunch"))
+            .await
+            .unwrap(),
+        GuardedWrite::Written
+    );
+
+    let forged = Lease {
+        fencing_token: lease.fencing_token + 7,
+        ..lease.clone()
+    };
+    assert!(matches!(
+        store
+            .write_as_holder(&forged, at(4), 30, &state("x"))
+            .await
+            .unwrap(),
+        GuardedWrite::NotHolder(Some(_))
+    ));
+    // Expired: nobody holds it any more, not even its owner.
+    assert!(matches!(
+        store
+            .write_as_holder(&lease, at(30_000), 30, &state("x"))
+            .await
+            .unwrap(),
+        GuardedWrite::NotHolder(_)
+    ));
+    let other = acquired(
+        store
+            .acquire_lease(&resource, "tab-b", at(30_001), 30 * SECOND)
+            .await
+            .unwrap(),
+    );
+    match store
+        .write_as_holder(&lease, at(30_002), 40, &state("stale tab"))
+        .await
+        .unwrap()
+    {
+        GuardedWrite::NotHolder(Some(holder)) => assert_eq!(holder, other),
+        answer => panic!("stale holder answered {answer:?}"),
+    }
+    // The state survived the takeover and the new holder continues from it.
+    let read = store.read_state(&resource).await.unwrap().unwrap();
+    assert_eq!((read.state, read.version), (state("Lunch"), 20));
+    assert_eq!(read.lease, Some(other));
+}
+
+pub async fn state_replacement_is_optimistic(store: Store) {
+    let resource = lease_key();
+    assert!(
+        store
+            .replace_state(&resource, 0, 5, &json!({"pending": "Break"}))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_state(&resource, 0, 6, &json!({"pending": "lost race"}))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_state(&resource, 5, 6, &json!({"applied": "Break"}))
+            .await
+            .unwrap()
+    );
+    let read = store.read_state(&resource).await.unwrap().unwrap();
+    assert_eq!(
+        (read.state, read.version, read.lease),
+        (json!({"applied": "Break"}), 6, None)
+    );
+    // Acquiring keeps the state.
+    acquired(
+        store
+            .acquire_lease(&resource, "tab-a", T0, 30 * SECOND)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        store.read_state(&resource).await.unwrap().unwrap().version,
+        6
+    );
+    assert_eq!(store.read_state(&lease_key()).await.unwrap(), None);
+}
+
 /// Expands to one test per case, each with a fresh store from `$make` (an async expression).
 #[macro_export]
 macro_rules! state_store_contract {
@@ -456,6 +568,8 @@ macro_rules! state_store_contract {
             lease_expires_and_is_taken_over_with_a_higher_token,
             lease_renewal_extends_and_keeps_the_token,
             lease_tokens_only_grow_across_release_and_reacquire,
+            state_is_written_only_by_the_live_holder_and_never_backwards,
+            state_replacement_is_optimistic,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
