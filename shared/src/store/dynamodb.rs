@@ -489,7 +489,10 @@ impl LeaseStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(resource)))
-            .update_expression("SET #owner = :owner, #exp = :exp, #ttl = :ttl ADD #fence :one")
+            .update_expression(
+                "SET #owner = :owner, #exp = :exp, #ttl = :ttl, \
+                 #state = if_not_exists(#state, :empty) ADD #fence :one",
+            )
             .condition_expression(
                 "attribute_not_exists(#pk) OR attribute_not_exists(#owner) \
                  OR #owner = :owner OR #exp <= :now",
@@ -499,6 +502,8 @@ impl LeaseStore for DynamoStore {
             .expression_attribute_names("#exp", EXPIRES)
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_names("#fence", FENCE)
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":exp", n(expires_at.0))
             .expression_attribute_values(":ttl", ttl_for(expires_at.plus(LEASE_RETENTION)))
@@ -595,19 +600,26 @@ impl LeaseStore for DynamoStore {
         lease: &Lease,
         now: UnixMillis,
         version: u64,
-        state: &serde_json::Value,
+        fields: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<GuardedWrite, StoreError> {
-        let stored: AttributeValue =
-            serde_dynamo::to_attribute_value(state).map_err(|err| StoreError::Malformed {
-                key: lease.resource.to_string(),
-                reason: format!("state cannot be stored: {err}"),
-            })?;
-        let outcome = self
-            .client
-            .update_item()
+        // `SET state.f = …` needs the map to exist; acquisition creates it.
+        let mut sets = vec!["#sv = :v".to_owned()];
+        let mut request = self.client.update_item();
+        for (index, (name, value)) in fields.iter().enumerate() {
+            let stored: AttributeValue =
+                serde_dynamo::to_attribute_value(value).map_err(|err| StoreError::Malformed {
+                    key: lease.resource.to_string(),
+                    reason: format!("state field {name} cannot be stored: {err}"),
+                })?;
+            sets.push(format!("#state.#f{index} = :f{index}"));
+            request = request
+                .expression_attribute_names(format!("#f{index}"), name)
+                .expression_attribute_values(format!(":f{index}"), stored);
+        }
+        let outcome = request
             .table_name(&self.table)
             .set_key(Some(key_attributes(&lease.resource)))
-            .update_expression("SET #state = :state, #sv = :v")
+            .update_expression(format!("SET {}", sets.join(", ")))
             .condition_expression(
                 "#owner = :owner AND #fence = :fence AND #exp > :now \
                  AND (attribute_not_exists(#sv) OR #sv <= :v)",
@@ -617,7 +629,6 @@ impl LeaseStore for DynamoStore {
             .expression_attribute_names("#owner", OWNER)
             .expression_attribute_names("#fence", FENCE)
             .expression_attribute_names("#exp", EXPIRES)
-            .expression_attribute_values(":state", stored)
             .expression_attribute_values(":v", n(version))
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":fence", n(lease.fencing_token))

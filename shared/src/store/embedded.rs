@@ -235,7 +235,8 @@ impl LeaseStore for EmbeddedStore {
             owner: Some(owner.to_owned()),
             fence: previous_fence + 1,
             expires_at: now.plus(duration),
-            state,
+            // As on DynamoDB: acquisition creates an empty state map.
+            state: state.or_else(|| Some(serde_json::Value::Object(serde_json::Map::new()))),
             version,
         };
         let lease = held(resource, &row);
@@ -295,7 +296,7 @@ impl LeaseStore for EmbeddedStore {
         lease: &Lease,
         now: UnixMillis,
         version: u64,
-        state: &serde_json::Value,
+        fields: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<GuardedWrite, StoreError> {
         let mut rows = self.rows()?;
         let row = match rows.get_mut(&lease.resource) {
@@ -314,7 +315,12 @@ impl LeaseStore for EmbeddedStore {
                 stored_version: row.version,
             });
         }
-        row.state = Some(state.clone());
+        let mut merged = match row.state.take() {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        merged.extend(fields.clone());
+        row.state = Some(serde_json::Value::Object(merged));
         row.version = version;
         Ok(GuardedWrite::Written)
     }

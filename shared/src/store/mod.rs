@@ -110,16 +110,17 @@ pub trait LeaseStore: Send + Sync {
     /// The current lease record, live or not (absent when never acquired).
     async fn read_lease(&self, resource: &ItemKey) -> Result<Option<Lease>, StoreError>;
 
-    /// Writes state onto the lease item (e.g. an agent's sync state) in one conditional write,
-    /// only if `lease` is held (same owner and token, not expired at `now`) and `version` is
-    /// not older than the stored state's (equal is allowed, so a retried change re-applies).
-    /// The answer says which condition failed, learned from the failed write.
+    /// Merges `fields` into the state kept on the lease item (e.g. an agent's sync state) in one
+    /// conditional write, only if `lease` is held (same owner and token, not expired at `now`)
+    /// and `version` is not older than the stored state's (equal is allowed, so a retried
+    /// change re-applies). Fields not given keep their stored values. The answer says which
+    /// condition failed, learned from the failed write.
     async fn write_as_holder(
         &self,
         lease: &Lease,
         now: UnixMillis,
         version: u64,
-        state: &serde_json::Value,
+        fields: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<GuardedWrite, StoreError>;
 
     /// Replaces the lease item's state if its version is still `expected` (optimistic

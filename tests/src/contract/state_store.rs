@@ -447,7 +447,7 @@ pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store:
             .await
             .unwrap(),
     );
-    let state = |s: &str| json!({"applied": s});
+    let state = |s: &str| json!({"applied": s}).as_object().cloned().unwrap();
     assert_eq!(
         store
             .write_as_holder(&lease, at(1), 20, &state("Lunch"))
@@ -506,8 +506,22 @@ pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store:
     }
     // The state survived the takeover and the new holder continues from it.
     let read = store.read_state(&resource).await.unwrap().unwrap();
-    assert_eq!((read.state, read.version), (state("Lunch"), 20));
-    assert_eq!(read.lease, Some(other));
+    assert_eq!(
+        (read.state, read.version),
+        (json!({"applied": "Lunch"}), 20)
+    );
+    assert_eq!(read.lease, Some(other.clone()));
+    // Fields merge: what is not written keeps its value.
+    let pending = json!({"pending": "Break"}).as_object().cloned().unwrap();
+    assert_eq!(
+        store
+            .write_as_holder(&other, at(30_003), 50, &pending)
+            .await
+            .unwrap(),
+        GuardedWrite::Written
+    );
+    let read = store.read_state(&resource).await.unwrap().unwrap();
+    assert_eq!(read.state, json!({"applied": "Lunch", "pending": "Break"}));
 }
 
 pub async fn state_replacement_is_optimistic(store: Store) {

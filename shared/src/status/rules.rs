@@ -1,0 +1,211 @@
+//! The status rules (R-S-1, R-S-2, R-S-5, R-S-6, R-S-7) as pure functions over data. Ordering
+//! of changes (a change older than the last one is dropped, R-S-6) is enforced by the state
+//! store's versioned write, not here.
+
+use super::mapping::{PriorityMode, StatusMapping};
+use crate::UnixMillis;
+use serde::{Deserialize, Serialize};
+
+/// Statuses CCAI sets itself during sessions.
+pub const SYSTEM_STATUSES: [&str; 3] = ["In-call", "In-chat", "Wrap-up"];
+/// The CCAI status of an agent who is signed out.
+pub const OFFLINE: &str = "Offline";
+
+pub fn is_system_status(status: &str) -> bool {
+    SYSTEM_STATUSES.iter().any(|s| s.eq_ignore_ascii_case(status))
+}
+
+/// What the bridge knows of the agent in CCAI at decision time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CcaiAgentView {
+    pub status: String,
+    pub online: bool,
+    /// When the agent's current status was the agent's own choice, when it was made. `None`
+    /// when the platform set it (e.g. back to Available after a session).
+    pub chosen_at: Option<UnixMillis>,
+}
+
+impl CcaiAgentView {
+    fn offline(&self) -> bool {
+        !self.online || self.status.eq_ignore_ascii_case(OFFLINE)
+    }
+}
+
+/// What to do with one CRM status change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Set this CCAI status now.
+    Apply(String),
+    /// The agent is in a system status: keep this as pending, apply when it ends (R-S-6).
+    KeepPending(String),
+    /// The agent is offline in CCAI: record, do not apply (R-S-6).
+    IgnoreOffline(String),
+    /// Already in that status: nothing to send.
+    AlreadyThere(String),
+    /// No mapping for this Kustomer status: an error for that agent (R-S-2).
+    Unmapped,
+}
+
+pub fn decide(kustomer_status_id: &str, mapping: &StatusMapping, agent: &CcaiAgentView) -> Decision {
+    let Some(target) = mapping.ccai_status_for(kustomer_status_id) else {
+        return Decision::Unmapped;
+    };
+    let target = target.to_owned();
+    if agent.offline() {
+        Decision::IgnoreOffline(target)
+    } else if is_system_status(&agent.status) {
+        Decision::KeepPending(target)
+    } else if agent.status.eq_ignore_ascii_case(&target) {
+        Decision::AlreadyThere(target)
+    } else {
+        Decision::Apply(target)
+    }
+}
+
+/// A CRM change waiting for the agent's session to end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub kustomer_status_id: String,
+    pub ccai_status: String,
+    pub changed_at: UnixMillis,
+}
+
+/// What becomes of a pending change once the bridge looks again (session-end event or
+/// reconciliation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PendingOutcome {
+    /// Still in a system status.
+    Wait,
+    Apply(String),
+    /// Dropped, with the reason (for the agent's record).
+    Drop(String),
+}
+
+/// R-S-5 and R-S-6 at session end.
+pub fn resolve_pending(pending: &Pending, mode: PriorityMode, agent: &CcaiAgentView) -> PendingOutcome {
+    if agent.offline() {
+        return PendingOutcome::Drop("agent went offline".into());
+    }
+    if is_system_status(&agent.status) {
+        return PendingOutcome::Wait;
+    }
+    if agent.status.eq_ignore_ascii_case(&pending.ccai_status) {
+        return PendingOutcome::Drop(format!("already {}", agent.status));
+    }
+    match (mode, agent.chosen_at) {
+        (PriorityMode::LatestWins, Some(chosen)) if chosen > pending.changed_at => {
+            PendingOutcome::Drop(format!("agent chose {} later in CCAI", agent.status))
+        }
+        _ => PendingOutcome::Apply(pending.ccai_status.clone()),
+    }
+}
+
+/// R-S-7: the Kustomer status to set for a CCAI status change, in two-way mode. `None` for
+/// system statuses, unmapped statuses, and the bridge's own last change (no echo loop).
+pub fn reverse_change<'m>(
+    ccai_status: &str,
+    mapping: &'m StatusMapping,
+    last_applied_by_bridge: Option<&str>,
+) -> Option<&'m str> {
+    if !mapping.two_way || is_system_status(ccai_status) {
+        return None;
+    }
+    if last_applied_by_bridge.is_some_and(|ours| ours.eq_ignore_ascii_case(ccai_status)) {
+        return None;
+    }
+    mapping.kustomer_status_for(ccai_status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// The example of R-S-2: K1→A, K2→A, K3→B, K4→D.
+    fn mapping() -> StatusMapping {
+        StatusMapping {
+            to_ccai: BTreeMap::from([
+                ("K1".into(), "Available".into()),
+                ("K2".into(), "Available".into()),
+                ("K3".into(), "Break".into()),
+                ("K4".into(), "Lunch".into()),
+            ]),
+            to_kustomer: BTreeMap::from([("Break".into(), "K3".into()), ("Available".into(), "K1".into())]),
+            two_way: true,
+            ..Default::default()
+        }
+    }
+
+    fn agent(status: &str) -> CcaiAgentView {
+        CcaiAgentView { status: status.into(), online: status != OFFLINE, chosen_at: None }
+    }
+
+    #[test]
+    fn r_s_2_mapping_is_many_to_one() {
+        let lunch = agent("Lunch");
+        assert_eq!(decide("K1", &mapping(), &lunch), Decision::Apply("Available".into()));
+        assert_eq!(decide("K2", &mapping(), &lunch), Decision::Apply("Available".into()));
+        assert_eq!(decide("K3", &mapping(), &lunch), Decision::Apply("Break".into()));
+        assert_eq!(decide("K4", &mapping(), &agent("Available")), Decision::Apply("Lunch".into()));
+    }
+
+    #[test]
+    fn r_s_2_an_unmapped_status_changes_nothing() {
+        assert_eq!(decide("K9", &mapping(), &agent("Available")), Decision::Unmapped);
+    }
+
+    #[test]
+    fn r_s_6_offline_agents_are_recorded_not_changed() {
+        assert_eq!(decide("K3", &mapping(), &agent(OFFLINE)), Decision::IgnoreOffline("Break".into()));
+        let signed_out = CcaiAgentView { status: "Available".into(), online: false, chosen_at: None };
+        assert_eq!(decide("K3", &mapping(), &signed_out), Decision::IgnoreOffline("Break".into()));
+    }
+
+    #[test]
+    fn r_s_6_system_statuses_keep_the_change_pending() {
+        for status in SYSTEM_STATUSES {
+            assert_eq!(decide("K3", &mapping(), &agent(status)), Decision::KeepPending("Break".into()));
+        }
+    }
+
+    #[test]
+    fn a_change_to_the_current_status_sends_nothing() {
+        assert_eq!(decide("K2", &mapping(), &agent("Available")), Decision::AlreadyThere("Available".into()));
+    }
+
+    fn pending() -> Pending {
+        Pending { kustomer_status_id: "K3".into(), ccai_status: "Break".into(), changed_at: UnixMillis(1_000) }
+    }
+
+    #[test]
+    fn r_s_6_pending_waits_while_the_session_lasts_and_applies_after() {
+        assert_eq!(resolve_pending(&pending(), PriorityMode::LatestWins, &agent("Wrap-up")), PendingOutcome::Wait);
+        assert_eq!(resolve_pending(&pending(), PriorityMode::LatestWins, &agent("Available")), PendingOutcome::Apply("Break".into()));
+        assert!(matches!(resolve_pending(&pending(), PriorityMode::CrmOverrides, &agent(OFFLINE)), PendingOutcome::Drop(_)));
+    }
+
+    #[test]
+    fn r_s_5_latest_wins_keeps_a_later_agent_choice() {
+        let chose_later = CcaiAgentView { status: "Lunch".into(), online: true, chosen_at: Some(UnixMillis(2_000)) };
+        assert!(matches!(resolve_pending(&pending(), PriorityMode::LatestWins, &chose_later), PendingOutcome::Drop(_)));
+        let chose_earlier = CcaiAgentView { chosen_at: Some(UnixMillis(500)), ..chose_later.clone() };
+        assert_eq!(resolve_pending(&pending(), PriorityMode::LatestWins, &chose_earlier), PendingOutcome::Apply("Break".into()));
+    }
+
+    #[test]
+    fn r_s_5_crm_overrides_replaces_the_agents_choice() {
+        let chose_later = CcaiAgentView { status: "Lunch".into(), online: true, chosen_at: Some(UnixMillis(2_000)) };
+        assert_eq!(resolve_pending(&pending(), PriorityMode::CrmOverrides, &chose_later), PendingOutcome::Apply("Break".into()));
+    }
+
+    #[test]
+    fn r_s_7_two_way_reflects_ccai_changes_but_never_echoes_the_bridges_own() {
+        let mapping = mapping();
+        assert_eq!(reverse_change("Break", &mapping, Some("Available")), Some("K3"));
+        assert_eq!(reverse_change("Break", &mapping, Some("Break")), None, "our own change");
+        assert_eq!(reverse_change("In-call", &mapping, None), None);
+        assert_eq!(reverse_change("Training", &mapping, None), None, "unmapped");
+        let one_way = StatusMapping { two_way: false, ..mapping };
+        assert_eq!(reverse_change("Break", &one_way, None), None);
+    }
+}
