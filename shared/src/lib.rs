@@ -18,6 +18,7 @@ pub mod kustomer;
 pub mod redact;
 pub mod retry;
 pub mod signature;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 

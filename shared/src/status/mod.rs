@@ -10,4 +10,6 @@ pub mod rules;
 pub mod sync;
 
 pub use mapping::{PriorityMode, StatusMapping};
-pub use rules::{CcaiAgentView, Decision, Pending, PendingOutcome, decide, resolve_pending, reverse_change};
+pub use rules::{
+    CcaiAgentView, Decision, Pending, PendingOutcome, decide, resolve_pending, reverse_change,
+};

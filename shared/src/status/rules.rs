@@ -12,7 +12,9 @@ pub const SYSTEM_STATUSES: [&str; 3] = ["In-call", "In-chat", "Wrap-up"];
 pub const OFFLINE: &str = "Offline";
 
 pub fn is_system_status(status: &str) -> bool {
-    SYSTEM_STATUSES.iter().any(|s| s.eq_ignore_ascii_case(status))
+    SYSTEM_STATUSES
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(status))
 }
 
 /// What the bridge knows of the agent in CCAI at decision time.
@@ -46,7 +48,11 @@ pub enum Decision {
     Unmapped,
 }
 
-pub fn decide(kustomer_status_id: &str, mapping: &StatusMapping, agent: &CcaiAgentView) -> Decision {
+pub fn decide(
+    kustomer_status_id: &str,
+    mapping: &StatusMapping,
+    agent: &CcaiAgentView,
+) -> Decision {
     let Some(target) = mapping.ccai_status_for(kustomer_status_id) else {
         return Decision::Unmapped;
     };
@@ -82,7 +88,11 @@ pub enum PendingOutcome {
 }
 
 /// R-S-5 and R-S-6 at session end.
-pub fn resolve_pending(pending: &Pending, mode: PriorityMode, agent: &CcaiAgentView) -> PendingOutcome {
+pub fn resolve_pending(
+    pending: &Pending,
+    mode: PriorityMode,
+    agent: &CcaiAgentView,
+) -> PendingOutcome {
     if agent.offline() {
         return PendingOutcome::Drop("agent went offline".into());
     }
@@ -130,82 +140,163 @@ mod tests {
                 ("K3".into(), "Break".into()),
                 ("K4".into(), "Lunch".into()),
             ]),
-            to_kustomer: BTreeMap::from([("Break".into(), "K3".into()), ("Available".into(), "K1".into())]),
+            to_kustomer: BTreeMap::from([
+                ("Break".into(), "K3".into()),
+                ("Available".into(), "K1".into()),
+            ]),
             two_way: true,
             ..Default::default()
         }
     }
 
     fn agent(status: &str) -> CcaiAgentView {
-        CcaiAgentView { status: status.into(), online: status != OFFLINE, chosen_at: None }
+        CcaiAgentView {
+            status: status.into(),
+            online: status != OFFLINE,
+            chosen_at: None,
+        }
     }
 
     #[test]
     fn r_s_2_mapping_is_many_to_one() {
         let lunch = agent("Lunch");
-        assert_eq!(decide("K1", &mapping(), &lunch), Decision::Apply("Available".into()));
-        assert_eq!(decide("K2", &mapping(), &lunch), Decision::Apply("Available".into()));
-        assert_eq!(decide("K3", &mapping(), &lunch), Decision::Apply("Break".into()));
-        assert_eq!(decide("K4", &mapping(), &agent("Available")), Decision::Apply("Lunch".into()));
+        assert_eq!(
+            decide("K1", &mapping(), &lunch),
+            Decision::Apply("Available".into())
+        );
+        assert_eq!(
+            decide("K2", &mapping(), &lunch),
+            Decision::Apply("Available".into())
+        );
+        assert_eq!(
+            decide("K3", &mapping(), &lunch),
+            Decision::Apply("Break".into())
+        );
+        assert_eq!(
+            decide("K4", &mapping(), &agent("Available")),
+            Decision::Apply("Lunch".into())
+        );
     }
 
     #[test]
     fn r_s_2_an_unmapped_status_changes_nothing() {
-        assert_eq!(decide("K9", &mapping(), &agent("Available")), Decision::Unmapped);
+        assert_eq!(
+            decide("K9", &mapping(), &agent("Available")),
+            Decision::Unmapped
+        );
     }
 
     #[test]
     fn r_s_6_offline_agents_are_recorded_not_changed() {
-        assert_eq!(decide("K3", &mapping(), &agent(OFFLINE)), Decision::IgnoreOffline("Break".into()));
-        let signed_out = CcaiAgentView { status: "Available".into(), online: false, chosen_at: None };
-        assert_eq!(decide("K3", &mapping(), &signed_out), Decision::IgnoreOffline("Break".into()));
+        assert_eq!(
+            decide("K3", &mapping(), &agent(OFFLINE)),
+            Decision::IgnoreOffline("Break".into())
+        );
+        let signed_out = CcaiAgentView {
+            status: "Available".into(),
+            online: false,
+            chosen_at: None,
+        };
+        assert_eq!(
+            decide("K3", &mapping(), &signed_out),
+            Decision::IgnoreOffline("Break".into())
+        );
     }
 
     #[test]
     fn r_s_6_system_statuses_keep_the_change_pending() {
         for status in SYSTEM_STATUSES {
-            assert_eq!(decide("K3", &mapping(), &agent(status)), Decision::KeepPending("Break".into()));
+            assert_eq!(
+                decide("K3", &mapping(), &agent(status)),
+                Decision::KeepPending("Break".into())
+            );
         }
     }
 
     #[test]
     fn a_change_to_the_current_status_sends_nothing() {
-        assert_eq!(decide("K2", &mapping(), &agent("Available")), Decision::AlreadyThere("Available".into()));
+        assert_eq!(
+            decide("K2", &mapping(), &agent("Available")),
+            Decision::AlreadyThere("Available".into())
+        );
     }
 
     fn pending() -> Pending {
-        Pending { kustomer_status_id: "K3".into(), ccai_status: "Break".into(), changed_at: UnixMillis(1_000) }
+        Pending {
+            kustomer_status_id: "K3".into(),
+            ccai_status: "Break".into(),
+            changed_at: UnixMillis(1_000),
+        }
     }
 
     #[test]
     fn r_s_6_pending_waits_while_the_session_lasts_and_applies_after() {
-        assert_eq!(resolve_pending(&pending(), PriorityMode::LatestWins, &agent("Wrap-up")), PendingOutcome::Wait);
-        assert_eq!(resolve_pending(&pending(), PriorityMode::LatestWins, &agent("Available")), PendingOutcome::Apply("Break".into()));
-        assert!(matches!(resolve_pending(&pending(), PriorityMode::CrmOverrides, &agent(OFFLINE)), PendingOutcome::Drop(_)));
+        assert_eq!(
+            resolve_pending(&pending(), PriorityMode::LatestWins, &agent("Wrap-up")),
+            PendingOutcome::Wait
+        );
+        assert_eq!(
+            resolve_pending(&pending(), PriorityMode::LatestWins, &agent("Available")),
+            PendingOutcome::Apply("Break".into())
+        );
+        assert!(matches!(
+            resolve_pending(&pending(), PriorityMode::CrmOverrides, &agent(OFFLINE)),
+            PendingOutcome::Drop(_)
+        ));
     }
 
     #[test]
     fn r_s_5_latest_wins_keeps_a_later_agent_choice() {
-        let chose_later = CcaiAgentView { status: "Lunch".into(), online: true, chosen_at: Some(UnixMillis(2_000)) };
-        assert!(matches!(resolve_pending(&pending(), PriorityMode::LatestWins, &chose_later), PendingOutcome::Drop(_)));
-        let chose_earlier = CcaiAgentView { chosen_at: Some(UnixMillis(500)), ..chose_later.clone() };
-        assert_eq!(resolve_pending(&pending(), PriorityMode::LatestWins, &chose_earlier), PendingOutcome::Apply("Break".into()));
+        let chose_later = CcaiAgentView {
+            status: "Lunch".into(),
+            online: true,
+            chosen_at: Some(UnixMillis(2_000)),
+        };
+        assert!(matches!(
+            resolve_pending(&pending(), PriorityMode::LatestWins, &chose_later),
+            PendingOutcome::Drop(_)
+        ));
+        let chose_earlier = CcaiAgentView {
+            chosen_at: Some(UnixMillis(500)),
+            ..chose_later.clone()
+        };
+        assert_eq!(
+            resolve_pending(&pending(), PriorityMode::LatestWins, &chose_earlier),
+            PendingOutcome::Apply("Break".into())
+        );
     }
 
     #[test]
     fn r_s_5_crm_overrides_replaces_the_agents_choice() {
-        let chose_later = CcaiAgentView { status: "Lunch".into(), online: true, chosen_at: Some(UnixMillis(2_000)) };
-        assert_eq!(resolve_pending(&pending(), PriorityMode::CrmOverrides, &chose_later), PendingOutcome::Apply("Break".into()));
+        let chose_later = CcaiAgentView {
+            status: "Lunch".into(),
+            online: true,
+            chosen_at: Some(UnixMillis(2_000)),
+        };
+        assert_eq!(
+            resolve_pending(&pending(), PriorityMode::CrmOverrides, &chose_later),
+            PendingOutcome::Apply("Break".into())
+        );
     }
 
     #[test]
     fn r_s_7_two_way_reflects_ccai_changes_but_never_echoes_the_bridges_own() {
         let mapping = mapping();
-        assert_eq!(reverse_change("Break", &mapping, Some("Available")), Some("K3"));
-        assert_eq!(reverse_change("Break", &mapping, Some("Break")), None, "our own change");
+        assert_eq!(
+            reverse_change("Break", &mapping, Some("Available")),
+            Some("K3")
+        );
+        assert_eq!(
+            reverse_change("Break", &mapping, Some("Break")),
+            None,
+            "our own change"
+        );
         assert_eq!(reverse_change("In-call", &mapping, None), None);
         assert_eq!(reverse_change("Training", &mapping, None), None, "unmapped");
-        let one_way = StatusMapping { two_way: false, ..mapping };
+        let one_way = StatusMapping {
+            two_way: false,
+            ..mapping
+        };
         assert_eq!(reverse_change("Break", &one_way, None), None);
     }
 }

@@ -84,8 +84,11 @@ pub struct CcaiWorld {
 
 impl CcaiWorld {
     pub fn seeded() -> Self {
+        // Ids start at a random base per sandbox: tests share one state table, and a real
+        // tenant's ids are never reused by another.
+        let base = (uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64 * 1000;
         let mut world = Self {
-            next_id: 100,
+            next_id: base,
             ..Default::default()
         };
         world.statuses = STATUS_NAMES.iter().map(|s| (*s).to_owned()).collect();

@@ -1,0 +1,200 @@
+//! The status function's HTTP surface (events.md §2): parse, call [`StatusService`], answer.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /agents/instances` `{email, instance_id}` | 201 `{lease_token, expires_at}` · 409 `{error, held_by, expires_in_s}` |
+//! | `PUT /agents/instances/{instance_id}` `{email, lease_token}` | 200 `{expires_at}` · 409 |
+//! | `DELETE /agents/instances/{instance_id}` `{email, lease_token}` | 204 |
+//! | `POST /webhooks/kustomer/status` `{email, instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, …}` · 409 · 422 |
+//!
+//! Every route needs `Authorization: Bearer <BRIDGE_TOKEN>`, compared in constant time.
+
+use bridge_shared::UnixMillis;
+use bridge_shared::config::Secret;
+use bridge_shared::retry::Retryable;
+use bridge_shared::status::sync::{
+    ChangeOutcome, ClaimOutcome, StatusChange, StatusError, StatusService,
+};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+pub struct StatusApi {
+    pub service: StatusService,
+    pub bridge_token: Secret,
+}
+
+fn answer(status: StatusCode, body: Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    answer(status, json!({"error": message.into()}))
+}
+
+fn authorised(request: &Request, token: &Secret) -> bool {
+    let given = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+}
+
+/// The body as `T`, or why not (serde names the field), for a 400.
+fn body<T: DeserializeOwned>(request: &Request) -> Result<T, String> {
+    let bytes: &[u8] = match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        Body::Empty => b"",
+        _ => b"",
+    };
+    serde_json::from_slice(bytes).map_err(|err| format!("invalid body: {err}"))
+}
+
+#[derive(Deserialize)]
+struct ClaimBody {
+    email: String,
+    instance_id: String,
+}
+
+#[derive(Deserialize)]
+struct LeaseBody {
+    email: String,
+    lease_token: u64,
+}
+
+fn iso(at: UnixMillis) -> String {
+    chrono::DateTime::from_timestamp_millis(at.0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+fn failure(err: StatusError) -> Response<Body> {
+    match &err {
+        StatusError::Invalid(message) => error(StatusCode::BAD_REQUEST, message.clone()),
+        StatusError::UnknownAgent { .. } => error(StatusCode::NOT_FOUND, err.to_string()),
+        StatusError::SharedUser(_) => error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+        StatusError::Unmapped(_) => error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+        StatusError::NotHolder {
+            held_by,
+            expires_in_s,
+        } => answer(
+            StatusCode::CONFLICT,
+            json!({"error": "this instance does not hold the agent's lease", "held_by": held_by, "expires_in_s": expires_in_s}),
+        ),
+        StatusError::Ccai(_) | StatusError::Kustomer(_) => {
+            tracing::error!(error = %err, "platform call failed");
+            error(StatusCode::BAD_GATEWAY, err.to_string())
+        }
+        StatusError::Store(_) => {
+            tracing::error!(error = %err, retryable = err.is_retryable(), "state store failed");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state store unavailable; try again",
+            )
+        }
+    }
+}
+
+fn outcome_body(outcome: &ChangeOutcome) -> Value {
+    serde_json::to_value(outcome).unwrap_or(Value::Null)
+}
+
+/// Handles one request. Never fails: every error is an HTTP answer.
+pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Response<Body> {
+    if !authorised(&request, &api.bridge_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let method = request.method().clone();
+    match (method, segments.as_slice()) {
+        (Method::POST, ["agents", "instances"]) => {
+            let claim: ClaimBody = match body(&request) {
+                Ok(b) => b,
+                Err(why) => return error(StatusCode::BAD_REQUEST, why),
+            };
+            if claim.instance_id.trim().is_empty() {
+                return error(StatusCode::BAD_REQUEST, "instance_id is required");
+            }
+            match api
+                .service
+                .claim(&claim.email, &claim.instance_id, now)
+                .await
+            {
+                Ok(ClaimOutcome::Acquired {
+                    lease_token,
+                    expires_at,
+                    applied_at_login,
+                }) => answer(
+                    StatusCode::CREATED,
+                    json!({"lease_token": lease_token, "expires_at": iso(expires_at), "applied_at_login": applied_at_login.as_ref().map(outcome_body)}),
+                ),
+                Ok(ClaimOutcome::Held {
+                    held_by,
+                    expires_in_s,
+                }) => answer(
+                    StatusCode::CONFLICT,
+                    json!({"error": format!("another instance drives this agent; its lease frees in {expires_in_s} s"), "held_by": held_by, "expires_in_s": expires_in_s}),
+                ),
+                Err(err) => failure(err),
+            }
+        }
+        (Method::PUT, ["agents", "instances", instance]) => {
+            let lease: LeaseBody = match body(&request) {
+                Ok(b) => b,
+                Err(why) => return error(StatusCode::BAD_REQUEST, why),
+            };
+            match api
+                .service
+                .renew(&lease.email, instance, lease.lease_token, now)
+                .await
+            {
+                Ok(expires_at) => answer(StatusCode::OK, json!({"expires_at": iso(expires_at)})),
+                Err(err) => failure(err),
+            }
+        }
+        (Method::DELETE, ["agents", "instances", instance]) => {
+            let lease: LeaseBody = match body(&request) {
+                Ok(b) => b,
+                Err(why) => return error(StatusCode::BAD_REQUEST, why),
+            };
+            match api
+                .service
+                .release(&lease.email, instance, lease.lease_token)
+                .await
+            {
+                Ok(_) => Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .body(Body::Empty)
+                    .unwrap_or_default(),
+                Err(err) => failure(err),
+            }
+        }
+        (Method::POST, ["webhooks", "kustomer", "status"]) => {
+            let change: StatusChange = match body(&request) {
+                Ok(b) => b,
+                Err(why) => return error(StatusCode::BAD_REQUEST, why),
+            };
+            match api.service.change(&change, now).await {
+                Ok(outcome) => answer(StatusCode::ACCEPTED, outcome_body(&outcome)),
+                Err(err) => failure(err),
+            }
+        }
+        (_, ["agents", "instances", ..]) | (_, ["webhooks", "kustomer", "status"]) => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed on this route",
+        ),
+        _ => error(StatusCode::NOT_FOUND, format!("no route {path}")),
+    }
+}

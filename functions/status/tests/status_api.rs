@@ -1,0 +1,491 @@
+//! The status function end to end: its HTTP handler, the state store on DynamoDB Local, and the
+//! CCAI and Kustomer sandboxes over real HTTP. One test per rule (R-S-…).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use bridge_shared::UnixMillis;
+use bridge_shared::config::Secret;
+use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::status::{PendingOutcome, PriorityMode, StatusMapping};
+use bridge_status::{StatusApi, handle};
+use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
+use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use lambda_http::{Body, Request};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const TOKEN: &str = "bridge-token";
+
+struct Rig {
+    ccai: CcaiSandbox,
+    kustomer: KustomerSandbox,
+    api: StatusApi,
+    email: String,
+    agent: u64,
+    /// Kustomer routing-status ids by name: K1 Available, K2 Busy, K3 Lunch, K4 Training.
+    k: BTreeMap<&'static str, String>,
+}
+
+/// The example of R-S-2: K1→A, K2→A, K3→B, K4→D (A = Available, B = Break, D = Lunch).
+fn mapping(
+    k: &BTreeMap<&'static str, String>,
+    priority: PriorityMode,
+    apply_at_login: bool,
+) -> StatusMapping {
+    StatusMapping {
+        to_ccai: BTreeMap::from([
+            (k["K1"].clone(), "Available".into()),
+            (k["K2"].clone(), "Available".into()),
+            (k["K3"].clone(), "Break".into()),
+            (k["K4"].clone(), "Lunch".into()),
+        ]),
+        priority,
+        apply_at_login,
+        ..Default::default()
+    }
+}
+
+async fn rig_with(priority: PriorityMode, apply_at_login: bool, ccai_status: &str) -> Rig {
+    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
+        .await
+        .unwrap();
+    let kustomer = KustomerSandbox::start(SandboxOptions::default())
+        .await
+        .unwrap();
+    let email = format!("{}@example.com", bridge_tests::unique("ana"));
+    let agent = ccai.change(|w| w.add_agent(&email, "Ana", ccai_status));
+    kustomer.add_user("Ana", &email);
+    let k: BTreeMap<&'static str, String> = [
+        ("K1", "Available"),
+        ("K2", "Busy"),
+        ("K3", "Lunch"),
+        ("K4", "Training"),
+    ]
+    .into_iter()
+    .map(|(k, name)| (k, kustomer.status_id(name).unwrap()))
+    .collect();
+    let ccai_client = Arc::new(bridge_tests::ccai_support::client(&ccai));
+    let kustomer_client = Arc::new(bridge_tests::kustomer_support::client(&kustomer));
+    let store = Arc::new(bridge_tests::local::dynamo_store().await);
+    let service = StatusService::new(store, ccai_client, kustomer_client, DEFAULT_LEASE);
+    service
+        .save_mapping(&mapping(&k, priority, apply_at_login))
+        .await
+        .unwrap();
+    Rig {
+        ccai,
+        kustomer,
+        api: StatusApi {
+            service,
+            bridge_token: Secret::new(TOKEN),
+        },
+        email,
+        agent,
+        k,
+    }
+}
+
+async fn rig() -> Rig {
+    rig_with(PriorityMode::LatestWins, false, "Available").await
+}
+
+fn request(method: &str, path: &str, body: Value) -> Request {
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .unwrap()
+}
+
+async fn call(rig: &Rig, request: Request, now: UnixMillis) -> (u16, Value) {
+    let response = handle(&rig.api, request, now).await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, body)
+}
+
+fn at(seconds: i64) -> UnixMillis {
+    UnixMillis(1_900_000_000_000 + seconds * 1000)
+}
+
+fn iso(at: UnixMillis) -> String {
+    chrono::DateTime::from_timestamp_millis(at.0)
+        .unwrap()
+        .to_rfc3339()
+}
+
+async fn claim(rig: &Rig, instance: &str, now: UnixMillis) -> (u16, Value) {
+    call(
+        rig,
+        request(
+            "POST",
+            "/agents/instances",
+            json!({"email": rig.email, "instance_id": instance}),
+        ),
+        now,
+    )
+    .await
+}
+
+async fn change(
+    rig: &Rig,
+    instance: &str,
+    token: &Value,
+    k: &str,
+    changed: UnixMillis,
+    now: UnixMillis,
+) -> (u16, Value) {
+    let body = json!({"email": rig.email, "instance_id": instance, "lease_token": token, "status_id": rig.k[k], "changed_at": iso(changed)});
+    call(rig, request("POST", "/webhooks/kustomer/status", body), now).await
+}
+
+fn ccai_status(rig: &Rig) -> String {
+    rig.ccai.inspect(|w| w.agent_status(rig.agent)).unwrap()
+}
+
+#[tokio::test]
+async fn r_s_1_r_s_2_each_kustomer_status_becomes_its_mapped_ccai_status() {
+    let rig = rig().await;
+    let (status, lease) = claim(&rig, "tab-1", at(0)).await;
+    assert_eq!(status, 201, "{lease}");
+    let token = &lease["lease_token"];
+    for (n, (k, expected, outcome)) in [
+        ("K3", "Break", "applied"),
+        ("K1", "Available", "applied"),
+        ("K4", "Lunch", "applied"),
+        ("K2", "Available", "applied"),
+        ("K1", "Available", "already_there"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, body) =
+            change(&rig, "tab-1", token, k, at(n as i64 + 1), at(n as i64 + 1)).await;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (202, Some(outcome)),
+            "{k}: {body}"
+        );
+        assert_eq!(ccai_status(&rig), expected, "after {k}");
+    }
+}
+
+#[tokio::test]
+async fn r_s_2_an_unmapped_status_is_refused_and_recorded_for_the_agent() {
+    let rig = rig().await;
+    let (_, lease) = claim(&rig, "tab-1", at(0)).await;
+    let offline = rig.kustomer.status_id("Offline").unwrap();
+    let body = json!({"email": rig.email, "instance_id": "tab-1", "lease_token": lease["lease_token"], "status_id": offline, "changed_at": iso(at(1))});
+    let (status, answer) = call(
+        &rig,
+        request("POST", "/webhooks/kustomer/status", body),
+        at(1),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("not mapped"));
+    assert_eq!(ccai_status(&rig), "Available");
+    let state = rig
+        .api
+        .service
+        .agent_state(&rig.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        state["state"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not mapped")
+    );
+}
+
+#[tokio::test]
+async fn r_s_3_a_kustomer_user_sharing_the_email_is_refused() {
+    let rig = rig().await;
+    rig.kustomer
+        .add_user("Ana's twin", &rig.email.to_uppercase());
+    let (status, body) = claim(&rig, "tab-1", at(0)).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("share"));
+}
+
+#[tokio::test]
+async fn r_s_3_an_unknown_email_is_a_404() {
+    let rig = rig().await;
+    let body = json!({"email": "nobody@example.com", "instance_id": "tab-1"});
+    let (status, answer) = call(&rig, request("POST", "/agents/instances", body), at(0)).await;
+    assert_eq!(status, 404, "{answer}");
+}
+
+#[tokio::test]
+async fn r_s_4_a_second_tab_is_refused_while_the_first_holds_the_lease() {
+    let rig = rig().await;
+    let (_, first) = claim(&rig, "tab-1", at(0)).await;
+    let (status, refused) = claim(&rig, "tab-2", at(10)).await;
+    assert_eq!(status, 409);
+    assert_eq!(refused["held_by"], "tab-1");
+    assert_eq!(refused["expires_in_s"], 20);
+    let (status, _) = change(&rig, "tab-2", &first["lease_token"], "K3", at(11), at(11)).await;
+    assert_eq!(
+        status, 409,
+        "a tab without the lease cannot change the status"
+    );
+    assert_eq!(ccai_status(&rig), "Available");
+    let (status, _) = change(&rig, "tab-1", &first["lease_token"], "K3", at(12), at(12)).await;
+    assert_eq!(status, 202);
+    assert_eq!(ccai_status(&rig), "Break");
+}
+
+#[tokio::test]
+async fn r_s_4_an_unrenewed_lease_is_taken_over_and_the_stale_tab_is_fenced_off() {
+    let rig = rig().await;
+    let (_, first) = claim(&rig, "tab-1", at(0)).await;
+    let renew = json!({"email": rig.email, "lease_token": first["lease_token"]});
+    let (status, renewed) = call(
+        &rig,
+        request("PUT", "/agents/instances/tab-1", renew.clone()),
+        at(20),
+    )
+    .await;
+    assert_eq!(status, 200, "{renewed}");
+    let (status, _) = claim(&rig, "tab-2", at(49)).await;
+    assert_eq!(status, 409, "renewed until 50 s");
+    let (status, second) = claim(&rig, "tab-2", at(51)).await;
+    assert_eq!(status, 201);
+    assert!(second["lease_token"].as_u64() > first["lease_token"].as_u64());
+    let (status, _) = change(&rig, "tab-1", &first["lease_token"], "K3", at(52), at(52)).await;
+    assert_eq!(status, 409, "stale fencing token");
+    let (status, _) = call(
+        &rig,
+        request("PUT", "/agents/instances/tab-1", renew),
+        at(53),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (status, _) = change(&rig, "tab-2", &second["lease_token"], "K4", at(54), at(54)).await;
+    assert_eq!(status, 202);
+    assert_eq!(ccai_status(&rig), "Lunch");
+}
+
+#[tokio::test]
+async fn r_s_4_a_released_lease_frees_the_agent_at_once() {
+    let rig = rig().await;
+    let (_, first) = claim(&rig, "tab-1", at(0)).await;
+    let body = json!({"email": rig.email, "lease_token": first["lease_token"]});
+    let response = handle(
+        &rig.api,
+        request("DELETE", "/agents/instances/tab-1", body),
+        at(1),
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(claim(&rig, "tab-2", at(2)).await.0, 201);
+}
+
+#[tokio::test]
+async fn r_s_4_fifty_tabs_racing_leave_exactly_one_holder() {
+    let rig = Arc::new(rig().await);
+    let tasks: Vec<_> = (0..50)
+        .map(|n| {
+            let rig = rig.clone();
+            tokio::spawn(async move { claim(&rig, &format!("tab-{n}"), at(0)).await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1);
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49);
+}
+
+#[tokio::test]
+async fn r_s_6_a_change_older_than_the_last_applied_is_dropped() {
+    let rig = rig().await;
+    let (_, lease) = claim(&rig, "tab-1", at(0)).await;
+    let token = &lease["lease_token"];
+    assert_eq!(
+        change(&rig, "tab-1", token, "K4", at(20), at(21)).await.0,
+        202
+    );
+    let (status, body) = change(&rig, "tab-1", token, "K3", at(10), at(22)).await;
+    assert_eq!((status, body["outcome"].as_str()), (202, Some("stale")));
+    assert_eq!(ccai_status(&rig), "Lunch");
+}
+
+#[tokio::test]
+async fn r_s_6_changes_for_an_offline_agent_are_recorded_not_applied() {
+    let rig = rig_with(PriorityMode::LatestWins, false, "Offline").await;
+    let (_, lease) = claim(&rig, "tab-1", at(0)).await;
+    let (status, body) = change(&rig, "tab-1", &lease["lease_token"], "K3", at(1), at(1)).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("ignored_offline"))
+    );
+    assert_eq!(ccai_status(&rig), "Offline");
+    let state = rig
+        .api
+        .service
+        .agent_state(&rig.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state["state"]["ignored"]["ccai_status"], "Break");
+}
+
+#[tokio::test]
+async fn r_s_6_a_change_during_a_call_waits_and_applies_when_the_call_ends() {
+    let rig = rig_with(PriorityMode::LatestWins, false, "In-call").await;
+    let (_, lease) = claim(&rig, "tab-1", at(0)).await;
+    let (status, body) = change(&rig, "tab-1", &lease["lease_token"], "K3", at(1), at(1)).await;
+    assert_eq!((status, body["outcome"].as_str()), (202, Some("pending")));
+    assert_eq!(ccai_status(&rig), "In-call");
+    assert_eq!(
+        rig.api
+            .service
+            .session_ended(&rig.email, at(2))
+            .await
+            .unwrap(),
+        Some(PendingOutcome::Wait)
+    );
+
+    // The call ends: wrap-up, then the platform's default.
+    rig.ccai.change(|w| {
+        w.move_agent(rig.agent, "Wrap-up", "platform");
+        w.finish_session_for(rig.agent);
+    });
+    let outcome = rig
+        .api
+        .service
+        .session_ended(&rig.email, at(3))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Some(PendingOutcome::Apply("Break".into())));
+    assert_eq!(ccai_status(&rig), "Break");
+    let state = rig
+        .api
+        .service
+        .agent_state(&rig.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(state["state"]["pending"].is_null());
+    assert_eq!(state["state"]["last_applied"]["ccai_status"], "Break");
+    assert_eq!(
+        rig.api
+            .service
+            .session_ended(&rig.email, at(4))
+            .await
+            .unwrap(),
+        None,
+        "nothing left pending"
+    );
+}
+
+async fn pending_then_agent_chooses_lunch(priority: PriorityMode) -> Rig {
+    let rig = rig_with(priority, false, "In-call").await;
+    // Real time: the agent's choice below is stamped by the sandbox's clock.
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    let (_, body) = change(&rig, "tab-1", &lease["lease_token"], "K3", now, now).await;
+    assert_eq!(body["outcome"], "pending");
+    // After the pending CRM change, the agent picks Lunch in CCAI as their next status.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    rig.ccai.change(|w| {
+        w.agent_mut(rig.agent).unwrap().next_status = Some("Lunch".into());
+        w.move_agent(rig.agent, "Wrap-up", "platform");
+        w.finish_session_for(rig.agent);
+    });
+    rig
+}
+
+#[tokio::test]
+async fn r_s_5_latest_wins_keeps_the_agents_later_choice() {
+    let rig = pending_then_agent_chooses_lunch(PriorityMode::LatestWins).await;
+    let outcome = rig
+        .api
+        .service
+        .session_ended(&rig.email, UnixMillis::now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Some(PendingOutcome::Drop(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(ccai_status(&rig), "Lunch");
+}
+
+#[tokio::test]
+async fn r_s_5_crm_overrides_replaces_the_agents_choice() {
+    let rig = pending_then_agent_chooses_lunch(PriorityMode::CrmOverrides).await;
+    let outcome = rig
+        .api
+        .service
+        .session_ended(&rig.email, UnixMillis::now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, Some(PendingOutcome::Apply("Break".into())));
+    assert_eq!(ccai_status(&rig), "Break");
+}
+
+#[tokio::test]
+async fn r_s_8_the_kustomer_status_is_applied_when_the_tab_claims_its_lease() {
+    let rig = rig_with(PriorityMode::LatestWins, true, "Available").await;
+    let user = rig.kustomer.inspect(|w| {
+        w.users
+            .iter()
+            .find(|u| u.text("email") == Some(rig.email.as_str()))
+            .unwrap()
+            .id
+            .clone()
+    });
+    rig.kustomer.set_work_session(&user, "Training").unwrap();
+    let (status, body) = claim(&rig, "tab-1", UnixMillis::now()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["applied_at_login"]["outcome"], "applied");
+    assert_eq!(ccai_status(&rig), "Lunch");
+}
+
+#[tokio::test]
+async fn requests_without_the_token_or_with_bad_bodies_are_refused_plainly() {
+    let rig = rig().await;
+    let mut unauthorised = request(
+        "POST",
+        "/agents/instances",
+        json!({"email": rig.email, "instance_id": "t"}),
+    );
+    unauthorised
+        .headers_mut()
+        .insert("authorization", "Bearer wrong".parse().unwrap());
+    assert_eq!(call(&rig, unauthorised, at(0)).await.0, 401);
+    let (status, body) = call(
+        &rig,
+        request("POST", "/agents/instances", json!({"instance_id": "t"})),
+        at(0),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("email"), "{body}");
+    let (status, body) = call(&rig, request("POST", "/webhooks/kustomer/status", json!({"email": rig.email, "instance_id": "t", "lease_token": 1, "status_id": "x", "changed_at": "yesterday"})), at(0)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        call(&rig, request("GET", "/agents/instances", json!({})), at(0))
+            .await
+            .0,
+        405
+    );
+    assert_eq!(
+        call(&rig, request("POST", "/nowhere", json!({})), at(0))
+            .await
+            .0,
+        404
+    );
+}
