@@ -19,6 +19,13 @@ class OfflinePolicyLoader:
 def main(path):
     with open(path, encoding="utf-8") as handle:
         template = yaml_parse(handle.read())
+    # `sam package` replaces local code folders with S3 locations before the transform runs;
+    # do the same so the offline transform sees what CloudFormation would.
+    for name, resource in template.get("Resources", {}).items():
+        properties = resource.get("Properties", {})
+        code = properties.get("CodeUri")
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(code, str) and not code.startswith("s3://"):
+            properties["CodeUri"] = f"s3://packaged-artifacts/{name}.zip"
     try:
         expanded = transform(template, {}, OfflinePolicyLoader())
     except InvalidDocumentException as err:

@@ -6,6 +6,7 @@ pub mod bytes_source;
 pub mod ccai_sandbox;
 pub mod ccai_support;
 pub mod contract;
+pub mod counting_store;
 pub mod kustomer_sandbox;
 pub mod kustomer_support;
 pub mod local;

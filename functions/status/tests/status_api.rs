@@ -48,6 +48,16 @@ fn mapping(
 }
 
 async fn rig_with(priority: PriorityMode, apply_at_login: bool, ccai_status: &str) -> Rig {
+    let store = Arc::new(bridge_tests::local::dynamo_store().await);
+    rig_on(store, priority, apply_at_login, ccai_status).await
+}
+
+async fn rig_on(
+    store: Arc<dyn bridge_shared::store::StateStore>,
+    priority: PriorityMode,
+    apply_at_login: bool,
+    ccai_status: &str,
+) -> Rig {
     let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
         .await
         .unwrap();
@@ -68,7 +78,6 @@ async fn rig_with(priority: PriorityMode, apply_at_login: bool, ccai_status: &st
     .collect();
     let ccai_client = Arc::new(bridge_tests::ccai_support::client(&ccai));
     let kustomer_client = Arc::new(bridge_tests::kustomer_support::client(&kustomer));
-    let store = Arc::new(bridge_tests::local::dynamo_store().await);
     let service = StatusService::new(store, ccai_client, kustomer_client, DEFAULT_LEASE);
     service
         .save_mapping(&mapping(&k, priority, apply_at_login))
@@ -487,5 +496,33 @@ async fn requests_without_the_token_or_with_bad_bodies_are_refused_plainly() {
             .await
             .0,
         404
+    );
+}
+
+/// The hot path's budget: once the container has the mapping and the agent's identity in
+/// memory, a status change costs one conditional write and no read.
+#[tokio::test]
+async fn a_status_change_costs_one_conditional_write_once_caches_are_warm() {
+    use bridge_tests::counting_store::CountingStore;
+    let counting = Arc::new(CountingStore::new(Arc::new(
+        bridge_tests::local::dynamo_store().await,
+    )));
+    let rig = rig_on(
+        counting.clone(),
+        PriorityMode::LatestWins,
+        false,
+        "Available",
+    )
+    .await;
+    let (_, lease) = claim(&rig, "tab-1", at(0)).await;
+    change(&rig, "tab-1", &lease["lease_token"], "K3", at(1), at(1)).await;
+    let before = counting.counts();
+    let (status, body) = change(&rig, "tab-1", &lease["lease_token"], "K4", at(2), at(2)).await;
+    assert_eq!((status, body["outcome"].as_str()), (202, Some("applied")));
+    let after = counting.counts();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (0, 1),
+        "(reads, writes) per change"
     );
 }
