@@ -202,13 +202,16 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut report = Report::new(&backends.store_name, &backends.blobs_name);
     type Scenario = for<'a> fn(&'a Backends, &'a str) -> futures::future::BoxFuture<'a, Outcome>;
-    let scenarios: [(&str, Scenario); 4] = [
+    let scenarios: [(&str, Scenario); 5] = [
         ("agent tabs", |b, r| Box::pin(agent_tabs(b, r))),
         ("duplicate delivery", |b, r| {
             Box::pin(duplicate_delivery(b, r))
         }),
         ("out-of-order changes", |b, r| Box::pin(out_of_order(b, r))),
         ("recording stream", |b, r| Box::pin(recording_stream(b, r))),
+        ("agent status", |b, r| {
+            Box::pin(crate::agents::agent_status(b, r))
+        }),
     ];
     for (name, scenario) in scenarios {
         progress(name);
@@ -224,8 +227,8 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
             "issues 3, 4 and 5, then the contact-sync function",
         ),
         (
-            "Agent status sync, Kustomer to CCAI (R-S-1 to R-S-8)",
-            "issue 6",
+            "Two-way status sync and the status admin API (R-S-7, /admin/status-mapping, /admin/agents)",
+            "issue 6, remaining part",
         ),
         (
             "Recordings and transcripts attached in Kustomer (R-R, R-X)",

@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
     let mut step = 0;
     let report = bridge_local::demo::run(&backends, &mut |name| {
         step += 1;
-        eprintln!("[{step}/4] {name} …");
+        eprintln!("[{step}/5] {name} …");
     })
     .await;
     println!("{}", report.to_text());

@@ -36,7 +36,39 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     let recording = report.section("A 20 MiB recording").unwrap();
     assert_eq!(recording.counted("recording bytes"), Some(20 * 1024 * 1024));
 
-    let sync = report.section("Agent status sync").unwrap();
-    assert!(matches!(sync.status, Status::NotImplemented(_)));
+    let agents = report.section("Agent status inheritance").unwrap();
+    assert_eq!(
+        agents.counted("status changes applied"),
+        Some(2),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(
+        agents.counted("pending change applied after the call"),
+        Some(1),
+        "{}",
+        report.to_text()
+    );
+    assert!(
+        agents
+            .lines
+            .iter()
+            .any(|l| l.contains("tab-2 claims the agent: 409"))
+    );
+    assert!(
+        agents
+            .lines
+            .iter()
+            .any(|l| l.contains("tab-2 sets Kustomer Lunch: 409"))
+    );
+    assert!(
+        agents
+            .lines
+            .iter()
+            .any(|l| l.contains("older change arrives: stale"))
+    );
+
+    let two_way = report.section("Two-way status sync").unwrap();
+    assert!(matches!(two_way.status, Status::NotImplemented(_)));
     assert!(report.to_html().contains("Not implemented yet"));
 }
