@@ -499,6 +499,79 @@ async fn requests_without_the_token_or_with_bad_bodies_are_refused_plainly() {
     );
 }
 
+/// R-S-7: in two-way mode an agent's own CCAI change reaches their Kustomer work session; the
+/// tab's report of that change sends nothing back to CCAI, and the bridge's own changes are not
+/// echoed.
+#[tokio::test]
+async fn r_s_7_two_way_reflects_ccai_changes_without_an_echo_loop() {
+    let rig = rig().await;
+    let mut two_way = mapping(&rig.k, PriorityMode::LatestWins, false);
+    two_way.two_way = true;
+    two_way.to_kustomer = BTreeMap::from([
+        ("Break".into(), rig.k["K3"].clone()),
+        ("Lunch".into(), rig.k["K4"].clone()),
+    ]);
+    rig.api.service.save_mapping(&two_way).await.unwrap();
+    let user = rig.kustomer.inspect(|w| {
+        w.users
+            .iter()
+            .find(|u| u.text("email") == Some(rig.email.as_str()))
+            .unwrap()
+            .id
+            .clone()
+    });
+    let session = rig.kustomer.set_work_session(&user, "Available").unwrap();
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+
+    // The agent picks Break in CCAI themselves.
+    rig.ccai
+        .change(|w| w.move_agent(rig.agent, "Break", "agent"));
+    let reflected = rig
+        .api
+        .service
+        .reflect_ccai_status(&rig.email, now)
+        .await
+        .unwrap();
+    assert_eq!(reflected.as_deref(), Some(rig.k["K3"].as_str()));
+    let kustomer_status = rig.kustomer.inspect(|w| {
+        w.find("work-session", &session)
+            .unwrap()
+            .related("status")
+            .map(str::to_owned)
+    });
+    assert_eq!(kustomer_status.as_deref(), Some(rig.k["K3"].as_str()));
+    assert_eq!(
+        rig.api
+            .service
+            .reflect_ccai_status(&rig.email, now)
+            .await
+            .unwrap(),
+        None,
+        "reflected once"
+    );
+
+    // The tab reports the Kustomer change it now sees: CCAI already has Break, nothing is sent.
+    let changes_before = rig.ccai.inspect(|w| w.status_history.len());
+    let later = UnixMillis(now.0 + 10);
+    let (_, body) = change(&rig, "tab-1", &lease["lease_token"], "K3", later, later).await;
+    assert_eq!(body["outcome"], "already_there");
+    assert_eq!(rig.ccai.inspect(|w| w.status_history.len()), changes_before);
+
+    // A change the bridge makes (K4 → Lunch) is not reflected back to Kustomer.
+    let later = UnixMillis(now.0 + 20);
+    change(&rig, "tab-1", &lease["lease_token"], "K4", later, later).await;
+    assert_eq!(ccai_status(&rig), "Lunch");
+    assert_eq!(
+        rig.api
+            .service
+            .reflect_ccai_status(&rig.email, later)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 /// The hot path's budget: once the container has the mapping and the agent's identity in
 /// memory, a status change costs one conditional write and no read.
 #[tokio::test]

@@ -456,7 +456,7 @@ impl StatusService {
             }
             Decision::AlreadyThere(target) => (
                 record(
-                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": iso(changed_at)}, "last_change_at": iso(changed_at)}),
+                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": iso(changed_at)}, "last_change_at": iso(changed_at), "last_reflected": null}),
                 ),
                 Some(ChangeOutcome::AlreadyThere {
                     ccai_status: target.clone(),
@@ -464,7 +464,7 @@ impl StatusService {
             ),
             Decision::Apply(target) => (
                 record(
-                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": iso(changed_at)}, "last_error": null, "last_change_at": iso(changed_at)}),
+                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": iso(changed_at)}, "last_error": null, "last_change_at": iso(changed_at), "last_reflected": null}),
                 ),
                 Some(ChangeOutcome::Applied {
                     ccai_status: target.clone(),
@@ -600,6 +600,75 @@ impl StatusService {
             )
             .await?;
         Ok(Some(outcome))
+    }
+
+    /// R-S-7, two-way mode: reflects the agent's current CCAI status into their active Kustomer
+    /// work session through the reverse mapping. Never echoes the bridge's own last change, a
+    /// system status, or a status already reflected; the tab's report of the resulting Kustomer
+    /// change maps back to the CCAI status the agent already has, so nothing loops. Returns the
+    /// Kustomer status id set, if any.
+    pub async fn reflect_ccai_status(
+        &self,
+        email: &str,
+        now: UnixMillis,
+    ) -> Result<Option<String>, StatusError> {
+        let mapping = self.mapping(now).await?;
+        if !mapping.two_way {
+            return Ok(None);
+        }
+        let profile = self.profile(email, now).await?;
+        let view = self.ccai_view(profile.ccai_agent_id).await?;
+        let resource = ItemKey::agent_lease(email);
+        let current = self.store.read_state(&resource).await?;
+        let (state, version) = match &current {
+            Some(current) => (current.state.clone(), current.version),
+            None => (Value::Null, 0),
+        };
+        let ours = state
+            .get("last_applied")
+            .and_then(|a| a.get("ccai_status"))
+            .and_then(Value::as_str);
+        let Some(target) = super::rules::reverse_change(&view.status, &mapping, ours) else {
+            return Ok(None);
+        };
+        if state.get("last_reflected").and_then(Value::as_str) == Some(view.status.as_str()) {
+            return Ok(None);
+        }
+        let Some(session) = self
+            .kustomer
+            .active_work_session(&profile.kustomer_user_id)
+            .await?
+        else {
+            // Not signed in to Kustomer routing: there is no status to set.
+            return Ok(None);
+        };
+        if session.status_id() != Some(target) {
+            self.kustomer
+                .update_work_session(&session.id, &json!({ "status": target }))
+                .await?;
+        }
+        let mut updated = match state {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        updated.insert("last_reflected".into(), json!(view.status));
+        // Losing this race only means the reflection is recorded by the next look.
+        self.store
+            .replace_state(&resource, version, version, &Value::Object(updated))
+            .await?;
+        Ok(Some(target.to_owned()))
+    }
+
+    /// One agent's reconciliation (the scheduled job and session-end events call this): a
+    /// pending change is resolved, then two-way mode reflects the CCAI status.
+    pub async fn reconcile_agent(
+        &self,
+        email: &str,
+        now: UnixMillis,
+    ) -> Result<(Option<PendingOutcome>, Option<String>), StatusError> {
+        let pending = self.session_ended(email, now).await?;
+        let reflected = self.reflect_ccai_status(email, now).await?;
+        Ok((pending, reflected))
     }
 
     /// The agent's sync state (admin view).
