@@ -63,6 +63,10 @@ impl DocumentStore for CountingStore {
         self.write();
         self.inner.delete(key).await
     }
+    async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
+        self.read();
+        self.inner.list_partition(pk, now).await
+    }
 }
 
 #[async_trait]

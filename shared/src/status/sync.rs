@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 /// How long a claimed lease lives without renewal (R-S-4), unless configured otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// The partition listing every agent whose identity the bridge has resolved.
+pub const AGENT_INDEX: &str = "AGENTS";
 /// How long the mapping is served from memory before it is read again.
 const MAPPING_TTL: Duration = Duration::from_secs(30);
 
@@ -268,6 +270,13 @@ impl StatusService {
             serde_json::to_value(&profile).map_err(|e| StatusError::Invalid(e.to_string()))?;
         self.store
             .put_if_absent(&Item::new(ItemKey::agent_profile(email), body), now)
+            .await?;
+        // The admin's agent list (`AGENTS` partition, one item per agent).
+        self.store
+            .put(&Item::new(
+                ItemKey::new(AGENT_INDEX, email),
+                json!({ "email": email }),
+            ))
             .await?;
         Ok(profile)
     }
@@ -669,6 +678,17 @@ impl StatusService {
         let pending = self.session_ended(email, now).await?;
         let reflected = self.reflect_ccai_status(email, now).await?;
         Ok((pending, reflected))
+    }
+
+    /// Every known agent's e-mail (admin view).
+    pub async fn agent_emails(&self, now: UnixMillis) -> Result<Vec<String>, StatusError> {
+        Ok(self
+            .store
+            .list_partition(AGENT_INDEX, now)
+            .await?
+            .into_iter()
+            .map(|item| item.key.sk)
+            .collect())
     }
 
     /// The agent's sync state (admin view).

@@ -332,6 +332,12 @@ impl DocumentStore for DynamoStore {
         self.put_outcome(conditional("PutItem", result)?)
     }
 
+    async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
+        let mut items = self.query_partition(pk).await?;
+        items.retain(|item| item.is_live(now));
+        Ok(items)
+    }
+
     async fn delete(&self, key: &ItemKey) -> Result<(), StoreError> {
         self.client
             .delete_item()
@@ -345,6 +351,32 @@ impl DocumentStore for DynamoStore {
 }
 
 impl DynamoStore {
+    async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Attributes> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|err| classify("Query", err))?;
+            for attributes in output.items() {
+                items.push(Reader::new(attributes)?.item()?);
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     fn put_outcome<T>(&self, outcome: Conditional<T>) -> Result<PutOutcome, StoreError> {
         match outcome {
             Conditional::Done(_) => Ok(PutOutcome::Written),

@@ -104,6 +104,20 @@ impl DocumentStore for EmbeddedStore {
         self.rows()?.remove(key);
         Ok(())
     }
+
+    async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
+        let rows = self.rows()?;
+        let mut items: Vec<Item> = rows
+            .iter()
+            .filter(|(key, _)| key.pk == pk)
+            .filter_map(|(_, row)| match row {
+                Row::Document(item) if item.is_live(now) => Some(item.clone()),
+                _ => None,
+            })
+            .collect();
+        items.sort_by(|a, b| a.key.sk.cmp(&b.key.sk));
+        Ok(items)
+    }
 }
 
 #[async_trait]

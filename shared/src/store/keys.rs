@@ -7,7 +7,9 @@
 //! |---|---|---|---|
 //! | agent profile | `AGENT#<email>` | `PROFILE` | `body` {Kustomer user id, CCAI agent id} |
 //! | agent lease (R-S-4) | `AGENT#<email>` | `LEASE` | `owner`, `fence` (N, only grows), `exp_ms`, `ttl` |
-//! | agent status | `AGENT#<email>` | `STATUS` | `body` {last applied, pending, last error}, `ver` |
+//! | CCAI agent owner (R-S-3) | `CCAI_AGENT#<id>` | `OWNER` | `body` {email}: one Kustomer user per CCAI agent |
+//! | agent sync state (R-S) | `AGENT#<email>` | `LEASE` | on the lease item: `state` {last applied, pending, ignored, last error, last reflected}, `state_ver` (the change's time) |
+//! | agent index | `AGENTS` | `<email>` | `body` {email}: the admin's agent list |
 //! | configuration | `CONFIG` | `STATUS_MAP`, `FIELDS`, `SDK_KEYS`, `CURSOR#calls`, `CURSOR#chats` | `body`, `ver` |
 //! | session link | `SESSION#call#<id>`, `SESSION#chat#<id>` | `LINK` | `body` {conversation, customer, progress} |
 //! | customer link | `CUSTOMER#phone#<e164>`, `CUSTOMER#uid#<identifier>` | `LINK` | `body` {Kustomer customer id} |

@@ -45,6 +45,10 @@ pub trait DocumentStore: Send + Sync {
     async fn put_if_newer(&self, item: &Item) -> Result<PutOutcome, StoreError>;
 
     async fn delete(&self, key: &ItemKey) -> Result<(), StoreError>;
+
+    /// Every live item of one partition, in sort-key order (e.g. the `AGENTS` index). For
+    /// small, bounded partitions only: this reads them whole.
+    async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError>;
 }
 
 /// Idempotency records, after AWS Powertools' algorithm (see `style.md`), with an owner token

@@ -563,6 +563,42 @@ pub async fn state_replacement_is_optimistic(store: Store) {
     assert_eq!(store.read_state(&lease_key()).await.unwrap(), None);
 }
 
+pub async fn a_partition_lists_its_live_items_in_order(store: Store) {
+    let pk = unique("INDEX");
+    for sk in ["c@example.com", "a@example.com", "b@example.com"] {
+        store
+            .put(&Item::new(
+                ItemKey::new(pk.clone(), sk),
+                json!({"email": sk}),
+            ))
+            .await
+            .unwrap();
+    }
+    store
+        .put(&Item::new(ItemKey::new(pk.clone(), "z-expired"), json!({})).expiring_at(at(-1)))
+        .await
+        .unwrap();
+    store
+        .put(&Item::new(ItemKey::new(unique("OTHER"), "a"), json!({})))
+        .await
+        .unwrap();
+    let listed: Vec<String> = store
+        .list_partition(&pk, T0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key.sk)
+        .collect();
+    assert_eq!(listed, ["a@example.com", "b@example.com", "c@example.com"]);
+    assert!(
+        store
+            .list_partition(&unique("EMPTY"), T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Expands to one test per case, each with a fresh store from `$make` (an async expression).
 #[macro_export]
 macro_rules! state_store_contract {
@@ -584,6 +620,7 @@ macro_rules! state_store_contract {
             lease_tokens_only_grow_across_release_and_reacquire,
             state_is_written_only_by_the_live_holder_and_never_backwards,
             state_replacement_is_optimistic,
+            a_partition_lists_its_live_items_in_order,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,223 @@
+//! The admin function's HTTP surface (events.md §3), bearer `ADMIN_TOKEN`:
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /admin/status-mapping` | 200 `{mapping, kustomer_statuses, ccai_statuses}` (the dropdowns) |
+//! | `PUT /admin/status-mapping` `{to_ccai, to_kustomer?, priority?, two_way?, apply_at_login?}` | 200 the saved mapping · 400 naming the bad entry |
+//! | `GET /admin/agents` | 200 `[{email, lease_holder, lease_expires_at, state}]` |
+//! | `GET /admin/health` | 200/503 `{status, checks}` |
+
+use bridge_shared::UnixMillis;
+use bridge_shared::ccai::CcaiClient;
+use bridge_shared::config::Secret;
+use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::status::StatusMapping;
+use bridge_shared::status::rules::is_system_status;
+use bridge_shared::status::sync::StatusService;
+use bridge_shared::store::{ItemKey, StateStore};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+pub struct AdminApi {
+    pub status: StatusService,
+    pub store: Arc<dyn StateStore>,
+    pub ccai: Arc<CcaiClient>,
+    pub kustomer: Arc<KustomerClient>,
+    pub admin_token: Secret,
+}
+
+fn answer(status: StatusCode, body: Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_default()
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    answer(status, json!({"error": message.into()}))
+}
+
+fn authorised(request: &Request, token: &Secret) -> bool {
+    let given = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+}
+
+fn text(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
+}
+
+/// Checks a mapping against the statuses that exist; the error names the bad entry.
+pub fn validate(
+    mapping: &StatusMapping,
+    kustomer_ids: &[String],
+    ccai_names: &[String],
+) -> Result<(), String> {
+    for (kustomer, ccai) in &mapping.to_ccai {
+        if !kustomer_ids.contains(kustomer) {
+            return Err(format!(
+                "to_ccai.{kustomer}: no Kustomer routing status has this id"
+            ));
+        }
+        if !ccai_names.contains(ccai) {
+            return Err(format!(
+                "to_ccai.{kustomer}: CCAI has no status named {ccai:?}"
+            ));
+        }
+        if is_system_status(ccai) {
+            return Err(format!(
+                "to_ccai.{kustomer}: {ccai} is set by CCAI itself and cannot be a target"
+            ));
+        }
+    }
+    for (ccai, kustomer) in &mapping.to_kustomer {
+        if !ccai_names.contains(ccai) {
+            return Err(format!(
+                "to_kustomer.{ccai}: CCAI has no status with this name"
+            ));
+        }
+        if !kustomer_ids.contains(kustomer) {
+            return Err(format!(
+                "to_kustomer.{ccai}: no Kustomer routing status has the id {kustomer:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl AdminApi {
+    async fn statuses(&self) -> Result<(Vec<Value>, Vec<Value>), String> {
+        let kustomer = self
+            .kustomer
+            .routing_statuses()
+            .await
+            .map_err(|e| e.to_string())?;
+        let ccai = self.ccai.user_statuses().await.map_err(|e| e.to_string())?;
+        Ok((
+            kustomer
+                .iter()
+                .map(|s| json!({"id": s.id, "name": s.attributes.name, "status_type": s.attributes.status_type, "system": s.attributes.system}))
+                .collect(),
+            ccai.iter().map(|s| json!({"name": s.name, "system": is_system_status(&s.name)})).collect(),
+        ))
+    }
+
+    async fn get_mapping(&self, now: UnixMillis) -> Response<Body> {
+        let mapping = match self.status.mapping(now).await {
+            Ok(m) => m,
+            Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        };
+        match self.statuses().await {
+            Ok((kustomer, ccai)) => answer(
+                StatusCode::OK,
+                json!({"mapping": *mapping, "kustomer_statuses": kustomer, "ccai_statuses": ccai}),
+            ),
+            Err(err) => error(StatusCode::BAD_GATEWAY, err),
+        }
+    }
+
+    async fn put_mapping(&self, request: &Request) -> Response<Body> {
+        let mapping: StatusMapping = match serde_json::from_slice(text(request)) {
+            Ok(m) => m,
+            Err(err) => return error(StatusCode::BAD_REQUEST, format!("invalid body: {err}")),
+        };
+        let (kustomer, ccai) = match self.statuses().await {
+            Ok(lists) => lists,
+            Err(err) => return error(StatusCode::BAD_GATEWAY, err),
+        };
+        let ids: Vec<String> = kustomer
+            .iter()
+            .filter_map(|s| s["id"].as_str().map(str::to_owned))
+            .collect();
+        let names: Vec<String> = ccai
+            .iter()
+            .filter_map(|s| s["name"].as_str().map(str::to_owned))
+            .collect();
+        if let Err(why) = validate(&mapping, &ids, &names) {
+            return error(StatusCode::BAD_REQUEST, why);
+        }
+        match self.status.save_mapping(&mapping).await {
+            Ok(()) => answer(StatusCode::OK, json!({"mapping": mapping})),
+            Err(err) => error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        }
+    }
+
+    async fn agents(&self, now: UnixMillis) -> Response<Body> {
+        let emails = match self.status.agent_emails(now).await {
+            Ok(e) => e,
+            Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        };
+        let mut agents = Vec::new();
+        for email in emails {
+            match self.status.agent_state(&email).await {
+                Ok(state) => agents.push(json!({"email": email, "sync": state})),
+                Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+            }
+        }
+        answer(StatusCode::OK, json!(agents))
+    }
+
+    async fn health(&self, now: UnixMillis) -> Response<Body> {
+        let store = self
+            .store
+            .get(&ItemKey::config("STATUS_MAP"), now)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
+        let ccai = self
+            .ccai
+            .check_credentials()
+            .await
+            .map_err(|e| e.to_string());
+        let kustomer = self
+            .kustomer
+            .routing_statuses()
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
+        let check = |r: &Result<(), String>| match r {
+            Ok(()) => json!("ok"),
+            Err(e) => json!(e),
+        };
+        let healthy = store.is_ok() && ccai.is_ok() && kustomer.is_ok();
+        answer(
+            if healthy {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            },
+            json!({"status": if healthy { "ok" } else { "degraded" }, "checks": {"state_store": check(&store), "ccai": check(&ccai), "kustomer": check(&kustomer)}}),
+        )
+    }
+}
+
+/// Handles one request. Never fails: every error is an HTTP answer.
+pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Response<Body> {
+    if !authorised(&request, &api.admin_token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    match (request.method().clone(), path.as_str()) {
+        (Method::GET, "/admin/status-mapping") => api.get_mapping(now).await,
+        (Method::PUT, "/admin/status-mapping") => api.put_mapping(&request).await,
+        (Method::GET, "/admin/agents") => api.agents(now).await,
+        (Method::GET, "/admin/health") => api.health(now).await,
+        (_, "/admin/status-mapping" | "/admin/agents" | "/admin/health") => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed on this route",
+        ),
+        _ => error(StatusCode::NOT_FOUND, format!("no route {path}")),
+    }
+}

@@ -1,0 +1,189 @@
+//! The admin API against DynamoDB Local and both sandboxes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use bridge_admin::{AdminApi, handle};
+use bridge_shared::UnixMillis;
+use bridge_shared::config::Secret;
+use bridge_shared::http::RetryPolicy;
+use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::store::StateStore;
+use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
+use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use lambda_http::Body;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct Rig {
+    ccai: CcaiSandbox,
+    kustomer: KustomerSandbox,
+    api: AdminApi,
+}
+
+async fn rig_with_ccai_password(password: Option<&str>) -> Rig {
+    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
+        .await
+        .unwrap();
+    let kustomer = KustomerSandbox::start(SandboxOptions::default())
+        .await
+        .unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
+    let ccai_client = Arc::new(match password {
+        Some(password) => bridge_tests::ccai_support::client_with(
+            &ccai,
+            "acme",
+            password,
+            RetryPolicy::immediate(2),
+        ),
+        None => bridge_tests::ccai_support::client(&ccai),
+    });
+    let kustomer_client = Arc::new(bridge_tests::kustomer_support::client(&kustomer));
+    let api = AdminApi {
+        status: StatusService::new(
+            store.clone(),
+            ccai_client.clone(),
+            kustomer_client.clone(),
+            DEFAULT_LEASE,
+        ),
+        store,
+        ccai: ccai_client,
+        kustomer: kustomer_client,
+        admin_token: Secret::new("admin"),
+    };
+    Rig {
+        ccai,
+        kustomer,
+        api,
+    }
+}
+
+async fn call(rig: &Rig, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", "Bearer admin")
+        .body(Body::Text(body.to_string()))
+        .unwrap();
+    let response = handle(&rig.api, request, UnixMillis::now()).await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_mapping_page_gets_both_status_lists_and_saves_a_valid_mapping() {
+    let rig = rig_with_ccai_password(None).await;
+    let (status, page) = call(&rig, "GET", "/admin/status-mapping", json!({})).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["kustomer_statuses"].as_array().unwrap().len(), 5);
+    let ccai = page["ccai_statuses"].as_array().unwrap();
+    assert!(
+        ccai.iter()
+            .any(|s| s["name"] == "In-call" && s["system"] == true)
+    );
+    assert!(
+        ccai.iter()
+            .any(|s| s["name"] == "Break" && s["system"] == false)
+    );
+
+    let lunch = rig.kustomer.status_id("Lunch").unwrap();
+    let busy = rig.kustomer.status_id("Busy").unwrap();
+    let mapping = json!({"to_ccai": {lunch.clone(): "Break", busy: "Available"}, "to_kustomer": {"Break": lunch}, "priority": "crm_overrides", "two_way": true});
+    let (status, saved) = call(&rig, "PUT", "/admin/status-mapping", mapping).await;
+    assert_eq!(status, 200, "{saved}");
+    let (_, page) = call(&rig, "GET", "/admin/status-mapping", json!({})).await;
+    assert_eq!(page["mapping"]["priority"], "crm_overrides");
+    assert_eq!(page["mapping"]["to_ccai"].as_object().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_invalid_mapping_is_refused_naming_the_entry() {
+    let rig = rig_with_ccai_password(None).await;
+    let lunch = rig.kustomer.status_id("Lunch").unwrap();
+    for (mapping, expected) in [
+        (json!({"to_ccai": {"5fnope": "Break"}}), "to_ccai.5fnope"),
+        (json!({"to_ccai": {lunch.clone(): "Nap"}}), "\"Nap\""),
+        (
+            json!({"to_ccai": {lunch.clone(): "In-call"}}),
+            "set by CCAI itself",
+        ),
+        (
+            json!({"to_kustomer": {"Break": "5fnope"}}),
+            "to_kustomer.Break",
+        ),
+        (
+            json!({"to_ccai": {lunch.clone(): "Break"}, "priority": "whoever"}),
+            "invalid body",
+        ),
+    ] {
+        let (status, body) = call(&rig, "PUT", "/admin/status-mapping", mapping.clone()).await;
+        assert_eq!(status, 400, "{mapping}");
+        assert!(
+            body["error"].as_str().unwrap().contains(expected),
+            "{mapping}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn agents_are_listed_with_their_lease_and_sync_state() {
+    let rig = rig_with_ccai_password(None).await;
+    let email = format!("{}@example.com", bridge_tests::unique("agent"));
+    rig.ccai.change(|w| w.add_agent(&email, "Ana", "Available"));
+    rig.kustomer.add_user("Ana", &email);
+    rig.api
+        .status
+        .claim(&email, "tab-9", UnixMillis::now())
+        .await
+        .unwrap();
+    let (status, agents) = call(&rig, "GET", "/admin/agents", json!({})).await;
+    assert_eq!(status, 200);
+    let ours = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == email.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(ours["sync"]["lease_holder"], "tab-9");
+}
+
+#[tokio::test]
+async fn health_names_the_dependency_that_fails() {
+    let rig = rig_with_ccai_password(None).await;
+    let (status, body) = call(&rig, "GET", "/admin/health", json!({})).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ok")),
+        "{body}"
+    );
+    let broken = rig_with_ccai_password(Some("wrong")).await;
+    let (status, body) = call(&broken, "GET", "/admin/health", json!({})).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["checks"]["kustomer"], "ok");
+    assert!(
+        body["checks"]["ccai"].as_str().unwrap().contains("401"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn requests_without_the_admin_token_are_refused() {
+    let rig = rig_with_ccai_password(None).await;
+    let request = http::Request::builder()
+        .method("GET")
+        .uri("/admin/agents")
+        .body(Body::Empty)
+        .unwrap();
+    assert_eq!(
+        handle(&rig.api, request, UnixMillis::now()).await.status(),
+        401
+    );
+    assert_eq!(
+        call(&rig, "DELETE", "/admin/agents", json!({})).await.0,
+        405
+    );
+}
