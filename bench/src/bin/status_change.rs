@@ -1,0 +1,138 @@
+//! The status function's own cost per change, against DynamoDB Local on loopback, without the
+//! CCAI calls: parse the change, decide with the cached mapping, one conditional write to the
+//! agent's lease item. Also: 50 tabs of one agent racing for the lease, round after round.
+//!
+//!   bench/run status-change [CHANGES=10000] [RACE_ROUNDS=100]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use bridge_shared::UnixMillis;
+use bridge_shared::status::sync::StatusChange;
+use bridge_shared::status::{CcaiAgentView, Decision, StatusMapping, decide};
+use bridge_shared::store::{
+    DynamoStore, GuardedWrite, ItemKey, LeaseAcquisition, LeaseStore, StateStore,
+};
+use bridge_tests::counting_store::CountingStore;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn arg(index: usize, default: usize) -> usize {
+    std::env::args()
+        .nth(index)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let changes = arg(1, 10_000);
+    let rounds = arg(2, 100);
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = std::env::var("TABLE_NAME").expect("TABLE_NAME (run through bench/run)");
+    let dynamo: Arc<dyn StateStore> = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        table,
+    ));
+    let store = Arc::new(CountingStore::new(dynamo.clone()));
+
+    let mapping = StatusMapping {
+        to_ccai: BTreeMap::from([
+            ("K1".into(), "Available".into()),
+            ("K3".into(), "Break".into()),
+        ]),
+        ..Default::default()
+    };
+    let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
+    let resource = ItemKey::agent_lease(&email);
+    let now = UnixMillis::now();
+    let LeaseAcquisition::Acquired(lease) = store
+        .acquire_lease(&resource, "tab-1", now, Duration::from_secs(3600))
+        .await
+        .unwrap()
+    else {
+        panic!("fresh lease held");
+    };
+    let view = CcaiAgentView {
+        status: "Available".into(),
+        online: true,
+        chosen_at: None,
+    };
+    let before = store.counts();
+    let mut latencies = Vec::with_capacity(changes);
+    for n in 0..changes {
+        let body = json!({
+            "email": email, "instance_id": "tab-1", "lease_token": lease.fencing_token,
+            "status_id": if n % 2 == 0 { "K3" } else { "K1" },
+            "changed_at": chrono::DateTime::from_timestamp_millis(now.0 + n as i64 + 1).unwrap().to_rfc3339(),
+        })
+        .to_string();
+        let started = Instant::now();
+        let change: StatusChange = serde_json::from_str(&body).unwrap();
+        let Decision::Apply(target) = decide(&change.status_id, &mapping, &view) else {
+            panic!("expected apply");
+        };
+        let fields = json!({"pending": null, "last_applied": {"kustomer_status_id": change.status_id, "ccai_status": target}});
+        let version = change.changed_at.timestamp_millis() as u64;
+        let written = store
+            .write_as_holder(
+                &lease,
+                UnixMillis::now(),
+                version,
+                fields.as_object().unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(written, GuardedWrite::Written);
+        latencies.push(started.elapsed());
+    }
+    let after = store.counts();
+    latencies.sort();
+    println!(
+        "status-change: {changes} changes against DynamoDB Local: p50 {:.2} ms, p99 {:.2} ms; store reads per change {:.2}, writes per change {:.2}",
+        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        (after.0 - before.0) as f64 / changes as f64,
+        (after.1 - before.1) as f64 / changes as f64,
+    );
+
+    let mut exactly_one = 0;
+    for round in 0..rounds {
+        let resource = ItemKey::agent_lease(&format!(
+            "race-{round}-{}@example.com",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let tasks: Vec<_> = (0..50)
+            .map(|tab| {
+                let dynamo = dynamo.clone();
+                let resource = resource.clone();
+                tokio::spawn(async move {
+                    matches!(
+                        dynamo
+                            .acquire_lease(
+                                &resource,
+                                &format!("tab-{tab}"),
+                                UnixMillis::now(),
+                                Duration::from_secs(30)
+                            )
+                            .await
+                            .unwrap(),
+                        LeaseAcquisition::Acquired(_)
+                    )
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        exactly_one += usize::from(winners == 1);
+    }
+    println!(
+        "lease race: 50 tabs per agent, {rounds} rounds: exactly one winner in {exactly_one} of {rounds}"
+    );
+}
