@@ -1,52 +1,57 @@
-//! The demo's agent-status scenario (R-S-1 … R-S-6): two browser tabs of one agent, status
-//! changes from the Kustomer side through the status function's own handler, and what CCAI
-//! Platform (its sandbox) did.
+//! The demo's agent-status scenario (R-S-1 … R-S-6), over HTTP through the local host: an
+//! admin saves the mapping, two browser tabs of one agent claim the lease and report status
+//! changes, and the CCAI sandbox shows what the platform did.
 
 use crate::backends::Backends;
+use crate::functions::{Platforms, Tokens, handlers};
+use crate::host::LocalHost;
 use crate::report::Section;
+use crate::routes::{TEMPLATE, template_routes};
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
-use bridge_shared::status::StatusMapping;
-use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
-use bridge_status::{StatusApi, handle};
 use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
 use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
-use lambda_http::Body;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const TOKEN: &str = "demo-bridge-token";
-
-fn request(method: &str, path: &str, body: Value) -> Result<lambda_http::Request, String> {
-    http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {TOKEN}"))
-        .body(Body::Text(body.to_string()))
-        .map_err(|e| e.to_string())
+struct Tab<'a> {
+    http: &'a reqwest::Client,
+    host: &'a str,
+    token: &'a str,
 }
 
-async fn send(
-    api: &StatusApi,
-    method: &str,
-    path: &str,
-    body: Value,
-    now: UnixMillis,
-) -> Result<(u16, Value), String> {
-    let response = handle(api, request(method, path, body)?, now).await;
-    let status = response.status().as_u16();
-    let body = match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    Ok((status, body))
+impl Tab<'_> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<(u16, Value), String> {
+        let answer = self
+            .http
+            .request(method, format!("{}{path}", self.host))
+            .bearer_auth(self.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = answer.status().as_u16();
+        let body = answer.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
 }
 
 fn iso(at: UnixMillis) -> String {
     chrono::DateTime::from_timestamp_millis(at.0)
         .unwrap_or_default()
         .to_rfc3339()
+}
+
+fn outcome(body: &Value) -> &str {
+    body["outcome"]
+        .as_str()
+        .or(body["error"].as_str())
+        .unwrap_or("")
 }
 
 pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, String> {
@@ -59,130 +64,139 @@ pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, Str
     let email = format!("ana.status.{run}@example.com");
     let agent = ccai.change(|w| w.add_agent(&email, "Ana", "Available"));
     kustomer.add_user("Ana", &email);
+    let platforms = Platforms {
+        ccai: Arc::new(bridge_tests::ccai_support::client(&ccai)),
+        kustomer: Arc::new(bridge_tests::kustomer_support::client(&kustomer)),
+    };
+    let tokens = Tokens {
+        bridge: Secret::new("demo-bridge-token"),
+        admin: Secret::new("demo-admin-token"),
+    };
+    let routes = template_routes(TEMPLATE)?;
+    let host = LocalHost::start(
+        "127.0.0.1:0",
+        routes,
+        handlers(backends.store.clone(), &platforms, &tokens),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let http = reqwest::Client::new();
+    let admin = Tab {
+        http: &http,
+        host: &host.base_url,
+        token: "demo-admin-token",
+    };
+    let tab = Tab {
+        http: &http,
+        host: &host.base_url,
+        token: "demo-bridge-token",
+    };
     let status = |name: &str| {
         kustomer
             .status_id(name)
             .ok_or(format!("no Kustomer status {name}"))
     };
-    let mapping = StatusMapping {
-        to_ccai: BTreeMap::from([
-            (status("Available")?, "Available".to_owned()),
-            (status("Busy")?, "Available".to_owned()),
-            (status("Lunch")?, "Break".to_owned()),
-            (status("Training")?, "Lunch".to_owned()),
-        ]),
-        ..Default::default()
-    };
-    let service = StatusService::new(
-        backends.store.clone(),
-        Arc::new(bridge_tests::ccai_support::client(&ccai)),
-        Arc::new(bridge_tests::kustomer_support::client(&kustomer)),
-        DEFAULT_LEASE,
-    );
-    service
-        .save_mapping(&mapping)
-        .await
-        .map_err(|e| e.to_string())?;
-    let api = StatusApi {
-        service,
-        bridge_token: Secret::new(TOKEN),
-    };
-    let mut section = Section::done("Agent status inheritance, Kustomer to CCAI (R-S-1 to R-S-6)");
-    section
-        .line("mapping: Available→Available, Busy→Available, Lunch→Break, Training→Lunch".into());
 
-    let now = UnixMillis::now();
-    let (code, first) = send(
-        &api,
-        "POST",
-        "/agents/instances",
-        json!({"email": email, "instance_id": "tab-1"}),
-        now,
-    )
-    .await?;
+    let mut section =
+        Section::done("Agent status inheritance, Kustomer to CCAI (R-S-1 to R-S-6), over HTTP");
+    let mapping = json!({"to_ccai": {
+        status("Available")?: "Available", status("Busy")?: "Available", status("Lunch")?: "Break", status("Training")?: "Lunch",
+    }});
+    let (code, _) = admin
+        .send(reqwest::Method::PUT, "/admin/status-mapping", mapping)
+        .await?;
+    section.line(format!("admin saves the mapping Available→Available, Busy→Available, Lunch→Break, Training→Lunch: {code}"));
+
+    let claim = |instance: &str| json!({"email": email, "instance_id": instance});
+    let (code, first) = tab
+        .send(reqwest::Method::POST, "/agents/instances", claim("tab-1"))
+        .await?;
     section.line(format!(
         "tab-1 claims the agent: {code}, lease token {}",
         first["lease_token"]
     ));
-    let (code, second) = send(
-        &api,
-        "POST",
-        "/agents/instances",
-        json!({"email": email, "instance_id": "tab-2"}),
-        now,
-    )
-    .await?;
+    let (code, second) = tab
+        .send(reqwest::Method::POST, "/agents/instances", claim("tab-2"))
+        .await?;
     section.line(format!(
         "tab-2 claims the agent: {code}, held by {} for {} s",
         second["held_by"], second["expires_in_s"]
     ));
-    let token = first["lease_token"].clone();
 
-    let mut step = 0i64;
-    let mut change = |name: &str, tab: &str| {
-        step += 1;
-        let changed = now.plus(std::time::Duration::from_millis(step as u64 * 10));
-        (
-            json!({"email": email, "instance_id": tab, "lease_token": token, "status_id": kustomer.status_id(name), "changed_at": iso(changed)}),
-            changed,
-        )
+    let start = UnixMillis::now();
+    let change = |name: &str, instance: &str, offset_ms: u64| -> Result<Value, String> {
+        Ok(json!({
+            "email": email, "instance_id": instance, "lease_token": first["lease_token"],
+            "status_id": status(name)?, "changed_at": iso(start.plus(std::time::Duration::from_millis(offset_ms))),
+        }))
     };
     let mut applied = 0;
-    for (name, tab) in [
-        ("Lunch", "tab-2"),
-        ("Lunch", "tab-1"),
-        ("Training", "tab-1"),
+    for (name, instance, offset) in [
+        ("Lunch", "tab-2", 10),
+        ("Lunch", "tab-1", 20),
+        ("Training", "tab-1", 30),
+        ("Available", "tab-1", 5),
     ] {
-        let (body, at) = change(name, tab);
-        let (code, answer) = send(&api, "POST", "/webhooks/kustomer/status", body, at).await?;
+        let (code, answer) = tab
+            .send(
+                reqwest::Method::POST,
+                "/webhooks/kustomer/status",
+                change(name, instance, offset)?,
+            )
+            .await?;
         applied += u64::from(answer["outcome"] == "applied");
+        let note = if offset == 5 {
+            " (an older change, delivered late)"
+        } else {
+            ""
+        };
         section.line(format!(
-            "{tab} sets Kustomer {name}: {code} {}",
-            answer["outcome"]
-                .as_str()
-                .or(answer["error"].as_str())
-                .unwrap_or("")
+            "{instance} sets Kustomer {name}{note}: {code} {}",
+            outcome(&answer)
         ));
     }
-    let (late, _) = change("Lunch", "tab-1");
-    let mut stale = late.clone();
-    stale["changed_at"] = json!(iso(now));
-    let (_, answer) = send(
-        &api,
-        "POST",
-        "/webhooks/kustomer/status",
-        stale,
-        now.plus(std::time::Duration::from_millis(100)),
-    )
-    .await?;
-    section.line(format!(
-        "a delayed older change arrives: {}",
-        answer["outcome"].as_str().unwrap_or("")
-    ));
 
     ccai.change(|w| w.move_agent(agent, "In-call", "platform"));
-    let (code, answer) = send(
-        &api,
-        "POST",
-        "/webhooks/kustomer/status",
-        late,
-        now.plus(std::time::Duration::from_millis(200)),
-    )
-    .await?;
+    let (code, answer) = tab
+        .send(
+            reqwest::Method::POST,
+            "/webhooks/kustomer/status",
+            change("Lunch", "tab-1", 40)?,
+        )
+        .await?;
     section.line(format!(
         "during a call, Kustomer Lunch: {code} {}",
-        answer["outcome"].as_str().unwrap_or("")
+        outcome(&answer)
     ));
     ccai.change(|w| {
         w.move_agent(agent, "Wrap-up", "platform");
         w.finish_session_for(agent);
     });
-    let outcome = api
-        .service
+    // The session-end handler (the reconciliation job on AWS) resolves the pending change.
+    let service = bridge_shared::status::sync::StatusService::new(
+        backends.store.clone(),
+        platforms.ccai.clone(),
+        platforms.kustomer.clone(),
+        bridge_shared::status::sync::DEFAULT_LEASE,
+    );
+    let resolved = service
         .session_ended(&email, UnixMillis::now())
         .await
         .map_err(|e| e.to_string())?;
-    section.line(format!("the call ends: pending change {outcome:?}"));
+    section.line(format!("the call ends: pending change {resolved:?}"));
+
+    let (_, agents) = admin
+        .send(reqwest::Method::GET, "/admin/agents", json!({}))
+        .await?;
+    let ours = agents
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["email"] == email.as_str()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    section.line(format!(
+        "admin sees the agent: lease held by {}, last applied {}",
+        ours["sync"]["lease_holder"], ours["sync"]["state"]["last_applied"]["ccai_status"]
+    ));
 
     let history = ccai.inspect(|w| {
         w.status_history
@@ -202,5 +216,6 @@ pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, Str
         "pending change applied after the call",
         u64::from(final_status == "Break"),
     );
+    section.count("Kustomer calls", platforms.kustomer.calls_made());
     Ok(section)
 }

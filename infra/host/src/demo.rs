@@ -197,12 +197,15 @@ fn not_yet(title: &str, issue: &str) -> Section {
     Section::not_implemented(title, issue)
 }
 
+/// How many scenarios the demo plays (for the progress display).
+pub const SCENARIOS: usize = 5;
+
 /// Plays every scenario and returns the report. A scenario that fails is reported as failed.
 pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report {
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut report = Report::new(&backends.store_name, &backends.blobs_name);
     type Scenario = for<'a> fn(&'a Backends, &'a str) -> futures::future::BoxFuture<'a, Outcome>;
-    let scenarios: [(&str, Scenario); 5] = [
+    let scenarios: [(&str, Scenario); SCENARIOS] = [
         ("agent tabs", |b, r| Box::pin(agent_tabs(b, r))),
         ("duplicate delivery", |b, r| {
             Box::pin(duplicate_delivery(b, r))

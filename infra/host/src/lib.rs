@@ -4,4 +4,7 @@
 pub mod agents;
 pub mod backends;
 pub mod demo;
+pub mod functions;
+pub mod host;
 pub mod report;
+pub mod routes;

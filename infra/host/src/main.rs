@@ -1,38 +1,45 @@
-//! `bridge-local demo`: plays the demo scenarios and writes `demo-report.html`.
+//! `bridge-local`: the bridge on one machine.
+//!
+//! - `bridge-local demo [--json]`: plays the demo scenarios and writes `demo-report.html`.
+//! - `bridge-local serve [--port 3000] [--json]`: serves every route of `template.yaml` with
+//!   the functions' own handlers, until interrupted.
 //!
 //! Embedded store and files under `.local/demo-files` by default; DynamoDB Local and the S3
 //! stand-in when their endpoints are set (`infra/local/with-services cargo run -p bridge-local
-//! -- demo`).
+//! -- demo`). Kustomer and CCAI are in-process sandboxes unless `KUSTOMER_BASE_URL` (with
+//! `KUSTOMER_API_KEY`) and `CCAI_BASE_URL` (with `CCAI_SUBDOMAIN`, `CCAI_API_TOKEN`) are set.
 
 use bridge_local::backends::Backends;
+use bridge_local::functions::{Platforms, Tokens, handlers};
+use bridge_local::host::LocalHost;
+use bridge_local::routes::{TEMPLATE, template_routes};
+use bridge_shared::ccai::CcaiClient;
+use bridge_shared::config::{KustomerSettings, Secret};
+use bridge_shared::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
+use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::telemetry::{self, LogFormat};
+use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
+use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let format = if std::env::args().any(|a| a == "--json") {
-        LogFormat::Json
-    } else {
-        LogFormat::Pretty
-    };
-    telemetry::init(format);
-    let command = std::env::args().nth(1).unwrap_or_default();
-    if command != "demo" {
-        eprintln!("usage: bridge-local demo [--json]");
-        return ExitCode::from(2);
-    }
-    let backends = match Backends::from_env(PathBuf::from(".local/demo-files")).await {
-        Ok(backends) => backends,
-        Err(err) => {
-            eprintln!("demo: cannot set up the stores: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
+fn flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+async fn demo(backends: Backends) -> ExitCode {
     let mut step = 0;
     let report = bridge_local::demo::run(&backends, &mut |name| {
         step += 1;
-        eprintln!("[{step}/5] {name} …");
+        eprintln!("[{step}/{}] {name} …", bridge_local::demo::SCENARIOS);
     })
     .await;
     println!("{}", report.to_text());
@@ -44,5 +51,120 @@ async fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+async fn serve(backends: Backends) -> Result<(), String> {
+    let settings = HttpSettings::default();
+    let http = build_client(settings).map_err(|e| e.to_string())?;
+    let downloads = build_download_client(settings).map_err(|e| e.to_string())?;
+    // Sandboxes unless real endpoints are configured; kept alive for the whole run.
+    let mut kustomer_sandbox = None;
+    let kustomer = match env("KUSTOMER_BASE_URL") {
+        Some(base_url) => KustomerSettings {
+            base_url,
+            api_key: Secret::new(env("KUSTOMER_API_KEY").unwrap_or_default()),
+        },
+        None => {
+            let sandbox = KustomerSandbox::start(SandboxOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let settings = KustomerSettings {
+                base_url: sandbox.base_url.clone(),
+                api_key: Secret::new(sandbox.api_key()),
+            };
+            println!("Kustomer sandbox on {}", sandbox.base_url);
+            kustomer_sandbox = Some(sandbox);
+            settings
+        }
+    };
+    let mut ccai_sandbox = None;
+    let ccai = match env("CCAI_BASE_URL") {
+        Some(base_url) => CcaiClient::with_credentials(
+            &base_url,
+            &env("CCAI_SUBDOMAIN").unwrap_or_default(),
+            Secret::new(env("CCAI_API_TOKEN").unwrap_or_default()),
+            http.clone(),
+            downloads,
+            RetryPolicy::default(),
+        ),
+        None => {
+            let sandbox = CcaiSandbox::start(CcaiSandboxOptions::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let options = sandbox.options();
+            println!("CCAI sandbox on {}", sandbox.base_url);
+            let client = CcaiClient::with_credentials(
+                &sandbox.base_url,
+                &options.subdomain,
+                Secret::new(options.api_token),
+                http.clone(),
+                downloads,
+                RetryPolicy::default(),
+            );
+            ccai_sandbox = Some(sandbox);
+            client
+        }
+    };
+    let platforms = Platforms {
+        ccai: Arc::new(ccai),
+        kustomer: Arc::new(KustomerClient::new(&kustomer, http, RetryPolicy::default())),
+    };
+    let tokens = Tokens {
+        bridge: Secret::new(env("BRIDGE_TOKEN").unwrap_or_else(|| "local-bridge-token".into())),
+        admin: Secret::new(env("ADMIN_TOKEN").unwrap_or_else(|| "local-admin-token".into())),
+    };
+    let port = flag("--port").unwrap_or_else(|| "3000".into());
+    let routes = template_routes(TEMPLATE)?;
+    let host = LocalHost::start(
+        &format!("127.0.0.1:{port}"),
+        routes.clone(),
+        handlers(backends.store.clone(), &platforms, &tokens),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "bridge on {} ({}; {})",
+        host.base_url, backends.store_name, backends.blobs_name
+    );
+    for route in &routes {
+        println!("  {:6} {:40} {}", route.method, route.path, route.binary);
+    }
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    drop((kustomer_sandbox, ccai_sandbox));
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let format = if std::env::args().any(|a| a == "--json") {
+        LogFormat::Json
+    } else {
+        LogFormat::Pretty
+    };
+    telemetry::init(format);
+    let command = std::env::args().nth(1).unwrap_or_default();
+    let backends = match Backends::from_env(PathBuf::from(".local/demo-files")).await {
+        Ok(backends) => backends,
+        Err(err) => {
+            eprintln!("bridge-local: cannot set up the stores: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command.as_str() {
+        "demo" => demo(backends).await,
+        "serve" => match serve(backends).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bridge-local serve: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        _ => {
+            eprintln!(
+                "usage: bridge-local demo [--json] | bridge-local serve [--port 3000] [--json]"
+            );
+            ExitCode::from(2)
+        }
     }
 }

@@ -65,7 +65,7 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
         agents
             .lines
             .iter()
-            .any(|l| l.contains("older change arrives: stale"))
+            .any(|l| l.contains("delivered late): 202 stale"))
     );
 
     let two_way = report.section("Two-way status sync").unwrap();

@@ -1,0 +1,67 @@
+//! The functions the local host runs, built from the same crates Lambda runs, against the
+//! chosen backends and platform endpoints.
+
+use crate::host::Handler;
+use bridge_admin::AdminApi;
+use bridge_shared::UnixMillis;
+use bridge_shared::ccai::CcaiClient;
+use bridge_shared::config::Secret;
+use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::store::StateStore;
+use bridge_status::StatusApi;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct Platforms {
+    pub ccai: Arc<CcaiClient>,
+    pub kustomer: Arc<KustomerClient>,
+}
+
+pub struct Tokens {
+    pub bridge: Secret,
+    pub admin: Secret,
+}
+
+/// Handlers by binary name, as `template.yaml` names them.
+pub fn handlers(
+    store: Arc<dyn StateStore>,
+    platforms: &Platforms,
+    tokens: &Tokens,
+) -> HashMap<String, Handler> {
+    let service = || {
+        StatusService::new(
+            store.clone(),
+            platforms.ccai.clone(),
+            platforms.kustomer.clone(),
+            DEFAULT_LEASE,
+        )
+    };
+    let status = Arc::new(StatusApi {
+        service: service(),
+        bridge_token: tokens.bridge.clone(),
+    });
+    let admin = Arc::new(AdminApi {
+        status: service(),
+        store: store.clone(),
+        ccai: platforms.ccai.clone(),
+        kustomer: platforms.kustomer.clone(),
+        admin_token: tokens.admin.clone(),
+    });
+    let mut functions: HashMap<String, Handler> = HashMap::new();
+    functions.insert(
+        "bridge-status".into(),
+        Arc::new(move |request| {
+            let api = status.clone();
+            Box::pin(async move { bridge_status::handle(&api, request, UnixMillis::now()).await })
+        }),
+    );
+    functions.insert(
+        "bridge-admin".into(),
+        Arc::new(move |request| {
+            let api = admin.clone();
+            Box::pin(async move { bridge_admin::handle(&api, request, UnixMillis::now()).await })
+        }),
+    );
+    functions
+}

@@ -1,0 +1,108 @@
+//! The local host: one HTTP port serving every route of `template.yaml`, each request turned
+//! into the `lambda_http::Request` the function receives on AWS and given to the function's own
+//! handler (no second implementation of any handler).
+
+use crate::routes::Route;
+use axum::body::Bytes;
+use axum::response::IntoResponse;
+use futures::future::BoxFuture;
+use lambda_http::Body;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A function's handler, as the host calls it.
+pub type Handler = Arc<
+    dyn Fn(lambda_http::Request) -> BoxFuture<'static, lambda_http::Response<Body>> + Send + Sync,
+>;
+
+/// API Gateway's payload limit for HTTP APIs.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+pub struct LocalHost {
+    pub base_url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LocalHost {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The request as API Gateway hands it to a function: same method, path, query, headers; the
+/// body as text when it is UTF-8, else binary.
+pub fn to_lambda(parts: http::request::Parts, body: Bytes) -> lambda_http::Request {
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(bytes) => Body::Binary(bytes.into_bytes()),
+        }
+    };
+    http::Request::from_parts(parts, body)
+}
+
+fn from_lambda(response: lambda_http::Response<Body>) -> axum::response::Response {
+    let (parts, body) = response.into_parts();
+    let bytes: Vec<u8> = match body {
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+fn json_error(status: http::StatusCode, message: String) -> axum::response::Response {
+    (status, axum::Json(serde_json::json!({"error": message}))).into_response()
+}
+
+impl LocalHost {
+    /// Serves `routes` on `bind`; a route whose function has no handler in `functions`
+    /// answers 501 naming it.
+    pub async fn start(
+        bind: &str,
+        routes: Vec<Route>,
+        functions: HashMap<String, Handler>,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let routes = Arc::new(routes);
+        let functions = Arc::new(functions);
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let routes = routes.clone();
+            let functions = functions.clone();
+            async move {
+                let method = request.method().as_str().to_owned();
+                let path = request.uri().path().to_owned();
+                let Some(route) = routes.iter().find(|r| r.matches(&method, &path)) else {
+                    return json_error(
+                        http::StatusCode::NOT_FOUND,
+                        format!("no route {method} {path} in template.yaml"),
+                    );
+                };
+                let Some(handler) = functions.get(&route.binary) else {
+                    return json_error(
+                        http::StatusCode::NOT_IMPLEMENTED,
+                        format!("{} is not available locally", route.binary),
+                    );
+                };
+                let (parts, body) = request.into_parts();
+                let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+                    return json_error(
+                        http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "request body over 10 MiB".into(),
+                    );
+                };
+                tracing::info!(function = %route.binary, %method, route = %route.path, "request");
+                from_lambda(handler(to_lambda(parts, body)).await)
+            }
+        });
+        let server = tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!(error = %err, "local host stopped");
+            }
+        });
+        Ok(Self { base_url, server })
+    }
+}

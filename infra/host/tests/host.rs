@@ -1,0 +1,170 @@
+//! The local host: routes read from template.yaml, real API Gateway v2 and function-URL events
+//! reaching the functions' own handlers, and requests over HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use bridge_local::functions::{Platforms, Tokens, handlers};
+use bridge_local::host::LocalHost;
+use bridge_local::routes::{Route, TEMPLATE, template_routes};
+use bridge_shared::UnixMillis;
+use bridge_shared::config::Secret;
+use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::store::{EmbeddedStore, StateStore};
+use bridge_status::{StatusApi, handle};
+use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
+use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use lambda_http::Body;
+use serde_json::Value;
+use std::sync::Arc;
+
+#[test]
+fn every_route_of_the_template_is_read_with_its_function() {
+    let routes = template_routes(TEMPLATE).unwrap();
+    let has = |binary: &str, method: &str, path: &str| {
+        routes.contains(&Route {
+            binary: binary.into(),
+            method: method.into(),
+            path: path.into(),
+        })
+    };
+    assert!(has("bridge-status", "POST", "/agents/instances"));
+    assert!(has(
+        "bridge-status",
+        "PUT",
+        "/agents/instances/{instance_id}"
+    ));
+    assert!(has(
+        "bridge-status",
+        "DELETE",
+        "/agents/instances/{instance_id}"
+    ));
+    assert!(has("bridge-status", "POST", "/webhooks/kustomer/status"));
+    assert!(has("bridge-admin", "PUT", "/admin/status-mapping"));
+    assert!(has("bridge-admin", "GET", "/admin/health"));
+    assert_eq!(routes.len(), 8);
+}
+
+#[test]
+fn path_parameters_match_one_segment() {
+    let route = Route {
+        binary: "f".into(),
+        method: "PUT".into(),
+        path: "/agents/instances/{instance_id}".into(),
+    };
+    assert!(route.matches("PUT", "/agents/instances/tab-1"));
+    assert!(route.matches("put", "/agents/instances/tab-1/"));
+    assert!(!route.matches("PUT", "/agents/instances"));
+    assert!(!route.matches("PUT", "/agents/instances/tab-1/extra"));
+    assert!(!route.matches("POST", "/agents/instances/tab-1"));
+}
+
+async fn status_api(store: Arc<dyn StateStore>) -> (StatusApi, CcaiSandbox, KustomerSandbox) {
+    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
+        .await
+        .unwrap();
+    let kustomer = KustomerSandbox::start(SandboxOptions::default())
+        .await
+        .unwrap();
+    ccai.change(|w| w.add_agent("fixture.agent@example.com", "Fixture", "Available"));
+    kustomer.add_user("Fixture", "fixture.agent@example.com");
+    let service = StatusService::new(
+        store,
+        Arc::new(bridge_tests::ccai_support::client(&ccai)),
+        Arc::new(bridge_tests::kustomer_support::client(&kustomer)),
+        DEFAULT_LEASE,
+    );
+    (
+        StatusApi {
+            service,
+            bridge_token: Secret::new("fixture-bridge-token"),
+        },
+        ccai,
+        kustomer,
+    )
+}
+
+fn body_json(response: &lambda_http::Response<Body>) -> Value {
+    match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+/// The same handler takes the event API Gateway (HTTP API, payload 2.0) and a function URL
+/// (base64 body) deliver.
+#[tokio::test]
+async fn real_lambda_events_reach_the_status_handler() {
+    let (api, _ccai, _kustomer) = status_api(Arc::new(EmbeddedStore::new())).await;
+    let gateway =
+        lambda_http::request::from_str(include_str!("fixtures/apigw-v2-claim.json")).unwrap();
+    let response = handle(&api, gateway, UnixMillis::now()).await;
+    assert_eq!(response.status(), 201, "{:?}", response.body());
+    assert_eq!(body_json(&response)["lease_token"], 1);
+
+    let function_url =
+        lambda_http::request::from_str(include_str!("fixtures/function-url-claim.json")).unwrap();
+    let response = handle(&api, function_url, UnixMillis::now()).await;
+    assert_eq!(
+        response.status(),
+        409,
+        "the second tab is refused: {:?}",
+        response.body()
+    );
+    assert_eq!(body_json(&response)["held_by"], "tab-1");
+}
+
+#[tokio::test]
+async fn the_host_serves_the_template_routes_over_http() {
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
+        .await
+        .unwrap();
+    let kustomer = KustomerSandbox::start(SandboxOptions::default())
+        .await
+        .unwrap();
+    let platforms = Platforms {
+        ccai: Arc::new(bridge_tests::ccai_support::client(&ccai)),
+        kustomer: Arc::new(bridge_tests::kustomer_support::client(&kustomer)),
+    };
+    let tokens = Tokens {
+        bridge: Secret::new("b"),
+        admin: Secret::new("a"),
+    };
+    let mut functions = handlers(store, &platforms, &tokens);
+    functions.remove("bridge-admin");
+    let host = LocalHost::start("127.0.0.1:0", template_routes(TEMPLATE).unwrap(), functions)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+
+    let claim = http
+        .post(format!("{}/agents/instances", host.base_url))
+        .bearer_auth("b")
+        .json(&serde_json::json!({"email": "nobody@example.com", "instance_id": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        claim.status(),
+        404,
+        "the status handler answered: unknown agent"
+    );
+    assert!(claim.text().await.unwrap().contains("no agent with e-mail"));
+
+    let unknown = http
+        .get(format!("{}/nowhere", host.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let missing = http
+        .get(format!("{}/admin/health", host.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.status(),
+        501,
+        "a route whose function is not loaded says so"
+    );
+}
