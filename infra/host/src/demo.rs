@@ -226,19 +226,22 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
     }
     for (title, issue) in [
         (
-            "CCAI calls and chats into Kustomer conversations (R-T, R-U, R-K, R-D)",
-            "issues 3, 4 and 5, then the contact-sync function",
-        ),
-        (
-            "Two-way status sync and the status admin API (R-S-7, /admin/status-mapping, /admin/agents)",
-            "issue 6, remaining part",
+            "CCAI calls and chats into Kustomer conversations (R-E, R-T, R-U, R-K, R-D)",
+            "needs the intake and contact-sync functions",
         ),
         (
             "Recordings and transcripts attached in Kustomer (R-R, R-X)",
-            "after issues 3 and 4",
+            "needs the recording and transcript functions",
         ),
-        ("Click-to-call (R-C2C)", "after issue 4"),
-        ("Custom fields (R-CF)", "after issue 3"),
+        ("Click-to-call (R-C2C)", "needs the click-to-call function"),
+        (
+            "Custom fields (R-CF)",
+            "needs the custom-fields admin and contact sync",
+        ),
+        (
+            "The agent widget inside Kustomer (R-A)",
+            "needs the widget page",
+        ),
     ] {
         report.push(not_yet(title, issue));
     }

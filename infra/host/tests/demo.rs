@@ -68,7 +68,7 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
             .any(|l| l.contains("delivered late): 202 stale"))
     );
 
-    let two_way = report.section("Two-way status sync").unwrap();
-    assert!(matches!(two_way.status, Status::NotImplemented(_)));
+    let widget = report.section("The agent widget").unwrap();
+    assert!(matches!(widget.status, Status::NotImplemented(_)));
     assert!(report.to_html().contains("Not implemented yet"));
 }
