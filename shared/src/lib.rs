@@ -12,6 +12,7 @@
 pub mod blob;
 pub mod ccai;
 pub mod clock;
+pub mod coldstart;
 pub mod config;
 pub mod http;
 pub mod kustomer;

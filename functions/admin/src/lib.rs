@@ -19,7 +19,6 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
 pub struct AdminApi {
     pub status: StatusService,
@@ -42,13 +41,11 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
 }
 
 fn authorised(request: &Request, token: &Secret) -> bool {
-    let given = request
+    let header = request
         .headers()
         .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+        .and_then(|v| v.to_str().ok());
+    bridge_shared::coldstart::bearer_matches(header, token)
 }
 
 fn text(request: &Request) -> &[u8] {

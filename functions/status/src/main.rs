@@ -2,12 +2,8 @@
 //! `bridge_shared::status`.
 
 use bridge_shared::UnixMillis;
-use bridge_shared::ccai::CcaiClient;
-use bridge_shared::config::{BridgeConfig, Env, SsmParameterStore};
-use bridge_shared::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
-use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::coldstart::ColdStart;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
-use bridge_shared::store::DynamoStore;
 use bridge_shared::telemetry::{self, LogFormat};
 use bridge_status::{StatusApi, handle};
 use lambda_http::{Error, Request, RequestExt, service_fn};
@@ -18,36 +14,15 @@ use tracing::Instrument;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
-    let config = BridgeConfig::load(&Env::from_process(), Some(&parameters)).await?;
+    let cold = ColdStart::from_environment().await?;
     let lease_for = std::env::var("LEASE_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(DEFAULT_LEASE, Duration::from_secs);
-    let http = build_client(HttpSettings::default())?;
-    let downloads = build_download_client(HttpSettings::default())?;
-    let service = StatusService::new(
-        Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            config.table_name.clone(),
-        )),
-        Arc::new(CcaiClient::new(
-            &config.ccai,
-            http.clone(),
-            downloads,
-            RetryPolicy::default(),
-        )),
-        Arc::new(KustomerClient::new(
-            &config.kustomer,
-            http,
-            RetryPolicy::default(),
-        )),
-        lease_for,
-    );
+    let service = StatusService::new(cold.store, cold.ccai, cold.kustomer, lease_for);
     let api = Arc::new(StatusApi {
         service,
-        bridge_token: config.bridge_token.clone(),
+        bridge_token: cold.config.bridge_token.clone(),
     });
     lambda_http::run(service_fn(move |request: Request| {
         let api = api.clone();

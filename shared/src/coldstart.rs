@@ -1,0 +1,84 @@
+//! What every function builds once at cold start: configuration (secrets from SSM), the state
+//! store, and the two platform clients.
+
+use crate::ccai::CcaiClient;
+use crate::config::{BridgeConfig, ConfigError, Env, SsmParameterStore};
+use crate::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
+use crate::kustomer::KustomerClient;
+use crate::store::{DynamoStore, StateStore};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ColdStartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+pub struct ColdStart {
+    pub config: BridgeConfig,
+    pub store: Arc<dyn StateStore>,
+    pub ccai: Arc<CcaiClient>,
+    pub kustomer: Arc<KustomerClient>,
+}
+
+impl ColdStart {
+    /// Reads the environment (and SSM parameters) and builds the adapters.
+    pub async fn from_environment() -> Result<Self, ColdStartError> {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
+        let config = BridgeConfig::load(&Env::from_process(), Some(&parameters)).await?;
+        let http = build_client(HttpSettings::default())?;
+        let downloads = build_download_client(HttpSettings::default())?;
+        Ok(Self {
+            store: Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&aws),
+                config.table_name.clone(),
+            )),
+            ccai: Arc::new(CcaiClient::new(
+                &config.ccai,
+                http.clone(),
+                downloads,
+                RetryPolicy::default(),
+            )),
+            kustomer: Arc::new(KustomerClient::new(
+                &config.kustomer,
+                http,
+                RetryPolicy::default(),
+            )),
+            config,
+        })
+    }
+}
+
+/// Whether an `Authorization` header carries `Bearer <token>`, compared in constant time.
+pub fn bearer_matches(header: Option<&str>, token: &crate::config::Secret) -> bool {
+    use subtle::ConstantTimeEq;
+    let given = header
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn only_the_exact_bearer_token_matches() {
+        let token = Secret::new("s3cret");
+        assert!(bearer_matches(Some("Bearer s3cret"), &token));
+        for wrong in [
+            None,
+            Some("Bearer s3cre"),
+            Some("Bearer s3cret2"),
+            Some("s3cret"),
+            Some("Basic s3cret"),
+            Some("Bearer "),
+        ] {
+            assert!(!bearer_matches(wrong, &token), "{wrong:?}");
+        }
+    }
+}
