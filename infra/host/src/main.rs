@@ -17,6 +17,7 @@ use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::{KustomerSettings, Secret};
 use bridge_shared::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
 use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::telemetry::{self, LogFormat};
 use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
 use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
@@ -130,7 +131,31 @@ async fn serve(backends: Backends) -> Result<(), String> {
     for route in &routes {
         println!("  {:6} {:40} {}", route.method, route.path, route.binary);
     }
+    // Scheduled functions run on their interval, as EventBridge would run them.
+    let every = env("RECONCILE_SECONDS")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let reconcile = StatusService::new(
+        backends.store.clone(),
+        platforms.ccai.clone(),
+        platforms.kustomer.clone(),
+        DEFAULT_LEASE,
+    );
+    let scheduler = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(every));
+        loop {
+            ticks.tick().await;
+            if let Err(err) =
+                bridge_reconcile::reconcile_agents(&reconcile, bridge_shared::UnixMillis::now())
+                    .await
+            {
+                tracing::warn!(error = %err, "scheduled reconciliation failed");
+            }
+        }
+    });
+    println!("  every {every} s: bridge-reconcile (RECONCILE_SECONDS)");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    scheduler.abort();
     drop((kustomer_sandbox, ccai_sandbox));
     Ok(())
 }
