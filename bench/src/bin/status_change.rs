@@ -57,8 +57,9 @@ async fn main() {
     else {
         panic!("fresh lease held");
     };
+    // Neither mapped target, so every change applies.
     let view = CcaiAgentView {
-        status: "Available".into(),
+        status: "Training".into(),
         online: true,
         chosen_at: None,
     };
