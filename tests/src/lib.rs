@@ -10,6 +10,7 @@ pub mod counting_store;
 pub mod kustomer_sandbox;
 pub mod kustomer_support;
 pub mod local;
+pub mod platforms;
 
 /// A name no other test run uses, so tests can share one table and one bucket.
 pub fn unique(prefix: &str) -> String {

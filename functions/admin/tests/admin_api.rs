@@ -6,55 +6,36 @@ use bridge_admin::{AdminApi, handle};
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
 use bridge_shared::http::RetryPolicy;
-use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::store::StateStore;
-use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
-use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use bridge_tests::platforms::SandboxedPlatforms;
 use lambda_http::Body;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 struct Rig {
-    ccai: CcaiSandbox,
-    kustomer: KustomerSandbox,
+    platforms: SandboxedPlatforms,
     api: AdminApi,
 }
 
 async fn rig_with_ccai_password(password: Option<&str>) -> Rig {
-    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
-        .await
-        .unwrap();
-    let kustomer = KustomerSandbox::start(SandboxOptions::default())
-        .await
-        .unwrap();
-    let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
-    let ccai_client = Arc::new(match password {
-        Some(password) => bridge_tests::ccai_support::client_with(
-            &ccai,
+    let mut platforms = SandboxedPlatforms::start().await.unwrap();
+    if let Some(password) = password {
+        platforms.ccai_client = Arc::new(bridge_tests::ccai_support::client_with(
+            &platforms.ccai,
             "acme",
             password,
             RetryPolicy::immediate(2),
-        ),
-        None => bridge_tests::ccai_support::client(&ccai),
-    });
-    let kustomer_client = Arc::new(bridge_tests::kustomer_support::client(&kustomer));
+        ));
+    }
+    let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
     let api = AdminApi {
-        status: StatusService::new(
-            store.clone(),
-            ccai_client.clone(),
-            kustomer_client.clone(),
-            DEFAULT_LEASE,
-        ),
+        status: platforms.status_service(store.clone()),
         store,
-        ccai: ccai_client,
-        kustomer: kustomer_client,
+        ccai: platforms.ccai_client.clone(),
+        kustomer: platforms.kustomer_client.clone(),
         admin_token: Secret::new("admin"),
     };
-    Rig {
-        ccai,
-        kustomer,
-        api,
-    }
+    Rig { platforms, api }
 }
 
 async fn call(rig: &Rig, method: &str, path: &str, body: Value) -> (u16, Value) {
@@ -89,8 +70,8 @@ async fn the_mapping_page_gets_both_status_lists_and_saves_a_valid_mapping() {
             .any(|s| s["name"] == "Break" && s["system"] == false)
     );
 
-    let lunch = rig.kustomer.status_id("Lunch").unwrap();
-    let busy = rig.kustomer.status_id("Busy").unwrap();
+    let lunch = rig.platforms.kustomer.status_id("Lunch").unwrap();
+    let busy = rig.platforms.kustomer.status_id("Busy").unwrap();
     let mapping = json!({"to_ccai": {lunch.clone(): "Break", busy: "Available"}, "to_kustomer": {"Break": lunch}, "priority": "crm_overrides", "two_way": true});
     let (status, saved) = call(&rig, "PUT", "/admin/status-mapping", mapping).await;
     assert_eq!(status, 200, "{saved}");
@@ -102,7 +83,7 @@ async fn the_mapping_page_gets_both_status_lists_and_saves_a_valid_mapping() {
 #[tokio::test]
 async fn an_invalid_mapping_is_refused_naming_the_entry() {
     let rig = rig_with_ccai_password(None).await;
-    let lunch = rig.kustomer.status_id("Lunch").unwrap();
+    let lunch = rig.platforms.kustomer.status_id("Lunch").unwrap();
     for (mapping, expected) in [
         (json!({"to_ccai": {"5fnope": "Break"}}), "to_ccai.5fnope"),
         (json!({"to_ccai": {lunch.clone(): "Nap"}}), "\"Nap\""),
@@ -132,8 +113,7 @@ async fn an_invalid_mapping_is_refused_naming_the_entry() {
 async fn agents_are_listed_with_their_lease_and_sync_state() {
     let rig = rig_with_ccai_password(None).await;
     let email = format!("{}@example.com", bridge_tests::unique("agent"));
-    rig.ccai.change(|w| w.add_agent(&email, "Ana", "Available"));
-    rig.kustomer.add_user("Ana", &email);
+    rig.platforms.add_agent(&email, "Ana", "Available");
     rig.api
         .status
         .claim(&email, "tab-9", UnixMillis::now())

@@ -5,10 +5,9 @@
 use bridge_reconcile::reconcile_agents;
 use bridge_shared::UnixMillis;
 use bridge_shared::status::StatusMapping;
-use bridge_shared::status::sync::{DEFAULT_LEASE, StatusChange, StatusService};
-use bridge_shared::store::{EmbeddedStore, StateStore};
-use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
-use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use bridge_shared::status::sync::StatusChange;
+use bridge_shared::store::EmbeddedStore;
+use bridge_tests::platforms::SandboxedPlatforms;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,19 +16,9 @@ use std::sync::Arc;
 /// stop the others.
 #[tokio::test]
 async fn r_s_6_pending_changes_are_applied_by_the_scheduled_run() {
-    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
-        .await
-        .unwrap();
-    let kustomer = KustomerSandbox::start(SandboxOptions::default())
-        .await
-        .unwrap();
-    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
-    let service = StatusService::new(
-        store,
-        Arc::new(bridge_tests::ccai_support::client(&ccai)),
-        Arc::new(bridge_tests::kustomer_support::client(&kustomer)),
-        DEFAULT_LEASE,
-    );
+    let platforms = SandboxedPlatforms::start().await.unwrap();
+    let (ccai, kustomer) = (&platforms.ccai, &platforms.kustomer);
+    let service = platforms.status_service(Arc::new(EmbeddedStore::new()));
     let lunch = kustomer.status_id("Lunch").unwrap();
     service
         .save_mapping(&StatusMapping {
@@ -41,8 +30,7 @@ async fn r_s_6_pending_changes_are_applied_by_the_scheduled_run() {
     let mut agents = Vec::new();
     for name in ["ana", "bo"] {
         let email = format!("{name}@example.com");
-        let id = ccai.change(|w| w.add_agent(&email, name, "In-call"));
-        kustomer.add_user(name, &email);
+        let id = platforms.add_agent(&email, name, "In-call");
         let now = UnixMillis::now();
         let bridge_shared::status::sync::ClaimOutcome::Acquired { lease_token, .. } =
             service.claim(&email, "tab-1", now).await.unwrap()

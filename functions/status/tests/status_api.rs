@@ -5,11 +5,11 @@
 
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
-use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::status::{PendingOutcome, PriorityMode, StatusMapping};
 use bridge_status::{StatusApi, handle};
-use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
-use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use bridge_tests::ccai_sandbox::CcaiSandbox;
+use bridge_tests::kustomer_sandbox::KustomerSandbox;
+use bridge_tests::platforms::SandboxedPlatforms;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -58,15 +58,11 @@ async fn rig_on(
     apply_at_login: bool,
     ccai_status: &str,
 ) -> Rig {
-    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
-        .await
-        .unwrap();
-    let kustomer = KustomerSandbox::start(SandboxOptions::default())
-        .await
-        .unwrap();
+    let platforms = SandboxedPlatforms::start().await.unwrap();
     let email = format!("{}@example.com", bridge_tests::unique("ana"));
-    let agent = ccai.change(|w| w.add_agent(&email, "Ana", ccai_status));
-    kustomer.add_user("Ana", &email);
+    let agent = platforms.add_agent(&email, "Ana", ccai_status);
+    let service = platforms.status_service(store);
+    let SandboxedPlatforms { ccai, kustomer, .. } = platforms;
     let k: BTreeMap<&'static str, String> = [
         ("K1", "Available"),
         ("K2", "Busy"),
@@ -76,9 +72,6 @@ async fn rig_on(
     .into_iter()
     .map(|(k, name)| (k, kustomer.status_id(name).unwrap()))
     .collect();
-    let ccai_client = Arc::new(bridge_tests::ccai_support::client(&ccai));
-    let kustomer_client = Arc::new(bridge_tests::kustomer_support::client(&kustomer));
-    let service = StatusService::new(store, ccai_client, kustomer_client, DEFAULT_LEASE);
     service
         .save_mapping(&mapping(&k, priority, apply_at_login))
         .await

@@ -9,10 +9,8 @@ use crate::report::Section;
 use crate::routes::{TEMPLATE, template_routes};
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
-use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
-use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 struct Tab<'a> {
     http: &'a reqwest::Client,
@@ -55,18 +53,15 @@ fn outcome(body: &Value) -> &str {
 }
 
 pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, String> {
-    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
+    let sandboxes = SandboxedPlatforms::start()
         .await
         .map_err(|e| e.to_string())?;
-    let kustomer = KustomerSandbox::start(SandboxOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (ccai, kustomer) = (&sandboxes.ccai, &sandboxes.kustomer);
     let email = format!("ana.status.{run}@example.com");
-    let agent = ccai.change(|w| w.add_agent(&email, "Ana", "Available"));
-    kustomer.add_user("Ana", &email);
+    let agent = sandboxes.add_agent(&email, "Ana", "Available");
     let platforms = Platforms {
-        ccai: Arc::new(bridge_tests::ccai_support::client(&ccai)),
-        kustomer: Arc::new(bridge_tests::kustomer_support::client(&kustomer)),
+        ccai: sandboxes.ccai_client.clone(),
+        kustomer: sandboxes.kustomer_client.clone(),
     };
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),
@@ -173,12 +168,7 @@ pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, Str
         w.finish_session_for(agent);
     });
     // The session-end handler (the reconciliation job on AWS) resolves the pending change.
-    let service = bridge_shared::status::sync::StatusService::new(
-        backends.store.clone(),
-        platforms.ccai.clone(),
-        platforms.kustomer.clone(),
-        bridge_shared::status::sync::DEFAULT_LEASE,
-    );
+    let service = sandboxes.status_service(backends.store.clone());
     let resolved = service
         .session_ended(&email, UnixMillis::now())
         .await

@@ -8,11 +8,9 @@ use bridge_local::host::LocalHost;
 use bridge_local::routes::{Route, TEMPLATE, template_routes};
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
-use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::store::{EmbeddedStore, StateStore};
 use bridge_status::{StatusApi, handle};
-use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
-use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use bridge_tests::platforms::SandboxedPlatforms;
 use lambda_http::Body;
 use serde_json::Value;
 use std::sync::Arc;
@@ -58,29 +56,14 @@ fn path_parameters_match_one_segment() {
     assert!(!route.matches("POST", "/agents/instances/tab-1"));
 }
 
-async fn status_api(store: Arc<dyn StateStore>) -> (StatusApi, CcaiSandbox, KustomerSandbox) {
-    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
-        .await
-        .unwrap();
-    let kustomer = KustomerSandbox::start(SandboxOptions::default())
-        .await
-        .unwrap();
-    ccai.change(|w| w.add_agent("fixture.agent@example.com", "Fixture", "Available"));
-    kustomer.add_user("Fixture", "fixture.agent@example.com");
-    let service = StatusService::new(
-        store,
-        Arc::new(bridge_tests::ccai_support::client(&ccai)),
-        Arc::new(bridge_tests::kustomer_support::client(&kustomer)),
-        DEFAULT_LEASE,
-    );
-    (
-        StatusApi {
-            service,
-            bridge_token: Secret::new("fixture-bridge-token"),
-        },
-        ccai,
-        kustomer,
-    )
+async fn status_api(store: Arc<dyn StateStore>) -> (StatusApi, SandboxedPlatforms) {
+    let platforms = SandboxedPlatforms::start().await.unwrap();
+    platforms.add_agent("fixture.agent@example.com", "Fixture", "Available");
+    let api = StatusApi {
+        service: platforms.status_service(store),
+        bridge_token: Secret::new("fixture-bridge-token"),
+    };
+    (api, platforms)
 }
 
 fn body_json(response: &lambda_http::Response<Body>) -> Value {
@@ -94,7 +77,7 @@ fn body_json(response: &lambda_http::Response<Body>) -> Value {
 /// (base64 body) deliver.
 #[tokio::test]
 async fn real_lambda_events_reach_the_status_handler() {
-    let (api, _ccai, _kustomer) = status_api(Arc::new(EmbeddedStore::new())).await;
+    let (api, _platforms) = status_api(Arc::new(EmbeddedStore::new())).await;
     let gateway =
         lambda_http::request::from_str(include_str!("fixtures/apigw-v2-claim.json")).unwrap();
     let response = handle(&api, gateway, UnixMillis::now()).await;
@@ -116,15 +99,10 @@ async fn real_lambda_events_reach_the_status_handler() {
 #[tokio::test]
 async fn the_host_serves_the_template_routes_over_http() {
     let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
-    let ccai = CcaiSandbox::start(CcaiSandboxOptions::default())
-        .await
-        .unwrap();
-    let kustomer = KustomerSandbox::start(SandboxOptions::default())
-        .await
-        .unwrap();
+    let sandboxes = SandboxedPlatforms::start().await.unwrap();
     let platforms = Platforms {
-        ccai: Arc::new(bridge_tests::ccai_support::client(&ccai)),
-        kustomer: Arc::new(bridge_tests::kustomer_support::client(&kustomer)),
+        ccai: sandboxes.ccai_client.clone(),
+        kustomer: sandboxes.kustomer_client.clone(),
     };
     let tokens = Tokens {
         bridge: Secret::new("b"),

@@ -1,0 +1,46 @@
+//! Both platform sandboxes with real clients pointed at them: where every function test and
+//! the demo start.
+
+use crate::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
+use crate::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
+use bridge_shared::ccai::CcaiClient;
+use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::store::StateStore;
+use std::sync::Arc;
+
+pub struct SandboxedPlatforms {
+    pub ccai: CcaiSandbox,
+    pub kustomer: KustomerSandbox,
+    pub ccai_client: Arc<CcaiClient>,
+    pub kustomer_client: Arc<KustomerClient>,
+}
+
+impl SandboxedPlatforms {
+    pub async fn start() -> std::io::Result<Self> {
+        let ccai = CcaiSandbox::start(CcaiSandboxOptions::default()).await?;
+        let kustomer = KustomerSandbox::start(SandboxOptions::default()).await?;
+        Ok(Self {
+            ccai_client: Arc::new(crate::ccai_support::client(&ccai)),
+            kustomer_client: Arc::new(crate::kustomer_support::client(&kustomer)),
+            ccai,
+            kustomer,
+        })
+    }
+
+    /// An agent both platforms know by `email`, in `ccai_status`; the CCAI agent id.
+    pub fn add_agent(&self, email: &str, name: &str, ccai_status: &str) -> u64 {
+        self.kustomer.add_user(name, email);
+        self.ccai.change(|w| w.add_agent(email, name, ccai_status))
+    }
+
+    /// The status service on `store` with these platforms' clients.
+    pub fn status_service(&self, store: Arc<dyn StateStore>) -> StatusService {
+        StatusService::new(
+            store,
+            self.ccai_client.clone(),
+            self.kustomer_client.clone(),
+            DEFAULT_LEASE,
+        )
+    }
+}
