@@ -164,13 +164,13 @@ mod tests {
     }
 
     #[test]
-    fn a_good_signature_verifies() {
+    fn r_e_1_a_good_signature_verifies() {
         let header = session_signature_header(NOW, BODY, "s1", None);
         assert_eq!(verify(&header, NOW, BODY, &["s1"]), Ok(()));
     }
 
     #[test]
-    fn a_tampered_body_or_timestamp_is_refused() {
+    fn r_e_1_a_tampered_body_or_timestamp_is_refused() {
         let header = session_signature_header(NOW, BODY, "s1", None);
         let mut tampered = BODY.to_vec();
         tampered[10] ^= 1;
@@ -189,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn rotation_accepts_either_signature_against_either_secret() {
+    fn r_e_1_rotation_accepts_either_signature_against_either_secret() {
         // Sender signs with its new primary and old secondary; we still have the old one first.
         let header = session_signature_header(NOW, BODY, "new", Some("old"));
         assert_eq!(verify(&header, NOW, BODY, &["old"]), Ok(()));
@@ -200,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn old_and_future_timestamps_are_refused_as_replays() {
+    fn r_e_1_old_and_future_timestamps_are_refused_as_replays() {
         for ts in [NOW - 301, NOW + 301] {
             let header = session_signature_header(ts, BODY, "s1", None);
             assert!(matches!(
@@ -213,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_and_malformed_headers_are_named() {
+    fn r_e_1_missing_and_malformed_headers_are_named() {
         let configured = secrets(&["s1"]);
         assert_eq!(
             verify_session_event(None, Some("1"), BODY, &configured, NOW),
@@ -238,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn kustomer_webhook_signatures_are_hex_hmacs() {
+    fn r_e_1_kustomer_webhook_signatures_are_hex_hmacs() {
         let token = Secret::new("tok");
         let signature = sign_kustomer_webhook("tok", BODY);
         assert_eq!(signature.len(), 64);

@@ -139,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn json_lines_carry_the_correlation_id_and_no_personal_data() {
+    fn r_o_2_json_lines_carry_the_correlation_id_and_no_personal_data() {
         let capture = Capture::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(Redacting(capture.clone()))

@@ -18,7 +18,7 @@ mod multipart {
     /// A source failing half-way aborts the multipart upload: no upload is left open for the
     /// key (it would cost storage until the lifecycle rule removed it).
     #[tokio::test]
-    async fn a_failed_source_aborts_the_multipart_upload() {
+    async fn r_r_1_a_failed_source_aborts_the_multipart_upload() {
         let blobs = s3_blob_store(MIN_PART_SIZE).await;
         let key =
             BlobKey::parse(&format!("aborted/{}/call-9.mp3", bridge_tests::unique("k"))).unwrap();

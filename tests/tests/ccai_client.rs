@@ -354,7 +354,7 @@ async fn collect(recording: bridge_shared::ccai::Recording) -> std::io::Result<V
 }
 
 #[tokio::test]
-async fn recordings_stream_whole_and_a_cut_stream_is_an_error_not_a_short_file() {
+async fn r_r_1_recordings_stream_whole_and_a_cut_stream_is_an_error_not_a_short_file() {
     let sandbox = sandbox(CcaiSandboxOptions::default()).await;
     let client = client(&sandbox);
     let ana = agent(&sandbox, "ana@example.com", "Available");

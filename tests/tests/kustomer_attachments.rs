@@ -90,7 +90,7 @@ async fn an_uploaded_file_is_referenced_by_a_note() {
 /// A 200 MiB recording goes from the blob store to Kustomer as a stream: the sandbox receives
 /// every byte, in order, with the declared length.
 #[tokio::test]
-async fn a_200_mib_file_streams_from_the_blob_store_to_kustomer() {
+async fn r_r_1_a_200_mib_file_streams_from_the_blob_store_to_kustomer() {
     const LEN: u64 = 200 * 1024 * 1024;
     let root = std::env::temp_dir().join(bridge_tests::unique("attach"));
     let blobs = FsBlobStore::new(&root);

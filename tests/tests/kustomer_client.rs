@@ -389,7 +389,7 @@ async fn a_wrong_api_key_is_a_401_client_error() {
 /// R-E-2 at the client: a create whose answer is lost is found by its external id, not made
 /// twice.
 #[tokio::test]
-async fn a_create_whose_answer_is_lost_is_found_by_external_id() {
+async fn r_e_2_a_create_whose_answer_is_lost_is_found_by_external_id() {
     let sandbox = sandbox(SandboxOptions::default()).await;
     let client = client(&sandbox);
     let customer = customer(&client, "+15550104477").await;
@@ -450,7 +450,7 @@ async fn a_create_that_hangs_past_the_timeout_is_found_by_external_id() {
 /// Random 429s, 500s and hangs on every call: twenty creates still make exactly twenty
 /// conversations.
 #[tokio::test]
-async fn under_random_faults_every_create_lands_exactly_once() {
+async fn r_e_2_under_random_faults_every_create_lands_exactly_once() {
     let sandbox = sandbox(SandboxOptions::default()).await;
     let client = client_with(
         &sandbox,
@@ -791,7 +791,7 @@ async fn a_raw_plus_in_a_phone_lookup_does_not_find_the_customer() {
 /// Budget awareness: a phone number costs Kustomer calls once; afterwards the mapping comes
 /// from the state store.
 #[tokio::test]
-async fn customer_ids_are_resolved_once_then_served_from_the_state_store() {
+async fn r_k_1_r_k_2_customer_ids_are_resolved_once_then_served_from_the_state_store() {
     use bridge_shared::UnixMillis;
     use bridge_shared::kustomer::{CustomerDirectory, Resolved};
     use bridge_shared::store::EmbeddedStore;
@@ -842,7 +842,7 @@ async fn customer_ids_are_resolved_once_then_served_from_the_state_store() {
 /// Ten workers resolve one new phone number at once: one customer exists afterwards, and every
 /// worker got its id.
 #[tokio::test]
-async fn concurrent_resolution_of_a_new_phone_creates_one_customer() {
+async fn r_k_1_concurrent_resolution_of_a_new_phone_creates_one_customer() {
     use bridge_shared::UnixMillis;
     use bridge_shared::kustomer::CustomerDirectory;
     use bridge_shared::store::EmbeddedStore;
