@@ -14,6 +14,7 @@ pub mod ccai;
 pub mod clock;
 pub mod coldstart;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod kustomer;
 pub mod redact;

@@ -66,6 +66,7 @@ pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, Str
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),
         admin: Secret::new("demo-admin-token"),
+        ccai_webhook: vec![Secret::new("demo-webhook-secret")],
     };
     let routes = template_routes(TEMPLATE)?;
     let host = LocalHost::start(

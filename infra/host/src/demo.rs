@@ -198,7 +198,7 @@ fn not_yet(title: &str, issue: &str) -> Section {
 }
 
 /// How many scenarios the demo plays (for the progress display).
-pub const SCENARIOS: usize = 5;
+pub const SCENARIOS: usize = 6;
 
 /// Plays every scenario and returns the report. A scenario that fails is reported as failed.
 pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report {
@@ -215,6 +215,9 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
         ("agent status", |b, r| {
             Box::pin(crate::agents::agent_status(b, r))
         }),
+        ("session events", |b, r| {
+            Box::pin(crate::sessions::session_events(b, r))
+        }),
     ];
     for (name, scenario) in scenarios {
         progress(name);
@@ -226,8 +229,8 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
     }
     for (title, issue) in [
         (
-            "CCAI calls and chats into Kustomer conversations (R-E, R-T, R-U, R-K, R-D)",
-            "needs the intake and contact-sync functions",
+            "Stored session events into Kustomer conversations (R-E-4, R-E-5, R-T, R-U, R-K, R-D)",
+            "needs the contact-sync function and the session poller",
         ),
         (
             "Recordings and transcripts attached in Kustomer (R-R, R-X)",

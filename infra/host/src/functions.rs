@@ -3,6 +3,7 @@
 
 use crate::host::Handler;
 use bridge_admin::AdminApi;
+use bridge_intake::IntakeApi;
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::Secret;
@@ -21,6 +22,8 @@ pub struct Platforms {
 pub struct Tokens {
     pub bridge: Secret,
     pub admin: Secret,
+    /// CCAI_WEBHOOK_SECRETS, primary first.
+    pub ccai_webhook: Vec<Secret>,
 }
 
 /// Handlers by binary name, as `template.yaml` names them.
@@ -48,7 +51,18 @@ pub fn handlers(
         kustomer: platforms.kustomer.clone(),
         admin_token: tokens.admin.clone(),
     });
+    let intake = Arc::new(IntakeApi {
+        store: store.clone(),
+        secrets: tokens.ccai_webhook.clone(),
+    });
     let mut functions: HashMap<String, Handler> = HashMap::new();
+    functions.insert(
+        "bridge-intake".into(),
+        Arc::new(move |request| {
+            let api = intake.clone();
+            Box::pin(async move { bridge_intake::handle(&api, request, UnixMillis::now()).await })
+        }),
+    );
     functions.insert(
         "bridge-status".into(),
         Arc::new(move |request| {

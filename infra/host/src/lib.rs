@@ -8,3 +8,4 @@ pub mod functions;
 pub mod host;
 pub mod report;
 pub mod routes;
+pub mod sessions;

@@ -114,6 +114,11 @@ async fn serve(backends: Backends) -> Result<(), String> {
     let tokens = Tokens {
         bridge: Secret::new(env("BRIDGE_TOKEN").unwrap_or_else(|| "local-bridge-token".into())),
         admin: Secret::new(env("ADMIN_TOKEN").unwrap_or_else(|| "local-admin-token".into())),
+        ccai_webhook: env("CCAI_WEBHOOK_SECRETS")
+            .unwrap_or_else(|| "local-webhook-secret".into())
+            .split(',')
+            .map(|s| Secret::new(s.trim()))
+            .collect(),
     };
     let port = flag("--port").unwrap_or_else(|| "3000".into());
     let routes = template_routes(TEMPLATE)?;

@@ -39,7 +39,8 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("bridge-status", "POST", "/webhooks/kustomer/status"));
     assert!(has("bridge-admin", "PUT", "/admin/status-mapping"));
     assert!(has("bridge-admin", "GET", "/admin/health"));
-    assert_eq!(routes.len(), 8);
+    assert!(has("bridge-intake", "POST", "/webhooks/ccai"));
+    assert_eq!(routes.len(), 9);
 }
 
 #[test]
@@ -107,6 +108,7 @@ async fn the_host_serves_the_template_routes_over_http() {
     let tokens = Tokens {
         bridge: Secret::new("b"),
         admin: Secret::new("a"),
+        ccai_webhook: vec![Secret::new("w")],
     };
     let mut functions = handlers(store, &platforms, &tokens);
     functions.remove("bridge-admin");
