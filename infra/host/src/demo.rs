@@ -117,7 +117,7 @@ async fn duplicate_delivery(backends: &Backends, run: &str) -> Outcome {
 /// Status changes arriving out of order: only the newest stays.
 async fn out_of_order(backends: &Backends, run: &str) -> Outcome {
     let store = &backends.store;
-    let key = ItemKey::agent_status(&format!("ana.{run}@example.com"));
+    let key = ItemKey::new(format!("DEMO#{run}"), "VERSIONED");
     let mut section = Section::done("Changes arriving out of order (versioned put)");
     for (version, status) in [(3, "Lunch"), (1, "Available"), (2, "Break")] {
         let item =

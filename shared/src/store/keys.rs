@@ -60,10 +60,6 @@ impl ItemKey {
         Self::new(agent_pk(email), "LEASE")
     }
 
-    pub fn agent_status(email: &str) -> Self {
-        Self::new(agent_pk(email), "STATUS")
-    }
-
     /// `name`: `STATUS_MAP`, `FIELDS`, `SDK_KEYS`, `CURSOR#calls`, `CURSOR#chats`, …
     pub fn config(name: &str) -> Self {
         Self::new("CONFIG", name)
