@@ -32,6 +32,14 @@ impl UnixMillis {
         self.0.div_euclid(1000) + i64::from(self.0.rem_euclid(1000) != 0)
     }
 
+    /// ISO-8601 UTC with milliseconds and `Z`, the format both platforms use.
+    pub fn to_iso(self) -> String {
+        chrono::DateTime::from_timestamp_millis(self.0)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    }
+
     /// Milliseconds from `self` until `later` (zero when `later` is not later).
     pub fn until(self, later: UnixMillis) -> Duration {
         Duration::from_millis(u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0))
@@ -47,6 +55,14 @@ mod tests {
         assert_eq!(UnixMillis(5_000).as_epoch_seconds_ceil(), 5);
         assert_eq!(UnixMillis(5_001).as_epoch_seconds_ceil(), 6);
         assert_eq!(UnixMillis(-1).as_epoch_seconds_ceil(), 0);
+    }
+
+    #[test]
+    fn iso_text_has_milliseconds_and_z() {
+        assert_eq!(
+            UnixMillis(1_795_464_827_123).to_iso(),
+            "2026-11-23T20:13:47.123Z"
+        );
     }
 
     #[test]

@@ -51,34 +51,3 @@ impl ColdStart {
         })
     }
 }
-
-/// Whether an `Authorization` header carries `Bearer <token>`, compared in constant time.
-pub fn bearer_matches(header: Option<&str>, token: &crate::config::Secret) -> bool {
-    use subtle::ConstantTimeEq;
-    let given = header
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Secret;
-
-    #[test]
-    fn only_the_exact_bearer_token_matches() {
-        let token = Secret::new("s3cret");
-        assert!(bearer_matches(Some("Bearer s3cret"), &token));
-        for wrong in [
-            None,
-            Some("Bearer s3cre"),
-            Some("Bearer s3cret2"),
-            Some("s3cret"),
-            Some("Basic s3cret"),
-            Some("Bearer "),
-        ] {
-            assert!(!bearer_matches(wrong, &token), "{wrong:?}");
-        }
-    }
-}

@@ -17,6 +17,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod kustomer;
+pub mod lambda;
 pub mod redact;
 pub mod retry;
 pub mod signature;

@@ -11,6 +11,7 @@ use bridge_shared::UnixMillis;
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::Secret;
 use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
 use bridge_shared::status::StatusMapping;
 use bridge_shared::status::rules::is_system_status;
 use bridge_shared::status::sync::StatusService;
@@ -26,34 +27,6 @@ pub struct AdminApi {
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
     pub admin_token: Secret,
-}
-
-fn answer(status: StatusCode, body: Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))
-        .unwrap_or_default()
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
-    answer(status, json!({"error": message.into()}))
-}
-
-fn authorised(request: &Request, token: &Secret) -> bool {
-    let header = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    bridge_shared::coldstart::bearer_matches(header, token)
-}
-
-fn text(request: &Request) -> &[u8] {
-    match request.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    }
 }
 
 /// Checks a mapping against the statuses that exist; the error names the bad entry.
@@ -114,25 +87,25 @@ impl AdminApi {
     async fn get_mapping(&self, now: UnixMillis) -> Response<Body> {
         let mapping = match self.status.mapping(now).await {
             Ok(m) => m,
-            Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+            Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
         };
         match self.statuses().await {
-            Ok((kustomer, ccai)) => answer(
+            Ok((kustomer, ccai)) => json_answer(
                 StatusCode::OK,
                 json!({"mapping": *mapping, "kustomer_statuses": kustomer, "ccai_statuses": ccai}),
             ),
-            Err(err) => error(StatusCode::BAD_GATEWAY, err),
+            Err(err) => json_error(StatusCode::BAD_GATEWAY, err),
         }
     }
 
     async fn put_mapping(&self, request: &Request) -> Response<Body> {
-        let mapping: StatusMapping = match serde_json::from_slice(text(request)) {
+        let mapping: StatusMapping = match serde_json::from_slice(body_bytes(request)) {
             Ok(m) => m,
-            Err(err) => return error(StatusCode::BAD_REQUEST, format!("invalid body: {err}")),
+            Err(err) => return json_error(StatusCode::BAD_REQUEST, format!("invalid body: {err}")),
         };
         let (kustomer, ccai) = match self.statuses().await {
             Ok(lists) => lists,
-            Err(err) => return error(StatusCode::BAD_GATEWAY, err),
+            Err(err) => return json_error(StatusCode::BAD_GATEWAY, err),
         };
         let ids: Vec<String> = kustomer
             .iter()
@@ -143,27 +116,27 @@ impl AdminApi {
             .filter_map(|s| s["name"].as_str().map(str::to_owned))
             .collect();
         if let Err(why) = validate(&mapping, &ids, &names) {
-            return error(StatusCode::BAD_REQUEST, why);
+            return json_error(StatusCode::BAD_REQUEST, why);
         }
         match self.status.save_mapping(&mapping).await {
-            Ok(()) => answer(StatusCode::OK, json!({"mapping": mapping})),
-            Err(err) => error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+            Ok(()) => json_answer(StatusCode::OK, json!({"mapping": mapping})),
+            Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
         }
     }
 
     async fn agents(&self, now: UnixMillis) -> Response<Body> {
         let emails = match self.status.agent_emails(now).await {
             Ok(e) => e,
-            Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+            Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
         };
         let mut agents = Vec::new();
         for email in emails {
             match self.status.agent_state(&email).await {
                 Ok(state) => agents.push(json!({"email": email, "sync": state})),
-                Err(err) => return error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+                Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
             }
         }
-        answer(StatusCode::OK, json!(agents))
+        json_answer(StatusCode::OK, json!(agents))
     }
 
     async fn health(&self, now: UnixMillis) -> Response<Body> {
@@ -189,7 +162,7 @@ impl AdminApi {
             Err(e) => json!(e),
         };
         let healthy = store.is_ok() && ccai.is_ok() && kustomer.is_ok();
-        answer(
+        json_answer(
             if healthy {
                 StatusCode::OK
             } else {
@@ -202,8 +175,8 @@ impl AdminApi {
 
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Response<Body> {
-    if !authorised(&request, &api.admin_token) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    if !bearer_authorised(&request, &api.admin_token) {
+        return json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     let path = request.uri().path().trim_end_matches('/').to_owned();
     match (request.method().clone(), path.as_str()) {
@@ -211,10 +184,10 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         (Method::PUT, "/admin/status-mapping") => api.put_mapping(&request).await,
         (Method::GET, "/admin/agents") => api.agents(now).await,
         (Method::GET, "/admin/health") => api.health(now).await,
-        (_, "/admin/status-mapping" | "/admin/agents" | "/admin/health") => error(
+        (_, "/admin/status-mapping" | "/admin/agents" | "/admin/health") => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed on this route",
         ),
-        _ => error(StatusCode::NOT_FOUND, format!("no route {path}")),
+        _ => json_error(StatusCode::NOT_FOUND, format!("no route {path}")),
     }
 }

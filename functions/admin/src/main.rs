@@ -1,19 +1,16 @@
 //! The admin Lambda: configuration, adapters and the runtime; the logic is in `lib.rs`.
 
 use bridge_admin::{AdminApi, handle};
-use bridge_shared::UnixMillis;
 use bridge_shared::coldstart::ColdStart;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::telemetry::{self, LogFormat};
-use lambda_http::{Error, Request, RequestExt, service_fn};
-use std::sync::Arc;
-use tracing::Instrument;
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
     let cold = ColdStart::from_environment().await?;
-    let api = Arc::new(AdminApi {
+    let api = AdminApi {
         status: StatusService::new(
             cold.store.clone(),
             cold.ccai.clone(),
@@ -24,13 +21,9 @@ async fn main() -> Result<(), Error> {
         ccai: cold.ccai,
         kustomer: cold.kustomer,
         admin_token: cold.config.admin_token.clone(),
-    });
-    lambda_http::run(service_fn(move |request: Request| {
-        let api = api.clone();
-        let id =
-            telemetry::correlation_id(request.lambda_context_ref().map(|c| c.request_id.as_str()));
-        async move { Ok::<_, Error>(handle(&api, request, UnixMillis::now()).await) }
-            .instrument(telemetry::event_span(&id))
-    }))
+    };
+    bridge_shared::lambda::serve(api, |api, request, now| async move {
+        handle(&api, request, now).await
+    })
     .await
 }

@@ -8,11 +8,12 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
 use bridge_shared::events::{MAX_EVENT_BYTES, parse_session_event};
+use bridge_shared::lambda::{body_bytes, json_answer};
 use bridge_shared::signature::verify_session_event;
 use bridge_shared::store::{DocumentStore, Item, ItemKey, PutOutcome};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,31 +25,15 @@ pub struct IntakeApi {
     pub secrets: Vec<Secret>,
 }
 
-fn answer(status: StatusCode, body: Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))
-        .unwrap_or_default()
-}
-
-fn raw(request: &Request) -> &[u8] {
-    match request.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    }
-}
-
 pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
     if request.method() != Method::POST
         || request.uri().path().trim_end_matches('/') != "/webhooks/ccai"
     {
-        return answer(StatusCode::NOT_FOUND, json!({"error": "no such route"}));
+        return json_answer(StatusCode::NOT_FOUND, json!({"error": "no such route"}));
     }
-    let body = raw(&request);
+    let body = body_bytes(&request);
     if body.len() > MAX_EVENT_BYTES {
-        return answer(
+        return json_answer(
             StatusCode::PAYLOAD_TOO_LARGE,
             json!({"error": "body over 256 KiB"}),
         );
@@ -62,7 +47,7 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
         now.0 / 1000,
     ) {
         tracing::warn!(reason = %err, "session event refused");
-        return answer(
+        return json_answer(
             StatusCode::UNAUTHORIZED,
             json!({"error": format!("signature refused: {err}")}),
         );
@@ -70,7 +55,7 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
     let event = match parse_session_event(body) {
         Ok(event) => event,
         Err(err) => {
-            return answer(
+            return json_answer(
                 StatusCode::BAD_REQUEST,
                 json!({"error": err.to_string(), "field": err.field}),
             );
@@ -78,7 +63,7 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
     };
     if !event.is_known() {
         tracing::info!(event_id = %event.id, event_type = %event.event_type, "unknown event type ignored");
-        return answer(
+        return json_answer(
             StatusCode::ACCEPTED,
             json!({"id": event.id, "ignored": true}),
         );
@@ -86,7 +71,7 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
     let mut stored = match serde_json::to_value(&event) {
         Ok(value) => value,
         Err(err) => {
-            return answer(
+            return json_answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": err.to_string()}),
             );
@@ -97,19 +82,19 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
     match api.store.put_if_absent(&item, now).await {
         Ok(PutOutcome::Written) => {
             tracing::info!(event_id = %event.id, event_type = %event.event_type, session = event.session.id, "session event stored");
-            answer(
+            json_answer(
                 StatusCode::ACCEPTED,
                 json!({"id": event.id, "stored": true}),
             )
         }
         Ok(PutOutcome::Kept(_)) => {
             tracing::info!(event_id = %event.id, "duplicate session event");
-            answer(StatusCode::OK, json!({"id": event.id, "duplicate": true}))
+            json_answer(StatusCode::OK, json!({"id": event.id, "duplicate": true}))
         }
         Err(err) => {
             // Not stored: a 5xx makes the sender retry, so nothing is lost.
             tracing::error!(event_id = %event.id, error = %err, "session event not stored");
-            answer(
+            json_answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"error": "not stored; retry"}),
             )

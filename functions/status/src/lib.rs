@@ -11,6 +11,7 @@
 
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
+use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
 use bridge_shared::retry::Retryable;
 use bridge_shared::status::sync::{
     ChangeOutcome, ClaimOutcome, StatusChange, StatusError, StatusService,
@@ -26,35 +27,9 @@ pub struct StatusApi {
     pub bridge_token: Secret,
 }
 
-fn answer(status: StatusCode, body: Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
-    answer(status, json!({"error": message.into()}))
-}
-
-fn authorised(request: &Request, token: &Secret) -> bool {
-    let header = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    bridge_shared::coldstart::bearer_matches(header, token)
-}
-
 /// The body as `T`, or why not (serde names the field), for a 400.
 fn body<T: DeserializeOwned>(request: &Request) -> Result<T, String> {
-    let bytes: &[u8] = match request.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        Body::Empty => b"",
-        _ => b"",
-    };
-    serde_json::from_slice(bytes).map_err(|err| format!("invalid body: {err}"))
+    serde_json::from_slice(body_bytes(request)).map_err(|err| format!("invalid body: {err}"))
 }
 
 #[derive(Deserialize)]
@@ -69,33 +44,26 @@ struct LeaseBody {
     lease_token: u64,
 }
 
-fn iso(at: UnixMillis) -> String {
-    chrono::DateTime::from_timestamp_millis(at.0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
 fn failure(err: StatusError) -> Response<Body> {
     match &err {
-        StatusError::Invalid(message) => error(StatusCode::BAD_REQUEST, message.clone()),
-        StatusError::UnknownAgent { .. } => error(StatusCode::NOT_FOUND, err.to_string()),
-        StatusError::SharedUser(_) => error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
-        StatusError::Unmapped(_) => error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+        StatusError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, message.clone()),
+        StatusError::UnknownAgent { .. } => json_error(StatusCode::NOT_FOUND, err.to_string()),
+        StatusError::SharedUser(_) => json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+        StatusError::Unmapped(_) => json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
         StatusError::NotHolder {
             held_by,
             expires_in_s,
-        } => answer(
+        } => json_answer(
             StatusCode::CONFLICT,
             json!({"error": "this instance does not hold the agent's lease", "held_by": held_by, "expires_in_s": expires_in_s}),
         ),
         StatusError::Ccai(_) | StatusError::Kustomer(_) => {
             tracing::error!(error = %err, "platform call failed");
-            error(StatusCode::BAD_GATEWAY, err.to_string())
+            json_error(StatusCode::BAD_GATEWAY, err.to_string())
         }
         StatusError::Store(_) => {
             tracing::error!(error = %err, retryable = err.is_retryable(), "state store failed");
-            error(
+            json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "state store unavailable; try again",
             )
@@ -109,8 +77,8 @@ fn outcome_body(outcome: &ChangeOutcome) -> Value {
 
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Response<Body> {
-    if !authorised(&request, &api.bridge_token) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    if !bearer_authorised(&request, &api.bridge_token) {
+        return json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     let path = request.uri().path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -119,10 +87,10 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
         (Method::POST, ["agents", "instances"]) => {
             let claim: ClaimBody = match body(&request) {
                 Ok(b) => b,
-                Err(why) => return error(StatusCode::BAD_REQUEST, why),
+                Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
             };
             if claim.instance_id.trim().is_empty() {
-                return error(StatusCode::BAD_REQUEST, "instance_id is required");
+                return json_error(StatusCode::BAD_REQUEST, "instance_id is required");
             }
             match api
                 .service
@@ -133,14 +101,14 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
                     lease_token,
                     expires_at,
                     applied_at_login,
-                }) => answer(
+                }) => json_answer(
                     StatusCode::CREATED,
-                    json!({"lease_token": lease_token, "expires_at": iso(expires_at), "applied_at_login": applied_at_login.as_ref().map(outcome_body)}),
+                    json!({"lease_token": lease_token, "expires_at": expires_at.to_iso(), "applied_at_login": applied_at_login.as_ref().map(outcome_body)}),
                 ),
                 Ok(ClaimOutcome::Held {
                     held_by,
                     expires_in_s,
-                }) => answer(
+                }) => json_answer(
                     StatusCode::CONFLICT,
                     json!({"error": format!("another instance drives this agent; its lease frees in {expires_in_s} s"), "held_by": held_by, "expires_in_s": expires_in_s}),
                 ),
@@ -150,21 +118,23 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
         (Method::PUT, ["agents", "instances", instance]) => {
             let lease: LeaseBody = match body(&request) {
                 Ok(b) => b,
-                Err(why) => return error(StatusCode::BAD_REQUEST, why),
+                Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
             };
             match api
                 .service
                 .renew(&lease.email, instance, lease.lease_token, now)
                 .await
             {
-                Ok(expires_at) => answer(StatusCode::OK, json!({"expires_at": iso(expires_at)})),
+                Ok(expires_at) => {
+                    json_answer(StatusCode::OK, json!({"expires_at": expires_at.to_iso()}))
+                }
                 Err(err) => failure(err),
             }
         }
         (Method::DELETE, ["agents", "instances", instance]) => {
             let lease: LeaseBody = match body(&request) {
                 Ok(b) => b,
-                Err(why) => return error(StatusCode::BAD_REQUEST, why),
+                Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
             };
             match api
                 .service
@@ -181,17 +151,17 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
         (Method::POST, ["webhooks", "kustomer", "status"]) => {
             let change: StatusChange = match body(&request) {
                 Ok(b) => b,
-                Err(why) => return error(StatusCode::BAD_REQUEST, why),
+                Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
             };
             match api.service.change(&change, now).await {
-                Ok(outcome) => answer(StatusCode::ACCEPTED, outcome_body(&outcome)),
+                Ok(outcome) => json_answer(StatusCode::ACCEPTED, outcome_body(&outcome)),
                 Err(err) => failure(err),
             }
         }
-        (_, ["agents", "instances", ..]) | (_, ["webhooks", "kustomer", "status"]) => error(
+        (_, ["agents", "instances", ..]) | (_, ["webhooks", "kustomer", "status"]) => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed on this route",
         ),
-        _ => error(StatusCode::NOT_FOUND, format!("no route {path}")),
+        _ => json_error(StatusCode::NOT_FOUND, format!("no route {path}")),
     }
 }

@@ -117,12 +117,6 @@ fn at(seconds: i64) -> UnixMillis {
     UnixMillis(1_900_000_000_000 + seconds * 1000)
 }
 
-fn iso(at: UnixMillis) -> String {
-    chrono::DateTime::from_timestamp_millis(at.0)
-        .unwrap()
-        .to_rfc3339()
-}
-
 async fn claim(rig: &Rig, instance: &str, now: UnixMillis) -> (u16, Value) {
     call(
         rig,
@@ -144,7 +138,7 @@ async fn change(
     changed: UnixMillis,
     now: UnixMillis,
 ) -> (u16, Value) {
-    let body = json!({"email": rig.email, "instance_id": instance, "lease_token": token, "status_id": rig.k[k], "changed_at": iso(changed)});
+    let body = json!({"email": rig.email, "instance_id": instance, "lease_token": token, "status_id": rig.k[k], "changed_at": changed.to_iso()});
     call(rig, request("POST", "/webhooks/kustomer/status", body), now).await
 }
 
@@ -184,7 +178,7 @@ async fn r_s_2_an_unmapped_status_is_refused_and_recorded_for_the_agent() {
     let rig = rig().await;
     let (_, lease) = claim(&rig, "tab-1", at(0)).await;
     let offline = rig.kustomer.status_id("Offline").unwrap();
-    let body = json!({"email": rig.email, "instance_id": "tab-1", "lease_token": lease["lease_token"], "status_id": offline, "changed_at": iso(at(1))});
+    let body = json!({"email": rig.email, "instance_id": "tab-1", "lease_token": lease["lease_token"], "status_id": offline, "changed_at": at(1).to_iso()});
     let (status, answer) = call(
         &rig,
         request("POST", "/webhooks/kustomer/status", body),

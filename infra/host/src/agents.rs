@@ -39,12 +39,6 @@ impl Tab<'_> {
     }
 }
 
-fn iso(at: UnixMillis) -> String {
-    chrono::DateTime::from_timestamp_millis(at.0)
-        .unwrap_or_default()
-        .to_rfc3339()
-}
-
 fn outcome(body: &Value) -> &str {
     body["outcome"]
         .as_str()
@@ -123,7 +117,7 @@ pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, Str
     let change = |name: &str, instance: &str, offset_ms: u64| -> Result<Value, String> {
         Ok(json!({
             "email": email, "instance_id": instance, "lease_token": first["lease_token"],
-            "status_id": status(name)?, "changed_at": iso(start.plus(std::time::Duration::from_millis(offset_ms))),
+            "status_id": status(name)?, "changed_at": start.plus(std::time::Duration::from_millis(offset_ms)).to_iso(),
         }))
     };
     let mut applied = 0;

@@ -141,13 +141,6 @@ fn millis(at: &chrono::DateTime<chrono::Utc>) -> UnixMillis {
     UnixMillis(at.timestamp_millis())
 }
 
-fn iso(at: UnixMillis) -> String {
-    chrono::DateTime::from_timestamp_millis(at.0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
 impl StatusService {
     pub fn new(
         store: Arc<dyn StateStore>,
@@ -438,13 +431,13 @@ impl StatusService {
         let (state, outcome) = match &decision {
             Decision::Unmapped => (
                 record(
-                    json!({"last_error": format!("Kustomer status {status_id} is not mapped"), "last_change_at": iso(changed_at)}),
+                    json!({"last_error": format!("Kustomer status {status_id} is not mapped"), "last_change_at": changed_at.to_iso()}),
                 ),
                 None,
             ),
             Decision::IgnoreOffline(target) => (
                 record(
-                    json!({"ignored": {"ccai_status": target, "reason": "agent offline in CCAI", "at": iso(changed_at)}, "last_change_at": iso(changed_at)}),
+                    json!({"ignored": {"ccai_status": target, "reason": "agent offline in CCAI", "at": changed_at.to_iso()}, "last_change_at": changed_at.to_iso()}),
                 ),
                 Some(ChangeOutcome::IgnoredOffline {
                     ccai_status: target.clone(),
@@ -457,7 +450,7 @@ impl StatusService {
                     changed_at,
                 };
                 (
-                    record(json!({"pending": pending, "last_change_at": iso(changed_at)})),
+                    record(json!({"pending": pending, "last_change_at": changed_at.to_iso()})),
                     Some(ChangeOutcome::Pending {
                         ccai_status: target.clone(),
                     }),
@@ -465,7 +458,7 @@ impl StatusService {
             }
             Decision::AlreadyThere(target) => (
                 record(
-                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": iso(changed_at)}, "last_change_at": iso(changed_at), "last_reflected": null}),
+                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": changed_at.to_iso()}, "last_change_at": changed_at.to_iso(), "last_reflected": null}),
                 ),
                 Some(ChangeOutcome::AlreadyThere {
                     ccai_status: target.clone(),
@@ -473,7 +466,7 @@ impl StatusService {
             ),
             Decision::Apply(target) => (
                 record(
-                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": iso(changed_at)}, "last_error": null, "last_change_at": iso(changed_at), "last_reflected": null}),
+                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": changed_at.to_iso()}, "last_error": null, "last_change_at": changed_at.to_iso(), "last_reflected": null}),
                 ),
                 Some(ChangeOutcome::Applied {
                     ccai_status: target.clone(),
@@ -584,7 +577,7 @@ impl StatusService {
                 state.insert("pending".into(), Value::Null);
                 state.insert(
                     "ignored".into(),
-                    json!({"ccai_status": pending.ccai_status, "reason": reason, "at": iso(now)}),
+                    json!({"ccai_status": pending.ccai_status, "reason": reason, "at": now.to_iso()}),
                 );
             }
             PendingOutcome::Apply(target) => {
@@ -596,7 +589,7 @@ impl StatusService {
                     return Ok(Some(PendingOutcome::Wait));
                 }
                 state.insert("pending".into(), Value::Null);
-                state.insert("last_applied".into(), json!({"kustomer_status_id": pending.kustomer_status_id, "ccai_status": target, "at": iso(now)}));
+                state.insert("last_applied".into(), json!({"kustomer_status_id": pending.kustomer_status_id, "ccai_status": target, "at": now.to_iso()}));
             }
         }
         // Lost to a concurrent write: that writer's state stands; the next look resolves it.
@@ -698,7 +691,7 @@ impl StatusService {
         };
         Ok(Some(json!({
             "lease_holder": state.lease.as_ref().map(|l| &l.owner),
-            "lease_expires_at": state.lease.as_ref().map(|l| iso(l.expires_at)),
+            "lease_expires_at": state.lease.as_ref().map(|l| l.expires_at.to_iso()),
             "state": state.state,
         })))
     }

@@ -1,0 +1,93 @@
+//! What every HTTP function shares: JSON answers, the raw body, the bearer check, and the
+//! runtime loop with a correlation-id span per request.
+
+use crate::UnixMillis;
+use crate::config::Secret;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// A JSON answer.
+pub fn json_answer(status: StatusCode, body: Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// `{"error": message}` with `status`.
+pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    json_answer(status, json!({ "error": message.into() }))
+}
+
+/// The request body as bytes (API Gateway gives text, or binary when base64-encoded).
+pub fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
+}
+
+/// Whether an `Authorization` header carries `Bearer <token>`, compared in constant time.
+pub fn bearer_matches(header: Option<&str>, token: &Secret) -> bool {
+    use subtle::ConstantTimeEq;
+    let given = header
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+}
+
+/// [`bearer_matches`] on the request's `Authorization` header.
+pub fn bearer_authorised(request: &Request, token: &Secret) -> bool {
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    bearer_matches(header, token)
+}
+
+/// Runs an HTTP function: each request is handled inside a span carrying its correlation id
+/// (the Lambda request id). Handlers never fail: every error is an HTTP answer.
+pub async fn serve<A, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
+where
+    A: Send + Sync + 'static,
+    F: Fn(Arc<A>, Request, UnixMillis) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    let api = Arc::new(api);
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let api = api.clone();
+        let id = crate::telemetry::correlation_id(
+            request.lambda_context_ref().map(|c| c.request_id.as_str()),
+        );
+        async move { Ok::<_, lambda_http::Error>(handle(api, request, UnixMillis::now()).await) }
+            .instrument(crate::telemetry::event_span(&id))
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_bearer_token_matches() {
+        let token = Secret::new("s3cret");
+        assert!(bearer_matches(Some("Bearer s3cret"), &token));
+        for wrong in [
+            None,
+            Some("Bearer s3cre"),
+            Some("Bearer s3cret2"),
+            Some("s3cret"),
+            Some("Basic s3cret"),
+            Some("Bearer "),
+        ] {
+            assert!(!bearer_matches(wrong, &token), "{wrong:?}");
+        }
+    }
+}
