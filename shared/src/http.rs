@@ -81,7 +81,50 @@ impl Default for RetryPolicy {
     }
 }
 
+/// What to do after a failed attempt.
+pub enum RetryDecision {
+    /// Give up: the error is final.
+    Stop,
+    /// Try again after the policy's backoff.
+    Backoff,
+    /// Try again after this wait (e.g. until a rate limit resets).
+    After(Duration),
+}
+
 impl RetryPolicy {
+    /// Runs `attempt` until it succeeds, `decide` says stop, or the attempts are spent;
+    /// pauses between attempts as `decide` says. The one retry loop of every client.
+    pub async fn run<T, E, A, F>(
+        &self,
+        operation: &str,
+        mut attempt: A,
+        decide: impl Fn(&E, u32) -> RetryDecision,
+    ) -> Result<T, E>
+    where
+        E: std::fmt::Display,
+        A: FnMut() -> F,
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let mut number = 1;
+        loop {
+            let error = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            if number >= self.max_attempts {
+                return Err(error);
+            }
+            let wait = match decide(&error, number) {
+                RetryDecision::Stop => return Err(error),
+                RetryDecision::Backoff => self.backoff(number),
+                RetryDecision::After(wait) => wait,
+            };
+            tracing::warn!(operation, attempt = number, wait_ms = wait.as_millis() as u64, error = %error, "call will be retried");
+            tokio::time::sleep(wait).await;
+            number += 1;
+        }
+    }
+
     /// No waiting at all: for tests that inject faults.
     pub fn immediate(max_attempts: u32) -> Self {
         Self {

@@ -5,7 +5,7 @@
 use super::error::CcaiError;
 use super::limiter::{RequestLimiter, for_tenant};
 use crate::config::{CcaiSettings, Secret};
-use crate::http::RetryPolicy;
+use crate::http::{RetryDecision, RetryPolicy};
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
@@ -157,24 +157,20 @@ impl CcaiClient {
         body: Option<&Value>,
         repeatable: bool,
     ) -> Result<Answer, CcaiError> {
-        let mut attempt = 1;
-        loop {
-            let error = match self.attempt(operation, &method, path, body).await {
-                Ok(answer) => return Ok(answer),
-                Err(error) => error,
-            };
-            let retry = match &error {
-                CcaiError::RateLimited { .. } => true,
-                CcaiError::Server { .. } | CcaiError::Transport { .. } => repeatable,
-                _ => false,
-            };
-            if !retry || attempt >= self.retry.max_attempts {
-                return Err(error);
-            }
-            tracing::warn!(operation, attempt, error = %error, "CCAI call will be retried");
-            tokio::time::sleep(self.retry.backoff(attempt)).await;
-            attempt += 1;
-        }
+        self.retry
+            .run(
+                operation,
+                || self.attempt(operation, &method, path, body),
+                |error, _| match error {
+                    // 429: the platform did not act, so repeating is always safe.
+                    CcaiError::RateLimited { .. } => RetryDecision::Backoff,
+                    CcaiError::Server { .. } | CcaiError::Transport { .. } if repeatable => {
+                        RetryDecision::Backoff
+                    }
+                    _ => RetryDecision::Stop,
+                },
+            )
+            .await
     }
 
     pub(super) fn decode<T: DeserializeOwned>(

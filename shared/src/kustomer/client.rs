@@ -3,7 +3,7 @@
 use super::error::KustomerError;
 use super::model::Document;
 use crate::config::{KustomerSettings, Secret};
-use crate::http::RetryPolicy;
+use crate::http::{RetryDecision, RetryPolicy};
 use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -215,29 +215,22 @@ impl KustomerClient {
         call: &Call,
         repeatable: bool,
     ) -> Result<Bytes, KustomerError> {
-        let mut attempt = 1;
-        loop {
-            let error = match self.attempt(call).await {
-                Ok(body) => return Ok(body),
-                Err(error) => error,
-            };
-            if attempt >= self.retry.max_attempts {
-                return Err(error);
-            }
-            let wait = match &error {
-                KustomerError::RateLimited { reset_at, .. } => {
-                    match self.rate_limit_wait(*reset_at, attempt) {
-                        Some(wait) => wait,
-                        None => return Err(error),
+        self.retry
+            .run(
+                call.operation,
+                || self.attempt(call),
+                |error, attempt| match error {
+                    KustomerError::RateLimited { reset_at, .. } => {
+                        match self.rate_limit_wait(*reset_at, attempt) {
+                            Some(wait) => RetryDecision::After(wait),
+                            None => RetryDecision::Stop,
+                        }
                     }
-                }
-                e if repeatable && e.outcome_unknown() => self.retry.backoff(attempt),
-                _ => return Err(error),
-            };
-            tracing::warn!(operation = call.operation, attempt, wait_ms = wait.as_millis() as u64, error = %error, "Kustomer call will be retried");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+                    e if repeatable && e.outcome_unknown() => RetryDecision::Backoff,
+                    _ => RetryDecision::Stop,
+                },
+            )
+            .await
     }
 
     pub(super) fn decode<T: DeserializeOwned>(
