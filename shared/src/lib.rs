@@ -7,6 +7,7 @@
 //! - [`store`]: the state-store port ([`store::StateStore`]) with its DynamoDB and embedded
 //!   adapters; the single-table key schema is documented in [`store::keys`].
 //! - [`blob`]: the blob-store port ([`blob::BlobStore`]) with its S3 and filesystem adapters.
+//! - [`stream`]: DynamoDB stream batches with per-record failures (the workers' input).
 //! - [`retry`]: how every error says whether a retry can help.
 
 pub mod blob;
@@ -23,6 +24,7 @@ pub mod retry;
 pub mod signature;
 pub mod status;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
 
 pub use clock::UnixMillis;

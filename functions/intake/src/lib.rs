@@ -7,7 +7,7 @@
 
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
-use bridge_shared::events::{MAX_EVENT_BYTES, parse_session_event};
+use bridge_shared::events::{MAX_EVENT_BYTES, SessionEvent, parse_session_event};
 use bridge_shared::lambda::{body_bytes, json_answer};
 use bridge_shared::signature::verify_session_event;
 use bridge_shared::store::{DocumentStore, Item, ItemKey, PutOutcome};
@@ -68,8 +68,8 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
             json!({"id": event.id, "ignored": true}),
         );
     }
-    let mut stored = match serde_json::to_value(&event) {
-        Ok(value) => value,
+    let item = match inbox_item(&event, now) {
+        Ok(item) => item,
         Err(err) => {
             return json_answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,8 +77,6 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
             );
         }
     };
-    stored["received_at"] = json!(now.0);
-    let item = Item::new(ItemKey::inbox(&event.id), stored).expiring_at(now.plus(INBOX_RETENTION));
     match api.store.put_if_absent(&item, now).await {
         Ok(PutOutcome::Written) => {
             tracing::info!(event_id = %event.id, event_type = %event.event_type, session = event.session.id, "session event stored");
@@ -100,4 +98,12 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
             )
         }
     }
+}
+
+/// The inbox item of an event received at `now`: the event as sent, when it arrived, kept for
+/// [`INBOX_RETENTION`]. Its stream record is what the workers receive.
+pub fn inbox_item(event: &SessionEvent, now: UnixMillis) -> Result<Item, serde_json::Error> {
+    let mut stored = serde_json::to_value(event)?;
+    stored["received_at"] = json!(now.0);
+    Ok(Item::new(ItemKey::inbox(&event.id), stored).expiring_at(now.plus(INBOX_RETENTION)))
 }

@@ -673,6 +673,23 @@ impl StatusService {
         Ok((pending, reflected))
     }
 
+    /// The e-mail of the Kustomer user matched to a CCAI agent (R-S-3), when that agent has
+    /// ever driven status sync; `None` for agents the bridge does not know.
+    pub async fn email_for_ccai_agent(
+        &self,
+        agent_id: u64,
+        now: UnixMillis,
+    ) -> Result<Option<String>, StatusError> {
+        let owner = self
+            .store
+            .get(
+                &ItemKey::new(format!("CCAI_AGENT#{agent_id}"), "OWNER"),
+                now,
+            )
+            .await?;
+        Ok(owner.and_then(|item| item.body["email"].as_str().map(str::to_owned)))
+    }
+
     /// Every known agent's e-mail (admin view).
     pub async fn agent_emails(&self, now: UnixMillis) -> Result<Vec<String>, StatusError> {
         Ok(self

@@ -71,7 +71,8 @@ fn ttl_for(expiry: UnixMillis) -> AttributeValue {
     n(expiry.as_epoch_seconds_ceil())
 }
 
-fn item_attributes(item: &Item) -> Result<Attributes, StoreError> {
+/// A document as the table stores it (and as a stream record's `NewImage` carries it).
+pub fn document_image(item: &Item) -> Result<Attributes, StoreError> {
     let body: AttributeValue =
         serde_dynamo::to_attribute_value(&item.body).map_err(|err| StoreError::Malformed {
             key: item.key.to_string(),
@@ -85,6 +86,11 @@ fn item_attributes(item: &Item) -> Result<Attributes, StoreError> {
         attributes.insert(TTL.into(), ttl_for(expiry));
     }
     Ok(attributes)
+}
+
+/// A document read back from its stored attributes (a `GetItem` answer or a stream image).
+pub fn document_from_image(attributes: &Attributes) -> Result<Item, StoreError> {
+    Reader::new(attributes)?.item()
 }
 
 struct Reader<'a> {
@@ -293,7 +299,7 @@ impl DocumentStore for DynamoStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item_attributes(item)?))
+            .set_item(Some(document_image(item)?))
             .send()
             .await
             .map_err(|err| classify("PutItem", err))?;
@@ -305,7 +311,7 @@ impl DocumentStore for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item_attributes(item)?))
+            .set_item(Some(document_image(item)?))
             .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#exp", EXPIRES)
@@ -321,7 +327,7 @@ impl DocumentStore for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item_attributes(item)?))
+            .set_item(Some(document_image(item)?))
             .condition_expression("attribute_not_exists(#pk) OR #ver < :ver")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#ver", VERSION)

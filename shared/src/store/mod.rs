@@ -17,7 +17,7 @@ mod error;
 pub mod keys;
 mod types;
 
-pub use dynamodb::DynamoStore;
+pub use dynamodb::{DynamoStore, document_from_image, document_image};
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use keys::ItemKey;

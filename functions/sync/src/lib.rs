@@ -1,0 +1,170 @@
+//! The inbox stream worker (`bridge-sync`): the DynamoDB stream delivers every new inbox item
+//! (filtered in template.yaml); each session event is applied exactly once in effect (R-E-2):
+//! an idempotency claim on the event id makes redelivered records no-ops, and every action
+//! starts from the platform's current truth, fetched from the Manager API (R-E-5).
+//!
+//! What it does today: when a session ends (or is transferred away), the agents whose part is
+//! over get their pending status change resolved at once (R-S-6) instead of at the next
+//! scheduled reconciliation. Conversations, contacts and notes (R-T, R-U, R-K, R-D) are the
+//! next work for this worker.
+
+pub mod session_end;
+
+use bridge_shared::UnixMillis;
+use bridge_shared::ccai::{CcaiClient, CcaiError};
+use bridge_shared::events::{SessionEvent, SessionKind};
+use bridge_shared::status::PendingOutcome;
+use bridge_shared::status::sync::{StatusError, StatusService};
+use bridge_shared::store::{Claim, IdempotencyStatus, StateStore, StoreError};
+use bridge_shared::stream::{
+    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, StreamRecord,
+    inbox_event, process_batch,
+};
+use bridge_shared::telemetry;
+use serde_json::json;
+use session_end::{SessionAgents, agents_released};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Sessions handled at once within one batch (each costs a few platform calls; the CCAI
+/// tenant allows 10 requests per second in all).
+const CONCURRENCY: usize = 4;
+/// How long a claimed event may be in progress: the function's timeout (template.yaml).
+const IN_PROGRESS_FOR: Duration = Duration::from_secs(60);
+/// How long an applied event id is remembered: the inbox keeps events 14 days, and the stream
+/// redelivers at most for its 24 h retention.
+const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
+
+pub struct SyncApi {
+    pub store: Arc<dyn StateStore>,
+    pub ccai: Arc<CcaiClient>,
+    pub status: StatusService,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Inbox(#[from] InboxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("fetching the session from CCAI: {0}")]
+    Ccai(#[from] CcaiError),
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    /// Another worker holds the event's claim; the retry finds it completed (or expired).
+    #[error("event {0} is being applied by another worker")]
+    InProgressElsewhere(String),
+}
+
+/// One Lambda invocation: a stream batch in, the failed records out.
+pub async fn handle(
+    api: &SyncApi,
+    event: StreamEvent,
+    now: UnixMillis,
+) -> Result<DynamoDbEventResponse, BatchError> {
+    let (response, summary) = process_batch(&event.records, CONCURRENCY, session_of, |record| {
+        apply_record(api, record, now)
+    })
+    .await?;
+    tracing::info!(?summary, "stream batch processed");
+    Ok(response)
+}
+
+/// Records of one session are applied in order; anything else is its own group.
+fn session_of(record: &StreamRecord) -> String {
+    match inbox_event(record) {
+        Ok(Some(event)) => format!("{:?}#{}", event.session.kind, event.session.id),
+        _ => record.event_id.clone(),
+    }
+}
+
+async fn apply_record(
+    api: &SyncApi,
+    record: &StreamRecord,
+    now: UnixMillis,
+) -> Result<RecordOutcome, SyncError> {
+    let Some(event) = inbox_event(record)? else {
+        return Ok(RecordOutcome::Skipped("not a new inbox event".into()));
+    };
+    let span = telemetry::event_span(&telemetry::correlation_id(Some(&event.id)));
+    apply_once(api, &event, now).instrument(span).await
+}
+
+/// The event's work under an idempotency claim on its id (R-E-2).
+pub async fn apply_once(
+    api: &SyncApi,
+    event: &SessionEvent,
+    now: UnixMillis,
+) -> Result<RecordOutcome, SyncError> {
+    let key = format!("sync#{}", event.id);
+    let ticket = match api
+        .store
+        .claim(&key, now, IN_PROGRESS_FOR, REMEMBER_FOR)
+        .await?
+    {
+        Claim::Claimed(ticket) => ticket,
+        Claim::Duplicate(record) if record.status == IdempotencyStatus::Completed => {
+            tracing::info!(event_id = %event.id, "event already applied");
+            return Ok(RecordOutcome::Skipped("already applied".into()));
+        }
+        Claim::Duplicate(_) => return Err(SyncError::InProgressElsewhere(event.id.clone())),
+    };
+    match apply(api, event, now).await {
+        Ok(outcome) => {
+            let result = match &outcome {
+                RecordOutcome::Applied => json!({"applied": true}),
+                RecordOutcome::Skipped(why) => json!({"skipped": why}),
+            };
+            api.store
+                .complete(&ticket, &result, now, REMEMBER_FOR)
+                .await?;
+            Ok(outcome)
+        }
+        Err(err) => {
+            // Free the claim so that the retry runs the work again.
+            if let Err(release) = api.store.release(&ticket).await {
+                tracing::warn!(error = %release, "claim not released; it expires on its own");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// What one event means for the bridge, decided on the session's current truth (R-E-5).
+async fn apply(
+    api: &SyncApi,
+    event: &SessionEvent,
+    now: UnixMillis,
+) -> Result<RecordOutcome, SyncError> {
+    let event_type = event.event_type.as_str();
+    if !matches!(
+        event_type,
+        "call.ended" | "call.transferred" | "chat.ended" | "chat.transferred"
+    ) {
+        return Ok(RecordOutcome::Skipped(format!(
+            "{event_type}: no work for this worker yet"
+        )));
+    }
+    let agents = match event.session.kind {
+        SessionKind::Call => SessionAgents::from(&api.ccai.call(event.session.id).await?),
+        SessionKind::Chat => SessionAgents::from(&api.ccai.chat(event.session.id).await?),
+    };
+    let mut resolved = 0;
+    for agent in agents_released(event_type, &agents) {
+        let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {
+            continue;
+        };
+        let outcome = api.status.session_ended(&email, now).await?;
+        tracing::info!(ccai_agent = agent, outcome = ?outcome, "agent's session ended");
+        resolved += usize::from(matches!(
+            outcome,
+            Some(PendingOutcome::Apply(_) | PendingOutcome::Drop(_))
+        ));
+    }
+    Ok(if resolved > 0 {
+        RecordOutcome::Applied
+    } else {
+        RecordOutcome::Skipped("no pending status change to resolve".into())
+    })
+}

@@ -1,0 +1,256 @@
+//! The inbox stream worker end to end: inbox items as the intake writes them, their stream
+//! records in Lambda's shape, the state store on DynamoDB Local, and the CCAI and Kustomer
+//! sandboxes over real HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use bridge_shared::UnixMillis;
+use bridge_shared::events::SessionEvent;
+use bridge_shared::status::sync::{ChangeOutcome, ClaimOutcome, StatusChange};
+use bridge_shared::status::{PriorityMode, StatusMapping};
+use bridge_shared::store::{Claim, EmbeddedStore, IdempotencyStatus, Item, StateStore};
+use bridge_shared::stream::{ChangeRecord, DynamoDbEventResponse, StreamEvent};
+use bridge_sync::{SyncApi, handle};
+use bridge_tests::ccai_sandbox::ScenarioDriver;
+use bridge_tests::platforms::SandboxedPlatforms;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn stream_event(items: &[Item]) -> StreamEvent {
+    let records: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            ChangeRecord {
+                event_id: &format!("rec-{i}"),
+                event_name: "INSERT",
+                sequence_number: &format!("{}", 1000 + i),
+                new_image: Some(item),
+                old_image: None,
+                created_at_s: 1_900_000_000.0,
+                stream_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/bridge/stream/x",
+                region: "us-east-1",
+            }
+            .to_lambda_json()
+            .unwrap()
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn failed(response: &DynamoDbEventResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+struct Rig {
+    platforms: SandboxedPlatforms,
+    api: SyncApi,
+    email: String,
+    agent: u64,
+}
+
+async fn rig(store: Arc<dyn StateStore>) -> Rig {
+    let platforms = SandboxedPlatforms::start().await.unwrap();
+    let email = format!("{}@example.com", bridge_tests::unique("ana"));
+    let agent = platforms.add_agent(&email, "Ana", "Available");
+    let status = platforms.status_service(store.clone());
+    let lunch = platforms.kustomer.status_id("Lunch").unwrap();
+    status
+        .save_mapping(&StatusMapping {
+            to_ccai: BTreeMap::from([(lunch, "Break".to_owned())]),
+            priority: PriorityMode::LatestWins,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let api = SyncApi {
+        store,
+        ccai: platforms.ccai_client.clone(),
+        status,
+    };
+    Rig {
+        platforms,
+        api,
+        email,
+        agent,
+    }
+}
+
+/// The agent picks Lunch in Kustomer while on a call: kept pending (R-S-6).
+async fn change_during_call(rig: &Rig, now: UnixMillis) {
+    rig.platforms
+        .ccai
+        .change(|w| w.move_agent(rig.agent, "In-call", "platform"));
+    let ClaimOutcome::Acquired { lease_token, .. } = rig
+        .api
+        .status
+        .claim(&rig.email, "tab-1", now)
+        .await
+        .unwrap()
+    else {
+        panic!("lease not acquired");
+    };
+    let change = StatusChange {
+        email: rig.email.clone(),
+        instance_id: "tab-1".into(),
+        lease_token,
+        status_id: rig.platforms.kustomer.status_id("Lunch").unwrap(),
+        status_name: None,
+        changed_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap(),
+    };
+    let outcome = rig.api.status.change(&change, now).await.unwrap();
+    assert_eq!(
+        outcome,
+        ChangeOutcome::Pending {
+            ccai_status: "Break".into()
+        }
+    );
+}
+
+fn status_posts(rig: &Rig) -> usize {
+    rig.platforms
+        .ccai
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/agent_statuses"))
+        .count()
+}
+
+fn inbox_items(events: &[Value], now: UnixMillis) -> Vec<Item> {
+    events
+        .iter()
+        .map(|body| {
+            let event: SessionEvent = serde_json::from_value(body.clone()).unwrap();
+            bridge_intake::inbox_item(&event, now).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn r_s_6_the_call_ended_event_applies_the_pending_status_once() {
+    let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
+    let rig = rig(store).await;
+    let now = UnixMillis::now();
+    change_during_call(&rig, now).await;
+    assert_eq!(status_posts(&rig), 0);
+
+    // The call is answered and ends in CCAI (the agent was already on it).
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let played = driver.ivr_call_answered(rig.agent, "+15550107700").await;
+    let bodies: Vec<Value> = played.events.iter().map(|e| e.body.clone()).collect();
+    let batch = stream_event(&inbox_items(&bodies, now));
+
+    let response = handle(&rig.api, batch.clone(), now.plus(Duration::from_secs(1))).await;
+    assert!(failed(&response.unwrap()).is_empty());
+    let ccai_status = rig
+        .platforms
+        .ccai
+        .inspect(|w| w.agent_status(rig.agent))
+        .unwrap();
+    assert_eq!(ccai_status, "Break");
+    assert_eq!(status_posts(&rig), 1);
+    let state = rig
+        .api
+        .status
+        .agent_state(&rig.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(state["state"]["pending"].is_null());
+
+    // The stream redelivers the batch (a retry after a timeout): nothing happens twice.
+    let again = handle(&rig.api, batch, now.plus(Duration::from_secs(2))).await;
+    assert!(failed(&again.unwrap()).is_empty());
+    assert_eq!(status_posts(&rig), 1, "R-E-2: applied once");
+    for body in &bodies {
+        let key = format!("sync#{}", body["id"].as_str().unwrap());
+        let claim = rig
+            .api
+            .store
+            .claim(&key, now, Duration::from_secs(1), Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(
+            matches!(claim, Claim::Duplicate(ref r) if r.status == IdempotencyStatus::Completed),
+            "{key}: {claim:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn r_e_5_a_failing_platform_fails_only_that_session_and_the_retry_applies_it() {
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    let rig = rig(store).await;
+    let now = UnixMillis::now();
+    change_during_call(&rig, now).await;
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(rig.agent, "+15550107701").await;
+    let ended = call
+        .events
+        .iter()
+        .find(|e| e.event_type == "call.ended")
+        .unwrap()
+        .body
+        .clone();
+    // A chat event for a session CCAI does not know: the Manager API answers 404.
+    let mut unknown = ended.clone();
+    unknown["id"] = json!(bridge_tests::unique("evt"));
+    unknown["type"] = json!("chat.ended");
+    unknown["session"] = json!({"kind": "chat", "id": 999_999_999u64});
+    let batch = stream_event(&inbox_items(&[unknown, ended], now));
+
+    let response = handle(&rig.api, batch.clone(), now).await.unwrap();
+    assert_eq!(
+        failed(&response),
+        vec!["1000"],
+        "only the unknown chat fails"
+    );
+    assert_eq!(
+        rig.platforms
+            .ccai
+            .inspect(|w| w.agent_status(rig.agent))
+            .unwrap(),
+        "Break"
+    );
+
+    // Its claim was released: a retry runs it again (and fails again), it is not "applied".
+    let retry = handle(&rig.api, batch, now.plus(Duration::from_secs(1)))
+        .await
+        .unwrap();
+    assert_eq!(failed(&retry), vec!["1000"]);
+    assert_eq!(status_posts(&rig), 1);
+}
+
+/// A batch exactly as Lambda delivers it from the table's stream (shape taken from the AWS
+/// documentation's DynamoDB example, with this table's items): a new inbox event, an update of
+/// a lease item, a TTL removal, and an inbox item no intake could have written.
+#[tokio::test]
+async fn a_lambda_dynamodb_stream_event_fixture_is_handled_record_by_record() {
+    let fixture = include_str!("fixtures/dynamodb-stream-batch.json");
+    let event: StreamEvent = serde_json::from_str(fixture).unwrap();
+    assert_eq!(event.records.len(), 4);
+    let rig = rig(Arc::new(EmbeddedStore::new())).await;
+    let response = handle(&rig.api, event, UnixMillis::now()).await.unwrap();
+    // Only the corrupt inbox item fails (it goes to the dead-letter queue after the retries).
+    assert_eq!(failed(&response), vec!["400000000000000000004"]);
+    // The new event was taken (a call.assigned: no status work), and remembered.
+    let claim = rig
+        .api
+        .store
+        .claim(
+            "sync#5c1a0e4e-6f3b-4d1e-9a37-0f2c8d1b7a10",
+            UnixMillis::now(),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(claim, Claim::Duplicate(r) if r.status == IdempotencyStatus::Completed));
+    assert_eq!(status_posts(&rig), 0);
+}
