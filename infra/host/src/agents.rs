@@ -12,14 +12,15 @@ use bridge_shared::config::Secret;
 use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::{Value, json};
 
-struct Tab<'a> {
-    http: &'a reqwest::Client,
-    host: &'a str,
-    token: &'a str,
+/// A client of the host's HTTP routes with one bearer token (an agent's tab, the admin).
+pub(crate) struct Tab<'a> {
+    pub http: &'a reqwest::Client,
+    pub host: &'a str,
+    pub token: &'a str,
 }
 
 impl Tab<'_> {
-    async fn send(
+    pub async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -162,13 +163,17 @@ pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, Str
         w.move_agent(agent, "Wrap-up", "platform");
         w.finish_session_for(agent);
     });
-    // The session-end handler (the reconciliation job on AWS) resolves the pending change.
+    // No session events in this scenario: the scheduled reconciliation (bridge-reconcile)
+    // resolves the pending change on its next run. (With events, the stream worker does it at
+    // once: see the session-events scenario.)
     let service = sandboxes.status_service(backends.store.clone());
-    let resolved = service
-        .session_ended(&email, UnixMillis::now())
+    let summary = bridge_reconcile::reconcile_agents(&service, UnixMillis::now())
         .await
         .map_err(|e| e.to_string())?;
-    section.line(format!("the call ends: pending change {resolved:?}"));
+    section.line(format!(
+        "the call ends; the scheduled reconciliation applies {} pending change(s)",
+        summary.pending_applied
+    ));
 
     let (_, agents) = admin
         .send(reqwest::Method::GET, "/admin/agents", json!({}))

@@ -2,6 +2,8 @@
 //! `.local/demo-files` by default (nothing to install); DynamoDB Local and the S3 stand-in when
 //! their endpoints are set (as `infra/local/with-services` does).
 
+use crate::stream::FeedSource;
+use crate::stream::embedded::StreamingStore;
 use bridge_shared::blob::{BlobStore, FsBlobStore, S3BlobStore, S3BlobStoreOptions, s3_client};
 use bridge_shared::store::{DynamoStore, EmbeddedStore, StateStore};
 use std::path::PathBuf;
@@ -10,6 +12,8 @@ use std::sync::Arc;
 pub struct Backends {
     pub store: Arc<dyn StateStore>,
     pub store_name: String,
+    /// Where stream-triggered functions read the store's changes.
+    pub changes: FeedSource,
     pub blobs: Arc<dyn BlobStore>,
     pub blobs_name: String,
 }
@@ -21,8 +25,10 @@ fn set(var: &str) -> Option<String> {
 impl Backends {
     /// In-process store and a folder of files.
     pub fn embedded(files: PathBuf) -> Self {
+        let (store, log) = StreamingStore::new(Arc::new(EmbeddedStore::new()));
         Self {
-            store: Arc::new(EmbeddedStore::new()),
+            store: Arc::new(store),
+            changes: FeedSource::Embedded(log),
             store_name: "embedded store".into(),
             blobs_name: format!("files under {}", files.display()),
             blobs: Arc::new(FsBlobStore::new(files)),
@@ -41,10 +47,21 @@ impl Backends {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         if let Some((endpoint, table)) = dynamodb {
             backends.store_name = format!("DynamoDB at {endpoint}, table {table}");
-            backends.store = Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&config),
+            let tables = aws_sdk_dynamodb::Client::new(&config);
+            // DynamoDB Local serves the Streams API on its own port.
+            let streams_endpoint = set("AWS_ENDPOINT_URL_DYNAMODB_STREAMS").unwrap_or(endpoint);
+            let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+                aws_sdk_dynamodbstreams::config::Builder::from(&config)
+                    .endpoint_url(streams_endpoint)
+                    .interceptor(crate::stream::empty_map_repair::EmptyMapRepair)
+                    .build(),
+            );
+            backends.store = Arc::new(DynamoStore::new(tables.clone(), table.clone()));
+            backends.changes = FeedSource::DynamoDb {
+                tables,
+                streams,
                 table,
-            ));
+            };
         }
         if let Some((endpoint, bucket)) = s3 {
             backends.blobs_name = format!("S3 at {endpoint}, bucket {bucket}");

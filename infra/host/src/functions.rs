@@ -2,6 +2,7 @@
 //! chosen backends and platform endpoints.
 
 use crate::host::Handler;
+use crate::stream::StreamHandler;
 use bridge_admin::AdminApi;
 use bridge_intake::IntakeApi;
 use bridge_shared::UnixMillis;
@@ -11,6 +12,7 @@ use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::store::StateStore;
 use bridge_status::StatusApi;
+use bridge_sync::SyncApi;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -75,6 +77,40 @@ pub fn handlers(
         Arc::new(move |request| {
             let api = admin.clone();
             Box::pin(async move { bridge_admin::handle(&api, request, UnixMillis::now()).await })
+        }),
+    );
+    functions
+}
+
+/// Stream-triggered handlers by binary name: the Lambda DynamoDB event in (as JSON, parsed by
+/// the function's own event type), the function's answer out.
+pub fn stream_handlers(
+    store: Arc<dyn StateStore>,
+    platforms: &Platforms,
+) -> HashMap<String, StreamHandler> {
+    let sync = Arc::new(SyncApi {
+        status: StatusService::new(
+            store.clone(),
+            platforms.ccai.clone(),
+            platforms.kustomer.clone(),
+            DEFAULT_LEASE,
+        ),
+        store,
+        ccai: platforms.ccai.clone(),
+    });
+    let mut functions: HashMap<String, StreamHandler> = HashMap::new();
+    functions.insert(
+        "bridge-sync".into(),
+        Arc::new(move |payload| {
+            let api = sync.clone();
+            Box::pin(async move {
+                let event = serde_json::from_value(payload)
+                    .map_err(|err| format!("not a DynamoDB stream event: {err}"))?;
+                let answer = bridge_sync::handle(&api, event, UnixMillis::now())
+                    .await
+                    .map_err(|err| err.to_string())?;
+                serde_json::to_value(answer).map_err(|err| err.to_string())
+            })
         }),
     );
     functions

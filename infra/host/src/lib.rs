@@ -1,5 +1,6 @@
-//! The bridge on one machine. Today: the backends chosen by configuration and the demo of the
-//! foundation; the local host serving every function's routes comes with issue 5.
+//! The bridge on one machine: the local host (every HTTP route and stream subscription of
+//! template.yaml, served by the functions' own handlers), the backends chosen by configuration,
+//! and the demo.
 
 pub mod agents;
 pub mod backends;
@@ -9,3 +10,4 @@ pub mod host;
 pub mod report;
 pub mod routes;
 pub mod sessions;
+pub mod stream;

@@ -2,7 +2,8 @@
 //!
 //! - `bridge-local demo [--json]`: plays the demo scenarios and writes `demo-report.html`.
 //! - `bridge-local serve [--port 3000] [--json]`: serves every route of `template.yaml` with
-//!   the functions' own handlers, until interrupted.
+//!   the functions' own handlers, delivers the store's stream to the stream-triggered functions
+//!   as their event source mappings would, until interrupted.
 //!
 //! Embedded store and files under `.local/demo-files` by default; DynamoDB Local and the S3
 //! stand-in when their endpoints are set (`infra/local/with-services cargo run -p bridge-local
@@ -10,9 +11,10 @@
 //! `KUSTOMER_API_KEY`) and `CCAI_BASE_URL` (with `CCAI_SUBDOMAIN`, `CCAI_API_TOKEN`) are set.
 
 use bridge_local::backends::Backends;
-use bridge_local::functions::{Platforms, Tokens, handlers};
+use bridge_local::functions::{Platforms, Tokens, handlers, stream_handlers};
 use bridge_local::host::LocalHost;
 use bridge_local::routes::{TEMPLATE, template_routes};
+use bridge_local::stream::{Pace, StreamRunner, template_subscriptions};
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::{KustomerSettings, Secret};
 use bridge_shared::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
@@ -136,6 +138,17 @@ async fn serve(backends: Backends) -> Result<(), String> {
     for route in &routes {
         println!("  {:6} {:40} {}", route.method, route.path, route.binary);
     }
+    // Stream-triggered functions read the store's changes, as their event source mappings do.
+    let streams = StreamRunner::start(
+        &backends.changes,
+        template_subscriptions(TEMPLATE)?,
+        &stream_handlers(backends.store.clone(), &platforms),
+        Pace::default(),
+    )
+    .await?;
+    for mapping in &streams.mappings {
+        println!("  stream {}", mapping.describe());
+    }
     // Scheduled functions run on their interval, as EventBridge would run them.
     let every = env("RECONCILE_SECONDS")
         .and_then(|s| s.parse().ok())
@@ -161,6 +174,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
     println!("  every {every} s: bridge-reconcile (RECONCILE_SECONDS)");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     scheduler.abort();
+    drop(streams);
     drop((kustomer_sandbox, ccai_sandbox));
     Ok(())
 }

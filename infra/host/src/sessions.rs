@@ -1,15 +1,24 @@
-//! The demo's session-event scenario (R-E-1 … R-E-3): the CCAI scenario driver plays calls and
-//! a chat, sending signed session events over HTTP to the intake through the local host, with
-//! every event delivered twice and one sender using a wrong secret.
+//! The demo's session-event scenario (R-E-1 … R-E-3, R-S-6): the CCAI scenario driver plays
+//! calls and a chat, sending signed session events over HTTP to the intake through the local
+//! host (every event twice, and one sender with a wrong secret). The table's stream then
+//! delivers the stored events to the inbox worker exactly as its event source mapping in
+//! template.yaml would: an agent's status change made during the call is applied when the
+//! `call.ended` event arrives, and a corrupt inbox item is retried, then dead-lettered.
 
+use crate::agents::Tab;
 use crate::backends::Backends;
-use crate::functions::{Platforms, Tokens, handlers};
+use crate::functions::{Platforms, Tokens, handlers, stream_handlers};
 use crate::host::LocalHost;
 use crate::report::Section;
 use crate::routes::{TEMPLATE, template_routes};
+use crate::stream::{Pace, StartingPosition, StreamRunner, template_subscriptions};
+use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
+use bridge_shared::store::{Item, ItemKey};
 use bridge_tests::ccai_sandbox::{Delivery, EventSink, Played, ScenarioDriver};
 use bridge_tests::platforms::SandboxedPlatforms;
+use serde_json::json;
+use std::time::Duration;
 
 const SECRET: &str = "demo-webhook-secret";
 
@@ -26,11 +35,8 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
     let sandboxes = SandboxedPlatforms::start()
         .await
         .map_err(|e| e.to_string())?;
-    let agent = sandboxes.add_agent(
-        &format!("ana.sessions.{run}@example.com"),
-        "Ana",
-        "Available",
-    );
+    let email = format!("ana.sessions.{run}@example.com");
+    let agent = sandboxes.add_agent(&email, "Ana", "Available");
     let platforms = Platforms {
         ccai: sandboxes.ccai_client.clone(),
         kustomer: sandboxes.kustomer_client.clone(),
@@ -47,8 +53,77 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
     )
     .await
     .map_err(|e| e.to_string())?;
-    let url = format!("{}/webhooks/ccai", host.base_url);
+    // The template's subscriptions, reading only what this scenario writes (a shared DynamoDB
+    // Local may hold other runs' events); retries paced for a demo, not for an outage.
+    let subscriptions = template_subscriptions(TEMPLATE)?
+        .into_iter()
+        .map(|mut s| {
+            s.starting_position = StartingPosition::Latest;
+            s
+        })
+        .collect();
+    let streams = StreamRunner::start(
+        &backends.changes,
+        subscriptions,
+        &stream_handlers(backends.store.clone(), &platforms),
+        Pace {
+            retry_base: Duration::from_millis(20),
+            retry_max: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(50),
+        },
+    )
+    .await?;
+    let mut section = Section::done(
+        "CCAI session events: signed webhook, inbox, stream worker (R-E-1 to R-E-3, R-S-6)",
+    );
 
+    // The agent picks Lunch in Kustomer while on a call: pending until the call ends.
+    let http = reqwest::Client::new();
+    let admin = Tab {
+        http: &http,
+        host: &host.base_url,
+        token: "demo-admin-token",
+    };
+    let tab = Tab {
+        http: &http,
+        host: &host.base_url,
+        token: "demo-bridge-token",
+    };
+    let lunch = sandboxes
+        .kustomer
+        .status_id("Lunch")
+        .ok_or("no Kustomer status Lunch")?;
+    admin
+        .send(
+            reqwest::Method::PUT,
+            "/admin/status-mapping",
+            json!({"to_ccai": {lunch.clone(): "Break"}}),
+        )
+        .await?;
+    let (_, lease) = tab
+        .send(
+            reqwest::Method::POST,
+            "/agents/instances",
+            json!({"email": email, "instance_id": "tab-1"}),
+        )
+        .await?;
+    sandboxes
+        .ccai
+        .change(|w| w.move_agent(agent, "In-call", "platform"));
+    let (code, answer) = tab
+        .send(
+            reqwest::Method::POST,
+            "/webhooks/kustomer/status",
+            json!({"email": email, "instance_id": "tab-1", "lease_token": lease["lease_token"],
+                   "status_id": lunch, "changed_at": UnixMillis::now().to_iso()}),
+        )
+        .await?;
+    section.line(format!(
+        "Ana, on a call, sets Kustomer Lunch: {code} {}",
+        answer["outcome"].as_str().unwrap_or("?")
+    ));
+
+    let url = format!("{}/webhooks/ccai", host.base_url);
     let mut driver = ScenarioDriver::new(&sandboxes.ccai, Some(EventSink::new(&url, SECRET, None)));
     driver.delivery = Delivery {
         duplicate: true,
@@ -72,9 +147,6 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
         Some(EventSink::new(&url, "not-the-secret", None)),
     );
     let refused = forged.abandoned_call(phone).await;
-
-    let mut section =
-        Section::done("CCAI session events through the signed webhook (R-E-1 to R-E-3)");
     for session in &played {
         section.line(format!(
             "{} {}: {}",
@@ -87,6 +159,56 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
         "a sender with the wrong secret: {} events refused (401), nothing stored",
         tally(std::slice::from_ref(&refused), 401)
     ));
+
+    // An inbox item no intake could have written (say, edited by hand in the console).
+    let corrupt = Item::new(
+        ItemKey::inbox(&format!("demo-{run}-corrupt")),
+        json!({"id": format!("demo-{run}-corrupt"), "type": "call.ended"}),
+    );
+    backends
+        .store
+        .put_if_absent(&corrupt, UnixMillis::now())
+        .await
+        .map_err(|e| e.to_string())?;
+
+    if !streams.drain(Duration::from_secs(20)).await {
+        return Err("the stream was not drained within 20 s".into());
+    }
+    let stats = streams.stats();
+    for mapping in &streams.mappings {
+        section.line(format!("stream: {}", mapping.describe()));
+    }
+    let history = sandboxes.ccai.inspect(|w| {
+        w.status_history
+            .iter()
+            .filter(|(id, ..)| *id == agent)
+            .map(|(_, from, to, by)| format!("{from}→{to} ({by})"))
+            .collect::<Vec<_>>()
+    });
+    section.line(format!(
+        "CCAI status history of Ana: {}",
+        history.join(", ")
+    ));
+    let applied_at_call_end = history
+        .iter()
+        .any(|h| h == "Wrap-up→Break (api)" || h == "Available→Break (api)");
+    section.line(if applied_at_call_end {
+        "call.ended reached bridge-sync through the stream: Ana's pending Lunch became Break in CCAI"
+            .to_owned()
+    } else {
+        "the pending change was NOT applied at call end".to_owned()
+    });
+    for letter in streams.dead_letters() {
+        section.line(format!(
+            "dead letter ({}): records {}..{} after {} invocations: {}",
+            letter.condition,
+            letter.first_sequence_number,
+            letter.last_sequence_number,
+            letter.approximate_invoke_count,
+            letter.reason
+        ));
+    }
+
     let sent: u64 = played.iter().map(|p| p.events.len() as u64).sum();
     section.count("events in", 2 * sent);
     section.count("stored once", tally(&played, 202));
@@ -95,5 +217,22 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
         "refused (bad signature)",
         tally(std::slice::from_ref(&refused), 401),
     );
+    section.count("stream records read", stats.records_read);
+    section.count("filtered out (not new inbox items)", stats.filtered_out);
+    section.count("delivered to bridge-sync", stats.records_done);
+    section.count("retried invocations", stats.retries);
+    section.count("dead-lettered", stats.records_dead_lettered);
+    section.count(
+        "pending status applied at call end",
+        u64::from(applied_at_call_end),
+    );
+    section.count("CCAI status changes by the bridge", {
+        sandboxes.ccai.inspect(|w| {
+            w.status_history
+                .iter()
+                .filter(|(id, _, _, by)| *id == agent && *by == "api")
+                .count() as u64
+        })
+    });
     Ok(section)
 }

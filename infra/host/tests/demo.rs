@@ -68,6 +68,36 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
             .any(|l| l.contains("delivered late): 202 stale"))
     );
 
+    let sessions = report.section("CCAI session events").unwrap();
+    let count = |name: &str| {
+        sessions
+            .counted(name)
+            .unwrap_or_else(|| panic!("no count {name}"))
+    };
+    let stored = count("stored once");
+    assert_eq!(count("events in"), 2 * stored);
+    assert_eq!(count("duplicates ignored"), stored);
+    assert!(count("refused (bad signature)") > 0);
+    // Every stored event reached the worker once; the corrupt item was retried five times
+    // (MaximumRetryAttempts in template.yaml), then dead-lettered.
+    assert_eq!(
+        count("delivered to bridge-sync"),
+        stored,
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(count("dead-lettered"), 1);
+    assert_eq!(count("retried invocations"), 5);
+    assert!(count("filtered out (not new inbox items)") > 0);
+    assert_eq!(count("pending status applied at call end"), 1);
+    assert_eq!(count("CCAI status changes by the bridge"), 1);
+    assert!(
+        sessions
+            .lines
+            .iter()
+            .any(|l| l.contains("dead letter (RetryAttemptsExhausted)"))
+    );
+
     let widget = report.section("The agent widget").unwrap();
     assert!(matches!(widget.status, Status::NotImplemented(_)));
     assert!(report.to_html().contains("Not implemented yet"));
