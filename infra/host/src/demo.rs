@@ -230,7 +230,7 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
     for (title, issue) in [
         (
             "Stored session events into Kustomer conversations (R-E-4, R-E-5, R-T, R-U, R-K, R-D)",
-            "needs the contact-sync function and the session poller",
+            "needs the conversation rules in bridge-sync and the session poller",
         ),
         (
             "Recordings and transcripts attached in Kustomer (R-R, R-X)",
