@@ -226,6 +226,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
         "pending status applied at call end",
         u64::from(applied_at_call_end),
     );
+    section.count("Kustomer calls", platforms.kustomer.calls_made());
     section.count("CCAI status changes by the bridge", {
         sandboxes.ccai.inspect(|w| {
             w.status_history
