@@ -15,6 +15,7 @@ pub mod ccai;
 pub mod clock;
 pub mod coldstart;
 pub mod config;
+pub mod conversation;
 pub mod events;
 pub mod http;
 pub mod kustomer;

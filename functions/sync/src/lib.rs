@@ -3,16 +3,20 @@
 //! an idempotency claim on the event id makes redelivered records no-ops, and every action
 //! starts from the platform's current truth, fetched from the Manager API (R-E-5).
 //!
-//! What it does today: when a session ends (or is transferred away), the agents whose part is
-//! over get their pending status change resolved at once (R-S-6) instead of at the next
-//! scheduled reconciliation. Conversations, contacts and notes (R-T, R-U, R-K, R-D) are the
-//! next work for this worker.
+//! For every call and chat event: contact sync ([`contact`]: customer, conversation, assignee,
+//! phone note), then, when a session ends (or is transferred away), the pending status change
+//! of each agent whose part is over (R-S-6), at once rather than at the next scheduled
+//! reconciliation. SmartAction, CSAT, custom-data and voicemail-update events are not handled
+//! yet (acknowledged and skipped, logged).
 
+pub mod contact;
+pub mod session;
 pub mod session_end;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::{CcaiClient, CcaiError};
 use bridge_shared::events::{SessionEvent, SessionKind};
+use bridge_shared::kustomer::{DirectoryError, KustomerClient, KustomerError};
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
 use bridge_shared::store::{Claim, IdempotencyStatus, StateStore, StoreError};
@@ -21,7 +25,9 @@ use bridge_shared::stream::{
     inbox_event, process_batch,
 };
 use bridge_shared::telemetry;
+use contact::ContactSync;
 use serde_json::json;
+use session::SessionView;
 use session_end::{SessionAgents, agents_released};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +45,7 @@ const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
 pub struct SyncApi {
     pub store: Arc<dyn StateStore>,
     pub ccai: Arc<CcaiClient>,
+    pub kustomer: Arc<KustomerClient>,
     pub status: StatusService,
 }
 
@@ -52,6 +59,13 @@ pub enum SyncError {
     Ccai(#[from] CcaiError),
     #[error(transparent)]
     Status(#[from] StatusError),
+    #[error("Kustomer: {0}")]
+    Kustomer(#[from] KustomerError),
+    #[error("Kustomer customer: {0}")]
+    Directory(#[from] DirectoryError),
+    /// Nothing identifies the customer; a retry cannot help (dead-lettered with this reason).
+    #[error("no customer: {0}")]
+    NoCustomer(String),
     /// Another worker holds the event's claim; the retry finds it completed (or expired).
     #[error("event {0} is being applied by another worker")]
     InProgressElsewhere(String),
@@ -131,6 +145,20 @@ pub async fn apply_once(
     }
 }
 
+/// The events of a call or chat's life: each one syncs the session's contact and conversation.
+const SESSION_TYPES: [&str; 10] = [
+    "call.created",
+    "call.assigned",
+    "call.transferred",
+    "call.ended",
+    "call.voicemail",
+    "call.outbound",
+    "chat.created",
+    "chat.assigned",
+    "chat.transferred",
+    "chat.ended",
+];
+
 /// What one event means for the bridge, decided on the session's current truth (R-E-5).
 async fn apply(
     api: &SyncApi,
@@ -138,19 +166,32 @@ async fn apply(
     now: UnixMillis,
 ) -> Result<RecordOutcome, SyncError> {
     let event_type = event.event_type.as_str();
-    if !matches!(
-        event_type,
-        "call.ended" | "call.transferred" | "chat.ended" | "chat.transferred"
-    ) {
+    if !SESSION_TYPES.contains(&event_type) {
+        tracing::info!(event_type, "event type not handled yet");
         return Ok(RecordOutcome::Skipped(format!(
-            "{event_type}: no work for this worker yet"
+            "{event_type}: not implemented yet"
         )));
     }
-    let agents = match event.session.kind {
-        SessionKind::Call => SessionAgents::from(&api.ccai.call(event.session.id).await?),
-        SessionKind::Chat => SessionAgents::from(&api.ccai.chat(event.session.id).await?),
+    let (view, agents) = match event.session.kind {
+        SessionKind::Call => {
+            let call = api.ccai.call(event.session.id).await?;
+            (SessionView::from(&call), SessionAgents::from(&call))
+        }
+        SessionKind::Chat => {
+            let chat = api.ccai.chat(event.session.id).await?;
+            (SessionView::from(&chat), SessionAgents::from(&chat))
+        }
     };
-    let mut resolved = 0;
+    let contact = ContactSync {
+        store: api.store.as_ref(),
+        kustomer: &api.kustomer,
+        ccai: &api.ccai,
+        status: &api.status,
+    }
+    .sync(&view, now)
+    .await?;
+    tracing::info!(?contact, "contact sync");
+    let mut resolved = usize::from(contact.changed_anything());
     for agent in agents_released(event_type, &agents) {
         let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {
             continue;
@@ -165,6 +206,6 @@ async fn apply(
     Ok(if resolved > 0 {
         RecordOutcome::Applied
     } else {
-        RecordOutcome::Skipped("no pending status change to resolve".into())
+        RecordOutcome::Skipped("nothing left to change".into())
     })
 }

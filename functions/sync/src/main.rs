@@ -20,9 +20,10 @@ async fn main() -> Result<(), Error> {
         status: StatusService::new(
             cold.store.clone(),
             cold.ccai.clone(),
-            cold.kustomer,
+            cold.kustomer.clone(),
             DEFAULT_LEASE,
         ),
+        kustomer: cold.kustomer,
         store: cold.store,
         ccai: cold.ccai,
     });

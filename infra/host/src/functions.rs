@@ -97,6 +97,7 @@ pub fn stream_handlers(
         ),
         store,
         ccai: platforms.ccai.clone(),
+        kustomer: platforms.kustomer.clone(),
     });
     let mut functions: HashMap<String, StreamHandler> = HashMap::new();
     functions.insert(

@@ -11,8 +11,9 @@
 //! | agent sync state (R-S) | `AGENT#<email>` | `LEASE` | on the lease item: `state` {last applied, pending, ignored, last error, last reflected}, `state_ver` (the change's time) |
 //! | agent index | `AGENTS` | `<email>` | `body` {email}: the admin's agent list |
 //! | configuration | `CONFIG` | `STATUS_MAP`, `FIELDS`, `SDK_KEYS`, `CURSOR#calls`, `CURSOR#chats` | `body`, `ver` |
-//! | session link | `SESSION#call#<id>`, `SESSION#chat#<id>` | `LINK` | `body` {conversation, customer, progress} |
+//! | session link | `SESSION#call#<id>`, `SESSION#chat#<id>` | `LINK` | `body` {conversation, customer, customer created, assignee, phone note written} |
 //! | customer link | `CUSTOMER#phone#<e164>`, `CUSTOMER#uid#<identifier>` | `LINK` | `body` {Kustomer customer id} |
+//! | customer's current conversation | `CUSTOMER#<Kustomer customer id>` | `CURRENT` | `body` {conversation id, channel, menu} |
 //! | inbox event | `EVENT#<event id>` | `INBOX` | `body` (the event), `exp_ms`, `ttl` |
 //! | idempotency | `IDEM#<key>` | `IDEM` | `status`, `claim`, `ip_exp_ms`, `exp_ms`, `result`, `ttl` |
 //!
@@ -75,6 +76,11 @@ impl ItemKey {
 
     pub fn customer_by_identifier(identifier: &str) -> Self {
         Self::new(format!("CUSTOMER#uid#{identifier}"), "LINK")
+    }
+
+    /// The conversation the bridge last placed a session of this customer in (R-U-1, R-U-2).
+    pub fn customer_current_conversation(customer_id: &str) -> Self {
+        Self::new(format!("CUSTOMER#{customer_id}"), "CURRENT")
     }
 
     pub fn inbox(event_id: &str) -> Self {

@@ -275,6 +275,11 @@ impl KustomerSandbox {
         read(&self.sandbox.world())
     }
 
+    /// Changes the org's state behind the API's back (what an admin or another app does).
+    pub fn inspect_mut<T>(&self, change: impl FnOnce(&mut World) -> T) -> T {
+        change(&mut self.sandbox.world())
+    }
+
     /// Requests received whose method and path match (`path` as a prefix).
     pub fn requests_to(&self, method: &str, path_prefix: &str) -> usize {
         self.inspect(|w| {

@@ -1,0 +1,342 @@
+//! Contact sync for one session: the customer (R-K-1, R-K-2), the conversation it belongs to
+//! (R-T, R-U-1, R-U-2 by [`place_session`]), its assignee (R-U-12, R-U-4), a new customer's
+//! assignment (R-K-3), and the caller's phone number as a note (R-D-2).
+//!
+//! Each step is idempotent on its own: customers and conversations carry external ids (a lost
+//! answer is found, never created twice), and the session link (`SESSION#…/LINK`) records what
+//! has been written, so a redelivered or retried event repeats nothing.
+
+use crate::SyncError;
+use crate::session::SessionView;
+use bridge_shared::UnixMillis;
+use bridge_shared::ccai::CcaiClient;
+use bridge_shared::conversation::{Channel, CurrentConversation, Placement, place_session};
+use bridge_shared::events::SessionKind;
+use bridge_shared::kustomer::requests::{
+    ConversationPatch, CustomerPatch, NewConversation, NewNote,
+};
+use bridge_shared::kustomer::{
+    CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164,
+};
+use bridge_shared::status::sync::StatusService;
+use bridge_shared::store::{self, Item, ItemKey, StateStore, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// What the bridge has written for one session.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionLink {
+    pub customer_id: Option<String>,
+    /// The bridge created the customer for this session (R-K-3 applies).
+    #[serde(default)]
+    pub customer_created: bool,
+    #[serde(default)]
+    pub customer_assigned: bool,
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub conversation_created: bool,
+    pub assigned_user: Option<String>,
+    #[serde(default)]
+    pub phone_note: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CurrentRecord {
+    conversation_id: String,
+    channel: Channel,
+    menu: Option<String>,
+}
+
+/// What one pass changed, for the log and the worker's outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContactOutcome {
+    pub customer_created: bool,
+    pub conversation_created: bool,
+    pub appended_to: Option<String>,
+    pub assigned: Option<String>,
+    pub customer_assigned: bool,
+    pub phone_note: bool,
+}
+
+impl ContactOutcome {
+    pub fn changed_anything(&self) -> bool {
+        self != &Self::default()
+    }
+}
+
+pub struct ContactSync<'a> {
+    pub store: &'a dyn StateStore,
+    pub kustomer: &'a KustomerClient,
+    pub ccai: &'a CcaiClient,
+    pub status: &'a StatusService,
+}
+
+fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
+    StoreError::Malformed {
+        key: key.to_string(),
+        reason: err.to_string(),
+    }
+}
+
+fn link_key(view: &SessionView) -> ItemKey {
+    let kind = match view.kind {
+        SessionKind::Call => store::keys::SessionKind::Call,
+        SessionKind::Chat => store::keys::SessionKind::Chat,
+    };
+    ItemKey::session_link(kind, view.id)
+}
+
+impl ContactSync<'_> {
+    pub async fn sync(
+        &self,
+        view: &SessionView,
+        now: UnixMillis,
+    ) -> Result<ContactOutcome, SyncError> {
+        let key = link_key(view);
+        let mut link: SessionLink = match self.store.get(&key, now).await? {
+            Some(item) => serde_json::from_value(item.body).map_err(|e| malformed(&key, e))?,
+            None => SessionLink::default(),
+        };
+        let mut outcome = ContactOutcome::default();
+
+        // The customer (R-K-1, R-K-2).
+        let customer_id = match link.customer_id.clone() {
+            Some(id) => id,
+            None => {
+                let (id, resolved) = self.customer(view, now).await?;
+                link.customer_id = Some(id.clone());
+                link.customer_created = resolved == Resolved::Created;
+                outcome.customer_created = link.customer_created;
+                self.save(&key, &link).await?;
+                id
+            }
+        };
+
+        // The conversation (R-T, R-U-1, R-U-2).
+        if link.conversation_id.is_none() {
+            let current = self.current_conversation(&customer_id, now).await?;
+            match place_session(&view.facts, current.as_ref()) {
+                Placement::NotYet => return Ok(outcome),
+                Placement::Append { conversation_id } => {
+                    outcome.appended_to = Some(conversation_id.clone());
+                    link.conversation_id = Some(conversation_id);
+                }
+                Placement::Create { voicemail } => {
+                    let id = self
+                        .create_conversation(view, &customer_id, voicemail)
+                        .await?;
+                    link.conversation_id = Some(id.clone());
+                    link.conversation_created = true;
+                    outcome.conversation_created = true;
+                    if !voicemail {
+                        self.set_current(&customer_id, &id, view).await?;
+                    }
+                }
+            }
+            self.save(&key, &link).await?;
+        }
+        let Some(conversation_id) = link.conversation_id.clone() else {
+            return Ok(outcome);
+        };
+
+        // The caller's number as a note (R-D-2), once per session.
+        if !link.phone_note
+            && let Some(phone) = self.phone(view).await?
+        {
+            self.kustomer
+                .create_note(
+                    &conversation_id,
+                    &NewNote {
+                        body: format!("Caller's phone number: {phone}"),
+                        external_id: Some(format!("{}-phone", view.external_id())),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            link.phone_note = true;
+            outcome.phone_note = true;
+            self.save(&key, &link).await?;
+        }
+
+        // The agent who has the session (R-U-12; after a transfer, the receiver: R-U-4).
+        if let Some(agent) = view.agent
+            && let Some(user) = self.kustomer_user(agent, now).await?
+        {
+            if link.assigned_user.as_deref() != Some(user.as_str()) {
+                self.kustomer
+                    .patch_conversation(
+                        &conversation_id,
+                        &ConversationPatch {
+                            assigned_users: Some(vec![user.clone()]),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                link.assigned_user = Some(user.clone());
+                outcome.assigned = Some(user.clone());
+                self.save(&key, &link).await?;
+            }
+            // R-K-3: a customer the bridge created follows the agent who answered.
+            if link.customer_created && !link.customer_assigned {
+                self.kustomer
+                    .patch_customer(
+                        &customer_id,
+                        &CustomerPatch {
+                            assigned_users: Some(vec![user]),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                link.customer_assigned = true;
+                outcome.customer_assigned = true;
+                self.save(&key, &link).await?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn save(&self, key: &ItemKey, link: &SessionLink) -> Result<(), SyncError> {
+        let body = serde_json::to_value(link).map_err(|e| malformed(key, e))?;
+        self.store.put(&Item::new(key.clone(), body)).await?;
+        Ok(())
+    }
+
+    /// The caller's E.164 number: from the participant, else from the Apps API end user.
+    async fn phone(&self, view: &SessionView) -> Result<Option<String>, SyncError> {
+        if view.kind == SessionKind::Chat {
+            return Ok(None);
+        }
+        let phone = match (&view.phone, view.end_user_id) {
+            (Some(phone), _) => Some(phone.clone()),
+            (None, Some(end_user)) => self
+                .ccai
+                .end_user(end_user)
+                .await?
+                .and_then(|user| user.phone),
+            (None, None) => None,
+        };
+        Ok(phone.filter(|p| is_e164(p)))
+    }
+
+    async fn customer(
+        &self,
+        view: &SessionView,
+        now: UnixMillis,
+    ) -> Result<(String, Resolved), SyncError> {
+        let directory = CustomerDirectory::new(self.kustomer, self.store);
+        if view.by_identifier()
+            && let Some(identifier) = &view.identifier
+        {
+            return Ok(directory
+                .customer_for_identifier(identifier, None, now)
+                .await?);
+        }
+        match self.phone(view).await? {
+            Some(phone) => Ok(directory.customer_for_phone(&phone, None, now).await?),
+            None => Err(SyncError::NoCustomer(format!(
+                "{} has neither an E.164 caller number nor an SDK identifier",
+                view.external_id()
+            ))),
+        }
+    }
+
+    async fn current_conversation(
+        &self,
+        customer_id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<CurrentConversation>, SyncError> {
+        let key = ItemKey::customer_current_conversation(customer_id);
+        let Some(item) = self.store.get(&key, now).await? else {
+            return Ok(None);
+        };
+        let record: CurrentRecord =
+            serde_json::from_value(item.body).map_err(|e| malformed(&key, e))?;
+        // Open or not is Kustomer's to say: agents close (and delete) conversations there.
+        let open = match self.kustomer.conversation(&record.conversation_id).await {
+            Ok(conversation) => conversation.is_open(),
+            Err(KustomerError::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        Ok(Some(CurrentConversation {
+            id: record.conversation_id,
+            open,
+            channel: record.channel,
+            menu: record.menu,
+        }))
+    }
+
+    async fn set_current(
+        &self,
+        customer_id: &str,
+        conversation_id: &str,
+        view: &SessionView,
+    ) -> Result<(), SyncError> {
+        let key = ItemKey::customer_current_conversation(customer_id);
+        let record = CurrentRecord {
+            conversation_id: conversation_id.to_owned(),
+            channel: view.facts.channel,
+            menu: view.facts.menu.clone(),
+        };
+        let body = serde_json::to_value(record).map_err(|e| malformed(&key, e))?;
+        self.store.put(&Item::new(key, body)).await?;
+        Ok(())
+    }
+
+    async fn create_conversation(
+        &self,
+        view: &SessionView,
+        customer_id: &str,
+        voicemail: bool,
+    ) -> Result<String, SyncError> {
+        let (name, direction) = match (view.kind, view.facts.origin) {
+            (_, _) if voicemail => ("Voicemail", "in"),
+            (SessionKind::Chat, _) => ("Chat", "in"),
+            (SessionKind::Call, bridge_shared::conversation::Origin::Outbound) => {
+                ("Outbound call", "out")
+            }
+            (SessionKind::Call, _) => ("Call", "in"),
+        };
+        let mut tags = vec!["ccai".to_owned()];
+        if voicemail {
+            tags.push("voicemail".into());
+        }
+        if view.facts.abandoned {
+            tags.push("abandoned".into());
+        }
+        let conversation = self
+            .kustomer
+            .create_conversation(&NewConversation {
+                customer: customer_id.to_owned(),
+                name: Some(match &view.facts.menu {
+                    Some(menu) => format!("{name} ({menu})"),
+                    None => name.to_owned(),
+                }),
+                status: Some("open".into()),
+                tags,
+                external_id: Some(view.external_id()),
+                direction: Some(direction.into()),
+                ..Default::default()
+            })
+            .await?;
+        Ok(conversation.id)
+    }
+
+    /// The Kustomer user of a CCAI agent (same e-mail, R-S-3), `None` when it has none.
+    async fn kustomer_user(
+        &self,
+        agent: u64,
+        now: UnixMillis,
+    ) -> Result<Option<String>, SyncError> {
+        let email = match self.status.email_for_ccai_agent(agent, now).await? {
+            Some(email) => email,
+            None => match self.ccai.agent(agent).await?.email {
+                Some(email) => email,
+                None => return Ok(None),
+            },
+        };
+        match self.status.profile(&email, now).await {
+            Ok(profile) => Ok(Some(profile.kustomer_user_id)),
+            Err(bridge_shared::status::sync::StatusError::UnknownAgent { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+}

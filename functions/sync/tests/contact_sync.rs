@@ -1,0 +1,336 @@
+//! Contact sync end to end: sessions played in the CCAI sandbox, their events stored as the
+//! intake stores them, delivered as stream batches to the worker, and the outcome read from the
+//! Kustomer sandbox. One test per rule (R-T, R-U, R-K, R-D).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use bridge_shared::UnixMillis;
+use bridge_shared::events::SessionEvent;
+use bridge_shared::kustomer::requests::ConversationPatch;
+use bridge_shared::store::{EmbeddedStore, StateStore};
+use bridge_sync::{SyncApi, handle};
+use bridge_tests::ccai_sandbox::{Played, ScenarioDriver};
+use bridge_tests::kustomer_sandbox::state::Record;
+use bridge_tests::platforms::SandboxedPlatforms;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Rig {
+    platforms: SandboxedPlatforms,
+    api: SyncApi,
+    sequence: AtomicU64,
+}
+
+async fn rig_on(store: Arc<dyn StateStore>) -> Rig {
+    let platforms = SandboxedPlatforms::start().await.unwrap();
+    let api = SyncApi {
+        status: platforms.status_service(store.clone()),
+        store,
+        ccai: platforms.ccai_client.clone(),
+        kustomer: platforms.kustomer_client.clone(),
+    };
+    Rig {
+        platforms,
+        api,
+        sequence: AtomicU64::new(1),
+    }
+}
+
+async fn rig() -> Rig {
+    rig_on(Arc::new(EmbeddedStore::new())).await
+}
+
+impl Rig {
+    fn agent(&self, name: &str) -> (u64, String) {
+        let email = format!("{}@example.com", bridge_tests::unique(name));
+        let id = self.platforms.add_agent(&email, name, "Available");
+        let user = self
+            .platforms
+            .kustomer
+            .inspect(|w| w.find_by("user", "email", &email).map(|u| u.id.clone()))
+            .unwrap();
+        (id, user)
+    }
+
+    /// Delivers the played events, as the intake stored them, in one stream batch each.
+    async fn deliver(&self, played: &Played) {
+        let bodies: Vec<Value> = played.events.iter().map(|e| e.body.clone()).collect();
+        self.deliver_bodies(&bodies).await;
+    }
+
+    async fn deliver_bodies(&self, bodies: &[Value]) {
+        let now = UnixMillis::now();
+        let items: Vec<_> = bodies
+            .iter()
+            .map(|b| {
+                let event: SessionEvent = serde_json::from_value(b.clone()).unwrap();
+                bridge_intake::inbox_item(&event, now).unwrap()
+            })
+            .collect();
+        let first = self
+            .sequence
+            .fetch_add(items.len() as u64, Ordering::SeqCst);
+        let batch = bridge_tests::stream_support::inserts(&items, first);
+        let response = handle(&self.api, batch, now).await.unwrap();
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "failed records: {:?}",
+            response.batch_item_failures
+        );
+    }
+
+    fn conversations(&self) -> Vec<Record> {
+        self.platforms.kustomer.inspect(|w| w.conversations.clone())
+    }
+
+    fn conversation_of(&self, played: &Played) -> Record {
+        let external = format!("ccai-{}-{}", played.kind, played.session_id);
+        self.platforms
+            .kustomer
+            .inspect(|w| w.find_by("conversation", "externalId", &external).cloned())
+            .unwrap_or_else(|| panic!("no conversation {external}"))
+    }
+
+    fn customers_with_phone(&self, phone: &str) -> Vec<Record> {
+        self.platforms.kustomer.inspect(|w| {
+            w.customers
+                .iter()
+                .filter(|c| c.attributes["phones"].to_string().contains(phone))
+                .cloned()
+                .collect()
+        })
+    }
+
+    fn notes_on(&self, conversation: &str) -> Vec<Record> {
+        self.platforms.kustomer.inspect(|w| {
+            w.notes
+                .iter()
+                .filter(|n| n.related("conversation") == Some(conversation))
+                .cloned()
+                .collect()
+        })
+    }
+
+    fn writes(&self) -> usize {
+        ["POST", "PATCH", "PUT"]
+            .iter()
+            .map(|m| self.platforms.kustomer.requests_to(m, "/v1/"))
+            .sum()
+    }
+
+    /// An agent closes the conversation in Kustomer.
+    async fn close(&self, conversation: &str) {
+        self.platforms
+            .kustomer_client
+            .patch_conversation(
+                conversation,
+                &ConversationPatch {
+                    status: Some("done".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn assigned(conversation: &Record) -> Vec<String> {
+    serde_json::from_value(conversation.attributes["assignedUsers"].clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn r_t_2_r_k_1_r_u_12_r_d_2_r_k_3_an_answered_ivr_call_from_a_new_number() {
+    let rig = rig().await;
+    let (agent, user) = rig.agent("ana");
+    let phone = "+15550108801";
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, phone).await;
+    rig.deliver(&call).await;
+
+    let customers = rig.customers_with_phone(phone);
+    assert_eq!(customers.len(), 1, "R-K-1: one customer for the new number");
+    let conversation = rig.conversation_of(&call);
+    assert_eq!(
+        conversation.related("customer"),
+        Some(customers[0].id.as_str())
+    );
+    assert_eq!(assigned(&conversation), vec![user.clone()], "R-U-12");
+    assert_eq!(conversation.text("status"), Some("open"));
+    let notes = rig.notes_on(&conversation.id);
+    assert_eq!(notes.len(), 1, "R-D-2");
+    assert!(notes[0].text("body").unwrap().contains(phone));
+    let customer_assignees: Vec<String> =
+        serde_json::from_value(customers[0].attributes["assignedUsers"].clone()).unwrap();
+    assert_eq!(customer_assignees, vec![user], "R-K-3");
+
+    // R-E-2: the whole call delivered again changes nothing in Kustomer.
+    let writes = rig.writes();
+    rig.deliver(&call).await;
+    assert_eq!(rig.writes(), writes);
+    assert_eq!(rig.conversations().len(), 1);
+}
+
+#[tokio::test]
+async fn events_in_reverse_order_still_place_the_call_once() {
+    let rig = rig().await;
+    let (agent, user) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108802").await;
+    let mut bodies: Vec<Value> = call.events.iter().map(|e| e.body.clone()).collect();
+    bodies.reverse();
+    rig.deliver_bodies(&bodies).await;
+    assert_eq!(rig.conversations().len(), 1);
+    assert_eq!(assigned(&rig.conversation_of(&call)), vec![user]);
+    assert_eq!(rig.notes_on(&rig.conversation_of(&call).id).len(), 1);
+}
+
+#[tokio::test]
+async fn r_u_1_a_second_call_for_the_same_menu_while_open_is_appended_then_a_closed_one_is_not() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let phone = "+15550108803";
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let first = driver.ivr_call_answered(agent, phone).await;
+    rig.deliver(&first).await;
+    let second = driver.ivr_call_answered(agent, phone).await;
+    rig.deliver(&second).await;
+    assert_eq!(
+        rig.conversations().len(),
+        1,
+        "appended to the open conversation"
+    );
+    assert_eq!(rig.customers_with_phone(phone).len(), 1);
+
+    let conversation = rig.conversation_of(&first);
+    rig.close(&conversation.id).await;
+    let third = driver.ivr_call_answered(agent, phone).await;
+    rig.deliver(&third).await;
+    assert_eq!(
+        rig.conversations().len(),
+        2,
+        "a closed conversation is not reopened"
+    );
+    assert_ne!(rig.conversation_of(&third).id, conversation.id);
+}
+
+#[tokio::test]
+async fn r_t_5_a_voicemail_gets_its_own_conversation_even_with_one_open() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let phone = "+15550108804";
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    rig.deliver(&driver.ivr_call_answered(agent, phone).await)
+        .await;
+    let voicemail = driver.voicemail(phone, Some("read")).await;
+    rig.deliver(&voicemail).await;
+    assert_eq!(rig.conversations().len(), 2);
+    let tags = rig.conversation_of(&voicemail).attributes["tags"].to_string();
+    assert!(tags.contains("voicemail"), "{tags}");
+}
+
+#[tokio::test]
+async fn r_t_4_an_abandoned_call_gets_a_conversation_without_assignee() {
+    let rig = rig().await;
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let abandoned = driver.abandoned_call("+15550108805").await;
+    rig.deliver(&abandoned).await;
+    let conversation = rig.conversation_of(&abandoned);
+    assert!(assigned(&conversation).is_empty());
+    assert!(
+        conversation.attributes["tags"]
+            .to_string()
+            .contains("abandoned")
+    );
+}
+
+#[tokio::test]
+async fn r_u_6_r_u_2_a_callback_after_a_short_call_is_appended_r_t_3_otherwise_created() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let phone = "+15550108806";
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let (short, callback) = driver.short_call_and_callback(agent, phone).await;
+    rig.deliver(&short).await;
+    rig.deliver(&callback).await;
+    assert_eq!(
+        rig.conversations().len(),
+        1,
+        "the callback joins the open conversation"
+    );
+
+    rig.close(&rig.conversation_of(&short).id).await;
+    let outbound = driver.outbound_call(agent, phone, false, None).await;
+    rig.deliver(&outbound).await;
+    assert_eq!(rig.conversations().len(), 2);
+    let created = rig.conversation_of(&outbound);
+    assert_eq!(created.text("direction"), Some("out"));
+}
+
+#[tokio::test]
+async fn r_t_1_r_k_2_an_sdk_call_creates_customer_and_conversation_by_identifier() {
+    let rig = rig().await;
+    let (agent, user) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.sdk_call(agent, "app-user-42").await;
+    rig.deliver(&call).await;
+    let customer = rig.platforms.kustomer.inspect(|w| {
+        w.find_by("customer", "externalId", "ccai-user-app-user-42")
+            .cloned()
+    });
+    let customer = customer.expect("R-K-2: a customer for the SDK identifier");
+    let conversation = rig.conversation_of(&call);
+    assert_eq!(conversation.related("customer"), Some(customer.id.as_str()));
+    assert_eq!(assigned(&conversation), vec![user]);
+}
+
+#[tokio::test]
+async fn r_u_4_a_transfer_assigns_the_receiving_agent() {
+    let rig = rig().await;
+    let (ana, _) = rig.agent("ana");
+    let (ben, ben_user) = rig.agent("ben");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let transfer = driver.transfer(ana, ben, "+15550108807").await;
+    rig.deliver(&transfer).await;
+    assert_eq!(assigned(&rig.conversation_of(&transfer)), vec![ben_user]);
+}
+
+#[tokio::test]
+async fn a_chat_gets_a_chat_conversation_assigned_to_its_agent_on_dynamodb_local() {
+    let rig = rig_on(Arc::new(bridge_tests::local::dynamo_store().await)).await;
+    let (agent, user) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let identifier = bridge_tests::unique("web-user");
+    let chat = driver
+        .chat_with_transcript(
+            agent,
+            &identifier,
+            &[("end_user", "Hi"), ("agent", "Hello")],
+        )
+        .await;
+    rig.deliver(&chat).await;
+    let conversation = rig.conversation_of(&chat);
+    assert_eq!(assigned(&conversation), vec![user]);
+    assert!(
+        rig.notes_on(&conversation.id).is_empty(),
+        "no phone note on a chat"
+    );
+}
+
+#[tokio::test]
+async fn a_current_conversation_deleted_in_kustomer_is_forgotten_not_fatal() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let phone = "+15550108808";
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let first = driver.ivr_call_answered(agent, phone).await;
+    rig.deliver(&first).await;
+    let deleted = rig.conversation_of(&first).id;
+    rig.platforms
+        .kustomer
+        .inspect_mut(|w| w.conversations.retain(|c| c.id != deleted));
+    let second = driver.ivr_call_answered(agent, phone).await;
+    rig.deliver(&second).await;
+    assert_eq!(rig.conversations().len(), 1);
+    assert_ne!(rig.conversation_of(&second).id, deleted);
+}

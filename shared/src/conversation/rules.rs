@@ -1,0 +1,228 @@
+//! Which Kustomer conversation a call or chat belongs to (R-T-1…5, R-U-1, R-U-2, R-U-5, R-U-6):
+//! pure functions over the session's current truth and the customer's current conversation.
+//!
+//! The decision reads the session as the Manager API reports it now (R-E-5), not the event
+//! that woke the worker: a lost, duplicated or reordered event still places the session
+//! where the rules say, as soon as any event of it arrives.
+
+/// The channel a session is logged on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Voice,
+    Chat,
+}
+
+/// Where a session came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A phone call through the IVR.
+    Ivr,
+    /// A call or chat from the mobile or web SDK.
+    Sdk,
+    /// An agent dialled out (adapter, click-to-call, callback).
+    Outbound,
+}
+
+/// The facts of a session the rules use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionFacts {
+    pub channel: Channel,
+    pub origin: Origin,
+    /// The customer's menu selection (queue).
+    pub menu: Option<String>,
+    /// An agent was assigned (answered).
+    pub answered: bool,
+    /// Hung up before any agent answered.
+    pub abandoned: bool,
+    /// A voicemail was left.
+    pub voicemail: bool,
+}
+
+/// The conversation the bridge last placed a session of this customer in, with its current
+/// status in Kustomer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrentConversation {
+    pub id: String,
+    pub open: bool,
+    pub channel: Channel,
+    pub menu: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Not decidable yet (an IVR call nobody has answered and that is not over).
+    NotYet,
+    /// A new conversation; `voicemail` marks a voicemail conversation (R-T-5).
+    Create { voicemail: bool },
+    /// The customer's current conversation.
+    Append { conversation_id: String },
+}
+
+/// R-U-1: same channel, same menu selection, still open.
+fn continues(facts: &SessionFacts, current: Option<&CurrentConversation>) -> Option<String> {
+    current
+        .filter(|c| c.open && c.channel == facts.channel && c.menu == facts.menu)
+        .map(|c| c.id.clone())
+}
+
+fn append_or_create(current: Option<String>) -> Placement {
+    match current {
+        Some(conversation_id) => Placement::Append { conversation_id },
+        None => Placement::Create { voicemail: false },
+    }
+}
+
+/// Where the session goes.
+pub fn place_session(facts: &SessionFacts, current: Option<&CurrentConversation>) -> Placement {
+    if facts.voicemail {
+        // R-T-5: always its own conversation, even when one is open.
+        return Placement::Create { voicemail: true };
+    }
+    match facts.origin {
+        // R-T-3 / R-U-2, and so R-U-5 and R-U-6 (a callback is an outbound call while the
+        // conversation of the first call is open): the open latest conversation, whatever its
+        // channel or menu.
+        Origin::Outbound => append_or_create(current.filter(|c| c.open).map(|c| c.id.clone())),
+        // R-T-1 / R-U-1: an SDK session is placed when it starts.
+        Origin::Sdk => append_or_create(continues(facts, current)),
+        // R-T-2 / R-U-1 once answered; R-T-4 when abandoned.
+        Origin::Ivr if facts.answered || facts.abandoned => {
+            append_or_create(continues(facts, current))
+        }
+        Origin::Ivr => Placement::NotYet,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(origin: Origin) -> SessionFacts {
+        SessionFacts {
+            channel: Channel::Voice,
+            origin,
+            menu: Some("Billing".into()),
+            answered: false,
+            abandoned: false,
+            voicemail: false,
+        }
+    }
+
+    fn current(open: bool) -> CurrentConversation {
+        CurrentConversation {
+            id: "c-1".into(),
+            open,
+            channel: Channel::Voice,
+            menu: Some("Billing".into()),
+        }
+    }
+
+    fn append() -> Placement {
+        Placement::Append {
+            conversation_id: "c-1".into(),
+        }
+    }
+
+    const CREATE: Placement = Placement::Create { voicemail: false };
+
+    #[test]
+    fn r_t_1_an_sdk_call_or_chat_creates_a_conversation() {
+        assert_eq!(place_session(&facts(Origin::Sdk), None), CREATE);
+        let chat = SessionFacts {
+            channel: Channel::Chat,
+            ..facts(Origin::Sdk)
+        };
+        assert_eq!(place_session(&chat, Some(&current(false))), CREATE);
+    }
+
+    #[test]
+    fn r_t_2_an_ivr_call_creates_a_conversation_once_answered() {
+        assert_eq!(place_session(&facts(Origin::Ivr), None), Placement::NotYet);
+        let answered = SessionFacts {
+            answered: true,
+            ..facts(Origin::Ivr)
+        };
+        assert_eq!(place_session(&answered, None), CREATE);
+    }
+
+    #[test]
+    fn r_t_3_an_outbound_call_creates_when_the_latest_is_not_open() {
+        assert_eq!(place_session(&facts(Origin::Outbound), None), CREATE);
+        assert_eq!(
+            place_session(&facts(Origin::Outbound), Some(&current(false))),
+            CREATE
+        );
+    }
+
+    #[test]
+    fn r_t_4_an_abandoned_call_gets_a_conversation() {
+        let abandoned = SessionFacts {
+            abandoned: true,
+            ..facts(Origin::Ivr)
+        };
+        assert_eq!(place_session(&abandoned, None), CREATE);
+    }
+
+    #[test]
+    fn r_t_5_a_voicemail_always_creates_even_with_an_open_conversation() {
+        let voicemail = SessionFacts {
+            voicemail: true,
+            ..facts(Origin::Ivr)
+        };
+        assert_eq!(
+            place_session(&voicemail, Some(&current(true))),
+            Placement::Create { voicemail: true }
+        );
+    }
+
+    #[test]
+    fn r_u_1_same_customer_menu_and_channel_while_open_appends() {
+        let answered = SessionFacts {
+            answered: true,
+            ..facts(Origin::Ivr)
+        };
+        assert_eq!(place_session(&answered, Some(&current(true))), append());
+        assert_eq!(
+            place_session(&facts(Origin::Sdk), Some(&current(true))),
+            append()
+        );
+    }
+
+    #[test]
+    fn r_u_1_another_menu_another_channel_or_a_closed_conversation_creates() {
+        let answered = SessionFacts {
+            answered: true,
+            ..facts(Origin::Ivr)
+        };
+        let other_menu = SessionFacts {
+            menu: Some("Sales".into()),
+            ..answered.clone()
+        };
+        let chat = SessionFacts {
+            channel: Channel::Chat,
+            ..answered.clone()
+        };
+        for f in [&other_menu, &chat] {
+            assert_eq!(place_session(f, Some(&current(true))), CREATE);
+        }
+        assert_eq!(place_session(&answered, Some(&current(false))), CREATE);
+    }
+
+    #[test]
+    fn r_u_2_an_outbound_call_appends_to_the_open_latest_conversation_whatever_its_menu() {
+        let outbound = SessionFacts {
+            menu: None,
+            ..facts(Origin::Outbound)
+        };
+        assert_eq!(place_session(&outbound, Some(&current(true))), append());
+    }
+
+    #[test]
+    fn r_u_5_and_r_u_6_a_callback_appends_to_the_open_conversation() {
+        // Hang up and call back, or the callback after a call shorter than 10 s: both reach the
+        // bridge as an outbound call while the first call's conversation is open.
+        let callback = facts(Origin::Outbound);
+        assert_eq!(place_session(&callback, Some(&current(true))), append());
+    }
+}
