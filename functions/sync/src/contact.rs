@@ -19,7 +19,14 @@ use bridge_shared::kustomer::{
     CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164,
 };
 use bridge_shared::status::sync::StatusService;
-use bridge_shared::store::{self, Item, ItemKey, StateStore, StoreError};
+use bridge_shared::store::{self, Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
+use std::time::Duration;
+
+/// How long a placement may hold the customer's lock (it expires on its own after a crash).
+const PLACEMENT_LOCK: Duration = Duration::from_secs(30);
+/// How long another session of the customer waits for it, and how often it looks.
+const PLACEMENT_WAIT: Duration = Duration::from_secs(5);
+const PLACEMENT_POLL: Duration = Duration::from_millis(50);
 use serde::{Deserialize, Serialize};
 
 /// What the bridge has written for one session.
@@ -111,26 +118,20 @@ impl ContactSync<'_> {
             }
         };
 
-        // The conversation (R-T, R-U-1, R-U-2).
+        // The conversation (R-T, R-U-1, R-U-2), decided under the customer's placement lock:
+        // two sessions of one customer (a short call and its callback, say) may be handled at
+        // once by different workers, and the second must see the first one's conversation.
         if link.conversation_id.is_none() {
-            let current = self.current_conversation(&customer_id, now).await?;
-            match place_session(&view.facts, current.as_ref()) {
-                Placement::NotYet => return Ok(outcome),
-                Placement::Append { conversation_id } => {
-                    outcome.appended_to = Some(conversation_id.clone());
-                    link.conversation_id = Some(conversation_id);
-                }
-                Placement::Create { voicemail } => {
-                    let id = self
-                        .create_conversation(view, &customer_id, voicemail)
-                        .await?;
-                    link.conversation_id = Some(id.clone());
-                    link.conversation_created = true;
-                    outcome.conversation_created = true;
-                    if !voicemail {
-                        self.set_current(&customer_id, &id, view).await?;
-                    }
-                }
+            let lock = self.lock_customer(&customer_id, view, now).await?;
+            let placed = self
+                .place(view, &customer_id, &mut link, &mut outcome, now)
+                .await;
+            if let Err(err) = self.store.release_lease(&lock).await {
+                tracing::warn!(error = %err, "placement lock not released; it expires on its own");
+            }
+            placed?;
+            if link.conversation_id.is_none() {
+                return Ok(outcome);
             }
             self.save(&key, &link).await?;
         }
@@ -138,8 +139,10 @@ impl ContactSync<'_> {
             return Ok(outcome);
         };
 
-        // The caller's number as a note (R-D-2), once per session.
-        if !link.phone_note
+        // The caller's number as a note (R-D-2), once per conversation: by the session that
+        // created it (sessions appended later are the same customer's).
+        if link.conversation_created
+            && !link.phone_note
             && let Some(phone) = self.phone(view).await?
         {
             self.kustomer
@@ -192,6 +195,66 @@ impl ContactSync<'_> {
             }
         }
         Ok(outcome)
+    }
+
+    /// Places the session (or leaves it unplaced: `NotYet`), recording it in `link`.
+    async fn place(
+        &self,
+        view: &SessionView,
+        customer_id: &str,
+        link: &mut SessionLink,
+        outcome: &mut ContactOutcome,
+        now: UnixMillis,
+    ) -> Result<(), SyncError> {
+        let current = self.current_conversation(customer_id, now).await?;
+        match place_session(&view.facts, current.as_ref()) {
+            Placement::NotYet => {}
+            Placement::Append { conversation_id } => {
+                outcome.appended_to = Some(conversation_id.clone());
+                link.conversation_id = Some(conversation_id);
+            }
+            Placement::Create { voicemail } => {
+                let id = self
+                    .create_conversation(view, customer_id, voicemail)
+                    .await?;
+                link.conversation_id = Some(id.clone());
+                link.conversation_created = true;
+                outcome.conversation_created = true;
+                if !voicemail {
+                    self.set_current(customer_id, &id, view).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The customer's placement lock, waited for a short while (a placement takes a few
+    /// Kustomer calls); still busy after that, the record fails and is retried.
+    async fn lock_customer(
+        &self,
+        customer_id: &str,
+        view: &SessionView,
+        now: UnixMillis,
+    ) -> Result<Lease, SyncError> {
+        let resource = ItemKey::new(format!("CUSTOMER#{customer_id}"), "PLACEMENT");
+        let started = std::time::Instant::now();
+        loop {
+            let at = now.plus(started.elapsed());
+            match self
+                .store
+                .acquire_lease(&resource, &view.external_id(), at, PLACEMENT_LOCK)
+                .await?
+            {
+                LeaseAcquisition::Acquired(lease) => return Ok(lease),
+                LeaseAcquisition::Held(holder) if started.elapsed() >= PLACEMENT_WAIT => {
+                    return Err(SyncError::Busy(format!(
+                        "customer {customer_id} is being placed by {}",
+                        holder.owner
+                    )));
+                }
+                LeaseAcquisition::Held(_) => tokio::time::sleep(PLACEMENT_POLL).await,
+            }
+        }
     }
 
     async fn save(&self, key: &ItemKey, link: &SessionLink) -> Result<(), SyncError> {

@@ -63,6 +63,9 @@ pub enum SyncError {
     Kustomer(#[from] KustomerError),
     #[error("Kustomer customer: {0}")]
     Directory(#[from] DirectoryError),
+    /// Another session of the same customer is being placed; the retry finds it placed.
+    #[error("busy: {0}")]
+    Busy(String),
     /// Nothing identifies the customer; a retry cannot help (dead-lettered with this reason).
     #[error("no customer: {0}")]
     NoCustomer(String),

@@ -334,3 +334,27 @@ async fn a_current_conversation_deleted_in_kustomer_is_forgotten_not_fatal() {
     assert_eq!(rig.conversations().len(), 1);
     assert_ne!(rig.conversation_of(&second).id, deleted);
 }
+
+#[tokio::test]
+async fn r_u_6_a_callback_handled_at_the_same_time_as_its_short_call_still_joins_it() {
+    // Both sessions in one batch: their records are processed concurrently (one group per
+    // session), so the customer's placement lock is what keeps them in one conversation.
+    for round in 0..3 {
+        let rig = rig().await;
+        let (agent, _) = rig.agent("ana");
+        let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+        let (short, callback) = driver
+            .short_call_and_callback(agent, &format!("+1555010890{round}"))
+            .await;
+        let bodies: Vec<Value> = short
+            .events
+            .iter()
+            .chain(&callback.events)
+            .map(|e| e.body.clone())
+            .collect();
+        rig.deliver_bodies(&bodies).await;
+        assert_eq!(rig.conversations().len(), 1, "round {round}");
+        let conversation = rig.conversation_of(&short);
+        assert_eq!(rig.notes_on(&conversation.id).len(), 1, "one phone note");
+    }
+}

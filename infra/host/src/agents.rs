@@ -47,7 +47,7 @@ fn outcome(body: &Value) -> &str {
         .unwrap_or("")
 }
 
-pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, String> {
+pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcome {
     let sandboxes = SandboxedPlatforms::start()
         .await
         .map_err(|e| e.to_string())?;
@@ -207,5 +207,5 @@ pub async fn agent_status(backends: &Backends, run: &str) -> Result<Section, Str
         u64::from(final_status == "Break"),
     );
     section.count("Kustomer calls", platforms.kustomer.calls_made());
-    Ok(section)
+    Ok(vec![section])
 }

@@ -14,6 +14,7 @@ use crate::routes::{TEMPLATE, template_routes};
 use crate::stream::{Pace, StartingPosition, StreamRunner, template_subscriptions};
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
+use bridge_shared::store::keys::SessionKind;
 use bridge_shared::store::{Item, ItemKey};
 use bridge_tests::ccai_sandbox::{Delivery, EventSink, Played, ScenarioDriver};
 use bridge_tests::platforms::SandboxedPlatforms;
@@ -31,12 +32,17 @@ fn tally(played: &[Played], status: u16) -> u64 {
         .count() as u64
 }
 
-pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, String> {
+pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outcome {
     let sandboxes = SandboxedPlatforms::start()
         .await
         .map_err(|e| e.to_string())?;
     let email = format!("ana.sessions.{run}@example.com");
     let agent = sandboxes.add_agent(&email, "Ana", "Available");
+    let ben = sandboxes.add_agent(
+        &format!("ben.sessions.{run}@example.com"),
+        "Ben",
+        "Available",
+    );
     let platforms = Platforms {
         ccai: sandboxes.ccai_client.clone(),
         kustomer: sandboxes.kustomer_client.clone(),
@@ -130,18 +136,23 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
         ..Default::default()
     };
     let phone = "+15550104477";
-    let played = vec![
+    let mut played = vec![
         driver.ivr_call_answered(agent, phone).await,
-        driver.abandoned_call(phone).await,
+        driver.ivr_call_answered(agent, phone).await,
+        driver.abandoned_call("+15550104478").await,
         driver.voicemail(phone, Some("read")).await,
         driver
             .chat_with_transcript(
                 agent,
-                "web-user-1",
+                &format!("web-user-{run}"),
                 &[("end_user", "Where is my order?"), ("agent", "On its way")],
             )
             .await,
+        driver.sdk_call(agent, &format!("app-user-{run}")).await,
+        driver.transfer(agent, ben, "+15550104479").await,
     ];
+    let (short, callback) = driver.short_call_and_callback(agent, "+15550104480").await;
+    played.extend([short, callback]);
     let forged = ScenarioDriver::new(
         &sandboxes.ccai,
         Some(EventSink::new(&url, "not-the-secret", None)),
@@ -226,7 +237,6 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
         "pending status applied at call end",
         u64::from(applied_at_call_end),
     );
-    section.count("Kustomer calls", platforms.kustomer.calls_made());
     section.count("CCAI status changes by the bridge", {
         sandboxes.ccai.inspect(|w| {
             w.status_history
@@ -235,5 +245,99 @@ pub async fn session_events(backends: &Backends, run: &str) -> Result<Section, S
                 .count() as u64
         })
     });
+    let kustomer = kustomer_view(backends, &sandboxes, &played).await?;
+    Ok(vec![section, kustomer])
+}
+
+/// What each session became in Kustomer, read back from the Kustomer sandbox and the session
+/// links the worker wrote.
+async fn kustomer_view(
+    backends: &Backends,
+    sandboxes: &SandboxedPlatforms,
+    played: &[Played],
+) -> Result<Section, String> {
+    let mut section = Section::done(
+        "Sessions in Kustomer: customers, conversations, assignees, notes (R-T, R-U, R-K, R-D)",
+    );
+    let (mut created, mut appended, mut customers_created, mut notes) = (0, 0, 0, 0);
+    for session in played {
+        let kind = if session.kind == "call" {
+            SessionKind::Call
+        } else {
+            SessionKind::Chat
+        };
+        let link = backends
+            .store
+            .get(
+                &ItemKey::session_link(kind, session.session_id),
+                UnixMillis::now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|item| item.body)
+            .unwrap_or_default();
+        let Some(conversation_id) = link["conversation_id"].as_str() else {
+            section.line(format!(
+                "{} {}: no conversation",
+                session.kind, session.session_id
+            ));
+            continue;
+        };
+        let was_created = link["conversation_created"] == true;
+        created += u64::from(was_created);
+        appended += u64::from(!was_created);
+        customers_created += u64::from(link["customer_created"] == true);
+        let line = sandboxes.kustomer.inspect(|w| {
+            let conversation = w.find("conversation", conversation_id);
+            let name_of = |id: &str| {
+                w.find("user", id)
+                    .and_then(|u| u.text("name"))
+                    .unwrap_or(id)
+                    .to_owned()
+            };
+            let customer = conversation
+                .and_then(|c| c.related("customer"))
+                .and_then(|id| w.find("customer", id))
+                .and_then(|c| c.text("name").or(c.text("externalId")))
+                .unwrap_or("?")
+                .to_owned();
+            let assignees: Vec<String> = conversation
+                .and_then(|c| c.attributes["assignedUsers"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|u| u.as_str().map(name_of))
+                .collect();
+            let session_notes: Vec<String> = w
+                .notes
+                .iter()
+                .filter(|n| n.related("conversation") == Some(conversation_id))
+                .filter_map(|n| n.text("body").map(str::to_owned))
+                .collect();
+            format!(
+                "{} {} ({}): customer {customer}{} · conversation {conversation_id} {} ({}) · {} · assigned {} · notes: {}",
+                session.kind,
+                session.session_id,
+                session.types().join(", "),
+                if link["customer_created"] == true { " (new)" } else { "" },
+                if was_created { "created" } else { "appended to" },
+                conversation.and_then(|c| c.text("name")).unwrap_or("?"),
+                conversation.and_then(|c| c.text("status")).unwrap_or("?"),
+                if assignees.is_empty() { "to nobody".to_owned() } else { assignees.join(", ") },
+                if session_notes.is_empty() { "none".to_owned() } else { session_notes.join(" | ") },
+            )
+        });
+        notes += u64::from(link["phone_note"] == true);
+        section.line(line);
+    }
+    section.count("sessions", played.len() as u64);
+    section.count("conversations created", created);
+    section.count("sessions appended to an open conversation", appended);
+    section.count("customers created", customers_created);
+    section.count("phone notes", notes);
+    section.count(
+        "Kustomer conversations in the org",
+        sandboxes.kustomer.inspect(|w| w.conversations.len() as u64),
+    );
+    section.count("Kustomer calls", sandboxes.kustomer_client.calls_made());
     Ok(section)
 }
