@@ -11,6 +11,7 @@ use bridge_shared::store::{EmbeddedStore, StateStore};
 use bridge_sync::{SyncApi, handle};
 use bridge_tests::ccai_sandbox::{Played, ScenarioDriver};
 use bridge_tests::kustomer_sandbox::state::Record;
+use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
 use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::Value;
 use std::sync::Arc;
@@ -338,9 +339,14 @@ async fn a_current_conversation_deleted_in_kustomer_is_forgotten_not_fatal() {
 #[tokio::test]
 async fn r_u_6_a_callback_handled_at_the_same_time_as_its_short_call_still_joins_it() {
     // Both sessions in one batch: their records are processed concurrently (one group per
-    // session), so the customer's placement lock is what keeps them in one conversation.
-    for round in 0..3 {
+    // session). The first conversation's creation answers slowly, so whichever session places
+    // second would find no current conversation without the customer's placement lock.
+    for round in 0..2 {
         let rig = rig().await;
+        rig.platforms.kustomer.inject(
+            FaultMatch::on(http::Method::POST, "/v1/conversations"),
+            Fault::ApplyThenHang(std::time::Duration::from_millis(400)),
+        );
         let (agent, _) = rig.agent("ana");
         let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
         let (short, callback) = driver
