@@ -98,6 +98,54 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
             .any(|l| l.contains("dead letter (RetryAttemptsExhausted)"))
     );
 
+    // Nine sessions: two calls from one number and menu share a conversation (R-U-1), the
+    // callback after a short call joins that call's (R-U-6), everything else gets its own.
+    let kustomer = report.section("Sessions in Kustomer").unwrap();
+    let count = |name: &str| {
+        kustomer
+            .counted(name)
+            .unwrap_or_else(|| panic!("no count {name}"))
+    };
+    assert_eq!(count("sessions"), 9);
+    assert_eq!(count("conversations created"), 7, "{}", report.to_text());
+    assert_eq!(count("sessions appended to an open conversation"), 2);
+    assert_eq!(count("Kustomer conversations in the org"), 7);
+    assert_eq!(count("customers created"), 6);
+    assert_eq!(count("phone notes"), 5, "one per call conversation");
+    let line = |needle: &str| {
+        kustomer
+            .lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle}"))
+            .clone()
+    };
+    assert!(line("call.transferred").contains("assigned Ben"), "R-U-4");
+    assert!(
+        line("call.voicemail").contains("created (Voicemail"),
+        "R-T-5"
+    );
+    // R-U-6: the short call and its callback share one conversation (which of the two placed
+    // first depends on the worker's concurrency; the outcome does not).
+    let conversation_of = |l: String| {
+        l.split(" · ")
+            .find(|part| part.starts_with("conversation "))
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    let callback_pair: Vec<String> = kustomer
+        .lines
+        .iter()
+        .filter(|l| l.contains("+15550104480"))
+        .cloned()
+        .map(conversation_of)
+        .collect();
+    assert_eq!(callback_pair.len(), 2);
+    assert_eq!(callback_pair[0], callback_pair[1], "R-U-6");
+
     let widget = report.section("The agent widget").unwrap();
     assert!(matches!(widget.status, Status::NotImplemented(_)));
     assert!(report.to_html().contains("Not implemented yet"));
