@@ -71,6 +71,24 @@ fn invalid(field: &str, reason: impl Into<String>) -> EventError {
     }
 }
 
+/// How long an inbox item dedupes (and then is cleaned up by TTL).
+pub const INBOX_RETENTION: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+
+/// The inbox item of an event received at `now` (by the intake, or made by the session poller):
+/// the event as sent, when it arrived, kept for [`INBOX_RETENTION`]. Its stream record is what
+/// the workers receive.
+pub fn inbox_item(
+    event: &SessionEvent,
+    now: crate::UnixMillis,
+) -> Result<crate::store::Item, serde_json::Error> {
+    let mut stored = serde_json::to_value(event)?;
+    stored["received_at"] = serde_json::json!(now.0);
+    Ok(
+        crate::store::Item::new(crate::store::ItemKey::inbox(&event.id), stored)
+            .expiring_at(now.plus(INBOX_RETENTION)),
+    )
+}
+
 /// Checks a body against the contract, naming the first field that is missing or wrong.
 pub fn parse_session_event(body: &[u8]) -> Result<SessionEvent, EventError> {
     let value: Value =

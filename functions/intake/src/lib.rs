@@ -7,18 +7,16 @@
 
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
-use bridge_shared::events::{MAX_EVENT_BYTES, SessionEvent, parse_session_event};
+use bridge_shared::events::{MAX_EVENT_BYTES, parse_session_event};
 use bridge_shared::lambda::{body_bytes, json_answer};
 use bridge_shared::signature::verify_session_event;
-use bridge_shared::store::{DocumentStore, Item, ItemKey, PutOutcome};
+use bridge_shared::store::{DocumentStore, PutOutcome};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// How long an inbox item dedupes (and then is cleaned up by TTL).
-pub const INBOX_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+pub use bridge_shared::events::{INBOX_RETENTION, inbox_item};
 
 pub struct IntakeApi {
     pub store: Arc<dyn DocumentStore>,
@@ -98,12 +96,4 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
             )
         }
     }
-}
-
-/// The inbox item of an event received at `now`: the event as sent, when it arrived, kept for
-/// [`INBOX_RETENTION`]. Its stream record is what the workers receive.
-pub fn inbox_item(event: &SessionEvent, now: UnixMillis) -> Result<Item, serde_json::Error> {
-    let mut stored = serde_json::to_value(event)?;
-    stored["received_at"] = json!(now.0);
-    Ok(Item::new(ItemKey::inbox(&event.id), stored).expiring_at(now.plus(INBOX_RETENTION)))
 }

@@ -1,8 +1,11 @@
-//! The scheduled reconciliation: for every known agent, resolve a pending CRM status change
-//! whose session has ended (R-S-5, R-S-6) and, in two-way mode, reflect the agent's CCAI
-//! status into Kustomer (R-S-7). One agent's failure is logged and counted; it never stops the
-//! others. (Polling the Manager API for missed session events, R-E-4, joins this function with
-//! the intake.)
+//! The scheduled reconciliation:
+//! - the session poller ([`poller`], R-E-4): calls and chats updated since the last poll become
+//!   inbox events, so nothing the webhooks missed is lost;
+//! - for every known agent, a pending CRM status change whose session has ended (R-S-5, R-S-6)
+//!   and, in two-way mode, the agent's CCAI status reflected into Kustomer (R-S-7). One agent's
+//!   failure is logged and counted; it never stops the others.
+
+pub mod poller;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::status::PendingOutcome;
@@ -45,4 +48,47 @@ pub async fn reconcile_agents(
     }
     tracing::info!(?summary, "agents reconciled");
     Ok(summary)
+}
+
+/// What one scheduled invocation did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScheduledRun {
+    pub polls: Vec<poller::PollSummary>,
+    pub agents: Option<Summary>,
+    pub errors: Vec<String>,
+}
+
+/// One scheduled invocation: the session poller (again every `poll_every` while `budget`
+/// lasts, for tenants that need a shorter latency than the schedule), then the agents.
+pub async fn scheduled_run(
+    service: &StatusService,
+    store: &dyn bridge_shared::store::StateStore,
+    ccai: &bridge_shared::ccai::CcaiClient,
+    poll_every: Option<std::time::Duration>,
+    budget: std::time::Duration,
+) -> ScheduledRun {
+    let started = tokio::time::Instant::now();
+    let mut run = ScheduledRun::default();
+    loop {
+        match poller::poll_sessions(store, ccai, UnixMillis::now()).await {
+            Ok(summary) => run.polls.push(summary),
+            Err(err) => {
+                tracing::error!(error = %err, "session poll failed");
+                run.errors.push(format!("session poll: {err}"));
+            }
+        }
+        let Some(every) = poll_every else { break };
+        if started.elapsed() + every > budget {
+            break;
+        }
+        tokio::time::sleep_until(started + every * run.polls.len().max(1) as u32).await;
+    }
+    match reconcile_agents(service, UnixMillis::now()).await {
+        Ok(summary) => run.agents = Some(summary),
+        Err(err) => {
+            tracing::error!(error = %err, "agent reconciliation failed");
+            run.errors.push(format!("agents: {err}"));
+        }
+    }
+    run
 }

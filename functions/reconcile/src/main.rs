@@ -1,30 +1,62 @@
-//! The reconciliation Lambda, run on a schedule (template.yaml).
+//! The reconciliation Lambda, run on a schedule (template.yaml): the session poller, then the
+//! agents.
 
-use bridge_reconcile::reconcile_agents;
-use bridge_shared::UnixMillis;
+use bridge_reconcile::scheduled_run;
 use bridge_shared::coldstart::ColdStart;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::telemetry::{self, LogFormat};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Error, service_fn};
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::Instrument;
+
+/// `SESSION_POLL_SECONDS`: poll again within one run this often (unset: once per run).
+fn poll_every() -> Result<Option<Duration>, Error> {
+    match std::env::var("SESSION_POLL_SECONDS") {
+        Err(_) => Ok(None),
+        Ok(text) if text.trim().is_empty() => Ok(None),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(seconds) if seconds >= 1 => Ok(Some(Duration::from_secs(seconds))),
+            _ => Err(format!(
+                "SESSION_POLL_SECONDS must be a whole number of seconds (1 or more), not {text:?}"
+            )
+            .into()),
+        },
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
+    let poll_every = poll_every()?;
     let cold = ColdStart::from_environment().await?;
     let service = Arc::new(StatusService::new(
-        cold.store,
-        cold.ccai,
+        cold.store.clone(),
+        cold.ccai.clone(),
         cold.kustomer,
         DEFAULT_LEASE,
     ));
+    let (store, ccai) = (cold.store, cold.ccai);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let service = service.clone();
+        let (service, store, ccai) = (service.clone(), store.clone(), ccai.clone());
         let id = telemetry::correlation_id(Some(&event.context.request_id));
-        async move { Ok::<_, Error>(reconcile_agents(&service, UnixMillis::now()).await?) }
-            .instrument(telemetry::event_span(&id))
+        // Leave the last 10 s of the invocation for the agents and the answer.
+        let budget = event
+            .context
+            .deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(Duration::from_secs(10));
+        async move {
+            let run = scheduled_run(&service, store.as_ref(), &ccai, poll_every, budget).await;
+            if run.errors.is_empty() {
+                Ok(run)
+            } else {
+                Err(Error::from(run.errors.join("; ")))
+            }
+        }
+        .instrument(telemetry::event_span(&id))
     }))
     .await
 }

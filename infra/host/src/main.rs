@@ -159,19 +159,21 @@ async fn serve(backends: Backends) -> Result<(), String> {
         platforms.kustomer.clone(),
         DEFAULT_LEASE,
     );
+    let (store, ccai) = (backends.store.clone(), platforms.ccai.clone());
     let scheduler = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(every));
+        let every = std::time::Duration::from_secs(every);
+        let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
-            if let Err(err) =
-                bridge_reconcile::reconcile_agents(&reconcile, bridge_shared::UnixMillis::now())
-                    .await
-            {
-                tracing::warn!(error = %err, "scheduled reconciliation failed");
+            let run =
+                bridge_reconcile::scheduled_run(&reconcile, store.as_ref(), &ccai, None, every)
+                    .await;
+            for error in &run.errors {
+                tracing::warn!(%error, "scheduled reconciliation failed");
             }
         }
     });
-    println!("  every {every} s: bridge-reconcile (RECONCILE_SECONDS)");
+    println!("  every {every} s: bridge-reconcile, session poller and agents (RECONCILE_SECONDS)");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     scheduler.abort();
     drop(streams);

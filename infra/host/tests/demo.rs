@@ -146,6 +146,20 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     assert_eq!(callback_pair.len(), 2);
     assert_eq!(callback_pair[0], callback_pair[1], "R-U-6");
 
+    // R-E-4: no webhooks at all; the poller's events reach Kustomer all the same, once.
+    let polled = report.section("A tenant that sends no webhooks").unwrap();
+    assert_eq!(polled.counted("events stored by the poller"), Some(2));
+    assert_eq!(polled.counted("stored again by the next poll"), Some(0));
+    assert_eq!(polled.counted("delivered to bridge-sync"), Some(2));
+    let polled_kustomer = report.section("Polled sessions in Kustomer").unwrap();
+    assert_eq!(polled_kustomer.counted("conversations created"), Some(2));
+    assert!(
+        polled_kustomer
+            .lines
+            .iter()
+            .all(|l| l.contains("no webhook") && l.contains("assigned Cleo"))
+    );
+
     let widget = report.section("The agent widget").unwrap();
     assert!(matches!(widget.status, Status::NotImplemented(_)));
     assert!(report.to_html().contains("Not implemented yet"));
