@@ -14,6 +14,8 @@ pub enum ColdStartError {
     Config(#[from] ConfigError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("blob store: {0}")]
+    Blob(#[from] crate::blob::BlobError),
 }
 
 pub struct ColdStart {
@@ -21,6 +23,8 @@ pub struct ColdStart {
     pub store: Arc<dyn StateStore>,
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
+    /// The files bucket (recordings, transcripts).
+    pub blobs: Arc<dyn crate::blob::BlobStore>,
 }
 
 impl ColdStart {
@@ -31,7 +35,13 @@ impl ColdStart {
         let config = BridgeConfig::load(&Env::from_process(), Some(&parameters)).await?;
         let http = build_client(HttpSettings::default())?;
         let downloads = build_download_client(HttpSettings::default())?;
+        let blobs = Arc::new(crate::blob::S3BlobStore::new(
+            crate::blob::s3_client(&aws),
+            config.bucket_name.clone(),
+            crate::blob::S3BlobStoreOptions::default(),
+        )?);
         Ok(Self {
+            blobs,
             store: Arc::new(DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(&aws),
                 config.table_name.clone(),

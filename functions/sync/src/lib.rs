@@ -3,20 +3,19 @@
 //! an idempotency claim on the event id makes redelivered records no-ops, and every action
 //! starts from the platform's current truth, fetched from the Manager API (R-E-5).
 //!
-//! For every call and chat event: contact sync ([`contact`]: customer, conversation, assignee,
-//! phone note), then, when a session ends (or is transferred away), the pending status change
+//! For every call and chat event: contact sync (`bridge_shared::conversation::contact`:
+//! customer, conversation, assignee, phone note), then, when a session ends (or is transferred away), the pending status change
 //! of each agent whose part is over (R-S-6), at once rather than at the next scheduled
 //! reconciliation. SmartAction, CSAT, custom-data and voicemail-update events are not handled
 //! yet (acknowledged and skipped, logged).
 
-pub mod contact;
-pub mod session;
 pub mod session_end;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::{CcaiClient, CcaiError};
+use bridge_shared::conversation::{ContactError, ContactSync, SessionView};
 use bridge_shared::events::{SessionEvent, SessionKind};
-use bridge_shared::kustomer::{DirectoryError, KustomerClient, KustomerError};
+use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
 use bridge_shared::store::{Claim, IdempotencyStatus, StateStore, StoreError};
@@ -25,9 +24,7 @@ use bridge_shared::stream::{
     inbox_event, process_batch,
 };
 use bridge_shared::telemetry;
-use contact::ContactSync;
 use serde_json::json;
-use session::SessionView;
 use session_end::{SessionAgents, agents_released};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,16 +56,8 @@ pub enum SyncError {
     Ccai(#[from] CcaiError),
     #[error(transparent)]
     Status(#[from] StatusError),
-    #[error("Kustomer: {0}")]
-    Kustomer(#[from] KustomerError),
-    #[error("Kustomer customer: {0}")]
-    Directory(#[from] DirectoryError),
-    /// Another session of the same customer is being placed; the retry finds it placed.
-    #[error("busy: {0}")]
-    Busy(String),
-    /// Nothing identifies the customer; a retry cannot help (dead-lettered with this reason).
-    #[error("no customer: {0}")]
-    NoCustomer(String),
+    #[error(transparent)]
+    Contact(#[from] ContactError),
     /// Another worker holds the event's claim; the retry finds it completed (or expired).
     #[error("event {0} is being applied by another worker")]
     InProgressElsewhere(String),

@@ -5,7 +5,9 @@ use crate::host::Handler;
 use crate::stream::StreamHandler;
 use bridge_admin::AdminApi;
 use bridge_intake::IntakeApi;
+use bridge_recording::RecordingApi;
 use bridge_shared::UnixMillis;
+use bridge_shared::blob::BlobStore;
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::Secret;
 use bridge_shared::kustomer::KustomerClient;
@@ -86,6 +88,7 @@ pub fn handlers(
 /// the function's own event type), the function's answer out.
 pub fn stream_handlers(
     store: Arc<dyn StateStore>,
+    blobs: Arc<dyn BlobStore>,
     platforms: &Platforms,
 ) -> HashMap<String, StreamHandler> {
     let sync = Arc::new(SyncApi {
@@ -100,6 +103,32 @@ pub fn stream_handlers(
         kustomer: platforms.kustomer.clone(),
     });
     let mut functions: HashMap<String, StreamHandler> = HashMap::new();
+    let recording = Arc::new(RecordingApi {
+        status: StatusService::new(
+            sync.store.clone(),
+            platforms.ccai.clone(),
+            platforms.kustomer.clone(),
+            DEFAULT_LEASE,
+        ),
+        store: sync.store.clone(),
+        blobs,
+        ccai: platforms.ccai.clone(),
+        kustomer: platforms.kustomer.clone(),
+    });
+    functions.insert(
+        "bridge-recording".into(),
+        Arc::new(move |payload| {
+            let api = recording.clone();
+            Box::pin(async move {
+                let event = serde_json::from_value(payload)
+                    .map_err(|err| format!("not a DynamoDB stream event: {err}"))?;
+                let answer = bridge_recording::handle(&api, event, UnixMillis::now())
+                    .await
+                    .map_err(|err| err.to_string())?;
+                serde_json::to_value(answer).map_err(|err| err.to_string())
+            })
+        }),
+    );
     functions.insert(
         "bridge-sync".into(),
         Arc::new(move |payload| {

@@ -142,7 +142,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
     let streams = StreamRunner::start(
         &backends.changes,
         template_subscriptions(TEMPLATE)?,
-        &stream_handlers(backends.store.clone(), &platforms),
+        &stream_handlers(backends.store.clone(), backends.blobs.clone(), &platforms),
         Pace::default(),
     )
     .await?;

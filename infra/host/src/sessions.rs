@@ -210,10 +210,8 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         tally(std::slice::from_ref(&refused), 401),
     );
     section.count("stream records read", stats.records_read);
-    section.count("filtered out (not new inbox items)", stats.filtered_out);
-    section.count("delivered to bridge-sync", stats.records_done);
-    section.count("retried invocations", stats.retries);
-    section.count("dead-lettered", stats.records_dead_lettered);
+    section.count("filtered out", stats.filtered_out);
+    count_deliveries(&mut section, &streams);
     section.count(
         "pending status applied at call end",
         u64::from(applied_at_call_end),
@@ -236,6 +234,19 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     Ok(vec![section, kustomer])
 }
 
+/// Per stream-triggered function: records done, retried invocations, dead-lettered records.
+fn count_deliveries(section: &mut Section, streams: &StreamRunner) {
+    for mapping in &streams.mappings {
+        let (name, stats) = (mapping.function(), mapping.stats());
+        section.count(&format!("{name}: records done"), stats.records_done);
+        section.count(&format!("{name}: retried invocations"), stats.retries);
+        section.count(
+            &format!("{name}: dead-lettered"),
+            stats.records_dead_lettered,
+        );
+    }
+}
+
 /// The template's stream subscriptions, reading only what the scenario writes (a shared
 /// DynamoDB Local may hold other runs' events), retries paced for a demo, not for an outage.
 async fn start_streams(backends: &Backends, platforms: &Platforms) -> Result<StreamRunner, String> {
@@ -249,7 +260,7 @@ async fn start_streams(backends: &Backends, platforms: &Platforms) -> Result<Str
     StreamRunner::start(
         &backends.changes,
         subscriptions,
-        &stream_handlers(backends.store.clone(), platforms),
+        &stream_handlers(backends.store.clone(), backends.blobs.clone(), platforms),
         Pace {
             retry_base: Duration::from_millis(20),
             retry_max: Duration::from_millis(200),
@@ -300,11 +311,9 @@ pub async fn tenant_without_webhooks(backends: &Backends, run: &str) -> crate::d
         "the next poll re-reads its overlap: {} already stored, {} new",
         second.already_stored, second.events_stored
     ));
-    let stats = streams.stats();
     section.count("events stored by the poller", first.events_stored as u64);
     section.count("stored again by the next poll", second.events_stored as u64);
-    section.count("delivered to bridge-sync", stats.records_done);
-    section.count("dead-lettered", stats.records_dead_lettered);
+    count_deliveries(&mut section, &streams);
     let kustomer = kustomer_view(
         "Polled sessions in Kustomer (R-E-4 with R-T, R-U, R-K)",
         backends,
@@ -380,7 +389,30 @@ async fn kustomer_view(
                 .notes
                 .iter()
                 .filter(|n| n.related("conversation") == Some(conversation_id))
-                .filter_map(|n| n.text("body").map(str::to_owned))
+                .map(|n| {
+                    let files: Vec<String> = n
+                        .attributes
+                        .get("attachments")
+                        .and_then(|a| a.as_array())
+                        .map(|list| {
+                            list.iter()
+                                .map(|a| {
+                                    format!(
+                                        "{} {} KiB",
+                                        a["name"].as_str().unwrap_or("?"),
+                                        a["contentLength"].as_u64().unwrap_or(0) / 1024
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let body = n.text("body").unwrap_or_default();
+                    if files.is_empty() {
+                        body.to_owned()
+                    } else {
+                        format!("{body} [{}]", files.join(", "))
+                    }
+                })
                 .collect();
             format!(
                 "{} {} ({}): customer {customer}{} · conversation {conversation_id} {} ({}) · {} · assigned {} · notes: {}",
@@ -407,6 +439,24 @@ async fn kustomer_view(
     section.count("sessions appended to an open conversation", appended);
     section.count("customers created", customers_created.len() as u64);
     section.count("phone notes", notes);
+    section.count(
+        "recordings attached",
+        sandboxes.kustomer.inspect(|w| {
+            w.notes
+                .iter()
+                .filter(|n| {
+                    n.text("externalId")
+                        .is_some_and(|e| e.ends_with("-recording"))
+                })
+                .count() as u64
+        }),
+    );
+    section.count(
+        "recording bytes uploaded to Kustomer",
+        sandboxes
+            .kustomer
+            .inspect(|w| w.uploads.values().map(|u| u.bytes).sum::<u64>()),
+    );
     section.count(
         "Kustomer conversations in the org",
         sandboxes.kustomer.inspect(|w| w.conversations.len() as u64),

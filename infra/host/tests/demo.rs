@@ -81,14 +81,18 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     // Every stored event reached the worker once; the corrupt item was retried five times
     // (MaximumRetryAttempts in template.yaml), then dead-lettered.
     assert_eq!(
-        count("delivered to bridge-sync"),
+        count("bridge-sync: records done"),
         stored,
         "{}",
         report.to_text()
     );
-    assert_eq!(count("dead-lettered"), 1);
-    assert_eq!(count("retried invocations"), 5);
-    assert!(count("filtered out (not new inbox items)") > 0);
+    assert_eq!(count("bridge-sync: dead-lettered"), 1);
+    assert_eq!(count("bridge-sync: retried invocations"), 5);
+    // bridge-recording sees only call ends (its filter), the corrupt item's among them.
+    assert_eq!(count("bridge-recording: dead-lettered"), 1);
+    assert_eq!(count("bridge-recording: retried invocations"), 5);
+    assert!(count("bridge-recording: records done") < stored);
+    assert!(count("filtered out") > 0);
     assert_eq!(count("pending status applied at call end"), 1);
     assert_eq!(count("CCAI status changes by the bridge"), 1);
     assert!(
@@ -112,6 +116,12 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     assert_eq!(count("Kustomer conversations in the org"), 7);
     assert_eq!(count("customers created"), 6);
     assert_eq!(count("phone notes"), 5, "one per call conversation");
+    // R-R, R-U-3: every answered call's recording (256 KiB each in the sandbox), once.
+    assert_eq!(count("recordings attached"), 6);
+    assert_eq!(
+        count("recording bytes uploaded to Kustomer"),
+        6 * 256 * 1024
+    );
     let line = |needle: &str| {
         kustomer
             .lines
@@ -150,7 +160,8 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     let polled = report.section("A tenant that sends no webhooks").unwrap();
     assert_eq!(polled.counted("events stored by the poller"), Some(2));
     assert_eq!(polled.counted("stored again by the next poll"), Some(0));
-    assert_eq!(polled.counted("delivered to bridge-sync"), Some(2));
+    assert_eq!(polled.counted("bridge-sync: records done"), Some(2));
+    assert_eq!(polled.counted("bridge-recording: records done"), Some(1));
     let polled_kustomer = report.section("Polled sessions in Kustomer").unwrap();
     assert_eq!(polled_kustomer.counted("conversations created"), Some(2));
     assert!(

@@ -1,5 +1,11 @@
-//! Kustomer conversations for CCAI sessions: the placement rules (R-T, R-U), pure.
+//! Kustomer conversations for CCAI sessions: the placement rules (R-T, R-U), pure; the view
+//! of a session they read; and contact sync, the one idempotent step every worker calls to
+//! resolve a session's customer and conversation.
 
+pub mod contact;
 pub mod rules;
+pub mod session;
 
+pub use contact::{ContactError, ContactOutcome, ContactSync, SessionLink};
 pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
+pub use session::SessionView;

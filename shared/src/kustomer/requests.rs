@@ -92,8 +92,8 @@ pub struct ConversationPatch {
     pub rev: Option<i64>,
 }
 
-/// A reference to an uploaded attachment, in a note or message.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+/// A reference to an uploaded attachment, in a note or message (kept by workers as progress).
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachmentRef {
     #[serde(rename = "_id")]

@@ -109,6 +109,11 @@ impl EventSourceMapping {
         self.shared.lock().ok().map(|mut shared| f(&mut shared))
     }
 
+    /// The function's binary name.
+    pub fn function(&self) -> &str {
+        &self.subscription.binary
+    }
+
     /// One line for the console: function, event, batching and failure handling.
     pub fn describe(&self) -> String {
         let s = &self.subscription;

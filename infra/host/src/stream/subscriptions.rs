@@ -137,5 +137,16 @@ mod tests {
         assert_eq!(inbox.filters.len(), 1);
         let record = json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}}}});
         assert!(inbox.filters[0].matches(&record));
+
+        let recordings = subscriptions
+            .iter()
+            .find(|s| s.binary == "bridge-recording")
+            .expect("bridge-recording subscribes to call ends");
+        let ended = |event_type: &str| {
+            json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}},
+                   "NewImage": {"body": {"M": {"type": {"S": event_type}}}}}})
+        };
+        assert!(recordings.filters[0].matches(&ended("call.ended")));
+        assert!(!recordings.filters[0].matches(&ended("chat.ended")));
     }
 }

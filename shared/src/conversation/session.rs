@@ -1,9 +1,9 @@
 //! One view of a call or chat as the Manager API reports it now (R-E-5): the facts the
 //! conversation rules read, who the customer is, and which agent has it.
 
-use bridge_shared::ccai::model::{Call, Chat, Transfer};
-use bridge_shared::conversation::{Channel, Origin, SessionFacts};
-use bridge_shared::events::SessionKind;
+use super::{Channel, Origin, SessionFacts};
+use crate::ccai::model::{Call, Chat, Transfer};
+use crate::events::SessionKind;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SessionView {

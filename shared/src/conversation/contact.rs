@@ -6,20 +6,15 @@
 //! answer is found, never created twice), and the session link (`SESSION#…/LINK`) records what
 //! has been written, so a redelivered or retried event repeats nothing.
 
-use crate::SyncError;
-use crate::session::SessionView;
-use bridge_shared::UnixMillis;
-use bridge_shared::ccai::CcaiClient;
-use bridge_shared::conversation::{Channel, CurrentConversation, Placement, place_session};
-use bridge_shared::events::SessionKind;
-use bridge_shared::kustomer::requests::{
-    ConversationPatch, CustomerPatch, NewConversation, NewNote,
-};
-use bridge_shared::kustomer::{
-    CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164,
-};
-use bridge_shared::status::sync::StatusService;
-use bridge_shared::store::{self, Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
+use super::SessionView;
+use crate::UnixMillis;
+use crate::ccai::CcaiClient;
+use crate::conversation::{Channel, CurrentConversation, Placement, place_session};
+use crate::events::SessionKind;
+use crate::kustomer::requests::{ConversationPatch, CustomerPatch, NewConversation, NewNote};
+use crate::kustomer::{CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164};
+use crate::status::sync::StatusService;
+use crate::store::{self, Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
 use std::time::Duration;
 
 /// How long a placement may hold the customer's lock (it expires on its own after a crash).
@@ -28,6 +23,40 @@ const PLACEMENT_LOCK: Duration = Duration::from_secs(30);
 const PLACEMENT_WAIT: Duration = Duration::from_secs(5);
 const PLACEMENT_POLL: Duration = Duration::from_millis(50);
 use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContactError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("CCAI: {0}")]
+    Ccai(#[from] crate::ccai::CcaiError),
+    #[error("Kustomer: {0}")]
+    Kustomer(#[from] KustomerError),
+    #[error("Kustomer customer: {0}")]
+    Directory(#[from] crate::kustomer::DirectoryError),
+    #[error(transparent)]
+    Status(#[from] crate::status::sync::StatusError),
+    /// Another session of the same customer is being placed; the retry finds it placed.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// Nothing identifies the customer; a retry cannot help.
+    #[error("no customer: {0}")]
+    NoCustomer(String),
+}
+
+impl crate::Retryable for ContactError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            ContactError::Store(e) => e.is_retryable(),
+            ContactError::Ccai(e) => e.is_retryable(),
+            ContactError::Kustomer(e) => e.is_retryable(),
+            ContactError::Directory(e) => e.is_retryable(),
+            ContactError::Status(e) => e.is_retryable(),
+            ContactError::Busy(_) => true,
+            ContactError::NoCustomer(_) => false,
+        }
+    }
+}
 
 /// What the bridge has written for one session.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,12 +122,32 @@ fn link_key(view: &SessionView) -> ItemKey {
 }
 
 impl ContactSync<'_> {
+    /// Syncs the session under its own lock: the inbox worker and the recording worker may
+    /// both sync one session at once, and each must see what the other wrote.
     pub async fn sync(
         &self,
         view: &SessionView,
         now: UnixMillis,
-    ) -> Result<ContactOutcome, SyncError> {
+    ) -> Result<ContactOutcome, ContactError> {
         let key = link_key(view);
+        let resource = ItemKey::new(key.pk.clone(), "SYNC_LOCK");
+        let lock = self
+            .wait_for_lease(&resource, &uuid::Uuid::new_v4().to_string(), now)
+            .await?;
+        let result = self.sync_locked(view, &key, now).await;
+        if let Err(err) = self.store.release_lease(&lock).await {
+            tracing::warn!(error = %err, "session lock not released; it expires on its own");
+        }
+        result
+    }
+
+    async fn sync_locked(
+        &self,
+        view: &SessionView,
+        key: &ItemKey,
+        now: UnixMillis,
+    ) -> Result<ContactOutcome, ContactError> {
+        let key = key.clone();
         let mut link: SessionLink = match self.store.get(&key, now).await? {
             Some(item) => serde_json::from_value(item.body).map_err(|e| malformed(&key, e))?,
             None => SessionLink::default(),
@@ -145,7 +194,8 @@ impl ContactSync<'_> {
             && !link.phone_note
             && let Some(phone) = self.phone(view).await?
         {
-            self.kustomer
+            let written = self
+                .kustomer
                 .create_note(
                     &conversation_id,
                     &NewNote {
@@ -154,7 +204,13 @@ impl ContactSync<'_> {
                         ..Default::default()
                     },
                 )
-                .await?;
+                .await;
+            match written {
+                // The note's external id is taken: an earlier attempt wrote it and lost the
+                // answer (or its progress). It is there; do not write it again.
+                Ok(_) | Err(KustomerError::Conflict { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
             link.phone_note = true;
             outcome.phone_note = true;
             self.save(&key, &link).await?;
@@ -205,7 +261,7 @@ impl ContactSync<'_> {
         link: &mut SessionLink,
         outcome: &mut ContactOutcome,
         now: UnixMillis,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), ContactError> {
         let current = self.current_conversation(customer_id, now).await?;
         match place_session(&view.facts, current.as_ref()) {
             Placement::NotYet => {}
@@ -228,27 +284,38 @@ impl ContactSync<'_> {
         Ok(())
     }
 
-    /// The customer's placement lock, waited for a short while (a placement takes a few
-    /// Kustomer calls); still busy after that, the record fails and is retried.
+    /// The customer's placement lock (a placement takes a few Kustomer calls).
     async fn lock_customer(
         &self,
         customer_id: &str,
         view: &SessionView,
         now: UnixMillis,
-    ) -> Result<Lease, SyncError> {
+    ) -> Result<Lease, ContactError> {
         let resource = ItemKey::new(format!("CUSTOMER#{customer_id}"), "PLACEMENT");
+        self.wait_for_lease(&resource, &view.external_id(), now)
+            .await
+    }
+
+    /// A lease waited for a short while; still held after that, the record fails and is
+    /// retried (by then the holder has finished).
+    async fn wait_for_lease(
+        &self,
+        resource: &ItemKey,
+        owner: &str,
+        now: UnixMillis,
+    ) -> Result<Lease, ContactError> {
         let started = std::time::Instant::now();
         loop {
             let at = now.plus(started.elapsed());
             match self
                 .store
-                .acquire_lease(&resource, &view.external_id(), at, PLACEMENT_LOCK)
+                .acquire_lease(resource, owner, at, PLACEMENT_LOCK)
                 .await?
             {
                 LeaseAcquisition::Acquired(lease) => return Ok(lease),
                 LeaseAcquisition::Held(holder) if started.elapsed() >= PLACEMENT_WAIT => {
-                    return Err(SyncError::Busy(format!(
-                        "customer {customer_id} is being placed by {}",
+                    return Err(ContactError::Busy(format!(
+                        "{resource} is held by {}",
                         holder.owner
                     )));
                 }
@@ -257,14 +324,14 @@ impl ContactSync<'_> {
         }
     }
 
-    async fn save(&self, key: &ItemKey, link: &SessionLink) -> Result<(), SyncError> {
+    async fn save(&self, key: &ItemKey, link: &SessionLink) -> Result<(), ContactError> {
         let body = serde_json::to_value(link).map_err(|e| malformed(key, e))?;
         self.store.put(&Item::new(key.clone(), body)).await?;
         Ok(())
     }
 
     /// The caller's E.164 number: from the participant, else from the Apps API end user.
-    async fn phone(&self, view: &SessionView) -> Result<Option<String>, SyncError> {
+    async fn phone(&self, view: &SessionView) -> Result<Option<String>, ContactError> {
         if view.kind == SessionKind::Chat {
             return Ok(None);
         }
@@ -284,7 +351,7 @@ impl ContactSync<'_> {
         &self,
         view: &SessionView,
         now: UnixMillis,
-    ) -> Result<(String, Resolved), SyncError> {
+    ) -> Result<(String, Resolved), ContactError> {
         let directory = CustomerDirectory::new(self.kustomer, self.store);
         if view.by_identifier()
             && let Some(identifier) = &view.identifier
@@ -295,7 +362,7 @@ impl ContactSync<'_> {
         }
         match self.phone(view).await? {
             Some(phone) => Ok(directory.customer_for_phone(&phone, None, now).await?),
-            None => Err(SyncError::NoCustomer(format!(
+            None => Err(ContactError::NoCustomer(format!(
                 "{} has neither an E.164 caller number nor an SDK identifier",
                 view.external_id()
             ))),
@@ -306,7 +373,7 @@ impl ContactSync<'_> {
         &self,
         customer_id: &str,
         now: UnixMillis,
-    ) -> Result<Option<CurrentConversation>, SyncError> {
+    ) -> Result<Option<CurrentConversation>, ContactError> {
         let key = ItemKey::customer_current_conversation(customer_id);
         let Some(item) = self.store.get(&key, now).await? else {
             return Ok(None);
@@ -332,7 +399,7 @@ impl ContactSync<'_> {
         customer_id: &str,
         conversation_id: &str,
         view: &SessionView,
-    ) -> Result<(), SyncError> {
+    ) -> Result<(), ContactError> {
         let key = ItemKey::customer_current_conversation(customer_id);
         let record = CurrentRecord {
             conversation_id: conversation_id.to_owned(),
@@ -349,13 +416,11 @@ impl ContactSync<'_> {
         view: &SessionView,
         customer_id: &str,
         voicemail: bool,
-    ) -> Result<String, SyncError> {
+    ) -> Result<String, ContactError> {
         let (name, direction) = match (view.kind, view.facts.origin) {
             (_, _) if voicemail => ("Voicemail", "in"),
             (SessionKind::Chat, _) => ("Chat", "in"),
-            (SessionKind::Call, bridge_shared::conversation::Origin::Outbound) => {
-                ("Outbound call", "out")
-            }
+            (SessionKind::Call, crate::conversation::Origin::Outbound) => ("Outbound call", "out"),
             (SessionKind::Call, _) => ("Call", "in"),
         };
         let mut tags = vec!["ccai".to_owned()];
@@ -388,7 +453,7 @@ impl ContactSync<'_> {
         &self,
         agent: u64,
         now: UnixMillis,
-    ) -> Result<Option<String>, SyncError> {
+    ) -> Result<Option<String>, ContactError> {
         let email = match self.status.email_for_ccai_agent(agent, now).await? {
             Some(email) => email,
             None => match self.ccai.agent(agent).await?.email {
@@ -398,7 +463,7 @@ impl ContactSync<'_> {
         };
         match self.status.profile(&email, now).await {
             Ok(profile) => Ok(Some(profile.kustomer_user_id)),
-            Err(bridge_shared::status::sync::StatusError::UnknownAgent { .. }) => Ok(None),
+            Err(crate::status::sync::StatusError::UnknownAgent { .. }) => Ok(None),
             Err(err) => Err(err.into()),
         }
     }

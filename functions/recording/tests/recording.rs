@@ -1,0 +1,257 @@
+//! The recording worker end to end (R-R-1, R-R-2, R-U-3): a call played in the CCAI sandbox,
+//! its `call.ended` inbox event delivered as a stream batch, the recording streamed into the
+//! S3 stand-in (moto) through multipart upload, then into the Kustomer sandbox's attachment
+//! flow and a note; state on DynamoDB Local.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use bridge_recording::{RecordingApi, handle};
+use bridge_shared::UnixMillis;
+use bridge_shared::blob::{BlobKey, BlobStore};
+use bridge_shared::events::SessionEvent;
+use bridge_shared::store::StateStore;
+use bridge_tests::ccai_sandbox::recording_byte;
+use bridge_tests::ccai_sandbox::{Played, RecordingFaults, ScenarioDriver};
+use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
+use bridge_tests::platforms::SandboxedPlatforms;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const MIB: u64 = 1024 * 1024;
+
+struct Rig {
+    platforms: SandboxedPlatforms,
+    api: RecordingApi,
+    sequence: AtomicU64,
+}
+
+async fn rig() -> Rig {
+    let platforms = SandboxedPlatforms::start().await.unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
+    // 5 MiB parts, S3's minimum: a 12 MiB recording goes up in three.
+    let blobs: Arc<dyn BlobStore> =
+        Arc::new(bridge_tests::local::s3_blob_store(5 * 1024 * 1024).await);
+    let api = RecordingApi {
+        status: platforms.status_service(store.clone()),
+        store,
+        blobs,
+        ccai: platforms.ccai_client.clone(),
+        kustomer: platforms.kustomer_client.clone(),
+    };
+    Rig {
+        platforms,
+        api,
+        sequence: AtomicU64::new(1),
+    }
+}
+
+impl Rig {
+    /// Delivers the session's `call.ended` event; the sequence numbers that failed.
+    async fn deliver_end(&self, played: &Played) -> Vec<String> {
+        let body = played
+            .events
+            .iter()
+            .find(|e| e.event_type == "call.ended")
+            .unwrap()
+            .body
+            .clone();
+        let event: SessionEvent = serde_json::from_value(body).unwrap();
+        let item = bridge_intake::inbox_item(&event, UnixMillis::now()).unwrap();
+        let first = self.sequence.fetch_add(1, Ordering::SeqCst);
+        let batch = bridge_tests::stream_support::inserts(&[item], first);
+        handle(&self.api, batch, UnixMillis::now())
+            .await
+            .unwrap()
+            .batch_item_failures
+            .into_iter()
+            .filter_map(|f| f.item_identifier)
+            .collect()
+    }
+
+    fn recording_downloads(&self) -> usize {
+        self.platforms
+            .ccai
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("/recordings/"))
+            .count()
+    }
+
+    fn attachment_creates(&self) -> usize {
+        self.platforms
+            .kustomer
+            .requests_to("POST", "/v1/attachments")
+    }
+
+    fn recording_notes(&self) -> Vec<bridge_tests::kustomer_sandbox::Record> {
+        self.platforms.kustomer.inspect(|w| {
+            w.notes
+                .iter()
+                .filter(|n| {
+                    n.text("externalId")
+                        .is_some_and(|e| e.ends_with("-recording"))
+                })
+                .cloned()
+                .collect()
+        })
+    }
+}
+
+fn expected_sha256(call_id: u64, size: u64) -> String {
+    let mut hasher = Sha256::new();
+    let mut chunk = Vec::with_capacity(64 * 1024);
+    for offset in 0..size {
+        chunk.push(recording_byte(call_id, offset));
+        if chunk.len() == chunk.capacity() {
+            hasher.update(&chunk);
+            chunk.clear();
+        }
+    }
+    hasher.update(&chunk);
+    hex::encode(hasher.finalize())
+}
+
+async fn stored_size(rig: &Rig, call_id: u64) -> Option<u64> {
+    let created = rig
+        .platforms
+        .ccai_client
+        .call(call_id)
+        .await
+        .unwrap()
+        .created_at
+        .unwrap();
+    let created = chrono::DateTime::parse_from_rfc3339(&created)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let key = BlobKey::recording(call_id, created, "mp3").unwrap();
+    rig.api.blobs.stat(&key).await.unwrap().map(|m| m.size)
+}
+
+#[tokio::test]
+async fn r_r_1_r_u_3_the_recording_is_stored_in_s3_and_attached_to_the_conversation_once() {
+    let rig = rig().await;
+    let agent = rig.platforms.add_agent(
+        &format!("{}@example.com", bridge_tests::unique("ana")),
+        "Ana",
+        "Available",
+    );
+    let size = 12 * MIB + 321;
+    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    driver.recording_size = size;
+    let call = driver.ivr_call_answered(agent, "+15550106601").await;
+
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert_eq!(
+        stored_size(&rig, call.session_id).await,
+        Some(size),
+        "R-R-1: in the bucket"
+    );
+    let notes = rig.recording_notes();
+    assert_eq!(notes.len(), 1, "R-U-3: one note");
+    let conversation = rig
+        .platforms
+        .kustomer
+        .inspect(|w| {
+            w.find_by(
+                "conversation",
+                "externalId",
+                &format!("ccai-call-{}", call.session_id),
+            )
+            .cloned()
+        })
+        .expect("the session's conversation");
+    assert_eq!(
+        notes[0].related("conversation"),
+        Some(conversation.id.as_str())
+    );
+    let attachment = notes[0].attributes["attachments"][0].clone();
+    assert_eq!(attachment["contentLength"], size);
+    let uploads: Vec<_> = rig
+        .platforms
+        .kustomer
+        .inspect(|w| w.uploads.values().cloned().collect());
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].bytes, size);
+    assert_eq!(uploads[0].sha256, expected_sha256(call.session_id, size));
+
+    // Delivered again (a retry, or the poller's call.ended): nothing is repeated.
+    let (downloads, creates) = (rig.recording_downloads(), rig.attachment_creates());
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert_eq!(rig.recording_downloads(), downloads);
+    assert_eq!(rig.attachment_creates(), creates);
+    assert_eq!(rig.recording_notes().len(), 1);
+}
+
+#[tokio::test]
+async fn r_r_2_a_download_cut_half_way_leaves_nothing_and_the_retry_completes() {
+    let rig = rig().await;
+    let agent = rig.platforms.add_agent(
+        &format!("{}@example.com", bridge_tests::unique("ana")),
+        "Ana",
+        "Available",
+    );
+    let size = 6 * MIB;
+    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    driver.recording_size = size;
+    let call = driver.ivr_call_answered(agent, "+15550106602").await;
+    rig.platforms.ccai.set_recording_faults(RecordingFaults {
+        cut_after: Some(3 * MIB),
+        ..Default::default()
+    });
+    assert_eq!(rig.deliver_end(&call).await.len(), 1, "the record fails");
+    assert_eq!(
+        stored_size(&rig, call.session_id).await,
+        None,
+        "no partial object"
+    );
+    assert!(rig.recording_notes().is_empty());
+
+    rig.platforms
+        .ccai
+        .set_recording_faults(RecordingFaults::default());
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert_eq!(stored_size(&rig, call.session_id).await, Some(size));
+    assert_eq!(rig.recording_notes().len(), 1);
+}
+
+#[tokio::test]
+async fn r_r_2_a_stored_recording_is_not_downloaded_again_when_kustomer_fails_later() {
+    let rig = rig().await;
+    let agent = rig.platforms.add_agent(
+        &format!("{}@example.com", bridge_tests::unique("ana")),
+        "Ana",
+        "Available",
+    );
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550106603").await;
+    rig.platforms.kustomer.inject(
+        FaultMatch::on(http::Method::POST, "/v1/attachments"),
+        Fault::Answer(
+            400,
+            r#"{"errors":[{"status":"400","title":"attachments unavailable"}]}"#,
+        ),
+    );
+    assert_eq!(rig.deliver_end(&call).await.len(), 1);
+    assert!(stored_size(&rig, call.session_id).await.is_some());
+    let downloads = rig.recording_downloads();
+    assert_eq!(downloads, 1);
+
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert_eq!(
+        rig.recording_downloads(),
+        downloads,
+        "R-R-2: not downloaded twice"
+    );
+    assert_eq!(rig.recording_notes().len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_without_recording_is_skipped() {
+    let rig = rig().await;
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let abandoned = driver.abandoned_call("+15550106604").await;
+    assert!(rig.deliver_end(&abandoned).await.is_empty());
+    assert_eq!(rig.attachment_creates(), 0);
+    assert_eq!(rig.recording_downloads(), 0);
+}
