@@ -16,18 +16,18 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::{BlobError, BlobKey, BlobStore};
 use bridge_shared::ccai::{CcaiClient, CcaiError};
-use bridge_shared::conversation::{ContactError, ContactSync, SessionView};
+use bridge_shared::conversation::{
+    AttachError, AttachedFile, ContactError, ContactSync, FileToAttach, SessionView,
+};
 use bridge_shared::events::{SessionEvent, SessionKind};
-use bridge_shared::kustomer::requests::{AttachmentRef, NewNote};
-use bridge_shared::kustomer::{AttachmentFile, KustomerClient, KustomerError};
+use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::StatusService;
-use bridge_shared::store::{Claim, IdempotencyStatus, Item, ItemKey, StateStore, StoreError};
+use bridge_shared::store::{Claim, IdempotencyStatus, ItemKey, StateStore, StoreError};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, StreamRecord,
     inbox_event, process_batch,
 };
 use bridge_shared::telemetry;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,8 +57,8 @@ pub enum RecordingError {
     Ccai(#[from] CcaiError),
     #[error("files bucket: {0}")]
     Blob(#[from] BlobError),
-    #[error("Kustomer: {0}")]
-    Kustomer(#[from] KustomerError),
+    #[error(transparent)]
+    Attach(#[from] AttachError),
     #[error(transparent)]
     Contact(#[from] ContactError),
     /// The session has no conversation yet (an IVR call never answered nor abandoned): the
@@ -67,17 +67,6 @@ pub enum RecordingError {
     NotPlaced(u64),
     #[error("the recording of call {0} is being transferred by another worker")]
     InProgressElsewhere(u64),
-}
-
-/// What is done for one call's recording, kept at `SESSION#call#<id>/RECORDING`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordingProgress {
-    pub key: Option<String>,
-    pub size: Option<u64>,
-    pub content_type: Option<String>,
-    pub attachment: Option<AttachmentRef>,
-    #[serde(default)]
-    pub note: bool,
 }
 
 fn progress_key(call_id: u64) -> ItemKey {
@@ -156,13 +145,27 @@ pub async fn transfer_for_event(
     }
 }
 
-/// The file extension for a recording, from its content type (`mp3` when unknown).
-pub fn extension_for(content_type: Option<&str>) -> &'static str {
-    match content_type.map(|t| t.split(';').next().unwrap_or(t).trim()) {
-        Some("audio/wav" | "audio/x-wav" | "audio/wave") => "wav",
-        Some("audio/ogg") => "ogg",
-        Some("audio/mp4" | "audio/m4a" | "audio/x-m4a") => "m4a",
+/// The recording's extension, from its URL's file name (`mp3` when it has none we know).
+pub fn extension_for_url(url: &str) -> &'static str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path.rsplit('/').next().unwrap_or_default();
+    match name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+    {
+        Some(ext) if ext == "wav" => "wav",
+        Some(ext) if ext == "ogg" => "ogg",
+        Some(ext) if ext == "m4a" => "m4a",
         _ => "mp3",
+    }
+}
+
+fn content_type_for(extension: &str) -> &'static str {
+    match extension {
+        "wav" => "audio/wav",
+        "ogg" => "audio/ogg",
+        "m4a" => "audio/mp4",
+        _ => "audio/mpeg",
     }
 }
 
@@ -200,113 +203,49 @@ async fn transfer(
         return Err(RecordingError::NotPlaced(call_id));
     };
 
-    let key = progress_key(call_id);
-    let mut progress: RecordingProgress = match api.store.get(&key, now).await? {
-        Some(item) => serde_json::from_value(item.body).map_err(|e| StoreError::Malformed {
-            key: key.to_string(),
-            reason: e.to_string(),
-        })?,
-        None => RecordingProgress::default(),
+    let created = call
+        .created_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(chrono::Utc::now);
+    // The key is known before any download (from the URL's extension), so a retry can find
+    // the stored file without asking CCAI again.
+    let extension = extension_for_url(&url);
+    let duration = call
+        .call_duration
+        .map(|s| format!(" ({}:{:02})", s as u64 / 60, s as u64 % 60))
+        .unwrap_or_default();
+    let file = FileToAttach {
+        progress: progress_key(call_id),
+        blob: BlobKey::recording(call_id, created, extension)?,
+        content_type: content_type_for(extension).to_owned(),
+        conversation_id,
+        note_body: format!("Call recording{duration}"),
+        note_external_id: format!("ccai-call-{call_id}-recording"),
     };
-    let save = |progress: &RecordingProgress| {
-        let item = serde_json::to_value(progress).map(|body| Item::new(key.clone(), body));
-        let store = api.store.clone();
-        async move {
-            let item = item.map_err(|e| StoreError::Malformed {
-                key: "recording progress".into(),
-                reason: e.to_string(),
-            })?;
-            store.put(&item).await
-        }
-    };
-
-    // 1. Into the bucket, unless it is there already (R-R-2).
-    if progress.size.is_none() {
-        let created = call
-            .created_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .unwrap_or_else(chrono::Utc::now);
-        let download = api.ccai.download_recording(&url).await?;
-        let content_type = download
-            .content_type
-            .clone()
-            .unwrap_or_else(|| "audio/mpeg".into());
-        let blob = BlobKey::recording(call_id, created, extension_for(Some(&content_type)))?;
-        let size = match api.blobs.stat(&blob).await? {
-            Some(meta) => {
-                tracing::info!(key = %blob, "recording already stored; not downloaded again");
-                meta.size
-            }
-            None => {
-                let report = api
-                    .blobs
-                    .upload(&blob, &content_type, download.body)
-                    .await?;
-                tracing::info!(key = %blob, size = report.size, parts = report.parts, "recording stored");
-                report.size
-            }
-        };
-        progress.key = Some(blob.to_string());
-        progress.size = Some(size);
-        progress.content_type = Some(content_type);
-        save(&progress).await?;
+    let ccai = api.ccai.clone();
+    let outcome = AttachedFile {
+        store: api.store.as_ref(),
+        blobs: api.blobs.as_ref(),
+        kustomer: &api.kustomer,
     }
-
-    // 2. Into Kustomer's attachment flow, from the bucket.
-    let (Some(stored), Some(size)) = (progress.key.clone(), progress.size) else {
-        return Err(RecordingError::NotPlaced(call_id));
-    };
-    if progress.attachment.is_none() {
-        let blob = BlobKey::parse(&stored)?;
-        let file = api.blobs.download(&blob).await?;
-        let name = stored
-            .rsplit('/')
-            .next()
-            .unwrap_or("recording.mp3")
-            .to_owned();
-        let attachment = api
-            .kustomer
-            .upload_attachment(AttachmentFile {
-                name,
-                content_type: progress
-                    .content_type
-                    .clone()
-                    .unwrap_or_else(|| "audio/mpeg".into()),
-                content_length: size,
-                body: file.body,
-            })
-            .await?;
-        progress.attachment = Some(attachment);
-        save(&progress).await?;
-    }
-
-    // 3. The note that shows it in the conversation (R-U-3).
-    if !progress.note {
-        let duration = call
-            .call_duration
-            .map(|s| format!(" ({}:{:02})", s as u64 / 60, s as u64 % 60))
-            .unwrap_or_default();
-        let written = api
-            .kustomer
-            .create_note(
-                &conversation_id,
-                &NewNote {
-                    body: format!("Call recording{duration}"),
-                    attachments: progress.attachment.clone().into_iter().collect(),
-                    external_id: Some(format!("ccai-call-{call_id}-recording")),
-                },
-            )
-            .await;
-        match written {
-            // The external id is taken: an earlier attempt wrote the note and lost the answer.
-            Ok(_) | Err(KustomerError::Conflict { .. }) => {}
-            Err(err) => return Err(err.into()),
-        }
-        progress.note = true;
-        save(&progress).await?;
-    }
+    .attach(
+        &file,
+        || async move {
+            let download =
+                ccai.download_recording(&url)
+                    .await
+                    .map_err(|err| AttachError::Source {
+                        retryable: bridge_shared::Retryable::is_retryable(&err),
+                        message: err.to_string(),
+                    })?;
+            Ok(download.body)
+        },
+        now,
+    )
+    .await?;
+    tracing::info!(?outcome, "recording attached");
     Ok(RecordOutcome::Applied)
 }
 
@@ -315,10 +254,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_extension_follows_the_content_type() {
-        assert_eq!(extension_for(Some("audio/mpeg")), "mp3");
-        assert_eq!(extension_for(Some("audio/wav; codecs=1")), "wav");
-        assert_eq!(extension_for(Some("application/octet-stream")), "mp3");
-        assert_eq!(extension_for(None), "mp3");
+    fn the_extension_follows_the_recording_url() {
+        assert_eq!(
+            extension_for_url("https://t.example/recordings/call-1.mp3"),
+            "mp3"
+        );
+        assert_eq!(
+            extension_for_url("https://t.example/r/call-1.WAV?sig=x.ogg"),
+            "wav"
+        );
+        assert_eq!(extension_for_url("https://t.example/r/1"), "mp3");
+        assert_eq!(content_type_for("wav"), "audio/wav");
     }
 }

@@ -2,10 +2,12 @@
 //! of a session they read; and contact sync, the one idempotent step every worker calls to
 //! resolve a session's customer and conversation.
 
+pub mod attached_file;
 pub mod contact;
 pub mod rules;
 pub mod session;
 
+pub use attached_file::{AttachError, AttachOutcome, AttachedFile, FileProgress, FileToAttach};
 pub use contact::{ContactError, ContactOutcome, ContactSync, SessionLink};
 pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
 pub use session::SessionView;

@@ -1,0 +1,180 @@
+//! A file shown in a session's conversation (recordings R-R, transcripts R-X, R-D-3), in three
+//! resumable steps, each recorded when done:
+//! 1. stored in the files bucket under its deterministic key — skipped when the key already
+//!    holds it (a retry never fetches the source again);
+//! 2. streamed from the bucket into Kustomer's attachment flow (create, presigned POST);
+//! 3. referenced by a note with its own external id (a 409 on it means an earlier attempt
+//!    wrote it).
+//!
+//! Callers hold an idempotency claim for the file, so one writer advances its progress item.
+
+use crate::UnixMillis;
+use crate::blob::{BlobError, BlobKey, BlobStore, ByteStream};
+use crate::kustomer::requests::{AttachmentRef, NewNote};
+use crate::kustomer::{AttachmentFile, KustomerClient, KustomerError};
+use crate::store::{Item, ItemKey, StateStore, StoreError};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("files bucket: {0}")]
+    Blob(#[from] BlobError),
+    #[error("Kustomer: {0}")]
+    Kustomer(#[from] KustomerError),
+    /// The file's source (CCAI) failed; retryable when the source says so.
+    #[error("source: {message}")]
+    Source { message: String, retryable: bool },
+}
+
+impl crate::Retryable for AttachError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            AttachError::Store(e) => e.is_retryable(),
+            AttachError::Blob(e) => e.is_retryable(),
+            AttachError::Kustomer(e) => e.is_retryable(),
+            AttachError::Source { retryable, .. } => *retryable,
+        }
+    }
+}
+
+/// What is done for one file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileProgress {
+    pub size: Option<u64>,
+    pub attachment: Option<AttachmentRef>,
+    #[serde(default)]
+    pub note: bool,
+}
+
+/// One file to show in a conversation.
+pub struct FileToAttach {
+    /// Where progress is kept, e.g. `SESSION#call#<id>/RECORDING`.
+    pub progress: ItemKey,
+    pub blob: BlobKey,
+    pub content_type: String,
+    pub conversation_id: String,
+    pub note_body: String,
+    pub note_external_id: String,
+}
+
+pub struct AttachedFile<'a> {
+    pub store: &'a dyn StateStore,
+    pub blobs: &'a dyn BlobStore,
+    pub kustomer: &'a KustomerClient,
+}
+
+/// What this pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttachOutcome {
+    pub fetched: bool,
+    pub uploaded: bool,
+    pub noted: bool,
+}
+
+impl AttachedFile<'_> {
+    /// Runs the steps not yet done; `source` is called only when the bucket lacks the file.
+    pub async fn attach<F, Fut>(
+        &self,
+        file: &FileToAttach,
+        source: F,
+        now: UnixMillis,
+    ) -> Result<AttachOutcome, AttachError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<ByteStream, AttachError>>,
+    {
+        let mut progress: FileProgress = match self.store.get(&file.progress, now).await? {
+            Some(item) => serde_json::from_value(item.body).map_err(|e| StoreError::Malformed {
+                key: file.progress.to_string(),
+                reason: e.to_string(),
+            })?,
+            None => FileProgress::default(),
+        };
+        let mut outcome = AttachOutcome::default();
+
+        // 1. Into the bucket, unless it is there already.
+        let size = match progress.size {
+            Some(size) => size,
+            None => {
+                let size = match self.blobs.stat(&file.blob).await? {
+                    Some(meta) => {
+                        tracing::info!(key = %file.blob, "file already stored; not fetched again");
+                        meta.size
+                    }
+                    None => {
+                        let body = source().await?;
+                        let report = self
+                            .blobs
+                            .upload(&file.blob, &file.content_type, body)
+                            .await?;
+                        tracing::info!(key = %file.blob, size = report.size, parts = report.parts, "file stored");
+                        outcome.fetched = true;
+                        report.size
+                    }
+                };
+                progress.size = Some(size);
+                self.save(&file.progress, &progress).await?;
+                size
+            }
+        };
+
+        // 2. Into Kustomer's attachment flow, from the bucket.
+        if progress.attachment.is_none() {
+            let stored = self.blobs.download(&file.blob).await?;
+            let name = file
+                .blob
+                .to_string()
+                .rsplit('/')
+                .next()
+                .unwrap_or("file")
+                .to_owned();
+            let attachment = self
+                .kustomer
+                .upload_attachment(AttachmentFile {
+                    name,
+                    content_type: file.content_type.clone(),
+                    content_length: size,
+                    body: stored.body,
+                })
+                .await?;
+            progress.attachment = Some(attachment);
+            outcome.uploaded = true;
+            self.save(&file.progress, &progress).await?;
+        }
+
+        // 3. The note that shows it in the conversation.
+        if !progress.note {
+            let written = self
+                .kustomer
+                .create_note(
+                    &file.conversation_id,
+                    &NewNote {
+                        body: file.note_body.clone(),
+                        attachments: progress.attachment.clone().into_iter().collect(),
+                        external_id: Some(file.note_external_id.clone()),
+                    },
+                )
+                .await;
+            match written {
+                // The external id is taken: an earlier attempt wrote the note, lost the answer.
+                Ok(_) | Err(KustomerError::Conflict { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+            progress.note = true;
+            outcome.noted = true;
+            self.save(&file.progress, &progress).await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn save(&self, key: &ItemKey, progress: &FileProgress) -> Result<(), StoreError> {
+        let body = serde_json::to_value(progress).map_err(|e| StoreError::Malformed {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.store.put(&Item::new(key.clone(), body)).await
+    }
+}
