@@ -22,16 +22,12 @@ use bridge_shared::conversation::{
 use bridge_shared::events::{SessionEvent, SessionKind};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::StatusService;
-use bridge_shared::store::{Claim, IdempotencyStatus, ItemKey, StateStore, StoreError};
+use bridge_shared::store::{ItemKey, Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::{
-    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, StreamRecord,
-    inbox_event, process_batch,
+    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
-use bridge_shared::telemetry;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::Instrument;
 
 /// Recordings transferred at once per batch (each holds two multipart parts in memory).
 const CONCURRENCY: usize = 2;
@@ -79,31 +75,10 @@ pub async fn handle(
     event: StreamEvent,
     now: UnixMillis,
 ) -> Result<DynamoDbEventResponse, BatchError> {
-    let (response, summary) = process_batch(&event.records, CONCURRENCY, call_of, |record| {
-        transfer_record(api, record, now)
+    handle_inbox_batch(&event, CONCURRENCY, |event| async move {
+        transfer_for_event(api, &event, now).await
     })
-    .await?;
-    tracing::info!(?summary, "stream batch processed");
-    Ok(response)
-}
-
-fn call_of(record: &StreamRecord) -> String {
-    match inbox_event(record) {
-        Ok(Some(event)) => format!("call#{}", event.session.id),
-        _ => record.event_id.clone(),
-    }
-}
-
-async fn transfer_record(
-    api: &RecordingApi,
-    record: &StreamRecord,
-    now: UnixMillis,
-) -> Result<RecordOutcome, RecordingError> {
-    let Some(event) = inbox_event(record)? else {
-        return Ok(RecordOutcome::Skipped("not a new inbox event".into()));
-    };
-    let span = telemetry::event_span(&telemetry::correlation_id(Some(&event.id)));
-    transfer_for_event(api, &event, now).instrument(span).await
+    .await
 }
 
 /// The recording of the event's call, transferred once.
@@ -116,32 +91,20 @@ pub async fn transfer_for_event(
         return Ok(RecordOutcome::Skipped("not a call's end".into()));
     }
     let call_id = event.session.id;
-    let claim_key = format!("recording#{call_id}");
-    let ticket = match api
-        .store
-        .claim(&claim_key, now, IN_PROGRESS_FOR, REMEMBER_FOR)
-        .await?
-    {
-        Claim::Claimed(ticket) => ticket,
-        Claim::Duplicate(record) if record.status == IdempotencyStatus::Completed => {
-            return Ok(RecordOutcome::Skipped("recording already handled".into()));
-        }
-        Claim::Duplicate(_) => return Err(RecordingError::InProgressElsewhere(call_id)),
-    };
-    match transfer(api, call_id, now).await {
-        Ok(outcome) => {
-            let result = json!({ "outcome": format!("{outcome:?}") });
-            api.store
-                .complete(&ticket, &result, now, REMEMBER_FOR)
-                .await?;
-            Ok(outcome)
-        }
-        Err(err) => {
-            if let Err(release) = api.store.release(&ticket).await {
-                tracing::warn!(error = %release, "claim not released; it expires on its own");
-            }
-            Err(err)
-        }
+    let key = format!("recording#{call_id}");
+    let once = run_once(
+        api.store.as_ref(),
+        &key,
+        now,
+        IN_PROGRESS_FOR,
+        REMEMBER_FOR,
+        || transfer(api, call_id, now),
+    )
+    .await?;
+    match once {
+        Once::Ran(outcome) => Ok(outcome),
+        Once::AlreadyDone => Ok(RecordOutcome::Skipped("recording already handled".into())),
+        Once::InProgressElsewhere => Err(RecordingError::InProgressElsewhere(call_id)),
     }
 }
 

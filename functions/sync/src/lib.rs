@@ -18,17 +18,13 @@ use bridge_shared::events::{SessionEvent, SessionKind};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
-use bridge_shared::store::{Claim, IdempotencyStatus, StateStore, StoreError};
+use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::{
-    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, StreamRecord,
-    inbox_event, process_batch,
+    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
-use bridge_shared::telemetry;
-use serde_json::json;
 use session_end::{SessionAgents, agents_released};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::Instrument;
 
 /// Sessions handled at once within one batch (each costs a few platform calls; the CCAI
 /// tenant allows 10 requests per second in all).
@@ -69,32 +65,10 @@ pub async fn handle(
     event: StreamEvent,
     now: UnixMillis,
 ) -> Result<DynamoDbEventResponse, BatchError> {
-    let (response, summary) = process_batch(&event.records, CONCURRENCY, session_of, |record| {
-        apply_record(api, record, now)
+    handle_inbox_batch(&event, CONCURRENCY, |event| async move {
+        apply_once(api, &event, now).await
     })
-    .await?;
-    tracing::info!(?summary, "stream batch processed");
-    Ok(response)
-}
-
-/// Records of one session are applied in order; anything else is its own group.
-fn session_of(record: &StreamRecord) -> String {
-    match inbox_event(record) {
-        Ok(Some(event)) => format!("{:?}#{}", event.session.kind, event.session.id),
-        _ => record.event_id.clone(),
-    }
-}
-
-async fn apply_record(
-    api: &SyncApi,
-    record: &StreamRecord,
-    now: UnixMillis,
-) -> Result<RecordOutcome, SyncError> {
-    let Some(event) = inbox_event(record)? else {
-        return Ok(RecordOutcome::Skipped("not a new inbox event".into()));
-    };
-    let span = telemetry::event_span(&telemetry::correlation_id(Some(&event.id)));
-    apply_once(api, &event, now).instrument(span).await
+    .await
 }
 
 /// The event's work under an idempotency claim on its id (R-E-2).
@@ -104,36 +78,22 @@ pub async fn apply_once(
     now: UnixMillis,
 ) -> Result<RecordOutcome, SyncError> {
     let key = format!("sync#{}", event.id);
-    let ticket = match api
-        .store
-        .claim(&key, now, IN_PROGRESS_FOR, REMEMBER_FOR)
-        .await?
-    {
-        Claim::Claimed(ticket) => ticket,
-        Claim::Duplicate(record) if record.status == IdempotencyStatus::Completed => {
+    let once = run_once(
+        api.store.as_ref(),
+        &key,
+        now,
+        IN_PROGRESS_FOR,
+        REMEMBER_FOR,
+        || apply(api, event, now),
+    )
+    .await?;
+    match once {
+        Once::Ran(outcome) => Ok(outcome),
+        Once::AlreadyDone => {
             tracing::info!(event_id = %event.id, "event already applied");
-            return Ok(RecordOutcome::Skipped("already applied".into()));
+            Ok(RecordOutcome::Skipped("already applied".into()))
         }
-        Claim::Duplicate(_) => return Err(SyncError::InProgressElsewhere(event.id.clone())),
-    };
-    match apply(api, event, now).await {
-        Ok(outcome) => {
-            let result = match &outcome {
-                RecordOutcome::Applied => json!({"applied": true}),
-                RecordOutcome::Skipped(why) => json!({"skipped": why}),
-            };
-            api.store
-                .complete(&ticket, &result, now, REMEMBER_FOR)
-                .await?;
-            Ok(outcome)
-        }
-        Err(err) => {
-            // Free the claim so that the retry runs the work again.
-            if let Err(release) = api.store.release(&ticket).await {
-                tracing::warn!(error = %release, "claim not released; it expires on its own");
-            }
-            Err(err)
-        }
+        Once::InProgressElsewhere => Err(SyncError::InProgressElsewhere(event.id.clone())),
     }
 }
 

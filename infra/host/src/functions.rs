@@ -15,6 +15,7 @@ use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::store::StateStore;
 use bridge_status::StatusApi;
 use bridge_sync::SyncApi;
+use bridge_transcript::TranscriptApi;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -111,10 +112,36 @@ pub fn stream_handlers(
             DEFAULT_LEASE,
         ),
         store: sync.store.clone(),
-        blobs,
+        blobs: blobs.clone(),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
     });
+    let transcript = Arc::new(TranscriptApi {
+        status: StatusService::new(
+            sync.store.clone(),
+            platforms.ccai.clone(),
+            platforms.kustomer.clone(),
+            DEFAULT_LEASE,
+        ),
+        store: sync.store.clone(),
+        blobs: blobs.clone(),
+        ccai: platforms.ccai.clone(),
+        kustomer: platforms.kustomer.clone(),
+    });
+    functions.insert(
+        "bridge-transcript".into(),
+        Arc::new(move |payload| {
+            let api = transcript.clone();
+            Box::pin(async move {
+                let event = serde_json::from_value(payload)
+                    .map_err(|err| format!("not a DynamoDB stream event: {err}"))?;
+                let answer = bridge_transcript::handle(&api, event, UnixMillis::now())
+                    .await
+                    .map_err(|err| err.to_string())?;
+                serde_json::to_value(answer).map_err(|err| err.to_string())
+            })
+        }),
+    );
     functions.insert(
         "bridge-recording".into(),
         Arc::new(move |payload| {

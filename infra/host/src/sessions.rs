@@ -452,10 +452,31 @@ async fn kustomer_view(
         }),
     );
     section.count(
-        "recording bytes uploaded to Kustomer",
-        sandboxes
-            .kustomer
-            .inspect(|w| w.uploads.values().map(|u| u.bytes).sum::<u64>()),
+        "transcripts attached",
+        sandboxes.kustomer.inspect(|w| {
+            w.notes
+                .iter()
+                .filter(|n| {
+                    n.text("externalId")
+                        .is_some_and(|e| e.ends_with("-transcript"))
+                })
+                .count() as u64
+        }),
+    );
+    section.count(
+        "recording bytes attached",
+        sandboxes.kustomer.inspect(|w| {
+            w.notes
+                .iter()
+                .filter(|n| {
+                    n.text("externalId")
+                        .is_some_and(|e| e.ends_with("-recording"))
+                })
+                .filter_map(|n| n.attributes.get("attachments")?.as_array().cloned())
+                .flatten()
+                .filter_map(|a| a["contentLength"].as_u64())
+                .sum::<u64>()
+        }),
     );
     section.count(
         "Kustomer conversations in the org",

@@ -118,10 +118,9 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     assert_eq!(count("phone notes"), 5, "one per call conversation");
     // R-R, R-U-3: every answered call's recording (256 KiB each in the sandbox), once.
     assert_eq!(count("recordings attached"), 6);
-    assert_eq!(
-        count("recording bytes uploaded to Kustomer"),
-        6 * 256 * 1024
-    );
+    assert_eq!(count("recording bytes attached"), 6 * 256 * 1024);
+    // R-X-1, R-D-3: the chat's transcript on a note.
+    assert_eq!(count("transcripts attached"), 1);
     let line = |needle: &str| {
         kustomer
             .lines
@@ -131,6 +130,7 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
             .clone()
     };
     assert!(line("call.transferred").contains("assigned Ben"), "R-U-4");
+    assert!(line("chat.ended").contains("Chat transcript (2 messages) [chat-"));
     assert!(
         line("call.voicemail").contains("created (Voicemail"),
         "R-T-5"
@@ -162,6 +162,7 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     assert_eq!(polled.counted("stored again by the next poll"), Some(0));
     assert_eq!(polled.counted("bridge-sync: records done"), Some(2));
     assert_eq!(polled.counted("bridge-recording: records done"), Some(1));
+    assert_eq!(polled.counted("bridge-transcript: records done"), Some(1));
     let polled_kustomer = report.section("Polled sessions in Kustomer").unwrap();
     assert_eq!(polled_kustomer.counted("conversations created"), Some(2));
     assert!(

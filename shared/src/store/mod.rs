@@ -15,12 +15,14 @@ mod dynamodb;
 mod embedded;
 mod error;
 pub mod keys;
+mod once;
 mod types;
 
 pub use dynamodb::{DynamoStore, document_from_image, document_image};
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use keys::ItemKey;
+pub use once::{Once, run_once};
 pub use types::*;
 
 use crate::clock::UnixMillis;

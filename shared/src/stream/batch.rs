@@ -16,7 +16,7 @@ use std::fmt::Display;
 use std::future::Future;
 
 /// What happened to one record that did not fail.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum RecordOutcome {
     /// The record's work was done.
     Applied,

@@ -3,7 +3,8 @@
 //! - [`inbox`]: which records are inbox events, and the event each carries;
 //! - [`batch`]: one batch processed record by record, failures reported per record
 //!   (`ReportBatchItemFailures`), so one bad record never fails the others;
-//! - [`wire`]: records in Lambda's JSON shape, built from items (local host, tests).
+//! - [`wire`]: records in Lambda's JSON shape, built from items (local host, tests);
+//! - [`worker`]: what every inbox worker does with a batch.
 //!
 //! The wire types are `aws_lambda_events`' (`dynamodb::Event`, `DynamoDbEventResponse`): the
 //! same the Lambda runtime hands a function, and the local host builds (`infra/host`).
@@ -11,9 +12,11 @@
 pub mod batch;
 pub mod inbox;
 pub mod wire;
+pub mod worker;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
 pub use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 pub use batch::{BatchError, BatchSummary, RecordOutcome, process_batch};
 pub use inbox::{InboxError, inbox_event};
 pub use wire::ChangeRecord;
+pub use worker::handle_inbox_batch;

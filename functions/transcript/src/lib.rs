@@ -1,0 +1,156 @@
+//! The transcript worker (`bridge-transcript`, R-X-1, R-D-3): the table's stream brings every
+//! new `chat.ended` inbox event (template.yaml filters on the event type); the chat's messages
+//! are rendered to a readable text file (time and speaker per line), stored in the files bucket
+//! under `transcripts/{yyyy}/{mm}/{dd}/chat-{id}.txt`, and attached to a note on the session's
+//! conversation — the same resumable steps as recordings
+//! (`bridge_shared::conversation::attached_file`), under one claim per chat.
+
+use bridge_shared::UnixMillis;
+use bridge_shared::blob::{BlobError, BlobKey, BlobStore};
+use bridge_shared::ccai::{CcaiClient, CcaiError};
+use bridge_shared::conversation::{
+    AttachError, AttachedFile, ContactError, ContactSync, FileToAttach, SessionView,
+    render_transcript,
+};
+use bridge_shared::events::{SessionEvent, SessionKind};
+use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::status::sync::StatusService;
+use bridge_shared::store::{ItemKey, Once, StateStore, StoreError, keys, run_once};
+use bridge_shared::stream::{
+    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CONCURRENCY: usize = 4;
+const IN_PROGRESS_FOR: Duration = Duration::from_secs(60);
+const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
+
+pub struct TranscriptApi {
+    pub store: Arc<dyn StateStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub ccai: Arc<CcaiClient>,
+    pub kustomer: Arc<KustomerClient>,
+    pub status: StatusService,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscriptError {
+    #[error(transparent)]
+    Inbox(#[from] InboxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("CCAI: {0}")]
+    Ccai(#[from] CcaiError),
+    #[error("files bucket: {0}")]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    #[error(transparent)]
+    Contact(#[from] ContactError),
+    #[error("chat {0} has no conversation yet")]
+    NotPlaced(u64),
+    #[error("the transcript of chat {0} is being written by another worker")]
+    InProgressElsewhere(u64),
+}
+
+/// One Lambda invocation: a stream batch in, the failed records out.
+pub async fn handle(
+    api: &TranscriptApi,
+    event: StreamEvent,
+    now: UnixMillis,
+) -> Result<DynamoDbEventResponse, BatchError> {
+    handle_inbox_batch(&event, CONCURRENCY, |event| async move {
+        transcript_for_event(api, &event, now).await
+    })
+    .await
+}
+
+/// The transcript of the event's chat, attached once.
+pub async fn transcript_for_event(
+    api: &TranscriptApi,
+    event: &SessionEvent,
+    now: UnixMillis,
+) -> Result<RecordOutcome, TranscriptError> {
+    if event.event_type != "chat.ended" || event.session.kind != SessionKind::Chat {
+        return Ok(RecordOutcome::Skipped("not a chat's end".into()));
+    }
+    let chat_id = event.session.id;
+    let key = format!("transcript#{chat_id}");
+    let once = run_once(
+        api.store.as_ref(),
+        &key,
+        now,
+        IN_PROGRESS_FOR,
+        REMEMBER_FOR,
+        || attach_transcript(api, chat_id, now),
+    )
+    .await?;
+    match once {
+        Once::Ran(outcome) => Ok(outcome),
+        Once::AlreadyDone => Ok(RecordOutcome::Skipped("transcript already attached".into())),
+        Once::InProgressElsewhere => Err(TranscriptError::InProgressElsewhere(chat_id)),
+    }
+}
+
+async fn attach_transcript(
+    api: &TranscriptApi,
+    chat_id: u64,
+    now: UnixMillis,
+) -> Result<RecordOutcome, TranscriptError> {
+    let chat = api.ccai.chat(chat_id).await?;
+    let messages = api.ccai.chat_messages(chat_id).await?;
+    if messages.is_empty() {
+        return Ok(RecordOutcome::Skipped("the chat has no messages".into()));
+    }
+    ContactSync {
+        store: api.store.as_ref(),
+        kustomer: &api.kustomer,
+        ccai: &api.ccai,
+        status: &api.status,
+    }
+    .sync(&SessionView::from(&chat), now)
+    .await?;
+    let conversation_id = api
+        .store
+        .get(
+            &ItemKey::session_link(keys::SessionKind::Chat, chat_id),
+            now,
+        )
+        .await?
+        .and_then(|item| item.body["conversation_id"].as_str().map(str::to_owned))
+        .ok_or(TranscriptError::NotPlaced(chat_id))?;
+    let created = chat
+        .created_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(chrono::Utc::now);
+    let file = FileToAttach {
+        progress: ItemKey::new(format!("SESSION#chat#{chat_id}"), "TRANSCRIPT"),
+        blob: BlobKey::transcript(chat_id, created, "txt")?,
+        content_type: "text/plain".into(),
+        conversation_id,
+        note_body: format!("Chat transcript ({} messages)", messages.len()),
+        note_external_id: format!("ccai-chat-{chat_id}-transcript"),
+    };
+    let text = render_transcript(&chat, &messages);
+    let outcome = AttachedFile {
+        store: api.store.as_ref(),
+        blobs: api.blobs.as_ref(),
+        kustomer: &api.kustomer,
+    }
+    .attach(
+        &file,
+        || async move {
+            let bytes = bytes::Bytes::from(text);
+            let body: bridge_shared::blob::ByteStream =
+                Box::pin(futures::stream::once(async move { Ok(bytes) }));
+            Ok(body)
+        },
+        now,
+    )
+    .await?;
+    tracing::info!(?outcome, "transcript attached");
+    Ok(RecordOutcome::Applied)
+}

@@ -1,0 +1,40 @@
+//! The transcript worker Lambda: DynamoDB stream batches of `chat.ended` inbox events in
+//! (template.yaml `TranscriptFunction`), failed records reported per record.
+
+use bridge_shared::UnixMillis;
+use bridge_shared::coldstart::ColdStart;
+use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::stream::StreamEvent;
+use bridge_shared::telemetry::{self, LogFormat};
+use bridge_transcript::TranscriptApi;
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::{Error, service_fn};
+use std::sync::Arc;
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init(LogFormat::from_env());
+    let cold = ColdStart::from_environment().await?;
+    let api = Arc::new(TranscriptApi {
+        status: StatusService::new(
+            cold.store.clone(),
+            cold.ccai.clone(),
+            cold.kustomer.clone(),
+            DEFAULT_LEASE,
+        ),
+        store: cold.store,
+        blobs: cold.blobs,
+        ccai: cold.ccai,
+        kustomer: cold.kustomer,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
+        let api = api.clone();
+        let id = telemetry::correlation_id(Some(&event.context.request_id));
+        async move {
+            Ok::<_, Error>(bridge_transcript::handle(&api, event.payload, UnixMillis::now()).await?)
+        }
+        .instrument(telemetry::event_span(&id))
+    }))
+    .await
+}

@@ -1,0 +1,94 @@
+//! The transcript worker end to end (R-X-1, R-D-3): a chat played in the CCAI sandbox, its
+//! `chat.ended` inbox event delivered as a stream batch; the rendered transcript stored (files
+//! under a temporary folder), attached through the Kustomer sandbox's upload flow, on a note.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use bridge_shared::UnixMillis;
+use bridge_shared::blob::FsBlobStore;
+use bridge_shared::conversation::render_transcript;
+use bridge_shared::events::SessionEvent;
+use bridge_shared::store::EmbeddedStore;
+use bridge_tests::ccai_sandbox::ScenarioDriver;
+use bridge_tests::platforms::SandboxedPlatforms;
+use bridge_transcript::{TranscriptApi, handle};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+#[tokio::test]
+async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
+    let platforms = SandboxedPlatforms::start().await.unwrap();
+    let store = Arc::new(EmbeddedStore::new());
+    let files = std::env::temp_dir().join(bridge_tests::unique("transcripts"));
+    let api = TranscriptApi {
+        status: platforms.status_service(store.clone()),
+        store,
+        blobs: Arc::new(FsBlobStore::new(files.clone())),
+        ccai: platforms.ccai_client.clone(),
+        kustomer: platforms.kustomer_client.clone(),
+    };
+    let agent = platforms.add_agent(
+        &format!("{}@example.com", bridge_tests::unique("ana")),
+        "Ana",
+        "Available",
+    );
+    let driver = ScenarioDriver::new(&platforms.ccai, None);
+    let chat = driver
+        .chat_with_transcript(
+            agent,
+            &bridge_tests::unique("web"),
+            &[("end_user", "Where is my order?"), ("agent", "On its way")],
+        )
+        .await;
+    let ended = chat
+        .events
+        .iter()
+        .find(|e| e.event_type == "chat.ended")
+        .unwrap();
+    let event: SessionEvent = serde_json::from_value(ended.body.clone()).unwrap();
+    let item = bridge_intake::inbox_item(&event, UnixMillis::now()).unwrap();
+    let deliver = |first| {
+        let batch = bridge_tests::stream_support::inserts(std::slice::from_ref(&item), first);
+        let api = &api;
+        async move { handle(api, batch, UnixMillis::now()).await.unwrap() }
+    };
+    assert!(deliver(1).await.batch_item_failures.is_empty());
+
+    let expected = render_transcript(
+        &platforms.ccai_client.chat(chat.session_id).await.unwrap(),
+        &platforms
+            .ccai_client
+            .chat_messages(chat.session_id)
+            .await
+            .unwrap(),
+    );
+    assert!(expected.contains("Customer: Where is my order?"));
+    let notes = platforms.kustomer.inspect(|w| w.notes.clone());
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0]
+            .text("body")
+            .unwrap()
+            .starts_with("Chat transcript (2 messages)")
+    );
+    let attachment = notes[0].attributes["attachments"][0].clone();
+    assert_eq!(
+        attachment["name"],
+        format!("chat-{}.txt", chat.session_id).as_str()
+    );
+    let uploads: Vec<_> = platforms
+        .kustomer
+        .inspect(|w| w.uploads.values().cloned().collect());
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].bytes, expected.len() as u64);
+    assert_eq!(
+        uploads[0].sha256,
+        hex::encode(Sha256::digest(expected.as_bytes()))
+    );
+
+    // Delivered again: nothing new in Kustomer.
+    let requests = platforms.kustomer.request_count();
+    assert!(deliver(2).await.batch_item_failures.is_empty());
+    assert_eq!(platforms.kustomer.request_count(), requests);
+    let _ = std::fs::remove_dir_all(files);
+}

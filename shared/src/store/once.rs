@@ -1,0 +1,57 @@
+//! Work done once per key under an idempotency claim (after AWS Powertools' algorithm, see
+//! `style.md`): claim, run, complete with the result; on failure release the claim so that the
+//! retry runs the work again.
+
+use super::{Claim, IdempotencyStatus, IdempotencyStore, StoreError};
+use crate::UnixMillis;
+use std::future::Future;
+use std::time::Duration;
+
+/// How a keyed piece of work went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Once<T> {
+    /// It ran now; its result.
+    Ran(T),
+    /// It had run before (completed).
+    AlreadyDone,
+    /// Another run holds the claim right now; retry later.
+    InProgressElsewhere,
+}
+
+/// Runs `work` unless `key` was completed before. `in_progress_for` bounds how long the claim
+/// protects a run (the function's timeout); `keep_for` how long completion is remembered.
+pub async fn run_once<T, E, F, Fut>(
+    store: &dyn IdempotencyStore,
+    key: &str,
+    now: UnixMillis,
+    in_progress_for: Duration,
+    keep_for: Duration,
+    work: F,
+) -> Result<Once<T>, E>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: serde::Serialize,
+    E: From<StoreError>,
+{
+    let ticket = match store.claim(key, now, in_progress_for, keep_for).await? {
+        Claim::Claimed(ticket) => ticket,
+        Claim::Duplicate(record) if record.status == IdempotencyStatus::Completed => {
+            return Ok(Once::AlreadyDone);
+        }
+        Claim::Duplicate(_) => return Ok(Once::InProgressElsewhere),
+    };
+    match work().await {
+        Ok(result) => {
+            let recorded = serde_json::to_value(&result).unwrap_or(serde_json::Value::Null);
+            store.complete(&ticket, &recorded, now, keep_for).await?;
+            Ok(Once::Ran(result))
+        }
+        Err(err) => {
+            if let Err(release) = store.release(&ticket).await {
+                tracing::warn!(error = %release, "claim not released; it expires on its own");
+            }
+            Err(err)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! What every inbox worker does with a stream batch: each record's session event parsed (a
+//! record that is not a new inbox item is skipped; a corrupt one fails, to be dead-lettered),
+//! the events of one session in order and sessions side by side ([`process_batch`]), each
+//! event's work inside a span carrying its id as the correlation id.
+
+use super::{BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent};
+use super::{inbox_event, process_batch};
+use crate::events::SessionEvent;
+use crate::telemetry;
+use std::fmt::Display;
+use std::future::Future;
+use tracing::Instrument;
+
+/// Runs `work` for the session event of every new inbox item of `batch`.
+pub async fn handle_inbox_batch<F, Fut, E>(
+    batch: &StreamEvent,
+    concurrency: usize,
+    work: F,
+) -> Result<DynamoDbEventResponse, BatchError>
+where
+    F: Fn(SessionEvent) -> Fut,
+    Fut: Future<Output = Result<RecordOutcome, E>>,
+    E: Display + From<InboxError>,
+{
+    let work = &work;
+    let (response, summary) = process_batch(
+        &batch.records,
+        concurrency,
+        |record| match inbox_event(record) {
+            Ok(Some(event)) => format!("{:?}#{}", event.session.kind, event.session.id),
+            _ => record.event_id.clone(),
+        },
+        |record| async move {
+            let Some(event) = inbox_event(record)? else {
+                return Ok(RecordOutcome::Skipped("not a new inbox event".into()));
+            };
+            let span = telemetry::event_span(&telemetry::correlation_id(Some(&event.id)));
+            work(event).instrument(span).await
+        },
+    )
+    .await?;
+    tracing::info!(?summary, "stream batch processed");
+    Ok(response)
+}
