@@ -87,8 +87,12 @@ pub async fn transfer_for_event(
     event: &SessionEvent,
     now: UnixMillis,
 ) -> Result<RecordOutcome, RecordingError> {
-    if event.event_type != "call.ended" || event.session.kind != SessionKind::Call {
-        return Ok(RecordOutcome::Skipped("not a call's end".into()));
+    if !matches!(event.event_type.as_str(), "call.ended" | "call.voicemail")
+        || event.session.kind != SessionKind::Call
+    {
+        return Ok(RecordOutcome::Skipped(
+            "not a call's end or voicemail".into(),
+        ));
     }
     let call_id = event.session.id;
     let key = format!("recording#{call_id}");
@@ -184,7 +188,11 @@ async fn transfer(
         blob: BlobKey::recording(call_id, created, extension)?,
         content_type: content_type_for(extension).to_owned(),
         conversation_id,
-        note_body: format!("Call recording{duration}"),
+        note_body: if view.facts.voicemail {
+            format!("Voicemail{duration}")
+        } else {
+            format!("Call recording{duration}")
+        },
         note_external_id: format!("ccai-call-{call_id}-recording"),
     };
     let ccai = api.ccai.clone();

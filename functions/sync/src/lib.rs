@@ -13,11 +13,16 @@ pub mod session_end;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::{CcaiClient, CcaiError};
-use bridge_shared::conversation::{ContactError, ContactSync, SessionView};
+use bridge_shared::conversation::{
+    ContactError, ContactSync, ConversationUpdate, SessionView, update_for,
+};
 use bridge_shared::events::{SessionEvent, SessionKind};
 use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::kustomer::KustomerError;
+use bridge_shared::kustomer::requests::{ConversationPatch, NewNote};
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
+use bridge_shared::store::{ItemKey, keys};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
@@ -97,8 +102,9 @@ pub async fn apply_once(
     }
 }
 
-/// The events of a call or chat's life: each one syncs the session's contact and conversation.
-const SESSION_TYPES: [&str; 10] = [
+/// The events of a call or chat's life: each one syncs the session's contact and conversation
+/// (the last four also add to it: R-U-7, R-U-8, R-U-10, R-U-11).
+const SESSION_TYPES: [&str; 14] = [
     "call.created",
     "call.assigned",
     "call.transferred",
@@ -109,7 +115,63 @@ const SESSION_TYPES: [&str; 10] = [
     "chat.assigned",
     "chat.transferred",
     "chat.ended",
+    "csat.submitted",
+    "smart_action.completed",
+    "smart_action.failed",
+    "voicemail.updated",
 ];
+
+/// Writes an update into the session's conversation; false when it has none yet.
+async fn apply_update(
+    api: &SyncApi,
+    view: &SessionView,
+    event: &SessionEvent,
+    update: &ConversationUpdate,
+    now: UnixMillis,
+) -> Result<bool, SyncError> {
+    let kind = match view.kind {
+        SessionKind::Call => keys::SessionKind::Call,
+        SessionKind::Chat => keys::SessionKind::Chat,
+    };
+    let Some(conversation) = api
+        .store
+        .get(&ItemKey::session_link(kind, view.id), now)
+        .await?
+        .and_then(|item| item.body["conversation_id"].as_str().map(str::to_owned))
+    else {
+        tracing::warn!(event_type = %event.event_type, "the session has no conversation to update");
+        return Ok(false);
+    };
+    let written = api
+        .kustomer
+        .create_note(
+            &conversation,
+            &NewNote {
+                body: update.note.clone(),
+                external_id: Some(format!("ccai-{}-{}", event.id, update.purpose)),
+                ..Default::default()
+            },
+        )
+        .await;
+    match written {
+        // Taken external id: an earlier attempt wrote the note and lost the answer.
+        Ok(_) | Err(KustomerError::Conflict { .. }) => {}
+        Err(err) => return Err(SyncError::Contact(ContactError::Kustomer(err))),
+    }
+    if update.close {
+        api.kustomer
+            .patch_conversation(
+                &conversation,
+                &ConversationPatch {
+                    status: Some("done".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|err| SyncError::Contact(ContactError::Kustomer(err)))?;
+    }
+    Ok(true)
+}
 
 /// What one event means for the bridge, decided on the session's current truth (R-E-5).
 async fn apply(
@@ -124,14 +186,22 @@ async fn apply(
             "{event_type}: not implemented yet"
         )));
     }
-    let (view, agents) = match event.session.kind {
+    let (view, agents, rating) = match event.session.kind {
         SessionKind::Call => {
             let call = api.ccai.call(event.session.id).await?;
-            (SessionView::from(&call), SessionAgents::from(&call))
+            (
+                SessionView::from(&call),
+                SessionAgents::from(&call),
+                call.rating,
+            )
         }
         SessionKind::Chat => {
             let chat = api.ccai.chat(event.session.id).await?;
-            (SessionView::from(&chat), SessionAgents::from(&chat))
+            (
+                SessionView::from(&chat),
+                SessionAgents::from(&chat),
+                chat.rating,
+            )
         }
     };
     let contact = ContactSync {
@@ -144,6 +214,9 @@ async fn apply(
     .await?;
     tracing::info!(?contact, "contact sync");
     let mut resolved = usize::from(contact.changed_anything());
+    if let Some(update) = update_for(event, rating) {
+        resolved += usize::from(apply_update(api, &view, event, &update, now).await?);
+    }
     for agent in agents_released(event_type, &agents) {
         let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {
             continue;

@@ -364,3 +364,58 @@ async fn r_u_6_a_callback_handled_at_the_same_time_as_its_short_call_still_joins
         assert_eq!(rig.notes_on(&conversation.id).len(), 1, "one phone note");
     }
 }
+
+#[tokio::test]
+async fn r_u_10_r_u_7_r_u_8_rating_and_smart_actions_become_notes_once() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108811").await;
+    rig.deliver(&call).await;
+    let csat = driver
+        .csat("call", call.session_id, 4, Some("Quick, thanks"))
+        .await;
+    let done = driver.smart_action("call", call.session_id, true).await;
+    let failed = driver.smart_action("call", call.session_id, false).await;
+    for played in [&csat, &done, &failed] {
+        rig.deliver(played).await;
+        rig.deliver(played).await; // redelivered: no second note
+    }
+    let conversation = rig.conversation_of(&call);
+    let bodies: Vec<String> = rig
+        .notes_on(&conversation.id)
+        .iter()
+        .filter_map(|n| n.text("body").map(str::to_owned))
+        .collect();
+    assert_eq!(bodies.len(), 4, "phone note + three: {bodies:?}");
+    assert!(bodies.contains(&"Customer rating: 4/5 · \"Quick, thanks\"".to_owned()));
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.starts_with("SmartAction photo completed: Photo received\n- receipt.jpg"))
+    );
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.starts_with("SmartAction verification failed"))
+    );
+}
+
+#[tokio::test]
+async fn r_u_11_a_closed_voicemail_closes_its_conversation() {
+    let rig = rig().await;
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let voicemail = driver.voicemail("+15550108812", Some("closed")).await;
+    rig.deliver(&voicemail).await;
+    let conversation = rig.conversation_of(&voicemail);
+    assert_eq!(conversation.text("status"), Some("done"));
+    let bodies: Vec<String> = rig
+        .notes_on(&conversation.id)
+        .iter()
+        .filter_map(|n| n.text("body").map(str::to_owned))
+        .collect();
+    assert!(
+        bodies.contains(&"Voicemail closed".to_owned()),
+        "{bodies:?}"
+    );
+}

@@ -222,7 +222,7 @@ async fn a_lambda_dynamodb_stream_event_fixture_is_handled_record_by_record() {
     let response = handle(&rig.api, event, UnixMillis::now()).await.unwrap();
     // Only the corrupt inbox item fails (it goes to the dead-letter queue after the retries).
     assert_eq!(failed(&response), vec!["400000000000000000004"]);
-    // The new event was taken (CSAT is not handled yet: acknowledged), and remembered.
+    // The new event was taken (custom data is not handled yet: acknowledged), and remembered.
     let claim = rig
         .api
         .store

@@ -134,6 +134,16 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     ];
     let (short, callback) = driver.short_call_and_callback(agent, "+15550104480").await;
     played.extend([short, callback]);
+    // After the first call: the customer's rating and two SmartActions (R-U-10, R-U-7, R-U-8).
+    let first = played[0].session_id;
+    let mut later = vec![
+        driver.csat("call", first, 5, Some("Solved at once")).await,
+        driver.smart_action("call", first, true).await,
+        driver.smart_action("call", first, false).await,
+    ];
+    for extra in &mut later {
+        played[0].events.append(&mut extra.events);
+    }
     let forged = ScenarioDriver::new(
         &sandboxes.ccai,
         Some(EventSink::new(&url, "not-the-secret", None)),

@@ -117,8 +117,12 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     assert_eq!(count("customers created"), 6);
     assert_eq!(count("phone notes"), 5, "one per call conversation");
     // R-R, R-U-3: every answered call's recording (256 KiB each in the sandbox), once.
-    assert_eq!(count("recordings attached"), 6);
-    assert_eq!(count("recording bytes attached"), 6 * 256 * 1024);
+    // Six answered calls and the voicemail (a quarter of the size in the sandbox).
+    assert_eq!(count("recordings attached"), 7);
+    assert_eq!(
+        count("recording bytes attached"),
+        6 * 256 * 1024 + 64 * 1024
+    );
     // R-X-1, R-D-3: the chat's transcript on a note.
     assert_eq!(count("transcripts attached"), 1);
     let line = |needle: &str| {
@@ -130,6 +134,14 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
             .clone()
     };
     assert!(line("call.transferred").contains("assigned Ben"), "R-U-4");
+    assert!(
+        line("call.voicemail").contains("Voicemail read by an agent"),
+        "R-U-11"
+    );
+    // R-U-10, R-U-7, R-U-8 on the first call's conversation.
+    let first_call = line("Customer rating: 5/5");
+    assert!(first_call.contains("SmartAction photo completed"));
+    assert!(first_call.contains("SmartAction verification failed"));
     assert!(line("chat.ended").contains("Chat transcript (2 messages) [chat-"));
     assert!(
         line("call.voicemail").contains("created (Voicemail"),

@@ -7,9 +7,11 @@ pub mod contact;
 pub mod rules;
 pub mod session;
 pub mod transcript;
+pub mod updates;
 
 pub use attached_file::{AttachError, AttachOutcome, AttachedFile, FileProgress, FileToAttach};
 pub use contact::{ContactError, ContactOutcome, ContactSync, SessionLink};
 pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
 pub use session::SessionView;
 pub use transcript::render_transcript;
+pub use updates::{ConversationUpdate, update_for};
