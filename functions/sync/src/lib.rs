@@ -12,6 +12,7 @@
 pub mod session_end;
 
 use bridge_shared::UnixMillis;
+use bridge_shared::ccai::model::{Call, Chat};
 use bridge_shared::ccai::{CcaiClient, CcaiError};
 use bridge_shared::conversation::{
     ContactError, ContactSync, ConversationUpdate, SessionView, update_for,
@@ -28,7 +29,8 @@ use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
 use session_end::{SessionAgents, agents_released};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Sessions handled at once within one batch (each costs a few platform calls; the CCAI
@@ -70,16 +72,50 @@ pub async fn handle(
     event: StreamEvent,
     now: UnixMillis,
 ) -> Result<DynamoDbEventResponse, BatchError> {
+    let sessions = SessionsSeen::default();
+    let sessions = &sessions;
     handle_inbox_batch(&event, CONCURRENCY, |event| async move {
-        apply_once(api, &event, now).await
+        apply_once(api, &event, sessions, now).await
     })
     .await
+}
+
+/// A session's truth, as fetched from the Manager API.
+#[derive(Clone)]
+enum Truth {
+    Call(Arc<Call>),
+    Chat(Arc<Chat>),
+}
+
+/// The sessions fetched while handling one batch. Every event of the batch was stored before
+/// the batch began, so a session fetched for its first event is at least as new as all of
+/// them: one fetch per session per batch, not one per event (the tenant allows 10 requests a
+/// second in all; a call's created, assigned and ended usually arrive together).
+#[derive(Default)]
+pub struct SessionsSeen(Mutex<HashMap<(SessionKind, u64), Truth>>);
+
+impl SessionsSeen {
+    async fn get(&self, ccai: &CcaiClient, event: &SessionEvent) -> Result<Truth, CcaiError> {
+        let key = (event.session.kind, event.session.id);
+        if let Some(truth) = self.0.lock().ok().and_then(|seen| seen.get(&key).cloned()) {
+            return Ok(truth);
+        }
+        let truth = match event.session.kind {
+            SessionKind::Call => Truth::Call(Arc::new(ccai.call(event.session.id).await?)),
+            SessionKind::Chat => Truth::Chat(Arc::new(ccai.chat(event.session.id).await?)),
+        };
+        if let Ok(mut seen) = self.0.lock() {
+            seen.insert(key, truth.clone());
+        }
+        Ok(truth)
+    }
 }
 
 /// The event's work under an idempotency claim on its id (R-E-2).
 pub async fn apply_once(
     api: &SyncApi,
     event: &SessionEvent,
+    sessions: &SessionsSeen,
     now: UnixMillis,
 ) -> Result<RecordOutcome, SyncError> {
     let key = format!("sync#{}", event.id);
@@ -89,7 +125,7 @@ pub async fn apply_once(
         now,
         IN_PROGRESS_FOR,
         REMEMBER_FOR,
-        || apply(api, event, now),
+        || apply(api, event, sessions, now),
     )
     .await?;
     match once {
@@ -177,6 +213,7 @@ async fn apply_update(
 async fn apply(
     api: &SyncApi,
     event: &SessionEvent,
+    sessions: &SessionsSeen,
     now: UnixMillis,
 ) -> Result<RecordOutcome, SyncError> {
     let event_type = event.event_type.as_str();
@@ -186,23 +223,17 @@ async fn apply(
             "{event_type}: not implemented yet"
         )));
     }
-    let (view, agents, rating) = match event.session.kind {
-        SessionKind::Call => {
-            let call = api.ccai.call(event.session.id).await?;
-            (
-                SessionView::from(&call),
-                SessionAgents::from(&call),
-                call.rating,
-            )
-        }
-        SessionKind::Chat => {
-            let chat = api.ccai.chat(event.session.id).await?;
-            (
-                SessionView::from(&chat),
-                SessionAgents::from(&chat),
-                chat.rating,
-            )
-        }
+    let (view, agents, rating) = match sessions.get(&api.ccai, event).await? {
+        Truth::Call(call) => (
+            SessionView::from(call.as_ref()),
+            SessionAgents::from(call.as_ref()),
+            call.rating,
+        ),
+        Truth::Chat(chat) => (
+            SessionView::from(chat.as_ref()),
+            SessionAgents::from(chat.as_ref()),
+            chat.rating,
+        ),
     };
     let contact = ContactSync {
         store: api.store.as_ref(),
