@@ -113,6 +113,16 @@ impl Rig {
         })
     }
 
+    fn messages_on(&self, conversation: &str) -> Vec<Record> {
+        self.platforms.kustomer.inspect(|w| {
+            w.messages
+                .iter()
+                .filter(|m| m.related("conversation") == Some(conversation))
+                .cloned()
+                .collect()
+        })
+    }
+
     fn writes(&self) -> usize {
         ["POST", "PATCH", "PUT"]
             .iter()
@@ -164,6 +174,14 @@ async fn r_t_2_r_k_1_r_u_12_r_d_2_r_k_3_an_answered_ivr_call_from_a_new_number()
     let customer_assignees: Vec<String> =
         serde_json::from_value(customers[0].attributes["assignedUsers"].clone()).unwrap();
     assert_eq!(customer_assignees, vec![user], "R-K-3");
+    // R-D-1: the session's own voice message carries caller id, language and menu selection.
+    let messages = rig.messages_on(&conversation.id);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].text("channel"), Some("voice"));
+    let meta = &messages[0].attributes["meta"];
+    assert_eq!(meta["callerId"], phone);
+    assert_eq!(meta["language"], "en");
+    assert_eq!(meta["menuSelection"], "Support line");
 
     // R-E-2: the whole call delivered again changes nothing in Kustomer.
     let writes = rig.writes();
@@ -202,8 +220,13 @@ async fn r_u_1_a_second_call_for_the_same_menu_while_open_is_appended_then_a_clo
         "appended to the open conversation"
     );
     assert_eq!(rig.customers_with_phone(phone).len(), 1);
-
     let conversation = rig.conversation_of(&first);
+    assert_eq!(
+        rig.messages_on(&conversation.id).len(),
+        2,
+        "one message per session (R-CF-4)"
+    );
+
     rig.close(&conversation.id).await;
     let third = driver.ivr_call_answered(agent, phone).await;
     rig.deliver(&third).await;

@@ -233,18 +233,10 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
         }
     }
     for (title, issue) in [
-        (
-            "SmartActions, CSAT, voicemail updates, standard call data (R-U-7, R-U-8, R-U-10, R-U-11, R-D-1)",
-            "needs their handlers in bridge-sync",
-        ),
-        (
-            "Recordings and transcripts attached in Kustomer (R-R, R-X)",
-            "needs the recording and transcript functions",
-        ),
         ("Click-to-call (R-C2C)", "needs the click-to-call function"),
         (
-            "Custom fields (R-CF)",
-            "needs the custom-fields admin and contact sync",
+            "Custom fields and SDK custom data (R-CF)",
+            "needs the custom-fields admin and field values on each session's message",
         ),
         (
             "The agent widget inside Kustomer (R-A)",

@@ -462,6 +462,18 @@ async fn kustomer_view(
         }),
     );
     section.count(
+        "session messages (R-D-1)",
+        sandboxes.kustomer.inspect(|w| {
+            w.messages
+                .iter()
+                .filter(|m| {
+                    m.text("externalId")
+                        .is_some_and(|e| e.ends_with("-session"))
+                })
+                .count() as u64
+        }),
+    );
+    section.count(
         "transcripts attached",
         sandboxes.kustomer.inspect(|w| {
             w.notes

@@ -125,6 +125,11 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     );
     // R-X-1, R-D-3: the chat's transcript on a note.
     assert_eq!(count("transcripts attached"), 1);
+    assert_eq!(
+        count("session messages (R-D-1)"),
+        9,
+        "one voice or chat message per session"
+    );
     let line = |needle: &str| {
         kustomer
             .lines

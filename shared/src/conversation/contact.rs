@@ -11,7 +11,9 @@ use crate::UnixMillis;
 use crate::ccai::CcaiClient;
 use crate::conversation::{Channel, CurrentConversation, Placement, place_session};
 use crate::events::SessionKind;
-use crate::kustomer::requests::{ConversationPatch, CustomerPatch, NewConversation, NewNote};
+use crate::kustomer::requests::{
+    ConversationPatch, CustomerPatch, NewConversation, NewMessage, NewNote,
+};
 use crate::kustomer::{CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164};
 use crate::status::sync::StatusService;
 use crate::store::{self, Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
@@ -73,6 +75,9 @@ pub struct SessionLink {
     pub assigned_user: Option<String>,
     #[serde(default)]
     pub phone_note: bool,
+    /// The session's own voice or chat message (R-D-1, R-CF-4) is written.
+    #[serde(default)]
+    pub session_message: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -91,6 +96,7 @@ pub struct ContactOutcome {
     pub assigned: Option<String>,
     pub customer_assigned: bool,
     pub phone_note: bool,
+    pub session_message: bool,
 }
 
 impl ContactOutcome {
@@ -187,6 +193,18 @@ impl ContactSync<'_> {
         let Some(conversation_id) = link.conversation_id.clone() else {
             return Ok(outcome);
         };
+
+        // The session's own message, carrying its standard data (R-D-1; the place R-CF-4 puts
+        // session-level fields): one per session, whichever conversation it joined.
+        if !link.session_message {
+            let phone = self.phone(view).await?;
+            self.kustomer
+                .create_message(&conversation_id, &session_message(view, phone.as_deref()))
+                .await?;
+            link.session_message = true;
+            outcome.session_message = true;
+            self.save(&key, &link).await?;
+        }
 
         // The caller's number as a note (R-D-2), once per conversation: by the session that
         // created it (sessions appended later are the same customer's).
@@ -466,5 +484,53 @@ impl ContactSync<'_> {
             Err(crate::status::sync::StatusError::UnknownAgent { .. }) => Ok(None),
             Err(err) => Err(err.into()),
         }
+    }
+}
+
+/// The voice or chat message that logs one session in its conversation: caller id, language
+/// and menu selection (R-D-1), with the session's times. Its external id makes a lost answer
+/// findable (`GET /v1/messages/externalId=`).
+pub fn session_message(view: &SessionView, phone: Option<&str>) -> NewMessage {
+    let outbound = view.facts.origin == super::Origin::Outbound;
+    let mut meta = serde_json::Map::new();
+    let mut put = |name: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            meta.insert(name.into(), serde_json::Value::String(value.to_owned()));
+        }
+    };
+    put("callerId", phone);
+    put("language", view.language.as_deref());
+    put("menuSelection", view.facts.menu.as_deref());
+    put("placedAt", view.started_at.as_deref());
+    put("answeredAt", view.answered_at.as_deref());
+    let (channel, what) = match view.kind {
+        SessionKind::Call if outbound => ("voice", "Outbound call"),
+        SessionKind::Call => ("voice", "Call"),
+        SessionKind::Chat => ("chat", "Chat"),
+    };
+    let preview = [
+        Some(what.to_owned()),
+        phone.map(|p| {
+            if outbound {
+                format!("to {p}")
+            } else {
+                format!("from {p}")
+            }
+        }),
+        view.facts.menu.clone(),
+        view.language.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    NewMessage {
+        channel: channel.into(),
+        app: "ccai".into(),
+        direction: if outbound { "out" } else { "in" }.into(),
+        preview: Some(preview),
+        meta,
+        external_id: Some(format!("{}-session", view.external_id())),
+        ..Default::default()
     }
 }

@@ -17,6 +17,9 @@ pub struct SessionView {
     pub end_user_id: Option<u64>,
     /// The agent on the session now: the last transfer's receiver, else the assignee.
     pub agent: Option<u64>,
+    pub language: Option<String>,
+    pub started_at: Option<String>,
+    pub answered_at: Option<String>,
 }
 
 fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
@@ -61,6 +64,9 @@ impl From<&Call> for SessionView {
             identifier: call.end_user.as_ref().and_then(|u| u.identifier.clone()),
             end_user_id: call.end_user.as_ref().and_then(|u| u.id),
             agent: current_agent(assignee, &call.transfers),
+            language: call.lang.clone(),
+            started_at: call.created_at.clone(),
+            answered_at: call.assigned_at.clone(),
         }
     }
 }
@@ -84,6 +90,9 @@ impl From<&Chat> for SessionView {
             identifier: chat.end_user.as_ref().and_then(|u| u.identifier.clone()),
             end_user_id: chat.end_user.as_ref().and_then(|u| u.id),
             agent: current_agent(assignee, &chat.transfers),
+            language: chat.lang.clone(),
+            started_at: chat.created_at.clone(),
+            answered_at: chat.assigned_at.clone(),
         }
     }
 }
