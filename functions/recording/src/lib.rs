@@ -147,35 +147,16 @@ async fn transfer(
     };
     // The conversation: the same idempotent step as the inbox worker's.
     let view = SessionView::from(&call);
-    ContactSync {
+    let conversation_id = ContactSync {
         store: api.store.as_ref(),
         kustomer: &api.kustomer,
         ccai: &api.ccai,
         status: &api.status,
     }
-    .sync(&view, now)
-    .await?;
-    let link = api
-        .store
-        .get(
-            &bridge_shared::store::ItemKey::session_link(
-                bridge_shared::store::keys::SessionKind::Call,
-                call_id,
-            ),
-            now,
-        )
-        .await?
-        .and_then(|item| item.body["conversation_id"].as_str().map(str::to_owned));
-    let Some(conversation_id) = link else {
-        return Err(RecordingError::NotPlaced(call_id));
-    };
-
-    let created = call
-        .created_at
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or_else(chrono::Utc::now);
+    .conversation_of(&view, now)
+    .await?
+    .ok_or(RecordingError::NotPlaced(call_id))?;
+    let created = view.started();
     // The key is known before any download (from the URL's extension), so a retry can find
     // the stored file without asking CCAI again.
     let extension = extension_for_url(&url);

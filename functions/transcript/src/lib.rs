@@ -15,7 +15,7 @@ use bridge_shared::conversation::{
 use bridge_shared::events::{SessionEvent, SessionKind};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::StatusService;
-use bridge_shared::store::{ItemKey, Once, StateStore, StoreError, keys, run_once};
+use bridge_shared::store::{ItemKey, Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
@@ -103,29 +103,17 @@ async fn attach_transcript(
     if messages.is_empty() {
         return Ok(RecordOutcome::Skipped("the chat has no messages".into()));
     }
-    ContactSync {
+    let view = SessionView::from(&chat);
+    let conversation_id = ContactSync {
         store: api.store.as_ref(),
         kustomer: &api.kustomer,
         ccai: &api.ccai,
         status: &api.status,
     }
-    .sync(&SessionView::from(&chat), now)
-    .await?;
-    let conversation_id = api
-        .store
-        .get(
-            &ItemKey::session_link(keys::SessionKind::Chat, chat_id),
-            now,
-        )
-        .await?
-        .and_then(|item| item.body["conversation_id"].as_str().map(str::to_owned))
-        .ok_or(TranscriptError::NotPlaced(chat_id))?;
-    let created = chat
-        .created_at
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or_else(chrono::Utc::now);
+    .conversation_of(&view, now)
+    .await?
+    .ok_or(TranscriptError::NotPlaced(chat_id))?;
+    let created = view.started();
     let file = FileToAttach {
         progress: ItemKey::new(format!("SESSION#chat#{chat_id}"), "TRANSCRIPT"),
         blob: BlobKey::transcript(chat_id, created, "txt")?,

@@ -85,90 +85,72 @@ pub fn handlers(
     functions
 }
 
-/// Stream-triggered handlers by binary name: the Lambda DynamoDB event in (as JSON, parsed by
-/// the function's own event type), the function's answer out.
+/// A stream-triggered function as the host calls it: the Lambda DynamoDB event as JSON,
+/// parsed by the function's own event type, handed to its `handle`; its answer as JSON.
+macro_rules! stream_handler {
+    ($api:expr, $handle:path) => {{
+        let api = Arc::new($api);
+        let handler: StreamHandler = Arc::new(move |payload| {
+            let api = api.clone();
+            Box::pin(async move {
+                let event = serde_json::from_value(payload)
+                    .map_err(|err| format!("not a DynamoDB stream event: {err}"))?;
+                let answer = $handle(&api, event, UnixMillis::now())
+                    .await
+                    .map_err(|err| err.to_string())?;
+                serde_json::to_value(answer).map_err(|err| err.to_string())
+            })
+        });
+        handler
+    }};
+}
+
+/// Stream-triggered handlers by binary name, each with its own clients, as on AWS.
 pub fn stream_handlers(
     store: Arc<dyn StateStore>,
     blobs: Arc<dyn BlobStore>,
     platforms: &Platforms,
 ) -> HashMap<String, StreamHandler> {
-    let sync = Arc::new(SyncApi {
-        status: StatusService::new(
+    let status = || {
+        StatusService::new(
             store.clone(),
             platforms.ccai.clone(),
             platforms.kustomer.clone(),
             DEFAULT_LEASE,
-        ),
-        store,
+        )
+    };
+    let sync = SyncApi {
+        status: status(),
+        store: store.clone(),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
-    });
-    let mut functions: HashMap<String, StreamHandler> = HashMap::new();
-    let recording = Arc::new(RecordingApi {
-        status: StatusService::new(
-            sync.store.clone(),
-            platforms.ccai.clone(),
-            platforms.kustomer.clone(),
-            DEFAULT_LEASE,
-        ),
-        store: sync.store.clone(),
+    };
+    let recording = RecordingApi {
+        status: status(),
+        store: store.clone(),
         blobs: blobs.clone(),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
-    });
-    let transcript = Arc::new(TranscriptApi {
-        status: StatusService::new(
-            sync.store.clone(),
-            platforms.ccai.clone(),
-            platforms.kustomer.clone(),
-            DEFAULT_LEASE,
-        ),
-        store: sync.store.clone(),
-        blobs: blobs.clone(),
+    };
+    let transcript = TranscriptApi {
+        status: status(),
+        store: store.clone(),
+        blobs,
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
-    });
-    functions.insert(
-        "bridge-transcript".into(),
-        Arc::new(move |payload| {
-            let api = transcript.clone();
-            Box::pin(async move {
-                let event = serde_json::from_value(payload)
-                    .map_err(|err| format!("not a DynamoDB stream event: {err}"))?;
-                let answer = bridge_transcript::handle(&api, event, UnixMillis::now())
-                    .await
-                    .map_err(|err| err.to_string())?;
-                serde_json::to_value(answer).map_err(|err| err.to_string())
-            })
-        }),
-    );
-    functions.insert(
-        "bridge-recording".into(),
-        Arc::new(move |payload| {
-            let api = recording.clone();
-            Box::pin(async move {
-                let event = serde_json::from_value(payload)
-                    .map_err(|err| format!("not a DynamoDB stream event: {err}"))?;
-                let answer = bridge_recording::handle(&api, event, UnixMillis::now())
-                    .await
-                    .map_err(|err| err.to_string())?;
-                serde_json::to_value(answer).map_err(|err| err.to_string())
-            })
-        }),
-    );
-    functions.insert(
-        "bridge-sync".into(),
-        Arc::new(move |payload| {
-            let api = sync.clone();
-            Box::pin(async move {
-                let event = serde_json::from_value(payload)
-                    .map_err(|err| format!("not a DynamoDB stream event: {err}"))?;
-                let answer = bridge_sync::handle(&api, event, UnixMillis::now())
-                    .await
-                    .map_err(|err| err.to_string())?;
-                serde_json::to_value(answer).map_err(|err| err.to_string())
-            })
-        }),
-    );
-    functions
+    };
+    HashMap::from([
+        (
+            "bridge-sync".to_owned(),
+            stream_handler!(sync, bridge_sync::handle),
+        ),
+        (
+            "bridge-recording".to_owned(),
+            stream_handler!(recording, bridge_recording::handle),
+        ),
+        (
+            "bridge-transcript".to_owned(),
+            stream_handler!(transcript, bridge_transcript::handle),
+        ),
+    ])
 }

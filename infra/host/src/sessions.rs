@@ -244,6 +244,17 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     Ok(vec![section, kustomer])
 }
 
+/// The notes whose external id ends with `suffix` (`-recording`, `-transcript`).
+fn notes_ending<'a>(
+    world: &'a bridge_tests::kustomer_sandbox::World,
+    suffix: &'a str,
+) -> impl Iterator<Item = &'a bridge_tests::kustomer_sandbox::Record> + 'a {
+    world
+        .notes
+        .iter()
+        .filter(move |n| n.text("externalId").is_some_and(|e| e.ends_with(suffix)))
+}
+
 /// Per stream-triggered function: records done, retried invocations, dead-lettered records.
 fn count_deliveries(section: &mut Section, streams: &StreamRunner) {
     for mapping in &streams.mappings {
@@ -451,15 +462,9 @@ async fn kustomer_view(
     section.count("phone notes", notes);
     section.count(
         "recordings attached",
-        sandboxes.kustomer.inspect(|w| {
-            w.notes
-                .iter()
-                .filter(|n| {
-                    n.text("externalId")
-                        .is_some_and(|e| e.ends_with("-recording"))
-                })
-                .count() as u64
-        }),
+        sandboxes
+            .kustomer
+            .inspect(|w| notes_ending(w, "-recording").count() as u64),
     );
     section.count(
         "session messages (R-D-1)",
@@ -475,25 +480,14 @@ async fn kustomer_view(
     );
     section.count(
         "transcripts attached",
-        sandboxes.kustomer.inspect(|w| {
-            w.notes
-                .iter()
-                .filter(|n| {
-                    n.text("externalId")
-                        .is_some_and(|e| e.ends_with("-transcript"))
-                })
-                .count() as u64
-        }),
+        sandboxes
+            .kustomer
+            .inspect(|w| notes_ending(w, "-transcript").count() as u64),
     );
     section.count(
         "recording bytes attached",
         sandboxes.kustomer.inspect(|w| {
-            w.notes
-                .iter()
-                .filter(|n| {
-                    n.text("externalId")
-                        .is_some_and(|e| e.ends_with("-recording"))
-                })
+            notes_ending(w, "-recording")
                 .filter_map(|n| n.attributes.get("attachments")?.as_array().cloned())
                 .flatten()
                 .filter_map(|a| a["contentLength"].as_u64())

@@ -128,6 +128,18 @@ fn link_key(view: &SessionView) -> ItemKey {
 }
 
 impl ContactSync<'_> {
+    /// Syncs the session, then answers its conversation (`None` while it has none, e.g. an
+    /// IVR call nobody answered yet): what the file workers need before attaching.
+    pub async fn conversation_of(
+        &self,
+        view: &SessionView,
+        now: UnixMillis,
+    ) -> Result<Option<String>, ContactError> {
+        self.sync(view, now).await?;
+        let link = self.store.get(&link_key(view), now).await?;
+        Ok(link.and_then(|item| item.body["conversation_id"].as_str().map(str::to_owned)))
+    }
+
     /// Syncs the session under its own lock: the inbox worker and the recording worker may
     /// both sync one session at once, and each must see what the other wrote.
     pub async fn sync(

@@ -103,6 +103,16 @@ impl SessionView {
         self.facts.origin == Origin::Sdk
     }
 
+    /// When the session started (UTC), for dated object keys; now when the platform gave no
+    /// readable time.
+    pub fn started(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(chrono::Utc::now)
+    }
+
     pub fn external_id(&self) -> String {
         let kind = match self.kind {
             SessionKind::Call => "call",
