@@ -202,7 +202,8 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     });
     for letter in streams.dead_letters() {
         section.line(format!(
-            "dead letter ({}): records {}..{} after {} invocations: {}",
+            "dead letter from {} ({}): records {}..{} after {} invocations: {}",
+            letter.function,
             letter.condition,
             letter.first_sequence_number,
             letter.last_sequence_number,

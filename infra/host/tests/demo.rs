@@ -99,7 +99,7 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
         sessions
             .lines
             .iter()
-            .any(|l| l.contains("dead letter (RetryAttemptsExhausted)"))
+            .any(|l| l.contains("dead letter from bridge-sync (RetryAttemptsExhausted)"))
     );
 
     // Nine sessions: two calls from one number and menu share a conversation (R-U-1), the
