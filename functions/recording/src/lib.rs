@@ -14,19 +14,15 @@
 //! contact-sync step the inbox worker uses, so it does not matter which worker runs first.
 
 use bridge_shared::UnixMillis;
-use bridge_shared::blob::{BlobError, BlobKey, BlobStore};
-use bridge_shared::ccai::{CcaiClient, CcaiError};
+use bridge_shared::blob::BlobKey;
 use bridge_shared::conversation::{
-    AttachError, AttachedFile, ContactError, ContactSync, FileToAttach, SessionView,
+    AttachError, FileToAttach, FileWorker, FileWorkerError, SessionView,
 };
 use bridge_shared::events::{SessionEvent, SessionKind};
-use bridge_shared::kustomer::KustomerClient;
-use bridge_shared::status::sync::StatusService;
-use bridge_shared::store::{ItemKey, Once, StateStore, StoreError, run_once};
+use bridge_shared::store::{ItemKey, Once, run_once};
 use bridge_shared::stream::{
-    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
+    BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Recordings transferred at once per batch (each holds two multipart parts in memory).
@@ -35,39 +31,9 @@ const CONCURRENCY: usize = 2;
 const IN_PROGRESS_FOR: Duration = Duration::from_secs(300);
 const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
 
-pub struct RecordingApi {
-    pub store: Arc<dyn StateStore>,
-    pub blobs: Arc<dyn BlobStore>,
-    pub ccai: Arc<CcaiClient>,
-    pub kustomer: Arc<KustomerClient>,
-    pub status: StatusService,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RecordingError {
-    #[error(transparent)]
-    Inbox(#[from] InboxError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("CCAI: {0}")]
-    Ccai(#[from] CcaiError),
-    #[error("files bucket: {0}")]
-    Blob(#[from] BlobError),
-    #[error(transparent)]
-    Attach(#[from] AttachError),
-    #[error(transparent)]
-    Contact(#[from] ContactError),
-    /// The session has no conversation yet (an IVR call never answered nor abandoned): the
-    /// retry finds it placed.
-    #[error("call {0} has no conversation yet")]
-    NotPlaced(u64),
-    #[error("the recording of call {0} is being transferred by another worker")]
-    InProgressElsewhere(u64),
-}
-
-fn progress_key(call_id: u64) -> ItemKey {
-    ItemKey::new(format!("SESSION#call#{call_id}"), "RECORDING")
-}
+/// The worker's clients (the same for every file worker).
+pub type RecordingApi = FileWorker;
+pub type RecordingError = FileWorkerError;
 
 /// One Lambda invocation: a stream batch in, the failed records out.
 pub async fn handle(
@@ -108,7 +74,9 @@ pub async fn transfer_for_event(
     match once {
         Once::Ran(outcome) => Ok(outcome),
         Once::AlreadyDone => Ok(RecordOutcome::Skipped("recording already handled".into())),
-        Once::InProgressElsewhere => Err(RecordingError::InProgressElsewhere(call_id)),
+        Once::InProgressElsewhere => Err(RecordingError::InProgressElsewhere(format!(
+            "call {call_id}"
+        ))),
     }
 }
 
@@ -147,15 +115,11 @@ async fn transfer(
     };
     // The conversation: the same idempotent step as the inbox worker's.
     let view = SessionView::from(&call);
-    let conversation_id = ContactSync {
-        store: api.store.as_ref(),
-        kustomer: &api.kustomer,
-        ccai: &api.ccai,
-        status: &api.status,
-    }
-    .conversation_of(&view, now)
-    .await?
-    .ok_or(RecordingError::NotPlaced(call_id))?;
+    let conversation_id = api
+        .contact()
+        .conversation_of(&view, now)
+        .await?
+        .ok_or(RecordingError::NotPlaced(format!("call {call_id}")))?;
     let created = view.started();
     // The key is known before any download (from the URL's extension), so a retry can find
     // the stored file without asking CCAI again.
@@ -165,7 +129,7 @@ async fn transfer(
         .map(|s| format!(" ({}:{:02})", s as u64 / 60, s as u64 % 60))
         .unwrap_or_default();
     let file = FileToAttach {
-        progress: progress_key(call_id),
+        progress: ItemKey::new(format!("SESSION#call#{call_id}"), "RECORDING"),
         blob: BlobKey::recording(call_id, created, extension)?,
         content_type: content_type_for(extension).to_owned(),
         conversation_id,
@@ -177,26 +141,23 @@ async fn transfer(
         note_external_id: format!("ccai-call-{call_id}-recording"),
     };
     let ccai = api.ccai.clone();
-    let outcome = AttachedFile {
-        store: api.store.as_ref(),
-        blobs: api.blobs.as_ref(),
-        kustomer: &api.kustomer,
-    }
-    .attach(
-        &file,
-        || async move {
-            let download =
-                ccai.download_recording(&url)
-                    .await
-                    .map_err(|err| AttachError::Source {
-                        retryable: bridge_shared::Retryable::is_retryable(&err),
-                        message: err.to_string(),
-                    })?;
-            Ok(download.body)
-        },
-        now,
-    )
-    .await?;
+    let outcome = api
+        .attached_file()
+        .attach(
+            &file,
+            || async move {
+                let download =
+                    ccai.download_recording(&url)
+                        .await
+                        .map_err(|err| AttachError::Source {
+                            retryable: bridge_shared::Retryable::is_retryable(&err),
+                            message: err.to_string(),
+                        })?;
+                Ok(download.body)
+            },
+            now,
+        )
+        .await?;
     tracing::info!(?outcome, "recording attached");
     Ok(RecordOutcome::Applied)
 }

@@ -4,7 +4,6 @@
 use bridge_recording::RecordingApi;
 use bridge_shared::UnixMillis;
 use bridge_shared::coldstart::ColdStart;
-use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::stream::StreamEvent;
 use bridge_shared::telemetry::{self, LogFormat};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
@@ -16,18 +15,12 @@ use tracing::Instrument;
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
     let cold = ColdStart::from_environment().await?;
-    let api = Arc::new(RecordingApi {
-        status: StatusService::new(
-            cold.store.clone(),
-            cold.ccai.clone(),
-            cold.kustomer.clone(),
-            DEFAULT_LEASE,
-        ),
-        store: cold.store,
-        blobs: cold.blobs,
-        ccai: cold.ccai,
-        kustomer: cold.kustomer,
-    });
+    let api = Arc::new(RecordingApi::new(
+        cold.store,
+        cold.blobs,
+        cold.ccai,
+        cold.kustomer,
+    ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
         let api = api.clone();
         let id = telemetry::correlation_id(Some(&event.context.request_id));

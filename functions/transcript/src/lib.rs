@@ -6,53 +6,24 @@
 //! (`bridge_shared::conversation::attached_file`), under one claim per chat.
 
 use bridge_shared::UnixMillis;
-use bridge_shared::blob::{BlobError, BlobKey, BlobStore};
-use bridge_shared::ccai::{CcaiClient, CcaiError};
+use bridge_shared::blob::BlobKey;
 use bridge_shared::conversation::{
-    AttachError, AttachedFile, ContactError, ContactSync, FileToAttach, SessionView,
-    render_transcript,
+    FileToAttach, FileWorker, FileWorkerError, SessionView, render_transcript,
 };
 use bridge_shared::events::{SessionEvent, SessionKind};
-use bridge_shared::kustomer::KustomerClient;
-use bridge_shared::status::sync::StatusService;
-use bridge_shared::store::{ItemKey, Once, StateStore, StoreError, run_once};
+use bridge_shared::store::{ItemKey, Once, run_once};
 use bridge_shared::stream::{
-    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
+    BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
-use std::sync::Arc;
 use std::time::Duration;
 
 const CONCURRENCY: usize = 4;
 const IN_PROGRESS_FOR: Duration = Duration::from_secs(60);
 const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
 
-pub struct TranscriptApi {
-    pub store: Arc<dyn StateStore>,
-    pub blobs: Arc<dyn BlobStore>,
-    pub ccai: Arc<CcaiClient>,
-    pub kustomer: Arc<KustomerClient>,
-    pub status: StatusService,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TranscriptError {
-    #[error(transparent)]
-    Inbox(#[from] InboxError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("CCAI: {0}")]
-    Ccai(#[from] CcaiError),
-    #[error("files bucket: {0}")]
-    Blob(#[from] BlobError),
-    #[error(transparent)]
-    Attach(#[from] AttachError),
-    #[error(transparent)]
-    Contact(#[from] ContactError),
-    #[error("chat {0} has no conversation yet")]
-    NotPlaced(u64),
-    #[error("the transcript of chat {0} is being written by another worker")]
-    InProgressElsewhere(u64),
-}
+/// The worker's clients (the same for every file worker).
+pub type TranscriptApi = FileWorker;
+pub type TranscriptError = FileWorkerError;
 
 /// One Lambda invocation: a stream batch in, the failed records out.
 pub async fn handle(
@@ -89,7 +60,9 @@ pub async fn transcript_for_event(
     match once {
         Once::Ran(outcome) => Ok(outcome),
         Once::AlreadyDone => Ok(RecordOutcome::Skipped("transcript already attached".into())),
-        Once::InProgressElsewhere => Err(TranscriptError::InProgressElsewhere(chat_id)),
+        Once::InProgressElsewhere => Err(TranscriptError::InProgressElsewhere(format!(
+            "chat {chat_id}"
+        ))),
     }
 }
 
@@ -104,15 +77,11 @@ async fn attach_transcript(
         return Ok(RecordOutcome::Skipped("the chat has no messages".into()));
     }
     let view = SessionView::from(&chat);
-    let conversation_id = ContactSync {
-        store: api.store.as_ref(),
-        kustomer: &api.kustomer,
-        ccai: &api.ccai,
-        status: &api.status,
-    }
-    .conversation_of(&view, now)
-    .await?
-    .ok_or(TranscriptError::NotPlaced(chat_id))?;
+    let conversation_id = api
+        .contact()
+        .conversation_of(&view, now)
+        .await?
+        .ok_or(TranscriptError::NotPlaced(format!("chat {chat_id}")))?;
     let created = view.started();
     let file = FileToAttach {
         progress: ItemKey::new(format!("SESSION#chat#{chat_id}"), "TRANSCRIPT"),
@@ -123,22 +92,19 @@ async fn attach_transcript(
         note_external_id: format!("ccai-chat-{chat_id}-transcript"),
     };
     let text = render_transcript(&chat, &messages);
-    let outcome = AttachedFile {
-        store: api.store.as_ref(),
-        blobs: api.blobs.as_ref(),
-        kustomer: &api.kustomer,
-    }
-    .attach(
-        &file,
-        || async move {
-            let bytes = bytes::Bytes::from(text);
-            let body: bridge_shared::blob::ByteStream =
-                Box::pin(futures::stream::once(async move { Ok(bytes) }));
-            Ok(body)
-        },
-        now,
-    )
-    .await?;
+    let outcome = api
+        .attached_file()
+        .attach(
+            &file,
+            || async move {
+                let bytes = bytes::Bytes::from(text);
+                let body: bridge_shared::blob::ByteStream =
+                    Box::pin(futures::stream::once(async move { Ok(bytes) }));
+                Ok(body)
+            },
+            now,
+        )
+        .await?;
     tracing::info!(?outcome, "transcript attached");
     Ok(RecordOutcome::Applied)
 }

@@ -125,20 +125,18 @@ pub fn stream_handlers(
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
     };
-    let recording = RecordingApi {
-        status: status(),
-        store: store.clone(),
-        blobs: blobs.clone(),
-        ccai: platforms.ccai.clone(),
-        kustomer: platforms.kustomer.clone(),
-    };
-    let transcript = TranscriptApi {
-        status: status(),
-        store: store.clone(),
+    let recording = RecordingApi::new(
+        store.clone(),
+        blobs.clone(),
+        platforms.ccai.clone(),
+        platforms.kustomer.clone(),
+    );
+    let transcript = TranscriptApi::new(
+        store.clone(),
         blobs,
-        ccai: platforms.ccai.clone(),
-        kustomer: platforms.kustomer.clone(),
-    };
+        platforms.ccai.clone(),
+        platforms.kustomer.clone(),
+    );
     HashMap::from([
         (
             "bridge-sync".to_owned(),

@@ -4,6 +4,7 @@
 
 pub mod attached_file;
 pub mod contact;
+pub mod file_worker;
 pub mod rules;
 pub mod session;
 pub mod transcript;
@@ -11,6 +12,7 @@ pub mod updates;
 
 pub use attached_file::{AttachError, AttachOutcome, AttachedFile, FileProgress, FileToAttach};
 pub use contact::{ContactError, ContactOutcome, ContactSync, SessionLink};
+pub use file_worker::{FileWorker, FileWorkerError};
 pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
 pub use session::SessionView;
 pub use transcript::render_transcript;

@@ -1,0 +1,84 @@
+//! What the file workers (recordings, transcripts) stand on: their clients, their one error
+//! type, and the two shared steps they take (contact sync for the conversation, the resumable
+//! attach flow).
+
+use super::{AttachError, AttachedFile, ContactError, ContactSync};
+use crate::blob::{BlobError, BlobStore};
+use crate::ccai::{CcaiClient, CcaiError};
+use crate::kustomer::KustomerClient;
+use crate::status::sync::{DEFAULT_LEASE, StatusService};
+use crate::store::{StateStore, StoreError};
+use crate::stream::InboxError;
+use std::sync::Arc;
+
+/// A file worker's clients, built once per container.
+pub struct FileWorker {
+    pub store: Arc<dyn StateStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub ccai: Arc<CcaiClient>,
+    pub kustomer: Arc<KustomerClient>,
+    pub status: StatusService,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileWorkerError {
+    #[error(transparent)]
+    Inbox(#[from] InboxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("CCAI: {0}")]
+    Ccai(#[from] CcaiError),
+    #[error("files bucket: {0}")]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    #[error(transparent)]
+    Contact(#[from] ContactError),
+    /// The session has no conversation yet (an IVR call never answered nor abandoned): the
+    /// retry finds it placed.
+    #[error("{0} has no conversation yet")]
+    NotPlaced(String),
+    #[error("the file of {0} is being handled by another worker")]
+    InProgressElsewhere(String),
+}
+
+impl FileWorker {
+    pub fn new(
+        store: Arc<dyn StateStore>,
+        blobs: Arc<dyn BlobStore>,
+        ccai: Arc<CcaiClient>,
+        kustomer: Arc<KustomerClient>,
+    ) -> Self {
+        Self {
+            status: StatusService::new(
+                store.clone(),
+                ccai.clone(),
+                kustomer.clone(),
+                DEFAULT_LEASE,
+            ),
+            store,
+            blobs,
+            ccai,
+            kustomer,
+        }
+    }
+
+    /// The contact-sync step, shared with the inbox worker.
+    pub fn contact(&self) -> ContactSync<'_> {
+        ContactSync {
+            store: self.store.as_ref(),
+            kustomer: &self.kustomer,
+            ccai: &self.ccai,
+            status: &self.status,
+        }
+    }
+
+    /// The resumable bucket → attachment → note flow.
+    pub fn attached_file(&self) -> AttachedFile<'_> {
+        AttachedFile {
+            store: self.store.as_ref(),
+            blobs: self.blobs.as_ref(),
+            kustomer: &self.kustomer,
+        }
+    }
+}
