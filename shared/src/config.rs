@@ -554,3 +554,49 @@ mod tests {
         );
     }
 }
+
+/// A function's own duration setting in whole seconds (`LEASE_SECONDS`,
+/// `SESSION_POLL_SECONDS`): `None` when unset or empty, an error naming the variable when it is
+/// not a whole number of at least `min` seconds.
+pub fn seconds_setting(
+    var: &str,
+    value: Option<&str>,
+    min: u64,
+) -> Result<Option<std::time::Duration>, ConfigError> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    match text.parse::<u64>() {
+        Ok(seconds) if seconds >= min => Ok(Some(std::time::Duration::from_secs(seconds))),
+        _ => Err(ConfigError::Malformed {
+            var: var.to_owned(),
+            reason: format!("must be a whole number of seconds, at least {min}, not {text:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn seconds_settings_are_whole_numbers_or_a_clear_error() {
+        assert_eq!(seconds_setting("LEASE_SECONDS", None, 5).unwrap(), None);
+        assert_eq!(
+            seconds_setting("LEASE_SECONDS", Some(" "), 5).unwrap(),
+            None
+        );
+        assert_eq!(
+            seconds_setting("LEASE_SECONDS", Some("45"), 5).unwrap(),
+            Some(std::time::Duration::from_secs(45))
+        );
+        for bad in ["4", "30s", "-1", "1.5"] {
+            let err = seconds_setting("LEASE_SECONDS", Some(bad), 5).unwrap_err();
+            assert!(
+                err.to_string().starts_with("LEASE_SECONDS is malformed"),
+                "{err}"
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use bridge_reconcile::scheduled_run;
 use bridge_shared::coldstart::ColdStart;
+use bridge_shared::config::seconds_setting;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::telemetry::{self, LogFormat};
 use lambda_http::lambda_runtime::{self, LambdaEvent};
@@ -11,25 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
-/// `SESSION_POLL_SECONDS`: poll again within one run this often (unset: once per run).
-fn poll_every() -> Result<Option<Duration>, Error> {
-    match std::env::var("SESSION_POLL_SECONDS") {
-        Err(_) => Ok(None),
-        Ok(text) if text.trim().is_empty() => Ok(None),
-        Ok(text) => match text.trim().parse::<u64>() {
-            Ok(seconds) if seconds >= 1 => Ok(Some(Duration::from_secs(seconds))),
-            _ => Err(format!(
-                "SESSION_POLL_SECONDS must be a whole number of seconds (1 or more), not {text:?}"
-            )
-            .into()),
-        },
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
-    let poll_every = poll_every()?;
+    // SESSION_POLL_SECONDS: poll again within one run this often (unset: once per run).
+    let poll_every = seconds_setting(
+        "SESSION_POLL_SECONDS",
+        std::env::var("SESSION_POLL_SECONDS").ok().as_deref(),
+        1,
+    )?;
     let cold = ColdStart::from_environment().await?;
     let service = Arc::new(StatusService::new(
         cold.store.clone(),

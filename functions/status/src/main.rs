@@ -2,20 +2,22 @@
 //! `bridge_shared::status`.
 
 use bridge_shared::coldstart::ColdStart;
+use bridge_shared::config::seconds_setting;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::telemetry::{self, LogFormat};
 use bridge_status::{StatusApi, handle};
 use lambda_http::Error;
-use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
     let cold = ColdStart::from_environment().await?;
-    let lease_for = std::env::var("LEASE_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map_or(DEFAULT_LEASE, Duration::from_secs);
+    let lease_for = seconds_setting(
+        "LEASE_SECONDS",
+        std::env::var("LEASE_SECONDS").ok().as_deref(),
+        5,
+    )?
+    .unwrap_or(DEFAULT_LEASE);
     let service = StatusService::new(cold.store, cold.ccai, cold.kustomer, lease_for);
     let api = StatusApi {
         service,
