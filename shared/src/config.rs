@@ -2,7 +2,7 @@
 //!
 //! Every variable name here is a public interface (tools outside this repository set them):
 //! `TABLE_NAME`, `BUCKET_NAME`, `KUSTOMER_BASE_URL`, `KUSTOMER_API_KEY`, `CCAI_BASE_URL`,
-//! `CCAI_SUBDOMAIN`, `CCAI_API_TOKEN`, `CCAI_WEBHOOK_SECRETS` (comma-separated, primary first),
+//! `CCAI_SUBDOMAIN`, `CCAI_API_TOKEN`, `CCAI_EVENTS_CREDENTIALS` (`user:password`, comma-separated),
 //! `KUSTOMER_WEBHOOK_SECRET`, `BRIDGE_TOKEN`, `ADMIN_TOKEN`, `DEFAULT_COUNTRY`.
 //!
 //! Each secret may instead be given as the name of an SSM parameter in `<NAME>_PARAM` (e.g.
@@ -211,8 +211,9 @@ pub struct BridgeConfig {
     pub bucket_name: String,
     pub kustomer: KustomerSettings,
     pub ccai: CcaiSettings,
-    /// Primary first; a signature matching any of them is valid (rotation).
-    pub ccai_webhook_secrets: Vec<Secret>,
+    /// The HTTP Basic credentials CCAI Platform's External Session Events may carry: one
+    /// per feed (calls, chats) and a second during a rotation.
+    pub ccai_events_credentials: Vec<BasicCredential>,
     pub kustomer_webhook_secret: Secret,
     pub bridge_token: Secret,
     pub admin_token: Secret,
@@ -225,7 +226,7 @@ pub const DEFAULT_COUNTRY: &str = "US";
 const SECRET_VARS: [&str; 6] = [
     "KUSTOMER_API_KEY",
     "CCAI_API_TOKEN",
-    "CCAI_WEBHOOK_SECRETS",
+    "CCAI_EVENTS_CREDENTIALS",
     "KUSTOMER_WEBHOOK_SECRET",
     "BRIDGE_TOKEN",
     "ADMIN_TOKEN",
@@ -276,7 +277,7 @@ impl BridgeConfig {
                 reason: format!("expected a two-letter ISO country code such as US, got {value:?}"),
             })?,
         };
-        let ccai_webhook_secrets = split_secrets(&secret("CCAI_WEBHOOK_SECRETS"))?;
+        let ccai_events_credentials = split_credentials(&secret("CCAI_EVENTS_CREDENTIALS"))?;
 
         Ok(Self {
             table_name: aws_name("TABLE_NAME", table_name)?,
@@ -290,7 +291,7 @@ impl BridgeConfig {
                 subdomain: ccai_subdomain,
                 api_token: secret("CCAI_API_TOKEN"),
             },
-            ccai_webhook_secrets,
+            ccai_events_credentials,
             kustomer_webhook_secret: secret("KUSTOMER_WEBHOOK_SECRET"),
             bridge_token: secret("BRIDGE_TOKEN"),
             admin_token: secret("ADMIN_TOKEN"),
@@ -350,21 +351,49 @@ async fn resolve_secrets(
         .collect()
 }
 
-fn split_secrets(joined: &Secret) -> Result<Vec<Secret>, ConfigError> {
-    let secrets: Vec<Secret> = joined
+/// One `user:password` pair of HTTP Basic auth. The password never prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BasicCredential {
+    pub user: String,
+    pub password: Secret,
+}
+
+/// Parses `CCAI_EVENTS_CREDENTIALS`: `user:password` entries, comma-separated.
+pub fn split_credentials(joined: &Secret) -> Result<Vec<BasicCredential>, ConfigError> {
+    let malformed = |reason: String| ConfigError::Malformed {
+        var: "CCAI_EVENTS_CREDENTIALS".into(),
+        reason,
+    };
+    let mut credentials = Vec::new();
+    for (n, entry) in joined
         .expose()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(Secret::new)
-        .collect();
-    if secrets.is_empty() {
-        return Err(ConfigError::Malformed {
-            var: "CCAI_WEBHOOK_SECRETS".into(),
-            reason: "expected one or more comma-separated secrets, primary first".into(),
-        });
+        .enumerate()
+    {
+        // A password may hold ':' (Basic auth splits at the first one), a user may not.
+        match entry.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                credentials.push(BasicCredential {
+                    user: user.to_owned(),
+                    password: Secret::new(password),
+                })
+            }
+            _ => {
+                return Err(malformed(format!(
+                    "entry {} is not user:password (both non-empty)",
+                    n + 1
+                )));
+            }
+        }
     }
-    Ok(secrets)
+    if credentials.is_empty() {
+        return Err(malformed(
+            "expected one or more comma-separated user:password entries".into(),
+        ));
+    }
+    Ok(credentials)
 }
 
 fn base_url(var: &str, value: &str) -> Result<String, ConfigError> {
@@ -417,7 +446,7 @@ mod tests {
             ("CCAI_BASE_URL", "https://acme.uc1.ccaiplatform.com"),
             ("CCAI_SUBDOMAIN", "acme"),
             ("CCAI_API_TOKEN", "c-token"),
-            ("CCAI_WEBHOOK_SECRETS", "primary, secondary"),
+            ("CCAI_EVENTS_CREDENTIALS", "calls:pw1, chats:p:w2"),
             ("KUSTOMER_WEBHOOK_SECRET", "kw"),
             ("BRIDGE_TOKEN", "bt"),
             ("ADMIN_TOKEN", "at"),
@@ -461,8 +490,11 @@ mod tests {
     async fn a_complete_environment_loads_with_defaults() {
         let config = BridgeConfig::load(&env_with(&[]), None).await.unwrap();
         assert_eq!(config.kustomer.base_url, "https://api.kustomerapp.com");
-        assert_eq!(config.ccai_webhook_secrets.len(), 2);
-        assert_eq!(config.ccai_webhook_secrets[0].expose(), "primary");
+        assert_eq!(config.ccai_events_credentials.len(), 2);
+        assert_eq!(config.ccai_events_credentials[0].user, "calls");
+        assert_eq!(config.ccai_events_credentials[0].password.expose(), "pw1");
+        // Basic auth splits at the first ':', so a password may hold more.
+        assert_eq!(config.ccai_events_credentials[1].password.expose(), "p:w2");
         assert_eq!(config.default_country.as_str(), "US");
     }
 
@@ -490,7 +522,7 @@ mod tests {
             ("KUSTOMER_BASE_URL", "api.kustomerapp.com"),
             ("DEFAULT_COUNTRY", "USA"),
             ("TABLE_NAME", "ab"),
-            ("CCAI_WEBHOOK_SECRETS", " , "),
+            ("CCAI_EVENTS_CREDENTIALS", " , "),
         ] {
             let err = BridgeConfig::load(&env_with(&[(var, Some(value))]), None)
                 .await
@@ -507,19 +539,19 @@ mod tests {
         let store = FakeParameters {
             values: HashMap::from([
                 ("/bridge/kustomer".to_owned(), "from-ssm".to_owned()),
-                ("/bridge/ccai-secrets".to_owned(), "a,b".to_owned()),
+                ("/bridge/ccai-events".to_owned(), "a:1,b:2".to_owned()),
             ]),
             ..Default::default()
         };
         let env = env_with(&[
             ("KUSTOMER_API_KEY", None),
             ("KUSTOMER_API_KEY_PARAM", Some("/bridge/kustomer")),
-            ("CCAI_WEBHOOK_SECRETS", None),
-            ("CCAI_WEBHOOK_SECRETS_PARAM", Some("/bridge/ccai-secrets")),
+            ("CCAI_EVENTS_CREDENTIALS", None),
+            ("CCAI_EVENTS_CREDENTIALS_PARAM", Some("/bridge/ccai-events")),
         ]);
         let config = BridgeConfig::load(&env, Some(&store)).await.unwrap();
         assert_eq!(config.kustomer.api_key.expose(), "from-ssm");
-        assert_eq!(config.ccai_webhook_secrets[1].expose(), "b");
+        assert_eq!(config.ccai_events_credentials[1].user, "b");
         assert_eq!(
             store.calls.lock().unwrap().len(),
             1,
@@ -543,6 +575,19 @@ mod tests {
             err.to_string(),
             "ADMIN_TOKEN and ADMIN_TOKEN_PARAM are both set; set one"
         );
+    }
+
+    #[tokio::test]
+    async fn r_e_1_an_events_credential_without_user_or_password_is_refused() {
+        for value in ["calls", "calls:", ":pw", "calls:pw,chats"] {
+            let env = env_with(&[("CCAI_EVENTS_CREDENTIALS", Some(value))]);
+            let err = BridgeConfig::load(&env, None).await.unwrap_err();
+            assert!(
+                err.to_string().starts_with("CCAI_EVENTS_CREDENTIALS")
+                    && !err.to_string().contains("pw"),
+                "{value}: {err}"
+            );
+        }
     }
 
     #[test]

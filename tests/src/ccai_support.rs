@@ -1,10 +1,10 @@
-//! A real CCAI client against a sandbox, and a receiver for the sandbox's signed events.
+//! A real CCAI client against a sandbox, and a receiver for the sandbox's session events.
 
 use crate::ccai_sandbox::CcaiSandbox;
 use bridge_shared::ccai::CcaiClient;
-use bridge_shared::config::Secret;
+use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
-use bridge_shared::signature::verify_session_event;
+use bridge_shared::signature::check_basic;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,15 +39,22 @@ pub fn client_with(
     )
 }
 
-/// One event as received: its body, and whether its signature verified.
+/// One POST as received: its body (a `{count, events}` batch), and whether its Basic
+/// credentials matched.
 #[derive(Clone, Debug)]
 pub struct Received {
     pub body: Value,
     pub verified: bool,
 }
 
-/// An HTTP endpoint that records the session events posted to it, checking each signature
-/// against `secrets` with the bridge's own verifier.
+impl Received {
+    pub fn events(&self) -> Vec<Value> {
+        self.body["events"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// An HTTP endpoint that records the session-event batches posted to it, checking each
+/// request's Basic credentials with the bridge's own check.
 pub struct EventReceiver {
     pub url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
@@ -61,35 +68,33 @@ impl Drop for EventReceiver {
 }
 
 impl EventReceiver {
-    pub async fn start(secrets: &[&str]) -> Self {
-        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+    /// `credentials`: `user:password` entries.
+    pub async fn start(credentials: &[&str]) -> Self {
+        let credentials: Vec<BasicCredential> = credentials
+            .iter()
+            .map(|entry| {
+                let (user, password) = entry.split_once(':').unwrap();
+                BasicCredential {
+                    user: user.into(),
+                    password: Secret::new(password),
+                }
+            })
+            .collect();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let store = received.clone();
         let app = axum::Router::new().route(
             "/webhooks/ccai",
             axum::routing::post(
                 move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                    let secrets = secrets.clone();
+                    let credentials = credentials.clone();
                     let store = store.clone();
                     async move {
-                        let header = |name: &str| {
-                            headers
-                                .get(name)
-                                .and_then(|v| v.to_str().ok())
-                                .map(str::to_owned)
-                        };
-                        let verified = verify_session_event(
-                            header("x-signature").as_deref(),
-                            header("x-signature-timestamp").as_deref(),
-                            &body,
-                            &secrets,
-                            chrono::Utc::now().timestamp(),
-                        )
-                        .is_ok();
+                        let header = headers.get("authorization").and_then(|v| v.to_str().ok());
+                        let verified = check_basic(header, &credentials).is_ok();
                         let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
                         store.lock().unwrap().push(Received { body, verified });
                         if verified {
-                            axum::http::StatusCode::ACCEPTED
+                            axum::http::StatusCode::OK
                         } else {
                             axum::http::StatusCode::UNAUTHORIZED
                         }
@@ -109,7 +114,16 @@ impl EventReceiver {
         }
     }
 
-    pub fn events(&self) -> Vec<Received> {
+    pub fn batches(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Every event of every verified batch, in arrival order.
+    pub fn events(&self) -> Vec<Value> {
+        self.batches()
+            .iter()
+            .filter(|r| r.verified)
+            .flat_map(Received::events)
+            .collect()
     }
 }

@@ -25,9 +25,7 @@ async fn calls_and_chats_are_read_with_their_documented_fields() {
     let ana = agent(&sandbox, "ana@example.com", "Available");
     let driver = ScenarioDriver::new(&sandbox, None);
     let played = driver.ivr_call_answered(ana, "+15550104477").await;
-    driver
-        .csat("call", played.session_id, 4, Some("quick"))
-        .await;
+    driver.csat("call", played.session_id, 4, Some("quick"));
 
     let call = client.call(played.session_id).await.unwrap();
     assert_eq!(call.call_type.as_deref(), Some("Voice Inbound (IVR)"));
@@ -89,12 +87,8 @@ async fn the_callers_number_comes_from_the_end_user_when_no_participant_carries_
 }
 
 #[tokio::test]
-async fn updated_calls_are_listed_across_pages_with_the_total() {
-    let sandbox = sandbox(CcaiSandboxOptions {
-        max_per_page: 2,
-        ..Default::default()
-    })
-    .await;
+async fn r_e_4_updated_calls_are_tailed_oldest_first() {
+    let sandbox = sandbox(CcaiSandboxOptions::default()).await;
     let client = client(&sandbox);
     let ana = agent(&sandbox, "ana@example.com", "Available");
     let driver = ScenarioDriver::new(&sandbox, None);
@@ -110,24 +104,24 @@ async fn updated_calls_are_listed_across_pages_with_the_total() {
                 .session_id,
         );
     }
-    let (calls, total) = client.calls_updated_since(since).await.unwrap();
+    let calls = client.calls_page(since, 1).await.unwrap();
     let ids: Vec<u64> = calls.iter().map(|c| c.id).collect();
-    assert_eq!(ids, later);
-    assert_eq!(total, Some(5));
+    assert_eq!(ids, later, "oldest first, from `since` on");
     assert!(!ids.contains(&early.session_id));
-    let pages = sandbox
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/manager/api/v1/calls")
-        .count();
-    assert_eq!(pages, 3);
+    // A tail read repeats from the last record's update time (inclusive).
+    let last = chrono::DateTime::parse_from_rfc3339(calls[4].updated_at.as_deref().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let again = client.calls_page(last, 1).await.unwrap();
+    assert_eq!(again.iter().map(|c| c.id).collect::<Vec<_>>(), [later[4]]);
+    assert!(client.calls_page(since, 2).await.unwrap().is_empty());
     let abandoned = client.call(early.session_id).await.unwrap();
     assert!(abandoned.is_abandoned());
 
     let chat = driver
         .chat_with_transcript(ana, "u1", &[("end_user", "hi")])
         .await;
-    let (chats, _) = client.chats_updated_since(since).await.unwrap();
+    let chats = client.chats_page(since, 1).await.unwrap();
     assert_eq!(
         chats.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![chat.session_id]
@@ -165,8 +159,20 @@ async fn agents_statuses_menus_and_teams_are_read_and_credentials_checked() {
             .as_deref(),
         Some("Available")
     );
+    // R-S-2: status ids are signed (built-ins 0 and below) and names repeat.
     let statuses = client.user_statuses().await.unwrap();
-    assert!(statuses.iter().any(|s| s.name == "In-call"));
+    let ids_of = |name: &str| -> Vec<i64> {
+        statuses
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.id)
+            .collect()
+    };
+    assert_eq!(ids_of("In-call"), [-7]);
+    assert_eq!(ids_of("Available"), [0]);
+    assert_eq!(ids_of("Meal"), [-4, 5]);
+    let agent = client.agents_by_email("agent2@example.com").await.unwrap();
+    assert_eq!(agent[0].status.as_ref().unwrap().id, Some(0));
     assert_eq!(client.menus().await.unwrap().len(), 4);
     assert_eq!(client.teams().await.unwrap().len(), 2);
     client.check_credentials().await.unwrap();

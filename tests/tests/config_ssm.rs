@@ -30,7 +30,7 @@ async fn secure_string_parameters_resolve_at_load() {
     let prefix = format!("/{}", unique("bridge"));
     for (name, value) in [
         ("kustomer-api-key", "k-from-ssm"),
-        ("ccai-webhook", "one,two"),
+        ("ccai-events", "calls:one,chats:two"),
     ] {
         client
             .put_parameter()
@@ -47,27 +47,27 @@ async fn secure_string_parameters_resolve_at_load() {
         format!("{prefix}/kustomer-api-key"),
     ));
     env.push((
-        "CCAI_WEBHOOK_SECRETS_PARAM".into(),
-        format!("{prefix}/ccai-webhook"),
+        "CCAI_EVENTS_CREDENTIALS_PARAM".into(),
+        format!("{prefix}/ccai-events"),
     ));
     let store = SsmParameterStore::new(client);
     let config = BridgeConfig::load(&Env::from_pairs(env), Some(&store))
         .await
         .unwrap();
     assert_eq!(config.kustomer.api_key.expose(), "k-from-ssm");
-    let secrets: Vec<&str> = config
-        .ccai_webhook_secrets
+    let credentials: Vec<(&str, &str)> = config
+        .ccai_events_credentials
         .iter()
-        .map(|s| s.expose())
+        .map(|c| (c.user.as_str(), c.password.expose()))
         .collect();
-    assert_eq!(secrets, ["one", "two"]);
+    assert_eq!(credentials, [("calls", "one"), ("chats", "two")]);
 }
 
 #[tokio::test]
 async fn a_parameter_that_does_not_exist_is_named() {
     let mut env = base_env();
     env.push(("KUSTOMER_API_KEY_PARAM".into(), "/no/such/parameter".into()));
-    env.push(("CCAI_WEBHOOK_SECRETS".into(), "s".into()));
+    env.push(("CCAI_EVENTS_CREDENTIALS".into(), "u:p".into()));
     let store = SsmParameterStore::new(ssm_client().await);
     let err = BridgeConfig::load(&Env::from_pairs(env), Some(&store))
         .await

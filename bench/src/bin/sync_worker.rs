@@ -8,7 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use bridge_shared::UnixMillis;
-use bridge_shared::events::{SessionEvent, inbox_item};
+use bridge_shared::events::inbox_item;
 use bridge_shared::store::{DynamoStore, Item, StateStore};
 use bridge_sync::{SyncApi, handle};
 use bridge_tests::ccai_sandbox::ScenarioDriver;
@@ -107,7 +107,7 @@ async fn main() {
             .ivr_call_answered(agent, &format!("+1555{:07}", 2_000_000 + i))
             .await;
         for sent in &call.events {
-            let event: SessionEvent = serde_json::from_value(sent.body.clone()).unwrap();
+            let event = sent.trigger();
             items.push(inbox_item(&event, UnixMillis::now()).unwrap());
         }
     }

@@ -6,6 +6,7 @@
 //! | `PUT /admin/status-mapping` `{to_ccai, to_kustomer?, priority?, two_way?, apply_at_login?}` | 200 the saved mapping · 400 naming the bad entry |
 //! | `GET /admin/agents` | 200 `[{email, lease_holder, lease_expires_at, state}]` |
 //! | `GET /admin/health` | 200/503 `{status, checks}` |
+//! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::CcaiClient;
@@ -139,6 +140,24 @@ impl AdminApi {
         json_answer(StatusCode::OK, json!(agents))
     }
 
+    /// Malformed session events the intake kept, newest first (at most 100).
+    async fn rejected(&self, now: UnixMillis) -> Response<Body> {
+        match self.store.list_partition("REJECTED", now).await {
+            Ok(items) => json_answer(
+                StatusCode::OK,
+                json!(
+                    items
+                        .into_iter()
+                        .rev()
+                        .take(100)
+                        .map(|item| item.body)
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        }
+    }
+
     async fn health(&self, now: UnixMillis) -> Response<Body> {
         let store = self
             .store
@@ -184,10 +203,13 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         (Method::PUT, "/admin/status-mapping") => api.put_mapping(&request).await,
         (Method::GET, "/admin/agents") => api.agents(now).await,
         (Method::GET, "/admin/health") => api.health(now).await,
-        (_, "/admin/status-mapping" | "/admin/agents" | "/admin/health") => json_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed on this route",
-        ),
+        (Method::GET, "/admin/rejected") => api.rejected(now).await,
+        (_, "/admin/status-mapping" | "/admin/agents" | "/admin/health" | "/admin/rejected") => {
+            json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        }
         _ => json_error(StatusCode::NOT_FOUND, format!("no route {path}")),
     }
 }

@@ -167,3 +167,27 @@ async fn requests_without_the_admin_token_are_refused() {
         405
     );
 }
+
+#[tokio::test]
+async fn r_e_1_rejected_session_events_are_listed_newest_first() {
+    let rig = rig_with_ccai_password(None).await;
+    let now = UnixMillis::now();
+    let mark = bridge_tests::unique("rejected");
+    for n in 0..2 {
+        let item = bridge_shared::store::Item::new(
+            bridge_shared::store::ItemKey::rejected_event(now.0 + n, &format!("{mark}-{n}")),
+            json!({"index": n, "field": "item", "error": "item: is required", "event": mark}),
+        );
+        rig.api.store.put(&item).await.unwrap();
+    }
+    let (status, list) = call(&rig, "GET", "/admin/rejected", json!({})).await;
+    assert_eq!(status, 200);
+    let ours: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["event"] == mark.as_str())
+        .collect();
+    assert_eq!(ours.len(), 2);
+    assert_eq!(ours[0]["index"], 1, "newest first");
+}

@@ -1,26 +1,54 @@
-//! `POST /webhooks/ccai` (events.md §1, R-E-1 … R-E-3): check the signature before anything
-//! else, validate, store the event once (a conditional put on `EVENT#<id>`), answer at once.
-//! The slow work happens downstream, from the table's stream.
+//! `POST /webhooks/ccai` (events.md §1, R-E-1 … R-E-3): CCAI Platform's External Session
+//! Events. HTTP Basic is checked before anything else; the body is a batch
+//! `{count, events}`; each well-formed event is stored once in the inbox (a conditional put on
+//! `EVENT#<event_id>`), each malformed one is kept for `GET /admin/rejected`; the answer comes
+//! after the durable writes. The slow work happens downstream, from the table's stream.
 //!
-//! Answers: 202 stored · 200 duplicate (already stored, nothing done) · 202 ignored (unknown
-//! type, logged) · 400 naming the field · 401 bad or missing signature · 413 over 256 KiB.
+//! Answers: 200 `{stored, duplicates, rejected: [{index, field, error}]}` · 400 naming the field
+//! (not JSON, no `events` array) · 401 with `WWW-Authenticate: Basic realm="ccai-events"` ·
+//! 413 over 1 MiB · 503 when a write failed (the platform's retry brings the batch again; what
+//! was stored is then a duplicate).
 
 use bridge_shared::UnixMillis;
-use bridge_shared::config::Secret;
-use bridge_shared::events::{MAX_EVENT_BYTES, parse_session_event};
+use bridge_shared::config::BasicCredential;
+use bridge_shared::ese::{EseEvent, MAX_BATCH_BYTES, parse_batch};
+use bridge_shared::events::EventError;
 use bridge_shared::lambda::{body_bytes, json_answer};
-use bridge_shared::signature::verify_session_event;
-use bridge_shared::store::{DocumentStore, PutOutcome};
-use lambda_http::http::{Method, StatusCode};
+use bridge_shared::signature::check_basic;
+use bridge_shared::store::{DocumentStore, Item, ItemKey, PutOutcome, StoreError};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub use bridge_shared::events::{INBOX_RETENTION, inbox_item};
 
+/// How long a rejected event is kept for the admin to see.
+pub const REJECTED_RETENTION: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+/// How much of a rejected event is kept (enough to see what was wrong with it).
+const REJECTED_EXCERPT: usize = 8 * 1024;
+
 pub struct IntakeApi {
     pub store: Arc<dyn DocumentStore>,
-    pub secrets: Vec<Secret>,
+    pub credentials: Vec<BasicCredential>,
+}
+
+fn unauthorised(reason: String) -> Response<Body> {
+    let mut answer = json_answer(StatusCode::UNAUTHORIZED, json!({"error": reason}));
+    answer.headers_mut().insert(
+        "www-authenticate",
+        HeaderValue::from_static("Basic realm=\"ccai-events\""),
+    );
+    answer
+}
+
+/// What became of one batch.
+#[derive(Default)]
+struct Tally {
+    stored: usize,
+    duplicates: usize,
+    rejected: Vec<Value>,
+    failed: Option<StoreError>,
 }
 
 pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
@@ -29,29 +57,26 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
     {
         return json_answer(StatusCode::NOT_FOUND, json!({"error": "no such route"}));
     }
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let feed = match check_basic(header, &api.credentials) {
+        Ok(user) => user.to_owned(),
+        Err(err) => {
+            tracing::warn!(reason = %err, "session events refused");
+            return unauthorised(format!("authentication refused: {err}"));
+        }
+    };
     let body = body_bytes(&request);
-    if body.len() > MAX_EVENT_BYTES {
+    if body.len() > MAX_BATCH_BYTES {
         return json_answer(
             StatusCode::PAYLOAD_TOO_LARGE,
-            json!({"error": "body over 256 KiB"}),
+            json!({"error": "body over 1 MiB"}),
         );
     }
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    if let Err(err) = verify_session_event(
-        header("x-signature"),
-        header("x-signature-timestamp"),
-        body,
-        &api.secrets,
-        now.0 / 1000,
-    ) {
-        tracing::warn!(reason = %err, "session event refused");
-        return json_answer(
-            StatusCode::UNAUTHORIZED,
-            json!({"error": format!("signature refused: {err}")}),
-        );
-    }
-    let event = match parse_session_event(body) {
-        Ok(event) => event,
+    let events = match parse_batch(body) {
+        Ok(events) => events,
         Err(err) => {
             return json_answer(
                 StatusCode::BAD_REQUEST,
@@ -59,41 +84,94 @@ pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Respo
             );
         }
     };
-    if !event.is_known() {
-        tracing::info!(event_id = %event.id, event_type = %event.event_type, "unknown event type ignored");
+    let raw: Vec<Value> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("events").and_then(Value::as_array).cloned())
+        .unwrap_or_default();
+
+    // Every write of the batch at once: the answer waits for the slowest, not for the sum.
+    let writes = events.iter().enumerate().map(|(index, event)| {
+        let raw = raw.get(index);
+        async move {
+            match event {
+                Ok(event) => (index, Ok(store_event(api, event, now).await)),
+                Err(err) => (index, Err(reject(api, index, err, raw, now).await)),
+            }
+        }
+    });
+    let mut tally = Tally::default();
+    for (index, outcome) in futures::future::join_all(writes).await {
+        match outcome {
+            Ok(Ok(PutOutcome::Written)) => tally.stored += 1,
+            Ok(Ok(PutOutcome::Kept(_))) => tally.duplicates += 1,
+            Ok(Err(err)) | Err((_, Some(err))) => tally.failed = Some(err),
+            Err((error, None)) => tally
+                .rejected
+                .push(json!({"index": index, "field": error.field, "error": error.to_string()})),
+        }
+    }
+    if let Some(err) = tally.failed {
+        // Not everything is stored: a 5xx makes the platform send the batch again, so nothing
+        // is lost (what was stored comes back as a duplicate).
+        tracing::error!(error = %err, "session events not stored");
         return json_answer(
-            StatusCode::ACCEPTED,
-            json!({"id": event.id, "ignored": true}),
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "not stored; retry"}),
         );
     }
-    let item = match inbox_item(&event, now) {
-        Ok(item) => item,
-        Err(err) => {
-            return json_answer(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": err.to_string()}),
-            );
-        }
-    };
-    match api.store.put_if_absent(&item, now).await {
-        Ok(PutOutcome::Written) => {
-            tracing::info!(event_id = %event.id, event_type = %event.event_type, session = event.session.id, "session event stored");
-            json_answer(
-                StatusCode::ACCEPTED,
-                json!({"id": event.id, "stored": true}),
-            )
-        }
-        Ok(PutOutcome::Kept(_)) => {
-            tracing::info!(event_id = %event.id, "duplicate session event");
-            json_answer(StatusCode::OK, json!({"id": event.id, "duplicate": true}))
-        }
-        Err(err) => {
-            // Not stored: a 5xx makes the sender retry, so nothing is lost.
-            tracing::error!(event_id = %event.id, error = %err, "session event not stored");
-            json_answer(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "not stored; retry"}),
-            )
-        }
+    tracing::info!(
+        feed,
+        stored = tally.stored,
+        duplicates = tally.duplicates,
+        rejected = tally.rejected.len(),
+        "session events received"
+    );
+    json_answer(
+        StatusCode::OK,
+        json!({"stored": tally.stored, "duplicates": tally.duplicates, "rejected": tally.rejected}),
+    )
+}
+
+async fn store_event(
+    api: &IntakeApi,
+    event: &EseEvent,
+    now: UnixMillis,
+) -> Result<PutOutcome, StoreError> {
+    let item = inbox_item(&event.trigger(), now).map_err(|err| StoreError::Malformed {
+        key: ItemKey::inbox(&event.event_id).to_string(),
+        reason: err.to_string(),
+    })?;
+    let outcome = api.store.put_if_absent(&item, now).await?;
+    if matches!(outcome, PutOutcome::Written) {
+        tracing::info!(event_id = %event.event_id, session = event.session.id, kind = event.session.kind.as_str(), "session event stored");
     }
+    Ok(outcome)
+}
+
+/// Keeps a malformed event for the admin (`GET /admin/rejected`). The log line names only its
+/// place in the batch and the field: the event itself may hold a caller's number.
+async fn reject(
+    api: &IntakeApi,
+    index: usize,
+    error: &EventError,
+    raw: Option<&Value>,
+    now: UnixMillis,
+) -> (EventError, Option<StoreError>) {
+    tracing::warn!(index, field = %error.field, "session event rejected");
+    let mut excerpt = raw.map(Value::to_string).unwrap_or_default();
+    if excerpt.len() > REJECTED_EXCERPT {
+        let mut end = REJECTED_EXCERPT;
+        while !excerpt.is_char_boundary(end) {
+            end -= 1;
+        }
+        excerpt.truncate(end);
+        excerpt.push('…');
+    }
+    let item = Item::new(
+        ItemKey::rejected_event(now.0, &format!("{}-{index}", uuid::Uuid::new_v4())),
+        json!({"index": index, "field": error.field, "error": error.to_string(),
+               "event": excerpt, "received_at": now.to_iso()}),
+    )
+    .expiring_at(now.plus(REJECTED_RETENTION));
+    (error.clone(), api.store.put(&item).await.err())
 }

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let cold = ColdStart::from_environment().await?;
     let api = IntakeApi {
         store: cold.store,
-        secrets: cold.config.ccai_webhook_secrets.clone(),
+        credentials: cold.config.ccai_events_credentials.clone(),
     };
     bridge_shared::lambda::serve(api, |api, request, now| async move {
         handle(&api, request, now).await

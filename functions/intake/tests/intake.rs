@@ -1,43 +1,73 @@
-//! The intake against DynamoDB Local: signatures first (R-E-1), each event stored once
-//! (R-E-2), answered at once (R-E-3).
+//! The intake against DynamoDB Local: HTTP Basic first (R-E-1), batches of External Session
+//! Events, each event stored once (R-E-2), malformed ones kept apart, answered after the
+//! durable writes (R-E-3).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use bridge_intake::{IntakeApi, handle};
 use bridge_shared::UnixMillis;
-use bridge_shared::config::Secret;
-use bridge_shared::signature::session_signature_header;
+use bridge_shared::config::{BasicCredential, Secret};
+use bridge_shared::events::SessionTrigger;
+use bridge_shared::signature::basic_header;
 use bridge_shared::store::{DocumentStore, ItemKey};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-async fn api() -> (IntakeApi, Arc<dyn DocumentStore>) {
+fn credential(user: &str, password: &str) -> BasicCredential {
+    BasicCredential {
+        user: user.into(),
+        password: Secret::new(password),
+    }
+}
+
+async fn api_with(credentials: Vec<BasicCredential>) -> (IntakeApi, Arc<dyn DocumentStore>) {
     let store: Arc<dyn DocumentStore> = Arc::new(bridge_tests::local::dynamo_store().await);
     (
         IntakeApi {
             store: store.clone(),
-            secrets: vec![Secret::new("primary"), Secret::new("old")],
+            credentials,
         },
         store,
     )
 }
 
-fn event(id: &str, event_type: &str) -> String {
-    json!({"id": id, "type": event_type, "occurred_at": "2026-11-23T10:15:02.123Z", "session": {"kind": "call", "id": 987}}).to_string()
+async fn api() -> (IntakeApi, Arc<dyn DocumentStore>) {
+    api_with(vec![
+        credential("calls", "call-pass"),
+        credential("chats", "chat-pass"),
+    ])
+    .await
 }
 
-fn signed(body: &str, secret: &str, timestamp: i64) -> lambda_http::Request {
-    http::Request::builder()
+fn event(id: &str, item: Value) -> Value {
+    json!({"event_id": id, "timestamp": 1_764_669_600_123_i64, "item": item})
+}
+
+fn call_event(id: &str) -> Value {
+    event(
+        id,
+        json!({"call_id": 1917, "state": "connected",
+        "participants": [{"type": "external", "state": "connected", "dn": "+15551234567"}]}),
+    )
+}
+
+fn batch(events: &[Value]) -> String {
+    json!({"count": events.len(), "events": events}).to_string()
+}
+
+fn post(body: &str, authorization: Option<&str>) -> lambda_http::Request {
+    let mut request = http::Request::builder()
         .method("POST")
-        .uri("/webhooks/ccai")
-        .header(
-            "x-signature",
-            session_signature_header(timestamp, body.as_bytes(), secret, None),
-        )
-        .header("x-signature-timestamp", timestamp.to_string())
-        .body(Body::Text(body.to_owned()))
-        .unwrap()
+        .uri("/webhooks/ccai");
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    request.body(Body::Text(body.to_owned())).unwrap()
+}
+
+fn as_calls(body: &str) -> lambda_http::Request {
+    post(body, Some(&basic_header("calls", "call-pass")))
 }
 
 async fn send(api: &IntakeApi, request: lambda_http::Request) -> (u16, Value) {
@@ -50,80 +80,171 @@ async fn send(api: &IntakeApi, request: lambda_http::Request) -> (u16, Value) {
     (status, body)
 }
 
-fn now_s() -> i64 {
-    UnixMillis::now().0 / 1000
+async fn stored(store: &dyn DocumentStore, id: &str) -> Option<SessionTrigger> {
+    let item = store
+        .get(&ItemKey::inbox(id), UnixMillis::now())
+        .await
+        .unwrap()?;
+    Some(serde_json::from_value(item.body).unwrap())
 }
 
 #[tokio::test]
 async fn r_e_2_an_event_is_stored_once_and_its_duplicates_change_nothing() {
     let (api, store) = api().await;
     let id = bridge_tests::unique("evt");
-    let body = event(&id, "call.ended");
+    let body = batch(&[call_event(&id)]);
     assert_eq!(
-        send(&api, signed(&body, "primary", now_s())).await,
-        (202, json!({"id": id, "stored": true}))
+        send(&api, as_calls(&body)).await,
+        (200, json!({"stored": 1, "duplicates": 0, "rejected": []}))
     );
-    let stored = store
-        .get(&ItemKey::inbox(&id), UnixMillis::now())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.body["type"], "call.ended");
-    assert_eq!(stored.body["session"], json!({"kind": "call", "id": 987}));
-    // Signed with the rotated secret, delivered again: a duplicate.
-    assert_eq!(send(&api, signed(&body, "old", now_s())).await.0, 200);
+    assert_eq!(
+        send(&api, as_calls(&body)).await,
+        (200, json!({"stored": 0, "duplicates": 1, "rejected": []}))
+    );
+    let trigger = stored(store.as_ref(), &id).await.unwrap();
+    assert_eq!(trigger.session.id, 1917);
+    assert_eq!(trigger.hint, "call.created");
+    assert_eq!(
+        trigger.item.unwrap()["participants"][0]["dn"],
+        "+15551234567"
+    );
 }
 
 #[tokio::test]
-async fn r_e_1_a_bad_or_missing_signature_is_refused_before_anything_is_stored() {
+async fn r_e_1_basic_credentials_are_refused_accepted_and_rotated() {
     let (api, store) = api().await;
     let id = bridge_tests::unique("evt");
-    let body = event(&id, "call.ended");
-    assert_eq!(send(&api, signed(&body, "stolen", now_s())).await.0, 401);
-    assert_eq!(
-        send(&api, signed(&body, "primary", now_s() - 301)).await.0,
-        401,
-        "replayed"
-    );
-    let unsigned = http::Request::builder()
-        .method("POST")
-        .uri("/webhooks/ccai")
-        .body(Body::Text(body.clone()))
-        .unwrap();
-    assert_eq!(send(&api, unsigned).await.0, 401);
+    let body = batch(&[call_event(&id)]);
+    for authorization in [
+        None,
+        Some("Bearer call-pass".to_owned()),
+        Some(basic_header("calls", "chat-pass")),
+        Some(basic_header("calls", "wrong")),
+        Some(basic_header("intruder", "call-pass")),
+    ] {
+        let response = handle(
+            &api,
+            post(&body, authorization.as_deref()),
+            UnixMillis::now(),
+        )
+        .await;
+        assert_eq!(response.status().as_u16(), 401, "{authorization:?}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Basic realm=\"ccai-events\""
+        );
+    }
     assert!(
-        store
-            .get(&ItemKey::inbox(&id), UnixMillis::now())
-            .await
-            .unwrap()
-            .is_none()
+        stored(store.as_ref(), &id).await.is_none(),
+        "nothing stored before auth"
     );
-}
 
-#[tokio::test]
-async fn malformed_unknown_and_oversized_events_get_clear_answers() {
-    let (api, store) = api().await;
-    let id = bridge_tests::unique("evt");
-    let (status, body) = send(
-        &api,
-        signed(&event(&id, "call.teleported"), "primary", now_s()),
+    // The chat feed has its own credential.
+    let chat_id = bridge_tests::unique("evt");
+    let chat = batch(&[event(
+        &chat_id,
+        json!({"chat_id": "4410", "state": "connected"}),
+    )]);
+    let (status, _) = send(&api, post(&chat, Some(&basic_header("chats", "chat-pass")))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        stored(store.as_ref(), &chat_id).await.unwrap().session.id,
+        4410
+    );
+
+    // Rotation: the new password is added beside the old, then the old one is removed.
+    let (rotating, _) = api_with(vec![
+        credential("calls", "call-pass"),
+        credential("calls", "new-pass"),
+    ])
+    .await;
+    for password in ["call-pass", "new-pass"] {
+        let (status, _) = send(
+            &rotating,
+            post(&body, Some(&basic_header("calls", password))),
+        )
+        .await;
+        assert_eq!(status, 200, "{password}");
+    }
+    let (rotated, _) = api_with(vec![credential("calls", "new-pass")]).await;
+    let (status, _) = send(
+        &rotated,
+        post(&body, Some(&basic_header("calls", "call-pass"))),
     )
     .await;
-    assert_eq!((status, body["ignored"].as_bool()), (202, Some(true)));
-    assert!(
-        store
-            .get(&ItemKey::inbox(&id), UnixMillis::now())
-            .await
-            .unwrap()
-            .is_none(),
-        "unknown types are not stored"
+    assert_eq!(status, 401, "the old password is gone");
+}
+
+#[tokio::test]
+async fn r_e_1_a_malformed_event_is_rejected_alone_and_kept_for_the_admin() {
+    let (api, store) = api().await;
+    let (good, other) = (bridge_tests::unique("evt"), bridge_tests::unique("evt"));
+    let body = batch(&[
+        call_event(&good),
+        json!({"event_id": "no-item", "timestamp": 1}),
+        event(&other, json!({"chat_id": 9, "state": "connected"})),
+        event("bad-id", json!({"call_id": "one"})),
+    ]);
+    let before = store
+        .list_partition("REJECTED", UnixMillis::now())
+        .await
+        .unwrap()
+        .len();
+    let (status, answer) = send(&api, as_calls(&body)).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["stored"], 2);
+    assert_eq!(
+        answer["rejected"],
+        json!([
+            {"index": 1, "field": "item", "error": "item: is required"},
+            {"index": 3, "field": "item.call_id", "error": "item.call_id: must be a positive integer (number or numeric string)"},
+        ])
     );
+    assert!(stored(store.as_ref(), &good).await.is_some());
+    assert!(stored(store.as_ref(), &other).await.is_some());
+    let rejected = store
+        .list_partition("REJECTED", UnixMillis::now())
+        .await
+        .unwrap();
+    assert_eq!(rejected.len(), before + 2);
+    let kept: Vec<&Value> = rejected
+        .iter()
+        .map(|r| &r.body)
+        .filter(|b| b["event"].as_str().unwrap().contains("bad-id"))
+        .collect();
+    assert_eq!(kept[0]["field"], "item.call_id");
+}
 
-    let missing_session =
-        json!({"id": "e", "type": "call.ended", "occurred_at": "2026-11-23T10:15:02Z"}).to_string();
-    let (status, body) = send(&api, signed(&missing_session, "primary", now_s())).await;
-    assert_eq!((status, body["field"].as_str()), (400, Some("session")));
-
-    let huge = format!(r#"{{"id":"e","pad":"{}"}}"#, "x".repeat(300 * 1024));
-    assert_eq!(send(&api, signed(&huge, "primary", now_s())).await.0, 413);
+#[tokio::test]
+async fn r_e_1_a_body_that_is_no_batch_is_a_400_naming_the_field_and_over_1_mib_a_413() {
+    let (api, _) = api().await;
+    for (body, field) in [
+        ("nope", "body"),
+        ("{}", "events"),
+        (r#"{"events": 3}"#, "events"),
+    ] {
+        let (status, answer) = send(&api, as_calls(body)).await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (400, Some(field)),
+            "{body}"
+        );
+    }
+    let huge = batch(&[event(
+        "big",
+        json!({"call_id": 1, "pad": "x".repeat(1024 * 1024)}),
+    )]);
+    assert_eq!(send(&api, as_calls(&huge)).await.0, 413);
+    // Credentials are checked before the size: a stranger learns nothing.
+    assert_eq!(send(&api, post(&huge, None)).await.0, 401);
+    let (status, _) = send(
+        &api,
+        http::Request::builder()
+            .method("GET")
+            .uri("/webhooks/ccai")
+            .body(Body::Empty)
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
 }

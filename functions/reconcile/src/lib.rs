@@ -1,6 +1,7 @@
 //! The scheduled reconciliation:
 //! - the session poller ([`poller`], R-E-4): calls and chats updated since the last poll become
-//!   inbox events, so nothing the webhooks missed is lost;
+//!   inbox triggers, so nothing External Session Events missed is lost, and a tenant without
+//!   them is served all the same;
 //! - for every known agent, a pending CRM status change whose session has ended (R-S-5, R-S-6)
 //!   and, in two-way mode, the agent's CCAI status reflected into Kustomer (R-S-7). One agent's
 //!   failure is logged and counted; it never stops the others.
@@ -70,7 +71,8 @@ pub async fn scheduled_run(
     let started = tokio::time::Instant::now();
     let mut run = ScheduledRun::default();
     loop {
-        match poller::poll_sessions(store, ccai, UnixMillis::now()).await {
+        let left = budget.saturating_sub(started.elapsed());
+        match poller::poll_sessions(store, ccai, UnixMillis::now(), left).await {
             Ok(summary) => run.polls.push(summary),
             Err(err) => {
                 tracing::error!(error = %err, "session poll failed");

@@ -18,7 +18,7 @@ use bridge_shared::blob::BlobKey;
 use bridge_shared::conversation::{
     AttachError, FileToAttach, FileWorker, FileWorkerError, SessionView,
 };
-use bridge_shared::events::{SessionEvent, SessionKind};
+use bridge_shared::events::{SessionKind, SessionTrigger};
 use bridge_shared::store::{ItemKey, Once, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
@@ -50,10 +50,10 @@ pub async fn handle(
 /// The recording of the event's call, transferred once.
 pub async fn transfer_for_event(
     api: &RecordingApi,
-    event: &SessionEvent,
+    event: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<RecordOutcome, RecordingError> {
-    if !matches!(event.event_type.as_str(), "call.ended" | "call.voicemail")
+    if !matches!(event.hint.as_str(), "call.ended" | "call.voicemail")
         || event.session.kind != SessionKind::Call
     {
         return Ok(RecordOutcome::Skipped(
@@ -114,7 +114,15 @@ async fn transfer(
         return Ok(RecordOutcome::Skipped("the call has no recording".into()));
     };
     // The conversation: the same idempotent step as the inbox worker's.
-    let view = SessionView::from(&call);
+    let ese = bridge_shared::conversation::kept_ese_item(
+        api.store.as_ref(),
+        SessionKind::Call,
+        call_id,
+        now,
+    )
+    .await
+    .map_err(bridge_shared::conversation::ContactError::from)?;
+    let view = SessionView::from(&call).with_ese(ese.as_ref());
     let conversation_id = api
         .contact()
         .conversation_of(&view, now)

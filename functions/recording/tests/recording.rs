@@ -8,7 +8,6 @@
 use bridge_recording::{RecordingApi, handle};
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::{BlobKey, BlobStore};
-use bridge_shared::events::SessionEvent;
 use bridge_shared::store::StateStore;
 use bridge_tests::ccai_sandbox::recording_byte;
 use bridge_tests::ccai_sandbox::{Played, RecordingFaults, ScenarioDriver};
@@ -49,15 +48,8 @@ async fn rig() -> Rig {
 impl Rig {
     /// Delivers the session's `call.ended` event; the sequence numbers that failed.
     async fn deliver_end(&self, played: &Played) -> Vec<String> {
-        let body = played
-            .events
-            .iter()
-            .find(|e| e.event_type == "call.ended")
-            .unwrap()
-            .body
-            .clone();
-        let event: SessionEvent = serde_json::from_value(body).unwrap();
-        let item = bridge_intake::inbox_item(&event, UnixMillis::now()).unwrap();
+        let ended = played.events.iter().find(|e| e.stage == "End").unwrap();
+        let item = bridge_intake::inbox_item(&ended.trigger(), UnixMillis::now()).unwrap();
         let first = self.sequence.fetch_add(1, Ordering::SeqCst);
         let batch = bridge_tests::stream_support::inserts(&[item], first);
         handle(&self.api, batch, UnixMillis::now())

@@ -1,33 +1,26 @@
 //! The inbox stream worker (`bridge-sync`): the DynamoDB stream delivers every new inbox item
-//! (filtered in template.yaml); each session event is applied exactly once in effect (R-E-2):
-//! an idempotency claim on the event id makes redelivered records no-ops, and every action
-//! starts from the platform's current truth, fetched from the Manager API (R-E-5).
-//!
-//! For every call and chat event: contact sync (`bridge_shared::conversation::contact`:
-//! customer, conversation, assignee, phone note), then, when a session ends (or is transferred away), the pending status change
-//! of each agent whose part is over (R-S-6), at once rather than at the next scheduled
-//! reconciliation. SmartAction, CSAT, custom-data and voicemail-update events are not handled
-//! yet (acknowledged and skipped, logged).
+//! (filtered in template.yaml). Each item is a trigger — an External Session Event or a poll —
+//! meaning only "this session may have changed"; the worker reconciles the whole session from
+//! its truth ([`apply`]), so every trigger is applied exactly once in effect (R-E-2): an
+//! idempotency claim on the trigger id makes redelivered records no-ops, and each Kustomer
+//! step is recorded as done in the session link, so a second trigger repeats nothing.
 
 pub mod session_end;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::model::{Call, Chat};
 use bridge_shared::ccai::{CcaiClient, CcaiError};
-use bridge_shared::conversation::{
-    ContactError, ContactSync, ConversationUpdate, SessionView, update_for,
-};
-use bridge_shared::events::{SessionEvent, SessionKind};
+use bridge_shared::conversation::{ContactError, ContactSync, SessionView};
+use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource};
 use bridge_shared::kustomer::KustomerClient;
-use bridge_shared::kustomer::KustomerError;
-use bridge_shared::kustomer::requests::{ConversationPatch, NewNote};
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
-use bridge_shared::store::{ItemKey, keys};
+use bridge_shared::store::{Item, ItemKey, PutOutcome, keys};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
+use serde_json::{Map, Value};
 use session_end::{SessionAgents, agents_released};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,8 +31,8 @@ use std::time::Duration;
 const CONCURRENCY: usize = 4;
 /// How long a claimed event may be in progress: the function's timeout (template.yaml).
 const IN_PROGRESS_FOR: Duration = Duration::from_secs(60);
-/// How long an applied event id is remembered: the inbox keeps events 14 days, and the stream
-/// redelivers at most for its 24 h retention.
+/// How long an applied trigger id (and a session's latest ESE item) is remembered: the inbox
+/// keeps triggers 14 days, and the stream redelivers at most for its 24 h retention.
 const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
 
 pub struct SyncApi {
@@ -95,7 +88,7 @@ enum Truth {
 pub struct SessionsSeen(Mutex<HashMap<(SessionKind, u64), Truth>>);
 
 impl SessionsSeen {
-    async fn get(&self, ccai: &CcaiClient, event: &SessionEvent) -> Result<Truth, CcaiError> {
+    async fn get(&self, ccai: &CcaiClient, event: &SessionTrigger) -> Result<Truth, CcaiError> {
         let key = (event.session.kind, event.session.id);
         if let Some(truth) = self.0.lock().ok().and_then(|seen| seen.get(&key).cloned()) {
             return Ok(truth);
@@ -114,7 +107,7 @@ impl SessionsSeen {
 /// The event's work under an idempotency claim on its id (R-E-2).
 pub async fn apply_once(
     api: &SyncApi,
-    event: &SessionEvent,
+    event: &SessionTrigger,
     sessions: &SessionsSeen,
     now: UnixMillis,
 ) -> Result<RecordOutcome, SyncError> {
@@ -138,103 +131,65 @@ pub async fn apply_once(
     }
 }
 
-/// The events of a call or chat's life: each one syncs the session's contact and conversation
-/// (the last four also add to it: R-U-7, R-U-8, R-U-10, R-U-11).
-const SESSION_TYPES: [&str; 14] = [
-    "call.created",
-    "call.assigned",
-    "call.transferred",
-    "call.ended",
-    "call.voicemail",
-    "call.outbound",
-    "chat.created",
-    "chat.assigned",
-    "chat.transferred",
-    "chat.ended",
-    "csat.submitted",
-    "smart_action.completed",
-    "smart_action.failed",
-    "voicemail.updated",
-];
-
-/// Writes an update into the session's conversation; false when it has none yet.
-async fn apply_update(
-    api: &SyncApi,
-    view: &SessionView,
-    event: &SessionEvent,
-    update: &ConversationUpdate,
+/// The latest ESE item of the session (R-E-5): this trigger's item when it is newer than the
+/// one kept (`SESSION#…/ESE`, versioned by the event's `timestamp`, so a late or duplicated
+/// event never moves it back), else the one kept. A poll brings no item; it reads the kept one.
+async fn latest_ese_item(
+    store: &dyn StateStore,
+    trigger: &SessionTrigger,
     now: UnixMillis,
-) -> Result<bool, SyncError> {
-    let kind = match view.kind {
-        SessionKind::Call => keys::SessionKind::Call,
-        SessionKind::Chat => keys::SessionKind::Chat,
+) -> Result<Option<Map<String, Value>>, SyncError> {
+    let key = ItemKey::session_ese(store_kind(trigger.session.kind), trigger.session.id);
+    let kept = match (&trigger.item, trigger.source) {
+        (Some(item), TriggerSource::Ese) => {
+            let stored = Item::new(key, Value::Object(item.clone()))
+                .with_version(trigger.occurred_at.timestamp_millis().max(0) as u64)
+                .expiring_at(now.plus(REMEMBER_FOR));
+            match store.put_if_newer(&stored).await? {
+                PutOutcome::Written => return Ok(Some(item.clone())),
+                PutOutcome::Kept(newer) => Some(newer),
+            }
+        }
+        _ => store.get(&key, now).await?,
     };
-    let Some(conversation) = api
-        .store
-        .get(&ItemKey::session_link(kind, view.id), now)
-        .await?
-        .and_then(|item| item.body["conversation_id"].as_str().map(str::to_owned))
-    else {
-        tracing::warn!(event_type = %event.event_type, "the session has no conversation to update");
-        return Ok(false);
-    };
-    let written = api
-        .kustomer
-        .create_note(
-            &conversation,
-            &NewNote {
-                body: update.note.clone(),
-                external_id: Some(format!("ccai-{}-{}", event.id, update.purpose)),
-                ..Default::default()
-            },
-        )
-        .await;
-    match written {
-        // Taken external id: an earlier attempt wrote the note and lost the answer.
-        Ok(_) | Err(KustomerError::Conflict { .. }) => {}
-        Err(err) => return Err(SyncError::Contact(ContactError::Kustomer(err))),
-    }
-    if update.close {
-        api.kustomer
-            .patch_conversation(
-                &conversation,
-                &ConversationPatch {
-                    status: Some("done".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|err| SyncError::Contact(ContactError::Kustomer(err)))?;
-    }
-    Ok(true)
+    Ok(kept.and_then(|item| match item.body {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }))
 }
 
-/// What one event means for the bridge, decided on the session's current truth (R-E-5).
+fn store_kind(kind: SessionKind) -> keys::SessionKind {
+    match kind {
+        SessionKind::Call => keys::SessionKind::Call,
+        SessionKind::Chat => keys::SessionKind::Chat,
+    }
+}
+
+/// One level-triggered reconcile of the trigger's session (architecture.md): the truth is the
+/// Manager API object (fetched, R-E-5) with the latest ESE item; contact sync applies whatever
+/// of the session's desired Kustomer state is not yet recorded as done (customer,
+/// conversation, assignee, message, notes); then, once the session (or an agent's part of it)
+/// is over, each such agent's pending status change (R-S-6). The trigger's kind or stage
+/// decides nothing, so duplicates, reorderings and a poller-only tenant all end the same.
 async fn apply(
     api: &SyncApi,
-    event: &SessionEvent,
+    trigger: &SessionTrigger,
     sessions: &SessionsSeen,
     now: UnixMillis,
 ) -> Result<RecordOutcome, SyncError> {
-    let event_type = event.event_type.as_str();
-    if !SESSION_TYPES.contains(&event_type) {
-        tracing::info!(event_type, "event type not handled yet");
-        return Ok(RecordOutcome::Skipped(format!(
-            "{event_type}: not implemented yet"
-        )));
-    }
-    let (view, agents, rating) = match sessions.get(&api.ccai, event).await? {
+    let ese = latest_ese_item(api.store.as_ref(), trigger, now).await?;
+    let (view, agents) = match sessions.get(&api.ccai, trigger).await? {
         Truth::Call(call) => (
             SessionView::from(call.as_ref()),
             SessionAgents::from(call.as_ref()),
-            call.rating,
         ),
         Truth::Chat(chat) => (
             SessionView::from(chat.as_ref()),
             SessionAgents::from(chat.as_ref()),
-            chat.rating,
         ),
     };
+    let view = view.with_ese(ese.as_ref());
+    let agents = agents.with_ese(ese.as_ref());
     let contact = ContactSync {
         store: api.store.as_ref(),
         kustomer: &api.kustomer,
@@ -243,12 +198,9 @@ async fn apply(
     }
     .sync(&view, now)
     .await?;
-    tracing::info!(?contact, "contact sync");
+    tracing::info!(?contact, "session reconciled");
     let mut resolved = usize::from(contact.changed_anything());
-    if let Some(update) = update_for(event, rating) {
-        resolved += usize::from(apply_update(api, &view, event, &update, now).await?);
-    }
-    for agent in agents_released(event_type, &agents) {
+    for agent in agents_released(view.ended, &agents) {
         let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {
             continue;
         };

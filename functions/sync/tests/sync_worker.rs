@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use bridge_shared::UnixMillis;
-use bridge_shared::events::SessionEvent;
 use bridge_shared::status::sync::{ChangeOutcome, ClaimOutcome, StatusChange};
 use bridge_shared::status::{PriorityMode, StatusMapping};
 use bridge_shared::store::{Claim, EmbeddedStore, IdempotencyStatus, Item, StateStore};
@@ -109,8 +108,8 @@ fn inbox_items(events: &[Value], now: UnixMillis) -> Vec<Item> {
     events
         .iter()
         .map(|body| {
-            let event: SessionEvent = serde_json::from_value(body.clone()).unwrap();
-            bridge_intake::inbox_item(&event, now).unwrap()
+            let trigger = bridge_shared::ese::parse_event(body).unwrap().trigger();
+            bridge_intake::inbox_item(&trigger, now).unwrap()
         })
         .collect()
 }
@@ -152,7 +151,7 @@ async fn r_s_6_the_call_ended_event_applies_the_pending_status_once() {
     assert!(failed(&again.unwrap()).is_empty());
     assert_eq!(status_posts(&rig), 1, "R-E-2: applied once");
     for body in &bodies {
-        let key = format!("sync#{}", body["id"].as_str().unwrap());
+        let key = format!("sync#{}", body["event_id"].as_str().unwrap());
         let claim = rig
             .api
             .store
@@ -177,15 +176,14 @@ async fn r_e_5_a_failing_platform_fails_only_that_session_and_the_retry_applies_
     let ended = call
         .events
         .iter()
-        .find(|e| e.event_type == "call.ended")
+        .find(|e| e.stage == "End")
         .unwrap()
         .body
         .clone();
-    // A chat event for a session CCAI does not know: the Manager API answers 404.
+    // An event for a chat CCAI does not know: the Manager API answers 404.
     let mut unknown = ended.clone();
-    unknown["id"] = json!(bridge_tests::unique("evt"));
-    unknown["type"] = json!("chat.ended");
-    unknown["session"] = json!({"kind": "chat", "id": 999_999_999u64});
+    unknown["event_id"] = json!(bridge_tests::unique("evt"));
+    unknown["item"] = json!({"chat_id": 999_999_999u64, "state": "disconnected"});
     let batch = stream_event(&inbox_items(&[unknown, ended], now));
 
     let response = handle(&rig.api, batch.clone(), now).await.unwrap();
@@ -215,14 +213,21 @@ async fn r_e_5_a_failing_platform_fails_only_that_session_and_the_retry_applies_
 /// a lease item, a TTL removal, and an inbox item no intake could have written.
 #[tokio::test]
 async fn a_lambda_dynamodb_stream_event_fixture_is_handled_record_by_record() {
-    let fixture = include_str!("fixtures/dynamodb-stream-batch.json");
-    let event: StreamEvent = serde_json::from_str(fixture).unwrap();
-    assert_eq!(event.records.len(), 4);
     let rig = rig(Arc::new(EmbeddedStore::new())).await;
+    // The fixture's trigger names call 987; the sandbox's own call takes its place.
+    let call = ScenarioDriver::new(&rig.platforms.ccai, None)
+        .abandoned_call("+15550107702")
+        .await;
+    let fixture = include_str!("fixtures/dynamodb-stream-batch.json").replace(
+        "{\"N\": \"987\"}",
+        &format!("{{\"N\": \"{}\"}}", call.session_id),
+    );
+    let event: StreamEvent = serde_json::from_str(&fixture).unwrap();
+    assert_eq!(event.records.len(), 4);
     let response = handle(&rig.api, event, UnixMillis::now()).await.unwrap();
     // Only the corrupt inbox item fails (it goes to the dead-letter queue after the retries).
     assert_eq!(failed(&response), vec!["400000000000000000004"]);
-    // The new event was taken (custom data is not handled yet: acknowledged), and remembered.
+    // The trigger was reconciled (its call placed in Kustomer) and remembered.
     let claim = rig
         .api
         .store

@@ -10,7 +10,7 @@ use bridge_shared::blob::BlobKey;
 use bridge_shared::conversation::{
     FileToAttach, FileWorker, FileWorkerError, SessionView, render_transcript,
 };
-use bridge_shared::events::{SessionEvent, SessionKind};
+use bridge_shared::events::{SessionKind, SessionTrigger};
 use bridge_shared::store::{ItemKey, Once, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
@@ -40,10 +40,10 @@ pub async fn handle(
 /// The transcript of the event's chat, attached once.
 pub async fn transcript_for_event(
     api: &TranscriptApi,
-    event: &SessionEvent,
+    event: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<RecordOutcome, TranscriptError> {
-    if event.event_type != "chat.ended" || event.session.kind != SessionKind::Chat {
+    if event.hint != "chat.ended" || event.session.kind != SessionKind::Chat {
         return Ok(RecordOutcome::Skipped("not a chat's end".into()));
     }
     let chat_id = event.session.id;
@@ -76,7 +76,15 @@ async fn attach_transcript(
     if messages.is_empty() {
         return Ok(RecordOutcome::Skipped("the chat has no messages".into()));
     }
-    let view = SessionView::from(&chat);
+    let ese = bridge_shared::conversation::kept_ese_item(
+        api.store.as_ref(),
+        SessionKind::Chat,
+        chat_id,
+        now,
+    )
+    .await
+    .map_err(bridge_shared::conversation::ContactError::from)?;
+    let view = SessionView::from(&chat).with_ese(ese.as_ref());
     let conversation_id = api
         .contact()
         .conversation_of(&view, now)

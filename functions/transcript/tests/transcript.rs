@@ -7,7 +7,6 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::FsBlobStore;
 use bridge_shared::conversation::render_transcript;
-use bridge_shared::events::SessionEvent;
 use bridge_shared::store::EmbeddedStore;
 use bridge_tests::ccai_sandbox::ScenarioDriver;
 use bridge_tests::platforms::SandboxedPlatforms;
@@ -40,13 +39,8 @@ async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
             &[("end_user", "Where is my order?"), ("agent", "On its way")],
         )
         .await;
-    let ended = chat
-        .events
-        .iter()
-        .find(|e| e.event_type == "chat.ended")
-        .unwrap();
-    let event: SessionEvent = serde_json::from_value(ended.body.clone()).unwrap();
-    let item = bridge_intake::inbox_item(&event, UnixMillis::now()).unwrap();
+    let ended = chat.events.iter().find(|e| e.stage == "End").unwrap();
+    let item = bridge_intake::inbox_item(&ended.trigger(), UnixMillis::now()).unwrap();
     let deliver = |first| {
         let batch = bridge_tests::stream_support::inserts(std::slice::from_ref(&item), first);
         let api = &api;

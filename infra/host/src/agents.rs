@@ -8,7 +8,7 @@ use crate::host::LocalHost;
 use crate::report::Section;
 use crate::routes::{TEMPLATE, template_routes};
 use bridge_shared::UnixMillis;
-use bridge_shared::config::Secret;
+use bridge_shared::config::{BasicCredential, Secret};
 use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::{Value, json};
 
@@ -61,7 +61,10 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),
         admin: Secret::new("demo-admin-token"),
-        ccai_webhook: vec![Secret::new("demo-webhook-secret")],
+        ccai_events: vec![BasicCredential {
+            user: "ccai-events".into(),
+            password: Secret::new("demo-events-password"),
+        }],
     };
     let routes = template_routes(TEMPLATE)?;
     let host = LocalHost::start(

@@ -9,7 +9,7 @@ use bridge_recording::RecordingApi;
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobStore;
 use bridge_shared::ccai::CcaiClient;
-use bridge_shared::config::Secret;
+use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::store::StateStore;
@@ -27,8 +27,8 @@ pub struct Platforms {
 pub struct Tokens {
     pub bridge: Secret,
     pub admin: Secret,
-    /// CCAI_WEBHOOK_SECRETS, primary first.
-    pub ccai_webhook: Vec<Secret>,
+    /// CCAI_EVENTS_CREDENTIALS: the Basic credentials of External Session Events.
+    pub ccai_events: Vec<BasicCredential>,
 }
 
 /// Handlers by binary name, as `template.yaml` names them.
@@ -58,7 +58,7 @@ pub fn handlers(
     });
     let intake = Arc::new(IntakeApi {
         store: store.clone(),
-        secrets: tokens.ccai_webhook.clone(),
+        credentials: tokens.ccai_events.clone(),
     });
     let mut functions: HashMap<String, Handler> = HashMap::new();
     functions.insert(

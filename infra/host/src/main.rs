@@ -27,6 +27,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `CCAI_EVENTS_CREDENTIALS` when unset: what a local ESE sender (the sandbox's `--play-to`) uses.
+const LOCAL_EVENTS_CREDENTIALS: &str = "ccai-events:local-events-password";
+
 fn flag(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -116,11 +119,10 @@ async fn serve(backends: Backends) -> Result<(), String> {
     let tokens = Tokens {
         bridge: Secret::new(env("BRIDGE_TOKEN").unwrap_or_else(|| "local-bridge-token".into())),
         admin: Secret::new(env("ADMIN_TOKEN").unwrap_or_else(|| "local-admin-token".into())),
-        ccai_webhook: env("CCAI_WEBHOOK_SECRETS")
-            .unwrap_or_else(|| "local-webhook-secret".into())
-            .split(',')
-            .map(|s| Secret::new(s.trim()))
-            .collect(),
+        ccai_events: bridge_shared::config::split_credentials(&Secret::new(
+            env("CCAI_EVENTS_CREDENTIALS").unwrap_or_else(|| LOCAL_EVENTS_CREDENTIALS.into()),
+        ))
+        .map_err(|e| e.to_string())?,
     };
     let port = flag("--port").unwrap_or_else(|| "3000".into());
     let routes = template_routes(TEMPLATE)?;

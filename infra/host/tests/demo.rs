@@ -68,7 +68,7 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
             .any(|l| l.contains("delivered late): 202 stale"))
     );
 
-    let sessions = report.section("CCAI session events").unwrap();
+    let sessions = report.section("CCAI External Session Events").unwrap();
     let count = |name: &str| {
         sessions
             .counted(name)
@@ -77,12 +77,19 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     let stored = count("stored once");
     assert_eq!(count("events in"), 2 * stored);
     assert_eq!(count("duplicates ignored"), stored);
-    assert!(count("refused (bad signature)") > 0);
-    // Every stored event reached the worker once; the corrupt item was retried five times
-    // (MaximumRetryAttempts in template.yaml), then dead-lettered.
+    assert!(count("refused (wrong credentials)") > 0);
+    // Every stored event, and every change the poll stored, reached the worker once; the
+    // corrupt item was retried five times (MaximumRetryAttempts in template.yaml), then
+    // dead-lettered.
+    let polled = count("stored by the scheduled poll");
+    assert!(
+        polled >= 2,
+        "the rating and the voicemail read: {}",
+        report.to_text()
+    );
     assert_eq!(
         count("bridge-sync: records done"),
-        stored,
+        stored + polled,
         "{}",
         report.to_text()
     );
@@ -102,17 +109,18 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
             .any(|l| l.contains("dead letter from bridge-sync (RetryAttemptsExhausted)"))
     );
 
-    // Nine sessions: two calls from one number and menu share a conversation (R-U-1), the
-    // callback after a short call joins that call's (R-U-6), everything else gets its own.
+    // Ten sessions: two calls from one number and menu share a conversation (R-U-1), and so
+    // does the call whose events were refused (the scheduled poll found it: nothing is lost);
+    // the callback after a short call joins that call's (R-U-6); everything else gets its own.
     let kustomer = report.section("Sessions in Kustomer").unwrap();
     let count = |name: &str| {
         kustomer
             .counted(name)
             .unwrap_or_else(|| panic!("no count {name}"))
     };
-    assert_eq!(count("sessions"), 9);
+    assert_eq!(count("sessions"), 10);
     assert_eq!(count("conversations created"), 7, "{}", report.to_text());
-    assert_eq!(count("sessions appended to an open conversation"), 2);
+    assert_eq!(count("sessions appended to an open conversation"), 3);
     assert_eq!(count("Kustomer conversations in the org"), 7);
     assert_eq!(count("customers created"), 6);
     assert_eq!(count("phone notes"), 5, "one per call conversation");
@@ -127,7 +135,7 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     assert_eq!(count("transcripts attached"), 1);
     assert_eq!(
         count("session messages (R-D-1)"),
-        9,
+        10,
         "one voice or chat message per session"
     );
     let line = |needle: &str| {
@@ -138,20 +146,20 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
             .unwrap_or_else(|| panic!("no line with {needle}"))
             .clone()
     };
-    assert!(line("call.transferred").contains("assigned Ben"), "R-U-4");
     assert!(
-        line("call.voicemail").contains("Voicemail read by an agent"),
-        "R-U-11"
+        line("Active, Assigned, Active").contains("assigned Ben"),
+        "R-U-4"
     );
-    // R-U-10, R-U-7, R-U-8 on the first call's conversation.
+    assert!(
+        line("(Voicemail").contains("Voicemail read by an agent"),
+        "R-U-11, found by the poll"
+    );
+    // R-U-10 (found by the poll) and the wrap-up (ESE) on the first call's conversation, once.
     let first_call = line("Customer rating: 5/5");
-    assert!(first_call.contains("SmartAction photo completed"));
-    assert!(first_call.contains("SmartAction verification failed"));
-    assert!(line("chat.ended").contains("Chat transcript (2 messages) [chat-"));
-    assert!(
-        line("call.voicemail").contains("created (Voicemail"),
-        "R-T-5"
-    );
+    assert_eq!(first_call.matches("Customer rating").count(), 1);
+    assert!(first_call.contains("Wrap-up: Resolved — Customer helped"));
+    assert!(line("chat ").contains("Chat transcript (2 messages) [chat-"));
+    assert!(line("(Voicemail").contains("created (Voicemail"), "R-T-5");
     // R-U-6: the short call and its callback share one conversation (which of the two placed
     // first depends on the worker's concurrency; the outcome does not).
     let conversation_of = |l: String| {

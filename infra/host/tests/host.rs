@@ -40,7 +40,8 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("bridge-admin", "PUT", "/admin/status-mapping"));
     assert!(has("bridge-admin", "GET", "/admin/health"));
     assert!(has("bridge-intake", "POST", "/webhooks/ccai"));
-    assert_eq!(routes.len(), 9);
+    assert!(has("bridge-admin", "GET", "/admin/rejected"));
+    assert_eq!(routes.len(), 10);
 }
 
 #[test]
@@ -108,7 +109,10 @@ async fn the_host_serves_the_template_routes_over_http() {
     let tokens = Tokens {
         bridge: Secret::new("b"),
         admin: Secret::new("a"),
-        ccai_webhook: vec![Secret::new("w")],
+        ccai_events: vec![bridge_shared::config::BasicCredential {
+            user: "u".into(),
+            password: Secret::new("w"),
+        }],
     };
     let mut functions = handlers(store, &platforms, &tokens);
     functions.remove("bridge-admin");

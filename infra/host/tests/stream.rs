@@ -76,7 +76,7 @@ async fn writes_reach_the_function(store: Arc<dyn StateStore>, source: FeedSourc
     let id = bridge_tests::unique("evt");
     let now = UnixMillis::now();
     let event = json!({"id": id, "type": "call.ended", "occurred_at": "2026-11-23T10:15:02.123Z",
-                       "session": {"kind": "call", "id": 987}, "received_at": now.0});
+                       "session": {"kind": "call", "id": 987}, "source": "ese", "received_at": now.0});
     store
         .put_if_absent(&Item::new(ItemKey::inbox(&id), event), now)
         .await

@@ -59,6 +59,16 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
+/// Records per page of a tail read (the platform's maximum, H).
+pub const TAIL_PAGE: usize = PER_PAGE as usize;
+
+fn tail_path(list: &str, from: chrono::DateTime<chrono::Utc>, page: u32) -> String {
+    format!(
+        "{MANAGER}/{list}?updated_at%5Bfrom%5D={}&sort_column=updated_at&sort_direction=asc&per={PER_PAGE}&page={page}",
+        encode(&iso(&from))
+    )
+}
+
 impl CcaiClient {
     pub async fn call(&self, id: u64) -> Result<Call, CcaiError> {
         self.get("get call", &format!("{MANAGER}/calls/{id}")).await
@@ -68,27 +78,27 @@ impl CcaiClient {
         self.get("get chat", &format!("{MANAGER}/chats/{id}")).await
     }
 
-    /// Calls updated at or after `since`, every page, with the platform's `Total`.
-    pub async fn calls_updated_since(
+    /// One page of the calls updated at or after `from`, oldest first: the tail read Google
+    /// recommends (ccai-api.md §2, H). Paging a list that changes while it is read skips
+    /// records; a reader repeats from the last record's `updated_at` instead, with `page` > 1
+    /// only when a whole page shares one `updated_at`.
+    pub async fn calls_page(
         &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(Vec<Call>, Option<u64>), CcaiError> {
-        let first = format!(
-            "{MANAGER}/calls?updated_at%5Bfrom%5D={}&sort_column=updated_at&sort_direction=asc&per={PER_PAGE}&page=1",
-            encode(&iso(&since))
-        );
-        self.get_all("list calls", &first, MAX_PAGES).await
+        from: chrono::DateTime<chrono::Utc>,
+        page: u32,
+    ) -> Result<Vec<Call>, CcaiError> {
+        self.get("list calls", &tail_path("calls", from, page))
+            .await
     }
 
-    pub async fn chats_updated_since(
+    /// One page of the chats updated at or after `from`, oldest first (see [`Self::calls_page`]).
+    pub async fn chats_page(
         &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(Vec<Chat>, Option<u64>), CcaiError> {
-        let first = format!(
-            "{MANAGER}/chats?updated_at%5Bfrom%5D={}&sort_column=updated_at&sort_direction=asc&per={PER_PAGE}&page=1",
-            encode(&iso(&since))
-        );
-        self.get_all("list chats", &first, MAX_PAGES).await
+        from: chrono::DateTime<chrono::Utc>,
+        page: u32,
+    ) -> Result<Vec<Chat>, CcaiError> {
+        self.get("list chats", &tail_path("chats", from, page))
+            .await
     }
 
     /// A chat's messages. The platform documents no such call (L): this is the bridge's assumed

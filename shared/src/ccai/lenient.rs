@@ -30,3 +30,12 @@ pub fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::
         _ => None,
     })
 }
+
+/// A signed id (CCAI status ids: built-ins are 0 and negative, H) as a number or numeric text.
+pub fn signed_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}

@@ -9,7 +9,7 @@ pub mod limiter;
 pub mod model;
 mod recording;
 
-pub use api::{OUTBOUND_API_CALL, OutboundCallOutcome, OutboundCallRequest, message_of};
+pub use api::{OUTBOUND_API_CALL, OutboundCallOutcome, OutboundCallRequest, TAIL_PAGE, message_of};
 pub use client::CcaiClient;
 pub use error::CcaiError;
 pub use recording::Recording;

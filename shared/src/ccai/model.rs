@@ -94,6 +94,9 @@ pub struct Call {
     pub rating: Option<f64>,
     pub has_feedback: Option<bool>,
     pub recording_url: Option<String>,
+    /// `"not_voicemail"` when the call is no voicemail (H).
+    pub voicemail_reason: Option<String>,
+    pub sub_status: Option<String>,
     /// `"nothing"` means no failure.
     pub fail_reason: Option<String>,
     pub menu_path: Option<MenuPath>,
@@ -108,7 +111,28 @@ pub struct Call {
     pub answer_type: Option<String>,
 }
 
+/// Call statuses of a voicemail (M: the platform documents "voicemail states", not their names;
+/// read here only, and by [`crate::conversation::voicemail_handling`]).
+const VOICEMAIL_STATUSES: [&str; 5] = [
+    "voicemail",
+    "voicemail_received",
+    "voicemail_read",
+    "voicemail_called_back",
+    "voicemail_closed",
+];
+
 impl Call {
+    /// A voicemail: a voicemail status, or a `voicemail_reason` other than `not_voicemail`.
+    pub fn is_voicemail(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| VOICEMAIL_STATUSES.contains(&s))
+            || self
+                .voicemail_reason
+                .as_deref()
+                .is_some_and(|r| !r.is_empty() && r != "not_voicemail")
+    }
+
     /// The caller's number, from the `end_user` participant when the platform gives one (the
     /// Apps API end user is the fallback, a second call).
     pub fn caller_phone(&self) -> Option<&str> {
@@ -138,7 +162,7 @@ impl Call {
         ) || self
             .call_type
             .as_deref()
-            .is_some_and(|t| t.contains("(App)"))
+            .is_some_and(|t| t.contains("(Mobile)") || t.contains("(App)"))
     }
 }
 
@@ -200,8 +224,9 @@ pub struct ChatMessage {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct StatusRef {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: Option<u64>,
+    /// Signed: built-in statuses are 0 and negative (ccai-api.md §2, H).
+    #[serde(deserialize_with = "lenient::signed_id")]
+    pub id: Option<i64>,
     pub name: Option<String>,
     pub color: Option<String>,
 }
@@ -225,7 +250,9 @@ pub struct Agent {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct UserStatus {
-    pub id: u64,
+    /// Signed: Available 0, Unavailable −1 … Offline −10; custom statuses positive. Names
+    /// repeat (a custom "Meal" beside the built-in one), so the id is the key (ccai-api.md §2).
+    pub id: i64,
     pub name: String,
     pub color: Option<String>,
     #[serde(deserialize_with = "lenient::text")]

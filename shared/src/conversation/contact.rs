@@ -78,6 +78,12 @@ pub struct SessionLink {
     /// The session's own voice or chat message (R-D-1, R-CF-4) is written.
     #[serde(default)]
     pub session_message: bool,
+    /// Purposes of the session notes written (R-U-10, R-U-11, wrap-up: `csat`, …).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// The conversation was closed for the session (a closed voicemail).
+    #[serde(default)]
+    pub closed: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -97,6 +103,9 @@ pub struct ContactOutcome {
     pub customer_assigned: bool,
     pub phone_note: bool,
     pub session_message: bool,
+    /// Session notes written by this pass (their purposes).
+    pub notes: Vec<&'static str>,
+    pub closed: bool,
 }
 
 impl ContactOutcome {
@@ -224,23 +233,12 @@ impl ContactSync<'_> {
             && !link.phone_note
             && let Some(phone) = self.phone(view).await?
         {
-            let written = self
-                .kustomer
-                .create_note(
-                    &conversation_id,
-                    &NewNote {
-                        body: format!("Caller's phone number: {phone}"),
-                        external_id: Some(format!("{}-phone", view.external_id())),
-                        ..Default::default()
-                    },
-                )
-                .await;
-            match written {
-                // The note's external id is taken: an earlier attempt wrote it and lost the
-                // answer (or its progress). It is there; do not write it again.
-                Ok(_) | Err(KustomerError::Conflict { .. }) => {}
-                Err(err) => return Err(err.into()),
-            }
+            self.write_note(
+                &conversation_id,
+                &format!("Caller's phone number: {phone}"),
+                format!("{}-phone", view.external_id()),
+            )
+            .await?;
             link.phone_note = true;
             outcome.phone_note = true;
             self.save(&key, &link).await?;
@@ -280,7 +278,62 @@ impl ContactSync<'_> {
                 self.save(&key, &link).await?;
             }
         }
+
+        // What the session's truth adds (R-U-10 rating, R-U-11 voicemail handling, wrap-up):
+        // each note once, whichever trigger saw it first.
+        for update in super::session_notes(&view.notes) {
+            if !link.notes.iter().any(|done| done == update.purpose) {
+                self.write_note(
+                    &conversation_id,
+                    &update.note,
+                    format!("{}-{}", view.external_id(), update.purpose),
+                )
+                .await?;
+                link.notes.push(update.purpose.to_owned());
+                outcome.notes.push(update.purpose);
+                self.save(&key, &link).await?;
+            }
+            if update.close && !link.closed {
+                self.kustomer
+                    .patch_conversation(
+                        &conversation_id,
+                        &ConversationPatch {
+                            status: Some("done".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                link.closed = true;
+                outcome.closed = true;
+                self.save(&key, &link).await?;
+            }
+        }
         Ok(outcome)
+    }
+
+    /// A note with its external id; a taken external id means an earlier attempt wrote it
+    /// and lost the answer (or its progress): it is there, so it is not written again.
+    async fn write_note(
+        &self,
+        conversation_id: &str,
+        body: &str,
+        external_id: String,
+    ) -> Result<(), ContactError> {
+        let written = self
+            .kustomer
+            .create_note(
+                conversation_id,
+                &NewNote {
+                    body: body.to_owned(),
+                    external_id: Some(external_id),
+                    ..Default::default()
+                },
+            )
+            .await;
+        match written {
+            Ok(_) | Err(KustomerError::Conflict { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Places the session (or leaves it unplaced: `NotYet`), recording it in `link`.

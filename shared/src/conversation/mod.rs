@@ -14,6 +14,8 @@ pub use attached_file::{AttachError, AttachOutcome, AttachedFile, FileProgress, 
 pub use contact::{ContactError, ContactOutcome, ContactSync, SessionLink};
 pub use file_worker::{FileWorker, FileWorkerError};
 pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
-pub use session::SessionView;
+pub use session::{SessionView, kept_ese_item};
 pub use transcript::render_transcript;
-pub use updates::{ConversationUpdate, update_for};
+pub use updates::{
+    ConversationUpdate, NoteFacts, VoicemailHandling, session_notes, voicemail_handling,
+};

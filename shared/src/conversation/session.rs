@@ -1,9 +1,12 @@
 //! One view of a call or chat as the Manager API reports it now (R-E-5): the facts the
 //! conversation rules read, who the customer is, and which agent has it.
 
+use super::updates::{NoteFacts, voicemail_handling};
 use super::{Channel, Origin, SessionFacts};
 use crate::ccai::model::{Call, Chat, Transfer};
+use crate::ese::EseItem;
 use crate::events::SessionKind;
+use serde_json::{Map, Value};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SessionView {
@@ -20,6 +23,10 @@ pub struct SessionView {
     pub language: Option<String>,
     pub started_at: Option<String>,
     pub answered_at: Option<String>,
+    /// The session has ended (Manager API status, or the ESE item's `disconnected`).
+    pub ended: bool,
+    /// What the conversation's notes say (R-U-10, R-U-11, wrap-up).
+    pub notes: NoteFacts,
 }
 
 fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
@@ -30,7 +37,24 @@ fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
         .or(assignee)
 }
 
-const VOICEMAIL_STATUSES: [&str; 3] = ["voicemail", "voicemail_received", "voicemail_read"];
+/// Statuses of a finished session (calls and chats; unknown values are not finished).
+const ENDED_STATUSES: [&str; 11] = [
+    "finished",
+    "failed",
+    "action_only_finished",
+    "deflected",
+    "abandoned",
+    "dismissed",
+    "timeout",
+    "ended",
+    "no_response",
+    "canceled",
+    "voicemail_closed",
+];
+
+fn ended(status: Option<&str>) -> bool {
+    status.is_some_and(|s| ENDED_STATUSES.contains(&s))
+}
 
 impl From<&Call> for SessionView {
     fn from(call: &Call) -> Self {
@@ -55,10 +79,7 @@ impl From<&Call> for SessionView {
                 menu: call.selected_menu.as_ref().and_then(|m| m.name.clone()),
                 answered: assignee.is_some() || call.assigned_at.is_some(),
                 abandoned: call.is_abandoned(),
-                voicemail: call
-                    .status
-                    .as_deref()
-                    .is_some_and(|s| VOICEMAIL_STATUSES.contains(&s)),
+                voicemail: call.is_voicemail(),
             },
             phone: call.caller_phone().map(str::to_owned),
             identifier: call.end_user.as_ref().and_then(|u| u.identifier.clone()),
@@ -67,6 +88,13 @@ impl From<&Call> for SessionView {
             language: call.lang.clone(),
             started_at: call.created_at.clone(),
             answered_at: call.assigned_at.clone(),
+            ended: ended(call.status.as_deref()) || call.is_voicemail(),
+            notes: NoteFacts {
+                rating: call.rating,
+                has_feedback: call.has_feedback.unwrap_or(false),
+                voicemail: voicemail_handling(call.status.as_deref()),
+                disposition: None,
+            },
         }
     }
 }
@@ -93,11 +121,46 @@ impl From<&Chat> for SessionView {
             language: chat.lang.clone(),
             started_at: chat.created_at.clone(),
             answered_at: chat.assigned_at.clone(),
+            ended: ended(chat.status.as_deref()),
+            notes: NoteFacts {
+                rating: chat.rating,
+                has_feedback: chat.has_feedback.unwrap_or(false),
+                voicemail: None,
+                disposition: None,
+            },
         }
     }
 }
 
 impl SessionView {
+    /// Adds what only the latest ESE item knows (R-E-5): the caller's number (the external
+    /// participant's `dn`, H; it is not a documented Manager API field), the wrap-up
+    /// disposition, and — only where the Manager API object is silent — the agent, language
+    /// and queue. Decisions the Manager API can make (answered, abandoned, voicemail) stay its
+    /// own, so a tenant without ESE reaches the same Kustomer state.
+    pub fn with_ese(mut self, item: Option<&Map<String, Value>>) -> Self {
+        let Some(item) = item.map(EseItem) else {
+            return self;
+        };
+        if self.kind == SessionKind::Call
+            && let Some(number) = item.caller_number()
+        {
+            self.phone = Some(number);
+        }
+        self.notes.disposition = item.disposition();
+        if self.agent.is_none() {
+            self.agent = item.current_agent().and_then(|agent| agent.id);
+        }
+        if self.language.is_none() {
+            self.language = item.language();
+        }
+        if self.facts.menu.is_none() {
+            self.facts.menu = item.queue_path();
+        }
+        self.ended |= item.state() == Some("disconnected");
+        self
+    }
+
     /// Whether the customer is known by the SDK identifier (R-K-2) rather than by phone (R-K-1).
     pub fn by_identifier(&self) -> bool {
         self.facts.origin == Origin::Sdk
@@ -120,4 +183,25 @@ impl SessionView {
         };
         format!("ccai-{kind}-{}", self.id)
     }
+}
+
+/// The latest ESE `item` kept for a session (`SESSION#…/ESE`, written by the inbox worker), for
+/// workers that read a session without being handed its event.
+pub async fn kept_ese_item(
+    store: &dyn crate::store::StateStore,
+    kind: SessionKind,
+    id: u64,
+    now: crate::UnixMillis,
+) -> Result<Option<Map<String, Value>>, crate::store::StoreError> {
+    let kind = match kind {
+        SessionKind::Call => crate::store::keys::SessionKind::Call,
+        SessionKind::Chat => crate::store::keys::SessionKind::Chat,
+    };
+    let item = store
+        .get(&crate::store::ItemKey::session_ese(kind, id), now)
+        .await?;
+    Ok(item.and_then(|item| match item.body {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }))
 }

@@ -1,156 +1,186 @@
-//! What the events after a session's start add to its conversation: the customer's rating
-//! (R-U-10), a SmartAction's result or failure (R-U-7, R-U-8), an agent's handling of a
-//! voicemail (R-U-11). Pure: the worker writes what this decides.
+//! What a session's truth adds to its conversation beyond the placement: the customer's rating
+//! (R-U-10), an agent's handling of a voicemail (R-U-11) and the agent's wrap-up disposition
+//! (ESE `dispositions`). Pure and level-triggered: the notes follow from the session as it is
+//! now, whichever trigger (ESE, poll, replay) brought the worker; each note has a stable
+//! purpose, so the worker writes each one once (recorded in the session link, external id
+//! `ccai-<kind>-<id>-<purpose>`).
+//!
+//! SmartAction results (R-U-7, R-U-8) are not here: CCAI Platform reports them in the session
+//! metadata file of its external storage (ccai-api.md §3), which the file worker reads.
 
-use crate::events::SessionEvent;
-use serde_json::Value;
+use crate::ese::Disposition;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConversationUpdate {
     /// The note's text.
     pub note: String,
-    /// Part of the note's external id (`ccai-<event id>-<purpose>`).
+    /// Stable name of the note within its session (`csat`, `voicemail-read`, `wrap-up`).
     pub purpose: &'static str,
     /// The conversation is closed (`done`) as well.
     pub close: bool,
 }
 
-fn text<'a>(data: Option<&'a serde_json::Map<String, Value>>, field: &str) -> Option<&'a str> {
-    data?
-        .get(field)?
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+/// What an agent has done with a voicemail, as the call's status tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoicemailHandling {
+    Read,
+    CalledBack,
+    Closed,
 }
 
-fn note(note: String, purpose: &'static str) -> Option<ConversationUpdate> {
-    Some(ConversationUpdate {
-        note,
-        purpose,
-        close: false,
-    })
-}
-
-/// The update an event makes, if any. `session_rating` is the rating the Manager API reports
-/// now (R-E-5); the event's own is used only when the session has none.
-pub fn update_for(event: &SessionEvent, session_rating: Option<f64>) -> Option<ConversationUpdate> {
-    let data = event.data.as_ref();
-    match event.event_type.as_str() {
-        "csat.submitted" => {
-            let rating = session_rating.or_else(|| data?.get("rating")?.as_f64())?;
-            let mut line = format!("Customer rating: {rating}/5");
-            if let Some(comment) = text(data, "comment") {
-                line.push_str(&format!(" · \"{comment}\""));
-            }
-            note(line, "csat")
-        }
-        "smart_action.completed" => {
-            let kind = text(data, "action_type").unwrap_or("SmartAction");
-            let mut lines = vec![format!(
-                "SmartAction {kind} completed: {}",
-                text(data, "result").unwrap_or("no result given")
-            )];
-            let files = data
-                .and_then(|d| d.get("files"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for file in files {
-                lines.push(format!(
-                    "- {} ({}): {}",
-                    file["name"].as_str().unwrap_or("file"),
-                    file["content_type"].as_str().unwrap_or("unknown type"),
-                    file["url"].as_str().unwrap_or("no link")
-                ));
-            }
-            note(lines.join("\n"), "smart-action")
-        }
-        "smart_action.failed" => note(
-            format!(
-                "SmartAction {} failed on the customer's side: {}",
-                text(data, "action_type").unwrap_or("SmartAction"),
-                text(data, "error").unwrap_or("no reason given")
-            ),
-            "smart-action",
-        ),
-        "voicemail.updated" => match text(data, "action")? {
-            "read" => note("Voicemail read by an agent".into(), "voicemail-read"),
-            "called_back" => note("Voicemail called back".into(), "voicemail-called-back"),
-            "closed" => Some(ConversationUpdate {
-                note: "Voicemail closed".into(),
-                purpose: "voicemail-closed",
-                close: true,
-            }),
-            _ => None,
-        },
+/// The voicemail handling a call's `status` shows. The platform's voicemail status values are
+/// not documented (ccai-api.md §2, M: "voicemail states"): this is the one place they are read,
+/// and the sandbox plays exactly these.
+pub fn voicemail_handling(status: Option<&str>) -> Option<VoicemailHandling> {
+    match status? {
+        "voicemail_read" => Some(VoicemailHandling::Read),
+        "voicemail_called_back" => Some(VoicemailHandling::CalledBack),
+        "voicemail_closed" => Some(VoicemailHandling::Closed),
         _ => None,
     }
+}
+
+/// The facts the notes are made of.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NoteFacts {
+    /// The end user's rating (Manager API `rating`, number or text on the wire).
+    pub rating: Option<f64>,
+    /// `has_feedback`: the user also left a comment (its text comes with the metadata file).
+    pub has_feedback: bool,
+    pub voicemail: Option<VoicemailHandling>,
+    /// The agent's wrap-up, from the latest ESE item (Final stage).
+    pub disposition: Option<Disposition>,
+}
+
+fn rating_text(rating: f64) -> String {
+    if rating.fract() == 0.0 {
+        format!("{rating:.0}")
+    } else {
+        format!("{rating}")
+    }
+}
+
+/// Every note the session's conversation should carry now, in a stable order.
+pub fn session_notes(facts: &NoteFacts) -> Vec<ConversationUpdate> {
+    let mut notes = Vec::new();
+    let mut note = |note: String, purpose: &'static str, close: bool| {
+        notes.push(ConversationUpdate {
+            note,
+            purpose,
+            close,
+        })
+    };
+    if let Some(rating) = facts.rating {
+        let mut line = format!("Customer rating: {}/5", rating_text(rating));
+        if facts.has_feedback {
+            line.push_str(" · the customer left a comment");
+        }
+        note(line, "csat", false);
+    }
+    match facts.voicemail {
+        Some(VoicemailHandling::Read) => {
+            note("Voicemail read by an agent".into(), "voicemail-read", false)
+        }
+        Some(VoicemailHandling::CalledBack) => note(
+            "Voicemail called back".into(),
+            "voicemail-called-back",
+            false,
+        ),
+        Some(VoicemailHandling::Closed) => {
+            note("Voicemail closed".into(), "voicemail-closed", true)
+        }
+        None => {}
+    }
+    if let Some(disposition) = &facts.disposition {
+        let text = match (&disposition.code, &disposition.note) {
+            (Some(code), Some(text)) => format!("Wrap-up: {code} — {text}"),
+            (Some(code), None) => format!("Wrap-up: {code}"),
+            (None, Some(text)) => format!("Wrap-up: {text}"),
+            (None, None) => String::new(),
+        };
+        if !text.is_empty() {
+            note(text, "wrap-up", false);
+        }
+    }
+    notes
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use serde_json::json;
 
-    fn event(event_type: &str, data: Value) -> SessionEvent {
-        serde_json::from_value(json!({"id": "e", "type": event_type,
-            "occurred_at": "2026-11-23T10:15:02.123Z", "session": {"kind": "call", "id": 1},
-            "data": data}))
-        .unwrap()
+    fn notes(facts: NoteFacts) -> Vec<(String, &'static str, bool)> {
+        session_notes(&facts)
+            .into_iter()
+            .map(|u| (u.note, u.purpose, u.close))
+            .collect()
     }
 
     #[test]
-    fn r_u_10_the_rating_and_comment_become_a_note_the_sessions_rating_first() {
-        let csat = event(
-            "csat.submitted",
-            json!({"rating": 3, "comment": " Quick, thanks "}),
-        );
-        let update = update_for(&csat, Some(4.0)).unwrap();
-        assert_eq!(update.note, "Customer rating: 4/5 · \"Quick, thanks\"");
+    fn r_u_10_a_rating_becomes_one_note() {
         assert_eq!(
-            update_for(&csat, None).unwrap().note,
-            "Customer rating: 3/5 · \"Quick, thanks\""
-        );
-        assert!(update_for(&event("csat.submitted", json!({})), None).is_none());
-    }
-
-    #[test]
-    fn r_u_7_a_completed_smart_action_lists_its_result_and_files() {
-        let done = event(
-            "smart_action.completed",
-            json!({"action_type": "photo", "result": "Photo received",
-                   "files": [{"name": "receipt.jpg", "url": "https://f/1", "content_type": "image/jpeg"}]}),
+            notes(NoteFacts {
+                rating: Some(4.0),
+                ..Default::default()
+            }),
+            vec![("Customer rating: 4/5".to_owned(), "csat", false)]
         );
         assert_eq!(
-            update_for(&done, None).unwrap().note,
-            "SmartAction photo completed: Photo received\n- receipt.jpg (image/jpeg): https://f/1"
+            notes(NoteFacts {
+                rating: Some(4.5),
+                has_feedback: true,
+                ..Default::default()
+            })[0]
+                .0,
+            "Customer rating: 4.5/5 · the customer left a comment"
         );
-    }
-
-    #[test]
-    fn r_u_8_a_failed_smart_action_gives_its_error() {
-        let failed = event(
-            "smart_action.failed",
-            json!({"action_type": "verification", "error": "Fingerprint access is not enabled"}),
-        );
-        assert_eq!(
-            update_for(&failed, None).unwrap().note,
-            "SmartAction verification failed on the customer's side: Fingerprint access is not enabled"
-        );
+        assert!(notes(NoteFacts::default()).is_empty());
     }
 
     #[test]
     fn r_u_11_voicemail_read_called_back_closed() {
-        let update =
-            |action: &str| update_for(&event("voicemail.updated", json!({"action": action})), None);
-        assert_eq!(update("read").unwrap().note, "Voicemail read by an agent");
+        let handled = |status: &str| {
+            notes(NoteFacts {
+                voicemail: voicemail_handling(Some(status)),
+                ..Default::default()
+            })
+        };
+        assert_eq!(handled("voicemail_read")[0].0, "Voicemail read by an agent");
         assert_eq!(
-            update("called_back").unwrap().purpose,
+            handled("voicemail_called_back")[0].1,
             "voicemail-called-back"
         );
-        let closed = update("closed").unwrap();
-        assert!(closed.close);
-        assert!(update("archived").is_none());
+        assert_eq!(
+            handled("voicemail_closed")[0],
+            ("Voicemail closed".into(), "voicemail-closed", true)
+        );
+        assert!(handled("voicemail_received").is_empty());
+        assert!(handled("finished").is_empty());
+    }
+
+    #[test]
+    fn the_wrap_up_disposition_becomes_a_note() {
+        let with = |code: Option<&str>, note: Option<&str>| {
+            notes(NoteFacts {
+                disposition: Some(Disposition {
+                    code: code.map(str::to_owned),
+                    note: note.map(str::to_owned),
+                }),
+                ..Default::default()
+            })
+        };
+        assert_eq!(
+            with(Some("Resolved"), Some("Refund sent"))[0].0,
+            "Wrap-up: Resolved — Refund sent"
+        );
+        assert_eq!(
+            with(Some("Resolved"), None)[0],
+            ("Wrap-up: Resolved".into(), "wrap-up", false)
+        );
+        assert_eq!(
+            with(None, Some("Call back Monday"))[0].0,
+            "Wrap-up: Call back Monday"
+        );
     }
 }

@@ -11,10 +11,12 @@
 //! | agent sync state (R-S) | `AGENT#<email>` | `LEASE` | on the lease item: `state` {last applied, pending, ignored, last error, last reflected}, `state_ver` (the change's time) |
 //! | agent index | `AGENTS` | `<email>` | `body` {email}: the admin's agent list |
 //! | configuration | `CONFIG` | `STATUS_MAP`, `FIELDS`, `SDK_KEYS`, `CURSOR#calls`, `CURSOR#chats` | `body`, `ver` |
-//! | session link | `SESSION#call#<id>`, `SESSION#chat#<id>` | `LINK` | `body` {conversation, customer, customer created, assignee, phone note written} |
+//! | session link | `SESSION#call#<id>`, `SESSION#chat#<id>` | `LINK` | `body` {conversation, customer, customer created, assignee, phone note, session message, notes written} |
+//! | session's latest ESE item (R-E-5) | `SESSION#call#<id>`, `SESSION#chat#<id>` | `ESE` | `body` (the `item`), `ver` (the event's `timestamp` ms) |
+//! | rejected ESE event | `REJECTED` | `<received ms>#<id>` | `body` {error, field, event (redacted), received_at}, `ttl` |
 //! | customer link | `CUSTOMER#phone#<e164>`, `CUSTOMER#uid#<identifier>` | `LINK` | `body` {Kustomer customer id} |
 //! | customer's current conversation | `CUSTOMER#<Kustomer customer id>` | `CURRENT` | `body` {conversation id, channel, menu} |
-//! | inbox event | `EVENT#<event id>` | `INBOX` | `body` (the event), `exp_ms`, `ttl` |
+//! | inbox trigger | `EVENT#<ESE event_id or poll-…>` | `INBOX` | `body` (the trigger), `exp_ms`, `ttl` |
 //! | idempotency | `IDEM#<key>` | `IDEM` | `status`, `claim`, `ip_exp_ms`, `exp_ms`, `result`, `ttl` |
 //!
 //! Documents keep their JSON in `body` as a native map, so stream filters can match on it
@@ -68,6 +70,16 @@ impl ItemKey {
 
     pub fn session_link(kind: SessionKind, session_id: u64) -> Self {
         Self::new(format!("SESSION#{}#{session_id}", kind.as_str()), "LINK")
+    }
+
+    /// The latest External Session Event `item` of a session (versioned by its `timestamp`).
+    pub fn session_ese(kind: SessionKind, session_id: u64) -> Self {
+        Self::new(format!("SESSION#{}#{session_id}", kind.as_str()), "ESE")
+    }
+
+    /// A malformed ESE event kept for `GET /admin/rejected`; sorted by arrival.
+    pub fn rejected_event(received_ms: i64, id: &str) -> Self {
+        Self::new("REJECTED", format!("{received_ms:015}#{id}"))
     }
 
     pub fn customer_by_phone(e164: &str) -> Self {

@@ -1,7 +1,7 @@
 //! Which stream records are new inbox events (`EVENT#<id>` / `INBOX`, written once by the
-//! intake), and the session event each carries.
+//! intake), and the session trigger each carries.
 
-use crate::events::SessionEvent;
+use crate::events::SessionTrigger;
 use crate::store::document_from_image;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -15,9 +15,9 @@ pub enum InboxError {
     Malformed { key: String, reason: String },
 }
 
-/// The session event of a new inbox item; `None` for any other record (other items, updates,
+/// The session trigger of a new inbox item; `None` for any other record (other items, updates,
 /// TTL removals), which the worker skips.
-pub fn inbox_event(record: &EventRecord) -> Result<Option<SessionEvent>, InboxError> {
+pub fn inbox_event(record: &EventRecord) -> Result<Option<SessionTrigger>, InboxError> {
     if record.event_name != "INSERT" {
         return Ok(None);
     }
@@ -31,10 +31,10 @@ pub fn inbox_event(record: &EventRecord) -> Result<Option<SessionEvent>, InboxEr
         key: format!("{:?}", image.get("pk")),
         reason: err.to_string(),
     })?;
-    let event: SessionEvent =
+    let event: SessionTrigger =
         serde_json::from_value(item.body).map_err(|err| InboxError::Malformed {
             key: item.key.to_string(),
-            reason: format!("not a session event: {err}"),
+            reason: format!("not a session trigger: {err}"),
         })?;
     Ok(Some(event))
 }
@@ -57,7 +57,7 @@ mod tests {
 
     fn event_body() -> serde_json::Value {
         json!({"id": "e-1", "type": "call.ended", "occurred_at": "2026-11-23T10:15:02.123Z",
-               "session": {"kind": "call", "id": 987}, "received_at": 1})
+               "session": {"kind": "call", "id": 987}, "source": "ese", "received_at": 1})
     }
 
     #[test]
@@ -65,7 +65,7 @@ mod tests {
         let item = Item::new(ItemKey::inbox("e-1"), event_body());
         let event = inbox_event(&record("INSERT", &item)).unwrap().unwrap();
         assert_eq!(event.id, "e-1");
-        assert_eq!(event.event_type, "call.ended");
+        assert_eq!(event.hint, "call.ended");
         assert_eq!(event.session.id, 987);
     }
 

@@ -1,24 +1,24 @@
-//! What every inbox worker does with a stream batch: each record's session event parsed (a
+//! What every inbox worker does with a stream batch: each record's session trigger parsed (a
 //! record that is not a new inbox item is skipped; a corrupt one fails, to be dead-lettered),
 //! the events of one session in order and sessions side by side ([`process_batch`]), each
 //! event's work inside a span carrying its id as the correlation id.
 
 use super::{BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent};
 use super::{inbox_event, process_batch};
-use crate::events::SessionEvent;
+use crate::events::SessionTrigger;
 use crate::telemetry;
 use std::fmt::Display;
 use std::future::Future;
 use tracing::Instrument;
 
-/// Runs `work` for the session event of every new inbox item of `batch`.
+/// Runs `work` for the trigger of every new inbox item of `batch`.
 pub async fn handle_inbox_batch<F, Fut, E>(
     batch: &StreamEvent,
     concurrency: usize,
     work: F,
 ) -> Result<DynamoDbEventResponse, BatchError>
 where
-    F: Fn(SessionEvent) -> Fut,
+    F: Fn(SessionTrigger) -> Fut,
     Fut: Future<Output = Result<RecordOutcome, E>>,
     E: Display + From<InboxError>,
 {

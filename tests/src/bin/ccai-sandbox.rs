@@ -1,8 +1,8 @@
-//! Serves a CCAI Platform sandbox until interrupted; optionally plays every scenario, sending
-//! signed session events to a URL.
+//! Serves a CCAI Platform sandbox until interrupted; optionally plays every scenario, pushing
+//! External Session Events (HTTP Basic) to a URL.
 //!
 //!   cargo run -p bridge-tests --bin ccai-sandbox -- [--port 8282]
-//!       [--play-to http://127.0.0.1:9000/webhooks/ccai --secret S]
+//!       [--play-to http://127.0.0.1:9000/webhooks/ccai --credentials user:password]
 
 use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions, EventSink, ScenarioDriver};
 
@@ -26,8 +26,12 @@ async fn main() -> std::io::Result<()> {
         sandbox.base_url, options.subdomain, options.api_token
     );
     if let Some(url) = flag("--play-to") {
-        let secret = flag("--secret").unwrap_or_else(|| "sandbox-secret".into());
-        let driver = ScenarioDriver::new(&sandbox, Some(EventSink::new(&url, &secret, None)));
+        let credentials =
+            flag("--credentials").unwrap_or_else(|| "ccai-events:local-events-password".into());
+        let (user, password) = credentials
+            .split_once(':')
+            .unwrap_or((credentials.as_str(), ""));
+        let driver = ScenarioDriver::new(&sandbox, Some(EventSink::new(&url, user, password)));
         let phone = "+15550104477";
         let played = [
             driver.ivr_call_answered(ana, phone).await,

@@ -43,6 +43,12 @@ pub struct CcaiSandboxOptions {
     /// follow).
     pub redirect_recordings: bool,
     pub recording_faults: RecordingFaults,
+    /// A pause before every list page (the real lists take their time under load).
+    pub list_delay: Option<Duration>,
+    /// Lists change while they are read: after answering a page, this many of the sessions
+    /// it returned are updated again (each session once), so they move to the list's end.
+    /// A reader paging one query (`page=2,3…`) then skips records; a tail reader does not.
+    pub list_churn: usize,
 }
 
 impl Default for CcaiSandboxOptions {
@@ -57,6 +63,8 @@ impl Default for CcaiSandboxOptions {
             phone_on_participant: true,
             redirect_recordings: false,
             recording_faults: RecordingFaults::default(),
+            list_delay: None,
+            list_churn: 0,
         }
     }
 }

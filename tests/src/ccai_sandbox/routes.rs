@@ -1,6 +1,6 @@
 //! The sandbox's HTTP surface: Manager API, Apps API, recordings.
 
-use super::state::{SYSTEM_STATUSES, status_id};
+use super::state::SYSTEM_STATUSES;
 use super::{CcaiShared, SeenRequest};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -165,26 +165,57 @@ fn filter_param(query: &ListQuery) -> String {
         .unwrap_or_default()
 }
 
-async fn list_calls(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
-    let items = updated_since(&shared.world().calls, query.updated_from.as_deref());
-    paged(
-        &shared,
-        "/manager/api/v1/calls",
+async fn list_sessions(shared: &CcaiShared, kind: &str, query: &ListQuery) -> Response {
+    let options = shared.options();
+    if let Some(delay) = options.list_delay {
+        tokio::time::sleep(delay).await;
+    }
+    let items = {
+        let world = shared.world();
+        let all = if kind == "call" {
+            &world.calls
+        } else {
+            &world.chats
+        };
+        updated_since(all, query.updated_from.as_deref())
+    };
+    let max = options.max_per_page;
+    let per = query.per.unwrap_or(max).clamp(1, max);
+    let page = query.page.unwrap_or(1).max(1);
+    let returned: Vec<u64> = items
+        .iter()
+        .skip((page - 1) * per)
+        .take(per)
+        .filter_map(|s| s["id"].as_u64())
+        .collect();
+    let response = paged(
+        shared,
+        &format!("/manager/api/v1/{kind}s"),
         items,
-        &query,
-        &filter_param(&query),
-    )
+        query,
+        &filter_param(query),
+    );
+    if options.list_churn > 0 {
+        let mut world = shared.world();
+        let moved: Vec<u64> = returned
+            .into_iter()
+            .filter(|id| !world.churned.contains(id))
+            .take(options.list_churn)
+            .collect();
+        for id in moved {
+            world.churned.insert(id);
+            world.update_session(kind, id, |_| {});
+        }
+    }
+    response
+}
+
+async fn list_calls(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
+    list_sessions(&shared, "call", &query).await
 }
 
 async fn list_chats(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
-    let items = updated_since(&shared.world().chats, query.updated_from.as_deref());
-    paged(
-        &shared,
-        "/manager/api/v1/chats",
-        items,
-        &query,
-        &filter_param(&query),
-    )
+    list_sessions(&shared, "chat", &query).await
 }
 
 async fn get_call(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
@@ -235,13 +266,9 @@ async fn get_agent(State(shared): State<Shared>, Path(id): Path<u64>) -> Respons
 }
 
 async fn user_statuses(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
-    let items = shared
-        .world()
-        .statuses
+    let items = super::state::STATUSES
         .iter()
-        .map(
-            |name| json!({"id": status_id(name), "name": name, "color": "#888888", "wfm_id": null}),
-        )
+        .map(|(id, name)| json!({"id": id, "name": name, "color": "#888888", "wfm_id": null}))
         .collect();
     paged(&shared, "/manager/api/v1/user_statuses", items, &query, "")
 }

@@ -1,47 +1,45 @@
 //! The scenario driver: plays sessions on the sandbox (updating its state the way the platform
-//! would) and sends the matching signed session events (events.md §1) to a configured URL,
-//! with switches for duplicate delivery, reordering and dropped events.
+//! would) and pushes the matching External Session Events (ccai-api.md §1) to a configured URL
+//! the way CCAI Platform does: HTTP Basic, `{count, events}` batches of one to five events,
+//! each event a snapshot of the session's `item` growing stage by stage (Start, Routing,
+//! Assigned, Active, End, Final), with switches for duplicates, reordering and drops — or no
+//! events at all (a tenant without ESE, served by the poller).
 
 use super::CcaiSandbox;
 use super::state::CcaiWorld;
-use bridge_shared::signature::session_signature_header;
+use bridge_shared::ese::parse_event;
+use bridge_shared::events::SessionTrigger;
+use bridge_shared::signature::basic_header;
 use serde_json::{Map, Value, json};
 
-/// Where events go and how they are signed.
+/// Where events go, with the Basic credentials the tenant admin entered in the portal.
 #[derive(Clone)]
 pub struct EventSink {
     pub url: String,
-    pub primary: String,
-    pub secondary: Option<String>,
+    pub user: String,
+    pub password: String,
     http: reqwest::Client,
 }
 
 impl EventSink {
-    pub fn new(url: &str, primary: &str, secondary: Option<&str>) -> Self {
+    pub fn new(url: &str, user: &str, password: &str) -> Self {
         Self {
             url: url.into(),
-            primary: primary.into(),
-            secondary: secondary.map(str::to_owned),
+            user: user.into(),
+            password: password.into(),
             http: reqwest::Client::new(),
         }
     }
 
-    /// Signs and posts one body; the HTTP status, or `None` when the request failed.
-    pub async fn send(&self, body: &str) -> Option<u16> {
-        let timestamp = chrono::Utc::now().timestamp();
-        let signature = session_signature_header(
-            timestamp,
-            body.as_bytes(),
-            &self.primary,
-            self.secondary.as_deref(),
-        );
+    /// Posts one batch; the HTTP status, or `None` when the request failed.
+    pub async fn send(&self, events: &[Value]) -> Option<u16> {
+        let body = json!({"count": events.len(), "events": events});
         let answer = self
             .http
             .post(&self.url)
             .header("content-type", "application/json")
-            .header("x-signature", signature)
-            .header("x-signature-timestamp", timestamp.to_string())
-            .body(body.to_owned())
+            .header("authorization", basic_header(&self.user, &self.password))
+            .body(body.to_string())
             .send()
             .await;
         answer.ok().map(|r| r.status().as_u16())
@@ -49,23 +47,52 @@ impl EventSink {
 }
 
 /// How events are delivered.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Delivery {
-    /// Every event is sent twice.
+    /// Every batch is sent twice.
     pub duplicate: bool,
     /// A session's events are sent last to first.
     pub reverse: bool,
-    /// Events of these types are not sent at all (the poller has to find the change).
-    pub drop_types: Vec<String>,
+    /// Events of these stages (`Start`, `Routing`, `Assigned`, `Active`, `End`, `Final`) are
+    /// not sent (the poller has to find the change).
+    pub drop_stages: Vec<String>,
+    /// Most events in one POST (the platform batches; 1 to 5 here).
+    pub batch_max: usize,
+    /// The tenant has External Session Events off: nothing is sent at all.
+    pub silent: bool,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            duplicate: false,
+            reverse: false,
+            drop_stages: Vec::new(),
+            batch_max: 3,
+            silent: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct SentEvent {
     pub id: String,
-    pub event_type: String,
+    /// The stage the event reports.
+    pub stage: &'static str,
+    /// The event as the platform sends it (`{event_id, timestamp, item}`).
     pub body: Value,
-    /// The status of each send (empty when dropped, two entries when duplicated).
+    /// The status of each POST that carried it (empty when dropped, two when duplicated).
     pub deliveries: Vec<Option<u16>>,
+}
+
+impl SentEvent {
+    /// The inbox trigger the bridge makes of this event.
+    pub fn trigger(&self) -> SessionTrigger {
+        match parse_event(&self.body) {
+            Ok(event) => event.trigger(),
+            Err(err) => panic!("the driver made a malformed event: {err}"),
+        }
+    }
 }
 
 /// A played session: what happened and which events went out.
@@ -78,7 +105,11 @@ pub struct Played {
 
 impl Played {
     pub fn types(&self) -> Vec<&str> {
-        self.events.iter().map(|e| e.event_type.as_str()).collect()
+        self.events.iter().map(|e| e.stage).collect()
+    }
+
+    pub fn triggers(&self) -> Vec<SessionTrigger> {
+        self.events.iter().map(SentEvent::trigger).collect()
     }
 }
 
@@ -90,27 +121,126 @@ pub struct ScenarioDriver<'a> {
     pub recording_size: u64,
 }
 
-fn event(
-    world: &mut CcaiWorld,
-    event_type: &str,
-    kind: &str,
-    id: u64,
-    data: Option<Value>,
-) -> SentEvent {
-    let mut body = json!({
-        "id": uuid::Uuid::new_v4().to_string(),
-        "type": event_type,
-        "occurred_at": world.now(),
-        "session": {"kind": kind, "id": id},
-    });
-    if let Some(data) = data {
-        body["data"] = data;
+/// A session's ESE `item`, growing as the session moves on; each stage is one event.
+struct EseSession {
+    item: Map<String, Value>,
+    events: Vec<SentEvent>,
+}
+
+impl EseSession {
+    fn new(kind: &str, id: u64, dn: &str) -> Self {
+        let mut item = Map::new();
+        item.insert(format!("{kind}_id"), json!(id));
+        item.insert("state".into(), json!("connected"));
+        item.insert(
+            "participants".into(),
+            json!([{"type": "external", "state": "connected", "dn": dn}]),
+        );
+        Self {
+            item,
+            events: Vec::new(),
+        }
     }
-    SentEvent {
-        id: body["id"].as_str().unwrap_or_default().to_owned(),
-        event_type: event_type.into(),
-        body,
-        deliveries: Vec::new(),
+
+    fn participants(&mut self) -> &mut Vec<Value> {
+        match self.item.get_mut("participants") {
+            Some(Value::Array(list)) => list,
+            _ => unreachable!("participants are set at the start"),
+        }
+    }
+
+    fn set(&mut self, field: &str, value: Value) {
+        self.item.insert(field.into(), value);
+    }
+
+    /// Every agent participant in `from` moves to `to` (the latest only when `last_only`).
+    fn agents_to(&mut self, to: &str, last_only: bool) {
+        let agents: Vec<usize> = self
+            .participants()
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p["type"] == "agent" && p["state"] != "disconnected")
+            .map(|(i, _)| i)
+            .collect();
+        let chosen: Vec<usize> = if last_only {
+            agents.last().copied().into_iter().collect()
+        } else {
+            agents
+        };
+        for index in chosen {
+            self.participants()[index]["state"] = json!(to);
+        }
+    }
+
+    fn add_agent(&mut self, world: &CcaiWorld, agent_id: u64) {
+        let agent = world.agent(agent_id);
+        let participant = json!({"type": "agent", "state": "accepted", "id": agent_id,
+            "name": agent.map(|a| a.first_name.clone()), "email": agent.map(|a| a.email.clone())});
+        self.participants().push(participant);
+    }
+
+    fn end(&mut self, world: &mut CcaiWorld) {
+        let now = world.now();
+        self.set("state", json!("disconnected"));
+        self.set("ends_at", json!(now));
+        for participant in self.participants() {
+            if participant["state"] != "disconnected" {
+                participant["state"] = json!("disconnected");
+            }
+        }
+    }
+
+    /// One event carrying the item as it is now.
+    fn emit(&mut self, world: &mut CcaiWorld, stage: &'static str) {
+        let _ = world.now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let body = json!({"event_id": id, "timestamp": world.last_ms(), "item": self.item.clone()});
+        self.events.push(SentEvent {
+            id,
+            stage,
+            body,
+            deliveries: Vec::new(),
+        });
+    }
+
+    /// Start, Routing: the customer is connected and queued.
+    fn start_and_route(&mut self, world: &mut CcaiWorld, queue: &Value) {
+        self.emit(world, "Start");
+        self.set("queue_path_names", queue["name"].clone());
+        self.set("queue_path_ids", json!(queue["id"].to_string()));
+        self.set("initiator", json!("virtual_agent_15"));
+        self.emit(world, "Routing");
+    }
+
+    /// Assigned, Active: an agent accepts, then media flows.
+    fn answer(&mut self, world: &mut CcaiWorld, agent_id: u64) {
+        self.add_agent(world, agent_id);
+        self.emit(world, "Assigned");
+        let now = world.now();
+        self.set("connected_at", json!(now));
+        self.agents_to("connected", true);
+        self.emit(world, "Active");
+    }
+
+    /// End, Final: both sides disconnect, then the agent submits the wrap-up.
+    fn finish(&mut self, world: &mut CcaiWorld, disposition: Option<(&str, &str)>) {
+        self.end(world);
+        self.emit(world, "End");
+        if let Some((code, note)) = disposition {
+            if let Some(last) = self
+                .participants()
+                .iter_mut()
+                .rev()
+                .find(|p| p["type"] == "agent")
+            {
+                last["state"] = json!("dispositionSubmitted");
+            }
+            self.set(
+                "dispositions",
+                json!({"code": code, "custom_code_id": 12, "note": note}),
+            );
+            self.emit(world, "Final");
+        }
     }
 }
 
@@ -140,20 +270,27 @@ impl<'a> ScenarioDriver<'a> {
         session_id: u64,
         mut events: Vec<SentEvent>,
     ) -> Played {
-        let mut order: Vec<usize> = (0..events.len()).collect();
+        let mut order: Vec<usize> = (0..events.len())
+            .filter(|i| {
+                !self
+                    .delivery
+                    .drop_stages
+                    .iter()
+                    .any(|s| s == events[*i].stage)
+            })
+            .collect();
         if self.delivery.reverse {
             order.reverse();
         }
-        if let Some(sink) = &self.sink {
-            for index in order {
-                let event = &mut events[index];
-                if self.delivery.drop_types.contains(&event.event_type) {
-                    continue;
-                }
-                let body = event.body.to_string();
+        if let (Some(sink), false) = (&self.sink, self.delivery.silent) {
+            for chunk in order.chunks(self.delivery.batch_max.clamp(1, 5)) {
+                let bodies: Vec<Value> = chunk.iter().map(|i| events[*i].body.clone()).collect();
                 let copies = if self.delivery.duplicate { 2 } else { 1 };
                 for _ in 0..copies {
-                    event.deliveries.push(sink.send(&body).await);
+                    let status = sink.send(&bodies).await;
+                    for index in chunk {
+                        events[*index].deliveries.push(status);
+                    }
                 }
             }
         }
@@ -244,22 +381,57 @@ impl<'a> ScenarioDriver<'a> {
         }
     }
 
-    /// An IVR call answered by an agent: created, assigned, ended with a recording.
+    /// The customer's `dn` for a session: the phone number, else `end_user_<id>`.
+    fn dn(world: &CcaiWorld, kind: &str, id: u64, phone: Option<&str>) -> String {
+        if let Some(phone) = phone {
+            return phone.to_owned();
+        }
+        let session = if kind == "call" {
+            world.call(id)
+        } else {
+            world.chat(id)
+        };
+        let end_user = session
+            .map(|s| s["end_user"]["id"].clone())
+            .unwrap_or(Value::Null);
+        format!("end_user_{end_user}")
+    }
+
+    /// A call that is queued, answered by `agent_id`, and ends after `duration` seconds with
+    /// a recording and a wrap-up.
+    #[allow(clippy::too_many_arguments)] // a scenario's facts, named at each call site
+    fn answered_call(
+        &self,
+        world: &mut CcaiWorld,
+        call_type: &str,
+        menu_type: &str,
+        phone: Option<&str>,
+        identifier: &str,
+        agent_id: u64,
+        duration: u64,
+    ) -> (u64, Vec<SentEvent>) {
+        let id = self.new_call(world, call_type, menu_type, phone, identifier);
+        let mut ese = EseSession::new("call", id, &Self::dn(world, "call", id, phone));
+        ese.start_and_route(world, &menu(world, menu_type));
+        self.assign(world, "call", id, agent_id);
+        ese.answer(world, agent_id);
+        self.finish_call(world, id, Some(agent_id), duration);
+        ese.finish(world, Some(("Resolved", "Customer helped")));
+        (id, ese.events)
+    }
+
+    /// An IVR call answered by an agent: every stage, a recording, a wrap-up.
     pub async fn ivr_call_answered(&self, agent_id: u64, phone: &str) -> Played {
         let (id, events) = self.sandbox.change(|world| {
-            let id = self.new_call(
+            self.answered_call(
                 world,
                 "Voice Inbound (IVR)",
                 "ivr_menu",
                 Some(phone),
                 &format!("phone-{phone}"),
-            );
-            let mut events = vec![event(world, "call.created", "call", id, None)];
-            self.assign(world, "call", id, agent_id);
-            events.push(event(world, "call.assigned", "call", id, None));
-            self.finish_call(world, id, Some(agent_id), 125);
-            events.push(event(world, "call.ended", "call", id, None));
-            (id, events)
+                agent_id,
+                125,
+            )
         });
         self.deliver("call", id, events).await
     }
@@ -267,19 +439,15 @@ impl<'a> ScenarioDriver<'a> {
     /// A mobile-SDK call from an app user (identified, no phone number needed).
     pub async fn sdk_call(&self, agent_id: u64, identifier: &str) -> Played {
         let (id, events) = self.sandbox.change(|world| {
-            let id = self.new_call(
+            self.answered_call(
                 world,
-                "Voice Inbound (App)",
+                "Voice Inbound (Mobile)",
                 "mobile_menu",
                 None,
                 identifier,
-            );
-            let mut events = vec![event(world, "call.created", "call", id, None)];
-            self.assign(world, "call", id, agent_id);
-            events.push(event(world, "call.assigned", "call", id, None));
-            self.finish_call(world, id, Some(agent_id), 60);
-            events.push(event(world, "call.ended", "call", id, None));
-            (id, events)
+                agent_id,
+                60,
+            )
         });
         self.deliver("call", id, events).await
     }
@@ -294,7 +462,8 @@ impl<'a> ScenarioDriver<'a> {
                 Some(phone),
                 &format!("phone-{phone}"),
             );
-            let mut events = vec![event(world, "call.created", "call", id, None)];
+            let mut ese = EseSession::new("call", id, phone);
+            ese.start_and_route(world, &menu(world, "ivr_menu"));
             let now = world.now();
             world.update_session("call", id, |s| {
                 s.insert("status".into(), json!("failed"));
@@ -303,13 +472,16 @@ impl<'a> ScenarioDriver<'a> {
                 s.insert("ends_at".into(), json!(now));
                 s.insert("queue_duration".into(), json!(40));
             });
-            events.push(event(world, "call.ended", "call", id, None));
-            (id, events)
+            ese.finish(world, None);
+            (id, ese.events)
         });
         self.deliver("call", id, events).await
     }
 
-    /// A voicemail, then optionally an agent's action on it (`read`, `closed`, `called_back`).
+    /// A voicemail, then optionally an agent's handling of it (`read`, `called_back`,
+    /// `closed`). The handling changes the call (its status and `updated_at`); whether the
+    /// platform sends an ESE event for it is not documented, so none is sent: the poller finds
+    /// it.
     pub async fn voicemail(&self, phone: &str, action: Option<&str>) -> Played {
         let (id, events) = self.sandbox.change(|world| {
             let id = self.new_call(
@@ -319,39 +491,51 @@ impl<'a> ScenarioDriver<'a> {
                 Some(phone),
                 &format!("phone-{phone}"),
             );
-            let mut events = vec![event(world, "call.created", "call", id, None)];
+            let mut ese = EseSession::new("call", id, phone);
+            ese.start_and_route(world, &menu(world, "ivr_menu"));
             world.recordings.insert(id, self.recording_size / 4);
             let url = format!("{}/recordings/call-{id}.mp3", self.sandbox.base_url);
+            let now = world.now();
             world.update_session("call", id, |s| {
                 s.insert("status".into(), json!("voicemail_received"));
+                s.insert("voicemail_reason".into(), json!("no_agent_available"));
                 s.insert("recording_url".into(), json!(url));
                 s.insert("call_duration".into(), json!(30));
+                s.insert("ends_at".into(), json!(now));
             });
-            events.push(event(world, "call.voicemail", "call", id, None));
-            if let Some(action) = action {
-                world.update_session("call", id, |s| {
-                    s.insert("status".into(), json!("voicemail_read"));
-                });
-                events.push(event(
-                    world,
-                    "voicemail.updated",
-                    "call",
-                    id,
-                    Some(json!({"action": action})),
-                ));
-            }
-            (id, events)
+            ese.finish(world, None);
+            (id, ese.events)
         });
-        self.deliver("call", id, events).await
+        let played = self.deliver("call", id, events).await;
+        if let Some(action) = action {
+            self.handle_voicemail(id, action);
+        }
+        played
+    }
+
+    /// An agent reads, calls back or closes a voicemail (the call's status changes).
+    pub fn handle_voicemail(&self, call_id: u64, action: &str) {
+        let status = match action {
+            "read" => "voicemail_read",
+            "called_back" => "voicemail_called_back",
+            "closed" => "voicemail_closed",
+            other => panic!("no voicemail action {other}"),
+        };
+        self.sandbox.change(|world| {
+            world.update_session("call", call_id, |s| {
+                s.insert("status".into(), json!(status));
+            })
+        });
     }
 
     /// Answered by one agent, transferred to another, ended.
     pub async fn transfer(&self, from_agent: u64, to_agent: u64, phone: &str) -> Played {
         let (id, events) = self.sandbox.change(|world| {
             let id = self.new_call(world, "Voice Inbound (IVR)", "ivr_menu", Some(phone), &format!("phone-{phone}"));
-            let mut events = vec![event(world, "call.created", "call", id, None)];
+            let mut ese = EseSession::new("call", id, phone);
+            ese.start_and_route(world, &menu(world, "ivr_menu"));
             self.assign(world, "call", id, from_agent);
-            events.push(event(world, "call.assigned", "call", id, None));
+            ese.answer(world, from_agent);
             let transfer_id = world.new_id();
             let now = world.now();
             let (from, to) = (world.agent(from_agent).map(|a| a.info()), world.agent(to_agent).map(|a| a.info()));
@@ -365,10 +549,12 @@ impl<'a> ScenarioDriver<'a> {
             world.move_agent(from_agent, "Wrap-up", "platform");
             world.finish_session_for(from_agent);
             world.move_agent(to_agent, "In-call", "platform");
-            events.push(event(world, "call.transferred", "call", id, Some(json!({"transfer_id": transfer_id}))));
+            // A transfer: the first agent leaves, a new agent participant reaches `accepted`.
+            ese.agents_to("disconnected", true);
+            ese.answer(world, to_agent);
             self.finish_call(world, id, Some(to_agent), 300);
-            events.push(event(world, "call.ended", "call", id, None));
-            (id, events)
+            ese.finish(world, Some(("Transferred", "Billing question")));
+            (id, ese.events)
         });
         self.deliver("call", id, events).await
     }
@@ -382,6 +568,7 @@ impl<'a> ScenarioDriver<'a> {
         callback: bool,
         previous_call_id: Option<u64>,
     ) -> Played {
+        let _ = (callback, previous_call_id);
         let (id, events) = self.sandbox.change(|world| {
             let id = self.new_call(
                 world,
@@ -390,22 +577,13 @@ impl<'a> ScenarioDriver<'a> {
                 Some(phone),
                 &format!("phone-{phone}"),
             );
-            let mut data = Map::new();
-            data.insert("callback".into(), json!(callback));
-            if let Some(previous) = previous_call_id {
-                data.insert("previous_call_id".into(), json!(previous));
-            }
+            let mut ese = EseSession::new("call", id, phone);
+            ese.set("initiator", json!(format!("agent_{agent_id}")));
             self.assign(world, "call", id, agent_id);
-            let mut events = vec![event(
-                world,
-                "call.outbound",
-                "call",
-                id,
-                Some(Value::Object(data)),
-            )];
+            ese.answer(world, agent_id);
             self.finish_call(world, id, Some(agent_id), 90);
-            events.push(event(world, "call.ended", "call", id, None));
-            (id, events)
+            ese.finish(world, Some(("Callback", "Called the customer back")));
+            (id, ese.events)
         });
         self.deliver("call", id, events).await
     }
@@ -413,19 +591,15 @@ impl<'a> ScenarioDriver<'a> {
     /// A call shorter than 10 s, then the agent's callback (R-U-6).
     pub async fn short_call_and_callback(&self, agent_id: u64, phone: &str) -> (Played, Played) {
         let (id, events) = self.sandbox.change(|world| {
-            let id = self.new_call(
+            self.answered_call(
                 world,
                 "Voice Inbound (IVR)",
                 "ivr_menu",
                 Some(phone),
                 &format!("phone-{phone}"),
-            );
-            let mut events = vec![event(world, "call.created", "call", id, None)];
-            self.assign(world, "call", id, agent_id);
-            events.push(event(world, "call.assigned", "call", id, None));
-            self.finish_call(world, id, Some(agent_id), 6);
-            events.push(event(world, "call.ended", "call", id, None));
-            (id, events)
+                agent_id,
+                6,
+            )
         });
         let short = self.deliver("call", id, events).await;
         let callback = self.outbound_call(agent_id, phone, true, Some(id)).await;
@@ -445,16 +619,19 @@ impl<'a> ScenarioDriver<'a> {
             let now = world.now();
             let selected = menu(world, "web_menu");
             world.chats.push(json!({
-                "id": id, "chat_type": "web", "status": "queued", "lang": "en", "created_at": now, "updated_at": now,
+                "id": id, "chat_type": "web", "session_type_v2": "Chat Inbound (Web)", "status": "queued", "lang": "en", "created_at": now, "updated_at": now,
                 "assigned_at": null, "ends_at": null, "chat_duration": null, "wait_duration": null, "message_count": 0,
                 "rating": null, "has_feedback": false, "transcript": false,
                 "menu_path": {"name": selected["name"], "materialized_path": selected["name"]}, "selected_menu": selected,
                 "agent_info": null, "end_user": {"id": end_user, "identifier": identifier, "out_contact_id": null},
                 "transfers": [], "participants": [], "out_ticket_id": null,
             }));
-            let mut events = vec![event(world, "chat.created", "chat", id, None)];
+            let mut ese = EseSession::new("chat", id, &format!("end_user_{end_user}"));
+            ese.set("language", json!("en"));
+            ese.set("session_type_v2", json!("Chat Inbound (Web)"));
+            ese.start_and_route(world, &selected);
             self.assign(world, "chat", id, agent_id);
-            events.push(event(world, "chat.assigned", "chat", id, None));
+            ese.answer(world, agent_id);
             let agent_name = world.agent(agent_id).map(|a| a.first_name.clone()).unwrap_or_default();
             let mut messages = Vec::new();
             for (n, (from, text)) in lines.iter().enumerate() {
@@ -474,38 +651,17 @@ impl<'a> ScenarioDriver<'a> {
             });
             world.move_agent(agent_id, "Wrap-up", "platform");
             world.finish_session_for(agent_id);
-            events.push(event(world, "chat.ended", "chat", id, None));
-            (id, events)
+            ese.finish(world, Some(("Resolved", "Order status given")));
+            (id, ese.events)
         });
         self.deliver("chat", id, events).await
     }
 
-    /// A SmartAction on a session: completed with a result and a shared file, or failed on the
-    /// user's side with an error message.
-    pub async fn smart_action(&self, kind: &'static str, session_id: u64, success: bool) -> Played {
-        let base = self.sandbox.base_url.clone();
-        let events = self.sandbox.change(|world| {
-            let data = if success {
-                json!({"action_type": "photo", "result": "Photo received", "files": [{"name": "receipt.jpg", "url": format!("{base}/files/receipt.jpg"), "content_type": "image/jpeg"}]})
-            } else {
-                json!({"action_type": "verification", "error": "Fingerprint access is not enabled on this device"})
-            };
-            let event_type = if success { "smart_action.completed" } else { "smart_action.failed" };
-            vec![event(world, event_type, kind, session_id, Some(data))]
-        });
-        self.deliver(kind, session_id, events).await
-    }
-
-    /// The end user rates the session. The platform sends `rating` as text on calls (it is
-    /// documented as number or string).
-    pub async fn csat(
-        &self,
-        kind: &'static str,
-        session_id: u64,
-        rating: u8,
-        comment: Option<&str>,
-    ) -> Played {
-        let events = self.sandbox.change(|world| {
+    /// The end user rates the session after it ended: the Manager API object gets `rating`
+    /// (text on calls, a number on chats: both occur) and `has_feedback`. The platform sends no
+    /// ESE event after Final, so the poller (or the metadata file) brings it.
+    pub fn csat(&self, kind: &'static str, session_id: u64, rating: u8, comment: Option<&str>) {
+        self.sandbox.change(|world| {
             world.update_session(kind, session_id, |s| {
                 s.insert(
                     "rating".into(),
@@ -517,28 +673,6 @@ impl<'a> ScenarioDriver<'a> {
                 );
                 s.insert("has_feedback".into(), json!(comment.is_some()));
             });
-            vec![event(
-                world,
-                "csat.submitted",
-                kind,
-                session_id,
-                Some(json!({"rating": rating, "comment": comment})),
-            )]
         });
-        self.deliver(kind, session_id, events).await
-    }
-
-    /// SDK custom data for a session (`{key: {value, type, label}}`).
-    pub async fn custom_data(&self, kind: &'static str, session_id: u64, custom: Value) -> Played {
-        let events = self.sandbox.change(|world| {
-            vec![event(
-                world,
-                "custom_data.received",
-                kind,
-                session_id,
-                Some(json!({"custom_data": custom})),
-            )]
-        });
-        self.deliver(kind, session_id, events).await
     }
 }

@@ -43,23 +43,31 @@ impl AgentRecord {
     }
 }
 
-/// Status ids are stable per name.
-pub fn status_id(name: &str) -> u64 {
-    STATUS_NAMES
+/// A status's id: the documented built-in ids (ccai-api.md §2, H: signed, 0 and negative),
+/// custom statuses positive. A name two statuses share answers the first (the built-in).
+pub fn status_id(name: &str) -> i64 {
+    STATUSES
         .iter()
-        .position(|n| *n == name)
-        .map_or(999, |i| i as u64 + 1)
+        .find(|(_, n)| *n == name)
+        .map_or(999, |(id, _)| *id)
 }
 
-const STATUS_NAMES: [&str; 8] = [
-    "Available",
-    "Offline",
-    "In-call",
-    "In-chat",
-    "Wrap-up",
-    "Break",
-    "Lunch",
-    "Training",
+/// The tenant's user statuses: the platform's built-ins with their documented ids, and custom
+/// ones — among them a "Meal" beside the built-in "Meal", as a real tenant may have.
+pub const STATUSES: [(i64, &str); 13] = [
+    (0, "Available"),
+    (-1, "Unavailable"),
+    (-2, "Break"),
+    (-3, "Special Task"),
+    (-4, "Meal"),
+    (-5, "Missed Call"),
+    (-6, "Wrap-up"),
+    (-7, "In-call"),
+    (-8, "In-chat"),
+    (-10, "Offline"),
+    (1, "Lunch"),
+    (2, "Training"),
+    (5, "Meal"),
 ];
 
 #[derive(Debug, Default)]
@@ -78,6 +86,8 @@ pub struct CcaiWorld {
     pub leaked_credentials: usize,
     /// Every status change applied to an agent: (agent id, from, to, by whom).
     pub status_history: Vec<(u64, String, String, &'static str)>,
+    /// Sessions a list's churn has updated already (each is moved once).
+    pub churned: std::collections::HashSet<u64>,
     next_id: u64,
     last_ms: i64,
 }
@@ -91,7 +101,7 @@ impl CcaiWorld {
             next_id: base,
             ..Default::default()
         };
-        world.statuses = STATUS_NAMES.iter().map(|s| (*s).to_owned()).collect();
+        world.statuses = STATUSES.iter().map(|(_, s)| (*s).to_owned()).collect();
         world.teams = vec![
             json!({"id": 1, "name": "Support"}),
             json!({"id": 2, "name": "Sales"}),
@@ -194,6 +204,11 @@ impl CcaiWorld {
 
     pub fn chat(&self, id: u64) -> Option<&Value> {
         self.chats.iter().find(|c| c["id"] == id)
+    }
+
+    /// The time [`CcaiWorld::now`] last handed out, in epoch milliseconds.
+    pub fn last_ms(&self) -> i64 {
+        self.last_ms
     }
 
     /// Applies `change` to a call or chat and stamps `updated_at`.
