@@ -13,7 +13,6 @@ use bridge_shared::store::{
 };
 use bridge_tests::counting_store::CountingStore;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,13 +39,10 @@ async fn main() {
     ));
     let store = Arc::new(CountingStore::new(dynamo.clone()));
 
-    let mapping = StatusMapping {
-        to_ccai: BTreeMap::from([
-            ("K1".into(), "Available".into()),
-            ("K3".into(), "Break".into()),
-        ]),
-        ..Default::default()
-    };
+    let mapping: StatusMapping = bridge_tests::ccai_sandbox::state::mapping_by_name(&[
+        ("K1".into(), "Available"),
+        ("K3".into(), "Break"),
+    ]);
     let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
     let resource = ItemKey::agent_lease(&email);
     let now = UnixMillis::now();
@@ -60,6 +56,7 @@ async fn main() {
     // Neither mapped target, so every change applies.
     let view = CcaiAgentView {
         status: "Training".into(),
+        status_id: Some(2),
         online: true,
         chosen_at: None,
     };

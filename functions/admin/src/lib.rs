@@ -2,14 +2,15 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /admin/status-mapping` | 200 `{mapping, kustomer_statuses, ccai_statuses}` (the dropdowns) |
-//! | `PUT /admin/status-mapping` `{to_ccai, to_kustomer?, priority?, two_way?, apply_at_login?}` | 200 the saved mapping · 400 naming the bad entry |
+//! | `GET /admin/status-mapping` | 200 `{mapping, kustomer_statuses, ccai_statuses}` (the dropdowns; CCAI statuses by signed id, with `name_shared` and `can_be_target`) |
+//! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
 //! | `GET /admin/agents` | 200 `[{email, lease_holder, lease_expires_at, state}]` |
 //! | `GET /admin/health` | 200/503 `{status, checks}` |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::CcaiClient;
+use bridge_shared::ccai::model::UserStatus;
 use bridge_shared::config::Secret;
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
@@ -30,46 +31,10 @@ pub struct AdminApi {
     pub admin_token: Secret,
 }
 
-/// Checks a mapping against the statuses that exist; the error names the bad entry.
-pub fn validate(
-    mapping: &StatusMapping,
-    kustomer_ids: &[String],
-    ccai_names: &[String],
-) -> Result<(), String> {
-    for (kustomer, ccai) in &mapping.to_ccai {
-        if !kustomer_ids.contains(kustomer) {
-            return Err(format!(
-                "to_ccai.{kustomer}: no Kustomer routing status has this id"
-            ));
-        }
-        if !ccai_names.contains(ccai) {
-            return Err(format!(
-                "to_ccai.{kustomer}: CCAI has no status named {ccai:?}"
-            ));
-        }
-        if is_system_status(ccai) {
-            return Err(format!(
-                "to_ccai.{kustomer}: {ccai} is set by CCAI itself and cannot be a target"
-            ));
-        }
-    }
-    for (ccai, kustomer) in &mapping.to_kustomer {
-        if !ccai_names.contains(ccai) {
-            return Err(format!(
-                "to_kustomer.{ccai}: CCAI has no status with this name"
-            ));
-        }
-        if !kustomer_ids.contains(kustomer) {
-            return Err(format!(
-                "to_kustomer.{ccai}: no Kustomer routing status has the id {kustomer:?}"
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl AdminApi {
-    async fn statuses(&self) -> Result<(Vec<Value>, Vec<Value>), String> {
+    /// Both status lists: Kustomer's routing statuses and CCAI's user statuses (by id; names
+    /// repeat, and a name two statuses share cannot be a target, so the page says so).
+    async fn statuses(&self) -> Result<(Vec<Value>, Vec<UserStatus>), String> {
         let kustomer = self
             .kustomer
             .routing_statuses()
@@ -81,8 +46,20 @@ impl AdminApi {
                 .iter()
                 .map(|s| json!({"id": s.id, "name": s.attributes.name, "status_type": s.attributes.status_type, "system": s.attributes.system}))
                 .collect(),
-            ccai.iter().map(|s| json!({"name": s.name, "system": is_system_status(&s.name)})).collect(),
+            ccai,
         ))
+    }
+
+    fn ccai_statuses_json(ccai: &[UserStatus]) -> Vec<Value> {
+        ccai.iter()
+            .map(|s| {
+                let shared = ccai
+                    .iter()
+                    .any(|o| o.id != s.id && o.name.eq_ignore_ascii_case(&s.name));
+                json!({"id": s.id, "name": s.name, "system": is_system_status(&s.name),
+                       "name_shared": shared, "can_be_target": !shared && !is_system_status(&s.name)})
+            })
+            .collect()
     }
 
     async fn get_mapping(&self, now: UnixMillis) -> Response<Body> {
@@ -93,7 +70,7 @@ impl AdminApi {
         match self.statuses().await {
             Ok((kustomer, ccai)) => json_answer(
                 StatusCode::OK,
-                json!({"mapping": *mapping, "kustomer_statuses": kustomer, "ccai_statuses": ccai}),
+                json!({"mapping": *mapping, "kustomer_statuses": kustomer, "ccai_statuses": Self::ccai_statuses_json(&ccai)}),
             ),
             Err(err) => json_error(StatusCode::BAD_GATEWAY, err),
         }
@@ -112,13 +89,10 @@ impl AdminApi {
             .iter()
             .filter_map(|s| s["id"].as_str().map(str::to_owned))
             .collect();
-        let names: Vec<String> = ccai
-            .iter()
-            .filter_map(|s| s["name"].as_str().map(str::to_owned))
-            .collect();
-        if let Err(why) = validate(&mapping, &ids, &names) {
-            return json_error(StatusCode::BAD_REQUEST, why);
-        }
+        let mapping = match mapping.resolve(&ids, &ccai) {
+            Ok(mapping) => mapping,
+            Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
+        };
         match self.status.save_mapping(&mapping).await {
             Ok(()) => json_answer(StatusCode::OK, json!({"mapping": mapping})),
             Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),

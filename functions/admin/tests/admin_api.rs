@@ -67,36 +67,46 @@ async fn the_mapping_page_gets_both_status_lists_and_saves_a_valid_mapping() {
     );
     assert!(
         ccai.iter()
-            .any(|s| s["name"] == "Break" && s["system"] == false)
+            .any(|s| s["name"] == "Break" && s["id"] == -2 && s["can_be_target"] == true)
     );
+    // R-S-2: ids are signed; a name two statuses share is shown as such.
+    let meals: Vec<&Value> = ccai.iter().filter(|s| s["name"] == "Meal").collect();
+    assert_eq!(meals.len(), 2);
+    assert!(meals.iter().all(|s| s["name_shared"] == true && s["can_be_target"] == false));
+    assert!(ccai.iter().any(|s| s["id"] == 0 && s["name"] == "Available"));
 
     let lunch = rig.platforms.kustomer.status_id("Lunch").unwrap();
     let busy = rig.platforms.kustomer.status_id("Busy").unwrap();
-    let mapping = json!({"to_ccai": {lunch.clone(): "Break", busy: "Available"}, "to_kustomer": {"Break": lunch}, "priority": "crm_overrides", "two_way": true});
+    let mapping = json!({"to_ccai": {lunch.clone(): -2, busy: 0}, "to_kustomer": {"-2": lunch}, "priority": "crm_overrides", "two_way": true});
     let (status, saved) = call(&rig, "PUT", "/admin/status-mapping", mapping).await;
     assert_eq!(status, 200, "{saved}");
     let (_, page) = call(&rig, "GET", "/admin/status-mapping", json!({})).await;
     assert_eq!(page["mapping"]["priority"], "crm_overrides");
     assert_eq!(page["mapping"]["to_ccai"].as_object().unwrap().len(), 2);
+    assert_eq!(page["mapping"]["to_ccai"][&lunch], -2);
+    assert_eq!(
+        page["mapping"]["ccai_names"],
+        json!({"-2": "Break", "0": "Available"}),
+        "the names CCAI is sent, resolved at save time"
+    );
 }
 
 #[tokio::test]
-async fn an_invalid_mapping_is_refused_naming_the_entry() {
+async fn r_s_2_an_invalid_mapping_is_refused_naming_the_entry() {
     let rig = rig_with_ccai_password(None).await;
     let lunch = rig.platforms.kustomer.status_id("Lunch").unwrap();
     for (mapping, expected) in [
-        (json!({"to_ccai": {"5fnope": "Break"}}), "to_ccai.5fnope"),
-        (json!({"to_ccai": {lunch.clone(): "Nap"}}), "\"Nap\""),
+        (json!({"to_ccai": {"5fnope": -2}}), "to_ccai.5fnope"),
+        (json!({"to_ccai": {lunch.clone(): 77}}), "no status with the id 77"),
+        (json!({"to_ccai": {lunch.clone(): -7}}), "set by CCAI itself"),
+        (json!({"to_ccai": {lunch.clone(): -6}}), "Wrap-up (-6) is set by CCAI itself"),
+        (json!({"to_ccai": {lunch.clone(): 5}}), "named \"Meal\" like status -4"),
+        (json!({"to_ccai": {lunch.clone(): -4}}), "named \"Meal\" like status 5"),
+        (json!({"to_ccai": {lunch.clone(): "Break"}}), "invalid body"),
+        (json!({"to_kustomer": {"-2": "5fnope"}}), "to_kustomer.-2"),
+        (json!({"to_kustomer": {"Break": lunch.clone()}}), "to_kustomer.Break"),
         (
-            json!({"to_ccai": {lunch.clone(): "In-call"}}),
-            "set by CCAI itself",
-        ),
-        (
-            json!({"to_kustomer": {"Break": "5fnope"}}),
-            "to_kustomer.Break",
-        ),
-        (
-            json!({"to_ccai": {lunch.clone(): "Break"}, "priority": "whoever"}),
+            json!({"to_ccai": {lunch.clone(): -2}, "priority": "whoever"}),
             "invalid body",
         ),
     ] {

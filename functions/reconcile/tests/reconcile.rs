@@ -4,11 +4,9 @@
 
 use bridge_reconcile::reconcile_agents;
 use bridge_shared::UnixMillis;
-use bridge_shared::status::StatusMapping;
 use bridge_shared::status::sync::StatusChange;
 use bridge_shared::store::EmbeddedStore;
 use bridge_tests::platforms::SandboxedPlatforms;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// R-S-6 by the reconciliation job: a change kept pending during a call is applied on the next
@@ -21,10 +19,10 @@ async fn r_s_6_pending_changes_are_applied_by_the_scheduled_run() {
     let service = platforms.status_service(Arc::new(EmbeddedStore::new()));
     let lunch = kustomer.status_id("Lunch").unwrap();
     service
-        .save_mapping(&StatusMapping {
-            to_ccai: BTreeMap::from([(lunch.clone(), "Break".into())]),
-            ..Default::default()
-        })
+        .save_mapping(&bridge_tests::ccai_sandbox::state::mapping_by_name(&[(
+            lunch.clone(),
+            "Break",
+        )]))
         .await
         .unwrap();
     let mut agents = Vec::new();

@@ -35,15 +35,14 @@ fn mapping(
     apply_at_login: bool,
 ) -> StatusMapping {
     StatusMapping {
-        to_ccai: BTreeMap::from([
-            (k["K1"].clone(), "Available".into()),
-            (k["K2"].clone(), "Available".into()),
-            (k["K3"].clone(), "Break".into()),
-            (k["K4"].clone(), "Lunch".into()),
-        ]),
         priority,
         apply_at_login,
-        ..Default::default()
+        ..bridge_tests::ccai_sandbox::state::mapping_by_name(&[
+            (k["K1"].clone(), "Available"),
+            (k["K2"].clone(), "Available"),
+            (k["K3"].clone(), "Break"),
+            (k["K4"].clone(), "Lunch"),
+        ])
     }
 }
 
@@ -494,9 +493,11 @@ async fn r_s_7_two_way_reflects_ccai_changes_without_an_echo_loop() {
     let rig = rig().await;
     let mut two_way = mapping(&rig.k, PriorityMode::LatestWins, false);
     two_way.two_way = true;
+    // By CCAI status id: Break is the built-in −2, Lunch a custom status.
+    use bridge_tests::ccai_sandbox::state::status_id;
     two_way.to_kustomer = BTreeMap::from([
-        ("Break".into(), rig.k["K3"].clone()),
-        ("Lunch".into(), rig.k["K4"].clone()),
+        (status_id("Break").to_string(), rig.k["K3"].clone()),
+        (status_id("Lunch").to_string(), rig.k["K4"].clone()),
     ]);
     rig.api.service.save_mapping(&two_way).await.unwrap();
     let user = rig.kustomer.inspect(|w| {

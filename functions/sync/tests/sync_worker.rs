@@ -13,7 +13,6 @@ use bridge_sync::{SyncApi, handle};
 use bridge_tests::ccai_sandbox::ScenarioDriver;
 use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,9 +43,8 @@ async fn rig(store: Arc<dyn StateStore>) -> Rig {
     let lunch = platforms.kustomer.status_id("Lunch").unwrap();
     status
         .save_mapping(&StatusMapping {
-            to_ccai: BTreeMap::from([(lunch, "Break".to_owned())]),
             priority: PriorityMode::LatestWins,
-            ..Default::default()
+            ..bridge_tests::ccai_sandbox::state::mapping_by_name(&[(lunch, "Break")])
         })
         .await
         .unwrap();

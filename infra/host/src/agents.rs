@@ -93,8 +93,10 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
 
     let mut section =
         Section::done("Agent status inheritance, Kustomer to CCAI (R-S-1 to R-S-6), over HTTP");
+    // CCAI statuses by id (ccai-api.md §2): Available 0 and Break −2 are built-ins, Lunch a
+    // custom status (1 in the sandbox).
     let mapping = json!({"to_ccai": {
-        status("Available")?: "Available", status("Busy")?: "Available", status("Lunch")?: "Break", status("Training")?: "Lunch",
+        status("Available")?: 0, status("Busy")?: 0, status("Lunch")?: -2, status("Training")?: 1,
     }});
     let (code, _) = admin
         .send(reqwest::Method::PUT, "/admin/status-mapping", mapping)

@@ -89,7 +89,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         .send(
             reqwest::Method::PUT,
             "/admin/status-mapping",
-            json!({"to_ccai": {lunch.clone(): "Break"}}),
+            json!({"to_ccai": {lunch.clone(): -2}}),
         )
         .await?;
     let (_, lease) = tab

@@ -21,6 +21,8 @@ pub fn is_system_status(status: &str) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CcaiAgentView {
     pub status: String,
+    /// The status's id (signed, ccai-api.md §2), when the platform gave one.
+    pub status_id: Option<i64>,
     pub online: bool,
     /// When the agent's current status was the agent's own choice, when it was made. `None`
     /// when the platform set it (e.g. back to Available after a session).
@@ -110,20 +112,21 @@ pub fn resolve_pending(
     }
 }
 
-/// R-S-7: the Kustomer status to set for a CCAI status change, in two-way mode. `None` for
-/// system statuses, unmapped statuses, and the bridge's own last change (no echo loop).
+/// R-S-7: the Kustomer status to set for the agent's CCAI status (looked up by its id), in
+/// two-way mode. `None` for system statuses, unmapped statuses, and the bridge's own last
+/// change (no echo loop).
 pub fn reverse_change<'m>(
-    ccai_status: &str,
+    agent: &CcaiAgentView,
     mapping: &'m StatusMapping,
     last_applied_by_bridge: Option<&str>,
 ) -> Option<&'m str> {
-    if !mapping.two_way || is_system_status(ccai_status) {
+    if !mapping.two_way || is_system_status(&agent.status) {
         return None;
     }
-    if last_applied_by_bridge.is_some_and(|ours| ours.eq_ignore_ascii_case(ccai_status)) {
+    if last_applied_by_bridge.is_some_and(|ours| ours.eq_ignore_ascii_case(&agent.status)) {
         return None;
     }
-    mapping.kustomer_status_for(ccai_status)
+    mapping.kustomer_status_for(agent.status_id?)
 }
 
 #[cfg(test)]
@@ -135,14 +138,16 @@ mod tests {
     fn mapping() -> StatusMapping {
         StatusMapping {
             to_ccai: BTreeMap::from([
-                ("K1".into(), "Available".into()),
-                ("K2".into(), "Available".into()),
-                ("K3".into(), "Break".into()),
-                ("K4".into(), "Lunch".into()),
+                ("K1".into(), 0),
+                ("K2".into(), 0),
+                ("K3".into(), -2),
+                ("K4".into(), 1),
             ]),
-            to_kustomer: BTreeMap::from([
-                ("Break".into(), "K3".into()),
-                ("Available".into(), "K1".into()),
+            to_kustomer: BTreeMap::from([("-2".into(), "K3".into()), ("0".into(), "K1".into())]),
+            ccai_names: BTreeMap::from([
+                ("0".into(), "Available".into()),
+                ("-2".into(), "Break".into()),
+                ("1".into(), "Lunch".into()),
             ]),
             two_way: true,
             ..Default::default()
@@ -150,8 +155,16 @@ mod tests {
     }
 
     fn agent(status: &str) -> CcaiAgentView {
+        let id = match status {
+            "Available" => Some(0),
+            "Break" => Some(-2),
+            "Lunch" => Some(1),
+            "In-call" => Some(-7),
+            _ => None,
+        };
         CcaiAgentView {
             status: status.into(),
+            status_id: id,
             online: status != OFFLINE,
             chosen_at: None,
         }
@@ -194,6 +207,7 @@ mod tests {
         );
         let signed_out = CcaiAgentView {
             status: "Available".into(),
+            status_id: Some(0),
             online: false,
             chosen_at: None,
         };
@@ -249,6 +263,7 @@ mod tests {
     fn r_s_5_latest_wins_keeps_a_later_agent_choice() {
         let chose_later = CcaiAgentView {
             status: "Lunch".into(),
+            status_id: Some(1),
             online: true,
             chosen_at: Some(UnixMillis(2_000)),
         };
@@ -270,6 +285,7 @@ mod tests {
     fn r_s_5_crm_overrides_replaces_the_agents_choice() {
         let chose_later = CcaiAgentView {
             status: "Lunch".into(),
+            status_id: Some(1),
             online: true,
             chosen_at: Some(UnixMillis(2_000)),
         };
@@ -283,20 +299,20 @@ mod tests {
     fn r_s_7_two_way_reflects_ccai_changes_but_never_echoes_the_bridges_own() {
         let mapping = mapping();
         assert_eq!(
-            reverse_change("Break", &mapping, Some("Available")),
+            reverse_change(&agent("Break"), &mapping, Some("Available")),
             Some("K3")
         );
         assert_eq!(
-            reverse_change("Break", &mapping, Some("Break")),
+            reverse_change(&agent("Break"), &mapping, Some("Break")),
             None,
             "our own change"
         );
-        assert_eq!(reverse_change("In-call", &mapping, None), None);
-        assert_eq!(reverse_change("Training", &mapping, None), None, "unmapped");
+        assert_eq!(reverse_change(&agent("In-call"), &mapping, None), None);
+        assert_eq!(reverse_change(&agent("Lunch"), &mapping, None), None, "unmapped");
         let one_way = StatusMapping {
             two_way: false,
             ..mapping
         };
-        assert_eq!(reverse_change("Break", &one_way, None), None);
+        assert_eq!(reverse_change(&agent("Break"), &one_way, None), None);
     }
 }

@@ -276,6 +276,7 @@ impl StatusService {
 
     async fn ccai_view(&self, agent_id: u64) -> Result<CcaiAgentView, StatusError> {
         let agent = self.ccai.agent(agent_id).await?;
+        let status_id = agent.status.as_ref().and_then(|s| s.id);
         let status = agent
             .status
             .and_then(|s| s.name)
@@ -290,6 +291,7 @@ impl StatusService {
         Ok(CcaiAgentView {
             online: agent.online.unwrap_or(true),
             status,
+            status_id,
             chosen_at,
         })
     }
@@ -630,7 +632,7 @@ impl StatusService {
             .get("last_applied")
             .and_then(|a| a.get("ccai_status"))
             .and_then(Value::as_str);
-        let Some(target) = super::rules::reverse_change(&view.status, &mapping, ours) else {
+        let Some(target) = super::rules::reverse_change(&view, &mapping, ours) else {
             return Ok(None);
         };
         if state.get("last_reflected").and_then(Value::as_str) == Some(view.status.as_str()) {

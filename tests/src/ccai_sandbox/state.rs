@@ -230,3 +230,28 @@ impl CcaiWorld {
         }
     }
 }
+
+/// A status mapping to the sandbox's statuses by name, resolved as the admin API resolves it
+/// (by id, with the names to send): `(Kustomer status id, CCAI status name)` pairs.
+pub fn mapping_by_name(to_ccai: &[(String, &str)]) -> bridge_shared::status::StatusMapping {
+    let statuses: Vec<bridge_shared::ccai::model::UserStatus> = STATUSES
+        .iter()
+        .map(|(id, name)| bridge_shared::ccai::model::UserStatus {
+            id: *id,
+            name: (*name).into(),
+            ..Default::default()
+        })
+        .collect();
+    let mapping = bridge_shared::status::StatusMapping {
+        to_ccai: to_ccai
+            .iter()
+            .map(|(kustomer, name)| (kustomer.clone(), status_id(name)))
+            .collect(),
+        ..Default::default()
+    };
+    let kustomer: Vec<String> = to_ccai.iter().map(|(k, _)| k.clone()).collect();
+    match mapping.resolve(&kustomer, &statuses) {
+        Ok(mapping) => mapping,
+        Err(why) => panic!("test mapping refused: {why}"),
+    }
+}
