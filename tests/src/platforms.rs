@@ -18,7 +18,12 @@ pub struct SandboxedPlatforms {
 
 impl SandboxedPlatforms {
     pub async fn start() -> std::io::Result<Self> {
-        let ccai = CcaiSandbox::start(CcaiSandboxOptions::default()).await?;
+        Self::start_with(CcaiSandboxOptions::default()).await
+    }
+
+    /// With the CCAI sandbox's switches set (e.g. where the caller's number is served).
+    pub async fn start_with(ccai_options: CcaiSandboxOptions) -> std::io::Result<Self> {
+        let ccai = CcaiSandbox::start(ccai_options).await?;
         let kustomer = KustomerSandbox::start(SandboxOptions::default()).await?;
         Ok(Self {
             ccai_client: Arc::new(crate::ccai_support::client(&ccai)),

@@ -72,8 +72,15 @@ async fn the_mapping_page_gets_both_status_lists_and_saves_a_valid_mapping() {
     // R-S-2: ids are signed; a name two statuses share is shown as such.
     let meals: Vec<&Value> = ccai.iter().filter(|s| s["name"] == "Meal").collect();
     assert_eq!(meals.len(), 2);
-    assert!(meals.iter().all(|s| s["name_shared"] == true && s["can_be_target"] == false));
-    assert!(ccai.iter().any(|s| s["id"] == 0 && s["name"] == "Available"));
+    assert!(
+        meals
+            .iter()
+            .all(|s| s["name_shared"] == true && s["can_be_target"] == false)
+    );
+    assert!(
+        ccai.iter()
+            .any(|s| s["id"] == 0 && s["name"] == "Available")
+    );
 
     let lunch = rig.platforms.kustomer.status_id("Lunch").unwrap();
     let busy = rig.platforms.kustomer.status_id("Busy").unwrap();
@@ -97,14 +104,32 @@ async fn r_s_2_an_invalid_mapping_is_refused_naming_the_entry() {
     let lunch = rig.platforms.kustomer.status_id("Lunch").unwrap();
     for (mapping, expected) in [
         (json!({"to_ccai": {"5fnope": -2}}), "to_ccai.5fnope"),
-        (json!({"to_ccai": {lunch.clone(): 77}}), "no status with the id 77"),
-        (json!({"to_ccai": {lunch.clone(): -7}}), "set by CCAI itself"),
-        (json!({"to_ccai": {lunch.clone(): -6}}), "Wrap-up (-6) is set by CCAI itself"),
-        (json!({"to_ccai": {lunch.clone(): 5}}), "named \"Meal\" like status -4"),
-        (json!({"to_ccai": {lunch.clone(): -4}}), "named \"Meal\" like status 5"),
+        (
+            json!({"to_ccai": {lunch.clone(): 77}}),
+            "no status with the id 77",
+        ),
+        (
+            json!({"to_ccai": {lunch.clone(): -7}}),
+            "set by CCAI itself",
+        ),
+        (
+            json!({"to_ccai": {lunch.clone(): -6}}),
+            "Wrap-up (-6) is set by CCAI itself",
+        ),
+        (
+            json!({"to_ccai": {lunch.clone(): 5}}),
+            "named \"Meal\" like status -4",
+        ),
+        (
+            json!({"to_ccai": {lunch.clone(): -4}}),
+            "named \"Meal\" like status 5",
+        ),
         (json!({"to_ccai": {lunch.clone(): "Break"}}), "invalid body"),
         (json!({"to_kustomer": {"-2": "5fnope"}}), "to_kustomer.-2"),
-        (json!({"to_kustomer": {"Break": lunch.clone()}}), "to_kustomer.Break"),
+        (
+            json!({"to_kustomer": {"Break": lunch.clone()}}),
+            "to_kustomer.Break",
+        ),
         (
             json!({"to_ccai": {lunch.clone(): -2}, "priority": "whoever"}),
             "invalid body",

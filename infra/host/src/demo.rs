@@ -219,8 +219,8 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
         ("session events", |b, r| {
             Box::pin(crate::sessions::session_events(b, r))
         }),
-        ("tenant without webhooks", |b, r| {
-            Box::pin(crate::sessions::tenant_without_webhooks(b, r))
+        ("two tenants", |b, r| {
+            Box::pin(crate::tenants::two_tenants(b, r))
         }),
     ];
     for (name, scenario) in scenarios {

@@ -11,3 +11,4 @@ pub mod report;
 pub mod routes;
 pub mod sessions;
 pub mod stream;
+pub mod tenants;

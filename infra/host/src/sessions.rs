@@ -320,61 +320,6 @@ async fn start_streams(backends: &Backends, platforms: &Platforms) -> Result<Str
     .await
 }
 
-/// R-E-4: a tenant that sends no session webhooks at all. The scheduled run's poller finds the
-/// sessions in the Manager API and stores them as inbox events; the stream takes them to the
-/// worker like any other.
-pub async fn tenant_without_webhooks(backends: &Backends, run: &str) -> crate::demo::Outcome {
-    let sandboxes = SandboxedPlatforms::start()
-        .await
-        .map_err(|e| e.to_string())?;
-    let agent = sandboxes.add_agent(&format!("cleo.poll.{run}@example.com"), "Cleo", "Available");
-    let platforms = Platforms {
-        ccai: sandboxes.ccai_client.clone(),
-        kustomer: sandboxes.kustomer_client.clone(),
-    };
-    let streams = start_streams(backends, &platforms).await?;
-    let driver = ScenarioDriver::new(&sandboxes.ccai, None);
-    let played = vec![
-        driver.ivr_call_answered(agent, "+15550104490").await,
-        driver
-            .chat_with_transcript(agent, &format!("web-poll-{run}"), &[("end_user", "Hello?")])
-            .await,
-    ];
-    let poll = |now| {
-        bridge_reconcile::poller::poll_sessions(
-            backends.store.as_ref(),
-            &sandboxes.ccai_client,
-            now,
-            Duration::from_secs(10),
-        )
-    };
-    let first = poll(UnixMillis::now()).await.map_err(|e| e.to_string())?;
-    let second = poll(UnixMillis::now()).await.map_err(|e| e.to_string())?;
-    if !streams.drain(Duration::from_secs(20)).await {
-        return Err("the stream was not drained within 20 s".into());
-    }
-    let mut section = Section::done("A tenant that sends no webhooks: the session poller (R-E-4)");
-    section.line(format!(
-        "no webhook sent; the poller lists {} call(s) and {} chat(s) updated since its cursor and stores {} event(s)",
-        first.calls_listed, first.chats_listed, first.events_stored
-    ));
-    section.line(format!(
-        "the next poll re-reads its overlap: {} already stored, {} new",
-        second.already_stored, second.events_stored
-    ));
-    section.count("events stored by the poller", first.events_stored as u64);
-    section.count("stored again by the next poll", second.events_stored as u64);
-    count_deliveries(&mut section, &streams);
-    let kustomer = kustomer_view(
-        "Polled sessions in Kustomer (R-E-4 with R-T, R-U, R-K)",
-        backends,
-        &sandboxes,
-        &played,
-    )
-    .await?;
-    Ok(vec![section, kustomer])
-}
-
 /// What each session became in Kustomer, read back from the Kustomer sandbox and the session
 /// links the worker wrote.
 async fn kustomer_view(

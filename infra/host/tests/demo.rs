@@ -181,20 +181,38 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     assert_eq!(callback_pair.len(), 2);
     assert_eq!(callback_pair[0], callback_pair[1], "R-U-6");
 
-    // R-E-4: no webhooks at all; the poller's events reach Kustomer all the same, once.
-    let polled = report.section("A tenant that sends no webhooks").unwrap();
-    assert_eq!(polled.counted("events stored by the poller"), Some(2));
-    assert_eq!(polled.counted("stored again by the next poll"), Some(0));
-    assert_eq!(polled.counted("bridge-sync: records done"), Some(2));
-    assert_eq!(polled.counted("bridge-recording: records done"), Some(1));
-    assert_eq!(polled.counted("bridge-transcript: records done"), Some(1));
-    let polled_kustomer = report.section("Polled sessions in Kustomer").unwrap();
-    assert_eq!(polled_kustomer.counted("conversations created"), Some(2));
+    // R-E-4, R-E-5: the same sessions on a tenant with ESE (duplicated, reversed) and on one
+    // without: the same Kustomer state; only ESE carries the wrap-up.
+    let tenants = report.section("Two tenants, one result").unwrap();
+    assert_eq!(
+        tenants.counted("same Kustomer state"),
+        Some(1),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(tenants.counted("conversations (ESE tenant)"), Some(7));
+    assert_eq!(
+        tenants.counted("conversations (poller-only tenant)"),
+        Some(7)
+    );
+    assert_eq!(tenants.counted("dead letters"), Some(0));
     assert!(
-        polled_kustomer
+        tenants.lines.iter().any(|l| l.contains("assigned Ben")),
+        "R-U-4"
+    );
+    assert!(
+        tenants
             .lines
             .iter()
-            .all(|l| l.contains("no webhook") && l.contains("assigned Cleo"))
+            .any(|l| l.contains("Customer rating: 4/5")),
+        "R-U-10"
+    );
+    assert!(
+        tenants
+            .lines
+            .iter()
+            .any(|l| l.contains("Voicemail read by an agent")),
+        "R-U-11"
     );
 
     let widget = report.section("The agent widget").unwrap();

@@ -117,14 +117,21 @@ mod tests {
     use super::*;
 
     fn statuses() -> Vec<UserStatus> {
-        [(0, "Available"), (-2, "Break"), (-4, "Meal"), (-7, "In-call"), (1, "Lunch"), (5, "Meal")]
-            .iter()
-            .map(|(id, name)| UserStatus {
-                id: *id,
-                name: (*name).into(),
-                ..Default::default()
-            })
-            .collect()
+        [
+            (0, "Available"),
+            (-2, "Break"),
+            (-4, "Meal"),
+            (-7, "In-call"),
+            (1, "Lunch"),
+            (5, "Meal"),
+        ]
+        .iter()
+        .map(|(id, name)| UserStatus {
+            id: *id,
+            name: (*name).into(),
+            ..Default::default()
+        })
+        .collect()
     }
 
     fn kustomer() -> Vec<String> {
@@ -133,7 +140,10 @@ mod tests {
 
     fn mapping(to_ccai: &[(&str, i64)]) -> StatusMapping {
         StatusMapping {
-            to_ccai: to_ccai.iter().map(|(k, id)| ((*k).to_owned(), *id)).collect(),
+            to_ccai: to_ccai
+                .iter()
+                .map(|(k, id)| ((*k).to_owned(), *id))
+                .collect(),
             ..Default::default()
         }
     }
@@ -150,15 +160,24 @@ mod tests {
 
     #[test]
     fn r_s_2_ids_at_or_below_zero_are_statuses_like_any_other() {
-        let resolved = mapping(&[("K1", 1)]).resolve(&kustomer(), &statuses()).unwrap();
+        let resolved = mapping(&[("K1", 1)])
+            .resolve(&kustomer(), &statuses())
+            .unwrap();
         assert_eq!(resolved.ccai_status_for("K1"), Some("Lunch"));
-        assert!(mapping(&[("K1", -3)]).resolve(&kustomer(), &statuses()).unwrap_err().contains("no status with the id -3"));
+        assert!(
+            mapping(&[("K1", -3)])
+                .resolve(&kustomer(), &statuses())
+                .unwrap_err()
+                .contains("no status with the id -3")
+        );
     }
 
     #[test]
     fn r_s_2_a_name_two_statuses_share_is_refused_with_the_reason() {
         for id in [-4, 5] {
-            let err = mapping(&[("K1", id)]).resolve(&kustomer(), &statuses()).unwrap_err();
+            let err = mapping(&[("K1", id)])
+                .resolve(&kustomer(), &statuses())
+                .unwrap_err();
             assert!(err.starts_with("to_ccai.K1: "), "{err}");
             assert!(err.contains("\"Meal\"") && err.contains("by name"), "{err}");
         }
@@ -166,14 +185,29 @@ mod tests {
 
     #[test]
     fn r_s_2_system_statuses_and_unknown_entries_are_refused() {
-        let err = mapping(&[("K1", -7)]).resolve(&kustomer(), &statuses()).unwrap_err();
+        let err = mapping(&[("K1", -7)])
+            .resolve(&kustomer(), &statuses())
+            .unwrap_err();
         assert!(err.contains("In-call (-7) is set by CCAI itself"), "{err}");
-        let err = mapping(&[("K9", 0)]).resolve(&kustomer(), &statuses()).unwrap_err();
+        let err = mapping(&[("K9", 0)])
+            .resolve(&kustomer(), &statuses())
+            .unwrap_err();
         assert!(err.starts_with("to_ccai.K9"), "{err}");
         let mut reverse = mapping(&[]);
         reverse.to_kustomer.insert("-99".into(), "K1".into());
-        assert!(reverse.clone().resolve(&kustomer(), &statuses()).unwrap_err().starts_with("to_kustomer.-99"));
+        assert!(
+            reverse
+                .clone()
+                .resolve(&kustomer(), &statuses())
+                .unwrap_err()
+                .starts_with("to_kustomer.-99")
+        );
         reverse.to_kustomer = BTreeMap::from([("-2".into(), "K9".into())]);
-        assert!(reverse.resolve(&kustomer(), &statuses()).unwrap_err().starts_with("to_kustomer.-2"));
+        assert!(
+            reverse
+                .resolve(&kustomer(), &statuses())
+                .unwrap_err()
+                .starts_with("to_kustomer.-2")
+        );
     }
 }

@@ -308,7 +308,11 @@ mod tests {
             "our own change"
         );
         assert_eq!(reverse_change(&agent("In-call"), &mapping, None), None);
-        assert_eq!(reverse_change(&agent("Lunch"), &mapping, None), None, "unmapped");
+        assert_eq!(
+            reverse_change(&agent("Lunch"), &mapping, None),
+            None,
+            "unmapped"
+        );
         let one_way = StatusMapping {
             two_way: false,
             ..mapping
