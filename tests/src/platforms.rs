@@ -33,6 +33,14 @@ impl SandboxedPlatforms {
         })
     }
 
+    /// Requests either sandbox received for a path its platform does not have. A test that
+    /// ends with any has made the bridge send what the real service would refuse.
+    pub fn unexpected_requests(&self) -> Vec<String> {
+        let mut unexpected = self.ccai.inspect(|w| w.unexpected.clone());
+        unexpected.extend(self.kustomer.inspect(|w| w.unexpected.clone()));
+        unexpected
+    }
+
     /// An agent both platforms know by `email`, in `ccai_status`; the CCAI agent id.
     pub fn add_agent(&self, email: &str, name: &str, ccai_status: &str) -> u64 {
         self.kustomer.add_user(name, email);

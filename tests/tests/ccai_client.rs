@@ -451,3 +451,28 @@ async fn malformed_answers_are_typed_errors() {
     assert_eq!(call.status.as_deref(), Some("teleporting"));
     assert!(serde_json::from_str::<Call>(r#"{"id": "not a number"}"#).is_err());
 }
+
+#[tokio::test]
+async fn a_path_the_platform_does_not_have_is_a_404_recorded_as_unexpected() {
+    let platforms = bridge_tests::platforms::SandboxedPlatforms::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let answer = http
+        .get(format!("{}/manager/api/v1/chats/1/transcript", platforms.ccai.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    let answer = http
+        .post(format!("{}/v1/conversations/x/nonsense", platforms.kustomer.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    assert_eq!(
+        platforms.unexpected_requests(),
+        [
+            "GET /manager/api/v1/chats/1/transcript",
+            "POST /v1/conversations/x/nonsense"
+        ]
+    );
+}

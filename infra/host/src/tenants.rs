@@ -127,6 +127,10 @@ pub async fn play_tenant(
     if !streams.drain(Duration::from_secs(20)).await {
         return Err("the stream was not drained within 20 s".into());
     }
+    let unexpected = sandboxes.unexpected_requests();
+    if !unexpected.is_empty() {
+        return Err(format!("requests the platforms would refuse: {unexpected:?}"));
+    }
     let events_sent = played
         .iter()
         .flat_map(|p| &p.events)

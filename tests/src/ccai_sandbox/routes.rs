@@ -38,7 +38,22 @@ pub(super) fn router(shared: Shared) -> Router {
     Router::new()
         .merge(api)
         .route("/storage/{file}", get(storage))
+        .fallback(unknown_path)
         .with_state(shared)
+}
+
+/// A path CCAI Platform does not serve: 404, and recorded, because the bridge sent a request
+/// the real platform would not accept.
+async fn unknown_path(
+    State(shared): State<Shared>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Response {
+    shared
+        .world()
+        .unexpected
+        .push(format!("{method} {}", uri.path()));
+    message(StatusCode::NOT_FOUND, "Not Found")
 }
 
 fn message(status: StatusCode, text: &str) -> Response {

@@ -86,6 +86,8 @@ pub struct CcaiWorld {
     pub leaked_credentials: usize,
     /// Every status change applied to an agent: (agent id, from, to, by whom).
     pub status_history: Vec<(u64, String, String, &'static str)>,
+    /// Requests to paths the platform does not have (`METHOD path`): each is a test failure.
+    pub unexpected: Vec<String>,
     /// Sessions a list's churn has updated already (each is moved once).
     pub churned: std::collections::HashSet<u64>,
     next_id: u64,

@@ -72,7 +72,22 @@ pub(super) fn router(sandbox: Shared) -> Router {
             post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/__sandbox/state", get(state_dump))
+        .fallback(unknown_path)
         .with_state(sandbox)
+}
+
+/// A path Kustomer does not serve: 404, and recorded, because the bridge sent a request the
+/// real service would not accept.
+async fn unknown_path(
+    State(sandbox): State<Shared>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Response {
+    sandbox
+        .world()
+        .unexpected
+        .push(format!("{method} {}", uri.path()));
+    error(&sandbox, StatusCode::NOT_FOUND, "Not Found")
 }
 
 /// An error in the shape the sandbox is set to answer with.

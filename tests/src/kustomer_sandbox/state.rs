@@ -95,6 +95,8 @@ pub struct World {
     pub uploads: HashMap<String, Upload>,
     pub requests: Vec<LoggedRequest>,
     pub deliveries: Vec<Delivery>,
+    /// Requests to paths Kustomer does not have (`METHOD path`): each is a test failure.
+    pub unexpected: Vec<String>,
     next_id: u64,
     last_timestamp_ms: i64,
     pub(super) org_window: Option<(Instant, u32)>,
