@@ -454,16 +454,24 @@ async fn malformed_answers_are_typed_errors() {
 
 #[tokio::test]
 async fn a_path_the_platform_does_not_have_is_a_404_recorded_as_unexpected() {
-    let platforms = bridge_tests::platforms::SandboxedPlatforms::start().await.unwrap();
+    let platforms = bridge_tests::platforms::SandboxedPlatforms::start()
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let answer = http
-        .get(format!("{}/manager/api/v1/chats/1/transcript", platforms.ccai.base_url))
+        .get(format!(
+            "{}/manager/api/v1/chats/1/transcript",
+            platforms.ccai.base_url
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(answer.status().as_u16(), 404);
     let answer = http
-        .post(format!("{}/v1/conversations/x/nonsense", platforms.kustomer.base_url))
+        .post(format!(
+            "{}/v1/conversations/x/nonsense",
+            platforms.kustomer.base_url
+        ))
         .send()
         .await
         .unwrap();

@@ -208,9 +208,35 @@ async fn r_t_2_r_k_1_r_u_12_r_d_2_r_k_3_an_answered_ivr_call_from_a_new_number()
     let notes = rig.phone_notes_on(&conversation.id);
     assert_eq!(notes.len(), 1, "R-D-2");
     assert!(notes[0].text("body").unwrap().contains(phone));
-    let customer_assignees: Vec<String> =
-        serde_json::from_value(customers[0].attributes["assignedUsers"].clone()).unwrap();
-    assert_eq!(customer_assignees, vec![user], "R-K-3");
+    // R-K-3: the agent is recorded in the bridge's own customer attribute, provisioned once.
+    assert!(customers[0].attributes.get("assignedUsers").is_none());
+    let agent_email = rig
+        .platforms
+        .kustomer
+        .inspect(|w| {
+            w.find("user", &user)
+                .and_then(|u| u.text("email"))
+                .map(str::to_owned)
+        })
+        .unwrap();
+    assert_eq!(
+        customers[0].attributes["custom"]["ccaiAssignedAgentStr"],
+        agent_email.as_str(),
+        "R-K-3"
+    );
+    let provisioned = rig
+        .platforms
+        .kustomer
+        .inspect(|w| w.metadata.get("customer").cloned().unwrap_or_default());
+    assert_eq!(
+        provisioned["ccaiAssignedAgentStr"]["displayName"],
+        "Assigned agent"
+    );
+    let tags = rig.platforms.kustomer.inspect(|w| {
+        let conversation = w.find("conversation", &conversation.id).unwrap();
+        w.tag_names(conversation)
+    });
+    assert_eq!(tags, ["ccai"], "tagged by name through the tags call");
     // R-D-1: the session's own voice message carries caller id, language and menu selection.
     let messages = rig.messages_on(&conversation.id);
     assert_eq!(messages.len(), 1);
@@ -286,8 +312,12 @@ async fn r_t_5_a_voicemail_gets_its_own_conversation_even_with_one_open() {
     let voicemail = driver.voicemail(phone, Some("read")).await;
     rig.deliver(&voicemail).await;
     assert_eq!(rig.conversations().len(), 2);
-    let tags = rig.conversation_of(&voicemail).attributes["tags"].to_string();
-    assert!(tags.contains("voicemail"), "{tags}");
+    let conversation = rig.conversation_of(&voicemail);
+    let tags = rig
+        .platforms
+        .kustomer
+        .inspect(|w| w.tag_names(&conversation));
+    assert_eq!(tags, ["ccai", "voicemail"]);
 }
 
 #[tokio::test]
@@ -299,9 +329,10 @@ async fn r_t_4_an_abandoned_call_gets_a_conversation_without_assignee() {
     let conversation = rig.conversation_of(&abandoned);
     assert!(assigned(&conversation).is_empty());
     assert!(
-        conversation.attributes["tags"]
-            .to_string()
-            .contains("abandoned")
+        rig.platforms
+            .kustomer
+            .inspect(|w| w.tag_names(&conversation))
+            .contains(&"abandoned".to_owned())
     );
 }
 

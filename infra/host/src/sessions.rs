@@ -263,7 +263,9 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     });
     let unexpected = sandboxes.unexpected_requests();
     if !unexpected.is_empty() {
-        return Err(format!("requests the platforms would refuse: {unexpected:?}"));
+        return Err(format!(
+            "requests the platforms would refuse: {unexpected:?}"
+        ));
     }
     // The refused sender's call is not lost: the scheduled poll found it in the Manager API.
     played.push(refused);

@@ -95,7 +95,7 @@ pub async fn play_tenant(
         ..Default::default()
     });
     let phone = "+15550106601";
-    let mut played = vec![
+    let played = vec![
         driver.ivr_call_answered(ana, phone).await,
         driver.ivr_call_answered(ana, phone).await,
         driver.abandoned_call("+15550106602").await,
@@ -106,8 +106,9 @@ pub async fn play_tenant(
         driver.sdk_call(ana, "app-user-t").await,
         driver.transfer(ana, ben, "+15550106603").await,
     ];
-    let (short, callback) = driver.short_call_and_callback(ana, "+15550106604").await;
-    played.extend([short, callback]);
+    // Not here: a short call and its callback (R-U-6). Both join one conversation whichever is
+    // placed first, but that conversation is named after the one placed first ("Call …" or
+    // "Outbound call …"), which depends on the workers' timing, not on the source of events.
     driver.csat("call", played[0].session_id, 4, Some("Good"));
     let mut triggers_polled = 0;
     for _ in 0..2 {
@@ -129,7 +130,9 @@ pub async fn play_tenant(
     }
     let unexpected = sandboxes.unexpected_requests();
     if !unexpected.is_empty() {
-        return Err(format!("requests the platforms would refuse: {unexpected:?}"));
+        return Err(format!(
+            "requests the platforms would refuse: {unexpected:?}"
+        ));
     }
     let events_sent = played
         .iter()

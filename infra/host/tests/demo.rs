@@ -190,10 +190,10 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
         "{}",
         report.to_text()
     );
-    assert_eq!(tenants.counted("conversations (ESE tenant)"), Some(7));
+    assert_eq!(tenants.counted("conversations (ESE tenant)"), Some(6));
     assert_eq!(
         tenants.counted("conversations (poller-only tenant)"),
-        Some(7)
+        Some(6)
     );
     assert_eq!(tenants.counted("dead letters"), Some(0));
     assert!(

@@ -23,12 +23,12 @@ async fn r_e_4_r_e_5_a_poller_only_tenant_ends_like_a_tenant_with_lossy_ese() {
     .unwrap();
     let polled = play_tenant(None, files.join("poll")).await.unwrap();
     assert_eq!(lossy.conversations, polled.conversations);
-    assert_eq!(lossy.conversations.len(), 7);
+    assert_eq!(lossy.conversations.len(), 6);
     assert_eq!(lossy.customers, polled.customers);
     assert_eq!((lossy.dead_letters, polled.dead_letters), (0, 0));
     assert_eq!(polled.events_sent, 0);
     assert!(lossy.events_sent > 0);
     // Only ESE carries the wrap-up (the Final stage was delivered): one per answered session.
-    assert_eq!(lossy.wrap_ups.len(), 7, "{:?}", lossy.wrap_ups);
+    assert_eq!(lossy.wrap_ups.len(), 5, "{:?}", lossy.wrap_ups);
     assert!(polled.wrap_ups.is_empty());
 }

@@ -19,6 +19,9 @@ use crate::status::sync::StatusService;
 use crate::store::{self, Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
 use std::time::Duration;
 
+/// The customer attribute R-K-3 records the agent in (provisioned by the bridge).
+pub const ASSIGNED_AGENT_ATTRIBUTE: &str = "ccaiAssignedAgentStr";
+
 /// How long a placement may hold the customer's lock (it expires on its own after a crash).
 const PLACEMENT_LOCK: Duration = Duration::from_secs(30);
 /// How long another session of the customer waits for it, and how often it looks.
@@ -246,7 +249,7 @@ impl ContactSync<'_> {
 
         // The agent who has the session (R-U-12; after a transfer, the receiver: R-U-4).
         if let Some(agent) = view.agent
-            && let Some(user) = self.kustomer_user(agent, now).await?
+            && let Some((user, email)) = self.kustomer_user(agent, now).await?
         {
             if link.assigned_user.as_deref() != Some(user.as_str()) {
                 self.kustomer
@@ -262,13 +265,18 @@ impl ContactSync<'_> {
                 outcome.assigned = Some(user.clone());
                 self.save(&key, &link).await?;
             }
-            // R-K-3: a customer the bridge created follows the agent who answered.
+            // R-K-3: a customer the bridge created follows the agent who answered. Customers
+            // have no assignee attribute (kustomer-api.md, revised): the agent goes into the
+            // bridge's own custom attribute.
             if link.customer_created && !link.customer_assigned {
+                self.ensure_customer_attribute(now).await?;
+                let mut custom = serde_json::Map::new();
+                custom.insert(ASSIGNED_AGENT_ATTRIBUTE.into(), email.into());
                 self.kustomer
                     .patch_customer(
                         &customer_id,
                         &CustomerPatch {
-                            assigned_users: Some(vec![user]),
+                            custom: Some(custom),
                             ..Default::default()
                         },
                     )
@@ -513,6 +521,9 @@ impl ContactSync<'_> {
         if view.facts.abandoned {
             tags.push("abandoned".into());
         }
+        // Created untagged: `tags` on a conversation holds tag ids; names go through the tags
+        // call, which creates missing tags (kustomer-api.md, revised). A retry after a lost
+        // answer finds the conversation by its external id and tags it again, harmlessly.
         let conversation = self
             .kustomer
             .create_conversation(&NewConversation {
@@ -522,21 +533,47 @@ impl ContactSync<'_> {
                     None => name.to_owned(),
                 }),
                 status: Some("open".into()),
-                tags,
                 external_id: Some(view.external_id()),
                 direction: Some(direction.into()),
                 ..Default::default()
             })
             .await?;
+        self.kustomer
+            .tag_conversation(&conversation.id, &tags)
+            .await?;
         Ok(conversation.id)
     }
 
-    /// The Kustomer user of a CCAI agent (same e-mail, R-S-3), `None` when it has none.
+    /// Provisions the customer attribute R-K-3 writes (`ccaiAssignedAgentStr`, "Assigned
+    /// agent") once: reads the customer metadata first and sends the union, because whether
+    /// `PUT /v1/metadata` merges or replaces is not documented (L), so no other property is lost.
+    /// Remembered at `CONFIG/CUSTOMER_ATTR#…` so later customers cost no metadata call.
+    async fn ensure_customer_attribute(&self, now: UnixMillis) -> Result<(), ContactError> {
+        let done = ItemKey::config(&format!("CUSTOMER_ATTR#{ASSIGNED_AGENT_ATTRIBUTE}"));
+        if self.store.get(&done, now).await?.is_some() {
+            return Ok(());
+        }
+        let mut properties = self.kustomer.metadata("customer").await?.properties;
+        if !properties.contains_key(ASSIGNED_AGENT_ATTRIBUTE) {
+            properties.insert(
+                ASSIGNED_AGENT_ATTRIBUTE.into(),
+                serde_json::json!({"displayName": "Assigned agent"}),
+            );
+            self.kustomer.put_metadata("customer", &properties).await?;
+        }
+        self.store
+            .put(&Item::new(done, serde_json::json!({"at": now.to_iso()})))
+            .await?;
+        Ok(())
+    }
+
+    /// The Kustomer user of a CCAI agent (same e-mail, R-S-3) and that e-mail, `None` when it
+    /// has none.
     async fn kustomer_user(
         &self,
         agent: u64,
         now: UnixMillis,
-    ) -> Result<Option<String>, ContactError> {
+    ) -> Result<Option<(String, String)>, ContactError> {
         let email = match self.status.email_for_ccai_agent(agent, now).await? {
             Some(email) => email,
             None => match self.ccai.agent(agent).await?.email {
@@ -545,7 +582,7 @@ impl ContactSync<'_> {
             },
         };
         match self.status.profile(&email, now).await {
-            Ok(profile) => Ok(Some(profile.kustomer_user_id)),
+            Ok(profile) => Ok(Some((profile.kustomer_user_id, email))),
             Err(crate::status::sync::StatusError::UnknownAgent { .. }) => Ok(None),
             Err(err) => Err(err.into()),
         }

@@ -183,6 +183,19 @@ impl KustomerClient {
         .await
     }
 
+    /// `POST /v1/conversations/{id}/tags` with tag **names** (kustomer-api.md, revised: a
+    /// conversation's `tags` attribute holds tag ids; this call takes names and creates missing
+    /// tags). Adding a tag twice is harmless.
+    pub async fn tag_conversation(&self, id: &str, names: &[String]) -> Result<(), KustomerError> {
+        let call = Call::new(
+            "tag conversation",
+            Method::POST,
+            format!("/v1/conversations/{}/tags", encode_segment(id)),
+            Some(json!({ "tags": names })),
+        );
+        self.execute(&call, true).await.map(drop)
+    }
+
     pub async fn patch_conversation(
         &self,
         id: &str,

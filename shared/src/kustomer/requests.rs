@@ -46,8 +46,6 @@ pub struct CustomerPatch {
     pub phones: Option<Vec<NewPhone>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom: Option<Map<String, Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub assigned_users: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -61,6 +59,7 @@ pub struct NewConversation {
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<u8>,
+    /// Tag **ids** (24-hex); to tag by name use `tag_conversation` after the create.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

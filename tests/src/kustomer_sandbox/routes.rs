@@ -35,6 +35,7 @@ pub(super) fn router(sandbox: Shared) -> Router {
             get(get_conversation).patch(patch_conversation),
         )
         .route("/v1/conversations/{id}/messages", post(create_message))
+        .route("/v1/conversations/{id}/tags", post(tag_conversation))
         .route("/v1/conversations/{id}/notes", post(create_note))
         .route("/v1/messages/{key}", get(get_message))
         .route("/v1/attachments", post(create_attachment))
@@ -195,11 +196,50 @@ fn duplicate_external_id(world: &World, kind: &str, attributes: &Map<String, Val
         .is_some_and(|external| world.find_by(kind, "externalId", external).is_some())
 }
 
+/// Customer attributes Kustomer's create and update bodies document (kustomer-api.md,
+/// revised); anything else — `assignedUsers` among them — is refused.
+const CUSTOMER_ATTRIBUTES: [&str; 20] = [
+    "name",
+    "company",
+    "externalId",
+    "username",
+    "signedUpAt",
+    "avatarUrl",
+    "locale",
+    "timeZone",
+    "emails",
+    "phones",
+    "socials",
+    "urls",
+    "locations",
+    "tags",
+    "custom",
+    "rev",
+    "defaultLang",
+    "birthdayAt",
+    "gender",
+    "whatsapps",
+];
+
+fn undocumented_customer_attribute(attributes: &Map<String, Value>) -> Option<&str> {
+    attributes
+        .keys()
+        .map(String::as_str)
+        .find(|name| !CUSTOMER_ATTRIBUTES.contains(name))
+}
+
 async fn create_customer(State(sandbox): State<Shared>, body: Bytes) -> Response {
     let attributes = match parse_body(&sandbox, &body) {
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Some(name) = undocumented_customer_attribute(&attributes) {
+        return error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            &format!("{name} is not a customer attribute"),
+        );
+    }
     let mut world = sandbox.world();
     if duplicate_external_id(&world, "customer", &attributes) {
         return error(&sandbox, StatusCode::CONFLICT, "externalId already exists");
@@ -252,6 +292,13 @@ async fn patch_customer(
         Ok(p) => p,
         Err(r) => return r,
     };
+    if let Some(name) = undocumented_customer_attribute(&patch) {
+        return error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            &format!("{name} is not a customer attribute"),
+        );
+    }
     let mut world = sandbox.world();
     let now = world.timestamp();
     let Some(record) = world.find_mut("customer", &id) else {
@@ -384,7 +431,75 @@ async fn create_conversation(State(sandbox): State<Shared>, body: Bytes) -> Resp
     }
 }
 
+/// A Kustomer id: 24 hexadecimal digits.
+fn is_kustomer_id(value: &str) -> bool {
+    value.len() == 24 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `POST /v1/conversations/{id}/tags {"tags": [names or ids]}`: missing tags are created.
+async fn tag_conversation(
+    State(sandbox): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body = match parse_body(&sandbox, &body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(names) = body.get("tags").and_then(Value::as_array).filter(|t| {
+        !t.is_empty()
+            && t.iter()
+                .all(|n| n.as_str().is_some_and(|s| !s.trim().is_empty()))
+    }) else {
+        return error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            "tags must be a non-empty list of names or ids",
+        );
+    };
+    let mut world = sandbox.world();
+    let mut ids = Vec::new();
+    for name in names.iter().filter_map(Value::as_str) {
+        let known = world
+            .tags
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|(id, _)| id.clone());
+        let id = match known {
+            _ if is_kustomer_id(name) => name.to_owned(),
+            Some(id) => id,
+            None => {
+                let id = world.new_id();
+                world.tags.push((id.clone(), name.to_owned()));
+                id
+            }
+        };
+        ids.push(id);
+    }
+    let Some(record) = world.find_mut("conversation", &id) else {
+        return error(&sandbox, StatusCode::NOT_FOUND, "conversation not found");
+    };
+    let tags = record.attributes.entry("tags").or_insert_with(|| json!([]));
+    if let Value::Array(list) = tags {
+        for id in ids {
+            if !list.iter().any(|t| t == &id) {
+                list.push(json!(id));
+            }
+        }
+    }
+    let record = record.clone();
+    document(StatusCode::OK, &record)
+}
+
 fn new_conversation(sandbox: &Shared, mut attributes: Map<String, Value>) -> Response {
+    if let Some(tags) = attributes.get("tags")
+        && !tags
+            .as_array()
+            .is_some_and(|t| t.iter().all(|id| id.as_str().is_some_and(is_kustomer_id)))
+    {
+        // `tags` holds tag ids (kustomer-api.md, revised); names go through the tags call.
+        return error(sandbox, StatusCode::BAD_REQUEST, "tags must be tag ids");
+    }
     let Some(customer) = attributes
         .remove("customer")
         .and_then(|c| c.as_str().map(str::to_owned))

@@ -95,6 +95,8 @@ pub struct World {
     pub uploads: HashMap<String, Upload>,
     pub requests: Vec<LoggedRequest>,
     pub deliveries: Vec<Delivery>,
+    /// The org's tags: (id, name).
+    pub tags: Vec<(String, String)>,
     /// Requests to paths Kustomer does not have (`METHOD path`): each is a test failure.
     pub unexpected: Vec<String>,
     next_id: u64,
@@ -106,6 +108,22 @@ pub struct World {
 
 impl World {
     /// A Kustomer-shaped id: 24 hex digits.
+    /// The names of a conversation's tags.
+    pub fn tag_names(&self, conversation: &Record) -> Vec<String> {
+        conversation.attributes["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|id| {
+                let id = id.as_str()?;
+                self.tags
+                    .iter()
+                    .find(|(t, _)| t == id)
+                    .map(|(_, n)| n.clone())
+            })
+            .collect()
+    }
+
     pub fn new_id(&mut self) -> String {
         self.next_id += 1;
         format!("5f{:022x}", self.next_id)
