@@ -95,7 +95,7 @@ pub async fn play_tenant(
         ..Default::default()
     });
     let phone = "+15550106601";
-    let played = vec![
+    let played = [
         driver.ivr_call_answered(ana, phone).await,
         driver.ivr_call_answered(ana, phone).await,
         driver.abandoned_call("+15550106602").await,
