@@ -199,6 +199,9 @@ async fn apply(
     .sync(&view, now)
     .await?;
     tracing::info!(?contact, "session reconciled");
+    if let Some(what) = &contact.waiting_for {
+        return Ok(RecordOutcome::Skipped(format!("waiting for {what}")));
+    }
     let mut resolved = usize::from(contact.changed_anything());
     for agent in agents_released(view.ended, &agents) {
         let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {

@@ -9,7 +9,7 @@ use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, TriggerSour
 use bridge_shared::kustomer::requests::ConversationPatch;
 use bridge_shared::store::{EmbeddedStore, StateStore};
 use bridge_sync::{SyncApi, handle};
-use bridge_tests::ccai_sandbox::{Played, ScenarioDriver};
+use bridge_tests::ccai_sandbox::{CcaiSandboxOptions, Played, ScenarioDriver};
 use bridge_tests::kustomer_sandbox::state::Record;
 use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
 use bridge_tests::platforms::SandboxedPlatforms;
@@ -24,7 +24,11 @@ struct Rig {
 }
 
 async fn rig_on(store: Arc<dyn StateStore>) -> Rig {
-    let platforms = SandboxedPlatforms::start().await.unwrap();
+    rig_with(store, CcaiSandboxOptions::default()).await
+}
+
+async fn rig_with(store: Arc<dyn StateStore>, options: CcaiSandboxOptions) -> Rig {
+    let platforms = SandboxedPlatforms::start_with(options).await.unwrap();
     let api = SyncApi {
         status: platforms.status_service(store.clone()),
         store,
@@ -506,4 +510,30 @@ async fn r_u_11_a_closed_voicemail_closes_its_conversation() {
         bodies.contains(&"Voicemail closed".to_owned()),
         "{bodies:?}"
     );
+}
+
+/// Found by the independent stand-in (tests/standin): a poll that comes before the ESE item
+/// carrying the caller's number used to fail as "no customer" for good, and held the session's
+/// ESE triggers behind it until it was dead-lettered. The session now waits for a trigger that
+/// knows more.
+#[tokio::test]
+async fn r_e_5_a_poll_before_the_callers_number_is_known_waits_and_ese_completes_it() {
+    // The documented platform: the number is only in the ESE external participant's `dn`.
+    let rig = rig_with(
+        Arc::new(EmbeddedStore::new()),
+        CcaiSandboxOptions {
+            phone_on_participant: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (agent, user) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108899").await;
+    rig.deliver_poll(&call).await; // no failure reported
+    assert!(rig.conversations().is_empty(), "nothing to place it by yet");
+    rig.deliver(&call).await;
+    let conversation = rig.conversation_of(&call);
+    assert_eq!(assigned(&conversation), vec![user]);
+    assert_eq!(rig.phone_notes_on(&conversation.id).len(), 1);
 }

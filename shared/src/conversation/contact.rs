@@ -44,9 +44,6 @@ pub enum ContactError {
     /// Another session of the same customer is being placed; the retry finds it placed.
     #[error("busy: {0}")]
     Busy(String),
-    /// Nothing identifies the customer; a retry cannot help.
-    #[error("no customer: {0}")]
-    NoCustomer(String),
 }
 
 impl crate::Retryable for ContactError {
@@ -58,7 +55,6 @@ impl crate::Retryable for ContactError {
             ContactError::Directory(e) => e.is_retryable(),
             ContactError::Status(e) => e.is_retryable(),
             ContactError::Busy(_) => true,
-            ContactError::NoCustomer(_) => false,
         }
     }
 }
@@ -109,11 +105,16 @@ pub struct ContactOutcome {
     /// Session notes written by this pass (their purposes).
     pub notes: Vec<&'static str>,
     pub closed: bool,
+    /// What the session waits for before it can be placed (no customer known yet).
+    pub waiting_for: Option<String>,
 }
 
 impl ContactOutcome {
     pub fn changed_anything(&self) -> bool {
-        self != &Self::default()
+        Self {
+            waiting_for: None,
+            ..self.clone()
+        } != Self::default()
     }
 }
 
@@ -188,7 +189,13 @@ impl ContactSync<'_> {
         let customer_id = match link.customer_id.clone() {
             Some(id) => id,
             None => {
-                let (id, resolved) = self.customer(view, now).await?;
+                // Nothing identifies the customer yet: a poll may come before the ESE item
+                // that carries the caller's number (or before the metadata file). Not a
+                // failure: the session waits for a trigger that knows more (level-triggered).
+                let Some((id, resolved)) = self.customer(view, now).await? else {
+                    outcome.waiting_for = Some("the caller's number or an SDK identifier".into());
+                    return Ok(outcome);
+                };
                 link.customer_id = Some(id.clone());
                 link.customer_created = resolved == Resolved::Created;
                 outcome.customer_created = link.customer_created;
@@ -442,21 +449,20 @@ impl ContactSync<'_> {
         &self,
         view: &SessionView,
         now: UnixMillis,
-    ) -> Result<(String, Resolved), ContactError> {
+    ) -> Result<Option<(String, Resolved)>, ContactError> {
         let directory = CustomerDirectory::new(self.kustomer, self.store);
         if view.by_identifier()
             && let Some(identifier) = &view.identifier
         {
-            return Ok(directory
-                .customer_for_identifier(identifier, None, now)
-                .await?);
+            return Ok(Some(
+                directory
+                    .customer_for_identifier(identifier, None, now)
+                    .await?,
+            ));
         }
         match self.phone(view).await? {
-            Some(phone) => Ok(directory.customer_for_phone(&phone, None, now).await?),
-            None => Err(ContactError::NoCustomer(format!(
-                "{} has neither an E.164 caller number nor an SDK identifier",
-                view.external_id()
-            ))),
+            Some(phone) => Ok(Some(directory.customer_for_phone(&phone, None, now).await?)),
+            None => Ok(None),
         }
     }
 

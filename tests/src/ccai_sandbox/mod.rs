@@ -36,8 +36,10 @@ pub struct CcaiSandboxOptions {
     pub company_secret: String,
     pub requests_per_second: usize,
     pub max_per_page: usize,
-    /// Put the caller's number on the `end_user` participant (true) or only on the Apps API
-    /// end user (false): the spec marks where it lives as uncertain, so both paths are served.
+    /// Serve the caller's number on the Manager API call's `end_user` participant and the Apps
+    /// API end user (true), or only where the platform documents it (false): the ESE external
+    /// participant's `dn` and the metadata file (ccai-api.md §2: "not a documented call field";
+    /// the Apps API end user documents only `{id, identifier}`).
     pub phone_on_participant: bool,
     /// Recordings are served through a redirect to another host name (credentials must not
     /// follow).

@@ -433,8 +433,15 @@ async fn end_users(
                 .get("identifier")
                 .is_some_and(|i| u["identifier"] == i.as_str())
     });
+    let documented_only = !shared.options().phone_on_participant;
     match found {
-        Some(user) => axum::Json(user.clone()).into_response(),
+        Some(user) => {
+            let mut user = user.clone();
+            if documented_only && let Some(fields) = user.as_object_mut() {
+                fields.remove("phone");
+            }
+            axum::Json(user).into_response()
+        }
         None => message(StatusCode::NOT_FOUND, "End user not found"),
     }
 }

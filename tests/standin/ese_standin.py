@@ -1,0 +1,657 @@
+#!/usr/bin/env python3
+"""An independently written stand-in of CCAI Platform and Kustomer, driving the bridge's local
+host through External Session Events as a new user would (issue 10).
+
+Written from the spec files only (../shared/spec/ccai-api.md, kustomer-api.md, events.md), not
+from the project's Rust sandboxes, so that what the two sandboxes agree on by habit is checked
+against a second reading. Standard library only.
+
+    python3 tests/standin/ese_standin.py target/debug/bridge-local
+
+It starts both stand-ins, starts `bridge-local serve` against them, pushes ESE batches for four
+sessions (duplicated, reordered, one malformed event, one sender with a wrong password), waits
+until Kustomer stops changing, and checks that everything each session should produce is in
+Kustomer exactly once. Exit status 0 when every check passes.
+"""
+
+import base64
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SUBDOMAIN, CCAI_TOKEN, KUSTOMER_KEY = "standin", "standin-ccai-token", "standin-kustomer-key"
+FEEDS = {"calls-feed": "calls-pass", "chats-feed": "chats:pass"}
+UNEXPECTED = []  # requests to paths the real platforms do not have
+LOCK = threading.Lock()
+
+
+def iso(moment):
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes by (method, regex) to methods returning (status, body, headers)."""
+
+    routes = []
+    platform = "?"
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self, status, body, headers=None):
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _dispatch(self, method):
+        parsed = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not self.authorised():
+            return self._answer(401, self.unauthorised_body())
+        for route_method, pattern, handler in self.routes:
+            match = re.fullmatch(pattern, parsed.path)
+            if route_method == method and match:
+                body = None
+                if raw:
+                    try:
+                        body = json.loads(raw)
+                    except ValueError:
+                        return self._answer(400, self.error_body("body is not JSON"))
+                query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
+                with LOCK:
+                    result = handler(self, match, query, body)
+                return self._answer(*result)
+        with LOCK:
+            UNEXPECTED.append(f"{self.platform}: {method} {parsed.path}")
+        return self._answer(404, self.error_body("not found"))
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def do_PUT(self):
+        self._dispatch("PUT")
+
+    def do_PATCH(self):
+        self._dispatch("PATCH")
+
+
+# ---------------------------------------------------------------- CCAI Platform (ccai-api.md)
+
+T0 = datetime.now(timezone.utc) - timedelta(minutes=5)
+STATUSES = [(0, "Available"), (-1, "Unavailable"), (-2, "Break"), (-3, "Special Task"),
+            (-4, "Meal"), (-5, "Missed Call"), (-6, "Wrap-up"), (-7, "In-call"), (-8, "In-chat"),
+            (-10, "Offline"), (4, "Lunch"), (9, "Meal")]
+AGENTS = {
+    101: {"id": 101, "email": "ana@standin.example.com", "first_name": "Ana", "last_name": "Lee",
+          "agent_number": "1001", "status": {"id": 0, "name": "Available", "color": "#0a0", "wfm_id": None},
+          "status_updated_at": iso(T0), "online": True, "wrap_up": False, "teams": []},
+    102: {"id": 102, "email": "ben@standin.example.com", "first_name": "Ben", "last_name": "Ode",
+          "agent_number": "1002", "status": {"id": 0, "name": "Available", "color": "#0a0", "wfm_id": None},
+          "status_updated_at": iso(T0), "online": True, "wrap_up": False, "teams": []},
+}
+MENU = {"id": 31, "name": "Support", "menu_type": "ivr_menu"}
+WEB = {"id": 32, "name": "Web help", "menu_type": "web_menu"}
+
+
+def agent_info(agent_id):
+    a = AGENTS[agent_id]
+    return {k: a[k] for k in ("id", "first_name", "last_name", "email", "agent_number")}
+
+
+def call(call_id, minute, status, agent=None, transfers=(), ends=True, fail_reason="nothing"):
+    start = T0 + timedelta(minutes=minute)
+    return {
+        "id": call_id, "parent_id": None, "call_uuid": f"uuid-{call_id}", "lang": "en",
+        "call_type": "Voice Inbound (IVR)", "status": status, "sub_status": None,
+        "created_at": iso(start), "queued_at": iso(start + timedelta(seconds=5)),
+        "assigned_at": iso(start + timedelta(seconds=20)) if agent else None,
+        "connected_at": iso(start + timedelta(seconds=21)) if agent else None,
+        "ends_at": iso(start + timedelta(seconds=140)) if ends else None,
+        "scheduled_at": None, "updated_at": iso(start + timedelta(seconds=150)),
+        "queue_duration": 15, "call_duration": 119 if agent else 0, "hold_duration": 0,
+        "rating": None, "has_feedback": False, "recording_url": None, "recording_permission": "recording_permission_granted",
+        "voicemail_reason": "not_voicemail", "fail_reason": fail_reason, "selected_menu": MENU,
+        "menu_path": {"name": "Support"}, "agent_info": agent_info(agent) if agent else None,
+        "end_user": {"id": 7000 + call_id % 1000, "identifier": None},
+        "transfers": list(transfers), "participants": [],
+    }
+
+
+CALLS = {
+    5001: call(5001, 0, "finished", agent=101),
+    5002: call(5002, 1, "finished", agent=102, transfers=[{
+        "id": 1, "status": "connected", "from_agent": agent_info(101), "to_agent": agent_info(102),
+        "to_menu": None, "created_at": iso(T0 + timedelta(minutes=1, seconds=60))}]),
+    5003: call(5003, 2, "failed"),
+}
+CHATS = {
+    6001: {"id": 6001, "chat_type": "web", "session_type_v2": "Chat Inbound (Web)", "status": "finished",
+           "lang": "en", "created_at": iso(T0 + timedelta(minutes=3)),
+           "assigned_at": iso(T0 + timedelta(minutes=3, seconds=10)),
+           "ends_at": iso(T0 + timedelta(minutes=6)), "updated_at": iso(T0 + timedelta(minutes=6, seconds=5)),
+           "first_msg_sent_at": None, "last_msg_sent_at": None, "wait_duration": 10, "chat_duration": 170,
+           "rating": 5, "has_feedback": False, "selected_menu": WEB, "menu_path": {"name": "Web help"},
+           "agent_info": agent_info(101), "end_user": {"id": 8001, "identifier": "standin-user-1"},
+           "transfers": []},
+}
+
+
+def listing(items, query, path):
+    since = query.get("updated_at[from]")
+    chosen = [i for i in items if since is None or parse_iso(i["updated_at"]) >= parse_iso(since)]
+    if query.get("sort_column") == "updated_at":
+        chosen.sort(key=lambda i: i["updated_at"], reverse=query.get("sort_direction") == "desc")
+    per, page = min(int(query.get("per", 100)), 100), max(int(query.get("page", 1)), 1)
+    data = chosen[(page - 1) * per: page * per]
+    headers = {"Total": str(len(chosen)), "Per-Page": str(per)}
+    if page * per < len(chosen):
+        q = dict(query, page=str(page + 1))
+        headers["Link"] = f'<{path}?{urllib.parse.urlencode(q)}>; rel="next"'
+    return 200, data, headers
+
+
+class Ccai(Handler):
+    platform = "CCAI"
+
+    def authorised(self):
+        expected = "Basic " + base64.b64encode(f"{SUBDOMAIN}:{CCAI_TOKEN}".encode()).decode()
+        return self.headers.get("authorization") == expected
+
+    def unauthorised_body(self):
+        return {"message": "Unauthorized"}
+
+    def error_body(self, text):
+        return {"message": text}
+
+    def one(table):
+        def get(self, match, query, body):
+            item = table.get(int(match.group(1)))
+            return (200, item) if item else (404, {"message": "Not found"})
+        return get
+
+    routes = [
+        ("GET", r"/manager/api/v1/calls/(\d+)", one(CALLS)),
+        ("GET", r"/manager/api/v1/chats/(\d+)", one(CHATS)),
+        ("GET", r"/manager/api/v1/agents/(\d+)", one(AGENTS)),
+        ("GET", r"/manager/api/v1/calls", lambda s, m, q, b: listing(list(CALLS.values()), q, "/manager/api/v1/calls")),
+        ("GET", r"/manager/api/v1/chats", lambda s, m, q, b: listing(list(CHATS.values()), q, "/manager/api/v1/chats")),
+        ("GET", r"/manager/api/v1/agents", lambda s, m, q, b: listing(list(AGENTS.values()), q, "/manager/api/v1/agents")),
+        ("GET", r"/manager/api/v1/user_statuses", lambda s, m, q, b: (200, [
+            {"id": i, "name": n, "color": "#888", "wfm_id": None} for i, n in STATUSES])),
+        ("GET", r"/manager/api/v1/settings/organization", lambda s, m, q, b: (200, {"name": "Stand-in"})),
+        ("GET", r"/apps/api/v1/end_users", lambda s, m, q, b: (200, {"id": int(q.get("id", 0)), "identifier": None})),
+    ]
+
+
+# ---------------------------------------------------------------- Kustomer (kustomer-api.md)
+
+K = {"customer": {}, "conversation": {}, "message": {}, "note": {}, "user": {}, "tag": {}}
+METADATA = {"customer": {}, "conversation": {}, "message": {}}
+CREATED = []  # (type, id) in creation order
+CUSTOMER_KEYS = {"name", "company", "externalId", "username", "signedUpAt", "avatarUrl", "locale",
+                 "timeZone", "emails", "phones", "socials", "urls", "locations", "tags", "custom",
+                 "rev", "defaultLang"}
+CONVERSATION_KEYS = {"customer", "name", "status", "priority", "tags", "assignedUsers",
+                     "assignedTeams", "custom", "externalId", "direction", "queue"}
+CONVERSATION_PATCH_KEYS = {"status", "assignedUsers", "custom", "name", "tags", "rev"}
+MESSAGE_KEYS = {"channel", "app", "direction", "preview", "meta", "attachments", "externalId", "custom"}
+NOTE_KEYS = {"body", "attachments", "externalId"}
+SUFFIXES = ("Str", "Txt", "Num", "At", "Bool", "Url", "Id")
+HEX = re.compile(r"[0-9a-f]{24}")
+
+
+def kid():
+    return secrets.token_hex(12)
+
+
+def err(status, title):
+    return status, {"errors": [{"status": status, "code": "invalid", "title": title}]}
+
+
+def doc(kind, record, status=200):
+    return status, {"data": {"type": kind, "id": record["id"], "attributes": record["attributes"],
+                             "relationships": record.get("relationships", {})}}
+
+
+def new(kind, attributes, relationships=None):
+    now = iso(datetime.now(timezone.utc))
+    record = {"id": kid(), "attributes": dict(attributes, createdAt=now, updatedAt=now),
+              "relationships": relationships or {}}
+    K[kind][record["id"]] = record
+    CREATED.append((kind, record["id"]))
+    return record
+
+
+def bad_custom(custom):
+    if custom is None:
+        return None
+    if not isinstance(custom, dict):
+        return "custom must be an object"
+    for key in custom:
+        if not key.endswith(SUFFIXES):
+            return f"custom.{key}: the name needs a type suffix"
+    return None
+
+
+def find_by(kind, attribute, value):
+    return next((r for r in K[kind].values() if r["attributes"].get(attribute) == value), None)
+
+
+def lookup(kind, key):
+    key = urllib.parse.unquote(key)
+    for prefix, attribute in (("externalId=", "externalId"), ("externalid=", "externalId")):
+        if key.startswith(prefix):
+            return find_by(kind, attribute, key[len(prefix):])
+    if key.startswith("phone="):
+        phone = key[len("phone="):]
+        return next((r for r in K["customer"].values()
+                     if any(p.get("phone") == phone for p in r["attributes"].get("phones", []))), None)
+    if key.startswith("email="):
+        email = key[len("email="):]
+        return next((r for r in K["customer"].values()
+                     if any(e.get("email") == email for e in r["attributes"].get("emails", []))), None)
+    return K[kind].get(key)
+
+
+def unknown_keys(body, allowed):
+    extra = sorted(set(body) - allowed)
+    return f"{extra[0]} is not an accepted attribute" if extra else None
+
+
+def create_customer(s, m, q, body):
+    if not isinstance(body, dict):
+        return err(400, "body must be an object")
+    why = unknown_keys(body, CUSTOMER_KEYS) or bad_custom(body.get("custom"))
+    if why:
+        return err(400, why)
+    for phone in body.get("phones", []):
+        if not re.fullmatch(r"\+[1-9]\d{6,14}", phone.get("phone", "")):
+            return err(400, "phones[].phone must be E.164")
+    return doc("customer", new("customer", body), 201)
+
+
+def get_customer(s, m, q, body):
+    record = lookup("customer", m.group(1))
+    return doc("customer", record) if record else err(404, "customer not found")
+
+
+def patch_customer(s, m, q, body):
+    record = K["customer"].get(m.group(1))
+    if not record:
+        return err(404, "customer not found")
+    why = unknown_keys(body or {}, CUSTOMER_KEYS) or bad_custom((body or {}).get("custom"))
+    if why:
+        return err(400, why)
+    for key, value in body.items():
+        if key == "custom":
+            record["attributes"].setdefault("custom", {}).update(value)
+        else:
+            record["attributes"][key] = value
+    return doc("customer", record)
+
+
+def create_conversation(s, m, q, body):
+    if not isinstance(body, dict) or body.get("customer") not in K["customer"]:
+        return err(400, "customer is required and must exist")
+    why = unknown_keys(body, CONVERSATION_KEYS) or bad_custom(body.get("custom"))
+    if why:
+        return err(400, why)
+    if any(not HEX.fullmatch(str(t)) for t in body.get("tags", [])):
+        return err(400, "tags must be tag ids")
+    if any(u not in K["user"] for u in body.get("assignedUsers", [])):
+        return err(400, "assignedUsers must be user ids")
+    if body.get("status", "open") not in ("open", "done"):
+        return err(400, "status must be open or done")
+    attributes = {k: v for k, v in body.items() if k != "customer"}
+    attributes.setdefault("status", "open")
+    attributes.setdefault("tags", [])
+    attributes.setdefault("assignedUsers", [])
+    attributes["rev"] = 1
+    record = new("conversation", attributes,
+                 {"customer": {"data": {"type": "customer", "id": body["customer"]}}})
+    return doc("conversation", record, 201)
+
+
+def get_conversation(s, m, q, body):
+    record = lookup("conversation", m.group(1))
+    return doc("conversation", record) if record else err(404, "conversation not found")
+
+
+def patch_conversation(s, m, q, body):
+    record = K["conversation"].get(m.group(1))
+    if not record:
+        return err(404, "conversation not found")
+    why = unknown_keys(body or {}, CONVERSATION_PATCH_KEYS) or bad_custom((body or {}).get("custom"))
+    if why:
+        return err(400, why)
+    if "rev" in body and body["rev"] != record["attributes"]["rev"]:
+        return err(409, "stale rev")
+    if body.get("status", "open") not in ("open", "snoozed", "done"):
+        return err(400, "status must be open, snoozed or done")
+    if any(u not in K["user"] for u in body.get("assignedUsers", [])):
+        return err(400, "assignedUsers must be user ids")
+    for key, value in body.items():
+        if key != "rev":
+            record["attributes"][key] = value
+    record["attributes"]["rev"] += 1
+    return doc("conversation", record)
+
+
+def tag_conversation(s, m, q, body):
+    record = K["conversation"].get(m.group(1))
+    if not record:
+        return err(404, "conversation not found")
+    names = (body or {}).get("tags")
+    if not isinstance(names, list) or not names:
+        return err(400, "tags must be a non-empty list")
+    for name in names:
+        tag = K["tag"].get(name) if HEX.fullmatch(name) else find_by("tag", "name", name)
+        if tag is None:
+            tag = new("tag", {"name": name})
+        if tag["id"] not in record["attributes"]["tags"]:
+            record["attributes"]["tags"].append(tag["id"])
+    return doc("conversation", record)
+
+
+def customer_conversations(s, m, q, body):
+    found = [r for r in K["conversation"].values()
+             if r["relationships"]["customer"]["data"]["id"] == m.group(1)]
+    return 200, {"meta": {"page": 1, "pageSize": 100},
+                 "data": [doc("conversation", r)[1]["data"] for r in found], "links": {}}
+
+
+def child(kind, allowed, required):
+    def create(s, m, q, body):
+        if m.group(1) not in K["conversation"]:
+            return err(404, "conversation not found")
+        if not isinstance(body, dict):
+            return err(400, "body must be an object")
+        why = unknown_keys(body, allowed) or bad_custom(body.get("custom"))
+        missing = [r for r in required if not body.get(r)]
+        if why or missing:
+            return err(400, why or f"{missing[0]} is required")
+        record = new(kind, body, {"conversation": {"data": {"type": "conversation", "id": m.group(1)}}})
+        return doc(kind, record, 201)
+    return create
+
+
+def get_message(s, m, q, body):
+    record = lookup("message", m.group(1))
+    return doc("message", record) if record else err(404, "message not found")
+
+
+def users(s, m, q, body):
+    email = q.get("email")
+    found = [r for r in K["user"].values() if email is None or r["attributes"]["email"] == email]
+    return 200, {"meta": {"page": 1, "pageSize": 100}, "data": [doc("user", r)[1]["data"] for r in found], "links": {}}
+
+
+def get_metadata(s, m, q, body):
+    resource = m.group(1)
+    if resource not in METADATA:
+        return err(404, "unknown resource")
+    return 200, {"data": {"type": "metadata", "id": resource, "attributes": {"properties": METADATA[resource]}}}
+
+
+def put_metadata(s, m, q, body):
+    resource = m.group(1)
+    properties = (body or {}).get("properties")
+    if resource not in METADATA or not isinstance(properties, dict):
+        return err(400, "properties are required")
+    for name, spec in properties.items():
+        if not name.endswith(SUFFIXES) or "displayName" not in spec:
+            return err(400, f"properties.{name}: a type suffix and a displayName are required")
+    METADATA[resource].update(properties)  # merging (kustomer-api.md, L)
+    return get_metadata(s, m, q, body)
+
+
+class Kustomer(Handler):
+    platform = "Kustomer"
+
+    def authorised(self):
+        return self.headers.get("authorization") == f"Bearer {KUSTOMER_KEY}"
+
+    def unauthorised_body(self):
+        return {"errors": [{"status": 401, "title": "Unauthorized"}]}
+
+    def error_body(self, text):
+        return {"errors": [{"status": 404, "title": text}]}
+
+    routes = [
+        ("POST", r"/v1/customers", create_customer),
+        ("GET", r"/v1/customers/([^/]+)", get_customer),
+        ("PATCH", r"/v1/customers/([0-9a-f]{24})", patch_customer),
+        ("GET", r"/v1/customers/([0-9a-f]{24})/conversations", customer_conversations),
+        ("POST", r"/v1/conversations", create_conversation),
+        ("GET", r"/v1/conversations/([^/]+)", get_conversation),
+        ("PATCH", r"/v1/conversations/([0-9a-f]{24})", patch_conversation),
+        ("POST", r"/v1/conversations/([0-9a-f]{24})/tags", tag_conversation),
+        ("POST", r"/v1/conversations/([0-9a-f]{24})/messages", child("message", MESSAGE_KEYS, ("channel", "app"))),
+        ("POST", r"/v1/conversations/([0-9a-f]{24})/notes", child("note", NOTE_KEYS, ("body",))),
+        ("GET", r"/v1/messages/([^/]+)", get_message),
+        ("GET", r"/v1/users", users),
+        ("GET", r"/v1/metadata/([a-z]+)", get_metadata),
+        ("PUT", r"/v1/metadata/([a-z]+)", put_metadata),
+    ]
+
+
+# ---------------------------------------------------------------- External Session Events
+
+def stages(kind, session_id, dn, queue, agents, disposition):
+    """The session's ESE items, stage by stage (ccai-api.md §1): each a snapshot."""
+    key = f"{kind}_id"
+    # Ids as strings on purpose: their type is not documented.
+    item = {key: str(session_id), "state": "connected",
+            "participants": [{"type": "external", "state": "connected", "dn": dn}]}
+    snapshots = [json.loads(json.dumps(item))]
+    item.update(queue_path_names=queue, queue_path_ids="31", initiator="virtual_agent_15")
+    snapshots.append(json.loads(json.dumps(item)))
+    for n, agent in enumerate(agents):
+        if n:
+            item["participants"][-1]["state"] = "disconnected"
+        # The agent's keys are not documented: this stand-in uses agent_id and name.
+        item["participants"].append({"type": "agent", "state": "accepted", "agent_id": agent,
+                                     "name": AGENTS[agent]["first_name"]})
+        snapshots.append(json.loads(json.dumps(item)))
+        item["participants"][-1]["state"] = "connected"
+        item["connected_at"] = iso(T0)
+        snapshots.append(json.loads(json.dumps(item)))
+    item["state"] = "disconnected"
+    item["ends_at"] = iso(T0 + timedelta(minutes=2))
+    for p in item["participants"]:
+        p["state"] = "disconnected"
+    snapshots.append(json.loads(json.dumps(item)))
+    if agents and disposition:
+        item["participants"][-1]["state"] = "dispositionSubmitted"
+        item["dispositions"] = {"code": disposition[0], "custom_code_id": 12, "note": disposition[1]}
+        snapshots.append(json.loads(json.dumps(item)))
+    base = int(T0.timestamp() * 1000) + session_id
+    return [{"event_id": str(__import__("uuid").uuid4()), "timestamp": base + n * 1000, "item": s}
+            for n, s in enumerate(snapshots)]
+
+
+def post(url, user, password, events):
+    body = json.dumps({"count": len(events), "events": events}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "content-type": "application/json",
+        "authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+# ---------------------------------------------------------------- the run
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    binary = os.path.abspath(sys.argv[1])
+    servers = []
+    for cls in (Ccai, Kustomer):
+        server = ThreadingHTTPServer(("127.0.0.1", free_port()), cls)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    ccai_url = f"http://127.0.0.1:{servers[0].server_port}"
+    kustomer_url = f"http://127.0.0.1:{servers[1].server_port}"
+    for agent in AGENTS.values():
+        new("user", {"name": f"{agent['first_name']} {agent['last_name']}", "email": agent["email"], "userType": "user"})
+    ana = find_by("user", "email", AGENTS[101]["email"])["id"]
+    ben = find_by("user", "email", AGENTS[102]["email"])["id"]
+
+    port = free_port()
+    env = dict(os.environ, KUSTOMER_BASE_URL=kustomer_url, KUSTOMER_API_KEY=KUSTOMER_KEY,
+               CCAI_BASE_URL=ccai_url, CCAI_SUBDOMAIN=SUBDOMAIN, CCAI_API_TOKEN=CCAI_TOKEN,
+               CCAI_EVENTS_CREDENTIALS=",".join(f"{u}:{p}" for u, p in FEEDS.items()),
+               RECONCILE_SECONDS="3", RUST_LOG="warn")
+    for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "TABLE_NAME", "BUCKET_NAME"):
+        env.pop(var, None)
+    workdir = tempfile.mkdtemp(prefix="ese-standin-")
+    bridge = subprocess.Popen([binary, "serve", "--port", str(port)], env=env, cwd=workdir,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = []
+    threading.Thread(target=lambda: log.extend(bridge.stdout), daemon=True).start()
+    failures = []
+
+    def check(ok, what):
+        print(("  ok   " if ok else "  FAIL ") + what)
+        if not ok:
+            failures.append(what)
+
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.time() > deadline or bridge.poll() is not None:
+                    raise SystemExit("bridge-local serve did not start:\n" + "".join(log))
+                time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}/webhooks/ccai"
+        sessions = {
+            ("call", 5001): stages("call", 5001, "+15557770001", "Support", [101], ("Resolved", "Refund sent")),
+            ("call", 5002): stages("call", 5002, "+15557770002", "Support", [101, 102], ("Escalated", "Billing")),
+            ("call", 5003): stages("call", 5003, "+15557770003", "Support", [], None),
+            ("chat", 6001): stages("chat", 6001, "end_user_8001", "Web help", [101], ("Answered", "Order status")),
+        }
+        print("ESE stand-in → bridge-local serve")
+        status, _ = post(url, "calls-feed", "wrong", sessions[("call", 5001)][:1])
+        check(status == 401, f"a wrong password is refused (got {status})")
+        sent = 0
+        for (kind, _), events in sessions.items():
+            user = "calls-feed" if kind == "call" else "chats-feed"
+            events = list(reversed(events))  # last stage first: the bridge must not care
+            for start in range(0, len(events), 3):
+                batch = events[start:start + 3]
+                for _ in range(2):  # every batch twice
+                    status, answer = post(url, user, FEEDS[user], batch)
+                    check(status == 200, f"{kind} batch of {len(batch)} accepted (got {status})")
+                sent += len(batch)
+        status, answer = post(url, "calls-feed", FEEDS["calls-feed"],
+                              [{"event_id": "broken", "timestamp": "soon", "item": {"call_id": 1}}])
+        check(status == 200 and answer and answer["rejected"] and answer["rejected"][0]["field"] == "timestamp",
+              f"a malformed event is rejected alone, naming its field ({answer})")
+
+        # Quiet for 5 s (after at least two scheduled polls), at most 90 s.
+        last, quiet_since, started = None, time.time(), time.time()
+        while time.time() - started < 90:
+            with LOCK:
+                now = (len(CREATED), json.dumps(K, sort_keys=True))
+            if now != last:
+                last, quiet_since = now, time.time()
+            elif time.time() - quiet_since > 5 and time.time() - started > 8:
+                break
+            time.sleep(0.25)
+
+        print("Kustomer, as the stand-in holds it:")
+        with LOCK:
+            customers = list(K["customer"].values())
+            conversations = list(K["conversation"].values())
+            for phone in ("+15557770001", "+15557770002", "+15557770003"):
+                n = sum(1 for c in customers if any(p["phone"] == phone for p in c["attributes"].get("phones", [])))
+                check(n == 1, f"one customer for the caller ending {phone[-4:]} (found {n})")
+            check(len(customers) == 4, f"four customers in all (found {len(customers)})")
+            expected = {("call", 5001): [ana], ("call", 5002): [ben], ("call", 5003): [], ("chat", 6001): [ana]}
+            tags = {t["id"]: t["attributes"]["name"] for t in K["tag"].values()}
+            for (kind, sid), assignees in expected.items():
+                mine = [c for c in conversations if c["attributes"].get("externalId") == f"ccai-{kind}-{sid}"]
+                check(len(mine) == 1, f"{kind} {sid}: one conversation (found {len(mine)})")
+                if not mine:
+                    continue
+                conv = mine[0]
+                check(conv["attributes"]["assignedUsers"] == assignees,
+                      f"{kind} {sid}: assigned {assignees} (found {conv['attributes']['assignedUsers']})")
+                names = sorted(tags.get(t, t) for t in conv["attributes"]["tags"])
+                check("ccai" in names, f"{kind} {sid}: tagged ccai by name (tags {names})")
+                messages = [r for r in K["message"].values() if r["attributes"].get("externalId") == f"ccai-{kind}-{sid}-session"]
+                check(len(messages) == 1, f"{kind} {sid}: one session message (found {len(messages)})")
+                notes = [r["attributes"]["body"] for r in K["note"].values()
+                         if r["relationships"]["conversation"]["data"]["id"] == conv["id"]]
+                if kind == "call":
+                    phone_notes = [n for n in notes if n.startswith("Caller's phone number")]
+                    check(len(phone_notes) == 1, f"{kind} {sid}: one caller's-number note (found {len(phone_notes)})")
+                wrap = [n for n in notes if n.startswith("Wrap-up:")]
+                check(len(wrap) == (0 if sid == 5003 else 1), f"{kind} {sid}: wrap-up note once ({wrap})")
+                if kind == "chat":
+                    rating = [n for n in notes if n.startswith("Customer rating: 5/5")]
+                    check(len(rating) == 1, f"chat {sid}: the rating once ({notes})")
+            assigned = [c for c in customers if c["attributes"].get("custom", {}).get("ccaiAssignedAgentStr")]
+            check(len(assigned) == 3, f"R-K-3: the three answered sessions' new customers name their agent ({len(assigned)})")
+            check("ccaiAssignedAgentStr" in METADATA["customer"], "R-K-3: the customer attribute was provisioned")
+            unexpected = list(UNEXPECTED)
+        known = [u for u in unexpected if re.fullmatch(r"CCAI: GET /manager/api/v1/chats/\d+/messages", u)]
+        others = [u for u in unexpected if u not in known]
+        if known:
+            print(f"  known gap (issue 11): the transcript worker asked {known[0]} — the platform has no such endpoint")
+        check(not others, f"no request the platforms would not accept ({others})")
+        print(f"{sent} ESE events sent twice each; {len(failures)} check(s) failed")
+    finally:
+        bridge.send_signal(signal.SIGINT)
+        try:
+            bridge.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            bridge.kill()
+        for server in servers:
+            server.shutdown()
+    if failures:
+        print("bridge log (last 40 lines):")
+        print("".join(log[-40:]))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
