@@ -64,7 +64,9 @@ async fn calls_and_chats_are_read_with_their_documented_fields() {
 }
 
 #[tokio::test]
-async fn the_callers_number_comes_from_the_end_user_when_no_participant_carries_it() {
+async fn the_callers_number_is_served_where_documented_or_where_the_switch_says() {
+    // Documented only (ccai-api.md §2): neither the call nor the Apps API end user carries it;
+    // the ESE external participant's `dn` does.
     let sandbox = sandbox(CcaiSandboxOptions {
         phone_on_participant: false,
         ..Default::default()
@@ -77,13 +79,28 @@ async fn the_callers_number_comes_from_the_end_user_when_no_participant_carries_
         .await;
     let call = client.call(played.session_id).await.unwrap();
     assert_eq!(call.caller_phone(), None);
+    let end_user_id = call.end_user.unwrap().id.unwrap();
+    let end_user = client.end_user(end_user_id).await.unwrap().unwrap();
+    assert_eq!(end_user.phone, None);
+    assert!(client.end_user(424_242).await.unwrap().is_none());
+    let dn = &played.events[0].body["item"]["participants"][0]["dn"];
+    assert_eq!(dn, "+15550104477");
+
+    // The uncertain alternative (L): both carry it.
+    let lenient = sandbox(CcaiSandboxOptions::default()).await;
+    let client = bridge_tests::ccai_support::client(&lenient);
+    let ana = agent(&lenient, "ana@example.com", "Available");
+    let played = ScenarioDriver::new(&lenient, None)
+        .ivr_call_answered(ana, "+15550104477")
+        .await;
+    let call = client.call(played.session_id).await.unwrap();
+    assert_eq!(call.caller_phone(), Some("+15550104477"));
     let end_user = client
         .end_user(call.end_user.unwrap().id.unwrap())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(end_user.phone.as_deref(), Some("+15550104477"));
-    assert!(client.end_user(424_242).await.unwrap().is_none());
 }
 
 #[tokio::test]
