@@ -87,7 +87,9 @@ async fn the_callers_number_is_served_where_documented_or_where_the_switch_says(
     assert_eq!(dn, "+15550104477");
 
     // The uncertain alternative (L): both carry it.
-    let lenient = CcaiSandbox::start(CcaiSandboxOptions::default()).await.unwrap();
+    let lenient = CcaiSandbox::start(CcaiSandboxOptions::default())
+        .await
+        .unwrap();
     let client = bridge_tests::ccai_support::client(&lenient);
     let ana = agent(&lenient, "ana@example.com", "Available");
     let played = ScenarioDriver::new(&lenient, None)
