@@ -300,6 +300,22 @@ impl BridgeConfig {
     }
 }
 
+/// Secrets a function may be configured with (plain or `<NAME>_PARAM`), fetched in one batch;
+/// the ones set neither way are absent from the answer.
+pub async fn optional_secrets(
+    env: &Env,
+    parameters: Option<&dyn ParameterStore>,
+    vars: &[&'static str],
+) -> Result<HashMap<&'static str, Secret>, ConfigError> {
+    let mut sources = HashMap::new();
+    for var in vars {
+        if let Some(source) = secret_source(env, var)? {
+            sources.insert(*var, source);
+        }
+    }
+    resolve_secrets(sources, parameters).await
+}
+
 fn secret_source(env: &Env, var: &str) -> Result<Option<SecretSource>, ConfigError> {
     let param_var = format!("{var}_PARAM");
     match (env.get(var), env.get(&param_var)) {

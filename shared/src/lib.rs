@@ -25,6 +25,7 @@ pub mod redact;
 pub mod retry;
 pub mod signature;
 pub mod status;
+pub mod storage;
 pub mod store;
 pub mod stream;
 pub mod telemetry;

@@ -1,0 +1,69 @@
+//! The tenant's external storage (ccai-api.md §3): where CCAI Platform writes recordings, chat
+//! transcripts, session metadata and end-user uploads. Read-only for the bridge.
+//!
+//! - [`files`]: the documented file names, recognised at any folder depth.
+//! - [`ExternalStorage`]: the port — look at an object, stream it; names are relative to the
+//!   configured folder prefix.
+//! - [`S3ExternalStorage`]: Cloud Storage through its S3-compatible XML API with HMAC keys
+//!   (endpoint `https://storage.googleapis.com`, region `auto`, path-style, checksums only when
+//!   required — Cloud Storage rejects the SDK's default checksum headers), or an S3 bucket (a
+//!   tenant exporting over SFTP to AWS Transfer Family), with the function's role.
+//! - [`FsExternalStorage`]: a folder, for the local demo.
+
+pub mod files;
+mod fs;
+mod s3;
+
+pub use files::{FileKind, SessionFile, classify};
+pub use fs::FsExternalStorage;
+pub use s3::{ExternalStorageSettings, S3ExternalStorage};
+
+use crate::blob::{BlobDownload, BlobError, BlobMeta};
+use async_trait::async_trait;
+
+/// What is known about an object without reading it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredFile {
+    pub meta: BlobMeta,
+    /// Changes when the object is rewritten (Cloud Storage's generation, S3's ETag): a new
+    /// generation of a metadata file is a new fact.
+    pub generation: Option<String>,
+}
+
+#[async_trait]
+pub trait ExternalStorage: Send + Sync {
+    /// The object `name` (below the prefix), or `None` when it is not there (yet).
+    async fn stat(&self, name: &str) -> Result<Option<StoredFile>, BlobError>;
+
+    /// Streams the object `name`.
+    async fn open(&self, name: &str) -> Result<BlobDownload, BlobError>;
+
+    /// Where the storage is, for logs and health (no secrets).
+    fn describe(&self) -> String;
+}
+
+/// `prefix/name`, without doubled or leading slashes.
+pub fn object_key(prefix: &str, name: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    let name = name.trim_start_matches('/');
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_join_the_prefix_once() {
+        assert_eq!(object_key("", "call-1.mp3"), "call-1.mp3");
+        assert_eq!(object_key("ccai/", "call-1.mp3"), "ccai/call-1.mp3");
+        assert_eq!(
+            object_key("/ccai/exports", "/call-1.mp3"),
+            "ccai/exports/call-1.mp3"
+        );
+    }
+}
