@@ -8,6 +8,7 @@ pub mod file_worker;
 pub mod rules;
 pub mod session;
 pub mod transcript;
+pub mod transcript_file;
 pub mod updates;
 
 pub use attached_file::{AttachError, AttachOutcome, AttachedFile, FileProgress, FileToAttach};
@@ -16,6 +17,7 @@ pub use file_worker::{FileWorker, FileWorkerError};
 pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
 pub use session::{SessionView, kept_ese_item};
 pub use transcript::render_transcript;
+pub use transcript_file::{RenderedTranscript, render_transcript_file};
 pub use updates::{
     ConversationUpdate, NoteFacts, VoicemailHandling, session_notes, voicemail_handling,
 };
