@@ -3,7 +3,7 @@
 
 use crate::ccai::CcaiClient;
 use crate::config::{BridgeConfig, ConfigError, Env, SsmParameterStore};
-use crate::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
+use crate::http::{HttpSettings, RetryPolicy, build_client};
 use crate::kustomer::KustomerClient;
 use crate::store::{DynamoStore, StateStore};
 use std::sync::Arc;
@@ -25,6 +25,8 @@ pub struct ColdStart {
     pub kustomer: Arc<KustomerClient>,
     /// The files bucket (recordings, transcripts).
     pub blobs: Arc<dyn crate::blob::BlobStore>,
+    /// The tenant's external storage (`EXTERNAL_STORAGE_*`), when configured.
+    pub external: Option<Arc<dyn crate::storage::ExternalStorage>>,
 }
 
 impl ColdStart {
@@ -32,9 +34,15 @@ impl ColdStart {
     pub async fn from_environment() -> Result<Self, ColdStartError> {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
-        let config = BridgeConfig::load(&Env::from_process(), Some(&parameters)).await?;
+        let env = Env::from_process();
+        let config = BridgeConfig::load(&env, Some(&parameters)).await?;
+        let external = crate::storage::ExternalStorageSettings::from_env(&env, Some(&parameters))
+            .await?
+            .map(|settings| {
+                Arc::new(crate::storage::S3ExternalStorage::new(&aws, &settings))
+                    as Arc<dyn crate::storage::ExternalStorage>
+            });
         let http = build_client(HttpSettings::default())?;
-        let downloads = build_download_client(HttpSettings::default())?;
         let blobs = Arc::new(crate::blob::S3BlobStore::new(
             crate::blob::s3_client(&aws),
             config.bucket_name.clone(),
@@ -42,6 +50,7 @@ impl ColdStart {
         )?);
         Ok(Self {
             blobs,
+            external,
             store: Arc::new(DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(&aws),
                 config.table_name.clone(),
@@ -49,7 +58,6 @@ impl ColdStart {
             ccai: Arc::new(CcaiClient::new(
                 &config.ccai,
                 http.clone(),
-                downloads,
                 RetryPolicy::default(),
             )),
             kustomer: Arc::new(KustomerClient::new(

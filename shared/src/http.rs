@@ -31,21 +31,6 @@ pub fn build_client(settings: HttpSettings) -> Result<reqwest::Client, reqwest::
         .build()
 }
 
-/// A client for long downloads: no overall timeout (a large recording takes as long as it
-/// takes), but a read timeout so a stalled transfer fails; redirects are not followed (the
-/// caller decides where credentials may go).
-pub fn build_download_client(settings: HttpSettings) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .read_timeout(settings.request_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        // Downloads are few and long: an idle pooled connection saves little and holds a
-        // socket in a frozen Lambda sandbox.
-        .pool_max_idle_per_host(0)
-        .user_agent(concat!("ccai-kustomer-bridge/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
 /// An error with its chain of causes (`reqwest` hides the useful part in its sources).
 pub fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

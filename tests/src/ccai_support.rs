@@ -3,7 +3,7 @@
 use crate::ccai_sandbox::CcaiSandbox;
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::{BasicCredential, Secret};
-use bridge_shared::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
+use bridge_shared::http::{HttpSettings, RetryPolicy, build_client};
 use bridge_shared::signature::check_basic;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -34,7 +34,6 @@ pub fn client_with(
         user,
         Secret::new(password),
         build_client(settings).unwrap(),
-        build_download_client(settings).unwrap(),
         retry,
     )
 }

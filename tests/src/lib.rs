@@ -11,6 +11,7 @@ pub mod kustomer_sandbox;
 pub mod kustomer_support;
 pub mod local;
 pub mod platforms;
+pub mod storage_support;
 pub mod stream_support;
 
 /// A name no other test run uses, so tests can share one table and one bucket.

@@ -6,12 +6,16 @@ use crate::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::storage::{ExternalStorage, FsExternalStorage};
 use bridge_shared::store::StateStore;
 use std::sync::Arc;
 
 pub struct SandboxedPlatforms {
     pub ccai: CcaiSandbox,
     pub kustomer: KustomerSandbox,
+    /// The tenant's external storage the CCAI sandbox writes its files into (a folder of its
+    /// own unless the options name one), read the way the bridge reads it.
+    pub storage: Arc<dyn ExternalStorage>,
     pub ccai_client: Arc<CcaiClient>,
     pub kustomer_client: Arc<KustomerClient>,
 }
@@ -22,7 +26,13 @@ impl SandboxedPlatforms {
     }
 
     /// With the CCAI sandbox's switches set (e.g. where the caller's number is served).
-    pub async fn start_with(ccai_options: CcaiSandboxOptions) -> std::io::Result<Self> {
+    pub async fn start_with(mut ccai_options: CcaiSandboxOptions) -> std::io::Result<Self> {
+        let root = ccai_options
+            .external_files
+            .get_or_insert_with(|| std::env::temp_dir().join(crate::unique("tenant-storage")))
+            .clone();
+        let storage: Arc<dyn ExternalStorage> =
+            Arc::new(FsExternalStorage::new(root, &ccai_options.external_prefix));
         let ccai = CcaiSandbox::start(ccai_options).await?;
         let kustomer = KustomerSandbox::start(SandboxOptions::default()).await?;
         Ok(Self {
@@ -30,6 +40,7 @@ impl SandboxedPlatforms {
             kustomer_client: Arc::new(crate::kustomer_support::client(&kustomer)),
             ccai,
             kustomer,
+            storage,
         })
     }
 

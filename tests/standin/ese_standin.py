@@ -216,7 +216,9 @@ class Ccai(Handler):
 
 # ---------------------------------------------------------------- Kustomer (kustomer-api.md)
 
-K = {"customer": {}, "conversation": {}, "message": {}, "note": {}, "user": {}, "tag": {}}
+K = {"customer": {}, "conversation": {}, "message": {}, "note": {}, "user": {}, "tag": {}, "attachment": {}}
+UPLOADS = {}  # attachment id -> bytes received through the presigned POST
+KUSTOMER_URL = [""]
 METADATA = {"customer": {}, "conversation": {}, "message": {}}
 CREATED = []  # (type, id) in creation order
 CUSTOMER_KEYS = {"name", "company", "externalId", "username", "signedUpAt", "avatarUrl", "locale",
@@ -397,13 +399,37 @@ def child(kind, allowed, required):
             return err(404, "conversation not found")
         if not isinstance(body, dict):
             return err(400, "body must be an object")
-        why = unknown_keys(body, allowed) or bad_custom(body.get("custom"))
+        why = unknown_keys(body, allowed) or bad_custom(body.get("custom")) or note_attachments_exist(body)
         missing = [r for r in required if not body.get(r)]
         if why or missing:
             return err(400, why or f"{missing[0]} is required")
         record = new(kind, body, {"conversation": {"data": {"type": "conversation", "id": m.group(1)}}})
         return doc(kind, record, 201)
     return create
+
+
+def create_attachment(s, m, q, body):
+    """Step 1 of the attachment flow (kustomer-api.md): an S3-style presigned POST target."""
+    if not isinstance(body, dict) or set(body) - {"name", "contentType", "contentLength"}:
+        return err(400, "name, contentType and contentLength only")
+    if not body.get("name") or not isinstance(body.get("contentLength"), int):
+        return err(400, "name and contentLength are required")
+    record = new("attachment", dict(body, uploaded=False))
+    upload = {"url": f"{KUSTOMER_URL[0]}/__upload/{record['id']}",
+              "fields": {"key": f"attachments/{record['id']}", "acl": "private",
+                         "Content-Type": body.get("contentType", "application/octet-stream"),
+                         "Policy": "standin-policy", "X-Amz-Signature": "standin"}}
+    status, answer = doc("attachment", record, 201)
+    answer["meta"] = {"upload": upload}
+    return status, answer
+
+
+def note_attachments_exist(body):
+    for attachment in (body or {}).get("attachments", []):
+        record = K["attachment"].get(attachment.get("_id"))
+        if record is None or not record["attributes"]["uploaded"]:
+            return f"attachment {attachment.get('_id')} was not uploaded"
+    return None
 
 
 def get_message(s, m, q, body):
@@ -440,7 +466,30 @@ class Kustomer(Handler):
     platform = "Kustomer"
 
     def authorised(self):
+        if self.path.startswith("/__upload/"):
+            return True  # a presigned POST carries its authority in its fields
         return self.headers.get("authorization") == f"Bearer {KUSTOMER_KEY}"
+
+    def do_POST(self):
+        if not self.path.startswith("/__upload/"):
+            return self._dispatch("POST")
+        # Step 2: multipart/form-data, every field first, the file last under `file`.
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        boundary = self.headers.get("content-type", "").partition("boundary=")[2].strip('"')
+        attachment = K["attachment"].get(self.path.rsplit("/", 1)[1])
+        parts = raw.split(b"--" + boundary.encode()) if boundary else []
+        names = [re.search(rb'name="([^"]+)"', p).group(1).decode() for p in parts if b'name="' in p]
+        if attachment is None or not names or names[-1] != "file" or "Policy" not in names:
+            return self._answer(400, {"error": "fields first, file last"})
+        file_part = [p for p in parts if b'name="file"' in p][0]
+        content = file_part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+        if len(content) != attachment["attributes"]["contentLength"]:
+            return self._answer(400, {"error": "the body does not match contentLength"})
+        with LOCK:
+            UPLOADS[attachment["id"]] = content
+            attachment["attributes"]["uploaded"] = True
+        return self._answer(204, None)
 
     def unauthorised_body(self):
         return {"errors": [{"status": 401, "title": "Unauthorized"}]}
@@ -460,6 +509,7 @@ class Kustomer(Handler):
         ("POST", r"/v1/conversations/([0-9a-f]{24})/messages", child("message", MESSAGE_KEYS, ("channel", "app"))),
         ("POST", r"/v1/conversations/([0-9a-f]{24})/notes", child("note", NOTE_KEYS, ("body",))),
         ("GET", r"/v1/messages/([^/]+)", get_message),
+        ("POST", r"/v1/attachments", create_attachment),
         ("GET", r"/v1/users", users),
         ("GET", r"/v1/metadata/([a-z]+)", get_metadata),
         ("PUT", r"/v1/metadata/([a-z]+)", put_metadata),
@@ -527,6 +577,7 @@ def main():
         servers.append(server)
     ccai_url = f"http://127.0.0.1:{servers[0].server_port}"
     kustomer_url = f"http://127.0.0.1:{servers[1].server_port}"
+    KUSTOMER_URL[0] = kustomer_url
     for agent in AGENTS.values():
         new("user", {"name": f"{agent['first_name']} {agent['last_name']}", "email": agent["email"], "userType": "user"})
     ana = find_by("user", "email", AGENTS[101]["email"])["id"]
@@ -536,10 +587,24 @@ def main():
     env = dict(os.environ, KUSTOMER_BASE_URL=kustomer_url, KUSTOMER_API_KEY=KUSTOMER_KEY,
                CCAI_BASE_URL=ccai_url, CCAI_SUBDOMAIN=SUBDOMAIN, CCAI_API_TOKEN=CCAI_TOKEN,
                CCAI_EVENTS_CREDENTIALS=",".join(f"{u}:{p}" for u, p in FEEDS.items()),
-               RECONCILE_SECONDS="3", RUST_LOG="warn")
+               RECONCILE_SECONDS="3", FILE_LOOK_SECONDS="1", RUST_LOG="warn")
     for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "TABLE_NAME", "BUCKET_NAME"):
         env.pop(var, None)
     workdir = tempfile.mkdtemp(prefix="ese-standin-")
+    # The tenant's external storage: `bridge-local serve` reads .local/tenant-storage/ccai-exports
+    # when no bucket is configured. CCAI Platform writes a recording and a transcript there
+    # (ccai-api.md §3): the recording before the events, the transcript only later.
+    exports = os.path.join(workdir, ".local", "tenant-storage", "ccai-exports")
+    os.makedirs(exports)
+    recording = bytes((n * 7) % 251 for n in range(200_000))
+    with open(os.path.join(exports, "call-5001.mp3"), "wb") as f:
+        f.write(recording)
+    transcript = json.dumps({"comm_type": "chat", "comm_id": 6001, "transcript_version": "1.0",
+                             "timezone": "Europe/Paris", "entries": [
+                                 {"timestamp": int(T0.timestamp()) + 200, "role": "end_user", "type": "text",
+                                  "body": {"type": "text", "content": "Bonjour"}, "user_data": {"name": "Camille"}},
+                                 {"timestamp": int(T0.timestamp()) + 230, "role": "agent", "type": "text",
+                                  "body": {"type": "text", "content": "Hello"}, "user_data": {"name": "Ana"}}]})
     bridge = subprocess.Popen([binary, "serve", "--port", str(port)], env=env, cwd=workdir,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = []
@@ -585,6 +650,13 @@ def main():
                               [{"event_id": "broken", "timestamp": "soon", "item": {"call_id": 1}}])
         check(status == 200 and answer and answer["rejected"] and answer["rejected"][0]["field"] == "timestamp",
               f"a malformed event is rejected alone, naming its field ({answer})")
+
+        # The transcript lands after the events: the scheduled look for awaited files finds it
+        # (the chat itself does not change, so no poll would).
+        time.sleep(1)
+        with open(os.path.join(exports, "chat-6001.txt.partial"), "w") as f:
+            f.write(transcript)
+        os.rename(os.path.join(exports, "chat-6001.txt.partial"), os.path.join(exports, "chat-6001.txt"))
 
         # Quiet for 5 s (after at least two scheduled polls), at most 90 s.
         last, quiet_since, started = None, time.time(), time.time()
@@ -632,12 +704,23 @@ def main():
             assigned = [c for c in customers if c["attributes"].get("custom", {}).get("ccaiAssignedAgentStr")]
             check(len(assigned) == 3, f"R-K-3: the three answered sessions' new customers name their agent ({len(assigned)})")
             check("ccaiAssignedAgentStr" in METADATA["customer"], "R-K-3: the customer attribute was provisioned")
+            notes = {r["attributes"].get("externalId"): r for r in K["note"].values()}
+            rec = notes.get("ccai-call-5001-recording")
+            check(rec is not None and len(rec["attributes"].get("attachments", [])) == 1,
+                  "R-R-1: the recording from external storage is attached on a note")
+            if rec:
+                uploaded = UPLOADS.get(rec["attributes"]["attachments"][0]["_id"])
+                check(uploaded == recording, f"R-R-1: the uploaded bytes are the recording's ({len(uploaded or b'')} bytes)")
+            tr = notes.get("ccai-chat-6001-transcript")
+            check(tr is not None, "R-X-1: the late transcript is attached on a note")
+            if tr:
+                text = UPLOADS.get(tr["attributes"]["attachments"][0]["_id"], b"").decode()
+                check("Camille (customer): Bonjour" in text and "times Europe/Paris" in text,
+                      f"R-X-1: rendered in the transcript's zone, with speakers ({text[:120]!r})")
+            attachment_notes = [n for n in K["note"].values() if n["attributes"].get("attachments")]
+            check(len(attachment_notes) == 2, f"each file attached once ({len(attachment_notes)} notes with files)")
             unexpected = list(UNEXPECTED)
-        known = [u for u in unexpected if re.fullmatch(r"CCAI: GET /manager/api/v1/chats/\d+/messages", u)]
-        others = [u for u in unexpected if u not in known]
-        if known:
-            print(f"  known gap (issue 11): the transcript worker asked {known[0]} — the platform has no such endpoint")
-        check(not others, f"no request the platforms would not accept ({others})")
+        check(not unexpected, f"no request the platforms would not accept ({unexpected})")
         print(f"{sent} ESE events sent twice each; {len(failures)} check(s) failed")
     finally:
         bridge.send_signal(signal.SIGINT)

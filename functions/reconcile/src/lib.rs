@@ -1,4 +1,6 @@
 //! The scheduled reconciliation:
+//! - the files sessions wait for (R-E-6): each due wait becomes a trigger for the file workers
+//!   (`bridge_shared::storage::awaited`), until the file lands or its deadline passes;
 //! - the session poller ([`poller`], R-E-4): calls and chats updated since the last poll become
 //!   inbox triggers, so nothing External Session Events missed is lost, and a tenant without
 //!   them is served all the same;
@@ -51,10 +53,51 @@ pub async fn reconcile_agents(
     Ok(summary)
 }
 
+/// How the scheduled run looks for files sessions wait for (R-E-6): `FILE_LOOK_SECONDS` (the
+/// first interval, doubling up to an hour; default 60) and `FILE_DEADLINE_HOURS` (default 24).
+#[derive(Clone, Copy, Debug)]
+pub struct FileLooks {
+    pub base: std::time::Duration,
+    pub deadline: std::time::Duration,
+}
+
+impl FileLooks {
+    /// From `FILE_LOOK_SECONDS` and `FILE_DEADLINE_HOURS` (unset: the defaults); a malformed
+    /// value is an error naming the variable.
+    pub fn from_env() -> Result<Self, bridge_shared::config::ConfigError> {
+        let var = |name: &str| std::env::var(name).ok();
+        let defaults = Self::default();
+        let base = bridge_shared::config::seconds_setting(
+            "FILE_LOOK_SECONDS",
+            var("FILE_LOOK_SECONDS").as_deref(),
+            1,
+        )?
+        .unwrap_or(defaults.base);
+        let deadline = bridge_shared::config::seconds_setting(
+            "FILE_DEADLINE_HOURS",
+            var("FILE_DEADLINE_HOURS").as_deref(),
+            1,
+        )?
+        .map(|hours| hours * 3600)
+        .unwrap_or(defaults.deadline);
+        Ok(Self { base, deadline })
+    }
+}
+
+impl Default for FileLooks {
+    fn default() -> Self {
+        Self {
+            base: std::time::Duration::from_secs(60),
+            deadline: std::time::Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
 /// What one scheduled invocation did.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ScheduledRun {
     pub polls: Vec<poller::PollSummary>,
+    pub file_looks: Option<bridge_shared::storage::awaited::LookSummary>,
     pub agents: Option<Summary>,
     pub errors: Vec<String>,
 }
@@ -67,6 +110,7 @@ pub async fn scheduled_run(
     ccai: &bridge_shared::ccai::CcaiClient,
     poll_every: Option<std::time::Duration>,
     budget: std::time::Duration,
+    files: FileLooks,
 ) -> ScheduledRun {
     let started = tokio::time::Instant::now();
     let mut run = ScheduledRun::default();
@@ -84,6 +128,20 @@ pub async fn scheduled_run(
             break;
         }
         tokio::time::sleep_until(started + every * run.polls.len().max(1) as u32).await;
+    }
+    match bridge_shared::storage::awaited::look_for_files(
+        store,
+        files.base,
+        files.deadline,
+        UnixMillis::now(),
+    )
+    .await
+    {
+        Ok(summary) => run.file_looks = Some(summary),
+        Err(err) => {
+            tracing::error!(error = %err, "looking for awaited files failed");
+            run.errors.push(format!("file looks: {err}"));
+        }
     }
     match reconcile_agents(service, UnixMillis::now()).await {
         Ok(summary) => run.agents = Some(summary),

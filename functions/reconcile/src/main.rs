@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
         std::env::var("SESSION_POLL_SECONDS").ok().as_deref(),
         1,
     )?;
+    let files = bridge_reconcile::FileLooks::from_env()?;
     let cold = ColdStart::from_environment().await?;
     let service = Arc::new(StatusService::new(
         cold.store.clone(),
@@ -40,7 +41,8 @@ async fn main() -> Result<(), Error> {
             .unwrap_or_default()
             .saturating_sub(Duration::from_secs(10));
         async move {
-            let run = scheduled_run(&service, store.as_ref(), &ccai, poll_every, budget).await;
+            let run =
+                scheduled_run(&service, store.as_ref(), &ccai, poll_every, budget, files).await;
             if run.errors.is_empty() {
                 Ok(run)
             } else {

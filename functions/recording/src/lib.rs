@@ -1,9 +1,11 @@
 //! The recording worker (`bridge-recording`, R-R-1, R-R-2, R-U-3): the table's stream brings
-//! every new `call.ended` inbox event (template.yaml filters on the event type); for a call
-//! with a `recording_url`:
-//! 1. the recording is streamed from CCAI Platform into the files bucket under its
+//! every new inbox trigger hinted `call.ended` (template.yaml filters on the hint); for a call
+//! whose recording is in the tenant's external storage (`call-{id}.mp3|wav`, ccai-api.md §3 —
+//! CCAI Platform keeps no recordings itself, and `recording_url`'s access rules are not
+//! documented, so it is never downloaded):
+//! 1. the recording is streamed from external storage into the files bucket under its
 //!    deterministic key (multipart, bounded memory whatever the size) — unless the key already
-//!    holds it (a retry never downloads twice);
+//!    holds it (a retry never reads twice);
 //! 2. the stored file is streamed to Kustomer's attachment flow (create, presigned POST);
 //! 3. a note on the session's conversation references it (external id
 //!    `ccai-call-<id>-recording`).
@@ -19,6 +21,8 @@ use bridge_shared::conversation::{
     AttachError, FileToAttach, FileWorker, FileWorkerError, SessionView,
 };
 use bridge_shared::events::{SessionKind, SessionTrigger};
+use bridge_shared::storage::FileKind;
+use bridge_shared::storage::awaited::{self, AwaitedFile};
 use bridge_shared::store::{ItemKey, Once, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
@@ -47,20 +51,75 @@ pub async fn handle(
     .await
 }
 
-/// The recording of the event's call, transferred once.
+/// The names a call's recording may have, in the order looked for.
+fn recording_names(call_id: u64) -> Vec<String> {
+    bridge_shared::storage::files::expected_names(&bridge_shared::events::SessionRef {
+        kind: SessionKind::Call,
+        id: call_id,
+    })
+}
+
+/// The call's recording in external storage, if it is there: its name and extension.
+async fn find_recording(
+    api: &RecordingApi,
+    call_id: u64,
+) -> Result<Option<(String, String)>, RecordingError> {
+    for name in recording_names(call_id) {
+        if api.storage.stat(&name).await?.is_some() {
+            let extension = match bridge_shared::storage::classify(&name).map(|f| f.kind) {
+                Some(FileKind::Recording { extension }) => extension,
+                _ => "mp3".to_owned(),
+            };
+            return Ok(Some((name, extension)));
+        }
+    }
+    Ok(None)
+}
+
+/// The recording of the trigger's call, transferred once — when it is in external storage.
+/// Not there (yet) is not a failure: the file may land minutes later.
 pub async fn transfer_for_event(
     api: &RecordingApi,
     event: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<RecordOutcome, RecordingError> {
-    if !matches!(event.hint.as_str(), "call.ended" | "call.voicemail")
-        || event.session.kind != SessionKind::Call
-    {
-        return Ok(RecordOutcome::Skipped(
-            "not a call's end or voicemail".into(),
-        ));
+    if event.hint != "call.ended" || event.session.kind != SessionKind::Call {
+        return Ok(RecordOutcome::Skipped("not a call's end".into()));
     }
     let call_id = event.session.id;
+    let session = bridge_shared::events::SessionRef {
+        kind: SessionKind::Call,
+        id: call_id,
+    };
+    let Some((name, extension)) = find_recording(api, call_id).await? else {
+        // Not there yet: wait for it (R-E-6) when the call is one that leaves a recording —
+        // answered by an agent, or a voicemail — and the wait has not ended already.
+        let call = api.ccai.call(call_id).await?;
+        let view = SessionView::from(&call);
+        let progress = api
+            .store
+            .get(
+                &ItemKey::new(format!("SESSION#call#{call_id}"), "RECORDING"),
+                now,
+            )
+            .await?;
+        if let Some(reason) = progress.as_ref().and_then(|p| awaited::is_final(&p.body)) {
+            return Ok(RecordOutcome::Skipped(reason.to_owned()));
+        }
+        if !(view.facts.answered || view.facts.voicemail) {
+            return Ok(RecordOutcome::Skipped(
+                "the call leaves no recording".into(),
+            ));
+        }
+        awaited::await_file(api.store.as_ref(), &session, AwaitedFile::Recording, now).await?;
+        tracing::info!(
+            call_id,
+            "no recording in external storage yet; waiting for it"
+        );
+        return Ok(RecordOutcome::Skipped(
+            "waiting for the recording in external storage".into(),
+        ));
+    };
     let key = format!("recording#{call_id}");
     let once = run_once(
         api.store.as_ref(),
@@ -68,9 +127,10 @@ pub async fn transfer_for_event(
         now,
         IN_PROGRESS_FOR,
         REMEMBER_FOR,
-        || transfer(api, call_id, now),
+        || transfer(api, call_id, name, extension, now),
     )
     .await?;
+    awaited::file_found(api.store.as_ref(), &session, AwaitedFile::Recording).await?;
     match once {
         Once::Ran(outcome) => Ok(outcome),
         Once::AlreadyDone => Ok(RecordOutcome::Skipped("recording already handled".into())),
@@ -80,26 +140,9 @@ pub async fn transfer_for_event(
     }
 }
 
-/// The recording's extension, from its URL's file name (`mp3` when it has none we know).
-pub fn extension_for_url(url: &str) -> &'static str {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    let name = path.rsplit('/').next().unwrap_or_default();
-    match name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-    {
-        Some(ext) if ext == "wav" => "wav",
-        Some(ext) if ext == "ogg" => "ogg",
-        Some(ext) if ext == "m4a" => "m4a",
-        _ => "mp3",
-    }
-}
-
 fn content_type_for(extension: &str) -> &'static str {
     match extension {
         "wav" => "audio/wav",
-        "ogg" => "audio/ogg",
-        "m4a" => "audio/mp4",
         _ => "audio/mpeg",
     }
 }
@@ -107,12 +150,11 @@ fn content_type_for(extension: &str) -> &'static str {
 async fn transfer(
     api: &RecordingApi,
     call_id: u64,
+    name: String,
+    extension: String,
     now: UnixMillis,
 ) -> Result<RecordOutcome, RecordingError> {
     let call = api.ccai.call(call_id).await?;
-    let Some(url) = call.recording_url.clone().filter(|u| !u.is_empty()) else {
-        return Ok(RecordOutcome::Skipped("the call has no recording".into()));
-    };
     // The conversation: the same idempotent step as the inbox worker's.
     let ese = bridge_shared::conversation::kept_ese_item(
         api.store.as_ref(),
@@ -129,17 +171,14 @@ async fn transfer(
         .await?
         .ok_or(RecordingError::NotPlaced(format!("call {call_id}")))?;
     let created = view.started();
-    // The key is known before any download (from the URL's extension), so a retry can find
-    // the stored file without asking CCAI again.
-    let extension = extension_for_url(&url);
     let duration = call
         .call_duration
         .map(|s| format!(" ({}:{:02})", s as u64 / 60, s as u64 % 60))
         .unwrap_or_default();
     let file = FileToAttach {
         progress: ItemKey::new(format!("SESSION#call#{call_id}"), "RECORDING"),
-        blob: BlobKey::recording(call_id, created, extension)?,
-        content_type: content_type_for(extension).to_owned(),
+        blob: BlobKey::recording(call_id, created, &extension)?,
+        content_type: content_type_for(&extension).to_owned(),
         conversation_id,
         note_body: if view.facts.voicemail {
             format!("Voicemail{duration}")
@@ -148,19 +187,19 @@ async fn transfer(
         },
         note_external_id: format!("ccai-call-{call_id}-recording"),
     };
-    let ccai = api.ccai.clone();
+    let storage = api.storage.clone();
     let outcome = api
         .attached_file()
         .attach(
             &file,
             || async move {
-                let download =
-                    ccai.download_recording(&url)
-                        .await
-                        .map_err(|err| AttachError::Source {
-                            retryable: bridge_shared::Retryable::is_retryable(&err),
-                            message: err.to_string(),
-                        })?;
+                let download = storage
+                    .open(&name)
+                    .await
+                    .map_err(|err| AttachError::Source {
+                        retryable: bridge_shared::Retryable::is_retryable(&err),
+                        message: err.to_string(),
+                    })?;
                 Ok(download.body)
             },
             now,
@@ -175,16 +214,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_extension_follows_the_recording_url() {
-        assert_eq!(
-            extension_for_url("https://t.example/recordings/call-1.mp3"),
-            "mp3"
-        );
-        assert_eq!(
-            extension_for_url("https://t.example/r/call-1.WAV?sig=x.ogg"),
-            "wav"
-        );
-        assert_eq!(extension_for_url("https://t.example/r/1"), "mp3");
+    fn r_r_1_a_calls_recording_is_looked_for_under_both_documented_names() {
+        assert_eq!(recording_names(7), ["call-7.mp3", "call-7.wav"]);
         assert_eq!(content_type_for("wav"), "audio/wav");
+        assert_eq!(content_type_for("mp3"), "audio/mpeg");
     }
 }

@@ -1,7 +1,8 @@
 //! The recording worker end to end (R-R-1, R-R-2, R-U-3): a call played in the CCAI sandbox,
-//! its `call.ended` inbox event delivered as a stream batch, the recording streamed into the
-//! S3 stand-in (moto) through multipart upload, then into the Kustomer sandbox's attachment
-//! flow and a note; state on DynamoDB Local.
+//! which writes its recording into the tenant's external storage; its End trigger delivered as
+//! a stream batch; the recording streamed from external storage into the S3 stand-in (moto)
+//! through multipart upload, then into the Kustomer sandbox's attachment flow and a note;
+//! state on DynamoDB Local.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -10,9 +11,10 @@ use bridge_shared::UnixMillis;
 use bridge_shared::blob::{BlobKey, BlobStore};
 use bridge_shared::store::StateStore;
 use bridge_tests::ccai_sandbox::recording_byte;
-use bridge_tests::ccai_sandbox::{Played, RecordingFaults, ScenarioDriver};
+use bridge_tests::ccai_sandbox::{Played, ScenarioDriver};
 use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
 use bridge_tests::platforms::SandboxedPlatforms;
+use bridge_tests::storage_support::WatchedStorage;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +24,7 @@ const MIB: u64 = 1024 * 1024;
 struct Rig {
     platforms: SandboxedPlatforms,
     api: RecordingApi,
+    storage: Arc<WatchedStorage>,
     sequence: AtomicU64,
 }
 
@@ -31,16 +34,19 @@ async fn rig() -> Rig {
     // 5 MiB parts, S3's minimum: a 12 MiB recording goes up in three.
     let blobs: Arc<dyn BlobStore> =
         Arc::new(bridge_tests::local::s3_blob_store(5 * 1024 * 1024).await);
+    let storage = Arc::new(WatchedStorage::new(platforms.storage.clone()));
     let api = RecordingApi {
         status: platforms.status_service(store.clone()),
         store,
         blobs,
+        storage: storage.clone(),
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
     };
     Rig {
         platforms,
         api,
+        storage,
         sequence: AtomicU64::new(1),
     }
 }
@@ -62,12 +68,7 @@ impl Rig {
     }
 
     fn recording_downloads(&self) -> usize {
-        self.platforms
-            .ccai
-            .requests()
-            .iter()
-            .filter(|r| r.path.contains("/recordings/"))
-            .count()
+        self.storage.opens()
     }
 
     fn attachment_creates(&self) -> usize {
@@ -187,10 +188,7 @@ async fn r_r_2_a_download_cut_half_way_leaves_nothing_and_the_retry_completes() 
     let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     driver.recording_size = size;
     let call = driver.ivr_call_answered(agent, "+15550106602").await;
-    rig.platforms.ccai.set_recording_faults(RecordingFaults {
-        cut_after: Some(3 * MIB),
-        ..Default::default()
-    });
+    rig.storage.cut_after(Some(3 * MIB));
     assert_eq!(rig.deliver_end(&call).await.len(), 1, "the record fails");
     assert_eq!(
         stored_size(&rig, call.session_id).await,
@@ -199,9 +197,7 @@ async fn r_r_2_a_download_cut_half_way_leaves_nothing_and_the_retry_completes() 
     );
     assert!(rig.recording_notes().is_empty());
 
-    rig.platforms
-        .ccai
-        .set_recording_faults(RecordingFaults::default());
+    rig.storage.cut_after(None);
     assert!(rig.deliver_end(&call).await.is_empty());
     assert_eq!(stored_size(&rig, call.session_id).await, Some(size));
     assert_eq!(rig.recording_notes().len(), 1);
@@ -246,4 +242,27 @@ async fn a_call_without_recording_is_skipped() {
     assert!(rig.deliver_end(&abandoned).await.is_empty());
     assert_eq!(rig.attachment_creates(), 0);
     assert_eq!(rig.recording_downloads(), 0);
+}
+
+#[tokio::test]
+async fn r_e_6_a_recording_that_lands_after_the_calls_end_is_attached_by_a_later_trigger() {
+    let rig = rig().await;
+    let agent = rig.platforms.add_agent(
+        &format!("{}@example.com", bridge_tests::unique("ana")),
+        "Ana",
+        "Available",
+    );
+    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    driver.hold_files = true;
+    let call = driver.ivr_call_answered(agent, "+15550106605").await;
+    // The call ended; its recording is not in external storage yet.
+    assert!(rig.deliver_end(&call).await.is_empty(), "not a failure");
+    assert!(rig.recording_notes().is_empty());
+    assert_eq!(rig.recording_downloads(), 0);
+    // It lands; the next trigger (a poll, the scheduled look) attaches it, once.
+    rig.platforms.ccai.publish_files().unwrap();
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert_eq!(rig.recording_notes().len(), 1);
+    assert_eq!(rig.recording_downloads(), 1);
 }

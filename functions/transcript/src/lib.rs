@@ -1,6 +1,8 @@
 //! The transcript worker (`bridge-transcript`, R-X-1, R-D-3): the table's stream brings every
-//! new `chat.ended` inbox event (template.yaml filters on the event type); the chat's messages
-//! are rendered to a readable text file (time and speaker per line), stored in the files bucket
+//! new inbox trigger hinted `chat.ended` (template.yaml filters on the hint); when the chat's
+//! transcript is in the tenant's external storage (`chat-{id}.txt`, JSON 1.0 — CCAI Platform
+//! has no endpoint for a chat's messages, ccai-api.md §3) it is rendered to a readable text file
+//! (time in the transcript's zone, speaker, text per line), stored in the files bucket
 //! under `transcripts/{yyyy}/{mm}/{dd}/chat-{id}.txt`, and attached to a note on the session's
 //! conversation — the same resumable steps as recordings
 //! (`bridge_shared::conversation::attached_file`), under one claim per chat.
@@ -8,9 +10,10 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobKey;
 use bridge_shared::conversation::{
-    FileToAttach, FileWorker, FileWorkerError, SessionView, render_transcript,
+    FileToAttach, FileWorker, FileWorkerError, SessionView, render_transcript_file,
 };
 use bridge_shared::events::{SessionKind, SessionTrigger};
+use bridge_shared::storage::awaited::{self, AwaitedFile};
 use bridge_shared::store::{ItemKey, Once, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
@@ -47,6 +50,32 @@ pub async fn transcript_for_event(
         return Ok(RecordOutcome::Skipped("not a chat's end".into()));
     }
     let chat_id = event.session.id;
+    let name = transcript_name(chat_id);
+    let session = bridge_shared::events::SessionRef {
+        kind: SessionKind::Chat,
+        id: chat_id,
+    };
+    if api.storage.stat(&name).await?.is_none() {
+        let progress = api
+            .store
+            .get(
+                &ItemKey::new(format!("SESSION#chat#{chat_id}"), "TRANSCRIPT"),
+                now,
+            )
+            .await?;
+        if let Some(reason) = progress.as_ref().and_then(|p| awaited::is_final(&p.body)) {
+            return Ok(RecordOutcome::Skipped(reason.to_owned()));
+        }
+        // Not there yet: wait for it (R-E-6).
+        awaited::await_file(api.store.as_ref(), &session, AwaitedFile::Transcript, now).await?;
+        tracing::info!(
+            chat_id,
+            "no transcript in external storage yet; waiting for it"
+        );
+        return Ok(RecordOutcome::Skipped(
+            "waiting for the transcript in external storage".into(),
+        ));
+    }
     let key = format!("transcript#{chat_id}");
     let once = run_once(
         api.store.as_ref(),
@@ -57,6 +86,7 @@ pub async fn transcript_for_event(
         || attach_transcript(api, chat_id, now),
     )
     .await?;
+    awaited::file_found(api.store.as_ref(), &session, AwaitedFile::Transcript).await?;
     match once {
         Once::Ran(outcome) => Ok(outcome),
         Once::AlreadyDone => Ok(RecordOutcome::Skipped("transcript already attached".into())),
@@ -66,16 +96,47 @@ pub async fn transcript_for_event(
     }
 }
 
+/// Largest transcript file read (JSON, a few hundred bytes per entry).
+const MAX_TRANSCRIPT_BYTES: u64 = 64 * 1024 * 1024;
+
+fn transcript_name(chat_id: u64) -> String {
+    bridge_shared::storage::files::expected_names(&bridge_shared::events::SessionRef {
+        kind: SessionKind::Chat,
+        id: chat_id,
+    })
+    .remove(0)
+}
+
+/// The transcript file's bytes, read whole (it is rendered as one document).
+async fn read_transcript(api: &TranscriptApi, chat_id: u64) -> Result<Vec<u8>, TranscriptError> {
+    use futures::TryStreamExt;
+    let name = transcript_name(chat_id);
+    let download = api.storage.open(&name).await?;
+    if download.meta.size > MAX_TRANSCRIPT_BYTES {
+        return Err(TranscriptError::Blob(
+            bridge_shared::blob::BlobError::TooLarge {
+                key: name,
+                limit: MAX_TRANSCRIPT_BYTES,
+            },
+        ));
+    }
+    let chunks: Vec<bytes::Bytes> = download.body.try_collect().await.map_err(|source| {
+        TranscriptError::Blob(bridge_shared::blob::BlobError::Source {
+            key: name.clone(),
+            bytes_read: 0,
+            source,
+        })
+    })?;
+    Ok(chunks.concat())
+}
+
 async fn attach_transcript(
     api: &TranscriptApi,
     chat_id: u64,
     now: UnixMillis,
 ) -> Result<RecordOutcome, TranscriptError> {
     let chat = api.ccai.chat(chat_id).await?;
-    let messages = api.ccai.chat_messages(chat_id).await?;
-    if messages.is_empty() {
-        return Ok(RecordOutcome::Skipped("the chat has no messages".into()));
-    }
+    let rendered = render_transcript_file(chat_id, &read_transcript(api, chat_id).await?);
     let ese = bridge_shared::conversation::kept_ese_item(
         api.store.as_ref(),
         SessionKind::Chat,
@@ -96,10 +157,10 @@ async fn attach_transcript(
         blob: BlobKey::transcript(chat_id, created, "txt")?,
         content_type: "text/plain".into(),
         conversation_id,
-        note_body: format!("Chat transcript ({} messages)", messages.len()),
+        note_body: format!("Chat transcript ({} messages)", rendered.entries),
         note_external_id: format!("ccai-chat-{chat_id}-transcript"),
     };
-    let text = render_transcript(&chat, &messages);
+    let text = rendered.text;
     let outcome = api
         .attached_file()
         .attach(

@@ -15,9 +15,13 @@ use tracing::Instrument;
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
     let cold = ColdStart::from_environment().await?;
+    let storage = cold.external.clone().ok_or(
+        "EXTERNAL_STORAGE_BUCKET is required: files come from the tenant's external storage",
+    )?;
     let api = Arc::new(TranscriptApi::new(
         cold.store,
         cold.blobs,
+        storage,
         cold.ccai,
         cold.kustomer,
     ));

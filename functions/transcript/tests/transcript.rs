@@ -1,12 +1,13 @@
-//! The transcript worker end to end (R-X-1, R-D-3): a chat played in the CCAI sandbox, its
-//! `chat.ended` inbox event delivered as a stream batch; the rendered transcript stored (files
-//! under a temporary folder), attached through the Kustomer sandbox's upload flow, on a note.
+//! The transcript worker end to end (R-X-1, R-D-3): a chat played in the CCAI sandbox, which
+//! writes its transcript (JSON 1.0) into the tenant's external storage; its End trigger
+//! delivered as a stream batch; the rendered transcript stored (files under a temporary
+//! folder), attached through the Kustomer sandbox's upload flow, on a note.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::FsBlobStore;
-use bridge_shared::conversation::render_transcript;
+use bridge_shared::conversation::render_transcript_file;
 use bridge_shared::store::EmbeddedStore;
 use bridge_tests::ccai_sandbox::ScenarioDriver;
 use bridge_tests::platforms::SandboxedPlatforms;
@@ -23,6 +24,7 @@ async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
         status: platforms.status_service(store.clone()),
         store,
         blobs: Arc::new(FsBlobStore::new(files.clone())),
+        storage: platforms.storage.clone(),
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
     };
@@ -31,7 +33,8 @@ async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
         "Ana",
         "Available",
     );
-    let driver = ScenarioDriver::new(&platforms.ccai, None);
+    let mut driver = ScenarioDriver::new(&platforms.ccai, None);
+    driver.hold_files = true;
     let chat = driver
         .chat_with_transcript(
             agent,
@@ -46,17 +49,21 @@ async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
         let api = &api;
         async move { handle(api, batch, UnixMillis::now()).await.unwrap() }
     };
+    // R-E-6: the transcript has not landed yet: nothing happens, nothing fails.
     assert!(deliver(1).await.batch_item_failures.is_empty());
+    assert!(platforms.kustomer.inspect(|w| w.notes.is_empty()));
+    platforms.ccai.publish_files().unwrap();
+    assert!(deliver(2).await.batch_item_failures.is_empty());
 
-    let expected = render_transcript(
-        &platforms.ccai_client.chat(chat.session_id).await.unwrap(),
-        &platforms
-            .ccai_client
-            .chat_messages(chat.session_id)
-            .await
-            .unwrap(),
+    let exported = platforms
+        .ccai
+        .inspect(|w| w.transcripts[&chat.session_id].to_string());
+    let expected = render_transcript_file(chat.session_id, exported.as_bytes()).text;
+    assert!(
+        expected.contains("(customer): Where is my order?"),
+        "{expected}"
     );
-    assert!(expected.contains("Customer: Where is my order?"));
+    assert!(expected.contains("times America/Los_Angeles"));
     let notes = platforms.kustomer.inspect(|w| w.notes.clone());
     assert_eq!(notes.len(), 1);
     assert!(
@@ -82,7 +89,7 @@ async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
 
     // Delivered again: nothing new in Kustomer.
     let requests = platforms.kustomer.request_count();
-    assert!(deliver(2).await.batch_item_failures.is_empty());
+    assert!(deliver(3).await.batch_item_failures.is_empty());
     assert_eq!(platforms.kustomer.request_count(), requests);
     let _ = std::fs::remove_dir_all(files);
 }

@@ -57,6 +57,7 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     let platforms = Platforms {
         ccai: sandboxes.ccai_client.clone(),
         kustomer: sandboxes.kustomer_client.clone(),
+        storage: sandboxes.storage.clone(),
     };
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),

@@ -12,6 +12,7 @@ use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::storage::ExternalStorage;
 use bridge_shared::store::StateStore;
 use bridge_status::StatusApi;
 use bridge_sync::SyncApi;
@@ -22,6 +23,8 @@ use std::sync::Arc;
 pub struct Platforms {
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
+    /// The tenant's external storage (recordings, transcripts).
+    pub storage: Arc<dyn ExternalStorage>,
 }
 
 pub struct Tokens {
@@ -128,12 +131,14 @@ pub fn stream_handlers(
     let recording = RecordingApi::new(
         store.clone(),
         blobs.clone(),
+        platforms.storage.clone(),
         platforms.ccai.clone(),
         platforms.kustomer.clone(),
     );
     let transcript = TranscriptApi::new(
         store.clone(),
         blobs,
+        platforms.storage.clone(),
         platforms.ccai.clone(),
         platforms.kustomer.clone(),
     );

@@ -16,10 +16,13 @@ use bridge_local::host::LocalHost;
 use bridge_local::routes::{TEMPLATE, template_routes};
 use bridge_local::stream::{Pace, StreamRunner, template_subscriptions};
 use bridge_shared::ccai::CcaiClient;
-use bridge_shared::config::{KustomerSettings, Secret};
-use bridge_shared::http::{HttpSettings, RetryPolicy, build_client, build_download_client};
+use bridge_shared::config::{Env, KustomerSettings, Secret};
+use bridge_shared::http::{HttpSettings, RetryPolicy, build_client};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::storage::{
+    ExternalStorage, ExternalStorageSettings, FsExternalStorage, S3ExternalStorage,
+};
 use bridge_shared::telemetry::{self, LogFormat};
 use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
 use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
@@ -63,7 +66,6 @@ async fn demo(backends: Backends) -> ExitCode {
 async fn serve(backends: Backends) -> Result<(), String> {
     let settings = HttpSettings::default();
     let http = build_client(settings).map_err(|e| e.to_string())?;
-    let downloads = build_download_client(settings).map_err(|e| e.to_string())?;
     // Sandboxes unless real endpoints are configured; kept alive for the whole run.
     let mut kustomer_sandbox = None;
     let kustomer = match env("KUSTOMER_BASE_URL") {
@@ -84,6 +86,20 @@ async fn serve(backends: Backends) -> Result<(), String> {
             settings
         }
     };
+    // The tenant's external storage: the configured bucket (EXTERNAL_STORAGE_*), else a folder
+    // the in-process CCAI sandbox writes its files into.
+    let local_storage = PathBuf::from(".local/tenant-storage");
+    let storage_settings = ExternalStorageSettings::from_env(&Env::from_process(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let storage: Arc<dyn ExternalStorage> = match &storage_settings {
+        Some(settings) => {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Arc::new(S3ExternalStorage::new(&aws, settings))
+        }
+        None => Arc::new(FsExternalStorage::new(&local_storage, "ccai-exports")),
+    };
+    println!("external storage: {}", storage.describe());
     let mut ccai_sandbox = None;
     let ccai = match env("CCAI_BASE_URL") {
         Some(base_url) => CcaiClient::with_credentials(
@@ -91,13 +107,15 @@ async fn serve(backends: Backends) -> Result<(), String> {
             &env("CCAI_SUBDOMAIN").unwrap_or_default(),
             Secret::new(env("CCAI_API_TOKEN").unwrap_or_default()),
             http.clone(),
-            downloads,
             RetryPolicy::default(),
         ),
         None => {
-            let sandbox = CcaiSandbox::start(CcaiSandboxOptions::default())
-                .await
-                .map_err(|e| e.to_string())?;
+            let sandbox = CcaiSandbox::start(CcaiSandboxOptions {
+                external_files: Some(local_storage.clone()),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
             let options = sandbox.options();
             println!("CCAI sandbox on {}", sandbox.base_url);
             let client = CcaiClient::with_credentials(
@@ -105,7 +123,6 @@ async fn serve(backends: Backends) -> Result<(), String> {
                 &options.subdomain,
                 Secret::new(options.api_token),
                 http.clone(),
-                downloads,
                 RetryPolicy::default(),
             );
             ccai_sandbox = Some(sandbox);
@@ -115,6 +132,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
     let platforms = Platforms {
         ccai: Arc::new(ccai),
         kustomer: Arc::new(KustomerClient::new(&kustomer, http, RetryPolicy::default())),
+        storage,
     };
     let tokens = Tokens {
         bridge: Secret::new(env("BRIDGE_TOKEN").unwrap_or_else(|| "local-bridge-token".into())),
@@ -162,14 +180,21 @@ async fn serve(backends: Backends) -> Result<(), String> {
         DEFAULT_LEASE,
     );
     let (store, ccai) = (backends.store.clone(), platforms.ccai.clone());
+    let files = bridge_reconcile::FileLooks::from_env().map_err(|e| e.to_string())?;
     let scheduler = tokio::spawn(async move {
         let every = std::time::Duration::from_secs(every);
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
-            let run =
-                bridge_reconcile::scheduled_run(&reconcile, store.as_ref(), &ccai, None, every)
-                    .await;
+            let run = bridge_reconcile::scheduled_run(
+                &reconcile,
+                store.as_ref(),
+                &ccai,
+                None,
+                every,
+                files,
+            )
+            .await;
             for error in &run.errors {
                 tracing::warn!(%error, "scheduled reconciliation failed");
             }

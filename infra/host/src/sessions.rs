@@ -48,6 +48,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     let platforms = Platforms {
         ccai: sandboxes.ccai_client.clone(),
         kustomer: sandboxes.kustomer_client.clone(),
+        storage: sandboxes.storage.clone(),
     };
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),

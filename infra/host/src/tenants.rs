@@ -57,6 +57,7 @@ pub async fn play_tenant(
     let platforms = Platforms {
         ccai: sandboxes.ccai_client.clone(),
         kustomer: sandboxes.kustomer_client.clone(),
+        storage: sandboxes.storage.clone(),
     };
     let tokens = Tokens {
         bridge: Secret::new("tenant-bridge-token"),

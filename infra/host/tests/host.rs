@@ -105,6 +105,7 @@ async fn the_host_serves_the_template_routes_over_http() {
     let platforms = Platforms {
         ccai: sandboxes.ccai_client.clone(),
         kustomer: sandboxes.kustomer_client.clone(),
+        storage: sandboxes.storage.clone(),
     };
     let tokens = Tokens {
         bridge: Secret::new("b"),

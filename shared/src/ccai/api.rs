@@ -101,13 +101,6 @@ impl CcaiClient {
             .await
     }
 
-    /// A chat's messages. The platform documents no such call (L): this is the bridge's assumed
-    /// contract, `GET /manager/api/v1/chats/{id}/messages`, kept behind this one method.
-    pub async fn chat_messages(&self, chat_id: u64) -> Result<Vec<ChatMessage>, CcaiError> {
-        let first = format!("{MANAGER}/chats/{chat_id}/messages?per={PER_PAGE}&page=1");
-        Ok(self.get_all("chat messages", &first, MAX_PAGES).await?.0)
-    }
-
     pub async fn agents(&self) -> Result<Vec<Agent>, CcaiError> {
         Ok(self
             .get_all(

@@ -15,9 +15,6 @@ use std::sync::Arc;
 
 pub struct CcaiClient {
     pub(super) http: reqwest::Client,
-    /// No automatic redirects: recording downloads follow them by hand, dropping credentials
-    /// when the host changes.
-    pub(super) downloads: reqwest::Client,
     pub(super) base_url: String,
     user: String,
     password: Secret,
@@ -45,18 +42,12 @@ pub(super) fn platform_message(body: &[u8]) -> String {
 
 impl CcaiClient {
     /// A client for the tenant in `settings` (user = subdomain, password = API token).
-    pub fn new(
-        settings: &CcaiSettings,
-        http: reqwest::Client,
-        downloads: reqwest::Client,
-        retry: RetryPolicy,
-    ) -> Self {
+    pub fn new(settings: &CcaiSettings, http: reqwest::Client, retry: RetryPolicy) -> Self {
         Self::with_credentials(
             &settings.base_url,
             &settings.subdomain,
             settings.api_token.clone(),
             http,
-            downloads,
             retry,
         )
     }
@@ -67,14 +58,12 @@ impl CcaiClient {
         user: &str,
         password: Secret,
         http: reqwest::Client,
-        downloads: reqwest::Client,
         retry: RetryPolicy,
     ) -> Self {
         let base_url = base_url.trim_end_matches('/').to_owned();
         Self {
             limiter: for_tenant(&base_url),
             http,
-            downloads,
             base_url,
             user: user.to_owned(),
             password,

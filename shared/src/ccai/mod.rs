@@ -1,5 +1,6 @@
-//! The CCAI Platform client (ccai-api.md): Manager API reads, Apps API actions, recording
-//! downloads as streams, all under one per-tenant rate limiter (10 requests/s).
+//! The CCAI Platform client (ccai-api.md): Manager API reads and Apps API actions, all under
+//! one per-tenant rate limiter (10 requests/s). Files (recordings, transcripts, metadata) are
+//! not the platform's to serve: they come from the tenant's external storage (`crate::storage`).
 
 mod api;
 mod client;
@@ -7,9 +8,7 @@ mod error;
 pub mod lenient;
 pub mod limiter;
 pub mod model;
-mod recording;
 
 pub use api::{OUTBOUND_API_CALL, OutboundCallOutcome, OutboundCallRequest, TAIL_PAGE, message_of};
 pub use client::CcaiClient;
 pub use error::CcaiError;
-pub use recording::Recording;

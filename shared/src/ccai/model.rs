@@ -199,30 +199,6 @@ pub struct Chat {
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct MessageSender {
-    /// `end_user`, `agent`, `virtual_agent`.
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub name: Option<String>,
-}
-
-/// One chat message (the bridge's assumed contract, L).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct ChatMessage {
-    #[serde(deserialize_with = "lenient::id")]
-    pub id: Option<u64>,
-    pub from: MessageSender,
-    pub sent_at: Option<String>,
-    /// `text`, `photo`, `video`, `file`.
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    #[serde(deserialize_with = "lenient::text")]
-    pub content: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
 pub struct StatusRef {
     /// Signed: built-in statuses are 0 and negative (ccai-api.md §2, H).
     #[serde(deserialize_with = "lenient::signed_id")]

@@ -7,6 +7,7 @@ use crate::blob::{BlobError, BlobStore};
 use crate::ccai::{CcaiClient, CcaiError};
 use crate::kustomer::KustomerClient;
 use crate::status::sync::{DEFAULT_LEASE, StatusService};
+use crate::storage::ExternalStorage;
 use crate::store::{StateStore, StoreError};
 use crate::stream::InboxError;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use std::sync::Arc;
 pub struct FileWorker {
     pub store: Arc<dyn StateStore>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Where CCAI Platform writes the files (the tenant's bucket).
+    pub storage: Arc<dyn ExternalStorage>,
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
     pub status: StatusService,
@@ -28,7 +31,7 @@ pub enum FileWorkerError {
     Store(#[from] StoreError),
     #[error("CCAI: {0}")]
     Ccai(#[from] CcaiError),
-    #[error("files bucket: {0}")]
+    #[error("files bucket or external storage: {0}")]
     Blob(#[from] BlobError),
     #[error(transparent)]
     Attach(#[from] AttachError),
@@ -46,6 +49,7 @@ impl FileWorker {
     pub fn new(
         store: Arc<dyn StateStore>,
         blobs: Arc<dyn BlobStore>,
+        storage: Arc<dyn ExternalStorage>,
         ccai: Arc<CcaiClient>,
         kustomer: Arc<KustomerClient>,
     ) -> Self {
@@ -58,6 +62,7 @@ impl FileWorker {
             ),
             store,
             blobs,
+            storage,
             ccai,
             kustomer,
         }

@@ -7,7 +7,6 @@ pub mod contact;
 pub mod file_worker;
 pub mod rules;
 pub mod session;
-pub mod transcript;
 pub mod transcript_file;
 pub mod updates;
 
@@ -16,7 +15,6 @@ pub use contact::{ContactError, ContactOutcome, ContactSync, SessionLink};
 pub use file_worker::{FileWorker, FileWorkerError};
 pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
 pub use session::{SessionView, kept_ese_item};
-pub use transcript::render_transcript;
 pub use transcript_file::{RenderedTranscript, render_transcript_file};
 pub use updates::{
     ConversationUpdate, NoteFacts, VoicemailHandling, session_notes, voicemail_handling,

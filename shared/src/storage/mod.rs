@@ -10,6 +10,7 @@
 //!   tenant exporting over SFTP to AWS Transfer Family), with the function's role.
 //! - [`FsExternalStorage`]: a folder, for the local demo.
 
+pub mod awaited;
 pub mod files;
 mod fs;
 mod s3;

@@ -1,8 +1,10 @@
 //! A stateful CCAI Platform sandbox over real HTTP (ccai-api.md, events.md): agents with their
-//! statuses, user statuses, teams, menus, calls and chats moving through the documented
-//! statuses, end users, transfers, recordings generated on the fly, chat messages; Manager and
-//! Apps API paths with Basic auth, pagination headers and the 10 requests/s limit; and a
-//! scenario driver that plays sessions and sends the matching signed session events.
+//! statuses (documented signed ids), teams, menus, calls and chats moving through the
+//! documented statuses, end users, transfers; Manager and Apps API paths with Basic auth,
+//! pagination headers and the 10 requests/s limit, and nothing else (no recording download, no
+//! chat-messages endpoint: a path the platform lacks answers 404 and is recorded); the
+//! tenant's external storage as a folder it writes recordings and transcripts into; and a
+//! scenario driver that plays sessions and pushes the matching External Session Events.
 
 mod routes;
 pub use routes::recording_byte;
@@ -15,17 +17,6 @@ pub use state::{AgentRecord, CcaiWorld, SYSTEM_STATUSES};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-/// Faults on recording downloads.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RecordingFaults {
-    /// The connection is cut after this many bytes (the client must report an error).
-    pub cut_after: Option<u64>,
-    /// A pause before every 64 KiB chunk.
-    pub delay_per_chunk: Option<Duration>,
-    /// Answer this status instead.
-    pub status: Option<u16>,
-}
 
 #[derive(Clone, Debug)]
 pub struct CcaiSandboxOptions {
@@ -41,16 +32,18 @@ pub struct CcaiSandboxOptions {
     /// participant's `dn` and the metadata file (ccai-api.md §2: "not a documented call field";
     /// the Apps API end user documents only `{id, identifier}`).
     pub phone_on_participant: bool,
-    /// Recordings are served through a redirect to another host name (credentials must not
-    /// follow).
-    pub redirect_recordings: bool,
-    pub recording_faults: RecordingFaults,
     /// A pause before every list page (the real lists take their time under load).
     pub list_delay: Option<Duration>,
     /// Lists change while they are read: after answering a page, this many of the sessions
     /// it returned are updated again (each session once), so they move to the list's end.
     /// A reader paging one query (`page=2,3…`) then skips records; a tail reader does not.
     pub list_churn: usize,
+    /// The tenant's external storage, as a folder (ccai-api.md §3): each ended session's
+    /// recording (`call-{id}.mp3`) and chat transcript (`chat-{id}.txt`, JSON 1.0) are written
+    /// there under `external_prefix` when [`CcaiSandbox::publish_files`] runs. `None`: no
+    /// external storage configured (the platform then keeps no recordings at all).
+    pub external_files: Option<std::path::PathBuf>,
+    pub external_prefix: String,
 }
 
 impl Default for CcaiSandboxOptions {
@@ -63,10 +56,10 @@ impl Default for CcaiSandboxOptions {
             requests_per_second: 10,
             max_per_page: 100,
             phone_on_participant: true,
-            redirect_recordings: false,
-            recording_faults: RecordingFaults::default(),
             list_delay: None,
             list_churn: 0,
+            external_files: None,
+            external_prefix: "ccai-exports".into(),
         }
     }
 }
@@ -87,8 +80,6 @@ pub struct CcaiShared {
     pub(crate) recent: Mutex<VecDeque<Instant>>,
     pub(crate) seen: Mutex<Vec<SeenRequest>>,
     pub(crate) base_url: String,
-    /// The same server under another host name, for redirected recordings.
-    pub(crate) other_host_url: String,
 }
 
 impl CcaiShared {
@@ -132,7 +123,6 @@ impl CcaiSandbox {
             recent: Mutex::default(),
             seen: Mutex::default(),
             base_url: base_url.clone(),
-            other_host_url: format!("http://localhost:{port}"),
         });
         let app = routes::router(shared.clone());
         let server = tokio::spawn(async move {
@@ -151,12 +141,53 @@ impl CcaiSandbox {
         self.shared.options()
     }
 
-    pub fn set_recording_faults(&self, faults: RecordingFaults) {
-        self.shared
-            .options
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .recording_faults = faults;
+    /// Writes the files of ended sessions that are not in external storage yet, except those
+    /// withheld (a recording that never comes). Answers the names written.
+    pub fn publish_files(&self) -> std::io::Result<Vec<String>> {
+        let options = self.options();
+        let Some(root) = options.external_files else {
+            return Ok(Vec::new());
+        };
+        let folder = root.join(&options.external_prefix);
+        std::fs::create_dir_all(&folder)?;
+        let due: Vec<(String, state::ExportedFile)> = self.change(|world| {
+            let due: Vec<(String, state::ExportedFile)> = world
+                .exported_files()
+                .into_iter()
+                .filter(|(name, _)| {
+                    !world.published.contains(name) && !world.withheld.contains(name)
+                })
+                .collect();
+            world
+                .published
+                .extend(due.iter().map(|(name, _)| name.clone()));
+            due
+        });
+        let mut written = Vec::new();
+        for (name, file) in due {
+            let path = folder.join(&name);
+            let partial = folder.join(format!(".{name}.partial"));
+            match file {
+                state::ExportedFile::Recording { call_id, size } => {
+                    use std::io::Write;
+                    let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+                    let mut offset = 0;
+                    while offset < size {
+                        let chunk: Vec<u8> = (offset..(offset + 65_536).min(size))
+                            .map(|o| routes::recording_byte(call_id, o))
+                            .collect();
+                        out.write_all(&chunk)?;
+                        offset += chunk.len() as u64;
+                    }
+                    out.flush()?;
+                }
+                state::ExportedFile::Bytes(bytes) => std::fs::write(&partial, bytes)?,
+            }
+            // Whole or not at all, as an object store finalizes an upload.
+            std::fs::rename(&partial, &path)?;
+            written.push(name);
+        }
+        Ok(written)
     }
 
     pub fn inspect<T>(&self, read: impl FnOnce(&CcaiWorld) -> T) -> T {

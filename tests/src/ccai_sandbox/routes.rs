@@ -1,9 +1,9 @@
-//! The sandbox's HTTP surface: Manager API, Apps API, recordings.
+//! The sandbox's HTTP surface: Manager API and Apps API.
 
 use super::state::SYSTEM_STATUSES;
 use super::{CcaiShared, SeenRequest};
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -23,7 +23,6 @@ pub(super) fn router(shared: Shared) -> Router {
         .route("/manager/api/v1/calls/{id}", get(get_call))
         .route("/manager/api/v1/chats", get(list_chats))
         .route("/manager/api/v1/chats/{id}", get(get_chat))
-        .route("/manager/api/v1/chats/{id}/messages", get(chat_messages))
         .route("/manager/api/v1/agents", get(list_agents))
         .route("/manager/api/v1/agents/{id}", get(get_agent))
         .route("/manager/api/v1/user_statuses", get(user_statuses))
@@ -33,11 +32,9 @@ pub(super) fn router(shared: Shared) -> Router {
         .route("/apps/api/v1/agent_statuses", post(set_agent_statuses))
         .route("/apps/api/v1/calls", post(create_call))
         .route("/apps/api/v1/end_users", get(end_users))
-        .route("/recordings/{file}", get(recording))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), gate));
     Router::new()
         .merge(api)
-        .route("/storage/{file}", get(storage))
         .fallback(unknown_path)
         .with_state(shared)
 }
@@ -247,27 +244,6 @@ async fn get_chat(State(shared): State<Shared>, Path(id): Path<u64>) -> Response
     }
 }
 
-async fn chat_messages(
-    State(shared): State<Shared>,
-    Path(id): Path<u64>,
-    Query(query): Query<ListQuery>,
-) -> Response {
-    let items = {
-        let world = shared.world();
-        if world.chat(id).is_none() {
-            return message(StatusCode::NOT_FOUND, "Chat not found");
-        }
-        world.chat_messages.get(&id).cloned().unwrap_or_default()
-    };
-    paged(
-        &shared,
-        &format!("/manager/api/v1/chats/{id}/messages"),
-        items,
-        &query,
-        "",
-    )
-}
-
 async fn list_agents(State(shared): State<Shared>, Query(query): Query<ListQuery>) -> Response {
     let items = shared.world().agents.iter().map(|a| a.to_json()).collect();
     paged(&shared, "/manager/api/v1/agents", items, &query, "")
@@ -452,73 +428,4 @@ pub fn recording_byte(call_id: u64, offset: u64) -> u8 {
         .wrapping_mul(31)
         .wrapping_add(call_id.wrapping_mul(7))
         % 251) as u8
-}
-
-pub(crate) fn call_id_of(file: &str) -> Option<u64> {
-    file.strip_prefix("call-")?.split('.').next()?.parse().ok()
-}
-
-async fn recording(State(shared): State<Shared>, Path(file): Path<String>) -> Response {
-    let options = shared.options();
-    if options.redirect_recordings {
-        let target = format!("{}/storage/{file}?signature=sandbox", shared.other_host_url);
-        return (StatusCode::FOUND, [("location", target)]).into_response();
-    }
-    serve_recording(&shared, &file)
-}
-
-/// Recording storage on "another host": any request carrying credentials is a leak.
-async fn storage(
-    State(shared): State<Shared>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if headers.contains_key("authorization") {
-        shared.world().leaked_credentials += 1;
-    }
-    serve_recording(&shared, &file)
-}
-
-fn serve_recording(shared: &CcaiShared, file: &str) -> Response {
-    let faults = shared.options().recording_faults;
-    if let Some(status) = faults.status {
-        return message(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "Recording unavailable",
-        );
-    }
-    let Some(call_id) = call_id_of(file) else {
-        return message(StatusCode::NOT_FOUND, "Recording not found");
-    };
-    let Some(size) = shared.world().recordings.get(&call_id).copied() else {
-        return message(StatusCode::NOT_FOUND, "Recording not found");
-    };
-    const CHUNK: u64 = 64 * 1024;
-    let stream = futures::stream::unfold(0u64, move |offset| async move {
-        if offset >= size {
-            return None;
-        }
-        if let Some(cut) = faults.cut_after
-            && offset >= cut
-        {
-            // Let what was sent reach the client first: the cut happens mid-body, after the
-            // headers, as on a real network.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            return Some((Err(std::io::Error::other("connection cut")), size));
-        }
-        if let Some(delay) = faults.delay_per_chunk {
-            tokio::time::sleep(delay).await;
-        }
-        let end = (offset + CHUNK)
-            .min(size)
-            .min(faults.cut_after.unwrap_or(u64::MAX).max(offset + 1));
-        let bytes: Vec<u8> = (offset..end).map(|o| recording_byte(call_id, o)).collect();
-        Some((Ok::<_, std::io::Error>(Bytes::from(bytes)), end))
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "audio/mpeg")
-        .header("content-length", size)
-        .body(Body::from_stream(stream))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

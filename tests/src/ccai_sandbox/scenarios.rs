@@ -119,6 +119,9 @@ pub struct ScenarioDriver<'a> {
     pub delivery: Delivery,
     /// Size of the recordings the calls leave.
     pub recording_size: u64,
+    /// Files (recordings, transcripts) stay out of external storage until
+    /// [`CcaiSandbox::publish_files`] runs: files that land late.
+    pub hold_files: bool,
 }
 
 /// A session's ESE `item`, growing as the session moves on; each stage is one event.
@@ -261,6 +264,7 @@ impl<'a> ScenarioDriver<'a> {
             sink,
             delivery: Delivery::default(),
             recording_size: 256 * 1024,
+            hold_files: false,
         }
     }
 
@@ -270,6 +274,11 @@ impl<'a> ScenarioDriver<'a> {
         session_id: u64,
         mut events: Vec<SentEvent>,
     ) -> Played {
+        if !self.hold_files
+            && let Err(err) = self.sandbox.publish_files()
+        {
+            panic!("the sandbox could not write its external-storage files: {err}");
+        }
         let mut order: Vec<usize> = (0..events.len())
             .filter(|i| {
                 !self
@@ -639,7 +648,17 @@ impl<'a> ScenarioDriver<'a> {
                 messages.push(json!({"id": n + 1, "from": {"type": from, "name": name}, "sent_at": world.now(), "type": "text", "content": text}));
             }
             let count = messages.len();
-            world.chat_messages.insert(id, messages);
+            let entries: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    let at = m["sent_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                    json!({"timestamp": at.map(|t| t.timestamp()), "role": m["from"]["type"], "type": "text",
+                           "body": {"type": "text", "content": m["content"]}, "user_data": {"name": m["from"]["name"]}})
+                })
+                .collect();
+            let assigned_at = world.now();
+            world.transcripts.insert(id, json!({"comm_type": "chat", "comm_id": id, "transcript_version": "1.0",
+                "assigned_at": assigned_at, "timezone": "America/Los_Angeles", "entries": entries}));
             let end = world.now();
             world.update_session("chat", id, |s| {
                 s.insert("status".into(), json!("finished"));
