@@ -35,8 +35,11 @@ pub struct SessionRef {
 pub enum TriggerSource {
     /// CCAI Platform pushed an External Session Event.
     Ese,
-    /// The session poller saw the session listed as updated (R-E-4).
+    /// The session poller saw the session listed as updated (R-E-4), or the scheduled look
+    /// for a file the session waits for (R-E-6).
     Poller,
+    /// A file of the session landed in external storage (the bucket's push, R-E-6).
+    Storage,
 }
 
 /// "Session S may have changed", as stored in the inbox.

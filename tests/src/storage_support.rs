@@ -72,3 +72,113 @@ impl ExternalStorage for WatchedStorage {
         format!("watched {}", self.inner.describe())
     }
 }
+
+/// Plays Google's side of a bucket notification: a local signing key whose JWKS it serves
+/// over HTTP (the bridge's `GOOGLE_JWKS_URL` in tests), and Pub/Sub push requests signed with
+/// it. The key is test material (`tests/fixtures`), trusted by nothing deployed.
+pub struct StoragePusher {
+    pub jwks_url: String,
+    pub audience: String,
+    pub service_account: String,
+    pub bucket: String,
+    key: jsonwebtoken::EncodingKey,
+    kid: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StoragePusher {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// What the token of one push says (to make bad ones).
+#[derive(Clone, Debug)]
+pub struct TokenClaims {
+    pub audience: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub issuer: String,
+    /// Seconds from now; negative = expired.
+    pub expires_in: i64,
+}
+
+impl StoragePusher {
+    pub async fn start(bucket: &str) -> Self {
+        let jwk: serde_json::Value =
+            serde_json::from_str(include_str!("../fixtures/storage-push-test-jwk.json"))
+                .unwrap_or_default();
+        let kid = jwk["kid"].as_str().unwrap_or_default().to_owned();
+        let jwks = serde_json::json!({ "keys": [jwk] });
+        let app = axum::Router::new().route(
+            "/oauth2/v3/certs",
+            axum::routing::get(move || {
+                let jwks = jwks.clone();
+                async move { axum::Json(jwks) }
+            }),
+        );
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(listener) => listener,
+            Err(err) => panic!("no port for the JWKS server: {err}"),
+        };
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let key = jsonwebtoken::EncodingKey::from_rsa_der(include_bytes!(
+            "../fixtures/storage-push-test-key.der"
+        ));
+        Self {
+            jwks_url: format!("http://127.0.0.1:{port}/oauth2/v3/certs"),
+            audience: "https://bridge.example.com/webhooks/storage".into(),
+            service_account: "push@tenant-project.iam.gserviceaccount.com".into(),
+            bucket: bucket.to_owned(),
+            key,
+            kid,
+            server,
+        }
+    }
+
+    /// The settings the bridge is given to accept this pusher.
+    pub fn settings(&self) -> bridge_shared::storage::push::PushSettings {
+        bridge_shared::storage::push::PushSettings {
+            audience: self.audience.clone(),
+            service_account: self.service_account.clone(),
+            jwks_url: self.jwks_url.clone(),
+            bucket: Some(self.bucket.clone()),
+        }
+    }
+
+    pub fn good_claims(&self) -> TokenClaims {
+        TokenClaims {
+            audience: self.audience.clone(),
+            email: self.service_account.clone(),
+            email_verified: true,
+            issuer: "https://accounts.google.com".into(),
+            expires_in: 3600,
+        }
+    }
+
+    /// A signed token with these claims.
+    pub fn token(&self, claims: &TokenClaims) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let body = serde_json::json!({"aud": claims.audience, "iss": claims.issuer,
+            "email": claims.email, "email_verified": claims.email_verified,
+            "iat": now - 10, "exp": now + claims.expires_in, "sub": "1234567890"});
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        match jsonwebtoken::encode(&header, &body, &self.key) {
+            Ok(token) => token,
+            Err(err) => panic!("signing a test token: {err}"),
+        }
+    }
+
+    /// The push envelope for an object of the bucket.
+    pub fn envelope(&self, object: &str, generation: u64) -> serde_json::Value {
+        serde_json::json!({"message": {"attributes": {"bucketId": self.bucket, "objectId": object,
+            "objectGeneration": generation.to_string(), "eventType": "OBJECT_FINALIZE",
+            "payloadFormat": "JSON_API_V1"}, "data": "e30=", "messageId": generation.to_string(),
+            "publishTime": chrono::Utc::now().to_rfc3339()},
+            "subscription": "projects/tenant-project/subscriptions/bridge-storage"})
+    }
+}

@@ -1,5 +1,6 @@
-//! `POST /webhooks/ccai` (events.md §1, R-E-1 … R-E-3): CCAI Platform's External Session
-//! Events. HTTP Basic is checked before anything else; the body is a batch
+//! The intake: `POST /webhooks/storage` (events.md §2, the bucket's Pub/Sub push: a session's
+//! file landed) and `POST /webhooks/ccai` (events.md §1, R-E-1 … R-E-3): CCAI Platform's External
+//! Session Events. HTTP Basic is checked before anything else; the body is a batch
 //! `{count, events}`; each well-formed event is stored once in the inbox (a conditional put on
 //! `EVENT#<event_id>`), each malformed one is kept for `GET /admin/rejected`; the answer comes
 //! after the durable writes. The slow work happens downstream, from the table's stream.
@@ -12,13 +13,16 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::config::BasicCredential;
 use bridge_shared::ese::{EseEvent, MAX_BATCH_BYTES, parse_batch};
-use bridge_shared::events::EventError;
+use bridge_shared::events::{EventError, SessionTrigger, TriggerSource};
 use bridge_shared::lambda::{body_bytes, json_answer};
 use bridge_shared::signature::check_basic;
+use bridge_shared::storage::push::{PushVerifier, parse_push};
+use bridge_shared::storage::{FileKind, classify};
 use bridge_shared::store::{DocumentStore, Item, ItemKey, PutOutcome, StoreError};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 pub use bridge_shared::events::{INBOX_RETENTION, inbox_item};
@@ -31,6 +35,8 @@ const REJECTED_EXCERPT: usize = 8 * 1024;
 pub struct IntakeApi {
     pub store: Arc<dyn DocumentStore>,
     pub credentials: Vec<BasicCredential>,
+    /// Storage notifications (`POST /webhooks/storage`), when configured.
+    pub storage_push: Option<Arc<PushVerifier>>,
 }
 
 fn unauthorised(reason: String) -> Response<Body> {
@@ -52,11 +58,114 @@ struct Tally {
 }
 
 pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
-    if request.method() != Method::POST
-        || request.uri().path().trim_end_matches('/') != "/webhooks/ccai"
-    {
-        return json_answer(StatusCode::NOT_FOUND, json!({"error": "no such route"}));
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    match (request.method() == Method::POST, path.as_str()) {
+        (true, "/webhooks/ccai") => session_events(api, request, now).await,
+        (true, "/webhooks/storage") => storage_notification(api, request, now).await,
+        _ => json_answer(StatusCode::NOT_FOUND, json!({"error": "no such route"})),
     }
+}
+
+fn no_content() -> Response<Body> {
+    let mut answer = Response::new(Body::Empty);
+    *answer.status_mut() = StatusCode::NO_CONTENT;
+    answer
+}
+
+/// `POST /webhooks/storage` (events.md §2): a file of a session landed in external storage.
+/// Answers 204 for every push it takes (Pub/Sub acknowledges any 2xx), 401 for a token it
+/// refuses, 400 for an envelope without the object's attributes, 503 when not stored.
+async fn storage_notification(
+    api: &IntakeApi,
+    request: Request,
+    now: UnixMillis,
+) -> Response<Body> {
+    let Some(verifier) = &api.storage_push else {
+        return json_answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": "storage notifications are not configured (STORAGE_PUSH_AUDIENCE)"}),
+        );
+    };
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    if let Err(err) = verifier.verify(header).await {
+        tracing::warn!(reason = %err, "storage notification refused");
+        return json_answer(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": format!("token refused: {err}")}),
+        );
+    }
+    let pushed = match parse_push(body_bytes(&request)) {
+        Ok(pushed) => pushed,
+        Err(err) => {
+            return json_answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": err.to_string(), "field": err.field}),
+            );
+        }
+    };
+    if pushed.event_type != "OBJECT_FINALIZE" {
+        return no_content();
+    }
+    if verifier
+        .settings
+        .bucket
+        .as_ref()
+        .is_some_and(|b| b != &pushed.bucket)
+    {
+        tracing::info!(bucket = %pushed.bucket, "push for another bucket ignored");
+        return no_content();
+    }
+    let Some(file) = classify(&pushed.object) else {
+        tracing::info!("pushed object is not a file the bridge uses");
+        return no_content();
+    };
+    let hint = match (&file.kind, &file.session) {
+        (FileKind::Recording { .. } | FileKind::Transcript, Some(session)) => {
+            format!("{}.ended", session.kind.as_str())
+        }
+        _ => {
+            tracing::info!(kind = ?file.kind, "a session file the bridge does not read yet");
+            return no_content();
+        }
+    };
+    let Some(session) = file.session else {
+        return no_content();
+    };
+    // Once per (object, generation): Pub/Sub delivers at least once, and a rewrite is a new
+    // generation.
+    let digest = hex::encode(&Sha256::digest(pushed.object.as_bytes())[..8]);
+    let trigger = SessionTrigger {
+        id: format!("file-{digest}-{}", pushed.generation),
+        hint,
+        occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
+        session,
+        source: TriggerSource::Storage,
+        item: None,
+    };
+    let stored = match inbox_item(&trigger, now) {
+        Ok(item) => api.store.put_if_absent(&item, now).await,
+        Err(err) => Err(StoreError::Malformed {
+            key: trigger.id.clone(),
+            reason: err.to_string(),
+        }),
+    };
+    match stored {
+        Ok(_) => no_content(),
+        Err(err) => {
+            tracing::error!(error = %err, "storage notification not stored");
+            json_answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "not stored; retry"}),
+            )
+        }
+    }
+}
+
+/// `POST /webhooks/ccai` (events.md §1).
+async fn session_events(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
     let header = request
         .headers()
         .get("authorization")

@@ -27,6 +27,7 @@ async fn api_with(credentials: Vec<BasicCredential>) -> (IntakeApi, Arc<dyn Docu
         IntakeApi {
             store: store.clone(),
             credentials,
+            storage_push: None,
         },
         store,
     )
@@ -247,4 +248,171 @@ async fn r_e_1_a_body_that_is_no_batch_is_a_400_naming_the_field_and_over_1_mib_
     )
     .await;
     assert_eq!(status, 404);
+}
+
+mod storage_push {
+    //! `POST /webhooks/storage` (events.md §2, R-E-1, R-E-6): the bucket's Pub/Sub push, its
+    //! Google-signed token verified against the (local) JWKS.
+
+    use super::*;
+    use bridge_shared::storage::push::PushVerifier;
+    use bridge_tests::storage_support::StoragePusher;
+
+    async fn api_with_push() -> (IntakeApi, Arc<dyn DocumentStore>, StoragePusher) {
+        let pusher = StoragePusher::start("tenant-exports").await;
+        let (mut api, store) = api().await;
+        api.storage_push = Some(Arc::new(PushVerifier::new(
+            pusher.settings(),
+            reqwest::Client::new(),
+        )));
+        (api, store, pusher)
+    }
+
+    fn push(body: &Value, token: Option<&str>) -> lambda_http::Request {
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri("/webhooks/storage");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Body::Text(body.to_string())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn r_e_6_a_verified_push_of_a_recording_is_stored_once_per_generation() {
+        let (api, store, pusher) = api_with_push().await;
+        let call_id = 700_000 + (UnixMillis::now().0 % 100_000) as u64;
+        let object = format!("ccai/2026/12/02/call-{call_id}.mp3");
+        let token = pusher.token(&pusher.good_claims());
+        let body = pusher.envelope(&object, 1);
+        let before = store
+            .list_partition("REJECTED", UnixMillis::now())
+            .await
+            .unwrap()
+            .len();
+        for _ in 0..2 {
+            // At-least-once: the same push twice.
+            assert_eq!(send(&api, push(&body, Some(&token))).await.0, 204);
+        }
+        let digest = {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(object.as_bytes())[..8])
+        };
+        let trigger = stored(store.as_ref(), &format!("file-{digest}-1"))
+            .await
+            .unwrap();
+        assert_eq!(trigger.hint, "call.ended");
+        assert_eq!(trigger.session.id, call_id);
+        // A rewrite is a new generation: a new trigger.
+        let rewritten = pusher.envelope(&object, 2);
+        assert_eq!(send(&api, push(&rewritten, Some(&token))).await.0, 204);
+        assert!(
+            stored(store.as_ref(), &format!("file-{digest}-2"))
+                .await
+                .is_some()
+        );
+        assert_eq!(
+            store
+                .list_partition("REJECTED", UnixMillis::now())
+                .await
+                .unwrap()
+                .len(),
+            before
+        );
+    }
+
+    #[tokio::test]
+    async fn r_e_1_a_bad_signature_audience_account_or_expired_token_is_refused() {
+        let (api, store, pusher) = api_with_push().await;
+        let object = "call-424242.mp3";
+        let body = pusher.envelope(object, 9);
+        let good = pusher.good_claims();
+        // One character of the signature changed (in the middle: the last one may only carry
+        // padding bits).
+        let token = pusher.token(&good);
+        let at = token.rfind('.').unwrap() + 20;
+        let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let tampered = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+        let cases = [
+            ("no token", None),
+            ("tampered signature", Some(tampered)),
+            (
+                "wrong audience",
+                Some(pusher.token(&bridge_tests::storage_support::TokenClaims {
+                    audience: "https://elsewhere.example.com".into(),
+                    ..good.clone()
+                })),
+            ),
+            (
+                "wrong service account",
+                Some(pusher.token(&bridge_tests::storage_support::TokenClaims {
+                    email: "intruder@other.iam.gserviceaccount.com".into(),
+                    ..good.clone()
+                })),
+            ),
+            (
+                "unverified e-mail",
+                Some(pusher.token(&bridge_tests::storage_support::TokenClaims {
+                    email_verified: false,
+                    ..good.clone()
+                })),
+            ),
+            (
+                "another issuer",
+                Some(pusher.token(&bridge_tests::storage_support::TokenClaims {
+                    issuer: "https://evil.example.com".into(),
+                    ..good.clone()
+                })),
+            ),
+            (
+                "expired",
+                Some(pusher.token(&bridge_tests::storage_support::TokenClaims {
+                    expires_in: -600,
+                    ..good.clone()
+                })),
+            ),
+        ];
+        for (why, token) in cases {
+            assert_eq!(
+                send(&api, push(&body, token.as_deref())).await.0,
+                401,
+                "{why}"
+            );
+        }
+        let digest = {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(object.as_bytes())[..8])
+        };
+        assert!(
+            stored(store.as_ref(), &format!("file-{digest}-9"))
+                .await
+                .is_none(),
+            "nothing stored"
+        );
+    }
+
+    #[tokio::test]
+    async fn r_e_6_files_the_bridge_does_not_use_and_other_events_are_acknowledged_and_ignored() {
+        let (api, _store, pusher) = api_with_push().await;
+        let token = pusher.token(&pusher.good_claims());
+        for object in ["email-55.pdf", "notes/readme.txt", "call-1-sticker-2.png"] {
+            assert_eq!(
+                send(&api, push(&pusher.envelope(object, 1), Some(&token)))
+                    .await
+                    .0,
+                204
+            );
+        }
+        let mut deleted = pusher.envelope("call-5.mp3", 1);
+        deleted["message"]["attributes"]["eventType"] = json!("OBJECT_DELETE");
+        assert_eq!(send(&api, push(&deleted, Some(&token))).await.0, 204);
+        let (status, answer) = send(&api, push(&json!({"message": {}}), Some(&token))).await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (400, Some("message.attributes"))
+        );
+        // Without STORAGE_PUSH_AUDIENCE the route is off.
+        let (off, _) = super::api().await;
+        assert_eq!(send(&off, push(&deleted, Some(&token))).await.0, 404);
+    }
 }

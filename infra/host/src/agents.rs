@@ -66,6 +66,7 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
             user: "ccai-events".into(),
             password: Secret::new("demo-events-password"),
         }],
+        storage_push: None,
     };
     let routes = template_routes(TEMPLATE)?;
     let host = LocalHost::start(

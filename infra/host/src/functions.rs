@@ -13,6 +13,7 @@ use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::storage::ExternalStorage;
+use bridge_shared::storage::push::PushVerifier;
 use bridge_shared::store::StateStore;
 use bridge_status::StatusApi;
 use bridge_sync::SyncApi;
@@ -32,6 +33,8 @@ pub struct Tokens {
     pub admin: Secret,
     /// CCAI_EVENTS_CREDENTIALS: the Basic credentials of External Session Events.
     pub ccai_events: Vec<BasicCredential>,
+    /// STORAGE_PUSH_*: who may push storage notifications (`None`: the route is off).
+    pub storage_push: Option<Arc<PushVerifier>>,
 }
 
 /// Handlers by binary name, as `template.yaml` names them.
@@ -62,6 +65,7 @@ pub fn handlers(
     let intake = Arc::new(IntakeApi {
         store: store.clone(),
         credentials: tokens.ccai_events.clone(),
+        storage_push: tokens.storage_push.clone(),
     });
     let mut functions: HashMap<String, Handler> = HashMap::new();
     functions.insert(

@@ -20,6 +20,7 @@ use bridge_shared::config::{Env, KustomerSettings, Secret};
 use bridge_shared::http::{HttpSettings, RetryPolicy, build_client};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_shared::storage::push::{PushSettings, PushVerifier};
 use bridge_shared::storage::{
     ExternalStorage, ExternalStorageSettings, FsExternalStorage, S3ExternalStorage,
 };
@@ -131,7 +132,11 @@ async fn serve(backends: Backends) -> Result<(), String> {
     };
     let platforms = Platforms {
         ccai: Arc::new(ccai),
-        kustomer: Arc::new(KustomerClient::new(&kustomer, http, RetryPolicy::default())),
+        kustomer: Arc::new(KustomerClient::new(
+            &kustomer,
+            http.clone(),
+            RetryPolicy::default(),
+        )),
         storage,
     };
     let tokens = Tokens {
@@ -141,6 +146,9 @@ async fn serve(backends: Backends) -> Result<(), String> {
             env("CCAI_EVENTS_CREDENTIALS").unwrap_or_else(|| LOCAL_EVENTS_CREDENTIALS.into()),
         ))
         .map_err(|e| e.to_string())?,
+        storage_push: PushSettings::from_env(&Env::from_process())
+            .map_err(|e| e.to_string())?
+            .map(|settings| Arc::new(PushVerifier::new(settings, http.clone()))),
     };
     let port = flag("--port").unwrap_or_else(|| "3000".into());
     let routes = template_routes(TEMPLATE)?;

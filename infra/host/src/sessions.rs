@@ -57,6 +57,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
             user: EVENTS_USER.into(),
             password: Secret::new(EVENTS_PASSWORD),
         }],
+        storage_push: None,
     };
     let host = LocalHost::start(
         "127.0.0.1:0",

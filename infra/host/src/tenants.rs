@@ -66,6 +66,7 @@ pub async fn play_tenant(
             user: EVENTS_USER.into(),
             password: Secret::new(EVENTS_PASSWORD),
         }],
+        storage_push: None,
     };
     let host = LocalHost::start(
         "127.0.0.1:0",

@@ -41,7 +41,8 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("bridge-admin", "GET", "/admin/health"));
     assert!(has("bridge-intake", "POST", "/webhooks/ccai"));
     assert!(has("bridge-admin", "GET", "/admin/rejected"));
-    assert_eq!(routes.len(), 10);
+    assert!(has("bridge-intake", "POST", "/webhooks/storage"));
+    assert_eq!(routes.len(), 11);
 }
 
 #[test]
@@ -114,6 +115,7 @@ async fn the_host_serves_the_template_routes_over_http() {
             user: "u".into(),
             password: Secret::new("w"),
         }],
+        storage_push: None,
     };
     let mut functions = handlers(store, &platforms, &tokens);
     functions.remove("bridge-admin");

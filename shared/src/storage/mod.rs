@@ -13,6 +13,7 @@
 pub mod awaited;
 pub mod files;
 mod fs;
+pub mod push;
 mod s3;
 
 pub use files::{FileKind, SessionFile, classify};
