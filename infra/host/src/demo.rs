@@ -199,7 +199,7 @@ fn not_yet(title: &str, issue: &str) -> Section {
 }
 
 /// How many scenarios the demo plays (for the progress display).
-pub const SCENARIOS: usize = 7;
+pub const SCENARIOS: usize = 8;
 
 /// Plays every scenario and returns the report. A scenario that fails is reported as failed.
 pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report {
@@ -221,6 +221,9 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
         }),
         ("two tenants", |b, r| {
             Box::pin(crate::tenants::two_tenants(b, r))
+        }),
+        ("external storage", |b, r| {
+            Box::pin(crate::files::external_storage(b, r))
         }),
     ];
     for (name, scenario) in scenarios {

@@ -282,7 +282,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
 }
 
 /// The notes whose external id ends with `suffix` (`-recording`, `-transcript`).
-fn notes_ending<'a>(
+pub(crate) fn notes_ending<'a>(
     world: &'a bridge_tests::kustomer_sandbox::World,
     suffix: &'a str,
 ) -> impl Iterator<Item = &'a bridge_tests::kustomer_sandbox::Record> + 'a {
@@ -293,7 +293,7 @@ fn notes_ending<'a>(
 }
 
 /// Per stream-triggered function: records done, retried invocations, dead-lettered records.
-fn count_deliveries(section: &mut Section, streams: &StreamRunner) {
+pub(crate) fn count_deliveries(section: &mut Section, streams: &StreamRunner) {
     for mapping in &streams.mappings {
         let (name, stats) = (mapping.function(), mapping.stats());
         section.count(&format!("{name}: records done"), stats.records_done);
@@ -307,7 +307,10 @@ fn count_deliveries(section: &mut Section, streams: &StreamRunner) {
 
 /// The template's stream subscriptions, reading only what the scenario writes (a shared
 /// DynamoDB Local may hold other runs' events), retries paced for a demo, not for an outage.
-async fn start_streams(backends: &Backends, platforms: &Platforms) -> Result<StreamRunner, String> {
+pub(crate) async fn start_streams(
+    backends: &Backends,
+    platforms: &Platforms,
+) -> Result<StreamRunner, String> {
     let subscriptions = template_subscriptions(TEMPLATE)?
         .into_iter()
         .map(|mut s| {

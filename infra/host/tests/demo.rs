@@ -215,6 +215,30 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
         "R-U-11"
     );
 
+    // Issue 11, R-R-1, R-X-1, R-E-6: files from the tenant's external storage — a recording
+    // brought by the verified push (a forged one refused), a transcript by the scheduled look,
+    // a recording that never came given up at the deadline with its reason.
+    let files = report
+        .section("Files from the tenant's external storage")
+        .unwrap();
+    assert_eq!(
+        files.counted("recordings attached"),
+        Some(1),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(files.counted("transcripts attached"), Some(1));
+    assert_eq!(files.counted("pushes accepted"), Some(2));
+    assert_eq!(files.counted("pushes refused"), Some(1));
+    assert_eq!(files.counted("files given up at the deadline"), Some(1));
+    assert_eq!(files.counted("bridge-recording: dead-lettered"), Some(0));
+    assert!(files.lines[0].contains("0 recording(s) and 0 transcript(s) attached"));
+    assert!(
+        files.lines.iter().any(
+            |l| l.contains("no recording in external storage 24 hours after the session ended")
+        )
+    );
+
     let widget = report.section("The agent widget").unwrap();
     assert!(matches!(widget.status, Status::NotImplemented(_)));
     assert!(report.to_html().contains("Not implemented yet"));
