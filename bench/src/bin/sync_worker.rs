@@ -112,6 +112,7 @@ async fn main() {
         }
     }
     let api = SyncApi {
+        storage: None,
         status: platforms.status_service(store.clone()),
         store: store.clone(),
         ccai: platforms.ccai_client.clone(),

@@ -13,9 +13,10 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::config::BasicCredential;
 use bridge_shared::ese::{EseEvent, MAX_BATCH_BYTES, parse_batch};
-use bridge_shared::events::{EventError, SessionTrigger, TriggerSource};
+use bridge_shared::events::{EventError, SessionKind, SessionRef, SessionTrigger, TriggerSource};
 use bridge_shared::lambda::{body_bytes, json_answer};
 use bridge_shared::signature::check_basic;
+use bridge_shared::storage::awaited::{AwaitedFile, is_awaited};
 use bridge_shared::storage::push::{PushVerifier, parse_push};
 use bridge_shared::storage::{FileKind, classify};
 use bridge_shared::store::{DocumentStore, Item, ItemKey, PutOutcome, StoreError};
@@ -122,18 +123,35 @@ async fn storage_notification(
         tracing::info!("pushed object is not a file the bridge uses");
         return no_content();
     };
-    let hint = match (&file.kind, &file.session) {
-        (FileKind::Recording { .. } | FileKind::Transcript, Some(session)) => {
-            format!("{}.ended", session.kind.as_str())
-        }
+    let session = match (&file.kind, file.session.clone(), file.metadata_id) {
+        (
+            FileKind::Recording { .. } | FileKind::Transcript | FileKind::Metadata,
+            Some(session),
+            _,
+        ) => session,
+        // `metadata-{id}.json` does not say call or chat: the session waiting for it does.
+        (FileKind::Metadata, None, Some(id)) => match metadata_session(api, id, now).await {
+            Ok(Some(session)) => session,
+            Ok(None) => {
+                tracing::info!(
+                    "metadata file of no session waiting for one; the scheduled look covers it"
+                );
+                return no_content();
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "storage notification not stored");
+                return json_answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": "not stored; retry"}),
+                );
+            }
+        },
         _ => {
             tracing::info!(kind = ?file.kind, "a session file the bridge does not read yet");
             return no_content();
         }
     };
-    let Some(session) = file.session else {
-        return no_content();
-    };
+    let hint = format!("{}.ended", session.kind.as_str());
     // Once per (object, generation): Pub/Sub delivers at least once, and a rewrite is a new
     // generation.
     let digest = hex::encode(&Sha256::digest(pushed.object.as_bytes())[..8]);
@@ -162,6 +180,22 @@ async fn storage_notification(
             )
         }
     }
+}
+
+/// The session a `metadata-{id}.json` belongs to: the call or the chat with that id waiting for
+/// its metadata.
+async fn metadata_session(
+    api: &IntakeApi,
+    id: u64,
+    now: UnixMillis,
+) -> Result<Option<SessionRef>, StoreError> {
+    for kind in [SessionKind::Call, SessionKind::Chat] {
+        let session = SessionRef { kind, id };
+        if is_awaited(api.store.as_ref(), &session, AwaitedFile::Metadata, now).await? {
+            return Ok(Some(session));
+        }
+    }
+    Ok(None)
 }
 
 /// `POST /webhooks/ccai` (events.md §1).

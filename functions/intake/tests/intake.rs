@@ -392,6 +392,65 @@ mod storage_push {
     }
 
     #[tokio::test]
+    async fn r_e_6_a_metadata_push_reaches_the_session_waiting_for_it() {
+        let (api, store, pusher) = api_with_push().await;
+        let token = pusher.token(&pusher.good_claims());
+        let id = 800_000 + (UnixMillis::now().0 % 100_000) as u64;
+        let object = format!("metadata-{id}.json");
+        let digest = {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(object.as_bytes())[..8])
+        };
+        // Nobody waits for it (yet): acknowledged, nothing stored; the scheduled look covers it.
+        assert_eq!(
+            send(&api, push(&pusher.envelope(&object, 1), Some(&token)))
+                .await
+                .0,
+            204
+        );
+        assert!(
+            stored(store.as_ref(), &format!("file-{digest}-1"))
+                .await
+                .is_none()
+        );
+        // The chat with that id waits for its metadata: the push becomes the chat's trigger.
+        let chat = bridge_shared::events::SessionRef {
+            kind: bridge_shared::events::SessionKind::Chat,
+            id,
+        };
+        let state: Arc<dyn bridge_shared::store::StateStore> =
+            Arc::new(bridge_tests::local::dynamo_store().await);
+        bridge_shared::storage::awaited::await_file(
+            state.as_ref(),
+            &chat,
+            bridge_shared::storage::awaited::AwaitedFile::Metadata,
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            send(&api, push(&pusher.envelope(&object, 2), Some(&token)))
+                .await
+                .0,
+            204
+        );
+        let trigger = stored(store.as_ref(), &format!("file-{digest}-2"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (trigger.session, trigger.hint.as_str()),
+            (chat.clone(), "chat.ended")
+        );
+        bridge_shared::storage::awaited::file_found(
+            state.as_ref(),
+            &chat,
+            bridge_shared::storage::awaited::AwaitedFile::Metadata,
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
     async fn r_e_6_files_the_bridge_does_not_use_and_other_events_are_acknowledged_and_ignored() {
         let (api, _store, pusher) = api_with_push().await;
         let token = pusher.token(&pusher.good_claims());

@@ -8,18 +8,25 @@
 pub mod session_end;
 
 use bridge_shared::UnixMillis;
+use bridge_shared::blob::BlobError;
 use bridge_shared::ccai::model::{Call, Chat};
 use bridge_shared::ccai::{CcaiClient, CcaiError};
 use bridge_shared::conversation::{ContactError, ContactSync, SessionView};
+use bridge_shared::events::SessionRef;
 use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
+use bridge_shared::storage::ExternalStorage;
+use bridge_shared::storage::awaited::{self, AwaitedFile};
+use bridge_shared::storage::files::metadata_name;
+use bridge_shared::storage::metadata::{SessionMetadata, parse_metadata};
 use bridge_shared::store::{Item, ItemKey, PutOutcome, keys};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
+use futures::TryStreamExt;
 use serde_json::{Map, Value};
 use session_end::{SessionAgents, agents_released};
 use std::collections::HashMap;
@@ -40,6 +47,47 @@ pub struct SyncApi {
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
     pub status: StatusService,
+    /// The tenant's external storage, for the session metadata file (`None`: not read).
+    pub storage: Option<Arc<dyn ExternalStorage>>,
+}
+
+/// Largest metadata file read (one session's JSON).
+const MAX_METADATA_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The session's metadata file, once the session has ended: read when it is there, else
+/// waited for (the scheduled look brings the session back when it lands, R-E-6). `None`
+/// while it is not there, or without external storage.
+async fn session_metadata(
+    api: &SyncApi,
+    session: &SessionRef,
+    now: UnixMillis,
+) -> Result<Option<SessionMetadata>, SyncError> {
+    let Some(storage) = &api.storage else {
+        return Ok(None);
+    };
+    let name = metadata_name(session);
+    let Some(found) = storage.stat(&name).await.map_err(SyncError::Storage)? else {
+        awaited::await_file(api.store.as_ref(), session, AwaitedFile::Metadata, now).await?;
+        return Ok(None);
+    };
+    if found.meta.size > MAX_METADATA_BYTES {
+        tracing::warn!(size = found.meta.size, "metadata file too large; not read");
+        return Ok(None);
+    }
+    let download = storage.open(&name).await.map_err(SyncError::Storage)?;
+    let chunks: Vec<bytes::Bytes> = download.body.try_collect().await.map_err(|source| {
+        SyncError::Storage(BlobError::Source {
+            key: name.clone(),
+            bytes_read: 0,
+            source,
+        })
+    })?;
+    let metadata = parse_metadata(&chunks.concat());
+    if metadata.is_none() {
+        tracing::warn!("metadata file is not a JSON object; ignored");
+    }
+    awaited::file_found(api.store.as_ref(), session, AwaitedFile::Metadata).await?;
+    Ok(metadata)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +105,8 @@ pub enum SyncError {
     /// Another worker holds the event's claim; the retry finds it completed (or expired).
     #[error("event {0} is being applied by another worker")]
     InProgressElsewhere(String),
+    #[error("external storage: {0}")]
+    Storage(BlobError),
 }
 
 /// One Lambda invocation: a stream batch in, the failed records out.
@@ -189,6 +239,12 @@ async fn apply(
         ),
     };
     let view = view.with_ese(ese.as_ref());
+    let metadata = if view.ended {
+        session_metadata(api, &trigger.session, now).await?
+    } else {
+        None
+    };
+    let view = view.with_metadata(metadata.as_ref());
     let agents = agents.with_ese(ese.as_ref());
     let contact = ContactSync {
         store: api.store.as_ref(),

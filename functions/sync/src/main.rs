@@ -26,6 +26,7 @@ async fn main() -> Result<(), Error> {
         kustomer: cold.kustomer,
         store: cold.store,
         ccai: cold.ccai,
+        storage: cold.external,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
         let api = api.clone();

@@ -30,6 +30,7 @@ async fn rig_on(store: Arc<dyn StateStore>) -> Rig {
 async fn rig_with(store: Arc<dyn StateStore>, options: CcaiSandboxOptions) -> Rig {
     let platforms = SandboxedPlatforms::start_with(options).await.unwrap();
     let api = SyncApi {
+        storage: Some(platforms.storage.clone()),
         status: platforms.status_service(store.clone()),
         store,
         ccai: platforms.ccai_client.clone(),
@@ -454,8 +455,10 @@ async fn r_u_6_a_callback_handled_at_the_same_time_as_its_short_call_still_joins
             .map(|e| e.body.clone())
             .collect();
         rig.deliver_bodies(&bodies).await;
-        assert_eq!(rig.conversations().len(), 1, "round {round}");
-        let conversation = rig.conversation_of(&short);
+        let conversations = rig.conversations();
+        assert_eq!(conversations.len(), 1, "round {round}");
+        // Created by whichever session placed first (the order of concurrent records).
+        let conversation = &conversations[0];
         assert_eq!(
             rig.phone_notes_on(&conversation.id).len(),
             1,
@@ -536,4 +539,57 @@ async fn r_e_5_a_poll_before_the_callers_number_is_known_waits_and_ese_completes
     let conversation = rig.conversation_of(&call);
     assert_eq!(assigned(&conversation), vec![user]);
     assert_eq!(rig.phone_notes_on(&conversation.id).len(), 1);
+}
+
+/// R-U-7, R-U-8, R-U-10 from the session metadata file (ccai-api.md §3): SmartAction results
+/// and failures and the customer's comment become notes once; a rewritten metadata file adds
+/// what changed and repeats nothing.
+#[tokio::test]
+async fn r_u_7_r_u_8_r_u_10_the_metadata_file_adds_smart_actions_and_the_comment_once() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    driver.hold_files = true;
+    let call = driver.ivr_call_answered(agent, "+15550108821").await;
+    driver.smart_action(call.session_id, true);
+    driver.csat("call", call.session_id, 5, Some("Solved at once"));
+    // The session ends before its metadata is written (~15 minutes later): it waits for it.
+    rig.deliver(&call).await;
+    let waiting = rig
+        .api
+        .store
+        .list_partition("AWAITING", bridge_shared::UnixMillis::now())
+        .await
+        .unwrap();
+    assert!(
+        waiting
+            .iter()
+            .any(|w| w.key.sk == format!("call#{}#metadata", call.session_id)),
+        "the metadata file is awaited"
+    );
+    rig.platforms.ccai.publish_files().unwrap();
+    rig.deliver_poll(&call).await;
+    // Rewritten with one more SmartAction (a failure on the customer's side).
+    driver.smart_action(call.session_id, false);
+    rig.platforms.ccai.publish_files().unwrap();
+    rig.deliver_poll(&call).await;
+    rig.deliver_poll(&call).await;
+    let conversation = rig.conversation_of(&call);
+    let mut bodies: Vec<String> = rig
+        .notes_on(&conversation.id)
+        .iter()
+        .filter_map(|n| n.text("body").map(str::to_owned))
+        .collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        [
+            "Caller's phone number: +15550108821",
+            "Customer comment: \"Solved at once\"",
+            "Customer rating: 5/5 · the customer left a comment",
+            "SmartAction photo completed: Photo received",
+            "SmartAction verification failed on the customer's side: Fingerprint access is not enabled on this device",
+            "Wrap-up: Resolved — Customer helped",
+        ]
+    );
 }

@@ -49,6 +49,7 @@ async fn rig(store: Arc<dyn StateStore>) -> Rig {
         .await
         .unwrap();
     let api = SyncApi {
+        storage: None,
         store,
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),

@@ -127,6 +127,7 @@ pub fn stream_handlers(
         )
     };
     let sync = SyncApi {
+        storage: Some(platforms.storage.clone()),
         status: status(),
         store: store.clone(),
         ccai: platforms.ccai.clone(),

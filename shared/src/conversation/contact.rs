@@ -103,7 +103,7 @@ pub struct ContactOutcome {
     pub phone_note: bool,
     pub session_message: bool,
     /// Session notes written by this pass (their purposes).
-    pub notes: Vec<&'static str>,
+    pub notes: Vec<String>,
     pub closed: bool,
     /// What the session waits for before it can be placed (no customer known yet).
     pub waiting_for: Option<String>,
@@ -297,15 +297,15 @@ impl ContactSync<'_> {
         // What the session's truth adds (R-U-10 rating, R-U-11 voicemail handling, wrap-up):
         // each note once, whichever trigger saw it first.
         for update in super::session_notes(&view.notes) {
-            if !link.notes.iter().any(|done| done == update.purpose) {
+            if !link.notes.contains(&update.purpose) {
                 self.write_note(
                     &conversation_id,
                     &update.note,
                     format!("{}-{}", view.external_id(), update.purpose),
                 )
                 .await?;
-                link.notes.push(update.purpose.to_owned());
-                outcome.notes.push(update.purpose);
+                link.notes.push(update.purpose.clone());
+                outcome.notes.push(update.purpose.clone());
                 self.save(&key, &link).await?;
             }
             if update.close && !link.closed {

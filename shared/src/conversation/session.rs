@@ -94,6 +94,8 @@ impl From<&Call> for SessionView {
                 has_feedback: call.has_feedback.unwrap_or(false),
                 voicemail: voicemail_handling(call.status.as_deref()),
                 disposition: None,
+                csat_comment: None,
+                smart_actions: Vec::new(),
             },
         }
     }
@@ -127,6 +129,8 @@ impl From<&Chat> for SessionView {
                 has_feedback: chat.has_feedback.unwrap_or(false),
                 voicemail: None,
                 disposition: None,
+                csat_comment: None,
+                smart_actions: Vec::new(),
             },
         }
     }
@@ -164,6 +168,26 @@ impl SessionView {
     /// Whether the customer is known by the SDK identifier (R-K-2) rather than by phone (R-K-1).
     pub fn by_identifier(&self) -> bool {
         self.facts.origin == Origin::Sdk
+    }
+
+    /// Adds what the session metadata file tells (R-U-7, R-U-8, R-U-10): the customer's
+    /// comment, SmartAction outcomes, and the wrap-up when ESE brought none.
+    pub fn with_metadata(
+        mut self,
+        metadata: Option<&crate::storage::metadata::SessionMetadata>,
+    ) -> Self {
+        let Some(metadata) = metadata else {
+            return self;
+        };
+        self.notes.csat_comment = metadata.csat_comment.clone();
+        self.notes.smart_actions = metadata.smart_actions.clone();
+        if self.notes.disposition.is_none() {
+            self.notes.disposition = metadata.disposition.clone();
+        }
+        if self.notes.rating.is_none() {
+            self.notes.rating = metadata.rating;
+        }
+        self
     }
 
     /// When the session started (UTC), for dated object keys; now when the platform gave no

@@ -5,17 +5,20 @@
 //! purpose, so the worker writes each one once (recorded in the session link, external id
 //! `ccai-<kind>-<id>-<purpose>`).
 //!
-//! SmartAction results (R-U-7, R-U-8) are not here: CCAI Platform reports them in the session
-//! metadata file of its external storage (ccai-api.md §3), which the file worker reads.
+//! SmartAction results and failures (R-U-7, R-U-8) and the customer's comment come from the
+//! session metadata file of external storage (ccai-api.md §3), read when the session has ended;
+//! the wrap-up from the ESE item, else from the metadata.
 
 use crate::ese::Disposition;
+use crate::storage::metadata::SmartActionOutcome;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConversationUpdate {
     /// The note's text.
     pub note: String,
-    /// Stable name of the note within its session (`csat`, `voicemail-read`, `wrap-up`).
-    pub purpose: &'static str,
+    /// Stable name of the note within its session (`csat`, `voicemail-read`, `wrap-up`,
+    /// `smart-action-<id>`).
+    pub purpose: String,
     /// The conversation is closed (`done`) as well.
     pub close: bool,
 }
@@ -48,8 +51,12 @@ pub struct NoteFacts {
     /// `has_feedback`: the user also left a comment (its text comes with the metadata file).
     pub has_feedback: bool,
     pub voicemail: Option<VoicemailHandling>,
-    /// The agent's wrap-up, from the latest ESE item (Final stage).
+    /// The agent's wrap-up, from the latest ESE item (Final stage) or the metadata file.
     pub disposition: Option<Disposition>,
+    /// The customer's comment with the rating (metadata file).
+    pub csat_comment: Option<String>,
+    /// SmartActions of the session (metadata file).
+    pub smart_actions: Vec<SmartActionOutcome>,
 }
 
 fn rating_text(rating: f64) -> String {
@@ -63,10 +70,10 @@ fn rating_text(rating: f64) -> String {
 /// Every note the session's conversation should carry now, in a stable order.
 pub fn session_notes(facts: &NoteFacts) -> Vec<ConversationUpdate> {
     let mut notes = Vec::new();
-    let mut note = |note: String, purpose: &'static str, close: bool| {
+    let mut note = |note: String, purpose: &str, close: bool| {
         notes.push(ConversationUpdate {
             note,
-            purpose,
+            purpose: purpose.to_owned(),
             close,
         })
     };
@@ -91,6 +98,27 @@ pub fn session_notes(facts: &NoteFacts) -> Vec<ConversationUpdate> {
         }
         None => {}
     }
+    if let Some(comment) = &facts.csat_comment {
+        note(
+            format!("Customer comment: \"{comment}\""),
+            "csat-comment",
+            false,
+        );
+    }
+    for action in &facts.smart_actions {
+        let line = match (action.completed, &action.detail) {
+            (true, Some(result)) => format!("SmartAction {} completed: {result}", action.kind),
+            (true, None) => format!("SmartAction {} completed", action.kind),
+            (false, Some(error)) => {
+                format!(
+                    "SmartAction {} failed on the customer's side: {error}",
+                    action.kind
+                )
+            }
+            (false, None) => format!("SmartAction {} failed on the customer's side", action.kind),
+        };
+        note(line, &format!("smart-action-{}", action.id), false);
+    }
     if let Some(disposition) = &facts.disposition {
         let text = match (&disposition.code, &disposition.note) {
             (Some(code), Some(text)) => format!("Wrap-up: {code} — {text}"),
@@ -110,7 +138,41 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn notes(facts: NoteFacts) -> Vec<(String, &'static str, bool)> {
+    #[test]
+    fn r_u_7_r_u_8_r_u_10_smart_actions_and_the_comment_become_notes_with_stable_purposes() {
+        let facts = NoteFacts {
+            csat_comment: Some("Quick, thanks".into()),
+            smart_actions: vec![
+                SmartActionOutcome {
+                    id: "31".into(),
+                    kind: "photo".into(),
+                    completed: true,
+                    detail: Some("Photo received".into()),
+                },
+                SmartActionOutcome {
+                    id: "32".into(),
+                    kind: "verification".into(),
+                    completed: false,
+                    detail: Some("Fingerprint access is not enabled".into()),
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            notes(facts),
+            vec![
+                ("Customer comment: \"Quick, thanks\"".to_owned(), "csat-comment".to_owned(), false),
+                ("SmartAction photo completed: Photo received".to_owned(), "smart-action-31".to_owned(), false),
+                (
+                    "SmartAction verification failed on the customer's side: Fingerprint access is not enabled".to_owned(),
+                    "smart-action-32".to_owned(),
+                    false
+                ),
+            ]
+        );
+    }
+
+    fn notes(facts: NoteFacts) -> Vec<(String, String, bool)> {
         session_notes(&facts)
             .into_iter()
             .map(|u| (u.note, u.purpose, u.close))
@@ -124,7 +186,7 @@ mod tests {
                 rating: Some(4.0),
                 ..Default::default()
             }),
-            vec![("Customer rating: 4/5".to_owned(), "csat", false)]
+            vec![("Customer rating: 4/5".to_owned(), "csat".to_owned(), false)]
         );
         assert_eq!(
             notes(NoteFacts {
@@ -153,7 +215,7 @@ mod tests {
         );
         assert_eq!(
             handled("voicemail_closed")[0],
-            ("Voicemail closed".into(), "voicemail-closed", true)
+            ("Voicemail closed".into(), "voicemail-closed".into(), true)
         );
         assert!(handled("voicemail_received").is_empty());
         assert!(handled("finished").is_empty());
@@ -176,7 +238,7 @@ mod tests {
         );
         assert_eq!(
             with(Some("Resolved"), None)[0],
-            ("Wrap-up: Resolved".into(), "wrap-up", false)
+            ("Wrap-up: Resolved".into(), "wrap-up".into(), false)
         );
         assert_eq!(
             with(None, Some("Call back Monday"))[0].0,

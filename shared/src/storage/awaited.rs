@@ -10,7 +10,7 @@
 
 use crate::UnixMillis;
 use crate::events::{SessionRef, SessionTrigger, TriggerSource, inbox_item};
-use crate::store::{Item, ItemKey, PutOutcome, StateStore, StoreError};
+use crate::store::{DocumentStore, Item, ItemKey, PutOutcome, StateStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 pub enum AwaitedFile {
     Recording,
     Transcript,
+    /// The session metadata file (written ~15 minutes after the end).
+    Metadata,
 }
 
 impl AwaitedFile {
@@ -31,6 +33,7 @@ impl AwaitedFile {
         match self {
             AwaitedFile::Recording => "recording",
             AwaitedFile::Transcript => "transcript",
+            AwaitedFile::Metadata => "metadata",
         }
     }
 }
@@ -79,6 +82,17 @@ pub async fn await_file(
     match store.put_if_absent(&Item::new(key, body), now).await? {
         PutOutcome::Written | PutOutcome::Kept(_) => Ok(()),
     }
+}
+
+/// Whether `session` is waiting for `file` (how a push of `metadata-{id}.json`, whose name does
+/// not say call or chat, finds its session).
+pub async fn is_awaited(
+    store: &dyn DocumentStore,
+    session: &SessionRef,
+    file: AwaitedFile,
+    now: UnixMillis,
+) -> Result<bool, StoreError> {
+    Ok(store.get(&key(session, file), now).await?.is_some())
 }
 
 /// The file arrived (or the wait is over): nothing more to look for.
@@ -186,7 +200,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::events::SessionKind;
-    use crate::store::{DocumentStore, EmbeddedStore};
+    use crate::store::EmbeddedStore;
 
     const MIN: Duration = Duration::from_secs(60);
 

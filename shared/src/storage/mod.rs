@@ -13,6 +13,7 @@
 pub mod awaited;
 pub mod files;
 mod fs;
+pub mod metadata;
 pub mod push;
 mod s3;
 

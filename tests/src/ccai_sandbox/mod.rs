@@ -151,16 +151,26 @@ impl CcaiSandbox {
         let folder = root.join(&options.external_prefix);
         std::fs::create_dir_all(&folder)?;
         let due: Vec<(String, state::ExportedFile)> = self.change(|world| {
+            let digest = |file: &state::ExportedFile| {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                match file {
+                    state::ExportedFile::Recording { size, .. } => size.hash(&mut hasher),
+                    state::ExportedFile::Bytes(bytes) => bytes.hash(&mut hasher),
+                }
+                hasher.finish()
+            };
             let due: Vec<(String, state::ExportedFile)> = world
                 .exported_files()
                 .into_iter()
-                .filter(|(name, _)| {
-                    !world.published.contains(name) && !world.withheld.contains(name)
+                .filter(|(name, file)| {
+                    world.published.get(name) != Some(&digest(file))
+                        && !world.withheld.contains(name)
                 })
                 .collect();
-            world
-                .published
-                .extend(due.iter().map(|(name, _)| name.clone()));
+            for (name, file) in &due {
+                world.published.insert(name.clone(), digest(file));
+            }
             due
         });
         let mut written = Vec::new();

@@ -676,11 +676,29 @@ impl<'a> ScenarioDriver<'a> {
         self.deliver("chat", id, events).await
     }
 
+    /// A SmartAction during the session, as the metadata file reports it: completed with a
+    /// result (a photo received), or failed on the user's side with the error.
+    pub fn smart_action(&self, session_id: u64, success: bool) {
+        self.sandbox.change(|world| {
+            let id = world.new_id();
+            let action = if success {
+                json!({"id": id, "type": "photo", "status": "completed", "result": "Photo received"})
+            } else {
+                json!({"id": id, "type": "verification", "status": "failed",
+                       "error": "Fingerprint access is not enabled on this device"})
+            };
+            world.smart_actions.entry(session_id).or_default().push(action);
+        });
+    }
+
     /// The end user rates the session after it ended: the Manager API object gets `rating`
     /// (text on calls, a number on chats: both occur) and `has_feedback`. The platform sends no
     /// ESE event after Final, so the poller (or the metadata file) brings it.
     pub fn csat(&self, kind: &'static str, session_id: u64, rating: u8, comment: Option<&str>) {
         self.sandbox.change(|world| {
+            if let Some(comment) = comment {
+                world.csat_comments.insert(session_id, comment.to_owned());
+            }
             world.update_session(kind, session_id, |s| {
                 s.insert(
                     "rating".into(),

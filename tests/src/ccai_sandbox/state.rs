@@ -96,8 +96,12 @@ pub struct CcaiWorld {
     pub status_history: Vec<(u64, String, String, &'static str)>,
     /// Chat transcripts as the platform exports them (`chat-{id}.txt`, JSON 1.0).
     pub transcripts: HashMap<u64, Value>,
-    /// External-storage files written already, and files that never come.
-    pub published: std::collections::HashSet<String>,
+    /// External-storage files written already (name → a digest of what was written: a
+    /// changed metadata file is written again, a new generation), and files that never come.
+    pub published: HashMap<String, u64>,
+    /// SmartActions of a session as its metadata file reports them, and the CSAT comments.
+    pub smart_actions: HashMap<u64, Vec<Value>>,
+    pub csat_comments: HashMap<u64, String>,
     pub withheld: std::collections::HashSet<String>,
     /// Requests to paths the platform does not have (`METHOD path`): each is a test failure.
     pub unexpected: Vec<String>,
@@ -242,6 +246,36 @@ impl CcaiWorld {
                 ExportedFile::Bytes(json.to_string().into_bytes()),
             )
         }));
+        // Each ended session's metadata file (ccai-api.md §3: the Manager API's keys, H; the
+        // CSAT comment and SmartActions under the keys this sandbox plays, L).
+        let ended = |s: &Value| {
+            let status = s["status"].as_str().unwrap_or_default();
+            matches!(status, "finished" | "failed") || status.starts_with("voicemail")
+        };
+        for session in self
+            .calls
+            .iter()
+            .chain(self.chats.iter())
+            .filter(|s| ended(s))
+        {
+            let Some(id) = session["id"].as_u64() else {
+                continue;
+            };
+            let mut metadata = session.clone();
+            if let Some(fields) = metadata.as_object_mut() {
+                fields.remove("participants");
+                if let Some(comment) = self.csat_comments.get(&id) {
+                    fields.insert("csat".into(), serde_json::json!({"comment": comment}));
+                }
+                if let Some(actions) = self.smart_actions.get(&id) {
+                    fields.insert("smart_actions".into(), Value::Array(actions.clone()));
+                }
+            }
+            files.push((
+                format!("metadata-{id}.json"),
+                ExportedFile::Bytes(metadata.to_string().into_bytes()),
+            ));
+        }
         files.sort_by(|a, b| a.0.cmp(&b.0));
         files
     }
