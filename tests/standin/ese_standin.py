@@ -7,8 +7,10 @@ from the project's Rust sandboxes, so that what the two sandboxes agree on by ha
 against a second reading. Standard library only.
 
     python3 tests/standin/ese_standin.py target/debug/bridge-local
+    infra/local/with-services python3 tests/standin/ese_standin.py target/debug/bridge-local
 
-It starts both stand-ins, starts `bridge-local serve` against them, pushes ESE batches for four
+It starts both stand-ins, puts a recording into the tenant's external storage (a bucket of the
+S3 stand-in when AWS_ENDPOINT_URL_S3 is set, else a folder), starts `bridge-local serve` against them, pushes ESE batches for four
 sessions (duplicated, reordered, one malformed event, one sender with a wrong password), waits
 until Kustomer stops changing, and checks that everything each session should produce is in
 Kustomer exactly once. Exit status 0 when every check passes.
@@ -584,6 +586,7 @@ def main():
     ben = find_by("user", "email", AGENTS[102]["email"])["id"]
 
     port = free_port()
+    s3 = os.environ.get("AWS_ENDPOINT_URL_S3")
     env = dict(os.environ, KUSTOMER_BASE_URL=kustomer_url, KUSTOMER_API_KEY=KUSTOMER_KEY,
                CCAI_BASE_URL=ccai_url, CCAI_SUBDOMAIN=SUBDOMAIN, CCAI_API_TOKEN=CCAI_TOKEN,
                CCAI_EVENTS_CREDENTIALS=",".join(f"{u}:{p}" for u, p in FEEDS.items()),
@@ -591,14 +594,35 @@ def main():
     for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "TABLE_NAME", "BUCKET_NAME"):
         env.pop(var, None)
     workdir = tempfile.mkdtemp(prefix="ese-standin-")
-    # The tenant's external storage: `bridge-local serve` reads .local/tenant-storage/ccai-exports
-    # when no bucket is configured. CCAI Platform writes a recording and a transcript there
-    # (ccai-api.md §3): the recording before the events, the transcript only later.
-    exports = os.path.join(workdir, ".local", "tenant-storage", "ccai-exports")
-    os.makedirs(exports)
+    # The tenant's external storage, where CCAI Platform writes a recording and a transcript
+    # (ccai-api.md §3): the recording before the events, the transcript only later. With an S3
+    # stand-in at hand (AWS_ENDPOINT_URL_S3, as under infra/local/with-services) it is a bucket
+    # the bridge reads as it reads Cloud Storage (its own endpoint, region auto, an HMAC key);
+    # else the folder `bridge-local serve` reads when no bucket is configured.
+    if s3:
+        bucket = "standin-tenant-" + secrets.token_hex(4)
+        urllib.request.urlopen(urllib.request.Request(f"{s3}/{bucket}", method="PUT"), timeout=10)
+        env.update(EXTERNAL_STORAGE_BUCKET=bucket, EXTERNAL_STORAGE_PREFIX="ccai-exports",
+                   EXTERNAL_STORAGE_ENDPOINT=s3, EXTERNAL_STORAGE_REGION="auto",
+                   EXTERNAL_STORAGE_ACCESS_KEY_ID="GOOG1ESTANDIN",
+                   EXTERNAL_STORAGE_SECRET_ACCESS_KEY="standin-hmac-secret")
+
+        def land(name, data):
+            request = urllib.request.Request(f"{s3}/{bucket}/ccai-exports/{name}", data=data, method="PUT",
+                                             headers={"Content-Type": "application/octet-stream"})
+            urllib.request.urlopen(request, timeout=10)
+        where = f"bucket {bucket} of the S3 stand-in"
+    else:
+        exports = os.path.join(workdir, ".local", "tenant-storage", "ccai-exports")
+        os.makedirs(exports)
+
+        def land(name, data):
+            with open(os.path.join(exports, name + ".partial"), "wb") as f:
+                f.write(data)
+            os.rename(os.path.join(exports, name + ".partial"), os.path.join(exports, name))
+        where = "folder .local/tenant-storage"
     recording = bytes((n * 7) % 251 for n in range(200_000))
-    with open(os.path.join(exports, "call-5001.mp3"), "wb") as f:
-        f.write(recording)
+    land("call-5001.mp3", recording)
     transcript = json.dumps({"comm_type": "chat", "comm_id": 6001, "transcript_version": "1.0",
                              "timezone": "Europe/Paris", "entries": [
                                  {"timestamp": int(T0.timestamp()) + 200, "role": "end_user", "type": "text",
@@ -633,7 +657,7 @@ def main():
             ("call", 5003): stages("call", 5003, "+15557770003", "Support", [], None),
             ("chat", 6001): stages("chat", 6001, "end_user_8001", "Web help", [101], ("Answered", "Order status")),
         }
-        print("ESE stand-in → bridge-local serve")
+        print(f"ESE stand-in → bridge-local serve (tenant storage: {where})")
         status, _ = post(url, "calls-feed", "wrong", sessions[("call", 5001)][:1])
         check(status == 401, f"a wrong password is refused (got {status})")
         sent = 0
@@ -654,9 +678,7 @@ def main():
         # The transcript lands after the events: the scheduled look for awaited files finds it
         # (the chat itself does not change, so no poll would).
         time.sleep(1)
-        with open(os.path.join(exports, "chat-6001.txt.partial"), "w") as f:
-            f.write(transcript)
-        os.rename(os.path.join(exports, "chat-6001.txt.partial"), os.path.join(exports, "chat-6001.txt"))
+        land("chat-6001.txt", transcript.encode())
 
         # Quiet for 5 s (after at least two scheduled polls), at most 90 s.
         last, quiet_since, started = None, time.time(), time.time()
