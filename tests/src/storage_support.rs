@@ -68,6 +68,10 @@ impl ExternalStorage for WatchedStorage {
         })
     }
 
+    async fn list(&self, start: &str) -> Result<Vec<String>, BlobError> {
+        self.inner.list(start).await
+    }
+
     fn describe(&self) -> String {
         format!("watched {}", self.inner.describe())
     }

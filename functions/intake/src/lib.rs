@@ -125,7 +125,11 @@ async fn storage_notification(
     };
     let session = match (&file.kind, file.session.clone(), file.metadata_id) {
         (
-            FileKind::Recording { .. } | FileKind::Transcript | FileKind::Metadata,
+            FileKind::Recording { .. }
+            | FileKind::Transcript
+            | FileKind::Metadata
+            | FileKind::Photo { .. }
+            | FileKind::Video { .. },
             Some(session),
             _,
         ) => session,

@@ -91,6 +91,22 @@ pub async fn transfer_for_event(
         kind: SessionKind::Call,
         id: call_id,
     };
+    // End-user photos and videos of the call's SmartActions, each once (R-R-1, R-U-7).
+    let media = api.media_names(&session).await?;
+    if !media.is_empty() {
+        let call = api.ccai.call(call_id).await?;
+        let ese = bridge_shared::conversation::kept_ese_item(
+            api.store.as_ref(),
+            SessionKind::Call,
+            call_id,
+            now,
+        )
+        .await
+        .map_err(bridge_shared::conversation::ContactError::from)?;
+        let view = SessionView::from(&call).with_ese(ese.as_ref());
+        let attached = api.attach_media(&session, &media, &view, now).await?;
+        tracing::info!(call_id, files = media.len(), attached, "end-user media");
+    }
     let Some((name, extension)) = find_recording(api, call_id).await? else {
         // Not there yet: wait for it (R-E-6) when the call is one that leaves a recording —
         // answered by an agent, or a voicemail — and the wait has not ended already.

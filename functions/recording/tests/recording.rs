@@ -266,3 +266,41 @@ async fn r_e_6_a_recording_that_lands_after_the_calls_end_is_attached_by_a_later
     assert_eq!(rig.recording_notes().len(), 1);
     assert_eq!(rig.recording_downloads(), 1);
 }
+
+#[tokio::test]
+async fn r_r_1_r_u_7_an_end_user_photo_is_stored_and_attached_once() {
+    let rig = rig().await;
+    let agent = rig.platforms.add_agent(
+        &format!("{}@example.com", bridge_tests::unique("ana")),
+        "Ana",
+        "Available",
+    );
+    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    driver.hold_files = true;
+    let call = driver.ivr_call_answered(agent, "+15550106606").await;
+    driver.smart_action(call.session_id, true);
+    rig.platforms.ccai.publish_files().unwrap();
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert!(
+        rig.deliver_end(&call).await.is_empty(),
+        "again: nothing new"
+    );
+    let media: Vec<_> = rig.platforms.kustomer.inspect(|w| {
+        w.notes
+            .iter()
+            .filter(|n| n.text("externalId").is_some_and(|e| e.contains("-media-")))
+            .cloned()
+            .collect()
+    });
+    assert_eq!(media.len(), 1, "one note per photo");
+    let body = media[0].text("body").unwrap();
+    assert!(
+        body.starts_with("End-user photo (SmartAction): call-"),
+        "{body}"
+    );
+    let attachment = &media[0].attributes["attachments"][0];
+    assert_eq!(attachment["contentType"], "image/jpeg");
+    assert_eq!(attachment["contentLength"], 20_004);
+    // Stored in the files bucket under media/…, the recording beside it.
+    assert_eq!(rig.recording_notes().len(), 1);
+}

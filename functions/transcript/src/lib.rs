@@ -55,6 +55,22 @@ pub async fn transcript_for_event(
         kind: SessionKind::Chat,
         id: chat_id,
     };
+    // End-user photos and videos of the chat's SmartActions, each once (R-R-1, R-U-7).
+    let media = api.media_names(&session).await?;
+    if !media.is_empty() {
+        let chat = api.ccai.chat(chat_id).await?;
+        let ese = bridge_shared::conversation::kept_ese_item(
+            api.store.as_ref(),
+            SessionKind::Chat,
+            chat_id,
+            now,
+        )
+        .await
+        .map_err(bridge_shared::conversation::ContactError::from)?;
+        let view = SessionView::from(&chat).with_ese(ese.as_ref());
+        let attached = api.attach_media(&session, &media, &view, now).await?;
+        tracing::info!(chat_id, files = media.len(), attached, "end-user media");
+    }
     if api.storage.stat(&name).await?.is_none() {
         let progress = api
             .store

@@ -60,6 +60,22 @@ impl BlobKey {
         )
     }
 
+    /// `media/{yyyy}/{mm}/{dd}/{name}`: an end-user upload under its original name.
+    pub fn media(name: &str, created_at: DateTime<Utc>) -> Result<Self, BlobError> {
+        if name.contains('/') {
+            return Err(BlobError::InvalidKey {
+                key: name.to_owned(),
+                reason: "a media name is one segment",
+            });
+        }
+        Self::parse(&format!(
+            "media/{:04}/{:02}/{:02}/{name}",
+            created_at.year(),
+            created_at.month(),
+            created_at.day()
+        ))
+    }
+
     fn dated(
         prefix: &str,
         kind: SessionKind,

@@ -89,6 +89,28 @@ impl ExternalStorage for FsExternalStorage {
         })
     }
 
+    async fn list(&self, start: &str) -> Result<Vec<String>, BlobError> {
+        let folder = self.root.join(self.prefix.trim_matches('/'));
+        let mut entries = match tokio::fs::read_dir(&folder).await {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(Self::backend("list", start, err)),
+        };
+        let mut names = Vec::new();
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| Self::backend("list", start, e))?
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(start) && !name.starts_with('.') {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     fn describe(&self) -> String {
         format!("folder {}", self.root.join(&self.prefix).display())
     }

@@ -41,6 +41,10 @@ pub trait ExternalStorage: Send + Sync {
     /// Streams the object `name`.
     async fn open(&self, name: &str) -> Result<BlobDownload, BlobError>;
 
+    /// The names (below the prefix) that start with `start` — a narrow prefix such as
+    /// `call-1917-photo-`, never the whole bucket.
+    async fn list(&self, start: &str) -> Result<Vec<String>, BlobError>;
+
     /// Where the storage is, for logs and health (no secrets).
     fn describe(&self) -> String;
 }

@@ -206,6 +206,32 @@ impl ExternalStorage for S3ExternalStorage {
         Ok(BlobDownload { meta, body })
     }
 
+    async fn list(&self, start: &str) -> Result<Vec<String>, BlobError> {
+        let prefix = object_key(&self.prefix, start);
+        let base = object_key(&self.prefix, "");
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| classify("ListObjectsV2", &prefix, err))?;
+            for object in page.contents() {
+                if let Some(key) = object.key() {
+                    let name = key
+                        .strip_prefix(&base)
+                        .map(|n| n.trim_start_matches('/'))
+                        .unwrap_or(key);
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        Ok(names)
+    }
+
     fn describe(&self) -> String {
         format!("bucket {} at {}", self.bucket, self.endpoint)
     }

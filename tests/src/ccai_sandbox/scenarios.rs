@@ -681,6 +681,15 @@ impl<'a> ScenarioDriver<'a> {
     pub fn smart_action(&self, session_id: u64, success: bool) {
         self.sandbox.change(|world| {
             let id = world.new_id();
+            if success {
+                // The photo the customer shared (a JPEG's first bytes, then filler).
+                let kind = if world.call(session_id).is_some() { "call" } else { "chat" };
+                let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0];
+                photo.extend((0..20_000u32).map(|n| (n % 251) as u8));
+                world
+                    .media
+                    .insert(format!("{kind}-{session_id}-photo-{id}.jpg"), photo);
+            }
             let action = if success {
                 json!({"id": id, "type": "photo", "status": "completed", "result": "Photo received"})
             } else {

@@ -102,6 +102,8 @@ pub struct CcaiWorld {
     /// SmartActions of a session as its metadata file reports them, and the CSAT comments.
     pub smart_actions: HashMap<u64, Vec<Value>>,
     pub csat_comments: HashMap<u64, String>,
+    /// End-user uploads in external storage (`call-{id}-photo-{n}.jpg`), by name.
+    pub media: HashMap<String, Vec<u8>>,
     pub withheld: std::collections::HashSet<String>,
     /// Requests to paths the platform does not have (`METHOD path`): each is a test failure.
     pub unexpected: Vec<String>,
@@ -246,6 +248,11 @@ impl CcaiWorld {
                 ExportedFile::Bytes(json.to_string().into_bytes()),
             )
         }));
+        files.extend(
+            self.media
+                .iter()
+                .map(|(name, bytes)| (name.clone(), ExportedFile::Bytes(bytes.clone()))),
+        );
         // Each ended session's metadata file (ccai-api.md §3: the Manager API's keys, H; the
         // CSAT comment and SmartActions under the keys this sandbox plays, L).
         let ended = |s: &Value| {
