@@ -1,7 +1,8 @@
 //! A recording's path from the tenant's external storage (the S3 stand-in playing Cloud
 //! Storage, read through the bridge's S3-API reader with Cloud Storage's settings) into the
 //! files bucket and on into Kustomer's attachment flow (the Kustomer sandbox's presigned POST),
-//! beside a plain copy of the same bytes (external storage → files bucket only). Each path runs
+//! beside a plain copy of the same bytes (external storage → files bucket only) and the Kustomer
+//! leg alone (external storage → Kustomer's upload). Each path runs
 //! in a child process of its own, so each peak RSS is that path's alone (the Kustomer sandbox
 //! runs in the parent).
 //!
@@ -91,6 +92,32 @@ async fn child(path: &str, bucket: &str, prefix: &str, size: u64, kustomer_url: 
                 .await
                 .unwrap();
             assert_eq!(report.size, size);
+        }
+        "kustomer" => {
+            // The second leg alone: the tenant's object straight into Kustomer's upload.
+            let http =
+                bridge_shared::http::build_client(bridge_shared::http::HttpSettings::default())
+                    .unwrap();
+            let kustomer = bridge_shared::kustomer::KustomerClient::new(
+                &bridge_shared::config::KustomerSettings {
+                    base_url: kustomer_url.to_owned(),
+                    api_key: Secret::new(std::env::var("BENCH_KUSTOMER_KEY").unwrap()),
+                },
+                http,
+                bridge_shared::http::RetryPolicy::default(),
+            );
+            let download = tenant.open("call-1.mp3").await.unwrap();
+            kustomer
+                .upload_attachment(bridge_shared::kustomer::AttachmentFile {
+                    name: "call-1.mp3".into(),
+                    content_type: "audio/mpeg".into(),
+                    content_length: size,
+                    body: download.body,
+                })
+                .await
+                .unwrap();
+            println!("{} {}", started.elapsed().as_secs_f64(), peak_rss_mib());
+            return;
         }
         _ => {
             let http =
@@ -195,7 +222,7 @@ async fn main() {
         .unwrap();
 
     let mut report = Vec::new();
-    for path in ["plain", "attach"] {
+    for path in ["plain", "kustomer", "attach"] {
         let mut seconds = Vec::new();
         let mut rss = 0f64;
         for _ in 0..runs {
@@ -232,8 +259,9 @@ async fn main() {
         report.push(median);
     }
     println!(
-        "external-storage: {} MiB from the tenant bucket; attach path (→ bucket → Kustomer) / plain copy (→ bucket) = {:.2}× the time",
+        "external-storage: {} MiB from the tenant bucket; attach path (→ bucket → Kustomer) / plain copy (→ bucket) = {:.2}× the time; the Kustomer leg alone (tenant → Kustomer) = {:.2}× the plain copy",
         size / MIB,
+        report[2] / report[0],
         report[1] / report[0]
     );
 }
