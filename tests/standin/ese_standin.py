@@ -680,14 +680,15 @@ def main():
         time.sleep(1)
         land("chat-6001.txt", transcript.encode())
 
-        # Quiet for 5 s (after at least two scheduled polls), at most 90 s.
+        # Quiet for 8 s (after at least four scheduled runs), at most 90 s: a late file takes a
+        # scheduled look (every 3 s here) and a stream delivery to land.
         last, quiet_since, started = None, time.time(), time.time()
         while time.time() - started < 90:
             with LOCK:
                 now = (len(CREATED), json.dumps(K, sort_keys=True))
             if now != last:
                 last, quiet_since = now, time.time()
-            elif time.time() - quiet_since > 5 and time.time() - started > 8:
+            elif time.time() - quiet_since > 8 and time.time() - started > 12:
                 break
             time.sleep(0.25)
 
