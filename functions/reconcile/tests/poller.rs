@@ -155,8 +155,9 @@ fn backlog(sandbox: &CcaiSandbox, count: usize) -> Vec<u64> {
 
 #[tokio::test]
 async fn r_e_4_a_3000_session_backlog_is_caught_up_over_runs_without_skipping_one() {
-    // A slow platform (a page takes 400 ms: over 30 pages, more than one 10 s run) whose list changes while it is read: after each
-    // page, ten of the sessions it returned are updated again and move to the end.
+    // A slow platform (a page takes 400 ms: over 30 pages, more than one 10 s run) whose list
+    // changes while it is read: after each page, ten of the sessions it returned are updated
+    // again and move to the end.
     let sandbox = CcaiSandbox::start(CcaiSandboxOptions {
         list_delay: Some(Duration::from_millis(400)),
         list_churn: 10,
