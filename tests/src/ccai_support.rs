@@ -2,7 +2,7 @@
 
 use crate::ccai_sandbox::CcaiSandbox;
 use bridge_shared::ccai::CcaiClient;
-use bridge_shared::config::{BasicCredential, Secret};
+use bridge_shared::config::{BasicCredential, Secret, split_credentials};
 use bridge_shared::http::{HttpSettings, RetryPolicy, build_client};
 use bridge_shared::signature::check_basic;
 use serde_json::Value;
@@ -69,16 +69,8 @@ impl Drop for EventReceiver {
 impl EventReceiver {
     /// `credentials`: `user:password` entries.
     pub async fn start(credentials: &[&str]) -> Self {
-        let credentials: Vec<BasicCredential> = credentials
-            .iter()
-            .map(|entry| {
-                let (user, password) = entry.split_once(':').unwrap();
-                BasicCredential {
-                    user: user.into(),
-                    password: Secret::new(password),
-                }
-            })
-            .collect();
+        let credentials: Vec<BasicCredential> =
+            split_credentials(&Secret::new(credentials.join(","))).unwrap();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let store = received.clone();
         let app = axum::Router::new().route(

@@ -9,6 +9,7 @@
 //!   bench/run external-storage [SIZE_MIB=1024] [RUNS=3]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use bridge_bench::peak_rss_mib;
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::{
     BlobKey, BlobStore, ByteStream, S3BlobStore, S3BlobStoreOptions, s3_client,
@@ -22,15 +23,6 @@ use futures::StreamExt;
 use std::time::Instant;
 
 const MIB: u64 = 1024 * 1024;
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 fn source(size: u64) -> ByteStream {
     let chunk = Bytes::from(
@@ -95,17 +87,7 @@ async fn child(path: &str, bucket: &str, prefix: &str, size: u64, kustomer_url: 
         }
         "kustomer" => {
             // The second leg alone: the tenant's object straight into Kustomer's upload.
-            let http =
-                bridge_shared::http::build_client(bridge_shared::http::HttpSettings::default())
-                    .unwrap();
-            let kustomer = bridge_shared::kustomer::KustomerClient::new(
-                &bridge_shared::config::KustomerSettings {
-                    base_url: kustomer_url.to_owned(),
-                    api_key: Secret::new(std::env::var("BENCH_KUSTOMER_KEY").unwrap()),
-                },
-                http,
-                bridge_shared::http::RetryPolicy::default(),
-            );
+            let kustomer = kustomer_client(kustomer_url);
             let download = tenant.open("call-1.mp3").await.unwrap();
             kustomer
                 .upload_attachment(bridge_shared::kustomer::AttachmentFile {
@@ -120,17 +102,7 @@ async fn child(path: &str, bucket: &str, prefix: &str, size: u64, kustomer_url: 
             return;
         }
         _ => {
-            let http =
-                bridge_shared::http::build_client(bridge_shared::http::HttpSettings::default())
-                    .unwrap();
-            let kustomer = bridge_shared::kustomer::KustomerClient::new(
-                &bridge_shared::config::KustomerSettings {
-                    base_url: kustomer_url.to_owned(),
-                    api_key: Secret::new(std::env::var("BENCH_KUSTOMER_KEY").unwrap()),
-                },
-                http,
-                bridge_shared::http::RetryPolicy::default(),
-            );
+            let kustomer = kustomer_client(kustomer_url);
             let store = EmbeddedStore::new();
             let file = FileToAttach {
                 progress: ItemKey::new("SESSION#call#1", "RECORDING"),
@@ -168,6 +140,20 @@ async fn child(path: &str, bucket: &str, prefix: &str, size: u64, kustomer_url: 
     }
     println!("{} {}", started.elapsed().as_secs_f64(), peak_rss_mib());
     files.delete(&key).await.unwrap();
+}
+
+/// The attaching child's Kustomer client (the sandbox's key comes from the parent).
+fn kustomer_client(url: &str) -> bridge_shared::kustomer::KustomerClient {
+    let http =
+        bridge_shared::http::build_client(bridge_shared::http::HttpSettings::default()).unwrap();
+    bridge_shared::kustomer::KustomerClient::new(
+        &bridge_shared::config::KustomerSettings {
+            base_url: url.to_owned(),
+            api_key: Secret::new(std::env::var("BENCH_KUSTOMER_KEY").unwrap()),
+        },
+        http,
+        bridge_shared::http::RetryPolicy::default(),
+    )
 }
 
 fn arg(index: usize, default: u64) -> u64 {

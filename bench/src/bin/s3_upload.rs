@@ -7,6 +7,7 @@
 //! source itself holds no memory: the peak RSS is the adapter's (plus the runtime's).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use bridge_bench::peak_rss_mib;
 use bridge_shared::blob::{
     BlobKey, BlobStore, ByteStream, S3BlobStore, S3BlobStoreOptions, s3_client,
 };
@@ -34,15 +35,6 @@ fn source(size: u64) -> ByteStream {
         }
     })
     .boxed()
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 fn arg(index: usize, default: u64) -> u64 {

@@ -16,7 +16,7 @@
 
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::TAIL_PAGE;
-use bridge_shared::ccai::model::{Call, Chat};
+use bridge_shared::ccai::model::{Call, Chat, is_ended_status};
 use bridge_shared::ccai::{CcaiClient, CcaiError};
 use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, TriggerSource, inbox_item};
 use bridge_shared::store::{Item, ItemKey, PutOutcome, StateStore, StoreError};
@@ -97,18 +97,6 @@ impl<'a> From<&'a Chat> for Listed<'a> {
     }
 }
 
-const ENDED: [&str; 10] = [
-    "finished",
-    "failed",
-    "action_only_finished",
-    "deflected",
-    "abandoned",
-    "dismissed",
-    "timeout",
-    "ended",
-    "no_response",
-    "canceled",
-];
 const WITH_AGENT: [&str; 5] = [
     "assigned",
     "connecting",
@@ -127,7 +115,7 @@ pub fn polled_trigger(session: &Listed<'_>) -> Option<SessionTrigger> {
     let updated_at = parse_time(session.updated_at?)?;
     let status = session.status.unwrap_or_default();
     let kind = session.kind.as_str();
-    let stage = if ENDED.contains(&status) || status.starts_with("voicemail") {
+    let stage = if is_ended_status(status) || status.starts_with("voicemail") {
         "ended"
     } else if session.outbound || WITH_AGENT.contains(&status) {
         "assigned"

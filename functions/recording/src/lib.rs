@@ -18,12 +18,13 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobKey;
 use bridge_shared::conversation::{
-    AttachError, FileToAttach, FileWorker, FileWorkerError, SessionView,
+    AttachError, ContactError, FileToAttach, FileWorker, FileWorkerError, SessionView,
+    kept_ese_item,
 };
-use bridge_shared::events::{SessionKind, SessionTrigger};
+use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger};
 use bridge_shared::storage::FileKind;
 use bridge_shared::storage::awaited::{self, AwaitedFile};
-use bridge_shared::store::{ItemKey, Once, run_once};
+use bridge_shared::store::{Once, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
@@ -53,7 +54,7 @@ pub async fn handle(
 
 /// The names a call's recording may have, in the order looked for.
 fn recording_names(call_id: u64) -> Vec<String> {
-    bridge_shared::storage::files::expected_names(&bridge_shared::events::SessionRef {
+    bridge_shared::storage::files::expected_names(&SessionRef {
         kind: SessionKind::Call,
         id: call_id,
     })
@@ -87,54 +88,26 @@ pub async fn transfer_for_event(
         return Ok(RecordOutcome::Skipped("not a call's end".into()));
     }
     let call_id = event.session.id;
-    let session = bridge_shared::events::SessionRef {
+    let session = SessionRef {
         kind: SessionKind::Call,
         id: call_id,
     };
     // End-user photos and videos of the call's SmartActions, each once (R-R-1, R-U-7).
-    let media = api.media_names(&session).await?;
-    if !media.is_empty() {
-        let call = api.ccai.call(call_id).await?;
-        let ese = bridge_shared::conversation::kept_ese_item(
-            api.store.as_ref(),
-            SessionKind::Call,
-            call_id,
-            now,
-        )
-        .await
-        .map_err(bridge_shared::conversation::ContactError::from)?;
-        let view = SessionView::from(&call).with_ese(ese.as_ref());
-        let attached = api.attach_media(&session, &media, &view, now).await?;
-        tracing::info!(call_id, files = media.len(), attached, "end-user media");
+    let (media, attached) = api.attach_session_media(&session, now).await?;
+    if media > 0 {
+        tracing::info!(call_id, media, attached, "end-user media");
     }
     let Some((name, extension)) = find_recording(api, call_id).await? else {
         // Not there yet: wait for it (R-E-6) when the call is one that leaves a recording —
-        // answered by an agent, or a voicemail — and the wait has not ended already.
-        let call = api.ccai.call(call_id).await?;
-        let view = SessionView::from(&call);
-        let progress = api
-            .store
-            .get(
-                &ItemKey::new(format!("SESSION#call#{call_id}"), "RECORDING"),
-                now,
-            )
-            .await?;
-        if let Some(reason) = progress.as_ref().and_then(|p| awaited::is_final(&p.body)) {
-            return Ok(RecordOutcome::Skipped(reason.to_owned()));
-        }
+        // answered by an agent, or a voicemail.
+        let view = api.session_view(&session, now).await?;
         if !(view.facts.answered || view.facts.voicemail) {
             return Ok(RecordOutcome::Skipped(
                 "the call leaves no recording".into(),
             ));
         }
-        awaited::await_file(api.store.as_ref(), &session, AwaitedFile::Recording, now).await?;
-        tracing::info!(
-            call_id,
-            "no recording in external storage yet; waiting for it"
-        );
-        return Ok(RecordOutcome::Skipped(
-            "waiting for the recording in external storage".into(),
-        ));
+        let why = api.wait_for(&session, AwaitedFile::Recording, now).await?;
+        return Ok(RecordOutcome::Skipped(why));
     };
     let key = format!("recording#{call_id}");
     let once = run_once(
@@ -170,16 +143,15 @@ async fn transfer(
     extension: String,
     now: UnixMillis,
 ) -> Result<RecordOutcome, RecordingError> {
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call_id,
+    };
     let call = api.ccai.call(call_id).await?;
     // The conversation: the same idempotent step as the inbox worker's.
-    let ese = bridge_shared::conversation::kept_ese_item(
-        api.store.as_ref(),
-        SessionKind::Call,
-        call_id,
-        now,
-    )
-    .await
-    .map_err(bridge_shared::conversation::ContactError::from)?;
+    let ese = kept_ese_item(api.store.as_ref(), SessionKind::Call, call_id, now)
+        .await
+        .map_err(ContactError::from)?;
     let view = SessionView::from(&call).with_ese(ese.as_ref());
     let conversation_id = api
         .contact()
@@ -192,7 +164,7 @@ async fn transfer(
         .map(|s| format!(" ({}:{:02})", s as u64 / 60, s as u64 % 60))
         .unwrap_or_default();
     let file = FileToAttach {
-        progress: ItemKey::new(format!("SESSION#call#{call_id}"), "RECORDING"),
+        progress: awaited::progress_key(&session, AwaitedFile::Recording),
         blob: BlobKey::recording(call_id, created, &extension)?,
         content_type: content_type_for(&extension).to_owned(),
         conversation_id,

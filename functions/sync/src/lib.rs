@@ -17,16 +17,15 @@ use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
-use bridge_shared::storage::ExternalStorage;
 use bridge_shared::storage::awaited::{self, AwaitedFile};
 use bridge_shared::storage::files::metadata_name;
 use bridge_shared::storage::metadata::{SessionMetadata, parse_metadata};
+use bridge_shared::storage::{ExternalStorage, read_whole};
 use bridge_shared::store::{Item, ItemKey, PutOutcome, keys};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
-use futures::TryStreamExt;
 use serde_json::{Map, Value};
 use session_end::{SessionAgents, agents_released};
 use std::collections::HashMap;
@@ -66,23 +65,19 @@ async fn session_metadata(
         return Ok(None);
     };
     let name = metadata_name(session);
-    let Some(found) = storage.stat(&name).await.map_err(SyncError::Storage)? else {
+    if storage
+        .stat(&name)
+        .await
+        .map_err(SyncError::Storage)?
+        .is_none()
+    {
         awaited::await_file(api.store.as_ref(), session, AwaitedFile::Metadata, now).await?;
         return Ok(None);
-    };
-    if found.meta.size > MAX_METADATA_BYTES {
-        tracing::warn!(size = found.meta.size, "metadata file too large; not read");
-        return Ok(None);
     }
-    let download = storage.open(&name).await.map_err(SyncError::Storage)?;
-    let chunks: Vec<bytes::Bytes> = download.body.try_collect().await.map_err(|source| {
-        SyncError::Storage(BlobError::Source {
-            key: name.clone(),
-            bytes_read: 0,
-            source,
-        })
-    })?;
-    let metadata = parse_metadata(&chunks.concat());
+    let bytes = read_whole(storage.as_ref(), &name, MAX_METADATA_BYTES)
+        .await
+        .map_err(SyncError::Storage)?;
+    let metadata = parse_metadata(&bytes);
     if metadata.is_none() {
         tracing::warn!("metadata file is not a JSON object; ignored");
     }

@@ -10,11 +10,12 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobKey;
 use bridge_shared::conversation::{
-    FileToAttach, FileWorker, FileWorkerError, SessionView, render_transcript_file,
+    FileToAttach, FileWorker, FileWorkerError, render_transcript_file,
 };
-use bridge_shared::events::{SessionKind, SessionTrigger};
+use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger};
 use bridge_shared::storage::awaited::{self, AwaitedFile};
-use bridge_shared::store::{ItemKey, Once, run_once};
+use bridge_shared::storage::read_whole;
+use bridge_shared::store::{Once, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
@@ -51,46 +52,18 @@ pub async fn transcript_for_event(
     }
     let chat_id = event.session.id;
     let name = transcript_name(chat_id);
-    let session = bridge_shared::events::SessionRef {
+    let session = SessionRef {
         kind: SessionKind::Chat,
         id: chat_id,
     };
     // End-user photos and videos of the chat's SmartActions, each once (R-R-1, R-U-7).
-    let media = api.media_names(&session).await?;
-    if !media.is_empty() {
-        let chat = api.ccai.chat(chat_id).await?;
-        let ese = bridge_shared::conversation::kept_ese_item(
-            api.store.as_ref(),
-            SessionKind::Chat,
-            chat_id,
-            now,
-        )
-        .await
-        .map_err(bridge_shared::conversation::ContactError::from)?;
-        let view = SessionView::from(&chat).with_ese(ese.as_ref());
-        let attached = api.attach_media(&session, &media, &view, now).await?;
-        tracing::info!(chat_id, files = media.len(), attached, "end-user media");
+    let (media, attached) = api.attach_session_media(&session, now).await?;
+    if media > 0 {
+        tracing::info!(chat_id, media, attached, "end-user media");
     }
     if api.storage.stat(&name).await?.is_none() {
-        let progress = api
-            .store
-            .get(
-                &ItemKey::new(format!("SESSION#chat#{chat_id}"), "TRANSCRIPT"),
-                now,
-            )
-            .await?;
-        if let Some(reason) = progress.as_ref().and_then(|p| awaited::is_final(&p.body)) {
-            return Ok(RecordOutcome::Skipped(reason.to_owned()));
-        }
-        // Not there yet: wait for it (R-E-6).
-        awaited::await_file(api.store.as_ref(), &session, AwaitedFile::Transcript, now).await?;
-        tracing::info!(
-            chat_id,
-            "no transcript in external storage yet; waiting for it"
-        );
-        return Ok(RecordOutcome::Skipped(
-            "waiting for the transcript in external storage".into(),
-        ));
+        let why = api.wait_for(&session, AwaitedFile::Transcript, now).await?;
+        return Ok(RecordOutcome::Skipped(why));
     }
     let key = format!("transcript#{chat_id}");
     let once = run_once(
@@ -116,34 +89,11 @@ pub async fn transcript_for_event(
 const MAX_TRANSCRIPT_BYTES: u64 = 64 * 1024 * 1024;
 
 fn transcript_name(chat_id: u64) -> String {
-    bridge_shared::storage::files::expected_names(&bridge_shared::events::SessionRef {
+    bridge_shared::storage::files::expected_names(&SessionRef {
         kind: SessionKind::Chat,
         id: chat_id,
     })
     .remove(0)
-}
-
-/// The transcript file's bytes, read whole (it is rendered as one document).
-async fn read_transcript(api: &TranscriptApi, chat_id: u64) -> Result<Vec<u8>, TranscriptError> {
-    use futures::TryStreamExt;
-    let name = transcript_name(chat_id);
-    let download = api.storage.open(&name).await?;
-    if download.meta.size > MAX_TRANSCRIPT_BYTES {
-        return Err(TranscriptError::Blob(
-            bridge_shared::blob::BlobError::TooLarge {
-                key: name,
-                limit: MAX_TRANSCRIPT_BYTES,
-            },
-        ));
-    }
-    let chunks: Vec<bytes::Bytes> = download.body.try_collect().await.map_err(|source| {
-        TranscriptError::Blob(bridge_shared::blob::BlobError::Source {
-            key: name.clone(),
-            bytes_read: 0,
-            source,
-        })
-    })?;
-    Ok(chunks.concat())
 }
 
 async fn attach_transcript(
@@ -151,17 +101,18 @@ async fn attach_transcript(
     chat_id: u64,
     now: UnixMillis,
 ) -> Result<RecordOutcome, TranscriptError> {
-    let chat = api.ccai.chat(chat_id).await?;
-    let rendered = render_transcript_file(chat_id, &read_transcript(api, chat_id).await?);
-    let ese = bridge_shared::conversation::kept_ese_item(
-        api.store.as_ref(),
-        SessionKind::Chat,
-        chat_id,
-        now,
+    let session = SessionRef {
+        kind: SessionKind::Chat,
+        id: chat_id,
+    };
+    let bytes = read_whole(
+        api.storage.as_ref(),
+        &transcript_name(chat_id),
+        MAX_TRANSCRIPT_BYTES,
     )
-    .await
-    .map_err(bridge_shared::conversation::ContactError::from)?;
-    let view = SessionView::from(&chat).with_ese(ese.as_ref());
+    .await?;
+    let rendered = render_transcript_file(chat_id, &bytes);
+    let view = api.session_view(&session, now).await?;
     let conversation_id = api
         .contact()
         .conversation_of(&view, now)
@@ -169,7 +120,7 @@ async fn attach_transcript(
         .ok_or(TranscriptError::NotPlaced(format!("chat {chat_id}")))?;
     let created = view.started();
     let file = FileToAttach {
-        progress: ItemKey::new(format!("SESSION#chat#{chat_id}"), "TRANSCRIPT"),
+        progress: awaited::progress_key(&session, AwaitedFile::Transcript),
         blob: BlobKey::transcript(chat_id, created, "txt")?,
         content_type: "text/plain".into(),
         conversation_id,

@@ -54,11 +54,7 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     let (ccai, kustomer) = (&sandboxes.ccai, &sandboxes.kustomer);
     let email = format!("ana.status.{run}@example.com");
     let agent = sandboxes.add_agent(&email, "Ana", "Available");
-    let platforms = Platforms {
-        ccai: sandboxes.ccai_client.clone(),
-        kustomer: sandboxes.kustomer_client.clone(),
-        storage: sandboxes.storage.clone(),
-    };
+    let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),
         admin: Secret::new("demo-admin-token"),

@@ -28,11 +28,7 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
     let prefix = sandboxes.ccai.options().external_prefix;
     let agent = sandboxes.add_agent(&format!("dee.files.{run}@example.com"), "Dee", "Available");
     let pusher = StoragePusher::start("tenant-exports").await;
-    let platforms = Platforms {
-        ccai: sandboxes.ccai_client.clone(),
-        kustomer: sandboxes.kustomer_client.clone(),
-        storage: sandboxes.storage.clone(),
-    };
+    let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),
         admin: Secret::new("demo-admin-token"),

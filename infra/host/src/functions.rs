@@ -28,6 +28,17 @@ pub struct Platforms {
     pub storage: Arc<dyn ExternalStorage>,
 }
 
+impl Platforms {
+    /// Clients of both sandboxes and the tenant storage their CCAI side writes into.
+    pub fn of(sandboxes: &bridge_tests::platforms::SandboxedPlatforms) -> Self {
+        Self {
+            ccai: sandboxes.ccai_client.clone(),
+            kustomer: sandboxes.kustomer_client.clone(),
+            storage: sandboxes.storage.clone(),
+        }
+    }
+}
+
 pub struct Tokens {
     pub bridge: Secret,
     pub admin: Secret,

@@ -45,11 +45,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         "Ben",
         "Available",
     );
-    let platforms = Platforms {
-        ccai: sandboxes.ccai_client.clone(),
-        kustomer: sandboxes.kustomer_client.clone(),
-        storage: sandboxes.storage.clone(),
-    };
+    let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),
         admin: Secret::new("demo-admin-token"),

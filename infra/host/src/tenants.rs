@@ -54,11 +54,7 @@ pub async fn play_tenant(
     .map_err(|e| e.to_string())?;
     let ana = sandboxes.add_agent("ana@tenant.example.com", "Ana", "Available");
     let ben = sandboxes.add_agent("ben@tenant.example.com", "Ben", "Available");
-    let platforms = Platforms {
-        ccai: sandboxes.ccai_client.clone(),
-        kustomer: sandboxes.kustomer_client.clone(),
-        storage: sandboxes.storage.clone(),
-    };
+    let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens {
         bridge: Secret::new("tenant-bridge-token"),
         admin: Secret::new("tenant-admin-token"),

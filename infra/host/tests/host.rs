@@ -103,11 +103,7 @@ async fn real_lambda_events_reach_the_status_handler() {
 async fn the_host_serves_the_template_routes_over_http() {
     let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
     let sandboxes = SandboxedPlatforms::start().await.unwrap();
-    let platforms = Platforms {
-        ccai: sandboxes.ccai_client.clone(),
-        kustomer: sandboxes.kustomer_client.clone(),
-        storage: sandboxes.storage.clone(),
-    };
+    let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens {
         bridge: Secret::new("b"),
         admin: Secret::new("a"),

@@ -18,6 +18,7 @@ pub use fs::FsBlobStore;
 pub use key::BlobKey;
 pub use parts::PartReader;
 pub use s3::{DEFAULT_PART_SIZE, MIN_PART_SIZE, S3BlobStore, S3BlobStoreOptions, s3_client};
+pub(crate) use s3::{body_stream, classify as classify_s3_error};
 
 use crate::retry::Retryable;
 use async_trait::async_trait;

@@ -40,6 +40,18 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> Client {
     Client::from_conf(s3_config)
 }
 
+/// An S3 object's body as a [`ByteStream`] (shared with the external-storage reader).
+pub(crate) fn body_stream(body: SdkBody) -> ByteStream {
+    futures::stream::try_unfold(body, |mut body| async move {
+        match body.try_next().await {
+            Ok(Some(chunk)) => Ok(Some((chunk, body))),
+            Ok(None) => Ok(None),
+            Err(err) => Err(std::io::Error::other(err)),
+        }
+    })
+    .boxed()
+}
+
 /// [`BlobStore`] on one S3 bucket.
 #[derive(Clone, Debug)]
 pub struct S3BlobStore {
@@ -177,7 +189,13 @@ impl S3BlobStore {
     }
 }
 
-fn classify<E, R>(operation: &'static str, key: &BlobKey, err: SdkError<E, R>) -> BlobError
+/// An S3 error as a [`BlobError`]: a missing key is `NotFound`, throttling and server trouble
+/// are retryable. Shared with the external-storage reader (`crate::storage`).
+pub(crate) fn classify<E, R>(
+    operation: &'static str,
+    key: impl std::fmt::Display,
+    err: SdkError<E, R>,
+) -> BlobError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -285,15 +303,10 @@ impl BlobStore for S3BlobStore {
             size: answer.content_length().map_or(0, |n| n.max(0) as u64),
             content_type: answer.content_type().map(str::to_owned),
         };
-        let body = futures::stream::try_unfold(answer.body, |mut body| async move {
-            match body.try_next().await {
-                Ok(Some(chunk)) => Ok(Some((chunk, body))),
-                Ok(None) => Ok(None),
-                Err(err) => Err(std::io::Error::other(err)),
-            }
+        Ok(BlobDownload {
+            meta,
+            body: body_stream(answer.body),
         })
-        .boxed();
-        Ok(BlobDownload { meta, body })
     }
 
     async fn stat(&self, key: &BlobKey) -> Result<Option<BlobMeta>, BlobError> {

@@ -111,6 +111,27 @@ pub struct Call {
     pub answer_type: Option<String>,
 }
 
+/// Statuses of a finished call or chat (ccai-api.md §2: `finished`, `failed`, `deflected`,
+/// chats' `no_response`, `canceled`; the others are values the platform may add, M). Read by the
+/// session view and the poller's hint, in this one place.
+const ENDED_STATUSES: [&str; 10] = [
+    "finished",
+    "failed",
+    "action_only_finished",
+    "deflected",
+    "abandoned",
+    "dismissed",
+    "timeout",
+    "ended",
+    "no_response",
+    "canceled",
+];
+
+/// Whether a call's or chat's `status` says it is over.
+pub fn is_ended_status(status: &str) -> bool {
+    ENDED_STATUSES.contains(&status)
+}
+
 /// Call statuses of a voicemail (M: the platform documents "voicemail states", not their names;
 /// read here only, and by [`crate::conversation::voicemail_handling`]).
 const VOICEMAIL_STATUSES: [&str; 5] = [

@@ -2,12 +2,15 @@
 //! type, and the two shared steps they take (contact sync for the conversation, the resumable
 //! attach flow).
 
-use super::{AttachError, AttachedFile, ContactError, ContactSync};
+use super::{AttachError, AttachedFile, ContactError, ContactSync, SessionView, kept_ese_item};
+use crate::UnixMillis;
 use crate::blob::{BlobError, BlobStore};
 use crate::ccai::{CcaiClient, CcaiError};
+use crate::events::{SessionKind, SessionRef};
 use crate::kustomer::KustomerClient;
 use crate::status::sync::{DEFAULT_LEASE, StatusService};
 use crate::storage::ExternalStorage;
+use crate::storage::awaited::{self, AwaitedFile};
 use crate::store::{StateStore, StoreError};
 use crate::stream::InboxError;
 use std::sync::Arc;
@@ -76,6 +79,51 @@ impl FileWorker {
             ccai: &self.ccai,
             status: &self.status,
         }
+    }
+
+    /// The session as the inbox worker sees it: the Manager API object with the latest ESE
+    /// item kept for it (R-E-5).
+    pub async fn session_view(
+        &self,
+        session: &SessionRef,
+        now: UnixMillis,
+    ) -> Result<SessionView, FileWorkerError> {
+        let view = match session.kind {
+            SessionKind::Call => SessionView::from(&self.ccai.call(session.id).await?),
+            SessionKind::Chat => SessionView::from(&self.ccai.chat(session.id).await?),
+        };
+        let ese = kept_ese_item(self.store.as_ref(), session.kind, session.id, now)
+            .await
+            .map_err(ContactError::from)?;
+        Ok(view.with_ese(ese.as_ref()))
+    }
+
+    /// A file not in external storage (yet): the session waits for it (R-E-6), unless its wait
+    /// already ended. Answers why the trigger did nothing.
+    pub async fn wait_for(
+        &self,
+        session: &SessionRef,
+        file: AwaitedFile,
+        now: UnixMillis,
+    ) -> Result<String, FileWorkerError> {
+        let progress = self
+            .store
+            .get(&awaited::progress_key(session, file), now)
+            .await?;
+        if let Some(reason) = progress.as_ref().and_then(|p| awaited::is_final(&p.body)) {
+            return Ok(reason.to_owned());
+        }
+        awaited::await_file(self.store.as_ref(), session, file, now).await?;
+        tracing::info!(
+            kind = session.kind.as_str(),
+            id = session.id,
+            file = file.as_str(),
+            "not in external storage yet; waiting for it"
+        );
+        Ok(format!(
+            "waiting for the {} in external storage",
+            file.as_str()
+        ))
     }
 
     /// The resumable bucket → attachment → note flow.

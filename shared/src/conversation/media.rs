@@ -27,6 +27,22 @@ impl FileWorker {
         Ok(names)
     }
 
+    /// The session's photos and videos, each attached once; answers how many there are and
+    /// how many this call attached. Costs two narrow listings when there are none.
+    pub async fn attach_session_media(
+        &self,
+        session: &SessionRef,
+        now: UnixMillis,
+    ) -> Result<(usize, usize), FileWorkerError> {
+        let names = self.media_names(session).await?;
+        if names.is_empty() {
+            return Ok((0, 0));
+        }
+        let view = self.session_view(session, now).await?;
+        let attached = self.attach_media(session, &names, &view, now).await?;
+        Ok((names.len(), attached))
+    }
+
     /// Attaches each of `names` once; answers how many were attached by this call.
     pub async fn attach_media(
         &self,

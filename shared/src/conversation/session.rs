@@ -3,7 +3,7 @@
 
 use super::updates::{NoteFacts, voicemail_handling};
 use super::{Channel, Origin, SessionFacts};
-use crate::ccai::model::{Call, Chat, Transfer};
+use crate::ccai::model::{Call, Chat, Transfer, is_ended_status};
 use crate::ese::EseItem;
 use crate::events::SessionKind;
 use serde_json::{Map, Value};
@@ -37,23 +37,8 @@ fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
         .or(assignee)
 }
 
-/// Statuses of a finished session (calls and chats; unknown values are not finished).
-const ENDED_STATUSES: [&str; 11] = [
-    "finished",
-    "failed",
-    "action_only_finished",
-    "deflected",
-    "abandoned",
-    "dismissed",
-    "timeout",
-    "ended",
-    "no_response",
-    "canceled",
-    "voicemail_closed",
-];
-
 fn ended(status: Option<&str>) -> bool {
-    status.is_some_and(|s| ENDED_STATUSES.contains(&s))
+    status.is_some_and(|s| is_ended_status(s) || s == "voicemail_closed")
 }
 
 impl From<&Call> for SessionView {

@@ -29,7 +29,7 @@ pub enum AwaitedFile {
 }
 
 impl AwaitedFile {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             AwaitedFile::Recording => "recording",
             AwaitedFile::Transcript => "transcript",
@@ -46,6 +46,15 @@ pub struct Wait {
     pub since: i64,
     pub attempt: u32,
     pub next_at: i64,
+}
+
+/// Where a session's file records its progress (`SESSION#<kind>#<id>/RECORDING`, …), and a wait
+/// that ended its final outcome.
+pub fn progress_key(session: &SessionRef, file: AwaitedFile) -> ItemKey {
+    ItemKey::new(
+        format!("SESSION#{}#{}", session.kind.as_str(), session.id),
+        file.as_str().to_uppercase(),
+    )
 }
 
 fn key(session: &SessionRef, file: AwaitedFile) -> ItemKey {
@@ -145,10 +154,7 @@ pub async fn look_for_files(
             wait.session.id
         );
         if now.0 - wait.since > deadline.as_millis() as i64 {
-            let progress = ItemKey::new(
-                format!("SESSION#{}#{}", wait.session.kind.as_str(), wait.session.id),
-                wait.file.as_str().to_uppercase(),
-            );
+            let progress = progress_key(&wait.session, wait.file);
             let reason = format!(
                 "no {} in external storage {} hours after the session ended",
                 wait.file.as_str(),

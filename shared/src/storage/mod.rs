@@ -49,6 +49,33 @@ pub trait ExternalStorage: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// A small file (a transcript, a metadata file) read whole, refused over `limit` bytes.
+pub async fn read_whole(
+    storage: &dyn ExternalStorage,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>, BlobError> {
+    use futures::TryStreamExt;
+    let download = storage.open(name).await?;
+    if download.meta.size > limit {
+        return Err(BlobError::TooLarge {
+            key: name.to_owned(),
+            limit,
+        });
+    }
+    let chunks: Vec<bytes::Bytes> =
+        download
+            .body
+            .try_collect()
+            .await
+            .map_err(|source| BlobError::Source {
+                key: name.to_owned(),
+                bytes_read: 0,
+                source,
+            })?;
+    Ok(chunks.concat())
+}
+
 /// `prefix/name`, without doubled or leading slashes.
 pub fn object_key(prefix: &str, name: &str) -> String {
     let prefix = prefix.trim_matches('/');

@@ -15,9 +15,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Google's published keys for the tokens of push subscriptions.
+/// Google's published keys for the tokens of push subscriptions (the OpenID Connect certificate
+/// endpoint; not in the spec files — configurable as `GOOGLE_JWKS_URL` for that reason).
 pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
-const ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
+/// The issuer of push tokens (ccai-api.md §3; Google's "Authentication for push subscriptions",
+/// https://docs.cloud.google.com/pubsub/docs/authenticate-push-subscriptions.md.txt).
+const ISSUERS: [&str; 1] = ["https://accounts.google.com"];
 /// Keys are kept this long; an unknown key id refetches (at most once a minute).
 const KEYS_FRESH_FOR: Duration = Duration::from_secs(3600);
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);

@@ -1,13 +1,12 @@
 //! External storage over the S3 API: Cloud Storage's XML API with HMAC keys, or an S3 bucket.
 
 use super::{ExternalStorage, StoredFile, object_key};
-use crate::blob::{BlobDownload, BlobError, BlobMeta};
+use crate::blob::{BlobDownload, BlobError, BlobMeta, body_stream, classify_s3_error};
 use crate::config::{ConfigError, Env, ParameterStore, Secret, optional_secrets};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use futures::StreamExt;
+use aws_sdk_s3::error::SdkError;
 
 /// `EXTERNAL_STORAGE_*`, read once at cold start by the functions that read files.
 #[derive(Clone, Debug)]
@@ -126,31 +125,6 @@ impl S3ExternalStorage {
     }
 }
 
-fn classify<E, R>(operation: &'static str, key: &str, err: SdkError<E, R>) -> BlobError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let code = err.code().unwrap_or_default().to_owned();
-    if matches!(code.as_str(), "NoSuchKey" | "NotFound") {
-        return BlobError::NotFound { key: key.into() };
-    }
-    let retryable = match &err {
-        SdkError::ServiceError(_) => matches!(
-            code.as_str(),
-            "SlowDown" | "InternalError" | "ServiceUnavailable" | "RequestTimeout"
-        ),
-        SdkError::ConstructionFailure(_) => false,
-        _ => true,
-    };
-    BlobError::Backend {
-        operation,
-        key: key.into(),
-        message: format!("{}", DisplayErrorContext(&err)),
-        retryable,
-    }
-}
-
 #[async_trait]
 impl ExternalStorage for S3ExternalStorage {
     async fn stat(&self, name: &str) -> Result<Option<StoredFile>, BlobError> {
@@ -174,7 +148,7 @@ impl ExternalStorage for S3ExternalStorage {
             })),
             // HEAD has no body, so a missing object is a bare 404.
             Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(None),
-            Err(err) => match classify("HeadObject", &key, err) {
+            Err(err) => match classify_s3_error("HeadObject", &key, err) {
                 BlobError::NotFound { .. } => Ok(None),
                 other => Err(other),
             },
@@ -190,20 +164,15 @@ impl ExternalStorage for S3ExternalStorage {
             .key(&key)
             .send()
             .await
-            .map_err(|err| classify("GetObject", &key, err))?;
+            .map_err(|err| classify_s3_error("GetObject", &key, err))?;
         let meta = BlobMeta {
             size: answer.content_length().map_or(0, |n| n.max(0) as u64),
             content_type: answer.content_type().map(str::to_owned),
         };
-        let body = futures::stream::try_unfold(answer.body, |mut body| async move {
-            match body.try_next().await {
-                Ok(Some(chunk)) => Ok(Some((chunk, body))),
-                Ok(None) => Ok(None),
-                Err(err) => Err(std::io::Error::other(err)),
-            }
+        Ok(BlobDownload {
+            meta,
+            body: body_stream(answer.body),
         })
-        .boxed();
-        Ok(BlobDownload { meta, body })
     }
 
     async fn list(&self, start: &str) -> Result<Vec<String>, BlobError> {
@@ -218,7 +187,7 @@ impl ExternalStorage for S3ExternalStorage {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| classify("ListObjectsV2", &prefix, err))?;
+            let page = page.map_err(|err| classify_s3_error("ListObjectsV2", &prefix, err))?;
             for object in page.contents() {
                 if let Some(key) = object.key() {
                     let name = key
