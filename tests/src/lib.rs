@@ -11,6 +11,7 @@ pub mod kustomer_sandbox;
 pub mod kustomer_support;
 pub mod local;
 pub mod platforms;
+pub mod pubsub;
 pub mod storage_support;
 pub mod stream_support;
 

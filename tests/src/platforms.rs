@@ -1,20 +1,23 @@
 //! Both platform sandboxes with real clients pointed at them: where every function test and
 //! the demo start.
 
-use crate::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
+use crate::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions, ExportTarget};
 use crate::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
 use bridge_shared::ccai::CcaiClient;
+use bridge_shared::config::Secret;
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
-use bridge_shared::storage::{ExternalStorage, FsExternalStorage};
+use bridge_shared::storage::{
+    ExternalStorage, ExternalStorageSettings, FsExternalStorage, S3ExternalStorage,
+};
 use bridge_shared::store::StateStore;
 use std::sync::Arc;
 
 pub struct SandboxedPlatforms {
     pub ccai: CcaiSandbox,
     pub kustomer: KustomerSandbox,
-    /// The tenant's external storage the CCAI sandbox writes its files into (a folder of its
-    /// own unless the options name one), read the way the bridge reads it.
+    /// The tenant's external storage the CCAI sandbox writes its files into (a bucket of its
+    /// own in the S3 stand-in, or a folder without one), read the way the bridge reads it.
     pub storage: Arc<dyn ExternalStorage>,
     pub ccai_client: Arc<CcaiClient>,
     pub kustomer_client: Arc<KustomerClient>,
@@ -27,12 +30,12 @@ impl SandboxedPlatforms {
 
     /// With the CCAI sandbox's switches set (e.g. where the caller's number is served).
     pub async fn start_with(mut ccai_options: CcaiSandboxOptions) -> std::io::Result<Self> {
-        let root = ccai_options
-            .external_files
-            .get_or_insert_with(|| std::env::temp_dir().join(crate::unique("tenant-storage")))
-            .clone();
-        let storage: Arc<dyn ExternalStorage> =
-            Arc::new(FsExternalStorage::new(root, &ccai_options.external_prefix));
+        let target = match &ccai_options.external_storage {
+            Some(target) => target.clone(),
+            None => tenant_bucket().await?,
+        };
+        ccai_options.external_storage = Some(target.clone());
+        let storage = reader(&target, &ccai_options.external_prefix).await;
         let ccai = CcaiSandbox::start(ccai_options).await?;
         let kustomer = KustomerSandbox::start(SandboxOptions::default()).await?;
         Ok(Self {
@@ -66,5 +69,45 @@ impl SandboxedPlatforms {
             self.kustomer_client.clone(),
             DEFAULT_LEASE,
         )
+    }
+}
+
+/// A bucket of its own in the S3 stand-in playing the tenant's Cloud Storage bucket, when the
+/// stand-in runs (`AWS_ENDPOINT_URL_S3`); a folder of its own otherwise (the demo without
+/// services).
+pub async fn tenant_bucket() -> std::io::Result<ExportTarget> {
+    if std::env::var("AWS_ENDPOINT_URL_S3").is_err() {
+        return Ok(ExportTarget::Folder(
+            std::env::temp_dir().join(crate::unique("tenant-storage")),
+        ));
+    }
+    let client = crate::local::s3_client().await;
+    let bucket = crate::unique("tenant");
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .map_err(|err| std::io::Error::other(format!("creating bucket {bucket}: {err:?}")))?;
+    Ok(ExportTarget::Bucket { client, bucket })
+}
+
+/// The bridge's reader for what the sandbox writes: over the S3 API, as the deployed bridge
+/// reads Cloud Storage (path-style, the stand-in's endpoint and keys), or the folder.
+pub async fn reader(target: &ExportTarget, prefix: &str) -> Arc<dyn ExternalStorage> {
+    match target {
+        ExportTarget::Bucket { bucket, .. } => {
+            let settings = ExternalStorageSettings {
+                bucket: bucket.clone(),
+                prefix: prefix.to_owned(),
+                endpoint: std::env::var("AWS_ENDPOINT_URL_S3").ok(),
+                region: std::env::var("AWS_REGION").ok(),
+                access_key_id: std::env::var("AWS_ACCESS_KEY_ID").ok().map(Secret::new),
+                secret_access_key: std::env::var("AWS_SECRET_ACCESS_KEY").ok().map(Secret::new),
+            };
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Arc::new(S3ExternalStorage::new(&aws, &settings))
+        }
+        ExportTarget::Folder(root) => Arc::new(FsExternalStorage::new(root, prefix)),
     }
 }

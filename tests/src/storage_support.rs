@@ -1,6 +1,8 @@
 //! External storage as tests need it: a wrapper that counts reads and can cut a body short
 //! (the connection to the tenant's bucket breaking half-way).
 
+use crate::pubsub::PushSigner;
+pub use crate::pubsub::TokenClaims;
 use async_trait::async_trait;
 use bridge_shared::blob::{BlobDownload, BlobError};
 use bridge_shared::storage::{ExternalStorage, StoredFile};
@@ -77,16 +79,14 @@ impl ExternalStorage for WatchedStorage {
     }
 }
 
-/// Plays Google's side of a bucket notification: a local signing key whose JWKS it serves
-/// over HTTP (the bridge's `GOOGLE_JWKS_URL` in tests), and Pub/Sub push requests signed with
-/// it. The key is test material (`tests/fixtures`), trusted by nothing deployed.
+/// A JWKS server of its own and signed pushes, for tests of the push route alone (the CCAI
+/// sandbox serves the same key and sends its own pushes when a push target is set).
 pub struct StoragePusher {
     pub jwks_url: String,
     pub audience: String,
     pub service_account: String,
     pub bucket: String,
-    key: jsonwebtoken::EncodingKey,
-    kid: String,
+    signer: Arc<PushSigner>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -96,24 +96,10 @@ impl Drop for StoragePusher {
     }
 }
 
-/// What the token of one push says (to make bad ones).
-#[derive(Clone, Debug)]
-pub struct TokenClaims {
-    pub audience: String,
-    pub email: String,
-    pub email_verified: bool,
-    pub issuer: String,
-    /// Seconds from now; negative = expired.
-    pub expires_in: i64,
-}
-
 impl StoragePusher {
     pub async fn start(bucket: &str) -> Self {
-        let jwk: serde_json::Value =
-            serde_json::from_str(include_str!("../fixtures/storage-push-test-jwk.json"))
-                .unwrap_or_default();
-        let kid = jwk["kid"].as_str().unwrap_or_default().to_owned();
-        let jwks = serde_json::json!({ "keys": [jwk] });
+        let signer = Arc::new(PushSigner::new());
+        let jwks = signer.jwks();
         let app = axum::Router::new().route(
             "/oauth2/v3/certs",
             axum::routing::get(move || {
@@ -129,16 +115,12 @@ impl StoragePusher {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let key = jsonwebtoken::EncodingKey::from_rsa_der(include_bytes!(
-            "../fixtures/storage-push-test-key.der"
-        ));
         Self {
             jwks_url: format!("http://127.0.0.1:{port}/oauth2/v3/certs"),
             audience: "https://bridge.example.com/webhooks/storage".into(),
             service_account: "push@tenant-project.iam.gserviceaccount.com".into(),
             bucket: bucket.to_owned(),
-            key,
-            kid,
+            signer,
             server,
         }
     }
@@ -154,35 +136,15 @@ impl StoragePusher {
     }
 
     pub fn good_claims(&self) -> TokenClaims {
-        TokenClaims {
-            audience: self.audience.clone(),
-            email: self.service_account.clone(),
-            email_verified: true,
-            issuer: "https://accounts.google.com".into(),
-            expires_in: 3600,
-        }
+        TokenClaims::google(&self.audience, &self.service_account)
     }
 
-    /// A signed token with these claims.
     pub fn token(&self, claims: &TokenClaims) -> String {
-        let now = chrono::Utc::now().timestamp();
-        let body = serde_json::json!({"aud": claims.audience, "iss": claims.issuer,
-            "email": claims.email, "email_verified": claims.email_verified,
-            "iat": now - 10, "exp": now + claims.expires_in, "sub": "1234567890"});
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        match jsonwebtoken::encode(&header, &body, &self.key) {
-            Ok(token) => token,
-            Err(err) => panic!("signing a test token: {err}"),
-        }
+        self.signer.token(claims)
     }
 
     /// The push envelope for an object of the bucket.
     pub fn envelope(&self, object: &str, generation: u64) -> serde_json::Value {
-        serde_json::json!({"message": {"attributes": {"bucketId": self.bucket, "objectId": object,
-            "objectGeneration": generation.to_string(), "eventType": "OBJECT_FINALIZE",
-            "payloadFormat": "JSON_API_V1"}, "data": "e30=", "messageId": generation.to_string(),
-            "publishTime": chrono::Utc::now().to_rfc3339()},
-            "subscription": "projects/tenant-project/subscriptions/bridge-storage"})
+        crate::pubsub::envelope(&self.bucket, object, generation)
     }
 }

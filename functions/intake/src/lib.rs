@@ -138,7 +138,7 @@ async fn storage_notification(
             Ok(Some(session)) => session,
             Ok(None) => {
                 tracing::info!(
-                    "metadata file of no session waiting for one; the scheduled look covers it"
+                    "metadata file of no session the bridge knows; the scheduled look covers it"
                 );
                 return no_content();
             }
@@ -187,16 +187,28 @@ async fn storage_notification(
 }
 
 /// The session a `metadata-{id}.json` belongs to: the call or the chat with that id waiting for
-/// its metadata.
+/// its metadata, else the one the bridge has placed in Kustomer already (a rewritten metadata
+/// file, a new generation, concerns a session whose first file was read).
 async fn metadata_session(
     api: &IntakeApi,
     id: u64,
     now: UnixMillis,
 ) -> Result<Option<SessionRef>, StoreError> {
-    for kind in [SessionKind::Call, SessionKind::Chat] {
+    let kinds = [SessionKind::Call, SessionKind::Chat];
+    for kind in kinds {
         let session = SessionRef { kind, id };
         if is_awaited(api.store.as_ref(), &session, AwaitedFile::Metadata, now).await? {
             return Ok(Some(session));
+        }
+    }
+    for kind in kinds {
+        if api
+            .store
+            .get(&ItemKey::session_link(kind, id), now)
+            .await?
+            .is_some()
+        {
+            return Ok(Some(SessionRef { kind, id }));
         }
     }
     Ok(None)

@@ -392,7 +392,8 @@ mod storage_push {
     }
 
     #[tokio::test]
-    async fn r_e_6_a_metadata_push_reaches_the_session_waiting_for_it() {
+    async fn r_e_6_a_metadata_push_reaches_the_session_waiting_for_it_and_a_rewrite_reaches_it_later()
+     {
         let (api, store, pusher) = api_with_push().await;
         let token = pusher.token(&pusher.good_claims());
         let id = 800_000 + (UnixMillis::now().0 % 100_000) as u64;
@@ -448,6 +449,28 @@ mod storage_push {
         )
         .await
         .unwrap();
+        // Read and placed in Kustomer; nobody waits any more. The file is rewritten (a new
+        // generation): the rewrite still reaches the chat.
+        state
+            .put_if_absent(
+                &bridge_shared::store::Item::new(
+                    bridge_shared::store::ItemKey::session_link(chat.kind, chat.id),
+                    json!({"conversation_id": "5f00000000000000000000aa"}),
+                ),
+                UnixMillis::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            send(&api, push(&pusher.envelope(&object, 3), Some(&token)))
+                .await
+                .0,
+            204
+        );
+        let rewrite = stored(store.as_ref(), &format!("file-{digest}-3"))
+            .await
+            .unwrap();
+        assert_eq!(rewrite.session, chat);
     }
 
     #[tokio::test]

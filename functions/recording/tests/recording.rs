@@ -11,13 +11,14 @@ use bridge_shared::UnixMillis;
 use bridge_shared::blob::{BlobKey, BlobStore};
 use bridge_shared::store::StateStore;
 use bridge_tests::ccai_sandbox::recording_byte;
-use bridge_tests::ccai_sandbox::{Played, ScenarioDriver};
+use bridge_tests::ccai_sandbox::{CcaiSandboxOptions, FileDelays, Played, ScenarioDriver};
 use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
 use bridge_tests::platforms::SandboxedPlatforms;
 use bridge_tests::storage_support::WatchedStorage;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -29,7 +30,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
-    let platforms = SandboxedPlatforms::start().await.unwrap();
+    rig_with(CcaiSandboxOptions::default()).await
+}
+
+async fn rig_with(options: CcaiSandboxOptions) -> Rig {
+    let platforms = SandboxedPlatforms::start_with(options).await.unwrap();
     let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
     // 5 MiB parts, S3's minimum: a 12 MiB recording goes up in three.
     let blobs: Arc<dyn BlobStore> =
@@ -246,21 +251,52 @@ async fn a_call_without_recording_is_skipped() {
 
 #[tokio::test]
 async fn r_e_6_a_recording_that_lands_after_the_calls_end_is_attached_by_a_later_trigger() {
-    let rig = rig().await;
+    // The platform writes the recording 90 s after the call ends.
+    let rig = rig_with(CcaiSandboxOptions {
+        file_delays: FileDelays {
+            recording: Duration::from_secs(90),
+            ..FileDelays::default()
+        },
+        ..CcaiSandboxOptions::default()
+    })
+    .await;
     let agent = rig.platforms.add_agent(
         &format!("{}@example.com", bridge_tests::unique("ana")),
         "Ana",
         "Available",
     );
-    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    driver.hold_files = true;
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550106605").await;
+    let recording = format!("call-{}.mp3", call.session_id);
     // The call ended; its recording is not in external storage yet.
     assert!(rig.deliver_end(&call).await.is_empty(), "not a failure");
+    rig.platforms.ccai.advance_files(Duration::from_secs(89));
+    assert!(
+        !rig.platforms
+            .ccai
+            .publish_due()
+            .await
+            .unwrap()
+            .written
+            .contains(&recording)
+    );
+    assert!(
+        rig.deliver_end(&call).await.is_empty(),
+        "a second look, still nothing"
+    );
     assert!(rig.recording_notes().is_empty());
     assert_eq!(rig.recording_downloads(), 0);
     // It lands; the next trigger (a poll, the scheduled look) attaches it, once.
-    rig.platforms.ccai.publish_files().unwrap();
+    rig.platforms.ccai.advance_files(Duration::from_secs(1));
+    assert!(
+        rig.platforms
+            .ccai
+            .publish_due()
+            .await
+            .unwrap()
+            .written
+            .contains(&recording)
+    );
     assert!(rig.deliver_end(&call).await.is_empty());
     assert!(rig.deliver_end(&call).await.is_empty());
     assert_eq!(rig.recording_notes().len(), 1);
@@ -275,11 +311,10 @@ async fn r_r_1_r_u_7_an_end_user_photo_is_stored_and_attached_once() {
         "Ana",
         "Available",
     );
-    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    driver.hold_files = true;
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550106606").await;
     driver.smart_action(call.session_id, true);
-    rig.platforms.ccai.publish_files().unwrap();
+    rig.platforms.ccai.publish_due().await.unwrap();
     assert!(rig.deliver_end(&call).await.is_empty());
     assert!(
         rig.deliver_end(&call).await.is_empty(),

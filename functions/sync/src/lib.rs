@@ -21,7 +21,7 @@ use bridge_shared::storage::awaited::{self, AwaitedFile};
 use bridge_shared::storage::files::metadata_name;
 use bridge_shared::storage::metadata::{SessionMetadata, parse_metadata};
 use bridge_shared::storage::{ExternalStorage, read_whole};
-use bridge_shared::store::{Item, ItemKey, PutOutcome, keys};
+use bridge_shared::store::{Item, ItemKey, PutOutcome};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
@@ -184,7 +184,7 @@ async fn latest_ese_item(
     trigger: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<Option<Map<String, Value>>, SyncError> {
-    let key = ItemKey::session_ese(store_kind(trigger.session.kind), trigger.session.id);
+    let key = ItemKey::session_ese(trigger.session.kind, trigger.session.id);
     let kept = match (&trigger.item, trigger.source) {
         (Some(item), TriggerSource::Ese) => {
             let stored = Item::new(key, Value::Object(item.clone()))
@@ -201,13 +201,6 @@ async fn latest_ese_item(
         Value::Object(map) => Some(map),
         _ => None,
     }))
-}
-
-fn store_kind(kind: SessionKind) -> keys::SessionKind {
-    match kind {
-        SessionKind::Call => keys::SessionKind::Call,
-        SessionKind::Chat => keys::SessionKind::Chat,
-    }
 }
 
 /// One level-triggered reconcile of the trigger's session (architecture.md): the truth is the

@@ -9,13 +9,14 @@ use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, TriggerSour
 use bridge_shared::kustomer::requests::ConversationPatch;
 use bridge_shared::store::{EmbeddedStore, StateStore};
 use bridge_sync::{SyncApi, handle};
-use bridge_tests::ccai_sandbox::{CcaiSandboxOptions, Played, ScenarioDriver};
+use bridge_tests::ccai_sandbox::{CcaiSandboxOptions, FileDelays, Played, ScenarioDriver};
 use bridge_tests::kustomer_sandbox::state::Record;
 use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
 use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 struct Rig {
     platforms: SandboxedPlatforms,
@@ -546,11 +547,25 @@ async fn r_e_5_a_poll_before_the_callers_number_is_known_waits_and_ese_completes
 /// what changed and repeats nothing.
 #[tokio::test]
 async fn r_u_7_r_u_8_r_u_10_the_metadata_file_adds_smart_actions_and_the_comment_once() {
-    let rig = rig().await;
+    // The metadata file lands 15 minutes after the end, without the survey's comment; it is
+    // rewritten 20 minutes after the end with it.
+    const MINUTE: Duration = Duration::from_secs(60);
+    let rig = rig_with(
+        Arc::new(EmbeddedStore::new()),
+        CcaiSandboxOptions {
+            file_delays: FileDelays {
+                metadata: 15 * MINUTE,
+                metadata_rewrite: Some(20 * MINUTE),
+                ..FileDelays::default()
+            },
+            ..CcaiSandboxOptions::default()
+        },
+    )
+    .await;
     let (agent, _) = rig.agent("ana");
-    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    driver.hold_files = true;
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550108821").await;
+    let metadata = format!("metadata-{}.json", call.session_id);
     driver.smart_action(call.session_id, true);
     driver.csat("call", call.session_id, 5, Some("Solved at once"));
     // The session ends before its metadata is written (~15 minutes later): it waits for it.
@@ -567,14 +582,32 @@ async fn r_u_7_r_u_8_r_u_10_the_metadata_file_adds_smart_actions_and_the_comment
             .any(|w| w.key.sk == format!("call#{}#metadata", call.session_id)),
         "the metadata file is awaited"
     );
-    rig.platforms.ccai.publish_files().unwrap();
-    rig.deliver_poll(&call).await;
-    // Rewritten with one more SmartAction (a failure on the customer's side).
-    driver.smart_action(call.session_id, false);
-    rig.platforms.ccai.publish_files().unwrap();
-    rig.deliver_poll(&call).await;
+    rig.platforms.ccai.advance_files(15 * MINUTE);
+    let landed = rig.platforms.ccai.publish_due().await.unwrap().written;
+    assert!(landed.contains(&metadata), "{landed:?}");
     rig.deliver_poll(&call).await;
     let conversation = rig.conversation_of(&call);
+    let comments = || {
+        rig.notes_on(&conversation.id)
+            .iter()
+            .filter(|n| {
+                n.text("body")
+                    .is_some_and(|b| b.starts_with("Customer comment"))
+            })
+            .count()
+    };
+    assert_eq!(comments(), 0, "the first metadata file has no comment yet");
+    // Rewritten with the comment and one more SmartAction (a failure on the customer's side).
+    driver.smart_action(call.session_id, false);
+    rig.platforms.ccai.advance_files(5 * MINUTE);
+    let rewritten = rig.platforms.ccai.publish_due().await.unwrap().written;
+    assert!(
+        rewritten.contains(&metadata),
+        "a new generation: {rewritten:?}"
+    );
+    rig.deliver_poll(&call).await;
+    rig.deliver_poll(&call).await;
+    assert_eq!(comments(), 1);
     let mut bodies: Vec<String> = rig
         .notes_on(&conversation.id)
         .iter()

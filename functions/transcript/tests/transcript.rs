@@ -9,15 +9,25 @@ use bridge_shared::UnixMillis;
 use bridge_shared::blob::FsBlobStore;
 use bridge_shared::conversation::render_transcript_file;
 use bridge_shared::store::EmbeddedStore;
-use bridge_tests::ccai_sandbox::ScenarioDriver;
+use bridge_tests::ccai_sandbox::{CcaiSandboxOptions, FileDelays, ScenarioDriver};
 use bridge_tests::platforms::SandboxedPlatforms;
 use bridge_transcript::{TranscriptApi, handle};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[tokio::test]
 async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
-    let platforms = SandboxedPlatforms::start().await.unwrap();
+    // The transcript lands a minute after the chat ends.
+    let platforms = SandboxedPlatforms::start_with(CcaiSandboxOptions {
+        file_delays: FileDelays {
+            transcript: Duration::from_secs(60),
+            ..FileDelays::default()
+        },
+        ..CcaiSandboxOptions::default()
+    })
+    .await
+    .unwrap();
     let store = Arc::new(EmbeddedStore::new());
     let files = std::env::temp_dir().join(bridge_tests::unique("transcripts"));
     let api = TranscriptApi {
@@ -33,8 +43,7 @@ async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
         "Ana",
         "Available",
     );
-    let mut driver = ScenarioDriver::new(&platforms.ccai, None);
-    driver.hold_files = true;
+    let driver = ScenarioDriver::new(&platforms.ccai, None);
     let chat = driver
         .chat_with_transcript(
             agent,
@@ -52,7 +61,12 @@ async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
     // R-E-6: the transcript has not landed yet: nothing happens, nothing fails.
     assert!(deliver(1).await.batch_item_failures.is_empty());
     assert!(platforms.kustomer.inspect(|w| w.notes.is_empty()));
-    platforms.ccai.publish_files().unwrap();
+    platforms.ccai.advance_files(Duration::from_secs(60));
+    let landed = platforms.ccai.publish_due().await.unwrap().written;
+    assert!(
+        landed.contains(&format!("chat-{}.txt", chat.session_id)),
+        "{landed:?}"
+    );
     assert!(deliver(2).await.batch_item_failures.is_empty());
 
     let exported = platforms

@@ -1,7 +1,8 @@
 //! The demo's external-storage scenario (issue 11; R-R-1, R-X-1, R-E-6): CCAI Platform writes
-//! recordings and transcripts into the tenant's bucket (here a folder), late or never; the
-//! bridge attaches each once — through the bucket's Google-signed push, or the scheduled look —
-//! and gives up on a file that never comes only at the deadline, saying why.
+//! recordings, transcripts and metadata into the tenant's bucket (the S3 stand-in, or a folder
+//! without services), late or never, and pushes the bucket's signed notifications; the bridge
+//! attaches each once — through the push, or the scheduled look when the push did not get
+//! through — and gives up on a file that never comes only at the deadline, saying why.
 
 use crate::backends::Backends;
 use crate::functions::{Platforms, Tokens, handlers};
@@ -13,22 +14,44 @@ use bridge_shared::UnixMillis;
 use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::storage::awaited::look_for_files;
 use bridge_shared::storage::push::PushVerifier;
-use bridge_tests::ccai_sandbox::{EventSink, ScenarioDriver};
+use bridge_tests::ccai_sandbox::{
+    CcaiSandboxOptions, EventSink, FileDelays, Published, PushTarget, ScenarioDriver,
+};
 use bridge_tests::platforms::SandboxedPlatforms;
-use bridge_tests::storage_support::StoragePusher;
+use bridge_tests::pubsub::{PushSigner, TokenClaims};
 use std::sync::Arc;
 use std::time::Duration;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
 pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Outcome {
-    let sandboxes = SandboxedPlatforms::start()
-        .await
-        .map_err(|e| e.to_string())?;
-    let prefix = sandboxes.ccai.options().external_prefix;
+    // The platform writes recordings 2 minutes after the end, transcripts after 3, metadata
+    // after 15 and again after 20 (on the sandbox's file clock, which the demo moves forward),
+    // and pushes each object's notification, every one twice.
+    let push = PushTarget {
+        duplicate: true,
+        ..PushTarget::to("http://127.0.0.1:9/webhooks/storage")
+    };
+    let sandboxes = SandboxedPlatforms::start_with(CcaiSandboxOptions {
+        file_delays: FileDelays {
+            recording: 2 * MINUTE,
+            transcript: 3 * MINUTE,
+            media: 2 * MINUTE,
+            metadata: 15 * MINUTE,
+            metadata_rewrite: Some(20 * MINUTE),
+        },
+        push: Some(push.clone()),
+        ..CcaiSandboxOptions::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let ccai = &sandboxes.ccai;
     let agent = sandboxes.add_agent(&format!("dee.files.{run}@example.com"), "Dee", "Available");
-    let pusher = StoragePusher::start("tenant-exports").await;
     let platforms = Platforms::of(&sandboxes);
+    let push_settings = ccai
+        .push_settings()
+        .ok_or("the sandbox has no push target")?;
+    let bucket = push_settings.bucket.clone().unwrap_or_default();
     let tokens = Tokens {
         bridge: Secret::new("demo-bridge-token"),
         admin: Secret::new("demo-admin-token"),
@@ -37,7 +60,7 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
             password: Secret::new("demo-events-password"),
         }],
         storage_push: Some(Arc::new(PushVerifier::new(
-            pusher.settings(),
+            push_settings,
             reqwest::Client::new(),
         ))),
     };
@@ -48,6 +71,13 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
     )
     .await
     .map_err(|e| e.to_string())?;
+    let push_url = format!("{}/webhooks/storage", host.base_url);
+    ccai.reconfigure(|o| {
+        o.push = Some(PushTarget {
+            url: push_url.clone(),
+            ..push.clone()
+        })
+    });
     let streams = start_streams(backends, &platforms).await?;
     let drain = || async {
         if streams.drain(Duration::from_secs(20)).await {
@@ -55,6 +85,10 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
         } else {
             Err("the stream was not drained within 20 s".to_owned())
         }
+    };
+    let publish = |by: Duration| async move {
+        ccai.advance_files(by);
+        ccai.publish_due().await.map_err(|e| e.to_string())
     };
     let mut section = Section::done(
         "Files from the tenant's external storage: late, pushed, or never (R-R-1, R-X-1, R-E-6)",
@@ -64,17 +98,14 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
         "ccai-events",
         "demo-events-password",
     );
-    let mut driver = ScenarioDriver::new(&sandboxes.ccai, Some(sink));
-    driver.hold_files = true;
+    let driver = ScenarioDriver::new(ccai, Some(sink));
 
-    // A call whose recording lands after the call: the push brings it.
+    // A call whose recording lands two minutes after the call: the push brings it.
     let late = driver.ivr_call_answered(agent, "+15550107801").await;
+    driver.csat("call", late.session_id, 5, Some("Quick and kind"));
     // A call whose recording never comes.
     let never = driver.ivr_call_answered(agent, "+15550107802").await;
-    sandboxes
-        .ccai
-        .change(|w| w.withheld.insert(format!("call-{}.mp3", never.session_id)));
-    // A chat whose transcript lands later, with no push: the scheduled look finds it.
+    ccai.change(|w| w.withheld.insert(format!("call-{}.mp3", never.session_id)));
     let chat = driver
         .chat_with_transcript(
             agent,
@@ -94,47 +125,56 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
         attached("-transcript")
     ));
 
-    // The files land; the bucket pushes the recording's OBJECT_FINALIZE (twice: at least once).
-    let landed = sandboxes.ccai.publish_files().map_err(|e| e.to_string())?;
-    let object = format!("{prefix}/call-{}.mp3", late.session_id);
-    let token = pusher.token(&pusher.good_claims());
-    let http = reqwest::Client::new();
-    let mut statuses = Vec::new();
-    for _ in 0..2 {
-        let answer = http
-            .post(format!("{}/webhooks/storage", host.base_url))
-            .bearer_auth(&token)
-            .json(&pusher.envelope(&object, 1))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        statuses.push(answer.status().as_u16());
-    }
-    let forged = http
-        .post(format!("{}/webhooks/storage", host.base_url))
-        .bearer_auth(pusher.token(&bridge_tests::storage_support::TokenClaims {
-            audience: "https://elsewhere.example.com".into(),
-            ..pusher.good_claims()
-        }))
-        .json(&pusher.envelope(&object, 2))
+    // Two minutes later the recording lands; its notification is pushed twice.
+    let pushed = publish(2 * MINUTE).await?;
+    drain().await?;
+    section.line(format!(
+        "+2 min: {} landed, {} push(es) acknowledged (each sent twice); {} recording(s) attached",
+        pushed.written.join(", "),
+        pushed.pushes_acked,
+        attached("-recording")
+    ));
+    let forged = reqwest::Client::new()
+        .post(&push_url)
+        .bearer_auth(PushSigner::new().token(&TokenClaims::google(
+            "https://elsewhere.example.com",
+            &push.service_account,
+        )))
+        .json(&bridge_tests::pubsub::envelope(
+            &bucket,
+            &ccai.object_name(&format!("call-{}.mp3", late.session_id)),
+            1,
+        ))
         .send()
         .await
         .map_err(|e| e.to_string())?
         .status()
         .as_u16();
-    drain().await?;
     section.line(format!(
-        "{} file(s) landed; the push of call-{}.mp3 (sent twice): {:?}; a token for another audience: {forged}",
-        landed.len(),
-        late.session_id,
-        statuses
-    ));
-    section.line(format!(
-        "after the push: {} recording(s) attached",
-        attached("-recording")
+        "a push signed with the right key for another audience: {forged}"
     ));
 
-    // The scheduled look (the next run of bridge-reconcile, a minute later).
+    // The push endpoint is unreachable when the transcript lands: Pub/Sub keeps the push.
+    ccai.reconfigure(|o| {
+        o.push = Some(PushTarget {
+            url: "http://127.0.0.1:9/unreachable".into(),
+            ..push.clone()
+        })
+    });
+    let missed = publish(MINUTE).await?;
+    ccai.reconfigure(|o| {
+        o.push = Some(PushTarget {
+            url: push_url.clone(),
+            ..push.clone()
+        })
+    });
+    section.line(format!(
+        "+3 min: {} landed while the push endpoint was down ({} push(es) kept for redelivery)",
+        missed.written.join(", "),
+        missed.pushes_pending
+    ));
+    // The scheduled look (the next run of bridge-reconcile) finds it; the redelivered push
+    // comes after and attaches nothing more.
     let look = look_for_files(
         backends.store.as_ref(),
         MINUTE,
@@ -144,12 +184,43 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
     .await
     .map_err(|e| e.to_string())?;
     drain().await?;
+    let transcripts_after_look = attached("-transcript");
+    let redelivered = publish(Duration::ZERO).await?;
+    drain().await?;
     section.line(format!(
-        "the scheduled look: {} session(s) waiting, {} looked for again; chat {}'s transcript attached: {}",
+        "the scheduled look: {} session(s) waiting, {} looked for again; chat {}'s transcripts attached: {} after the look, {} after the redelivered push ({} acknowledged)",
         look.waiting,
         look.looked,
         chat.session_id,
-        attached("-transcript") == 1
+        transcripts_after_look,
+        attached("-transcript"),
+        redelivered.pushes_acked
+    ));
+    // The metadata files land at +15 min and are rewritten at +20 (with the survey's comment).
+    let metadata = publish(12 * MINUTE).await?;
+    drain().await?;
+    let rewritten = publish(5 * MINUTE).await?;
+    drain().await?;
+    let metadata_files = |round: &Published| {
+        round
+            .written
+            .iter()
+            .filter(|n| n.starts_with("metadata"))
+            .count() as u64
+    };
+    let comments = sandboxes.kustomer.inspect(|w| {
+        w.notes
+            .iter()
+            .filter(|n| {
+                n.text("body")
+                    .is_some_and(|b| b.starts_with("Customer comment"))
+            })
+            .count() as u64
+    });
+    section.line(format!(
+        "+15 min: {} metadata file(s) landed; +20 min: {} rewritten (new generations, pushed, one with the survey's comment) — customer comments noted: {comments}",
+        metadata_files(&metadata),
+        metadata_files(&rewritten),
     ));
     // A day later the recording that never came is given up, with its reason.
     let later = look_for_files(
@@ -186,11 +257,18 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
     }
     section.count("recordings attached", attached("-recording") as u64);
     section.count("transcripts attached", attached("-transcript") as u64);
-    section.count(
-        "pushes accepted",
-        statuses.iter().filter(|s| **s == 204).count() as u64,
-    );
     section.count("pushes refused", u64::from(forged == 401));
+    section.count("recording pushes acknowledged", pushed.pushes_acked as u64);
+    section.count(
+        "transcripts attached by the scheduled look",
+        transcripts_after_look as u64,
+    );
+    section.count(
+        "pushes redelivered and acknowledged",
+        redelivered.pushes_acked as u64,
+    );
+    section.count("metadata files rewritten", metadata_files(&rewritten));
+    section.count("customer comments noted", comments);
     section.count(
         "files given up at the deadline",
         later.given_up.len() as u64,

@@ -25,7 +25,7 @@ use bridge_shared::storage::{
     ExternalStorage, ExternalStorageSettings, FsExternalStorage, S3ExternalStorage,
 };
 use bridge_shared::telemetry::{self, LogFormat};
-use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions};
+use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions, ExportTarget};
 use bridge_tests::kustomer_sandbox::{KustomerSandbox, SandboxOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,7 +112,9 @@ async fn serve(backends: Backends) -> Result<(), String> {
         ),
         None => {
             let sandbox = CcaiSandbox::start(CcaiSandboxOptions {
-                external_files: Some(local_storage.clone()),
+                external_storage: Some(ExportTarget::Folder(local_storage.clone())),
+                // Files land as the platform writes them, without a test moving time.
+                publish_every: Some(std::time::Duration::from_secs(2)),
                 ..Default::default()
             })
             .await

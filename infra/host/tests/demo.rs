@@ -215,9 +215,12 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
         "R-U-11"
     );
 
-    // Issue 11, R-R-1, R-X-1, R-E-6: files from the tenant's external storage — a recording
-    // brought by the verified push (a forged one refused), a transcript by the scheduled look,
-    // a recording that never came given up at the deadline with its reason.
+    // Issue 11, R-R-1, R-X-1, R-E-6: files from the tenant's external storage, written late by
+    // the CCAI sandbox into its bucket with signed pushes — a recording brought by its push
+    // (sent twice, attached once; a forged one refused), a transcript whose push did not get
+    // through found by the scheduled look (the push redelivered later attaches nothing more),
+    // metadata rewritten with a comment noted once, a recording that never came given up at
+    // the deadline with its reason.
     let files = report
         .section("Files from the tenant's external storage")
         .unwrap();
@@ -228,8 +231,18 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
         report.to_text()
     );
     assert_eq!(files.counted("transcripts attached"), Some(1));
-    assert_eq!(files.counted("pushes accepted"), Some(2));
+    assert_eq!(files.counted("recording pushes acknowledged"), Some(1));
     assert_eq!(files.counted("pushes refused"), Some(1));
+    assert_eq!(
+        files.counted("transcripts attached by the scheduled look"),
+        Some(1)
+    );
+    assert_eq!(
+        files.counted("pushes redelivered and acknowledged"),
+        Some(1)
+    );
+    assert_eq!(files.counted("metadata files rewritten"), Some(3));
+    assert_eq!(files.counted("customer comments noted"), Some(1));
     assert_eq!(files.counted("files given up at the deadline"), Some(1));
     assert_eq!(files.counted("bridge-recording: dead-lettered"), Some(0));
     assert!(files.lines[0].contains("0 recording(s) and 0 transcript(s) attached"));

@@ -16,7 +16,7 @@ use crate::kustomer::requests::{
 };
 use crate::kustomer::{CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164};
 use crate::status::sync::StatusService;
-use crate::store::{self, Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
+use crate::store::{Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
 use std::time::Duration;
 
 /// The customer attribute R-K-3 records the agent in (provisioned by the bridge).
@@ -133,11 +133,7 @@ fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
 }
 
 fn link_key(view: &SessionView) -> ItemKey {
-    let kind = match view.kind {
-        SessionKind::Call => store::keys::SessionKind::Call,
-        SessionKind::Chat => store::keys::SessionKind::Chat,
-    };
-    ItemKey::session_link(kind, view.id)
+    ItemKey::session_link(view.kind, view.id)
 }
 
 impl ContactSync<'_> {

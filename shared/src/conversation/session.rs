@@ -202,10 +202,6 @@ pub async fn kept_ese_item(
     id: u64,
     now: crate::UnixMillis,
 ) -> Result<Option<Map<String, Value>>, crate::store::StoreError> {
-    let kind = match kind {
-        SessionKind::Call => crate::store::keys::SessionKind::Call,
-        SessionKind::Chat => crate::store::keys::SessionKind::Chat,
-    };
     let item = store
         .get(&crate::store::ItemKey::session_ese(kind, id), now)
         .await?;

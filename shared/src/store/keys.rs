@@ -31,21 +31,8 @@ pub struct ItemKey {
     pub sk: String,
 }
 
-/// Which kind of CCAI session a key is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionKind {
-    Call,
-    Chat,
-}
-
-impl SessionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Call => "call",
-            SessionKind::Chat => "chat",
-        }
-    }
-}
+/// Which kind of CCAI session a key is about (one type with the events').
+pub use crate::events::SessionKind;
 
 impl ItemKey {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {

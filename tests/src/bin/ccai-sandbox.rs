@@ -3,8 +3,16 @@
 //!
 //!   cargo run -p bridge-tests --bin ccai-sandbox -- [--port 8282]
 //!       [--play-to http://127.0.0.1:9000/webhooks/ccai --credentials user:password]
+//!       [--files ./tenant-storage [--push-to http://127.0.0.1:9000/webhooks/storage]]
+//!
+//! With `--files`, each ended session's files are written under that folder (`ccai-exports/…`)
+//! as the platform writes them into external storage; with `--push-to`, each object's
+//! notification is pushed there, signed by the key served at `/oauth2/v3/certs` (the audience
+//! is the push URL, the service account `ccai-storage-push@tenant-project.iam.gserviceaccount.com`).
 
-use bridge_tests::ccai_sandbox::{CcaiSandbox, CcaiSandboxOptions, EventSink, ScenarioDriver};
+use bridge_tests::ccai_sandbox::{
+    CcaiSandbox, CcaiSandboxOptions, EventSink, ExportTarget, PushTarget, ScenarioDriver,
+};
 
 fn flag(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -16,8 +24,13 @@ fn flag(name: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port = flag("--port").unwrap_or_else(|| "8282".into());
-    let sandbox =
-        CcaiSandbox::start_on(&format!("127.0.0.1:{port}"), CcaiSandboxOptions::default()).await?;
+    let options = CcaiSandboxOptions {
+        external_storage: flag("--files").map(|f| ExportTarget::Folder(f.into())),
+        push: flag("--push-to").map(|url| PushTarget::to(&url)),
+        publish_every: Some(std::time::Duration::from_secs(2)),
+        ..CcaiSandboxOptions::default()
+    };
+    let sandbox = CcaiSandbox::start_on(&format!("127.0.0.1:{port}"), options).await?;
     let options = sandbox.options();
     let ana = sandbox.change(|w| w.add_agent("ana@example.com", "Ana", "Available"));
     let bo = sandbox.change(|w| w.add_agent("bo@example.com", "Bo", "Available"));

@@ -3,14 +3,17 @@
 //! documented statuses, end users, transfers; Manager and Apps API paths with Basic auth,
 //! pagination headers and the 10 requests/s limit, and nothing else (no recording download, no
 //! chat-messages endpoint: a path the platform lacks answers 404 and is recorded); the
-//! tenant's external storage as a folder it writes recordings and transcripts into; and a
-//! scenario driver that plays sessions and pushes the matching External Session Events.
+//! tenant's external storage, a bucket of the S3 stand-in it writes each session's files into
+//! late, with the bucket's signed Pub/Sub pushes (`exports`); and a scenario driver that plays
+//! sessions and pushes the matching External Session Events.
 
+pub mod exports;
 mod routes;
 pub use routes::recording_byte;
 pub mod scenarios;
 pub mod state;
 
+pub use exports::{ExportTarget, FileDelays, Published, PushTarget};
 pub use scenarios::{Delivery, EventSink, Played, ScenarioDriver};
 pub use state::{AgentRecord, CcaiWorld, SYSTEM_STATUSES};
 
@@ -38,12 +41,18 @@ pub struct CcaiSandboxOptions {
     /// it returned are updated again (each session once), so they move to the list's end.
     /// A reader paging one query (`page=2,3…`) then skips records; a tail reader does not.
     pub list_churn: usize,
-    /// The tenant's external storage, as a folder (ccai-api.md §3): each ended session's
-    /// recording (`call-{id}.mp3`) and chat transcript (`chat-{id}.txt`, JSON 1.0) are written
-    /// there under `external_prefix` when [`CcaiSandbox::publish_files`] runs. `None`: no
-    /// external storage configured (the platform then keeps no recordings at all).
-    pub external_files: Option<std::path::PathBuf>,
+    /// The tenant's external storage (ccai-api.md §3): each ended session's recording
+    /// (`call-{id}.mp3`), chat transcript (`chat-{id}.txt`, JSON 1.0), uploads and metadata
+    /// file are written there under `external_prefix`, each after its delay in `file_delays`.
+    /// `None`: no external storage configured (the platform then keeps no recordings at all).
+    pub external_storage: Option<ExportTarget>,
     pub external_prefix: String,
+    pub file_delays: FileDelays,
+    /// The bucket's notifications pushed here (`None`: the tenant set up no Pub/Sub push).
+    pub push: Option<PushTarget>,
+    /// Files are published by a background round this often (real time), as the platform
+    /// does; `None`: only when the driver or a test calls [`CcaiSandbox::publish_due`].
+    pub publish_every: Option<Duration>,
 }
 
 impl Default for CcaiSandboxOptions {
@@ -58,8 +67,11 @@ impl Default for CcaiSandboxOptions {
             phone_on_participant: true,
             list_delay: None,
             list_churn: 0,
-            external_files: None,
+            external_storage: None,
             external_prefix: "ccai-exports".into(),
+            file_delays: FileDelays::default(),
+            push: None,
+            publish_every: None,
         }
     }
 }
@@ -80,6 +92,11 @@ pub struct CcaiShared {
     pub(crate) recent: Mutex<VecDeque<Instant>>,
     pub(crate) seen: Mutex<Vec<SeenRequest>>,
     pub(crate) base_url: String,
+    /// How far tests moved the file clock ahead of the wall clock.
+    pub(crate) file_skew: Mutex<Duration>,
+    pub(crate) publishing: tokio::sync::Mutex<()>,
+    /// Google's key for the bucket's pushes; its JWKS is served at `/oauth2/v3/certs`.
+    pub(crate) signer: crate::pubsub::PushSigner,
 }
 
 impl CcaiShared {
@@ -123,11 +140,33 @@ impl CcaiSandbox {
             recent: Mutex::default(),
             seen: Mutex::default(),
             base_url: base_url.clone(),
+            file_skew: Mutex::default(),
+            publishing: tokio::sync::Mutex::default(),
+            signer: crate::pubsub::PushSigner::new(),
         });
         let app = routes::router(shared.clone());
+        let publisher = shared.clone();
         let server = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app).await {
-                eprintln!("ccai sandbox stopped: {err}");
+            let serve = axum::serve(listener, app);
+            let Some(every) = publisher.options().publish_every else {
+                if let Err(err) = serve.await {
+                    eprintln!("ccai sandbox stopped: {err}");
+                }
+                return;
+            };
+            let rounds = async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(err) = exports::publish_due(&publisher).await {
+                        eprintln!("ccai sandbox: writing external-storage files: {err}");
+                    }
+                }
+            };
+            tokio::select! {
+                served = serve => if let Err(err) = served {
+                    eprintln!("ccai sandbox stopped: {err}");
+                },
+                () = rounds => {}
             }
         });
         Ok(Self {
@@ -141,63 +180,35 @@ impl CcaiSandbox {
         self.shared.options()
     }
 
-    /// Writes the files of ended sessions that are not in external storage yet, except those
-    /// withheld (a recording that never comes). Answers the names written.
-    pub fn publish_files(&self) -> std::io::Result<Vec<String>> {
+    /// The JWKS URL of the key the bucket's pushes are signed with (the bridge's
+    /// `GOOGLE_JWKS_URL` locally).
+    pub fn jwks_url(&self) -> String {
+        format!("{}/oauth2/v3/certs", self.base_url)
+    }
+
+    /// What the bridge is configured with to accept this sandbox's pushes (`None` without a
+    /// push target).
+    pub fn push_settings(&self) -> Option<bridge_shared::storage::push::PushSettings> {
         let options = self.options();
-        let Some(root) = options.external_files else {
-            return Ok(Vec::new());
-        };
-        let folder = root.join(&options.external_prefix);
-        std::fs::create_dir_all(&folder)?;
-        let due: Vec<(String, state::ExportedFile)> = self.change(|world| {
-            let digest = |file: &state::ExportedFile| {
-                use std::hash::{Hash, Hasher};
-                let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                match file {
-                    state::ExportedFile::Recording { size, .. } => size.hash(&mut hasher),
-                    state::ExportedFile::Bytes(bytes) => bytes.hash(&mut hasher),
-                }
-                hasher.finish()
-            };
-            let due: Vec<(String, state::ExportedFile)> = world
-                .exported_files()
-                .into_iter()
-                .filter(|(name, file)| {
-                    world.published.get(name) != Some(&digest(file))
-                        && !world.withheld.contains(name)
-                })
-                .collect();
-            for (name, file) in &due {
-                world.published.insert(name.clone(), digest(file));
-            }
-            due
-        });
-        let mut written = Vec::new();
-        for (name, file) in due {
-            let path = folder.join(&name);
-            let partial = folder.join(format!(".{name}.partial"));
-            match file {
-                state::ExportedFile::Recording { call_id, size } => {
-                    use std::io::Write;
-                    let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
-                    let mut offset = 0;
-                    while offset < size {
-                        let chunk: Vec<u8> = (offset..(offset + 65_536).min(size))
-                            .map(|o| routes::recording_byte(call_id, o))
-                            .collect();
-                        out.write_all(&chunk)?;
-                        offset += chunk.len() as u64;
-                    }
-                    out.flush()?;
-                }
-                state::ExportedFile::Bytes(bytes) => std::fs::write(&partial, bytes)?,
-            }
-            // Whole or not at all, as an object store finalizes an upload.
-            std::fs::rename(&partial, &path)?;
-            written.push(name);
-        }
-        Ok(written)
+        let push = options.push?;
+        Some(bridge_shared::storage::push::PushSettings {
+            audience: push.audience,
+            service_account: push.service_account,
+            jwks_url: self.jwks_url(),
+            bucket: options.external_storage.map(|t| t.bucket_id()),
+        })
+    }
+
+    /// Changes the sandbox's switches while it runs (e.g. the push target once the bridge's
+    /// address is known).
+    pub fn reconfigure(&self, change: impl FnOnce(&mut CcaiSandboxOptions)) {
+        change(
+            &mut self
+                .shared
+                .options
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
     }
 
     pub fn inspect<T>(&self, read: impl FnOnce(&CcaiWorld) -> T) -> T {

@@ -35,8 +35,14 @@ pub(super) fn router(shared: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(shared.clone(), gate));
     Router::new()
         .merge(api)
+        // Google's, not CCAI Platform's: the keys the bucket's pushes are signed with.
+        .route("/oauth2/v3/certs", get(jwks))
         .fallback(unknown_path)
         .with_state(shared)
+}
+
+async fn jwks(State(shared): State<Shared>) -> Response {
+    axum::Json(shared.signer.jwks()).into_response()
 }
 
 /// A path CCAI Platform does not serve: 404, and recorded, because the bridge sent a request

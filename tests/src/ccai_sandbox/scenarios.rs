@@ -119,9 +119,6 @@ pub struct ScenarioDriver<'a> {
     pub delivery: Delivery,
     /// Size of the recordings the calls leave.
     pub recording_size: u64,
-    /// Files (recordings, transcripts) stay out of external storage until
-    /// [`CcaiSandbox::publish_files`] runs: files that land late.
-    pub hold_files: bool,
 }
 
 /// A session's ESE `item`, growing as the session moves on; each stage is one event.
@@ -264,7 +261,6 @@ impl<'a> ScenarioDriver<'a> {
             sink,
             delivery: Delivery::default(),
             recording_size: 256 * 1024,
-            hold_files: false,
         }
     }
 
@@ -274,9 +270,8 @@ impl<'a> ScenarioDriver<'a> {
         session_id: u64,
         mut events: Vec<SentEvent>,
     ) -> Played {
-        if !self.hold_files
-            && let Err(err) = self.sandbox.publish_files()
-        {
+        // Files due at the end land now (those with a delay, later).
+        if let Err(err) = self.sandbox.publish_due().await {
             panic!("the sandbox could not write its external-storage files: {err}");
         }
         let mut order: Vec<usize> = (0..events.len())

@@ -105,6 +105,13 @@ pub struct CcaiWorld {
     /// End-user uploads in external storage (`call-{id}-photo-{n}.jpg`), by name.
     pub media: HashMap<String, Vec<u8>>,
     pub withheld: std::collections::HashSet<String>,
+    /// When each file could first exist (the file clock, epoch ms), its last generation, and
+    /// pushes not acknowledged yet (object name, generation).
+    pub files_seen: HashMap<String, i64>,
+    pub generations: HashMap<String, u64>,
+    pub pending_pushes: Vec<(String, u64)>,
+    /// Metadata files written a second time already.
+    pub rewritten: std::collections::HashSet<String>,
     /// Requests to paths the platform does not have (`METHOD path`): each is a test failure.
     pub unexpected: Vec<String>,
     /// Sessions a list's churn has updated already (each is moved once).
