@@ -29,7 +29,15 @@ impl SandboxedPlatforms {
     }
 
     /// With the CCAI sandbox's switches set (e.g. where the caller's number is served).
-    pub async fn start_with(mut ccai_options: CcaiSandboxOptions) -> std::io::Result<Self> {
+    pub async fn start_with(ccai_options: CcaiSandboxOptions) -> std::io::Result<Self> {
+        Self::start_both(ccai_options, SandboxOptions::default()).await
+    }
+
+    /// With both sandboxes' switches set.
+    pub async fn start_both(
+        mut ccai_options: CcaiSandboxOptions,
+        kustomer_options: SandboxOptions,
+    ) -> std::io::Result<Self> {
         let target = match &ccai_options.external_storage {
             Some(target) => target.clone(),
             None => tenant_bucket().await?,
@@ -37,7 +45,7 @@ impl SandboxedPlatforms {
         ccai_options.external_storage = Some(target.clone());
         let storage = reader(&target, &ccai_options.external_prefix).await;
         let ccai = CcaiSandbox::start(ccai_options).await?;
-        let kustomer = KustomerSandbox::start(SandboxOptions::default()).await?;
+        let kustomer = KustomerSandbox::start(kustomer_options).await?;
         Ok(Self {
             ccai_client: Arc::new(crate::ccai_support::client(&ccai)),
             kustomer_client: Arc::new(crate::kustomer_support::client(&kustomer)),

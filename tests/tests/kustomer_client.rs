@@ -295,6 +295,24 @@ async fn the_org_budget_is_respected_by_waiting_for_the_window_to_reset() {
 }
 
 #[tokio::test]
+async fn a_rate_limit_reset_sent_as_a_delta_is_waited_out_once() {
+    // "2" is two seconds from now, not 1970: read as epoch seconds it would be in the past,
+    // and the client would come straight back into more 429s.
+    let sandbox = sandbox(SandboxOptions {
+        org_budget: Some(1),
+        rate_window: Duration::from_secs(2),
+        rate_reset_as_delta: true,
+        ..Default::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    client.customer_by_external_id("first").await.unwrap();
+    client.customer_by_external_id("second").await.unwrap();
+    let refused = sandbox.inspect(|w| w.requests.iter().filter(|r| r.status == 429).count());
+    assert_eq!(refused, 1, "waited until the reset, not hammered");
+}
+
+#[tokio::test]
 async fn a_rate_limit_that_resets_too_late_is_reported_with_its_reset_time() {
     let sandbox = sandbox(SandboxOptions {
         org_budget: Some(1),
@@ -674,25 +692,76 @@ async fn users_teams_statuses_and_work_sessions_are_read() {
 
     let available = sandbox.status_id("Available").unwrap();
     let moved = client
-        .update_work_session(&session_id, &json!({"status": available}))
+        .set_work_session_status(&session_id, &available)
         .await
         .unwrap();
     assert_eq!(moved.status_id(), Some(available.as_str()));
+    assert!(moved.is_active());
     let offline = sandbox.status_id("Offline").unwrap();
     client
-        .update_work_session(&session_id, &json!({"status": offline}))
+        .set_work_session_status(&session_id, &offline)
         .await
         .unwrap();
     assert!(client.active_work_session(&ana).await.unwrap().is_none());
-    assert_eq!(
-        client
-            .work_session(&session_id)
-            .await
-            .unwrap()
-            .attributes
-            .active,
-        Some(false)
-    );
+    let ended = client.work_session(&session_id).await.unwrap();
+    assert!(!ended.is_active());
+    assert!(ended.attributes.signed_out_at.is_some());
+}
+
+/// R-S-7, R-S-8: work sessions as Kustomer serves them (kustomer-api.md, revised): type
+/// `work_session`, no `active` attribute, the status under `relationships.status` (type
+/// `status`); the bridge reads them that way.
+#[tokio::test]
+async fn r_s_7_r_s_8_work_sessions_are_read_in_kustomers_shape() {
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let ana = sandbox.add_user("Ana", "ana@example.com");
+    let id = sandbox.set_work_session(&ana, "Lunch").unwrap();
+    let raw: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/routing/work-sessions/{id}",
+            sandbox.base_url
+        ))
+        .bearer_auth(sandbox.api_key())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let data = &raw["data"];
+    assert_eq!(data["type"], "work_session");
+    assert!(data["attributes"].get("active").is_none(), "{data}");
+    assert!(data["attributes"].get("signedOutAt").is_none());
+    assert_eq!(data["relationships"]["status"]["data"]["type"], "status");
+    let session = client.active_work_session(&ana).await.unwrap().unwrap();
+    assert!(session.is_active());
+    assert_eq!(session.status_id(), sandbox.status_id("Lunch").as_deref());
+}
+
+/// The work-session update body is a guess (L): a Kustomer that wants another body refuses it,
+/// and the client reports Kustomer's answer.
+#[tokio::test]
+async fn r_s_7_a_refused_work_session_update_is_reported_with_kustomers_message() {
+    let sandbox = sandbox(SandboxOptions {
+        work_session_put: WorkSessionPut::Refuse,
+        ..Default::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    let ana = sandbox.add_user("Ana", "ana@example.com");
+    let id = sandbox.set_work_session(&ana, "Lunch").unwrap();
+    let available = sandbox.status_id("Available").unwrap();
+    match client.set_work_session_status(&id, &available).await {
+        Err(KustomerError::Client {
+            status: 400,
+            message,
+            ..
+        }) => {
+            assert!(message.contains("not allowed"), "{message}")
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
 }
 
 /// Outbound webhooks: a conversation change reaches the registered URL, signed with the token

@@ -2,9 +2,9 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /admin/status-mapping` | 200 `{mapping, kustomer_statuses, ccai_statuses}` (the dropdowns; CCAI statuses by signed id, with `name_shared` and `can_be_target`) |
+//! | `GET /admin/status-mapping` | 200 `{mapping, kustomer_statuses, ccai_statuses, experimental}` (the dropdowns; CCAI statuses by signed id, with `name_shared` and `can_be_target`; `experimental.two_way` says why two-way sync is experimental) |
 //! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
-//! | `GET /admin/agents` | 200 `[{email, lease_holder, lease_expires_at, state}]` |
+//! | `GET /admin/agents` | 200 `[{email, sync}]`: each agent's sync state (last applied, pending, `last_error`, `two_way_error` when Kustomer refused a two-way update) |
 //! | `GET /admin/health` | 200/503 `{status, checks}` |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 
@@ -22,6 +22,9 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
+
+/// Why two-way sync (R-S-7) is marked experimental wherever it can be turned on.
+pub const TWO_WAY_EXPERIMENTAL: &str = "Kustomer does not document the body of PUT /v1/routing/work-sessions/{id}; the bridge sends {\"status\": <routing status id>}. If Kustomer refuses it, the agent list shows two_way_error and Kustomer keeps the agent's status.";
 
 pub struct AdminApi {
     pub status: StatusService,
@@ -70,7 +73,8 @@ impl AdminApi {
         match self.statuses().await {
             Ok((kustomer, ccai)) => json_answer(
                 StatusCode::OK,
-                json!({"mapping": *mapping, "kustomer_statuses": kustomer, "ccai_statuses": Self::ccai_statuses_json(&ccai)}),
+                json!({"mapping": *mapping, "kustomer_statuses": kustomer, "ccai_statuses": Self::ccai_statuses_json(&ccai),
+                       "experimental": {"two_way": TWO_WAY_EXPERIMENTAL}}),
             ),
             Err(err) => json_error(StatusCode::BAD_GATEWAY, err),
         }
@@ -94,6 +98,10 @@ impl AdminApi {
             Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
         };
         match self.status.save_mapping(&mapping).await {
+            Ok(()) if mapping.two_way => json_answer(
+                StatusCode::OK,
+                json!({"mapping": mapping, "experimental": {"two_way": TWO_WAY_EXPERIMENTAL}}),
+            ),
             Ok(()) => json_answer(StatusCode::OK, json!({"mapping": mapping})),
             Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
         }

@@ -166,6 +166,90 @@ async fn agents_are_listed_with_their_lease_and_sync_state() {
     assert_eq!(ours["sync"]["lease_holder"], "tab-9");
 }
 
+/// R-S-7 (experimental): the work-session update body is a guess; when Kustomer refuses it, the
+/// admin sees why on the agent, and the mapping page says two-way sync is experimental.
+#[tokio::test]
+async fn r_s_7_a_refused_two_way_update_is_shown_on_the_agent_and_two_way_is_marked_experimental() {
+    use bridge_tests::kustomer_sandbox::{SandboxOptions, WorkSessionPut};
+    let platforms = SandboxedPlatforms::start_both(
+        Default::default(),
+        SandboxOptions {
+            work_session_put: WorkSessionPut::Refuse,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
+    let rig = Rig {
+        api: AdminApi {
+            status: platforms.status_service(store.clone()),
+            store,
+            ccai: platforms.ccai_client.clone(),
+            kustomer: platforms.kustomer_client.clone(),
+            admin_token: Secret::new("admin"),
+        },
+        platforms,
+    };
+    let email = format!("{}@example.com", bridge_tests::unique("agent"));
+    let agent = rig.platforms.add_agent(&email, "Ana", "Available");
+    let kustomer = &rig.platforms.kustomer;
+    let available = kustomer.status_id("Available").unwrap();
+    let lunch = kustomer.status_id("Lunch").unwrap();
+    use bridge_tests::ccai_sandbox::state::status_id;
+    let mut mapping =
+        bridge_tests::ccai_sandbox::state::mapping_by_name(&[(available.clone(), "Available")]);
+    mapping.two_way = true;
+    mapping.to_kustomer = [(status_id("Break").to_string(), lunch)].into();
+    let (status, saved) = call(&rig, "PUT", "/admin/status-mapping", json!(mapping)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert!(
+        saved["experimental"]["two_way"]
+            .as_str()
+            .unwrap()
+            .contains("does not document")
+    );
+    let (_, page) = call(&rig, "GET", "/admin/status-mapping", json!({})).await;
+    assert!(page["experimental"]["two_way"].is_string());
+
+    let user = kustomer.inspect(|w| w.find_by("user", "email", &email).unwrap().id.clone());
+    kustomer.set_work_session(&user, "Available").unwrap();
+    rig.api
+        .status
+        .claim(&email, "tab-1", UnixMillis::now())
+        .await
+        .unwrap();
+    rig.platforms
+        .ccai
+        .change(|w| w.move_agent(agent, "Break", "agent"));
+    assert!(
+        rig.api
+            .status
+            .reflect_ccai_status(&email, UnixMillis::now())
+            .await
+            .is_err()
+    );
+    let (_, agents) = call(&rig, "GET", "/admin/agents", json!({})).await;
+    let ours = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == email.as_str())
+        .unwrap()
+        .clone();
+    let error = ours["sync"]["state"]["two_way_error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("Kustomer refused the work-session update"),
+        "{ours}"
+    );
+    assert!(
+        error.contains("not allowed"),
+        "Kustomer's own words: {ours}"
+    );
+}
+
 #[tokio::test]
 async fn health_names_the_dependency_that_fails() {
     let rig = rig_with_ccai_password(None).await;

@@ -523,7 +523,7 @@ async fn r_s_7_two_way_reflects_ccai_changes_without_an_echo_loop() {
         .unwrap();
     assert_eq!(reflected.as_deref(), Some(rig.k["K3"].as_str()));
     let kustomer_status = rig.kustomer.inspect(|w| {
-        w.find("work-session", &session)
+        w.find("work_session", &session)
             .unwrap()
             .related("status")
             .map(str::to_owned)

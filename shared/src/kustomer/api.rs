@@ -348,7 +348,8 @@ impl KustomerClient {
         self.fetch_all(first, MAX_PAGES).await
     }
 
-    /// The user's active work session, if they have one.
+    /// The user's active work session, if they have one: `active=true` is only a filter of
+    /// the list, so each record is checked too (no `signedOutAt`); the latest sign-in wins.
     pub async fn active_work_session(
         &self,
         user_id: &str,
@@ -362,10 +363,10 @@ impl KustomerClient {
         )
         .query("active", true);
         let sessions = self.fetch::<Vec<WorkSession>>(call).await?.data;
-        // The filter may be ignored by the server; the flag on each session is authoritative.
         Ok(sessions
             .into_iter()
-            .find(|s| s.attributes.active == Some(true)))
+            .filter(WorkSession::is_active)
+            .max_by(|a, b| a.attributes.signed_in_at.cmp(&b.attributes.signed_in_at)))
     }
 
     pub async fn work_session(&self, id: &str) -> Result<WorkSession, KustomerError> {
@@ -378,17 +379,19 @@ impl KustomerClient {
             .data)
     }
 
-    /// `PUT /v1/routing/work-sessions/{id}`; the body is undocumented (L), so it is given whole.
-    pub async fn update_work_session(
+    /// Moves a work session to a routing status (two-way sync, R-S-7, experimental).
+    /// `PUT /v1/routing/work-sessions/{id}` is listed by Kustomer but its body is not documented
+    /// (kustomer-api.md, L): the guess lives here and nowhere else.
+    pub async fn set_work_session_status(
         &self,
         id: &str,
-        update: &Value,
+        status_id: &str,
     ) -> Result<WorkSession, KustomerError> {
         let call = Call::new(
             "update work session",
             Method::PUT,
             format!("/v1/routing/work-sessions/{}", encode_segment(id)),
-            Some(update.clone()),
+            Some(json!({ "status": status_id })),
         );
         Ok(self.fetch(call).await?.data)
     }

@@ -109,6 +109,17 @@ fn header_i64(headers: &reqwest::header::HeaderMap, name: &str) -> Option<i64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// `x-ratelimit-reset` as epoch seconds: documented as epoch seconds, but a value below 10⁹
+/// (before 2001) can only be a delta in seconds, which some answers send
+/// (kustomer-api.md, revised).
+pub(super) fn reset_epoch_seconds(reset: i64, now: i64) -> i64 {
+    if reset < 1_000_000_000 {
+        now + reset.max(0)
+    } else {
+        reset
+    }
+}
+
 fn now_epoch_seconds() -> i64 {
     crate::clock::UnixMillis::now().0 / 1000
 }
@@ -179,9 +190,11 @@ impl KustomerClient {
             StatusCode::TOO_MANY_REQUESTS => KustomerError::RateLimited {
                 operation,
                 // `x-ratelimit-reset` is documented; `Retry-After` is tolerated if it appears.
-                reset_at: header_i64(&headers, "x-ratelimit-reset").or_else(|| {
-                    header_i64(&headers, "retry-after").map(|s| now_epoch_seconds() + s)
-                }),
+                reset_at: header_i64(&headers, "x-ratelimit-reset")
+                    .map(|reset| reset_epoch_seconds(reset, now_epoch_seconds()))
+                    .or_else(|| {
+                        header_i64(&headers, "retry-after").map(|s| now_epoch_seconds() + s)
+                    }),
             },
             s if s.is_server_error() => KustomerError::Server {
                 operation,
@@ -329,6 +342,14 @@ impl KustomerClient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_rate_limit_reset_below_1e9_is_a_delta_in_seconds() {
+        let now = 1_790_000_000;
+        assert_eq!(super::reset_epoch_seconds(42, now), now + 42);
+        assert_eq!(super::reset_epoch_seconds(0, now), now);
+        assert_eq!(super::reset_epoch_seconds(now + 5, now), now + 5);
+    }
+
     use super::*;
 
     #[test]

@@ -179,26 +179,30 @@ pub struct RoutingStatusAttributes {
 
 pub type RoutingStatus = Resource<RoutingStatusAttributes>;
 
+/// One agent's routing shift (type `work_session`; kustomer-api.md, revised): records carry no
+/// `active` attribute — a session is active while `signedOutAt` is absent — and the current
+/// status is `relationships.status.data.id`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct WorkSessionAttributes {
-    pub active: Option<bool>,
+    pub routable: Option<bool>,
     pub signed_in_at: Option<String>,
     pub signed_out_at: Option<String>,
     pub status_type: Option<String>,
-    /// Some answers name the status here rather than in `relationships.status`.
-    pub status_id: Option<String>,
     pub updated_at: Option<String>,
+    pub rev: Option<u64>,
 }
 
 pub type WorkSession = Resource<WorkSessionAttributes>;
 
 impl WorkSession {
-    /// The agent's current routing status id, wherever the answer put it.
+    pub fn is_active(&self) -> bool {
+        self.attributes.signed_out_at.is_none()
+    }
+
+    /// The agent's current routing status id.
     pub fn status_id(&self) -> Option<&str> {
         self.related_id("status")
-            .or_else(|| self.related_id("routingStatus"))
-            .or(self.attributes.status_id.as_deref())
     }
 
     pub fn user_id(&self) -> Option<&str> {

@@ -646,15 +646,35 @@ impl StatusService {
             // Not signed in to Kustomer routing: there is no status to set.
             return Ok(None);
         };
-        if session.status_id() != Some(target) {
-            self.kustomer
-                .update_work_session(&session.id, &json!({ "status": target }))
-                .await?;
-        }
         let mut updated = match state {
             Value::Object(map) => map,
             _ => Map::new(),
         };
+        if session.status_id() != Some(target) {
+            match self
+                .kustomer
+                .set_work_session_status(&session.id, target)
+                .await
+            {
+                Ok(_) => {}
+                // Two-way sync is experimental: the update body is a guess (kustomer-api.md,
+                // L). A refusal is kept where the admin's agent list shows it.
+                Err(err @ KustomerError::Client { .. }) => {
+                    updated.insert(
+                        "two_way_error".into(),
+                        json!(format!(
+                            "Kustomer refused the work-session update (two-way sync is experimental: the update body is undocumented): {err}"
+                        )),
+                    );
+                    self.store
+                        .replace_state(&resource, version, version, &Value::Object(updated))
+                        .await?;
+                    return Err(err.into());
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        updated.remove("two_way_error");
         updated.insert("last_reflected".into(), json!(view.status));
         // Losing this race only means the reflection is recorded by the next look.
         self.store

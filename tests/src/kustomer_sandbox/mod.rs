@@ -12,7 +12,9 @@ mod routes;
 pub mod state;
 pub mod webhooks;
 
-pub use options::{ErrorShape, Fault, FaultMatch, FaultRates, SandboxOptions, UploadTarget};
+pub use options::{
+    ErrorShape, Fault, FaultMatch, FaultRates, SandboxOptions, UploadTarget, WorkSessionPut,
+};
 pub use state::{Record, Upload, World};
 
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -104,7 +106,12 @@ impl Sandbox {
             .unwrap_or(self.options.customer_create_budget);
         headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
         headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
-        headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+        let header = if self.options.rate_reset_as_delta {
+            (reset - chrono::Utc::now().timestamp()).max(0)
+        } else {
+            reset
+        };
+        headers.insert("x-ratelimit-reset", HeaderValue::from(header));
         if self.options.retry_after_header {
             let wait = (reset - chrono::Utc::now().timestamp()).max(0);
             headers.insert("retry-after", HeaderValue::from(wait));
@@ -333,7 +340,10 @@ impl KustomerSandbox {
         })
     }
 
-    /// Starts (or moves) the user's active work session to the status called `status`.
+    /// Starts (or moves) the user's active work session to the status called `status`, in the
+    /// shape Kustomer serves (kustomer-api.md, revised): type `work_session`, no `active`
+    /// attribute — a session is active while `signedOutAt` is absent — and the status in
+    /// `relationships.status` (type `status`). An `offline`-type status signs the session out.
     pub fn set_work_session(&self, user_id: &str, status: &str) -> Option<String> {
         let status_id = self.status_id(status)?;
         let mut world = self.sandbox.world();
@@ -342,26 +352,23 @@ impl KustomerSandbox {
             .text("statusType")?
             .to_owned();
         let now = world.timestamp();
-        let active = status_type != "offline";
         if let Some(session) = world.work_sessions.iter_mut().find(|s| {
-            s.related("user") == Some(user_id) && s.attributes.get("active") == Some(&json!(true))
+            s.related("user") == Some(user_id) && !s.attributes.contains_key("signedOutAt")
         }) {
-            *session = session
-                .clone()
-                .relate("status", "routing-status", &status_id);
-            session
-                .attributes
-                .insert("statusType".into(), json!(status_type));
-            session.attributes.insert("active".into(), json!(active));
+            routes::move_work_session(session, &status_id, &status_type, &now);
             return Some(session.id.clone());
         }
         let id = world.new_id();
-        let attributes = routes::seeded_map(
-            json!({"active": active, "signedInAt": now, "statusType": status_type}),
-        );
-        let session = Record::new(id.clone(), "work-session", attributes)
+        let attributes = routes::seeded_map(json!({
+            "routable": status_type == "available",
+            "signedInAt": now,
+            "statusType": status_type,
+            "updatedAt": now,
+            "rev": 1,
+        }));
+        let session = Record::new(id.clone(), "work_session", attributes)
             .relate("user", "user", user_id)
-            .relate("status", "routing-status", &status_id);
+            .relate("status", "status", &status_id);
         world.work_sessions.push(session);
         Some(id)
     }

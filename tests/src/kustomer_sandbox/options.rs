@@ -20,6 +20,16 @@ pub enum UploadTarget {
     S3 { endpoint: String, bucket: String },
 }
 
+/// What `PUT /v1/routing/work-sessions/{id}` does with the bridge's guessed body
+/// (`{status}`; the body is undocumented, L).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkSessionPut {
+    /// Moves the session to the status.
+    AcceptGuess,
+    /// 400: the real endpoint wants something else.
+    Refuse,
+}
+
 #[derive(Clone, Debug)]
 pub struct SandboxOptions {
     pub api_key: String,
@@ -32,6 +42,9 @@ pub struct SandboxOptions {
     pub error_shape: ErrorShape,
     /// Also send `Retry-After` with a 429 (undocumented, M).
     pub retry_after_header: bool,
+    /// `x-ratelimit-reset` as seconds until the reset instead of epoch seconds (both are seen:
+    /// kustomer-api.md, revised).
+    pub rate_reset_as_delta: bool,
     pub upload_target: UploadTarget,
     /// 204 (S3's default) or 201 for a successful presigned POST.
     pub upload_success_status: u16,
@@ -43,6 +56,7 @@ pub struct SandboxOptions {
     pub max_body_bytes: usize,
     /// Page size cap for lists (Kustomer: 100).
     pub max_page_size: usize,
+    pub work_session_put: WorkSessionPut,
 }
 
 impl Default for SandboxOptions {
@@ -54,12 +68,14 @@ impl Default for SandboxOptions {
             rate_window: Duration::from_secs(60),
             error_shape: ErrorShape::JsonApi,
             retry_after_header: false,
+            rate_reset_as_delta: false,
             upload_target: UploadTarget::Sandbox,
             upload_success_status: 204,
             metadata_put_merges: true,
             phone_lookup_normalises: false,
             max_body_bytes: 100 * 1000,
             max_page_size: 100,
+            work_session_put: WorkSessionPut::AcceptGuess,
         }
     }
 }

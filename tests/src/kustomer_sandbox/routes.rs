@@ -3,7 +3,7 @@
 // boxed Response would only add noise in test-side code.
 #![allow(clippy::result_large_err)]
 
-use super::options::{ErrorShape, UploadTarget};
+use super::options::{ErrorShape, UploadTarget, WorkSessionPut};
 use super::state::{Record, Upload, World, as_map};
 use super::webhooks;
 use super::{Sandbox, Shared};
@@ -995,9 +995,7 @@ async fn list_work_sessions(
 ) -> Response {
     let world = sandbox.world();
     let active_only = query.get("active").is_some_and(|v| v == "true");
-    let items = work_sessions_where(&world, |s| {
-        !active_only || s.attributes.get("active") == Some(&json!(true))
-    });
+    let items = work_sessions_where(&world, |s| !active_only || is_active(s));
     axum::Json(json!({"data": items})).into_response()
 }
 
@@ -1009,22 +1007,46 @@ async fn user_work_sessions(
     let world = sandbox.world();
     let active_only = query.get("active").is_some_and(|v| v == "true");
     let items = work_sessions_where(&world, |s| {
-        s.related("user") == Some(id.as_str())
-            && (!active_only || s.attributes.get("active") == Some(&json!(true)))
+        s.related("user") == Some(id.as_str()) && (!active_only || is_active(s))
     });
     axum::Json(json!({"data": items})).into_response()
 }
 
 async fn get_work_session(State(sandbox): State<Shared>, Path(id): Path<String>) -> Response {
     let world = sandbox.world();
-    match world.find("work-session", &id) {
+    match world.find("work_session", &id) {
         Some(record) => document(StatusCode::OK, record),
         None => error(&sandbox, StatusCode::NOT_FOUND, "work session not found"),
     }
 }
 
-/// The PUT body is undocumented (L): the sandbox takes `{status: <routing status id>}` and
-/// refuses changes to an ended session.
+/// Active while not signed out: records carry no `active` attribute (kustomer-api.md, revised).
+fn is_active(session: &Record) -> bool {
+    !session.attributes.contains_key("signedOutAt")
+}
+
+/// Moves a work session to a status; an `offline`-type status signs it out.
+pub(super) fn move_work_session(
+    session: &mut Record,
+    status_id: &str,
+    status_type: &str,
+    now: &str,
+) {
+    *session = session.clone().relate("status", "status", status_id);
+    let attributes = &mut session.attributes;
+    attributes.insert("statusType".into(), json!(status_type));
+    attributes.insert("routable".into(), json!(status_type == "available"));
+    attributes.insert("updatedAt".into(), json!(now));
+    let rev = attributes.get("rev").and_then(Value::as_u64).unwrap_or(0);
+    attributes.insert("rev".into(), json!(rev + 1));
+    if status_type == "offline" {
+        attributes.insert("signedOutAt".into(), json!(now));
+    }
+}
+
+/// The PUT body is undocumented (L). With [`SandboxOptions::work_session_put`] the sandbox
+/// takes the bridge's guess (`{status: <routing status id>}`) or refuses it with a 400, as a
+/// Kustomer that expects another body would; a signed-out session is read-only.
 async fn put_work_session(
     State(sandbox): State<Shared>,
     Path(id): Path<String>,
@@ -1034,6 +1056,13 @@ async fn put_work_session(
         Ok(u) => u,
         Err(r) => return r,
     };
+    if sandbox.options.work_session_put == WorkSessionPut::Refuse {
+        return error(
+            &sandbox,
+            StatusCode::BAD_REQUEST,
+            "\"status\" is not allowed",
+        );
+    }
     let Some(status_id) = update
         .get("status")
         .and_then(Value::as_str)
@@ -1051,24 +1080,14 @@ async fn put_work_session(
             return error(&sandbox, StatusCode::BAD_REQUEST, "unknown status");
         };
         let now = world.timestamp();
-        let Some(session) = world.find_mut("work-session", &id) else {
+        let Some(session) = world.find_mut("work_session", &id) else {
             return error(&sandbox, StatusCode::NOT_FOUND, "work session not found");
         };
-        if session.attributes.get("active") != Some(&json!(true)) {
+        if !is_active(session) {
             return error(&sandbox, StatusCode::CONFLICT, "work session has ended");
         }
-        let mut updated = session
-            .clone()
-            .relate("status", "routing-status", &status_id);
-        updated
-            .attributes
-            .insert("statusType".into(), json!(status_type));
-        updated.attributes.insert("updatedAt".into(), json!(now));
-        if status_type == "offline" {
-            updated.attributes.insert("active".into(), json!(false));
-            updated.attributes.insert("signedOutAt".into(), json!(now));
-        }
-        *session = updated.clone();
+        move_work_session(session, &status_id, &status_type, &now);
+        let updated = session.clone();
         let user = updated
             .related("user")
             .and_then(|u| world.find("user", u))

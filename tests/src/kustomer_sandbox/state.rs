@@ -151,7 +151,7 @@ impl World {
             "user" => &self.users,
             "team" => &self.teams,
             "routing-status" => &self.statuses,
-            "work-session" => &self.work_sessions,
+            "work_session" => &self.work_sessions,
             _ => &self.webhooks,
         }
     }
@@ -166,7 +166,7 @@ impl World {
             "user" => &mut self.users,
             "team" => &mut self.teams,
             "routing-status" => &mut self.statuses,
-            "work-session" => &mut self.work_sessions,
+            "work_session" => &mut self.work_sessions,
             _ => &mut self.webhooks,
         }
     }
