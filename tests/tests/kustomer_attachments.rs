@@ -81,6 +81,7 @@ async fn an_uploaded_file_is_referenced_by_a_note() {
                 attachments: vec![reference.clone()],
                 ..Default::default()
             },
+            bridge_shared::kustomer::Attempt::First,
         )
         .await
         .unwrap();
@@ -144,6 +145,7 @@ async fn a_file_shorter_than_declared_is_not_counted_as_uploaded() {
                 attachments: vec![reference],
                 ..Default::default()
             },
+            bridge_shared::kustomer::Attempt::First,
         )
         .await
         .unwrap_err();
@@ -213,6 +215,7 @@ async fn an_upload_to_the_s3_stand_in_is_verified_there() {
                 attachments: vec![reference],
                 ..Default::default()
             },
+            bridge_shared::kustomer::Attempt::First,
         )
         .await
         .unwrap();

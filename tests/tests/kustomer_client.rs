@@ -225,6 +225,7 @@ async fn voice_messages_carry_meta_and_notes_carry_their_body() {
                 external_id: Some("ccai-evt-1-message".into()),
                 ..Default::default()
             },
+            bridge_shared::kustomer::Attempt::First,
         )
         .await
         .unwrap();
@@ -248,6 +249,7 @@ async fn voice_messages_carry_meta_and_notes_carry_their_body() {
                 body: "Caller: +1 555 010 4477".into(),
                 ..Default::default()
             },
+            bridge_shared::kustomer::Attempt::First,
         )
         .await
         .unwrap();
@@ -262,6 +264,74 @@ async fn voice_messages_carry_meta_and_notes_carry_their_body() {
         .attributes
         .channels;
     assert_eq!(channels, vec!["voice".to_owned()]);
+}
+
+/// R-E-2: a message or note whose answer is lost is found, not written again — the message
+/// under either spelling of its lookup (kustomer-api.md, revised), the note among the
+/// conversation's notes — and a repeat of a write an earlier invocation began looks first.
+#[tokio::test]
+async fn r_e_2_lost_message_and_note_answers_are_found_under_either_lookup_spelling() {
+    use bridge_shared::kustomer::Attempt;
+    for spelling in [MessageLookup::CamelCase, MessageLookup::Lowercase] {
+        let sandbox = sandbox(SandboxOptions {
+            message_lookup: spelling,
+            ..Default::default()
+        })
+        .await;
+        let client = client(&sandbox);
+        let customer = customer(&client, "+15550104478").await;
+        let conv = client
+            .create_conversation(&conversation(&customer, "ccai-call-8"))
+            .await
+            .unwrap();
+        let message = NewMessage {
+            channel: "voice".into(),
+            app: "ccai".into(),
+            direction: "in".into(),
+            external_id: Some("ccai-call-8-message".into()),
+            ..Default::default()
+        };
+        sandbox.inject(
+            FaultMatch::body(Method::POST, "/messages", "ccai-call-8-message"),
+            Fault::LoseAnswer,
+        );
+        let created = client
+            .create_message(&conv.id, &message, Attempt::First)
+            .await
+            .unwrap();
+        let again = client
+            .create_message(&conv.id, &message, Attempt::Repeat)
+            .await
+            .unwrap();
+        assert_eq!(created.id, again.id, "{spelling:?}");
+        assert_eq!(sandbox.inspect(|w| w.messages.len()), 1, "{spelling:?}");
+
+        let note = NewNote {
+            body: "Caller's phone number: +15550104478".into(),
+            external_id: Some("ccai-call-8-phone".into()),
+            ..Default::default()
+        };
+        sandbox.inject(
+            FaultMatch::body(Method::POST, "/notes", "ccai-call-8-phone"),
+            Fault::LoseAnswer,
+        );
+        let written = client
+            .create_note(&conv.id, &note, Attempt::First)
+            .await
+            .unwrap();
+        let repeated = client
+            .create_note(&conv.id, &note, Attempt::Repeat)
+            .await
+            .unwrap();
+        assert_eq!(written.id, repeated.id);
+        assert_eq!(sandbox.inspect(|w| w.notes.len()), 1);
+        // A first attempt is not looked up: nothing documented refuses a second note.
+        client
+            .create_note(&conv.id, &note, Attempt::First)
+            .await
+            .unwrap();
+        assert_eq!(sandbox.inspect(|w| w.notes.len()), 2, "no 409 by default");
+    }
 }
 
 #[tokio::test]
@@ -461,7 +531,10 @@ async fn a_create_that_hangs_past_the_timeout_is_found_by_external_id() {
         external_id: Some("ccai-evt-10-message".into()),
         ..Default::default()
     };
-    client.create_message(&conv.id, &message).await.unwrap();
+    client
+        .create_message(&conv.id, &message, bridge_shared::kustomer::Attempt::First)
+        .await
+        .unwrap();
     assert_eq!(sandbox.inspect(|w| w.messages.len()), 1);
 }
 
@@ -557,6 +630,7 @@ async fn bodies_over_100_kb_are_refused_as_too_large() {
                 body: "x".repeat(120_000),
                 ..Default::default()
             },
+            bridge_shared::kustomer::Attempt::First,
         )
         .await
         .unwrap_err();
@@ -585,6 +659,7 @@ async fn the_per_customer_create_budget_is_waited_out() {
                     body: format!("note {n}"),
                     ..Default::default()
                 },
+                bridge_shared::kustomer::Attempt::First,
             )
             .await
             .unwrap();

@@ -339,3 +339,55 @@ async fn r_r_1_r_u_7_an_end_user_photo_is_stored_and_attached_once() {
     // Stored in the files bucket under media/…, the recording beside it.
     assert_eq!(rig.recording_notes().len(), 1);
 }
+
+/// R-E-2 with R-R-1 and R-U-7: the recording's note and a photo's note each lose their answer
+/// once, and with one attempt per request each loss fails the record, as an invocation that
+/// times out would. Kustomer does not answer 409 to a reused note `externalId`; the progress
+/// item's record of the note begun, and a look at the conversation's notes, keep each to one.
+#[tokio::test]
+async fn r_e_2_a_lost_answer_on_the_recording_and_photo_notes_leaves_exactly_one_each() {
+    use bridge_shared::http::RetryPolicy;
+    use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
+    let mut rig = rig().await;
+    rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::client_with(
+        &rig.platforms.kustomer,
+        rig.platforms.kustomer.api_key(),
+        RetryPolicy::immediate(1),
+        std::time::Duration::from_millis(800),
+    ));
+    let agent = rig.platforms.add_agent(
+        &format!("{}@example.com", bridge_tests::unique("ana")),
+        "Ana",
+        "Available",
+    );
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550106607").await;
+    driver.smart_action(call.session_id, true);
+    rig.platforms.ccai.publish_due().await.unwrap();
+    for suffix in ["-recording\"", "-media-"] {
+        rig.platforms.kustomer.inject(
+            FaultMatch::body(http::Method::POST, "/notes", suffix),
+            Fault::LoseAnswer,
+        );
+    }
+    let mut failed = 0;
+    while !rig.deliver_end(&call).await.is_empty() {
+        failed += 1;
+        assert!(failed < 10, "still failing");
+    }
+    assert_eq!(failed, 2, "each lost answer failed one delivery");
+    let notes: Vec<String> = rig.platforms.kustomer.inspect(|w| {
+        w.notes
+            .iter()
+            .filter_map(|n| n.text("externalId").map(str::to_owned))
+            .collect()
+    });
+    let recording = notes.iter().filter(|e| e.ends_with("-recording")).count();
+    let media = notes.iter().filter(|e| e.contains("-media-")).count();
+    assert_eq!((recording, media), (1, 1), "{notes:?}");
+    assert_eq!(
+        rig.recording_downloads(),
+        2,
+        "R-R-2: the recording and the photo read once each"
+    );
+}

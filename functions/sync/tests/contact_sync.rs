@@ -66,6 +66,31 @@ impl Rig {
         self.deliver_bodies(&bodies).await;
     }
 
+    /// Delivers the played events again and again, as Lambda retries a batch whose records
+    /// failed, until none fails (at most `passes` times); answers how many passes failed.
+    async fn deliver_until_done(&self, played: &Played, passes: usize) -> usize {
+        let bodies: Vec<Value> = played.events.iter().map(|e| e.body.clone()).collect();
+        for failed in 0..passes {
+            let now = UnixMillis::now();
+            let items: Vec<_> = bodies
+                .iter()
+                .map(|b| {
+                    let trigger = bridge_shared::ese::parse_event(b).unwrap().trigger();
+                    bridge_intake::inbox_item(&trigger, now).unwrap()
+                })
+                .collect();
+            let first = self
+                .sequence
+                .fetch_add(items.len() as u64, Ordering::SeqCst);
+            let batch = bridge_tests::stream_support::inserts(&items, first);
+            let response = handle(&self.api, batch, now).await.unwrap();
+            if response.batch_item_failures.is_empty() {
+                return failed;
+            }
+        }
+        panic!("still failing after {passes} passes");
+    }
+
     /// Delivers one poller trigger for the session ("it may have changed", no ESE item).
     async fn deliver_poll(&self, played: &Played) {
         let kind = if played.kind == "call" {
@@ -625,4 +650,84 @@ async fn r_u_7_r_u_8_r_u_10_the_metadata_file_adds_smart_actions_and_the_comment
             "Wrap-up: Resolved — Customer helped",
         ]
     );
+}
+
+/// R-E-2 with R-D-1, R-D-2, R-U-7, R-U-8, R-U-10, R-U-11 and the wrap-up: every session note
+/// and the session message lose their answer once (Kustomer applied the write, the bridge never
+/// heard), and with one attempt per request each loss ends the pass, as an invocation that
+/// times out would. Kustomer does not answer 409 to a reused note `externalId` (the sandbox's
+/// default), so only the bridge's own record of what it began, and its look at the
+/// conversation's notes, keep each write to one.
+#[tokio::test]
+async fn r_e_2_a_lost_answer_on_every_session_note_and_the_session_message_leaves_exactly_one() {
+    use bridge_shared::http::RetryPolicy;
+    use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
+    let mut rig = rig().await;
+    rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::client_with(
+        &rig.platforms.kustomer,
+        rig.platforms.kustomer.api_key(),
+        RetryPolicy::immediate(1),
+        Duration::from_millis(800),
+    ));
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108871").await;
+    driver.smart_action(call.session_id, true);
+    driver.smart_action(call.session_id, false);
+    driver.csat("call", call.session_id, 4, Some("Quick"));
+    let voicemail = driver.voicemail("+15550108872", Some("read")).await;
+    rig.platforms.ccai.publish_due().await.unwrap();
+    for _ in 0..40 {
+        rig.platforms.kustomer.inject(
+            FaultMatch::body(http::Method::POST, "/notes", "externalId"),
+            Fault::LoseAnswer,
+        );
+        rig.platforms.kustomer.inject(
+            FaultMatch::body(http::Method::POST, "/messages", "externalId"),
+            Fault::LoseAnswer,
+        );
+    }
+    let failed_passes =
+        rig.deliver_until_done(&call, 20).await + rig.deliver_until_done(&voicemail, 20).await;
+
+    let mut expected = 0;
+    for played in [&call, &voicemail] {
+        let conversation = rig.conversation_of(played);
+        let notes = rig.notes_on(&conversation.id);
+        let mut ids: Vec<&str> = notes.iter().filter_map(|n| n.text("externalId")).collect();
+        ids.sort();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "a note written twice: {ids:?}");
+        assert_eq!(
+            rig.messages_on(&conversation.id).len(),
+            1,
+            "one session message"
+        );
+        expected += notes.len() + 1;
+    }
+    let bodies: Vec<String> = rig.platforms.kustomer.inspect(|w| {
+        w.notes
+            .iter()
+            .filter_map(|n| n.text("body").map(str::to_owned))
+            .collect()
+    });
+    for (kind, count) in [
+        ("Caller's phone number", 2), // one per conversation
+        ("Customer rating: 4/5", 1),
+        ("Customer comment", 1),
+        ("SmartAction photo completed", 1),
+        ("failed on the customer's side", 1),
+        ("Wrap-up:", 1),
+        ("Voicemail read by an agent", 1),
+    ] {
+        assert_eq!(
+            bodies.iter().filter(|b| b.contains(kind)).count(),
+            count,
+            "{kind}: {bodies:?}"
+        );
+    }
+    // Every write lost its answer once, and each loss ended a pass.
+    assert_eq!(failed_passes, expected, "passes ended by a lost answer");
+    assert!(rig.platforms.unexpected_requests().is_empty());
 }

@@ -10,6 +10,7 @@ use bridge_shared::blob::FsBlobStore;
 use bridge_shared::conversation::render_transcript_file;
 use bridge_shared::store::EmbeddedStore;
 use bridge_tests::ccai_sandbox::{CcaiSandboxOptions, FileDelays, ScenarioDriver};
+use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
 use bridge_tests::platforms::SandboxedPlatforms;
 use bridge_transcript::{TranscriptApi, handle};
 use sha2::{Digest, Sha256};
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test]
-async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
+async fn r_x_1_r_d_3_r_e_2_the_transcript_is_stored_and_attached_on_a_note_once() {
     // The transcript lands a minute after the chat ends.
     let platforms = SandboxedPlatforms::start_with(CcaiSandboxOptions {
         file_delays: FileDelays {
@@ -67,7 +68,20 @@ async fn r_x_1_r_d_3_the_transcript_is_stored_and_attached_on_a_note_once() {
         landed.contains(&format!("chat-{}.txt", chat.session_id)),
         "{landed:?}"
     );
+    // R-E-2: the note's answer is lost (Kustomer wrote it); the client finds it among the
+    // conversation's notes instead of writing it again (no 409 to rely on).
+    platforms.kustomer.inject(
+        FaultMatch::body(lambda_http::http::Method::POST, "/notes", "-transcript\""),
+        Fault::LoseAnswer,
+    );
     assert!(deliver(2).await.batch_item_failures.is_empty());
+    assert!(
+        platforms.kustomer.inspect(|w| w
+            .requests
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with("/notes"))),
+        "the lost note was looked for"
+    );
 
     let exported = platforms
         .ccai

@@ -3,15 +3,17 @@
 //! 1. stored in the files bucket under its deterministic key — skipped when the key already
 //!    holds it (a retry never fetches the source again);
 //! 2. streamed from the bucket into Kustomer's attachment flow (create, presigned POST);
-//! 3. referenced by a note with its own external id (a 409 on it means an earlier attempt
-//!    wrote it).
+//! 3. referenced by a note with its own external id, exactly once: the note's intent is
+//!    recorded with step 2's progress, so a pass that finds it recorded but the note not done
+//!    looks for the note (Kustomer has no note lookup: the conversation's notes are listed)
+//!    before writing it.
 //!
 //! Callers hold an idempotency claim for the file, so one writer advances its progress item.
 
 use crate::UnixMillis;
 use crate::blob::{BlobError, BlobKey, BlobStore, ByteStream};
 use crate::kustomer::requests::{AttachmentRef, NewNote};
-use crate::kustomer::{AttachmentFile, KustomerClient, KustomerError};
+use crate::kustomer::{AttachmentFile, Attempt, KustomerClient, KustomerError};
 use crate::store::{Item, ItemKey, StateStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -45,6 +47,10 @@ impl crate::Retryable for AttachError {
 pub struct FileProgress {
     pub size: Option<u64>,
     pub attachment: Option<AttachmentRef>,
+    /// The note was (or was about to be) sent: an invocation that ended before recording its
+    /// outcome may have written it.
+    #[serde(default)]
+    pub note_begun: bool,
     #[serde(default)]
     pub note: bool,
 }
@@ -142,13 +148,23 @@ impl AttachedFile<'_> {
                 .await?;
             progress.attachment = Some(attachment);
             outcome.uploaded = true;
+            // The note comes next: its intent travels with this save (no write of its own).
+            progress.note_begun = true;
             self.save(&file.progress, &progress).await?;
         }
 
-        // 3. The note that shows it in the conversation.
+        // 3. The note that shows it in the conversation, exactly once.
         if !progress.note {
-            let written = self
-                .kustomer
+            let attempt = if progress.note_begun && !outcome.uploaded {
+                Attempt::Repeat
+            } else {
+                Attempt::First
+            };
+            if !progress.note_begun {
+                progress.note_begun = true;
+                self.save(&file.progress, &progress).await?;
+            }
+            self.kustomer
                 .create_note(
                     &file.conversation_id,
                     &NewNote {
@@ -156,13 +172,9 @@ impl AttachedFile<'_> {
                         attachments: progress.attachment.clone().into_iter().collect(),
                         external_id: Some(file.note_external_id.clone()),
                     },
+                    attempt,
                 )
-                .await;
-            match written {
-                // The external id is taken: an earlier attempt wrote the note, lost the answer.
-                Ok(_) | Err(KustomerError::Conflict { .. }) => {}
-                Err(err) => return Err(err.into()),
-            }
+                .await?;
             progress.note = true;
             outcome.noted = true;
             self.save(&file.progress, &progress).await?;

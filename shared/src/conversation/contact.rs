@@ -14,7 +14,9 @@ use crate::events::SessionKind;
 use crate::kustomer::requests::{
     ConversationPatch, CustomerPatch, NewConversation, NewMessage, NewNote,
 };
-use crate::kustomer::{CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164};
+use crate::kustomer::{
+    Attempt, CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164,
+};
 use crate::status::sync::StatusService;
 use crate::store::{Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
 use std::time::Duration;
@@ -83,6 +85,11 @@ pub struct SessionLink {
     /// The conversation was closed for the session (a closed voicemail).
     #[serde(default)]
     pub closed: bool,
+    /// External ids of notes and messages whose request was about to be sent and whose
+    /// outcome is not recorded: a later pass looks for them before writing (exactly once
+    /// without relying on an undocumented 409).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub begun: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -225,9 +232,13 @@ impl ContactSync<'_> {
         // session-level fields): one per session, whichever conversation it joined.
         if !link.session_message {
             let phone = self.phone(view).await?;
+            let message = session_message(view, phone.as_deref());
+            let external_id = message.external_id.clone().unwrap_or_default();
+            let attempt = self.begin(&key, &mut link, &external_id).await?;
             self.kustomer
-                .create_message(&conversation_id, &session_message(view, phone.as_deref()))
+                .create_message(&conversation_id, &message, attempt)
                 .await?;
+            link.begun.retain(|b| *b != external_id);
             link.session_message = true;
             outcome.session_message = true;
             self.save(&key, &link).await?;
@@ -240,6 +251,8 @@ impl ContactSync<'_> {
             && let Some(phone) = self.phone(view).await?
         {
             self.write_note(
+                &key,
+                &mut link,
                 &conversation_id,
                 &format!("Caller's phone number: {phone}"),
                 format!("{}-phone", view.external_id()),
@@ -295,6 +308,8 @@ impl ContactSync<'_> {
         for update in super::session_notes(&view.notes) {
             if !link.notes.contains(&update.purpose) {
                 self.write_note(
+                    &key,
+                    &mut link,
                     &conversation_id,
                     &update.note,
                     format!("{}-{}", view.external_id(), update.purpose),
@@ -322,29 +337,47 @@ impl ContactSync<'_> {
         Ok(outcome)
     }
 
-    /// A note with its external id; a taken external id means an earlier attempt wrote it
-    /// and lost the answer (or its progress): it is there, so it is not written again.
+    /// Records that the write of `external_id` begins (before its request), answering whether
+    /// an earlier pass began it already: then its outcome is unknown and the client looks for
+    /// it before writing.
+    async fn begin(
+        &self,
+        key: &ItemKey,
+        link: &mut SessionLink,
+        external_id: &str,
+    ) -> Result<Attempt, ContactError> {
+        if link.begun.iter().any(|b| b == external_id) {
+            return Ok(Attempt::Repeat);
+        }
+        link.begun.push(external_id.to_owned());
+        self.save(key, link).await?;
+        Ok(Attempt::First)
+    }
+
+    /// A note with its external id, exactly once (every session note kind goes through here;
+    /// file notes through `AttachedFile`). The caller records the note done in `link`.
     async fn write_note(
         &self,
+        key: &ItemKey,
+        link: &mut SessionLink,
         conversation_id: &str,
         body: &str,
         external_id: String,
     ) -> Result<(), ContactError> {
-        let written = self
-            .kustomer
+        let attempt = self.begin(key, link, &external_id).await?;
+        self.kustomer
             .create_note(
                 conversation_id,
                 &NewNote {
                     body: body.to_owned(),
-                    external_id: Some(external_id),
+                    external_id: Some(external_id.clone()),
                     ..Default::default()
                 },
+                attempt,
             )
-            .await;
-        match written {
-            Ok(_) | Err(KustomerError::Conflict { .. }) => Ok(()),
-            Err(err) => Err(err.into()),
-        }
+            .await?;
+        link.begun.retain(|b| *b != external_id);
+        Ok(())
     }
 
     /// Places the session (or leaves it unplaced: `NotYet`), recording it in `link`.

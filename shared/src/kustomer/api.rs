@@ -1,6 +1,8 @@
 //! The typed calls the bridge makes (kustomer-api.md).
 
-use super::client::{Call, KustomerClient, encode_segment};
+use super::client::{
+    Attempt, Call, KustomerClient, Lookup, MAX_NOTE_PAGES, encode_segment, notes_of,
+};
 use super::error::KustomerError;
 use super::model::*;
 use super::requests::*;
@@ -45,10 +47,10 @@ impl KustomerClient {
             require_e164(&phone.phone)?;
         }
         let lookup = customer.external_id.as_deref().map(|id| {
-            Call::get(
+            Lookup::Get(Call::get(
                 "customer by externalId",
                 format!("/v1/customers/externalId={}", encode_segment(id)),
-            )
+            ))
         });
         self.create(
             Call::new(
@@ -58,6 +60,7 @@ impl KustomerClient {
                 body(customer)?,
             ),
             lookup,
+            Attempt::First,
         )
         .await
     }
@@ -142,10 +145,10 @@ impl KustomerClient {
         conversation: &NewConversation,
     ) -> Result<Conversation, KustomerError> {
         let lookup = conversation.external_id.as_deref().map(|id| {
-            Call::get(
+            Lookup::Get(Call::get(
                 "conversation by externalId",
                 format!("/v1/conversations/externalId={}", encode_segment(id)),
-            )
+            ))
         });
         self.create(
             Call::new(
@@ -155,6 +158,7 @@ impl KustomerClient {
                 body(conversation)?,
             ),
             lookup,
+            Attempt::First,
         )
         .await
     }
@@ -232,16 +236,17 @@ impl KustomerClient {
 
     // ---- messages and notes ----
 
+    /// Creates a message, exactly once by its `externalId`: when the answer is lost the
+    /// message is looked up (both spellings of the lookup) before anything is sent again, and
+    /// with [`Attempt::Repeat`] before the first send.
     pub async fn create_message(
         &self,
         conversation_id: &str,
         message: &NewMessage,
+        attempt: Attempt,
     ) -> Result<Message, KustomerError> {
-        let lookup = message.external_id.as_deref().map(|id| {
-            Call::get(
-                "message by externalId",
-                format!("/v1/messages/externalId={}", encode_segment(id)),
-            )
+        let lookup = message.external_id.as_ref().map(|id| Lookup::Message {
+            external_id: id.clone(),
         });
         let call = Call::new(
             "create message",
@@ -252,28 +257,34 @@ impl KustomerClient {
             ),
             body(message)?,
         );
-        self.create(call, lookup).await
+        self.create(call, lookup, attempt).await
     }
 
+    /// A message by its external id (either spelling of the lookup).
     pub async fn message_by_external_id(
         &self,
         external_id: &str,
     ) -> Result<Option<Message>, KustomerError> {
-        self.fetch_optional(Call::get(
-            "message by externalId",
-            format!("/v1/messages/externalId={}", encode_segment(external_id)),
-        ))
+        self.find(&Lookup::Message {
+            external_id: external_id.to_owned(),
+        })
         .await
     }
 
-    /// Creates a note. Kustomer documents no lookup of notes by external id, so a note whose
-    /// answer is lost is not re-sent here: the error reaches the caller, which records notes it
-    /// wrote in its own state.
+    /// Creates a note, exactly once by its `externalId`. Kustomer has no note lookup and does
+    /// not document a 409 on a reused `externalId` (kustomer-api.md, revised): when the answer
+    /// is lost — or, with [`Attempt::Repeat`], before the first send — the conversation's notes
+    /// are listed and matched.
     pub async fn create_note(
         &self,
         conversation_id: &str,
         note: &NewNote,
+        attempt: Attempt,
     ) -> Result<Note, KustomerError> {
+        let lookup = note.external_id.as_ref().map(|id| Lookup::Note {
+            conversation_id: conversation_id.to_owned(),
+            external_id: id.clone(),
+        });
         let call = Call::new(
             "create note",
             Method::POST,
@@ -283,7 +294,16 @@ impl KustomerClient {
             ),
             body(note)?,
         );
-        self.create(call, None).await
+        self.create(call, lookup, attempt).await
+    }
+
+    /// The conversation's notes (every page).
+    pub async fn conversation_notes(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<Note>, KustomerError> {
+        self.fetch_all(notes_of(conversation_id), MAX_NOTE_PAGES)
+            .await
     }
 
     // ---- metadata (custom attributes) ----
@@ -411,6 +431,7 @@ impl KustomerClient {
                 body(webhook)?,
             ),
             None,
+            Attempt::First,
         )
         .await
     }

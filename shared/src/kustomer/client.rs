@@ -302,13 +302,26 @@ impl KustomerClient {
     }
 
     /// A create that carries an external id: when its outcome is unknown (lost answer, 5xx,
-    /// timeout), the resource is looked up by that id before the create is sent again, so a
-    /// retry finds what the lost answer created instead of duplicating it.
+    /// timeout) or conflicts, `lookup` looks for what an earlier attempt created before the
+    /// create is sent again, so a lost answer is found instead of duplicated. With
+    /// [`Attempt::Repeat`] (an earlier invocation began this write and recorded no outcome), the
+    /// lookup comes first.
     pub(super) async fn create<T: DeserializeOwned>(
         &self,
         call: Call,
-        lookup: Option<Call>,
+        lookup: Option<Lookup>,
+        attempt_kind: Attempt,
     ) -> Result<T, KustomerError> {
+        if attempt_kind == Attempt::Repeat
+            && let Some(lookup) = &lookup
+            && let Some(found) = self.find::<T>(lookup).await?
+        {
+            tracing::info!(
+                operation = call.operation,
+                "an earlier attempt wrote it; found, not written again"
+            );
+            return Ok(found);
+        }
         let mut attempt = 1;
         loop {
             let error = match self.execute(&call, false).await {
@@ -324,7 +337,7 @@ impl KustomerClient {
             let Some(lookup) = &lookup else {
                 return Err(error);
             };
-            if let Some(found) = self.fetch_optional::<T>(lookup.clone()).await? {
+            if let Some(found) = self.find::<T>(lookup).await? {
                 tracing::info!(
                     operation = call.operation,
                     "create already applied; found the resource by external id"
@@ -338,6 +351,89 @@ impl KustomerClient {
             attempt += 1;
         }
     }
+
+    /// What an earlier create left, by its external id.
+    pub(super) async fn find<T: DeserializeOwned>(
+        &self,
+        lookup: &Lookup,
+    ) -> Result<Option<T>, KustomerError> {
+        match lookup {
+            Lookup::Get(call) => self.fetch_optional(call.clone()).await,
+            Lookup::Message { external_id } => {
+                // Kustomer's pages spell the lookup `externalId=`, its OpenAPI document
+                // `externalid=` (kustomer-api.md, revised, M): the second spelling is tried when
+                // the first answers 404.
+                for spelling in ["externalId", "externalid"] {
+                    let call = Call::get(
+                        "message by externalId",
+                        format!("/v1/messages/{spelling}={}", encode_segment(external_id)),
+                    );
+                    if let Some(found) = self.fetch_optional(call).await? {
+                        return Ok(Some(found));
+                    }
+                }
+                Ok(None)
+            }
+            Lookup::Note {
+                conversation_id,
+                external_id,
+            } => {
+                // No lookup of a note by external id exists (kustomer-api.md, revised): the
+                // conversation's notes are listed and matched.
+                let notes: Vec<Value> = self
+                    .fetch_all(notes_of(conversation_id), MAX_NOTE_PAGES)
+                    .await?;
+                notes
+                    .into_iter()
+                    .find(|n| n["attributes"]["externalId"].as_str() == Some(external_id))
+                    .map(|n| {
+                        serde_json::from_value(n).map_err(|err| KustomerError::Decode {
+                            operation: "conversation notes".into(),
+                            message: err.to_string(),
+                        })
+                    })
+                    .transpose()
+            }
+        }
+    }
+}
+
+/// A conversation's notes, 100 a page.
+pub(super) fn notes_of(conversation_id: &str) -> Call {
+    Call::get(
+        "conversation notes",
+        format!(
+            "/v1/conversations/{}/notes",
+            encode_segment(conversation_id)
+        ),
+    )
+    .query("page", 1)
+    .query("pageSize", 100)
+}
+
+/// A conversation with more notes than this is not searched further (5000 notes).
+pub(super) const MAX_NOTE_PAGES: usize = 50;
+
+/// Whether an earlier attempt may already have written a resource: its intent was recorded
+/// before the request and no outcome after it (the invocation ended in between).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    First,
+    Repeat,
+}
+
+/// How a create's resource is found by its external id.
+#[derive(Clone, Debug)]
+pub(super) enum Lookup {
+    /// A documented `GET …/externalId={id}` (customers, conversations).
+    Get(Call),
+    /// A message: both spellings of the lookup.
+    Message { external_id: String },
+    /// A note: the conversation's notes, matched on `externalId`.
+    Note {
+        conversation_id: String,
+        external_id: String,
+    },
 }
 
 #[cfg(test)]

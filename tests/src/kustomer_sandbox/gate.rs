@@ -38,7 +38,18 @@ async fn gate(sandbox: &Shared, request: Request, next: Next) -> Response {
         return error(sandbox, StatusCode::UNAUTHORIZED, "Unauthorized");
     }
 
-    let fault = sandbox.next_fault(request.method(), request.uri().path());
+    // The body is read first: a fault may be aimed at one request by what it carries.
+    let (parts, body) = request.into_parts();
+    let limit = sandbox.options.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit + 1)
+        .await
+        .ok()
+        .filter(|bytes| bytes.len() <= limit);
+    let fault = sandbox.next_fault(
+        &parts.method,
+        parts.uri.path(),
+        bytes.as_deref().unwrap_or_default(),
+    );
     match fault {
         Some(Fault::RateLimited) => return sandbox.rate_limited(),
         Some(Fault::ServerError) => {
@@ -63,17 +74,12 @@ async fn gate(sandbox: &Shared, request: Request, next: Next) -> Response {
         return limited;
     }
 
-    let (parts, body) = request.into_parts();
-    let limit = sandbox.options.max_body_bytes;
-    let bytes = match axum::body::to_bytes(body, limit + 1).await {
-        Ok(bytes) if bytes.len() <= limit => bytes,
-        _ => {
-            return error(
-                sandbox,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body larger than 100kb",
-            );
-        }
+    let Some(bytes) = bytes else {
+        return error(
+            sandbox,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body larger than 100kb",
+        );
     };
     let mut response = next
         .run(Request::from_parts(parts, Body::from(bytes)))

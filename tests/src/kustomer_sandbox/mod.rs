@@ -13,7 +13,8 @@ pub mod state;
 pub mod webhooks;
 
 pub use options::{
-    ErrorShape, Fault, FaultMatch, FaultRates, SandboxOptions, UploadTarget, WorkSessionPut,
+    ErrorShape, Fault, FaultMatch, FaultRates, MessageLookup, SandboxOptions, UploadTarget,
+    WorkSessionPut,
 };
 pub use state::{Record, Upload, World};
 
@@ -47,10 +48,13 @@ impl Sandbox {
         self.base_url.get().cloned().unwrap_or_default()
     }
 
-    fn next_fault(&self, method: &Method, path: &str) -> Option<Fault> {
+    fn next_fault(&self, method: &Method, path: &str, body: &[u8]) -> Option<Fault> {
         {
             let mut queue = self.faults.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(index) = queue.iter().position(|(m, _)| m.matches(method, path)) {
+            if let Some(index) = queue
+                .iter()
+                .position(|(m, _)| m.matches(method, path, body))
+            {
                 return queue.remove(index).map(|(_, fault)| fault);
             }
         }

@@ -30,6 +30,14 @@ pub enum WorkSessionPut {
     Refuse,
 }
 
+/// Which spelling of the message external-id lookup the sandbox serves (Kustomer's pages say
+/// `externalId=`, its OpenAPI document `externalid=`; M).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageLookup {
+    CamelCase,
+    Lowercase,
+}
+
 #[derive(Clone, Debug)]
 pub struct SandboxOptions {
     pub api_key: String,
@@ -57,6 +65,10 @@ pub struct SandboxOptions {
     /// Page size cap for lists (Kustomer: 100).
     pub max_page_size: usize,
     pub work_session_put: WorkSessionPut,
+    /// A reused note or message `externalId` answers 409 (undocumented; off: a second one is
+    /// created, as nothing documented prevents it).
+    pub child_external_id_conflict: bool,
+    pub message_lookup: MessageLookup,
 }
 
 impl Default for SandboxOptions {
@@ -76,6 +88,9 @@ impl Default for SandboxOptions {
             max_body_bytes: 100 * 1000,
             max_page_size: 100,
             work_session_put: WorkSessionPut::AcceptGuess,
+            child_external_id_conflict: false,
+            // The spelling of the OpenAPI document (generated from the service).
+            message_lookup: MessageLookup::Lowercase,
         }
     }
 }
@@ -106,6 +121,10 @@ pub struct FaultMatch {
     pub method: Option<http::Method>,
     /// The path starts with this.
     pub path_prefix: Option<String>,
+    /// The path ends with this (`/notes`, whatever the conversation).
+    pub path_suffix: Option<String>,
+    /// The request body contains this (one note's external id, say).
+    pub body_contains: Option<String>,
 }
 
 impl FaultMatch {
@@ -117,15 +136,34 @@ impl FaultMatch {
         Self {
             method: Some(method),
             path_prefix: Some(path_prefix.to_owned()),
+            ..Self::default()
         }
     }
 
-    pub(super) fn matches(&self, method: &http::Method, path: &str) -> bool {
+    /// A `method` request whose path ends with `suffix` and whose body contains `text`.
+    pub fn body(method: http::Method, suffix: &str, text: &str) -> Self {
+        Self {
+            method: Some(method),
+            path_suffix: Some(suffix.to_owned()),
+            body_contains: Some(text.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn matches(&self, method: &http::Method, path: &str, body: &[u8]) -> bool {
         self.method.as_ref().is_none_or(|m| m == method)
             && self
                 .path_prefix
                 .as_deref()
                 .is_none_or(|p| path.starts_with(p))
+            && self
+                .path_suffix
+                .as_deref()
+                .is_none_or(|s| path.ends_with(s))
+            && self.body_contains.as_deref().is_none_or(|text| {
+                body.windows(text.len().max(1))
+                    .any(|w| w == text.as_bytes())
+            })
     }
 }
 

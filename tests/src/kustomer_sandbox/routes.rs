@@ -3,7 +3,7 @@
 // boxed Response would only add noise in test-side code.
 #![allow(clippy::result_large_err)]
 
-use super::options::{ErrorShape, UploadTarget, WorkSessionPut};
+use super::options::{ErrorShape, MessageLookup, UploadTarget, WorkSessionPut};
 use super::state::{Record, Upload, World, as_map};
 use super::webhooks;
 use super::{Sandbox, Shared};
@@ -36,7 +36,10 @@ pub(super) fn router(sandbox: Shared) -> Router {
         )
         .route("/v1/conversations/{id}/messages", post(create_message))
         .route("/v1/conversations/{id}/tags", post(tag_conversation))
-        .route("/v1/conversations/{id}/notes", post(create_note))
+        .route(
+            "/v1/conversations/{id}/notes",
+            post(create_note).get(conversation_notes),
+        )
         .route("/v1/messages/{key}", get(get_message))
         .route("/v1/attachments", post(create_attachment))
         .route(
@@ -196,36 +199,161 @@ fn duplicate_external_id(world: &World, kind: &str, attributes: &Map<String, Val
         .is_some_and(|external| world.find_by(kind, "externalId", external).is_some())
 }
 
-/// Customer attributes Kustomer's create and update bodies document (kustomer-api.md,
-/// revised); anything else — `assignedUsers` among them — is refused.
-const CUSTOMER_ATTRIBUTES: [&str; 20] = [
+/// The attributes each request body may carry, from the bodies Kustomer's OpenAPI document
+/// declares (GitHub `LarisLab/kustomer-client`, `src/api/types.gen.ts`: `CreateCustomerData`
+/// and `UpdateCustomerData`, `CreateConversationData`, `UpdateConversationData`,
+/// `CreateMessageFromConversationData`, `CreateNoteWithinConversationData`). Anything else is
+/// refused with a 400 naming it — `assignedUsers` on a customer among them (kustomer-api.md,
+/// revised).
+const CUSTOMER_ATTRIBUTES: &[&str] = &[
     "name",
     "company",
     "externalId",
     "username",
     "signedUpAt",
+    "lastActivityAt",
+    "lastCustomerActivityAt",
+    "lastSeenAt",
     "avatarUrl",
-    "locale",
-    "timeZone",
+    "externalIds",
+    "sharedExternalIds",
     "emails",
+    "sharedEmails",
     "phones",
+    "sharedPhones",
+    "whatsapps",
+    "facebookIds",
+    "instagramIds",
     "socials",
+    "sharedSocials",
     "urls",
     "locations",
+    "locale",
+    "timeZone",
     "tags",
+    "sentiment",
     "custom",
-    "rev",
-    "defaultLang",
     "birthdayAt",
     "gender",
-    "whatsapps",
+    "createdAt",
+    "importedAt",
+    "rev",
+    "defaultLang",
+];
+const CONVERSATION_CREATE_ATTRIBUTES: &[&str] = &[
+    "id",
+    "customer",
+    "externalId",
+    "name",
+    "status",
+    "priority",
+    "createdAt",
+    "importedAt",
+    "direction",
+    "replyChannel",
+    "tags",
+    "assignedUsers",
+    "assignedTeams",
+    "custom",
+    "defaultLang",
+    "queue",
+];
+const CONVERSATION_UPDATE_ATTRIBUTES: &[&str] = &[
+    "externalId",
+    "name",
+    "direction",
+    "priority",
+    "satisfaction",
+    "satisfactionLevel",
+    "suggestedShortcuts",
+    "status",
+    "replyChannel",
+    "subStatus",
+    "snooze",
+    "tags",
+    "suggestedTags",
+    "sentiment",
+    "assignedUsers",
+    "assignedTeams",
+    "custom",
+    "deleted",
+    "ended",
+    "endedAt",
+    "endedReason",
+    "endedBy",
+    "endedByType",
+    "locked",
+    "rev",
+    "defaultLang",
+    "queue",
+];
+const MESSAGE_ATTRIBUTES: &[&str] = &[
+    "id",
+    "externalId",
+    "customer",
+    "conversation",
+    "reference",
+    "channel",
+    "preview",
+    "subject",
+    "direction",
+    "app",
+    "size",
+    "related",
+    "status",
+    "error",
+    "errorAt",
+    "auto",
+    "sentAt",
+    "source",
+    "shortcuts",
+    "kbArticles",
+    "attachments",
+    "location",
+    "meta",
+    "custom",
+    "sentiment",
+    "createdAt",
+    "modifiedAt",
+    "createdBy",
+    "modifiedBy",
+    "importedAt",
+    "lang",
+    "queue",
+];
+const NOTE_ATTRIBUTES: &[&str] = &[
+    "id",
+    "conversation",
+    "externalId",
+    "body",
+    "userMentions",
+    "attachments",
+    "createdAt",
+    "modifiedAt",
+    "createdBy",
+    "modifiedBy",
+    "importedAt",
+    "lang",
 ];
 
-fn undocumented_customer_attribute(attributes: &Map<String, Value>) -> Option<&str> {
-    attributes
+/// A 400 naming the first attribute `resource` does not have.
+fn refuse_unknown_attributes(
+    sandbox: &Sandbox,
+    resource: &str,
+    allowed: &[&str],
+    attributes: &Map<String, Value>,
+) -> Result<(), Response> {
+    match attributes
         .keys()
-        .map(String::as_str)
-        .find(|name| !CUSTOMER_ATTRIBUTES.contains(name))
+        .find(|name| !allowed.contains(&name.as_str()))
+    {
+        Some(name) => Err(error(
+            sandbox,
+            StatusCode::BAD_REQUEST,
+            &format!("{name} is not a {resource} attribute"),
+        )),
+        None => Ok(()),
+    }
 }
 
 async fn create_customer(State(sandbox): State<Shared>, body: Bytes) -> Response {
@@ -233,12 +361,10 @@ async fn create_customer(State(sandbox): State<Shared>, body: Bytes) -> Response
         Ok(a) => a,
         Err(r) => return r,
     };
-    if let Some(name) = undocumented_customer_attribute(&attributes) {
-        return error(
-            &sandbox,
-            StatusCode::BAD_REQUEST,
-            &format!("{name} is not a customer attribute"),
-        );
+    if let Err(refused) =
+        refuse_unknown_attributes(&sandbox, "customer", CUSTOMER_ATTRIBUTES, &attributes)
+    {
+        return refused;
     }
     let mut world = sandbox.world();
     if duplicate_external_id(&world, "customer", &attributes) {
@@ -292,12 +418,10 @@ async fn patch_customer(
         Ok(p) => p,
         Err(r) => return r,
     };
-    if let Some(name) = undocumented_customer_attribute(&patch) {
-        return error(
-            &sandbox,
-            StatusCode::BAD_REQUEST,
-            &format!("{name} is not a customer attribute"),
-        );
+    if let Err(refused) =
+        refuse_unknown_attributes(&sandbox, "customer", CUSTOMER_ATTRIBUTES, &patch)
+    {
+        return refused;
     }
     let mut world = sandbox.world();
     let now = world.timestamp();
@@ -492,6 +616,14 @@ async fn tag_conversation(
 }
 
 fn new_conversation(sandbox: &Shared, mut attributes: Map<String, Value>) -> Response {
+    if let Err(refused) = refuse_unknown_attributes(
+        sandbox,
+        "conversation",
+        CONVERSATION_CREATE_ATTRIBUTES,
+        &attributes,
+    ) {
+        return refused;
+    }
     if let Some(tags) = attributes.get("tags")
         && !tags
             .as_array()
@@ -564,6 +696,14 @@ async fn patch_conversation(
         Ok(p) => p,
         Err(r) => return r,
     };
+    if let Err(refused) = refuse_unknown_attributes(
+        &sandbox,
+        "conversation",
+        CONVERSATION_UPDATE_ATTRIBUTES,
+        &patch,
+    ) {
+        return refused;
+    }
     if let Some(status) = patch.get("status").and_then(Value::as_str)
         && !matches!(status, "open" | "done" | "snoozed")
     {
@@ -647,6 +787,11 @@ async fn create_message(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(refused) =
+        refuse_unknown_attributes(&sandbox, "message", MESSAGE_ATTRIBUTES, &attributes)
+    {
+        return refused;
+    }
     for field in ["channel", "app", "direction"] {
         if attributes.get(field).and_then(Value::as_str).is_none() {
             return error(
@@ -671,6 +816,10 @@ async fn create_note(
         Ok(a) => a,
         Err(r) => return r,
     };
+    if let Err(refused) = refuse_unknown_attributes(&sandbox, "note", NOTE_ATTRIBUTES, &attributes)
+    {
+        return refused;
+    }
     if attributes
         .get("body")
         .and_then(Value::as_str)
@@ -682,6 +831,31 @@ async fn create_note(
         return r;
     }
     conversation_child(&sandbox, &id, "note", attributes)
+}
+
+/// `GET /v1/conversations/{id}/notes`: the conversation's notes, oldest first, paged.
+async fn conversation_notes(
+    State(sandbox): State<Shared>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let world = sandbox.world();
+    if world.find("conversation", &id).is_none() {
+        return error(&sandbox, StatusCode::NOT_FOUND, "conversation not found");
+    }
+    let notes: Vec<Value> = world
+        .notes
+        .iter()
+        .filter(|n| n.related("conversation") == Some(id.as_str()))
+        .map(Record::to_json)
+        .collect();
+    drop(world);
+    page(
+        &sandbox,
+        &format!("/v1/conversations/{id}/notes"),
+        notes,
+        &query,
+    )
 }
 
 /// A message or note: counted against its customer's create budget.
@@ -699,7 +873,11 @@ fn conversation_child(
     else {
         return error(sandbox, StatusCode::NOT_FOUND, "conversation not found");
     };
-    if duplicate_external_id(&world, kind, &attributes) {
+    // Kustomer does not document a 409 for a reused note or message `externalId`
+    // (kustomer-api.md, revised): by default a second one is simply created.
+    if sandbox.options.child_external_id_conflict
+        && duplicate_external_id(&world, kind, &attributes)
+    {
         return error(sandbox, StatusCode::CONFLICT, "externalId already exists");
     }
     if !sandbox.take_customer_create(&mut world, &customer) {
@@ -724,8 +902,21 @@ fn conversation_child(
     document(StatusCode::CREATED, &record)
 }
 
+/// `GET /v1/messages/{id}` and the external-id lookup, under the one spelling the sandbox
+/// serves ([`SandboxOptions::message_lookup`]); the other spelling is an id nobody has (404).
 async fn get_message(State(sandbox): State<Shared>, Path(key): Path<String>) -> Response {
     let world = sandbox.world();
+    let served = match sandbox.options.message_lookup {
+        MessageLookup::CamelCase => "externalId=",
+        MessageLookup::Lowercase => "externalid=",
+    };
+    let key = match key.strip_prefix(served) {
+        Some(external) => format!("externalId={external}"),
+        None if key.contains('=') => {
+            return error(&sandbox, StatusCode::NOT_FOUND, "message not found");
+        }
+        None => key,
+    };
     match lookup(&world, "message", &key, false) {
         Some(record) => document(StatusCode::OK, record),
         None => error(&sandbox, StatusCode::NOT_FOUND, "message not found"),
