@@ -71,24 +71,29 @@ impl Rig {
     async fn deliver_until_done(&self, played: &Played, passes: usize) -> usize {
         let bodies: Vec<Value> = played.events.iter().map(|e| e.body.clone()).collect();
         for failed in 0..passes {
-            let now = UnixMillis::now();
-            let items: Vec<_> = bodies
-                .iter()
-                .map(|b| {
-                    let trigger = bridge_shared::ese::parse_event(b).unwrap().trigger();
-                    bridge_intake::inbox_item(&trigger, now).unwrap()
-                })
-                .collect();
-            let first = self
-                .sequence
-                .fetch_add(items.len() as u64, Ordering::SeqCst);
-            let batch = bridge_tests::stream_support::inserts(&items, first);
-            let response = handle(&self.api, batch, now).await.unwrap();
-            if response.batch_item_failures.is_empty() {
+            if self.try_deliver_bodies(&bodies).await == 0 {
                 return failed;
             }
         }
         panic!("still failing after {passes} passes");
+    }
+
+    /// One stream batch of these stored events; answers how many records failed.
+    async fn try_deliver_bodies(&self, bodies: &[Value]) -> usize {
+        let now = UnixMillis::now();
+        let items: Vec<_> = bodies
+            .iter()
+            .map(|b| {
+                let trigger = bridge_shared::ese::parse_event(b).unwrap().trigger();
+                bridge_intake::inbox_item(&trigger, now).unwrap()
+            })
+            .collect();
+        let first = self
+            .sequence
+            .fetch_add(items.len() as u64, Ordering::SeqCst);
+        let batch = bridge_tests::stream_support::inserts(&items, first);
+        let response = handle(&self.api, batch, now).await.unwrap();
+        response.batch_item_failures.len()
     }
 
     /// Delivers one poller trigger for the session ("it may have changed", no ESE item).
@@ -461,8 +466,9 @@ async fn a_current_conversation_deleted_in_kustomer_is_forgotten_not_fatal() {
 #[tokio::test]
 async fn r_u_6_a_callback_handled_at_the_same_time_as_its_short_call_still_joins_it() {
     // Both sessions in one batch: their records are processed concurrently (one group per
-    // session). The first conversation's creation answers slowly, so whichever session places
-    // second would find no current conversation without the customer's placement lock.
+    // session). The first conversation's creation answers slowly. The callback names its call
+    // (`previous_call_id`): if it comes first it waits (its record fails and is retried) for
+    // the call to be placed, then joins it.
     for round in 0..2 {
         let rig = rig().await;
         rig.platforms.kustomer.inject(
@@ -480,17 +486,64 @@ async fn r_u_6_a_callback_handled_at_the_same_time_as_its_short_call_still_joins
             .chain(&callback.events)
             .map(|e| e.body.clone())
             .collect();
-        rig.deliver_bodies(&bodies).await;
+        let mut passes = 0;
+        while rig.try_deliver_bodies(&bodies).await > 0 {
+            passes += 1;
+            assert!(passes < 5, "round {round}: still failing");
+        }
         let conversations = rig.conversations();
         assert_eq!(conversations.len(), 1, "round {round}");
-        // Created by whichever session placed first (the order of concurrent records).
-        let conversation = &conversations[0];
         assert_eq!(
-            rig.phone_notes_on(&conversation.id).len(),
+            rig.messages_on(&conversations[0].id).len(),
+            2,
+            "the short call's message and the callback's"
+        );
+        assert_eq!(
+            rig.phone_notes_on(&conversations[0].id).len(),
             1,
             "one phone note"
         );
     }
+}
+
+/// R-U-6 with a race forced in the worst order: the callback is handled before its short call
+/// is placed, and another call of the same customer (another queue, so a conversation of its
+/// own) becomes the customer's latest conversation before the callback's retry. The callback
+/// joins the call it returns, not the latest conversation.
+#[tokio::test]
+async fn r_u_6_a_callback_joins_its_original_calls_conversation_while_a_second_session_races_it() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let phone = "+15550108931";
+    let (short, callback) = driver.short_call_and_callback(agent, phone).await;
+    let other = driver.ivr_call_answered(agent, phone).await;
+    rig.platforms.ccai.change(|w| {
+        w.update_session("call", other.session_id, |s| {
+            s.insert(
+                "selected_menu".into(),
+                serde_json::json!({"id": 12, "name": "Billing", "menu_type": "ivr_menu"}),
+            );
+        })
+    });
+    let bodies =
+        |played: &Played| -> Vec<Value> { played.events.iter().map(|e| e.body.clone()).collect() };
+    // 1. The callback first: its call is not placed yet, so it waits (a retryable failure).
+    assert!(rig.try_deliver_bodies(&bodies(&callback)).await > 0);
+    assert!(rig.conversations().is_empty());
+    // 2. The short call, then 3. the other call (Billing: a conversation of its own, now the
+    // customer's latest).
+    rig.deliver(&short).await;
+    rig.deliver(&other).await;
+    let original = rig.conversation_of(&short);
+    let latest = rig.conversation_of(&other);
+    assert_ne!(original.id, latest.id);
+    // 4. The callback's retry joins the call it returns.
+    assert_eq!(rig.try_deliver_bodies(&bodies(&callback)).await, 0);
+    let messages = rig.messages_on(&original.id);
+    assert_eq!(messages.len(), 2, "the short call's and the callback's");
+    assert_eq!(rig.messages_on(&latest.id).len(), 1);
+    assert_eq!(rig.conversations().len(), 2);
 }
 
 #[tokio::test]
@@ -730,4 +783,106 @@ async fn r_e_2_a_lost_answer_on_every_session_note_and_the_session_message_leave
     // Every write lost its answer once, and each loss ended a pass.
     assert_eq!(failed_passes, expected, "passes ended by a lost answer");
     assert!(rig.platforms.unexpected_requests().is_empty());
+}
+
+/// Contact sync's session lock means what it says (issue 12): stamped with the clock when it
+/// is taken — the batch here started an hour ago, so a lock stamped then would have run out
+/// already and let a second worker in — and released while a Kustomer rate limit is waited
+/// out, so other work on the session is not held up by the wait. Forced interleaving: the
+/// second worker acts when the first is inside its first Kustomer write (a slow customer
+/// create), and again when the first has been answered 429.
+#[tokio::test]
+async fn the_session_lock_is_stamped_when_taken_and_not_held_across_a_rate_limit_wait() {
+    use bridge_shared::store::{ItemKey, LeaseAcquisition};
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108941").await;
+    let kustomer = &rig.platforms.kustomer;
+    kustomer.inject(
+        FaultMatch::on(http::Method::POST, "/v1/customers"),
+        Fault::ApplyThenHang(std::time::Duration::from_millis(300)),
+    );
+    kustomer.inject(
+        FaultMatch::body(http::Method::POST, "/messages", "externalId"),
+        Fault::RateLimited,
+    );
+    let lock = ItemKey::new(format!("SESSION#call#{}", call.session_id), "SYNC_LOCK");
+    let hour_ago = UnixMillis(UnixMillis::now().0 - 3_600_000);
+    let first = async {
+        let now = hour_ago;
+        let items: Vec<_> = call
+            .events
+            .iter()
+            .map(|e| {
+                let trigger = bridge_shared::ese::parse_event(&e.body).unwrap().trigger();
+                bridge_intake::inbox_item(&trigger, now).unwrap()
+            })
+            .collect();
+        let batch = bridge_tests::stream_support::inserts(&items, 1);
+        handle(&rig.api, batch, now).await.unwrap()
+    };
+    let second = async {
+        let store = rig.api.store.clone();
+        // The first worker is inside its first write, the customer's create (applied, the
+        // answer held back), before anything renewed its lock.
+        wait_until(|| kustomer.inspect(|w| !w.customers.is_empty())).await;
+        let during_call = store
+            .acquire_lease(
+                &lock,
+                "second",
+                UnixMillis::now(),
+                std::time::Duration::from_secs(30),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(during_call, LeaseAcquisition::Held(_)),
+            "held while the first worker works: {during_call:?}"
+        );
+        // The first worker was answered 429 and waits: the lock is free meanwhile.
+        wait_until(|| kustomer.inspect(|w| w.requests.iter().any(|r| r.status == 429))).await;
+        let mut during_wait = None;
+        for _ in 0..50 {
+            match store
+                .acquire_lease(
+                    &lock,
+                    "second",
+                    UnixMillis::now(),
+                    std::time::Duration::from_secs(30),
+                )
+                .await
+                .unwrap()
+            {
+                LeaseAcquisition::Acquired(lease) => {
+                    store.release_lease(&lease).await.unwrap();
+                    during_wait = Some(lease);
+                    break;
+                }
+                LeaseAcquisition::Held(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await
+                }
+            }
+        }
+        assert!(
+            during_wait.is_some(),
+            "the lock was free during the rate-limit wait"
+        );
+    };
+    let (response, ()) = tokio::join!(first, second);
+    assert!(response.batch_item_failures.is_empty());
+    let conversation = rig.conversation_of(&call);
+    assert_eq!(rig.messages_on(&conversation.id).len(), 1);
+}
+
+/// Waits for an event another future causes (a forced interleaving, not a guess at timing).
+async fn wait_until(done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "never happened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
 }

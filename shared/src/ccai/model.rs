@@ -109,6 +109,11 @@ pub struct Call {
     pub out_ticket_id: Option<String>,
     pub outbound_number: Option<String>,
     pub answer_type: Option<String>,
+    /// See [`Call::original_call`].
+    #[serde(deserialize_with = "lenient::id")]
+    pub previous_call_id: Option<u64>,
+    #[serde(deserialize_with = "lenient::id")]
+    pub parent_id: Option<u64>,
 }
 
 /// Statuses of a finished call or chat (ccai-api.md §2: `finished`, `failed`, `deflected`,
@@ -143,6 +148,16 @@ const VOICEMAIL_STATUSES: [&str; 5] = [
 ];
 
 impl Call {
+    /// The call a callback returns (R-U-6). `parent_id` is a documented call field (H) whose
+    /// meaning is not; `previous_call_id` is the name the callback link was given to us by
+    /// (issue 12) but is not in the field list (L). Both are read here and nowhere else; the
+    /// CCAI sandbox serves either (`callback_link`).
+    pub fn original_call(&self) -> Option<u64> {
+        self.previous_call_id
+            .or(self.parent_id)
+            .filter(|id| *id != self.id)
+    }
+
     /// A voicemail: a voicemail status, or a `voicemail_reason` other than `not_voicemail`.
     pub fn is_voicemail(&self) -> bool {
         self.status

@@ -7,18 +7,20 @@
 //! has been written, so a redelivered or retried event repeats nothing.
 
 use super::SessionView;
+use super::held_lock::{HeldLock, LockError};
 use crate::UnixMillis;
 use crate::ccai::CcaiClient;
-use crate::conversation::{Channel, CurrentConversation, Placement, place_session};
+use crate::conversation::{Channel, CurrentConversation, Origin, Placement, place_session};
 use crate::events::SessionKind;
 use crate::kustomer::requests::{
     ConversationPatch, CustomerPatch, NewConversation, NewMessage, NewNote,
 };
+use crate::kustomer::without_rate_waits;
 use crate::kustomer::{
     Attempt, CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164,
 };
 use crate::status::sync::StatusService;
-use crate::store::{Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
+use crate::store::{Item, ItemKey, StateStore, StoreError};
 use std::time::Duration;
 
 /// The customer attribute R-K-3 records the agent in (provisioned by the bridge).
@@ -29,6 +31,10 @@ const PLACEMENT_LOCK: Duration = Duration::from_secs(30);
 /// How long another session of the customer waits for it, and how often it looks.
 const PLACEMENT_WAIT: Duration = Duration::from_secs(5);
 const PLACEMENT_POLL: Duration = Duration::from_millis(50);
+/// How often one pass waits out a Kustomer rate limit (lock released) before it fails.
+const MAX_RATE_PAUSES: u32 = 3;
+/// How long a callback waits for the call it returns to be placed (R-U-6).
+const CALLBACK_WAIT: Duration = Duration::from_secs(10 * 60);
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +49,12 @@ pub enum ContactError {
     Directory(#[from] crate::kustomer::DirectoryError),
     #[error(transparent)]
     Status(#[from] crate::status::sync::StatusError),
-    /// Another session of the same customer is being placed; the retry finds it placed.
+    /// A callback waits for the call it returns to be placed; the retry finds it placed.
     #[error("busy: {0}")]
     Busy(String),
+    /// The session's or the customer's lock is held by another worker, or ours ran out.
+    #[error("lock: {0}")]
+    Lock(#[from] LockError),
 }
 
 impl crate::Retryable for ContactError {
@@ -57,6 +66,20 @@ impl crate::Retryable for ContactError {
             ContactError::Directory(e) => e.is_retryable(),
             ContactError::Status(e) => e.is_retryable(),
             ContactError::Busy(_) => true,
+            ContactError::Lock(LockError::Store(e)) => e.is_retryable(),
+            ContactError::Lock(_) => true,
+        }
+    }
+}
+
+impl ContactError {
+    /// The Kustomer error underneath, if any (to find a 429 left for the caller to wait out).
+    fn kustomer(&self) -> Option<&KustomerError> {
+        match self {
+            ContactError::Kustomer(e)
+            | ContactError::Directory(crate::kustomer::DirectoryError::Kustomer(e))
+            | ContactError::Status(crate::status::sync::StatusError::Kustomer(e)) => Some(e),
+            _ => None,
         }
     }
 }
@@ -157,7 +180,9 @@ impl ContactSync<'_> {
     }
 
     /// Syncs the session under its own lock: the inbox worker and the recording worker may
-    /// both sync one session at once, and each must see what the other wrote.
+    /// both sync one session at once, and each must see what the other wrote. Kustomer's 429s
+    /// are not waited out under the lock: the pass stops, the lock is released, and after the
+    /// wait the pass runs again from what the link recorded (level-triggered).
     pub async fn sync(
         &self,
         view: &SessionView,
@@ -165,20 +190,53 @@ impl ContactSync<'_> {
     ) -> Result<ContactOutcome, ContactError> {
         let key = link_key(view);
         let resource = ItemKey::new(key.pk.clone(), "SYNC_LOCK");
-        let lock = self
-            .wait_for_lease(&resource, &uuid::Uuid::new_v4().to_string(), now)
-            .await?;
-        let result = self.sync_locked(view, &key, now).await;
-        if let Err(err) = self.store.release_lease(&lock).await {
-            tracing::warn!(error = %err, "session lock not released; it expires on its own");
+        let owner = uuid::Uuid::new_v4().to_string();
+        let mut pauses = 0;
+        loop {
+            let lock = self.take_lock(&resource, &owner).await?;
+            let result = without_rate_waits(self.sync_locked(view, &key, &lock, now)).await;
+            lock.release().await;
+            let pause = match &result {
+                Err(err) => err
+                    .kustomer()
+                    .and_then(|e| self.kustomer.rate_limit_pause(e)),
+                Ok(_) => None,
+            };
+            match pause {
+                Some(pause) if pauses < MAX_RATE_PAUSES => {
+                    tracing::info!(
+                        pause_ms = pause.as_millis() as u64,
+                        "Kustomer rate limit: lock released while waiting"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pauses += 1;
+                }
+                _ => return result,
+            }
         }
-        result
+    }
+
+    async fn take_lock(
+        &self,
+        resource: &ItemKey,
+        owner: &str,
+    ) -> Result<HeldLock<'_>, ContactError> {
+        Ok(HeldLock::take(
+            self.store,
+            resource,
+            owner,
+            PLACEMENT_LOCK,
+            PLACEMENT_WAIT,
+            PLACEMENT_POLL,
+        )
+        .await?)
     }
 
     async fn sync_locked(
         &self,
         view: &SessionView,
         key: &ItemKey,
+        lock: &HeldLock<'_>,
         now: UnixMillis,
     ) -> Result<ContactOutcome, ContactError> {
         let key = key.clone();
@@ -202,7 +260,7 @@ impl ContactSync<'_> {
                 link.customer_id = Some(id.clone());
                 link.customer_created = resolved == Resolved::Created;
                 outcome.customer_created = link.customer_created;
-                self.save(&key, &link).await?;
+                self.save(&key, &link, lock).await?;
                 id
             }
         };
@@ -211,18 +269,21 @@ impl ContactSync<'_> {
         // two sessions of one customer (a short call and its callback, say) may be handled at
         // once by different workers, and the second must see the first one's conversation.
         if link.conversation_id.is_none() {
-            let lock = self.lock_customer(&customer_id, view, now).await?;
+            let placement = self
+                .take_lock(
+                    &ItemKey::new(format!("CUSTOMER#{customer_id}"), "PLACEMENT"),
+                    &view.external_id(),
+                )
+                .await?;
             let placed = self
-                .place(view, &customer_id, &mut link, &mut outcome, now)
+                .place(view, &customer_id, &mut link, &mut outcome, &placement, now)
                 .await;
-            if let Err(err) = self.store.release_lease(&lock).await {
-                tracing::warn!(error = %err, "placement lock not released; it expires on its own");
-            }
+            placement.release().await;
             placed?;
             if link.conversation_id.is_none() {
                 return Ok(outcome);
             }
-            self.save(&key, &link).await?;
+            self.save(&key, &link, lock).await?;
         }
         let Some(conversation_id) = link.conversation_id.clone() else {
             return Ok(outcome);
@@ -234,14 +295,14 @@ impl ContactSync<'_> {
             let phone = self.phone(view).await?;
             let message = session_message(view, phone.as_deref());
             let external_id = message.external_id.clone().unwrap_or_default();
-            let attempt = self.begin(&key, &mut link, &external_id).await?;
+            let attempt = self.begin(&key, &mut link, &external_id, lock).await?;
             self.kustomer
                 .create_message(&conversation_id, &message, attempt)
                 .await?;
             link.begun.retain(|b| *b != external_id);
             link.session_message = true;
             outcome.session_message = true;
-            self.save(&key, &link).await?;
+            self.save(&key, &link, lock).await?;
         }
 
         // The caller's number as a note (R-D-2), once per conversation: by the session that
@@ -253,6 +314,7 @@ impl ContactSync<'_> {
             self.write_note(
                 &key,
                 &mut link,
+                lock,
                 &conversation_id,
                 &format!("Caller's phone number: {phone}"),
                 format!("{}-phone", view.external_id()),
@@ -260,7 +322,7 @@ impl ContactSync<'_> {
             .await?;
             link.phone_note = true;
             outcome.phone_note = true;
-            self.save(&key, &link).await?;
+            self.save(&key, &link, lock).await?;
         }
 
         // The agent who has the session (R-U-12; after a transfer, the receiver: R-U-4).
@@ -279,7 +341,7 @@ impl ContactSync<'_> {
                     .await?;
                 link.assigned_user = Some(user.clone());
                 outcome.assigned = Some(user.clone());
-                self.save(&key, &link).await?;
+                self.save(&key, &link, lock).await?;
             }
             // R-K-3: a customer the bridge created follows the agent who answered. Customers
             // have no assignee attribute (kustomer-api.md, revised): the agent goes into the
@@ -299,7 +361,7 @@ impl ContactSync<'_> {
                     .await?;
                 link.customer_assigned = true;
                 outcome.customer_assigned = true;
-                self.save(&key, &link).await?;
+                self.save(&key, &link, lock).await?;
             }
         }
 
@@ -310,6 +372,7 @@ impl ContactSync<'_> {
                 self.write_note(
                     &key,
                     &mut link,
+                    lock,
                     &conversation_id,
                     &update.note,
                     format!("{}-{}", view.external_id(), update.purpose),
@@ -317,7 +380,7 @@ impl ContactSync<'_> {
                 .await?;
                 link.notes.push(update.purpose.clone());
                 outcome.notes.push(update.purpose.clone());
-                self.save(&key, &link).await?;
+                self.save(&key, &link, lock).await?;
             }
             if update.close && !link.closed {
                 self.kustomer
@@ -331,7 +394,7 @@ impl ContactSync<'_> {
                     .await?;
                 link.closed = true;
                 outcome.closed = true;
-                self.save(&key, &link).await?;
+                self.save(&key, &link, lock).await?;
             }
         }
         Ok(outcome)
@@ -345,12 +408,13 @@ impl ContactSync<'_> {
         key: &ItemKey,
         link: &mut SessionLink,
         external_id: &str,
+        lock: &HeldLock<'_>,
     ) -> Result<Attempt, ContactError> {
         if link.begun.iter().any(|b| b == external_id) {
             return Ok(Attempt::Repeat);
         }
         link.begun.push(external_id.to_owned());
-        self.save(key, link).await?;
+        self.save(key, link, lock).await?;
         Ok(Attempt::First)
     }
 
@@ -360,11 +424,12 @@ impl ContactSync<'_> {
         &self,
         key: &ItemKey,
         link: &mut SessionLink,
+        lock: &HeldLock<'_>,
         conversation_id: &str,
         body: &str,
         external_id: String,
     ) -> Result<(), ContactError> {
-        let attempt = self.begin(key, link, &external_id).await?;
+        let attempt = self.begin(key, link, &external_id, lock).await?;
         self.kustomer
             .create_note(
                 conversation_id,
@@ -387,10 +452,12 @@ impl ContactSync<'_> {
         customer_id: &str,
         link: &mut SessionLink,
         outcome: &mut ContactOutcome,
+        placement: &HeldLock<'_>,
         now: UnixMillis,
     ) -> Result<(), ContactError> {
         let current = self.current_conversation(customer_id, now).await?;
-        match place_session(&view.facts, current.as_ref()) {
+        let original = self.original_conversation(view, now).await?;
+        match place_session(&view.facts, current.as_ref(), original.as_ref()) {
             Placement::NotYet => {}
             Placement::Append { conversation_id } => {
                 outcome.appended_to = Some(conversation_id.clone());
@@ -404,6 +471,9 @@ impl ContactSync<'_> {
                 link.conversation_created = true;
                 outcome.conversation_created = true;
                 if !voicemail {
+                    // Only while the customer's lock is still ours: a holder whose lock ran
+                    // out must not overwrite what the next holder decided.
+                    placement.check().await?;
                     self.set_current(customer_id, &id, view).await?;
                 }
             }
@@ -411,47 +481,14 @@ impl ContactSync<'_> {
         Ok(())
     }
 
-    /// The customer's placement lock (a placement takes a few Kustomer calls).
-    async fn lock_customer(
+    /// Writes the session link, only while the session's lock is still ours.
+    async fn save(
         &self,
-        customer_id: &str,
-        view: &SessionView,
-        now: UnixMillis,
-    ) -> Result<Lease, ContactError> {
-        let resource = ItemKey::new(format!("CUSTOMER#{customer_id}"), "PLACEMENT");
-        self.wait_for_lease(&resource, &view.external_id(), now)
-            .await
-    }
-
-    /// A lease waited for a short while; still held after that, the record fails and is
-    /// retried (by then the holder has finished).
-    async fn wait_for_lease(
-        &self,
-        resource: &ItemKey,
-        owner: &str,
-        now: UnixMillis,
-    ) -> Result<Lease, ContactError> {
-        let started = std::time::Instant::now();
-        loop {
-            let at = now.plus(started.elapsed());
-            match self
-                .store
-                .acquire_lease(resource, owner, at, PLACEMENT_LOCK)
-                .await?
-            {
-                LeaseAcquisition::Acquired(lease) => return Ok(lease),
-                LeaseAcquisition::Held(holder) if started.elapsed() >= PLACEMENT_WAIT => {
-                    return Err(ContactError::Busy(format!(
-                        "{resource} is held by {}",
-                        holder.owner
-                    )));
-                }
-                LeaseAcquisition::Held(_) => tokio::time::sleep(PLACEMENT_POLL).await,
-            }
-        }
-    }
-
-    async fn save(&self, key: &ItemKey, link: &SessionLink) -> Result<(), ContactError> {
+        key: &ItemKey,
+        link: &SessionLink,
+        lock: &HeldLock<'_>,
+    ) -> Result<(), ContactError> {
+        lock.check().await?;
         let body = serde_json::to_value(link).map_err(|e| malformed(key, e))?;
         self.store.put(&Item::new(key.clone(), body)).await?;
         Ok(())
@@ -517,6 +554,53 @@ impl ContactSync<'_> {
             open,
             channel: record.channel,
             menu: record.menu,
+        }))
+    }
+
+    /// The conversation of the call a callback returns (R-U-6), with its status in Kustomer.
+    /// While that call is not placed yet (its worker may be a moment behind), a recent
+    /// callback waits for it (a retryable failure) rather than guess; after
+    /// [`CALLBACK_WAIT`] it is placed by the usual rule.
+    async fn original_conversation(
+        &self,
+        view: &SessionView,
+        now: UnixMillis,
+    ) -> Result<Option<CurrentConversation>, ContactError> {
+        let Some(original) = view
+            .original_call
+            .filter(|_| view.facts.origin == Origin::Outbound)
+        else {
+            return Ok(None);
+        };
+        let link = self
+            .store
+            .get(&ItemKey::session_link(SessionKind::Call, original), now)
+            .await?;
+        let placed = link.and_then(|item| item.body["conversation_id"].as_str().map(str::to_owned));
+        let Some(conversation_id) = placed else {
+            let started = view
+                .started_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp_millis());
+            if started.is_some_and(|t| now.0 - t < CALLBACK_WAIT.as_millis() as i64) {
+                return Err(ContactError::Busy(format!(
+                    "call {} calls back call {original}, which is not placed yet",
+                    view.id
+                )));
+            }
+            return Ok(None);
+        };
+        let open = match self.kustomer.conversation(&conversation_id).await {
+            Ok(conversation) => conversation.is_open(),
+            Err(KustomerError::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        Ok(Some(CurrentConversation {
+            id: conversation_id,
+            open,
+            channel: Channel::Voice,
+            menu: None,
         }))
     }
 

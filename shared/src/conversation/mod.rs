@@ -5,6 +5,7 @@
 pub mod attached_file;
 pub mod contact;
 pub mod file_worker;
+pub mod held_lock;
 pub mod media;
 pub mod rules;
 pub mod session;

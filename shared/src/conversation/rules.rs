@@ -73,11 +73,25 @@ fn append_or_create(current: Option<String>) -> Placement {
     }
 }
 
-/// Where the session goes.
-pub fn place_session(facts: &SessionFacts, current: Option<&CurrentConversation>) -> Placement {
+/// Where the session goes. `original` is the conversation of the call this one calls back,
+/// when the platform links them.
+pub fn place_session(
+    facts: &SessionFacts,
+    current: Option<&CurrentConversation>,
+    original: Option<&CurrentConversation>,
+) -> Placement {
     if facts.voicemail {
         // R-T-5: always its own conversation, even when one is open.
         return Placement::Create { voicemail: true };
+    }
+    // R-U-5 / R-U-6: a callback joins the conversation of the call it returns while that is
+    // open, whatever another session of the customer opened since.
+    if facts.origin == Origin::Outbound
+        && let Some(original) = original.filter(|c| c.open)
+    {
+        return Placement::Append {
+            conversation_id: original.id.clone(),
+        };
     }
     match facts.origin {
         // R-T-3 / R-U-2, and so R-U-5 and R-U-6 (a callback is an outbound call while the
@@ -128,29 +142,32 @@ mod tests {
 
     #[test]
     fn r_t_1_an_sdk_call_or_chat_creates_a_conversation() {
-        assert_eq!(place_session(&facts(Origin::Sdk), None), CREATE);
+        assert_eq!(place_session(&facts(Origin::Sdk), None, None), CREATE);
         let chat = SessionFacts {
             channel: Channel::Chat,
             ..facts(Origin::Sdk)
         };
-        assert_eq!(place_session(&chat, Some(&current(false))), CREATE);
+        assert_eq!(place_session(&chat, Some(&current(false)), None), CREATE);
     }
 
     #[test]
     fn r_t_2_an_ivr_call_creates_a_conversation_once_answered() {
-        assert_eq!(place_session(&facts(Origin::Ivr), None), Placement::NotYet);
+        assert_eq!(
+            place_session(&facts(Origin::Ivr), None, None),
+            Placement::NotYet
+        );
         let answered = SessionFacts {
             answered: true,
             ..facts(Origin::Ivr)
         };
-        assert_eq!(place_session(&answered, None), CREATE);
+        assert_eq!(place_session(&answered, None, None), CREATE);
     }
 
     #[test]
     fn r_t_3_an_outbound_call_creates_when_the_latest_is_not_open() {
-        assert_eq!(place_session(&facts(Origin::Outbound), None), CREATE);
+        assert_eq!(place_session(&facts(Origin::Outbound), None, None), CREATE);
         assert_eq!(
-            place_session(&facts(Origin::Outbound), Some(&current(false))),
+            place_session(&facts(Origin::Outbound), Some(&current(false)), None),
             CREATE
         );
     }
@@ -161,7 +178,7 @@ mod tests {
             abandoned: true,
             ..facts(Origin::Ivr)
         };
-        assert_eq!(place_session(&abandoned, None), CREATE);
+        assert_eq!(place_session(&abandoned, None, None), CREATE);
     }
 
     #[test]
@@ -171,7 +188,7 @@ mod tests {
             ..facts(Origin::Ivr)
         };
         assert_eq!(
-            place_session(&voicemail, Some(&current(true))),
+            place_session(&voicemail, Some(&current(true)), None),
             Placement::Create { voicemail: true }
         );
     }
@@ -182,9 +199,12 @@ mod tests {
             answered: true,
             ..facts(Origin::Ivr)
         };
-        assert_eq!(place_session(&answered, Some(&current(true))), append());
         assert_eq!(
-            place_session(&facts(Origin::Sdk), Some(&current(true))),
+            place_session(&answered, Some(&current(true)), None),
+            append()
+        );
+        assert_eq!(
+            place_session(&facts(Origin::Sdk), Some(&current(true)), None),
             append()
         );
     }
@@ -204,9 +224,12 @@ mod tests {
             ..answered.clone()
         };
         for f in [&other_menu, &chat] {
-            assert_eq!(place_session(f, Some(&current(true))), CREATE);
+            assert_eq!(place_session(f, Some(&current(true)), None), CREATE);
         }
-        assert_eq!(place_session(&answered, Some(&current(false))), CREATE);
+        assert_eq!(
+            place_session(&answered, Some(&current(false)), None),
+            CREATE
+        );
     }
 
     #[test]
@@ -215,7 +238,40 @@ mod tests {
             menu: None,
             ..facts(Origin::Outbound)
         };
-        assert_eq!(place_session(&outbound, Some(&current(true))), append());
+        assert_eq!(
+            place_session(&outbound, Some(&current(true)), None),
+            append()
+        );
+    }
+
+    #[test]
+    fn r_u_6_a_callback_joins_the_call_it_returns_even_when_another_conversation_is_newer() {
+        let callback = facts(Origin::Outbound);
+        let original = CurrentConversation {
+            id: "c-original".into(),
+            ..current(true)
+        };
+        // The customer's newest conversation is another one (a chat started meanwhile).
+        assert_eq!(
+            place_session(&callback, Some(&current(true)), Some(&original)),
+            Placement::Append {
+                conversation_id: "c-original".into()
+            }
+        );
+        // Closed since: the usual rule (the open latest conversation) applies.
+        let closed = CurrentConversation {
+            open: false,
+            ..original
+        };
+        assert_eq!(
+            place_session(&callback, Some(&current(true)), Some(&closed)),
+            append()
+        );
+        // Only a callback follows the link.
+        assert_eq!(
+            place_session(&facts(Origin::Sdk), None, Some(&current(true))),
+            Placement::Create { voicemail: false }
+        );
     }
 
     #[test]
@@ -223,6 +279,9 @@ mod tests {
         // Hang up and call back, or the callback after a call shorter than 10 s: both reach the
         // bridge as an outbound call while the first call's conversation is open.
         let callback = facts(Origin::Outbound);
-        assert_eq!(place_session(&callback, Some(&current(true))), append());
+        assert_eq!(
+            place_session(&callback, Some(&current(true)), None),
+            append()
+        );
     }
 }

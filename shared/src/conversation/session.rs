@@ -27,6 +27,8 @@ pub struct SessionView {
     pub ended: bool,
     /// What the conversation's notes say (R-U-10, R-U-11, wrap-up).
     pub notes: NoteFacts,
+    /// The call this one calls back (R-U-6), when the platform links them.
+    pub original_call: Option<u64>,
 }
 
 fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
@@ -74,6 +76,7 @@ impl From<&Call> for SessionView {
             started_at: call.created_at.clone(),
             answered_at: call.assigned_at.clone(),
             ended: ended(call.status.as_deref()) || call.is_voicemail(),
+            original_call: call.original_call(),
             notes: NoteFacts {
                 rating: call.rating,
                 has_feedback: call.has_feedback.unwrap_or(false),
@@ -109,6 +112,7 @@ impl From<&Chat> for SessionView {
             started_at: chat.created_at.clone(),
             answered_at: chat.assigned_at.clone(),
             ended: ended(chat.status.as_deref()),
+            original_call: None,
             notes: NoteFacts {
                 rating: chat.rating,
                 has_feedback: chat.has_feedback.unwrap_or(false),

@@ -11,6 +11,18 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+tokio::task_local! {
+    /// Set while the caller holds a lock: a 429 is answered at once instead of waited out.
+    static HOLDING_LOCK: ();
+}
+
+/// Runs `work` with Kustomer's 429s returned at once (as [`KustomerError::RateLimited`])
+/// instead of waited out: work done under a lock must not hold it across a rate-limit wait.
+/// The caller releases the lock, waits ([`KustomerClient::rate_limit_pause`]) and retakes it.
+pub async fn without_rate_waits<F: std::future::Future>(work: F) -> F::Output {
+    HOLDING_LOCK.scope((), work).await
+}
+
 /// Typed access to Kustomer's REST API. Build one at cold start and share it.
 pub struct KustomerClient {
     pub(super) http: reqwest::Client,
@@ -209,8 +221,26 @@ impl KustomerClient {
         })
     }
 
-    /// How long to wait out a 429, or `None` when it resets later than the policy allows.
+    /// How long to wait before trying again after `error`, a 429 this client did not wait
+    /// out (see [`without_rate_waits`]); `None` for other errors, or a reset later than the
+    /// policy allows.
+    pub fn rate_limit_pause(&self, error: &KustomerError) -> Option<Duration> {
+        match error {
+            KustomerError::RateLimited { reset_at, .. } => self.pause_until(*reset_at, 1),
+            _ => None,
+        }
+    }
+
+    /// How long to wait out a 429, or `None` when it resets later than the policy allows or
+    /// the caller holds a lock.
     fn rate_limit_wait(&self, reset_at: Option<i64>, retry: u32) -> Option<Duration> {
+        if HOLDING_LOCK.try_with(|_| ()).is_ok() {
+            return None;
+        }
+        self.pause_until(reset_at, retry)
+    }
+
+    fn pause_until(&self, reset_at: Option<i64>, retry: u32) -> Option<Duration> {
         let wait = match reset_at {
             Some(reset) => {
                 Duration::from_secs(u64::try_from(reset - now_epoch_seconds()).unwrap_or(0))

@@ -21,6 +21,26 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Where a callback names the call it returns (ccai-api.md lists `parent_id` without saying
+/// what it means; `previous_call_id` is not in the field list: L).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackLink {
+    PreviousCallId,
+    ParentId,
+    /// Not linked at all: the callback is placed by the conversation rules alone.
+    Unlinked,
+}
+
+impl CallbackLink {
+    pub fn key(self) -> Option<&'static str> {
+        match self {
+            Self::PreviousCallId => Some("previous_call_id"),
+            Self::ParentId => Some("parent_id"),
+            Self::Unlinked => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct CcaiSandboxOptions {
     pub subdomain: String,
@@ -53,6 +73,7 @@ pub struct CcaiSandboxOptions {
     /// Files are published by a background round this often (real time), as the platform
     /// does; `None`: only when the driver or a test calls [`CcaiSandbox::publish_due`].
     pub publish_every: Option<Duration>,
+    pub callback_link: CallbackLink,
 }
 
 impl Default for CcaiSandboxOptions {
@@ -72,6 +93,7 @@ impl Default for CcaiSandboxOptions {
             file_delays: FileDelays::default(),
             push: None,
             publish_every: None,
+            callback_link: CallbackLink::PreviousCallId,
         }
     }
 }

@@ -572,7 +572,7 @@ impl<'a> ScenarioDriver<'a> {
         callback: bool,
         previous_call_id: Option<u64>,
     ) -> Played {
-        let _ = (callback, previous_call_id);
+        let link = self.sandbox.shared.options().callback_link;
         let (id, events) = self.sandbox.change(|world| {
             let id = self.new_call(
                 world,
@@ -581,6 +581,12 @@ impl<'a> ScenarioDriver<'a> {
                 Some(phone),
                 &format!("phone-{phone}"),
             );
+            // The callback names the call it returns, under the key the sandbox plays.
+            if callback && let (Some(original), Some(key)) = (previous_call_id, link.key()) {
+                world.update_session("call", id, |s| {
+                    s.insert(key.into(), json!(original));
+                });
+            }
             let mut ese = EseSession::new("call", id, phone);
             ese.set("initiator", json!(format!("agent_{agent_id}")));
             self.assign(world, "call", id, agent_id);
