@@ -13,7 +13,11 @@ It starts both stand-ins, puts a recording into the tenant's external storage (a
 S3 stand-in when AWS_ENDPOINT_URL_S3 is set, else a folder), starts `bridge-local serve` against them, pushes ESE batches for four
 sessions (duplicated, reordered, one malformed event, one sender with a wrong password), waits
 until Kustomer stops changing, and checks that everything each session should produce is in
-Kustomer exactly once. Exit status 0 when every check passes.
+Kustomer exactly once. Its Kustomer is strict (issue 12): it refuses attributes a body does not
+document, tag names in `tags`, and it loses the first answer of every note and message (the
+write applied, a 502 returned), lists a conversation's notes, and serves the message lookup
+only under the OpenAPI spelling `externalid=` — so a bridge that re-sends after a lost answer
+leaves a duplicate, which is checked. Exit status 0 when every check passes.
 """
 
 import base64
@@ -37,6 +41,10 @@ SUBDOMAIN, CCAI_TOKEN, KUSTOMER_KEY = "standin", "standin-ccai-token", "standin-
 FEEDS = {"calls-feed": "calls-pass", "chats-feed": "chats:pass"}
 UNEXPECTED = []  # requests to paths the real platforms do not have
 LOCK = threading.Lock()
+# Every note and message with an externalId loses its first answer: Kustomer applies the write
+# and the bridge hears a 502 (kustomer-api.md: no note lookup, no documented 409 on a reused
+# externalId; the message lookup is spelled `externalid=` in the OpenAPI document).
+LOST_ONCE = set()
 
 
 def iso(moment):
@@ -406,8 +414,26 @@ def child(kind, allowed, required):
         if why or missing:
             return err(400, why or f"{missing[0]} is required")
         record = new(kind, body, {"conversation": {"data": {"type": "conversation", "id": m.group(1)}}})
+        external = body.get("externalId")
+        if external and (kind, external) not in LOST_ONCE:
+            LOST_ONCE.add((kind, external))
+            return 502, {"errors": [{"status": 502, "title": "Bad Gateway"}]}
         return doc(kind, record, 201)
     return create
+
+
+def conversation_notes(s, m, q, body):
+    """GET /v1/conversations/{id}/notes: a page of the conversation's notes."""
+    if m.group(1) not in K["conversation"]:
+        return err(404, "conversation not found")
+    mine = [doc("note", r)[1]["data"] for r in K["note"].values()
+            if r["relationships"]["conversation"]["data"]["id"] == m.group(1)]
+    size = min(int(q.get("pageSize", 100)), 100)
+    page = max(int(q.get("page", 1)), 1)
+    chunk = mine[(page - 1) * size:page * size]
+    more = page * size < len(mine)
+    return 200, {"meta": {"page": page, "pageSize": size}, "data": chunk,
+                 "links": {"next": f"/v1/conversations/{m.group(1)}/notes?page={page + 1}&pageSize={size}" if more else None}}
 
 
 def create_attachment(s, m, q, body):
@@ -435,6 +461,9 @@ def note_attachments_exist(body):
 
 
 def get_message(s, m, q, body):
+    # Only the spelling of the OpenAPI document; the other is an id nobody has.
+    if urllib.parse.unquote(m.group(1)).startswith("externalId="):
+        return err(404, "message not found")
     record = lookup("message", m.group(1))
     return doc("message", record) if record else err(404, "message not found")
 
@@ -510,6 +539,7 @@ class Kustomer(Handler):
         ("POST", r"/v1/conversations/([0-9a-f]{24})/tags", tag_conversation),
         ("POST", r"/v1/conversations/([0-9a-f]{24})/messages", child("message", MESSAGE_KEYS, ("channel", "app"))),
         ("POST", r"/v1/conversations/([0-9a-f]{24})/notes", child("note", NOTE_KEYS, ("body",))),
+        ("GET", r"/v1/conversations/([0-9a-f]{24})/notes", conversation_notes),
         ("GET", r"/v1/messages/([^/]+)", get_message),
         ("POST", r"/v1/attachments", create_attachment),
         ("GET", r"/v1/users", users),
@@ -742,6 +772,12 @@ def main():
                       f"R-X-1: rendered in the transcript's zone, with speakers ({text[:120]!r})")
             attachment_notes = [n for n in K["note"].values() if n["attributes"].get("attachments")]
             check(len(attachment_notes) == 2, f"each file attached once ({len(attachment_notes)} notes with files)")
+            for kind in ("note", "message"):
+                ids = [r["attributes"].get("externalId") for r in K[kind].values()]
+                repeated = sorted({i for i in ids if i and ids.count(i) > 1})
+                check(not repeated, f"R-E-2: every {kind} once although each lost its first answer (repeated: {repeated})")
+            lost = sum(1 for k, _ in LOST_ONCE if k == "note")
+            check(lost >= 8, f"the notes' first answers were lost ({lost} notes)")
             unexpected = list(UNEXPECTED)
         check(not unexpected, f"no request the platforms would not accept ({unexpected})")
         print(f"{sent} ESE events sent twice each; {len(failures)} check(s) failed")
