@@ -767,14 +767,14 @@ async fn users_teams_statuses_and_work_sessions_are_read() {
 
     let available = sandbox.status_id("Available").unwrap();
     let moved = client
-        .set_work_session_status(&session_id, &available)
+        .set_work_session_status(&session_id, &available, None)
         .await
         .unwrap();
     assert_eq!(moved.status_id(), Some(available.as_str()));
     assert!(moved.is_active());
     let offline = sandbox.status_id("Offline").unwrap();
     client
-        .set_work_session_status(&session_id, &offline)
+        .set_work_session_status(&session_id, &offline, None)
         .await
         .unwrap();
     assert!(client.active_work_session(&ana).await.unwrap().is_none());
@@ -827,7 +827,7 @@ async fn r_s_7_a_refused_work_session_update_is_reported_with_kustomers_message(
     let ana = sandbox.add_user("Ana", "ana@example.com");
     let id = sandbox.set_work_session(&ana, "Lunch").unwrap();
     let available = sandbox.status_id("Available").unwrap();
-    match client.set_work_session_status(&id, &available).await {
+    match client.set_work_session_status(&id, &available, None).await {
         Err(KustomerError::Client {
             status: 400,
             message,

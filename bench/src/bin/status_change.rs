@@ -1,11 +1,18 @@
 //! The status function's own cost per change, against DynamoDB Local on loopback, without the
-//! CCAI calls: parse the change, decide with the cached mapping, one conditional write to the
-//! agent's lease item. Also: 50 tabs of one agent racing for the lease, round after round.
+//! CCAI calls: parse the change, read the agent's state, offer the choice and decide with the
+//! cached mapping, claim the effect (a conditional write: lease held, state unchanged since the
+//! read), then record it applied once CCAI would have confirmed (a second conditional write) —
+//! the store operations `StatusService::change` makes on its usual path (issue 13; the status
+//! API test `a_status_change_costs_...` counts the same through the real service). Also: 50
+//! tabs of one agent racing for the lease, round after round.
 //!
 //!   bench/run status-change [CHANGES=10000] [RACE_ROUNDS=100]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use bridge_shared::UnixMillis;
+use bridge_shared::status::agent_state::{
+    AgentState, Choice, ChoiceSource, Effect, InFlight, Offer, Outcome,
+};
 use bridge_shared::status::sync::StatusChange;
 use bridge_shared::status::{CcaiAgentView, Decision, StatusMapping, decide};
 use bridge_shared::store::{
@@ -58,7 +65,7 @@ async fn main() {
         status: "Training".into(),
         status_id: Some(2),
         online: true,
-        chosen_at: None,
+        since: None,
     };
     let before = store.counts();
     let mut latencies = Vec::with_capacity(changes);
@@ -71,21 +78,48 @@ async fn main() {
         .to_string();
         let started = Instant::now();
         let change: StatusChange = serde_json::from_str(&body).unwrap();
+        let read = store.read_state(&resource).await.unwrap();
+        let (mut state, version) = read
+            .map(|r| (AgentState::from_stored(&r.state), r.version))
+            .unwrap_or_default();
+        let offered = state.offer(Choice {
+            kustomer_status_id: change.status_id.clone(),
+            seq: 0,
+            holder: change.lease_token,
+            order_at: change.changed_at.timestamp_millis(),
+            chosen_at: UnixMillis(change.changed_at.timestamp_millis()),
+            source: ChoiceSource::Tab,
+        });
+        assert_eq!(offered, Offer::Taken);
         let Decision::Apply(target) = decide(&change.status_id, &mapping, &view) else {
             panic!("expected apply");
         };
-        let fields = json!({"pending": null, "last_applied": {"kustomer_status_id": change.status_id, "ccai_status": target}});
-        let version = change.changed_at.timestamp_millis() as u64;
+        let seq = state.seq;
+        state.in_flight = Some(InFlight {
+            by: "tab-1".into(),
+            seq,
+            until: UnixMillis::now().plus(Duration::from_secs(30)),
+            effect: Effect::Ccai,
+        });
+        let claim = serde_json::to_value(&state).unwrap();
         let written = store
-            .write_as_holder(
-                &lease,
-                UnixMillis::now(),
-                version,
-                fields.as_object().unwrap(),
-            )
+            .write_as_holder(&lease, UnixMillis::now(), version, &claim)
             .await
             .unwrap();
         assert_eq!(written, GuardedWrite::Written);
+        // (CCAI is called here.)
+        state.in_flight = None;
+        state.outcome = Some(Outcome::Applied {
+            seq,
+            ccai_status: target,
+        });
+        let recorded = serde_json::to_value(&state).unwrap();
+        assert!(
+            store
+                .replace_state(&resource, version + 1, &recorded)
+                .await
+                .unwrap()
+        );
         latencies.push(started.elapsed());
     }
     let after = store.counts();

@@ -251,7 +251,10 @@ async fn apply(
         let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {
             continue;
         };
-        let outcome = api.status.session_ended(&email, now).await?;
+        let outcome = api
+            .status
+            .session_ended(&email, view.ended_at_millis(), now)
+            .await?;
         tracing::info!(ccai_agent = agent, outcome = ?outcome, "agent's session ended");
         resolved += usize::from(matches!(
             outcome,

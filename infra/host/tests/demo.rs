@@ -65,7 +65,7 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
         agents
             .lines
             .iter()
-            .any(|l| l.contains("delivered late): 202 stale"))
+            .any(|l| l.contains("delivered late): 202 superseded"))
     );
 
     let sessions = report.section("CCAI External Session Events").unwrap();
@@ -95,9 +95,11 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
     );
     assert_eq!(count("bridge-sync: dead-lettered"), 1);
     assert_eq!(count("bridge-sync: retried invocations"), 5);
-    // bridge-recording sees only call ends (its filter), the corrupt item's among them.
+    // bridge-recording sees only call ends (its filter), the corrupt item's among them. A
+    // callback's recording may also be retried once or twice while the call it returns is not
+    // placed yet (R-U-6: the callback waits for it), depending on which worker runs first.
     assert_eq!(count("bridge-recording: dead-lettered"), 1);
-    assert_eq!(count("bridge-recording: retried invocations"), 5);
+    assert!(count("bridge-recording: retried invocations") >= 5);
     assert!(count("bridge-recording: records done") < stored);
     assert!(count("filtered out") > 0);
     assert_eq!(count("pending status applied at call end"), 1);

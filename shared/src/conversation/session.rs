@@ -29,6 +29,8 @@ pub struct SessionView {
     pub notes: NoteFacts,
     /// The call this one calls back (R-U-6), when the platform links them.
     pub original_call: Option<u64>,
+    /// When the session ended (`ends_at`), when the platform says.
+    pub ended_at: Option<String>,
 }
 
 fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
@@ -77,6 +79,7 @@ impl From<&Call> for SessionView {
             answered_at: call.assigned_at.clone(),
             ended: ended(call.status.as_deref()) || call.is_voicemail(),
             original_call: call.original_call(),
+            ended_at: call.ends_at.clone(),
             notes: NoteFacts {
                 rating: call.rating,
                 has_feedback: call.has_feedback.unwrap_or(false),
@@ -113,6 +116,7 @@ impl From<&Chat> for SessionView {
             answered_at: chat.assigned_at.clone(),
             ended: ended(chat.status.as_deref()),
             original_call: None,
+            ended_at: chat.ends_at.clone(),
             notes: NoteFacts {
                 rating: chat.rating,
                 has_feedback: chat.has_feedback.unwrap_or(false),
@@ -126,6 +130,14 @@ impl From<&Chat> for SessionView {
 }
 
 impl SessionView {
+    /// When the session ended, as epoch milliseconds.
+    pub fn ended_at_millis(&self) -> Option<crate::UnixMillis> {
+        self.ended_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| crate::UnixMillis(t.timestamp_millis()))
+    }
+
     /// Adds what only the latest ESE item knows (R-E-5): the caller's number (the external
     /// participant's `dn`, H; it is not a documented Manager API field), the wrap-up
     /// disposition, and — only where the Manager API object is silent — the agent, language

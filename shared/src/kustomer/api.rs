@@ -401,17 +401,24 @@ impl KustomerClient {
 
     /// Moves a work session to a routing status (two-way sync, R-S-7, experimental).
     /// `PUT /v1/routing/work-sessions/{id}` is listed by Kustomer but its body is not documented
-    /// (kustomer-api.md, L): the guess lives here and nowhere else.
+    /// (kustomer-api.md, L): the guess lives here and nowhere else. With the session's `rev`
+    /// (read with it), the update is conditional the way Kustomer's documented update bodies
+    /// are (a stale `rev` answers 409): an agent's change made since is not overwritten.
     pub async fn set_work_session_status(
         &self,
         id: &str,
         status_id: &str,
+        rev: Option<u64>,
     ) -> Result<WorkSession, KustomerError> {
+        let mut body = json!({ "status": status_id });
+        if let Some(rev) = rev {
+            body["rev"] = json!(rev);
+        }
         let call = Call::new(
             "update work session",
             Method::PUT,
             format!("/v1/routing/work-sessions/{}", encode_segment(id)),
-            Some(json!({ "status": status_id })),
+            Some(body),
         );
         Ok(self.fetch(call).await?.data)
     }

@@ -2,14 +2,15 @@
 //!
 //! - [`mapping`]: the admin's mapping and modes.
 //! - [`rules`]: what a change does, as pure functions.
-//! - [`sync`]: the status service: leases per agent tab, identity, the one conditional write
-//!   on the hot path, the CCAI call.
+//! - [`agent_state`]: one agent's sync state: the desired choice, the effect in flight, the
+//!   outcome.
+//! - [`sync`]: the status service: leases per agent tab, identity, and converging CCAI (and
+//!   in two-way mode Kustomer) to the agent's latest choice.
 
+pub mod agent_state;
 pub mod mapping;
 pub mod rules;
 pub mod sync;
 
 pub use mapping::{PriorityMode, StatusMapping};
-pub use rules::{
-    CcaiAgentView, Decision, Pending, PendingOutcome, decide, resolve_pending, reverse_change,
-};
+pub use rules::{CcaiAgentView, Decision, PendingOutcome, decide, resolve_pending, reverse_change};

@@ -4,7 +4,6 @@
 
 use super::mapping::{PriorityMode, StatusMapping};
 use crate::UnixMillis;
-use serde::{Deserialize, Serialize};
 
 /// Statuses CCAI sets itself during sessions.
 pub const SYSTEM_STATUSES: [&str; 3] = ["In-call", "In-chat", "Wrap-up"];
@@ -24,9 +23,10 @@ pub struct CcaiAgentView {
     /// The status's id (signed, ccai-api.md §2), when the platform gave one.
     pub status_id: Option<i64>,
     pub online: bool,
-    /// When the agent's current status was the agent's own choice, when it was made. `None`
-    /// when the platform set it (e.g. back to Available after a session).
-    pub chosen_at: Option<UnixMillis>,
+    /// When the current status became current (`status_updated_at`). That is when the agent
+    /// chose it only outside a session: a next status chosen during a call becomes current
+    /// when the call ends (R-S-5), and CCAI does not say when it was chosen.
+    pub since: Option<UnixMillis>,
 }
 
 impl CcaiAgentView {
@@ -70,16 +70,8 @@ pub fn decide(
     }
 }
 
-/// A CRM change waiting for the agent's session to end.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pending {
-    pub kustomer_status_id: String,
-    pub ccai_status: String,
-    pub changed_at: UnixMillis,
-}
-
-/// What becomes of a pending change once the bridge looks again (session-end event or
-/// reconciliation).
+/// What becomes of a CRM change that waited for the agent's session, once the session is
+/// over.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PendingOutcome {
     /// Still in a system status.
@@ -89,11 +81,25 @@ pub enum PendingOutcome {
     Drop(String),
 }
 
-/// R-S-5 and R-S-6 at session end.
+/// A status that became current this long after the session ended was set after it, so it is
+/// the agent's own later choice; one that became current within it is the next status the agent
+/// picked during the call, which CCAI applies as the call ends.
+pub const NEXT_STATUS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// R-S-5 and R-S-6 for a CRM change made during a session, once the session is over
+/// (`session_ended_at`: when it ended, if known).
+///
+/// *Latest wins* compares when each choice was made. The CRM change was made during the call.
+/// CCAI tells when its current status became current, not when it was chosen: a next status
+/// chosen during the call became current at the call's end, whether it was chosen before or
+/// after the CRM change. So the agent's CCAI status wins only when it provably came later —
+/// it became current after the session ended (beyond [`NEXT_STATUS_GRACE`]); otherwise the
+/// CRM change made during the call wins (README, "Agent status inheritance").
 pub fn resolve_pending(
-    pending: &Pending,
+    ccai_status: &str,
     mode: PriorityMode,
     agent: &CcaiAgentView,
+    session_ended_at: Option<UnixMillis>,
 ) -> PendingOutcome {
     if agent.offline() {
         return PendingOutcome::Drop("agent went offline".into());
@@ -101,14 +107,19 @@ pub fn resolve_pending(
     if is_system_status(&agent.status) {
         return PendingOutcome::Wait;
     }
-    if agent.status.eq_ignore_ascii_case(&pending.ccai_status) {
+    if agent.status.eq_ignore_ascii_case(ccai_status) {
         return PendingOutcome::Drop(format!("already {}", agent.status));
     }
-    match (mode, agent.chosen_at) {
-        (PriorityMode::LatestWins, Some(chosen)) if chosen > pending.changed_at => {
-            PendingOutcome::Drop(format!("agent chose {} later in CCAI", agent.status))
+    match (mode, agent.since, session_ended_at) {
+        (PriorityMode::LatestWins, Some(since), Some(ended))
+            if since > ended.plus(NEXT_STATUS_GRACE) =>
+        {
+            PendingOutcome::Drop(format!(
+                "the agent chose {} in CCAI after the session",
+                agent.status
+            ))
         }
-        _ => PendingOutcome::Apply(pending.ccai_status.clone()),
+        _ => PendingOutcome::Apply(ccai_status.to_owned()),
     }
 }
 
@@ -166,7 +177,7 @@ mod tests {
             status: status.into(),
             status_id: id,
             online: status != OFFLINE,
-            chosen_at: None,
+            since: None,
         }
     }
 
@@ -209,7 +220,7 @@ mod tests {
             status: "Available".into(),
             status_id: Some(0),
             online: false,
-            chosen_at: None,
+            since: None,
         };
         assert_eq!(
             decide("K3", &mapping(), &signed_out),
@@ -235,62 +246,68 @@ mod tests {
         );
     }
 
-    fn pending() -> Pending {
-        Pending {
-            kustomer_status_id: "K3".into(),
-            ccai_status: "Break".into(),
-            changed_at: UnixMillis(1_000),
+    const ENDED: UnixMillis = UnixMillis(10_000);
+
+    #[test]
+    fn r_s_6_pending_waits_while_the_session_lasts_and_applies_after() {
+        let mode = PriorityMode::LatestWins;
+        assert_eq!(
+            resolve_pending("Break", mode, &agent("Wrap-up"), Some(ENDED)),
+            PendingOutcome::Wait
+        );
+        assert_eq!(
+            resolve_pending("Break", mode, &agent("Available"), Some(ENDED)),
+            PendingOutcome::Apply("Break".into())
+        );
+        assert!(matches!(
+            resolve_pending(
+                "Break",
+                PriorityMode::CrmOverrides,
+                &agent(OFFLINE),
+                Some(ENDED)
+            ),
+            PendingOutcome::Drop(_)
+        ));
+    }
+
+    fn lunch_since(at: i64) -> CcaiAgentView {
+        CcaiAgentView {
+            since: Some(UnixMillis(at)),
+            ..agent("Lunch")
         }
     }
 
     #[test]
-    fn r_s_6_pending_waits_while_the_session_lasts_and_applies_after() {
-        assert_eq!(
-            resolve_pending(&pending(), PriorityMode::LatestWins, &agent("Wrap-up")),
-            PendingOutcome::Wait
-        );
-        assert_eq!(
-            resolve_pending(&pending(), PriorityMode::LatestWins, &agent("Available")),
-            PendingOutcome::Apply("Break".into())
-        );
+    fn r_s_5_latest_wins_keeps_a_choice_made_after_the_session() {
+        let later = lunch_since(ENDED.0 + 60_000);
         assert!(matches!(
-            resolve_pending(&pending(), PriorityMode::CrmOverrides, &agent(OFFLINE)),
+            resolve_pending("Break", PriorityMode::LatestWins, &later, Some(ENDED)),
             PendingOutcome::Drop(_)
         ));
     }
 
     #[test]
-    fn r_s_5_latest_wins_keeps_a_later_agent_choice() {
-        let chose_later = CcaiAgentView {
-            status: "Lunch".into(),
-            status_id: Some(1),
-            online: true,
-            chosen_at: Some(UnixMillis(2_000)),
-        };
-        assert!(matches!(
-            resolve_pending(&pending(), PriorityMode::LatestWins, &chose_later),
-            PendingOutcome::Drop(_)
-        ));
-        let chose_earlier = CcaiAgentView {
-            chosen_at: Some(UnixMillis(500)),
-            ..chose_later.clone()
-        };
+    fn r_s_5_a_next_status_that_became_current_at_the_calls_end_loses_to_the_crm_change() {
+        // Chosen during the call (when, CCAI does not say), current since the call ended: the
+        // CRM change made during the call wins, even though "current since" is later than it.
+        let at_the_end = lunch_since(ENDED.0 + 800);
         assert_eq!(
-            resolve_pending(&pending(), PriorityMode::LatestWins, &chose_earlier),
+            resolve_pending("Break", PriorityMode::LatestWins, &at_the_end, Some(ENDED)),
+            PendingOutcome::Apply("Break".into())
+        );
+        // Without the session's end (the scheduled run), nothing proves the agent chose later.
+        let later = lunch_since(ENDED.0 + 60_000);
+        assert_eq!(
+            resolve_pending("Break", PriorityMode::LatestWins, &later, None),
             PendingOutcome::Apply("Break".into())
         );
     }
 
     #[test]
     fn r_s_5_crm_overrides_replaces_the_agents_choice() {
-        let chose_later = CcaiAgentView {
-            status: "Lunch".into(),
-            status_id: Some(1),
-            online: true,
-            chosen_at: Some(UnixMillis(2_000)),
-        };
+        let later = lunch_since(ENDED.0 + 60_000);
         assert_eq!(
-            resolve_pending(&pending(), PriorityMode::CrmOverrides, &chose_later),
+            resolve_pending("Break", PriorityMode::CrmOverrides, &later, Some(ENDED)),
             PendingOutcome::Apply("Break".into())
         );
     }

@@ -5,15 +5,19 @@
 //! store once per container), one CCAI read of the agent, one conditional write to the agent's
 //! lease item (lease held + not older, both checked by that write), then the CCAI change.
 
+use super::agent_state::{
+    AgentState, Applied, Choice, ChoiceSource, Effect, IN_FLIGHT_FOR, InFlight, MAX_CLOCK_SKEW,
+    Offer, Outcome,
+};
 use super::mapping::StatusMapping;
-use super::rules::{CcaiAgentView, Decision, Pending, PendingOutcome, decide, resolve_pending};
+use super::rules::{CcaiAgentView, Decision, PendingOutcome, decide, resolve_pending};
 use crate::UnixMillis;
 use crate::ccai::{CcaiClient, CcaiError};
 use crate::kustomer::{KustomerClient, KustomerError};
 use crate::retry::Retryable;
 use crate::store::{GuardedWrite, Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,24 +84,58 @@ pub struct StatusChange {
     pub changed_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// What the widget is told about a change: `outcome` (`applied`, `pending`,
+/// `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`, with their
+/// fields) and `message`, a sentence naming what happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum ChangeOutcome {
-    Applied {
-        ccai_status: String,
-    },
-    Pending {
-        ccai_status: String,
-    },
-    IgnoredOffline {
-        ccai_status: String,
-    },
-    AlreadyThere {
-        ccai_status: String,
-    },
-    /// Older than the last change applied (R-S-6): dropped.
-    Stale,
+pub struct ChangeOutcome {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub message: String,
 }
+
+impl From<Outcome> for ChangeOutcome {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            message: outcome.describe(),
+            outcome,
+        }
+    }
+}
+
+/// Who converges an agent's state: the tab holding the agent's lease (its writes check the
+/// lease), or a worker holding none (session end, the scheduled run).
+enum Actor<'a> {
+    Tab(&'a Lease),
+    Worker(&'a str),
+}
+
+impl Actor<'_> {
+    fn id(&self) -> String {
+        match self {
+            Actor::Tab(lease) => format!("tab:{}:{}", lease.owner, lease.fencing_token),
+            Actor::Worker(id) => (*id).to_owned(),
+        }
+    }
+}
+
+/// One round's decision.
+enum Step {
+    Record(Outcome),
+    Effect(String),
+}
+
+/// What the CCAI call did.
+enum Made {
+    Set,
+    /// Refused for the agent (it entered a session meanwhile).
+    Refused,
+    Failed(String),
+}
+
+/// Rounds of read–decide–write before a converge gives up for now (each lost round means
+/// someone else wrote; the scheduled run finishes what is left).
+const MAX_ROUNDS: usize = 8;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimOutcome {
@@ -128,13 +166,6 @@ pub struct StatusService {
 
 fn normalise(email: &str) -> String {
     email.trim().to_lowercase()
-}
-
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
 }
 
 fn millis(at: &chrono::DateTime<chrono::Utc>) -> UnixMillis {
@@ -281,18 +312,16 @@ impl StatusService {
             .status
             .and_then(|s| s.name)
             .unwrap_or_else(|| "Offline".into());
-        // The platform's own default after a session is Available; any other status with a
-        // timestamp is treated as the agent's choice (R-S-5).
-        let chosen_at = agent
+        // When the status became current (not when it was chosen: R-S-5, rules.rs).
+        let since = agent
             .status_updated_at
-            .filter(|_| !status.eq_ignore_ascii_case("Available"))
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| UnixMillis(t.timestamp_millis()));
         Ok(CcaiAgentView {
             online: agent.online.unwrap_or(true),
             status,
             status_id,
-            chosen_at,
+            since,
         })
     }
 
@@ -316,7 +345,7 @@ impl StatusService {
             }),
             LeaseAcquisition::Acquired(lease) => {
                 let applied_at_login = if self.mapping(now).await?.apply_at_login {
-                    self.apply_at_login(&lease, &profile, now).await?
+                    self.apply_at_login(email, &lease, &profile, now).await?
                 } else {
                     None
                 };
@@ -329,9 +358,12 @@ impl StatusService {
         }
     }
 
-    /// R-S-8: the agent's active Kustomer work session decides their CCAI status at login.
+    /// R-S-8: the agent's active Kustomer work session decides their CCAI status at login. It
+    /// is the first choice of this holding: the tab's own changes come after it, whatever the
+    /// tab's clock says.
     async fn apply_at_login(
         &self,
+        email: &str,
         lease: &Lease,
         profile: &AgentProfile,
         now: UnixMillis,
@@ -346,11 +378,21 @@ impl StatusService {
         let Some(status_id) = session.status_id().map(str::to_owned) else {
             return Ok(None);
         };
-        match self.apply(lease, profile, &status_id, now, now).await {
-            Ok(outcome) => Ok(Some(outcome)),
+        let choice = Choice {
+            kustomer_status_id: status_id,
+            seq: 0,
+            holder: lease.fencing_token,
+            order_at: 0,
+            chosen_at: now,
+            source: ChoiceSource::Login,
+        };
+        match self
+            .converge(email, profile, &Actor::Tab(lease), Some(choice), now, None)
+            .await?
+        {
             // An unmapped status at login is recorded for the agent, not a failed login.
-            Err(StatusError::Unmapped(_)) => Ok(None),
-            Err(err) => Err(err),
+            Some(Outcome::Unmapped { .. }) | None => Ok(None),
+            Some(outcome) => Ok(Some(ChangeOutcome::from(outcome))),
         }
     }
 
@@ -391,7 +433,7 @@ impl StatusService {
         Ok(self.store.release_lease(&lease).await?)
     }
 
-    /// `POST /webhooks/kustomer/status` (R-S-1 … R-S-6).
+    /// `POST /webhooks/kustomer/status` (R-S-1 … R-S-6): the tab reports the agent's choice.
     pub async fn change(
         &self,
         change: &StatusChange,
@@ -400,6 +442,15 @@ impl StatusService {
         if change.email.trim().is_empty() {
             return Err(StatusError::Invalid("email is required".into()));
         }
+        let changed_at = millis(&change.changed_at);
+        let skew = (changed_at.0 - now.0).unsigned_abs();
+        if skew > MAX_CLOCK_SKEW.as_millis() as u64 {
+            return Err(StatusError::Invalid(format!(
+                "changed_at is {} s from the server's clock (more than {} minutes): check this computer's clock",
+                skew / 1000,
+                MAX_CLOCK_SKEW.as_secs() / 60
+            )));
+        }
         let profile = self.profile(&change.email, now).await?;
         let lease = Lease {
             resource: ItemKey::agent_lease(&change.email),
@@ -407,210 +458,350 @@ impl StatusService {
             fencing_token: change.lease_token,
             expires_at: now,
         };
-        self.apply(
-            &lease,
-            &profile,
-            &change.status_id,
-            millis(&change.changed_at),
-            now,
-        )
-        .await
-    }
-
-    async fn apply(
-        &self,
-        lease: &Lease,
-        profile: &AgentProfile,
-        status_id: &str,
-        changed_at: UnixMillis,
-        now: UnixMillis,
-    ) -> Result<ChangeOutcome, StatusError> {
-        let mapping = self.mapping(now).await?;
-        let version = u64::try_from(changed_at.0).unwrap_or(0);
-        let view = self.ccai_view(profile.ccai_agent_id).await?;
-        let decision = decide(status_id, &mapping, &view);
-        let record = |fields_: Value| fields(fields_);
-        let (state, outcome) = match &decision {
-            Decision::Unmapped => (
-                record(
-                    json!({"last_error": format!("Kustomer status {status_id} is not mapped"), "last_change_at": changed_at.to_iso()}),
-                ),
+        let choice = Choice {
+            kustomer_status_id: change.status_id.clone(),
+            seq: 0,
+            holder: change.lease_token,
+            order_at: changed_at.0,
+            chosen_at: changed_at,
+            source: ChoiceSource::Tab,
+        };
+        let outcome = self
+            .converge(
+                &change.email,
+                &profile,
+                &Actor::Tab(&lease),
+                Some(choice),
+                now,
                 None,
-            ),
-            Decision::IgnoreOffline(target) => (
-                record(
-                    json!({"ignored": {"ccai_status": target, "reason": "agent offline in CCAI", "at": changed_at.to_iso()}, "last_change_at": changed_at.to_iso()}),
-                ),
-                Some(ChangeOutcome::IgnoredOffline {
-                    ccai_status: target.clone(),
-                }),
-            ),
-            Decision::KeepPending(target) => {
-                let pending = Pending {
-                    kustomer_status_id: status_id.into(),
-                    ccai_status: target.clone(),
-                    changed_at,
-                };
-                (
-                    record(json!({"pending": pending, "last_change_at": changed_at.to_iso()})),
-                    Some(ChangeOutcome::Pending {
-                        ccai_status: target.clone(),
-                    }),
-                )
-            }
-            Decision::AlreadyThere(target) => (
-                record(
-                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": changed_at.to_iso()}, "last_change_at": changed_at.to_iso(), "last_reflected": null}),
-                ),
-                Some(ChangeOutcome::AlreadyThere {
-                    ccai_status: target.clone(),
-                }),
-            ),
-            Decision::Apply(target) => (
-                record(
-                    json!({"pending": null, "last_applied": {"kustomer_status_id": status_id, "ccai_status": target, "at": changed_at.to_iso()}, "last_error": null, "last_change_at": changed_at.to_iso(), "last_reflected": null}),
-                ),
-                Some(ChangeOutcome::Applied {
-                    ccai_status: target.clone(),
-                }),
-            ),
-        };
-        match self
-            .store
-            .write_as_holder(lease, now, version, &state)
-            .await?
-        {
-            GuardedWrite::Written => {}
-            GuardedWrite::Stale { .. } => return Ok(ChangeOutcome::Stale),
-            GuardedWrite::NotHolder(holder) => return Err(not_holder(holder, now)),
+            )
+            .await?;
+        match outcome {
+            Some(Outcome::Unmapped { .. }) => Err(StatusError::Unmapped(change.status_id.clone())),
+            Some(outcome) => Ok(ChangeOutcome::from(outcome)),
+            None => Err(StatusError::Invalid("no choice recorded".into())),
         }
-        let Some(outcome) = outcome else {
-            return Err(StatusError::Unmapped(status_id.into()));
-        };
-        if let ChangeOutcome::Applied { ccai_status } = &outcome {
-            let results = match self
-                .ccai
-                .set_agent_status(ccai_status, &[profile.ccai_agent_id])
-                .await
-            {
-                Ok(results) => results,
-                Err(err) => {
-                    self.record(lease, now, version, json!({"last_error": err.to_string()}))
-                        .await?;
-                    return Err(err.into());
-                }
-            };
-            if let Some(refused) = results.iter().find(|r| !r.applied()) {
-                // The agent entered a session between our read and the change: keep it pending.
-                let pending = Pending {
-                    kustomer_status_id: status_id.into(),
-                    ccai_status: ccai_status.clone(),
-                    changed_at,
-                };
-                let message = refused.message.clone().unwrap_or_default();
-                self.record(
-                    lease,
-                    now,
-                    version,
-                    json!({"pending": pending, "last_applied": null, "last_error": message}),
-                )
-                .await?;
-                return Ok(ChangeOutcome::Pending {
-                    ccai_status: ccai_status.clone(),
-                });
-            }
-        }
-        Ok(outcome)
     }
 
-    async fn record(
+    /// Writes the agent's state back against the version it was read at: as the lease holder
+    /// for a tab (a stale tab starts nothing), else as anyone.
+    async fn write_state(
         &self,
-        lease: &Lease,
+        actor: &Actor<'_>,
+        resource: &ItemKey,
+        expected: u64,
+        state: &AgentState,
         now: UnixMillis,
-        version: u64,
-        value: Value,
-    ) -> Result<(), StatusError> {
-        match self
-            .store
-            .write_as_holder(lease, now, version, &fields(value))
-            .await?
-        {
-            GuardedWrite::NotHolder(holder) => Err(not_holder(holder, now)),
-            GuardedWrite::Written | GuardedWrite::Stale { .. } => Ok(()),
+    ) -> Result<bool, StatusError> {
+        let value = serde_json::to_value(state).map_err(|e| StatusError::Invalid(e.to_string()))?;
+        match actor {
+            Actor::Tab(lease) => match self
+                .store
+                .write_as_holder(lease, now, expected, &value)
+                .await?
+            {
+                GuardedWrite::Written => Ok(true),
+                GuardedWrite::Changed { .. } => Ok(false),
+                GuardedWrite::NotHolder(holder) => Err(not_holder(holder, now)),
+            },
+            Actor::Worker(_) => Ok(self.store.replace_state(resource, expected, &value).await?),
         }
     }
 
-    /// After a session (the session-end event for this agent, or reconciliation): applies or
-    /// drops the agent's pending change (R-S-5, R-S-6). Needs no lease: it writes only if
-    /// nobody wrote the state in between.
+    async fn read_agent_state(&self, resource: &ItemKey) -> Result<(AgentState, u64), StatusError> {
+        Ok(match self.store.read_state(resource).await? {
+            Some(read) => (AgentState::from_stored(&read.state), read.version),
+            None => (AgentState::default(), 0),
+        })
+    }
+
+    /// Brings CCAI to the agent's desired choice (offering `choice` first, if given): read the
+    /// state, decide, write back against what was read; an effect is claimed (`in_flight`)
+    /// before CCAI is called and recorded only after CCAI answered, and when a newer choice
+    /// arrived meanwhile the maker of the effect converges again. Another actor's live effect
+    /// is left to it: it converges to the newest choice after its own (issue 13).
+    async fn converge(
+        &self,
+        email: &str,
+        profile: &AgentProfile,
+        actor: &Actor<'_>,
+        mut choice: Option<Choice>,
+        now: UnixMillis,
+        session_ended_at: Option<UnixMillis>,
+    ) -> Result<Option<Outcome>, StatusError> {
+        let resource = ItemKey::agent_lease(email);
+        let mapping = self.mapping(now).await?;
+        let me = actor.id();
+        // The choice this call offered, once recorded: its outcome is what the caller is told.
+        let mut offered: Option<u64> = None;
+        let told = |outcome: Outcome, offered: Option<u64>| match offered {
+            Some(seq) if outcome.seq() != seq => Outcome::Superseded {
+                seq,
+                reason: "a newer change".into(),
+            },
+            _ => outcome,
+        };
+        for _ in 0..MAX_ROUNDS {
+            let (mut state, version) = self.read_agent_state(&resource).await?;
+            let mut changed = false;
+            if let Some(mine) = choice.clone() {
+                match state.offer(mine) {
+                    Offer::Older { newer_seq } => {
+                        return Ok(Some(Outcome::Superseded {
+                            seq: newer_seq,
+                            reason: "a newer change".into(),
+                        }));
+                    }
+                    Offer::Repeat => {}
+                    Offer::Taken => changed = true,
+                }
+            }
+            let Some(desired) = state.desired.clone() else {
+                return Ok(None);
+            };
+            if let Some(outcome) = state.outcome.clone().filter(|o| o.seq() == desired.seq)
+                && outcome.settled()
+            {
+                return Ok(Some(told(
+                    outcome,
+                    offered.or(choice.as_ref().map(|_| desired.seq)),
+                )));
+            }
+            if state.busy_for(&me, now) {
+                // Someone else's effect is in flight: record the choice, leave the effect to it.
+                let outcome = Outcome::InProgress { seq: desired.seq };
+                if changed {
+                    state.outcome = Some(outcome.clone());
+                    if !self
+                        .write_state(actor, &resource, version, &state, now)
+                        .await?
+                    {
+                        continue;
+                    }
+                }
+                return Ok(Some(outcome));
+            }
+            let view = self.ccai_view(profile.ccai_agent_id).await?;
+            let seq = desired.seq;
+            let step = match decide(&desired.kustomer_status_id, &mapping, &view) {
+                Decision::Apply(target) => match &state.outcome {
+                    // A choice that waited for the agent's session: the priority rule (R-S-5).
+                    Some(Outcome::Pending { seq: waited, .. }) if *waited == seq => {
+                        match resolve_pending(&target, mapping.priority, &view, session_ended_at) {
+                            PendingOutcome::Drop(reason) => {
+                                Step::Record(Outcome::Superseded { seq, reason })
+                            }
+                            PendingOutcome::Wait | PendingOutcome::Apply(_) => Step::Effect(target),
+                        }
+                    }
+                    _ => Step::Effect(target),
+                },
+                Decision::KeepPending(ccai_status) => {
+                    let since = match &state.outcome {
+                        Some(Outcome::Pending { seq: s, since, .. }) if *s == seq => *since,
+                        _ => now,
+                    };
+                    Step::Record(Outcome::Pending {
+                        seq,
+                        ccai_status,
+                        since,
+                    })
+                }
+                Decision::IgnoreOffline(ccai_status) => {
+                    Step::Record(Outcome::IgnoredOffline { seq, ccai_status })
+                }
+                Decision::AlreadyThere(ccai_status) => {
+                    state.last_applied = Some(Applied {
+                        kustomer_status_id: desired.kustomer_status_id.clone(),
+                        ccai_status: ccai_status.clone(),
+                        seq,
+                        at: now,
+                    });
+                    Step::Record(Outcome::AlreadyThere { seq, ccai_status })
+                }
+                Decision::Unmapped => Step::Record(Outcome::Unmapped {
+                    seq,
+                    kustomer_status_id: desired.kustomer_status_id.clone(),
+                }),
+            };
+            match step {
+                Step::Record(outcome) => {
+                    state.outcome = Some(outcome.clone());
+                    if state.in_flight.as_ref().is_some_and(|f| f.by == me) {
+                        state.in_flight = None;
+                    }
+                    if self
+                        .write_state(actor, &resource, version, &state, now)
+                        .await?
+                    {
+                        if choice.take().is_some() {
+                            offered = Some(seq);
+                        }
+                        return Ok(Some(told(outcome, offered)));
+                    }
+                }
+                Step::Effect(target) => {
+                    state.in_flight = Some(InFlight {
+                        by: me.clone(),
+                        seq,
+                        until: now.plus(IN_FLIGHT_FOR),
+                        effect: Effect::Ccai,
+                    });
+                    if !self
+                        .write_state(actor, &resource, version, &state, now)
+                        .await?
+                    {
+                        continue;
+                    }
+                    if choice.take().is_some() {
+                        offered = Some(seq);
+                    }
+                    let made = match self
+                        .ccai
+                        .set_agent_status(&target, &[profile.ccai_agent_id])
+                        .await
+                    {
+                        Err(err) => Made::Failed(err.to_string()),
+                        Ok(results) => match results.iter().find(|r| !r.applied()) {
+                            // The agent entered a session between our read and the change.
+                            Some(refused) => {
+                                tracing::info!(message = ?refused.message, "CCAI refused the change for the agent; pending");
+                                Made::Refused
+                            }
+                            None => Made::Set,
+                        },
+                    };
+                    let recorded = self
+                        .record_effect(
+                            &resource,
+                            (state.clone(), version + 1),
+                            &me,
+                            &desired,
+                            &target,
+                            &made,
+                            now,
+                        )
+                        .await?;
+                    if let Some(outcome) = recorded {
+                        return Ok(Some(told(outcome, offered)));
+                    }
+                    // A newer choice arrived while CCAI was being changed: converge to it.
+                }
+            }
+        }
+        let (state, _) = self.read_agent_state(&resource).await?;
+        Ok(state.outcome.map(|o| told(o, offered)))
+    }
+
+    /// Records what an effect did, against whatever the state is now (it is never lost: the
+    /// effect happened). Answers the outcome when the choice it made is still the desired one,
+    /// `None` when a newer choice arrived meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_effect(
+        &self,
+        resource: &ItemKey,
+        claimed: (AgentState, u64),
+        me: &str,
+        made_for: &Choice,
+        target: &str,
+        made: &Made,
+        now: UnixMillis,
+    ) -> Result<Option<Outcome>, StatusError> {
+        // First against the state the claim wrote (no read on the usual path), then re-read.
+        let mut known = Some(claimed);
+        loop {
+            let (mut state, version) = match known.take() {
+                Some(claimed) => claimed,
+                None => self.read_agent_state(resource).await?,
+            };
+            if state.in_flight.as_ref().is_some_and(|f| f.by == me) {
+                state.in_flight = None;
+            }
+            let seq = made_for.seq;
+            let current = state.desired.as_ref().is_some_and(|d| d.seq == seq);
+            let outcome = match made {
+                Made::Set => {
+                    state.last_applied = Some(Applied {
+                        kustomer_status_id: made_for.kustomer_status_id.clone(),
+                        ccai_status: target.to_owned(),
+                        seq,
+                        at: now,
+                    });
+                    Outcome::Applied {
+                        seq,
+                        ccai_status: target.to_owned(),
+                    }
+                }
+                Made::Refused => Outcome::Pending {
+                    seq,
+                    ccai_status: target.to_owned(),
+                    since: now,
+                },
+                Made::Failed(message) => Outcome::Failed {
+                    seq,
+                    ccai_status: target.to_owned(),
+                    message: message.clone(),
+                },
+            };
+            if current {
+                state.outcome = Some(outcome.clone());
+            }
+            let value =
+                serde_json::to_value(&state).map_err(|e| StatusError::Invalid(e.to_string()))?;
+            if self.store.replace_state(resource, version, &value).await? {
+                return Ok(current.then_some(outcome));
+            }
+        }
+    }
+
+    /// After a session (the session-end event for this agent, or the scheduled run): a choice
+    /// that waited for it, failed, or was left by an effect that never finished is converged
+    /// now (R-S-5, R-S-6). `session_ended_at`: when the session ended, when known.
     pub async fn session_ended(
         &self,
         email: &str,
+        session_ended_at: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<Option<PendingOutcome>, StatusError> {
         let resource = ItemKey::agent_lease(email);
-        let Some(current) = self.store.read_state(&resource).await? else {
+        let (state, _) = self.read_agent_state(&resource).await?;
+        let Some(desired) = state.desired else {
             return Ok(None);
         };
-        let Some(pending) = current
-            .state
-            .get("pending")
-            .filter(|p| !p.is_null())
-            .cloned()
-        else {
+        if state
+            .outcome
+            .as_ref()
+            .is_some_and(|o| o.seq() == desired.seq && o.settled())
+        {
             return Ok(None);
-        };
-        let pending: Pending =
-            serde_json::from_value(pending).map_err(|e| StoreError::Malformed {
-                key: resource.to_string(),
-                reason: e.to_string(),
-            })?;
-        let profile = self.profile(email, now).await?;
-        let mapping = self.mapping(now).await?;
-        let view = self.ccai_view(profile.ccai_agent_id).await?;
-        let outcome = resolve_pending(&pending, mapping.priority, &view);
-        let mut state = match current.state.clone() {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        match &outcome {
-            PendingOutcome::Wait => return Ok(Some(outcome)),
-            PendingOutcome::Drop(reason) => {
-                state.insert("pending".into(), Value::Null);
-                state.insert(
-                    "ignored".into(),
-                    json!({"ccai_status": pending.ccai_status, "reason": reason, "at": now.to_iso()}),
-                );
-            }
-            PendingOutcome::Apply(target) => {
-                let results = self
-                    .ccai
-                    .set_agent_status(target, &[profile.ccai_agent_id])
-                    .await?;
-                if results.iter().any(|r| !r.applied()) {
-                    return Ok(Some(PendingOutcome::Wait));
-                }
-                state.insert("pending".into(), Value::Null);
-                state.insert("last_applied".into(), json!({"kustomer_status_id": pending.kustomer_status_id, "ccai_status": target, "at": now.to_iso()}));
-            }
         }
-        // Lost to a concurrent write: that writer's state stands; the next look resolves it.
-        self.store
-            .replace_state(
-                &resource,
-                current.version,
-                current.version,
-                &Value::Object(state),
+        let profile = self.profile(email, now).await?;
+        let actor_id = format!("session-end:{}", uuid::Uuid::new_v4());
+        let outcome = self
+            .converge(
+                email,
+                &profile,
+                &Actor::Worker(&actor_id),
+                None,
+                now,
+                session_ended_at,
             )
             .await?;
-        Ok(Some(outcome))
+        Ok(outcome.map(|outcome| match outcome {
+            Outcome::Applied { ccai_status, .. } => PendingOutcome::Apply(ccai_status),
+            Outcome::Pending { .. } | Outcome::InProgress { .. } | Outcome::Failed { .. } => {
+                PendingOutcome::Wait
+            }
+            other => PendingOutcome::Drop(other.describe()),
+        }))
     }
 
-    /// R-S-7, two-way mode: reflects the agent's current CCAI status into their active Kustomer
-    /// work session through the reverse mapping. Never echoes the bridge's own last change, a
-    /// system status, or a status already reflected; the tab's report of the resulting Kustomer
-    /// change maps back to the CCAI status the agent already has, so nothing loops. Returns the
-    /// Kustomer status id set, if any.
+    /// R-S-7, two-way mode (experimental): reflects the agent's current CCAI status into their
+    /// active Kustomer work session through the reverse mapping. Never while a choice of the
+    /// agent is pending, failed or in flight (the agent's choice stands), never the bridge's
+    /// own last change, never a status already reflected. The Kustomer write is claimed like
+    /// any effect; when the agent chose something while it was made, the agent's choice is put
+    /// back. Returns the Kustomer status id set, if any.
     pub async fn reflect_ccai_status(
         &self,
         email: &str,
@@ -621,21 +812,24 @@ impl StatusService {
             return Ok(None);
         }
         let profile = self.profile(email, now).await?;
-        let view = self.ccai_view(profile.ccai_agent_id).await?;
         let resource = ItemKey::agent_lease(email);
-        let current = self.store.read_state(&resource).await?;
-        let (state, version) = match &current {
-            Some(current) => (current.state.clone(), current.version),
-            None => (Value::Null, 0),
-        };
-        let ours = state
-            .get("last_applied")
-            .and_then(|a| a.get("ccai_status"))
-            .and_then(Value::as_str);
-        let Some(target) = super::rules::reverse_change(&view, &mapping, ours) else {
+        let (mut state, version) = self.read_agent_state(&resource).await?;
+        if state.in_flight.as_ref().is_some_and(|f| f.is_live(now)) {
+            return Ok(None);
+        }
+        if let (Some(desired), Some(outcome)) = (&state.desired, &state.outcome)
+            && outcome.seq() == desired.seq
+            && !outcome.settled()
+        {
+            return Ok(None);
+        }
+        let view = self.ccai_view(profile.ccai_agent_id).await?;
+        let ours = state.last_applied.as_ref().map(|a| a.ccai_status.as_str());
+        let Some(target) = super::rules::reverse_change(&view, &mapping, ours).map(str::to_owned)
+        else {
             return Ok(None);
         };
-        if state.get("last_reflected").and_then(Value::as_str) == Some(view.status.as_str()) {
+        if state.last_reflected.as_deref() == Some(view.status.as_str()) {
             return Ok(None);
         }
         let Some(session) = self
@@ -646,51 +840,95 @@ impl StatusService {
             // Not signed in to Kustomer routing: there is no status to set.
             return Ok(None);
         };
-        let mut updated = match state {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        if session.status_id() != Some(target) {
-            match self
-                .kustomer
-                .set_work_session_status(&session.id, target)
-                .await
-            {
-                Ok(_) => {}
+        let me = format!("reflect:{}", uuid::Uuid::new_v4());
+        let actor = Actor::Worker(&me);
+        if session.status_id() == Some(target.as_str()) {
+            state.last_reflected = Some(view.status.clone());
+            self.write_state(&actor, &resource, version, &state, now)
+                .await?;
+            return Ok(Some(target));
+        }
+        state.in_flight = Some(InFlight {
+            by: me.clone(),
+            seq: state.seq,
+            until: now.plus(IN_FLIGHT_FOR),
+            effect: Effect::Kustomer,
+        });
+        if !self
+            .write_state(&actor, &resource, version, &state, now)
+            .await?
+        {
+            // The agent chose something meanwhile: their choice stands.
+            return Ok(None);
+        }
+        let claimed_seq = state.seq;
+        let put = self
+            .kustomer
+            .set_work_session_status(&session.id, &target, session.attributes.rev)
+            .await;
+        loop {
+            let (mut state, version) = self.read_agent_state(&resource).await?;
+            if state.in_flight.as_ref().is_some_and(|f| f.by == me) {
+                state.in_flight = None;
+            }
+            match &put {
+                Ok(_) => {
+                    state.last_reflected = Some(view.status.clone());
+                    state.two_way_error = None;
+                }
                 // Two-way sync is experimental: the update body is a guess (kustomer-api.md,
                 // L). A refusal is kept where the admin's agent list shows it.
                 Err(err @ KustomerError::Client { .. }) => {
-                    updated.insert(
-                        "two_way_error".into(),
-                        json!(format!(
-                            "Kustomer refused the work-session update (two-way sync is experimental: the update body is undocumented): {err}"
-                        )),
-                    );
-                    self.store
-                        .replace_state(&resource, version, version, &Value::Object(updated))
-                        .await?;
-                    return Err(err.into());
+                    state.two_way_error = Some(format!(
+                        "Kustomer refused the work-session update (two-way sync is experimental: the update body is undocumented): {err}"
+                    ));
                 }
-                Err(err) => return Err(err.into()),
+                Err(_) => {}
             }
+            let newer = state.seq != claimed_seq;
+            let value =
+                serde_json::to_value(&state).map_err(|e| StatusError::Invalid(e.to_string()))?;
+            if !self.store.replace_state(&resource, version, &value).await? {
+                continue;
+            }
+            if newer && put.is_ok() {
+                // The agent chose in Kustomer while the reflection was written: put their
+                // choice back in Kustomer, and bring CCAI to it.
+                if let Some(desired) = &state.desired
+                    && let Ok(Some(session)) = self
+                        .kustomer
+                        .active_work_session(&profile.kustomer_user_id)
+                        .await
+                    && session.status_id() != Some(desired.kustomer_status_id.as_str())
+                {
+                    self.kustomer
+                        .set_work_session_status(
+                            &session.id,
+                            &desired.kustomer_status_id,
+                            session.attributes.rev,
+                        )
+                        .await?;
+                }
+                self.converge(email, &profile, &actor, None, now, None)
+                    .await?;
+                return Ok(None);
+            }
+            break;
         }
-        updated.remove("two_way_error");
-        updated.insert("last_reflected".into(), json!(view.status));
-        // Losing this race only means the reflection is recorded by the next look.
-        self.store
-            .replace_state(&resource, version, version, &Value::Object(updated))
-            .await?;
-        Ok(Some(target.to_owned()))
+        match put {
+            Ok(_) => Ok(Some(target)),
+            Err(err) => Err(err.into()),
+        }
     }
 
-    /// One agent's reconciliation (the scheduled job and session-end events call this): a
-    /// pending change is resolved, then two-way mode reflects the CCAI status.
+    /// One agent's reconciliation (the scheduled job): a choice left pending, failed or
+    /// unfinished is converged, then two-way mode reflects the CCAI status.
     pub async fn reconcile_agent(
         &self,
         email: &str,
         now: UnixMillis,
     ) -> Result<(Option<PendingOutcome>, Option<String>), StatusError> {
-        let pending = self.session_ended(email, now).await?;
+        let pending = self.session_ended(email, None, now).await?;
         let reflected = self.reflect_ccai_status(email, now).await?;
         Ok((pending, reflected))
     }
@@ -725,13 +963,15 @@ impl StatusService {
 
     /// The agent's sync state (admin view).
     pub async fn agent_state(&self, email: &str) -> Result<Option<Value>, StatusError> {
-        let Some(state) = self.store.read_state(&ItemKey::agent_lease(email)).await? else {
+        let Some(read) = self.store.read_state(&ItemKey::agent_lease(email)).await? else {
             return Ok(None);
         };
+        let state = AgentState::from_stored(&read.state);
         Ok(Some(json!({
-            "lease_holder": state.lease.as_ref().map(|l| &l.owner),
-            "lease_expires_at": state.lease.as_ref().map(|l| l.expires_at.to_iso()),
-            "state": state.state,
+            "lease_holder": read.lease.as_ref().map(|l| &l.owner),
+            "lease_expires_at": read.lease.as_ref().map(|l| l.expires_at.to_iso()),
+            "outcome": state.outcome.as_ref().map(Outcome::describe),
+            "state": state,
         })))
     }
 }

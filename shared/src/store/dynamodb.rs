@@ -637,37 +637,36 @@ impl LeaseStore for DynamoStore {
         &self,
         lease: &Lease,
         now: UnixMillis,
-        version: u64,
-        fields: &serde_json::Map<String, serde_json::Value>,
+        expected: u64,
+        state: &serde_json::Value,
     ) -> Result<GuardedWrite, StoreError> {
-        // `SET state.f = …` needs the map to exist; acquisition creates it.
-        let mut sets = vec!["#sv = :v".to_owned()];
-        let mut request = self.client.update_item();
-        for (index, (name, value)) in fields.iter().enumerate() {
-            let stored: AttributeValue =
-                serde_dynamo::to_attribute_value(value).map_err(|err| StoreError::Malformed {
-                    key: lease.resource.to_string(),
-                    reason: format!("state field {name} cannot be stored: {err}"),
-                })?;
-            sets.push(format!("#state.#f{index} = :f{index}"));
-            request = request
-                .expression_attribute_names(format!("#f{index}"), name)
-                .expression_attribute_values(format!(":f{index}"), stored);
-        }
-        let outcome = request
+        let stored: AttributeValue =
+            serde_dynamo::to_attribute_value(state).map_err(|err| StoreError::Malformed {
+                key: lease.resource.to_string(),
+                reason: format!("state cannot be stored: {err}"),
+            })?;
+        let version_matches = if expected == 0 {
+            "(attribute_not_exists(#sv) OR #sv = :expected)"
+        } else {
+            "#sv = :expected"
+        };
+        let outcome = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(&lease.resource)))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(
-                "#owner = :owner AND #fence = :fence AND #exp > :now \
-                 AND (attribute_not_exists(#sv) OR #sv <= :v)",
-            )
+            .update_expression("SET #state = :state, #sv = :next")
+            .condition_expression(format!(
+                "#owner = :owner AND #fence = :fence AND #exp > :now AND {version_matches}"
+            ))
             .expression_attribute_names("#state", STATE)
             .expression_attribute_names("#sv", STATE_VERSION)
             .expression_attribute_names("#owner", OWNER)
             .expression_attribute_names("#fence", FENCE)
             .expression_attribute_names("#exp", EXPIRES)
-            .expression_attribute_values(":v", n(version))
+            .expression_attribute_values(":state", stored)
+            .expression_attribute_values(":expected", n(expected))
+            .expression_attribute_values(":next", n(expected + 1))
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":fence", n(lease.fencing_token))
             .expression_attribute_values(":now", n(now.0))
@@ -685,7 +684,7 @@ impl LeaseStore for DynamoStore {
                         && held.is_live(now)
                 });
                 Ok(if holds {
-                    GuardedWrite::Stale {
+                    GuardedWrite::Changed {
                         stored_version: stored.version,
                     }
                 } else {
@@ -699,7 +698,6 @@ impl LeaseStore for DynamoStore {
         &self,
         resource: &ItemKey,
         expected: u64,
-        version: u64,
         state: &serde_json::Value,
     ) -> Result<bool, StoreError> {
         let stored: AttributeValue =
@@ -716,7 +714,7 @@ impl LeaseStore for DynamoStore {
             .expression_attribute_names("#state", STATE)
             .expression_attribute_names("#sv", STATE_VERSION)
             .expression_attribute_values(":state", stored)
-            .expression_attribute_values(":v", n(version));
+            .expression_attribute_values(":v", n(expected + 1));
         request = if expected == 0 {
             request
                 .condition_expression("attribute_not_exists(#sv) OR #sv = :zero")

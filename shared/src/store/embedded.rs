@@ -309,8 +309,8 @@ impl LeaseStore for EmbeddedStore {
         &self,
         lease: &Lease,
         now: UnixMillis,
-        version: u64,
-        fields: &serde_json::Map<String, serde_json::Value>,
+        expected: u64,
+        state: &serde_json::Value,
     ) -> Result<GuardedWrite, StoreError> {
         let mut rows = self.rows()?;
         let row = match rows.get_mut(&lease.resource) {
@@ -324,18 +324,13 @@ impl LeaseStore for EmbeddedStore {
         if !holds {
             return Ok(GuardedWrite::NotHolder(held(&lease.resource, row)));
         }
-        if row.version > version {
-            return Ok(GuardedWrite::Stale {
+        if row.version != expected {
+            return Ok(GuardedWrite::Changed {
                 stored_version: row.version,
             });
         }
-        let mut merged = match row.state.take() {
-            Some(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        merged.extend(fields.clone());
-        row.state = Some(serde_json::Value::Object(merged));
-        row.version = version;
+        row.state = Some(state.clone());
+        row.version = expected + 1;
         Ok(GuardedWrite::Written)
     }
 
@@ -343,14 +338,13 @@ impl LeaseStore for EmbeddedStore {
         &self,
         resource: &ItemKey,
         expected: u64,
-        version: u64,
         state: &serde_json::Value,
     ) -> Result<bool, StoreError> {
         let mut rows = self.rows()?;
         match rows.get_mut(resource) {
             Some(Row::Lease(row)) if row.version == expected => {
                 row.state = Some(state.clone());
-                row.version = version;
+                row.version = expected + 1;
                 Ok(true)
             }
             Some(Row::Lease(_)) => Ok(false),
@@ -362,7 +356,7 @@ impl LeaseStore for EmbeddedStore {
                         fence: 0,
                         expires_at: UnixMillis(0),
                         state: Some(state.clone()),
-                        version,
+                        version: 1,
                     }),
                 );
                 Ok(true)

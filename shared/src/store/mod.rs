@@ -116,27 +116,27 @@ pub trait LeaseStore: Send + Sync {
     /// The current lease record, live or not (absent when never acquired).
     async fn read_lease(&self, resource: &ItemKey) -> Result<Option<Lease>, StoreError>;
 
-    /// Merges `fields` into the state kept on the lease item (e.g. an agent's sync state) in one
-    /// conditional write, only if `lease` is held (same owner and token, not expired at `now`)
-    /// and `version` is not older than the stored state's (equal is allowed, so a retried
-    /// change re-applies). Fields not given keep their stored values. The answer says which
-    /// condition failed, learned from the failed write.
+    /// Replaces the state kept on the lease item (an agent's sync state) in one conditional
+    /// write, only if `lease` is held (same owner and token, not expired at `now`) and the
+    /// state's version is still `expected` (0: never written); the version becomes
+    /// `expected + 1`. Writers read, decide, and write back against what they read: a write
+    /// in between is detected, never overwritten. The answer says which condition failed,
+    /// learned from the failed write.
     async fn write_as_holder(
         &self,
         lease: &Lease,
         now: UnixMillis,
-        version: u64,
-        fields: &serde_json::Map<String, serde_json::Value>,
+        expected: u64,
+        state: &serde_json::Value,
     ) -> Result<GuardedWrite, StoreError>;
 
-    /// Replaces the lease item's state if its version is still `expected` (optimistic
-    /// concurrency for writers that hold no lease, such as the session-end handler); false
-    /// when someone wrote in between. The lease itself is untouched.
+    /// Replaces the lease item's state if its version is still `expected` (for writers that
+    /// hold no lease, such as the session-end handler); the version becomes `expected + 1`.
+    /// False when someone wrote in between. The lease itself is untouched.
     async fn replace_state(
         &self,
         resource: &ItemKey,
         expected: u64,
-        version: u64,
         state: &serde_json::Value,
     ) -> Result<bool, StoreError>;
 

@@ -138,8 +138,8 @@ pub enum GuardedWrite {
     Written,
     /// The writer does not hold the lease; the current holder, if any.
     NotHolder(Option<Lease>),
-    /// The stored state is newer.
-    Stale {
+    /// Someone wrote the state since it was read.
+    Changed {
         stored_version: u64,
     },
 }

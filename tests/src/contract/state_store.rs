@@ -437,9 +437,9 @@ pub async fn lease_tokens_only_grow_across_release_and_reacquire(store: Store) {
     assert!(store.renew_lease(&b2, at(4), 30 * SECOND).await.is_ok());
 }
 
-/// R-S-4 + out-of-order changes: state written under a lease needs the live lease and a
-/// version not older than the stored one, in one write.
-pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store: Store) {
+/// R-S-4 + issue 13: state written under a lease needs the live lease and the version it was
+/// read at, in one write; a write in between is detected, never overwritten.
+pub async fn state_is_written_only_by_the_live_holder_and_never_over_another_write(store: Store) {
     let resource = lease_key();
     let lease = acquired(
         store
@@ -447,25 +447,25 @@ pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store:
             .await
             .unwrap(),
     );
-    let state = |s: &str| json!({"applied": s}).as_object().cloned().unwrap();
+    let state = |s: &str| json!({"applied": s});
     assert_eq!(
         store
-            .write_as_holder(&lease, at(1), 20, &state("Lunch"))
+            .write_as_holder(&lease, at(1), 0, &state("Lunch"))
             .await
             .unwrap(),
         GuardedWrite::Written
     );
+    // Written against version 0 again: someone (this very writer) wrote since.
     assert_eq!(
         store
-            .write_as_holder(&lease, at(2), 10, &state("Available"))
+            .write_as_holder(&lease, at(2), 0, &state("Available"))
             .await
             .unwrap(),
-        GuardedWrite::Stale { stored_version: 20 }
+        GuardedWrite::Changed { stored_version: 1 }
     );
-    // The same change again (a retry) is accepted.
     assert_eq!(
         store
-            .write_as_holder(&lease, at(3), 20, &state("Lunch"))
+            .write_as_holder(&lease, at(3), 1, &state("Break"))
             .await
             .unwrap(),
         GuardedWrite::Written
@@ -477,7 +477,7 @@ pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store:
     };
     assert!(matches!(
         store
-            .write_as_holder(&forged, at(4), 30, &state("x"))
+            .write_as_holder(&forged, at(4), 2, &state("x"))
             .await
             .unwrap(),
         GuardedWrite::NotHolder(Some(_))
@@ -485,7 +485,7 @@ pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store:
     // Expired: nobody holds it any more, not even its owner.
     assert!(matches!(
         store
-            .write_as_holder(&lease, at(30_000), 30, &state("x"))
+            .write_as_holder(&lease, at(30_000), 2, &state("x"))
             .await
             .unwrap(),
         GuardedWrite::NotHolder(_)
@@ -497,7 +497,7 @@ pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store:
             .unwrap(),
     );
     match store
-        .write_as_holder(&lease, at(30_002), 40, &state("stale tab"))
+        .write_as_holder(&lease, at(30_002), 2, &state("stale tab"))
         .await
         .unwrap()
     {
@@ -506,48 +506,43 @@ pub async fn state_is_written_only_by_the_live_holder_and_never_backwards(store:
     }
     // The state survived the takeover and the new holder continues from it.
     let read = store.read_state(&resource).await.unwrap().unwrap();
-    assert_eq!(
-        (read.state, read.version),
-        (json!({"applied": "Lunch"}), 20)
-    );
-    assert_eq!(read.lease, Some(other.clone()));
-    // Fields merge: what is not written keeps its value.
-    let pending = json!({"pending": "Break"}).as_object().cloned().unwrap();
+    assert_eq!((read.state, read.version), (json!({"applied": "Break"}), 2));
+    let pending = json!({"applied": "Break", "pending": "Lunch"});
     assert_eq!(
         store
-            .write_as_holder(&other, at(30_003), 50, &pending)
+            .write_as_holder(&other, at(30_003), 2, &pending)
             .await
             .unwrap(),
         GuardedWrite::Written
     );
     let read = store.read_state(&resource).await.unwrap().unwrap();
-    assert_eq!(read.state, json!({"applied": "Lunch", "pending": "Break"}));
+    assert_eq!((read.state, read.version), (pending, 3));
 }
 
 pub async fn state_replacement_is_optimistic(store: Store) {
     let resource = lease_key();
     assert!(
         store
-            .replace_state(&resource, 0, 5, &json!({"pending": "Break"}))
+            .replace_state(&resource, 0, &json!({"pending": "Break"}))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .replace_state(&resource, 0, 6, &json!({"pending": "lost race"}))
+            .replace_state(&resource, 0, &json!({"pending": "lost race"}))
             .await
             .unwrap()
     );
     assert!(
         store
-            .replace_state(&resource, 5, 6, &json!({"applied": "Break"}))
+            .replace_state(&resource, 1, &json!({"applied": "Break"}))
             .await
             .unwrap()
     );
     let read = store.read_state(&resource).await.unwrap().unwrap();
     assert_eq!(
         (read.state, read.version, read.lease),
-        (json!({"applied": "Break"}), 6, None)
+        (json!({"applied": "Break"}), 2, None)
     );
     // Acquiring keeps the state.
     acquired(
@@ -558,7 +553,7 @@ pub async fn state_replacement_is_optimistic(store: Store) {
     );
     assert_eq!(
         store.read_state(&resource).await.unwrap().unwrap().version,
-        6
+        2
     );
     assert_eq!(store.read_state(&lease_key()).await.unwrap(), None);
 }
@@ -618,7 +613,7 @@ macro_rules! state_store_contract {
             lease_expires_and_is_taken_over_with_a_higher_token,
             lease_renewal_extends_and_keeps_the_token,
             lease_tokens_only_grow_across_release_and_reacquire,
-            state_is_written_only_by_the_live_holder_and_never_backwards,
+            state_is_written_only_by_the_live_holder_and_never_over_another_write,
             state_replacement_is_optimistic,
             a_partition_lists_its_live_items_in_order,
         );

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use bridge_shared::UnixMillis;
 use bridge_shared::store::*;
 use bridge_shared::stream::ChangeRecord;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -243,23 +243,20 @@ impl LeaseStore for StreamingStore {
         &self,
         lease: &Lease,
         now: UnixMillis,
-        version: u64,
-        fields: &Map<String, Value>,
+        expected: u64,
+        state: &Value,
     ) -> Result<GuardedWrite, StoreError> {
         self.inner
-            .write_as_holder(lease, now, version, fields)
+            .write_as_holder(lease, now, expected, state)
             .await
     }
     async fn replace_state(
         &self,
         resource: &ItemKey,
         expected: u64,
-        version: u64,
         state: &Value,
     ) -> Result<bool, StoreError> {
-        self.inner
-            .replace_state(resource, expected, version, state)
-            .await
+        self.inner.replace_state(resource, expected, state).await
     }
     async fn read_state(&self, resource: &ItemKey) -> Result<Option<LeaseState>, StoreError> {
         self.inner.read_state(resource).await
