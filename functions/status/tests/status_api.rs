@@ -620,3 +620,268 @@ async fn a_status_change_costs_one_read_and_two_conditional_writes_once_caches_a
         "(reads, writes) per change"
     );
 }
+
+// ---- Issue 13: the sequences that used to end in the wrong status, each forced ----
+
+fn user_of(rig: &Rig) -> String {
+    rig.kustomer.inspect(|w| {
+        w.users
+            .iter()
+            .find(|u| u.text("email") == Some(rig.email.as_str()))
+            .unwrap()
+            .id
+            .clone()
+    })
+}
+
+async fn sync_state(rig: &Rig) -> Value {
+    rig.api
+        .service
+        .agent_state(&rig.email)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The agent's record agrees with their last choice: it is the desired one, settled, and no
+/// effect is left in flight.
+async fn assert_settled_on(rig: &Rig, k: &str) {
+    let state = sync_state(rig).await;
+    assert_eq!(
+        state["state"]["desired"]["kustomer_status_id"],
+        rig.k[k].as_str(),
+        "{state}"
+    );
+    let outcome = state["state"]["outcome"]["outcome"].as_str().unwrap();
+    assert!(["applied", "already_there"].contains(&outcome), "{state}");
+    assert!(state["state"]["in_flight"].is_null(), "{state}");
+}
+
+/// Sequence 1 (R-S-6): the worker applies the pending Lunch after the call while the agent
+/// picks Available; the worker's CCAI call is held at the platform until the agent's change
+/// is in. The agent's newer choice wins: it is applied after the worker's call, not lost.
+#[tokio::test]
+async fn r_s_6_a_pending_change_never_overrides_a_choice_made_while_it_is_applied() {
+    let rig = rig_with(PriorityMode::LatestWins, false, "In-call").await;
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    let token = &lease["lease_token"];
+    let (_, body) = change(&rig, "tab-1", token, "K3", now, now).await;
+    assert_eq!(body["outcome"], "pending");
+    rig.ccai.change(|w| {
+        w.move_agent(rig.agent, "Wrap-up", "platform");
+        w.finish_session_for(rig.agent);
+    });
+    let gate = rig.ccai.hold_status_changes();
+    let worker = rig.api.service.session_ended(&rig.email, Some(now), now);
+    let agent = async {
+        gate.arrivals(1).await;
+        let later = UnixMillis(now.0 + 1_000);
+        let answer = change(&rig, "tab-1", token, "K1", later, later).await;
+        gate.open();
+        answer
+    };
+    let (ended, (status, body)) = tokio::join!(worker, agent);
+    ended.unwrap();
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("in_progress"))
+    );
+    assert_eq!(ccai_status(&rig), "Available");
+    assert_settled_on(&rig, "K1").await;
+}
+
+/// Sequence 3 (R-S-6): two changes of one tab in flight at once; the first one's CCAI call
+/// is held until the second is in. CCAI ends with the later choice, and the earlier request
+/// is told it was superseded. Arriving in the other order, the late one is superseded.
+#[tokio::test]
+async fn r_s_6_two_changes_in_flight_from_one_tab_reach_ccai_in_their_order() {
+    let rig = rig().await;
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    let token = &lease["lease_token"];
+    let gate = rig.ccai.hold_status_changes();
+    let t1 = UnixMillis(now.0 + 1_000);
+    let t2 = UnixMillis(now.0 + 2_000);
+    let first = change(&rig, "tab-1", token, "K3", t1, t1);
+    let second = async {
+        gate.arrivals(1).await;
+        let answer = change(&rig, "tab-1", token, "K4", t2, t2).await;
+        gate.open();
+        answer
+    };
+    let ((_, first), (_, second)) = tokio::join!(first, second);
+    assert_eq!(first["outcome"], "superseded", "{first}");
+    assert_eq!(second["outcome"], "in_progress", "{second}");
+    assert_eq!(ccai_status(&rig), "Lunch");
+    assert_settled_on(&rig, "K4").await;
+
+    // The other order: the later change arrives first; the earlier one, late, changes nothing.
+    let t4 = UnixMillis(now.0 + 4_000);
+    let t3 = UnixMillis(now.0 + 3_000);
+    assert_eq!(
+        change(&rig, "tab-1", token, "K1", t4, t4).await.1["outcome"],
+        "applied"
+    );
+    let (_, late) = change(&rig, "tab-1", token, "K3", t3, t4).await;
+    assert_eq!(late["outcome"], "superseded");
+    assert_eq!(ccai_status(&rig), "Available");
+    assert_settled_on(&rig, "K1").await;
+}
+
+/// Sequence 4 (R-S-6, R-S-7): CCAI fails the change. It is recorded as failed — not applied —
+/// and the widget is told it will be retried; two-way mode does not push CCAI's old status
+/// back into Kustomer meanwhile; the scheduled run applies it once CCAI works again.
+#[tokio::test]
+async fn r_s_6_r_s_7_a_failed_ccai_change_is_kept_retried_and_never_reverted() {
+    let rig = rig().await;
+    let mut two_way = mapping(&rig.k, PriorityMode::LatestWins, false);
+    two_way.two_way = true;
+    use bridge_tests::ccai_sandbox::state::status_id;
+    two_way.to_kustomer = BTreeMap::from([
+        (status_id("Available").to_string(), rig.k["K1"].clone()),
+        (status_id("Break").to_string(), rig.k["K3"].clone()),
+    ]);
+    rig.api.service.save_mapping(&two_way).await.unwrap();
+    let user = user_of(&rig);
+    let session = rig.kustomer.set_work_session(&user, "Available").unwrap();
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    // The agent picks Lunch in Kustomer (K3 → CCAI Break); CCAI fails.
+    rig.kustomer.set_work_session(&user, "Lunch").unwrap();
+    rig.ccai.change(|w| w.failing_status_changes = 100);
+    let (status, body) = change(&rig, "tab-1", &lease["lease_token"], "K3", now, now).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("failed")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().ends_with("will retry"));
+    assert_eq!(ccai_status(&rig), "Available");
+    let (_, reflected) = rig
+        .api
+        .service
+        .reconcile_agent(&rig.email, now)
+        .await
+        .unwrap_or_default();
+    assert_eq!(reflected, None, "no reflection while a change waits");
+    let kustomer_status = || {
+        rig.kustomer.inspect(|w| {
+            w.find("work_session", &session)
+                .and_then(|s| s.related("status"))
+                .map(str::to_owned)
+        })
+    };
+    assert_eq!(kustomer_status().as_deref(), Some(rig.k["K3"].as_str()));
+    let state = sync_state(&rig).await;
+    assert!(
+        state["outcome"].as_str().unwrap().starts_with("failed: "),
+        "{state}"
+    );
+    // CCAI works again: the scheduled run applies the change.
+    rig.ccai.change(|w| w.failing_status_changes = 0);
+    rig.api
+        .service
+        .reconcile_agent(&rig.email, now)
+        .await
+        .unwrap();
+    assert_eq!(ccai_status(&rig), "Break");
+    assert_eq!(kustomer_status().as_deref(), Some(rig.k["K3"].as_str()));
+    assert_settled_on(&rig, "K3").await;
+}
+
+/// Sequence 2 (R-S-7): the scheduled run reflects CCAI's Break into Kustomer; its Kustomer
+/// write is held while the agent picks Training in Kustomer. The reflection's write is
+/// conditional (the work session's `rev`) and so refused; the agent's choice stands in
+/// Kustomer and is brought to CCAI.
+#[tokio::test]
+async fn r_s_7_two_way_never_reverts_a_choice_the_agent_makes_meanwhile() {
+    let rig = rig().await;
+    let mut two_way = mapping(&rig.k, PriorityMode::LatestWins, false);
+    two_way.two_way = true;
+    use bridge_tests::ccai_sandbox::state::status_id;
+    two_way.to_kustomer = BTreeMap::from([(status_id("Break").to_string(), rig.k["K3"].clone())]);
+    rig.api.service.save_mapping(&two_way).await.unwrap();
+    let user = user_of(&rig);
+    let session = rig.kustomer.set_work_session(&user, "Available").unwrap();
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    // The agent picks Break in CCAI themselves.
+    rig.ccai
+        .change(|w| w.move_agent(rig.agent, "Break", "agent"));
+    let gate = rig
+        .kustomer
+        .hold(bridge_tests::kustomer_sandbox::FaultMatch::on(
+            http::Method::PUT,
+            "/v1/routing/work-sessions/",
+        ));
+    let reflect = rig.api.service.reflect_ccai_status(&rig.email, now);
+    let agent = async {
+        gate.arrivals(1).await;
+        // Meanwhile the agent picks Training in Kustomer, and the tab reports it.
+        rig.kustomer.set_work_session(&user, "Training").unwrap();
+        let later = UnixMillis(now.0 + 1_000);
+        let answer = change(&rig, "tab-1", &lease["lease_token"], "K4", later, later).await;
+        gate.open();
+        answer
+    };
+    let (reflected, (status, body)) = tokio::join!(reflect, agent);
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("in_progress"))
+    );
+    assert_eq!(reflected.unwrap(), None);
+    let kustomer_status = rig.kustomer.inspect(|w| {
+        w.find("work_session", &session)
+            .and_then(|s| s.related("status"))
+            .map(str::to_owned)
+    });
+    assert_eq!(kustomer_status.as_deref(), Some(rig.k["K4"].as_str()));
+    assert_eq!(ccai_status(&rig), "Lunch");
+    assert_settled_on(&rig, "K4").await;
+}
+
+/// Sequence 5 (R-S-6): order comes from the lease, then from one tab's own clock. A tab whose
+/// clock is 30 s slow is not dropped after apply-at-login; a computer whose clock ran minutes
+/// fast does not block the next computer; a clock more than 5 minutes off is refused.
+#[tokio::test]
+async fn r_s_6_r_s_8_tab_clocks_that_are_off_neither_drop_nor_block_changes() {
+    let rig = rig_with(PriorityMode::LatestWins, true, "Available").await;
+    let user = user_of(&rig);
+    rig.kustomer.set_work_session(&user, "Training").unwrap();
+    let now = UnixMillis::now();
+    let (status, lease) = claim(&rig, "tab-1", now).await;
+    assert_eq!(status, 201);
+    assert_eq!(lease["applied_at_login"]["outcome"], "applied");
+    assert_eq!(ccai_status(&rig), "Lunch");
+    let token = &lease["lease_token"];
+    // tab-1's clock is 30 s slow.
+    let slow = UnixMillis(now.0 - 30_000);
+    let (_, body) = change(&rig, "tab-1", token, "K3", slow, now).await;
+    assert_eq!(body["outcome"], "applied", "{body}");
+    // Later, its clock runs four minutes fast.
+    let fast = UnixMillis(now.0 + 240_000);
+    assert_eq!(
+        change(&rig, "tab-1", token, "K1", fast, now).await.1["outcome"],
+        "applied"
+    );
+    // The agent moves to another computer, whose clock is right (Kustomer shows their last
+    // choice, Available, which apply-at-login finds in place).
+    rig.kustomer.set_work_session(&user, "Available").unwrap();
+    rig.api
+        .service
+        .release(&rig.email, "tab-1", token.as_u64().unwrap())
+        .await
+        .unwrap();
+    let (_, other) = claim(&rig, "tab-2", now).await;
+    let right = UnixMillis(now.0 + 1_000);
+    let (_, body) = change(&rig, "tab-2", &other["lease_token"], "K4", right, right).await;
+    assert_eq!(body["outcome"], "applied", "{body}");
+    assert_eq!(ccai_status(&rig), "Lunch");
+    // Six minutes off: refused, saying why.
+    let off = UnixMillis(now.0 + 360_000);
+    let (status, body) = change(&rig, "tab-2", &other["lease_token"], "K3", off, now).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("clock"), "{body}");
+    assert_settled_on(&rig, "K4").await;
+}

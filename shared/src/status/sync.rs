@@ -103,17 +103,26 @@ impl From<Outcome> for ChangeOutcome {
     }
 }
 
-/// Who converges an agent's state: the tab holding the agent's lease (its writes check the
-/// lease), or a worker holding none (session end, the scheduled run).
+/// Who converges an agent's state: one request of the tab holding the agent's lease (its
+/// writes check the lease), or a worker holding none (session end, the scheduled run). Each
+/// has an id of its own — two requests of one tab are two actors, so one waits for the
+/// other's effect instead of racing it to CCAI.
 enum Actor<'a> {
-    Tab(&'a Lease),
+    Tab(&'a Lease, String),
     Worker(&'a str),
 }
 
-impl Actor<'_> {
+impl<'a> Actor<'a> {
+    fn tab(lease: &'a Lease) -> Self {
+        Actor::Tab(
+            lease,
+            format!("tab:{}:{}", lease.owner, uuid::Uuid::new_v4().simple()),
+        )
+    }
+
     fn id(&self) -> String {
         match self {
-            Actor::Tab(lease) => format!("tab:{}:{}", lease.owner, lease.fencing_token),
+            Actor::Tab(_, id) => id.clone(),
             Actor::Worker(id) => (*id).to_owned(),
         }
     }
@@ -387,7 +396,7 @@ impl StatusService {
             source: ChoiceSource::Login,
         };
         match self
-            .converge(email, profile, &Actor::Tab(lease), Some(choice), now, None)
+            .converge(email, profile, &Actor::tab(lease), Some(choice), now, None)
             .await?
         {
             // An unmapped status at login is recorded for the agent, not a failed login.
@@ -470,7 +479,7 @@ impl StatusService {
             .converge(
                 &change.email,
                 &profile,
-                &Actor::Tab(&lease),
+                &Actor::tab(&lease),
                 Some(choice),
                 now,
                 None,
@@ -495,7 +504,7 @@ impl StatusService {
     ) -> Result<bool, StatusError> {
         let value = serde_json::to_value(state).map_err(|e| StatusError::Invalid(e.to_string()))?;
         match actor {
-            Actor::Tab(lease) => match self
+            Actor::Tab(lease, _) => match self
                 .store
                 .write_as_holder(lease, now, expected, &value)
                 .await?
@@ -891,10 +900,12 @@ impl StatusService {
             if !self.store.replace_state(&resource, version, &value).await? {
                 continue;
             }
-            if newer && put.is_ok() {
-                // The agent chose in Kustomer while the reflection was written: put their
-                // choice back in Kustomer, and bring CCAI to it.
-                if let Some(desired) = &state.desired
+            if newer {
+                // The agent chose in Kustomer while the reflection was made (their request left
+                // the effect to us). If the reflection overwrote their choice, put it back;
+                // then bring CCAI to it.
+                if put.is_ok()
+                    && let Some(desired) = &state.desired
                     && let Ok(Some(session)) = self
                         .kustomer
                         .active_work_session(&profile.kustomer_user_id)

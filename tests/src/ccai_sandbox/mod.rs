@@ -119,6 +119,8 @@ pub struct CcaiShared {
     pub(crate) publishing: tokio::sync::Mutex<()>,
     /// Google's key for the bucket's pushes; its JWKS is served at `/oauth2/v3/certs`.
     pub(crate) signer: crate::pubsub::PushSigner,
+    /// Status changes (`POST /apps/api/v1/agent_statuses`) wait here while a test holds them.
+    pub(crate) status_gate: Mutex<Option<Arc<crate::gate::Gate>>>,
 }
 
 impl CcaiShared {
@@ -165,6 +167,7 @@ impl CcaiSandbox {
             file_skew: Mutex::default(),
             publishing: tokio::sync::Mutex::default(),
             signer: crate::pubsub::PushSigner::new(),
+            status_gate: Mutex::default(),
         });
         let app = routes::router(shared.clone());
         let publisher = shared.clone();
@@ -200,6 +203,17 @@ impl CcaiSandbox {
 
     pub fn options(&self) -> CcaiSandboxOptions {
         self.shared.options()
+    }
+
+    /// Holds every status change from now on until the returned gate is opened.
+    pub fn hold_status_changes(&self) -> Arc<crate::gate::Gate> {
+        let gate = crate::gate::Gate::closed();
+        *self
+            .shared
+            .status_gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(gate.clone());
+        gate
     }
 
     /// The JWKS URL of the key the bucket's pushes are signed with (the bridge's

@@ -287,9 +287,24 @@ async fn organization(State(shared): State<Shared>) -> Response {
 /// `POST /apps/api/v1/agent_statuses`: one result per agent; a move to or from a system status
 /// is refused for that agent with a message.
 async fn set_agent_statuses(State(shared): State<Shared>, body: Bytes) -> Response {
+    let gate = shared
+        .status_gate
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(gate) = gate {
+        gate.pass().await;
+    }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return message(StatusCode::BAD_REQUEST, "Invalid JSON");
     };
+    {
+        let mut world = shared.world();
+        if world.failing_status_changes > 0 {
+            world.failing_status_changes -= 1;
+            return message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        }
+    }
     let Some(target) = body["status"].as_str().map(str::to_owned) else {
         return message(StatusCode::BAD_REQUEST, "status is required");
     };

@@ -114,6 +114,8 @@ pub struct CcaiWorld {
     pub rewritten: std::collections::HashSet<String>,
     /// Requests to paths the platform does not have (`METHOD path`): each is a test failure.
     pub unexpected: Vec<String>,
+    /// The next this many status changes answer 503 (the platform failing).
+    pub failing_status_changes: usize,
     /// Sessions a list's churn has updated already (each is moved once).
     pub churned: std::collections::HashSet<u64>,
     next_id: u64,

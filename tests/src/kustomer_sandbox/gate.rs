@@ -45,6 +45,13 @@ async fn gate(sandbox: &Shared, request: Request, next: Next) -> Response {
         .await
         .ok()
         .filter(|bytes| bytes.len() <= limit);
+    if let Some(gate) = sandbox.hold_for(
+        &parts.method,
+        parts.uri.path(),
+        bytes.as_deref().unwrap_or_default(),
+    ) {
+        gate.pass().await;
+    }
     let fault = sandbox.next_fault(
         &parts.method,
         parts.uri.path(),

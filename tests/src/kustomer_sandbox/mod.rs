@@ -31,6 +31,8 @@ pub struct Sandbox {
     options: SandboxOptions,
     world: Mutex<World>,
     faults: Mutex<VecDeque<(FaultMatch, Fault)>>,
+    /// Requests held at a gate until a test opens it (forced interleavings).
+    holds: Mutex<Vec<(FaultMatch, Arc<crate::gate::Gate>)>>,
     random_faults: Mutex<Option<FaultRates>>,
     base_url: OnceLock<String>,
     http: reqwest::Client,
@@ -46,6 +48,21 @@ impl Sandbox {
 
     pub fn base_url(&self) -> String {
         self.base_url.get().cloned().unwrap_or_default()
+    }
+
+    /// The gate a matching request waits at, if a test holds such requests.
+    pub(crate) fn hold_for(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+    ) -> Option<Arc<crate::gate::Gate>> {
+        self.holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(m, _)| m.matches(method, path, body))
+            .map(|(_, gate)| gate.clone())
     }
 
     fn next_fault(&self, method: &Method, path: &str, body: &[u8]) -> Option<Fault> {
@@ -242,6 +259,7 @@ impl KustomerSandbox {
             options,
             world: Mutex::new(world),
             faults: Mutex::default(),
+            holds: Mutex::default(),
             random_faults: Mutex::default(),
             base_url: OnceLock::from(base_url.clone()),
             http: reqwest::Client::new(),
@@ -264,6 +282,17 @@ impl KustomerSandbox {
     }
 
     /// Plays `fault` on the next request that `matcher` matches.
+    /// Holds matching requests (before they are applied) until the returned gate is opened.
+    pub fn hold(&self, matcher: FaultMatch) -> Arc<crate::gate::Gate> {
+        let gate = crate::gate::Gate::closed();
+        self.sandbox
+            .holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((matcher, gate.clone()));
+        gate
+    }
+
     pub fn inject(&self, matcher: FaultMatch, fault: Fault) {
         self.sandbox
             .faults

@@ -1277,6 +1277,13 @@ async fn put_work_session(
         if !is_active(session) {
             return error(&sandbox, StatusCode::CONFLICT, "work session has ended");
         }
+        // As Kustomer's documented update bodies: a `rev` that is not the current one is a
+        // stale update (409).
+        if let Some(rev) = update.get("rev").and_then(Value::as_u64)
+            && session.attributes.get("rev").and_then(Value::as_u64) != Some(rev)
+        {
+            return error(&sandbox, StatusCode::CONFLICT, "stale rev");
+        }
         move_work_session(session, &status_id, &status_type, &now);
         let updated = session.clone();
         let user = updated
