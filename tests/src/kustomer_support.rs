@@ -16,6 +16,17 @@ pub fn client(sandbox: &KustomerSandbox) -> KustomerClient {
     )
 }
 
+/// A client that sends each request once: a lost answer ends the caller's pass, as an
+/// invocation that times out would (tests of what a retry of the whole pass does).
+pub fn one_attempt_client(sandbox: &KustomerSandbox) -> KustomerClient {
+    client_with(
+        sandbox,
+        sandbox.api_key(),
+        RetryPolicy::immediate(1),
+        Duration::from_millis(800),
+    )
+}
+
 pub fn client_with(
     sandbox: &KustomerSandbox,
     api_key: &str,

@@ -72,6 +72,15 @@ impl Rig {
             .collect()
     }
 
+    /// An agent both platforms know, Available.
+    fn ana(&self) -> u64 {
+        self.platforms.add_agent(
+            &format!("{}@example.com", bridge_tests::unique("ana")),
+            "Ana",
+            "Available",
+        )
+    }
+
     fn recording_downloads(&self) -> usize {
         self.storage.opens()
     }
@@ -129,11 +138,7 @@ async fn stored_size(rig: &Rig, call_id: u64) -> Option<u64> {
 #[tokio::test]
 async fn r_r_1_r_u_3_the_recording_is_stored_in_s3_and_attached_to_the_conversation_once() {
     let rig = rig().await;
-    let agent = rig.platforms.add_agent(
-        &format!("{}@example.com", bridge_tests::unique("ana")),
-        "Ana",
-        "Available",
-    );
+    let agent = rig.ana();
     let size = 12 * MIB + 321;
     let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     driver.recording_size = size;
@@ -184,11 +189,7 @@ async fn r_r_1_r_u_3_the_recording_is_stored_in_s3_and_attached_to_the_conversat
 #[tokio::test]
 async fn r_r_2_a_download_cut_half_way_leaves_nothing_and_the_retry_completes() {
     let rig = rig().await;
-    let agent = rig.platforms.add_agent(
-        &format!("{}@example.com", bridge_tests::unique("ana")),
-        "Ana",
-        "Available",
-    );
+    let agent = rig.ana();
     let size = 6 * MIB;
     let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     driver.recording_size = size;
@@ -211,11 +212,7 @@ async fn r_r_2_a_download_cut_half_way_leaves_nothing_and_the_retry_completes() 
 #[tokio::test]
 async fn r_r_2_a_stored_recording_is_not_downloaded_again_when_kustomer_fails_later() {
     let rig = rig().await;
-    let agent = rig.platforms.add_agent(
-        &format!("{}@example.com", bridge_tests::unique("ana")),
-        "Ana",
-        "Available",
-    );
+    let agent = rig.ana();
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550106603").await;
     rig.platforms.kustomer.inject(
@@ -260,11 +257,7 @@ async fn r_e_6_a_recording_that_lands_after_the_calls_end_is_attached_by_a_later
         ..CcaiSandboxOptions::default()
     })
     .await;
-    let agent = rig.platforms.add_agent(
-        &format!("{}@example.com", bridge_tests::unique("ana")),
-        "Ana",
-        "Available",
-    );
+    let agent = rig.ana();
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550106605").await;
     let recording = format!("call-{}.mp3", call.session_id);
@@ -306,11 +299,7 @@ async fn r_e_6_a_recording_that_lands_after_the_calls_end_is_attached_by_a_later
 #[tokio::test]
 async fn r_r_1_r_u_7_an_end_user_photo_is_stored_and_attached_once() {
     let rig = rig().await;
-    let agent = rig.platforms.add_agent(
-        &format!("{}@example.com", bridge_tests::unique("ana")),
-        "Ana",
-        "Available",
-    );
+    let agent = rig.ana();
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550106606").await;
     driver.smart_action(call.session_id, true);
@@ -346,20 +335,12 @@ async fn r_r_1_r_u_7_an_end_user_photo_is_stored_and_attached_once() {
 /// item's record of the note begun, and a look at the conversation's notes, keep each to one.
 #[tokio::test]
 async fn r_e_2_a_lost_answer_on_the_recording_and_photo_notes_leaves_exactly_one_each() {
-    use bridge_shared::http::RetryPolicy;
     use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
     let mut rig = rig().await;
-    rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::client_with(
+    rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::one_attempt_client(
         &rig.platforms.kustomer,
-        rig.platforms.kustomer.api_key(),
-        RetryPolicy::immediate(1),
-        std::time::Duration::from_millis(800),
     ));
-    let agent = rig.platforms.add_agent(
-        &format!("{}@example.com", bridge_tests::unique("ana")),
-        "Ana",
-        "Available",
-    );
+    let agent = rig.ana();
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550106607").await;
     driver.smart_action(call.session_id, true);

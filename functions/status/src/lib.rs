@@ -5,7 +5,7 @@
 //! | `POST /agents/instances` `{email, instance_id}` | 201 `{lease_token, expires_at}` · 409 `{error, held_by, expires_in_s}` |
 //! | `PUT /agents/instances/{instance_id}` `{email, lease_token}` | 200 `{expires_at}` · 409 |
 //! | `DELETE /agents/instances/{instance_id}` `{email, lease_token}` | 204 |
-//! | `POST /webhooks/kustomer/status` `{email, instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, …}` · 409 · 422 |
+//! | `POST /webhooks/kustomer/status` `{email, instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`) · 400 (a field, or `changed_at` over 5 minutes from the server's clock) · 409 · 422 |
 //!
 //! Every route needs `Authorization: Bearer <BRIDGE_TOKEN>`, compared in constant time.
 

@@ -406,18 +406,25 @@ async fn pending_then_agent_chooses_lunch(priority: PriorityMode) -> Rig {
 
 /// R-S-5, issue 13 sequence 6: the agent picked Lunch as their next status during the call,
 /// after the CRM change; it became current when the call ended. CCAI does not say when a next
-/// status was chosen, so the CRM change made during the call wins (README).
+/// status was chosen, so the CRM change made during the call wins (README) — with latest
+/// wins as with CRM overrides.
 #[tokio::test]
-async fn r_s_5_latest_wins_a_next_status_chosen_during_the_call_loses_to_the_crm_change() {
-    let rig = pending_then_agent_chooses_lunch(PriorityMode::LatestWins).await;
-    let outcome = rig
-        .api
-        .service
-        .session_ended(&rig.email, Some(UnixMillis::now()), UnixMillis::now())
-        .await
-        .unwrap();
-    assert_eq!(outcome, Some(PendingOutcome::Apply("Break".into())));
-    assert_eq!(ccai_status(&rig), "Break");
+async fn r_s_5_a_next_status_chosen_during_the_call_loses_to_the_crm_change_in_either_mode() {
+    for mode in [PriorityMode::LatestWins, PriorityMode::CrmOverrides] {
+        let rig = pending_then_agent_chooses_lunch(mode).await;
+        let outcome = rig
+            .api
+            .service
+            .session_ended(&rig.email, Some(UnixMillis::now()), UnixMillis::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Some(PendingOutcome::Apply("Break".into())),
+            "{mode:?}"
+        );
+        assert_eq!(ccai_status(&rig), "Break", "{mode:?}");
+    }
 }
 
 /// R-S-5: a status the agent chose in CCAI after the session ended is provably later than the
@@ -450,29 +457,9 @@ async fn r_s_5_latest_wins_keeps_a_choice_made_in_ccai_after_the_session() {
 }
 
 #[tokio::test]
-async fn r_s_5_crm_overrides_replaces_the_agents_choice() {
-    let rig = pending_then_agent_chooses_lunch(PriorityMode::CrmOverrides).await;
-    let outcome = rig
-        .api
-        .service
-        .session_ended(&rig.email, Some(UnixMillis::now()), UnixMillis::now())
-        .await
-        .unwrap();
-    assert_eq!(outcome, Some(PendingOutcome::Apply("Break".into())));
-    assert_eq!(ccai_status(&rig), "Break");
-}
-
-#[tokio::test]
 async fn r_s_8_the_kustomer_status_is_applied_when_the_tab_claims_its_lease() {
     let rig = rig_with(PriorityMode::LatestWins, true, "Available").await;
-    let user = rig.kustomer.inspect(|w| {
-        w.users
-            .iter()
-            .find(|u| u.text("email") == Some(rig.email.as_str()))
-            .unwrap()
-            .id
-            .clone()
-    });
+    let user = user_of(&rig);
     rig.kustomer.set_work_session(&user, "Training").unwrap();
     let (status, body) = claim(&rig, "tab-1", UnixMillis::now()).await;
     assert_eq!(status, 201, "{body}");
@@ -531,14 +518,7 @@ async fn r_s_7_two_way_reflects_ccai_changes_without_an_echo_loop() {
         (status_id("Lunch").to_string(), rig.k["K4"].clone()),
     ]);
     rig.api.service.save_mapping(&two_way).await.unwrap();
-    let user = rig.kustomer.inspect(|w| {
-        w.users
-            .iter()
-            .find(|u| u.text("email") == Some(rig.email.as_str()))
-            .unwrap()
-            .id
-            .clone()
-    });
+    let user = user_of(&rig);
     let session = rig.kustomer.set_work_session(&user, "Available").unwrap();
     let now = UnixMillis::now();
     let (_, lease) = claim(&rig, "tab-1", now).await;
