@@ -176,6 +176,13 @@ impl ParameterStore for SsmParameterStore {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CountryCode(String);
 
+impl Default for CountryCode {
+    /// [`DEFAULT_COUNTRY`].
+    fn default() -> Self {
+        Self(DEFAULT_COUNTRY.to_owned())
+    }
+}
+
 impl CountryCode {
     pub fn parse(value: &str) -> Option<Self> {
         let upper = value.trim().to_ascii_uppercase();

@@ -117,6 +117,7 @@ async fn main() {
         store: store.clone(),
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
+        caller_country: Default::default(),
     };
     let first = pass(&api, &store, &platforms, &items).await;
     report("first delivery", &first, items.len(), sessions);

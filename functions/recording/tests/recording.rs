@@ -47,6 +47,7 @@ async fn rig_with(options: CcaiSandboxOptions) -> Rig {
         storage: storage.clone(),
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
+        caller_country: Default::default(),
     };
     Rig {
         platforms,

@@ -11,6 +11,7 @@ use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobError;
 use bridge_shared::ccai::model::{Call, Chat};
 use bridge_shared::ccai::{CcaiClient, CcaiError};
+use bridge_shared::config::CountryCode;
 use bridge_shared::conversation::{ContactError, ContactSync, SessionView};
 use bridge_shared::events::SessionRef;
 use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource};
@@ -48,6 +49,8 @@ pub struct SyncApi {
     pub status: StatusService,
     /// The tenant's external storage, for the session metadata file (`None`: not read).
     pub storage: Option<Arc<dyn ExternalStorage>>,
+    /// `DEFAULT_COUNTRY`: national caller numbers are read in it.
+    pub caller_country: CountryCode,
 }
 
 /// Largest metadata file read (one session's JSON).
@@ -239,6 +242,7 @@ async fn apply(
         kustomer: &api.kustomer,
         ccai: &api.ccai,
         status: &api.status,
+        country: &api.caller_country,
     }
     .sync(&view, now)
     .await?;

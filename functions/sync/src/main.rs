@@ -27,6 +27,7 @@ async fn main() -> Result<(), Error> {
         store: cold.store,
         ccai: cold.ccai,
         storage: cold.external,
+        caller_country: cold.config.default_country.clone(),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
         let api = api.clone();

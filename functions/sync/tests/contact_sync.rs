@@ -36,6 +36,7 @@ async fn rig_with(store: Arc<dyn StateStore>, options: CcaiSandboxOptions) -> Ri
         store,
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
+        caller_country: Default::default(),
     };
     Rig {
         platforms,
@@ -143,7 +144,11 @@ impl Rig {
         self.platforms.kustomer.inspect(|w| {
             w.customers
                 .iter()
-                .filter(|c| c.attributes["phones"].to_string().contains(phone))
+                .filter(|c| {
+                    c.attributes
+                        .get("phones")
+                        .is_some_and(|p| p.to_string().contains(phone))
+                })
                 .cloned()
                 .collect()
         })
@@ -865,4 +870,69 @@ async fn wait_until(done: impl Fn() -> bool) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
+}
+
+/// R-K-1, R-D-2 (issue 14): caller ids as carriers report them reach Kustomer — a national
+/// number read in `DEFAULT_COUNTRY`, an international one with `00` — and a withheld or
+/// malformed one becomes an "Unknown caller" customer of its own for each session, tagged,
+/// without a phone note and without a failure.
+#[tokio::test]
+async fn r_k_1_r_d_2_caller_ids_in_any_format_and_withheld_ones_end_in_kustomer() {
+    let mut rig = rig().await;
+    rig.api.caller_country = bridge_shared::config::CountryCode::parse("GB").unwrap();
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let national = driver.ivr_call_answered(agent, "020 7946 0958").await;
+    let international = driver.ivr_call_answered(agent, "0033 1 42 68 53 00").await;
+    let withheld = driver.ivr_call_answered(agent, "anonymous").await;
+    let malformed = driver.ivr_call_answered(agent, "12#").await;
+    for played in [&national, &international, &withheld, &malformed] {
+        rig.deliver(played).await;
+    }
+    assert_eq!(rig.customers_with_phone("+442079460958").len(), 1);
+    assert_eq!(rig.customers_with_phone("+33142685300").len(), 1);
+    let national_notes = rig.phone_notes_on(&rig.conversation_of(&national).id);
+    assert_eq!(
+        national_notes[0].text("body"),
+        Some("Caller's phone number: +442079460958")
+    );
+    let unknown: Vec<Record> = rig.platforms.kustomer.inspect(|w| {
+        w.customers
+            .iter()
+            .filter(|c| c.text("name") == Some("Unknown caller"))
+            .cloned()
+            .collect()
+    });
+    assert_eq!(unknown.len(), 2, "one per session");
+    for played in [&withheld, &malformed] {
+        let conversation = rig.conversation_of(played);
+        let tags = rig
+            .platforms
+            .kustomer
+            .inspect(|w| w.tag_names(&conversation));
+        assert!(tags.contains(&"ccai-unknown-caller".to_owned()), "{tags:?}");
+        assert!(rig.phone_notes_on(&conversation.id).is_empty());
+        let link = rig
+            .api
+            .store
+            .get(
+                &bridge_shared::store::ItemKey::session_link(SessionKind::Call, played.session_id),
+                UnixMillis::now(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            link.body["unknown_caller"].is_string(),
+            "the raw caller id is kept"
+        );
+    }
+    // Delivered again: nothing new (the unknown caller is found by its external id).
+    let customers = rig.platforms.kustomer.inspect(|w| w.customers.len());
+    rig.deliver(&withheld).await;
+    assert_eq!(
+        rig.platforms.kustomer.inspect(|w| w.customers.len()),
+        customers
+    );
+    assert!(rig.platforms.unexpected_requests().is_empty());
 }

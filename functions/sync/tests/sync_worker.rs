@@ -55,6 +55,7 @@ async fn rig(store: Arc<dyn StateStore>) -> Rig {
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
         status,
+        caller_country: Default::default(),
     };
     Rig {
         platforms,

@@ -18,13 +18,10 @@ async fn main() -> Result<(), Error> {
     let storage = cold.external.clone().ok_or(
         "EXTERNAL_STORAGE_BUCKET is required: files come from the tenant's external storage",
     )?;
-    let api = Arc::new(TranscriptApi::new(
-        cold.store,
-        cold.blobs,
-        storage,
-        cold.ccai,
-        cold.kustomer,
-    ));
+    let api = Arc::new(
+        TranscriptApi::new(cold.store, cold.blobs, storage, cold.ccai, cold.kustomer)
+            .reading_numbers_in(cold.config.default_country.clone()),
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
         let api = api.clone();
         let id = telemetry::correlation_id(Some(&event.context.request_id));

@@ -9,6 +9,7 @@ use bridge_recording::RecordingApi;
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobStore;
 use bridge_shared::ccai::CcaiClient;
+use bridge_shared::config::CountryCode;
 use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
@@ -137,12 +138,18 @@ pub fn stream_handlers(
             DEFAULT_LEASE,
         )
     };
+    // `DEFAULT_COUNTRY` as the functions read it (US when unset).
+    let country = std::env::var("DEFAULT_COUNTRY")
+        .ok()
+        .and_then(|c| CountryCode::parse(&c))
+        .unwrap_or_default();
     let sync = SyncApi {
         storage: Some(platforms.storage.clone()),
         status: status(),
         store: store.clone(),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
+        caller_country: country.clone(),
     };
     let recording = RecordingApi::new(
         store.clone(),
@@ -150,14 +157,16 @@ pub fn stream_handlers(
         platforms.storage.clone(),
         platforms.ccai.clone(),
         platforms.kustomer.clone(),
-    );
+    )
+    .reading_numbers_in(country.clone());
     let transcript = TranscriptApi::new(
         store.clone(),
         blobs,
         platforms.storage.clone(),
         platforms.ccai.clone(),
         platforms.kustomer.clone(),
-    );
+    )
+    .reading_numbers_in(country);
     HashMap::from([
         (
             "bridge-sync".to_owned(),

@@ -10,18 +10,24 @@ use super::SessionView;
 use super::held_lock::{HeldLock, LockError};
 use crate::UnixMillis;
 use crate::ccai::CcaiClient;
+use crate::config::CountryCode;
 use crate::conversation::{Channel, CurrentConversation, Origin, Placement, place_session};
 use crate::events::SessionKind;
 use crate::kustomer::requests::{
-    ConversationPatch, CustomerPatch, NewConversation, NewMessage, NewNote,
+    ConversationPatch, CustomerPatch, NewConversation, NewCustomer, NewMessage, NewNote,
 };
 use crate::kustomer::without_rate_waits;
-use crate::kustomer::{
-    Attempt, CustomerDirectory, KustomerClient, KustomerError, Resolved, is_e164,
-};
+use crate::kustomer::{Attempt, CustomerDirectory, KustomerClient, KustomerError, Resolved};
+use crate::phone::{CallerNumber, normalise};
 use crate::status::sync::StatusService;
 use crate::store::{Item, ItemKey, StateStore, StoreError};
 use std::time::Duration;
+
+/// The name of a customer whose caller id was withheld, anonymous or not a number (issue 14).
+pub const UNKNOWN_CALLER: &str = "Unknown caller";
+/// The tag on such a caller's conversation (Kustomer tags conversations by name through the
+/// tags call; customers have no documented tag call).
+pub const UNKNOWN_CALLER_TAG: &str = "ccai-unknown-caller";
 
 /// The customer attribute R-K-3 records the agent in (provisioned by the bridge).
 pub const ASSIGNED_AGENT_ATTRIBUTE: &str = "ccaiAssignedAgentStr";
@@ -113,6 +119,10 @@ pub struct SessionLink {
     /// without relying on an undocumented 409).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub begun: Vec<String>,
+    /// The caller id as reported when it was withheld, anonymous or not a number (the
+    /// session's "Unknown caller" customer); kept here, never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_caller: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -153,6 +163,8 @@ pub struct ContactSync<'a> {
     pub kustomer: &'a KustomerClient,
     pub ccai: &'a CcaiClient,
     pub status: &'a StatusService,
+    /// `DEFAULT_COUNTRY`: national caller numbers are read in it.
+    pub country: &'a CountryCode,
 }
 
 fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
@@ -253,11 +265,12 @@ impl ContactSync<'_> {
                 // Nothing identifies the customer yet: a poll may come before the ESE item
                 // that carries the caller's number (or before the metadata file). Not a
                 // failure: the session waits for a trigger that knows more (level-triggered).
-                let Some((id, resolved)) = self.customer(view, now).await? else {
+                let Some((id, resolved, unknown_caller)) = self.customer(view, now).await? else {
                     outcome.waiting_for = Some("the caller's number or an SDK identifier".into());
                     return Ok(outcome);
                 };
                 link.customer_id = Some(id.clone());
+                link.unknown_caller = unknown_caller;
                 link.customer_created = resolved == Resolved::Created;
                 outcome.customer_created = link.customer_created;
                 self.save(&key, &link, lock).await?;
@@ -465,7 +478,12 @@ impl ContactSync<'_> {
             }
             Placement::Create { voicemail } => {
                 let id = self
-                    .create_conversation(view, customer_id, voicemail)
+                    .create_conversation(
+                        view,
+                        customer_id,
+                        voicemail,
+                        link.unknown_caller.is_some(),
+                    )
                     .await?;
                 link.conversation_id = Some(id.clone());
                 link.conversation_created = true;
@@ -495,11 +513,13 @@ impl ContactSync<'_> {
     }
 
     /// The caller's E.164 number: from the participant, else from the Apps API end user.
-    async fn phone(&self, view: &SessionView) -> Result<Option<String>, ContactError> {
+    /// The caller's number as reported — the participant's (ESE `dn`, metadata), else the Apps
+    /// API end user's — normalised (issue 14). `None` while nothing reported one yet.
+    async fn caller(&self, view: &SessionView) -> Result<Option<CallerNumber>, ContactError> {
         if view.kind == SessionKind::Chat {
             return Ok(None);
         }
-        let phone = match (&view.phone, view.end_user_id) {
+        let raw = match (&view.phone, view.end_user_id) {
             (Some(phone), _) => Some(phone.clone()),
             (None, Some(end_user)) => self
                 .ccai
@@ -508,26 +528,50 @@ impl ContactSync<'_> {
                 .and_then(|user| user.phone),
             (None, None) => None,
         };
-        Ok(phone.filter(|p| is_e164(p)))
+        Ok(raw.map(|raw| normalise(&raw, self.country)))
     }
 
+    /// The caller's E.164 number, when they gave one.
+    async fn phone(&self, view: &SessionView) -> Result<Option<String>, ContactError> {
+        Ok(match self.caller(view).await? {
+            Some(CallerNumber::E164(number)) => Some(number),
+            _ => None,
+        })
+    }
+
+    /// The session's customer; with it, for a caller who gave no number, the raw caller id.
     async fn customer(
         &self,
         view: &SessionView,
         now: UnixMillis,
-    ) -> Result<Option<(String, Resolved)>, ContactError> {
+    ) -> Result<Option<(String, Resolved, Option<String>)>, ContactError> {
         let directory = CustomerDirectory::new(self.kustomer, self.store);
         if view.by_identifier()
             && let Some(identifier) = &view.identifier
         {
-            return Ok(Some(
-                directory
-                    .customer_for_identifier(identifier, None, now)
-                    .await?,
-            ));
+            let (id, resolved) = directory
+                .customer_for_identifier(identifier, None, now)
+                .await?;
+            return Ok(Some((id, resolved, None)));
         }
-        match self.phone(view).await? {
-            Some(phone) => Ok(Some(directory.customer_for_phone(&phone, None, now).await?)),
+        match self.caller(view).await? {
+            Some(CallerNumber::E164(phone)) => {
+                let (id, resolved) = directory.customer_for_phone(&phone, None, now).await?;
+                Ok(Some((id, resolved, None)))
+            }
+            // Withheld, anonymous or not a number: a customer of its own for this session,
+            // found again by its external id on a retry (never a dead letter).
+            Some(CallerNumber::Unknown { raw }) => {
+                let customer = self
+                    .kustomer
+                    .create_customer(&NewCustomer {
+                        name: Some(UNKNOWN_CALLER.into()),
+                        external_id: Some(format!("{}-unknown-caller", view.external_id())),
+                        ..Default::default()
+                    })
+                    .await?;
+                Ok(Some((customer.id, Resolved::Created, Some(raw))))
+            }
             None => Ok(None),
         }
     }
@@ -626,6 +670,7 @@ impl ContactSync<'_> {
         view: &SessionView,
         customer_id: &str,
         voicemail: bool,
+        unknown_caller: bool,
     ) -> Result<String, ContactError> {
         let (name, direction) = match (view.kind, view.facts.origin) {
             (_, _) if voicemail => ("Voicemail", "in"),
@@ -639,6 +684,9 @@ impl ContactSync<'_> {
         }
         if view.facts.abandoned {
             tags.push("abandoned".into());
+        }
+        if unknown_caller {
+            tags.push(UNKNOWN_CALLER_TAG.into());
         }
         // Created untagged: `tags` on a conversation holds tag ids; names go through the tags
         // call, which creates missing tags (kustomer-api.md, revised). A retry after a lost

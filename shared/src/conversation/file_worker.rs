@@ -6,6 +6,7 @@ use super::{AttachError, AttachedFile, ContactError, ContactSync, SessionView, k
 use crate::UnixMillis;
 use crate::blob::{BlobError, BlobStore};
 use crate::ccai::{CcaiClient, CcaiError};
+use crate::config::CountryCode;
 use crate::events::{SessionKind, SessionRef};
 use crate::kustomer::KustomerClient;
 use crate::status::sync::{DEFAULT_LEASE, StatusService};
@@ -24,6 +25,8 @@ pub struct FileWorker {
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
     pub status: StatusService,
+    /// `DEFAULT_COUNTRY`: national caller numbers are read in it.
+    pub caller_country: CountryCode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +71,14 @@ impl FileWorker {
             storage,
             ccai,
             kustomer,
+            caller_country: CountryCode::default(),
         }
+    }
+
+    /// With national caller numbers read in `country` (`DEFAULT_COUNTRY`).
+    pub fn reading_numbers_in(mut self, country: CountryCode) -> Self {
+        self.caller_country = country;
+        self
     }
 
     /// The contact-sync step, shared with the inbox worker.
@@ -78,6 +88,7 @@ impl FileWorker {
             kustomer: &self.kustomer,
             ccai: &self.ccai,
             status: &self.status,
+            country: &self.caller_country,
         }
     }
 
