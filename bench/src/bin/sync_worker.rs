@@ -118,6 +118,7 @@ async fn main() {
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
         caller_country: Default::default(),
+        failures: Default::default(),
     };
     let first = pass(&api, &store, &platforms, &items).await;
     report("first delivery", &first, items.len(), sessions);

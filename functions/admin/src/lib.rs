@@ -6,6 +6,8 @@
 //! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
 //! | `GET /admin/agents` | 200 `[{email, sync}]`: each agent's sync state (last applied, pending, `last_error`, `two_way_error` when Kustomer refused a two-way update) |
 //! | `GET /admin/health` | 200/503 `{status, checks}` |
+//! | `GET /admin/dead-letters` | 200 `[{id, step, trigger, attempts, first_error, last_error, first_at, last_at, permanent}]`, newest first: work given up (R-E-7) |
+//! | `POST /admin/dead-letters/replay` `{ids?: ["<step>#<trigger id>"], all?: true}` | 200 `{replayed, triggers, missing}`: each letter put back into the inbox once · 400 without `ids` or `all` |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 
 use bridge_shared::UnixMillis;
@@ -122,6 +124,42 @@ impl AdminApi {
         json_answer(StatusCode::OK, json!(agents))
     }
 
+    /// Work given up (R-E-7), newest first.
+    async fn dead_letters(&self, now: UnixMillis) -> Response<Body> {
+        match bridge_shared::stream::failures::dead_letters(self.store.as_ref(), now).await {
+            Ok(letters) => json_answer(StatusCode::OK, json!(letters)),
+            Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        }
+    }
+
+    /// Puts dead letters back into the inbox, once each, after their cause was fixed.
+    async fn replay(&self, request: &Request, now: UnixMillis) -> Response<Body> {
+        #[derive(serde::Deserialize)]
+        struct Replay {
+            ids: Option<Vec<String>>,
+            #[serde(default)]
+            all: bool,
+        }
+        let body: Replay = match serde_json::from_slice(body_bytes(request)) {
+            Ok(b) => b,
+            Err(err) => return json_error(StatusCode::BAD_REQUEST, format!("invalid body: {err}")),
+        };
+        let ids = match (&body.ids, body.all) {
+            (Some(ids), false) if !ids.is_empty() => Some(ids.as_slice()),
+            (None, true) => None,
+            _ => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "give ids (a non-empty list of \"<step>#<trigger id>\") or all: true",
+                );
+            }
+        };
+        match bridge_shared::stream::failures::replay(self.store.as_ref(), ids, now).await {
+            Ok(replayed) => json_answer(StatusCode::OK, json!(replayed)),
+            Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        }
+    }
+
     /// Malformed session events the intake kept, newest first (at most 100).
     async fn rejected(&self, now: UnixMillis) -> Response<Body> {
         match self.store.list_partition("REJECTED", now).await {
@@ -186,12 +224,20 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         (Method::GET, "/admin/agents") => api.agents(now).await,
         (Method::GET, "/admin/health") => api.health(now).await,
         (Method::GET, "/admin/rejected") => api.rejected(now).await,
-        (_, "/admin/status-mapping" | "/admin/agents" | "/admin/health" | "/admin/rejected") => {
-            json_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed on this route",
-            )
-        }
+        (Method::GET, "/admin/dead-letters") => api.dead_letters(now).await,
+        (Method::POST, "/admin/dead-letters/replay") => api.replay(&request, now).await,
+        (
+            _,
+            "/admin/status-mapping"
+            | "/admin/agents"
+            | "/admin/health"
+            | "/admin/rejected"
+            | "/admin/dead-letters"
+            | "/admin/dead-letters/replay",
+        ) => json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed on this route",
+        ),
         _ => json_error(StatusCode::NOT_FOUND, format!("no route {path}")),
     }
 }

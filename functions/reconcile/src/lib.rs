@@ -98,6 +98,8 @@ impl Default for FileLooks {
 pub struct ScheduledRun {
     pub polls: Vec<poller::PollSummary>,
     pub file_looks: Option<bridge_shared::storage::awaited::LookSummary>,
+    /// Failed triggers put back into the inbox (R-E-7).
+    pub retries: Option<bridge_shared::stream::failures::RetrySummary>,
     pub agents: Option<Summary>,
     pub errors: Vec<String>,
 }
@@ -141,6 +143,13 @@ pub async fn scheduled_run(
         Err(err) => {
             tracing::error!(error = %err, "looking for awaited files failed");
             run.errors.push(format!("file looks: {err}"));
+        }
+    }
+    match bridge_shared::stream::failures::requeue_due(store, UnixMillis::now()).await {
+        Ok(summary) => run.retries = Some(summary),
+        Err(err) => {
+            tracing::error!(error = %err, "putting due retries back failed");
+            run.errors.push(format!("retries: {err}"));
         }
     }
     match reconcile_agents(service, UnixMillis::now()).await {

@@ -25,6 +25,7 @@ use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger};
 use bridge_shared::storage::FileKind;
 use bridge_shared::storage::awaited::{self, AwaitedFile};
 use bridge_shared::store::{Once, run_once};
+use bridge_shared::stream::failures::FailurePolicy;
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
@@ -46,7 +47,12 @@ pub async fn handle(
     event: StreamEvent,
     now: UnixMillis,
 ) -> Result<DynamoDbEventResponse, BatchError> {
-    handle_inbox_batch(&event, CONCURRENCY, |event| async move {
+    let failures = FailurePolicy {
+        store: api.store.as_ref(),
+        step: "bridge-recording",
+        plan: &api.failures,
+    };
+    handle_inbox_batch(&event, CONCURRENCY, &failures, now, |event| async move {
         transfer_for_event(api, &event, now).await
     })
     .await

@@ -48,6 +48,7 @@ async fn rig_with(options: CcaiSandboxOptions) -> Rig {
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
         caller_country: Default::default(),
+        failures: Default::default(),
     };
     Rig {
         platforms,
@@ -62,6 +63,11 @@ impl Rig {
     async fn deliver_end(&self, played: &Played) -> Vec<String> {
         let ended = played.events.iter().find(|e| e.stage == "End").unwrap();
         let item = bridge_intake::inbox_item(&ended.trigger(), UnixMillis::now()).unwrap();
+        self.deliver_item(item).await
+    }
+
+    /// Delivers one stored inbox item as a stream batch; the sequence numbers that failed.
+    async fn deliver_item(&self, item: bridge_shared::store::Item) -> Vec<String> {
         let first = self.sequence.fetch_add(1, Ordering::SeqCst);
         let batch = bridge_tests::stream_support::inserts(&[item], first);
         handle(&self.api, batch, UnixMillis::now())
@@ -210,8 +216,12 @@ async fn r_r_2_a_download_cut_half_way_leaves_nothing_and_the_retry_completes() 
     assert_eq!(rig.recording_notes().len(), 1);
 }
 
+/// R-E-7 with R-R-2: Kustomer refuses the attachment (a 400: permanent). The work is not
+/// retried: it becomes a dead letter with its reason, the recording already stored. Once the
+/// cause is fixed, the admin's replay attaches it — once, without downloading it again.
 #[tokio::test]
-async fn r_r_2_a_stored_recording_is_not_downloaded_again_when_kustomer_fails_later() {
+async fn r_e_7_r_r_2_a_permanent_error_is_a_dead_letter_and_its_replay_applies_once() {
+    use bridge_shared::stream::failures::{dead_letters, replay};
     let rig = rig().await;
     let agent = rig.ana();
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
@@ -223,18 +233,55 @@ async fn r_r_2_a_stored_recording_is_not_downloaded_again_when_kustomer_fails_la
             r#"{"errors":[{"status":"400","title":"attachments unavailable"}]}"#,
         ),
     );
-    assert_eq!(rig.deliver_end(&call).await.len(), 1);
+    assert!(
+        rig.deliver_end(&call).await.is_empty(),
+        "a permanent error is not retried"
+    );
+    assert_eq!(rig.attachment_creates(), 1);
     assert!(stored_size(&rig, call.session_id).await.is_some());
     let downloads = rig.recording_downloads();
     assert_eq!(downloads, 1);
+    let store = rig.api.store.as_ref();
+    let letter = dead_letters(store, UnixMillis::now())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.trigger.session.id == call.session_id)
+        .expect("a dead letter");
+    assert_eq!(letter.step, "bridge-recording");
+    assert!(letter.permanent);
+    assert_eq!(letter.attempts, 1);
+    assert!(
+        letter.last_error.contains("attachments unavailable"),
+        "{letter:?}"
+    );
 
-    assert!(rig.deliver_end(&call).await.is_empty());
+    // The cause is fixed (the fault was the platform's, once); the admin replays the letter.
+    let id = format!("{}#{}", letter.step, letter.id);
+    let replayed = replay(store, Some(std::slice::from_ref(&id)), UnixMillis::now())
+        .await
+        .unwrap();
+    assert_eq!(replayed.replayed, std::slice::from_ref(&id));
+    let inbox = store
+        .get(
+            &bridge_shared::store::ItemKey::inbox(&replayed.triggers[0]),
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap()
+        .expect("the replay is in the inbox");
+    assert!(rig.deliver_item(inbox).await.is_empty());
+    assert_eq!(rig.recording_notes().len(), 1);
     assert_eq!(
         rig.recording_downloads(),
         downloads,
         "R-R-2: not downloaded twice"
     );
-    assert_eq!(rig.recording_notes().len(), 1);
+    // Replayed once: asked again, nothing is left to replay.
+    let again = replay(store, Some(std::slice::from_ref(&id)), UnixMillis::now())
+        .await
+        .unwrap();
+    assert_eq!(again.missing, [id]);
 }
 
 #[tokio::test]

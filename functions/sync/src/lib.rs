@@ -24,6 +24,7 @@ use bridge_shared::storage::metadata::{SessionMetadata, parse_metadata};
 use bridge_shared::storage::{ExternalStorage, read_whole};
 use bridge_shared::store::{Item, ItemKey, PutOutcome};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
+use bridge_shared::stream::failures::{FailurePlan, FailurePolicy};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
@@ -51,6 +52,8 @@ pub struct SyncApi {
     pub storage: Option<Arc<dyn ExternalStorage>>,
     /// `DEFAULT_COUNTRY`: national caller numbers are read in it.
     pub caller_country: CountryCode,
+    /// How failed triggers are retried, then kept as dead letters (R-E-7).
+    pub failures: FailurePlan,
 }
 
 /// Largest metadata file read (one session's JSON).
@@ -107,6 +110,21 @@ pub enum SyncError {
     Storage(BlobError),
 }
 
+impl bridge_shared::Retryable for SyncError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            // A record the intake could not have written: retrying cannot help.
+            SyncError::Inbox(_) => false,
+            SyncError::Store(e) => e.is_retryable(),
+            SyncError::Ccai(e) => e.is_retryable(),
+            SyncError::Status(e) => e.is_retryable(),
+            SyncError::Contact(e) => e.is_retryable(),
+            SyncError::InProgressElsewhere(_) => true,
+            SyncError::Storage(e) => e.is_retryable(),
+        }
+    }
+}
+
 /// One Lambda invocation: a stream batch in, the failed records out.
 pub async fn handle(
     api: &SyncApi,
@@ -115,7 +133,12 @@ pub async fn handle(
 ) -> Result<DynamoDbEventResponse, BatchError> {
     let sessions = SessionsSeen::default();
     let sessions = &sessions;
-    handle_inbox_batch(&event, CONCURRENCY, |event| async move {
+    let failures = FailurePolicy {
+        store: api.store.as_ref(),
+        step: "bridge-sync",
+        plan: &api.failures,
+    };
+    handle_inbox_batch(&event, CONCURRENCY, &failures, now, |event| async move {
         apply_once(api, &event, sessions, now).await
     })
     .await

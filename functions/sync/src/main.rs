@@ -28,6 +28,7 @@ async fn main() -> Result<(), Error> {
         ccai: cold.ccai,
         storage: cold.external,
         caller_country: cold.config.default_country.clone(),
+        failures: Default::default(),
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
         let api = api.clone();

@@ -37,6 +37,7 @@ async fn rig_with(store: Arc<dyn StateStore>, options: CcaiSandboxOptions) -> Ri
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
         caller_country: Default::default(),
+        failures: Default::default(),
     };
     Rig {
         platforms,
@@ -707,6 +708,9 @@ async fn r_e_2_a_lost_answer_on_every_session_note_and_the_session_message_leave
     rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::one_attempt_client(
         &rig.platforms.kustomer,
     ));
+    // Every pass may fail here (one lost answer each): Lambda retries them all (R-E-7's
+    // hand-over to the scheduled run is tested on its own).
+    rig.api.failures.quick_attempts = 100;
     let (agent, _) = rig.agent("ana");
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550108871").await;
@@ -935,4 +939,148 @@ async fn r_k_1_r_d_2_caller_ids_in_any_format_and_withheld_ones_end_in_kustomer(
         customers
     );
     assert!(rig.platforms.unexpected_requests().is_empty());
+}
+
+/// R-E-7: Kustomer fails for ten minutes (every request a 5xx; minutes simulated). The
+/// trigger is retried by Lambda while young, then handed to the scheduled run, which puts it
+/// back with backoff until Kustomer heals: the session ends applied, not a dead letter.
+#[tokio::test]
+async fn r_e_7_a_transient_failure_lasting_ten_minutes_is_retried_until_it_heals() {
+    use bridge_shared::stream::failures::{FailurePlan, dead_letters, requeue_due};
+    use bridge_tests::kustomer_sandbox::FaultRates;
+    const MINUTE: Duration = Duration::from_secs(60);
+    let mut rig = rig_on(Arc::new(bridge_tests::local::dynamo_store().await)).await;
+    rig.api.failures = FailurePlan {
+        quick_attempts: 2,
+        quick_window: 2 * MINUTE,
+        base: MINUTE,
+        max: 4 * MINUTE,
+        give_up_after: Duration::from_secs(24 * 3600),
+    };
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108951").await;
+    let outage = || {
+        rig.platforms.kustomer.random_faults(Some(FaultRates {
+            server_error: 1.0,
+            seed: 7,
+            ..Default::default()
+        }))
+    };
+    outage();
+    let ended = call
+        .events
+        .iter()
+        .find(|e| e.stage == "End")
+        .unwrap()
+        .trigger();
+    let t0 = UnixMillis::now();
+    let deliver = |item: bridge_shared::store::Item, at: UnixMillis| {
+        let batch = bridge_tests::stream_support::inserts(
+            &[item],
+            rig.sequence.fetch_add(1, Ordering::SeqCst),
+        );
+        let api = &rig.api;
+        async move {
+            handle(api, batch, at)
+                .await
+                .unwrap()
+                .batch_item_failures
+                .len()
+        }
+    };
+    let first = bridge_intake::inbox_item(&ended, t0).unwrap();
+    // Lambda's quick retries, then the hand-over (the record is let go).
+    assert_eq!(deliver(first.clone(), t0).await, 1);
+    assert_eq!(deliver(first.clone(), t0).await, 1);
+    assert_eq!(deliver(first, t0).await, 0, "handed to the scheduled run");
+    let store = rig.api.store.as_ref();
+    let mut requeued = 0;
+    for minute in 1..=30u32 {
+        let at = t0.plus(MINUTE * minute);
+        if minute == 10 {
+            rig.platforms.kustomer.random_faults(None);
+        }
+        for trigger in requeue_due(store, at).await.unwrap().triggers {
+            requeued += 1;
+            let item = store
+                .get(&bridge_shared::store::ItemKey::inbox(&trigger), at)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                deliver(item, at).await,
+                0,
+                "slow retries are never batch failures"
+            );
+        }
+        if rig.conversations().len() == 1 {
+            break;
+        }
+    }
+    assert!(requeued >= 3, "retried over the outage: {requeued}");
+    assert_eq!(rig.conversations().len(), 1);
+    assert_eq!(rig.messages_on(&rig.conversation_of(&call).id).len(), 1);
+    let letters = dead_letters(store, UnixMillis::now()).await.unwrap();
+    assert!(
+        !letters
+            .iter()
+            .any(|l| l.trigger.session.id == call.session_id),
+        "not a dead letter"
+    );
+    assert!(
+        requeue_due(store, t0.plus(MINUTE * 120))
+            .await
+            .unwrap()
+            .triggers
+            .iter()
+            .all(|t| !t.ends_with(&ended.id)),
+        "nothing left to retry"
+    );
+}
+
+/// R-E-7: in one batch, one session meets a permanent error (Kustomer refuses its
+/// conversation); the other sessions of the batch are applied and the batch reports no
+/// failure — the shard is not held up — while the refused work is a dead letter naming why.
+#[tokio::test]
+async fn r_e_7_a_permanent_failure_is_a_dead_letter_and_does_not_hold_up_the_batch() {
+    use bridge_shared::stream::failures::dead_letters;
+    let rig = rig_on(Arc::new(bridge_tests::local::dynamo_store().await)).await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let refused = driver.ivr_call_answered(agent, "+15550108961").await;
+    let fine = driver.ivr_call_answered(agent, "+15550108962").await;
+    rig.platforms.kustomer.inject(
+        FaultMatch::body(
+            http::Method::POST,
+            "/v1/conversations",
+            &format!("ccai-call-{}", refused.session_id),
+        ),
+        Fault::Answer(
+            400,
+            r#"{"errors":[{"status":"400","title":"queue is not valid"}]}"#,
+        ),
+    );
+    let bodies: Vec<Value> = refused
+        .events
+        .iter()
+        .chain(&fine.events)
+        .map(|e| e.body.clone())
+        .collect();
+    assert_eq!(rig.try_deliver_bodies(&bodies).await, 0, "no failed record");
+    assert_eq!(rig.conversation_of(&fine).attributes["status"], "open");
+    let letters: Vec<_> = dead_letters(rig.api.store.as_ref(), UnixMillis::now())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.trigger.session.id == refused.session_id)
+        .collect();
+    assert!(!letters.is_empty());
+    assert!(letters.iter().all(|l| l.permanent && l.attempts == 1));
+    assert!(
+        letters[0].last_error.contains("queue is not valid"),
+        "{:?}",
+        letters[0]
+    );
+    assert_eq!(letters[0].step, "bridge-sync");
 }

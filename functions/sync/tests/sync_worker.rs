@@ -56,6 +56,7 @@ async fn rig(store: Arc<dyn StateStore>) -> Rig {
         kustomer: platforms.kustomer_client.clone(),
         status,
         caller_country: Default::default(),
+        failures: Default::default(),
     };
     Rig {
         platforms,

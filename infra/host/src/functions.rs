@@ -150,6 +150,7 @@ pub fn stream_handlers(
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
         caller_country: country.clone(),
+        failures: Default::default(),
     };
     let recording = RecordingApi::new(
         store.clone(),

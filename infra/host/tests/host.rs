@@ -42,7 +42,9 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("bridge-intake", "POST", "/webhooks/ccai"));
     assert!(has("bridge-admin", "GET", "/admin/rejected"));
     assert!(has("bridge-intake", "POST", "/webhooks/storage"));
-    assert_eq!(routes.len(), 11);
+    assert!(has("bridge-admin", "GET", "/admin/dead-letters"));
+    assert!(has("bridge-admin", "POST", "/admin/dead-letters/replay"));
+    assert_eq!(routes.len(), 13);
 }
 
 #[test]

@@ -27,6 +27,22 @@ pub struct FileWorker {
     pub status: StatusService,
     /// `DEFAULT_COUNTRY`: national caller numbers are read in it.
     pub caller_country: CountryCode,
+    /// How failed triggers are retried, then kept as dead letters (R-E-7).
+    pub failures: crate::stream::failures::FailurePlan,
+}
+
+impl crate::Retryable for FileWorkerError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            FileWorkerError::Inbox(_) => false,
+            FileWorkerError::Store(e) => e.is_retryable(),
+            FileWorkerError::Ccai(e) => e.is_retryable(),
+            FileWorkerError::Blob(e) => e.is_retryable(),
+            FileWorkerError::Attach(e) => e.is_retryable(),
+            FileWorkerError::Contact(e) => e.is_retryable(),
+            FileWorkerError::NotPlaced(_) | FileWorkerError::InProgressElsewhere(_) => true,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +88,7 @@ impl FileWorker {
             ccai,
             kustomer,
             caller_country: CountryCode::default(),
+            failures: Default::default(),
         }
     }
 

@@ -4,12 +4,14 @@
 //! - [`batch`]: one batch processed record by record, failures reported per record
 //!   (`ReportBatchItemFailures`), so one bad record never fails the others;
 //! - [`wire`]: records in Lambda's JSON shape, built from items (local host, tests);
-//! - [`worker`]: what every inbox worker does with a batch.
+//! - [`worker`]: what every inbox worker does with a batch;
+//! - [`failures`]: what becomes of a trigger whose work failed (retries, dead letters, replay).
 //!
 //! The wire types are `aws_lambda_events`' (`dynamodb::Event`, `DynamoDbEventResponse`): the
 //! same the Lambda runtime hands a function, and the local host builds (`infra/host`).
 
 pub mod batch;
+pub mod failures;
 pub mod inbox;
 pub mod wire;
 pub mod worker;

@@ -3,24 +3,30 @@
 //! the events of one session in order and sessions side by side ([`process_batch`]), each
 //! event's work inside a span carrying its id as the correlation id.
 
+use super::failures::FailurePolicy;
 use super::{BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent};
 use super::{inbox_event, process_batch};
+use crate::UnixMillis;
 use crate::events::SessionTrigger;
+use crate::retry::Retryable;
 use crate::telemetry;
 use std::fmt::Display;
 use std::future::Future;
 use tracing::Instrument;
 
-/// Runs `work` for the trigger of every new inbox item of `batch`.
+/// Runs `work` for the trigger of every new inbox item of `batch`; a failure is kept by
+/// `failures` (retried soon, retried later, or a dead letter: [`super::failures`]).
 pub async fn handle_inbox_batch<F, Fut, E>(
     batch: &StreamEvent,
     concurrency: usize,
+    failures: &FailurePolicy<'_>,
+    now: UnixMillis,
     work: F,
 ) -> Result<DynamoDbEventResponse, BatchError>
 where
     F: Fn(SessionTrigger) -> Fut,
     Fut: Future<Output = Result<RecordOutcome, E>>,
-    E: Display + From<InboxError>,
+    E: Display + From<InboxError> + Retryable,
 {
     let work = &work;
     let (response, summary) = process_batch(
@@ -31,11 +37,25 @@ where
             _ => record.event_id.clone(),
         },
         |record| async move {
-            let Some(event) = inbox_event(record)? else {
+            // A record no trigger can be read from fails: Lambda retries it, then the SQS
+            // on-failure destination keeps its pointer (the last resort).
+            let Some(event) = inbox_event(record).map_err(|e| e.to_string())? else {
                 return Ok(RecordOutcome::Skipped("not a new inbox event".into()));
             };
             let span = telemetry::event_span(&telemetry::correlation_id(Some(&event.id)));
-            work(event).instrument(span).await
+            async {
+                match work(event.clone()).await {
+                    Ok(outcome) => {
+                        if let Err(err) = failures.succeeded(&event).await {
+                            tracing::warn!(error = %err, "a done retry is still listed; the next one finds nothing to do");
+                        }
+                        Ok(outcome)
+                    }
+                    Err(err) => failures.keep(&event, &err, now).await,
+                }
+            }
+            .instrument(span)
+            .await
         },
     )
     .await?;
