@@ -509,15 +509,8 @@ async fn requests_without_the_token_or_with_bad_bodies_are_refused_plainly() {
 #[tokio::test]
 async fn r_s_7_two_way_reflects_ccai_changes_without_an_echo_loop() {
     let rig = rig().await;
-    let mut two_way = mapping(&rig.k, PriorityMode::LatestWins, false);
-    two_way.two_way = true;
     // By CCAI status id: Break is the built-in −2, Lunch a custom status.
-    use bridge_tests::ccai_sandbox::state::status_id;
-    two_way.to_kustomer = BTreeMap::from([
-        (status_id("Break").to_string(), rig.k["K3"].clone()),
-        (status_id("Lunch").to_string(), rig.k["K4"].clone()),
-    ]);
-    rig.api.service.save_mapping(&two_way).await.unwrap();
+    two_way(&rig, &[("Break", "K3"), ("Lunch", "K4")]).await;
     let user = user_of(&rig);
     let session = rig.kustomer.set_work_session(&user, "Available").unwrap();
     let now = UnixMillis::now();
@@ -602,6 +595,18 @@ async fn a_status_change_costs_one_read_and_two_conditional_writes_once_caches_a
 }
 
 // ---- Issue 13: the sequences that used to end in the wrong status, each forced ----
+
+/// Turns two-way mode on with these reverse entries (CCAI status name → K…).
+async fn two_way(rig: &Rig, to_kustomer: &[(&str, &str)]) {
+    use bridge_tests::ccai_sandbox::state::status_id;
+    let mut mapping = mapping(&rig.k, PriorityMode::LatestWins, false);
+    mapping.two_way = true;
+    mapping.to_kustomer = to_kustomer
+        .iter()
+        .map(|(ccai, k)| (status_id(ccai).to_string(), rig.k[k].clone()))
+        .collect();
+    rig.api.service.save_mapping(&mapping).await.unwrap();
+}
 
 fn user_of(rig: &Rig) -> String {
     rig.kustomer.inspect(|w| {
@@ -715,14 +720,7 @@ async fn r_s_6_two_changes_in_flight_from_one_tab_reach_ccai_in_their_order() {
 #[tokio::test]
 async fn r_s_6_r_s_7_a_failed_ccai_change_is_kept_retried_and_never_reverted() {
     let rig = rig().await;
-    let mut two_way = mapping(&rig.k, PriorityMode::LatestWins, false);
-    two_way.two_way = true;
-    use bridge_tests::ccai_sandbox::state::status_id;
-    two_way.to_kustomer = BTreeMap::from([
-        (status_id("Available").to_string(), rig.k["K1"].clone()),
-        (status_id("Break").to_string(), rig.k["K3"].clone()),
-    ]);
-    rig.api.service.save_mapping(&two_way).await.unwrap();
+    two_way(&rig, &[("Available", "K1"), ("Break", "K3")]).await;
     let user = user_of(&rig);
     let session = rig.kustomer.set_work_session(&user, "Available").unwrap();
     let now = UnixMillis::now();
@@ -777,11 +775,7 @@ async fn r_s_6_r_s_7_a_failed_ccai_change_is_kept_retried_and_never_reverted() {
 #[tokio::test]
 async fn r_s_7_two_way_never_reverts_a_choice_the_agent_makes_meanwhile() {
     let rig = rig().await;
-    let mut two_way = mapping(&rig.k, PriorityMode::LatestWins, false);
-    two_way.two_way = true;
-    use bridge_tests::ccai_sandbox::state::status_id;
-    two_way.to_kustomer = BTreeMap::from([(status_id("Break").to_string(), rig.k["K3"].clone())]);
-    rig.api.service.save_mapping(&two_way).await.unwrap();
+    two_way(&rig, &[("Break", "K3")]).await;
     let user = user_of(&rig);
     let session = rig.kustomer.set_work_session(&user, "Available").unwrap();
     let now = UnixMillis::now();

@@ -116,6 +116,9 @@ impl bridge_shared::Retryable for SyncError {
             // A record the intake could not have written: retrying cannot help.
             SyncError::Inbox(_) => false,
             SyncError::Store(e) => e.is_retryable(),
+            // A session the Manager API does not list yet may be a moment behind the event
+            // that announced it: retried (a day at most), not given up at once.
+            SyncError::Ccai(CcaiError::NotFound { .. }) => true,
             SyncError::Ccai(e) => e.is_retryable(),
             SyncError::Status(e) => e.is_retryable(),
             SyncError::Contact(e) => e.is_retryable(),

@@ -1018,7 +1018,8 @@ async fn r_e_7_a_transient_failure_lasting_ten_minutes_is_retried_until_it_heals
             break;
         }
     }
-    assert!(requeued >= 3, "retried over the outage: {requeued}");
+    // The first scheduled retry (about 4 minutes in) meets the outage; a later one heals.
+    assert!(requeued >= 2, "retried over the outage: {requeued}");
     assert_eq!(rig.conversations().len(), 1);
     assert_eq!(rig.messages_on(&rig.conversation_of(&call).id).len(), 1);
     let letters = dead_letters(store, UnixMillis::now()).await.unwrap();
