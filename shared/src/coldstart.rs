@@ -5,8 +5,10 @@ use crate::ccai::CcaiClient;
 use crate::config::{BridgeConfig, ConfigError, Env, SsmParameterStore};
 use crate::http::{HttpSettings, RetryPolicy, build_client};
 use crate::kustomer::KustomerClient;
+use crate::pacing::SharedPacer;
 use crate::store::{DynamoStore, StateStore};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ColdStartError {
@@ -48,23 +50,34 @@ impl ColdStart {
             config.bucket_name.clone(),
             crate::blob::S3BlobStoreOptions::default(),
         )?);
+        let store: Arc<dyn StateStore> = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            config.table_name.clone(),
+        ));
+        let mut ccai = CcaiClient::new(&config.ccai, http.clone(), RetryPolicy::default());
+        let mut kustomer = KustomerClient::new(&config.kustomer, http, RetryPolicy::default());
+        if config.shared_pacing {
+            // CCAI: 10 per 1.1 s, the margin the process's own limiter keeps (the platform
+            // counts arrivals); Kustomer: the org's budget a minute.
+            ccai = ccai.paced_by(Arc::new(SharedPacer::new(
+                store.clone(),
+                &format!("ccai#{}", config.ccai.base_url),
+                10,
+                Duration::from_millis(1100),
+            )));
+            kustomer = kustomer.paced_by(Arc::new(SharedPacer::new(
+                store.clone(),
+                &format!("kustomer#{}", config.kustomer.base_url),
+                config.kustomer_requests_per_minute,
+                Duration::from_secs(60),
+            )));
+        }
         Ok(Self {
             blobs,
             external,
-            store: Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&aws),
-                config.table_name.clone(),
-            )),
-            ccai: Arc::new(CcaiClient::new(
-                &config.ccai,
-                http.clone(),
-                RetryPolicy::default(),
-            )),
-            kustomer: Arc::new(KustomerClient::new(
-                &config.kustomer,
-                http,
-                RetryPolicy::default(),
-            )),
+            store,
+            ccai: Arc::new(ccai),
+            kustomer: Arc::new(kustomer),
             config,
         })
     }

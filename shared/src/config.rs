@@ -225,7 +225,16 @@ pub struct BridgeConfig {
     pub bridge_token: Secret,
     pub admin_token: Secret,
     pub default_country: CountryCode,
+    /// `SHARED_PACING` (`on` unless `off`): CCAI and Kustomer requests are spaced on one
+    /// schedule in the table shared by every function (R-E-8).
+    pub shared_pacing: bool,
+    /// `KUSTOMER_REQUESTS_PER_MINUTE`: the org's budget the bridge keeps under (default 300,
+    /// the smallest plan's; kustomer-api.md).
+    pub kustomer_requests_per_minute: u32,
 }
+
+/// `KUSTOMER_REQUESTS_PER_MINUTE` when unset.
+pub const KUSTOMER_REQUESTS_PER_MINUTE: u32 = 300;
 
 /// `DEFAULT_COUNTRY` when unset.
 pub const DEFAULT_COUNTRY: &str = "US";
@@ -285,6 +294,30 @@ impl BridgeConfig {
             })?,
         };
         let ccai_events_credentials = split_credentials(&secret("CCAI_EVENTS_CREDENTIALS"))?;
+        let shared_pacing = match env.get("SHARED_PACING").map(str::trim) {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError::Malformed {
+                    var: "SHARED_PACING".into(),
+                    reason: format!("expected on or off, got {other:?}"),
+                });
+            }
+        };
+        let kustomer_requests_per_minute = match env.get("KUSTOMER_REQUESTS_PER_MINUTE") {
+            None => KUSTOMER_REQUESTS_PER_MINUTE,
+            Some(value) => value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| ConfigError::Malformed {
+                    var: "KUSTOMER_REQUESTS_PER_MINUTE".into(),
+                    reason: format!(
+                        "expected a number of requests from 1 to 100000, got {value:?}"
+                    ),
+                })?,
+        };
 
         Ok(Self {
             table_name: aws_name("TABLE_NAME", table_name)?,
@@ -303,6 +336,8 @@ impl BridgeConfig {
             bridge_token: secret("BRIDGE_TOKEN"),
             admin_token: secret("ADMIN_TOKEN"),
             default_country,
+            shared_pacing,
+            kustomer_requests_per_minute,
         })
     }
 }

@@ -21,6 +21,7 @@ pub mod events;
 pub mod http;
 pub mod kustomer;
 pub mod lambda;
+pub mod pacing;
 pub mod phone;
 pub mod redact;
 pub mod retry;

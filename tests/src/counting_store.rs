@@ -63,6 +63,15 @@ impl DocumentStore for CountingStore {
         self.write();
         self.inner.delete(key).await
     }
+    async fn reserve_slots(
+        &self,
+        key: &ItemKey,
+        now: UnixMillis,
+        span: std::time::Duration,
+    ) -> Result<UnixMillis, StoreError> {
+        self.write();
+        self.inner.reserve_slots(key, now, span).await
+    }
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
         self.read();
         self.inner.list_partition(pk, now).await

@@ -20,6 +20,8 @@ pub struct CcaiClient {
     password: Secret,
     pub(super) retry: RetryPolicy,
     limiter: Arc<RequestLimiter>,
+    /// Pacing shared across processes, when configured (replaces `limiter`).
+    pacer: Option<Arc<dyn crate::pacing::Pacer>>,
 }
 
 /// An answer: status, headers, body.
@@ -63,6 +65,7 @@ impl CcaiClient {
         let base_url = base_url.trim_end_matches('/').to_owned();
         Self {
             limiter: for_tenant(&base_url),
+            pacer: None,
             http,
             base_url,
             user: user.to_owned(),
@@ -76,7 +79,17 @@ impl CcaiClient {
     }
 
     pub(super) async fn throttle(&self) {
-        self.limiter.acquire().await;
+        match &self.pacer {
+            Some(pacer) => pacer.pace().await,
+            None => self.limiter.acquire().await,
+        }
+    }
+
+    /// Paces this client's requests on `pacer` (shared by every process, R-E-8) instead of
+    /// the process's own limiter.
+    pub fn paced_by(mut self, pacer: Arc<dyn crate::pacing::Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
     }
 
     fn url(&self, path: &str) -> String {

@@ -30,6 +30,8 @@ pub struct KustomerClient {
     api_key: Secret,
     pub(super) retry: RetryPolicy,
     calls: AtomicU64,
+    /// Pacing shared across processes (the org's budget, R-E-8), when configured.
+    pacer: Option<std::sync::Arc<dyn crate::pacing::Pacer>>,
 }
 
 /// One request, re-sendable.
@@ -144,7 +146,14 @@ impl KustomerClient {
             api_key: settings.api_key.clone(),
             retry,
             calls: AtomicU64::new(0),
+            pacer: None,
         }
+    }
+
+    /// Paces this client's requests on `pacer`, shared by every process (R-E-8).
+    pub fn paced_by(mut self, pacer: std::sync::Arc<dyn crate::pacing::Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
     }
 
     /// Requests sent so far (every attempt counts): Kustomer's budget is per request.
@@ -162,6 +171,9 @@ impl KustomerClient {
 
     /// One attempt: send, read, map the status.
     async fn attempt(&self, call: &Call) -> Result<Bytes, KustomerError> {
+        if let Some(pacer) = &self.pacer {
+            pacer.pace().await;
+        }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .http

@@ -15,6 +15,8 @@ use std::collections::HashMap;
 type Attributes = HashMap<String, AttributeValue>;
 
 // Attribute names (see `keys` for the schema).
+/// The end of a shared schedule (`reserve_slots`), epoch ms.
+const PACE_NEXT: &str = "pace_next_ms";
 const PK: &str = "pk";
 const SK: &str = "sk";
 const BODY: &str = "body";
@@ -342,6 +344,51 @@ impl DocumentStore for DynamoStore {
         let mut items = self.query_partition(pk).await?;
         items.retain(|item| item.is_live(now));
         Ok(items)
+    }
+
+    async fn reserve_slots(
+        &self,
+        key: &ItemKey,
+        now: UnixMillis,
+        span: Duration,
+    ) -> Result<UnixMillis, StoreError> {
+        let span_ms = u64::try_from(span.as_millis()).unwrap_or(u64::MAX);
+        // Idle (or never used): the span starts now.
+        let idle = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .update_expression("SET #next = :end")
+            .condition_expression("attribute_not_exists(#next) OR #next < :now")
+            .expression_attribute_names("#next", PACE_NEXT)
+            .expression_attribute_values(":now", n(now.0))
+            .expression_attribute_values(":end", n(now.0.saturating_add(span_ms as i64)))
+            .send()
+            .await;
+        if let Conditional::Done(_) = conditional("UpdateItem", idle)? {
+            return Ok(now);
+        }
+        // Busy: take the span after the last one, atomically.
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .update_expression("ADD #next :span")
+            .expression_attribute_names("#next", PACE_NEXT)
+            .expression_attribute_values(":span", n(span_ms))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(|err| classify("UpdateItem", err))?;
+        let start = output
+            .attributes()
+            .and_then(|old| old.get(PACE_NEXT))
+            .and_then(|value| value.as_n().ok())
+            .and_then(|text| text.parse::<i64>().ok())
+            .unwrap_or(now.0);
+        Ok(UnixMillis(start.max(now.0)))
     }
 
     async fn delete(&self, key: &ItemKey) -> Result<(), StoreError> {

@@ -105,6 +105,29 @@ impl DocumentStore for EmbeddedStore {
         Ok(())
     }
 
+    async fn reserve_slots(
+        &self,
+        key: &ItemKey,
+        now: UnixMillis,
+        span: std::time::Duration,
+    ) -> Result<UnixMillis, StoreError> {
+        let mut rows = self.rows()?;
+        let end_of = |row: Option<&Row>| match row {
+            Some(Row::Document(item)) => item.body["pace_next_ms"].as_i64(),
+            _ => None,
+        };
+        let start = end_of(rows.get(key)).map_or(now, |end| UnixMillis(end.max(now.0)));
+        let end = start.plus(span);
+        rows.insert(
+            key.clone(),
+            Row::Document(Item::new(
+                key.clone(),
+                serde_json::json!({ "pace_next_ms": end.0 }),
+            )),
+        );
+        Ok(start)
+    }
+
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
         let rows = self.rows()?;
         let mut items: Vec<Item> = rows

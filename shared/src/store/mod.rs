@@ -51,6 +51,18 @@ pub trait DocumentStore: Send + Sync {
     /// Every live item of one partition, in sort-key order (e.g. the `AGENTS` index). For
     /// small, bounded partitions only: this reads them whole.
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError>;
+
+    /// Reserves the next `span` of a shared schedule kept at `key` (the pacing of a platform's
+    /// requests across every concurrent function, R-E-8): answers when the reserved span
+    /// starts — `now` when the schedule is idle, else where the last reservation ended — and
+    /// moves the schedule's end past it. One conditional write when idle; otherwise that
+    /// refused write and an atomic increment.
+    async fn reserve_slots(
+        &self,
+        key: &ItemKey,
+        now: UnixMillis,
+        span: Duration,
+    ) -> Result<UnixMillis, StoreError>;
 }
 
 /// Idempotency records, after AWS Powertools' algorithm (see `style.md`), with an owner token

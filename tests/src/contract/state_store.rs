@@ -558,6 +558,42 @@ pub async fn state_replacement_is_optimistic(store: Store) {
     assert_eq!(store.read_state(&lease_key()).await.unwrap(), None);
 }
 
+/// R-E-8: the pacing schedule shared by every concurrent function hands out consecutive spans,
+/// one each, however many ask at once; idle, a span starts at once.
+pub async fn a_shared_schedule_hands_out_each_span_once(store: Store) {
+    let key = ItemKey::new("PACE", unique("ccai"));
+    let span = std::time::Duration::from_millis(100);
+    assert_eq!(store.reserve_slots(&key, at(0), span).await.unwrap(), at(0));
+    assert_eq!(
+        store.reserve_slots(&key, at(0), span).await.unwrap(),
+        at(100)
+    );
+    assert_eq!(
+        store.reserve_slots(&key, at(50), span).await.unwrap(),
+        at(200)
+    );
+    // Idle since: the next span starts when it is asked for.
+    assert_eq!(
+        store.reserve_slots(&key, at(10_000), span).await.unwrap(),
+        at(10_000)
+    );
+    // Twenty at once: twenty different, consecutive starts.
+    let asks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            let key = key.clone();
+            tokio::spawn(async move { store.reserve_slots(&key, at(10_050), span).await.unwrap() })
+        })
+        .collect();
+    let mut starts = Vec::new();
+    for ask in asks {
+        starts.push(ask.await.unwrap().0);
+    }
+    starts.sort_unstable();
+    let expected: Vec<i64> = (1..=20).map(|n| at(10_000 + 100 * n).0).collect();
+    assert_eq!(starts, expected);
+}
+
 pub async fn a_partition_lists_its_live_items_in_order(store: Store) {
     let pk = unique("INDEX");
     for sk in ["c@example.com", "a@example.com", "b@example.com"] {
@@ -616,6 +652,7 @@ macro_rules! state_store_contract {
             state_is_written_only_by_the_live_holder_and_never_over_another_write,
             state_replacement_is_optimistic,
             a_partition_lists_its_live_items_in_order,
+            a_shared_schedule_hands_out_each_span_once,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

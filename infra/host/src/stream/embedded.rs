@@ -182,6 +182,14 @@ impl DocumentStore for StreamingStore {
         }
         Ok(())
     }
+    async fn reserve_slots(
+        &self,
+        key: &ItemKey,
+        now: UnixMillis,
+        span: std::time::Duration,
+    ) -> Result<UnixMillis, StoreError> {
+        self.inner.reserve_slots(key, now, span).await
+    }
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
         self.inner.list_partition(pk, now).await
     }

@@ -1,0 +1,92 @@
+//! The cost of shared pacing (R-E-8) against DynamoDB Local on loopback: store writes and
+//! latency of one slot reservation, idle (one request at a time, slots never contended) and
+//! under load (20 concurrent workers reserving at once, as a burst does). Only the
+//! reservation is timed, not the wait for the slot.
+//!
+//!   bench/run pacing [RESERVATIONS=2000]
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use bridge_shared::UnixMillis;
+use bridge_shared::store::{DocumentStore, DynamoStore, ItemKey, StateStore};
+use bridge_tests::counting_store::CountingStore;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let total: usize = std::env::args()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let table = std::env::var("TABLE_NAME").expect("TABLE_NAME (run through bench/run)");
+    let dynamo: Arc<dyn StateStore> = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        table,
+    ));
+    let store = Arc::new(CountingStore::new(dynamo));
+
+    // Idle: each reservation finds the schedule ended (a tiny span, asked later each time).
+    let key = ItemKey::new(
+        "PACE",
+        format!("bench-idle-{}", uuid::Uuid::new_v4().simple()),
+    );
+    let before = store.counts();
+    let mut idle = Vec::with_capacity(total);
+    for _ in 0..total {
+        let started = Instant::now();
+        store
+            .reserve_slots(&key, UnixMillis::now(), Duration::from_millis(0))
+            .await
+            .unwrap();
+        idle.push(started.elapsed());
+    }
+    let after = store.counts();
+    println!(
+        "pacing, idle: {total} reservations: median {:.2} ms; store writes per request {:.2}",
+        median(idle).as_secs_f64() * 1000.0,
+        (after.1 - before.1) as f64 / total as f64
+    );
+
+    // Under load: 20 workers reserving at once on one busy schedule.
+    let key = ItemKey::new(
+        "PACE",
+        format!("bench-busy-{}", uuid::Uuid::new_v4().simple()),
+    );
+    let before = store.counts();
+    let per_worker = total / 20;
+    let workers: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            let key = key.clone();
+            tokio::spawn(async move {
+                let mut times = Vec::with_capacity(per_worker);
+                for _ in 0..per_worker {
+                    let started = Instant::now();
+                    store
+                        .reserve_slots(&key, UnixMillis::now(), Duration::from_millis(100))
+                        .await
+                        .unwrap();
+                    times.push(started.elapsed());
+                }
+                times
+            })
+        })
+        .collect();
+    let mut busy = Vec::new();
+    for worker in workers {
+        busy.extend(worker.await.unwrap());
+    }
+    let after = store.counts();
+    let requests = busy.len();
+    println!(
+        "pacing, 20 concurrent workers: {requests} reservations: median {:.2} ms; store writes per request {:.2}",
+        median(busy).as_secs_f64() * 1000.0,
+        (after.1 - before.1) as f64 / requests as f64
+    );
+}

@@ -1,0 +1,77 @@
+//! Pacing shared by every concurrent function (R-E-8, issue 14): CCAI Platform allows 10
+//! requests a second per tenant and Kustomer a per-org budget a minute, across all clients —
+//! so ten Lambda processes pacing themselves alone would send ten times the limit. A
+//! [`SharedPacer`] spaces one platform's requests on one schedule kept in the state table
+//! ([`crate::store::DocumentStore::reserve_slots`]): each request reserves the next slot
+//! (one DynamoDB write while idle; under load a refused conditional write and an atomic
+//! increment) and waits for it. A 429 still backs off to the platform's reset time.
+
+use crate::UnixMillis;
+use crate::store::{ItemKey, StateStore};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Something that makes a request wait its turn.
+#[async_trait]
+pub trait Pacer: Send + Sync {
+    /// Returns when the caller may send one request.
+    async fn pace(&self);
+}
+
+/// One platform's requests, spaced `interval` apart across every process.
+pub struct SharedPacer {
+    store: Arc<dyn StateStore>,
+    key: ItemKey,
+    interval: Duration,
+}
+
+impl SharedPacer {
+    /// `requests` per `window` for the schedule called `name` (e.g. `ccai#acme.uc1…`).
+    pub fn new(store: Arc<dyn StateStore>, name: &str, requests: u32, window: Duration) -> Self {
+        Self {
+            store,
+            key: ItemKey::new("PACE", name),
+            interval: window / requests.max(1),
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+}
+
+/// How late a request may leave after its slot: a slot missed by more (the table answered
+/// slowly) is given up and a new one taken, so arrivals stay within their slots' spacing.
+const SLACK: Duration = Duration::from_millis(40);
+
+#[async_trait]
+impl Pacer for SharedPacer {
+    async fn pace(&self) {
+        for _ in 0..3 {
+            match self
+                .store
+                .reserve_slots(&self.key, UnixMillis::now(), self.interval)
+                .await
+            {
+                Ok(start) => {
+                    // Measured after the reservation: the table's own latency is not added.
+                    let now = UnixMillis::now();
+                    if start >= now {
+                        tokio::time::sleep(now.until(start)).await;
+                        return;
+                    }
+                    if start.until(now) <= SLACK {
+                        return;
+                    }
+                }
+                // The table is out of reach: the request goes unpaced rather than not at all
+                // (a 429 is still waited out); the next one tries the schedule again.
+                Err(err) => {
+                    tracing::warn!(error = %err, "shared pacing unavailable; request not paced");
+                    return;
+                }
+            }
+        }
+    }
+}
