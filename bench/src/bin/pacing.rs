@@ -48,7 +48,7 @@ async fn main() {
     }
     let after = store.counts();
     println!(
-        "pacing, idle: {total} reservations: median {:.2} ms; store writes per request {:.2}",
+        "pacing, idle: {total} reservations: median {:.2} ms; reservations per request {:.2} (one UpdateItem each: the schedule is idle)",
         median(idle).as_secs_f64() * 1000.0,
         (after.1 - before.1) as f64 / total as f64
     );
@@ -85,7 +85,7 @@ async fn main() {
     let after = store.counts();
     let requests = busy.len();
     println!(
-        "pacing, 20 concurrent workers: {requests} reservations: median {:.2} ms; store writes per request {:.2}",
+        "pacing, 20 concurrent workers: {requests} reservations: median {:.2} ms; reservations per request {:.2} (two UpdateItems each: the refused conditional write and the ADD)",
         median(busy).as_secs_f64() * 1000.0,
         (after.1 - before.1) as f64 / requests as f64
     );
