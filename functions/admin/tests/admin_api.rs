@@ -27,6 +27,11 @@ async fn rig_with_ccai_password(password: Option<&str>) -> Rig {
             RetryPolicy::immediate(2),
         ));
     }
+    rig_on(platforms).await
+}
+
+/// The admin API on DynamoDB Local with these platforms' clients.
+async fn rig_on(platforms: SandboxedPlatforms) -> Rig {
     let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
     let api = AdminApi {
         status: platforms.status_service(store.clone()),
@@ -180,17 +185,7 @@ async fn r_s_7_a_refused_two_way_update_is_shown_on_the_agent_and_two_way_is_mar
     )
     .await
     .unwrap();
-    let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
-    let rig = Rig {
-        api: AdminApi {
-            status: platforms.status_service(store.clone()),
-            store,
-            ccai: platforms.ccai_client.clone(),
-            kustomer: platforms.kustomer_client.clone(),
-            admin_token: Secret::new("admin"),
-        },
-        platforms,
-    };
+    let rig = rig_on(platforms).await;
     let email = format!("{}@example.com", bridge_tests::unique("agent"));
     let agent = rig.platforms.add_agent(&email, "Ana", "Available");
     let kustomer = &rig.platforms.kustomer;
