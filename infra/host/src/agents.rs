@@ -3,12 +3,9 @@
 //! changes, and the CCAI sandbox shows what the platform did.
 
 use crate::backends::Backends;
-use crate::functions::{Platforms, Tokens, handlers};
-use crate::host::LocalHost;
+use crate::functions::{DEMO_ADMIN_TOKEN, DEMO_BRIDGE_TOKEN, Platforms, Tokens, demo_host};
 use crate::report::Section;
-use crate::routes::{TEMPLATE, template_routes};
 use bridge_shared::UnixMillis;
-use bridge_shared::config::{BasicCredential, Secret};
 use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::{Value, json};
 
@@ -55,33 +52,18 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     let email = format!("ana.status.{run}@example.com");
     let agent = sandboxes.add_agent(&email, "Ana", "Available");
     let platforms = Platforms::of(&sandboxes);
-    let tokens = Tokens {
-        bridge: Secret::new("demo-bridge-token"),
-        admin: Secret::new("demo-admin-token"),
-        ccai_events: vec![BasicCredential {
-            user: "ccai-events".into(),
-            password: Secret::new("demo-events-password"),
-        }],
-        storage_push: None,
-    };
-    let routes = template_routes(TEMPLATE)?;
-    let host = LocalHost::start(
-        "127.0.0.1:0",
-        routes,
-        handlers(backends.store.clone(), &platforms, &tokens),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let tokens = Tokens::demo(None);
+    let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
     let http = reqwest::Client::new();
     let admin = Tab {
         http: &http,
         host: &host.base_url,
-        token: "demo-admin-token",
+        token: DEMO_ADMIN_TOKEN,
     };
     let tab = Tab {
         http: &http,
         host: &host.base_url,
-        token: "demo-bridge-token",
+        token: DEMO_BRIDGE_TOKEN,
     };
     let status = |name: &str| {
         kustomer

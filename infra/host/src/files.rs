@@ -5,13 +5,10 @@
 //! through — and gives up on a file that never comes only at the deadline, saying why.
 
 use crate::backends::Backends;
-use crate::functions::{Platforms, Tokens, handlers};
-use crate::host::LocalHost;
+use crate::functions::{DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host};
 use crate::report::Section;
-use crate::routes::{TEMPLATE, template_routes};
 use crate::sessions::{count_deliveries, notes_ending, start_streams};
 use bridge_shared::UnixMillis;
-use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::storage::awaited::look_for_files;
 use bridge_shared::storage::push::PushVerifier;
 use bridge_tests::ccai_sandbox::{
@@ -52,25 +49,11 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
         .push_settings()
         .ok_or("the sandbox has no push target")?;
     let bucket = push_settings.bucket.clone().unwrap_or_default();
-    let tokens = Tokens {
-        bridge: Secret::new("demo-bridge-token"),
-        admin: Secret::new("demo-admin-token"),
-        ccai_events: vec![BasicCredential {
-            user: "ccai-events".into(),
-            password: Secret::new("demo-events-password"),
-        }],
-        storage_push: Some(Arc::new(PushVerifier::new(
-            push_settings,
-            reqwest::Client::new(),
-        ))),
-    };
-    let host = LocalHost::start(
-        "127.0.0.1:0",
-        template_routes(TEMPLATE)?,
-        handlers(backends.store.clone(), &platforms, &tokens),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let tokens = Tokens::demo(Some(Arc::new(PushVerifier::new(
+        push_settings,
+        reqwest::Client::new(),
+    ))));
+    let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
     let push_url = format!("{}/webhooks/storage", host.base_url);
     ccai.reconfigure(|o| {
         o.push = Some(PushTarget {
@@ -95,8 +78,8 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
     );
     let sink = EventSink::new(
         &format!("{}/webhooks/ccai", host.base_url),
-        "ccai-events",
-        "demo-events-password",
+        DEMO_EVENTS_USER,
+        DEMO_EVENTS_PASSWORD,
     );
     let driver = ScenarioDriver::new(ccai, Some(sink));
 

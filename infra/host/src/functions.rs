@@ -49,6 +49,44 @@ pub struct Tokens {
     pub storage_push: Option<Arc<PushVerifier>>,
 }
 
+/// The demo's credentials (local only): the tab's and the admin's bearer tokens, and the
+/// Basic credential its External Session Events are sent with.
+pub const DEMO_BRIDGE_TOKEN: &str = "demo-bridge-token";
+pub const DEMO_ADMIN_TOKEN: &str = "demo-admin-token";
+pub const DEMO_EVENTS_USER: &str = "ccai-events";
+pub const DEMO_EVENTS_PASSWORD: &str = "demo-events-password";
+
+impl Tokens {
+    /// The demo scenarios' tokens; `storage_push` turns `/webhooks/storage` on.
+    pub fn demo(storage_push: Option<Arc<PushVerifier>>) -> Self {
+        Self {
+            bridge: Secret::new(DEMO_BRIDGE_TOKEN),
+            admin: Secret::new(DEMO_ADMIN_TOKEN),
+            ccai_events: vec![BasicCredential {
+                user: DEMO_EVENTS_USER.into(),
+                password: Secret::new(DEMO_EVENTS_PASSWORD),
+            }],
+            storage_push,
+        }
+    }
+}
+
+/// A local host serving every route of `template.yaml` with the functions' handlers on these
+/// clients, on a free loopback port (the demo scenarios).
+pub async fn demo_host(
+    store: Arc<dyn StateStore>,
+    platforms: &Platforms,
+    tokens: &Tokens,
+) -> Result<crate::host::LocalHost, String> {
+    crate::host::LocalHost::start(
+        "127.0.0.1:0",
+        crate::routes::template_routes(crate::routes::TEMPLATE)?,
+        handlers(store, platforms, tokens),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
 /// Handlers by binary name, as `template.yaml` names them.
 pub fn handlers(
     store: Arc<dyn StateStore>,

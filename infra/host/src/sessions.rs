@@ -7,23 +7,20 @@
 
 use crate::agents::Tab;
 use crate::backends::Backends;
-use crate::functions::{Platforms, Tokens, handlers, stream_handlers};
-use crate::host::LocalHost;
+use crate::functions::{
+    DEMO_ADMIN_TOKEN, DEMO_BRIDGE_TOKEN, DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens,
+    demo_host, stream_handlers,
+};
 use crate::report::Section;
-use crate::routes::{TEMPLATE, template_routes};
+use crate::routes::TEMPLATE;
 use crate::stream::{Pace, StartingPosition, StreamRunner, template_subscriptions};
 use bridge_shared::UnixMillis;
-use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::store::keys::SessionKind;
 use bridge_shared::store::{Item, ItemKey};
 use bridge_tests::ccai_sandbox::{Delivery, EventSink, Played, ScenarioDriver};
 use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::json;
 use std::time::Duration;
-
-/// The demo tenant's ESE credentials (`CCAI_EVENTS_CREDENTIALS` of its host).
-const EVENTS_USER: &str = "ccai-events";
-const EVENTS_PASSWORD: &str = "demo-events-password";
 
 fn tally(played: &[Played], status: u16) -> u64 {
     played
@@ -46,22 +43,8 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         "Available",
     );
     let platforms = Platforms::of(&sandboxes);
-    let tokens = Tokens {
-        bridge: Secret::new("demo-bridge-token"),
-        admin: Secret::new("demo-admin-token"),
-        ccai_events: vec![BasicCredential {
-            user: EVENTS_USER.into(),
-            password: Secret::new(EVENTS_PASSWORD),
-        }],
-        storage_push: None,
-    };
-    let host = LocalHost::start(
-        "127.0.0.1:0",
-        template_routes(TEMPLATE)?,
-        handlers(backends.store.clone(), &platforms, &tokens),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let tokens = Tokens::demo(None);
+    let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
     let streams = start_streams(backends, &platforms).await?;
     let mut section = Section::done(
         "CCAI External Session Events: Basic auth, batches, inbox, stream worker (R-E-1 to R-E-5, R-S-6)",
@@ -72,12 +55,12 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     let admin = Tab {
         http: &http,
         host: &host.base_url,
-        token: "demo-admin-token",
+        token: DEMO_ADMIN_TOKEN,
     };
     let tab = Tab {
         http: &http,
         host: &host.base_url,
-        token: "demo-bridge-token",
+        token: DEMO_BRIDGE_TOKEN,
     };
     let lunch = sandboxes
         .kustomer
@@ -116,7 +99,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     let url = format!("{}/webhooks/ccai", host.base_url);
     let mut driver = ScenarioDriver::new(
         &sandboxes.ccai,
-        Some(EventSink::new(&url, EVENTS_USER, EVENTS_PASSWORD)),
+        Some(EventSink::new(&url, DEMO_EVENTS_USER, DEMO_EVENTS_PASSWORD)),
     );
     driver.delivery = Delivery {
         duplicate: true,
@@ -145,7 +128,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     driver.csat("call", played[0].session_id, 5, Some("Solved at once"));
     let forged = ScenarioDriver::new(
         &sandboxes.ccai,
-        Some(EventSink::new(&url, EVENTS_USER, "not-the-password")),
+        Some(EventSink::new(&url, DEMO_EVENTS_USER, "not-the-password")),
     );
     let refused = forged.abandoned_call(phone).await;
     for session in &played {

@@ -11,20 +11,17 @@
 //! call's participants, the spec's uncertain alternative (L), until the metadata file brings it.
 
 use crate::backends::Backends;
-use crate::functions::{Platforms, Tokens, handlers, stream_handlers};
-use crate::host::LocalHost;
+use crate::functions::{
+    DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host, stream_handlers,
+};
 use crate::report::Section;
-use crate::routes::{TEMPLATE, template_routes};
+use crate::routes::TEMPLATE;
 use crate::stream::{Pace, StreamRunner, template_subscriptions};
 use bridge_shared::UnixMillis;
-use bridge_shared::config::{BasicCredential, Secret};
 use bridge_tests::ccai_sandbox::{CcaiSandboxOptions, Delivery, EventSink, ScenarioDriver};
 use bridge_tests::platforms::SandboxedPlatforms;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-const EVENTS_USER: &str = "ccai-events";
-const EVENTS_PASSWORD: &str = "tenant-events-password";
 
 /// What one tenant ended with.
 pub struct TenantOutcome {
@@ -55,22 +52,8 @@ pub async fn play_tenant(
     let ana = sandboxes.add_agent("ana@tenant.example.com", "Ana", "Available");
     let ben = sandboxes.add_agent("ben@tenant.example.com", "Ben", "Available");
     let platforms = Platforms::of(&sandboxes);
-    let tokens = Tokens {
-        bridge: Secret::new("tenant-bridge-token"),
-        admin: Secret::new("tenant-admin-token"),
-        ccai_events: vec![BasicCredential {
-            user: EVENTS_USER.into(),
-            password: Secret::new(EVENTS_PASSWORD),
-        }],
-        storage_push: None,
-    };
-    let host = LocalHost::start(
-        "127.0.0.1:0",
-        template_routes(TEMPLATE)?,
-        handlers(backends.store.clone(), &platforms, &tokens),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let tokens = Tokens::demo(None);
+    let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
     let streams = StreamRunner::start(
         &backends.changes,
         template_subscriptions(TEMPLATE)?,
@@ -84,8 +67,8 @@ pub async fn play_tenant(
     .await?;
     let sink = EventSink::new(
         &format!("{}/webhooks/ccai", host.base_url),
-        EVENTS_USER,
-        EVENTS_PASSWORD,
+        DEMO_EVENTS_USER,
+        DEMO_EVENTS_PASSWORD,
     );
     let mut driver = ScenarioDriver::new(&sandboxes.ccai, Some(sink));
     driver.delivery = ese.clone().unwrap_or(Delivery {
