@@ -35,10 +35,6 @@ impl SharedPacer {
             interval: window / requests.max(1),
         }
     }
-
-    pub fn interval(&self) -> Duration {
-        self.interval
-    }
 }
 
 /// How late a request may leave after its slot: a slot missed by more (the table answered

@@ -365,7 +365,7 @@ async fn the_org_budget_is_respected_by_waiting_for_the_window_to_reset() {
 }
 
 #[tokio::test]
-async fn a_rate_limit_reset_sent_as_a_delta_is_waited_out_once() {
+async fn r_e_8_a_rate_limit_reset_sent_as_a_delta_is_waited_out_once() {
     // "2" is two seconds from now, not 1970: read as epoch seconds it would be in the past,
     // and the client would come straight back into more 429s.
     let sandbox = sandbox(SandboxOptions {

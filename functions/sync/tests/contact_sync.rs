@@ -781,7 +781,8 @@ async fn r_e_2_a_lost_answer_on_every_session_note_and_the_session_message_leave
 /// second worker acts when the first is inside its first Kustomer write (a slow customer
 /// create), and again when the first has been answered 429.
 #[tokio::test]
-async fn the_session_lock_is_stamped_when_taken_and_not_held_across_a_rate_limit_wait() {
+async fn r_e_2_r_e_8_the_session_lock_is_stamped_when_taken_and_not_held_across_a_rate_limit_wait()
+{
     use bridge_shared::store::{ItemKey, LeaseAcquisition};
     let rig = rig().await;
     let (agent, _) = rig.agent("ana");

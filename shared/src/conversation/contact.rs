@@ -23,6 +23,9 @@ use crate::status::sync::StatusService;
 use crate::store::{Item, ItemKey, StateStore, StoreError};
 use std::time::Duration;
 
+/// The caller's number of one pass, once read.
+type CallerMemo = tokio::sync::OnceCell<Option<CallerNumber>>;
+
 /// The name of a customer whose caller id was withheld, anonymous or not a number (issue 14).
 pub const UNKNOWN_CALLER: &str = "Unknown caller";
 /// The tag on such a caller's conversation (Kustomer tags conversations by name through the
@@ -257,6 +260,8 @@ impl ContactSync<'_> {
             None => SessionLink::default(),
         };
         let mut outcome = ContactOutcome::default();
+        // The caller's number, read (perhaps from the Apps API) at most once per pass.
+        let caller = CallerMemo::default();
 
         // The customer (R-K-1, R-K-2).
         let customer_id = match link.customer_id.clone() {
@@ -265,7 +270,9 @@ impl ContactSync<'_> {
                 // Nothing identifies the customer yet: a poll may come before the ESE item
                 // that carries the caller's number (or before the metadata file). Not a
                 // failure: the session waits for a trigger that knows more (level-triggered).
-                let Some((id, resolved, unknown_caller)) = self.customer(view, now).await? else {
+                let Some((id, resolved, unknown_caller)) =
+                    self.customer(view, &caller, now).await?
+                else {
                     outcome.waiting_for = Some("the caller's number or an SDK identifier".into());
                     return Ok(outcome);
                 };
@@ -305,7 +312,7 @@ impl ContactSync<'_> {
         // The session's own message, carrying its standard data (R-D-1; the place R-CF-4 puts
         // session-level fields): one per session, whichever conversation it joined.
         if !link.session_message {
-            let phone = self.phone(view).await?;
+            let phone = self.phone(view, &caller).await?;
             let message = session_message(view, phone.as_deref());
             let external_id = message.external_id.clone().unwrap_or_default();
             let attempt = self.begin(&key, &mut link, &external_id, lock).await?;
@@ -322,7 +329,7 @@ impl ContactSync<'_> {
         // created it (sessions appended later are the same customer's).
         if link.conversation_created
             && !link.phone_note
-            && let Some(phone) = self.phone(view).await?
+            && let Some(phone) = self.phone(view, &caller).await?
         {
             self.write_note(
                 &key,
@@ -512,29 +519,39 @@ impl ContactSync<'_> {
         Ok(())
     }
 
-    /// The caller's E.164 number: from the participant, else from the Apps API end user.
     /// The caller's number as reported — the participant's (ESE `dn`, metadata), else the Apps
     /// API end user's — normalised (issue 14). `None` while nothing reported one yet.
-    async fn caller(&self, view: &SessionView) -> Result<Option<CallerNumber>, ContactError> {
-        if view.kind == SessionKind::Chat {
-            return Ok(None);
-        }
-        let raw = match (&view.phone, view.end_user_id) {
-            (Some(phone), _) => Some(phone.clone()),
-            (None, Some(end_user)) => self
-                .ccai
-                .end_user(end_user)
-                .await?
-                .and_then(|user| user.phone),
-            (None, None) => None,
-        };
-        Ok(raw.map(|raw| normalise(&raw, self.country)))
+    async fn caller<'m>(
+        &self,
+        view: &SessionView,
+        memo: &'m CallerMemo,
+    ) -> Result<&'m Option<CallerNumber>, ContactError> {
+        memo.get_or_try_init(|| async {
+            if view.kind == SessionKind::Chat {
+                return Ok(None);
+            }
+            let raw = match (&view.phone, view.end_user_id) {
+                (Some(phone), _) => Some(phone.clone()),
+                (None, Some(end_user)) => self
+                    .ccai
+                    .end_user(end_user)
+                    .await?
+                    .and_then(|user| user.phone),
+                (None, None) => None,
+            };
+            Ok(raw.map(|raw| normalise(&raw, self.country)))
+        })
+        .await
     }
 
     /// The caller's E.164 number, when they gave one.
-    async fn phone(&self, view: &SessionView) -> Result<Option<String>, ContactError> {
-        Ok(match self.caller(view).await? {
-            Some(CallerNumber::E164(number)) => Some(number),
+    async fn phone(
+        &self,
+        view: &SessionView,
+        memo: &CallerMemo,
+    ) -> Result<Option<String>, ContactError> {
+        Ok(match self.caller(view, memo).await? {
+            Some(CallerNumber::E164(number)) => Some(number.clone()),
             _ => None,
         })
     }
@@ -543,6 +560,7 @@ impl ContactSync<'_> {
     async fn customer(
         &self,
         view: &SessionView,
+        memo: &CallerMemo,
         now: UnixMillis,
     ) -> Result<Option<(String, Resolved, Option<String>)>, ContactError> {
         let directory = CustomerDirectory::new(self.kustomer, self.store);
@@ -554,9 +572,9 @@ impl ContactSync<'_> {
                 .await?;
             return Ok(Some((id, resolved, None)));
         }
-        match self.caller(view).await? {
+        match self.caller(view, memo).await? {
             Some(CallerNumber::E164(phone)) => {
-                let (id, resolved) = directory.customer_for_phone(&phone, None, now).await?;
+                let (id, resolved) = directory.customer_for_phone(phone, None, now).await?;
                 Ok(Some((id, resolved, None)))
             }
             // Withheld, anonymous or not a number: a customer of its own for this session,
@@ -570,7 +588,7 @@ impl ContactSync<'_> {
                         ..Default::default()
                     })
                     .await?;
-                Ok(Some((customer.id, Resolved::Created, Some(raw))))
+                Ok(Some((customer.id, Resolved::Created, Some(raw.clone()))))
             }
             None => Ok(None),
         }

@@ -205,7 +205,7 @@ impl FailurePolicy<'_> {
     /// After a trigger's work succeeded: a retry or replay of it is done.
     pub async fn succeeded(&self, trigger: &SessionTrigger) -> Result<(), StoreError> {
         let original = original_id(&trigger.id);
-        if original != trigger.id || trigger.id.starts_with("retry-") {
+        if original != trigger.id {
             self.store
                 .delete(&key(RETRY_PARTITION, self.step, original))
                 .await?;
