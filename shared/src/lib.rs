@@ -16,6 +16,7 @@ pub mod clock;
 pub mod coldstart;
 pub mod config;
 pub mod conversation;
+pub mod custom_fields;
 pub mod ese;
 pub mod events;
 pub mod http;

@@ -44,6 +44,9 @@ pub struct EndUserRef {
     pub identifier: Option<String>,
     #[serde(deserialize_with = "lenient::text")]
     pub out_contact_id: Option<String>,
+    /// The In-Web end user's e-mail: not in the documented field list (L), read when present
+    /// (custom field `inweb_email`).
+    pub email: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -75,6 +78,8 @@ pub struct Call {
     pub id: u64,
     pub call_uuid: Option<String>,
     pub call_type: Option<String>,
+    /// The same values as `call_type` (H); preferred when both are present.
+    pub session_type_v2: Option<String>,
     pub status: Option<String>,
     pub lang: Option<String>,
     pub created_at: Option<String>,
@@ -89,6 +94,11 @@ pub struct Call {
     pub call_duration: Option<f64>,
     #[serde(deserialize_with = "lenient::number")]
     pub hold_duration: Option<f64>,
+    /// Listed for calls in the metadata file (H); `queue_duration` is the Manager API's.
+    #[serde(deserialize_with = "lenient::number")]
+    pub wait_duration: Option<f64>,
+    /// SDK custom data (R-CF-5): where it reaches an integration is not documented (L).
+    pub custom_data: Option<Value>,
     /// A number or a string on the wire.
     #[serde(deserialize_with = "lenient::number")]
     pub rating: Option<f64>,
@@ -207,6 +217,9 @@ impl Call {
 pub struct Chat {
     pub id: u64,
     pub chat_type: Option<String>,
+    pub session_type_v2: Option<String>,
+    /// SDK custom data (R-CF-5, L).
+    pub custom_data: Option<Value>,
     pub status: Option<String>,
     pub lang: Option<String>,
     pub created_at: Option<String>,

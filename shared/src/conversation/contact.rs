@@ -44,7 +44,10 @@ const PLACEMENT_POLL: Duration = Duration::from_millis(50);
 const MAX_RATE_PAUSES: u32 = 3;
 /// How long a callback waits for the call it returns to be placed (R-U-6).
 const CALLBACK_WAIT: Duration = Duration::from_secs(10 * 60);
+use crate::custom_fields::{FieldSettings, SessionValues, custom_values};
+use crate::kustomer::requests::MessagePatch;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContactError {
@@ -111,6 +114,15 @@ pub struct SessionLink {
     /// The session's own voice or chat message (R-D-1, R-CF-4) is written.
     #[serde(default)]
     pub session_message: bool,
+    /// Its Kustomer id (links written before custom fields lack it: found by external id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The custom attributes the message carries (R-CF-4), to add what arrives later.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub message_custom: Map<String, Value>,
+    /// The custom attributes written on the customer (`custom_user_id`, R-CF-4).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub customer_custom: Map<String, Value>,
     /// Purposes of the session notes written (R-U-10, R-U-11, wrap-up: `csat`, …).
     #[serde(default)]
     pub notes: Vec<String>,
@@ -145,6 +157,9 @@ pub struct ContactOutcome {
     pub customer_assigned: bool,
     pub phone_note: bool,
     pub session_message: bool,
+    /// Custom attributes this pass wrote on the message after creating it (R-CF-4).
+    pub message_fields_updated: Vec<String>,
+    pub customer_fields_updated: bool,
     /// Session notes written by this pass (their purposes).
     pub notes: Vec<String>,
     pub closed: bool,
@@ -309,19 +324,98 @@ impl ContactSync<'_> {
             return Ok(outcome);
         };
 
-        // The session's own message, carrying its standard data (R-D-1; the place R-CF-4 puts
-        // session-level fields): one per session, whichever conversation it joined.
+        // The session's own message, carrying its standard data (R-D-1) and the custom fields
+        // (R-CF-4): one per session, whichever conversation it joined.
+        let settings = FieldSettings::load(self.store, now).await?;
+        // The number may cost an Apps API call (CCAI allows 10/s): read only when used.
+        let phone_used = !link.session_message
+            || (link.conversation_created && !link.phone_note)
+            || settings
+                .fields
+                .contains_key(&crate::custom_fields::FieldId::FromPhone);
+        let phone = if phone_used {
+            self.phone(view, &caller).await?
+        } else {
+            None
+        };
+        let values = custom_values(
+            &SessionValues {
+                facts: &view.fields,
+                session_id: view.id,
+                custom_user_id: view
+                    .identifier
+                    .as_deref()
+                    .filter(|_| view.by_identifier()),
+                from_phone: phone.as_deref(),
+                csat_rating: view.notes.rating,
+                csat_comment: view.notes.csat_comment.as_deref(),
+                started_ms: view.started_millis(),
+            },
+            &settings,
+        );
         if !link.session_message {
-            let phone = self.phone(view, &caller).await?;
-            let message = session_message(view, phone.as_deref());
+            let mut message = session_message(view, phone.as_deref());
+            message.custom = values.message.clone();
             let external_id = message.external_id.clone().unwrap_or_default();
             let attempt = self.begin(&key, &mut link, &external_id, lock).await?;
-            self.kustomer
+            let written = self
+                .kustomer
                 .create_message(&conversation_id, &message, attempt)
                 .await?;
             link.begun.retain(|b| *b != external_id);
             link.session_message = true;
+            link.message_id = Some(written.id.clone());
+            // What the message holds: the answer's (a message found after a lost answer was
+            // written by an earlier pass, perhaps with fewer values), else what was sent.
+            link.message_custom = if written.attributes.custom.is_empty() && attempt == Attempt::First {
+                message.custom
+            } else {
+                written.attributes.custom
+            };
             outcome.session_message = true;
+            self.save(&key, &link, lock).await?;
+        }
+        // Facts that arrive later (durations at the end, CSAT and the metadata file ~15 minutes
+        // after) complete the same message. The whole set is sent: whether Kustomer's PATCH
+        // merges `custom` or replaces it is not documented.
+        let mut complete = link.message_custom.clone();
+        complete.extend(values.message.clone());
+        if complete != link.message_custom {
+            let message_id = match link.message_id.clone() {
+                Some(id) => id,
+                None => self.session_message_id(view).await?,
+            };
+            self.kustomer
+                .patch_message(
+                    &message_id,
+                    &MessagePatch {
+                        custom: Some(complete.clone()),
+                    },
+                )
+                .await?;
+            outcome.message_fields_updated = complete
+                .iter()
+                .filter(|(name, value)| link.message_custom.get(*name) != Some(*value))
+                .map(|(name, _)| name.clone())
+                .collect();
+            link.message_id = Some(message_id);
+            link.message_custom = complete;
+            self.save(&key, &link, lock).await?;
+        }
+        let mut customer_complete = link.customer_custom.clone();
+        customer_complete.extend(values.customer);
+        if customer_complete != link.customer_custom {
+            self.kustomer
+                .patch_customer(
+                    &customer_id,
+                    &CustomerPatch {
+                        custom: Some(customer_complete.clone()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            link.customer_custom = customer_complete;
+            outcome.customer_fields_updated = true;
             self.save(&key, &link, lock).await?;
         }
 
@@ -329,7 +423,7 @@ impl ContactSync<'_> {
         // created it (sessions appended later are the same customer's).
         if link.conversation_created
             && !link.phone_note
-            && let Some(phone) = self.phone(view, &caller).await?
+            && let Some(phone) = phone
         {
             self.write_note(
                 &key,
@@ -418,6 +512,18 @@ impl ContactSync<'_> {
             }
         }
         Ok(outcome)
+    }
+
+    /// The id of a session message written before the link kept it.
+    async fn session_message_id(&self, view: &SessionView) -> Result<String, ContactError> {
+        let external_id = format!("{}-session", view.external_id());
+        match self.kustomer.message_by_external_id(&external_id).await? {
+            Some(message) => Ok(message.id),
+            None => Err(ContactError::Busy(format!(
+                "the session message of {} is not found by its external id yet",
+                view.external_id()
+            ))),
+        }
     }
 
     /// Records that the write of `external_id` begins (before its request), answering whether
@@ -738,14 +844,13 @@ impl ContactSync<'_> {
         if self.store.get(&done, now).await?.is_some() {
             return Ok(());
         }
-        let mut properties = self.kustomer.metadata("customer").await?.properties;
-        if !properties.contains_key(ASSIGNED_AGENT_ATTRIBUTE) {
-            properties.insert(
-                ASSIGNED_AGENT_ATTRIBUTE.into(),
-                serde_json::json!({"displayName": "Assigned agent"}),
-            );
-            self.kustomer.put_metadata("customer", &properties).await?;
-        }
+        crate::custom_fields::admin::ensure_property(
+            self.kustomer,
+            "customer",
+            ASSIGNED_AGENT_ATTRIBUTE,
+            "Assigned agent",
+        )
+        .await?;
         self.store
             .put(&Item::new(done, serde_json::json!({"at": now.to_iso()})))
             .await?;

@@ -6,6 +6,8 @@ use super::{Channel, Origin, SessionFacts};
 use crate::ccai::model::{Call, Chat, Transfer, is_ended_status};
 use crate::ese::EseItem;
 use crate::events::SessionKind;
+use crate::ccai::model::MenuRef;
+use crate::custom_fields::{FieldFacts, read_custom_data};
 use serde_json::{Map, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +33,8 @@ pub struct SessionView {
     pub original_call: Option<u64>,
     /// When the session ended (`ends_at`), when the platform says.
     pub ended_at: Option<String>,
+    /// What the custom fields carry (R-CF-4, R-CF-5).
+    pub fields: FieldFacts,
 }
 
 fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
@@ -39,6 +43,15 @@ fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
         .rev()
         .find_map(|t| t.to_agent.as_ref().and_then(|a| a.id))
         .or(assignee)
+}
+
+/// The queue the session was routed to last: a transfer's queue, else the selected one.
+fn queue_name(selected: Option<&MenuRef>, transfers: &[Transfer]) -> Option<String> {
+    transfers
+        .iter()
+        .rev()
+        .find_map(|t| t.to_menu.as_ref().and_then(|m| m.name.clone()))
+        .or_else(|| selected.and_then(|m| m.name.clone()))
 }
 
 fn ended(status: Option<&str>) -> bool {
@@ -80,6 +93,16 @@ impl From<&Call> for SessionView {
             ended: ended(call.status.as_deref()) || call.is_voicemail(),
             original_call: call.original_call(),
             ended_at: call.ends_at.clone(),
+            fields: FieldFacts {
+                session_type: call.session_type_v2.clone().or_else(|| call.call_type.clone()),
+                queue_name: queue_name(call.selected_menu.as_ref(), &call.transfers),
+                menu_selection: call.menu_path.as_ref().and_then(|m| m.name.clone()),
+                duration: call.call_duration,
+                hold_time: call.hold_duration,
+                wait_time: call.wait_duration.or(call.queue_duration),
+                inweb_email: call.end_user.as_ref().and_then(|u| u.email.clone()),
+                custom_data: read_custom_data(call.custom_data.as_ref()),
+            },
             notes: NoteFacts {
                 rating: call.rating,
                 has_feedback: call.has_feedback.unwrap_or(false),
@@ -117,6 +140,16 @@ impl From<&Chat> for SessionView {
             ended: ended(chat.status.as_deref()),
             original_call: None,
             ended_at: chat.ends_at.clone(),
+            fields: FieldFacts {
+                session_type: chat.session_type_v2.clone().or_else(|| chat.chat_type.clone()),
+                queue_name: queue_name(chat.selected_menu.as_ref(), &chat.transfers),
+                menu_selection: chat.menu_path.as_ref().and_then(|m| m.name.clone()),
+                duration: chat.chat_duration,
+                hold_time: None,
+                wait_time: chat.wait_duration,
+                inweb_email: chat.end_user.as_ref().and_then(|u| u.email.clone()),
+                custom_data: read_custom_data(chat.custom_data.as_ref()),
+            },
             notes: NoteFacts {
                 rating: chat.rating,
                 has_feedback: chat.has_feedback.unwrap_or(false),
@@ -130,6 +163,15 @@ impl From<&Chat> for SessionView {
 }
 
 impl SessionView {
+    /// When the session started, as epoch milliseconds (R-CF-3 compares it with a field's
+    /// creation).
+    pub fn started_millis(&self) -> Option<i64> {
+        self.started_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis())
+    }
+
     /// When the session ended, as epoch milliseconds.
     pub fn ended_at_millis(&self) -> Option<crate::UnixMillis> {
         self.ended_at
@@ -162,6 +204,11 @@ impl SessionView {
         if self.facts.menu.is_none() {
             self.facts.menu = item.queue_path();
         }
+        self.fields.fill_from(FieldFacts {
+            session_type: item.session_type(),
+            menu_selection: item.queue_path(),
+            ..FieldFacts::default()
+        });
         self.ended |= item.state() == Some("disconnected");
         self
     }
@@ -188,6 +235,7 @@ impl SessionView {
         if self.notes.rating.is_none() {
             self.notes.rating = metadata.rating;
         }
+        self.fields.fill_from(metadata.fields.clone());
         self
     }
 

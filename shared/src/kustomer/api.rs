@@ -260,6 +260,23 @@ impl KustomerClient {
         self.create(call, lookup, attempt).await
     }
 
+    /// Updates a message's attributes (`PATCH /v1/messages/{id}`, documented in Kustomer's
+    /// OpenAPI document as "Update message attributes"; subject to Kustomer's per-object update
+    /// limit, whose size is not documented — callers patch only when a value changed).
+    pub async fn patch_message(
+        &self,
+        id: &str,
+        patch: &MessagePatch,
+    ) -> Result<Message, KustomerError> {
+        let call = Call::new(
+            "patch message",
+            Method::PATCH,
+            format!("/v1/messages/{}", encode_segment(id)),
+            body(patch)?,
+        );
+        Ok(self.fetch(call).await?.data)
+    }
+
     /// A message by its external id (either spelling of the lookup).
     pub async fn message_by_external_id(
         &self,

@@ -113,6 +113,7 @@ pub struct MessageAttributes {
     pub external_id: Option<String>,
     pub created_at: Option<String>,
     pub attachments: Vec<Value>,
+    pub custom: Map<String, Value>,
 }
 
 pub type Message = Resource<MessageAttributes>;

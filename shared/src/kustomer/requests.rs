@@ -122,6 +122,15 @@ pub struct NewMessage {
     pub custom: Map<String, Value>,
 }
 
+/// `PATCH /v1/messages/{id}` ("Update message attributes": `custom` among the attributes the
+/// OpenAPI document declares for it, `UpdateMessageAttributesData`).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom: Option<Map<String, Value>>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NewNote {

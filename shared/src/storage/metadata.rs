@@ -27,6 +27,9 @@ pub struct SessionMetadata {
     pub smart_actions: Vec<SmartActionOutcome>,
     pub disposition: Option<Disposition>,
     pub rating: Option<f64>,
+    /// What the custom fields carry (R-CF-4): session type, menu path, durations (seconds,
+    /// H), the end user's e-mail and SDK custom data (L).
+    pub fields: crate::custom_fields::FieldFacts,
 }
 
 fn text(value: Option<&Value>) -> Option<String> {
@@ -40,6 +43,42 @@ fn text(value: Option<&Value>) -> Option<String> {
 fn first<'a>(object: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
     keys.iter()
         .find_map(|k| object.get(*k).filter(|v| !v.is_null()))
+}
+
+fn seconds(value: Option<&Value>) -> Option<f64> {
+    match value? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The custom fields' facts: the Manager API's keys (H) and, for the e-mail and SDK custom
+/// data, the candidate keys (L).
+fn field_facts(object: &Map<String, Value>) -> crate::custom_fields::FieldFacts {
+    let name = |key: &str| {
+        object
+            .get(key)
+            .and_then(Value::as_object)
+            .and_then(|o| text(o.get("name")))
+    };
+    crate::custom_fields::FieldFacts {
+        session_type: text(first(object, &["session_type_v2", "call_type", "chat_type"])),
+        queue_name: name("selected_menu"),
+        menu_selection: name("menu_path"),
+        duration: seconds(first(object, &["call_duration", "chat_duration"])),
+        hold_time: seconds(first(object, &["hold_duration"])),
+        wait_time: seconds(first(object, &["wait_duration", "queue_duration"])),
+        inweb_email: object
+            .get("end_user")
+            .and_then(Value::as_object)
+            .and_then(|u| text(u.get("email")))
+            .or_else(|| text(first(object, &["end_user_email", "email"]))),
+        custom_data: crate::custom_fields::read_custom_data(first(
+            object,
+            &["custom_data", "customData"],
+        )),
+    }
 }
 
 /// Reads a metadata file; `None` when it is not a JSON object.
@@ -120,6 +159,7 @@ pub fn parse_metadata(bytes: &[u8]) -> Option<SessionMetadata> {
         smart_actions,
         disposition,
         rating,
+        fields: field_facts(object),
     })
 }
 
