@@ -8,12 +8,21 @@
 //! | `GET /admin/health` | 200/503 `{status, checks}` |
 //! | `GET /admin/dead-letters` | 200 `[{id, step, trigger, attempts, first_error, last_error, first_at, last_at, permanent}]`, newest first: work given up (R-E-7) |
 //! | `POST /admin/dead-letters/replay` `{ids?: ["<step>#<trigger id>"], all?: true}` | 200 `{replayed, triggers, missing}`: each letter put back into the inbox once · 400 without `ids` or `all` |
+//! | `GET /admin/custom-fields` | 200 `{fields: [{id, group, attribute, display_name, type, resources, created: {created_at, created_by} \| null}]}`: the twelve fields (R-CF-1) |
+//! | `POST /admin/custom-fields` `{field, created_by?}` | 201 the field, its Kustomer attribute provisioned (R-CF-2) · 200 when it was created before (the first creation stands) · 400 naming the valid ids · 502 when Kustomer refused |
+//! | `DELETE /admin/custom-fields/{field}` | 200 `{field, was_created, note}`: no longer filled; Kustomer keeps the attribute (`note` says so) |
+//! | `GET /admin/sdk-keys` | 200 `{keys: {sdk key: attribute}, mapped: {sdk key: {attribute, field?, mapped_at_ms}}}` (R-CF-5) |
+//! | `PUT /admin/sdk-keys` `{keys: {sdk key: field id or message attribute}}` | 200 as GET, the mapping replaced · 400 naming the key whose target is neither one of the twelve nor an attribute of the message metadata |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::ccai::model::UserStatus;
 use bridge_shared::config::Secret;
+use bridge_shared::custom_fields::FieldId;
+use bridge_shared::custom_fields::admin::{DELETE_NOTE, FieldAdmin, FieldAdminError};
+use bridge_shared::custom_fields::settings::SdkKeyTarget;
+use std::collections::BTreeMap;
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
 use bridge_shared::status::StatusMapping;
@@ -160,6 +169,88 @@ impl AdminApi {
         }
     }
 
+    fn field_admin(&self) -> FieldAdmin<'_> {
+        FieldAdmin {
+            store: self.store.as_ref(),
+            kustomer: &self.kustomer,
+        }
+    }
+
+    async fn custom_fields(&self, now: UnixMillis) -> Response<Body> {
+        match self.field_admin().list(now).await {
+            Ok(fields) => json_answer(StatusCode::OK, json!({"fields": fields})),
+            Err(err) => field_error(err),
+        }
+    }
+
+    async fn create_custom_field(&self, request: &Request, now: UnixMillis) -> Response<Body> {
+        #[derive(serde::Deserialize)]
+        struct Create {
+            field: String,
+            created_by: Option<String>,
+        }
+        let body: Create = match serde_json::from_slice(body_bytes(request)) {
+            Ok(b) => b,
+            Err(err) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "invalid body: {err}; expected {{\"field\": one of {}}}",
+                        FieldId::valid_ids()
+                    ),
+                );
+            }
+        };
+        // The admin token is shared, so "by whom" is what the caller says (the admin page
+        // sends the signed-in admin's name), else the token itself.
+        let by = body
+            .created_by
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or_else(|| "admin token".into());
+        match self.field_admin().create(&body.field, &by, now).await {
+            Ok((field, true)) => json_answer(StatusCode::CREATED, json!(field)),
+            Ok((field, false)) => json_answer(StatusCode::OK, json!(field)),
+            Err(err) => field_error(err),
+        }
+    }
+
+    async fn delete_custom_field(&self, id: &str, now: UnixMillis) -> Response<Body> {
+        match self.field_admin().delete(id, now).await {
+            Ok(was_created) => json_answer(
+                StatusCode::OK,
+                json!({"field": id, "was_created": was_created, "note": DELETE_NOTE}),
+            ),
+            Err(err) => field_error(err),
+        }
+    }
+
+    async fn sdk_keys(&self, now: UnixMillis) -> Response<Body> {
+        match self.field_admin().sdk_keys(now).await {
+            Ok(mapped) => json_answer(StatusCode::OK, sdk_keys_json(&mapped)),
+            Err(err) => field_error(err),
+        }
+    }
+
+    async fn put_sdk_keys(&self, request: &Request, now: UnixMillis) -> Response<Body> {
+        #[derive(serde::Deserialize)]
+        struct Put {
+            keys: BTreeMap<String, String>,
+        }
+        let body: Put = match serde_json::from_slice(body_bytes(request)) {
+            Ok(b) => b,
+            Err(err) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid body: {err}; expected {{\"keys\": {{sdk key: field or attribute}}}}"),
+                );
+            }
+        };
+        match self.field_admin().put_sdk_keys(&body.keys, now).await {
+            Ok(mapped) => json_answer(StatusCode::OK, sdk_keys_json(&mapped)),
+            Err(err) => field_error(err),
+        }
+    }
+
     /// Malformed session events the intake kept, newest first (at most 100).
     async fn rejected(&self, now: UnixMillis) -> Response<Body> {
         match self.store.list_partition("REJECTED", now).await {
@@ -212,6 +303,25 @@ impl AdminApi {
     }
 }
 
+fn sdk_keys_json(mapped: &BTreeMap<String, SdkKeyTarget>) -> Value {
+    let keys: BTreeMap<&str, &str> = mapped
+        .iter()
+        .map(|(k, t)| (k.as_str(), t.attribute.as_str()))
+        .collect();
+    json!({"keys": keys, "mapped": mapped})
+}
+
+fn field_error(err: FieldAdminError) -> Response<Body> {
+    let status = match &err {
+        FieldAdminError::UnknownField { .. } | FieldAdminError::BadSdkKey { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        FieldAdminError::Kustomer(_) => StatusCode::BAD_GATEWAY,
+        FieldAdminError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    json_error(status, err.to_string())
+}
+
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Response<Body> {
     if !bearer_authorised(&request, &api.admin_token) {
@@ -226,6 +336,15 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         (Method::GET, "/admin/rejected") => api.rejected(now).await,
         (Method::GET, "/admin/dead-letters") => api.dead_letters(now).await,
         (Method::POST, "/admin/dead-letters/replay") => api.replay(&request, now).await,
+        (Method::GET, "/admin/custom-fields") => api.custom_fields(now).await,
+        (Method::POST, "/admin/custom-fields") => api.create_custom_field(&request, now).await,
+        (Method::DELETE, field) if field.starts_with("/admin/custom-fields/") => {
+            let id = field.trim_start_matches("/admin/custom-fields/");
+            let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+            api.delete_custom_field(&id, now).await
+        }
+        (Method::GET, "/admin/sdk-keys") => api.sdk_keys(now).await,
+        (Method::PUT, "/admin/sdk-keys") => api.put_sdk_keys(&request, now).await,
         (
             _,
             "/admin/status-mapping"
@@ -233,7 +352,9 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
             | "/admin/health"
             | "/admin/rejected"
             | "/admin/dead-letters"
-            | "/admin/dead-letters/replay",
+            | "/admin/dead-letters/replay"
+            | "/admin/custom-fields"
+            | "/admin/sdk-keys",
         ) => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed on this route",
@@ -241,3 +362,4 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         _ => json_error(StatusCode::NOT_FOUND, format!("no route {path}")),
     }
 }
+

@@ -21,6 +21,15 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Where SDK custom data shows (ccai-api.md §4: where it reaches an integration is not
+/// documented, L): on the call or chat object (`custom_data`), in the metadata file, or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomDataIn {
+    Session,
+    MetadataFile,
+    Both,
+}
+
 /// Where a callback names the call it returns (ccai-api.md lists `parent_id` without saying
 /// what it means; `previous_call_id` is not in the field list: L).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +83,7 @@ pub struct CcaiSandboxOptions {
     /// does; `None`: only when the driver or a test calls [`CcaiSandbox::publish_due`].
     pub publish_every: Option<Duration>,
     pub callback_link: CallbackLink,
+    pub custom_data_in: CustomDataIn,
 }
 
 impl Default for CcaiSandboxOptions {
@@ -94,6 +104,7 @@ impl Default for CcaiSandboxOptions {
             push: None,
             publish_every: None,
             callback_link: CallbackLink::PreviousCallId,
+            custom_data_in: CustomDataIn::Both,
         }
     }
 }

@@ -326,7 +326,7 @@ impl<'a> ScenarioDriver<'a> {
         };
         let selected = menu(world, menu_type);
         world.calls.push(json!({
-            "id": id, "call_uuid": format!("uuid-{id}"), "call_type": call_type, "status": "selecting", "lang": "en",
+            "id": id, "call_uuid": format!("uuid-{id}"), "call_type": call_type, "session_type_v2": call_type, "status": "selecting", "lang": "en",
             "created_at": now, "updated_at": now, "queued_at": null, "assigned_at": null, "connected_at": null, "ends_at": null,
             "queue_duration": null, "call_duration": null, "hold_duration": null, "rating": null, "has_feedback": false,
             "recording_url": null, "fail_reason": "nothing", "answer_type": null,
@@ -356,6 +356,7 @@ impl<'a> ScenarioDriver<'a> {
             s.insert("assigned_at".into(), json!(now));
             s.insert("connected_at".into(), json!(now));
             s.insert("queue_duration".into(), json!(12));
+            s.insert("wait_duration".into(), json!(12));
             s.insert("agent_info".into(), info);
         });
         world.move_agent(
@@ -698,6 +699,35 @@ impl<'a> ScenarioDriver<'a> {
                        "error": "Fingerprint access is not enabled on this device"})
             };
             world.smart_actions.entry(session_id).or_default().push(action);
+        });
+    }
+
+    /// The SDK's custom data for a session (`{key: {value, type, label}}`, ccai-api.md §4),
+    /// shown on the session object, in its metadata file, or both
+    /// ([`super::CustomDataIn`]).
+    pub fn sdk_custom_data(&self, kind: &'static str, session_id: u64, data: Value) {
+        let place = self.sandbox.shared.options().custom_data_in;
+        self.sandbox.change(|world| {
+            if place != super::CustomDataIn::MetadataFile {
+                world.update_session(kind, session_id, |s| {
+                    s.insert("custom_data".into(), data.clone());
+                });
+            }
+            if place != super::CustomDataIn::Session {
+                world.custom_data.insert(session_id, data.clone());
+            }
+        });
+    }
+
+    /// The e-mail an In-Web end user gave (`end_user.email` on the session object and so in
+    /// its metadata file; not a documented field, L).
+    pub fn inweb_email(&self, kind: &'static str, session_id: u64, email: &str) {
+        self.sandbox.change(|world| {
+            world.update_session(kind, session_id, |s| {
+                if let Some(Value::Object(user)) = s.get_mut("end_user") {
+                    user.insert("email".into(), json!(email));
+                }
+            });
         });
     }
 

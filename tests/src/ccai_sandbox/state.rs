@@ -102,6 +102,9 @@ pub struct CcaiWorld {
     /// SmartActions of a session as its metadata file reports them, and the CSAT comments.
     pub smart_actions: HashMap<u64, Vec<Value>>,
     pub csat_comments: HashMap<u64, String>,
+    /// SDK custom data per session (`{key: {value, type, label}}`), shown where
+    /// [`super::CustomDataIn`] says.
+    pub custom_data: HashMap<u64, Value>,
     /// End-user uploads in external storage (`call-{id}-photo-{n}.jpg`), by name.
     pub media: HashMap<String, Vec<u8>>,
     pub withheld: std::collections::HashSet<String>,
@@ -280,6 +283,11 @@ impl CcaiWorld {
             let mut metadata = session.clone();
             if let Some(fields) = metadata.as_object_mut() {
                 fields.remove("participants");
+                // Custom data shows in the file only where the sandbox is set to put it.
+                fields.remove("custom_data");
+                if let Some(data) = self.custom_data.get(&id) {
+                    fields.insert("custom_data".into(), data.clone());
+                }
                 if let Some(comment) = self.csat_comments.get(&id) {
                     fields.insert("csat".into(), serde_json::json!({"comment": comment}));
                 }

@@ -6,6 +6,7 @@
 //! Start one in-process with [`KustomerSandbox::start`]; read its state with the inspection
 //! methods. The `kustomer-sandbox` binary serves one on a port for the demo.
 
+mod custom;
 mod gate;
 pub mod options;
 mod routes;

@@ -69,6 +69,9 @@ pub struct SandboxOptions {
     /// created, as nothing documented prevents it).
     pub child_external_id_conflict: bool,
     pub message_lookup: MessageLookup,
+    /// `PATCH /v1/messages/{id}` merges `custom` key by key (true) or replaces it (false):
+    /// not documented (L).
+    pub message_custom_merges: bool,
 }
 
 impl Default for SandboxOptions {
@@ -91,6 +94,8 @@ impl Default for SandboxOptions {
             child_external_id_conflict: false,
             // The spelling of the OpenAPI document (generated from the service).
             message_lookup: MessageLookup::Lowercase,
+            // PATCH merges attributes elsewhere (customers, conversations: kustomer-api.md).
+            message_custom_merges: true,
         }
     }
 }
