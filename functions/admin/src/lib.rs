@@ -22,7 +22,6 @@ use bridge_shared::config::Secret;
 use bridge_shared::custom_fields::FieldId;
 use bridge_shared::custom_fields::admin::{DELETE_NOTE, FieldAdmin, FieldAdminError};
 use bridge_shared::custom_fields::settings::SdkKeyTarget;
-use std::collections::BTreeMap;
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
 use bridge_shared::status::StatusMapping;
@@ -32,6 +31,7 @@ use bridge_shared::store::{ItemKey, StateStore};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why two-way sync (R-S-7) is marked experimental wherever it can be turned on.
@@ -241,7 +241,9 @@ impl AdminApi {
             Err(err) => {
                 return json_error(
                     StatusCode::BAD_REQUEST,
-                    format!("invalid body: {err}; expected {{\"keys\": {{sdk key: field or attribute}}}}"),
+                    format!(
+                        "invalid body: {err}; expected {{\"keys\": {{sdk key: field or attribute}}}}"
+                    ),
                 );
             }
         };
@@ -362,4 +364,3 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         _ => json_error(StatusCode::NOT_FOUND, format!("no route {path}")),
     }
 }
-

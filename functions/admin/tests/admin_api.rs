@@ -305,3 +305,210 @@ async fn r_e_1_rejected_session_events_are_listed_newest_first() {
     assert_eq!(ours.len(), 2);
     assert_eq!(ours[0]["index"], 1, "newest first");
 }
+
+/// The Kustomer sandbox set to the stricter reading of `PUT /v1/metadata` (it replaces the
+/// properties), with attributes another app defined before the bridge.
+async fn rig_with_existing_attributes() -> Rig {
+    let platforms = SandboxedPlatforms::start_both(
+        Default::default(),
+        bridge_tests::kustomer_sandbox::SandboxOptions {
+            metadata_put_merges: false,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    platforms.kustomer.inspect_mut(|w| {
+        w.metadata.entry("message".into()).or_default().insert(
+            "orderNumberStr".into(),
+            json!({"displayName": "Order number", "type": "string", "modifiedAt": "2026-01-01T00:00:00Z", "modifiedBy": "other-app"}),
+        );
+        w.metadata.entry("customer".into()).or_default().insert(
+            "vipBool".into(),
+            json!({"displayName": "VIP", "type": "boolean", "modifiedAt": "2026-01-01T00:00:00Z", "modifiedBy": "other-app"}),
+        );
+    });
+    rig_on(platforms).await
+}
+
+/// R-CF-1, R-CF-2: each of the twelve fields is created in Kustomer's metadata with its type
+/// suffix and display name, on the message (and the customer for the custom user id); what
+/// was there is kept although the sandbox's PUT replaces; creating twice is harmless; an
+/// unknown field names the valid ones; deleting stops filling and says Kustomer keeps it.
+#[tokio::test]
+async fn r_cf_1_r_cf_2_every_field_is_provisioned_with_its_name_type_and_display_name() {
+    let rig = rig_with_existing_attributes().await;
+    let (status, listed) = call(&rig, "GET", "/admin/custom-fields", json!({})).await;
+    assert_eq!(status, 200, "{listed}");
+    let fields = listed["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 12);
+    assert!(fields.iter().all(|f| f["created"].is_null()));
+    assert_eq!(fields[0]["group"], "account");
+
+    for field in fields {
+        let (status, created) = call(
+            &rig,
+            "POST",
+            "/admin/custom-fields",
+            json!({"field": field["id"], "created_by": "Ada (admin)"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["created"]["created_by"], "Ada (admin)");
+    }
+    let metadata = rig.platforms.kustomer.inspect(|w| w.metadata.clone());
+    let message = &metadata["message"];
+    let expected = [
+        ("ccaiCustomUserIdStr", "Custom User ID", "string"),
+        ("ccaiQueueNameStr", "Queue Name", "string"),
+        ("ccaiSessionTypeStr", "Session Type", "string"),
+        ("ccaiSessionIdStr", "Session ID", "string"),
+        ("ccaiFromPhoneStr", "From Phone Number", "string"),
+        ("ccaiCallDurationNum", "Call Duration", "number"),
+        ("ccaiHoldTimeNum", "Hold Time", "number"),
+        ("ccaiWaitTimeNum", "Wait Time", "number"),
+        ("ccaiCsatRatingNum", "CSAT Rating", "number"),
+        ("ccaiCsatCommentTxt", "CSAT Comment", "text"),
+        ("ccaiMenuSelectionStr", "Customer Menu Selection", "string"),
+        ("ccaiInwebEmailStr", "Email using In-Web", "string"),
+    ];
+    for (attribute, display, kind) in expected {
+        assert_eq!(message[attribute]["displayName"], display, "{attribute}");
+        assert_eq!(message[attribute]["type"], kind, "{attribute}");
+    }
+    assert_eq!(
+        message["orderNumberStr"]["displayName"], "Order number",
+        "kept"
+    );
+    assert_eq!(message.len(), 13);
+    let customer = &metadata["customer"];
+    assert_eq!(
+        customer["ccaiCustomUserIdStr"]["displayName"],
+        "Custom User ID"
+    );
+    assert_eq!(customer["vipBool"]["displayName"], "VIP", "kept");
+    assert!(rig.platforms.unexpected_requests().is_empty());
+
+    // Creating again changes nothing: the first creation stands, no metadata written.
+    let puts = rig.platforms.kustomer.requests_to("PUT", "/v1/metadata");
+    let (status, again) = call(
+        &rig,
+        "POST",
+        "/admin/custom-fields",
+        json!({"field": "queue_name"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["created"]["created_by"], "Ada (admin)");
+    assert_eq!(
+        rig.platforms.kustomer.requests_to("PUT", "/v1/metadata"),
+        puts
+    );
+
+    let (status, refused) = call(
+        &rig,
+        "POST",
+        "/admin/custom-fields",
+        json!({"field": "queue"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let message = refused["error"]
+        .as_str()
+        .or(refused["message"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("queue_name") && message.contains("inweb_email"),
+        "{refused}"
+    );
+    let (status, refused) = call(
+        &rig,
+        "POST",
+        "/admin/custom-fields",
+        json!({"name": "queue_name"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+
+    let (status, deleted) = call(&rig, "DELETE", "/admin/custom-fields/hold_time", json!({})).await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["was_created"], true);
+    assert!(
+        deleted["note"]
+            .as_str()
+            .unwrap()
+            .contains("Kustomer keeps the attribute")
+    );
+    let (_, listed) = call(&rig, "GET", "/admin/custom-fields", json!({})).await;
+    let hold = listed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "hold_time")
+        .unwrap()
+        .clone();
+    assert!(hold["created"].is_null(), "{hold}");
+    assert_eq!(
+        rig.platforms
+            .kustomer
+            .inspect(|w| w.metadata["message"].contains_key("ccaiHoldTimeNum")),
+        true,
+        "Kustomer keeps the attribute"
+    );
+    let (status, _) = call(&rig, "DELETE", "/admin/custom-fields/nope", json!({})).await;
+    assert_eq!(status, 400);
+}
+
+/// R-CF-5: SDK keys map to one of the twelve (by id or attribute) or to an attribute the
+/// message metadata defines; anything else is refused naming the key.
+#[tokio::test]
+async fn r_cf_5_sdk_keys_map_to_a_field_or_an_existing_message_attribute() {
+    let rig = rig_with_existing_attributes().await;
+    let (status, saved) = call(
+        &rig,
+        "PUT",
+        "/admin/sdk-keys",
+        json!({"keys": {"order": "orderNumberStr", "queue": "queue_name", "comment": "ccaiCsatCommentTxt"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        saved["keys"],
+        json!({"order": "orderNumberStr", "queue": "ccaiQueueNameStr", "comment": "ccaiCsatCommentTxt"})
+    );
+    assert_eq!(saved["mapped"]["queue"]["field"], "queue_name");
+    let first_mapped = saved["mapped"]["order"]["mapped_at_ms"].clone();
+    let (status, listed) = call(&rig, "GET", "/admin/sdk-keys", json!({})).await;
+    assert_eq!((status, &listed["keys"]), (200, &saved["keys"]));
+
+    for (target, why) in [
+        ("tierStr", "neither one of the fields"),
+        ("vipBool", "neither one of the fields"),
+    ] {
+        let (status, refused) = call(
+            &rig,
+            "PUT",
+            "/admin/sdk-keys",
+            json!({"keys": {"tier": target}}),
+        )
+        .await;
+        assert_eq!(status, 400, "{refused}");
+        let text = refused.to_string();
+        assert!(text.contains("tier") && text.contains(why), "{text}");
+    }
+    // Unchanged targets keep when they were first mapped.
+    let (_, again) = call(
+        &rig,
+        "PUT",
+        "/admin/sdk-keys",
+        json!({"keys": {"order": "orderNumberStr"}}),
+    )
+    .await;
+    assert_eq!(again["mapped"]["order"]["mapped_at_ms"], first_mapped);
+    assert_eq!(
+        again["keys"].as_object().unwrap().len(),
+        1,
+        "the mapping is replaced whole"
+    );
+}

@@ -342,10 +342,7 @@ impl ContactSync<'_> {
             &SessionValues {
                 facts: &view.fields,
                 session_id: view.id,
-                custom_user_id: view
-                    .identifier
-                    .as_deref()
-                    .filter(|_| view.by_identifier()),
+                custom_user_id: view.identifier.as_deref().filter(|_| view.by_identifier()),
                 from_phone: phone.as_deref(),
                 csat_rating: view.notes.rating,
                 csat_comment: view.notes.csat_comment.as_deref(),
@@ -367,11 +364,12 @@ impl ContactSync<'_> {
             link.message_id = Some(written.id.clone());
             // What the message holds: the answer's (a message found after a lost answer was
             // written by an earlier pass, perhaps with fewer values), else what was sent.
-            link.message_custom = if written.attributes.custom.is_empty() && attempt == Attempt::First {
-                message.custom
-            } else {
-                written.attributes.custom
-            };
+            link.message_custom =
+                if written.attributes.custom.is_empty() && attempt == Attempt::First {
+                    message.custom
+                } else {
+                    written.attributes.custom
+                };
             outcome.session_message = true;
             self.save(&key, &link, lock).await?;
         }

@@ -3,11 +3,11 @@
 
 use super::updates::{NoteFacts, voicemail_handling};
 use super::{Channel, Origin, SessionFacts};
+use crate::ccai::model::MenuRef;
 use crate::ccai::model::{Call, Chat, Transfer, is_ended_status};
+use crate::custom_fields::{FieldFacts, read_custom_data};
 use crate::ese::EseItem;
 use crate::events::SessionKind;
-use crate::ccai::model::MenuRef;
-use crate::custom_fields::{FieldFacts, read_custom_data};
 use serde_json::{Map, Value};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -94,7 +94,10 @@ impl From<&Call> for SessionView {
             original_call: call.original_call(),
             ended_at: call.ends_at.clone(),
             fields: FieldFacts {
-                session_type: call.session_type_v2.clone().or_else(|| call.call_type.clone()),
+                session_type: call
+                    .session_type_v2
+                    .clone()
+                    .or_else(|| call.call_type.clone()),
                 queue_name: queue_name(call.selected_menu.as_ref(), &call.transfers),
                 menu_selection: call.menu_path.as_ref().and_then(|m| m.name.clone()),
                 duration: call.call_duration,
@@ -141,7 +144,10 @@ impl From<&Chat> for SessionView {
             original_call: None,
             ended_at: chat.ends_at.clone(),
             fields: FieldFacts {
-                session_type: chat.session_type_v2.clone().or_else(|| chat.chat_type.clone()),
+                session_type: chat
+                    .session_type_v2
+                    .clone()
+                    .or_else(|| chat.chat_type.clone()),
                 queue_name: queue_name(chat.selected_menu.as_ref(), &chat.transfers),
                 menu_selection: chat.menu_path.as_ref().and_then(|m| m.name.clone()),
                 duration: chat.chat_duration,

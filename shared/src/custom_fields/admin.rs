@@ -37,7 +37,13 @@ pub const DELETE_NOTE: &str = "The bridge no longer fills this field for new val
 
 /// Attributes the metadata answer carries about a property's history, not its definition:
 /// left out when the definitions are sent back (the PUT is not documented to accept them).
-const AUDIT_KEYS: [&str; 5] = ["createdAt", "createdBy", "modifiedAt", "modifiedBy", "updatedAt"];
+const AUDIT_KEYS: [&str; 5] = [
+    "createdAt",
+    "createdBy",
+    "modifiedAt",
+    "modifiedBy",
+    "updatedAt",
+];
 
 /// Makes sure `resource`'s metadata defines `attribute` with `display_name`, keeping every
 /// other property: whether `PUT /v1/metadata/{resource}` merges or replaces is not documented
@@ -139,7 +145,11 @@ impl FieldAdmin<'_> {
     pub async fn delete(&self, id: &str, now: UnixMillis) -> Result<bool, FieldAdminError> {
         let id = parse(id)?;
         let existed = settings::record_deleted(self.store, id, now).await?;
-        tracing::info!(field = id.as_str(), existed, "custom field no longer filled");
+        tracing::info!(
+            field = id.as_str(),
+            existed,
+            "custom field no longer filled"
+        );
         Ok(existed)
     }
 

@@ -161,18 +161,90 @@ const fn field(
 
 /// R-CF-1, in the original's order.
 pub const CATALOGUE: [Field; 12] = [
-    field(FieldId::CustomUserId, Group::Account, "ccaiCustomUserIdStr", "Custom User ID", Suffix::Str),
-    field(FieldId::QueueName, Group::Record, "ccaiQueueNameStr", "Queue Name", Suffix::Str),
-    field(FieldId::SessionType, Group::Record, "ccaiSessionTypeStr", "Session Type", Suffix::Str),
-    field(FieldId::SessionId, Group::Record, "ccaiSessionIdStr", "Session ID", Suffix::Str),
-    field(FieldId::FromPhone, Group::Record, "ccaiFromPhoneStr", "From Phone Number", Suffix::Str),
-    field(FieldId::CallDuration, Group::Record, "ccaiCallDurationNum", "Call Duration", Suffix::Num),
-    field(FieldId::HoldTime, Group::Record, "ccaiHoldTimeNum", "Hold Time", Suffix::Num),
-    field(FieldId::WaitTime, Group::Record, "ccaiWaitTimeNum", "Wait Time", Suffix::Num),
-    field(FieldId::CsatRating, Group::Record, "ccaiCsatRatingNum", "CSAT Rating", Suffix::Num),
-    field(FieldId::CsatComment, Group::Record, "ccaiCsatCommentTxt", "CSAT Comment", Suffix::Txt),
-    field(FieldId::MenuSelection, Group::Record, "ccaiMenuSelectionStr", "Customer Menu Selection", Suffix::Str),
-    field(FieldId::InwebEmail, Group::Record, "ccaiInwebEmailStr", "Email using In-Web", Suffix::Str),
+    field(
+        FieldId::CustomUserId,
+        Group::Account,
+        "ccaiCustomUserIdStr",
+        "Custom User ID",
+        Suffix::Str,
+    ),
+    field(
+        FieldId::QueueName,
+        Group::Record,
+        "ccaiQueueNameStr",
+        "Queue Name",
+        Suffix::Str,
+    ),
+    field(
+        FieldId::SessionType,
+        Group::Record,
+        "ccaiSessionTypeStr",
+        "Session Type",
+        Suffix::Str,
+    ),
+    field(
+        FieldId::SessionId,
+        Group::Record,
+        "ccaiSessionIdStr",
+        "Session ID",
+        Suffix::Str,
+    ),
+    field(
+        FieldId::FromPhone,
+        Group::Record,
+        "ccaiFromPhoneStr",
+        "From Phone Number",
+        Suffix::Str,
+    ),
+    field(
+        FieldId::CallDuration,
+        Group::Record,
+        "ccaiCallDurationNum",
+        "Call Duration",
+        Suffix::Num,
+    ),
+    field(
+        FieldId::HoldTime,
+        Group::Record,
+        "ccaiHoldTimeNum",
+        "Hold Time",
+        Suffix::Num,
+    ),
+    field(
+        FieldId::WaitTime,
+        Group::Record,
+        "ccaiWaitTimeNum",
+        "Wait Time",
+        Suffix::Num,
+    ),
+    field(
+        FieldId::CsatRating,
+        Group::Record,
+        "ccaiCsatRatingNum",
+        "CSAT Rating",
+        Suffix::Num,
+    ),
+    field(
+        FieldId::CsatComment,
+        Group::Record,
+        "ccaiCsatCommentTxt",
+        "CSAT Comment",
+        Suffix::Txt,
+    ),
+    field(
+        FieldId::MenuSelection,
+        Group::Record,
+        "ccaiMenuSelectionStr",
+        "Customer Menu Selection",
+        Suffix::Str,
+    ),
+    field(
+        FieldId::InwebEmail,
+        Group::Record,
+        "ccaiInwebEmailStr",
+        "Email using In-Web",
+        Suffix::Str,
+    ),
 ];
 
 impl FieldId {
@@ -237,10 +309,18 @@ mod tests {
             assert_eq!(field.id as usize, n, "{:?} out of order", field.id);
             assert_eq!(field.id.field(), field);
             assert_eq!(FieldId::parse(field.id.as_str()), Some(field.id));
-            assert_eq!(Suffix::of(field.attribute), Some(field.suffix), "{}", field.attribute);
+            assert_eq!(
+                Suffix::of(field.attribute),
+                Some(field.suffix),
+                "{}",
+                field.attribute
+            );
             assert!(field.attribute.starts_with("ccai"));
         }
-        let accounts: Vec<_> = CATALOGUE.iter().filter(|f| f.group == Group::Account).collect();
+        let accounts: Vec<_> = CATALOGUE
+            .iter()
+            .filter(|f| f.group == Group::Account)
+            .collect();
         assert_eq!(accounts.len(), 1);
         assert_eq!(FieldId::parse("queue name"), None);
         assert_eq!(FieldId::parse(" wait_time "), Some(FieldId::WaitTime));

@@ -92,7 +92,10 @@ pub async fn record_created(
         created_by: by.to_owned(),
     };
     let body = serde_json::to_value(&created).map_err(|e| malformed(&key, e))?;
-    match store.put_if_absent(&Item::new(key.clone(), body), now).await? {
+    match store
+        .put_if_absent(&Item::new(key.clone(), body), now)
+        .await?
+    {
         PutOutcome::Written => Ok((created, true)),
         PutOutcome::Kept(item) => Ok((
             serde_json::from_value(item.body).map_err(|e| malformed(&key, e))?,

@@ -191,8 +191,12 @@ mod tests {
         let facts = facts();
         let mut settings = FieldSettings::default();
         settings.fields.insert(FieldId::QueueName, created(1_000));
-        settings.fields.insert(FieldId::CallDuration, created(5_000));
-        settings.fields.insert(FieldId::CustomUserId, created(1_000));
+        settings
+            .fields
+            .insert(FieldId::CallDuration, created(5_000));
+        settings
+            .fields
+            .insert(FieldId::CustomUserId, created(1_000));
         let session = SessionValues {
             facts: &facts,
             session_id: 7,
@@ -210,10 +214,30 @@ mod tests {
                 .cloned()
                 .unwrap()
         );
-        assert_eq!(values.customer.len(), 1, "the custom user id also on the customer");
+        assert_eq!(
+            values.customer.len(),
+            1,
+            "the custom user id also on the customer"
+        );
         // A session whose start is unknown gets nothing; one after both gets both.
-        assert!(custom_values(&SessionValues { started_ms: None, ..session }, &settings).message.is_empty());
-        let later = custom_values(&SessionValues { started_ms: Some(6_000), ..session }, &settings);
+        assert!(
+            custom_values(
+                &SessionValues {
+                    started_ms: None,
+                    ..session
+                },
+                &settings
+            )
+            .message
+            .is_empty()
+        );
+        let later = custom_values(
+            &SessionValues {
+                started_ms: Some(6_000),
+                ..session
+            },
+            &settings,
+        );
         assert_eq!(later.message["ccaiCallDurationNum"], json!(125));
     }
 
@@ -223,11 +247,19 @@ mod tests {
         let mut settings = FieldSettings::default();
         settings.sdk_keys.insert(
             "tier".into(),
-            SdkKeyTarget { attribute: "loyaltyTierStr".into(), field: None, mapped_at_ms: 0 },
+            SdkKeyTarget {
+                attribute: "loyaltyTierStr".into(),
+                field: None,
+                mapped_at_ms: 0,
+            },
         );
         settings.sdk_keys.insert(
             "orders".into(),
-            SdkKeyTarget { attribute: "ordersCountNum".into(), field: None, mapped_at_ms: 0 },
+            SdkKeyTarget {
+                attribute: "ordersCountNum".into(),
+                field: None,
+                mapped_at_ms: 0,
+            },
         );
         // Mapped to one of the twelve that is not created: nothing.
         settings.sdk_keys.insert(
@@ -267,6 +299,9 @@ mod tests {
             ..FieldFacts::default()
         });
         assert_eq!((first.duration, first.hold_time), (Some(10.0), Some(3.0)));
-        assert_eq!(first.custom_data, *json!({"a": 1, "b": 3}).as_object().unwrap());
+        assert_eq!(
+            first.custom_data,
+            *json!({"a": 1, "b": 3}).as_object().unwrap()
+        );
     }
 }

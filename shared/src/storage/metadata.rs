@@ -63,7 +63,10 @@ fn field_facts(object: &Map<String, Value>) -> crate::custom_fields::FieldFacts 
             .and_then(|o| text(o.get("name")))
     };
     crate::custom_fields::FieldFacts {
-        session_type: text(first(object, &["session_type_v2", "call_type", "chat_type"])),
+        session_type: text(first(
+            object,
+            &["session_type_v2", "call_type", "chat_type"],
+        )),
         queue_name: name("selected_menu"),
         menu_selection: name("menu_path"),
         duration: seconds(first(object, &["call_duration", "chat_duration"])),

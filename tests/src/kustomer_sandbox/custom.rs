@@ -42,7 +42,9 @@ fn check_one(
         "At" => value
             .as_str()
             .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
-        "Url" => value.as_str().is_some_and(|s| reqwest::Url::parse(s).is_ok()),
+        "Url" => value
+            .as_str()
+            .is_some_and(|s| reqwest::Url::parse(s).is_ok()),
         _ => {
             if !defined.is_some_and(|d| d.contains_key(name)) {
                 return Err("an Id attribute must be defined in the metadata first".into());
@@ -58,8 +60,13 @@ fn check_one(
 }
 
 /// Keys a metadata property carries about its history: shown on reads, not writable.
-pub(super) const AUDIT_KEYS: [&str; 5] =
-    ["createdAt", "createdBy", "modifiedAt", "modifiedBy", "updatedAt"];
+pub(super) const AUDIT_KEYS: [&str; 5] = [
+    "createdAt",
+    "createdBy",
+    "modifiedAt",
+    "modifiedBy",
+    "updatedAt",
+];
 
 /// The type Kustomer derives from the suffix, as the metadata answer shows it.
 pub(super) fn type_of(name: &str) -> &'static str {
