@@ -307,7 +307,9 @@ async fn r_e_1_rejected_session_events_are_listed_newest_first() {
 }
 
 /// The Kustomer sandbox set to the stricter reading of `PUT /v1/metadata` (it replaces the
-/// properties), with attributes another app defined before the bridge.
+/// properties), with attributes another app defined before the bridge. On a store of its own:
+/// created fields apply to every session the table's workers see, and the DynamoDB Local
+/// table is shared by the test binaries (the settings' store calls are in the contract suite).
 async fn rig_with_existing_attributes() -> Rig {
     let platforms = SandboxedPlatforms::start_both(
         Default::default(),
@@ -328,7 +330,15 @@ async fn rig_with_existing_attributes() -> Rig {
             json!({"displayName": "VIP", "type": "boolean", "modifiedAt": "2026-01-01T00:00:00Z", "modifiedBy": "other-app"}),
         );
     });
-    rig_on(platforms).await
+    let store: Arc<dyn StateStore> = Arc::new(bridge_shared::store::EmbeddedStore::new());
+    let api = AdminApi {
+        status: platforms.status_service(store.clone()),
+        store,
+        ccai: platforms.ccai_client.clone(),
+        kustomer: platforms.kustomer_client.clone(),
+        admin_token: Secret::new("admin"),
+    };
+    Rig { platforms, api }
 }
 
 /// R-CF-1, R-CF-2: each of the twelve fields is created in Kustomer's metadata with its type

@@ -199,7 +199,7 @@ fn not_yet(title: &str, issue: &str) -> Section {
 }
 
 /// How many scenarios the demo plays (for the progress display).
-pub const SCENARIOS: usize = 8;
+pub const SCENARIOS: usize = 9;
 
 /// Plays every scenario and returns the report. A scenario that fails is reported as failed.
 pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report {
@@ -225,6 +225,9 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
         ("external storage", |b, r| {
             Box::pin(crate::files::external_storage(b, r))
         }),
+        ("custom fields", |b, r| {
+            Box::pin(crate::fields::custom_fields(b, r))
+        }),
     ];
     for (name, scenario) in scenarios {
         progress(name);
@@ -237,10 +240,6 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
     }
     for (title, issue) in [
         ("Click-to-call (R-C2C)", "needs the click-to-call function"),
-        (
-            "Custom fields and SDK custom data (R-CF)",
-            "needs the custom-fields admin and field values on each session's message",
-        ),
         (
             "The agent widget inside Kustomer (R-A)",
             "needs the widget page",

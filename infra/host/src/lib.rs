@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod backends;
 pub mod demo;
+pub mod fields;
 pub mod files;
 pub mod functions;
 pub mod host;

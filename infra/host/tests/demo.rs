@@ -254,6 +254,45 @@ async fn the_demo_report_shows_what_happened_and_what_is_not_built_yet() {
         )
     );
 
+    // R-CF-3, R-CF-4, R-CF-5: five fields created mid-run reach only the sessions that started
+    // after them, on their one message, completed by the later rating; an SDK key lands in
+    // the attribute it is mapped to.
+    let fields = report.section("Custom fields created mid-run").unwrap();
+    assert_eq!(
+        fields.counted("fields created"),
+        Some(5),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(
+        fields.counted("sessions started before the fields, without values"),
+        Some(2)
+    );
+    assert_eq!(
+        fields.counted("sessions started after the fields, with values"),
+        Some(2)
+    );
+    assert_eq!(fields.counted("messages per session"), Some(1));
+    let after: Vec<&String> = fields
+        .lines
+        .iter()
+        .filter(|l| l.contains("started after"))
+        .collect();
+    assert!(
+        after[0].contains("ccaiCallDurationNum=125") && after[0].contains("ccaiCsatRatingNum=4"),
+        "{after:?}"
+    );
+    assert!(
+        after[1].contains("loyaltyTierStr=\"gold\"") && after[1].contains("ccaiCustomUserIdStr"),
+        "{after:?}"
+    );
+    assert!(
+        fields
+            .lines
+            .iter()
+            .any(|l| l.starts_with("an unknown field: 400"))
+    );
+
     let widget = report.section("The agent widget").unwrap();
     assert!(matches!(widget.status, Status::NotImplemented(_)));
     assert!(report.to_html().contains("Not implemented yet"));
