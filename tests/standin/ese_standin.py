@@ -17,7 +17,12 @@ Kustomer exactly once. Its Kustomer is strict (issue 12): it refuses attributes 
 document, tag names in `tags`, and it loses the first answer of every note and message (the
 write applied, a 502 returned), lists a conversation's notes, and serves the message lookup
 only under the OpenAPI spelling `externalid=` — so a bridge that re-sends after a lost answer
-leaves a duplicate, which is checked. Exit status 0 when every check passes.
+leaves a duplicate, which is checked. Custom fields (issue 15): the admin creates seven of them
+through the bridge's admin API; a call that started before carries none, one that starts after
+carries their values on its one message, the rating that comes later added by an update — and
+this Kustomer *replaces* a message's `custom` on update (the reading the Rust sandbox does not
+play by default), checks each value's type by its suffix, and keeps the metadata properties
+another app defined. Exit status 0 when every check passes.
 """
 
 import base64
@@ -139,8 +144,8 @@ def agent_info(agent_id):
     return {k: a[k] for k in ("id", "first_name", "last_name", "email", "agent_number")}
 
 
-def call(call_id, minute, status, agent=None, transfers=(), ends=True, fail_reason="nothing"):
-    start = T0 + timedelta(minutes=minute)
+def call(call_id, minute, status, agent=None, transfers=(), ends=True, fail_reason="nothing", start=None):
+    start = start or T0 + timedelta(minutes=minute)
     return {
         "id": call_id, "parent_id": None, "call_uuid": f"uuid-{call_id}", "lang": "en",
         "call_type": "Voice Inbound (IVR)", "status": status, "sub_status": None,
@@ -266,13 +271,23 @@ def new(kind, attributes, relationships=None):
 
 
 def bad_custom(custom):
+    """Kustomer's naming suffixes (its OpenAPI document): Num a number, Str/Txt text of at most
+    1024 characters, Bool a boolean, At an ISO date; null clears."""
     if custom is None:
         return None
     if not isinstance(custom, dict):
         return "custom must be an object"
-    for key in custom:
+    for key, value in custom.items():
         if not key.endswith(SUFFIXES):
             return f"custom.{key}: the name needs a type suffix"
+        if value is None:
+            continue
+        if key.endswith("Num") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"custom.{key}: a number is required"
+        if key.endswith(("Str", "Txt")) and (not isinstance(value, str) or len(value) > 1024):
+            return f"custom.{key}: text of at most 1024 characters is required"
+        if key.endswith("Bool") and not isinstance(value, bool):
+            return f"custom.{key}: a boolean is required"
     return None
 
 
@@ -468,6 +483,29 @@ def get_message(s, m, q, body):
     return doc("message", record) if record else err(404, "message not found")
 
 
+# PATCH /v1/messages/{id} ("Update message attributes" in Kustomer's OpenAPI document).
+MESSAGE_UPDATE_KEYS = {"conversation", "externalId", "preview", "subject", "status", "error", "errorAt",
+                       "sentAt", "size", "attachments", "meta", "custom", "related", "sentiment",
+                       "createdAt", "modifiedAt", "updatedAt", "createdBy", "modifiedBy", "lang"}
+MESSAGE_UPDATES = {}
+
+
+def patch_message(s, m, q, body):
+    record = K["message"].get(m.group(1))
+    if record is None:
+        return err(404, "message not found")
+    if not isinstance(body, dict):
+        return err(400, "body must be an object")
+    why = unknown_keys(body, MESSAGE_UPDATE_KEYS) or bad_custom(body.get("custom"))
+    if why:
+        return err(400, why)
+    # Whether custom merges or is replaced is not documented: this stand-in replaces it.
+    record["attributes"].update(body)
+    record["attributes"]["updatedAt"] = iso(datetime.now(timezone.utc))
+    MESSAGE_UPDATES[record["id"]] = MESSAGE_UPDATES.get(record["id"], 0) + 1
+    return doc("message", record)
+
+
 def users(s, m, q, body):
     email = q.get("email")
     found = [r for r in K["user"].values() if email is None or r["attributes"]["email"] == email]
@@ -487,7 +525,7 @@ def put_metadata(s, m, q, body):
     if resource not in METADATA or not isinstance(properties, dict):
         return err(400, "properties are required")
     for name, spec in properties.items():
-        if not name.endswith(SUFFIXES) or "displayName" not in spec:
+        if not name.endswith(SUFFIXES) or not isinstance(spec, dict) or "displayName" not in spec:
             return err(400, f"properties.{name}: a type suffix and a displayName are required")
     METADATA[resource].update(properties)  # merging (kustomer-api.md, L)
     return get_metadata(s, m, q, body)
@@ -541,6 +579,7 @@ class Kustomer(Handler):
         ("POST", r"/v1/conversations/([0-9a-f]{24})/notes", child("note", NOTE_KEYS, ("body",))),
         ("GET", r"/v1/conversations/([0-9a-f]{24})/notes", conversation_notes),
         ("GET", r"/v1/messages/([^/]+)", get_message),
+        ("PATCH", r"/v1/messages/([0-9a-f]{24})", patch_message),
         ("POST", r"/v1/attachments", create_attachment),
         ("GET", r"/v1/users", users),
         ("GET", r"/v1/metadata/([a-z]+)", get_metadata),
@@ -595,6 +634,17 @@ def post(url, user, password, events):
         return e.code, None
 
 
+def admin(port, method, path, body):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                     method=method, headers={"content-type": "application/json",
+                                                             "authorization": "Bearer standin-admin"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
 # ---------------------------------------------------------------- the run
 
 def main():
@@ -620,7 +670,7 @@ def main():
     env = dict(os.environ, KUSTOMER_BASE_URL=kustomer_url, KUSTOMER_API_KEY=KUSTOMER_KEY,
                CCAI_BASE_URL=ccai_url, CCAI_SUBDOMAIN=SUBDOMAIN, CCAI_API_TOKEN=CCAI_TOKEN,
                CCAI_EVENTS_CREDENTIALS=",".join(f"{u}:{p}" for u, p in FEEDS.items()),
-               RECONCILE_SECONDS="3", FILE_LOOK_SECONDS="1", RUST_LOG="warn")
+               RECONCILE_SECONDS="3", FILE_LOOK_SECONDS="1", RUST_LOG="warn", ADMIN_TOKEN="standin-admin")
     for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "TABLE_NAME", "BUCKET_NAME"):
         env.pop(var, None)
     workdir = tempfile.mkdtemp(prefix="ese-standin-")
@@ -681,11 +731,30 @@ def main():
                     raise SystemExit("bridge-local serve did not start:\n" + "".join(log))
                 time.sleep(0.2)
         url = f"http://127.0.0.1:{port}/webhooks/ccai"
+        # Custom fields (issue 15): another app defined a message attribute before; the admin
+        # creates seven fields. Call 5001 started before them; call 5004 starts after.
+        METADATA["message"]["orderRefStr"] = {"displayName": "Order reference"}
+        fields = ["session_id", "call_duration", "from_phone", "queue_name", "session_type", "csat_rating",
+                  "custom_user_id"]
+        for field in fields:
+            status, answer = admin(port, "POST", "/admin/custom-fields", {"field": field})
+            check(status == 201, f"R-CF-2: the admin creates {field} (got {status} {answer})")
+        status, answer = admin(port, "POST", "/admin/custom-fields", {"field": "queue name"})
+        check(status == 400 and "queue_name" in json.dumps(answer), f"an unknown field names the valid ones ({status})")
+        start = datetime.now(timezone.utc) + timedelta(milliseconds=500)
+        late = call(5004, 0, "finished", agent=101, start=start)
+        late.update(queued_at=iso(start + timedelta(milliseconds=100)), assigned_at=iso(start + timedelta(milliseconds=200)),
+                    connected_at=iso(start + timedelta(milliseconds=300)), ends_at=iso(start + timedelta(seconds=2)),
+                    updated_at=iso(start + timedelta(seconds=2, milliseconds=100)))
+        with LOCK:
+            CALLS[5004] = late
+        time.sleep(max(0.0, (start + timedelta(seconds=2, milliseconds=200) - datetime.now(timezone.utc)).total_seconds()))
         sessions = {
             ("call", 5001): stages("call", 5001, "+15557770001", "Support", [101], ("Resolved", "Refund sent")),
             ("call", 5002): stages("call", 5002, "+15557770002", "Support", [101, 102], ("Escalated", "Billing")),
             ("call", 5003): stages("call", 5003, "+15557770003", "Support", [], None),
             ("chat", 6001): stages("chat", 6001, "end_user_8001", "Web help", [101], ("Answered", "Order status")),
+            ("call", 5004): stages("call", 5004, "+15557770004", "Support", [101], ("Resolved", "Fields")),
         }
         print(f"ESE stand-in → bridge-local serve (tenant storage: {where})")
         status, _ = post(url, "calls-feed", "wrong", sessions[("call", 5001)][:1])
@@ -710,6 +779,15 @@ def main():
         time.sleep(1)
         land("chat-6001.txt", transcript.encode())
 
+        # Once call 5004's message is written, its caller rates it (R-CF-4: a late value).
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with LOCK:
+                if find_by("message", "externalId", "ccai-call-5004-session"):
+                    CALLS[5004].update(rating="4", updated_at=iso(datetime.now(timezone.utc)))
+                    break
+            time.sleep(0.2)
+
         # Quiet for 8 s (after at least four scheduled runs), at most 90 s: a late file takes a
         # scheduled look (every 3 s here) and a stream delivery to land.
         last, quiet_since, started = None, time.time(), time.time()
@@ -729,8 +807,9 @@ def main():
             for phone in ("+15557770001", "+15557770002", "+15557770003"):
                 n = sum(1 for c in customers if any(p["phone"] == phone for p in c["attributes"].get("phones", [])))
                 check(n == 1, f"one customer for the caller ending {phone[-4:]} (found {n})")
-            check(len(customers) == 4, f"four customers in all (found {len(customers)})")
-            expected = {("call", 5001): [ana], ("call", 5002): [ben], ("call", 5003): [], ("chat", 6001): [ana]}
+            check(len(customers) == 5, f"five customers in all (found {len(customers)})")
+            expected = {("call", 5001): [ana], ("call", 5002): [ben], ("call", 5003): [], ("chat", 6001): [ana],
+                        ("call", 5004): [ana]}
             tags = {t["id"]: t["attributes"]["name"] for t in K["tag"].values()}
             for (kind, sid), assignees in expected.items():
                 mine = [c for c in conversations if c["attributes"].get("externalId") == f"ccai-{kind}-{sid}"]
@@ -755,7 +834,7 @@ def main():
                     rating = [n for n in notes if n.startswith("Customer rating: 5/5")]
                     check(len(rating) == 1, f"chat {sid}: the rating once ({notes})")
             assigned = [c for c in customers if c["attributes"].get("custom", {}).get("ccaiAssignedAgentStr")]
-            check(len(assigned) == 3, f"R-K-3: the three answered sessions' new customers name their agent ({len(assigned)})")
+            check(len(assigned) == 4, f"R-K-3: the four answered sessions' new customers name their agent ({len(assigned)})")
             check("ccaiAssignedAgentStr" in METADATA["customer"], "R-K-3: the customer attribute was provisioned")
             notes = {r["attributes"].get("externalId"): r for r in K["note"].values()}
             rec = notes.get("ccai-call-5001-recording")
@@ -776,6 +855,26 @@ def main():
                 ids = [r["attributes"].get("externalId") for r in K[kind].values()]
                 repeated = sorted({i for i in ids if i and ids.count(i) > 1})
                 check(not repeated, f"R-E-2: every {kind} once although each lost its first answer (repeated: {repeated})")
+            wanted = {"ccaiSessionIdStr": "Session ID", "ccaiCallDurationNum": "Call Duration",
+                      "ccaiFromPhoneStr": "From Phone Number", "ccaiQueueNameStr": "Queue Name",
+                      "ccaiSessionTypeStr": "Session Type", "ccaiCsatRatingNum": "CSAT Rating",
+                      "ccaiCustomUserIdStr": "Custom User ID"}
+            shown = {k: v.get("displayName") for k, v in METADATA["message"].items() if k in wanted}
+            check(shown == wanted, f"R-CF-2: the fields exist in the message metadata ({shown})")
+            check("orderRefStr" in METADATA["message"], "R-CF-2: another app's attribute is kept")
+            check(METADATA["customer"].get("ccaiCustomUserIdStr", {}).get("displayName") == "Custom User ID",
+                  "R-CF-4: the custom user id is also a customer attribute")
+            first = find_by("message", "externalId", "ccai-call-5001-session")
+            check(first is not None and not first["attributes"].get("custom"),
+                  f"R-CF-3: call 5001 started before the fields: no values ({first and first['attributes'].get('custom')})")
+            late_message = find_by("message", "externalId", "ccai-call-5004-session")
+            custom = (late_message or {"attributes": {}})["attributes"].get("custom")
+            check(custom == {"ccaiSessionIdStr": "5004", "ccaiCallDurationNum": 119, "ccaiFromPhoneStr": "+15557770004",
+                             "ccaiQueueNameStr": MENU["name"], "ccaiSessionTypeStr": "Voice Inbound (IVR)",
+                             "ccaiCsatRatingNum": 4},
+                  f"R-CF-4: call 5004's message holds every value, the later rating too ({custom})")
+            updates = MESSAGE_UPDATES.get((late_message or {}).get("id"), 0)
+            check(updates == 1, f"R-CF-4: one update for the one late value ({updates})")
             lost = sum(1 for k, _ in LOST_ONCE if k == "note")
             check(lost >= 8, f"the notes' first answers were lost ({lost} notes)")
             unexpected = list(UNEXPECTED)
