@@ -459,11 +459,10 @@ async fn r_cf_1_r_cf_2_every_field_is_provisioned_with_its_name_type_and_display
         .unwrap()
         .clone();
     assert!(hold["created"].is_null(), "{hold}");
-    assert_eq!(
+    assert!(
         rig.platforms
             .kustomer
             .inspect(|w| w.metadata["message"].contains_key("ccaiHoldTimeNum")),
-        true,
         "Kustomer keeps the attribute"
     );
     let (status, _) = call(&rig, "DELETE", "/admin/custom-fields/nope", json!({})).await;

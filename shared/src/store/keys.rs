@@ -10,8 +10,9 @@
 //! | CCAI agent owner (R-S-3) | `CCAI_AGENT#<id>` | `OWNER` | `body` {email}: one Kustomer user per CCAI agent |
 //! | agent sync state (R-S) | `AGENT#<email>` | `LEASE` | on the lease item: `state` {last applied, pending, ignored, last error, last reflected}, `state_ver` (the change's time) |
 //! | agent index | `AGENTS` | `<email>` | `body` {email}: the admin's agent list |
-//! | configuration | `CONFIG` | `STATUS_MAP`, `FIELDS`, `SDK_KEYS`, `CURSOR#calls`, `CURSOR#chats` | `body`, `ver` |
-//! | session link | `SESSION#call#<id>`, `SESSION#chat#<id>` | `LINK` | `body` {conversation, customer, customer created, assignee, phone note, session message, notes written} |
+//! | configuration | `CONFIG` | `STATUS_MAP`, `CURSOR#calls`, `CURSOR#chats`, `CUSTOMER_ATTR#…` | `body`, `ver` |
+//! | custom fields (R-CF) | `FIELDS` | `FIELD#<id>` {created_at, created_by}, `SDK_KEYS` {key: target} | `body` |
+//! | session link | `SESSION#call#<id>`, `SESSION#chat#<id>` | `LINK` | `body` {conversation, customer, customer created, assignee, phone note, session message (id, custom values written), notes written, customer custom values} |
 //! | session's latest ESE item (R-E-5) | `SESSION#call#<id>`, `SESSION#chat#<id>` | `ESE` | `body` (the `item`), `ver` (the event's `timestamp` ms) |
 //! | rejected ESE event | `REJECTED` | `<received ms>#<id>` | `body` {error, field, event (redacted), received_at}, `ttl` |
 //! | customer link | `CUSTOMER#phone#<e164>`, `CUSTOMER#uid#<identifier>` | `LINK` | `body` {Kustomer customer id} |
@@ -50,7 +51,7 @@ impl ItemKey {
         Self::new(agent_pk(email), "LEASE")
     }
 
-    /// `name`: `STATUS_MAP`, `FIELDS`, `SDK_KEYS`, `CURSOR#calls`, `CURSOR#chats`, …
+    /// `name`: `STATUS_MAP`, `CURSOR#calls`, `CURSOR#chats`, …
     pub fn config(name: &str) -> Self {
         Self::new("CONFIG", name)
     }
