@@ -4,6 +4,9 @@
 //! loopback. Then the same batches once more (a redelivery). Reports per event: time, store
 //! reads and writes; per session: Kustomer and CCAI requests.
 //!
+//! The whole run is made twice in one process: without custom fields, then with all twelve
+//! created (R-CF), so their cost is a ratio of one run.
+//!
 //!   bench/run sync-worker [SESSIONS=200]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -82,6 +85,56 @@ fn report(name: &str, pass: &Pass, events: usize, sessions: usize) {
     );
 }
 
+async fn run(dynamo: Arc<dyn StateStore>, sessions: usize, fields: bool) -> (Pass, Pass, usize) {
+    let store = Arc::new(CountingStore::new(dynamo));
+    let platforms = SandboxedPlatforms::start().await.unwrap();
+    let agent = platforms.add_agent(
+        &format!("bench-agent-{}@example.com", uuid::Uuid::new_v4().simple()),
+        "Ana",
+        "Available",
+    );
+    let api = SyncApi {
+        storage: None,
+        status: platforms.status_service(store.clone()),
+        store: store.clone(),
+        ccai: platforms.ccai_client.clone(),
+        kustomer: platforms.kustomer_client.clone(),
+        caller_country: Default::default(),
+        failures: Default::default(),
+    };
+    let admin = bridge_shared::custom_fields::admin::FieldAdmin {
+        store: store.as_ref(),
+        kustomer: &platforms.kustomer_client,
+    };
+    for field in bridge_shared::custom_fields::CATALOGUE {
+        if fields {
+            admin.create(field.id.as_str(), "bench", UnixMillis(0)).await.unwrap();
+        } else {
+            admin.delete(field.id.as_str(), UnixMillis::now()).await.unwrap();
+        }
+    }
+    let driver = ScenarioDriver::new(&platforms.ccai, None);
+    let mut items = Vec::new();
+    for i in 0..sessions {
+        // A new caller each time: every session creates a customer and a conversation.
+        let call = driver
+            .ivr_call_answered(agent, &format!("+1555{:07}", 2_000_000 + i + if fields { 500_000 } else { 0 }))
+            .await;
+        for sent in &call.events {
+            let event = sent.trigger();
+            items.push(inbox_item(&event, UnixMillis::now()).unwrap());
+        }
+    }
+    let first = pass(&api, &store, &platforms, &items).await;
+    let again = pass(&api, &store, &platforms, &items).await;
+    println!(
+        "{}: busiest second at CCAI: {} requests (tenant limit 10/s)",
+        if fields { "twelve fields" } else { "no fields" },
+        platforms.ccai.busiest_second()
+    );
+    (first, again, items.len())
+}
+
 #[tokio::main]
 async fn main() {
     let sessions = arg(1, 200);
@@ -96,36 +149,16 @@ async fn main() {
             table,
         ))
     };
-    let store = Arc::new(CountingStore::new(dynamo));
-    let platforms = SandboxedPlatforms::start().await.unwrap();
-    let agent = platforms.add_agent("bench-agent@example.com", "Ana", "Available");
-    let driver = ScenarioDriver::new(&platforms.ccai, None);
-    let mut items = Vec::new();
-    for i in 0..sessions {
-        // A new caller each time: every session creates a customer and a conversation.
-        let call = driver
-            .ivr_call_answered(agent, &format!("+1555{:07}", 2_000_000 + i))
-            .await;
-        for sent in &call.events {
-            let event = sent.trigger();
-            items.push(inbox_item(&event, UnixMillis::now()).unwrap());
-        }
-    }
-    let api = SyncApi {
-        storage: None,
-        status: platforms.status_service(store.clone()),
-        store: store.clone(),
-        ccai: platforms.ccai_client.clone(),
-        kustomer: platforms.kustomer_client.clone(),
-        caller_country: Default::default(),
-        failures: Default::default(),
-    };
-    let first = pass(&api, &store, &platforms, &items).await;
-    report("first delivery", &first, items.len(), sessions);
-    let again = pass(&api, &store, &platforms, &items).await;
-    report("redelivery", &again, items.len(), sessions);
+    let (plain, plain_again, events) = run(dynamo.clone(), sessions, false).await;
+    report("no fields, first delivery", &plain, events, sessions);
+    report("no fields, redelivery", &plain_again, events, sessions);
+    let (fields, fields_again, events) = run(dynamo, sessions, true).await;
+    report("twelve fields, first delivery", &fields, events, sessions);
+    report("twelve fields, redelivery", &fields_again, events, sessions);
     println!(
-        "busiest second at CCAI: {} requests (tenant limit 10/s)",
-        platforms.ccai.busiest_second()
+        "twelve fields / none, first delivery: median time per event {:.2}x, store reads {:.2}x, Kustomer requests {:.2}x",
+        median(fields.per_event.clone()).as_secs_f64() / median(plain.per_event.clone()).as_secs_f64(),
+        fields.reads as f64 / plain.reads as f64,
+        fields.kustomer as f64 / plain.kustomer as f64,
     );
 }

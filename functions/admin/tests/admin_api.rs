@@ -32,7 +32,10 @@ async fn rig_with_ccai_password(password: Option<&str>) -> Rig {
 
 /// The admin API on DynamoDB Local with these platforms' clients.
 async fn rig_on(platforms: SandboxedPlatforms) -> Rig {
-    let store: Arc<dyn StateStore> = Arc::new(bridge_tests::local::dynamo_store().await);
+    rig_on_store(platforms, Arc::new(bridge_tests::local::dynamo_store().await))
+}
+
+fn rig_on_store(platforms: SandboxedPlatforms, store: Arc<dyn StateStore>) -> Rig {
     let api = AdminApi {
         status: platforms.status_service(store.clone()),
         store,
@@ -330,15 +333,7 @@ async fn rig_with_existing_attributes() -> Rig {
             json!({"displayName": "VIP", "type": "boolean", "modifiedAt": "2026-01-01T00:00:00Z", "modifiedBy": "other-app"}),
         );
     });
-    let store: Arc<dyn StateStore> = Arc::new(bridge_shared::store::EmbeddedStore::new());
-    let api = AdminApi {
-        status: platforms.status_service(store.clone()),
-        store,
-        ccai: platforms.ccai_client.clone(),
-        kustomer: platforms.kustomer_client.clone(),
-        admin_token: Secret::new("admin"),
-    };
-    Rig { platforms, api }
+    rig_on_store(platforms, Arc::new(bridge_shared::store::EmbeddedStore::new()))
 }
 
 /// R-CF-1, R-CF-2: each of the twelve fields is created in Kustomer's metadata with its type

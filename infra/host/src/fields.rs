@@ -31,6 +31,19 @@ fn custom_data(run: &str) -> Value {
            "cart": {"value": format!("cart-{run}"), "type": "string", "label": "Cart"}})
 }
 
+async fn remove_fields(admin: &Tab<'_>) -> Result<(), String> {
+    for field in FIVE {
+        admin
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/admin/custom-fields/{field}"),
+                json!({}),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn custom_fields(backends: &Backends, run: &str) -> crate::demo::Outcome {
     let sandboxes = SandboxedPlatforms::start()
         .await
@@ -55,15 +68,7 @@ pub async fn custom_fields(backends: &Backends, run: &str) -> crate::demo::Outco
     let mut section =
         Section::done("Custom fields created mid-run, filled for later sessions (R-CF, R-U-9)");
     // The fields live in the state table every scenario shares: start from none, end with none.
-    for field in FIVE {
-        admin
-            .send(
-                reqwest::Method::DELETE,
-                &format!("/admin/custom-fields/{field}"),
-                json!({}),
-            )
-            .await?;
-    }
+    remove_fields(&admin).await?;
 
     // Sessions are played silently, their SDK custom data set, then their events sent.
     let sink = EventSink::new(
@@ -196,15 +201,7 @@ pub async fn custom_fields(backends: &Backends, run: &str) -> crate::demo::Outco
             session.session_id
         ));
     }
-    for field in FIVE {
-        admin
-            .send(
-                reqwest::Method::DELETE,
-                &format!("/admin/custom-fields/{field}"),
-                json!({}),
-            )
-            .await?;
-    }
+    remove_fields(&admin).await?;
     section.count("fields created", created);
     section.count(
         "sessions started before the fields, without values",

@@ -44,7 +44,12 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("bridge-intake", "POST", "/webhooks/storage"));
     assert!(has("bridge-admin", "GET", "/admin/dead-letters"));
     assert!(has("bridge-admin", "POST", "/admin/dead-letters/replay"));
-    assert_eq!(routes.len(), 13);
+    assert!(has("bridge-admin", "GET", "/admin/custom-fields"));
+    assert!(has("bridge-admin", "POST", "/admin/custom-fields"));
+    assert!(has("bridge-admin", "DELETE", "/admin/custom-fields/{field}"));
+    assert!(has("bridge-admin", "GET", "/admin/sdk-keys"));
+    assert!(has("bridge-admin", "PUT", "/admin/sdk-keys"));
+    assert_eq!(routes.len(), 18);
 }
 
 #[test]
