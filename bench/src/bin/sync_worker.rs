@@ -108,9 +108,15 @@ async fn run(dynamo: Arc<dyn StateStore>, sessions: usize, fields: bool) -> (Pas
     };
     for field in bridge_shared::custom_fields::CATALOGUE {
         if fields {
-            admin.create(field.id.as_str(), "bench", UnixMillis(0)).await.unwrap();
+            admin
+                .create(field.id.as_str(), "bench", UnixMillis(0))
+                .await
+                .unwrap();
         } else {
-            admin.delete(field.id.as_str(), UnixMillis::now()).await.unwrap();
+            admin
+                .delete(field.id.as_str(), UnixMillis::now())
+                .await
+                .unwrap();
         }
     }
     let driver = ScenarioDriver::new(&platforms.ccai, None);
@@ -118,7 +124,13 @@ async fn run(dynamo: Arc<dyn StateStore>, sessions: usize, fields: bool) -> (Pas
     for i in 0..sessions {
         // A new caller each time: every session creates a customer and a conversation.
         let call = driver
-            .ivr_call_answered(agent, &format!("+1555{:07}", 2_000_000 + i + if fields { 500_000 } else { 0 }))
+            .ivr_call_answered(
+                agent,
+                &format!(
+                    "+1555{:07}",
+                    2_000_000 + i + if fields { 500_000 } else { 0 }
+                ),
+            )
             .await;
         for sent in &call.events {
             let event = sent.trigger();
@@ -157,7 +169,8 @@ async fn main() {
     report("twelve fields, redelivery", &fields_again, events, sessions);
     println!(
         "twelve fields / none, first delivery: median time per event {:.2}x, store reads {:.2}x, Kustomer requests {:.2}x",
-        median(fields.per_event.clone()).as_secs_f64() / median(plain.per_event.clone()).as_secs_f64(),
+        median(fields.per_event.clone()).as_secs_f64()
+            / median(plain.per_event.clone()).as_secs_f64(),
         fields.reads as f64 / plain.reads as f64,
         fields.kustomer as f64 / plain.kustomer as f64,
     );

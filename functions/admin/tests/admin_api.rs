@@ -32,7 +32,10 @@ async fn rig_with_ccai_password(password: Option<&str>) -> Rig {
 
 /// The admin API on DynamoDB Local with these platforms' clients.
 async fn rig_on(platforms: SandboxedPlatforms) -> Rig {
-    rig_on_store(platforms, Arc::new(bridge_tests::local::dynamo_store().await))
+    rig_on_store(
+        platforms,
+        Arc::new(bridge_tests::local::dynamo_store().await),
+    )
 }
 
 fn rig_on_store(platforms: SandboxedPlatforms, store: Arc<dyn StateStore>) -> Rig {
@@ -333,7 +336,10 @@ async fn rig_with_existing_attributes() -> Rig {
             json!({"displayName": "VIP", "type": "boolean", "modifiedAt": "2026-01-01T00:00:00Z", "modifiedBy": "other-app"}),
         );
     });
-    rig_on_store(platforms, Arc::new(bridge_shared::store::EmbeddedStore::new()))
+    rig_on_store(
+        platforms,
+        Arc::new(bridge_shared::store::EmbeddedStore::new()),
+    )
 }
 
 /// R-CF-1, R-CF-2: each of the twelve fields is created in Kustomer's metadata with its type

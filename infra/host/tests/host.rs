@@ -46,7 +46,11 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("bridge-admin", "POST", "/admin/dead-letters/replay"));
     assert!(has("bridge-admin", "GET", "/admin/custom-fields"));
     assert!(has("bridge-admin", "POST", "/admin/custom-fields"));
-    assert!(has("bridge-admin", "DELETE", "/admin/custom-fields/{field}"));
+    assert!(has(
+        "bridge-admin",
+        "DELETE",
+        "/admin/custom-fields/{field}"
+    ));
     assert!(has("bridge-admin", "GET", "/admin/sdk-keys"));
     assert!(has("bridge-admin", "PUT", "/admin/sdk-keys"));
     assert_eq!(routes.len(), 18);
