@@ -12,6 +12,7 @@
 
 pub mod blob;
 pub mod ccai;
+pub mod click_to_call;
 pub mod clock;
 pub mod coldstart;
 pub mod config;

@@ -78,6 +78,19 @@ impl SandboxedPlatforms {
             DEFAULT_LEASE,
         )
     }
+
+    /// Click-to-call on `store` with these platforms' clients (national numbers read as US).
+    pub fn click_to_call(
+        &self,
+        store: Arc<dyn StateStore>,
+    ) -> bridge_shared::click_to_call::ClickToCall {
+        bridge_shared::click_to_call::ClickToCall {
+            store,
+            kustomer: self.kustomer_client.clone(),
+            ccai: self.ccai_client.clone(),
+            country: Default::default(),
+        }
+    }
 }
 
 /// A bucket of its own in the S3 stand-in playing the tenant's Cloud Storage bucket, when the

@@ -5,11 +5,13 @@
 //! | `POST /agents/instances` `{email, instance_id}` | 201 `{lease_token, expires_at}` · 409 `{error, held_by, expires_in_s}` |
 //! | `PUT /agents/instances/{instance_id}` `{email, lease_token}` | 200 `{expires_at}` · 409 |
 //! | `DELETE /agents/instances/{instance_id}` `{email, lease_token}` | 204 |
+//! | `POST /click-to-call` `{agent_email, phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 502 when a platform failed (R-C2C) |
 //! | `POST /webhooks/kustomer/status` `{email, instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`) · 400 (a field, or `changed_at` over 5 minutes from the server's clock) · 409 · 422 |
 //!
 //! Every route needs `Authorization: Bearer <BRIDGE_TOKEN>`, compared in constant time.
 
 use bridge_shared::UnixMillis;
+use bridge_shared::click_to_call::{ClickError, ClickOutcome, ClickRequest, ClickToCall};
 use bridge_shared::config::Secret;
 use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
 use bridge_shared::retry::Retryable;
@@ -25,6 +27,7 @@ use serde_json::{Value, json};
 pub struct StatusApi {
     pub service: StatusService,
     pub bridge_token: Secret,
+    pub click: ClickToCall,
 }
 
 /// The body as `T`, or why not (serde names the field), for a 400.
@@ -67,6 +70,40 @@ fn failure(err: StatusError) -> Response<Body> {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "state store unavailable; try again",
             )
+        }
+    }
+}
+
+/// R-C2C-3: the platform's answer passed back as it came.
+async fn click_to_call(api: &StatusApi, request: &Request, now: UnixMillis) -> Response<Body> {
+    let click: ClickRequest = match body(request) {
+        Ok(b) => b,
+        Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
+    };
+    match api.click.call(&click, now).await {
+        Ok(outcome @ ClickOutcome::Created { .. }) => json_answer(
+            StatusCode::CREATED,
+            serde_json::to_value(&outcome).unwrap_or(Value::Null),
+        ),
+        Ok(outcome @ ClickOutcome::AgentMustAct { .. }) => json_answer(
+            StatusCode::ACCEPTED,
+            serde_json::to_value(&outcome).unwrap_or(Value::Null),
+        ),
+        Ok(ClickOutcome::Refused { message }) => json_answer(
+            StatusCode::BAD_REQUEST,
+            json!({"outcome": "refused", "error": message}),
+        ),
+        Err(ClickError::Invalid(why)) => json_error(StatusCode::BAD_REQUEST, why),
+        Err(err @ ClickError::Store(_)) => {
+            tracing::error!(error = %err, "state store failed");
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state store unavailable; try again",
+            )
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "click-to-call: platform call failed");
+            json_error(StatusCode::BAD_GATEWAY, err.to_string())
         }
     }
 }
@@ -158,7 +195,10 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
                 Err(err) => failure(err),
             }
         }
-        (_, ["agents", "instances", ..]) | (_, ["webhooks", "kustomer", "status"]) => json_error(
+        (Method::POST, ["click-to-call"]) => click_to_call(api, &request, now).await,
+        (_, ["agents", "instances", ..])
+        | (_, ["webhooks", "kustomer", "status"])
+        | (_, ["click-to-call"]) => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed on this route",
         ),

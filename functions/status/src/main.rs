@@ -1,6 +1,7 @@
 //! The status Lambda: configuration, adapters and the runtime; the logic is in `lib.rs` and
 //! `bridge_shared::status`.
 
+use bridge_shared::click_to_call::ClickToCall;
 use bridge_shared::coldstart::ColdStart;
 use bridge_shared::config::seconds_setting;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
@@ -18,10 +19,17 @@ async fn main() -> Result<(), Error> {
         5,
     )?
     .unwrap_or(DEFAULT_LEASE);
+    let click = ClickToCall {
+        store: cold.store.clone(),
+        kustomer: cold.kustomer.clone(),
+        ccai: cold.ccai.clone(),
+        country: cold.config.default_country.clone(),
+    };
     let service = StatusService::new(cold.store, cold.ccai, cold.kustomer, lease_for);
     let api = StatusApi {
         service,
         bridge_token: cold.config.bridge_token.clone(),
+        click,
     };
     bridge_shared::lambda::serve(api, |api, request, now| async move {
         handle(&api, request, now).await

@@ -60,7 +60,8 @@ async fn rig_on(
     let platforms = SandboxedPlatforms::start().await.unwrap();
     let email = format!("{}@example.com", bridge_tests::unique("ana"));
     let agent = platforms.add_agent(&email, "Ana", ccai_status);
-    let service = platforms.status_service(store);
+    let service = platforms.status_service(store.clone());
+    let click = platforms.click_to_call(store);
     let SandboxedPlatforms { ccai, kustomer, .. } = platforms;
     let k: BTreeMap<&'static str, String> = [
         ("K1", "Available"),
@@ -81,6 +82,7 @@ async fn rig_on(
         api: StatusApi {
             service,
             bridge_token: Secret::new(TOKEN),
+            click,
         },
         email,
         agent,

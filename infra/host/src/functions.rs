@@ -104,6 +104,12 @@ pub fn handlers(
     let status = Arc::new(StatusApi {
         service: service(),
         bridge_token: tokens.bridge.clone(),
+        click: bridge_shared::click_to_call::ClickToCall {
+            store: store.clone(),
+            kustomer: platforms.kustomer.clone(),
+            ccai: platforms.ccai.clone(),
+            country: Default::default(),
+        },
     });
     let admin = Arc::new(AdminApi {
         status: service(),

@@ -53,7 +53,8 @@ fn every_route_of_the_template_is_read_with_its_function() {
     ));
     assert!(has("bridge-admin", "GET", "/admin/sdk-keys"));
     assert!(has("bridge-admin", "PUT", "/admin/sdk-keys"));
-    assert_eq!(routes.len(), 18);
+    assert!(has("bridge-status", "POST", "/click-to-call"));
+    assert_eq!(routes.len(), 19);
 }
 
 #[test]
@@ -74,8 +75,9 @@ async fn status_api(store: Arc<dyn StateStore>) -> (StatusApi, SandboxedPlatform
     let platforms = SandboxedPlatforms::start().await.unwrap();
     platforms.add_agent("fixture.agent@example.com", "Fixture", "Available");
     let api = StatusApi {
-        service: platforms.status_service(store),
+        service: platforms.status_service(store.clone()),
         bridge_token: Secret::new("fixture-bridge-token"),
+        click: platforms.click_to_call(store),
     };
     (api, platforms)
 }

@@ -579,6 +579,19 @@ impl ContactSync<'_> {
         placement: &HeldLock<'_>,
         now: UnixMillis,
     ) -> Result<(), ContactError> {
+        // Click-to-call named the conversation (`ticket_id`, back as `out_ticket_id`): the
+        // call belongs there while Kustomer has it (R-C2C-4; the choice followed R-U-2).
+        if let Some(ticket) = &view.ticket {
+            match self.kustomer.conversation(ticket).await {
+                Ok(conversation) => {
+                    outcome.appended_to = Some(conversation.id.clone());
+                    link.conversation_id = Some(conversation.id);
+                    return Ok(());
+                }
+                Err(KustomerError::NotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
         let current = self.current_conversation(customer_id, now).await?;
         let original = self.original_conversation(view, now).await?;
         match place_session(&view.facts, current.as_ref(), original.as_ref()) {
@@ -703,24 +716,12 @@ impl ContactSync<'_> {
         customer_id: &str,
         now: UnixMillis,
     ) -> Result<Option<CurrentConversation>, ContactError> {
-        let key = ItemKey::customer_current_conversation(customer_id);
-        let Some(item) = self.store.get(&key, now).await? else {
-            return Ok(None);
-        };
-        let record: CurrentRecord =
-            serde_json::from_value(item.body).map_err(|e| malformed(&key, e))?;
-        // Open or not is Kustomer's to say: agents close (and delete) conversations there.
-        let open = match self.kustomer.conversation(&record.conversation_id).await {
-            Ok(conversation) => conversation.is_open(),
-            Err(KustomerError::NotFound { .. }) => return Ok(None),
-            Err(err) => return Err(err.into()),
-        };
-        Ok(Some(CurrentConversation {
-            id: record.conversation_id,
-            open,
-            channel: record.channel,
-            menu: record.menu,
-        }))
+        current_conversation(self.store, self.kustomer, customer_id, now)
+            .await
+            .map_err(|e| match e {
+                CurrentError::Store(e) => ContactError::Store(e),
+                CurrentError::Kustomer(e) => ContactError::Kustomer(e),
+            })
     }
 
     /// The conversation of the call a callback returns (R-U-6), with its status in Kustomer.
@@ -875,6 +876,42 @@ impl ContactSync<'_> {
             Err(err) => Err(err.into()),
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CurrentError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("Kustomer: {0}")]
+    Kustomer(#[from] KustomerError),
+}
+
+/// The customer's latest conversation the bridge placed (`CUSTOMER#…/CURRENT`), with whether
+/// Kustomer has it open now (agents close and delete conversations there): what R-U-1, R-U-2
+/// and click-to-call decide by.
+pub async fn current_conversation(
+    store: &dyn StateStore,
+    kustomer: &KustomerClient,
+    customer_id: &str,
+    now: UnixMillis,
+) -> Result<Option<CurrentConversation>, CurrentError> {
+    let key = ItemKey::customer_current_conversation(customer_id);
+    let Some(item) = store.get(&key, now).await? else {
+        return Ok(None);
+    };
+    let record: CurrentRecord =
+        serde_json::from_value(item.body).map_err(|e| malformed(&key, e))?;
+    let open = match kustomer.conversation(&record.conversation_id).await {
+        Ok(conversation) => conversation.is_open(),
+        Err(KustomerError::NotFound { .. }) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    Ok(Some(CurrentConversation {
+        id: record.conversation_id,
+        open,
+        channel: record.channel,
+        menu: record.menu,
+    }))
 }
 
 /// The voice or chat message that logs one session in its conversation: caller id, language

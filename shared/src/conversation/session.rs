@@ -35,6 +35,9 @@ pub struct SessionView {
     pub ended_at: Option<String>,
     /// What the custom fields carry (R-CF-4, R-CF-5).
     pub fields: FieldFacts,
+    /// The Kustomer conversation click-to-call named (`out_ticket_id`, R-C2C-4); only a
+    /// Kustomer id (24 hex digits) — other CRMs' ticket ids are not ours.
+    pub ticket: Option<String>,
 }
 
 fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
@@ -52,6 +55,13 @@ fn queue_name(selected: Option<&MenuRef>, transfers: &[Transfer]) -> Option<Stri
         .rev()
         .find_map(|t| t.to_menu.as_ref().and_then(|m| m.name.clone()))
         .or_else(|| selected.and_then(|m| m.name.clone()))
+}
+
+fn kustomer_ticket(ticket: Option<&str>) -> Option<String> {
+    ticket
+        .map(str::trim)
+        .filter(|t| t.len() == 24 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
 }
 
 fn ended(status: Option<&str>) -> bool {
@@ -93,6 +103,7 @@ impl From<&Call> for SessionView {
             ended: ended(call.status.as_deref()) || call.is_voicemail(),
             original_call: call.original_call(),
             ended_at: call.ends_at.clone(),
+            ticket: kustomer_ticket(call.out_ticket_id.as_deref()),
             fields: FieldFacts {
                 session_type: call
                     .session_type_v2
@@ -143,6 +154,7 @@ impl From<&Chat> for SessionView {
             ended: ended(chat.status.as_deref()),
             original_call: None,
             ended_at: chat.ends_at.clone(),
+            ticket: None,
             fields: FieldFacts {
                 session_type: chat
                     .session_type_v2
