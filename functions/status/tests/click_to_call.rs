@@ -1,0 +1,222 @@
+//! Click-to-call (R-C2C) through the status function's route, against both sandboxes: the
+//! number normalised, the customer found or created, the conversation chosen (the one clicked
+//! from, else the customer's open one), CCAI's answer passed back, and the call's own session
+//! placed in the chosen conversation when it is synced.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use bridge_shared::UnixMillis;
+use bridge_shared::config::Secret;
+use bridge_shared::conversation::{ContactSync, SessionView};
+use bridge_shared::kustomer::requests::NewConversation;
+use bridge_shared::store::{EmbeddedStore, StateStore};
+use bridge_status::{StatusApi, handle};
+use bridge_tests::platforms::SandboxedPlatforms;
+use lambda_http::Body;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const TOKEN: &str = "click-token";
+
+struct Rig {
+    platforms: SandboxedPlatforms,
+    store: Arc<dyn StateStore>,
+    api: StatusApi,
+    email: String,
+}
+
+async fn rig() -> Rig {
+    let platforms = SandboxedPlatforms::start().await.unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    let email = format!("{}@example.com", bridge_tests::unique("ana"));
+    platforms.add_agent(&email, "Ana", "Available");
+    let api = StatusApi {
+        service: platforms.status_service(store.clone()),
+        bridge_token: Secret::new(TOKEN),
+        click: platforms.click_to_call(store.clone()),
+    };
+    Rig {
+        platforms,
+        store,
+        api,
+        email,
+    }
+}
+
+impl Rig {
+    async fn click(&self, body: Value) -> (u16, Value) {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("/click-to-call")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::Text(body.to_string()))
+            .unwrap();
+        let response = handle(&self.api, request, UnixMillis::now()).await;
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        (status, body)
+    }
+
+    fn ccai_call(&self, id: u64) -> Value {
+        self.platforms
+            .ccai
+            .inspect(|w| w.call(id).cloned())
+            .unwrap()
+    }
+
+    /// Syncs the outbound call's session as the worker does, answering its conversation.
+    async fn sync_call(&self, id: u64) -> Option<String> {
+        let call = self.platforms.ccai_client.call(id).await.unwrap();
+        let status = self.platforms.status_service(self.store.clone());
+        let country = Default::default();
+        ContactSync {
+            store: self.store.as_ref(),
+            kustomer: &self.platforms.kustomer_client,
+            ccai: &self.platforms.ccai_client,
+            status: &status,
+            country: &country,
+        }
+        .conversation_of(&SessionView::from(&call), UnixMillis::now())
+        .await
+        .unwrap()
+    }
+}
+
+/// R-C2C-1, R-C2C-2, R-T-3, R-U-2, R-C2C-4: a national number is called in E.164 for a new
+/// customer (no conversation yet: the call's session creates one); a second click for the same
+/// customer, while that conversation is open, carries it as the ticket and the call joins it;
+/// a click from another conversation of the customer puts the call there.
+#[tokio::test]
+async fn r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversation() {
+    let rig = rig().await;
+    let (status, first) = rig
+        .click(json!({"agent_email": rig.email, "phone": "(650) 253-0000"}))
+        .await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["outcome"], "created");
+    assert!(first["conversation_id"].is_null(), "R-T-3: none yet");
+    let call = rig.ccai_call(first["call_id"].as_u64().unwrap());
+    assert_eq!(call["call_type"], "Voice Outbound (API)");
+    assert_eq!(call["participants"][0]["phone_number"], "+16502530000");
+    assert!(call["out_ticket_id"].is_null());
+    let customer = first["customer_id"].as_str().unwrap().to_owned();
+    let phones = rig
+        .platforms
+        .kustomer
+        .inspect(|w| w.find("customer", &customer).unwrap().attributes["phones"].clone());
+    assert_eq!(
+        phones[0]["phone"], "+16502530000",
+        "found or created by E.164"
+    );
+    // The outbound call's session creates the conversation (R-T-3) and becomes current.
+    let created = rig
+        .sync_call(first["call_id"].as_u64().unwrap())
+        .await
+        .unwrap();
+
+    // R-U-2: a second click while it is open carries it, and the call lands in it.
+    let (status, second) = rig
+        .click(json!({"agent_email": rig.email, "phone": "+1 650 253 0000"}))
+        .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["customer_id"], customer.as_str());
+    assert_eq!(second["conversation_id"], created.as_str());
+    let second_call = second["call_id"].as_u64().unwrap();
+    assert_eq!(
+        rig.ccai_call(second_call)["out_ticket_id"],
+        created.as_str()
+    );
+    assert_eq!(rig.sync_call(second_call).await.unwrap(), created);
+
+    // Clicked from another (older) conversation of the customer: the call goes there.
+    let other = rig
+        .platforms
+        .kustomer_client
+        .create_conversation(&NewConversation {
+            customer: customer.clone(),
+            name: Some("Order 1042".into()),
+            status: Some("open".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (status, third) = rig
+        .click(json!({"agent_email": rig.email, "phone": "650-253-0000", "customer_id": customer, "conversation_id": other.id}))
+        .await;
+    assert_eq!(status, 201, "{third}");
+    let third_call = third["call_id"].as_u64().unwrap();
+    assert_eq!(rig.sync_call(third_call).await.unwrap(), other.id);
+    let messages = rig.platforms.kustomer.inspect(|w| {
+        w.messages
+            .iter()
+            .filter(|m| m.related("conversation") == Some(other.id.as_str()))
+            .count()
+    });
+    assert_eq!(
+        messages, 1,
+        "the call's message is in the clicked conversation"
+    );
+    assert!(rig.platforms.unexpected_requests().is_empty());
+}
+
+/// R-C2C-3 and bad input: CCAI's own refusal and its 202 come back as they came; a number that
+/// cannot be one, a missing agent, an unknown customer are 400s naming the field.
+#[tokio::test]
+async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
+    let rig = rig().await;
+    let (status, answer) = rig
+        .click(json!({"agent_email": rig.email, "phone": "call me maybe"}))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().starts_with("phone:"),
+        "{answer}"
+    );
+    let (status, answer) = rig.click(json!({"phone": "+16502530000"})).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().contains("agent_email"),
+        "{answer}"
+    );
+    let (status, answer) = rig
+        .click(json!({"agent_email": rig.email, "phone": "+16502530000", "customer_id": "aaaaaaaaaaaaaaaaaaaaaaaa"}))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("customer_id:"),
+        "{answer}"
+    );
+
+    let set = |f: &dyn Fn(&mut bridge_tests::ccai_sandbox::AgentRecord)| {
+        rig.platforms.ccai.change(|w| {
+            let agent = w.agents.iter_mut().find(|a| a.email == rig.email).unwrap();
+            f(agent);
+        })
+    };
+    set(&|a| a.adapter_confirm = true);
+    let (status, answer) = rig
+        .click(json!({"agent_email": rig.email, "phone": "+16502530000"}))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["outcome"], "agent_must_act");
+    set(&|a| {
+        a.adapter_confirm = false;
+        a.status = "Break".into();
+    });
+    let (status, answer) = rig
+        .click(json!({"agent_email": rig.email, "phone": "+16502530000"}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["outcome"], "refused");
+    assert_eq!(answer["error"], "Agent is not available to take this call");
+    let (status, _) = rig
+        .click(json!({"agent_email": "nobody@example.com", "phone": "+16502530000"}))
+        .await;
+    assert_eq!(status, 400, "CCAI's own refusal of an unknown agent");
+}
