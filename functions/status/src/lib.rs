@@ -7,8 +7,13 @@
 //! | `DELETE /agents/instances/{instance_id}` `{email, lease_token}` | 204 |
 //! | `POST /click-to-call` `{agent_email, phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 502 when a platform failed (R-C2C) |
 //! | `POST /webhooks/kustomer/status` `{email, instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`) · 400 (a field, or `changed_at` over 5 minutes from the server's clock) · 409 · 422 |
+//! | `GET /widget`, `GET /widget/{asset}` | the agent widget (R-A; no token: the page holds none, its calls go through Kustomer app commands that add it) |
 //!
-//! Every route needs `Authorization: Bearer <BRIDGE_TOKEN>`, compared in constant time.
+//! Every other route needs `Authorization: Bearer <BRIDGE_TOKEN>`, compared in constant time.
+//! `PUT /agents/instances/{id}` also answers the agent's last sync outcome (`sync`), so the
+//! widget can show a pending change applied when the call ends.
+
+pub mod widget;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::click_to_call::{ClickError, ClickOutcome, ClickRequest, ClickToCall};
@@ -28,6 +33,7 @@ pub struct StatusApi {
     pub service: StatusService,
     pub bridge_token: Secret,
     pub click: ClickToCall,
+    pub widget: widget::WidgetSettings,
 }
 
 /// The body as `T`, or why not (serde names the field), for a 400.
@@ -114,6 +120,11 @@ fn outcome_body(outcome: &ChangeOutcome) -> Value {
 
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Response<Body> {
+    if request.method() == Method::GET
+        && let Some(page) = widget::serve(&api.widget, request.uri().path())
+    {
+        return page;
+    }
     if !bearer_authorised(&request, &api.bridge_token) {
         return json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
@@ -163,7 +174,19 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
                 .await
             {
                 Ok(expires_at) => {
-                    json_answer(StatusCode::OK, json!({"expires_at": expires_at.to_iso()}))
+                    // The outcome the widget shows; a read that fails costs only the display.
+                    let sync = api
+                        .service
+                        .agent_state(&lease.email)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|state| state.get("outcome").cloned())
+                        .unwrap_or(Value::Null);
+                    json_answer(
+                        StatusCode::OK,
+                        json!({"expires_at": expires_at.to_iso(), "sync": sync}),
+                    )
                 }
                 Err(err) => failure(err),
             }

@@ -26,10 +26,12 @@ async fn main() -> Result<(), Error> {
         country: cold.config.default_country.clone(),
     };
     let service = StatusService::new(cold.store, cold.ccai, cold.kustomer, lease_for);
+    let widget = bridge_status::widget::WidgetSettings::from_env(|name| std::env::var(name).ok())?;
     let api = StatusApi {
         service,
         bridge_token: cold.config.bridge_token.clone(),
         click,
+        widget,
     };
     bridge_shared::lambda::serve(api, |api, request, now| async move {
         handle(&api, request, now).await

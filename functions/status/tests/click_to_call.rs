@@ -34,6 +34,7 @@ async fn rig() -> Rig {
         service: platforms.status_service(store.clone()),
         bridge_token: Secret::new(TOKEN),
         click: platforms.click_to_call(store.clone()),
+        widget: Default::default(),
     };
     Rig {
         platforms,

@@ -83,6 +83,7 @@ async fn rig_on(
             service,
             bridge_token: Secret::new(TOKEN),
             click,
+            widget: Default::default(),
         },
         email,
         agent,

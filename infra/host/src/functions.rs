@@ -47,6 +47,10 @@ pub struct Tokens {
     pub ccai_events: Vec<BasicCredential>,
     /// STORAGE_PUSH_*: who may push storage notifications (`None`: the route is off).
     pub storage_push: Option<Arc<PushVerifier>>,
+    /// LEASE_SECONDS: how long an agent tab's lease lasts.
+    pub lease: std::time::Duration,
+    /// The widget's page settings (KUSTOMER_APP_ORIGINS, KUSTOMER_CARDS_SDK_URL, WIDGET_POLL_SECONDS).
+    pub widget: bridge_status::widget::WidgetSettings,
 }
 
 /// The demo's credentials (local only): the tab's and the admin's bearer tokens, and the
@@ -67,6 +71,8 @@ impl Tokens {
                 password: Secret::new(DEMO_EVENTS_PASSWORD),
             }],
             storage_push,
+            lease: DEFAULT_LEASE,
+            widget: Default::default(),
         }
     }
 }
@@ -98,7 +104,7 @@ pub fn handlers(
             store.clone(),
             platforms.ccai.clone(),
             platforms.kustomer.clone(),
-            DEFAULT_LEASE,
+            tokens.lease,
         )
     };
     let status = Arc::new(StatusApi {
@@ -110,6 +116,7 @@ pub fn handlers(
             ccai: platforms.ccai.clone(),
             country: Default::default(),
         },
+        widget: tokens.widget.clone(),
     });
     let admin = Arc::new(AdminApi {
         status: service(),

@@ -151,6 +151,14 @@ async fn serve(backends: Backends) -> Result<(), String> {
         storage_push: PushSettings::from_env(&Env::from_process())
             .map_err(|e| e.to_string())?
             .map(|settings| Arc::new(PushVerifier::new(settings, http.clone()))),
+        lease: bridge_shared::config::seconds_setting(
+            "LEASE_SECONDS",
+            env("LEASE_SECONDS").as_deref(),
+            5,
+        )
+        .map_err(|e| e.to_string())?
+        .unwrap_or(bridge_shared::status::sync::DEFAULT_LEASE),
+        widget: bridge_status::widget::WidgetSettings::from_env(env)?,
     };
     let port = flag("--port").unwrap_or_else(|| "3000".into());
     let routes = template_routes(TEMPLATE)?;

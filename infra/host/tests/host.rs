@@ -54,7 +54,8 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("bridge-admin", "GET", "/admin/sdk-keys"));
     assert!(has("bridge-admin", "PUT", "/admin/sdk-keys"));
     assert!(has("bridge-status", "POST", "/click-to-call"));
-    assert_eq!(routes.len(), 19);
+    assert!(has("bridge-status", "GET", "/widget/{asset}"));
+    assert_eq!(routes.len(), 21);
 }
 
 #[test]
@@ -78,6 +79,7 @@ async fn status_api(store: Arc<dyn StateStore>) -> (StatusApi, SandboxedPlatform
         service: platforms.status_service(store.clone()),
         bridge_token: Secret::new("fixture-bridge-token"),
         click: platforms.click_to_call(store),
+        widget: Default::default(),
     };
     (api, platforms)
 }
@@ -125,6 +127,8 @@ async fn the_host_serves_the_template_routes_over_http() {
             password: Secret::new("w"),
         }],
         storage_push: None,
+        lease: bridge_shared::status::sync::DEFAULT_LEASE,
+        widget: Default::default(),
     };
     let mut functions = handlers(store, &platforms, &tokens);
     functions.remove("bridge-admin");

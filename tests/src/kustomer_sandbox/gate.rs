@@ -27,16 +27,34 @@ pub(super) async fn api_gate(
     response
 }
 
-async fn gate(sandbox: &Shared, request: Request, next: Next) -> Response {
+/// Who made a request: the org's API key, or an agent signed in to Kustomer (the Cards SDK
+/// calls the API as the agent: kustomer-api.md "Apps: widgets and the Cards SDK").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    ApiKey,
+    User(String),
+}
+
+async fn gate(sandbox: &Shared, mut request: Request, next: Next) -> Response {
     let expected = format!("Bearer {}", sandbox.options.api_key);
-    let authorised = request
+    let given = request
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == expected);
-    if !authorised {
-        return error(sandbox, StatusCode::UNAUTHORIZED, "Unauthorized");
-    }
+        .unwrap_or_default()
+        .to_owned();
+    let caller = if given == expected {
+        Caller::ApiKey
+    } else {
+        let user = given
+            .strip_prefix("Bearer ")
+            .and_then(|token| sandbox.world().agent_tokens.get(token).cloned());
+        match user {
+            Some(user) => Caller::User(user),
+            None => return error(sandbox, StatusCode::UNAUTHORIZED, "Unauthorized"),
+        }
+    };
+    request.extensions_mut().insert(caller);
 
     // The body is read first: a fault may be aimed at one request by what it carries.
     let (parts, body) = request.into_parts();

@@ -8,6 +8,7 @@
 
 mod custom;
 mod gate;
+pub use gate::Caller;
 pub mod options;
 mod routes;
 pub mod state;
@@ -346,6 +347,17 @@ impl KustomerSandbox {
             .users
             .push(Record::new(id.clone(), "user", attributes));
         id
+    }
+
+    /// A session token for the user, as if they were signed in to Kustomer: requests made with
+    /// it are the user's own (`GET /v1/users/current`, work sessions with `user=true`).
+    pub fn agent_token(&self, user_id: &str) -> String {
+        let token = format!("agent-session-{user_id}");
+        self.sandbox
+            .world()
+            .agent_tokens
+            .insert(token.clone(), user_id.to_owned());
+        token
     }
 
     pub fn add_team(&self, name: &str, members: &[&str]) -> String {

@@ -47,6 +47,7 @@ pub(super) fn router(sandbox: Shared) -> Router {
             get(get_metadata).put(put_metadata),
         )
         .route("/v1/users", get(list_users))
+        .route("/v1/users/current", get(current_user))
         .route("/v1/users/{id}/teams", get(user_teams))
         .route("/v1/teams", get(list_teams))
         .route("/v1/routing/statuses", get(list_statuses))
@@ -1225,6 +1226,22 @@ async fn put_metadata(
     axum::Json(json!({"data": {"type": "metadata", "id": resource, "attributes": {"properties": properties}}})).into_response()
 }
 
+/// `GET /v1/users/current`: the calling user (in the OpenAPI document); the org's API key is
+/// no agent here, so it is answered 404.
+async fn current_user(
+    State(sandbox): State<Shared>,
+    axum::Extension(caller): axum::Extension<super::Caller>,
+) -> Response {
+    let super::Caller::User(id) = caller else {
+        return error(&sandbox, StatusCode::NOT_FOUND, "no current user for an API key");
+    };
+    let world = sandbox.world();
+    match world.find("user", &id) {
+        Some(user) => document(StatusCode::OK, user),
+        None => error(&sandbox, StatusCode::NOT_FOUND, "user not found"),
+    }
+}
+
 async fn list_users(
     State(sandbox): State<Shared>,
     Query(query): Query<HashMap<String, String>>,
@@ -1283,13 +1300,19 @@ fn work_sessions_where(world: &World, filter: impl Fn(&Record) -> bool) -> Vec<V
         .collect()
 }
 
+/// `user=true` keeps the calling user's own sessions (an API key is no user: none).
 async fn list_work_sessions(
     State(sandbox): State<Shared>,
+    axum::Extension(caller): axum::Extension<super::Caller>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let world = sandbox.world();
     let active_only = query.get("active").is_some_and(|v| v == "true");
-    let items = work_sessions_where(&world, |s| !active_only || is_active(s));
+    let mine = query.get("user").is_some_and(|v| v == "true");
+    let items = work_sessions_where(&world, |s| {
+        (!active_only || is_active(s))
+            && (!mine || matches!(&caller, super::Caller::User(u) if s.related("user") == Some(u.as_str())))
+    });
     axum::Json(json!({"data": items})).into_response()
 }
 

@@ -97,6 +97,8 @@ pub struct World {
     pub deliveries: Vec<Delivery>,
     /// The org's tags: (id, name).
     pub tags: Vec<(String, String)>,
+    /// Session tokens of signed-in agents → their user id (the Cards SDK's requests).
+    pub agent_tokens: HashMap<String, String>,
     /// Updates per message id (`PATCH /v1/messages/{id}`).
     pub message_updates: HashMap<String, u32>,
     /// Requests to paths Kustomer does not have (`METHOD path`): each is a test failure.

@@ -1,0 +1,292 @@
+// The agent widget (R-A-1…4, events.md §3): runs inside Kustomer (a widget loaded in the
+// background), learns the signed-in agent through the Cards SDK, holds the agent's lease for
+// this tab, reports the agent's routing-status changes to the bridge, and offers click-to-call
+// for the customer in context.
+//
+// Every call to the bridge goes through a Kustomer app command (`Kustomer.command.run`): Kustomer
+// adds the bridge token from the app's secret setting on its own servers, so the token never
+// reaches this page, a URL or a log (kustomer-app/ccai-bridge.json).
+'use strict';
+
+(function () {
+  const POLL_SECONDS = Math.max(1, Number(document.body.dataset.pollSeconds) || 10);
+  const MAX_BACKOFF_SECONDS = 60;
+  const APP = 'ccai_bridge.app.';
+  const instanceId = 'tab-' + (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
+
+  const ui = {
+    drive: document.getElementById('drive'),
+    outcome: document.getElementById('outcome'),
+    calls: document.getElementById('calls'),
+    callResult: document.getElementById('call-result'),
+  };
+
+  const state = {
+    email: null,
+    lease: null, // {token, expiresAt (ms)}
+    claimAt: 0, // when to try claiming again (ms)
+    renewAt: 0,
+    pollAt: 0,
+    pollFailures: 0,
+    statuses: new Map(), // routing status id -> {name, statusType, system}
+    lastStatus: undefined, // the status last seen (undefined: not read yet)
+    context: null,
+    busy: false,
+  };
+
+  function show(element, text, attribute, value) {
+    element.textContent = text;
+    if (attribute) element.dataset[attribute] = value;
+  }
+
+  function showDrive(kind, text) {
+    show(ui.drive, text, 'state', kind);
+  }
+
+  // ---- talking to Kustomer (the Cards SDK) and, through commands, to the bridge ----
+
+  function request(url) {
+    return new Promise((resolve, reject) => {
+      window.Kustomer.request({ url, method: 'GET' }, (err, data) => (err ? reject(err) : resolve(data)));
+    });
+  }
+
+  // The command's answer as {status, body}. Kustomer does not document how a command passes the
+  // target's status code on; both shapes seen in apps are read (responseCode/statusCode on the
+  // answer, or on the error for non-2xx).
+  function command(name, body, urlArgs) {
+    return new Promise((resolve) => {
+      window.Kustomer.command.run(APP + name, { body, urlArgs }, (err, res) => {
+        const from = res || err || {};
+        const status = Number(from.responseCode || from.statusCode || from.status) || (err ? 0 : 200);
+        let answer = from.responseBody !== undefined ? from.responseBody : from.body;
+        if (typeof answer === 'string') {
+          try { answer = JSON.parse(answer); } catch (_) { answer = { error: answer }; }
+        }
+        resolve({ status, body: answer || {} });
+      });
+    });
+  }
+
+  function list(data) {
+    if (Array.isArray(data)) return data;
+    if (data && Array.isArray(data.data)) return data.data;
+    return [];
+  }
+
+  function resource(data) {
+    return data && data.data && !Array.isArray(data.data) ? data.data : data;
+  }
+
+  // ---- the lease (R-S-4): one tab drives the agent; the others wait, never fight ----
+
+  async function claim(now) {
+    const answer = await command('claim', { email: state.email, instance_id: instanceId });
+    if (answer.status === 201) {
+      state.lease = { token: answer.body.lease_token, expiresAt: Date.parse(answer.body.expires_at) };
+      scheduleRenew(now);
+      showDrive('driving', 'This tab drives your CCAI Platform status.');
+      if (answer.body.applied_at_login) showOutcome(answer.body.applied_at_login);
+      state.lastStatus = undefined; // read afresh: the current status is not a change
+      state.pollAt = now;
+    } else if (answer.status === 409) {
+      state.lease = null;
+      const wait = Math.max(1, Number(answer.body.expires_in_s) || POLL_SECONDS);
+      state.claimAt = now + (wait + 1) * 1000;
+      showDrive('waiting', 'Another Kustomer tab (' + (answer.body.held_by || 'unknown') +
+        ') drives your CCAI Platform status; this tab takes over when it closes.');
+    } else {
+      state.claimAt = now + backoff() * 1000;
+      showDrive('error', 'Not connected to the bridge (' + describe(answer) + '); trying again.');
+    }
+  }
+
+  function scheduleRenew(now) {
+    // A third of the time left: two renewals can fail before the lease runs out.
+    const left = Math.max(3000, state.lease.expiresAt - now);
+    state.renewAt = now + left / 3;
+  }
+
+  async function renew(now) {
+    const answer = await command('renew', { email: state.email, lease_token: state.lease.token },
+      { instance_id: instanceId });
+    if (answer.status === 200) {
+      state.lease.expiresAt = Date.parse(answer.body.expires_at);
+      scheduleRenew(now);
+      if (answer.body.sync) showOutcome(answer.body.sync);
+    } else if (answer.status === 409) {
+      lost(now);
+    } else {
+      state.renewAt = now + 2000;
+    }
+  }
+
+  function lost(now) {
+    state.lease = null;
+    state.claimAt = now;
+    showDrive('waiting', 'Another Kustomer tab took over your CCAI Platform status.');
+  }
+
+  function release() {
+    if (!state.lease || !state.email) return;
+    // Fire and forget: the page is going away; the lease would expire on its own anyway.
+    window.Kustomer.command.run(APP + 'release', {
+      body: { email: state.email, lease_token: state.lease.token },
+      urlArgs: { instance_id: instanceId },
+    }, () => {});
+    state.lease = null;
+  }
+
+  // ---- the agent's routing status (R-A-2) ----
+
+  async function loadStatuses() {
+    for (const status of list(await request('/v1/routing/statuses'))) {
+      const a = status.attributes || {};
+      state.statuses.set(status.id, { name: a.name, statusType: a.statusType, system: !!a.system });
+    }
+  }
+
+  function backoff() {
+    return Math.min(MAX_BACKOFF_SECONDS, POLL_SECONDS * 2 ** Math.min(state.pollFailures, 6));
+  }
+
+  async function poll(now) {
+    let sessions;
+    try {
+      sessions = list(await request('/v1/routing/work-sessions?user=true&active=true'));
+      state.pollFailures = 0;
+      state.pollAt = now + POLL_SECONDS * 1000;
+    } catch (err) {
+      state.pollFailures += 1;
+      state.pollAt = now + backoff() * 1000;
+      return;
+    }
+    const active = sessions.find((s) => !(s.attributes || {}).signedOutAt);
+    const statusId = active && active.relationships && active.relationships.status &&
+      active.relationships.status.data ? active.relationships.status.data.id : null;
+    if (state.lastStatus === undefined) {
+      state.lastStatus = statusId; // what the agent had when this tab began driving
+      return;
+    }
+    if (statusId === state.lastStatus) return;
+    state.lastStatus = statusId;
+    if (!statusId) return;
+    const status = state.statuses.get(statusId) || {};
+    // Kustomer sets a system busy status by itself during calls: not the agent's choice.
+    if (status.system && status.statusType === 'busy') return;
+    const answer = await command('status', {
+      email: state.email,
+      instance_id: instanceId,
+      lease_token: state.lease.token,
+      status_id: statusId,
+      status_name: status.name,
+      changed_at: new Date(now).toISOString(),
+    });
+    if (answer.status === 202) {
+      showOutcome(answer.body);
+    } else if (answer.status === 409) {
+      lost(now);
+    } else {
+      show(ui.outcome, 'failed: ' + describe(answer), 'kind', 'failed');
+    }
+  }
+
+  function showOutcome(outcome) {
+    const text = typeof outcome === 'string' ? outcome : (outcome.message || outcome.outcome || '');
+    const kind = typeof outcome === 'string' ? outcome.split(':')[0] : (outcome.outcome || '');
+    show(ui.outcome, text, 'kind', kind);
+  }
+
+  function describe(answer) {
+    return (answer.body && (answer.body.error || answer.body.message)) || ('HTTP ' + answer.status);
+  }
+
+  // ---- click-to-call (R-A-4, R-C2C) ----
+
+  function renderCalls() {
+    ui.calls.replaceChildren();
+    const customer = state.context && state.context.customer;
+    const phones = customer && customer.attributes && customer.attributes.phones || [];
+    for (const entry of phones) {
+      if (!entry || !entry.phone) continue;
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = 'Call ' + entry.phone;
+      button.dataset.phone = entry.phone;
+      button.addEventListener('click', () => call(entry.phone, button));
+      ui.calls.append(button);
+    }
+  }
+
+  async function call(phone, button) {
+    if (!state.email) return;
+    button.disabled = true;
+    const customer = state.context && state.context.customer;
+    const conversation = state.context && state.context.conversation;
+    const answer = await command('call', {
+      agent_email: state.email,
+      phone,
+      customer_id: customer ? customer.id : undefined,
+      conversation_id: conversation ? conversation.id : undefined,
+    });
+    button.disabled = false;
+    if (answer.status === 201) {
+      show(ui.callResult, 'Calling ' + phone + '…', 'kind', 'created');
+    } else if (answer.status === 202) {
+      show(ui.callResult, 'Confirm the call to ' + phone + ' in the CCAI Platform adapter.', 'kind', 'confirm');
+    } else {
+      show(ui.callResult, 'The call to ' + phone + ' did not start: ' + describe(answer), 'kind', 'error');
+    }
+  }
+
+  // ---- the loop ----
+
+  async function tick() {
+    if (state.busy || !state.email) return;
+    state.busy = true;
+    const now = Date.now();
+    try {
+      if (!state.lease) {
+        if (now >= state.claimAt) await claim(now);
+      } else if (now >= state.renewAt) {
+        await renew(now);
+      }
+      if (state.lease && now >= state.pollAt) await poll(now);
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  async function start() {
+    try {
+      const me = resource(await request('/v1/users/current'));
+      state.email = me && me.attributes && me.attributes.email;
+      if (!state.email) throw new Error('Kustomer gave no e-mail for the signed-in user');
+      await loadStatuses();
+    } catch (err) {
+      showDrive('error', 'Could not read the signed-in agent from Kustomer: ' + (err && err.message || err));
+      return;
+    }
+    const ticker = new Worker('/widget/ticker.js');
+    ticker.onmessage = tick;
+    document.addEventListener('visibilitychange', tick);
+    window.addEventListener('pagehide', release);
+    tick();
+  }
+
+  if (!window.Kustomer) {
+    showDrive('error', "Kustomer's Cards SDK did not load.");
+    return;
+  }
+  window.Kustomer.initialize((context) => {
+    state.context = context;
+    renderCalls();
+    start();
+  });
+  window.Kustomer.on('context', (context) => {
+    state.context = context;
+    renderCalls();
+    state.pollAt = 0; // a change of context may follow a change of status: look now
+    tick();
+  });
+})();
