@@ -108,8 +108,7 @@ impl WidgetSettings {
 /// `scheme://host[:port]` of an http(s) URL made of safe characters.
 fn sdk_origin(url: &str) -> Option<String> {
     let parsed = reqwest::Url::parse(url).ok()?;
-    if !matches!(parsed.scheme(), "http" | "https")
-        || url.contains(['"', '<', '>', ' ', ';', '\''])
+    if !matches!(parsed.scheme(), "http" | "https") || url.contains(['"', '<', '>', ' ', ';', '\''])
     {
         return None;
     }
@@ -154,7 +153,12 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
     }
 
     #[test]
@@ -170,7 +174,10 @@ mod tests {
         ));
         assert!(policy.contains("script-src 'self' https://cdn.kustomerapp.com;"));
         assert!(!policy.contains("unsafe"));
-        assert_eq!(WidgetSettings::default().frame_ancestors, ["https://*.kustomerapp.com"]);
+        assert_eq!(
+            WidgetSettings::default().frame_ancestors,
+            ["https://*.kustomerapp.com"]
+        );
         for bad in ["acme.kustomerapp.com", "https://a.com; script-src *", "*"] {
             assert!(
                 WidgetSettings::from_env(env(&[("KUSTOMER_APP_ORIGINS", bad)])).is_err(),

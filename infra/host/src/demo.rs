@@ -194,12 +194,8 @@ async fn recording_stream(backends: &Backends, run: &str) -> Outcome {
     Ok(vec![section])
 }
 
-fn not_yet(title: &str, issue: &str) -> Section {
-    Section::not_implemented(title, issue)
-}
-
 /// How many scenarios the demo plays (for the progress display).
-pub const SCENARIOS: usize = 9;
+pub const SCENARIOS: usize = 10;
 
 /// Plays every scenario and returns the report. A scenario that fails is reported as failed.
 pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report {
@@ -228,6 +224,9 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
         ("custom fields", |b, r| {
             Box::pin(crate::fields::custom_fields(b, r))
         }),
+        ("click-to-call", |b, r| {
+            Box::pin(crate::agent_side::agent_side(b, r))
+        }),
     ];
     for (name, scenario) in scenarios {
         progress(name);
@@ -237,15 +236,6 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
         for section in sections {
             report.push(section);
         }
-    }
-    for (title, issue) in [
-        ("Click-to-call (R-C2C)", "needs the click-to-call function"),
-        (
-            "The agent widget inside Kustomer (R-A)",
-            "needs the widget page",
-        ),
-    ] {
-        report.push(not_yet(title, issue));
     }
     report
 }

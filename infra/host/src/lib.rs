@@ -2,6 +2,7 @@
 //! template.yaml, served by the functions' own handlers), the backends chosen by configuration,
 //! and the demo.
 
+pub mod agent_side;
 pub mod agents;
 pub mod backends;
 pub mod demo;

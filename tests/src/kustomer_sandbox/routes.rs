@@ -1233,7 +1233,11 @@ async fn current_user(
     axum::Extension(caller): axum::Extension<super::Caller>,
 ) -> Response {
     let super::Caller::User(id) = caller else {
-        return error(&sandbox, StatusCode::NOT_FOUND, "no current user for an API key");
+        return error(
+            &sandbox,
+            StatusCode::NOT_FOUND,
+            "no current user for an API key",
+        );
     };
     let world = sandbox.world();
     match world.find("user", &id) {
@@ -1311,7 +1315,8 @@ async fn list_work_sessions(
     let mine = query.get("user").is_some_and(|v| v == "true");
     let items = work_sessions_where(&world, |s| {
         (!active_only || is_active(s))
-            && (!mine || matches!(&caller, super::Caller::User(u) if s.related("user") == Some(u.as_str())))
+            && (!mine
+                || matches!(&caller, super::Caller::User(u) if s.related("user") == Some(u.as_str())))
     });
     axum::Json(json!({"data": items})).into_response()
 }

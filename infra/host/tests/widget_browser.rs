@@ -1,0 +1,694 @@
+//! The agent widget in a real browser (R-A-1…4, R-C2C): headless Chromium (Debian's
+//! `chromium`, driven over WebDriver by `chromedriver`) opens a stand-in Kustomer window that
+//! frames the widget page the bridge serves, with a stand-in of Kustomer's Cards SDK
+//! (`tests/widget/kustomer-card-standin.js`, written from Kustomer's documentation). The
+//! harness plays Kustomer's side: the agent's own API access (a session token of the Kustomer
+//! sandbox) and the app's commands, run from `kustomer-app/ccai-bridge.json` exactly as
+//! declared (URL, method, permitted arguments, the token added from the secret setting).
+//!
+//! Two tabs of one agent: one drives, the other waits and takes over when the first closes its
+//! widget; a Kustomer status change reaches the CCAI sandbox; a change made during a call is
+//! pending and then applied when the call ends, and the widget says so; click-to-call from the
+//! customer in context starts a call in CCAI whose session lands in the clicked conversation.
+//! A screenshot of each state is saved under `target/widget-screenshots/`.
+//!
+//! Skipped (with a message) when `chromium` or `chromedriver` is missing: `infra/local/install`
+//! installs both, and `scripts/test` runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get, post};
+use bridge_local::functions::{Platforms, Tokens, demo_host};
+use bridge_shared::UnixMillis;
+use bridge_shared::conversation::{ContactSync, SessionView};
+use bridge_shared::kustomer::requests::NewConversation;
+use bridge_shared::store::{EmbeddedStore, StateStore};
+use bridge_tests::platforms::SandboxedPlatforms;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const LEASE: Duration = Duration::from_secs(6);
+const WAIT: Duration = Duration::from_secs(25);
+
+/// What Kustomer holds for the app: its definition and the org's settings.
+struct KustomerSide {
+    definition: Value,
+    bridge_url: String,
+    bridge_token: String,
+    kustomer_url: String,
+    agent_token: String,
+    http: reqwest::Client,
+    /// Reads of the agent's work sessions (the widget's polls).
+    polls: std::sync::atomic::AtomicUsize,
+    /// Commands run: (name, the tab's instance id, the bridge's status, when).
+    commands: Mutex<Vec<(String, Value, u16, Instant)>>,
+}
+
+type Side = Arc<KustomerSide>;
+
+fn page(tab: &str, bridge: &str, harness: &str, context: &Value) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+    };
+    let parent = format!("{harness}/kustomer/{tab}");
+    let src = format!(
+        "{bridge}/widget/index.html?parentUrl={}&id=frame-{tab}",
+        urlencode(&parent)
+    );
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Kustomer ({tab})</title></head>\
+         <body style=\"margin:0\"><iframe id=\"widget\" title=\"CCAI Platform\" data-frame-id=\"frame-{tab}\" \
+         data-context=\"{}\" src=\"{}\" style=\"border:0;width:420px;height:220px\"></iframe>\
+         <script src=\"/parent.js\"></script></body></html>",
+        escape(&context.to_string()),
+        escape(&src)
+    )
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn kustomer_page(
+    State(side): State<Side>,
+    Path(tab): Path<String>,
+    headers: HeaderMap,
+) -> Html<String> {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    Html(page(
+        &tab,
+        &side.bridge_url,
+        &format!("http://{host}"),
+        &json!({"type": "widget"}),
+    ))
+}
+
+fn script(body: &'static str) -> Response {
+    ([("content-type", "text/javascript")], body).into_response()
+}
+
+/// The Kustomer API as the signed-in agent (the Cards SDK's `request`).
+async fn as_agent(
+    State(side): State<Side>,
+    method: Method,
+    Path(path): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    if path.starts_with("v1/routing/work-sessions") {
+        side.polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    let url = match query {
+        Some(q) => format!("{}/{path}?{q}", side.kustomer_url),
+        None => format!("{}/{path}", side.kustomer_url),
+    };
+    let answer = side
+        .http
+        .request(method, url)
+        .bearer_auth(&side.agent_token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+    (status, answer.bytes().await.unwrap()).into_response()
+}
+
+/// Fills `{{{name}}}` from `values`; a placeholder left unfilled is the definition's error.
+fn fill(template: &str, values: &[(&str, String)]) -> Result<String, String> {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{{{{{name}}}}}}}"), value);
+    }
+    if out.contains("{{{") {
+        return Err(format!("unfilled placeholder in {template:?}"));
+    }
+    Ok(out)
+}
+
+/// An app command run as Kustomer runs it: the definition's URL, method and headers, the
+/// app's settings (the secret token added here, on "Kustomer's servers"), only permitted
+/// arguments; the answer is the bridge's code and body.
+async fn run_command(State(side): State<Side>, Path(name): Path<String>, body: Bytes) -> Response {
+    let options: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(command) = side.definition["commands"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name.as_str()))
+        .cloned()
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": format!("no command {name}")})),
+        )
+            .into_response();
+    };
+    let permitted: Vec<&str> = command["permittedArgs"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut values = vec![
+        ("bridgeUrl", side.bridge_url.clone()),
+        ("bridgeToken", side.bridge_token.clone()),
+    ];
+    if let Some(args) = options["urlArgs"].as_object() {
+        for (arg, value) in args {
+            if !permitted.contains(&arg.as_str()) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(
+                        json!({"error": format!("{arg} is not a permitted argument of {name}")}),
+                    ),
+                )
+                    .into_response();
+            }
+            let arg: &'static str = Box::leak(arg.clone().into_boxed_str());
+            values.push((arg, urlencode(value.as_str().unwrap_or_default())));
+        }
+    }
+    let url = match fill(command["url"].as_str().unwrap_or_default(), &values) {
+        Ok(url) => url,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    };
+    let method = Method::from_bytes(
+        command["httpMethod"]
+            .as_str()
+            .unwrap_or("post")
+            .to_uppercase()
+            .as_bytes(),
+    )
+    .unwrap();
+    let mut request = side.http.request(method, url);
+    for (header, template) in command["headers"].as_object().into_iter().flatten() {
+        request = request.header(
+            header,
+            fill(template.as_str().unwrap_or_default(), &values).unwrap(),
+        );
+    }
+    let answer = request.json(&options["body"]).send().await.unwrap();
+    let code = answer.status().as_u16();
+    let text = answer.text().await.unwrap_or_default();
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    side.commands.lock().unwrap().push((
+        name,
+        options["urlArgs"]["instance_id"]
+            .as_str()
+            .map(Value::from)
+            .unwrap_or_else(|| options["body"]["instance_id"].clone()),
+        code,
+        Instant::now(),
+    ));
+    axum::Json(json!({"responseCode": code, "responseBody": body})).into_response()
+}
+
+async fn start_kustomer_side(listener: tokio::net::TcpListener, side: Side) {
+    let app = Router::new()
+        .route("/kustomer/{tab}", get(kustomer_page))
+        .route(
+            "/parent.js",
+            get(|| async { script(include_str!("widget/parent.js")) }),
+        )
+        .route(
+            "/sdk.js",
+            get(|| async { script(include_str!("widget/kustomer-card-standin.js")) }),
+        )
+        .route("/proxy/kustomer/{*path}", any(as_agent))
+        .route("/proxy/command/{name}", post(run_command))
+        .with_state(side);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+}
+
+struct Driver {
+    client: Client,
+    _chromedriver: std::process::Child,
+    profile: std::path::PathBuf,
+}
+
+async fn browser() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let chromedriver = std::process::Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < WAIT, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let profile =
+        std::env::temp_dir().join(format!("widget-chromium-{}", uuid::Uuid::new_v4().simple()));
+    // The flags this machine needs (its closed network refuses Chromium's own connections).
+    let capabilities = json!({"goog:chromeOptions": {"binary": CHROMIUM, "args": [
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--window-size=460,280", format!("--user-data-dir={}", profile.display())]}});
+    let client = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    Driver {
+        client,
+        _chromedriver: chromedriver,
+        profile,
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self._chromedriver.kill();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// The widget's text at `css` in the current tab (inside its frame).
+async fn text(client: &Client, css: &str) -> String {
+    client.enter_parent_frame().await.ok();
+    if client.enter_frame(0).await.is_err() {
+        return String::new();
+    }
+    let text = match client.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    client.enter_parent_frame().await.ok();
+    text
+}
+
+/// Waits until the widget's text at `css` satisfies `ok` (the page changes on its own timers).
+async fn wait_for(client: &Client, css: &str, ok: impl Fn(&str) -> bool, what: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let found = text(client, css).await;
+        if ok(&found) {
+            return found;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "{what}: {css} still says {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/widget-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+fn available() -> bool {
+    let found =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    assert!(
+        found || std::env::var_os("REQUIRE_BROWSER").is_none(),
+        "REQUIRE_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing"
+    );
+    if !found {
+        eprintln!(
+            "skipped: {CHROMIUM} or {CHROMEDRIVER} missing (infra/local/install installs them)"
+        );
+    }
+    found
+}
+
+#[tokio::test]
+async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_call_in_a_browser() {
+    if !available() {
+        return;
+    }
+    let sandboxes = SandboxedPlatforms::start().await.unwrap();
+    let email = format!("{}@example.com", bridge_tests::unique("ana"));
+    let agent = sandboxes.add_agent(&email, "Ana", "Available");
+    let user = sandboxes
+        .kustomer
+        .inspect(|w| w.find_by("user", "email", &email).map(|u| u.id.clone()))
+        .unwrap();
+    sandboxes
+        .kustomer
+        .set_work_session(&user, "Available")
+        .unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    let platforms = Platforms::of(&sandboxes);
+
+    // Kustomer's window listens first: the bridge's page names its origin and its SDK.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let harness = format!("http://{}", listener.local_addr().unwrap());
+    let mut tokens = Tokens::demo(None);
+    tokens.bridge = bridge_shared::config::Secret::new("widget-test-bridge-token");
+    tokens.lease = LEASE;
+    tokens.widget = bridge_status::widget::WidgetSettings {
+        frame_ancestors: vec![harness.clone()],
+        sdk_url: format!("{harness}/sdk.js"),
+        poll_seconds: 1,
+    };
+    let host = demo_host(store.clone(), &platforms, &tokens).await.unwrap();
+    admin_mapping(&host.base_url, &sandboxes).await;
+    let side = Arc::new(KustomerSide {
+        definition: serde_json::from_str(include_str!("../../../kustomer-app/ccai-bridge.json"))
+            .unwrap(),
+        bridge_url: host.base_url.clone(),
+        bridge_token: "widget-test-bridge-token".into(),
+        kustomer_url: sandboxes.kustomer.base_url.clone(),
+        agent_token: sandboxes.kustomer.agent_token(&user),
+        http: reqwest::Client::new(),
+        polls: Default::default(),
+        commands: Mutex::default(),
+    });
+    start_kustomer_side(listener, side.clone()).await;
+    let driver = browser().await;
+    let client = &driver.client;
+
+    // Tab 1 drives; tab 2 waits and says which tab drives.
+    client
+        .goto(&format!("{harness}/kustomer/one"))
+        .await
+        .unwrap();
+    let tab_one = client.window().await.unwrap();
+    wait_for(
+        client,
+        "#drive",
+        |t| t.starts_with("This tab drives"),
+        "tab 1 drives",
+    )
+    .await;
+    screenshot(client, "1-this-tab-drives").await;
+    let tab_two = client.new_window(true).await.unwrap().handle;
+    client.switch_to_window(tab_two.clone()).await.unwrap();
+    client
+        .goto(&format!("{harness}/kustomer/two"))
+        .await
+        .unwrap();
+    let waiting = wait_for(
+        client,
+        "#drive",
+        |t| t.starts_with("Another Kustomer tab"),
+        "tab 2 waits",
+    )
+    .await;
+    assert!(waiting.contains("takes over when it closes"), "{waiting}");
+    screenshot(client, "2-another-tab-drives").await;
+
+    // R-A-2, R-S-1: the agent picks Lunch in Kustomer; CCAI follows (Break), the widget says so.
+    client.switch_to_window(tab_one.clone()).await.unwrap();
+    sandboxes.kustomer.set_work_session(&user, "Lunch").unwrap();
+    wait_for(
+        client,
+        "#outcome",
+        |t| t.contains("applied") && t.contains("Break"),
+        "Lunch applied",
+    )
+    .await;
+    assert_eq!(
+        sandboxes.ccai.inspect(|w| w.agent_status(agent)).as_deref(),
+        Some("Break")
+    );
+    screenshot(client, "3-status-applied").await;
+
+    // R-S-5, R-S-6: on a call, Available waits; Kustomer's own busy status during the call is
+    // not reported; when the call ends (the worker's session end) it is applied and shown.
+    sandboxes
+        .ccai
+        .change(|w| w.move_agent(agent, "In-call", "platform"));
+    sandboxes
+        .kustomer
+        .set_work_session(&user, "Available")
+        .unwrap();
+    wait_for(
+        client,
+        "#outcome",
+        |t| t.starts_with("pending until the call ends"),
+        "pending",
+    )
+    .await;
+    screenshot(client, "4-pending-until-the-call-ends").await;
+    let reported = side
+        .commands
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.0.ends_with(".status"))
+        .count();
+    if let Some(busy) = sandboxes.kustomer.inspect(|w| {
+        w.statuses
+            .iter()
+            .find(|s| {
+                s.attributes.get("system") == Some(&json!(true))
+                    && s.text("statusType") == Some("busy")
+            })
+            .map(|s| s.text("name").unwrap_or_default().to_owned())
+    }) {
+        sandboxes.kustomer.set_work_session(&user, &busy).unwrap();
+        // Two polls later (the driving tab's) nothing was reported for it.
+        let polls = || side.polls.load(std::sync::atomic::Ordering::SeqCst);
+        let seen = polls();
+        let started = Instant::now();
+        while polls() < seen + 3 {
+            assert!(started.elapsed() < WAIT, "the widget stopped polling");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            side.commands
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| c.0.ends_with(".status"))
+                .count(),
+            reported,
+            "Kustomer's own busy status is not the agent's choice"
+        );
+    }
+    sandboxes
+        .ccai
+        .change(|w| w.move_agent(agent, "Wrap-up", "platform"));
+    sandboxes
+        .ccai
+        .change(|w| w.move_agent(agent, "Break", "platform"));
+    let status = sandboxes.status_service(store.clone());
+    status
+        .session_ended(&email, None, UnixMillis::now())
+        .await
+        .unwrap();
+    wait_for(
+        client,
+        "#outcome",
+        |t| t.starts_with("applied") && t.contains("Available"),
+        "applied at the call's end",
+    )
+    .await;
+    assert_eq!(
+        sandboxes.ccai.inspect(|w| w.agent_status(agent)).as_deref(),
+        Some("Available")
+    );
+    screenshot(client, "5-applied-when-the-call-ended").await;
+
+    // R-A-4, R-C2C: the agent opens a customer's conversation; the widget offers their number.
+    let customer = sandboxes
+        .kustomer_client
+        .create_customer(&bridge_shared::kustomer::requests::NewCustomer {
+            name: Some("Camille".into()),
+            phones: vec![bridge_shared::kustomer::requests::NewPhone {
+                kind: Some("mobile".into()),
+                phone: "+16502530000".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let conversation = sandboxes
+        .kustomer_client
+        .create_conversation(&NewConversation {
+            customer: customer.id.clone(),
+            name: Some("Order 1042".into()),
+            status: Some("open".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let context = json!({"type": "conversation",
+        "customer": {"type": "customer", "id": customer.id, "attributes": {"displayName": "Camille",
+            "phones": [{"phone": "+16502530000", "type": "mobile"}]}},
+        "conversation": {"type": "conversation", "id": conversation.id, "attributes": {"name": "Order 1042"}}});
+    client
+        .execute("window.setKustomerContext(arguments[0]);", vec![context])
+        .await
+        .unwrap();
+    wait_for(
+        client,
+        "#calls",
+        |t| t.contains("Call +16502530000"),
+        "a call button",
+    )
+    .await;
+    client.enter_frame(0).await.unwrap();
+    client
+        .find(Locator::Css("#calls button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.enter_parent_frame().await.unwrap();
+    wait_for(
+        client,
+        "#call-result",
+        |t| t.starts_with("Calling +16502530000"),
+        "the call starts",
+    )
+    .await;
+    screenshot(client, "6-click-to-call").await;
+    let call = sandboxes
+        .ccai
+        .inspect(|w| {
+            w.calls
+                .iter()
+                .rev()
+                .find(|c| c["call_type"] == "Voice Outbound (API)")
+                .cloned()
+        })
+        .unwrap();
+    assert_eq!(call["out_ticket_id"], conversation.id.as_str());
+    assert_eq!(
+        call["agent_info"]["id"], agent,
+        "the signed-in agent's call"
+    );
+    // The call's session, synced as the worker does, lands in the clicked conversation.
+    let country = Default::default();
+    let landed = ContactSync {
+        store: store.as_ref(),
+        kustomer: &sandboxes.kustomer_client,
+        ccai: &sandboxes.ccai_client,
+        status: &status,
+        country: &country,
+    }
+    .conversation_of(
+        &SessionView::from(
+            &sandboxes
+                .ccai_client
+                .call(call["id"].as_u64().unwrap())
+                .await
+                .unwrap(),
+        ),
+        UnixMillis::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(landed.as_deref(), Some(conversation.id.as_str()));
+
+    // The platform's refusal is shown as it came (the agent is no longer Available).
+    sandboxes
+        .ccai
+        .change(|w| w.move_agent(agent, "Break", "platform"));
+    client.enter_frame(0).await.unwrap();
+    client
+        .find(Locator::Css("#calls button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.enter_parent_frame().await.unwrap();
+    wait_for(
+        client,
+        "#call-result",
+        |t| t.contains("Agent is not available to take this call"),
+        "the refusal",
+    )
+    .await;
+    screenshot(client, "7-click-to-call-refused").await;
+
+    // R-A-1, R-A-3: tab 1 closes its widget (pagehide releases the lease); tab 2, which never
+    // fought for it, takes over.
+    client
+        .execute("window.closeWidget();", vec![])
+        .await
+        .unwrap();
+    client.switch_to_window(tab_two.clone()).await.unwrap();
+    wait_for(
+        client,
+        "#drive",
+        |t| t.starts_with("This tab drives"),
+        "tab 2 takes over",
+    )
+    .await;
+    screenshot(client, "8-the-other-tab-took-over").await;
+    let commands = side.commands.lock().unwrap().clone();
+    let release = commands
+        .iter()
+        .find(|c| c.0.ends_with(".release"))
+        .expect("the closed widget released its lease");
+    assert_eq!(release.2, 204);
+    let waiting_tab = commands
+        .iter()
+        .find(|c| c.0.ends_with(".claim") && c.2 == 409)
+        .map(|c| c.1.clone())
+        .unwrap();
+    let waits: Vec<&Instant> = commands
+        .iter()
+        .filter(|c| c.0.ends_with(".claim") && c.1 == waiting_tab && c.3 < release.3)
+        .map(|c| &c.3)
+        .collect();
+    // Never fighting: the waiting tab asks again only when the lease could have freed (each
+    // 409 says when), not on every tick of its one-second timer.
+    let window = release.3.duration_since(*waits[0]).as_secs_f64();
+    assert!(
+        (waits.len() as f64) <= window / (LEASE.as_secs_f64() / 2.0) + 2.0,
+        "{} claims in {window:.1} s while another tab held a {LEASE:?} lease",
+        waits.len()
+    );
+    assert!(
+        sandboxes.unexpected_requests().is_empty(),
+        "{:?}",
+        sandboxes.unexpected_requests()
+    );
+}
+
+/// The admin maps Kustomer's Available and Lunch to CCAI's Available (0) and Break (−2).
+async fn admin_mapping(bridge: &str, sandboxes: &SandboxedPlatforms) {
+    let available = sandboxes.kustomer.status_id("Available").unwrap();
+    let lunch = sandboxes.kustomer.status_id("Lunch").unwrap();
+    let answer = reqwest::Client::new()
+        .put(format!("{bridge}/admin/status-mapping"))
+        .bearer_auth(bridge_local::functions::DEMO_ADMIN_TOKEN)
+        .json(&json!({"to_ccai": {available: 0, lunch: -2}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.status().as_u16(),
+        200,
+        "{}",
+        answer.text().await.unwrap_or_default()
+    );
+}
