@@ -320,6 +320,19 @@ async fn wait_for(client: &Client, css: &str, ok: impl Fn(&str) -> bool, what: &
     }
 }
 
+/// Clicks the widget's element at `css` (inside its frame), as the agent would.
+async fn click_in_widget(client: &Client, css: &str) {
+    client.enter_frame(0).await.unwrap();
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.enter_parent_frame().await.unwrap();
+}
+
 async fn screenshot(client: &Client, name: &str) {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/widget-screenshots");
@@ -551,15 +564,7 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
         "a call button",
     )
     .await;
-    client.enter_frame(0).await.unwrap();
-    client
-        .find(Locator::Css("#calls button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client.enter_parent_frame().await.unwrap();
+    click_in_widget(client, "#calls button").await;
     wait_for(
         client,
         "#call-result",
@@ -610,15 +615,7 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
     sandboxes
         .ccai
         .change(|w| w.move_agent(agent, "Break", "platform"));
-    client.enter_frame(0).await.unwrap();
-    client
-        .find(Locator::Css("#calls button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client.enter_parent_frame().await.unwrap();
+    click_in_widget(client, "#calls button").await;
     wait_for(
         client,
         "#call-result",
