@@ -12,6 +12,7 @@ pub mod kustomer_sandbox;
 pub mod kustomer_support;
 pub mod local;
 pub mod platforms;
+pub mod policy_store;
 pub mod pubsub;
 pub mod storage_support;
 pub mod stream_support;

@@ -99,19 +99,20 @@ pub fn handlers(
     platforms: &Platforms,
     tokens: &Tokens,
 ) -> HashMap<String, Handler> {
-    let service = || {
+    let scoped = |binary| crate::policies::scoped(&store, binary);
+    let service = |binary| {
         StatusService::new(
-            store.clone(),
+            scoped(binary),
             platforms.ccai.clone(),
             platforms.kustomer.clone(),
             tokens.lease,
         )
     };
     let status = Arc::new(StatusApi {
-        service: service(),
+        service: service("bridge-status"),
         bridge_token: tokens.bridge.clone(),
         click: bridge_shared::click_to_call::ClickToCall {
-            store: store.clone(),
+            store: scoped("bridge-status"),
             kustomer: platforms.kustomer.clone(),
             ccai: platforms.ccai.clone(),
             country: Default::default(),
@@ -119,14 +120,14 @@ pub fn handlers(
         widget: tokens.widget.clone(),
     });
     let admin = Arc::new(AdminApi {
-        status: service(),
-        store: store.clone(),
+        status: service("bridge-admin"),
+        store: scoped("bridge-admin"),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
         admin_token: tokens.admin.clone(),
     });
     let intake = Arc::new(IntakeApi {
-        store: store.clone(),
+        store: scoped("bridge-intake"),
         credentials: tokens.ccai_events.clone(),
         storage_push: tokens.storage_push.clone(),
     });
@@ -181,9 +182,10 @@ pub fn stream_handlers(
     blobs: Arc<dyn BlobStore>,
     platforms: &Platforms,
 ) -> HashMap<String, StreamHandler> {
+    let scoped = |binary| crate::policies::scoped(&store, binary);
     let status = || {
         StatusService::new(
-            store.clone(),
+            scoped("bridge-sync"),
             platforms.ccai.clone(),
             platforms.kustomer.clone(),
             DEFAULT_LEASE,
@@ -197,14 +199,14 @@ pub fn stream_handlers(
     let sync = SyncApi {
         storage: Some(platforms.storage.clone()),
         status: status(),
-        store: store.clone(),
+        store: scoped("bridge-sync"),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
         caller_country: country.clone(),
         failures: Default::default(),
     };
     let recording = RecordingApi::new(
-        store.clone(),
+        scoped("bridge-recording"),
         blobs.clone(),
         platforms.storage.clone(),
         platforms.ccai.clone(),
@@ -212,7 +214,7 @@ pub fn stream_handlers(
     )
     .reading_numbers_in(country.clone());
     let transcript = TranscriptApi::new(
-        store.clone(),
+        scoped("bridge-transcript"),
         blobs,
         platforms.storage.clone(),
         platforms.ccai.clone(),

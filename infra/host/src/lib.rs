@@ -10,6 +10,7 @@ pub mod fields;
 pub mod files;
 pub mod functions;
 pub mod host;
+pub mod policies;
 pub mod report;
 pub mod routes;
 pub mod sessions;

@@ -11,6 +11,17 @@ async fn the_demo_report_shows_what_happened() {
     let files = std::env::temp_dir().join(format!("bridge-demo-{}", uuid::Uuid::new_v4().simple()));
     let report = bridge_local::demo::run(&Backends::embedded(files), &mut |_| {}).await;
     assert_eq!(report.failures(), 0, "{}", report.to_text());
+    // Every function used the state table only as its role in template.yaml allows.
+    let refused: std::collections::BTreeSet<_> = bridge_local::policies::refusals()
+        .lock()
+        .unwrap()
+        .iter()
+        .cloned()
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "calls the deployed roles would refuse: {refused:?}"
+    );
 
     let tabs = report.section("Agent tabs").unwrap();
     assert_eq!(tabs.counted("lease winners"), Some(1));

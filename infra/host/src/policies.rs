@@ -1,0 +1,57 @@
+//! Each function's state-table permissions, read from `template.yaml`: the local host gives
+//! every function a store that refuses the DynamoDB actions its role does not grant, as AWS
+//! would, so a missing permission fails the demo and the tests here, not a tenant's deploy.
+
+use bridge_shared::store::StateStore;
+use bridge_tests::policy_store::{PolicyStore, Refusals};
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// The `dynamodb:*` actions the role of the function built as `binary` grants (its inline
+/// policy statements).
+pub fn dynamodb_actions(template: &str, binary: &str) -> Result<BTreeSet<String>, String> {
+    let documents =
+        YamlLoader::load_from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
+    let root = documents.first().ok_or("template.yaml is empty")?;
+    let resources = root["Resources"]
+        .as_hash()
+        .ok_or("template.yaml has no Resources")?;
+    let function = resources
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .ok_or_else(|| format!("no function {binary} in template.yaml"))?;
+    let mut actions = BTreeSet::new();
+    for policy in function["Properties"]["Policies"]
+        .as_vec()
+        .into_iter()
+        .flatten()
+    {
+        for statement in policy["Statement"].as_vec().into_iter().flatten() {
+            let listed = match &statement["Action"] {
+                Yaml::Array(list) => list.iter().filter_map(Yaml::as_str).collect(),
+                Yaml::String(one) => vec![one.as_str()],
+                _ => Vec::new(),
+            };
+            actions.extend(
+                listed
+                    .into_iter()
+                    .filter(|a| a.starts_with("dynamodb:"))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    Ok(actions)
+}
+
+/// Store calls refused in this process so far: (function, action, operation).
+pub fn refusals() -> Refusals {
+    static REFUSALS: OnceLock<Refusals> = OnceLock::new();
+    REFUSALS.get_or_init(Refusals::default).clone()
+}
+
+/// `store` as the function built as `binary` may use it.
+pub fn scoped(store: &Arc<dyn StateStore>, binary: &str) -> Arc<dyn StateStore> {
+    let allowed = dynamodb_actions(crate::routes::TEMPLATE, binary).unwrap_or_default();
+    Arc::new(PolicyStore::new(store.clone(), binary, allowed, refusals()))
+}
