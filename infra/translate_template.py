@@ -1,7 +1,13 @@
-"""Expands template.yaml's SAM resources offline and prints the CloudFormation resource list.
+"""Expands template.yaml's SAM resources offline, checks what a deployed stack must hold, and
+prints the CloudFormation resource list.
 
-Fails (exit 1) when the SAM translator refuses the template. No AWS call is made: managed
-policy names are not resolved to ARNs (the loader answers none).
+Fails (exit 1) when the SAM translator refuses the template, or when the expanded stack has
+  - an IAM role whose policy allows `*` or `<service>:*` actions,
+  - a Lambda function without a failure destination (asynchronous invocations) or an event
+    source mapping without one,
+  - a function whose log group is not a log group of the stack with a retention.
+No AWS call is made: managed policy names are not resolved to ARNs (the loader answers none).
+infra/test_template_checks.py shows each check failing on a template that breaks it.
 """
 
 import sys
@@ -16,9 +22,9 @@ class OfflinePolicyLoader:
         return {}
 
 
-def main(path):
-    with open(path, encoding="utf-8") as handle:
-        template = yaml_parse(handle.read())
+def expand(text):
+    """The CloudFormation resources the SAM template expands to."""
+    template = yaml_parse(text)
     # `sam package` replaces local code folders with S3 locations before the transform runs;
     # do the same so the offline transform sees what CloudFormation would.
     for name, resource in template.get("Resources", {}).items():
@@ -26,13 +32,71 @@ def main(path):
         code = properties.get("CodeUri")
         if resource.get("Type") == "AWS::Serverless::Function" and isinstance(code, str) and not code.startswith("s3://"):
             properties["CodeUri"] = f"s3://packaged-artifacts/{name}.zip"
+    return transform(template, {}, OfflinePolicyLoader())["Resources"]
+
+
+def ref(value):
+    """The logical id a `Ref`/`GetAtt` points at, if it is one."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return target[0] if isinstance(target, list) else str(target).split(".")[0]
+    return None
+
+
+def problems(resources):
+    found = []
+    for name, resource in resources.items():
+        kind, properties = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::IAM::Role":
+            for policy in properties.get("Policies", []):
+                for statement in policy.get("PolicyDocument", {}).get("Statement", []):
+                    actions = statement.get("Action", [])
+                    actions = actions if isinstance(actions, list) else [actions]
+                    for action in actions:
+                        if isinstance(action, str) and (action == "*" or action.endswith(":*")):
+                            found.append(f"{name}: policy {policy.get('PolicyName')} allows {action}")
+            for arn in properties.get("ManagedPolicyArns", []):
+                if isinstance(arn, str) and arn.endswith("/AdministratorAccess"):
+                    found.append(f"{name}: AdministratorAccess")
+        if kind == "AWS::Lambda::EventSourceMapping":
+            if not properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
+                found.append(f"{name}: an event source mapping without an on-failure destination")
+    functions = [n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"]
+    with_destination = {
+        ref(r["Properties"].get("FunctionName"))
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+        and r["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    }
+    for function in functions:
+        if function not in with_destination:
+            found.append(f"{function}: no failure destination for asynchronous invocations")
+        group = ref(resources[function]["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+        log_group = resources.get(group or "", {})
+        if log_group.get("Type") != "AWS::Logs::LogGroup":
+            found.append(f"{function}: its log group is not one of the stack's (it would never expire)")
+        elif not log_group.get("Properties", {}).get("RetentionInDays"):
+            found.append(f"{function}: log group {group} has no retention")
+    return found
+
+
+def main(path):
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
     try:
-        expanded = transform(template, {}, OfflinePolicyLoader())
+        resources = expand(text)
     except InvalidDocumentException as err:
         for cause in err.causes:
             print(f"SAM: {cause.message}", file=sys.stderr)
         sys.exit(1)
-    resources = expanded["Resources"]
+    found = problems(resources)
+    for problem in found:
+        print(f"template: {problem}", file=sys.stderr)
+    if found:
+        sys.exit(1)
     kinds = sorted({r["Type"] for r in resources.values()})
     print(f"template: {len(resources)} CloudFormation resources ({', '.join(kinds)})")
 

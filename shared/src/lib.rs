@@ -23,6 +23,7 @@ pub mod events;
 pub mod http;
 pub mod kustomer;
 pub mod lambda;
+pub mod metrics;
 pub mod pacing;
 pub mod phone;
 pub mod redact;

@@ -54,6 +54,7 @@ impl Pacer for SharedPacer {
                     // Measured after the reservation: the table's own latency is not added.
                     let now = UnixMillis::now();
                     if start >= now {
+                        crate::metrics::count("PacingWaits", 1);
                         tokio::time::sleep(now.until(start)).await;
                         return;
                     }

@@ -278,6 +278,7 @@ async fn session_events(api: &IntakeApi, request: Request, now: UnixMillis) -> R
             json!({"error": "not stored; retry"}),
         );
     }
+    bridge_shared::metrics::count("EventsIn", tally.stored as u64);
     tracing::info!(
         feed,
         stored = tally.stored,

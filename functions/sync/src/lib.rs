@@ -276,6 +276,7 @@ async fn apply(
     if let Some(what) = &contact.waiting_for {
         return Ok(RecordOutcome::Skipped(format!("waiting for {what}")));
     }
+    bridge_shared::metrics::count("SessionsApplied", u64::from(contact.changed_anything()));
     let mut resolved = usize::from(contact.changed_anything());
     for agent in agents_released(view.ended, &agents) {
         let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {

@@ -134,7 +134,10 @@ impl CcaiClient {
                 what: format!("{operation} ({})", platform_message(&body)),
             },
             StatusCode::TOO_MANY_REQUESTS => CcaiError::RateLimited {
-                operation: operation.into(),
+                operation: {
+                    crate::metrics::count("CcaiRateLimited", 1);
+                    operation.into()
+                },
             },
             s if s.is_server_error() => CcaiError::Server {
                 operation: operation.into(),

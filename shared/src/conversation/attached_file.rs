@@ -177,6 +177,7 @@ impl AttachedFile<'_> {
                 .await?;
             progress.note = true;
             outcome.noted = true;
+            crate::metrics::count("FilesStored", 1);
             self.save(&file.progress, &progress).await?;
         }
         Ok(outcome)

@@ -212,7 +212,10 @@ impl KustomerClient {
             },
             StatusCode::PAYLOAD_TOO_LARGE => KustomerError::TooLarge { operation },
             StatusCode::TOO_MANY_REQUESTS => KustomerError::RateLimited {
-                operation,
+                operation: {
+                    crate::metrics::count("KustomerRateLimited", 1);
+                    operation
+                },
                 // `x-ratelimit-reset` is documented; `Retry-After` is tolerated if it appears.
                 reset_at: header_i64(&headers, "x-ratelimit-reset")
                     .map(|reset| reset_epoch_seconds(reset, now_epoch_seconds()))

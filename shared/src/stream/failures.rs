@@ -184,6 +184,7 @@ impl FailurePolicy<'_> {
                 .put(&Item::new(dead, body).expiring_at(now.plus(DEAD_LETTER_KEPT)))
                 .await?;
             self.store.delete(&retry_key).await?;
+            crate::metrics::count("DeadLettered", 1);
             tracing::warn!(
                 step = self.step,
                 trigger = %original,
@@ -193,6 +194,7 @@ impl FailurePolicy<'_> {
             );
             return Ok(Some(RecordOutcome::Skipped("kept as a dead letter".into())));
         }
+        crate::metrics::count("Retried", 1);
         let young = work.attempts <= self.plan.quick_attempts && age < self.plan.quick_window;
         let slow = !young;
         if slow {

@@ -1,0 +1,56 @@
+"""The template checks of translate_template.py pass on template.yaml and fail on templates
+that break each of them (run by infra/check-template)."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import translate_template as checks  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+with open(os.path.join(ROOT, "template.yaml"), encoding="utf-8") as handle:
+    TEMPLATE = handle.read()
+
+
+def problems_of(text):
+    return checks.problems(checks.expand(text))
+
+
+class TemplateChecks(unittest.TestCase):
+    def test_the_projects_template_passes(self):
+        self.assertEqual(problems_of(TEMPLATE), [])
+
+    def test_a_wildcard_action_is_found(self):
+        broken = TEMPLATE.replace("                - dynamodb:GetItem\n", "                - dynamodb:*\n", 1)
+        self.assertNotEqual(broken, TEMPLATE)
+        self.assertTrue(any("allows dynamodb:*" in p for p in problems_of(broken)), problems_of(broken))
+
+    def test_a_function_without_failure_destination_is_found(self):
+        start = TEMPLATE.index("    EventInvokeConfig:\n")
+        end = TEMPLATE.index("    Environment:\n", start)
+        broken = TEMPLATE[:start] + TEMPLATE[end:]
+        found = problems_of(broken)
+        self.assertTrue(any("no failure destination" in p for p in found), found)
+
+    def test_a_mapping_without_failure_destination_is_found(self):
+        start = TEMPLATE.index("            DestinationConfig:\n              OnFailure:\n                Type: SQS\n")
+        end = TEMPLATE.index("Destination: !GetAtt DeadLetterQueue.Arn\n", start) + len("Destination: !GetAtt DeadLetterQueue.Arn\n")
+        broken = TEMPLATE[:start] + TEMPLATE[end:]
+        found = problems_of(broken)
+        self.assertTrue(any("event source mapping without" in p for p in found), found)
+
+    def test_a_log_group_without_retention_is_found(self):
+        broken = TEMPLATE.replace("      RetentionInDays: !Ref LogRetentionDays\n", "", 1)
+        found = problems_of(broken)
+        self.assertTrue(any("has no retention" in p for p in found), found)
+
+    def test_a_function_without_its_log_group_is_found(self):
+        broken = TEMPLATE.replace("      LoggingConfig:\n        LogGroup: !Ref SyncLogGroup\n", "", 1)
+        self.assertNotEqual(broken, TEMPLATE)
+        found = problems_of(broken)
+        self.assertTrue(any("never expire" in p for p in found), found)
+
+
+if __name__ == "__main__":
+    unittest.main()
