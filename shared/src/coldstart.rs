@@ -32,12 +32,13 @@ pub struct ColdStart {
 }
 
 impl ColdStart {
-    /// Reads the environment (and SSM parameters) and builds the adapters.
-    pub async fn from_environment() -> Result<Self, ColdStartError> {
+    /// Reads the environment (and the SSM parameters of the `secrets` this function uses:
+    /// [`crate::config::secrets`]) and builds the adapters.
+    pub async fn from_environment(secrets: &[&'static str]) -> Result<Self, ColdStartError> {
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
         let env = Env::from_process();
-        let config = BridgeConfig::load(&env, Some(&parameters)).await?;
+        let config = BridgeConfig::load_with(&env, Some(&parameters), secrets).await?;
         let external = crate::storage::ExternalStorageSettings::from_env(&env, Some(&parameters))
             .await?
             .map(|settings| {

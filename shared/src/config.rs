@@ -3,7 +3,8 @@
 //! Every variable name here is a public interface (tools outside this repository set them):
 //! `TABLE_NAME`, `BUCKET_NAME`, `KUSTOMER_BASE_URL`, `KUSTOMER_API_KEY`, `CCAI_BASE_URL`,
 //! `CCAI_SUBDOMAIN`, `CCAI_API_TOKEN`, `CCAI_EVENTS_CREDENTIALS` (`user:password`, comma-separated),
-//! `KUSTOMER_WEBHOOK_SECRET`, `BRIDGE_TOKEN`, `ADMIN_TOKEN`, `DEFAULT_COUNTRY`.
+//! `BRIDGE_TOKEN`, `ADMIN_TOKEN` (each function only those it uses: [`secrets`]),
+//! `DEFAULT_COUNTRY`.
 //!
 //! Each secret may instead be given as the name of an SSM parameter in `<NAME>_PARAM` (e.g.
 //! `KUSTOMER_API_KEY_PARAM=/bridge/kustomer-api-key`); all such parameters are fetched in one
@@ -221,7 +222,6 @@ pub struct BridgeConfig {
     /// The HTTP Basic credentials CCAI Platform's External Session Events may carry: one
     /// per feed (calls, chats) and a second during a rotation.
     pub ccai_events_credentials: Vec<BasicCredential>,
-    pub kustomer_webhook_secret: Secret,
     pub bridge_token: Secret,
     pub admin_token: Secret,
     pub default_country: CountryCode,
@@ -239,21 +239,45 @@ pub const KUSTOMER_REQUESTS_PER_MINUTE: u32 = 300;
 /// `DEFAULT_COUNTRY` when unset.
 pub const DEFAULT_COUNTRY: &str = "US";
 
-const SECRET_VARS: [&str; 6] = [
-    "KUSTOMER_API_KEY",
-    "CCAI_API_TOKEN",
-    "CCAI_EVENTS_CREDENTIALS",
-    "KUSTOMER_WEBHOOK_SECRET",
-    "BRIDGE_TOKEN",
-    "ADMIN_TOKEN",
-];
+/// The secrets each function reads — and may read: the template grants each function's role
+/// only these parameters, and a secret a function does not use is neither required nor
+/// fetched (`KUSTOMER_WEBHOOK_SECRET`, which no route uses, is read by none).
+pub mod secrets {
+    /// `bridge-intake`: the Basic credentials of CCAI's session events.
+    pub const INTAKE: &[&str] = &["CCAI_EVENTS_CREDENTIALS"];
+    /// `bridge-status`: both platforms and the widget's token.
+    pub const STATUS: &[&str] = &["KUSTOMER_API_KEY", "CCAI_API_TOKEN", "BRIDGE_TOKEN"];
+    /// `bridge-admin`: both platforms and the admin's token.
+    pub const ADMIN: &[&str] = &["KUSTOMER_API_KEY", "CCAI_API_TOKEN", "ADMIN_TOKEN"];
+    /// The workers (`bridge-sync`, `bridge-recording`, `bridge-transcript`) and the scheduled
+    /// `bridge-reconcile`: both platforms.
+    pub const WORKER: &[&str] = &["KUSTOMER_API_KEY", "CCAI_API_TOKEN"];
+    /// Every secret any function reads (tests, the local host).
+    pub const ALL: &[&str] = &[
+        "KUSTOMER_API_KEY",
+        "CCAI_API_TOKEN",
+        "CCAI_EVENTS_CREDENTIALS",
+        "BRIDGE_TOKEN",
+        "ADMIN_TOKEN",
+    ];
+}
 
 impl BridgeConfig {
-    /// Reads the configuration from `env`, fetching `*_PARAM` secrets from `parameters` in one
-    /// batch. Reports every missing variable at once, so a deploy is fixed in one round.
+    /// Reads the configuration with every secret ([`secrets::ALL`]).
     pub async fn load(
         env: &Env,
         parameters: Option<&dyn ParameterStore>,
+    ) -> Result<Self, ConfigError> {
+        Self::load_with(env, parameters, secrets::ALL).await
+    }
+
+    /// Reads the configuration from `env`, fetching the `needed` secrets (plain or
+    /// `*_PARAM`) from `parameters` in one batch; the others are left empty and never read.
+    /// Reports every missing variable at once, so a deploy is fixed in one round.
+    pub async fn load_with(
+        env: &Env,
+        parameters: Option<&dyn ParameterStore>,
+        needed: &[&'static str],
     ) -> Result<Self, ConfigError> {
         let mut missing = BTreeSet::new();
         let mut plain = |name: &str| match env.get(name) {
@@ -270,7 +294,7 @@ impl BridgeConfig {
         let ccai_subdomain = plain("CCAI_SUBDOMAIN");
 
         let mut sources = HashMap::new();
-        for var in SECRET_VARS {
+        for var in needed.iter().copied() {
             match secret_source(env, var)? {
                 Some(source) => {
                     sources.insert(var, source);
@@ -293,7 +317,11 @@ impl BridgeConfig {
                 reason: format!("expected a two-letter ISO country code such as US, got {value:?}"),
             })?,
         };
-        let ccai_events_credentials = split_credentials(&secret("CCAI_EVENTS_CREDENTIALS"))?;
+        let ccai_events_credentials = if needed.contains(&"CCAI_EVENTS_CREDENTIALS") {
+            split_credentials(&secret("CCAI_EVENTS_CREDENTIALS"))?
+        } else {
+            Vec::new()
+        };
         let shared_pacing = match env.get("SHARED_PACING").map(str::trim) {
             None | Some("on") => true,
             Some("off") => false,
@@ -332,7 +360,6 @@ impl BridgeConfig {
                 api_token: secret("CCAI_API_TOKEN"),
             },
             ccai_events_credentials,
-            kustomer_webhook_secret: secret("KUSTOMER_WEBHOOK_SECRET"),
             bridge_token: secret("BRIDGE_TOKEN"),
             admin_token: secret("ADMIN_TOKEN"),
             default_country,
@@ -554,6 +581,33 @@ mod tests {
         // Basic auth splits at the first ':', so a password may hold more.
         assert_eq!(config.ccai_events_credentials[1].password.expose(), "p:w2");
         assert_eq!(config.default_country.as_str(), "US");
+    }
+
+    #[tokio::test]
+    async fn a_function_reads_only_its_own_secrets() {
+        // The intake has only the events' credentials; the status function has no
+        // events' credentials and no admin token; neither is asked for what it does not use.
+        let intake = env_with(&[
+            ("KUSTOMER_API_KEY", None),
+            ("CCAI_API_TOKEN", None),
+            ("BRIDGE_TOKEN", None),
+            ("ADMIN_TOKEN", None),
+        ]);
+        let config = BridgeConfig::load_with(&intake, None, secrets::INTAKE)
+            .await
+            .unwrap();
+        assert_eq!(config.ccai_events_credentials.len(), 2);
+        assert_eq!(config.kustomer.api_key.expose(), "");
+        let status = env_with(&[("CCAI_EVENTS_CREDENTIALS", None), ("ADMIN_TOKEN", None)]);
+        let config = BridgeConfig::load_with(&status, None, secrets::STATUS)
+            .await
+            .unwrap();
+        assert!(config.ccai_events_credentials.is_empty());
+        assert_eq!(config.admin_token.expose(), "");
+        let err = BridgeConfig::load_with(&status, None, secrets::ADMIN)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "missing configuration: ADMIN_TOKEN");
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use lambda_http::Error;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
-    let cold = ColdStart::from_environment().await?;
+    let cold = ColdStart::from_environment(bridge_shared::config::secrets::ADMIN).await?;
     let api = AdminApi {
         status: StatusService::new(
             cold.store.clone(),

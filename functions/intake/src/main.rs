@@ -12,7 +12,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
-    let cold = ColdStart::from_environment().await?;
+    let cold = ColdStart::from_environment(bridge_shared::config::secrets::INTAKE).await?;
     let storage_push = match PushSettings::from_env(&Env::from_process())? {
         Some(settings) => Some(Arc::new(PushVerifier::new(
             settings,

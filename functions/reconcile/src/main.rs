@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
         1,
     )?;
     let files = bridge_reconcile::FileLooks::from_env()?;
-    let cold = ColdStart::from_environment().await?;
+    let cold = ColdStart::from_environment(bridge_shared::config::secrets::WORKER).await?;
     let service = Arc::new(StatusService::new(
         cold.store.clone(),
         cold.ccai.clone(),

@@ -14,7 +14,7 @@ use tracing::Instrument;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
-    let cold = ColdStart::from_environment().await?;
+    let cold = ColdStart::from_environment(bridge_shared::config::secrets::WORKER).await?;
     let storage = cold.external.clone().ok_or(
         "EXTERNAL_STORAGE_BUCKET is required: files come from the tenant's external storage",
     )?;

@@ -12,7 +12,7 @@ use lambda_http::Error;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
-    let cold = ColdStart::from_environment().await?;
+    let cold = ColdStart::from_environment(bridge_shared::config::secrets::STATUS).await?;
     let lease_for = seconds_setting(
         "LEASE_SECONDS",
         std::env::var("LEASE_SECONDS").ok().as_deref(),

@@ -15,7 +15,7 @@ use tracing::Instrument;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::from_env());
-    let cold = ColdStart::from_environment().await?;
+    let cold = ColdStart::from_environment(bridge_shared::config::secrets::WORKER).await?;
     let api = Arc::new(SyncApi {
         status: StatusService::new(
             cold.store.clone(),

@@ -168,3 +168,62 @@ async fn the_host_serves_the_template_routes_over_http() {
         "a route whose function is not loaded says so"
     );
 }
+
+/// Each function is given (and its role may read) exactly the secrets its code reads
+/// (`bridge_shared::config::secrets`), nothing else (issue 17).
+#[test]
+fn each_function_gets_only_the_secrets_it_reads() {
+    use bridge_shared::config::secrets;
+    use yaml_rust2::YamlLoader;
+    let documents = YamlLoader::load_from_str(TEMPLATE).unwrap();
+    let resources = documents[0]["Resources"].as_hash().unwrap();
+    for (binary, wanted) in [
+        ("bridge-intake", secrets::INTAKE),
+        ("bridge-status", secrets::STATUS),
+        ("bridge-admin", secrets::ADMIN),
+        ("bridge-sync", secrets::WORKER),
+        ("bridge-recording", secrets::WORKER),
+        ("bridge-transcript", secrets::WORKER),
+        ("bridge-reconcile", secrets::WORKER),
+    ] {
+        let function = resources
+            .values()
+            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+            .unwrap();
+        let mut given: Vec<String> = function["Properties"]["Environment"]["Variables"]
+            .as_hash()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, _)| k.as_str())
+            .filter(|k| k.ends_with("_PARAM") && !k.starts_with("EXTERNAL_STORAGE"))
+            .map(|k| k.trim_end_matches("_PARAM").to_owned())
+            .collect();
+        given.sort();
+        let mut wanted: Vec<String> = wanted.iter().map(|s| (*s).to_owned()).collect();
+        wanted.sort();
+        assert_eq!(given, wanted, "{binary}'s secrets");
+        let readable = function["Properties"]["Policies"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .filter(|p| !p["SSMParameterReadPolicy"].is_badvalue())
+            .count();
+        let storage = if function["Properties"]["Environment"]["Variables"]
+            ["EXTERNAL_STORAGE_ACCESS_KEY_ID_PARAM"]
+            .is_badvalue()
+        {
+            0
+        } else {
+            2
+        };
+        assert_eq!(
+            readable,
+            wanted.len() + storage,
+            "{binary}'s readable parameters"
+        );
+    }
+    assert!(
+        !TEMPLATE.contains("KUSTOMER_WEBHOOK_SECRET"),
+        "no function reads it"
+    );
+}
