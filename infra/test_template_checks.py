@@ -51,6 +51,23 @@ class TemplateChecks(unittest.TestCase):
         found = problems_of(broken)
         self.assertTrue(any("never expire" in p for p in found), found)
 
+    def test_a_third_stream_reader_is_found(self):
+        marker = "      Events:\n        Every:\n          Type: Schedule\n"
+        self.assertIn(marker, TEMPLATE)
+        broken = TEMPLATE.replace(marker, marker.replace("      Events:\n", """      Events:
+        Third:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt StateTable.StreamArn
+            StartingPosition: LATEST
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: !GetAtt DeadLetterQueue.Arn
+"""), 1)
+        found = problems_of(broken)
+        self.assertTrue(any("3 readers of its stream" in p for p in found), found)
+
 
 if __name__ == "__main__":
     unittest.main()

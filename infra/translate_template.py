@@ -5,7 +5,8 @@ Fails (exit 1) when the SAM translator refuses the template, or when the expande
   - an IAM role whose policy allows `*` or `<service>:*` actions,
   - a Lambda function without a failure destination (asynchronous invocations) or an event
     source mapping without one,
-  - a function whose log group is not a log group of the stack with a retention.
+  - a function whose log group is not a log group of the stack with a retention,
+  - more than two readers of one DynamoDB stream (AWS throttles beyond two per shard).
 No AWS call is made: managed policy names are not resolved to ARNs (the loader answers none).
 infra/test_template_checks.py shows each check failing on a template that breaks it.
 """
@@ -64,6 +65,15 @@ def problems(resources):
         if kind == "AWS::Lambda::EventSourceMapping":
             if not properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
                 found.append(f"{name}: an event source mapping without an on-failure destination")
+    readers = {}
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+            source = resource["Properties"].get("EventSourceArn")
+            if ref(source) and "StreamArn" in str(source):
+                readers.setdefault(ref(source), []).append(name)
+    for table, mappings in readers.items():
+        if len(mappings) > 2:
+            found.append(f"{table}: {len(mappings)} readers of its stream ({', '.join(sorted(mappings))}); at most two")
     functions = [n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"]
     with_destination = {
         ref(r["Properties"].get("FunctionName"))

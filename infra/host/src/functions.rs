@@ -5,7 +5,6 @@ use crate::host::Handler;
 use crate::stream::StreamHandler;
 use bridge_admin::AdminApi;
 use bridge_intake::IntakeApi;
-use bridge_recording::RecordingApi;
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobStore;
 use bridge_shared::ccai::CcaiClient;
@@ -18,7 +17,6 @@ use bridge_shared::storage::push::PushVerifier;
 use bridge_shared::store::StateStore;
 use bridge_status::StatusApi;
 use bridge_sync::SyncApi;
-use bridge_transcript::TranscriptApi;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -205,16 +203,8 @@ pub fn stream_handlers(
         caller_country: country.clone(),
         failures: Default::default(),
     };
-    let recording = RecordingApi::new(
-        scoped("bridge-recording"),
-        blobs.clone(),
-        platforms.storage.clone(),
-        platforms.ccai.clone(),
-        platforms.kustomer.clone(),
-    )
-    .reading_numbers_in(country.clone());
-    let transcript = TranscriptApi::new(
-        scoped("bridge-transcript"),
+    let files = bridge_files::FilesApi::new(
+        scoped("bridge-files"),
         blobs,
         platforms.storage.clone(),
         platforms.ccai.clone(),
@@ -227,12 +217,8 @@ pub fn stream_handlers(
             stream_handler!(sync, bridge_sync::handle),
         ),
         (
-            "bridge-recording".to_owned(),
-            stream_handler!(recording, bridge_recording::handle),
-        ),
-        (
-            "bridge-transcript".to_owned(),
-            stream_handler!(transcript, bridge_transcript::handle),
+            "bridge-files".to_owned(),
+            stream_handler!(files, bridge_files::handle),
         ),
     ])
 }

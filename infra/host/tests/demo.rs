@@ -106,12 +106,12 @@ async fn the_demo_report_shows_what_happened() {
     );
     assert_eq!(count("bridge-sync: dead-lettered"), 1);
     assert_eq!(count("bridge-sync: retried invocations"), 5);
-    // bridge-recording sees only call ends (its filter), the corrupt item's among them. A
+    // bridge-files sees only call and chat ends (its filter), the corrupt item's among them. A
     // callback's recording may also be retried once or twice while the call it returns is not
     // placed yet (R-U-6: the callback waits for it), depending on which worker runs first.
-    assert_eq!(count("bridge-recording: dead-lettered"), 1);
-    assert!(count("bridge-recording: retried invocations") >= 5);
-    assert!(count("bridge-recording: records done") < stored);
+    assert_eq!(count("bridge-files: dead-lettered"), 1);
+    assert!(count("bridge-files: retried invocations") >= 5);
+    assert!(count("bridge-files: records done") < stored);
     assert!(count("filtered out") > 0);
     assert_eq!(count("pending status applied at call end"), 1);
     assert_eq!(count("CCAI status changes by the bridge"), 1);
@@ -257,7 +257,7 @@ async fn the_demo_report_shows_what_happened() {
     assert_eq!(files.counted("metadata files rewritten"), Some(3));
     assert_eq!(files.counted("customer comments noted"), Some(1));
     assert_eq!(files.counted("files given up at the deadline"), Some(1));
-    assert_eq!(files.counted("bridge-recording: dead-lettered"), Some(0));
+    assert_eq!(files.counted("bridge-files: dead-lettered"), Some(0));
     assert!(files.lines[0].contains("0 recording(s) and 0 transcript(s) attached"));
     assert!(
         files.lines.iter().any(

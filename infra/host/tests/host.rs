@@ -182,8 +182,7 @@ fn each_function_gets_only_the_secrets_it_reads() {
         ("bridge-status", secrets::STATUS),
         ("bridge-admin", secrets::ADMIN),
         ("bridge-sync", secrets::WORKER),
-        ("bridge-recording", secrets::WORKER),
-        ("bridge-transcript", secrets::WORKER),
+        ("bridge-files", secrets::WORKER),
         ("bridge-reconcile", secrets::WORKER),
     ] {
         let function = resources

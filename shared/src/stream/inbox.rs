@@ -39,6 +39,19 @@ pub fn inbox_event(record: &EventRecord) -> Result<Option<SessionTrigger>, Inbox
     Ok(Some(event))
 }
 
+/// The `type` of a new inbox item (`call.ended`, `chat.ended`, …) without reading the rest:
+/// how one function serving two workers routes each record (`bridge-files`).
+pub fn inbox_type(record: &EventRecord) -> Option<String> {
+    let image: HashMap<String, AttributeValue> = record.change.new_image.clone().into();
+    match image.get("body") {
+        Some(AttributeValue::M(body)) => match body.get("type") {
+            Some(AttributeValue::S(kind)) => Some(kind.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

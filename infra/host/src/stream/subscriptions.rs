@@ -138,15 +138,21 @@ mod tests {
         let record = json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}}}});
         assert!(inbox.filters[0].matches(&record));
 
-        let recordings = subscriptions
+        let files = subscriptions
             .iter()
-            .find(|s| s.binary == "bridge-recording")
-            .expect("bridge-recording subscribes to call ends");
+            .find(|s| s.binary == "bridge-files")
+            .expect("bridge-files subscribes to session ends");
         let ended = |event_type: &str| {
             json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}},
                    "NewImage": {"body": {"M": {"type": {"S": event_type}}}}}})
         };
-        assert!(recordings.filters[0].matches(&ended("call.ended")));
-        assert!(!recordings.filters[0].matches(&ended("chat.ended")));
+        assert!(files.filters[0].matches(&ended("call.ended")));
+        assert!(files.filters[0].matches(&ended("chat.ended")));
+        assert!(!files.filters[0].matches(&ended("call.started")));
+        assert_eq!(
+            subscriptions.len(),
+            2,
+            "a stream serves two readers per shard"
+        );
     }
 }

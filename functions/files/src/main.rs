@@ -1,7 +1,7 @@
-//! The recording worker Lambda: DynamoDB stream batches of `call.ended` inbox events in
-//! (template.yaml `RecordingFunction`), failed records reported per record.
+//! The file worker Lambda: DynamoDB stream batches of `call.ended` and `chat.ended` inbox events in
+//! (template.yaml `FilesFunction`), failed records reported per record.
 
-use bridge_recording::RecordingApi;
+use bridge_files::FilesApi;
 use bridge_shared::UnixMillis;
 use bridge_shared::coldstart::ColdStart;
 use bridge_shared::stream::StreamEvent;
@@ -19,14 +19,14 @@ async fn main() -> Result<(), Error> {
         "EXTERNAL_STORAGE_BUCKET is required: files come from the tenant's external storage",
     )?;
     let api = Arc::new(
-        RecordingApi::new(cold.store, cold.blobs, storage, cold.ccai, cold.kustomer)
+        FilesApi::new(cold.store, cold.blobs, storage, cold.ccai, cold.kustomer)
             .reading_numbers_in(cold.config.default_country.clone()),
     );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
         let api = api.clone();
         let id = telemetry::correlation_id(Some(&event.context.request_id));
         async move {
-            Ok::<_, Error>(bridge_recording::handle(&api, event.payload, UnixMillis::now()).await?)
+            Ok::<_, Error>(bridge_files::handle(&api, event.payload, UnixMillis::now()).await?)
         }
         .instrument(telemetry::event_span(&id))
     }))
