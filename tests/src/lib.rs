@@ -8,6 +8,7 @@ pub mod ccai_support;
 pub mod contract;
 pub mod counting_store;
 pub mod gate;
+pub mod intercepted_store;
 pub mod kustomer_sandbox;
 pub mod kustomer_support;
 pub mod local;

@@ -1,0 +1,180 @@
+//! A state store that passes every call to another store after asking a hook: the one place
+//! the whole store interface is forwarded, for the test stores that watch calls (counting
+//! them, or refusing what an IAM role would).
+
+use async_trait::async_trait;
+use bridge_shared::UnixMillis;
+use bridge_shared::store::*;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One store call: its name, the DynamoDB action it needs (shared/src/store/dynamodb.rs), and
+/// whether it writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreCall {
+    pub operation: &'static str,
+    pub action: &'static str,
+    pub writes: bool,
+}
+
+const GET: &str = "dynamodb:GetItem";
+const PUT: &str = "dynamodb:PutItem";
+const UPDATE: &str = "dynamodb:UpdateItem";
+const DELETE: &str = "dynamodb:DeleteItem";
+const QUERY: &str = "dynamodb:Query";
+
+const fn read(operation: &'static str, action: &'static str) -> StoreCall {
+    StoreCall {
+        operation,
+        action,
+        writes: false,
+    }
+}
+
+const fn write(operation: &'static str, action: &'static str) -> StoreCall {
+    StoreCall {
+        operation,
+        action,
+        writes: true,
+    }
+}
+
+/// Asked before each call; an error is the call's answer (the inner store is not asked).
+pub trait StoreHook: Send + Sync {
+    fn before(&self, call: StoreCall) -> Result<(), StoreError>;
+}
+
+pub struct Intercepted<H> {
+    inner: Arc<dyn StateStore>,
+    pub hook: H,
+}
+
+impl<H: StoreHook> Intercepted<H> {
+    pub fn with_hook(inner: Arc<dyn StateStore>, hook: H) -> Self {
+        Self { inner, hook }
+    }
+}
+
+#[async_trait]
+impl<H: StoreHook> DocumentStore for Intercepted<H> {
+    async fn get(&self, key: &ItemKey, now: UnixMillis) -> Result<Option<Item>, StoreError> {
+        self.hook.before(read("get", GET))?;
+        self.inner.get(key, now).await
+    }
+    async fn put(&self, item: &Item) -> Result<(), StoreError> {
+        self.hook.before(write("put", PUT))?;
+        self.inner.put(item).await
+    }
+    async fn put_if_absent(&self, item: &Item, now: UnixMillis) -> Result<PutOutcome, StoreError> {
+        self.hook.before(write("put_if_absent", PUT))?;
+        self.inner.put_if_absent(item, now).await
+    }
+    async fn put_if_newer(&self, item: &Item) -> Result<PutOutcome, StoreError> {
+        self.hook.before(write("put_if_newer", PUT))?;
+        self.inner.put_if_newer(item).await
+    }
+    async fn delete(&self, key: &ItemKey) -> Result<(), StoreError> {
+        self.hook.before(write("delete", DELETE))?;
+        self.inner.delete(key).await
+    }
+    async fn reserve_slots(
+        &self,
+        key: &ItemKey,
+        now: UnixMillis,
+        span: Duration,
+    ) -> Result<UnixMillis, StoreError> {
+        self.hook.before(write("reserve_slots", UPDATE))?;
+        self.inner.reserve_slots(key, now, span).await
+    }
+    async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
+        self.hook.before(read("list_partition", QUERY))?;
+        self.inner.list_partition(pk, now).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHook> IdempotencyStore for Intercepted<H> {
+    async fn claim(
+        &self,
+        key: &str,
+        now: UnixMillis,
+        in_progress_for: Duration,
+        keep_for: Duration,
+    ) -> Result<Claim, StoreError> {
+        self.hook.before(write("claim", PUT))?;
+        self.inner.claim(key, now, in_progress_for, keep_for).await
+    }
+    async fn complete(
+        &self,
+        claim: &ClaimTicket,
+        result: &Value,
+        now: UnixMillis,
+        keep_for: Duration,
+    ) -> Result<(), StoreError> {
+        self.hook.before(write("complete", UPDATE))?;
+        self.inner.complete(claim, result, now, keep_for).await
+    }
+    async fn release(&self, claim: &ClaimTicket) -> Result<(), StoreError> {
+        self.hook.before(write("release", DELETE))?;
+        self.inner.release(claim).await
+    }
+}
+
+#[async_trait]
+impl<H: StoreHook> LeaseStore for Intercepted<H> {
+    async fn acquire_lease(
+        &self,
+        resource: &ItemKey,
+        owner: &str,
+        now: UnixMillis,
+        duration: Duration,
+    ) -> Result<LeaseAcquisition, StoreError> {
+        self.hook.before(write("acquire_lease", UPDATE))?;
+        self.inner
+            .acquire_lease(resource, owner, now, duration)
+            .await
+    }
+    async fn renew_lease(
+        &self,
+        lease: &Lease,
+        now: UnixMillis,
+        duration: Duration,
+    ) -> Result<Lease, StoreError> {
+        self.hook.before(write("renew_lease", UPDATE))?;
+        self.inner.renew_lease(lease, now, duration).await
+    }
+    async fn release_lease(&self, lease: &Lease) -> Result<bool, StoreError> {
+        self.hook.before(write("release_lease", UPDATE))?;
+        self.inner.release_lease(lease).await
+    }
+    async fn read_lease(&self, resource: &ItemKey) -> Result<Option<Lease>, StoreError> {
+        self.hook.before(read("read_lease", GET))?;
+        self.inner.read_lease(resource).await
+    }
+    async fn write_as_holder(
+        &self,
+        lease: &Lease,
+        now: UnixMillis,
+        expected: u64,
+        state: &Value,
+    ) -> Result<GuardedWrite, StoreError> {
+        self.hook.before(write("write_as_holder", UPDATE))?;
+        self.inner
+            .write_as_holder(lease, now, expected, state)
+            .await
+    }
+    async fn replace_state(
+        &self,
+        resource: &ItemKey,
+        expected: u64,
+        state: &Value,
+    ) -> Result<bool, StoreError> {
+        self.hook.before(write("replace_state", UPDATE))?;
+        self.inner.replace_state(resource, expected, state).await
+    }
+    async fn read_state(&self, resource: &ItemKey) -> Result<Option<LeaseState>, StoreError> {
+        self.hook.before(read("read_state", GET))?;
+        self.inner.read_state(resource).await
+    }
+}
