@@ -129,15 +129,15 @@ impl CcaiClient {
         if status.is_success() {
             return Ok(Answer { headers, body });
         }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            crate::metrics::count("CcaiRateLimited", 1);
+        }
         Err(match status {
             StatusCode::NOT_FOUND => CcaiError::NotFound {
                 what: format!("{operation} ({})", platform_message(&body)),
             },
             StatusCode::TOO_MANY_REQUESTS => CcaiError::RateLimited {
-                operation: {
-                    crate::metrics::count("CcaiRateLimited", 1);
-                    operation.into()
-                },
+                operation: operation.into(),
             },
             s if s.is_server_error() => CcaiError::Server {
                 operation: operation.into(),

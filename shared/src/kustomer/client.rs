@@ -202,6 +202,9 @@ impl KustomerClient {
             return Ok(body);
         }
         let operation = call.operation.to_owned();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            crate::metrics::count("KustomerRateLimited", 1);
+        }
         Err(match status {
             StatusCode::NOT_FOUND => KustomerError::NotFound {
                 what: format!("{} ({})", call.operation, error_message(&body)),
@@ -212,10 +215,7 @@ impl KustomerClient {
             },
             StatusCode::PAYLOAD_TOO_LARGE => KustomerError::TooLarge { operation },
             StatusCode::TOO_MANY_REQUESTS => KustomerError::RateLimited {
-                operation: {
-                    crate::metrics::count("KustomerRateLimited", 1);
-                    operation
-                },
+                operation,
                 // `x-ratelimit-reset` is documented; `Retry-After` is tolerated if it appears.
                 reset_at: header_i64(&headers, "x-ratelimit-reset")
                     .map(|reset| reset_epoch_seconds(reset, now_epoch_seconds()))
