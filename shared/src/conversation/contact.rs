@@ -373,49 +373,16 @@ impl ContactSync<'_> {
             outcome.session_message = true;
             self.save(&key, &link, lock).await?;
         }
-        // Facts that arrive later (durations at the end, CSAT and the metadata file ~15 minutes
-        // after) complete the same message. The whole set is sent: whether Kustomer's PATCH
-        // merges `custom` or replaces it is not documented.
-        let mut complete = link.message_custom.clone();
-        complete.extend(values.message.clone());
-        if complete != link.message_custom {
-            let message_id = match link.message_id.clone() {
-                Some(id) => id,
-                None => self.session_message_id(view).await?,
-            };
-            self.kustomer
-                .patch_message(
-                    &message_id,
-                    &MessagePatch {
-                        custom: Some(complete.clone()),
-                    },
-                )
-                .await?;
-            outcome.message_fields_updated = complete
-                .iter()
-                .filter(|(name, value)| link.message_custom.get(*name) != Some(*value))
-                .map(|(name, _)| name.clone())
-                .collect();
-            link.message_id = Some(message_id);
-            link.message_custom = complete;
-            self.save(&key, &link, lock).await?;
-        }
-        let mut customer_complete = link.customer_custom.clone();
-        customer_complete.extend(values.customer);
-        if customer_complete != link.customer_custom {
-            self.kustomer
-                .patch_customer(
-                    &customer_id,
-                    &CustomerPatch {
-                        custom: Some(customer_complete.clone()),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            link.customer_custom = customer_complete;
-            outcome.customer_fields_updated = true;
-            self.save(&key, &link, lock).await?;
-        }
+        self.complete_custom_values(
+            view,
+            &key,
+            &mut link,
+            lock,
+            &customer_id,
+            values,
+            &mut outcome,
+        )
+        .await?;
 
         // The caller's number as a note (R-D-2), once per conversation: by the session that
         // created it (sessions appended later are the same customer's).
@@ -510,6 +477,65 @@ impl ContactSync<'_> {
             }
         }
         Ok(outcome)
+    }
+
+    /// Facts that arrive after the message was written (durations at the end, CSAT and the
+    /// metadata file ~15 minutes after) complete the same message (R-CF-4), and the custom
+    /// user id the customer. The whole set is sent: whether Kustomer's PATCH merges `custom` or
+    /// replaces it is not documented. Nothing is sent when nothing changed.
+    #[allow(clippy::too_many_arguments)] // the pass's state, named at its one call site
+    async fn complete_custom_values(
+        &self,
+        view: &SessionView,
+        key: &ItemKey,
+        link: &mut SessionLink,
+        lock: &HeldLock<'_>,
+        customer_id: &str,
+        values: crate::custom_fields::CustomValues,
+        outcome: &mut ContactOutcome,
+    ) -> Result<(), ContactError> {
+        let mut complete = link.message_custom.clone();
+        complete.extend(values.message);
+        if complete != link.message_custom {
+            let message_id = match link.message_id.clone() {
+                Some(id) => id,
+                None => self.session_message_id(view).await?,
+            };
+            self.kustomer
+                .patch_message(
+                    &message_id,
+                    &MessagePatch {
+                        custom: Some(complete.clone()),
+                    },
+                )
+                .await?;
+            outcome.message_fields_updated = complete
+                .iter()
+                .filter(|(name, value)| link.message_custom.get(*name) != Some(*value))
+                .map(|(name, _)| name.clone())
+                .collect();
+            link.message_id = Some(message_id);
+            link.message_custom = complete;
+            self.save(key, link, lock).await?;
+        }
+        let mut customer_complete = link.customer_custom.clone();
+        customer_complete.extend(values.customer);
+        if customer_complete != link.customer_custom {
+            self.kustomer
+                .patch_customer(
+                    customer_id,
+                    &CustomerPatch {
+                        custom: Some(customer_complete.clone()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            link.customer_custom = customer_complete;
+            outcome.customer_fields_updated = true;
+            self.save(key, link, lock).await?;
+        }
+
+        Ok(())
     }
 
     /// The id of a session message written before the link kept it.
