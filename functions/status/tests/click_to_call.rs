@@ -91,7 +91,7 @@ impl Rig {
 /// customer, while that conversation is open, carries it as the ticket and the call joins it;
 /// a click from another conversation of the customer puts the call there.
 #[tokio::test]
-async fn r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversation() {
+async fn r_c2c_1_r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversation() {
     let rig = rig().await;
     let (status, first) = rig
         .click(json!({"agent_email": rig.email, "phone": "(650) 253-0000"}))
