@@ -105,7 +105,9 @@ async fn the_demo_report_shows_what_happened() {
         report.to_text()
     );
     assert_eq!(count("bridge-sync: dead-lettered"), 1);
-    assert_eq!(count("bridge-sync: retried invocations"), 5);
+    // The corrupt item's five retries; a callback handled before the call it returns is placed
+    // waits (R-U-6, a retryable failure) and may add one, depending on which record runs first.
+    assert!(count("bridge-sync: retried invocations") >= 5);
     // bridge-files sees only call and chat ends (its filter), the corrupt item's among them. A
     // callback's recording may also be retried once or twice while the call it returns is not
     // placed yet (R-U-6: the callback waits for it), depending on which worker runs first.
