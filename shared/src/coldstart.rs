@@ -1,5 +1,8 @@
-//! What every function builds once at cold start: configuration (secrets from SSM), the state
-//! store, and the two platform clients.
+//! What a function builds at cold start. [`ColdStart::from_environment`] reads the configuration
+//! (the function's secrets from SSM in one batched call, only when some are parameters); each
+//! adapter is then built only by the functions that use it ([`ColdStart::store`],
+//! [`ColdStart::platforms`], [`ColdStart::blobs`], [`ColdStart::external_storage`]): the intake
+//! never builds an HTTP client or an S3 client. bench/RESULTS.md measures what that saves.
 
 use crate::ccai::CcaiClient;
 use crate::config::{BridgeConfig, ConfigError, Env, SsmParameterStore};
@@ -22,39 +25,46 @@ pub enum ColdStartError {
 
 pub struct ColdStart {
     pub config: BridgeConfig,
-    pub store: Arc<dyn StateStore>,
+    env: Env,
+    aws: aws_config::SdkConfig,
+}
+
+/// The two platform clients, sharing one connection pool.
+pub struct Platforms {
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
-    /// The files bucket (recordings, transcripts).
-    pub blobs: Arc<dyn crate::blob::BlobStore>,
-    /// The tenant's external storage (`EXTERNAL_STORAGE_*`), when configured.
-    pub external: Option<Arc<dyn crate::storage::ExternalStorage>>,
 }
 
 impl ColdStart {
-    /// Reads the environment (and the SSM parameters of the `secrets` this function uses:
-    /// [`crate::config::secrets`]) and builds the adapters.
+    /// Reads the environment and the SSM parameters of the `secrets` this function uses
+    /// ([`crate::config::secrets`]).
     pub async fn from_environment(secrets: &[&'static str]) -> Result<Self, ColdStartError> {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
+        let aws = crate::aws::load_config().await;
         let env = Env::from_process();
-        let config = BridgeConfig::load_with(&env, Some(&parameters), secrets).await?;
-        let external = crate::storage::ExternalStorageSettings::from_env(&env, Some(&parameters))
-            .await?
-            .map(|settings| {
-                Arc::new(crate::storage::S3ExternalStorage::new(&aws, &settings))
-                    as Arc<dyn crate::storage::ExternalStorage>
-            });
+        let config = if secrets
+            .iter()
+            .any(|name| env.get(&format!("{name}_PARAM")).is_some())
+        {
+            let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
+            BridgeConfig::load_with(&env, Some(&parameters), secrets).await?
+        } else {
+            BridgeConfig::load_with(&env, None, secrets).await?
+        };
+        Ok(Self { config, env, aws })
+    }
+
+    /// The state table (its client built on the first call).
+    pub fn store(&self) -> Arc<dyn StateStore> {
+        Arc::new(DynamoStore::lazy(
+            self.aws.clone(),
+            self.config.table_name.clone(),
+        ))
+    }
+
+    /// CCAI Platform's and Kustomer's clients; paced through `store` when `SHARED_PACING` is on.
+    pub fn platforms(&self, store: &Arc<dyn StateStore>) -> Result<Platforms, ColdStartError> {
+        let config = &self.config;
         let http = build_client(HttpSettings::default())?;
-        let blobs = Arc::new(crate::blob::S3BlobStore::new(
-            crate::blob::s3_client(&aws),
-            config.bucket_name.clone(),
-            crate::blob::S3BlobStoreOptions::default(),
-        )?);
-        let store: Arc<dyn StateStore> = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            config.table_name.clone(),
-        ));
         let mut ccai = CcaiClient::new(&config.ccai, http.clone(), RetryPolicy::default());
         let mut kustomer = KustomerClient::new(&config.kustomer, http, RetryPolicy::default());
         if config.shared_pacing {
@@ -73,13 +83,32 @@ impl ColdStart {
                 Duration::from_secs(60),
             )));
         }
-        Ok(Self {
-            blobs,
-            external,
-            store,
+        Ok(Platforms {
             ccai: Arc::new(ccai),
             kustomer: Arc::new(kustomer),
-            config,
         })
+    }
+
+    /// The files bucket (recordings, transcripts).
+    pub fn blobs(&self) -> Result<Arc<dyn crate::blob::BlobStore>, ColdStartError> {
+        Ok(Arc::new(crate::blob::S3BlobStore::new(
+            crate::blob::s3_client(&self.aws),
+            self.config.bucket_name.clone(),
+            crate::blob::S3BlobStoreOptions::default(),
+        )?))
+    }
+
+    /// The tenant's external storage (`EXTERNAL_STORAGE_*`), when configured; its HMAC key may
+    /// be an SSM parameter.
+    pub async fn external_storage(
+        &self,
+    ) -> Result<Option<Arc<dyn crate::storage::ExternalStorage>>, ColdStartError> {
+        let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&self.aws));
+        let settings =
+            crate::storage::ExternalStorageSettings::from_env(&self.env, Some(&parameters)).await?;
+        Ok(settings.map(|settings| {
+            Arc::new(crate::storage::S3ExternalStorage::new(&self.aws, &settings))
+                as Arc<dyn crate::storage::ExternalStorage>
+        }))
     }
 }

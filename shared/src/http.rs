@@ -1,7 +1,14 @@
 //! The one way this project makes HTTP calls: one `reqwest` client per platform, built once at
 //! cold start (rustls, connect and request timeouts), and one retry policy.
+//!
+//! TLS: rustls on *ring* (the provider the AWS SDK's client uses here too: one crypto library in
+//! the binary) trusting the Mozilla roots compiled in by `webpki-roots`. The platform verifier
+//! reqwest uses by default reads and parses every file of the system's certificate directory
+//! when a client is built: most of a cold start (bench/RESULTS.md). Kustomer, CCAI Platform and
+//! Cloud Storage all present certificates from public roots in that set.
 
 use rand::RngExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Timeouts of an outgoing client.
@@ -23,12 +30,36 @@ impl Default for HttpSettings {
 
 /// Builds a client. Errors only if the TLS backend cannot start, which is a cold-start failure.
 pub fn build_client(settings: HttpSettings) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    builder()
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.request_timeout)
         .pool_idle_timeout(Duration::from_secs(50))
         .user_agent(concat!("ccai-kustomer-bridge/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// A client builder with this project's TLS and nothing else set (tests and tools use it too:
+/// reqwest is built without a default crypto provider).
+pub fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().tls_backend_preconfigured(tls_config())
+}
+
+/// rustls on ring with the compiled-in roots, offering HTTP/2 and HTTP/1.1 (ALPN) as reqwest's
+/// own configuration does.
+fn tls_config() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    // The ring provider supports the default versions: this cannot fail.
+    .unwrap_or_else(|_| unreachable!("ring supports TLS 1.2 and 1.3"))
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
 }
 
 /// An error with its chain of causes (`reqwest` hides the useful part in its sources).

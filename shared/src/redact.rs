@@ -30,17 +30,20 @@ fn rule(pattern: &str, replacement: &'static str) -> Rule {
     }
 }
 
+// ASCII classes (`[0-9]`, `[[:space:]]`, `(?-u:\b)`) rather than Unicode `\d`, `\s`, `\b`: the
+// numbers and credentials redacted here are ASCII, and the Unicode tables made compiling these
+// rules most of a function's first answer (bench/RESULTS.md).
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
         // Authorization header values: `Bearer abc`, `Basic dXNlcjpwYXNz`.
         rule(
-            r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+",
+            r"(?i)(?-u:\b)(bearer|basic)[[:space:]]+[A-Za-z0-9._~+/=-]+",
             "$1 [redacted]",
         ),
         // `token=…`, `"api_key": "…"`, `secret: …`, `password=…`, `signature=…` in any casing,
         // as JSON or query text. The value stops at a quote, comma, ampersand or whitespace.
         rule(
-            r#"(?i)((?:[a-z_]*token|[a-z_]*secret|password|api_?key|[a-z_-]*signature)"?\s*[:=]\s*"?)[^\s",&}]+"#,
+            r#"(?i)((?:[a-z_]*token|[a-z_]*secret|password|api_?key|[a-z_-]*signature)"?[[:space:]]*[:=][[:space:]]*"?)[^\s",&}]+"#,
             "${1}[redacted]",
         ),
         rule(
@@ -48,16 +51,16 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             EMAIL,
         ),
         // International numbers: `+` then 7–15 digits, separators allowed.
-        rule(r"\+\d(?:[\s().-]*\d){6,14}", PHONE),
+        rule(r"\+[0-9](?:[[:space:]().-]*[0-9]){6,14}", PHONE),
         // National numbers with separators: 10–15 digits in groups, e.g. `(555) 010-4477`.
         // Dates (8 digits) and times stay readable.
         rule(
-            r"\(?\b\d{2,4}\)?[\s.-]\d{2,4}[\s.-]\d{3,5}(?:[\s.-]\d{2,5})?\b",
+            r"\(?(?-u:\b)[0-9]{2,4}\)?[[:space:].-][0-9]{2,4}[[:space:].-][0-9]{3,5}(?:[[:space:].-][0-9]{2,5})?(?-u:\b)",
             PHONE,
         ),
         // A bare run of 10 or 11 digits is a national number (`5550104477`); millisecond
         // timestamps (13 digits) and ids of other lengths stay readable.
-        rule(r"\b\d{10,11}\b", PHONE),
+        rule(r"(?-u:\b)[0-9]{10,11}(?-u:\b)", PHONE),
     ]
 });
 

@@ -17,7 +17,7 @@ fn required(var: &str) -> String {
 
 pub async fn aws_config() -> aws_config::SdkConfig {
     required("AWS_ENDPOINT_URL_DYNAMODB");
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    bridge_shared::aws::load_config().await
 }
 
 pub fn table_name() -> String {

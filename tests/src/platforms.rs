@@ -126,7 +126,7 @@ pub async fn reader(target: &ExportTarget, prefix: &str) -> Arc<dyn ExternalStor
                 access_key_id: std::env::var("AWS_ACCESS_KEY_ID").ok().map(Secret::new),
                 secret_access_key: std::env::var("AWS_SECRET_ACCESS_KEY").ok().map(Secret::new),
             };
-            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let aws = bridge_shared::aws::load_config().await;
             Arc::new(S3ExternalStorage::new(&aws, &settings))
         }
         ExportTarget::Folder(root) => Arc::new(FsExternalStorage::new(root, prefix)),

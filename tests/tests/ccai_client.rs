@@ -400,7 +400,7 @@ async fn a_path_the_platform_does_not_have_is_a_404_recorded_as_unexpected() {
     let platforms = bridge_tests::platforms::SandboxedPlatforms::start()
         .await
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = bridge_shared::http::builder().build().unwrap();
     let answer = http
         .get(format!(
             "{}/manager/api/v1/chats/1/transcript",

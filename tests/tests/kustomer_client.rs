@@ -792,7 +792,9 @@ async fn r_s_7_r_s_8_work_sessions_are_read_in_kustomers_shape() {
     let client = client(&sandbox);
     let ana = sandbox.add_user("Ana", "ana@example.com");
     let id = sandbox.set_work_session(&ana, "Lunch").unwrap();
-    let raw: Value = reqwest::Client::new()
+    let raw: Value = bridge_shared::http::builder()
+        .build()
+        .unwrap()
         .get(format!(
             "{}/v1/routing/work-sessions/{id}",
             sandbox.base_url
@@ -920,7 +922,9 @@ async fn a_raw_plus_in_a_phone_lookup_does_not_find_the_customer() {
     let sandbox = sandbox(SandboxOptions::default()).await;
     let client = client(&sandbox);
     customer(&client, "+15550104477").await;
-    let raw = reqwest::Client::new()
+    let raw = bridge_shared::http::builder()
+        .build()
+        .unwrap()
         .get(format!(
             "{}/v1/customers/phone=+15550104477",
             sandbox.base_url

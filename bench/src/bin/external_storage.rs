@@ -6,9 +6,14 @@
 //! in a child process of its own, so each peak RSS is that path's alone (the Kustomer sandbox
 //! runs in the parent).
 //!
+//! A fourth path copies the same bytes *buffered* (the whole object read into memory, then
+//! uploaded), and each path's resident memory is sampled over its first run:
+//! `bench/results/copy-rss.svg`.
+//!
 //!   bench/run external-storage [SIZE_MIB=1024] [RUNS=3]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use bench_plot::Line;
 use bridge_bench::peak_rss_mib;
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::{
@@ -56,13 +61,13 @@ async fn tenant_storage(bucket: &str, prefix: &str) -> S3ExternalStorage {
         .await
         .unwrap()
         .unwrap();
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = bridge_shared::aws::load_config().await;
     S3ExternalStorage::new(&config, &settings)
 }
 
 /// One path in this (child) process: `plain` or `attach`; prints `seconds peak_rss_mib`.
 async fn child(path: &str, bucket: &str, prefix: &str, size: u64, kustomer_url: &str) {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = bridge_shared::aws::load_config().await;
     let files = S3BlobStore::new(
         s3_client(&config),
         std::env::var("BUCKET_NAME").unwrap(),
@@ -83,6 +88,20 @@ async fn child(path: &str, bucket: &str, prefix: &str, size: u64, kustomer_url: 
                 .upload(&key, "audio/mpeg", download.body)
                 .await
                 .unwrap();
+            assert_eq!(report.size, size);
+        }
+        "buffered" => {
+            // What streaming avoids: the whole recording in memory, then uploaded.
+            let download = tenant.open("call-1.mp3").await.unwrap();
+            let whole: Vec<u8> = download
+                .body
+                .fold(Vec::new(), |mut all, chunk| async move {
+                    all.extend_from_slice(&chunk.unwrap());
+                    all
+                })
+                .await;
+            let body = futures::stream::once(async move { Ok(Bytes::from(whole)) }).boxed();
+            let report = files.upload(&key, "audio/mpeg", body).await.unwrap();
             assert_eq!(report.size, size);
         }
         "kustomer" => {
@@ -156,6 +175,25 @@ fn kustomer_client(url: &str) -> bridge_shared::kustomer::KustomerClient {
     )
 }
 
+/// Waits for `child`, reading its resident memory (`VmRSS`) every 20 ms: (seconds, MiB).
+fn sample_rss(mut child: std::process::Child) -> (std::process::Output, Vec<(f64, f64)>) {
+    let started = Instant::now();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut samples = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        if let Some(kib) = std::fs::read_to_string(&status_file)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        {
+            samples.push((started.elapsed().as_secs_f64(), kib / 1024.0));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child.wait_with_output().unwrap(), samples)
+}
+
 fn arg(index: usize, default: u64) -> u64 {
     std::env::args()
         .nth(index)
@@ -176,7 +214,7 @@ async fn main() {
     // The tenant's bucket, holding one recording of `size` bytes.
     let bucket = format!("bench-tenant-{}", uuid::Uuid::new_v4().simple());
     let prefix = "ccai-exports";
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = bridge_shared::aws::load_config().await;
     let client = s3_client(&config);
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     let writer = S3BlobStore::new(client, bucket.clone(), S3BlobStoreOptions::default()).unwrap();
@@ -208,11 +246,12 @@ async fn main() {
         .unwrap();
 
     let mut report = Vec::new();
-    for path in ["plain", "kustomer", "attach"] {
+    let mut curves = Vec::new();
+    for path in ["plain", "kustomer", "attach", "buffered"] {
         let mut seconds = Vec::new();
         let mut rss = 0f64;
         for _ in 0..runs {
-            let out = std::process::Command::new(std::env::current_exe().unwrap())
+            let child = std::process::Command::new(std::env::current_exe().unwrap())
                 .args([
                     "--child",
                     path,
@@ -223,8 +262,17 @@ async fn main() {
                 ])
                 .env("BENCH_KUSTOMER_KEY", kustomer.api_key())
                 .env("BENCH_CONVERSATION", &conversation.id)
-                .output()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
                 .unwrap();
+            let (out, samples) = sample_rss(child);
+            if curves.iter().all(|c: &Line| c.label != path) {
+                curves.push(Line {
+                    label: path.to_owned(),
+                    points: samples,
+                });
+            }
             assert!(
                 out.status.success(),
                 "{}",
@@ -244,6 +292,17 @@ async fn main() {
         );
         report.push(median);
     }
+    let out = std::path::Path::new("bench/results");
+    std::fs::create_dir_all(out).unwrap();
+    bench_plot::lines(
+        &out.join("copy-rss.svg"),
+        &format!("Resident memory over a {} MiB recording's copy", size / MIB),
+        ("seconds", "RSS (MiB)"),
+        &curves,
+        bench_plot::Scale::Linear,
+    )
+    .unwrap();
+    eprintln!("external-storage: wrote bench/results/copy-rss.svg");
     println!(
         "external-storage: {} MiB from the tenant bucket; attach path (→ bucket → Kustomer) / plain copy (→ bucket) = {:.2}× the time; the Kustomer leg alone (tenant → Kustomer) = {:.2}× the plain copy",
         size / MIB,

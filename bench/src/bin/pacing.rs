@@ -23,7 +23,7 @@ async fn main() {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = bridge_shared::aws::load_config().await;
     let table = std::env::var("TABLE_NAME").expect("TABLE_NAME (run through bench/run)");
     let dynamo: Arc<dyn StateStore> = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config),

@@ -50,7 +50,7 @@ async fn main() {
     let runs = arg(2, 3).max(1);
     let part = arg(3, 8) * MIB;
     let bucket = std::env::var("BUCKET_NAME").expect("BUCKET_NAME (run through bench/run)");
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = bridge_shared::aws::load_config().await;
     let store = S3BlobStore::new(
         s3_client(&config),
         bucket,

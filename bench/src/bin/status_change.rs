@@ -38,7 +38,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let changes = arg(1, 10_000);
     let rounds = arg(2, 100);
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = bridge_shared::aws::load_config().await;
     let table = std::env::var("TABLE_NAME").expect("TABLE_NAME (run through bench/run)");
     let dynamo: Arc<dyn StateStore> = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config),

@@ -150,7 +150,7 @@ async fn run(dynamo: Arc<dyn StateStore>, sessions: usize, fields: bool) -> (Pas
 #[tokio::main]
 async fn main() {
     let sessions = arg(1, 200);
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = bridge_shared::aws::load_config().await;
     let table = std::env::var("TABLE_NAME").expect("TABLE_NAME (run through bench/run)");
     // BENCH_STORE=embedded compares with the in-process store (what DynamoDB costs).
     let dynamo: Arc<dyn StateStore> = if std::env::var("BENCH_STORE").as_deref() == Ok("embedded") {
@@ -167,6 +167,28 @@ async fn main() {
     let (fields, fields_again, events) = run(dynamo, sessions, true).await;
     report("twelve fields, first delivery", &fields, events, sessions);
     report("twelve fields, redelivery", &fields_again, events, sessions);
+    // What the cost model (`bench/run cost`) reads: the operations of one session.
+    let per_session = |pass: &Pass| {
+        serde_json::json!({
+            "events_per_session": events as f64 / sessions as f64,
+            "store_reads_per_session": pass.reads as f64 / sessions as f64,
+            "store_writes_per_session": pass.writes as f64 / sessions as f64,
+            "kustomer_requests_per_session": pass.kustomer as f64 / sessions as f64,
+            "ccai_requests_per_session": pass.ccai as f64 / sessions as f64,
+            "median_ms_per_event": median(pass.per_event.clone()).as_secs_f64() * 1000.0,
+        })
+    };
+    std::fs::create_dir_all("bench/results").unwrap();
+    std::fs::write(
+        "bench/results/sync-worker.json",
+        serde_json::json!({
+            "sessions": sessions,
+            "no_fields": per_session(&plain),
+            "twelve_fields": per_session(&fields),
+        })
+        .to_string(),
+    )
+    .unwrap();
     println!(
         "twelve fields / none, first delivery: median time per event {:.2}x, store reads {:.2}x, Kustomer requests {:.2}x",
         median(fields.per_event.clone()).as_secs_f64()

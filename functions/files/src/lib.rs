@@ -5,6 +5,7 @@
 //! records (`bridge-recording`, `bridge-transcript` steps); the failed records of both are
 //! answered together.
 
+pub mod run;
 use bridge_shared::UnixMillis;
 use bridge_shared::conversation::FileWorker;
 use bridge_shared::stream::{BatchError, DynamoDbEventResponse, StreamEvent, inbox_type};

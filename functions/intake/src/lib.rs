@@ -10,6 +10,7 @@
 //! 413 over 1 MiB · 503 when a write failed (the platform's retry brings the batch again; what
 //! was stored is then a duplicate).
 
+pub mod run;
 use bridge_shared::UnixMillis;
 use bridge_shared::config::BasicCredential;
 use bridge_shared::ese::{EseEvent, MAX_BATCH_BYTES, parse_batch};

@@ -263,7 +263,7 @@ mod storage_push {
         let (mut api, store) = api().await;
         api.storage_push = Some(Arc::new(PushVerifier::new(
             pusher.settings(),
-            reqwest::Client::new(),
+            bridge_shared::http::builder().build().unwrap(),
         )));
         (api, store, pusher)
     }

@@ -9,6 +9,7 @@
 //!   failure is logged and counted; it never stops the others.
 
 pub mod poller;
+pub mod run;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::status::PendingOutcome;

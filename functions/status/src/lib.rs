@@ -13,6 +13,7 @@
 //! `PUT /agents/instances/{id}` also answers the agent's last sync outcome (`sync`), so the
 //! widget can show a pending change applied when the call ends.
 
+pub mod run;
 pub mod widget;
 
 use bridge_shared::UnixMillis;

@@ -5,6 +5,7 @@
 //! idempotency claim on the trigger id makes redelivered records no-ops, and each Kustomer
 //! step is recorded as done in the session link, so a second trigger repeats nothing.
 
+pub mod run;
 pub mod session_end;
 
 use bridge_shared::UnixMillis;

@@ -18,7 +18,9 @@ pub async fn agent_side(backends: &Backends, run: &str) -> crate::demo::Outcome 
     let agent = sandboxes.add_agent(&email, "Ana", "Available");
     let platforms = Platforms::of(&sandboxes);
     let host = demo_host(backends.store.clone(), &platforms, &Tokens::demo(None)).await?;
-    let http = reqwest::Client::new();
+    let http = bridge_shared::http::builder()
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut section = Section::done("Click-to-call and the agent widget page (R-C2C, R-A)");
 
     let page = http

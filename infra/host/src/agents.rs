@@ -54,7 +54,9 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens::demo(None);
     let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
-    let http = reqwest::Client::new();
+    let http = bridge_shared::http::builder()
+        .build()
+        .map_err(|e| e.to_string())?;
     let admin = Tab {
         http: &http,
         host: &host.base_url,

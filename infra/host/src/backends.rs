@@ -44,7 +44,7 @@ impl Backends {
         if dynamodb.is_none() && s3.is_none() {
             return Ok(backends);
         }
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = bridge_shared::aws::load_config().await;
         if let Some((endpoint, table)) = dynamodb {
             backends.store_name = format!("DynamoDB at {endpoint}, table {table}");
             let tables = aws_sdk_dynamodb::Client::new(&config);

@@ -59,7 +59,9 @@ pub async fn custom_fields(backends: &Backends, run: &str) -> crate::demo::Outco
     let platforms = Platforms::of(&sandboxes);
     let host = demo_host(backends.store.clone(), &platforms, &Tokens::demo(None)).await?;
     let streams = start_streams(backends, &platforms).await?;
-    let http = reqwest::Client::new();
+    let http = bridge_shared::http::builder()
+        .build()
+        .map_err(|e| e.to_string())?;
     let admin = Tab {
         http: &http,
         host: &host.base_url,

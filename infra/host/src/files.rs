@@ -51,7 +51,9 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
     let bucket = push_settings.bucket.clone().unwrap_or_default();
     let tokens = Tokens::demo(Some(Arc::new(PushVerifier::new(
         push_settings,
-        reqwest::Client::new(),
+        bridge_shared::http::builder()
+            .build()
+            .map_err(|e| e.to_string())?,
     ))));
     let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
     let push_url = format!("{}/webhooks/storage", host.base_url);
@@ -117,7 +119,9 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
         pushed.pushes_acked,
         attached("-recording")
     ));
-    let forged = reqwest::Client::new()
+    let forged = bridge_shared::http::builder()
+        .build()
+        .map_err(|e| e.to_string())?
         .post(&push_url)
         .bearer_auth(PushSigner::new().token(&TokenClaims::google(
             "https://elsewhere.example.com",

@@ -91,26 +91,26 @@ pub async fn demo_host(
     .map_err(|e| e.to_string())
 }
 
-/// Handlers by binary name, as `template.yaml` names them.
+/// Handlers by function (handler) name, as `template.yaml` names them.
 pub fn handlers(
     store: Arc<dyn StateStore>,
     platforms: &Platforms,
     tokens: &Tokens,
 ) -> HashMap<String, Handler> {
-    let scoped = |binary| crate::policies::scoped(&store, binary);
-    let service = |binary| {
+    let scoped = |function| crate::policies::scoped(&store, function);
+    let service = |function| {
         StatusService::new(
-            scoped(binary),
+            scoped(function),
             platforms.ccai.clone(),
             platforms.kustomer.clone(),
             tokens.lease,
         )
     };
     let status = Arc::new(StatusApi {
-        service: service("bridge-status"),
+        service: service("status"),
         bridge_token: tokens.bridge.clone(),
         click: bridge_shared::click_to_call::ClickToCall {
-            store: scoped("bridge-status"),
+            store: scoped("status"),
             kustomer: platforms.kustomer.clone(),
             ccai: platforms.ccai.clone(),
             country: Default::default(),
@@ -118,34 +118,34 @@ pub fn handlers(
         widget: tokens.widget.clone(),
     });
     let admin = Arc::new(AdminApi {
-        status: service("bridge-admin"),
-        store: scoped("bridge-admin"),
+        status: service("admin"),
+        store: scoped("admin"),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
         admin_token: tokens.admin.clone(),
     });
     let intake = Arc::new(IntakeApi {
-        store: scoped("bridge-intake"),
+        store: scoped("intake"),
         credentials: tokens.ccai_events.clone(),
         storage_push: tokens.storage_push.clone(),
     });
     let mut functions: HashMap<String, Handler> = HashMap::new();
     functions.insert(
-        "bridge-intake".into(),
+        "intake".into(),
         Arc::new(move |request| {
             let api = intake.clone();
             Box::pin(async move { bridge_intake::handle(&api, request, UnixMillis::now()).await })
         }),
     );
     functions.insert(
-        "bridge-status".into(),
+        "status".into(),
         Arc::new(move |request| {
             let api = status.clone();
             Box::pin(async move { bridge_status::handle(&api, request, UnixMillis::now()).await })
         }),
     );
     functions.insert(
-        "bridge-admin".into(),
+        "admin".into(),
         Arc::new(move |request| {
             let api = admin.clone();
             Box::pin(async move { bridge_admin::handle(&api, request, UnixMillis::now()).await })
@@ -174,16 +174,16 @@ macro_rules! stream_handler {
     }};
 }
 
-/// Stream-triggered handlers by binary name, each with its own clients, as on AWS.
+/// Stream-triggered handlers by function name, each with its own clients, as on AWS.
 pub fn stream_handlers(
     store: Arc<dyn StateStore>,
     blobs: Arc<dyn BlobStore>,
     platforms: &Platforms,
 ) -> HashMap<String, StreamHandler> {
-    let scoped = |binary| crate::policies::scoped(&store, binary);
+    let scoped = |function| crate::policies::scoped(&store, function);
     let status = || {
         StatusService::new(
-            scoped("bridge-sync"),
+            scoped("sync"),
             platforms.ccai.clone(),
             platforms.kustomer.clone(),
             DEFAULT_LEASE,
@@ -197,14 +197,14 @@ pub fn stream_handlers(
     let sync = SyncApi {
         storage: Some(platforms.storage.clone()),
         status: status(),
-        store: scoped("bridge-sync"),
+        store: scoped("sync"),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
         caller_country: country.clone(),
         failures: Default::default(),
     };
     let files = bridge_files::FilesApi::new(
-        scoped("bridge-files"),
+        scoped("files"),
         blobs,
         platforms.storage.clone(),
         platforms.ccai.clone(),
@@ -213,11 +213,11 @@ pub fn stream_handlers(
     .reading_numbers_in(country);
     HashMap::from([
         (
-            "bridge-sync".to_owned(),
+            "sync".to_owned(),
             stream_handler!(sync, bridge_sync::handle),
         ),
         (
-            "bridge-files".to_owned(),
+            "files".to_owned(),
             stream_handler!(files, bridge_files::handle),
         ),
     ])

@@ -30,7 +30,7 @@ impl Drop for LocalHost {
 }
 
 /// The request as API Gateway hands it to a function: same method, path, query, headers; the
-/// body as text when it is UTF-8, else binary.
+/// body as text when it is UTF-8, else function.
 pub fn to_lambda(parts: http::request::Parts, body: Bytes) -> lambda_http::Request {
     let body = if body.is_empty() {
         Body::Empty
@@ -81,10 +81,10 @@ impl LocalHost {
                         format!("no route {method} {path} in template.yaml"),
                     );
                 };
-                let Some(handler) = functions.get(&route.binary) else {
+                let Some(handler) = functions.get(&route.function) else {
                     return json_error(
                         http::StatusCode::NOT_IMPLEMENTED,
-                        format!("{} is not available locally", route.binary),
+                        format!("{} is not available locally", route.function),
                     );
                 };
                 let (parts, body) = request.into_parts();
@@ -94,7 +94,7 @@ impl LocalHost {
                         "request body over 10 MiB".into(),
                     );
                 };
-                tracing::info!(function = %route.binary, %method, route = %route.path, "request");
+                tracing::info!(function = %route.function, %method, route = %route.path, "request");
                 from_lambda(handler(to_lambda(parts, body)).await)
             }
         });

@@ -95,7 +95,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let storage: Arc<dyn ExternalStorage> = match &storage_settings {
         Some(settings) => {
-            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let aws = bridge_shared::aws::load_config().await;
             Arc::new(S3ExternalStorage::new(&aws, settings))
         }
         None => Arc::new(FsExternalStorage::new(&local_storage, "ccai-exports")),
@@ -174,7 +174,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
         host.base_url, backends.store_name, backends.blobs_name
     );
     for route in &routes {
-        println!("  {:6} {:40} {}", route.method, route.path, route.binary);
+        println!("  {:6} {:40} {}", route.method, route.path, route.function);
     }
     // Stream-triggered functions read the store's changes, as their event source mappings do.
     let streams = StreamRunner::start(

@@ -8,21 +8,21 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 use yaml_rust2::{Yaml, YamlLoader};
 
-/// The `dynamodb:*` actions the role of the function built as `binary` grants (its inline
+/// The `dynamodb:*` actions the role of the function `function` grants (its inline
 /// policy statements).
-pub fn dynamodb_actions(template: &str, binary: &str) -> Result<BTreeSet<String>, String> {
+pub fn dynamodb_actions(template: &str, function: &str) -> Result<BTreeSet<String>, String> {
     let documents =
         YamlLoader::load_from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
     let root = documents.first().ok_or("template.yaml is empty")?;
     let resources = root["Resources"]
         .as_hash()
         .ok_or("template.yaml has no Resources")?;
-    let function = resources
+    let resource = resources
         .values()
-        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
-        .ok_or_else(|| format!("no function {binary} in template.yaml"))?;
+        .find(|r| r["Properties"]["Handler"].as_str() == Some(function))
+        .ok_or_else(|| format!("no function {function} in template.yaml"))?;
     let mut actions = BTreeSet::new();
-    for policy in function["Properties"]["Policies"]
+    for policy in resource["Properties"]["Policies"]
         .as_vec()
         .into_iter()
         .flatten()
@@ -50,8 +50,13 @@ pub fn refusals() -> Refusals {
     REFUSALS.get_or_init(Refusals::default).clone()
 }
 
-/// `store` as the function built as `binary` may use it.
-pub fn scoped(store: &Arc<dyn StateStore>, binary: &str) -> Arc<dyn StateStore> {
-    let allowed = dynamodb_actions(crate::routes::TEMPLATE, binary).unwrap_or_default();
-    Arc::new(PolicyStore::new(store.clone(), binary, allowed, refusals()))
+/// `store` as the function `function` may use it.
+pub fn scoped(store: &Arc<dyn StateStore>, function: &str) -> Arc<dyn StateStore> {
+    let allowed = dynamodb_actions(crate::routes::TEMPLATE, function).unwrap_or_default();
+    Arc::new(PolicyStore::new(
+        store.clone(),
+        function,
+        allowed,
+        refusals(),
+    ))
 }

@@ -8,8 +8,8 @@ pub const TEMPLATE: &str = include_str!("../../../template.yaml");
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
-    /// The function's binary (`Metadata.BuildProperties.Binary`), e.g. `bridge-status`.
-    pub binary: String,
+    /// The function, by its handler name (`Properties.Handler`), e.g. `status`.
+    pub function: String,
     pub method: String,
     /// API Gateway's path pattern, e.g. `/agents/instances/{instance_id}`.
     pub path: String,
@@ -45,9 +45,9 @@ pub fn template_routes(template: &str) -> Result<Vec<Route>, String> {
             continue;
         }
         let name = name.as_str().unwrap_or("?");
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+        let function = resource["Properties"]["Handler"]
             .as_str()
-            .ok_or_else(|| format!("{name}: no Metadata.BuildProperties.Binary"))?;
+            .ok_or_else(|| format!("{name}: no Properties.Handler"))?;
         let Some(events) = resource["Properties"]["Events"].as_hash() else {
             continue;
         };
@@ -62,7 +62,7 @@ pub fn template_routes(template: &str) -> Result<Vec<Route>, String> {
                 return Err(format!("{name}: an HttpApi event without Method and Path"));
             };
             routes.push(Route {
-                binary: binary.to_owned(),
+                function: function.to_owned(),
                 method: method.to_uppercase(),
                 path: path.to_owned(),
             });

@@ -51,7 +51,9 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     );
 
     // The agent picks Lunch in Kustomer while on a call: pending until the call ends.
-    let http = reqwest::Client::new();
+    let http = bridge_shared::http::builder()
+        .build()
+        .map_err(|e| e.to_string())?;
     let admin = Tab {
         http: &http,
         host: &host.base_url,

@@ -18,50 +18,38 @@ use std::sync::Arc;
 #[test]
 fn every_route_of_the_template_is_read_with_its_function() {
     let routes = template_routes(TEMPLATE).unwrap();
-    let has = |binary: &str, method: &str, path: &str| {
+    let has = |function: &str, method: &str, path: &str| {
         routes.contains(&Route {
-            binary: binary.into(),
+            function: function.into(),
             method: method.into(),
             path: path.into(),
         })
     };
-    assert!(has("bridge-status", "POST", "/agents/instances"));
-    assert!(has(
-        "bridge-status",
-        "PUT",
-        "/agents/instances/{instance_id}"
-    ));
-    assert!(has(
-        "bridge-status",
-        "DELETE",
-        "/agents/instances/{instance_id}"
-    ));
-    assert!(has("bridge-status", "POST", "/webhooks/kustomer/status"));
-    assert!(has("bridge-admin", "PUT", "/admin/status-mapping"));
-    assert!(has("bridge-admin", "GET", "/admin/health"));
-    assert!(has("bridge-intake", "POST", "/webhooks/ccai"));
-    assert!(has("bridge-admin", "GET", "/admin/rejected"));
-    assert!(has("bridge-intake", "POST", "/webhooks/storage"));
-    assert!(has("bridge-admin", "GET", "/admin/dead-letters"));
-    assert!(has("bridge-admin", "POST", "/admin/dead-letters/replay"));
-    assert!(has("bridge-admin", "GET", "/admin/custom-fields"));
-    assert!(has("bridge-admin", "POST", "/admin/custom-fields"));
-    assert!(has(
-        "bridge-admin",
-        "DELETE",
-        "/admin/custom-fields/{field}"
-    ));
-    assert!(has("bridge-admin", "GET", "/admin/sdk-keys"));
-    assert!(has("bridge-admin", "PUT", "/admin/sdk-keys"));
-    assert!(has("bridge-status", "POST", "/click-to-call"));
-    assert!(has("bridge-status", "GET", "/widget/{asset}"));
+    assert!(has("status", "POST", "/agents/instances"));
+    assert!(has("status", "PUT", "/agents/instances/{instance_id}"));
+    assert!(has("status", "DELETE", "/agents/instances/{instance_id}"));
+    assert!(has("status", "POST", "/webhooks/kustomer/status"));
+    assert!(has("admin", "PUT", "/admin/status-mapping"));
+    assert!(has("admin", "GET", "/admin/health"));
+    assert!(has("intake", "POST", "/webhooks/ccai"));
+    assert!(has("admin", "GET", "/admin/rejected"));
+    assert!(has("intake", "POST", "/webhooks/storage"));
+    assert!(has("admin", "GET", "/admin/dead-letters"));
+    assert!(has("admin", "POST", "/admin/dead-letters/replay"));
+    assert!(has("admin", "GET", "/admin/custom-fields"));
+    assert!(has("admin", "POST", "/admin/custom-fields"));
+    assert!(has("admin", "DELETE", "/admin/custom-fields/{field}"));
+    assert!(has("admin", "GET", "/admin/sdk-keys"));
+    assert!(has("admin", "PUT", "/admin/sdk-keys"));
+    assert!(has("status", "POST", "/click-to-call"));
+    assert!(has("status", "GET", "/widget/{asset}"));
     assert_eq!(routes.len(), 21);
 }
 
 #[test]
 fn path_parameters_match_one_segment() {
     let route = Route {
-        binary: "f".into(),
+        function: "f".into(),
         method: "PUT".into(),
         path: "/agents/instances/{instance_id}".into(),
     };
@@ -131,11 +119,11 @@ async fn the_host_serves_the_template_routes_over_http() {
         widget: Default::default(),
     };
     let mut functions = handlers(store, &platforms, &tokens);
-    functions.remove("bridge-admin");
+    functions.remove("admin");
     let host = LocalHost::start("127.0.0.1:0", template_routes(TEMPLATE).unwrap(), functions)
         .await
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = bridge_shared::http::builder().build().unwrap();
 
     let claim = http
         .post(format!("{}/agents/instances", host.base_url))
@@ -177,19 +165,19 @@ fn each_function_gets_only_the_secrets_it_reads() {
     use yaml_rust2::YamlLoader;
     let documents = YamlLoader::load_from_str(TEMPLATE).unwrap();
     let resources = documents[0]["Resources"].as_hash().unwrap();
-    for (binary, wanted) in [
-        ("bridge-intake", secrets::INTAKE),
-        ("bridge-status", secrets::STATUS),
-        ("bridge-admin", secrets::ADMIN),
-        ("bridge-sync", secrets::WORKER),
-        ("bridge-files", secrets::WORKER),
-        ("bridge-reconcile", secrets::WORKER),
+    for (function, wanted) in [
+        ("intake", secrets::INTAKE),
+        ("status", secrets::STATUS),
+        ("admin", secrets::ADMIN),
+        ("sync", secrets::WORKER),
+        ("files", secrets::WORKER),
+        ("reconcile", secrets::WORKER),
     ] {
-        let function = resources
+        let resource = resources
             .values()
-            .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+            .find(|r| r["Properties"]["Handler"].as_str() == Some(function))
             .unwrap();
-        let mut given: Vec<String> = function["Properties"]["Environment"]["Variables"]
+        let mut given: Vec<String> = resource["Properties"]["Environment"]["Variables"]
             .as_hash()
             .into_iter()
             .flatten()
@@ -200,14 +188,14 @@ fn each_function_gets_only_the_secrets_it_reads() {
         given.sort();
         let mut wanted: Vec<String> = wanted.iter().map(|s| (*s).to_owned()).collect();
         wanted.sort();
-        assert_eq!(given, wanted, "{binary}'s secrets");
-        let readable = function["Properties"]["Policies"]
+        assert_eq!(given, wanted, "{function}'s secrets");
+        let readable = resource["Properties"]["Policies"]
             .as_vec()
             .unwrap()
             .iter()
             .filter(|p| !p["SSMParameterReadPolicy"].is_badvalue())
             .count();
-        let storage = if function["Properties"]["Environment"]["Variables"]
+        let storage = if resource["Properties"]["Environment"]["Variables"]
             ["EXTERNAL_STORAGE_ACCESS_KEY_ID_PARAM"]
             .is_badvalue()
         {
@@ -218,7 +206,7 @@ fn each_function_gets_only_the_secrets_it_reads() {
         assert_eq!(
             readable,
             wanted.len() + storage,
-            "{binary}'s readable parameters"
+            "{function}'s readable parameters"
         );
     }
     assert!(

@@ -28,7 +28,7 @@ fn recorder() -> (HashMap<String, StreamHandler>, Arc<Mutex<Vec<Value>>>) {
         log.lock().unwrap().push(event);
         Box::pin(async { Ok(json!({"batchItemFailures": []})) })
     });
-    (HashMap::from([("bridge-sync".to_owned(), handler)]), seen)
+    (HashMap::from([("sync".to_owned(), handler)]), seen)
 }
 
 fn fast() -> Pace {

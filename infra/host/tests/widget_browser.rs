@@ -393,7 +393,7 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
         bridge_token: "widget-test-bridge-token".into(),
         kustomer_url: sandboxes.kustomer.base_url.clone(),
         agent_token: sandboxes.kustomer.agent_token(&user),
-        http: reqwest::Client::new(),
+        http: bridge_shared::http::builder().build().unwrap(),
         polls: Default::default(),
         commands: Mutex::default(),
     });
@@ -673,7 +673,9 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
 async fn admin_mapping(bridge: &str, sandboxes: &SandboxedPlatforms) {
     let available = sandboxes.kustomer.status_id("Available").unwrap();
     let lunch = sandboxes.kustomer.status_id("Lunch").unwrap();
-    let answer = reqwest::Client::new()
+    let answer = bridge_shared::http::builder()
+        .build()
+        .unwrap()
         .put(format!("{bridge}/admin/status-mapping"))
         .bearer_auth(bridge_local::functions::DEMO_ADMIN_TOKEN)
         .json(&json!({"to_ccai": {available: 0, lunch: -2}}))

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 type Attributes = HashMap<String, AttributeValue>;
 
@@ -40,15 +41,38 @@ const LEASE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// [`StateStore`] on one DynamoDB table (key schema in [`super::keys`]).
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
-    client: Client,
+    client: ClientSource,
     table: String,
+}
+
+#[derive(Clone, Debug)]
+enum ClientSource {
+    Given(Client),
+    /// Built on the first call: building an SDK client loads the TLS roots, which a cold start
+    /// answering without the table (a 401) should not pay for.
+    Lazy(Box<aws_config::SdkConfig>, Arc<OnceLock<Client>>),
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
+            client: ClientSource::Given(client),
             table: table.into(),
+        }
+    }
+
+    /// A store whose client is built from `config` on its first call.
+    pub fn lazy(config: aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            client: ClientSource::Lazy(Box::new(config), Arc::default()),
+            table: table.into(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        match &self.client {
+            ClientSource::Given(client) => client,
+            ClientSource::Lazy(config, built) => built.get_or_init(|| Client::new(config)),
         }
     }
 
@@ -279,7 +303,7 @@ where
 impl DocumentStore for DynamoStore {
     async fn get(&self, key: &ItemKey, now: UnixMillis) -> Result<Option<Item>, StoreError> {
         let output = self
-            .client
+            .client()
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(key)))
@@ -298,7 +322,7 @@ impl DocumentStore for DynamoStore {
     }
 
     async fn put(&self, item: &Item) -> Result<(), StoreError> {
-        self.client
+        self.client()
             .put_item()
             .table_name(&self.table)
             .set_item(Some(document_image(item)?))
@@ -310,7 +334,7 @@ impl DocumentStore for DynamoStore {
 
     async fn put_if_absent(&self, item: &Item, now: UnixMillis) -> Result<PutOutcome, StoreError> {
         let result = self
-            .client
+            .client()
             .put_item()
             .table_name(&self.table)
             .set_item(Some(document_image(item)?))
@@ -326,7 +350,7 @@ impl DocumentStore for DynamoStore {
 
     async fn put_if_newer(&self, item: &Item) -> Result<PutOutcome, StoreError> {
         let result = self
-            .client
+            .client()
             .put_item()
             .table_name(&self.table)
             .set_item(Some(document_image(item)?))
@@ -355,7 +379,7 @@ impl DocumentStore for DynamoStore {
         let span_ms = u64::try_from(span.as_millis()).unwrap_or(u64::MAX);
         // Idle (or never used): the span starts now.
         let idle = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(key)))
@@ -371,7 +395,7 @@ impl DocumentStore for DynamoStore {
         }
         // Busy: take the span after the last one, atomically.
         let output = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(key)))
@@ -392,7 +416,7 @@ impl DocumentStore for DynamoStore {
     }
 
     async fn delete(&self, key: &ItemKey) -> Result<(), StoreError> {
-        self.client
+        self.client()
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(key)))
@@ -409,7 +433,7 @@ impl DynamoStore {
         let mut start: Option<Attributes> = None;
         loop {
             let output = self
-                .client
+                .client()
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("#pk = :pk")
@@ -462,7 +486,7 @@ impl IdempotencyStore for DynamoStore {
             (TTL.into(), ttl_for(expires_at)),
         ]);
         let result = self
-            .client
+            .client()
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -508,7 +532,7 @@ impl IdempotencyStore for DynamoStore {
             })?;
         let expires_at = now.plus(keep_for);
         let outcome = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(&ItemKey::idempotency(&claim.key))))
@@ -541,7 +565,7 @@ impl IdempotencyStore for DynamoStore {
 
     async fn release(&self, claim: &ClaimTicket) -> Result<(), StoreError> {
         let outcome = self
-            .client
+            .client()
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(&ItemKey::idempotency(&claim.key))))
@@ -570,7 +594,7 @@ impl LeaseStore for DynamoStore {
     ) -> Result<LeaseAcquisition, StoreError> {
         let expires_at = now.plus(duration);
         let outcome = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(resource)))
@@ -626,7 +650,7 @@ impl LeaseStore for DynamoStore {
     ) -> Result<Lease, StoreError> {
         let expires_at = now.plus(duration);
         let outcome = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(&lease.resource)))
@@ -660,7 +684,7 @@ impl LeaseStore for DynamoStore {
 
     async fn release_lease(&self, lease: &Lease) -> Result<bool, StoreError> {
         let outcome = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(&lease.resource)))
@@ -698,7 +722,7 @@ impl LeaseStore for DynamoStore {
             "#sv = :expected"
         };
         let outcome = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(&lease.resource)))
@@ -753,7 +777,7 @@ impl LeaseStore for DynamoStore {
                 reason: format!("state cannot be stored: {err}"),
             })?;
         let mut request = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(resource)))
@@ -779,7 +803,7 @@ impl LeaseStore for DynamoStore {
 
     async fn read_state(&self, resource: &ItemKey) -> Result<Option<LeaseState>, StoreError> {
         let output = self
-            .client
+            .client()
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(resource)))
@@ -795,7 +819,7 @@ impl LeaseStore for DynamoStore {
 
     async fn read_lease(&self, resource: &ItemKey) -> Result<Option<Lease>, StoreError> {
         let output = self
-            .client
+            .client()
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(resource)))

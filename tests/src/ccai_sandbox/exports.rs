@@ -281,7 +281,7 @@ async fn deliver_pushes(
     let token = shared
         .signer
         .token(&TokenClaims::google(&push.audience, &push.service_account));
-    let http = reqwest::Client::new();
+    let http = bridge_shared::http::builder().build().unwrap();
     let mut acked = 0;
     let mut kept = Vec::new();
     for (name, generation) in pending {

@@ -27,7 +27,7 @@ impl EventSink {
             url: url.into(),
             user: user.into(),
             password: password.into(),
-            http: reqwest::Client::new(),
+            http: bridge_shared::http::builder().build().unwrap(),
         }
     }
 

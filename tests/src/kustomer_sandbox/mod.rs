@@ -209,7 +209,7 @@ impl Sandbox {
             return false;
         };
         // The bucket is private: read it as its owner (the stand-in's local credentials).
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = bridge_shared::aws::load_config().await;
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&config)
                 .endpoint_url(endpoint)
@@ -264,7 +264,7 @@ impl KustomerSandbox {
             holds: Mutex::default(),
             random_faults: Mutex::default(),
             base_url: OnceLock::from(base_url.clone()),
-            http: reqwest::Client::new(),
+            http: bridge_shared::http::builder().build().unwrap(),
         });
         let app = routes::router(sandbox.clone());
         let server = tokio::spawn(async move {

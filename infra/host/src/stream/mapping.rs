@@ -109,9 +109,9 @@ impl EventSourceMapping {
         self.shared.lock().ok().map(|mut shared| f(&mut shared))
     }
 
-    /// The function's binary name.
+    /// The function's function name.
     pub fn function(&self) -> &str {
-        &self.subscription.binary
+        &self.subscription.function
     }
 
     /// One line for the console: function, event, batching and failure handling.
@@ -119,7 +119,7 @@ impl EventSourceMapping {
         let s = &self.subscription;
         format!(
             "{} <- {} (batch {}, {} filter(s), retries {}, bisect {}, dead letters to {})",
-            s.binary,
+            s.function,
             s.name,
             s.batch_size,
             s.filters.len(),
@@ -151,7 +151,7 @@ impl EventSourceMapping {
             let records = match feed.next().await {
                 Ok(records) => records,
                 Err(err) => {
-                    tracing::warn!(function = %self.subscription.binary, error = %err, "stream read failed");
+                    tracing::warn!(function = %self.subscription.function, error = %err, "stream read failed");
                     tokio::time::sleep(self.pace.poll_interval * 4).await;
                     continue;
                 }
@@ -253,7 +253,7 @@ impl EventSourceMapping {
                 Attempt::FunctionError(reason) => (records, reason, true),
             };
             tracing::warn!(
-                function = %self.subscription.binary,
+                function = %self.subscription.function,
                 records = failed.len(),
                 attempt = invoked,
                 %reason,
@@ -280,7 +280,7 @@ impl EventSourceMapping {
         let first = records.first().and_then(sequence).unwrap_or_default();
         let last = records.last().and_then(sequence).unwrap_or_default();
         let letter = DeadLetter {
-            function: self.subscription.binary.clone(),
+            function: self.subscription.function.clone(),
             condition: "RetryAttemptsExhausted".into(),
             reason,
             first_sequence_number: first.to_owned(),
@@ -314,7 +314,7 @@ mod tests {
 
     fn subscription(batch_size: usize, max_retries: u32, bisect: bool) -> Subscription {
         Subscription {
-            binary: "bridge-test".into(),
+            function: "bridge-test".into(),
             name: "Inbox".into(),
             starting_position: StartingPosition::TrimHorizon,
             batch_size,

@@ -47,8 +47,8 @@ impl StreamRunner {
             tasks: Vec::new(),
         };
         for subscription in subscriptions {
-            let Some(handler) = handlers.get(&subscription.binary) else {
-                tracing::warn!(function = %subscription.binary, "stream subscription skipped: function not available locally");
+            let Some(handler) = handlers.get(&subscription.function) else {
+                tracing::warn!(function = %subscription.function, "stream subscription skipped: function not available locally");
                 continue;
             };
             let feed = source.open(subscription.starting_position).await?;

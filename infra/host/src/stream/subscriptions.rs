@@ -16,8 +16,8 @@ pub enum StartingPosition {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Subscription {
-    /// The function's binary, e.g. `bridge-sync`.
-    pub binary: String,
+    /// The function, by its handler name (`Properties.Handler`), e.g. `sync`.
+    pub function: String,
     /// The event's name in the template, e.g. `Inbox`.
     pub name: String,
     pub starting_position: StartingPosition,
@@ -69,9 +69,9 @@ pub fn template_subscriptions(template: &str) -> Result<Vec<Subscription>, Strin
             if event["Type"].as_str() != Some("DynamoDB") {
                 continue;
             }
-            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            let function = resource["Properties"]["Handler"]
                 .as_str()
-                .ok_or_else(|| format!("{name}: no Metadata.BuildProperties.Binary"))?;
+                .ok_or_else(|| format!("{name}: no Properties.Handler"))?;
             let event_name = event_name.as_str().unwrap_or("?").to_owned();
             let p = &event["Properties"];
             let starting_position = match p["StartingPosition"].as_str() {
@@ -96,7 +96,7 @@ pub fn template_subscriptions(template: &str) -> Result<Vec<Subscription>, Strin
                     .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
             });
             subscriptions.push(Subscription {
-                binary: binary.to_owned(),
+                function: function.to_owned(),
                 name: event_name,
                 starting_position,
                 // AWS's default for DynamoDB streams is 100.
@@ -127,7 +127,7 @@ mod tests {
         let subscriptions = template_subscriptions(TEMPLATE).unwrap();
         let inbox = subscriptions
             .iter()
-            .find(|s| s.binary == "bridge-sync")
+            .find(|s| s.function == "sync")
             .expect("bridge-sync subscribes to the table's stream");
         assert_eq!(inbox.starting_position, StartingPosition::TrimHorizon);
         assert_eq!(inbox.batch_size, 25);
@@ -140,7 +140,7 @@ mod tests {
 
         let files = subscriptions
             .iter()
-            .find(|s| s.binary == "bridge-files")
+            .find(|s| s.function == "files")
             .expect("bridge-files subscribes to session ends");
         let ended = |event_type: &str| {
             json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}},

@@ -1,0 +1,176 @@
+//! Cold start, size and memory of every function, beside a `lambda_http` hello world built with
+//! the same profile, under a minimal Lambda Runtime API emulator (`emulator.rs`).
+//!
+//! Each start: spawn the binary with `AWS_LAMBDA_RUNTIME_API` pointing at a fresh emulator;
+//! **init** is spawn → its first `GET /runtime/invocation/next`; the emulator hands it the
+//! function's event (an API Gateway v2 request without credentials for the HTTP functions, an
+//! empty stream batch for the workers, a scheduled event for reconcile); **first** is that
+//! hand-over → the posted answer; then `--warm` more of the same (**warm**, their median);
+//! **peak RSS** is the child's `VmHWM` after the last answer. Medians over `--starts` starts.
+//!
+//!   bench/coldstart/run [STARTS=15] [--compare DIR]
+//!   coldstart --dir target/release [--starts 15] [--warm 20] [--out bench/results] [--compare DIR]
+//!
+//! `--compare DIR` also measures per-function binaries (`bridge-intake`, …) found in DIR, e.g.
+//! an older build, in the same run.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod emulator;
+mod plot;
+mod report;
+
+use emulator::{Event, Run};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One thing to start: a binary, the handler it is told to be, the event it gets.
+#[derive(Clone)]
+pub struct Target {
+    pub label: String,
+    pub binary: PathBuf,
+    pub handler: &'static str,
+    pub event: Event,
+    /// HTTP functions (the ≤ 1.5× and ≤ 32 MiB targets are theirs).
+    pub http: bool,
+}
+
+pub struct Measured {
+    pub target: Target,
+    pub size: u64,
+    pub deflated: u64,
+    pub runs: Vec<Run>,
+}
+
+impl Measured {
+    pub fn median(&self, pick: impl Fn(&Run) -> Duration) -> Duration {
+        let mut values: Vec<Duration> = self.runs.iter().map(pick).collect();
+        values.sort();
+        values[values.len() / 2]
+    }
+
+    pub fn median_rss_kib(&self) -> u64 {
+        let mut values: Vec<u64> = self.runs.iter().map(|r| r.peak_rss_kib).collect();
+        values.sort();
+        values[values.len() / 2]
+    }
+}
+
+/// The bridge's functions: the handler names `template.yaml` gives (`Handler:`), the event each
+/// is measured with.
+fn functions(binary: &Path) -> Vec<Target> {
+    let http =
+        |label: &str, handler: &'static str, method: &'static str, path: &'static str| Target {
+            label: label.into(),
+            binary: binary.into(),
+            handler,
+            event: Event::Http { method, path },
+            http: true,
+        };
+    let worker = |label: &str, handler: &'static str, event: Event| Target {
+        label: label.into(),
+        binary: binary.into(),
+        handler,
+        event,
+        http: false,
+    };
+    vec![
+        http("intake", "intake", "POST", "/webhooks/ccai"),
+        http("status", "status", "POST", "/agents/instances"),
+        http("admin", "admin", "GET", "/admin/agents"),
+        worker("sync", "sync", Event::EmptyStreamBatch),
+        worker("files", "files", Event::EmptyStreamBatch),
+        worker("reconcile", "reconcile", Event::Scheduled),
+    ]
+}
+
+fn arg_value(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = PathBuf::from(arg_value(&args, "--dir").unwrap_or_else(|| "target/release".into()));
+    let starts: usize = arg_value(&args, "--starts").map_or(15, |v| v.parse().unwrap());
+    let warm: usize = arg_value(&args, "--warm").map_or(20, |v| v.parse().unwrap());
+    let out = PathBuf::from(arg_value(&args, "--out").unwrap_or_else(|| "bench/results".into()));
+    std::fs::create_dir_all(&out).unwrap();
+
+    let hello = Target {
+        label: "hello world".into(),
+        binary: dir.join("hello-lambda"),
+        handler: "hello",
+        event: Event::Http {
+            method: "POST",
+            path: "/webhooks/ccai",
+        },
+        http: true,
+    };
+    let mut targets = vec![hello];
+    if dir.join("bridge").exists() {
+        targets.extend(functions(&dir.join("bridge")));
+    }
+    if let Some(compare) = arg_value(&args, "--compare") {
+        for mut target in functions(Path::new("")) {
+            let binary = Path::new(&compare).join(format!("bridge-{}", target.handler));
+            if binary.exists() {
+                target.label = format!("{} (per-function binary)", target.label);
+                target.binary = binary;
+                targets.push(target);
+            }
+        }
+    }
+
+    let mut measured = Vec::new();
+    for target in targets {
+        let size = std::fs::metadata(&target.binary)
+            .unwrap_or_else(|e| panic!("{}: {e}", target.binary.display()))
+            .len();
+        let deflated = report::deflated_size(&target.binary);
+        // Interleaving would be fairer to drift, but one target at a time keeps its page cache
+        // warm exactly as a Lambda sandbox's second start from the same zip is not: every
+        // target gets one unmeasured start first, so each is measured page-cache-warm alike.
+        emulator::start(&target, 0).await.expect("warm-up start");
+        let mut runs = Vec::new();
+        for _ in 0..starts {
+            match emulator::start(&target, warm).await {
+                Ok(run) => runs.push(run),
+                Err(error) => panic!("{}: {error}", target.label),
+            }
+        }
+        eprintln!(
+            "coldstart: {:<34} init {:>7.2} ms",
+            target.label,
+            emulator::ms(
+                Measured {
+                    target: target.clone(),
+                    size,
+                    deflated,
+                    runs: runs.clone()
+                }
+                .median(|r| r.init)
+            )
+        );
+        measured.push(Measured {
+            target,
+            size,
+            deflated,
+            runs,
+        });
+    }
+    let table = report::table(&measured, starts, warm);
+    println!("{table}");
+    std::fs::write(out.join("coldstart.md"), &table).unwrap();
+    std::fs::write(
+        out.join("coldstart.json"),
+        report::json(&measured).to_string(),
+    )
+    .unwrap();
+    plot::init_chart(&measured, &out.join("coldstart-init.svg"));
+    eprintln!(
+        "coldstart: wrote {}/coldstart.{{md,json}} and coldstart-init.svg",
+        out.display()
+    );
+}
