@@ -99,21 +99,21 @@ async fn the_demo_report_shows_what_happened() {
         report.to_text()
     );
     assert_eq!(
-        count("bridge-sync: records done"),
+        count("sync: records done"),
         stored + polled,
         "{}",
         report.to_text()
     );
-    assert_eq!(count("bridge-sync: dead-lettered"), 1);
+    assert_eq!(count("sync: dead-lettered"), 1);
     // The corrupt item's five retries; a callback handled before the call it returns is placed
     // waits (R-U-6, a retryable failure) and may add one, depending on which record runs first.
-    assert!(count("bridge-sync: retried invocations") >= 5);
+    assert!(count("sync: retried invocations") >= 5);
     // bridge-files sees only call and chat ends (its filter), the corrupt item's among them. A
     // callback's recording may also be retried once or twice while the call it returns is not
     // placed yet (R-U-6: the callback waits for it), depending on which worker runs first.
-    assert_eq!(count("bridge-files: dead-lettered"), 1);
-    assert!(count("bridge-files: retried invocations") >= 5);
-    assert!(count("bridge-files: records done") < stored);
+    assert_eq!(count("files: dead-lettered"), 1);
+    assert!(count("files: retried invocations") >= 5);
+    assert!(count("files: records done") < stored);
     assert!(count("filtered out") > 0);
     assert_eq!(count("pending status applied at call end"), 1);
     assert_eq!(count("CCAI status changes by the bridge"), 1);
@@ -121,7 +121,7 @@ async fn the_demo_report_shows_what_happened() {
         sessions
             .lines
             .iter()
-            .any(|l| l.contains("dead letter from bridge-sync (RetryAttemptsExhausted)"))
+            .any(|l| l.contains("dead letter from sync (RetryAttemptsExhausted)"))
     );
 
     // Ten sessions: two calls from one number and menu share a conversation (R-U-1), and so
@@ -259,7 +259,7 @@ async fn the_demo_report_shows_what_happened() {
     assert_eq!(files.counted("metadata files rewritten"), Some(3));
     assert_eq!(files.counted("customer comments noted"), Some(1));
     assert_eq!(files.counted("files given up at the deadline"), Some(1));
-    assert_eq!(files.counted("bridge-files: dead-lettered"), Some(0));
+    assert_eq!(files.counted("files: dead-lettered"), Some(0));
     assert!(files.lines[0].contains("0 recording(s) and 0 transcript(s) attached"));
     assert!(
         files.lines.iter().any(
