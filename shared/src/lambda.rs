@@ -71,6 +71,29 @@ where
     .await
 }
 
+/// The runtime loop of a stream worker (`bridge-sync`, `bridge-files`): each DynamoDB stream
+/// batch handed to `handle` in its correlation-id span, failed records reported per record.
+pub async fn serve_stream<A, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
+where
+    A: Send + Sync + 'static,
+    F: Fn(Arc<A>, crate::stream::StreamEvent, UnixMillis) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Result<crate::stream::DynamoDbEventResponse, crate::stream::BatchError>>
+        + Send,
+{
+    let api = Arc::new(api);
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::lambda_runtime::LambdaEvent<crate::stream::StreamEvent>| {
+            let api = api.clone();
+            let id = crate::telemetry::correlation_id(Some(&event.context.request_id));
+            async move {
+                Ok::<_, lambda_http::Error>(handle(api, event.payload, UnixMillis::now()).await?)
+            }
+            .instrument(crate::telemetry::event_span(&id))
+        },
+    ))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -169,10 +169,7 @@ async fn response(
     Path(_id): Path<String>,
     body: Bytes,
 ) -> StatusCode {
-    let _ = emulator
-        .marks
-        .send(Mark::Answered(Instant::now(), Answer::Response(body)));
-    StatusCode::ACCEPTED
+    answered(&emulator, Answer::Response(body))
 }
 
 async fn error(
@@ -180,9 +177,11 @@ async fn error(
     Path(_id): Path<String>,
     body: Bytes,
 ) -> StatusCode {
-    let _ = emulator
-        .marks
-        .send(Mark::Answered(Instant::now(), Answer::Error(body)));
+    answered(&emulator, Answer::Error(body))
+}
+
+fn answered(emulator: &Emulator, answer: Answer) -> StatusCode {
+    let _ = emulator.marks.send(Mark::Answered(Instant::now(), answer));
     StatusCode::ACCEPTED
 }
 

@@ -163,7 +163,7 @@ fn main() {
     }
     writeln!(
         out,
-        "| **per-session total** | **${:.4}** |\n| Lambda's fixed month (reconcile every 60 s, 3 alarms) | ${fixed:.4} |\n| a container all month (0.25 vCPU, 0.5 GB Fargate ARM; + ALB) | ${container_bare:.2}; ${container:.2} |\n",
+        "| **total** | **${:.4}** |\n| Lambda's fixed month (reconcile every 60 s, 3 alarms) | ${fixed:.4} |\n| a container all month (0.25 vCPU, 0.5 GB Fargate ARM; + ALB) | ${container_bare:.2}; ${container:.2} |\n",
         session.total() * 10_000.0
     )
     .unwrap();

@@ -2,14 +2,8 @@
 //! (template.yaml `FilesFunction`), failed records reported per record.
 
 use crate::FilesApi;
-use bridge_shared::UnixMillis;
 use bridge_shared::coldstart::ColdStart;
-use bridge_shared::stream::StreamEvent;
-use bridge_shared::telemetry;
-use lambda_http::lambda_runtime::{self, LambdaEvent};
-use lambda_http::{Error, service_fn};
-use std::sync::Arc;
-use tracing::Instrument;
+use lambda_http::Error;
 
 /// Builds what this function needs from the environment and serves its events until the
 /// sandbox ends (called by the `bridge` binary when `_HANDLER` names this function).
@@ -20,21 +14,16 @@ pub async fn run() -> Result<(), Error> {
     )?;
     let store = cold.store();
     let platforms = cold.platforms(&store)?;
-    let api = Arc::new(
-        FilesApi::new(
-            store,
-            cold.blobs()?,
-            storage,
-            platforms.ccai,
-            platforms.kustomer,
-        )
-        .reading_numbers_in(cold.config.default_country.clone()),
-    );
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
-        let api = api.clone();
-        let id = telemetry::correlation_id(Some(&event.context.request_id));
-        async move { Ok::<_, Error>(crate::handle(&api, event.payload, UnixMillis::now()).await?) }
-            .instrument(telemetry::event_span(&id))
-    }))
+    let api = FilesApi::new(
+        store,
+        cold.blobs()?,
+        storage,
+        platforms.ccai,
+        platforms.kustomer,
+    )
+    .reading_numbers_in(cold.config.default_country.clone());
+    bridge_shared::lambda::serve_stream(api, |api, batch, now| async move {
+        crate::handle(&api, batch, now).await
+    })
     .await
 }
