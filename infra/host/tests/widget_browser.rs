@@ -268,6 +268,10 @@ async fn browser() -> Driver {
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--window-size=460,280", format!("--user-data-dir={}", profile.display())]}});
+    // fantoccini's TLS stack brings aws-lc beside the ring the project uses, so rustls cannot
+    // pick a process default by itself (plain HTTP to chromedriver needs none, but the builder
+    // asks); name ring, as the bridge does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = ClientBuilder::rustls()
         .unwrap()
         .capabilities(capabilities.as_object().unwrap().clone())
