@@ -129,9 +129,8 @@ async fn main() {
             .unwrap_or_else(|e| panic!("{}: {e}", target.binary.display()))
             .len();
         let deflated = report::deflated_size(&target.binary);
-        // Interleaving would be fairer to drift, but one target at a time keeps its page cache
-        // warm exactly as a Lambda sandbox's second start from the same zip is not: every
-        // target gets one unmeasured start first, so each is measured page-cache-warm alike.
+        // One unmeasured start first: every target is then measured with its pages in the page
+        // cache alike (a Lambda sandbox's start reads them from its own extracted zip).
         emulator::start(&target, 0).await.expect("warm-up start");
         let mut runs = Vec::new();
         for _ in 0..starts {
@@ -140,25 +139,18 @@ async fn main() {
                 Err(error) => panic!("{}: {error}", target.label),
             }
         }
-        eprintln!(
-            "coldstart: {:<34} init {:>7.2} ms",
-            target.label,
-            emulator::ms(
-                Measured {
-                    target: target.clone(),
-                    size,
-                    deflated,
-                    runs: runs.clone()
-                }
-                .median(|r| r.init)
-            )
-        );
-        measured.push(Measured {
+        let measured_target = Measured {
             target,
             size,
             deflated,
             runs,
-        });
+        };
+        eprintln!(
+            "coldstart: {:<34} init {:>7.2} ms",
+            measured_target.target.label,
+            emulator::ms(measured_target.median(|r| r.init))
+        );
+        measured.push(measured_target);
     }
     let table = report::table(&measured, starts, warm);
     println!("{table}");
