@@ -98,6 +98,11 @@ impl ColdStart {
         )?))
     }
 
+    /// The data types the tenant exports (`EXTERNAL_STORAGE_FILES`, default all four).
+    pub fn exported_types(&self) -> Result<crate::storage::ExportedTypes, ColdStartError> {
+        Ok(crate::storage::ExportedTypes::from_env(&self.env)?)
+    }
+
     /// The tenant's external storage (`EXTERNAL_STORAGE_*`), when configured; its HMAC key may
     /// be an SSM parameter.
     pub async fn external_storage(

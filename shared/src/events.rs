@@ -58,6 +58,83 @@ pub struct SessionTrigger {
     /// The session as the ESE carried it (`item`); the worker keeps the latest per session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<Map<String, Value>>,
+    /// The object a storage push named (below the configured prefix): the worker opens this
+    /// key, wherever it is (ccai-api.md §3, 2026-12-03; review finding 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+}
+
+/// The hints the stream filters select on (template.yaml): a session's stage (`call.ended`), a
+/// scheduled look for one data type (`call.look.metadata`), or a pushed file of one data type
+/// (`call.file.recordings`). A look or a push reaches only the worker that reads that type, so
+/// a missing metadata file never wakes the file workers (review finding 10).
+pub mod hints {
+    use super::SessionKind;
+
+    /// The data types only the file workers read: their looks and pushes skip the inbox worker.
+    pub const FILE_WORKER_TYPES: [&str; 3] = ["recordings", "transcripts", "media"];
+
+    pub fn ended(kind: SessionKind) -> String {
+        format!("{}.ended", kind.as_str())
+    }
+
+    /// The scheduled look for a file of `data` type (`recordings`, `transcripts`, `metadata`).
+    pub fn look(kind: SessionKind, data: &str) -> String {
+        format!("{}.look.{data}", kind.as_str())
+    }
+
+    /// A pushed file of `data` type.
+    pub fn file(kind: SessionKind, data: &str) -> String {
+        format!("{}.file.{data}", kind.as_str())
+    }
+
+    /// The data type a look or a push hint names (`None` for a stage).
+    pub fn data_type(hint: &str) -> Option<&str> {
+        let (_, rest) = hint.split_once('.')?;
+        rest.strip_prefix("look.")
+            .or_else(|| rest.strip_prefix("file."))
+    }
+
+    /// Whether the hint is a scheduled look.
+    pub fn is_look(hint: &str) -> bool {
+        hint.split_once('.')
+            .is_some_and(|(_, rest)| rest.starts_with("look."))
+    }
+
+    /// Whether a file worker acts on this hint for a session of `kind`: the session's end, or a
+    /// look or push of a type it reads.
+    pub fn for_file_worker(hint: &str, kind: SessionKind) -> bool {
+        hint == ended(kind)
+            || data_type(hint).is_some_and(|t| FILE_WORKER_TYPES.contains(&t))
+                && hint.starts_with(kind.as_str())
+    }
+
+    /// Whether the inbox worker acts on this hint (everything but the file workers' own).
+    pub fn for_sync_worker(hint: &str) -> bool {
+        !data_type(hint).is_some_and(|t| FILE_WORKER_TYPES.contains(&t))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn finding_10_looks_and_pushes_reach_only_the_worker_that_reads_them() {
+            let call = SessionKind::Call;
+            assert!(for_file_worker("call.ended", call));
+            assert!(for_file_worker(&look(call, "recordings"), call));
+            assert!(for_file_worker(&file(call, "media"), call));
+            assert!(!for_file_worker(&look(call, "metadata"), call));
+            assert!(!for_file_worker("chat.ended", call));
+            assert!(!for_file_worker(&look(SessionKind::Chat, "transcripts"), call));
+            assert!(for_sync_worker("call.ended") && for_sync_worker("call.created"));
+            assert!(for_sync_worker(&look(call, "metadata")));
+            assert!(for_sync_worker(&file(call, "metadata")));
+            assert!(!for_sync_worker(&look(call, "recordings")));
+            assert!(!for_sync_worker(&file(SessionKind::Chat, "transcripts")));
+            assert!(is_look("call.look.metadata") && !is_look("call.file.metadata"));
+        }
+    }
 }
 
 /// Why a body or an event is refused; `field` names what is wrong.

@@ -132,6 +132,7 @@ impl StoragePusher {
             service_account: self.service_account.clone(),
             jwks_url: self.jwks_url.clone(),
             bucket: Some(self.bucket.clone()),
+            prefix: String::new(),
         }
     }
 

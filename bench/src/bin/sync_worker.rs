@@ -100,6 +100,7 @@ async fn run(dynamo: Arc<dyn StateStore>, sessions: usize, fields: bool) -> (Pas
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
         caller_country: Default::default(),
+        exported: Default::default(),
         failures: Default::default(),
     };
     let admin = bridge_shared::custom_fields::admin::FieldAdmin {

@@ -14,6 +14,8 @@
 //! | `GET /admin/sdk-keys` | 200 `{keys: {sdk key: attribute}, mapped: {sdk key: {attribute, field?, mapped_at_ms}}}` (R-CF-5) |
 //! | `PUT /admin/sdk-keys` `{keys: {sdk key: field id or message attribute}}` | 200 as GET, the mapping replaced · 400 naming the key whose target is neither one of the twelve nor an attribute of the message metadata |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
+//! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records}`: what the bridge knows and did for one session, and why it waits · 404 when it knows nothing · 400 naming a bad kind or id |
+//! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice) · 400 as above |
 
 pub mod run;
 use bridge_shared::UnixMillis;
@@ -167,6 +169,55 @@ impl AdminApi {
         match bridge_shared::stream::failures::replay(self.store.as_ref(), ids, now).await {
             Ok(replayed) => json_answer(StatusCode::OK, json!(replayed)),
             Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        }
+    }
+
+    /// `GET /admin/sessions/{kind}/{id}` and `POST /admin/sessions/{kind}/{id}/resync`.
+    async fn session(&self, method: Method, route: &str, now: UnixMillis) -> Response<Body> {
+        use bridge_shared::conversation::report::{resync_trigger, session_report};
+        let mut parts = route.split('/');
+        let (kind, id, action) = (parts.next(), parts.next(), parts.next());
+        let kind = match kind {
+            Some("call") => bridge_shared::events::SessionKind::Call,
+            Some("chat") => bridge_shared::events::SessionKind::Chat,
+            _ => return json_error(StatusCode::BAD_REQUEST, "kind: expected call or chat"),
+        };
+        let Some(id) = id.and_then(|id| id.parse::<u64>().ok()).filter(|id| *id > 0) else {
+            return json_error(StatusCode::BAD_REQUEST, "id: expected the session's number");
+        };
+        let session = bridge_shared::events::SessionRef { kind, id };
+        match (method, action, parts.next()) {
+            (Method::GET, None, None) => {
+                match session_report(self.store.as_ref(), &session, now).await {
+                    Ok(Some(report)) => json_answer(StatusCode::OK, report),
+                    Ok(None) => json_error(
+                        StatusCode::NOT_FOUND,
+                        format!("the bridge knows nothing of {} {id}", kind.as_str()),
+                    ),
+                    Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+                }
+            }
+            (Method::POST, Some("resync"), None) => {
+                let trigger = resync_trigger(&session, now);
+                let stored = match bridge_shared::events::inbox_item(&trigger, now) {
+                    Ok(item) => self.store.put_if_absent(&item, now).await.map(|_| ()),
+                    Err(err) => {
+                        return json_error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string());
+                    }
+                };
+                match stored {
+                    Ok(()) => {
+                        tracing::info!(kind = kind.as_str(), id, "session resync requested");
+                        json_answer(StatusCode::ACCEPTED, json!({"trigger": trigger.id}))
+                    }
+                    Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+                }
+            }
+            (_, None | Some("resync"), None) => json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            ),
+            _ => json_error(StatusCode::NOT_FOUND, format!("no route /admin/sessions/{route}")),
         }
     }
 
@@ -347,6 +398,10 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
             api.delete_custom_field(&id, now).await
         }
         (Method::GET, "/admin/sdk-keys") => api.sdk_keys(now).await,
+        (method, route) if route.starts_with("/admin/sessions/") => {
+            api.session(method, route.trim_start_matches("/admin/sessions/"), now)
+                .await
+        }
         (Method::PUT, "/admin/sdk-keys") => api.put_sdk_keys(&request, now).await,
         (
             _,

@@ -21,7 +21,8 @@ pub async fn run() -> Result<(), Error> {
         platforms.ccai,
         platforms.kustomer,
     )
-    .reading_numbers_in(cold.config.default_country.clone());
+    .reading_numbers_in(cold.config.default_country.clone())
+    .exporting(cold.exported_types()?);
     bridge_shared::lambda::serve_stream(api, |api, batch, now| async move {
         crate::handle(&api, batch, now).await
     })

@@ -14,12 +14,14 @@ pub mod run;
 use bridge_shared::UnixMillis;
 use bridge_shared::config::BasicCredential;
 use bridge_shared::ese::{EseEvent, MAX_BATCH_BYTES, parse_batch};
-use bridge_shared::events::{EventError, SessionKind, SessionRef, SessionTrigger, TriggerSource};
+use bridge_shared::events::{
+    EventError, SessionKind, SessionRef, SessionTrigger, TriggerSource, hints,
+};
 use bridge_shared::lambda::{body_bytes, json_answer};
 use bridge_shared::signature::check_basic;
 use bridge_shared::storage::awaited::{AwaitedFile, is_awaited};
 use bridge_shared::storage::push::{PushVerifier, parse_push};
-use bridge_shared::storage::{FileKind, classify};
+use bridge_shared::storage::{DataType, FileKind, below_prefix, classify};
 use bridge_shared::store::{DocumentStore, Item, ItemKey, PutOutcome, StoreError};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -120,7 +122,13 @@ async fn storage_notification(
         tracing::info!(bucket = %pushed.bucket, "push for another bucket ignored");
         return no_content();
     }
-    let Some(file) = classify(&pushed.object) else {
+    // The worker opens the object the push names (finding 3); CCAI writes only below the
+    // configured folder, so an object elsewhere is not the tenant's export.
+    let Some(name) = below_prefix(&verifier.settings.prefix, &pushed.object) else {
+        tracing::info!("pushed object is outside the export folder; ignored");
+        return no_content();
+    };
+    let Some(file) = classify(name) else {
         tracing::info!("pushed object is not a file the bridge uses");
         return no_content();
     };
@@ -156,7 +164,8 @@ async fn storage_notification(
             return no_content();
         }
     };
-    let hint = format!("{}.ended", session.kind.as_str());
+    // Hinted by its data type, so only the worker that reads it is woken (finding 10).
+    let hint = hints::file(session.kind, DataType::of(&file.kind).as_str());
     // Once per (object, generation): Pub/Sub delivers at least once, and a rewrite is a new
     // generation.
     let digest = hex::encode(&Sha256::digest(pushed.object.as_bytes())[..8]);
@@ -167,6 +176,7 @@ async fn storage_notification(
         session,
         source: TriggerSource::Storage,
         item: None,
+        object: Some(name.to_owned()),
     };
     let stored = match inbox_item(&trigger, now) {
         Ok(item) => api.store.put_if_absent(&item, now).await,

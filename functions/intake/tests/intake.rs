@@ -301,7 +301,9 @@ mod storage_push {
         let trigger = stored(store.as_ref(), &format!("file-{digest}-1"))
             .await
             .unwrap();
-        assert_eq!(trigger.hint, "call.ended");
+        // Finding 3 and 10: the worker that reads recordings opens the key the push named.
+        assert_eq!(trigger.hint, "call.file.recordings");
+        assert_eq!(trigger.object.as_deref(), Some(object.as_str()));
         assert_eq!(trigger.session.id, call_id);
         // A rewrite is a new generation: a new trigger.
         let rewritten = pusher.envelope(&object, 2);
@@ -440,7 +442,7 @@ mod storage_push {
             .unwrap();
         assert_eq!(
             (trigger.session, trigger.hint.as_str()),
-            (chat.clone(), "chat.ended")
+            (chat.clone(), "chat.file.metadata")
         );
         bridge_shared::storage::awaited::file_found(
             state.as_ref(),

@@ -136,6 +136,7 @@ pub fn polled_trigger(session: &Listed<'_>) -> Option<SessionTrigger> {
         },
         source: TriggerSource::Poller,
         item: None,
+        object: None,
     })
 }
 

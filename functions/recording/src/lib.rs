@@ -21,8 +21,8 @@ use bridge_shared::conversation::{
     AttachError, ContactError, FileToAttach, FileWorker, FileWorkerError, SessionView,
     kept_ese_item,
 };
-use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger};
-use bridge_shared::storage::FileKind;
+use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, hints};
+use bridge_shared::storage::{DataType, FileKind, locate};
 use bridge_shared::storage::awaited::{self, AwaitedFile};
 use bridge_shared::store::{Once, run_once};
 use bridge_shared::stream::failures::FailurePolicy;
@@ -58,7 +58,8 @@ pub async fn handle(
     .await
 }
 
-/// The names a call's recording may have, in the order looked for.
+/// The names a call's recording may have in the flat layout, in the order looked for.
+#[cfg(test)]
 fn recording_names(call_id: u64) -> Vec<String> {
     bridge_shared::storage::files::expected_names(&SessionRef {
         kind: SessionKind::Call,
@@ -66,21 +67,30 @@ fn recording_names(call_id: u64) -> Vec<String> {
     })
 }
 
-/// The call's recording in external storage, if it is there: its name and extension.
+/// The call's recording in external storage, if it is there: its name and extension (the
+/// pushed object, where a push said, or the flat names).
 async fn find_recording(
     api: &RecordingApi,
-    call_id: u64,
+    session: &SessionRef,
+    pushed: Option<&str>,
+    now: UnixMillis,
 ) -> Result<Option<(String, String)>, RecordingError> {
-    for name in recording_names(call_id) {
-        if api.storage.stat(&name).await?.is_some() {
-            let extension = match bridge_shared::storage::classify(&name).map(|f| f.kind) {
-                Some(FileKind::Recording { extension }) => extension,
-                _ => "mp3".to_owned(),
-            };
-            return Ok(Some((name, extension)));
-        }
-    }
-    Ok(None)
+    let found = locate(
+        api.store.as_ref(),
+        api.storage.as_ref(),
+        session,
+        DataType::Recordings,
+        pushed,
+        now,
+    )
+    .await?;
+    Ok(found.map(|(name, _)| {
+        let extension = match bridge_shared::storage::classify(&name).map(|f| f.kind) {
+            Some(FileKind::Recording { extension }) => extension,
+            _ => "mp3".to_owned(),
+        };
+        (name, extension)
+    }))
 }
 
 /// The recording of the trigger's call, transferred once — when it is in external storage.
@@ -90,20 +100,26 @@ pub async fn transfer_for_event(
     event: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<RecordOutcome, RecordingError> {
-    if event.hint != "call.ended" || event.session.kind != SessionKind::Call {
-        return Ok(RecordOutcome::Skipped("not a call's end".into()));
+    if event.session.kind != SessionKind::Call || !hints::for_file_worker(&event.hint, SessionKind::Call) {
+        return Ok(RecordOutcome::Skipped("not a call's end or file".into()));
     }
     let call_id = event.session.id;
     let session = SessionRef {
         kind: SessionKind::Call,
         id: call_id,
     };
+    let pushed = event.object.as_deref();
     // End-user photos and videos of the call's SmartActions, each once (R-R-1, R-U-7).
-    let (media, attached) = api.attach_session_media(&session, now).await?;
+    let (media, attached) = api.attach_session_media(&session, pushed, now).await?;
     if media > 0 {
         tracing::info!(call_id, media, attached, "end-user media");
     }
-    let Some((name, extension)) = find_recording(api, call_id).await? else {
+    if !api.exported.has(DataType::Recordings) {
+        return Ok(RecordOutcome::Skipped(
+            "the tenant does not export recordings".into(),
+        ));
+    }
+    let Some((name, extension)) = find_recording(api, &session, pushed, now).await? else {
         // Not there yet: wait for it (R-E-6) when the call is one that leaves a recording —
         // answered by an agent, or a voicemail.
         let view = api.session_view(&session, now).await?;

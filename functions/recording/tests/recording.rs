@@ -48,6 +48,7 @@ async fn rig_with(options: CcaiSandboxOptions) -> Rig {
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
         caller_country: Default::default(),
+        exported: Default::default(),
         failures: Default::default(),
     };
     Rig {

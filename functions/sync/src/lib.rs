@@ -14,22 +14,22 @@ use bridge_shared::ccai::model::{Call, Chat};
 use bridge_shared::ccai::{CcaiClient, CcaiError};
 use bridge_shared::config::CountryCode;
 use bridge_shared::conversation::{ContactError, ContactSync, SessionView};
+use bridge_shared::ese::{KeptEse, kept};
 use bridge_shared::events::SessionRef;
-use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource};
+use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource, hints};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
 use bridge_shared::storage::awaited::{self, AwaitedFile};
-use bridge_shared::storage::files::metadata_name;
 use bridge_shared::storage::metadata::{SessionMetadata, parse_metadata};
-use bridge_shared::storage::{ExternalStorage, read_whole};
+use bridge_shared::storage::{DataType, ExportedTypes, ExternalStorage, LocateError, locate, read_whole};
 use bridge_shared::store::{Item, ItemKey, PutOutcome};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::failures::{FailurePlan, FailurePolicy};
 use bridge_shared::stream::{
     BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use session_end::{SessionAgents, agents_released};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +51,9 @@ pub struct SyncApi {
     pub status: StatusService,
     /// The tenant's external storage, for the session metadata file (`None`: not read).
     pub storage: Option<Arc<dyn ExternalStorage>>,
+    /// The data types the tenant exports (`EXTERNAL_STORAGE_FILES`): metadata is waited for
+    /// only when it is one.
+    pub exported: ExportedTypes,
     /// `DEFAULT_COUNTRY`: national caller numbers are read in it.
     pub caller_country: CountryCode,
     /// How failed triggers are retried, then kept as dead letters (R-E-7).
@@ -60,36 +63,77 @@ pub struct SyncApi {
 /// Largest metadata file read (one session's JSON).
 const MAX_METADATA_BYTES: u64 = 4 * 1024 * 1024;
 
-/// The session's metadata file, once the session has ended: read when it is there, else
-/// waited for (the scheduled look brings the session back when it lands, R-E-6). `None`
-/// while it is not there, or without external storage.
+/// What the session's metadata file gave.
+enum MetadataFile {
+    /// Read, and about this session.
+    Read(SessionMetadata),
+    /// Not there (yet), not exported, or no external storage: waited for when it is exported.
+    Absent,
+    /// There, but its content names another session (its `id`, or call against chat): never
+    /// used, and said in the session's status (ccai-api.md §3, 2026-12-03).
+    Contradicts(String),
+}
+
+/// The session's metadata file, once the session has ended: read when it is there (the pushed
+/// object, where a push said, or the flat name), else waited for (the scheduled look brings
+/// the session back when it lands, R-E-6) — unless the tenant does not export metadata.
 async fn session_metadata(
     api: &SyncApi,
-    session: &SessionRef,
+    trigger: &SessionTrigger,
     now: UnixMillis,
-) -> Result<Option<SessionMetadata>, SyncError> {
-    let Some(storage) = &api.storage else {
-        return Ok(None);
+) -> Result<MetadataFile, SyncError> {
+    let session = &trigger.session;
+    let Some(storage) = api.storage.as_ref().filter(|_| api.exported.has(DataType::Metadata))
+    else {
+        return Ok(MetadataFile::Absent);
     };
-    let name = metadata_name(session);
-    if storage
-        .stat(&name)
-        .await
-        .map_err(SyncError::Storage)?
-        .is_none()
-    {
+    let found = locate(
+        api.store.as_ref(),
+        storage.as_ref(),
+        session,
+        DataType::Metadata,
+        trigger.object.as_deref(),
+        now,
+    )
+    .await?;
+    let Some((name, _)) = found else {
         awaited::await_file(api.store.as_ref(), session, AwaitedFile::Metadata, now).await?;
-        return Ok(None);
-    }
+        return Ok(MetadataFile::Absent);
+    };
     let bytes = read_whole(storage.as_ref(), &name, MAX_METADATA_BYTES)
         .await
         .map_err(SyncError::Storage)?;
-    let metadata = parse_metadata(&bytes);
-    if metadata.is_none() {
-        tracing::warn!("metadata file is not a JSON object; ignored");
-    }
     awaited::file_found(api.store.as_ref(), session, AwaitedFile::Metadata).await?;
-    Ok(metadata)
+    let Some(metadata) = parse_metadata(&bytes) else {
+        tracing::warn!("metadata file is not a JSON object; ignored");
+        return Ok(MetadataFile::Absent);
+    };
+    if let Some(why) = contradiction(&metadata, session) {
+        tracing::warn!(reason = %why, "metadata file refused");
+        return Ok(MetadataFile::Contradicts(why));
+    }
+    Ok(MetadataFile::Read(metadata))
+}
+
+/// Why a metadata file is not this session's, if it says so: a `metadata-{id}.json` name does
+/// not tell a call from a chat with the same id, and a file in a folder may be misplaced.
+fn contradiction(metadata: &SessionMetadata, session: &SessionRef) -> Option<String> {
+    let kind = session.kind.as_str();
+    if let Some(id) = metadata.id.filter(|id| *id != session.id) {
+        return Some(format!(
+            "the metadata file found for {kind} {} is about session {id}",
+            session.id
+        ));
+    }
+    let is_chat = session.kind == SessionKind::Chat;
+    match metadata.is_chat {
+        Some(chat) if chat != is_chat => Some(format!(
+            "the metadata file found for {kind} {} is about a {}",
+            session.id,
+            if chat { "chat" } else { "call" }
+        )),
+        _ => None,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +153,8 @@ pub enum SyncError {
     InProgressElsewhere(String),
     #[error("external storage: {0}")]
     Storage(BlobError),
+    #[error(transparent)]
+    Locate(#[from] LocateError),
 }
 
 impl bridge_shared::Retryable for SyncError {
@@ -125,6 +171,8 @@ impl bridge_shared::Retryable for SyncError {
             SyncError::Contact(e) => e.is_retryable(),
             SyncError::InProgressElsewhere(_) => true,
             SyncError::Storage(e) => e.is_retryable(),
+            SyncError::Locate(LocateError::Store(e)) => e.is_retryable(),
+            SyncError::Locate(LocateError::Storage(e)) => e.is_retryable(),
         }
     }
 }
@@ -207,30 +255,29 @@ pub async fn apply_once(
 }
 
 /// The latest ESE item of the session (R-E-5): this trigger's item when it is newer than the
-/// one kept (`SESSION#…/ESE`, versioned by the event's `timestamp`, so a late or duplicated
-/// event never moves it back), else the one kept. A poll brings no item; it reads the kept one.
+/// one kept (`SESSION#…/ESE`, versioned by the event's `timestamp` and stage, so a late or
+/// duplicated event never moves it back), else the one kept. A poll brings no item; it reads
+/// the kept one.
 async fn latest_ese_item(
     store: &dyn StateStore,
     trigger: &SessionTrigger,
     now: UnixMillis,
-) -> Result<Option<Map<String, Value>>, SyncError> {
+) -> Result<Option<KeptEse>, SyncError> {
     let key = ItemKey::session_ese(trigger.session.kind, trigger.session.id);
     let kept = match (&trigger.item, trigger.source) {
         (Some(item), TriggerSource::Ese) => {
+            let version = kept::version_of(trigger.occurred_at.timestamp_millis(), item);
             let stored = Item::new(key, Value::Object(item.clone()))
-                .with_version(trigger.occurred_at.timestamp_millis().max(0) as u64)
+                .with_version(version)
                 .expiring_at(now.plus(REMEMBER_FOR));
             match store.put_if_newer(&stored).await? {
-                PutOutcome::Written => return Ok(Some(item.clone())),
+                PutOutcome::Written => return Ok(KeptEse::from_stored(stored.body, version)),
                 PutOutcome::Kept(newer) => Some(newer),
             }
         }
         _ => store.get(&key, now).await?,
     };
-    Ok(kept.and_then(|item| match item.body {
-        Value::Object(map) => Some(map),
-        _ => None,
-    }))
+    Ok(kept.and_then(|item| KeptEse::from_stored(item.body, item.version)))
 }
 
 /// One level-triggered reconcile of the trigger's session (architecture.md): the truth is the
@@ -245,6 +292,20 @@ async fn apply(
     sessions: &SessionsSeen,
     now: UnixMillis,
 ) -> Result<RecordOutcome, SyncError> {
+    if !hints::for_sync_worker(&trigger.hint) {
+        return Ok(RecordOutcome::Skipped("a file worker's trigger".into()));
+    }
+    // A look for the metadata file that is still not there changes nothing: it costs one
+    // listing, not a Manager API call (review finding 10).
+    let mut metadata = None;
+    if hints::is_look(&trigger.hint) {
+        match session_metadata(api, trigger, now).await? {
+            MetadataFile::Absent => {
+                return Ok(RecordOutcome::Skipped("metadata file not there yet".into()));
+            }
+            found => metadata = Some(found),
+        }
+    }
     let ese = latest_ese_item(api.store.as_ref(), trigger, now).await?;
     let (view, agents) = match sessions.get(&api.ccai, trigger).await? {
         Truth::Call(call) => (
@@ -256,14 +317,21 @@ async fn apply(
             SessionAgents::from(chat.as_ref()),
         ),
     };
-    let view = view.with_ese(ese.as_ref());
-    let metadata = if view.ended {
-        session_metadata(api, &trigger.session, now).await?
-    } else {
-        None
+    let item = ese.as_ref().map(|kept| &kept.item);
+    let view = view.with_ese(item);
+    let metadata = match metadata {
+        Some(found) => found,
+        None if view.ended => session_metadata(api, trigger, now).await?,
+        None => MetadataFile::Absent,
     };
-    let view = view.with_metadata(metadata.as_ref());
-    let agents = agents.with_ese(ese.as_ref());
+    let mut view = match &metadata {
+        MetadataFile::Read(metadata) => view.with_metadata(Some(metadata)),
+        MetadataFile::Absent | MetadataFile::Contradicts(_) => view,
+    };
+    if let MetadataFile::Contradicts(why) = metadata {
+        view.metadata_refused = Some(why);
+    }
+    let agents = agents.with_ese(item);
     let contact = ContactSync {
         store: api.store.as_ref(),
         kustomer: &api.kustomer,
@@ -283,9 +351,13 @@ async fn apply(
         let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {
             continue;
         };
+        // The grace of R-S-5 runs from the end of the agent's wrap-up (the Final event), not
+        // from the call's end: CCAI moves the agent on when the wrap-up is submitted, and that
+        // move is not a choice made later (review finding 1).
+        let wrap_up_ended = ese.as_ref().and_then(|kept| kept.wrap_up_ended_for(agent));
         let outcome = api
             .status
-            .session_ended(&email, view.ended_at_millis(), now)
+            .session_ended(&email, wrap_up_ended, now)
             .await?;
         tracing::info!(ccai_agent = agent, outcome = ?outcome, "agent's session ended");
         resolved += usize::from(matches!(

@@ -23,6 +23,7 @@ pub async fn run() -> Result<(), Error> {
         store,
         ccai: platforms.ccai,
         storage: cold.external_storage().await?,
+        exported: cold.exported_types()?,
         caller_country: cold.config.default_country.clone(),
         failures: Default::default(),
     };

@@ -13,7 +13,7 @@ pub struct SessionAgents {
 }
 
 fn id_of(agent: Option<&AgentInfo>) -> Option<u64> {
-    agent.and_then(|a| a.id)
+    agent.and_then(AgentInfo::human_id)
 }
 
 fn transfers(transfers: &[Transfer]) -> Vec<(Option<u64>, Option<u64>)> {

@@ -56,6 +56,7 @@ async fn rig(store: Arc<dyn StateStore>) -> Rig {
         kustomer: platforms.kustomer_client.clone(),
         status,
         caller_country: Default::default(),
+        exported: Default::default(),
         failures: Default::default(),
     };
     Rig {
@@ -241,4 +242,79 @@ async fn a_lambda_dynamodb_stream_event_fixture_is_handled_record_by_record() {
         .unwrap();
     assert!(matches!(claim, Claim::Duplicate(r) if r.status == IdempotencyStatus::Completed));
     assert_eq!(status_posts(&rig), 0);
+}
+
+fn break_applied(rig: &Rig) -> bool {
+    rig.platforms
+        .ccai
+        .inspect(|w| w.agent_status(rig.agent))
+        .as_deref()
+        == Some("Break")
+}
+
+/// Review finding 1 (R-S-6, R-S-5): the agent picks Break in Kustomer during a call, the call
+/// ends, and the wrap-up lasts 40 s. The End event finds the agent in Wrap-up (still pending);
+/// CCAI then moves the agent to Available as the wrap-up is submitted, and the Final event
+/// must apply Break: the move out of Wrap-up is CCAI's, not a later choice of the agent's.
+#[tokio::test]
+async fn finding_1_r_s_6_a_pending_change_survives_a_40_second_wrap_up() {
+    let rig = rig(Arc::new(EmbeddedStore::new())).await;
+    let now = UnixMillis::now();
+    change_during_call(&rig, now).await;
+    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    driver.hold_wrap_up = true;
+    let played = driver.ivr_call_answered(rig.agent, "+15550107710").await;
+    assert_eq!(played.types().last(), Some(&"End"));
+    let bodies: Vec<Value> = played.events.iter().map(|e| e.body.clone()).collect();
+    let response = handle(&rig.api, stream_event(&inbox_items(&bodies, now)), now).await;
+    assert!(failed(&response.unwrap()).is_empty());
+    assert_eq!(status_posts(&rig), 0, "still in Wrap-up: pending");
+
+    let last = driver
+        .submit_wrap_up(&played, rig.agent, Duration::from_secs(40))
+        .await;
+    let bodies: Vec<Value> = last.events.iter().map(|e| e.body.clone()).collect();
+    let items = inbox_items(&bodies, now);
+    let batch = bridge_tests::stream_support::inserts(&items, 2000);
+    let response = handle(&rig.api, batch, now.plus(Duration::from_secs(41))).await;
+    assert!(failed(&response.unwrap()).is_empty());
+    assert!(break_applied(&rig), "the CRM change made during the call stands");
+    assert_eq!(status_posts(&rig), 1);
+}
+
+/// The other side of finding 1: after a 40 s wrap-up the agent picks Lunch in CCAI a minute
+/// later. Under *latest wins* that choice is provably later than the CRM change: it stands.
+#[tokio::test]
+async fn finding_1_r_s_5_a_choice_made_in_ccai_after_the_wrap_up_still_wins() {
+    let rig = rig(Arc::new(EmbeddedStore::new())).await;
+    let now = UnixMillis::now();
+    change_during_call(&rig, now).await;
+    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    driver.hold_wrap_up = true;
+    let played = driver.ivr_call_answered(rig.agent, "+15550107711").await;
+    let last = driver
+        .submit_wrap_up(&played, rig.agent, Duration::from_secs(40))
+        .await;
+    rig.platforms.ccai.change(|w| {
+        w.pass(Duration::from_secs(60));
+        w.move_agent(rig.agent, "Lunch", "agent");
+    });
+    let bodies: Vec<Value> = played
+        .events
+        .iter()
+        .chain(&last.events)
+        .map(|e| e.body.clone())
+        .collect();
+    let response = handle(&rig.api, stream_event(&inbox_items(&bodies, now)), now).await;
+    assert!(failed(&response.unwrap()).is_empty());
+    assert_eq!(status_posts(&rig), 0);
+    assert_eq!(
+        rig.platforms
+            .ccai
+            .inspect(|w| w.agent_status(rig.agent))
+            .unwrap(),
+        "Lunch"
+    );
+    let state = rig.api.status.agent_state(&rig.email).await.unwrap().unwrap();
+    assert_eq!(state["state"]["outcome"]["outcome"], "superseded");
 }

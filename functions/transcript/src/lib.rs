@@ -12,9 +12,9 @@ use bridge_shared::blob::BlobKey;
 use bridge_shared::conversation::{
     FileToAttach, FileWorker, FileWorkerError, render_transcript_file,
 };
-use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger};
+use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, hints};
 use bridge_shared::storage::awaited::{self, AwaitedFile};
-use bridge_shared::storage::read_whole;
+use bridge_shared::storage::{DataType, locate, read_whole};
 use bridge_shared::store::{Once, run_once};
 use bridge_shared::stream::failures::FailurePolicy;
 use bridge_shared::stream::{
@@ -23,7 +23,10 @@ use bridge_shared::stream::{
 use std::time::Duration;
 
 const CONCURRENCY: usize = 4;
-const IN_PROGRESS_FOR: Duration = Duration::from_secs(60);
+/// How long a claimed transcript may be in progress: the timeout of the function that runs
+/// this worker (bridge-files, 300 s in template.yaml) — a claim shorter than the run lets a
+/// second worker in (review finding 8).
+const IN_PROGRESS_FOR: Duration = Duration::from_secs(300);
 const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// The worker's clients (the same for every file worker).
@@ -53,24 +56,38 @@ pub async fn transcript_for_event(
     event: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<RecordOutcome, TranscriptError> {
-    if event.hint != "chat.ended" || event.session.kind != SessionKind::Chat {
-        return Ok(RecordOutcome::Skipped("not a chat's end".into()));
+    if event.session.kind != SessionKind::Chat || !hints::for_file_worker(&event.hint, SessionKind::Chat) {
+        return Ok(RecordOutcome::Skipped("not a chat's end or file".into()));
     }
     let chat_id = event.session.id;
-    let name = transcript_name(chat_id);
     let session = SessionRef {
         kind: SessionKind::Chat,
         id: chat_id,
     };
+    let pushed = event.object.as_deref();
     // End-user photos and videos of the chat's SmartActions, each once (R-R-1, R-U-7).
-    let (media, attached) = api.attach_session_media(&session, now).await?;
+    let (media, attached) = api.attach_session_media(&session, pushed, now).await?;
     if media > 0 {
         tracing::info!(chat_id, media, attached, "end-user media");
     }
-    if api.storage.stat(&name).await?.is_none() {
+    if !api.exported.has(DataType::Transcripts) {
+        return Ok(RecordOutcome::Skipped(
+            "the tenant does not export transcripts".into(),
+        ));
+    }
+    let found = locate(
+        api.store.as_ref(),
+        api.storage.as_ref(),
+        &session,
+        DataType::Transcripts,
+        pushed,
+        now,
+    )
+    .await?;
+    let Some((name, _)) = found else {
         let why = api.wait_for(&session, AwaitedFile::Transcript, now).await?;
         return Ok(RecordOutcome::Skipped(why));
-    }
+    };
     let key = format!("transcript#{chat_id}");
     let once = run_once(
         api.store.as_ref(),
@@ -78,7 +95,7 @@ pub async fn transcript_for_event(
         now,
         IN_PROGRESS_FOR,
         REMEMBER_FOR,
-        || attach_transcript(api, chat_id, now),
+        || attach_transcript(api, chat_id, &name, now),
     )
     .await?;
     awaited::file_found(api.store.as_ref(), &session, AwaitedFile::Transcript).await?;
@@ -94,29 +111,17 @@ pub async fn transcript_for_event(
 /// Largest transcript file read (JSON, a few hundred bytes per entry).
 const MAX_TRANSCRIPT_BYTES: u64 = 64 * 1024 * 1024;
 
-fn transcript_name(chat_id: u64) -> String {
-    bridge_shared::storage::files::expected_names(&SessionRef {
-        kind: SessionKind::Chat,
-        id: chat_id,
-    })
-    .remove(0)
-}
-
 async fn attach_transcript(
     api: &TranscriptApi,
     chat_id: u64,
+    name: &str,
     now: UnixMillis,
 ) -> Result<RecordOutcome, TranscriptError> {
     let session = SessionRef {
         kind: SessionKind::Chat,
         id: chat_id,
     };
-    let bytes = read_whole(
-        api.storage.as_ref(),
-        &transcript_name(chat_id),
-        MAX_TRANSCRIPT_BYTES,
-    )
-    .await?;
+    let bytes = read_whole(api.storage.as_ref(), name, MAX_TRANSCRIPT_BYTES).await?;
     let rendered = render_transcript_file(chat_id, &bytes);
     let view = api.session_view(&session, now).await?;
     let conversation_id = api

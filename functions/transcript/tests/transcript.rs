@@ -39,6 +39,7 @@ async fn r_x_1_r_d_3_r_e_2_the_transcript_is_stored_and_attached_on_a_note_once(
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
         caller_country: Default::default(),
+        exported: Default::default(),
         failures: Default::default(),
     };
     let agent = platforms.add_agent(

@@ -174,6 +174,18 @@ macro_rules! stream_handler {
     }};
 }
 
+/// `EXTERNAL_STORAGE_FILES` as the functions read it (all four when unset or unreadable: the
+/// host's own checks report a bad value at start).
+fn exported_types() -> bridge_shared::storage::ExportedTypes {
+    bridge_shared::storage::ExportedTypes::parse(
+        &std::env::var("EXTERNAL_STORAGE_FILES").unwrap_or_default(),
+    )
+    .unwrap_or_else(|err| {
+        tracing::error!(error = %err, "EXTERNAL_STORAGE_FILES: every type is read");
+        Default::default()
+    })
+}
+
 /// Stream-triggered handlers by function name, each with its own clients, as on AWS.
 pub fn stream_handlers(
     store: Arc<dyn StateStore>,
@@ -201,6 +213,7 @@ pub fn stream_handlers(
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
         caller_country: country.clone(),
+        exported: exported_types(),
         failures: Default::default(),
     };
     let files = bridge_files::FilesApi::new(
@@ -210,7 +223,8 @@ pub fn stream_handlers(
         platforms.ccai.clone(),
         platforms.kustomer.clone(),
     )
-    .reading_numbers_in(country);
+    .reading_numbers_in(country)
+    .exporting(exported_types());
     HashMap::from([
         (
             "sync".to_owned(),

@@ -33,6 +33,18 @@ pub struct AgentInfo {
     #[serde(deserialize_with = "lenient::text")]
     pub agent_number: Option<String>,
     pub email: Option<String>,
+    /// Set for a virtual agent (`{id, name, va_alias}`, the metadata file's documented shape,
+    /// ccai-api.md §3, H; the Manager API's `agent_info` is taken to share it, M): no Kustomer
+    /// user to assign, and its id is not a human agent's.
+    #[serde(deserialize_with = "lenient::text")]
+    pub va_alias: Option<String>,
+}
+
+impl AgentInfo {
+    /// The id of a human agent (a virtual agent has none to assign).
+    pub fn human_id(&self) -> Option<u64> {
+        self.id.filter(|_| self.va_alias.is_none())
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

@@ -73,7 +73,7 @@ pub struct AttachedFile<'a> {
 }
 
 /// What this pass did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AttachOutcome {
     pub fetched: bool,
     pub uploaded: bool,

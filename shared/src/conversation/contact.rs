@@ -138,6 +138,22 @@ pub struct SessionLink {
     /// session's "Unknown caller" customer); kept here, never logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_caller: Option<String>,
+    /// Why the session's agent could not be assigned (finding 4), for the admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_error: Option<String>,
+    /// What the session waits for before it can be placed, and since when (ms): a session that
+    /// cannot progress says why (`GET /admin/sessions/{kind}/{id}`, findings 2 and 13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+    /// Why a metadata file found for the session was not used (its content names another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_refused: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    pub reason: String,
+    pub since: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -165,12 +181,15 @@ pub struct ContactOutcome {
     pub closed: bool,
     /// What the session waits for before it can be placed (no customer known yet).
     pub waiting_for: Option<String>,
+    /// Why the session's agent was not assigned (finding 4).
+    pub assignee_error: Option<String>,
 }
 
 impl ContactOutcome {
     pub fn changed_anything(&self) -> bool {
         Self {
             waiting_for: None,
+            assignee_error: None,
             ..self.clone()
         } != Self::default()
     }
@@ -288,9 +307,22 @@ impl ContactSync<'_> {
                 let Some((id, resolved, unknown_caller)) =
                     self.customer(view, &caller, now).await?
                 else {
-                    outcome.waiting_for = Some("the caller's number or an SDK identifier".into());
+                    let reason = "the caller's number or an SDK identifier";
+                    outcome.waiting_for = Some(reason.into());
+                    // Said once, with when it began (a write only when it changes).
+                    if link.waiting.as_ref().map(|w| w.reason.as_str()) != Some(reason)
+                        || link.metadata_refused != view.metadata_refused
+                    {
+                        link.waiting = Some(Waiting {
+                            reason: reason.into(),
+                            since: link.waiting.as_ref().map_or(now.0, |w| w.since),
+                        });
+                        link.metadata_refused = view.metadata_refused.clone();
+                        self.save(&key, &link, lock).await?;
+                    }
                     return Ok(outcome);
                 };
+                link.waiting = None;
                 link.customer_id = Some(id.clone());
                 link.unknown_caller = unknown_caller;
                 link.customer_created = resolved == Resolved::Created;
@@ -404,46 +436,6 @@ impl ContactSync<'_> {
             self.save(&key, &link, lock).await?;
         }
 
-        // The agent who has the session (R-U-12; after a transfer, the receiver: R-U-4).
-        if let Some(agent) = view.agent
-            && let Some((user, email)) = self.kustomer_user(agent, now).await?
-        {
-            if link.assigned_user.as_deref() != Some(user.as_str()) {
-                self.kustomer
-                    .patch_conversation(
-                        &conversation_id,
-                        &ConversationPatch {
-                            assigned_users: Some(vec![user.clone()]),
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
-                link.assigned_user = Some(user.clone());
-                outcome.assigned = Some(user.clone());
-                self.save(&key, &link, lock).await?;
-            }
-            // R-K-3: a customer the bridge created follows the agent who answered. Customers
-            // have no assignee attribute (kustomer-api.md, revised): the agent goes into the
-            // bridge's own custom attribute.
-            if link.customer_created && !link.customer_assigned {
-                self.ensure_customer_attribute(now).await?;
-                let mut custom = serde_json::Map::new();
-                custom.insert(ASSIGNED_AGENT_ATTRIBUTE.into(), email.into());
-                self.kustomer
-                    .patch_customer(
-                        &customer_id,
-                        &CustomerPatch {
-                            custom: Some(custom),
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
-                link.customer_assigned = true;
-                outcome.customer_assigned = true;
-                self.save(&key, &link, lock).await?;
-            }
-        }
-
         // What the session's truth adds (R-U-10 rating, R-U-11 voicemail handling, wrap-up):
         // each note once, whichever trigger saw it first.
         for update in super::session_notes(&view.notes) {
@@ -476,7 +468,85 @@ impl ContactSync<'_> {
                 self.save(&key, &link, lock).await?;
             }
         }
+        if link.metadata_refused != view.metadata_refused {
+            link.metadata_refused = view.metadata_refused.clone();
+            self.save(&key, &link, lock).await?;
+        }
+        // The agent who has the session (R-U-12; after a transfer, the receiver: R-U-4). Last,
+        // and best-effort: an agent the bridge cannot match to one Kustomer user (a deleted or
+        // virtual agent, an e-mail two users share) leaves the conversation unassigned and says
+        // why in the link, and never stops the notes and files (review finding 4).
+        if let Some(agent) = view.agent {
+            match self.kustomer_user(agent, now).await? {
+                Assignee::User(user, email) => {
+                    let to = (&conversation_id[..], &customer_id[..], user, email);
+                    self.assign(&key, &mut link, lock, to, &mut outcome, now)
+                        .await?;
+                }
+                Assignee::Unresolved(reason) => {
+                    if link.assignee_error.as_deref() != Some(reason.as_str()) {
+                        tracing::warn!(ccai_agent = agent, reason = %reason, "session left unassigned");
+                        link.assignee_error = Some(reason.clone());
+                        self.save(&key, &link, lock).await?;
+                    }
+                    outcome.assignee_error = Some(reason);
+                }
+            }
+        }
         Ok(outcome)
+    }
+
+    /// Assigns the conversation to the agent's Kustomer user, and a customer the bridge created
+    /// to the agent (R-K-3), each once.
+    #[allow(clippy::too_many_arguments)] // the pass's state, named at its one call site
+    async fn assign(
+        &self,
+        key: &ItemKey,
+        link: &mut SessionLink,
+        lock: &HeldLock<'_>,
+        (conversation_id, customer_id, user, email): (&str, &str, String, String),
+        outcome: &mut ContactOutcome,
+        now: UnixMillis,
+    ) -> Result<(), ContactError> {
+        let key = key.clone();
+        let cleared = link.assignee_error.take().is_some();
+        if link.assigned_user.as_deref() != Some(user.as_str()) {
+            self.kustomer
+                .patch_conversation(
+                    conversation_id,
+                    &ConversationPatch {
+                        assigned_users: Some(vec![user.clone()]),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            link.assigned_user = Some(user.clone());
+            outcome.assigned = Some(user.clone());
+            self.save(&key, link, lock).await?;
+        }
+        // R-K-3: a customer the bridge created follows the agent who answered. Customers
+        // have no assignee attribute (kustomer-api.md, revised): the agent goes into the
+        // bridge's own custom attribute.
+        if link.customer_created && !link.customer_assigned {
+            self.ensure_customer_attribute(now).await?;
+            let mut custom = serde_json::Map::new();
+            custom.insert(ASSIGNED_AGENT_ATTRIBUTE.into(), email.into());
+            self.kustomer
+                .patch_customer(
+                    customer_id,
+                    &CustomerPatch {
+                        custom: Some(custom),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            link.customer_assigned = true;
+            outcome.customer_assigned = true;
+            self.save(&key, link, lock).await?;
+        } else if cleared {
+            self.save(&key, link, lock).await?;
+        }
+        Ok(())
     }
 
     /// Facts that arrive after the message was written (durations at the end, CSAT and the
@@ -884,7 +954,35 @@ impl ContactSync<'_> {
 
     /// The Kustomer user of a CCAI agent (same e-mail, R-S-3) and that e-mail, `None` when it
     /// has none.
-    async fn kustomer_user(
+    /// The Kustomer user of a CCAI agent (R-S-3: by the same e-mail), or why there is none. A
+    /// refusal that retrying cannot change (the agent unknown to CCAI, no e-mail, no Kustomer
+    /// user, one shared by two) is an answer, remembered for [`UNRESOLVED_FOR`] so the next
+    /// sessions of that agent do not list every CCAI agent again; a transient error is an
+    /// error (the pass is retried).
+    async fn kustomer_user(&self, agent: u64, now: UnixMillis) -> Result<Assignee, ContactError> {
+        let remembered = ItemKey::new(format!("CCAI_AGENT#{agent}"), "UNRESOLVED");
+        if let Some(item) = self.store.get(&remembered, now).await?
+            && let Some(reason) = item.body["reason"].as_str()
+        {
+            return Ok(Assignee::Unresolved(reason.to_owned()));
+        }
+        let resolved = self.resolve_user(agent, now).await;
+        let reason = match resolved {
+            Ok(Some(user)) => return Ok(Assignee::User(user.0, user.1)),
+            Ok(None) => format!("CCAI agent {agent} has no e-mail"),
+            Err(err) if crate::Retryable::is_retryable(&err) => return Err(err),
+            Err(err) => format!("CCAI agent {agent}: {err}"),
+        };
+        self.store
+            .put(
+                &Item::new(remembered, serde_json::json!({"reason": reason}))
+                    .expiring_at(now.plus(UNRESOLVED_FOR)),
+            )
+            .await?;
+        Ok(Assignee::Unresolved(reason))
+    }
+
+    async fn resolve_user(
         &self,
         agent: u64,
         now: UnixMillis,
@@ -896,12 +994,20 @@ impl ContactSync<'_> {
                 None => return Ok(None),
             },
         };
-        match self.status.profile(&email, now).await {
-            Ok(profile) => Ok(Some((profile.kustomer_user_id, email))),
-            Err(crate::status::sync::StatusError::UnknownAgent { .. }) => Ok(None),
-            Err(err) => Err(err.into()),
-        }
+        let profile = self.status.profile(&email, now).await?;
+        Ok(Some((profile.kustomer_user_id, email)))
     }
+}
+
+/// How long an agent the bridge could not match is not looked up again.
+const UNRESOLVED_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// Whom a session's conversation is assigned to.
+enum Assignee {
+    /// The Kustomer user, and the agent's e-mail (R-K-3).
+    User(String, String),
+    /// No one, and why.
+    Unresolved(String),
 }
 
 #[derive(Debug, thiserror::Error)]

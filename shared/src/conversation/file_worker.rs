@@ -22,6 +22,9 @@ pub struct FileWorker {
     pub blobs: Arc<dyn BlobStore>,
     /// Where CCAI Platform writes the files (the tenant's bucket).
     pub storage: Arc<dyn ExternalStorage>,
+    /// The data types the tenant exports there (`EXTERNAL_STORAGE_FILES`): no other is waited
+    /// for or looked up.
+    pub exported: crate::storage::ExportedTypes,
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
     pub status: StatusService,
@@ -38,6 +41,8 @@ impl crate::Retryable for FileWorkerError {
             FileWorkerError::Store(e) => e.is_retryable(),
             FileWorkerError::Ccai(e) => e.is_retryable(),
             FileWorkerError::Blob(e) => e.is_retryable(),
+            FileWorkerError::Locate(crate::storage::LocateError::Store(e)) => e.is_retryable(),
+            FileWorkerError::Locate(crate::storage::LocateError::Storage(e)) => e.is_retryable(),
             FileWorkerError::Attach(e) => e.is_retryable(),
             FileWorkerError::Contact(e) => e.is_retryable(),
             FileWorkerError::NotPlaced(_) | FileWorkerError::InProgressElsewhere(_) => true,
@@ -55,6 +60,8 @@ pub enum FileWorkerError {
     Ccai(#[from] CcaiError),
     #[error("files bucket or external storage: {0}")]
     Blob(#[from] BlobError),
+    #[error(transparent)]
+    Locate(#[from] crate::storage::LocateError),
     #[error(transparent)]
     Attach(#[from] AttachError),
     #[error(transparent)]
@@ -85,11 +92,18 @@ impl FileWorker {
             store,
             blobs,
             storage,
+            exported: Default::default(),
             ccai,
             kustomer,
             caller_country: CountryCode::default(),
             failures: Default::default(),
         }
+    }
+
+    /// Exporting only these data types (`EXTERNAL_STORAGE_FILES`).
+    pub fn exporting(mut self, exported: crate::storage::ExportedTypes) -> Self {
+        self.exported = exported;
+        self
     }
 
     /// With national caller numbers read in `country` (`DEFAULT_COUNTRY`).

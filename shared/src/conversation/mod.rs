@@ -7,6 +7,7 @@ pub mod contact;
 pub mod file_worker;
 pub mod held_lock;
 pub mod media;
+pub mod report;
 pub mod rules;
 pub mod session;
 pub mod transcript_file;

@@ -3,7 +3,7 @@
 
 use super::updates::{NoteFacts, voicemail_handling};
 use super::{Channel, Origin, SessionFacts};
-use crate::ccai::model::MenuRef;
+use crate::ccai::model::{AgentInfo, MenuRef};
 use crate::ccai::model::{Call, Chat, Transfer, is_ended_status};
 use crate::custom_fields::{FieldFacts, read_custom_data};
 use crate::ese::EseItem;
@@ -38,13 +38,16 @@ pub struct SessionView {
     /// The Kustomer conversation click-to-call named (`out_ticket_id`, R-C2C-4); only a
     /// Kustomer id (24 hex digits) — other CRMs' ticket ids are not ours.
     pub ticket: Option<String>,
+    /// Why the metadata file found for the session was refused (its content names another
+    /// session), to be shown; `None` when it was used or not found.
+    pub metadata_refused: Option<String>,
 }
 
 fn current_agent(assignee: Option<u64>, transfers: &[Transfer]) -> Option<u64> {
     transfers
         .iter()
         .rev()
-        .find_map(|t| t.to_agent.as_ref().and_then(|a| a.id))
+        .find_map(|t| t.to_agent.as_ref().and_then(AgentInfo::human_id))
         .or(assignee)
 }
 
@@ -82,6 +85,8 @@ impl From<&Call> for SessionView {
             Origin::Ivr
         };
         let assignee = call.agent_info.as_ref().and_then(|a| a.id);
+        // A virtual agent answers too, but has no Kustomer user (finding 4).
+        let human = call.agent_info.as_ref().and_then(AgentInfo::human_id);
         Self {
             kind: SessionKind::Call,
             id: call.id,
@@ -96,7 +101,7 @@ impl From<&Call> for SessionView {
             phone: call.caller_phone().map(str::to_owned),
             identifier: call.end_user.as_ref().and_then(|u| u.identifier.clone()),
             end_user_id: call.end_user.as_ref().and_then(|u| u.id),
-            agent: current_agent(assignee, &call.transfers),
+            agent: current_agent(human, &call.transfers),
             language: call.lang.clone(),
             started_at: call.created_at.clone(),
             answered_at: call.assigned_at.clone(),
@@ -104,6 +109,7 @@ impl From<&Call> for SessionView {
             original_call: call.original_call(),
             ended_at: call.ends_at.clone(),
             ticket: kustomer_ticket(call.out_ticket_id.as_deref()),
+            metadata_refused: None,
             fields: FieldFacts {
                 session_type: call
                     .session_type_v2
@@ -132,6 +138,8 @@ impl From<&Call> for SessionView {
 impl From<&Chat> for SessionView {
     fn from(chat: &Chat) -> Self {
         let assignee = chat.agent_info.as_ref().and_then(|a| a.id);
+        // A virtual agent answers too, but has no Kustomer user (finding 4).
+        let human = chat.agent_info.as_ref().and_then(AgentInfo::human_id);
         Self {
             kind: SessionKind::Chat,
             id: chat.id,
@@ -147,7 +155,7 @@ impl From<&Chat> for SessionView {
             phone: None,
             identifier: chat.end_user.as_ref().and_then(|u| u.identifier.clone()),
             end_user_id: chat.end_user.as_ref().and_then(|u| u.id),
-            agent: current_agent(assignee, &chat.transfers),
+            agent: current_agent(human, &chat.transfers),
             language: chat.lang.clone(),
             started_at: chat.created_at.clone(),
             answered_at: chat.assigned_at.clone(),
@@ -155,6 +163,7 @@ impl From<&Chat> for SessionView {
             original_call: None,
             ended_at: chat.ends_at.clone(),
             ticket: None,
+            metadata_refused: None,
             fields: FieldFacts {
                 session_type: chat
                     .session_type_v2
@@ -236,8 +245,9 @@ impl SessionView {
         self.facts.origin == Origin::Sdk
     }
 
-    /// Adds what the session metadata file tells (R-U-7, R-U-8, R-U-10): the customer's
-    /// comment, SmartAction outcomes, and the wrap-up when ESE brought none.
+    /// Adds what the session metadata file tells (R-U-7, R-U-8, R-U-10): the caller's number
+    /// when nothing else gave it (finding 2: the poller-only tenant's only documented source),
+    /// the customer's comment, SmartAction outcomes, and the wrap-up when ESE brought none.
     pub fn with_metadata(
         mut self,
         metadata: Option<&crate::storage::metadata::SessionMetadata>,
@@ -245,6 +255,9 @@ impl SessionView {
         let Some(metadata) = metadata else {
             return self;
         };
+        if self.kind == SessionKind::Call && self.phone.is_none() {
+            self.phone = metadata.caller_number.clone();
+        }
         self.notes.csat_comment = metadata.csat_comment.clone();
         self.notes.smart_actions = metadata.smart_actions.clone();
         if self.notes.disposition.is_none() {
@@ -287,8 +300,7 @@ pub async fn kept_ese_item(
     let item = store
         .get(&crate::store::ItemKey::session_ese(kind, id), now)
         .await?;
-    Ok(item.and_then(|item| match item.body {
-        Value::Object(map) => Some(map),
-        _ => None,
-    }))
+    Ok(item
+        .and_then(|item| crate::ese::KeptEse::from_stored(item.body, item.version))
+        .map(|kept| kept.item))
 }

@@ -139,6 +139,19 @@ impl<'a> EseItem<'a> {
         })
     }
 
+    /// Whether `agent` (by id; an agent participant without an id counts when it is the last
+    /// one) has submitted the wrap-up: the Final stage, `dispositionSubmitted` (ccai-api.md §1,
+    /// H). That moment ends the agent's Wrap-up status, so the event carrying it tells when
+    /// CCAI moved the agent on (R-S-5, review finding 1).
+    pub fn wrap_up_submitted_by(&self, agent: u64) -> bool {
+        let agents = self.agents();
+        let last = agents.len().checked_sub(1);
+        agents.iter().enumerate().any(|(i, a)| {
+            a.state.as_deref() == Some("dispositionSubmitted")
+                && (a.id == Some(agent) || (a.id.is_none() && Some(i) == last))
+        })
+    }
+
     /// How many agents have taken the session (more than one: transferred).
     pub fn agents_who_took_it(&self) -> usize {
         self.agents()

@@ -8,8 +8,10 @@
 //! expects duplicates and any order).
 
 pub mod item;
+pub mod kept;
 
 pub use item::{Disposition, EseAgent, EseItem, Stage};
+pub use kept::KeptEse;
 
 use crate::events::{EventError, SessionKind, SessionRef, SessionTrigger, TriggerSource, invalid};
 use serde_json::{Map, Value};
@@ -41,6 +43,7 @@ impl EseEvent {
             session: self.session.clone(),
             source: TriggerSource::Ese,
             item: Some(self.item.clone()),
+            object: None,
         }
     }
 }

@@ -81,25 +81,28 @@ pub enum PendingOutcome {
     Drop(String),
 }
 
-/// A status that became current this long after the session ended was set after it, so it is
-/// the agent's own later choice; one that became current within it is the next status the agent
-/// picked during the call, which CCAI applies as the call ends.
+/// A status that became current this long after the agent's system status ended was chosen
+/// after it, so it is the agent's own later choice; one that became current within it is the
+/// status CCAI moved the agent to as the wrap-up ended (a next status picked during the call,
+/// or the default).
 pub const NEXT_STATUS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// R-S-5 and R-S-6 for a CRM change made during a session, once the session is over
-/// (`session_ended_at`: when it ended, if known).
+/// R-S-5 and R-S-6 for a CRM change made during a session, once the agent's session is over
+/// (`system_status_ended_at`: when the agent left Wrap-up, when known — ESE's Final event).
 ///
 /// *Latest wins* compares when each choice was made. The CRM change was made during the call.
-/// CCAI tells when its current status became current, not when it was chosen: a next status
-/// chosen during the call became current at the call's end, whether it was chosen before or
-/// after the CRM change. So the agent's CCAI status wins only when it provably came later —
-/// it became current after the session ended (beyond [`NEXT_STATUS_GRACE`]); otherwise the
-/// CRM change made during the call wins (README, "Agent status inheritance").
+/// CCAI tells when its current status became current, not when it was chosen: the status the
+/// agent leaves Wrap-up into became current at that moment, whether it was chosen before or
+/// after the CRM change — and a wrap-up lasts as long as the agent takes, so the call's own
+/// end proves nothing (review finding 1). So the agent's CCAI status wins only when it provably
+/// came later: it became current more than [`NEXT_STATUS_GRACE`] after the system status
+/// ended. Without that moment nothing proves it, and the CRM change made during the call wins
+/// (README, "Agent status inheritance").
 pub fn resolve_pending(
     ccai_status: &str,
     mode: PriorityMode,
     agent: &CcaiAgentView,
-    session_ended_at: Option<UnixMillis>,
+    system_status_ended_at: Option<UnixMillis>,
 ) -> PendingOutcome {
     if agent.offline() {
         return PendingOutcome::Drop("agent went offline".into());
@@ -110,12 +113,12 @@ pub fn resolve_pending(
     if agent.status.eq_ignore_ascii_case(ccai_status) {
         return PendingOutcome::Drop(format!("already {}", agent.status));
     }
-    match (mode, agent.since, session_ended_at) {
+    match (mode, agent.since, system_status_ended_at) {
         (PriorityMode::LatestWins, Some(since), Some(ended))
             if since > ended.plus(NEXT_STATUS_GRACE) =>
         {
             PendingOutcome::Drop(format!(
-                "the agent chose {} in CCAI after the session",
+                "the agent chose {} in CCAI after the wrap-up",
                 agent.status
             ))
         }

@@ -765,7 +765,8 @@ impl StatusService {
 
     /// After a session (the session-end event for this agent, or the scheduled run): a choice
     /// that waited for it, failed, or was left by an effect that never finished is converged
-    /// now (R-S-5, R-S-6). `session_ended_at`: when the session ended, when known.
+    /// now (R-S-5, R-S-6). `session_ended_at`: when the agent's wrap-up ended, when known (the
+    /// ESE Final event); it is what *latest wins* measures a later CCAI choice from.
     pub async fn session_ended(
         &self,
         email: &str,

@@ -29,6 +29,15 @@ pub enum AwaitedFile {
 }
 
 impl AwaitedFile {
+    /// The data type it is (`EXTERNAL_STORAGE_FILES`).
+    pub fn data_type(self) -> super::DataType {
+        match self {
+            AwaitedFile::Recording => super::DataType::Recordings,
+            AwaitedFile::Transcript => super::DataType::Transcripts,
+            AwaitedFile::Metadata => super::DataType::Metadata,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AwaitedFile::Recording => "recording",
@@ -130,8 +139,9 @@ pub fn interval(base: Duration, attempt: u32) -> Duration {
         .min(MAX_INTERVAL)
 }
 
-/// The scheduled look: for each due wait, a new trigger for the file worker (hinted like the
-/// session's end, id `look-<kind>-<id>-<file>-<attempt>`), the next look scheduled; a wait
+/// The scheduled look: for each due wait, a new trigger for the worker that reads the file
+/// (hinted `<kind>.look.<data type>`, id `look-<kind>-<id>-<file>-<attempt>`), the next look
+/// scheduled; a wait
 /// past `deadline` ends, recorded at `SESSION#…/<RECORDING|TRANSCRIPT>` as final with its reason.
 pub async fn look_for_files(
     store: &dyn StateStore,
@@ -179,11 +189,12 @@ pub async fn look_for_files(
                 wait.file.as_str(),
                 wait.attempt
             ),
-            hint: format!("{}.ended", wait.session.kind.as_str()),
+            hint: crate::events::hints::look(wait.session.kind, wait.file.data_type().as_str()),
             occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
             session: wait.session.clone(),
             source: TriggerSource::Poller,
             item: None,
+            object: None,
         };
         let inbox = inbox_item(&trigger, now).map_err(|e| malformed(&item.key, e))?;
         store.put_if_absent(&inbox, now).await?;
@@ -245,7 +256,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(trigger.body["type"], "call.ended");
+        assert_eq!(trigger.body["type"], "call.look.recordings");
         // Not due again before its interval.
         let early = look_for_files(&store, MIN, 24 * 60 * MIN, t0.plus(MIN + MIN / 2))
             .await

@@ -22,7 +22,15 @@ pub struct SmartActionOutcome {
 /// What the bridge reads from a metadata file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionMetadata {
+    /// The session the file is about (`id`, H), when it says.
+    pub id: Option<u64>,
     pub is_chat: Option<bool>,
+    /// The caller's number: the end-user participant's (`participants[]`, H; the key is not
+    /// documented, L: `dn`, `phone_number` or `phone`). A tenant without ESE has no other
+    /// documented source of it (ccai-api.md §2, review finding 2).
+    pub caller_number: Option<String>,
+    /// `agent_info` is a virtual agent (`va_alias`, H): no Kustomer user to assign.
+    pub virtual_agent: bool,
     pub csat_comment: Option<String>,
     pub smart_actions: Vec<SmartActionOutcome>,
     pub disposition: Option<Disposition>,
@@ -82,6 +90,24 @@ fn field_facts(object: &Map<String, Value>) -> crate::custom_fields::FieldFacts 
             &["custom_data", "customData"],
         )),
     }
+}
+
+/// The end user's number among `participants[]`: a participant of type `end_user`,
+/// `external` or `customer` (or without a type, but never an agent), from its first key that
+/// holds one.
+fn caller_number(object: &Map<String, Value>) -> Option<String> {
+    object
+        .get("participants")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(|p| {
+            matches!(
+                p.get("type").and_then(Value::as_str),
+                None | Some("end_user" | "external" | "customer" | "end-user")
+            )
+        })
+        .find_map(|p| text(first(p, &["dn", "phone_number", "phone"])))
 }
 
 /// Reads a metadata file; `None` when it is not a JSON object.
@@ -156,8 +182,20 @@ pub fn parse_metadata(bytes: &[u8]) -> Option<SessionMetadata> {
         };
         (disposition.code.is_some() || disposition.note.is_some()).then_some(disposition)
     });
+    let id = first(object, &["id", "call_id", "chat_id", "comm_id"]).and_then(|v| match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    });
+    let virtual_agent = object
+        .get("agent_info")
+        .and_then(Value::as_object)
+        .is_some_and(|a| a.get("va_alias").is_some_and(|v| !v.is_null()));
     Some(SessionMetadata {
+        id,
         is_chat,
+        caller_number: caller_number(object),
+        virtual_agent,
         csat_comment,
         smart_actions,
         disposition,
@@ -212,6 +250,24 @@ mod tests {
         );
         assert_eq!(meta.smart_actions[0].id, "0");
         assert_eq!(meta.smart_actions[0].detail.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn finding_2_r_k_1_the_callers_number_is_read_from_the_participants() {
+        for key in ["dn", "phone_number", "phone"] {
+            let file = json!({"id": "1917", "call_type": "Voice Inbound (IVR)",
+                "agent_info": {"id": 3, "name": "Ana"},
+                "participants": [{"type": "agent", key: "+15550000000"},
+                                 {"type": "end_user", key: "+15550104477"}]});
+            let meta = parse_metadata(file.to_string().as_bytes()).unwrap_or_default();
+            assert_eq!(meta.caller_number.as_deref(), Some("+15550104477"), "{key}");
+            assert_eq!(meta.id, Some(1917));
+            assert!(!meta.virtual_agent);
+        }
+        let virtual_agent = json!({"id": 5, "agent_info": {"id": 9, "name": "Bot", "va_alias": "helper"}});
+        let meta = parse_metadata(virtual_agent.to_string().as_bytes()).unwrap_or_default();
+        assert!(meta.virtual_agent);
+        assert_eq!(meta.caller_number, None);
     }
 
     #[test]

@@ -11,13 +11,17 @@
 //! - [`FsExternalStorage`]: a folder, for the local demo.
 
 pub mod awaited;
+pub mod exported;
 pub mod files;
+pub mod locate;
 mod fs;
 pub mod metadata;
 pub mod push;
 mod s3;
 
+pub use exported::{DataType, ExportedTypes};
 pub use files::{FileKind, SessionFile, classify};
+pub use locate::{LocateError, locate};
 pub use fs::FsExternalStorage;
 pub use s3::{ExternalStorageSettings, S3ExternalStorage};
 
@@ -76,6 +80,19 @@ pub async fn read_whole(
     Ok(chunks.concat())
 }
 
+/// The name of object `key` below `prefix` (what the port's calls take), or `None` when the
+/// object is not under the prefix: CCAI writes only below the configured folder.
+pub fn below_prefix<'k>(prefix: &str, key: &'k str) -> Option<&'k str> {
+    let prefix = prefix.trim_matches('/');
+    let key = key.trim_start_matches('/');
+    if prefix.is_empty() {
+        return Some(key);
+    }
+    key.strip_prefix(prefix)?
+        .strip_prefix('/')
+        .filter(|name| !name.is_empty())
+}
+
 /// `prefix/name`, without doubled or leading slashes.
 pub fn object_key(prefix: &str, name: &str) -> String {
     let prefix = prefix.trim_matches('/');
@@ -90,6 +107,14 @@ pub fn object_key(prefix: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_taken_below_the_prefix_only() {
+        assert_eq!(below_prefix("", "a/call-1.mp3"), Some("a/call-1.mp3"));
+        assert_eq!(below_prefix("ccai/", "ccai/2026/call-1.mp3"), Some("2026/call-1.mp3"));
+        assert_eq!(below_prefix("ccai", "ccaix/call-1.mp3"), None);
+        assert_eq!(below_prefix("ccai", "other/call-1.mp3"), None);
+    }
 
     #[test]
     fn keys_join_the_prefix_once() {

@@ -34,6 +34,8 @@ pub struct PushSettings {
     pub jwks_url: String,
     /// Pushes for other buckets are ignored (`EXTERNAL_STORAGE_BUCKET`, when set).
     pub bucket: Option<String>,
+    /// The export folder (`EXTERNAL_STORAGE_PREFIX`): a pushed object's name is taken below it.
+    pub prefix: String,
 }
 
 impl PushSettings {
@@ -57,6 +59,7 @@ impl PushSettings {
             service_account,
             jwks_url: text("GOOGLE_JWKS_URL").unwrap_or_else(|| GOOGLE_JWKS_URL.into()),
             bucket: text("EXTERNAL_STORAGE_BUCKET"),
+            prefix: text("EXTERNAL_STORAGE_PREFIX").unwrap_or_default(),
         }))
     }
 }

@@ -22,7 +22,7 @@ pub use dynamodb::{DynamoStore, document_from_image, document_image};
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
 pub use keys::ItemKey;
-pub use once::{Once, run_once};
+pub use once::{Once, claim_time, run_once};
 pub use types::*;
 
 use crate::clock::UnixMillis;

@@ -18,8 +18,17 @@ pub enum Once<T> {
     InProgressElsewhere,
 }
 
+/// The time a claim is taken or completed at: the clock now, never earlier than the `now` a
+/// caller passes. A batch's work is handed the batch's start, and a claim taken 90 s into
+/// the batch with that start would expire 90 s early and let a second worker in (review
+/// finding 8); a caller's later `now` (a test's simulated clock) still counts.
+pub fn claim_time(now: UnixMillis) -> UnixMillis {
+    now.max(UnixMillis::now())
+}
+
 /// Runs `work` unless `key` was completed before. `in_progress_for` bounds how long the claim
 /// protects a run (the function's timeout); `keep_for` how long completion is remembered.
+/// Claimed and completed at [`claim_time`].
 pub async fn run_once<T, E, F, Fut>(
     store: &dyn IdempotencyStore,
     key: &str,
@@ -34,7 +43,10 @@ where
     T: serde::Serialize,
     E: From<StoreError>,
 {
-    let ticket = match store.claim(key, now, in_progress_for, keep_for).await? {
+    let ticket = match store
+        .claim(key, claim_time(now), in_progress_for, keep_for)
+        .await?
+    {
         Claim::Claimed(ticket) => ticket,
         Claim::Duplicate(record) if record.status == IdempotencyStatus::Completed => {
             return Ok(Once::AlreadyDone);
@@ -44,7 +56,9 @@ where
     match work().await {
         Ok(result) => {
             let recorded = serde_json::to_value(&result).unwrap_or(serde_json::Value::Null);
-            store.complete(&ticket, &recorded, now, keep_for).await?;
+            store
+                .complete(&ticket, &recorded, claim_time(now), keep_for)
+                .await?;
             Ok(Once::Ran(result))
         }
         Err(err) => {

@@ -243,6 +243,7 @@ impl CcaiSandbox {
             service_account: push.service_account,
             jwks_url: self.jwks_url(),
             bucket: options.external_storage.map(|t| t.bucket_id()),
+            prefix: options.external_prefix,
         })
     }
 

@@ -11,6 +11,7 @@ use bridge_shared::ese::parse_event;
 use bridge_shared::events::SessionTrigger;
 use bridge_shared::signature::basic_header;
 use serde_json::{Map, Value, json};
+use std::time::Duration;
 
 /// Where events go, with the Basic credentials the tenant admin entered in the portal.
 #[derive(Clone)]
@@ -119,6 +120,9 @@ pub struct ScenarioDriver<'a> {
     pub delivery: Delivery,
     /// Size of the recordings the calls leave.
     pub recording_size: u64,
+    /// An answered call's agent stays in Wrap-up when the call ends: the Final event comes
+    /// only from [`ScenarioDriver::submit_wrap_up`], as long after the End as the test says.
+    pub hold_wrap_up: bool,
 }
 
 /// A session's ESE `item`, growing as the session moves on; each stage is one event.
@@ -261,6 +265,7 @@ impl<'a> ScenarioDriver<'a> {
             sink,
             delivery: Delivery::default(),
             recording_size: 256 * 1024,
+            hold_wrap_up: false,
         }
     }
 
@@ -317,6 +322,9 @@ impl<'a> ScenarioDriver<'a> {
         let phone_on_participant = self.sandbox.shared.options().phone_on_participant;
         let end_user = world.add_end_user(identifier, phone, None);
         let id = world.new_id();
+        if let Some(phone) = phone {
+            world.caller_numbers.insert(id, phone.to_owned());
+        }
         let now = world.now();
         let participants = match phone {
             Some(phone) if phone_on_participant => {
@@ -382,8 +390,38 @@ impl<'a> ScenarioDriver<'a> {
         });
         if let Some(agent) = agent_id {
             world.move_agent(agent, "Wrap-up", "platform");
-            world.finish_session_for(agent);
+            if !self.hold_wrap_up {
+                world.finish_session_for(agent);
+            }
         }
+    }
+
+    /// The held wrap-up of `played` (see [`ScenarioDriver::hold_wrap_up`]) ends `after` its
+    /// call: the agent submits the disposition, CCAI moves them to their next status (else
+    /// Available) and sends the Final event, which is delivered and answered.
+    pub async fn submit_wrap_up(&self, played: &Played, agent_id: u64, after: Duration) -> Played {
+        let last = played.events.last().map(|e| e.body["item"].clone());
+        let event = self.sandbox.change(|world| {
+            world.pass(after);
+            world.finish_session_for(agent_id);
+            let mut item = last.unwrap_or(Value::Null);
+            if let Some(Value::Array(participants)) = item.get_mut("participants")
+                && let Some(agent) = participants.iter_mut().rev().find(|p| p["type"] == "agent")
+            {
+                agent["state"] = json!("dispositionSubmitted");
+            }
+            item["dispositions"] =
+                json!({"code": "Resolved", "custom_code_id": 12, "note": "Customer helped"});
+            let _ = world.now();
+            let id = uuid::Uuid::new_v4().to_string();
+            SentEvent {
+                body: json!({"event_id": id, "timestamp": world.last_ms(), "item": item}),
+                id,
+                stage: "Final",
+                deliveries: Vec::new(),
+            }
+        });
+        self.deliver(played.kind, played.session_id, vec![event]).await
     }
 
     /// The customer's `dn` for a session: the phone number, else `end_user_<id>`.
@@ -421,7 +459,8 @@ impl<'a> ScenarioDriver<'a> {
         self.assign(world, "call", id, agent_id);
         ese.answer(world, agent_id);
         self.finish_call(world, id, Some(agent_id), duration);
-        ese.finish(world, Some(("Resolved", "Customer helped")));
+        let disposition = (!self.hold_wrap_up).then_some(("Resolved", "Customer helped"));
+        ese.finish(world, disposition);
         (id, ese.events)
     }
 

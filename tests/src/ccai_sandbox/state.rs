@@ -121,8 +121,16 @@ pub struct CcaiWorld {
     pub failing_status_changes: usize,
     /// Sessions a list's churn has updated already (each is moved once).
     pub churned: std::collections::HashSet<u64>,
+    /// The caller's number of each call from a phone: the metadata file's end-user participant
+    /// carries it (ccai-api.md §2: "take it from the ESE `dn` … or the session metadata file").
+    pub caller_numbers: HashMap<u64, String>,
+    /// Which key of that participant holds the number (undocumented, L: `phone_number` unless a
+    /// test says `dn` or `phone`).
+    pub metadata_phone_key: Option<&'static str>,
     next_id: u64,
     last_ms: i64,
+    /// How far the platform's clock is ahead of real time ([`CcaiWorld::pass`]).
+    offset_ms: i64,
 }
 
 impl CcaiWorld {
@@ -155,12 +163,18 @@ impl CcaiWorld {
 
     /// Now, ISO-8601 with milliseconds, strictly increasing.
     pub fn now(&mut self) -> String {
-        let ms = chrono::Utc::now().timestamp_millis().max(self.last_ms + 1);
+        let ms = (chrono::Utc::now().timestamp_millis() + self.offset_ms).max(self.last_ms + 1);
         self.last_ms = ms;
         chrono::DateTime::from_timestamp_millis(ms)
             .unwrap_or_default()
             .format("%Y-%m-%dT%H:%M:%S%.3fZ")
             .to_string()
+    }
+
+    /// Time passes on the platform (a wrap-up that lasts, an agent's later choice) without the
+    /// test waiting for it: every later timestamp is this much further on.
+    pub fn pass(&mut self, duration: std::time::Duration) {
+        self.offset_ms += i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2);
     }
 
     pub fn add_agent(&mut self, email: &str, first_name: &str, status: &str) -> u64 {
@@ -283,6 +297,13 @@ impl CcaiWorld {
             let mut metadata = session.clone();
             if let Some(fields) = metadata.as_object_mut() {
                 fields.remove("participants");
+                if let Some(number) = self.caller_numbers.get(&id) {
+                    let key = self.metadata_phone_key.unwrap_or("phone_number");
+                    let mut caller = serde_json::Map::new();
+                    caller.insert("type".into(), Value::from("end_user"));
+                    caller.insert(key.into(), Value::from(number.as_str()));
+                    fields.insert("participants".into(), Value::Array(vec![Value::Object(caller)]));
+                }
                 // Custom data shows in the file only where the sandbox is set to put it.
                 fields.remove("custom_data");
                 if let Some(data) = self.custom_data.get(&id) {

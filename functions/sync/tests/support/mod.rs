@@ -46,6 +46,7 @@ pub async fn rig_both(
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
         caller_country: Default::default(),
+        exported: Default::default(),
         failures: Default::default(),
     };
     Rig {
@@ -124,6 +125,7 @@ impl Rig {
             },
             source: TriggerSource::Poller,
             item: None,
+            object: None,
         };
         let now = UnixMillis::now();
         let item = bridge_intake::inbox_item(&trigger, now).unwrap();

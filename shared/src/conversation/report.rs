@@ -1,0 +1,104 @@
+//! What the bridge knows and did for one session (`GET /admin/sessions/{kind}/{id}`, events.md
+//! §4), and the trigger that re-applies it (`POST …/resync`). A session that cannot progress
+//! — no caller number yet, an agent with no Kustomer user, a metadata file about another
+//! session, a file still awaited — says why here (review finding 13).
+
+use crate::UnixMillis;
+use crate::ese::{EseItem, KeptEse};
+use crate::events::{SessionRef, SessionTrigger, TriggerSource, hints};
+use crate::storage::awaited::{AwaitedFile, is_awaited};
+use crate::store::{StateStore, StoreError};
+use serde_json::{Map, Value, json};
+
+/// Records of the session partition that hold only coordination (locks), not facts.
+const NOT_SHOWN: [&str; 1] = ["SYNC_LOCK"];
+
+/// The session's report, or `None` when the bridge has nothing for it.
+pub async fn session_report(
+    store: &dyn StateStore,
+    session: &SessionRef,
+    now: UnixMillis,
+) -> Result<Option<Value>, StoreError> {
+    let pk = format!("SESSION#{}#{}", session.kind.as_str(), session.id);
+    let items = store.list_partition(&pk, now).await?;
+    let mut records = Map::new();
+    let mut link = Value::Null;
+    let mut ese = Value::Null;
+    for item in items {
+        let sk = item.key.sk.clone();
+        match sk.as_str() {
+            "LINK" => link = item.body,
+            // The event's item holds the caller's number: its stage and time only.
+            "ESE" => {
+                if let Some(kept) = KeptEse::from_stored(item.body, item.version) {
+                    ese = json!({"stage": format!("{:?}", EseItem(&kept.item).stage()),
+                                 "sent_at": kept.sent_at.to_iso()});
+                }
+            }
+            other if NOT_SHOWN.contains(&other) => {}
+            _ => {
+                records.insert(sk, item.body);
+            }
+        }
+    }
+    let mut awaited = Vec::new();
+    for file in [
+        AwaitedFile::Recording,
+        AwaitedFile::Transcript,
+        AwaitedFile::Metadata,
+    ] {
+        if is_awaited(store, session, file, now).await? {
+            awaited.push(file.as_str());
+        }
+    }
+    if link.is_null() && ese.is_null() && records.is_empty() && awaited.is_empty() {
+        return Ok(None);
+    }
+    let state = if let Some(reason) = link["waiting"]["reason"].as_str() {
+        format!("waiting for {reason}")
+    } else if link["conversation_id"].is_string() {
+        "placed".into()
+    } else {
+        "not placed yet".into()
+    };
+    let mut problems = Vec::new();
+    for field in ["assignee_error", "metadata_refused"] {
+        if let Some(problem) = link[field].as_str() {
+            problems.push(problem.to_owned());
+        }
+    }
+    for body in records.values() {
+        if let Some(reason) = crate::storage::awaited::is_final(body) {
+            problems.push(reason.to_owned());
+        }
+    }
+    Ok(Some(json!({
+        "session": {"kind": session.kind.as_str(), "id": session.id},
+        "state": state,
+        "problems": problems,
+        "awaiting": awaited,
+        "ese": ese,
+        "link": link,
+        "records": records,
+    })))
+}
+
+/// "Session S may have changed", from the admin: hinted as the session's end, so the inbox
+/// worker and the file workers each reconcile it from its truth (level-triggered: nothing done
+/// is done again).
+pub fn resync_trigger(session: &SessionRef, now: UnixMillis) -> SessionTrigger {
+    SessionTrigger {
+        id: format!(
+            "resync-{}-{}-{}",
+            session.kind.as_str(),
+            session.id,
+            now.0
+        ),
+        hint: hints::ended(session.kind),
+        occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
+        session: session.clone(),
+        source: TriggerSource::Poller,
+        item: None,
+        object: None,
+    }
+}
