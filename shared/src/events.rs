@@ -126,7 +126,10 @@ pub mod hints {
             assert!(for_file_worker(&file(call, "media"), call));
             assert!(!for_file_worker(&look(call, "metadata"), call));
             assert!(!for_file_worker("chat.ended", call));
-            assert!(!for_file_worker(&look(SessionKind::Chat, "transcripts"), call));
+            assert!(!for_file_worker(
+                &look(SessionKind::Chat, "transcripts"),
+                call
+            ));
             assert!(for_sync_worker("call.ended") && for_sync_worker("call.created"));
             assert!(for_sync_worker(&look(call, "metadata")));
             assert!(for_sync_worker(&file(call, "metadata")));

@@ -182,7 +182,10 @@ impl AdminApi {
             Some("chat") => bridge_shared::events::SessionKind::Chat,
             _ => return json_error(StatusCode::BAD_REQUEST, "kind: expected call or chat"),
         };
-        let Some(id) = id.and_then(|id| id.parse::<u64>().ok()).filter(|id| *id > 0) else {
+        let Some(id) = id
+            .and_then(|id| id.parse::<u64>().ok())
+            .filter(|id| *id > 0)
+        else {
             return json_error(StatusCode::BAD_REQUEST, "id: expected the session's number");
         };
         let session = bridge_shared::events::SessionRef { kind, id };
@@ -217,7 +220,10 @@ impl AdminApi {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed on this route",
             ),
-            _ => json_error(StatusCode::NOT_FOUND, format!("no route /admin/sessions/{route}")),
+            _ => json_error(
+                StatusCode::NOT_FOUND,
+                format!("no route /admin/sessions/{route}"),
+            ),
         }
     }
 

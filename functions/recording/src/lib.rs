@@ -22,8 +22,8 @@ use bridge_shared::conversation::{
     kept_ese_item,
 };
 use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, hints};
-use bridge_shared::storage::{DataType, FileKind, locate};
 use bridge_shared::storage::awaited::{self, AwaitedFile};
+use bridge_shared::storage::{DataType, FileKind, locate};
 use bridge_shared::store::{Once, run_once};
 use bridge_shared::stream::failures::FailurePolicy;
 use bridge_shared::stream::{
@@ -100,7 +100,9 @@ pub async fn transfer_for_event(
     event: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<RecordOutcome, RecordingError> {
-    if event.session.kind != SessionKind::Call || !hints::for_file_worker(&event.hint, SessionKind::Call) {
+    if event.session.kind != SessionKind::Call
+        || !hints::for_file_worker(&event.hint, SessionKind::Call)
+    {
         return Ok(RecordOutcome::Skipped("not a call's end or file".into()));
     }
     let call_id = event.session.id;

@@ -22,7 +22,9 @@ use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
 use bridge_shared::storage::awaited::{self, AwaitedFile};
 use bridge_shared::storage::metadata::{SessionMetadata, parse_metadata};
-use bridge_shared::storage::{DataType, ExportedTypes, ExternalStorage, LocateError, locate, read_whole};
+use bridge_shared::storage::{
+    DataType, ExportedTypes, ExternalStorage, LocateError, locate, read_whole,
+};
 use bridge_shared::store::{Item, ItemKey, PutOutcome};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::failures::{FailurePlan, FailurePolicy};
@@ -83,7 +85,10 @@ async fn session_metadata(
     now: UnixMillis,
 ) -> Result<MetadataFile, SyncError> {
     let session = &trigger.session;
-    let Some(storage) = api.storage.as_ref().filter(|_| api.exported.has(DataType::Metadata))
+    let Some(storage) = api
+        .storage
+        .as_ref()
+        .filter(|_| api.exported.has(DataType::Metadata))
     else {
         return Ok(MetadataFile::Absent);
     };
@@ -353,12 +358,19 @@ async fn apply(
         };
         // The grace of R-S-5 runs from the end of the agent's wrap-up (the Final event), not
         // from the call's end: CCAI moves the agent on when the wrap-up is submitted, and that
-        // move is not a choice made later (review finding 1).
-        let wrap_up_ended = ese.as_ref().and_then(|kept| kept.wrap_up_ended_for(agent));
-        let outcome = api
-            .status
-            .session_ended(&email, wrap_up_ended, now)
-            .await?;
+        // move is not a choice made later (review finding 1). A tenant with ESE sends that
+        // event: until it comes, the change stays pending (the scheduled run settles it
+        // within a minute if it never comes); without ESE nothing tells, and the CRM change
+        // made during the call wins.
+        let wrap_up_ended = match ese.as_ref().map(|kept| kept.wrap_up_ended_for(agent)) {
+            Some(None) => {
+                tracing::info!(ccai_agent = agent, "agent's wrap-up not submitted yet");
+                continue;
+            }
+            Some(ended) => ended,
+            None => None,
+        };
+        let outcome = api.status.session_ended(&email, wrap_up_ended, now).await?;
         tracing::info!(ccai_agent = agent, outcome = ?outcome, "agent's session ended");
         resolved += usize::from(matches!(
             outcome,

@@ -400,11 +400,16 @@ async fn r_u_11_a_closed_voicemail_closes_its_conversation() {
 /// knows more.
 #[tokio::test]
 async fn r_e_5_a_poll_before_the_callers_number_is_known_waits_and_ese_completes_it() {
-    // The documented platform: the number is only in the ESE external participant's `dn`.
+    // The documented platform: the number is only in the ESE external participant's `dn`
+    // and in the metadata file, which lands about 15 minutes after the end.
     let rig = rig_with(
         Arc::new(EmbeddedStore::new()),
         CcaiSandboxOptions {
             phone_on_participant: false,
+            file_delays: bridge_tests::ccai_sandbox::FileDelays {
+                metadata: Duration::from_secs(15 * 60),
+                ..Default::default()
+            },
             ..Default::default()
         },
     )
@@ -418,6 +423,148 @@ async fn r_e_5_a_poll_before_the_callers_number_is_known_waits_and_ese_completes
     let conversation = rig.conversation_of(&call);
     assert_eq!(assigned(&conversation), vec![user]);
     assert_eq!(rig.phone_notes_on(&conversation.id).len(), 1);
+}
+
+/// Review finding 2 (R-E-4, R-K-1, R-D-2): a tenant without ESE, the documented platform — the
+/// caller's number is on no Manager API object, only in the metadata file's participants,
+/// which lands 15 minutes after the end. Until then the session waits and says why; the
+/// metadata push brings it: customer, conversation, phone note. Each key the number may sit
+/// under is read.
+#[tokio::test]
+async fn finding_2_r_e_4_a_poller_only_ivr_call_is_placed_by_the_number_in_the_metadata_file() {
+    const MINUTE: Duration = Duration::from_secs(60);
+    for (n, key) in ["phone_number", "dn", "phone"].into_iter().enumerate() {
+        let rig = rig_with(
+            Arc::new(EmbeddedStore::new()),
+            CcaiSandboxOptions {
+                phone_on_participant: false,
+                file_delays: FileDelays {
+                    metadata: 15 * MINUTE,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await;
+        rig.platforms
+            .ccai
+            .change(|w| w.metadata_phone_key = Some(key));
+        let (agent, user) = rig.agent("ana");
+        let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+        driver.delivery.silent = true;
+        let phone = format!("+1555010890{n}");
+        let call = driver.ivr_call_answered(agent, &phone).await;
+        rig.deliver_poll(&call).await;
+        assert!(rig.conversations().is_empty(), "{key}: no number yet");
+        let session = bridge_shared::events::SessionRef {
+            kind: SessionKind::Call,
+            id: call.session_id,
+        };
+        let report = bridge_shared::conversation::report::session_report(
+            rig.api.store.as_ref(),
+            &session,
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            report["state"], "waiting for the caller's number or an SDK identifier",
+            "finding 13: visible"
+        );
+        assert_eq!(report["awaiting"], serde_json::json!(["metadata"]));
+
+        rig.platforms.ccai.advance_files(16 * MINUTE);
+        rig.platforms.ccai.publish_due().await.unwrap();
+        rig.deliver_poll(&call).await;
+        let conversation = rig.conversation_of(&call);
+        assert_eq!(rig.customers_with_phone(&phone).len(), 1, "{key}");
+        assert_eq!(rig.phone_notes_on(&conversation.id).len(), 1, "{key}");
+        assert_eq!(assigned(&conversation), vec![user]);
+        let report = bridge_shared::conversation::report::session_report(
+            rig.api.store.as_ref(),
+            &session,
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(report["state"], "placed");
+    }
+}
+
+/// Review finding 4 (R-U-12, R-U-10/11): an agent the bridge cannot match to one Kustomer user
+/// — an e-mail two Kustomer users share (a shared mailbox), or an agent CCAI no longer knows
+/// (404) — leaves the conversation unassigned, with the reason shown, and the session's notes
+/// are still written; the next session of that agent does not list CCAI's agents again.
+#[tokio::test]
+async fn finding_4_r_u_12_an_agent_without_one_kustomer_user_does_not_stop_the_session() {
+    let rig = rig().await;
+    let (shared, _) = rig.agent("ana");
+    let email = rig
+        .platforms
+        .ccai
+        .inspect(|w| w.agent(shared).map(|a| a.email.clone()))
+        .unwrap();
+    rig.platforms
+        .kustomer
+        .add_user("Ana (shared mailbox)", &email);
+    let (deleted, _) = rig.agent("bo");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let first = driver.ivr_call_answered(shared, "+15550108921").await;
+    let gone = driver.ivr_call_answered(deleted, "+15550108922").await;
+    rig.platforms
+        .ccai
+        .change(|w| w.agents.retain(|a| a.id != deleted));
+    for (call, why) in [(&first, "share the e-mail"), (&gone, "not found")] {
+        rig.deliver(call).await;
+        let conversation = rig.conversation_of(call);
+        assert!(assigned(&conversation).is_empty(), "{why}");
+        let notes: Vec<String> = rig
+            .notes_on(&conversation.id)
+            .iter()
+            .filter_map(|n| n.text("body").map(str::to_owned))
+            .collect();
+        assert!(
+            notes.iter().any(|n| n.starts_with("Wrap-up:")),
+            "{why}: the wrap-up note is written: {notes:?}"
+        );
+        assert_eq!(rig.phone_notes_on(&conversation.id).len(), 1);
+        let report = bridge_shared::conversation::report::session_report(
+            rig.api.store.as_ref(),
+            &bridge_shared::events::SessionRef {
+                kind: SessionKind::Call,
+                id: call.session_id,
+            },
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(
+            report["problems"].to_string().to_lowercase().contains(why),
+            "{report}"
+        );
+    }
+    // The unresolved agent is remembered: another of Ana's sessions asks CCAI nothing more
+    // about agents.
+    let agent_reads = || {
+        rig.platforms
+            .ccai
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("/agents"))
+            .count()
+    };
+    let before = agent_reads();
+    let second = driver.ivr_call_answered(shared, "+15550108923").await;
+    rig.deliver(&second).await;
+    assert!(assigned(&rig.conversation_of(&second)).is_empty());
+    assert_eq!(
+        agent_reads(),
+        before,
+        "finding 4: the negative result is cached"
+    );
 }
 
 /// R-U-7, R-U-8, R-U-10 from the session metadata file (ccai-api.md §3): SmartAction results

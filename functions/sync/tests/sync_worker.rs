@@ -278,7 +278,10 @@ async fn finding_1_r_s_6_a_pending_change_survives_a_40_second_wrap_up() {
     let batch = bridge_tests::stream_support::inserts(&items, 2000);
     let response = handle(&rig.api, batch, now.plus(Duration::from_secs(41))).await;
     assert!(failed(&response.unwrap()).is_empty());
-    assert!(break_applied(&rig), "the CRM change made during the call stands");
+    assert!(
+        break_applied(&rig),
+        "the CRM change made during the call stands"
+    );
     assert_eq!(status_posts(&rig), 1);
 }
 
@@ -315,6 +318,12 @@ async fn finding_1_r_s_5_a_choice_made_in_ccai_after_the_wrap_up_still_wins() {
             .unwrap(),
         "Lunch"
     );
-    let state = rig.api.status.agent_state(&rig.email).await.unwrap().unwrap();
+    let state = rig
+        .api
+        .status
+        .agent_state(&rig.email)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(state["state"]["outcome"]["outcome"], "superseded");
 }

@@ -56,7 +56,9 @@ pub async fn transcript_for_event(
     event: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<RecordOutcome, TranscriptError> {
-    if event.session.kind != SessionKind::Chat || !hints::for_file_worker(&event.hint, SessionKind::Chat) {
+    if event.session.kind != SessionKind::Chat
+        || !hints::for_file_worker(&event.hint, SessionKind::Chat)
+    {
         return Ok(RecordOutcome::Skipped("not a chat's end or file".into()));
     }
     let chat_id = event.session.id;

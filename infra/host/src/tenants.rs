@@ -44,7 +44,9 @@ pub async fn play_tenant(
 ) -> Result<TenantOutcome, String> {
     let backends = Backends::embedded(files);
     let sandboxes = SandboxedPlatforms::start_with(CcaiSandboxOptions {
-        phone_on_participant: ese.is_none(),
+        // Both tenants as documented: the caller's number is on no Manager API object (ESE `dn`,
+        // or the metadata file, ccai-api.md §2; review finding 2).
+        phone_on_participant: false,
         ..Default::default()
     })
     .await

@@ -43,7 +43,9 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("admin", "PUT", "/admin/sdk-keys"));
     assert!(has("status", "POST", "/click-to-call"));
     assert!(has("status", "GET", "/widget/{asset}"));
-    assert_eq!(routes.len(), 21);
+    assert!(has("admin", "GET", "/admin/sessions/{kind}/{id}"));
+    assert!(has("admin", "POST", "/admin/sessions/{kind}/{id}/resync"));
+    assert_eq!(routes.len(), 23);
 }
 
 #[test]

@@ -88,12 +88,7 @@ pub async fn session_report(
 /// is done again).
 pub fn resync_trigger(session: &SessionRef, now: UnixMillis) -> SessionTrigger {
     SessionTrigger {
-        id: format!(
-            "resync-{}-{}-{}",
-            session.kind.as_str(),
-            session.id,
-            now.0
-        ),
+        id: format!("resync-{}-{}-{}", session.kind.as_str(), session.id, now.0),
         hint: hints::ended(session.kind),
         occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
         session: session.clone(),

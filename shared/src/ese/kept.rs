@@ -90,14 +90,14 @@ mod tests {
         let last = item(json!({"call_id": 1, "state": "disconnected",
             "participants": [{"type": "agent", "state": "disconnected", "id": 6},
                              {"type": "agent", "state": "dispositionSubmitted", "id": 7}]}));
-        let kept = KeptEse::from_stored(Value::Object(last.clone()), version_of(5_000, &last))
-            .unwrap();
+        let kept =
+            KeptEse::from_stored(Value::Object(last.clone()), version_of(5_000, &last)).unwrap();
         assert_eq!(kept.wrap_up_ended_for(7), Some(UnixMillis(5_000)));
         assert_eq!(kept.wrap_up_ended_for(6), None, "the agent who handed over");
         let ended = item(json!({"call_id": 1, "state": "disconnected",
             "participants": [{"type": "agent", "state": "disconnected", "id": 7}]}));
-        let kept = KeptEse::from_stored(Value::Object(ended.clone()), version_of(5_000, &ended))
-            .unwrap();
+        let kept =
+            KeptEse::from_stored(Value::Object(ended.clone()), version_of(5_000, &ended)).unwrap();
         assert_eq!(kept.wrap_up_ended_for(7), None, "still wrapping up");
     }
 }

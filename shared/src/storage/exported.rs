@@ -136,9 +136,6 @@ mod tests {
             ExportedTypes::parse("recordings,emails").unwrap_err(),
             UnknownDataType("emails".into())
         );
-        assert_eq!(
-            ExportedTypes::only(&[DataType::Media]).to_string(),
-            "media"
-        );
+        assert_eq!(ExportedTypes::only(&[DataType::Media]).to_string(), "media");
     }
 }

@@ -64,9 +64,7 @@ pub async fn locate(
     let mut candidates = Vec::new();
     match pushed.filter(|name| names_session(name, session, data)) {
         Some(name) => {
-            store
-                .put(&Item::new(key, json!({"name": name})))
-                .await?;
+            store.put(&Item::new(key, json!({"name": name}))).await?;
             candidates.push(name.to_owned());
         }
         None => {
@@ -114,10 +112,20 @@ mod tests {
         let now = crate::UnixMillis(1);
         let data = DataType::Recordings;
         // The flat look alone does not find it.
-        assert!(locate(&store, &storage, &CALL, data, None, now).await.unwrap().is_none());
+        assert!(
+            locate(&store, &storage, &CALL, data, None, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
         // A push of another session's file, or of another type, teaches nothing.
         for other in ["2026/12/02/call-1918.mp3", "2026/12/02/metadata-1917.json"] {
-            assert!(locate(&store, &storage, &CALL, data, Some(other), now).await.unwrap().is_none());
+            assert!(
+                locate(&store, &storage, &CALL, data, Some(other), now)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
         }
         let pushed = "2026/12/02/call-1917.mp3";
         let (name, _) = locate(&store, &storage, &CALL, data, Some(pushed), now)
@@ -126,7 +134,10 @@ mod tests {
             .unwrap();
         assert_eq!(name, pushed);
         // Later triggers without the key find it where the push said.
-        let (name, _) = locate(&store, &storage, &CALL, data, None, now).await.unwrap().unwrap();
+        let (name, _) = locate(&store, &storage, &CALL, data, None, now)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(name, pushed);
         std::fs::remove_dir_all(&root).unwrap();
     }

@@ -264,7 +264,8 @@ mod tests {
             assert_eq!(meta.id, Some(1917));
             assert!(!meta.virtual_agent);
         }
-        let virtual_agent = json!({"id": 5, "agent_info": {"id": 9, "name": "Bot", "va_alias": "helper"}});
+        let virtual_agent =
+            json!({"id": 5, "agent_info": {"id": 9, "name": "Bot", "va_alias": "helper"}});
         let meta = parse_metadata(virtual_agent.to_string().as_bytes()).unwrap_or_default();
         assert!(meta.virtual_agent);
         assert_eq!(meta.caller_number, None);

@@ -13,16 +13,16 @@
 pub mod awaited;
 pub mod exported;
 pub mod files;
-pub mod locate;
 mod fs;
+pub mod locate;
 pub mod metadata;
 pub mod push;
 mod s3;
 
 pub use exported::{DataType, ExportedTypes};
 pub use files::{FileKind, SessionFile, classify};
-pub use locate::{LocateError, locate};
 pub use fs::FsExternalStorage;
+pub use locate::{LocateError, locate};
 pub use s3::{ExternalStorageSettings, S3ExternalStorage};
 
 use crate::blob::{BlobDownload, BlobError, BlobMeta};
@@ -111,7 +111,10 @@ mod tests {
     #[test]
     fn names_are_taken_below_the_prefix_only() {
         assert_eq!(below_prefix("", "a/call-1.mp3"), Some("a/call-1.mp3"));
-        assert_eq!(below_prefix("ccai/", "ccai/2026/call-1.mp3"), Some("2026/call-1.mp3"));
+        assert_eq!(
+            below_prefix("ccai/", "ccai/2026/call-1.mp3"),
+            Some("2026/call-1.mp3")
+        );
         assert_eq!(below_prefix("ccai", "ccaix/call-1.mp3"), None);
         assert_eq!(below_prefix("ccai", "other/call-1.mp3"), None);
     }

@@ -106,13 +106,22 @@ fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
     }
 }
 
+/// How long past its give-up time a retry record is kept (then its TTL removes it: a record
+/// nothing will read again must not grow the partition the scheduled run reads whole).
+const RETRY_KEPT_BEYOND: Duration = Duration::from_secs(24 * 3600);
+
 async fn put_work(
     store: &dyn StateStore,
     key: ItemKey,
     work: &FailedWork,
+    plan: &FailurePlan,
 ) -> Result<(), StoreError> {
     let body = serde_json::to_value(work).map_err(|e| malformed(&key, e))?;
-    store.put(&Item::new(key, body)).await
+    let until = work
+        .first_at
+        .plus(plan.give_up_after)
+        .plus(RETRY_KEPT_BEYOND);
+    store.put(&Item::new(key, body).expiring_at(until)).await
 }
 
 /// The backoff before scheduled retry number `attempt` (1-based), with jitter (±20 %).
@@ -197,22 +206,25 @@ impl FailurePolicy<'_> {
         crate::metrics::count("Retried", 1);
         let young = work.attempts <= self.plan.quick_attempts && age < self.plan.quick_window;
         let slow = !young;
-        if slow {
-            work.next_at = Some(now.plus(backoff(self.plan, work.attempts)));
-        }
-        put_work(self.store, retry_key, &work).await?;
+        // A young failure is Lambda's to retry; should Lambda stop first (a timeout or a crash
+        // on every attempt, its retry limit), the scheduled run takes it over once the quick
+        // window is past, so the work is never stranded (review finding 5).
+        work.next_at = Some(if slow {
+            now.plus(backoff(self.plan, work.attempts))
+        } else {
+            work.first_at.plus(self.plan.quick_window)
+        });
+        put_work(self.store, retry_key, &work, self.plan).await?;
         Ok(slow.then(|| RecordOutcome::Skipped("retried later by the scheduled run".into())))
     }
 
-    /// After a trigger's work succeeded: a retry or replay of it is done.
+    /// After a trigger's work succeeded: its retry record, if an earlier attempt left one, is
+    /// done — also when Lambda's own retry of the original record succeeded (review finding
+    /// 5: such records were never deleted). One delete per success.
     pub async fn succeeded(&self, trigger: &SessionTrigger) -> Result<(), StoreError> {
-        let original = original_id(&trigger.id);
-        if original != trigger.id {
-            self.store
-                .delete(&key(RETRY_PARTITION, self.step, original))
-                .await?;
-        }
-        Ok(())
+        self.store
+            .delete(&key(RETRY_PARTITION, self.step, original_id(&trigger.id)))
+            .await
     }
 }
 
@@ -236,9 +248,10 @@ pub async fn requeue_due(
         let Ok(mut work) = serde_json::from_value::<FailedWork>(item.body) else {
             continue;
         };
-        let Some(next_at) = work.next_at else {
-            continue;
-        };
+        // Records written before quick failures had a time are due after the quick window.
+        let next_at = work
+            .next_at
+            .unwrap_or_else(|| work.last_at.plus(FailurePlan::default().quick_window));
         summary.waiting += 1;
         if next_at > now {
             continue;
@@ -253,7 +266,7 @@ pub async fn requeue_due(
         summary.triggers.push(trigger.id);
         // Not due again until the retry itself failed (it sets the next time).
         work.next_at = Some(now.plus(Duration::from_secs(3600)));
-        put_work(store, item.key.clone(), &work).await?;
+        put_work(store, item.key.clone(), &work, &FailurePlan::default()).await?;
         summary.requeued += 1;
     }
     Ok(summary)
@@ -342,5 +355,98 @@ mod tests {
         assert!(first >= Duration::from_secs(48) && first <= Duration::from_secs(72));
         let late = backoff(&plan, 20);
         assert!(late <= Duration::from_secs(4320) && late >= Duration::from_secs(2880));
+    }
+
+    #[derive(Debug)]
+    struct Busy;
+    impl std::fmt::Display for Busy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("lock held elsewhere")
+        }
+    }
+    impl Retryable for Busy {
+        fn is_retryable(&self) -> bool {
+            true
+        }
+    }
+
+    fn trigger() -> SessionTrigger {
+        SessionTrigger {
+            id: "ese-77".into(),
+            hint: "call.ended".into(),
+            occurred_at: chrono::Utc::now(),
+            session: crate::events::SessionRef {
+                kind: crate::events::SessionKind::Call,
+                id: 77,
+            },
+            source: crate::events::TriggerSource::Ese,
+            item: None,
+            object: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn finding_5_r_e_7_a_quick_failure_that_succeeds_on_lambdas_retry_leaves_nothing() {
+        let store = crate::store::EmbeddedStore::new();
+        let plan = FailurePlan::default();
+        let policy = FailurePolicy {
+            store: &store,
+            step: "bridge-sync",
+            plan: &plan,
+        };
+        let now = UnixMillis(1_800_000_000_000);
+        assert!(
+            policy.keep(&trigger(), &Busy, now).await.is_err(),
+            "Lambda retries it"
+        );
+        assert_eq!(
+            store
+                .list_partition(RETRY_PARTITION, now)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // Lambda's retry of the same record succeeds.
+        policy.succeeded(&trigger()).await.unwrap();
+        assert!(
+            store
+                .list_partition(RETRY_PARTITION, now)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn finding_5_r_e_7_a_quick_failure_lambda_stopped_retrying_is_requeued() {
+        let store = crate::store::EmbeddedStore::new();
+        let plan = FailurePlan::default();
+        let policy = FailurePolicy {
+            store: &store,
+            step: "bridge-sync",
+            plan: &plan,
+        };
+        let now = UnixMillis(1_800_000_000_000);
+        assert!(policy.keep(&trigger(), &Busy, now).await.is_err());
+        // Every later attempt timed out (no `keep`), and Lambda gave up on the record.
+        let early = requeue_due(&store, now.plus(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        assert!(early.triggers.is_empty(), "still Lambda's to retry");
+        let due = requeue_due(&store, now.plus(plan.quick_window))
+            .await
+            .unwrap();
+        assert_eq!(due.triggers, ["retry-1-ese-77"]);
+        // The record is not kept for ever.
+        let kept = store
+            .get(&key(RETRY_PARTITION, "bridge-sync", "ese-77"), now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            kept.expires_at
+                .is_some_and(|at| at <= now.plus(plan.give_up_after).plus(RETRY_KEPT_BEYOND))
+        );
     }
 }

@@ -421,7 +421,8 @@ impl<'a> ScenarioDriver<'a> {
                 deliveries: Vec::new(),
             }
         });
-        self.deliver(played.kind, played.session_id, vec![event]).await
+        self.deliver(played.kind, played.session_id, vec![event])
+            .await
     }
 
     /// The customer's `dn` for a session: the phone number, else `end_user_<id>`.

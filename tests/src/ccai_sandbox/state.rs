@@ -302,7 +302,10 @@ impl CcaiWorld {
                     let mut caller = serde_json::Map::new();
                     caller.insert("type".into(), Value::from("end_user"));
                     caller.insert(key.into(), Value::from(number.as_str()));
-                    fields.insert("participants".into(), Value::Array(vec![Value::Object(caller)]));
+                    fields.insert(
+                        "participants".into(),
+                        Value::Array(vec![Value::Object(caller)]),
+                    );
                 }
                 // Custom data shows in the file only where the sandbox is set to put it.
                 fields.remove("custom_data");

@@ -135,20 +135,57 @@ mod tests {
         assert!(inbox.bisect_on_error && inbox.report_item_failures);
         assert_eq!(inbox.on_failure.as_deref(), Some("DeadLetterQueue"));
         assert_eq!(inbox.filters.len(), 1);
-        let record = json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}}}});
-        assert!(inbox.filters[0].matches(&record));
+        let ended = |event_type: &str| {
+            json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}},
+                   "NewImage": {"body": {"M": {"type": {"S": event_type}}}}}})
+        };
+        // Finding 10: each look and push reaches only the worker that reads its data type.
+        for hint in [
+            "call.created",
+            "call.ended",
+            "call.look.metadata",
+            "chat.file.metadata",
+        ] {
+            assert!(inbox.filters[0].matches(&ended(hint)), "{hint}");
+        }
+        for hint in [
+            "call.look.recordings",
+            "chat.file.transcripts",
+            "call.file.media",
+        ] {
+            assert!(!inbox.filters[0].matches(&ended(hint)), "{hint}");
+        }
 
         let files = subscriptions
             .iter()
             .find(|s| s.function == "files")
             .expect("bridge-files subscribes to session ends");
-        let ended = |event_type: &str| {
-            json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}},
-                   "NewImage": {"body": {"M": {"type": {"S": event_type}}}}}})
-        };
-        assert!(files.filters[0].matches(&ended("call.ended")));
-        assert!(files.filters[0].matches(&ended("chat.ended")));
-        assert!(!files.filters[0].matches(&ended("call.started")));
+        for hint in [
+            "call.ended",
+            "chat.ended",
+            "call.look.recordings",
+            "chat.look.transcripts",
+            "call.file.recordings",
+            "chat.file.media",
+        ] {
+            assert!(files.filters[0].matches(&ended(hint)), "{hint}");
+        }
+        for hint in ["call.started", "call.look.metadata", "call.file.metadata"] {
+            assert!(!files.filters[0].matches(&ended(hint)), "{hint}");
+        }
+        // The template's filters and the workers' own rule agree.
+        for hint in [
+            "call.look.recordings",
+            "call.look.metadata",
+            "call.file.media",
+            "call.ended",
+        ] {
+            assert_eq!(
+                inbox.filters[0].matches(&ended(hint)),
+                bridge_shared::events::hints::for_sync_worker(hint),
+                "{hint}"
+            );
+        }
         assert_eq!(
             subscriptions.len(),
             2,
