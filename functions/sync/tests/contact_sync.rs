@@ -567,6 +567,72 @@ async fn finding_4_r_u_12_an_agent_without_one_kustomer_user_does_not_stop_the_s
     );
 }
 
+/// Review finding 7 (R-E-2, R-D-2): the tags call after a conversation's creation is refused —
+/// rate-limited once, then (another session) forbidden for good. The sandbox answers no 409 on
+/// a reused conversation `externalId` (the default: undocumented), so a pass that re-posted
+/// the conversation would create a second one. One conversation each, one phone note each;
+/// the lasting refusal is shown, not a dead letter.
+#[tokio::test]
+async fn finding_7_r_e_2_a_refused_tags_call_never_creates_the_conversation_twice() {
+    use bridge_shared::stream::failures::dead_letters;
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let limited = driver.ivr_call_answered(agent, "+15550108931").await;
+    let forbidden = driver.ivr_call_answered(agent, "+15550108932").await;
+    let tags = |body: &str| FaultMatch {
+        method: Some(http::Method::POST),
+        path_suffix: Some("/tags".into()),
+        body_contains: Some(body.into()),
+        ..Default::default()
+    };
+    rig.platforms
+        .kustomer
+        .inject(tags("ccai"), Fault::RateLimited);
+    rig.deliver_until_done(&limited, 5).await;
+    rig.platforms.kustomer.inject(
+        tags("ccai"),
+        Fault::Answer(403, r#"{"errors":[{"status":"403","title":"Forbidden"}]}"#),
+    );
+    rig.deliver_until_done(&forbidden, 5).await;
+    for call in [&limited, &forbidden] {
+        let external = format!("ccai-call-{}", call.session_id);
+        let conversations = rig.platforms.kustomer.inspect(|w| {
+            w.conversations
+                .iter()
+                .filter(|c| c.text("externalId") == Some(external.as_str()))
+                .count()
+        });
+        assert_eq!(conversations, 1, "{external}");
+        assert_eq!(rig.phone_notes_on(&rig.conversation_of(call).id).len(), 1);
+    }
+    let report = bridge_shared::conversation::report::session_report(
+        rig.api.store.as_ref(),
+        &bridge_shared::events::SessionRef {
+            kind: SessionKind::Call,
+            id: forbidden.session_id,
+        },
+        UnixMillis::now(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        report["link"]["tag_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("tags refused")),
+        "{report}"
+    );
+    let letters = dead_letters(rig.api.store.as_ref(), UnixMillis::now())
+        .await
+        .unwrap();
+    assert!(
+        !letters
+            .iter()
+            .any(|l| [limited.session_id, forbidden.session_id].contains(&l.trigger.session.id))
+    );
+}
+
 /// R-U-7, R-U-8, R-U-10 from the session metadata file (ccai-api.md §3): SmartAction results
 /// and failures and the customer's comment become notes once; a rewritten metadata file adds
 /// what changed and repeats nothing.

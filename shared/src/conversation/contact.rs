@@ -148,6 +148,13 @@ pub struct SessionLink {
     /// Why a metadata file found for the session was not used (its content names another).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_refused: Option<String>,
+    /// The conversation this session created carries its tags (a step of its own, after the
+    /// conversation is recorded: a refused tags call never re-creates it, finding 7).
+    #[serde(default)]
+    pub tagged: bool,
+    /// Why tagging was refused for good (the API key's role may not create tags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,7 +350,15 @@ impl ContactSync<'_> {
                 )
                 .await?;
             let placed = self
-                .place(view, &customer_id, &mut link, &mut outcome, &placement, now)
+                .place(
+                    view,
+                    &customer_id,
+                    (&key, lock),
+                    &mut link,
+                    &mut outcome,
+                    &placement,
+                    now,
+                )
                 .await;
             placement.release().await;
             placed?;
@@ -355,6 +370,8 @@ impl ContactSync<'_> {
         let Some(conversation_id) = link.conversation_id.clone() else {
             return Ok(outcome);
         };
+        self.tag(view, &key, &mut link, lock, &conversation_id)
+            .await?;
 
         // The session's own message, carrying its standard data (R-D-1) and the custom fields
         // (R-CF-4): one per session, whichever conversation it joined.
@@ -666,10 +683,12 @@ impl ContactSync<'_> {
     }
 
     /// Places the session (or leaves it unplaced: `NotYet`), recording it in `link`.
+    #[allow(clippy::too_many_arguments)] // the pass's state, named at its one call site
     async fn place(
         &self,
         view: &SessionView,
         customer_id: &str,
+        (key, lock): (&ItemKey, &HeldLock<'_>),
         link: &mut SessionLink,
         outcome: &mut ContactOutcome,
         placement: &HeldLock<'_>,
@@ -697,17 +716,19 @@ impl ContactSync<'_> {
                 link.conversation_id = Some(conversation_id);
             }
             Placement::Create { voicemail } => {
+                // The intent first, then the create, then the result at once: a crash or a
+                // failure after the POST finds the conversation by its external id, and a
+                // re-run never takes it for the customer's open one to append to (finding 7).
+                let external_id = view.external_id();
+                let attempt = self.begin(key, link, &external_id, lock).await?;
                 let id = self
-                    .create_conversation(
-                        view,
-                        customer_id,
-                        voicemail,
-                        link.unknown_caller.is_some(),
-                    )
+                    .create_conversation(view, customer_id, voicemail, attempt)
                     .await?;
+                link.begun.retain(|b| *b != external_id);
                 link.conversation_id = Some(id.clone());
                 link.conversation_created = true;
                 outcome.conversation_created = true;
+                self.save(key, link, lock).await?;
                 if !voicemail {
                     // Only while the customer's lock is still ours: a holder whose lock ran
                     // out must not overwrite what the next holder decided.
@@ -889,7 +910,7 @@ impl ContactSync<'_> {
         view: &SessionView,
         customer_id: &str,
         voicemail: bool,
-        unknown_caller: bool,
+        attempt: Attempt,
     ) -> Result<String, ContactError> {
         let (name, direction) = match (view.kind, view.facts.origin) {
             (_, _) if voicemail => ("Voicemail", "in"),
@@ -897,37 +918,62 @@ impl ContactSync<'_> {
             (SessionKind::Call, crate::conversation::Origin::Outbound) => ("Outbound call", "out"),
             (SessionKind::Call, _) => ("Call", "in"),
         };
+        // Created untagged: `tags` on a conversation holds tag ids; names go through the tags
+        // call, which creates missing tags (kustomer-api.md, revised) — a step of its own.
+        let conversation = self
+            .kustomer
+            .create_conversation_as(
+                &NewConversation {
+                    customer: customer_id.to_owned(),
+                    name: Some(match &view.facts.menu {
+                        Some(menu) => format!("{name} ({menu})"),
+                        None => name.to_owned(),
+                    }),
+                    status: Some("open".into()),
+                    external_id: Some(view.external_id()),
+                    direction: Some(direction.into()),
+                    ..Default::default()
+                },
+                attempt,
+            )
+            .await?;
+        Ok(conversation.id)
+    }
+
+    /// The tags of a conversation this session created (`ccai`, and what the session was),
+    /// once. A transient refusal fails the pass (retried; the conversation is recorded, so
+    /// nothing is created twice); a lasting one (403: the key's role may not create tags) is
+    /// recorded and shown, and the session goes on without tags.
+    async fn tag(
+        &self,
+        view: &SessionView,
+        key: &ItemKey,
+        link: &mut SessionLink,
+        lock: &HeldLock<'_>,
+        conversation_id: &str,
+    ) -> Result<(), ContactError> {
+        if !link.conversation_created || link.tagged || link.tag_error.is_some() {
+            return Ok(());
+        }
         let mut tags = vec!["ccai".to_owned()];
-        if voicemail {
+        if view.facts.voicemail {
             tags.push("voicemail".into());
         }
         if view.facts.abandoned {
             tags.push("abandoned".into());
         }
-        if unknown_caller {
+        if link.unknown_caller.is_some() {
             tags.push(UNKNOWN_CALLER_TAG.into());
         }
-        // Created untagged: `tags` on a conversation holds tag ids; names go through the tags
-        // call, which creates missing tags (kustomer-api.md, revised). A retry after a lost
-        // answer finds the conversation by its external id and tags it again, harmlessly.
-        let conversation = self
-            .kustomer
-            .create_conversation(&NewConversation {
-                customer: customer_id.to_owned(),
-                name: Some(match &view.facts.menu {
-                    Some(menu) => format!("{name} ({menu})"),
-                    None => name.to_owned(),
-                }),
-                status: Some("open".into()),
-                external_id: Some(view.external_id()),
-                direction: Some(direction.into()),
-                ..Default::default()
-            })
-            .await?;
-        self.kustomer
-            .tag_conversation(&conversation.id, &tags)
-            .await?;
-        Ok(conversation.id)
+        match self.kustomer.tag_conversation(conversation_id, &tags).await {
+            Ok(()) => link.tagged = true,
+            Err(err) if crate::Retryable::is_retryable(&err) => return Err(err.into()),
+            Err(err) => {
+                tracing::warn!(error = %err, "conversation left untagged");
+                link.tag_error = Some(format!("tags refused by Kustomer: {err}"));
+            }
+        }
+        self.save(key, link, lock).await
     }
 
     /// Provisions the customer attribute R-K-3 writes (`ccaiAssignedAgentStr`, "Assigned

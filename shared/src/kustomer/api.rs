@@ -139,10 +139,23 @@ impl KustomerClient {
 
     // ---- conversations ----
 
-    /// Creates a conversation; with an `externalId` (`ccai-call-<id>`), a lost answer is found.
+    /// Creates a conversation (a first attempt); with an `externalId`, a lost answer is found.
     pub async fn create_conversation(
         &self,
         conversation: &NewConversation,
+    ) -> Result<Conversation, KustomerError> {
+        self.create_conversation_as(conversation, Attempt::First)
+            .await
+    }
+
+    /// Creates a conversation; with an `externalId` (`ccai-call-<id>`), a lost answer is found.
+    /// `Attempt::Repeat` (an earlier pass began it and its outcome is not recorded) looks it up
+    /// by external id first: it is never re-posted blind, whether or not Kustomer answers 409
+    /// on a reused conversation `externalId` (undocumented, review finding 7).
+    pub async fn create_conversation_as(
+        &self,
+        conversation: &NewConversation,
+        attempt: Attempt,
     ) -> Result<Conversation, KustomerError> {
         let lookup = conversation.external_id.as_deref().map(|id| {
             Lookup::Get(Call::get(
@@ -158,7 +171,7 @@ impl KustomerClient {
                 body(conversation)?,
             ),
             lookup,
-            Attempt::First,
+            attempt,
         )
         .await
     }

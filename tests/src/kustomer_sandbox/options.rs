@@ -68,6 +68,9 @@ pub struct SandboxOptions {
     /// A reused note or message `externalId` answers 409 (undocumented; off: a second one is
     /// created, as nothing documented prevents it).
     pub child_external_id_conflict: bool,
+    /// A reused conversation `externalId` answers 409 (undocumented, L; review finding 7: off,
+    /// a second conversation is created, and the bridge must never re-post blind).
+    pub conversation_external_id_conflict: bool,
     pub message_lookup: MessageLookup,
     /// `PATCH /v1/messages/{id}` merges `custom` key by key (true) or replaces it (false):
     /// not documented (L).
@@ -92,6 +95,7 @@ impl Default for SandboxOptions {
             max_page_size: 100,
             work_session_put: WorkSessionPut::AcceptGuess,
             child_external_id_conflict: false,
+            conversation_external_id_conflict: false,
             // The spelling of the OpenAPI document (generated from the service).
             message_lookup: MessageLookup::Lowercase,
             // PATCH merges attributes elsewhere (customers, conversations: kustomer-api.md).

@@ -724,7 +724,9 @@ fn new_conversation(sandbox: &Shared, mut attributes: Map<String, Value>) -> Res
         if world.find("customer", &customer).is_none() {
             return error(sandbox, StatusCode::BAD_REQUEST, "customer does not exist");
         }
-        if duplicate_external_id(&world, "conversation", &attributes) {
+        if sandbox.options.conversation_external_id_conflict
+            && duplicate_external_id(&world, "conversation", &attributes)
+        {
             return error(sandbox, StatusCode::CONFLICT, "externalId already exists");
         }
         if !sandbox.take_customer_create(&mut world, &customer) {
