@@ -633,6 +633,68 @@ async fn finding_7_r_e_2_a_refused_tags_call_never_creates_the_conversation_twic
     );
 }
 
+/// Review finding 11 (R-K-1, R-U-10): an agent merges the caller's customer into another
+/// profile; the next call from that number is placed under the surviving customer (the cached
+/// id is dropped, not dead-lettered). Then an agent deletes that call's conversation before
+/// the rating lands: the rating is noted in a new conversation, not lost.
+#[tokio::test]
+async fn finding_11_r_k_1_a_merged_customer_or_deleted_conversation_is_resolved_again() {
+    use bridge_shared::stream::failures::dead_letters;
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let phone = "+15550108941";
+    let first = driver.ivr_call_answered(agent, phone).await;
+    rig.deliver(&first).await;
+    let merged = rig
+        .conversation_of(&first)
+        .related("customer")
+        .unwrap()
+        .to_owned();
+    rig.close(&rig.conversation_of(&first).id).await;
+    let survivor = rig
+        .platforms
+        .kustomer_client
+        .create_customer(&bridge_shared::kustomer::requests::NewCustomer {
+            name: Some("Ana's customer (kept)".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    rig.platforms.kustomer.merge_customers(&merged, &survivor);
+
+    let second = driver.ivr_call_answered(agent, phone).await;
+    rig.deliver(&second).await;
+    let conversation = rig.conversation_of(&second);
+    assert_eq!(conversation.related("customer"), Some(survivor.as_str()));
+
+    rig.platforms.kustomer.delete_conversation(&conversation.id);
+    driver.csat("call", second.session_id, 5, Some("Great"));
+    rig.deliver_poll(&second).await;
+    let replaced = rig.conversation_of(&second);
+    assert_ne!(replaced.id, conversation.id);
+    assert_eq!(replaced.related("customer"), Some(survivor.as_str()));
+    let notes: Vec<String> = rig
+        .notes_on(&replaced.id)
+        .iter()
+        .filter_map(|n| n.text("body").map(str::to_owned))
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("Customer rating")),
+        "{notes:?}"
+    );
+    let letters = dead_letters(rig.api.store.as_ref(), UnixMillis::now())
+        .await
+        .unwrap();
+    assert!(
+        !letters
+            .iter()
+            .any(|l| [first.session_id, second.session_id].contains(&l.trigger.session.id)),
+        "{letters:?}"
+    );
+}
+
 /// R-U-7, R-U-8, R-U-10 from the session metadata file (ccai-api.md §3): SmartAction results
 /// and failures and the customer's comment become notes once; a rewritten metadata file adds
 /// what changed and repeats nothing.

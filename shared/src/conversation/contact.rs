@@ -248,9 +248,26 @@ impl ContactSync<'_> {
         let resource = ItemKey::new(key.pk.clone(), "SYNC_LOCK");
         let owner = uuid::Uuid::new_v4().to_string();
         let mut pauses = 0;
+        let mut repaired = false;
         loop {
             let lock = self.take_lock(&resource, &owner).await?;
-            let result = without_rate_waits(self.sync_locked(view, &key, &lock, now)).await;
+            let mut result = without_rate_waits(self.sync_locked(view, &key, &lock, now)).await;
+            // A customer or conversation merged or deleted in Kustomer since the bridge
+            // recorded it: forgotten, and the pass runs again once (finding 11).
+            if !repaired
+                && let Err(err) = &result
+                && refused_for_good(err)
+            {
+                match self.forget_gone(view, &key, &lock, now).await {
+                    Ok(true) => {
+                        repaired = true;
+                        lock.release().await;
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(err) => result = Err(err),
+                }
+            }
             lock.release().await;
             let pause = match &result {
                 Err(err) => err
@@ -270,6 +287,80 @@ impl ContactSync<'_> {
                 _ => return result,
             }
         }
+    }
+
+    /// After a lasting refusal: whether the session's recorded customer or conversation is gone
+    /// from Kustomer (merged into another, or deleted — agents do both). A gone customer is
+    /// dropped from the directory's cache and from the link, so the pass resolves the caller
+    /// again; a gone conversation is dropped from the link (and as the customer's current one),
+    /// so the pass places the session again. Answers whether anything was forgotten.
+    async fn forget_gone(
+        &self,
+        view: &SessionView,
+        key: &ItemKey,
+        lock: &HeldLock<'_>,
+        now: UnixMillis,
+    ) -> Result<bool, ContactError> {
+        let Some(item) = self.store.get(key, now).await? else {
+            return Ok(false);
+        };
+        let mut link: SessionLink =
+            serde_json::from_value(item.body).map_err(|e| malformed(key, e))?;
+        let gone = |answer: Result<(), KustomerError>| match answer {
+            Ok(()) => Ok(false),
+            Err(KustomerError::NotFound { .. }) => Ok(true),
+            Err(err) => Err(ContactError::from(err)),
+        };
+        let mut forgot = false;
+        if let Some(customer) = link.customer_id.clone()
+            && gone(self.kustomer.customer(&customer).await.map(drop))?
+        {
+            tracing::warn!("the session's customer is gone from Kustomer; resolved again");
+            let directory = CustomerDirectory::new(self.kustomer, self.store);
+            directory
+                .forget(
+                    &customer,
+                    view.identifier.as_deref(),
+                    view.phone.as_deref(),
+                    self.country,
+                )
+                .await?;
+            link.customer_id = None;
+            link.customer_created = false;
+            link.customer_assigned = false;
+            link.conversation_id = None;
+            forgot = true;
+        } else if let Some(conversation) = link.conversation_id.clone()
+            && gone(self.kustomer.conversation(&conversation).await.map(drop))?
+        {
+            tracing::warn!("the session's conversation is gone from Kustomer; placed again");
+            if let Some(customer) = &link.customer_id {
+                let current = ItemKey::customer_current_conversation(customer);
+                if self.store.get(&current, now).await?.is_some_and(|c| {
+                    c.body["conversation_id"].as_str() == Some(conversation.as_str())
+                }) {
+                    self.store.delete(&current).await?;
+                }
+            }
+            link.conversation_id = None;
+            forgot = true;
+        }
+        if forgot {
+            // What was written belongs to the gone conversation: the new one gets its own.
+            link.conversation_created = false;
+            link.assigned_user = None;
+            link.phone_note = false;
+            link.session_message = false;
+            link.message_id = None;
+            link.message_custom.clear();
+            link.notes.clear();
+            link.closed = false;
+            link.begun.clear();
+            link.tagged = false;
+            link.tag_error = None;
+            self.save(key, &link, lock).await?;
+        }
+        Ok(forgot)
     }
 
     async fn take_lock(
@@ -1043,6 +1134,20 @@ impl ContactSync<'_> {
         let profile = self.status.profile(&email, now).await?;
         Ok(Some((profile.kustomer_user_id, email)))
     }
+}
+
+/// A refusal retrying cannot change, from Kustomer: the id it names may be gone.
+fn refused_for_good(err: &ContactError) -> bool {
+    err.kustomer().is_some_and(|e| {
+        matches!(
+            e,
+            KustomerError::NotFound { .. }
+                | KustomerError::Client {
+                    status: 400 | 404 | 422,
+                    ..
+                }
+        )
+    })
 }
 
 /// How long an agent the bridge could not match is not looked up again.

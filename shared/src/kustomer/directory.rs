@@ -91,6 +91,37 @@ impl<'a> CustomerDirectory<'a> {
         }
     }
 
+    /// Forgets `customer_id` wherever this session's caller is cached (by SDK identifier, by
+    /// number): Kustomer merged or deleted it, and the next lookup finds the one that stands.
+    pub async fn forget(
+        &self,
+        customer_id: &str,
+        identifier: Option<&str>,
+        phone: Option<&str>,
+        country: &crate::config::CountryCode,
+    ) -> Result<(), DirectoryError> {
+        let mut keys = Vec::new();
+        if let Some(identifier) = identifier {
+            keys.push(ItemKey::customer_by_identifier(identifier));
+        }
+        if let Some(crate::phone::CallerNumber::E164(e164)) =
+            phone.map(|p| crate::phone::normalise(p, country))
+        {
+            keys.push(ItemKey::customer_by_phone(&e164));
+        }
+        for key in keys {
+            if self
+                .store
+                .get(&key, crate::UnixMillis::now())
+                .await?
+                .is_some_and(|item| item.body["customer_id"].as_str() == Some(customer_id))
+            {
+                self.store.delete(&key).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The customer with this E.164 number, created if Kustomer has none (R-K-1).
     pub async fn customer_for_phone(
         &self,

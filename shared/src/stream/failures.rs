@@ -338,7 +338,9 @@ pub async fn replay(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::store::DocumentStore;
 
     #[test]
     fn retries_and_replays_name_their_original_trigger() {

@@ -322,6 +322,48 @@ impl KustomerSandbox {
         change(&mut self.sandbox.world())
     }
 
+    /// An agent merges customer `from` into `into` in Kustomer: `from`'s phones and
+    /// conversations move to `into`, and `from` is gone (its id answers 404).
+    pub fn merge_customers(&self, from: &str, into: &str) {
+        self.inspect_mut(|w| {
+            let Some(index) = w.customers.iter().position(|c| c.id == from) else {
+                return;
+            };
+            let gone = w.customers.remove(index);
+            if let Some(survivor) = w.customers.iter_mut().find(|c| c.id == into) {
+                let mut phones = survivor
+                    .attributes
+                    .get("phones")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                phones.extend(
+                    gone.attributes
+                        .get("phones")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                survivor
+                    .attributes
+                    .insert("phones".into(), Value::Array(phones));
+            }
+            for conversation in &mut w.conversations {
+                if conversation.related("customer") == Some(from) {
+                    conversation.relationships.insert(
+                        "customer".into(),
+                        json!({"data": {"type": "customer", "id": into}}),
+                    );
+                }
+            }
+        });
+    }
+
+    /// An agent deletes a conversation in Kustomer: its id answers 404 from now on.
+    pub fn delete_conversation(&self, id: &str) {
+        self.inspect_mut(|w| w.conversations.retain(|c| c.id != id));
+    }
+
     /// Requests received whose method and path match (`path` as a prefix).
     pub fn requests_to(&self, method: &str, path_prefix: &str) -> usize {
         self.inspect(|w| {
