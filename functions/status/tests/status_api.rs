@@ -1050,3 +1050,34 @@ async fn r_s_5_r_s_6_random_schedules_end_with_the_agents_last_choice() {
     let runs: Vec<_> = seeds.iter().map(|seed| play(*seed)).collect();
     futures::future::join_all(runs).await;
 }
+
+/// Review finding 12 (R-S-5): the tab's Lunch reaches CCAI slowly (held at the platform past
+/// its 30 s claim); meanwhile the tab picks Available, and the scheduled run, finding the claim
+/// expired, settles it. Then the stale Lunch lands. The bridge must not stay "applied:
+/// Available" over a CCAI that shows Lunch: the newer choice is made again.
+#[tokio::test]
+async fn finding_12_r_s_5_a_stale_effect_landing_after_a_newer_one_is_corrected() {
+    let rig = rig().await;
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    let token = &lease["lease_token"];
+    let gate = rig.ccai.hold_next_status_change();
+    let slow = change(&rig, "tab-1", token, "K3", now, now);
+    let meanwhile = async {
+        gate.arrivals(1).await;
+        let t20 = now.plus(Duration::from_secs(20));
+        let (_, second) = change(&rig, "tab-1", token, "K1", t20, t20).await;
+        assert_eq!(second["outcome"], "in_progress", "{second}");
+        rig.api
+            .service
+            .reconcile_agent(&rig.email, now.plus(Duration::from_secs(31)))
+            .await
+            .unwrap();
+        assert_eq!(ccai_status(&rig), "Available");
+        gate.open();
+    };
+    let ((_, first), ()) = tokio::join!(slow, meanwhile);
+    assert_eq!(first["outcome"], "superseded", "{first}");
+    assert_eq!(ccai_status(&rig), "Available", "the newer choice stands");
+    assert_settled_on(&rig, "K1").await;
+}

@@ -174,10 +174,11 @@ async fn r_e_5_a_failing_platform_fails_only_that_session_and_the_retry_applies_
     change_during_call(&rig, now).await;
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(rig.agent, "+15550107701").await;
+    // The agent's wrap-up submitted (the Final event ends the pending wait, finding 1).
     let ended = call
         .events
         .iter()
-        .find(|e| e.stage == "End")
+        .find(|e| e.stage == "Final")
         .unwrap()
         .body
         .clone();

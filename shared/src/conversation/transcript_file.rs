@@ -3,41 +3,56 @@
 //! zone, the speaker's role and name, and the text; photos, videos and other bodies named by
 //! their type. Plain text (a transcript that is not JSON) is kept as it is. Pure.
 
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct TranscriptFile {
-    comm_id: Value,
-    transcript_version: Option<String>,
-    timezone: Option<String>,
-    entries: Vec<Entry>,
+/// A transcript read field by field: a field that is missing, `null` or of another type than
+/// expected is taken as absent, so one odd entry never turns the whole file into raw JSON
+/// (review L2). The file is a transcript when it is a JSON object with an `entries` list.
+struct TranscriptFile<'a>(&'a Map<String, Value>);
+
+impl<'a> TranscriptFile<'a> {
+    fn read(value: &'a Value) -> Option<Self> {
+        let object = value.as_object()?;
+        object.get("entries")?.as_array()?;
+        Some(Self(object))
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Entry<'a>> {
+        self.0
+            .get("entries")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|entry| Entry(entry.as_object()))
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Entry {
-    /// Epoch seconds (a number; text tolerated).
-    timestamp: Value,
-    role: Option<String>,
-    body: Body,
-    user_data: UserData,
+/// One entry; `None` inside for an entry that is not an object (rendered as an empty line).
+struct Entry<'a>(Option<&'a Map<String, Value>>);
+
+impl<'a> Entry<'a> {
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.0?.get(key).filter(|v| !v.is_null())
+    }
+
+    fn body(&self, key: &str) -> Option<&'a Value> {
+        self.get("body")?
+            .as_object()?
+            .get(key)
+            .filter(|v| !v.is_null())
+    }
+
+    fn name(&self) -> Option<&'a str> {
+        self.get("user_data")?.as_object()?.get("name")?.as_str()
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Body {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    content: Option<Value>,
-    media_id: Option<Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct UserData {
-    name: Option<String>,
+fn text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// The rendered file and how many entries it holds.
@@ -59,7 +74,7 @@ fn role_label(role: &str) -> &'static str {
     }
 }
 
-fn text_of(value: &Option<Value>) -> String {
+fn text_of(value: Option<&Value>) -> String {
     match value {
         Some(Value::String(s)) => s.trim().to_owned(),
         Some(Value::Null) | None => String::new(),
@@ -77,7 +92,8 @@ fn seconds(value: &Value) -> Option<i64> {
 
 /// Renders `bytes`; `chat_id` heads a plain-text transcript.
 pub fn render_transcript_file(chat_id: u64, bytes: &[u8]) -> RenderedTranscript {
-    let Ok(file) = serde_json::from_slice::<TranscriptFile>(bytes) else {
+    let parsed = serde_json::from_slice::<Value>(bytes).ok();
+    let Some(file) = parsed.as_ref().and_then(TranscriptFile::read) else {
         let text = String::from_utf8_lossy(bytes).into_owned();
         let entries = text.lines().filter(|l| !l.trim().is_empty()).count();
         return RenderedTranscript {
@@ -86,21 +102,23 @@ pub fn render_transcript_file(chat_id: u64, bytes: &[u8]) -> RenderedTranscript 
         };
     };
     let zone: chrono_tz::Tz = file
-        .timezone
-        .as_deref()
+        .0
+        .get("timezone")
+        .and_then(Value::as_str)
         .and_then(|z| z.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    let id = match &file.comm_id {
-        Value::Null => chat_id.to_string(),
-        other => other.to_string().trim_matches('"').to_owned(),
-    };
-    let mut text = format!(
-        "Chat {id} (transcript version {}, times {})\n\n",
-        file.transcript_version.as_deref().unwrap_or("?"),
+    let id = text(file.0.get("comm_id")).unwrap_or_else(|| chat_id.to_string());
+    let version = text(file.0.get("transcript_version")).unwrap_or_else(|| "?".into());
+    let mut out = format!(
+        "Chat {id} (transcript version {version}, times {})\n\n",
         zone.name()
     );
-    for entry in &file.entries {
-        let time = seconds(&entry.timestamp)
+    let mut entries = 0;
+    for entry in file.entries() {
+        entries += 1;
+        let time = entry
+            .get("timestamp")
+            .and_then(seconds)
             .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
             .map(|t| {
                 t.with_timezone(&zone)
@@ -108,17 +126,22 @@ pub fn render_transcript_file(chat_id: u64, bytes: &[u8]) -> RenderedTranscript 
                     .to_string()
             })
             .unwrap_or_else(|| "----------- --:--:--".to_owned());
-        let role = role_label(entry.role.as_deref().unwrap_or_default());
-        let speaker = match entry.user_data.name.as_deref().map(str::trim) {
+        let role = role_label(
+            entry
+                .get("role")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+        let speaker = match entry.name().map(str::trim) {
             Some(name) if !name.is_empty() => format!("{name} ({})", role.to_lowercase()),
             _ => role.to_owned(),
         };
-        let kind = entry.body.kind.as_deref().unwrap_or("text");
-        let content = text_of(&entry.body.content);
+        let kind = entry.body("type").and_then(Value::as_str).unwrap_or("text");
+        let content = text_of(entry.body("content"));
         let line = match kind {
             "text" | "markdown" | "text_template" | "markdown_template" => content,
             "photo" | "video" => {
-                let media = text_of(&entry.body.media_id);
+                let media = text_of(entry.body("media_id"));
                 if media.is_empty() {
                     format!("[{kind}]")
                 } else {
@@ -128,12 +151,9 @@ pub fn render_transcript_file(chat_id: u64, bytes: &[u8]) -> RenderedTranscript 
             other if content.is_empty() => format!("[{other}]"),
             other => format!("[{other}] {content}"),
         };
-        text.push_str(&format!("[{time}] {speaker}: {line}\n"));
+        out.push_str(&format!("[{time}] {speaker}: {line}\n"));
     }
-    RenderedTranscript {
-        text,
-        entries: file.entries.len(),
-    }
+    RenderedTranscript { text: out, entries }
 }
 
 #[cfg(test)]
@@ -177,6 +197,25 @@ mod tests {
         let plain = render_transcript_file(9, b"Jo: hi\nAna: hello\n");
         assert_eq!(plain.entries, 2);
         assert!(plain.text.starts_with("Chat 9 (transcript as exported)"));
+    }
+
+    #[test]
+    fn l2_r_x_1_one_odd_entry_does_not_spoil_the_file() {
+        let file = json!({"comm_id": 5, "transcript_version": 1.0, "timezone": null, "entries": [
+            {"timestamp": 0, "role": "agent", "body": {"type": "text", "content": "hi"}, "user_data": null},
+            {"timestamp": null, "role": 3, "body": null},
+            "not an entry",
+            {"timestamp": 60, "role": "end_user", "body": {"type": "text", "content": null}, "user_data": {"name": null}}]});
+        let rendered = render_transcript_file(5, file.to_string().as_bytes());
+        assert_eq!(rendered.entries, 4);
+        assert_eq!(
+            rendered.text,
+            "Chat 5 (transcript version 1.0, times UTC)\n\n\
+             [1970-01-01 00:00:00] Agent: hi\n\
+             [----------- --:--:--] Unknown: \n\
+             [----------- --:--:--] Unknown: \n\
+             [1970-01-01 00:01:00] Customer: \n"
+        );
     }
 
     #[test]

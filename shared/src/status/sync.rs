@@ -754,6 +754,17 @@ impl StatusService {
             };
             if current {
                 state.outcome = Some(outcome.clone());
+            } else if matches!(made, Made::Set)
+                && state
+                    .desired
+                    .as_ref()
+                    .zip(state.outcome.as_ref())
+                    .is_some_and(|(d, o)| o.seq() == d.seq && o.settled())
+            {
+                // An older choice landed in CCAI after the newer one was settled (its effect
+                // outlived its claim): the newer one's outcome no longer holds, so it is made
+                // again — by the loop that made this one, or the next run (finding 12).
+                state.outcome = None;
             }
             let value =
                 serde_json::to_value(&state).map_err(|e| StatusError::Invalid(e.to_string()))?;

@@ -132,6 +132,8 @@ pub struct CcaiShared {
     pub(crate) signer: crate::pubsub::PushSigner,
     /// Status changes (`POST /apps/api/v1/agent_statuses`) wait here while a test holds them.
     pub(crate) status_gate: Mutex<Option<Arc<crate::gate::Gate>>>,
+    /// Only the next status change waits at the gate (it takes the gate with it).
+    pub(crate) status_gate_once: std::sync::atomic::AtomicBool,
 }
 
 impl CcaiShared {
@@ -179,6 +181,7 @@ impl CcaiSandbox {
             publishing: tokio::sync::Mutex::default(),
             signer: crate::pubsub::PushSigner::new(),
             status_gate: Mutex::default(),
+            status_gate_once: Default::default(),
         });
         let app = routes::router(shared.clone());
         let publisher = shared.clone();
@@ -225,6 +228,15 @@ impl CcaiSandbox {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(gate.clone());
         gate
+    }
+
+    /// Holds only the next status change (a slow answer for one request: later ones go
+    /// through at once) until the returned gate is opened.
+    pub fn hold_next_status_change(&self) -> Arc<crate::gate::Gate> {
+        self.shared
+            .status_gate_once
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.hold_status_changes()
     }
 
     /// The JWKS URL of the key the bucket's pushes are signed with (the bridge's

@@ -287,11 +287,17 @@ async fn organization(State(shared): State<Shared>) -> Response {
 /// `POST /apps/api/v1/agent_statuses`: one result per agent; a move to or from a system status
 /// is refused for that agent with a message.
 async fn set_agent_statuses(State(shared): State<Shared>, body: Bytes) -> Response {
-    let gate = shared
-        .status_gate
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let gate = {
+        let mut slot = shared.status_gate.lock().unwrap_or_else(|p| p.into_inner());
+        if shared
+            .status_gate_once
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            slot.take()
+        } else {
+            slot.clone()
+        }
+    };
     if let Some(gate) = gate {
         gate.pass().await;
     }
