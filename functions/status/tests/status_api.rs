@@ -855,12 +855,15 @@ async fn r_s_6_r_s_8_tab_clocks_that_are_off_neither_drop_nor_block_changes() {
     let (_, body) = change(&rig, "tab-2", &other["lease_token"], "K4", right, right).await;
     assert_eq!(body["outcome"], "applied", "{body}");
     assert_eq!(ccai_status(&rig), "Lunch");
-    // Six minutes off: refused, saying why.
+    // Six minutes off: not blocked (review L1), taken in the order it arrived.
     let off = UnixMillis(now.0 + 360_000);
     let (status, body) = change(&rig, "tab-2", &other["lease_token"], "K3", off, now).await;
-    assert_eq!(status, 400);
-    assert!(body["error"].as_str().unwrap().contains("clock"), "{body}");
-    assert_settled_on(&rig, "K4").await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("applied")),
+        "{body}"
+    );
+    assert_settled_on(&rig, "K3").await;
 }
 
 // ---- Issue 13: random schedules for one agent, checked after quiescence ----
@@ -1080,4 +1083,68 @@ async fn finding_12_r_s_5_a_stale_effect_landing_after_a_newer_one_is_corrected(
     assert_eq!(first["outcome"], "superseded", "{first}");
     assert_eq!(ccai_status(&rig), "Available", "the newer choice stands");
     assert_settled_on(&rig, "K1").await;
+}
+
+/// Review L1 (events.md §3): a tab whose clock is two hours slow is not blocked; its changes
+/// are taken at the server's time, and the next one still follows the first.
+#[tokio::test]
+async fn l1_r_s_1_a_tab_with_a_drifted_clock_still_syncs() {
+    let rig = rig().await;
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    let token = &lease["lease_token"];
+    let slow = |at: UnixMillis| UnixMillis(at.0 - 2 * 3600 * 1000);
+    let (status, body) = change(&rig, "tab-1", token, "K3", slow(now), now).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("applied")),
+        "{body}"
+    );
+    assert_eq!(ccai_status(&rig), "Break");
+    let later = now.plus(Duration::from_secs(5));
+    let (status, body) = change(&rig, "tab-1", token, "K1", slow(later), later).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("applied")),
+        "{body}"
+    );
+    assert_eq!(ccai_status(&rig), "Available");
+}
+
+/// Review L4 (R-S-2): CCAI refuses the change for good — the mapped status was renamed in CCAI
+/// since the mapping was saved (400 "Status not found"). The agent is told, and the scheduled
+/// run does not send it again every minute; a 503 would be retried.
+#[tokio::test]
+async fn l4_r_s_2_a_permanent_ccai_refusal_is_shown_and_not_retried() {
+    let rig = rig().await;
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    rig.ccai.change(|w| w.statuses.retain(|s| s != "Break"));
+    let (status, body) = change(&rig, "tab-1", &lease["lease_token"], "K3", now, now).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("failed")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("not retried"),
+        "{body}"
+    );
+    let posts = || {
+        rig.ccai
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/agent_statuses"))
+            .count()
+    };
+    let before = posts();
+    for minute in 1..=3u64 {
+        rig.api
+            .service
+            .reconcile_agent(&rig.email, now.plus(Duration::from_secs(60 * minute)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(posts(), before, "not sent again");
+    assert_eq!(ccai_status(&rig), "Available");
 }

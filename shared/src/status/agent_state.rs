@@ -58,6 +58,10 @@ pub struct Choice {
     /// When it was made (server time when the server made it).
     pub chosen_at: UnixMillis,
     pub source: ChoiceSource,
+    /// The tab's clock was too far off to order by: the choice comes after everything its
+    /// holding chose before (arrival order, review L1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_arrival: bool,
 }
 
 impl Choice {
@@ -132,11 +136,15 @@ pub enum Outcome {
         seq: u64,
         reason: String,
     },
-    /// The platform refused or failed; the scheduled run tries again.
+    /// The platform failed; the scheduled run tries again — unless it refused for good (a 4xx:
+    /// a status renamed since the mapping was saved, say), which retrying cannot change: then
+    /// it is settled and shown until the agent chooses again (review L4).
     Failed {
         seq: u64,
         ccai_status: String,
         message: String,
+        #[serde(default)]
+        permanent: bool,
     },
     Unmapped {
         seq: u64,
@@ -166,7 +174,12 @@ impl Outcome {
     pub fn settled(&self) -> bool {
         !matches!(
             self,
-            Outcome::Pending { .. } | Outcome::Failed { .. } | Outcome::InProgress { .. }
+            Outcome::Pending { .. }
+                | Outcome::Failed {
+                    permanent: false,
+                    ..
+                }
+                | Outcome::InProgress { .. }
         )
     }
 
@@ -180,7 +193,14 @@ impl Outcome {
             Outcome::IgnoredOffline { .. } => "ignored: agent offline".into(),
             Outcome::AlreadyThere { ccai_status, .. } => format!("already {ccai_status}"),
             Outcome::Superseded { reason, .. } => format!("superseded by {reason}"),
-            Outcome::Failed { message, .. } => format!("failed: {message}, will retry"),
+            Outcome::Failed {
+                message,
+                permanent: false,
+                ..
+            } => format!("failed: {message}, will retry"),
+            Outcome::Failed { message, .. } => {
+                format!("failed: {message}; not retried (check the status mapping)")
+            }
             Outcome::Unmapped {
                 kustomer_status_id, ..
             } => format!("Kustomer status {kustomer_status_id} is not mapped"),
@@ -201,6 +221,13 @@ impl AgentState {
     /// Records `choice` as the desired one unless a later choice is there already; answers
     /// whether it is (now) the desired one.
     pub fn offer(&mut self, mut choice: Choice) -> Offer {
+        if let Some(current) = &self.desired
+            && choice.by_arrival
+            && choice.holder == current.holder
+            && choice.kustomer_status_id != current.kustomer_status_id
+        {
+            choice.order_at = choice.order_at.max(current.order_at + 1);
+        }
         if let Some(current) = &self.desired {
             if choice.is_repeat_of(current) {
                 return Offer::Repeat;
@@ -249,6 +276,7 @@ mod tests {
             order_at,
             chosen_at: UnixMillis(order_at),
             source: ChoiceSource::Tab,
+            by_arrival: false,
         }
     }
 
@@ -279,6 +307,7 @@ mod tests {
             seq: 1,
             ccai_status: "Lunch".into(),
             message: "CCAI answered 503".into(),
+            permanent: false,
         };
         assert_eq!(failed.describe(), "failed: CCAI answered 503, will retry");
         assert!(!failed.settled());

@@ -139,7 +139,8 @@ enum Made {
     Set,
     /// Refused for the agent (it entered a session meanwhile).
     Refused,
-    Failed(String),
+    /// Failed; `true` when retrying cannot help (a 4xx).
+    Failed(String, bool),
 }
 
 /// Rounds of read–decide–write before a converge gives up for now (each lost round means
@@ -394,6 +395,7 @@ impl StatusService {
             order_at: 0,
             chosen_at: now,
             source: ChoiceSource::Login,
+            by_arrival: false,
         };
         match self
             .converge(email, profile, &Actor::tab(lease), Some(choice), now, None)
@@ -451,15 +453,20 @@ impl StatusService {
         if change.email.trim().is_empty() {
             return Err(StatusError::Invalid("email is required".into()));
         }
-        let changed_at = millis(&change.changed_at);
-        let skew = (changed_at.0 - now.0).unsigned_abs();
-        if skew > MAX_CLOCK_SKEW.as_millis() as u64 {
-            return Err(StatusError::Invalid(format!(
-                "changed_at is {} s from the server's clock (more than {} minutes): check this computer's clock",
-                skew / 1000,
-                MAX_CLOCK_SKEW.as_secs() / 60
-            )));
-        }
+        // A tab whose clock is far off (a drifted VDI) is never blocked (events.md §3): its
+        // change is taken at the server's time instead (review L1).
+        let reported = millis(&change.changed_at);
+        let skew = (reported.0 - now.0).unsigned_abs();
+        let by_arrival = skew > MAX_CLOCK_SKEW.as_millis() as u64;
+        let changed_at = if by_arrival {
+            tracing::warn!(
+                skew_s = skew / 1000,
+                "the tab's clock is far from the server's; its change is taken at server time"
+            );
+            now
+        } else {
+            reported
+        };
         let profile = self.profile(&change.email, now).await?;
         let lease = Lease {
             resource: ItemKey::agent_lease(&change.email),
@@ -474,6 +481,7 @@ impl StatusService {
             order_at: changed_at.0,
             chosen_at: changed_at,
             source: ChoiceSource::Tab,
+            by_arrival,
         };
         let outcome = self
             .converge(
@@ -670,7 +678,10 @@ impl StatusService {
                         .set_agent_status(&target, &[profile.ccai_agent_id])
                         .await
                     {
-                        Err(err) => Made::Failed(err.to_string()),
+                        Err(err) => {
+                            let permanent = !crate::Retryable::is_retryable(&err);
+                            Made::Failed(err.to_string(), permanent)
+                        }
                         Ok(results) => match results.iter().find(|r| !r.applied()) {
                             // The agent entered a session between our read and the change.
                             Some(refused) => {
@@ -746,10 +757,11 @@ impl StatusService {
                     ccai_status: target.to_owned(),
                     since: now,
                 },
-                Made::Failed(message) => Outcome::Failed {
+                Made::Failed(message, permanent) => Outcome::Failed {
                     seq,
                     ccai_status: target.to_owned(),
                     message: message.clone(),
+                    permanent: *permanent,
                 },
             };
             if current {
