@@ -104,9 +104,21 @@ async fn storage_notification(
     let pushed = match parse_push(body_bytes(&request)) {
         Ok(pushed) => pushed,
         Err(err) => {
+            // A verified push that cannot be read is acknowledged (Pub/Sub would redeliver any
+            // other answer until its retention ends, review L8) and kept for the admin
+            // (`GET /admin/rejected`), naming the field.
+            let raw = serde_json::from_slice::<Value>(body_bytes(&request)).ok();
+            let (_, failed) = reject(api, 0, &err, raw.as_ref(), now).await;
+            if let Some(store) = failed {
+                tracing::error!(error = %store, "malformed push not kept; Pub/Sub redelivers it");
+                return json_answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": "not stored; retry"}),
+                );
+            }
             return json_answer(
-                StatusCode::BAD_REQUEST,
-                json!({"error": err.to_string(), "field": err.field}),
+                StatusCode::OK,
+                json!({"ignored": err.to_string(), "field": err.field}),
             );
         }
     };

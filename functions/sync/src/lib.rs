@@ -74,7 +74,14 @@ enum MetadataFile {
     /// There, but its content names another session (its `id`, or call against chat): never
     /// used, and said in the session's status (ccai-api.md §3, 2026-12-03).
     Contradicts(String),
+    /// The generation read before: nothing new (a look for a rewrite).
+    Unchanged,
 }
+
+/// How long a metadata file that was read is looked at again for a rewrite no push announces
+/// (the survey's answer rewrites it, ccai-api.md §3), and when the first of those looks comes.
+const METADATA_REWRITE_WATCH: Duration = Duration::from_secs(2 * 3600);
+const METADATA_REWRITE_FIRST_LOOK: Duration = Duration::from_secs(5 * 60);
 
 /// The session's metadata file, once the session has ended: read when it is there (the pushed
 /// object, where a push said, or the flat name), else waited for (the scheduled look brings
@@ -101,14 +108,42 @@ async fn session_metadata(
         now,
     )
     .await?;
-    let Some((name, _)) = found else {
+    let Some((name, stored)) = found else {
         awaited::await_file(api.store.as_ref(), session, AwaitedFile::Metadata, now).await?;
         return Ok(MetadataFile::Absent);
     };
+    // The generation read last (`SESSION#…/METADATA`): a look that finds it again is done.
+    let progress = awaited::progress_key(session, AwaitedFile::Metadata);
+    let generation = stored.generation.clone().unwrap_or_default();
+    let read_before = api.store.get(&progress, now).await?;
+    if hints::is_look(&trigger.hint)
+        && read_before
+            .as_ref()
+            .is_some_and(|p| p.body["generation"] == generation.as_str())
+    {
+        return Ok(MetadataFile::Unchanged);
+    }
     let bytes = read_whole(storage.as_ref(), &name, MAX_METADATA_BYTES)
         .await
         .map_err(SyncError::Storage)?;
-    awaited::file_found(api.store.as_ref(), session, AwaitedFile::Metadata).await?;
+    if read_before.is_none_or(|p| p.body["generation"] != generation.as_str()) {
+        api.store
+            .put(&Item::new(
+                progress,
+                serde_json::json!({"generation": generation, "name": name, "read_at": now.to_iso()}),
+            ))
+            .await?;
+    }
+    // Looked at again for a while: a rewrite without a push is read too (review L5).
+    awaited::watch_for_rewrite(
+        api.store.as_ref(),
+        session,
+        AwaitedFile::Metadata,
+        METADATA_REWRITE_FIRST_LOOK,
+        now.plus(METADATA_REWRITE_WATCH),
+        now,
+    )
+    .await?;
     let Some(metadata) = parse_metadata(&bytes) else {
         tracing::warn!("metadata file is not a JSON object; ignored");
         return Ok(MetadataFile::Absent);
@@ -308,6 +343,9 @@ async fn apply(
             MetadataFile::Absent => {
                 return Ok(RecordOutcome::Skipped("metadata file not there yet".into()));
             }
+            MetadataFile::Unchanged => {
+                return Ok(RecordOutcome::Skipped("metadata file unchanged".into()));
+            }
             found => metadata = Some(found),
         }
     }
@@ -331,7 +369,7 @@ async fn apply(
     };
     let mut view = match &metadata {
         MetadataFile::Read(metadata) => view.with_metadata(Some(metadata)),
-        MetadataFile::Absent | MetadataFile::Contradicts(_) => view,
+        MetadataFile::Absent | MetadataFile::Contradicts(_) | MetadataFile::Unchanged => view,
     };
     if let MetadataFile::Contradicts(why) = metadata {
         view.metadata_refused = Some(why);

@@ -780,6 +780,102 @@ async fn r_u_7_r_u_8_r_u_10_the_metadata_file_adds_smart_actions_and_the_comment
     );
 }
 
+/// Review L5 (R-E-6, R-U-10): without a storage push, a rewritten metadata file is still read —
+/// the scheduled look watches a file it read for a while. A look that finds the same generation
+/// costs no Manager API call; the look after the rewrite adds the survey's comment, once.
+#[tokio::test]
+async fn l5_r_e_6_a_rewrite_without_a_push_is_found_by_the_scheduled_look() {
+    use bridge_shared::storage::awaited::look_for_files;
+    const MINUTE: Duration = Duration::from_secs(60);
+    let rig = rig_with(
+        Arc::new(EmbeddedStore::new()),
+        CcaiSandboxOptions {
+            file_delays: FileDelays {
+                metadata_rewrite: Some(30 * MINUTE),
+                ..FileDelays::default()
+            },
+            ..CcaiSandboxOptions::default()
+        },
+    )
+    .await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108951").await;
+    driver.csat("call", call.session_id, 5, Some("Solved at once"));
+    rig.deliver(&call).await;
+    let conversation = rig.conversation_of(&call);
+    let comments = || {
+        rig.notes_on(&conversation.id)
+            .iter()
+            .filter(|n| {
+                n.text("body")
+                    .is_some_and(|b| b.starts_with("Customer comment"))
+            })
+            .count()
+    };
+    assert_eq!(comments(), 0, "the first file has no comment");
+    let store = rig.api.store.as_ref();
+    let calls_read = || {
+        rig.platforms
+            .ccai
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains(&format!("/calls/{}", call.session_id)))
+            .count()
+    };
+    let look = |at: bridge_shared::UnixMillis| async move {
+        look_for_files(store, MINUTE, 24 * 60 * MINUTE, at)
+            .await
+            .unwrap()
+    };
+    let t0 = UnixMillis::now();
+    let first = look(t0.plus(6 * MINUTE)).await;
+    assert_eq!(first.looked, 1, "the read file is watched");
+    let trigger = |attempt: u32| {
+        bridge_shared::store::ItemKey::inbox(&format!(
+            "look-call-{}-metadata-{attempt}",
+            call.session_id
+        ))
+    };
+    let rig = &rig;
+    let deliver = |key: bridge_shared::store::ItemKey, at: bridge_shared::UnixMillis| async move {
+        let item = store
+            .get(&key, at)
+            .await
+            .unwrap()
+            .expect("the look's trigger");
+        let batch = bridge_tests::stream_support::inserts(
+            &[item],
+            rig.sequence.fetch_add(1, Ordering::SeqCst),
+        );
+        assert!(
+            handle(&rig.api, batch, at)
+                .await
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
+    };
+    let before = calls_read();
+    deliver(trigger(0), t0.plus(6 * MINUTE)).await;
+    assert_eq!(
+        calls_read(),
+        before,
+        "the same generation: no Manager API call"
+    );
+    // The survey's answer rewrites the file (no push); the next look reads it.
+    rig.platforms.ccai.advance_files(31 * MINUTE);
+    rig.platforms.ccai.publish_due().await.unwrap();
+    let second = look(t0.plus(40 * MINUTE)).await;
+    assert_eq!(second.looked, 1);
+    deliver(trigger(1), t0.plus(40 * MINUTE)).await;
+    assert_eq!(comments(), 1);
+    // The watch ends quietly: no "no file" outcome.
+    let last = look(t0.plus(3 * 60 * MINUTE)).await;
+    assert!(last.given_up.is_empty(), "{last:?}");
+    assert_eq!(last.waiting, 0);
+}
+
 /// R-E-2 with R-D-1, R-D-2, R-U-7, R-U-8, R-U-10, R-U-11 and the wrap-up: every session note
 /// and the session message lose their answer once (Kustomer applied the write, the bridge never
 /// heard), and with one attempt per request each loss ends the pass, as an invocation that

@@ -270,14 +270,16 @@ impl SessionView {
         self
     }
 
-    /// When the session started (UTC), for dated object keys; now when the platform gave no
-    /// readable time.
+    /// When the session started (UTC), for dated object keys: its start, else its end, else
+    /// the epoch — never the clock, so a retry on another day opens the same key (R-R-2,
+    /// review L7).
     pub fn started(&self) -> chrono::DateTime<chrono::Utc> {
-        self.started_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        [self.started_at.as_deref(), self.ended_at.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&chrono::Utc))
-            .unwrap_or_else(chrono::Utc::now)
+            .unwrap_or(chrono::DateTime::UNIX_EPOCH)
     }
 
     pub fn external_id(&self) -> String {
@@ -303,4 +305,20 @@ pub async fn kept_ese_item(
     Ok(item
         .and_then(|item| crate::ese::KeptEse::from_stored(item.body, item.version))
         .map(|kept| kept.item))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn l7_r_r_2_a_sessions_object_date_never_follows_the_clock() {
+        let call: Call = serde_json::from_value(serde_json::json!({"id": 7, "status": "finished",
+            "ends_at": "2026-12-02T10:07:40Z"}))
+        .unwrap_or_default();
+        let view = SessionView::from(&call);
+        assert_eq!(view.started().to_rfc3339(), "2026-12-02T10:07:40+00:00");
+        let bare = SessionView::from(&Call::default());
+        assert_eq!(bare.started(), chrono::DateTime::UNIX_EPOCH);
+    }
 }

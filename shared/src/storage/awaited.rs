@@ -55,6 +55,10 @@ pub struct Wait {
     pub since: i64,
     pub attempt: u32,
     pub next_at: i64,
+    /// A file found already, watched for a rewrite until then (ms): the wait then ends
+    /// quietly, not as "no file" (review L5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite_until: Option<i64>,
 }
 
 /// Where a session's file records its progress (`SESSION#<kind>#<id>/RECORDING`, …), and a wait
@@ -94,12 +98,42 @@ pub async fn await_file(
         since: now.0,
         attempt: 0,
         next_at: now.0,
+        rewrite_until: None,
     };
     let key = key(session, file);
     let body = serde_json::to_value(&wait).map_err(|e| malformed(&key, e))?;
     match store.put_if_absent(&Item::new(key, body), now).await? {
         PutOutcome::Written | PutOutcome::Kept(_) => Ok(()),
     }
+}
+
+/// A file that was found is looked at again for a while, for a rewrite (a new generation)
+/// that no push announces: the metadata file is rewritten when the survey's answer comes
+/// (ccai-api.md §3). Looks start after `first_look`; the watch ends quietly at `until`.
+pub async fn watch_for_rewrite(
+    store: &dyn StateStore,
+    session: &SessionRef,
+    file: AwaitedFile,
+    first_look: Duration,
+    until: UnixMillis,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let key = key(session, file);
+    if let Some(existing) = store.get(&key, now).await?
+        && existing.body.get("rewrite_until").is_some()
+    {
+        return Ok(());
+    }
+    let wait = Wait {
+        session: session.clone(),
+        file,
+        since: now.0,
+        attempt: 0,
+        next_at: now.plus(first_look).0,
+        rewrite_until: Some(until.0),
+    };
+    let body = serde_json::to_value(&wait).map_err(|e| malformed(&key, e))?;
+    store.put(&Item::new(key, body)).await
 }
 
 /// Whether `session` is waiting for `file` (how a push of `metadata-{id}.json`, whose name does
@@ -153,6 +187,10 @@ pub async fn look_for_files(
     for item in store.list_partition(PARTITION, now).await? {
         let mut wait: Wait =
             serde_json::from_value(item.body.clone()).map_err(|e| malformed(&item.key, e))?;
+        if wait.rewrite_until.is_some_and(|until| now.0 > until) {
+            store.delete(&item.key).await?;
+            continue;
+        }
         summary.waiting += 1;
         if wait.next_at > now.0 {
             continue;
@@ -163,7 +201,7 @@ pub async fn look_for_files(
             wait.session.kind.as_str(),
             wait.session.id
         );
-        if now.0 - wait.since > deadline.as_millis() as i64 {
+        if wait.rewrite_until.is_none() && now.0 - wait.since > deadline.as_millis() as i64 {
             let progress = progress_key(&wait.session, wait.file);
             let reason = format!(
                 "no {} in external storage {} hours after the session ended",
@@ -198,7 +236,13 @@ pub async fn look_for_files(
         };
         let inbox = inbox_item(&trigger, now).map_err(|e| malformed(&item.key, e))?;
         store.put_if_absent(&inbox, now).await?;
-        wait.next_at = now.0 + interval(base, wait.attempt).as_millis() as i64;
+        // A watch for a rewrite looks less often: a handful of looks over its window.
+        let every = if wait.rewrite_until.is_some() {
+            base.saturating_mul(15)
+        } else {
+            base
+        };
+        wait.next_at = now.0 + interval(every, wait.attempt).as_millis() as i64;
         wait.attempt += 1;
         let body = serde_json::to_value(&wait).map_err(|e| malformed(&item.key, e))?;
         store.put(&Item::new(item.key.clone(), body)).await?;
