@@ -146,6 +146,16 @@ impl ClickToCall {
                 ..Default::default()
             })
             .await?;
+        // The call's session is placed under the clicked customer, not one found by number
+        // (review L6): remembered by the call's id when CCAI gives it.
+        if let OutboundCallOutcome::Created(call) = &outcome {
+            let clicked = crate::store::Item::new(
+                clicked_key(call.id),
+                serde_json::json!({"customer_id": customer_id, "conversation_id": conversation_id}),
+            )
+            .expiring_at(now.plus(std::time::Duration::from_secs(14 * 24 * 3600)));
+            self.store.put(&clicked).await?;
+        }
         tracing::info!(
             created = matches!(outcome, OutboundCallOutcome::Created(_)),
             with_ticket = conversation_id.is_some(),
@@ -165,6 +175,11 @@ impl ClickToCall {
             OutboundCallOutcome::Refused { message } => ClickOutcome::Refused { message },
         })
     }
+}
+
+/// Where click-to-call records the customer a call was placed for (`SESSION#call#<id>/CLICKED`).
+pub fn clicked_key(call_id: u64) -> crate::store::ItemKey {
+    crate::store::ItemKey::new(format!("SESSION#call#{call_id}"), "CLICKED")
 }
 
 fn nonempty(value: &Option<String>) -> Option<&str> {

@@ -221,3 +221,51 @@ async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
         .await;
     assert_eq!(status, 400, "CCAI's own refusal of an unknown agent");
 }
+
+/// Review L6 (R-C2C-4, R-K-1): the agent clicks a number of a customer whose profile holds it
+/// in another format (not E.164, so a lookup by number finds nobody), with no open
+/// conversation. The call's session is placed under the clicked customer: no duplicate
+/// customer appears.
+#[tokio::test]
+async fn l6_r_c2c_4_the_call_is_placed_under_the_clicked_customer() {
+    let rig = rig().await;
+    let clicked = rig
+        .platforms
+        .kustomer_client
+        .create_customer(&bridge_shared::kustomer::requests::NewCustomer {
+            name: Some("Jo".into()),
+            phones: vec![bridge_shared::kustomer::requests::NewPhone {
+                kind: Some("mobile".into()),
+                phone: "+16502530001".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    // An agent edited the number in Kustomer's own format.
+    rig.platforms.kustomer.inspect_mut(|w| {
+        if let Some(c) = w.customers.iter_mut().find(|c| c.id == clicked) {
+            c.attributes.insert(
+                "phones".into(),
+                json!([{"type": "mobile", "phone": "(650) 253-0001"}]),
+            );
+        }
+    });
+    let (status, answer) = rig
+        .click(json!({"agent_email": rig.email, "phone": "(650) 253-0001", "customer_id": clicked}))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let customers = || rig.platforms.kustomer.inspect(|w| w.customers.len());
+    let before = customers();
+    let conversation = rig
+        .sync_call(answer["call_id"].as_u64().unwrap())
+        .await
+        .unwrap();
+    let customer = rig.platforms.kustomer.inspect(|w| {
+        w.find("conversation", &conversation)
+            .and_then(|c| c.related("customer").map(str::to_owned))
+    });
+    assert_eq!(customer.as_deref(), Some(clicked.as_str()));
+    assert_eq!(customers(), before, "no duplicate customer");
+}

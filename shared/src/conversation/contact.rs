@@ -402,9 +402,12 @@ impl ContactSync<'_> {
                 // Nothing identifies the customer yet: a poll may come before the ESE item
                 // that carries the caller's number (or before the metadata file). Not a
                 // failure: the session waits for a trigger that knows more (level-triggered).
-                let Some((id, resolved, unknown_caller)) =
-                    self.customer(view, &caller, now).await?
-                else {
+                let clicked = self.clicked_customer(view, now).await?;
+                let resolved = match clicked {
+                    Some(id) => Some((id, Resolved::Found, None)),
+                    None => self.customer(view, &caller, now).await?,
+                };
+                let Some((id, resolved, unknown_caller)) = resolved else {
                     let reason = "the caller's number or an SDK identifier";
                     outcome.waiting_for = Some(reason.into());
                     // Said once, with when it began (a write only when it changes).
@@ -916,6 +919,36 @@ impl ContactSync<'_> {
                 Ok(Some((customer.id, Resolved::Created, Some(raw.clone()))))
             }
             None => Ok(None),
+        }
+    }
+
+    /// The customer an agent clicked to call from (R-C2C-4, review L6): the one click-to-call
+    /// recorded for the call, else the customer of the conversation it named as the call's
+    /// ticket — never a customer found by the number, which Kustomer may hold in another
+    /// format (a duplicate customer).
+    async fn clicked_customer(
+        &self,
+        view: &SessionView,
+        now: UnixMillis,
+    ) -> Result<Option<String>, ContactError> {
+        if view.facts.origin != Origin::Outbound {
+            return Ok(None);
+        }
+        if let Some(clicked) = self
+            .store
+            .get(&crate::click_to_call::clicked_key(view.id), now)
+            .await?
+            && let Some(customer) = clicked.body["customer_id"].as_str()
+        {
+            return Ok(Some(customer.to_owned()));
+        }
+        let Some(ticket) = &view.ticket else {
+            return Ok(None);
+        };
+        match self.kustomer.conversation(ticket).await {
+            Ok(conversation) => Ok(conversation.customer_id().map(str::to_owned)),
+            Err(KustomerError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
         }
     }
 
