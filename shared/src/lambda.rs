@@ -85,8 +85,11 @@ where
         move |event: lambda_http::lambda_runtime::LambdaEvent<crate::stream::StreamEvent>| {
             let api = api.clone();
             let id = crate::telemetry::correlation_id(Some(&event.context.request_id));
+            // Everything the batch runs sees the invocation's deadline (finding 8).
+            let deadline = crate::deadline::from_context(event.context.deadline);
             async move {
-                Ok::<_, lambda_http::Error>(handle(api, event.payload, UnixMillis::now()).await?)
+                let work = handle(api, event.payload, UnixMillis::now());
+                Ok::<_, lambda_http::Error>(crate::deadline::within(deadline, work).await?)
             }
             .instrument(crate::telemetry::event_span(&id))
         },

@@ -19,6 +19,7 @@ pub mod coldstart;
 pub mod config;
 pub mod conversation;
 pub mod custom_fields;
+pub mod deadline;
 pub mod ese;
 pub mod events;
 pub mod http;

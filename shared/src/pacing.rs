@@ -15,8 +15,9 @@ use std::time::Duration;
 /// Something that makes a request wait its turn.
 #[async_trait]
 pub trait Pacer: Send + Sync {
-    /// Returns when the caller may send one request.
-    async fn pace(&self);
+    /// Returns when the caller may send one request: `true`, or `false` when its turn comes
+    /// after the invocation's deadline (finding 8) and the request must not be sent.
+    async fn pace(&self) -> bool;
 }
 
 /// One platform's requests, spaced `interval` apart across every process.
@@ -43,7 +44,7 @@ const SLACK: Duration = Duration::from_millis(40);
 
 #[async_trait]
 impl Pacer for SharedPacer {
-    async fn pace(&self) {
+    async fn pace(&self) -> bool {
         for _ in 0..3 {
             match self
                 .store
@@ -55,20 +56,26 @@ impl Pacer for SharedPacer {
                     let now = UnixMillis::now();
                     if start >= now {
                         crate::metrics::count("PacingWaits", 1);
-                        tokio::time::sleep(now.until(start)).await;
-                        return;
+                        let wait = now.until(start);
+                        if !crate::deadline::allows(wait + std::time::Duration::from_secs(1)) {
+                            tracing::warn!("pacing slot beyond the invocation's deadline");
+                            return false;
+                        }
+                        tokio::time::sleep(wait).await;
+                        return true;
                     }
                     if start.until(now) <= SLACK {
-                        return;
+                        return true;
                     }
                 }
                 // The table is out of reach: the request goes unpaced rather than not at all
                 // (a 429 is still waited out); the next one tries the schedule again.
                 Err(err) => {
                     tracing::warn!(error = %err, "shared pacing unavailable; request not paced");
-                    return;
+                    return true;
                 }
             }
         }
+        true
     }
 }

@@ -89,6 +89,7 @@ async fn main() {
             order_at: change.changed_at.timestamp_millis(),
             chosen_at: UnixMillis(change.changed_at.timestamp_millis()),
             source: ChoiceSource::Tab,
+            by_arrival: false,
         });
         assert_eq!(offered, Offer::Taken);
         let Decision::Apply(target) = decide(&change.status_id, &mapping, &view) else {

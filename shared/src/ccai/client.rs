@@ -78,10 +78,14 @@ impl CcaiClient {
         request.basic_auth(&self.user, Some(self.password.expose()))
     }
 
-    pub(super) async fn throttle(&self) {
+    /// Waits for the request's turn; `false` when it comes after the invocation's deadline.
+    pub(super) async fn throttle(&self) -> bool {
         match &self.pacer {
             Some(pacer) => pacer.pace().await,
-            None => self.limiter.acquire().await,
+            None => {
+                self.limiter.acquire().await;
+                true
+            }
         }
     }
 
@@ -107,7 +111,11 @@ impl CcaiClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, CcaiError> {
-        self.throttle().await;
+        if !self.throttle().await {
+            return Err(CcaiError::RateLimited {
+                operation: operation.into(),
+            });
+        }
         let mut request = self
             .authorise(self.http.request(method.clone(), self.url(path)))
             .header("accept", "application/json");

@@ -276,7 +276,12 @@ impl ContactSync<'_> {
                 Ok(_) => None,
             };
             match pause {
-                Some(pause) if pauses < MAX_RATE_PAUSES => {
+                // Never waited out past the invocation's deadline (finding 8): the pass fails
+                // in time for the failure policy instead.
+                Some(pause)
+                    if pauses < MAX_RATE_PAUSES
+                        && crate::deadline::allows(pause + crate::stream::RECORD_MARGIN) =>
+                {
                     tracing::info!(
                         pause_ms = pause.as_millis() as u64,
                         "Kustomer rate limit: lock released while waiting"

@@ -171,8 +171,14 @@ impl KustomerClient {
 
     /// One attempt: send, read, map the status.
     async fn attempt(&self, call: &Call) -> Result<Bytes, KustomerError> {
-        if let Some(pacer) = &self.pacer {
-            pacer.pace().await;
+        if let Some(pacer) = &self.pacer
+            && !pacer.pace().await
+        {
+            // Its turn comes after the invocation's deadline: not sent (finding 8).
+            return Err(KustomerError::RateLimited {
+                operation: call.operation.into(),
+                reset_at: None,
+            });
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let mut request = self

@@ -69,3 +69,49 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::EmbeddedStore;
+
+    /// Review finding 8: work handed the batch's start time 90 s ago claims at the clock's
+    /// time, so its 60 s claim still protects it from a second worker now.
+    #[tokio::test]
+    async fn finding_8_a_claim_taken_late_in_a_batch_is_not_born_expired() {
+        let store = EmbeddedStore::new();
+        let batch_start = UnixMillis(UnixMillis::now().0 - 90_000);
+        let minute = Duration::from_secs(60);
+        let gate = tokio::sync::Notify::new();
+        let first = run_once(
+            &store,
+            "transcript#1",
+            batch_start,
+            minute,
+            minute,
+            || async {
+                gate.notified().await;
+                Ok::<_, StoreError>(())
+            },
+        );
+        let second = async {
+            tokio::task::yield_now().await;
+            let again = run_once(
+                &store,
+                "transcript#1",
+                UnixMillis::now(),
+                minute,
+                minute,
+                || async { Ok::<_, StoreError>(()) },
+            )
+            .await
+            .unwrap();
+            gate.notify_one();
+            again
+        };
+        let (first, second) = tokio::join!(first, second);
+        assert_eq!(first.unwrap(), Once::Ran(()));
+        assert_eq!(second, Once::InProgressElsewhere);
+    }
+}

@@ -41,6 +41,9 @@ pub enum BatchError {
     Unreportable { event_id: String, reason: String },
 }
 
+/// The least time left for a record to be started: a pass is a few platform calls.
+pub const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Processes `records` with `handle`, at most `concurrency` sessions at a time.
 pub async fn process_batch<'a, G, H, Fut, E>(
     records: &'a [EventRecord],
@@ -69,6 +72,12 @@ where
                     Some(earlier) => Err(format!(
                         "not attempted: an earlier record of its session failed ({earlier})"
                     )),
+                    // Too little of the invocation left to start it: reported failed now, so
+                    // Lambda retries it (and the session's later records, in order) rather
+                    // than timing the whole batch out (finding 8).
+                    None if !crate::deadline::allows(RECORD_MARGIN) => {
+                        Err("not started: the invocation's time is nearly up".into())
+                    }
                     None => handle(record).await.map_err(|err| err.to_string()),
                 };
                 if let Err(reason) = &outcome {
@@ -147,6 +156,27 @@ mod tests {
             .iter()
             .map(|f| f.item_identifier.clone().unwrap())
             .collect()
+    }
+
+    /// Review finding 8: with little of the invocation left, records are not started; each is
+    /// reported failed (Lambda retries them) before the deadline instead of the whole batch
+    /// timing out.
+    #[tokio::test]
+    async fn finding_8_records_are_not_started_past_the_invocations_deadline() {
+        let records = vec![record(1, "a"), record(2, "b")];
+        let attempted = Mutex::new(0);
+        let soon = crate::UnixMillis::now().plus(RECORD_MARGIN / 2);
+        let (response, summary) = crate::deadline::within(
+            Some(soon),
+            process_batch(&records, 4, session, |_| {
+                *attempted.lock().unwrap() += 1;
+                async { Ok::<_, &str>(RecordOutcome::Applied) }
+            }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(failed_ids(&response), vec!["1", "2"]);
+        assert_eq!((summary.failed, *attempted.lock().unwrap()), (2, 0));
     }
 
     #[tokio::test]

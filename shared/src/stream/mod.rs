@@ -18,7 +18,7 @@ pub mod worker;
 
 pub use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord as StreamRecord};
 pub use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-pub use batch::{BatchError, BatchSummary, RecordOutcome, process_batch};
+pub use batch::{BatchError, BatchSummary, RECORD_MARGIN, RecordOutcome, process_batch};
 pub use inbox::{InboxError, inbox_event, inbox_type};
 pub use wire::ChangeRecord;
 pub use worker::handle_inbox_batch;
