@@ -14,11 +14,14 @@ tokio::task_local! {
     static DEADLINE: UnixMillis;
 }
 
-/// Runs `work` with `deadline` (none: no limit, as in tests and the local host by default).
+/// Runs `work` with `deadline` (none: no limit, as in tests and the local host by default);
+/// inside another deadline, the earlier of the two holds.
 pub async fn within<F: Future>(deadline: Option<UnixMillis>, work: F) -> F::Output {
-    match deadline {
-        Some(at) => DEADLINE.scope(at, work).await,
-        None => work.await,
+    let outer = DEADLINE.try_with(|at| *at).ok();
+    match (deadline, outer) {
+        (Some(at), Some(outer)) => DEADLINE.scope(at.min(outer), work).await,
+        (Some(at), None) => DEADLINE.scope(at, work).await,
+        (None, _) => work.await,
     }
 }
 

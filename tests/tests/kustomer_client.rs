@@ -1019,3 +1019,58 @@ async fn r_k_1_concurrent_resolution_of_a_new_phone_creates_one_customer() {
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_eq!(sandbox.inspect(|w| w.customers.len()), 1);
 }
+
+/// Review finding 9: a note is written under the session's lock. Worker A's lease has less time
+/// left than a request needs (it stalled, say, behind a pacing backlog): its note is not sent,
+/// so it can never land after worker B takes the lock over and writes the same note. One note.
+#[tokio::test]
+async fn finding_9_a_write_whose_lock_cannot_cover_it_is_never_sent() {
+    use bridge_shared::conversation::held_lock::HeldLock;
+    use bridge_shared::kustomer::Attempt;
+    use bridge_shared::store::{EmbeddedStore, ItemKey};
+    let sandbox = sandbox(SandboxOptions::default()).await;
+    let client = client(&sandbox);
+    let customer = customer(&client, "+15550104491").await;
+    let conversation_id = client
+        .create_conversation(&conversation(&customer, "ccai-call-91"))
+        .await
+        .unwrap()
+        .id;
+    let store = EmbeddedStore::new();
+    let resource = ItemKey::new("SESSION#call#91", "SYNC_LOCK");
+    let poll = Duration::from_millis(5);
+    let note = NewNote {
+        body: "Customer rating: 5/5".into(),
+        external_id: Some("ccai-call-91-csat".into()),
+        ..Default::default()
+    };
+    // A's lease covers less than SEND_MARGIN: the write stays home.
+    let short = bridge_shared::kustomer::SEND_MARGIN / 2;
+    let a = HeldLock::take(&store, &resource, "a", short, short, poll)
+        .await
+        .unwrap();
+    let sent = a
+        .fenced(client.create_note(&conversation_id, &note, Attempt::First))
+        .await
+        .unwrap();
+    assert!(
+        matches!(sent, Err(KustomerError::NotSent { .. })),
+        "{sent:?}"
+    );
+    assert!(sent.unwrap_err().is_retryable());
+    a.release().await;
+    let b = HeldLock::take(&store, &resource, "b", Duration::from_secs(30), short, poll)
+        .await
+        .unwrap();
+    b.fenced(client.create_note(&conversation_id, &note, Attempt::Repeat))
+        .await
+        .unwrap()
+        .unwrap();
+    let notes = sandbox.inspect(|w| {
+        w.notes
+            .iter()
+            .filter(|n| n.related("conversation") == Some(conversation_id.as_str()))
+            .count()
+    });
+    assert_eq!(notes, 1);
+}

@@ -503,10 +503,12 @@ impl ContactSync<'_> {
             message.custom = values.message.clone();
             let external_id = message.external_id.clone().unwrap_or_default();
             let attempt = self.begin(&key, &mut link, &external_id, lock).await?;
-            let written = self
-                .kustomer
-                .create_message(&conversation_id, &message, attempt)
-                .await?;
+            let written = lock
+                .fenced(
+                    self.kustomer
+                        .create_message(&conversation_id, &message, attempt),
+                )
+                .await??;
             link.begun.retain(|b| *b != external_id);
             link.session_message = true;
             link.message_id = Some(written.id.clone());
@@ -766,17 +768,13 @@ impl ContactSync<'_> {
         external_id: String,
     ) -> Result<(), ContactError> {
         let attempt = self.begin(key, link, &external_id, lock).await?;
-        self.kustomer
-            .create_note(
-                conversation_id,
-                &NewNote {
-                    body: body.to_owned(),
-                    external_id: Some(external_id.clone()),
-                    ..Default::default()
-                },
-                attempt,
-            )
-            .await?;
+        let note = NewNote {
+            body: body.to_owned(),
+            external_id: Some(external_id.clone()),
+            ..Default::default()
+        };
+        lock.fenced(self.kustomer.create_note(conversation_id, &note, attempt))
+            .await??;
         link.begun.retain(|b| *b != external_id);
         Ok(())
     }
@@ -820,9 +818,9 @@ impl ContactSync<'_> {
                 // re-run never takes it for the customer's open one to append to (finding 7).
                 let external_id = view.external_id();
                 let attempt = self.begin(key, link, &external_id, lock).await?;
-                let id = self
-                    .create_conversation(view, customer_id, voicemail, attempt)
-                    .await?;
+                let id = lock
+                    .fenced(self.create_conversation(view, customer_id, voicemail, attempt))
+                    .await??;
                 link.begun.retain(|b| *b != external_id);
                 link.conversation_id = Some(id.clone());
                 link.conversation_created = true;

@@ -88,6 +88,31 @@ impl<'a> HeldLock<'a> {
         }
     }
 
+    /// Runs a guarded write under the lock's fence (finding 9): the lease is renewed first
+    /// (failing when another worker took it), and the write runs with the lease's expiry as its
+    /// deadline, so the Kustomer client sends nothing that could land after the lease ran
+    /// out and another worker took over.
+    pub async fn fenced<F: std::future::Future>(&self, write: F) -> Result<F::Output, LockError> {
+        let lease = self.lease();
+        let renewed = match self
+            .store
+            .renew_lease(&lease, UnixMillis::now(), self.duration)
+            .await
+        {
+            Ok(renewed) => renewed,
+            Err(err @ StoreError::LeaseLost { .. }) => {
+                return Err(LockError::Lost {
+                    resource: lease.resource.to_string(),
+                    reason: err.to_string(),
+                });
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let expires_at = renewed.expires_at;
+        *self.lease.lock().unwrap_or_else(|p| p.into_inner()) = renewed;
+        Ok(crate::deadline::within(Some(expires_at), write).await)
+    }
+
     /// Frees the lock; one left behind expires on its own.
     pub async fn release(self) {
         let lease = self.lease();

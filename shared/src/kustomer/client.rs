@@ -11,6 +11,10 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// The time a request needs before the deadline in force to be sent: the client's request
+/// timeout (`http::HttpSettings`, 10 s) and a margin for an answer in flight.
+pub const SEND_MARGIN: Duration = Duration::from_secs(12);
+
 tokio::task_local! {
     /// Set while the caller holds a lock: a 429 is answered at once instead of waited out.
     static HOLDING_LOCK: ();
@@ -170,15 +174,23 @@ impl KustomerClient {
     }
 
     /// One attempt: send, read, map the status.
+    ///
+    /// (See [`SEND_MARGIN`] for when an attempt is not sent at all.)
     async fn attempt(&self, call: &Call) -> Result<Bytes, KustomerError> {
+        let not_sent = |reason: &str| KustomerError::NotSent {
+            operation: call.operation.into(),
+            reason: reason.into(),
+        };
         if let Some(pacer) = &self.pacer
             && !pacer.pace().await
         {
-            // Its turn comes after the invocation's deadline: not sent (finding 8).
-            return Err(KustomerError::RateLimited {
-                operation: call.operation.into(),
-                reset_at: None,
-            });
+            return Err(not_sent("its turn comes after the deadline"));
+        }
+        // The fence travels with the write: a request leaves only when it can end (answer or
+        // timeout) before the deadline in force — the invocation's, or the lease of the lock
+        // guarding it — so it never lands after another worker took that lock (finding 9).
+        if !crate::deadline::allows(SEND_MARGIN) {
+            return Err(not_sent("it could not end before the deadline"));
         }
         self.calls.fetch_add(1, Ordering::Relaxed);
         let mut request = self

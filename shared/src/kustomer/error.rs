@@ -45,6 +45,10 @@ pub enum KustomerError {
     /// A request this client will not send (e.g. an unusable phone number).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// Not sent: it could not finish in the time left — the invocation's, or the lock's that
+    /// guards it (findings 8 and 9). Nothing happened; a later pass sends it.
+    #[error("{operation} not sent: {reason}")]
+    NotSent { operation: String, reason: String },
 }
 
 impl Retryable for KustomerError {
@@ -55,6 +59,7 @@ impl Retryable for KustomerError {
                 | KustomerError::Server { .. }
                 | KustomerError::Transport { .. }
                 | KustomerError::Source { .. }
+                | KustomerError::NotSent { .. }
         )
     }
 }
