@@ -23,6 +23,12 @@ pub enum ColdStartError {
     Blob(#[from] crate::blob::BlobError),
 }
 
+/// The window Kustomer's budget is spread over: its minute plus the arrival jitter the CCAI
+/// schedule keeps too (`ccai::limiter::ARRIVAL_JITTER`), so no sliding minute at Kustomer
+/// sees more than the budget (R-E-8).
+pub const KUSTOMER_WINDOW: Duration =
+    Duration::from_millis(60_000 + crate::ccai::limiter::ARRIVAL_JITTER.as_millis() as u64);
+
 pub struct ColdStart {
     pub config: BridgeConfig,
     env: Env,
@@ -68,19 +74,20 @@ impl ColdStart {
         let mut ccai = CcaiClient::new(&config.ccai, http.clone(), RetryPolicy::default());
         let mut kustomer = KustomerClient::new(&config.kustomer, http, RetryPolicy::default());
         if config.shared_pacing {
-            // CCAI: 10 per 1.1 s, the margin the process's own limiter keeps (the platform
-            // counts arrivals); Kustomer: the org's budget a minute.
+            // CCAI: 10 per second plus the arrival jitter, the margin the process's own
+            // limiter keeps (the platform counts arrivals); Kustomer: the org's budget a
+            // minute, with the same margin.
             ccai = ccai.paced_by(Arc::new(SharedPacer::new(
                 store.clone(),
                 &format!("ccai#{}", config.ccai.base_url),
-                10,
-                Duration::from_millis(1100),
+                crate::ccai::limiter::TENANT_REQUESTS_PER_SECOND as u32,
+                crate::ccai::limiter::TENANT_WINDOW,
             )));
             kustomer = kustomer.paced_by(Arc::new(SharedPacer::new(
                 store.clone(),
                 &format!("kustomer#{}", config.kustomer.base_url),
                 config.kustomer_requests_per_minute,
-                Duration::from_secs(60),
+                KUSTOMER_WINDOW,
             )));
         }
         Ok(Platforms {

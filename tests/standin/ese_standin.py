@@ -134,6 +134,10 @@ AGENTS = {
     102: {"id": 102, "email": "ben@standin.example.com", "first_name": "Ben", "last_name": "Ode",
           "agent_number": "1002", "status": {"id": 0, "name": "Available", "color": "#0a0", "wfm_id": None},
           "status_updated_at": iso(T0), "online": True, "wrap_up": False, "teams": []},
+    # Issue 24: an agent whose e-mail two Kustomer users share (a shared mailbox).
+    103: {"id": 103, "email": "support@standin.example.com", "first_name": "Sam", "last_name": "Box",
+          "agent_number": "1003", "status": {"id": 0, "name": "Available", "color": "#0a0", "wfm_id": None},
+          "status_updated_at": iso(T0), "online": True, "wrap_up": False, "teams": []},
 }
 MENU = {"id": 31, "name": "Support", "menu_type": "ivr_menu"}
 WEB = {"id": 32, "name": "Web help", "menu_type": "web_menu"}
@@ -169,6 +173,10 @@ CALLS = {
         "id": 1, "status": "connected", "from_agent": agent_info(101), "to_agent": agent_info(102),
         "to_menu": None, "created_at": iso(T0 + timedelta(minutes=1, seconds=60))}]),
     5003: call(5003, 2, "failed"),
+    # Issue 24: answered by the shared-mailbox agent; and a call no ESE event ever announces
+    # (the poller finds it), whose caller's number is only in its metadata file.
+    5005: call(5005, 2, "finished", agent=103),
+    5006: call(5006, 3, "finished", agent=101),
 }
 CHATS = {
     6001: {"id": 6001, "chat_type": "web", "session_type_v2": "Chat Inbound (Web)", "status": "finished",
@@ -662,6 +670,7 @@ def main():
     KUSTOMER_URL[0] = kustomer_url
     for agent in AGENTS.values():
         new("user", {"name": f"{agent['first_name']} {agent['last_name']}", "email": agent["email"], "userType": "user"})
+    new("user", {"name": "Support (second seat)", "email": AGENTS[103]["email"], "userType": "user"})
     ana = find_by("user", "email", AGENTS[101]["email"])["id"]
     ben = find_by("user", "email", AGENTS[102]["email"])["id"]
 
@@ -703,6 +712,13 @@ def main():
         where = "folder .local/tenant-storage"
     recording = bytes((n * 7) % 251 for n in range(200_000))
     land("call-5001.mp3", recording)
+    # Call 5006 has no ESE: its number is in its metadata file's participants only (ccai-api.md
+    # §2: "the session metadata file (H)"); the participant's key is undocumented, this
+    # stand-in writes `phone_number`.
+    metadata_5006 = dict(CALLS[5006], participants=[
+        {"type": "end_user", "phone_number": "+15557770006"},
+        {"type": "agent", "id": 101}])
+    land("metadata-5006.json", json.dumps(metadata_5006).encode())
     transcript = json.dumps({"comm_type": "chat", "comm_id": 6001, "transcript_version": "1.0",
                              "timezone": "Europe/Paris", "entries": [
                                  {"timestamp": int(T0.timestamp()) + 200, "role": "end_user", "type": "text",
@@ -755,6 +771,7 @@ def main():
             ("call", 5003): stages("call", 5003, "+15557770003", "Support", [], None),
             ("chat", 6001): stages("chat", 6001, "end_user_8001", "Web help", [101], ("Answered", "Order status")),
             ("call", 5004): stages("call", 5004, "+15557770004", "Support", [101], ("Resolved", "Fields")),
+            ("call", 5005): stages("call", 5005, "+15557770005", "Support", [103], ("Resolved", "Shared box")),
         }
         print(f"ESE stand-in → bridge-local serve (tenant storage: {where})")
         status, _ = post(url, "calls-feed", "wrong", sessions[("call", 5001)][:1])
@@ -804,12 +821,15 @@ def main():
         with LOCK:
             customers = list(K["customer"].values())
             conversations = list(K["conversation"].values())
-            for phone in ("+15557770001", "+15557770002", "+15557770003"):
+            for phone in ("+15557770001", "+15557770002", "+15557770003", "+15557770005", "+15557770006"):
                 n = sum(1 for c in customers if any(p["phone"] == phone for p in c["attributes"].get("phones", [])))
                 check(n == 1, f"one customer for the caller ending {phone[-4:]} (found {n})")
-            check(len(customers) == 5, f"five customers in all (found {len(customers)})")
+            check(len(customers) == 7, f"seven customers in all (found {len(customers)})")
+            # 5005: the agent's e-mail is two Kustomer users': unassigned, everything else written
+            # (issue 24, finding 4). 5006: found by the poller alone, placed by the number in its
+            # metadata file (finding 2).
             expected = {("call", 5001): [ana], ("call", 5002): [ben], ("call", 5003): [], ("chat", 6001): [ana],
-                        ("call", 5004): [ana]}
+                        ("call", 5004): [ana], ("call", 5005): [], ("call", 5006): [ana]}
             tags = {t["id"]: t["attributes"]["name"] for t in K["tag"].values()}
             for (kind, sid), assignees in expected.items():
                 mine = [c for c in conversations if c["attributes"].get("externalId") == f"ccai-{kind}-{sid}"]
@@ -829,12 +849,13 @@ def main():
                     phone_notes = [n for n in notes if n.startswith("Caller's phone number")]
                     check(len(phone_notes) == 1, f"{kind} {sid}: one caller's-number note (found {len(phone_notes)})")
                 wrap = [n for n in notes if n.startswith("Wrap-up:")]
-                check(len(wrap) == (0 if sid == 5003 else 1), f"{kind} {sid}: wrap-up note once ({wrap})")
+                # 5006 sent no ESE, and its metadata file carries no dispositions.
+                check(len(wrap) == (0 if sid in (5003, 5006) else 1), f"{kind} {sid}: wrap-up note once ({wrap})")
                 if kind == "chat":
                     rating = [n for n in notes if n.startswith("Customer rating: 5/5")]
                     check(len(rating) == 1, f"chat {sid}: the rating once ({notes})")
             assigned = [c for c in customers if c["attributes"].get("custom", {}).get("ccaiAssignedAgentStr")]
-            check(len(assigned) == 4, f"R-K-3: the four answered sessions' new customers name their agent ({len(assigned)})")
+            check(len(assigned) == 5, f"R-K-3: the five assigned sessions' new customers name their agent ({len(assigned)})")
             check("ccaiAssignedAgentStr" in METADATA["customer"], "R-K-3: the customer attribute was provisioned")
             notes = {r["attributes"].get("externalId"): r for r in K["note"].values()}
             rec = notes.get("ccai-call-5001-recording")
@@ -879,6 +900,12 @@ def main():
             check(lost >= 8, f"the notes' first answers were lost ({lost} notes)")
             unexpected = list(UNEXPECTED)
         check(not unexpected, f"no request the platforms would not accept ({unexpected})")
+        # Issue 24: a session that cannot be assigned says why, in the admin's session view.
+        status, report = admin(port, "GET", "/admin/sessions/call/5005", None)
+        check(status == 200 and "share" in json.dumps((report or {}).get("problems")),
+              f"call 5005's report names the shared e-mail ({status} {report and report.get('problems')})")
+        status, report = admin(port, "GET", "/admin/sessions/call/5006", None)
+        check(status == 200 and (report or {}).get("state") == "placed", f"call 5006 is placed ({status} {report and report.get('state')})")
         print(f"{sent} ESE events sent twice each; {len(failures)} check(s) failed")
     finally:
         bridge.send_signal(signal.SIGINT)

@@ -32,7 +32,7 @@ async fn r_e_8_twenty_concurrent_workers_meet_no_429_and_drain_at_the_limit() {
         store.clone(),
         &format!("ccai#{name}"),
         10,
-        Duration::from_millis(1100),
+        bridge_shared::ccai::limiter::TENANT_WINDOW,
     ));
     let kustomer_pacer = Arc::new(SharedPacer::new(
         store.clone(),

@@ -49,9 +49,15 @@ impl RequestLimiter {
 /// Requests per second the platform allows per tenant.
 pub const TENANT_REQUESTS_PER_SECOND: usize = 10;
 
-/// The window the client counts in: a little over a second, because the platform counts
-/// arrivals, and two requests sent exactly a second apart can arrive closer together.
-pub const TENANT_WINDOW: Duration = Duration::from_millis(1100);
+/// How much the time between a request leaving and reaching the platform may vary (a late
+/// departure after its slot, TLS, the network): the margin every schedule keeps (R-E-8). An
+/// independent run saw 11 requests arrive within one second under a 1.1 s window (issue 24).
+pub const ARRIVAL_JITTER: Duration = Duration::from_millis(250);
+
+/// The window the client counts in: a second plus [`ARRIVAL_JITTER`], because the platform
+/// counts arrivals — ten requests spaced over it arrive more than a second apart however
+/// their transit varies within the jitter (`bench/run pacing` measures it).
+pub const TENANT_WINDOW: Duration = Duration::from_millis(1000 + ARRIVAL_JITTER.as_millis() as u64);
 
 static TENANTS: LazyLock<Mutex<HashMap<String, Arc<RequestLimiter>>>> =
     LazyLock::new(Mutex::default);
