@@ -15,6 +15,8 @@ pub struct WatchedStorage {
     opens: AtomicUsize,
     /// Bodies end with an error after this many bytes (0: no cut).
     cut_after: AtomicU64,
+    /// Opens wait here while a test holds them.
+    gate: std::sync::Mutex<Option<Arc<crate::gate::Gate>>>,
 }
 
 impl WatchedStorage {
@@ -23,7 +25,15 @@ impl WatchedStorage {
             inner,
             opens: AtomicUsize::new(0),
             cut_after: AtomicU64::new(0),
+            gate: Default::default(),
         }
+    }
+
+    /// Holds every open from now on until the returned gate is opened.
+    pub fn hold_opens(&self) -> Arc<crate::gate::Gate> {
+        let gate = crate::gate::Gate::closed();
+        *self.gate.lock().unwrap_or_else(|p| p.into_inner()) = Some(gate.clone());
+        gate
     }
 
     /// How many objects were opened for reading.
@@ -44,6 +54,10 @@ impl ExternalStorage for WatchedStorage {
 
     async fn open(&self, name: &str) -> Result<BlobDownload, BlobError> {
         self.opens.fetch_add(1, Ordering::SeqCst);
+        let gate = self.gate.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(gate) = gate {
+            gate.pass().await;
+        }
         let download = self.inner.open(name).await?;
         let cut = self.cut_after.load(Ordering::SeqCst);
         if cut == 0 {

@@ -115,7 +115,10 @@ fn busiest_second(mut arrivals: Vec<Instant>) -> usize {
 async fn margin(store: Arc<CountingStore>) {
     use bridge_shared::pacing::{Pacer, SharedPacer};
     let kept = bridge_shared::ccai::limiter::TENANT_WINDOW;
-    for (label, window) in [("1.1 s (before)", Duration::from_millis(1100)), ("kept", kept)] {
+    for (label, window) in [
+        ("1.1 s (before)", Duration::from_millis(1100)),
+        ("kept", kept),
+    ] {
         for jitter_ms in [0u64, 100, 200, 250] {
             let pacer = Arc::new(SharedPacer::new(
                 store.clone(),

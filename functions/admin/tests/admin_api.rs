@@ -522,3 +522,81 @@ async fn r_cf_5_sdk_keys_map_to_a_field_or_an_existing_message_attribute() {
         "the mapping is replaced whole"
     );
 }
+
+/// Review finding 13 (events.md §4): what the bridge knows of one session, and a resync — a
+/// new trigger in the inbox, hinted as the session's end, stored once per request; bad kinds
+/// and ids are named; a session the bridge never saw is a 404.
+#[tokio::test]
+async fn finding_13_a_session_is_shown_and_resynced_by_its_kind_and_id() {
+    let rig = rig_with_ccai_password(None).await;
+    let id = 900_000 + (UnixMillis::now().0 % 100_000) as u64;
+    let (status, _) = call(
+        &rig,
+        "GET",
+        &format!("/admin/sessions/call/{id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    for (path, field) in [
+        (format!("/admin/sessions/email/{id}"), "kind"),
+        ("/admin/sessions/call/abc".to_owned(), "id"),
+    ] {
+        let (status, body) = call(&rig, "GET", &path, json!({})).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(body["error"].as_str().unwrap().starts_with(field), "{body}");
+    }
+    // A session waiting for its caller's number (as the inbox worker records it).
+    rig.api
+        .store
+        .put(&bridge_shared::store::Item::new(
+            bridge_shared::store::ItemKey::session_link(
+                bridge_shared::events::SessionKind::Call,
+                id,
+            ),
+            json!({"waiting": {"reason": "the caller's number or an SDK identifier", "since": 1}}),
+        ))
+        .await
+        .unwrap();
+    let (status, report) = call(
+        &rig,
+        "GET",
+        &format!("/admin/sessions/call/{id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["state"],
+        "waiting for the caller's number or an SDK identifier"
+    );
+    let (status, answer) = call(
+        &rig,
+        "POST",
+        &format!("/admin/sessions/call/{id}/resync"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let trigger = answer["trigger"].as_str().unwrap();
+    let stored = rig
+        .api
+        .store
+        .get(
+            &bridge_shared::store::ItemKey::inbox(trigger),
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.body["type"], "call.ended");
+    assert_eq!(stored.body["session"]["id"], id);
+    let (status, _) = call(
+        &rig,
+        "GET",
+        &format!("/admin/sessions/call/{id}/resync"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 405);
+}

@@ -421,3 +421,112 @@ async fn r_e_2_a_lost_answer_on_the_recording_and_photo_notes_leaves_exactly_one
         "R-R-2: the recording and the photo read once each"
     );
 }
+
+/// Review finding 6 (R-R-2, R-U-7): two triggers of one call (its End and Final on two shards)
+/// attach its SmartAction photo at once. The first one's read of the photo is held; the second
+/// finds the photo claimed and is retried; the photo is noted once.
+#[tokio::test]
+async fn finding_6_r_r_2_concurrent_triggers_attach_a_photo_once() {
+    let rig = rig().await;
+    let agent = rig.ana();
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550106611").await;
+    driver.smart_action(call.session_id, true);
+    rig.platforms.ccai.publish_due().await.unwrap();
+    let session = bridge_shared::events::SessionRef {
+        kind: bridge_shared::events::SessionKind::Call,
+        id: call.session_id,
+    };
+    // The call is placed first (as the inbox worker would have): both triggers reach the photo.
+    let view = rig
+        .api
+        .session_view(&session, UnixMillis::now())
+        .await
+        .unwrap();
+    rig.api
+        .contact()
+        .sync(&view, UnixMillis::now())
+        .await
+        .unwrap();
+    let gate = rig.storage.hold_opens();
+    let first = rig
+        .api
+        .attach_session_media(&session, None, UnixMillis::now());
+    let second = async {
+        gate.arrivals(1).await;
+        // Bounded: were the photo not claimed, this one would wait at the gate too.
+        let second = tokio::time::timeout(
+            Duration::from_secs(3),
+            rig.api
+                .attach_session_media(&session, None, UnixMillis::now()),
+        )
+        .await;
+        gate.open();
+        second
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.unwrap(), (1, 1));
+    assert!(
+        matches!(
+            second,
+            Ok(Err(
+                bridge_shared::conversation::FileWorkerError::InProgressElsewhere(_)
+            ))
+        ),
+        "the second finds the photo claimed: {second:?}"
+    );
+    let media = rig.platforms.kustomer.inspect(|w| {
+        w.notes
+            .iter()
+            .filter(|n| n.text("externalId").is_some_and(|e| e.contains("-media-")))
+            .count()
+    });
+    assert_eq!(media, 1);
+}
+
+/// Review finding 3 (R-E-6, R-R-1): the tenant's files land in a dated folder below the prefix,
+/// not flat. The push names the object: the worker opens that key, attaches the recording, and
+/// a later trigger without it (the End event) finds it done instead of waiting for a flat file.
+#[tokio::test]
+async fn finding_3_r_e_6_a_pushed_recording_in_a_dated_folder_is_attached() {
+    let rig = rig_with(CcaiSandboxOptions {
+        export_layout: bridge_tests::ccai_sandbox::ExportLayout::Folder("2026/12/02".into()),
+        ..Default::default()
+    })
+    .await;
+    let agent = rig.ana();
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550106612").await;
+    rig.platforms.ccai.publish_due().await.unwrap();
+    let name = format!("2026/12/02/call-{}.mp3", call.session_id);
+    let pushed = bridge_shared::events::SessionTrigger {
+        id: bridge_tests::unique("file"),
+        hint: "call.file.recordings".into(),
+        occurred_at: chrono::Utc::now(),
+        session: bridge_shared::events::SessionRef {
+            kind: bridge_shared::events::SessionKind::Call,
+            id: call.session_id,
+        },
+        source: bridge_shared::events::TriggerSource::Storage,
+        item: None,
+        object: Some(name),
+    };
+    let item = bridge_intake::inbox_item(&pushed, UnixMillis::now()).unwrap();
+    assert!(rig.deliver_item(item).await.is_empty());
+    assert_eq!(rig.recording_notes().len(), 1);
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert_eq!(rig.recording_notes().len(), 1, "once");
+    let waiting = rig
+        .api
+        .store
+        .list_partition("AWAITING", UnixMillis::now())
+        .await
+        .unwrap();
+    assert!(
+        !waiting.iter().any(|w| w
+            .key
+            .sk
+            .starts_with(&format!("call#{}#recording", call.session_id))),
+        "nothing awaited: {waiting:?}"
+    );
+}

@@ -70,6 +70,27 @@ impl FileDelays {
     }
 }
 
+/// The folders the files are written in below the prefix. CCAI's settings page documents flat
+/// names under one folder (ccai-api.md §3, 2026-12-03, H); a dated layout plays what the bridge
+/// must survive when a push names the object (R-E-6: opened by the key the push names).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ExportLayout {
+    #[default]
+    Flat,
+    /// Every file in this folder below the prefix (e.g. `2026/12/02`).
+    Folder(String),
+}
+
+impl ExportLayout {
+    /// The file's name below the prefix.
+    pub fn place(&self, name: &str) -> String {
+        match self {
+            ExportLayout::Flat => name.to_owned(),
+            ExportLayout::Folder(folder) => format!("{}/{name}", folder.trim_matches('/')),
+        }
+    }
+}
+
 /// Where the bucket's notifications are pushed (a Pub/Sub push subscription).
 #[derive(Clone, Debug)]
 pub struct PushTarget {
@@ -159,7 +180,8 @@ impl CcaiSandbox {
 
     /// The object name of a file, as notifications and listings carry it.
     pub fn object_name(&self, file: &str) -> String {
-        object_key(&self.options().external_prefix, file)
+        let options = self.options();
+        object_key(&options.external_prefix, &options.export_layout.place(file))
     }
 }
 
@@ -222,7 +244,13 @@ pub(super) async fn publish_due(shared: &CcaiShared) -> std::io::Result<Publishe
     };
     let mut written = Vec::new();
     for file in due {
-        write(&target, &options.external_prefix, &file).await?;
+        write(
+            &target,
+            &options.external_prefix,
+            &options.export_layout,
+            &file,
+        )
+        .await?;
         let mut world = shared.world();
         world.published.insert(file.name.clone(), file.digest);
         if options.push.is_some() {
@@ -233,7 +261,10 @@ pub(super) async fn publish_due(shared: &CcaiShared) -> std::io::Result<Publishe
         written.push(file.name);
     }
     let (pushes_acked, pushes_pending) = match &options.push {
-        Some(push) => deliver_pushes(shared, &target, push, &options.external_prefix).await,
+        Some(push) => {
+            let prefix = object_key(&options.external_prefix, &options.export_layout.place(""));
+            deliver_pushes(shared, &target, push, prefix.trim_end_matches('/')).await
+        }
         None => (0, 0),
     };
     Ok(Published {
@@ -243,24 +274,34 @@ pub(super) async fn publish_due(shared: &CcaiShared) -> std::io::Result<Publishe
     })
 }
 
-async fn write(target: &ExportTarget, prefix: &str, file: &Due) -> std::io::Result<()> {
+async fn write(
+    target: &ExportTarget,
+    prefix: &str,
+    layout: &ExportLayout,
+    file: &Due,
+) -> std::io::Result<()> {
     let bytes = match &file.file {
         ExportedFile::Recording { call_id, size } => recording_bytes(*call_id, *size),
         ExportedFile::Bytes(bytes) => bytes.clone(),
     };
+    let placed = layout.place(&file.name);
     match target {
         ExportTarget::Folder(root) => {
-            let folder = root.join(prefix);
+            let path = root.join(prefix).join(&placed);
+            let folder = path
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
             std::fs::create_dir_all(&folder)?;
             let partial = folder.join(format!(".{}.partial", file.name));
             std::fs::write(&partial, bytes)?;
             // Whole or not at all, as an object store finalizes an upload.
-            std::fs::rename(&partial, folder.join(&file.name))
+            std::fs::rename(&partial, path)
         }
         ExportTarget::Bucket { client, bucket } => client
             .put_object()
             .bucket(bucket)
-            .key(object_key(prefix, &file.name))
+            .key(object_key(prefix, &placed))
             .body(bytes.into())
             .send()
             .await

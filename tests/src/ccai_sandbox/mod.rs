@@ -13,7 +13,7 @@ pub use routes::recording_byte;
 pub mod scenarios;
 pub mod state;
 
-pub use exports::{ExportTarget, FileDelays, Published, PushTarget};
+pub use exports::{ExportLayout, ExportTarget, FileDelays, Published, PushTarget};
 pub use scenarios::{Delivery, EventSink, Played, ScenarioDriver};
 pub use state::{AgentRecord, CcaiWorld, SYSTEM_STATUSES};
 
@@ -76,6 +76,8 @@ pub struct CcaiSandboxOptions {
     /// `None`: no external storage configured (the platform then keeps no recordings at all).
     pub external_storage: Option<ExportTarget>,
     pub external_prefix: String,
+    /// The folders below the prefix (flat, as documented, unless a test says otherwise).
+    pub export_layout: ExportLayout,
     pub file_delays: FileDelays,
     /// The bucket's notifications pushed here (`None`: the tenant set up no Pub/Sub push).
     pub push: Option<PushTarget>,
@@ -100,6 +102,7 @@ impl Default for CcaiSandboxOptions {
             list_churn: 0,
             external_storage: None,
             external_prefix: "ccai-exports".into(),
+            export_layout: ExportLayout::Flat,
             file_delays: FileDelays::default(),
             push: None,
             publish_every: None,
