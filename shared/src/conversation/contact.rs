@@ -1098,9 +1098,12 @@ impl ContactSync<'_> {
             Err(err) => {
                 tracing::warn!(error = %err, "conversation left untagged");
                 link.tag_error = Some(format!("tags refused by Kustomer: {err}"));
+                return self.save(key, link, lock).await;
             }
         }
-        self.save(key, link, lock).await
+        // Saved with the next step's record (the message's intent follows at once): a crash
+        // before tags it again, which is harmless.
+        Ok(())
     }
 
     /// Provisions the customer attribute R-K-3 writes (`ccaiAssignedAgentStr`, "Assigned
@@ -1133,6 +1136,12 @@ impl ContactSync<'_> {
     /// sessions of that agent do not list every CCAI agent again; a transient error is an
     /// error (the pass is retried).
     async fn kustomer_user(&self, agent: u64, now: UnixMillis) -> Result<Assignee, ContactError> {
+        // An agent matched before is known by its profile (the usual path, no extra read).
+        if let Some(email) = self.status.email_for_ccai_agent(agent, now).await?
+            && let Ok(profile) = self.status.profile(&email, now).await
+        {
+            return Ok(Assignee::User(profile.kustomer_user_id, email));
+        }
         let remembered = ItemKey::new(format!("CCAI_AGENT#{agent}"), "UNRESOLVED");
         if let Some(item) = self.store.get(&remembered, now).await?
             && let Some(reason) = item.body["reason"].as_str()

@@ -88,12 +88,16 @@ impl<'a> HeldLock<'a> {
         }
     }
 
-    /// Runs a guarded write under the lock's fence (finding 9): the lease is renewed first
-    /// (failing when another worker took it), and the write runs with the lease's expiry as its
-    /// deadline, so the Kustomer client sends nothing that could land after the lease ran
+    /// Runs a guarded write under the lock's fence (finding 9): the lease is renewed first when
+    /// half of it is gone (failing when another worker took it), and the write runs with the
+    /// lease's expiry as its deadline, so the Kustomer client sends nothing that could land after the lease ran
     /// out and another worker took over.
     pub async fn fenced<F: std::future::Future>(&self, write: F) -> Result<F::Output, LockError> {
         let lease = self.lease();
+        // More than half the lease left: its expiry is the fence as it is (no write spent).
+        if UnixMillis::now().plus(self.duration / 2) < lease.expires_at {
+            return Ok(crate::deadline::within(Some(lease.expires_at), write).await);
+        }
         let renewed = match self
             .store
             .renew_lease(&lease, UnixMillis::now(), self.duration)
