@@ -68,7 +68,7 @@ const MAX_METADATA_BYTES: u64 = 4 * 1024 * 1024;
 /// What the session's metadata file gave.
 enum MetadataFile {
     /// Read, and about this session.
-    Read(SessionMetadata),
+    Read(Box<SessionMetadata>),
     /// Not there (yet), not exported, or no external storage: waited for when it is exported.
     Absent,
     /// There, but its content names another session (its `id`, or call against chat): never
@@ -152,7 +152,7 @@ async fn session_metadata(
         tracing::warn!(reason = %why, "metadata file refused");
         return Ok(MetadataFile::Contradicts(why));
     }
-    Ok(MetadataFile::Read(metadata))
+    Ok(MetadataFile::Read(Box::new(metadata)))
 }
 
 /// Why a metadata file is not this session's, if it says so: a `metadata-{id}.json` name does
@@ -368,7 +368,7 @@ async fn apply(
         None => MetadataFile::Absent,
     };
     let mut view = match &metadata {
-        MetadataFile::Read(metadata) => view.with_metadata(Some(metadata)),
+        MetadataFile::Read(metadata) => view.with_metadata(Some(metadata.as_ref())),
         MetadataFile::Absent | MetadataFile::Contradicts(_) | MetadataFile::Unchanged => view,
     };
     if let MetadataFile::Contradicts(why) = metadata {
