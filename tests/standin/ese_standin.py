@@ -177,6 +177,8 @@ CALLS = {
     # (the poller finds it), whose caller's number is only in its metadata file.
     5005: call(5005, 2, "finished", agent=103),
     5006: call(5006, 3, "finished", agent=101),
+    # A call during which Ana picks Break in Kustomer; her wrap-up lasts 40 s (issue 24, finding 1).
+    5007: call(5007, 3, "finished", agent=101),
 }
 CHATS = {
     6001: {"id": 6001, "chat_type": "web", "session_type_v2": "Chat Inbound (Web)", "status": "finished",
@@ -188,6 +190,41 @@ CHATS = {
            "agent_info": agent_info(101), "end_user": {"id": 8001, "identifier": "standin-user-1"},
            "transfers": []},
 }
+
+
+SYSTEM = ("In-call", "In-chat", "Wrap-up")
+STATUS_POSTS = []  # (agent id, status) of every status the bridge set
+
+
+def move(agent_id, name, at):
+    """The platform (or the agent) moves an agent: status and when it became current."""
+    ids = {n: i for i, n in STATUSES}
+    AGENTS[agent_id].update(status={"id": ids.get(name, 0), "name": name, "color": "#888", "wfm_id": None},
+                            status_updated_at=iso(at), wrap_up=name == "Wrap-up")
+
+
+def set_statuses(body):
+    """`POST /apps/api/v1/agent_statuses` (ccai-api.md §2): one result per agent; a move to or
+    from In-call, In-chat or Wrap-up is refused for that agent with a message."""
+    body = body or {}
+    name = body.get("status")
+    if name not in {n for _, n in STATUSES}:
+        return 400, {"message": "Status not found"}
+    results = []
+    for agent_id in body.get("agent_ids", []):
+        agent = AGENTS.get(agent_id)
+        if not agent:
+            results.append({"agent_id": agent_id, "message": "Agent not found"})
+            continue
+        current = agent["status"]["name"]
+        if current in SYSTEM or name in SYSTEM:
+            results.append({"agent_id": agent_id, "email": agent["email"], "previous_status": current,
+                            "current_status": current, "message": f"Cannot change status while agent is in {current}"})
+            continue
+        move(agent_id, name, datetime.now(timezone.utc))
+        STATUS_POSTS.append((agent_id, name))
+        results.append({"agent_id": agent_id, "email": agent["email"], "previous_status": current, "current_status": name})
+    return 200, results
 
 
 def listing(items, query, path):
@@ -234,6 +271,7 @@ class Ccai(Handler):
             {"id": i, "name": n, "color": "#888", "wfm_id": None} for i, n in STATUSES])),
         ("GET", r"/manager/api/v1/settings/organization", lambda s, m, q, b: (200, {"name": "Stand-in"})),
         ("GET", r"/apps/api/v1/end_users", lambda s, m, q, b: (200, {"id": int(q.get("id", 0)), "identifier": None})),
+        ("POST", r"/apps/api/v1/agent_statuses", lambda s, m, q, b: set_statuses(b)),
     ]
 
 
@@ -520,6 +558,16 @@ def users(s, m, q, body):
     return 200, {"meta": {"page": 1, "pageSize": 100}, "data": [doc("user", r)[1]["data"] for r in found], "links": {}}
 
 
+# The org's routing statuses (kustomer-api.md: `{id, attributes: {name, statusType, system?}}`).
+ROUTING = {"5f00000000000000000000b1": ("Available", "available"), "5f00000000000000000000b2": ("Break", "unavailable")}
+
+
+def routing_statuses(s, m, q, body):
+    data = [{"type": "status", "id": i, "attributes": {"name": n, "statusType": t, "system": n == "Available"}}
+            for i, (n, t) in ROUTING.items()]
+    return 200, {"meta": {"page": 1, "pageSize": 100}, "data": data, "links": {}}
+
+
 def get_metadata(s, m, q, body):
     resource = m.group(1)
     if resource not in METADATA:
@@ -590,6 +638,7 @@ class Kustomer(Handler):
         ("PATCH", r"/v1/messages/([0-9a-f]{24})", patch_message),
         ("POST", r"/v1/attachments", create_attachment),
         ("GET", r"/v1/users", users),
+        ("GET", r"/v1/routing/statuses", routing_statuses),
         ("GET", r"/v1/metadata/([a-z]+)", get_metadata),
         ("PUT", r"/v1/metadata/([a-z]+)", put_metadata),
     ]
@@ -642,10 +691,10 @@ def post(url, user, password, events):
         return e.code, None
 
 
-def admin(port, method, path, body):
+def admin(port, method, path, body, token="standin-admin"):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
                                      method=method, headers={"content-type": "application/json",
-                                                             "authorization": "Bearer standin-admin"})
+                                                             "authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.status, json.loads(answer.read() or b"null")
@@ -679,7 +728,8 @@ def main():
     env = dict(os.environ, KUSTOMER_BASE_URL=kustomer_url, KUSTOMER_API_KEY=KUSTOMER_KEY,
                CCAI_BASE_URL=ccai_url, CCAI_SUBDOMAIN=SUBDOMAIN, CCAI_API_TOKEN=CCAI_TOKEN,
                CCAI_EVENTS_CREDENTIALS=",".join(f"{u}:{p}" for u, p in FEEDS.items()),
-               RECONCILE_SECONDS="3", FILE_LOOK_SECONDS="1", RUST_LOG="warn", ADMIN_TOKEN="standin-admin")
+               RECONCILE_SECONDS="3", FILE_LOOK_SECONDS="1", RUST_LOG="warn", ADMIN_TOKEN="standin-admin",
+               BRIDGE_TOKEN="standin-bridge")
     for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "TABLE_NAME", "BUCKET_NAME"):
         env.pop(var, None)
     workdir = tempfile.mkdtemp(prefix="ese-standin-")
@@ -817,19 +867,65 @@ def main():
                 break
             time.sleep(0.25)
 
+        # Issue 24, finding 1: Ana picks Break in Kustomer while on call 5007; the call ends,
+        # her wrap-up lasts 40 s, then CCAI moves her to Available (its default) and sends the
+        # Final event. Break must be applied: the move out of Wrap-up is not a later choice.
+        status, answer = admin(port, "PUT", "/admin/status-mapping",
+                               {"to_ccai": {"5f00000000000000000000b2": -2}, "priority": "latest_wins"})
+        check(status == 200, f"the status mapping is saved ({status} {answer})")
+        ended = parse_iso(CALLS[5007]["ends_at"])
+        with LOCK:
+            move(101, "In-call", ended - timedelta(seconds=120))
+        status, lease = admin(port, "POST", "/agents/instances",
+                              {"email": AGENTS[101]["email"], "instance_id": "standin-tab"}, token="standin-bridge")
+        check(status == 201, f"Ana's tab holds her lease ({status} {lease})")
+        status, answer = admin(port, "POST", "/webhooks/kustomer/status", {
+            "email": AGENTS[101]["email"], "instance_id": "standin-tab", "lease_token": (lease or {}).get("lease_token"),
+            "status_id": "5f00000000000000000000b2", "changed_at": iso(datetime.now(timezone.utc))}, token="standin-bridge")
+        check(status == 202 and (answer or {}).get("outcome") == "pending", f"Break during the call is pending ({status} {answer})")
+        events = stages("call", 5007, "+15557770007", "Support", [101], ("Resolved", "Long wrap-up"))
+        with LOCK:
+            move(101, "Wrap-up", ended)
+        for event in events[:-1]:
+            post(url, "calls-feed", FEEDS["calls-feed"], [event])
+        time.sleep(3)
+        with LOCK:
+            check(not STATUS_POSTS, f"still in Wrap-up: nothing set ({STATUS_POSTS})")
+            wrapped = ended + timedelta(seconds=40)
+            move(101, "Available", wrapped)
+        final = dict(events[-1], timestamp=int(wrapped.timestamp() * 1000))
+        post(url, "calls-feed", FEEDS["calls-feed"], [final])
+        deadline = time.time() + 30
+        while time.time() < deadline and not STATUS_POSTS:
+            time.sleep(0.2)
+        time.sleep(2)
+        with LOCK:
+            check(STATUS_POSTS == [(101, "Break")] and AGENTS[101]["status"]["name"] == "Break",
+                  f"finding 1: after a 40 s wrap-up the pending Break is applied once ({STATUS_POSTS})")
+        last, quiet_since, started = None, time.time(), time.time()
+        while time.time() - started < 30:
+            with LOCK:
+                now = (len(CREATED), json.dumps(K, sort_keys=True))
+            if now != last:
+                last, quiet_since = now, time.time()
+            elif time.time() - quiet_since > 4:
+                break
+            time.sleep(0.25)
+
         print("Kustomer, as the stand-in holds it:")
         with LOCK:
             customers = list(K["customer"].values())
             conversations = list(K["conversation"].values())
-            for phone in ("+15557770001", "+15557770002", "+15557770003", "+15557770005", "+15557770006"):
+            for phone in ("+15557770001", "+15557770002", "+15557770003", "+15557770005", "+15557770006",
+                          "+15557770007"):
                 n = sum(1 for c in customers if any(p["phone"] == phone for p in c["attributes"].get("phones", [])))
                 check(n == 1, f"one customer for the caller ending {phone[-4:]} (found {n})")
-            check(len(customers) == 7, f"seven customers in all (found {len(customers)})")
+            check(len(customers) == 8, f"eight customers in all (found {len(customers)})")
             # 5005: the agent's e-mail is two Kustomer users': unassigned, everything else written
             # (issue 24, finding 4). 5006: found by the poller alone, placed by the number in its
             # metadata file (finding 2).
             expected = {("call", 5001): [ana], ("call", 5002): [ben], ("call", 5003): [], ("chat", 6001): [ana],
-                        ("call", 5004): [ana], ("call", 5005): [], ("call", 5006): [ana]}
+                        ("call", 5004): [ana], ("call", 5005): [], ("call", 5006): [ana], ("call", 5007): [ana]}
             tags = {t["id"]: t["attributes"]["name"] for t in K["tag"].values()}
             for (kind, sid), assignees in expected.items():
                 mine = [c for c in conversations if c["attributes"].get("externalId") == f"ccai-{kind}-{sid}"]
@@ -855,7 +951,7 @@ def main():
                     rating = [n for n in notes if n.startswith("Customer rating: 5/5")]
                     check(len(rating) == 1, f"chat {sid}: the rating once ({notes})")
             assigned = [c for c in customers if c["attributes"].get("custom", {}).get("ccaiAssignedAgentStr")]
-            check(len(assigned) == 5, f"R-K-3: the five assigned sessions' new customers name their agent ({len(assigned)})")
+            check(len(assigned) == 6, f"R-K-3: the six assigned sessions' new customers name their agent ({len(assigned)})")
             check("ccaiAssignedAgentStr" in METADATA["customer"], "R-K-3: the customer attribute was provisioned")
             notes = {r["attributes"].get("externalId"): r for r in K["note"].values()}
             rec = notes.get("ccai-call-5001-recording")

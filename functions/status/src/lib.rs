@@ -6,7 +6,7 @@
 //! | `PUT /agents/instances/{instance_id}` `{email, lease_token}` | 200 `{expires_at}` · 409 |
 //! | `DELETE /agents/instances/{instance_id}` `{email, lease_token}` | 204 |
 //! | `POST /click-to-call` `{agent_email, phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 502 when a platform failed (R-C2C) |
-//! | `POST /webhooks/kustomer/status` `{email, instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`) · 400 (a field, or `changed_at` over 5 minutes from the server's clock) · 409 · 422 |
+//! | `POST /webhooks/kustomer/status` `{email, instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`) · 400 naming a field (a `changed_at` far from the server's clock is taken at the server's time, never refused: issue 24, L1) · 409 · 422 |
 //! | `GET /widget`, `GET /widget/{asset}` | the agent widget (R-A; no token: the page holds none, its calls go through Kustomer app commands that add it) |
 //!
 //! Every other route needs `Authorization: Bearer <BRIDGE_TOKEN>`, compared in constant time.
