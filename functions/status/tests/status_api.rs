@@ -1148,3 +1148,44 @@ async fn l4_r_s_2_a_permanent_ccai_refusal_is_shown_and_not_retried() {
     assert_eq!(posts(), before, "not sent again");
     assert_eq!(ccai_status(&rig), "Available");
 }
+
+/// Found by the independent stand-in (issue 24): the scheduled run's container had read the
+/// mapping before the admin saved the one that maps the agent's choice. Its copy (kept 30 s)
+/// must not settle the pending change as "unmapped" for good: the mapping is read again first.
+#[tokio::test]
+async fn r_s_2_a_mapping_saved_by_another_container_is_read_before_calling_a_choice_unmapped() {
+    let store: Arc<dyn bridge_shared::store::StateStore> =
+        Arc::new(bridge_tests::local::dynamo_store().await);
+    let rig = rig_on(store.clone(), PriorityMode::LatestWins, false, "In-call").await;
+    let worker = bridge_shared::status::sync::StatusService::new(
+        store,
+        Arc::new(bridge_tests::ccai_support::client(&rig.ccai)),
+        Arc::new(bridge_tests::kustomer_support::client(&rig.kustomer)),
+        bridge_shared::status::sync::DEFAULT_LEASE,
+    );
+    // Before: K3 is not mapped, and the worker's container reads that.
+    let mut before = mapping(&rig.k, PriorityMode::LatestWins, false);
+    before.to_ccai.remove(&rig.k["K3"]);
+    rig.api.service.save_mapping(&before).await.unwrap();
+    worker.mapping(UnixMillis::now()).await.unwrap();
+    // The admin maps it; the agent picks it during a call.
+    rig.api
+        .service
+        .save_mapping(&mapping(&rig.k, PriorityMode::LatestWins, false))
+        .await
+        .unwrap();
+    let now = UnixMillis::now();
+    let (_, lease) = claim(&rig, "tab-1", now).await;
+    let (_, body) = change(&rig, "tab-1", &lease["lease_token"], "K3", now, now).await;
+    assert_eq!(body["outcome"], "pending", "{body}");
+    rig.ccai.change(|w| {
+        w.move_agent(rig.agent, "Wrap-up", "platform");
+        w.finish_session_for(rig.agent);
+    });
+    let outcome = worker
+        .session_ended(&rig.email, None, UnixMillis::now())
+        .await
+        .unwrap();
+    assert_eq!(outcome, Some(PendingOutcome::Apply("Break".into())));
+    assert_eq!(ccai_status(&rig), "Break");
+}

@@ -68,7 +68,7 @@ const MAX_METADATA_BYTES: u64 = 4 * 1024 * 1024;
 /// What the session's metadata file gave.
 enum MetadataFile {
     /// Read, and about this session.
-    Read(Box<SessionMetadata>),
+    Read(Box<SessionMetadata>, Option<Item>),
     /// Not there (yet), not exported, or no external storage: waited for when it is exported.
     Absent,
     /// There, but its content names another session (its `id`, or call against chat): never
@@ -126,14 +126,16 @@ async fn session_metadata(
     let bytes = read_whole(storage.as_ref(), &name, MAX_METADATA_BYTES)
         .await
         .map_err(SyncError::Storage)?;
-    if read_before.is_none_or(|p| p.body["generation"] != generation.as_str()) {
-        api.store
-            .put(&Item::new(
+    // Recorded as read only once the pass that used it succeeded (`apply`): a pass that
+    // fails is retried with the same look, which must read it again (review of issue 24).
+    let read = read_before
+        .is_none_or(|p| p.body["generation"] != generation.as_str())
+        .then(|| {
+            Item::new(
                 progress,
                 serde_json::json!({"generation": generation, "name": name, "read_at": now.to_iso()}),
-            ))
-            .await?;
-    }
+            )
+        });
     // Looked at again for a while: a rewrite without a push is read too (review L5).
     awaited::watch_for_rewrite(
         api.store.as_ref(),
@@ -152,7 +154,7 @@ async fn session_metadata(
         tracing::warn!(reason = %why, "metadata file refused");
         return Ok(MetadataFile::Contradicts(why));
     }
-    Ok(MetadataFile::Read(Box::new(metadata)))
+    Ok(MetadataFile::Read(Box::new(metadata), read))
 }
 
 /// Why a metadata file is not this session's, if it says so: a `metadata-{id}.json` name does
@@ -368,11 +370,14 @@ async fn apply(
         None => MetadataFile::Absent,
     };
     let mut view = match &metadata {
-        MetadataFile::Read(metadata) => view.with_metadata(Some(metadata.as_ref())),
+        MetadataFile::Read(metadata, _) => view.with_metadata(Some(metadata.as_ref())),
         MetadataFile::Absent | MetadataFile::Contradicts(_) | MetadataFile::Unchanged => view,
     };
-    if let MetadataFile::Contradicts(why) = metadata {
-        view.metadata_refused = Some(why);
+    let mut read = None;
+    match metadata {
+        MetadataFile::Contradicts(why) => view.metadata_refused = Some(why),
+        MetadataFile::Read(_, record) => read = record,
+        MetadataFile::Absent | MetadataFile::Unchanged => {}
     }
     let agents = agents.with_ese(item);
     let contact = ContactSync {
@@ -384,6 +389,9 @@ async fn apply(
     }
     .sync(&view, now)
     .await?;
+    if let Some(read) = read {
+        api.store.put(&read).await?;
+    }
     tracing::info!(?contact, "session reconciled");
     if let Some(what) = &contact.waiting_for {
         return Ok(RecordOutcome::Skipped(format!("waiting for {what}")));

@@ -833,7 +833,7 @@ async fn l5_r_e_6_a_rewrite_without_a_push_is_found_by_the_scheduled_look() {
     assert_eq!(first.looked, 1, "the read file is watched");
     let trigger = |attempt: u32| {
         bridge_shared::store::ItemKey::inbox(&format!(
-            "look-call-{}-metadata-{attempt}",
+            "look-call-{}-metadata-rewrite-{attempt}",
             call.session_id
         ))
     };

@@ -547,7 +547,10 @@ impl StatusService {
         session_ended_at: Option<UnixMillis>,
     ) -> Result<Option<Outcome>, StatusError> {
         let resource = ItemKey::agent_lease(email);
-        let mapping = self.mapping(now).await?;
+        let mut mapping = self.mapping(now).await?;
+        // The container's copy of the mapping may predate an admin's save (30 s): a status it
+        // does not know is looked up once more before it is recorded as unmapped, for good.
+        let mut mapping_reread = false;
         let me = actor.id();
         // The choice this call offered, once recorded: its outcome is what the caller is told.
         let mut offered: Option<u64> = None;
@@ -600,7 +603,14 @@ impl StatusService {
             }
             let view = self.ccai_view(profile.ccai_agent_id).await?;
             let seq = desired.seq;
-            let step = match decide(&desired.kustomer_status_id, &mapping, &view) {
+            let decision = decide(&desired.kustomer_status_id, &mapping, &view);
+            if decision == Decision::Unmapped && !mapping_reread {
+                mapping_reread = true;
+                self.cache().mapping = None;
+                mapping = self.mapping(now).await?;
+                continue;
+            }
+            let step = match decision {
                 Decision::Apply(target) => match &state.outcome {
                     // A choice that waited for the agent's session: the priority rule (R-S-5).
                     Some(Outcome::Pending { seq: waited, .. }) if *waited == seq => {
@@ -679,7 +689,15 @@ impl StatusService {
                         .await
                     {
                         Err(err) => {
-                            let permanent = !crate::Retryable::is_retryable(&err);
+                            // Only a refusal of the request itself (a status CCAI does not
+                            // know, say); a rotated token or an unreadable answer is retried.
+                            let permanent = matches!(
+                                err,
+                                crate::ccai::CcaiError::Client {
+                                    status: 400 | 404 | 422,
+                                    ..
+                                } | crate::ccai::CcaiError::NotFound { .. }
+                            );
                             Made::Failed(err.to_string(), permanent)
                         }
                         Ok(results) => match results.iter().find(|r| !r.applied()) {

@@ -144,7 +144,10 @@ pub async fn is_awaited(
     file: AwaitedFile,
     now: UnixMillis,
 ) -> Result<bool, StoreError> {
-    Ok(store.get(&key(session, file), now).await?.is_some())
+    Ok(store
+        .get(&key(session, file), now)
+        .await?
+        .is_some_and(|wait| wait.body.get("rewrite_until").is_none_or(|v| v.is_null())))
 }
 
 /// The file arrived (or the wait is over): nothing more to look for.
@@ -219,9 +222,16 @@ pub async fn look_for_files(
             summary.given_up.push(name);
             continue;
         }
+        // A rewrite watch's looks have ids of their own: the first wait's were used already
+        // (inbox items and claims are remembered for days).
+        let watch = if wait.rewrite_until.is_some() {
+            "-rewrite"
+        } else {
+            ""
+        };
         let trigger = SessionTrigger {
             id: format!(
-                "look-{}-{}-{}-{}",
+                "look-{}-{}-{}{watch}-{}",
                 wait.session.kind.as_str(),
                 wait.session.id,
                 wait.file.as_str(),

@@ -42,7 +42,8 @@ pub enum BatchError {
 }
 
 /// The least time left for a record to be started: a pass is a few platform calls.
-pub const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+/// More than a request's own margin (`kustomer::SEND_MARGIN`, 12 s).
+pub const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Processes `records` with `handle`, at most `concurrency` sessions at a time.
 pub async fn process_batch<'a, G, H, Fut, E>(
