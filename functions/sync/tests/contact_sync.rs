@@ -456,18 +456,7 @@ async fn finding_2_r_e_4_a_poller_only_ivr_call_is_placed_by_the_number_in_the_m
         let call = driver.ivr_call_answered(agent, &phone).await;
         rig.deliver_poll(&call).await;
         assert!(rig.conversations().is_empty(), "{key}: no number yet");
-        let session = bridge_shared::events::SessionRef {
-            kind: SessionKind::Call,
-            id: call.session_id,
-        };
-        let report = bridge_shared::conversation::report::session_report(
-            rig.api.store.as_ref(),
-            &session,
-            UnixMillis::now(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let report = rig.report(&call).await;
         assert_eq!(
             report["state"], "waiting for the caller's number or an SDK identifier",
             "finding 13: visible"
@@ -481,14 +470,7 @@ async fn finding_2_r_e_4_a_poller_only_ivr_call_is_placed_by_the_number_in_the_m
         assert_eq!(rig.customers_with_phone(&phone).len(), 1, "{key}");
         assert_eq!(rig.phone_notes_on(&conversation.id).len(), 1, "{key}");
         assert_eq!(assigned(&conversation), vec![user]);
-        let report = bridge_shared::conversation::report::session_report(
-            rig.api.store.as_ref(),
-            &session,
-            UnixMillis::now(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let report = rig.report(&call).await;
         assert_eq!(report["state"], "placed");
     }
 }
@@ -530,17 +512,7 @@ async fn finding_4_r_u_12_an_agent_without_one_kustomer_user_does_not_stop_the_s
             "{why}: the wrap-up note is written: {notes:?}"
         );
         assert_eq!(rig.phone_notes_on(&conversation.id).len(), 1);
-        let report = bridge_shared::conversation::report::session_report(
-            rig.api.store.as_ref(),
-            &bridge_shared::events::SessionRef {
-                kind: SessionKind::Call,
-                id: call.session_id,
-            },
-            UnixMillis::now(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let report = rig.report(call).await;
         assert!(
             report["problems"].to_string().to_lowercase().contains(why),
             "{report}"
@@ -606,17 +578,7 @@ async fn finding_7_r_e_2_a_refused_tags_call_never_creates_the_conversation_twic
         assert_eq!(conversations, 1, "{external}");
         assert_eq!(rig.phone_notes_on(&rig.conversation_of(call).id).len(), 1);
     }
-    let report = bridge_shared::conversation::report::session_report(
-        rig.api.store.as_ref(),
-        &bridge_shared::events::SessionRef {
-            kind: SessionKind::Call,
-            id: forbidden.session_id,
-        },
-        UnixMillis::now(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let report = rig.report(&forbidden).await;
     assert!(
         report["link"]["tag_error"]
             .as_str()

@@ -387,15 +387,19 @@ mod tests {
         }
     }
 
+    fn sync_policy<'a>(store: &'a dyn StateStore, plan: &'a FailurePlan) -> FailurePolicy<'a> {
+        FailurePolicy {
+            store,
+            step: "bridge-sync",
+            plan,
+        }
+    }
+
     #[tokio::test]
     async fn finding_5_r_e_7_a_quick_failure_that_succeeds_on_lambdas_retry_leaves_nothing() {
         let store = crate::store::EmbeddedStore::new();
         let plan = FailurePlan::default();
-        let policy = FailurePolicy {
-            store: &store,
-            step: "bridge-sync",
-            plan: &plan,
-        };
+        let policy = sync_policy(&store, &plan);
         let now = UnixMillis(1_800_000_000_000);
         assert!(
             policy.keep(&trigger(), &Busy, now).await.is_err(),
@@ -424,11 +428,7 @@ mod tests {
     async fn finding_5_r_e_7_a_quick_failure_lambda_stopped_retrying_is_requeued() {
         let store = crate::store::EmbeddedStore::new();
         let plan = FailurePlan::default();
-        let policy = FailurePolicy {
-            store: &store,
-            step: "bridge-sync",
-            plan: &plan,
-        };
+        let policy = sync_policy(&store, &plan);
         let now = UnixMillis(1_800_000_000_000);
         assert!(policy.keep(&trigger(), &Busy, now).await.is_err());
         // Every later attempt timed out (no `keep`), and Lambda gave up on the record.

@@ -140,6 +140,22 @@ impl Rig {
         assert_eq!(failed, 0, "failed records");
     }
 
+    /// What `GET /admin/sessions/call/{id}` shows for the played call (finding 13).
+    pub async fn report(&self, played: &Played) -> Value {
+        let session = SessionRef {
+            kind: SessionKind::Call,
+            id: played.session_id,
+        };
+        bridge_shared::conversation::report::session_report(
+            self.api.store.as_ref(),
+            &session,
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap()
+        .expect("the bridge knows the session")
+    }
+
     pub fn conversations(&self) -> Vec<Record> {
         self.platforms.kustomer.inspect(|w| w.conversations.clone())
     }
