@@ -15,9 +15,10 @@ use std::time::Duration;
 /// Something that makes a request wait its turn.
 #[async_trait]
 pub trait Pacer: Send + Sync {
-    /// Returns when the caller may send one request: `true`, or `false` when its turn comes
-    /// after the invocation's deadline (finding 8) and the request must not be sent.
-    async fn pace(&self) -> bool;
+    /// Returns when the caller may send one request: `true`, or `false` when its turn leaves
+    /// less than `needed` (the request's own time) before the deadline in force (findings 8,
+    /// 9) and the request must not be sent. No slot is taken when even now would be too late.
+    async fn pace(&self, needed: Duration) -> bool;
 }
 
 /// One platform's requests, spaced `interval` apart across every process.
@@ -44,7 +45,10 @@ const SLACK: Duration = Duration::from_millis(40);
 
 #[async_trait]
 impl Pacer for SharedPacer {
-    async fn pace(&self) -> bool {
+    async fn pace(&self, needed: Duration) -> bool {
+        if !crate::deadline::allows(needed) {
+            return false;
+        }
         for _ in 0..3 {
             match self
                 .store
@@ -57,7 +61,7 @@ impl Pacer for SharedPacer {
                     if start >= now {
                         crate::metrics::count("PacingWaits", 1);
                         let wait = now.until(start);
-                        if !crate::deadline::allows(wait + std::time::Duration::from_secs(1)) {
+                        if !crate::deadline::allows(wait + needed) {
                             tracing::warn!("pacing slot beyond the invocation's deadline");
                             return false;
                         }
@@ -77,5 +81,34 @@ impl Pacer for SharedPacer {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::EmbeddedStore;
+
+    /// Review gap of finding 8: a request that could not be sent before the deadline takes no
+    /// slot (every other process would wait for a turn nobody uses); one that can, does.
+    #[tokio::test]
+    async fn finding_8_a_request_too_late_to_send_takes_no_slot() {
+        let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+        let pacer = SharedPacer::new(store.clone(), "kustomer#test", 1, Duration::from_secs(60));
+        let schedule = ItemKey::new("PACE", "kustomer#test");
+        let soon = UnixMillis::now().plus(Duration::from_secs(5));
+        let refused = crate::deadline::within(Some(soon), pacer.pace(Duration::from_secs(12)));
+        assert!(!refused.await, "12 s needed, 5 s left");
+        assert!(
+            store.get(&schedule, UnixMillis::now()).await.unwrap().is_none(),
+            "no slot reserved"
+        );
+        let sent = crate::deadline::within(Some(soon), pacer.pace(Duration::from_secs(1)));
+        assert!(sent.await, "1 s needed, 5 s left, the first slot is now");
+        assert!(store.get(&schedule, UnixMillis::now()).await.unwrap().is_some());
+        // The next slot is a minute away: not waited for with 5 s left.
+        let later = crate::deadline::within(Some(soon), pacer.pace(Duration::from_secs(1)));
+        assert!(!later.await);
     }
 }

@@ -22,7 +22,10 @@ through the bridge's admin API; a call that started before carries none, one tha
 carries their values on its one message, the rating that comes later added by an update — and
 this Kustomer *replaces* a message's `custom` on update (the reading the Rust sandbox does not
 play by default), checks each value's type by its suffix, and keeps the metadata properties
-another app defined. Exit status 0 when every check passes.
+another app defined. Issue 24 adds a day's hard cases: an agent whose e-mail two Kustomer
+users share, a call only the poller finds (its number only in the metadata file), a 40-second
+wrap-up with a pending status, a merged customer and a deleted conversation, and then a second
+tenant that exports recordings only. Exit status 0 when every check passes.
 """
 
 import base64
@@ -45,6 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 SUBDOMAIN, CCAI_TOKEN, KUSTOMER_KEY = "standin", "standin-ccai-token", "standin-kustomer-key"
 FEEDS = {"calls-feed": "calls-pass", "chats-feed": "chats:pass"}
 UNEXPECTED = []  # requests to paths the real platforms do not have
+SEEN = []  # (platform, method, path) of every request received
 LOCK = threading.Lock()
 # Every note and message with an externalId loses its first answer: Kustomer applies the write
 # and the bridge hears a 502 (kustomer-api.md: no note lookup, no documented 409 on a reused
@@ -91,6 +95,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if not self.authorised():
             return self._answer(401, self.unauthorised_body())
+        with LOCK:
+            SEEN.append((self.platform, method, parsed.path))
         for route_method, pattern, handler in self.routes:
             match = re.fullmatch(pattern, parsed.path)
             if route_method == method and match:
@@ -679,6 +685,19 @@ def stages(kind, session_id, dn, queue, agents, disposition):
             for n, s in enumerate(snapshots)]
 
 
+def quiet(world, still, at_most):
+    """Waits until Kustomer has not changed for `still` seconds (at most `at_most`)."""
+    last, quiet_since, started = None, time.time(), time.time()
+    while time.time() - started < at_most:
+        with LOCK:
+            now = (len(CREATED), json.dumps(world, sort_keys=True))
+        if now != last:
+            last, quiet_since = now, time.time()
+        elif time.time() - quiet_since > still:
+            return
+        time.sleep(0.25)
+
+
 def post(url, user, password, events):
     body = json.dumps({"count": len(events), "events": events}).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={
@@ -703,6 +722,119 @@ def admin(port, method, path, body, token="standin-admin"):
 
 
 # ---------------------------------------------------------------- the run
+
+def storage(env, workdir, s3, prefix):
+    """The tenant's external storage, where CCAI Platform writes recordings, transcripts and
+    metadata files (ccai-api.md §3). With an S3 stand-in at hand (AWS_ENDPOINT_URL_S3, as under
+    infra/local/with-services) it is a bucket the bridge reads as it reads Cloud Storage (its
+    own endpoint, region auto, an HMAC key); else the folder `bridge-local serve` reads when no
+    bucket is configured. Sets the bridge's variables in `env`; answers (land, where)."""
+    if s3:
+        bucket = "standin-tenant-" + secrets.token_hex(4)
+        urllib.request.urlopen(urllib.request.Request(f"{s3}/{bucket}", method="PUT"), timeout=10)
+        env.update(EXTERNAL_STORAGE_BUCKET=bucket, EXTERNAL_STORAGE_PREFIX=prefix,
+                   EXTERNAL_STORAGE_ENDPOINT=s3, EXTERNAL_STORAGE_REGION="auto",
+                   EXTERNAL_STORAGE_ACCESS_KEY_ID="GOOG1ESTANDIN",
+                   EXTERNAL_STORAGE_SECRET_ACCESS_KEY="standin-hmac-secret")
+
+        def land(name, data):
+            request = urllib.request.Request(f"{s3}/{bucket}/{prefix}/{name}", data=data, method="PUT",
+                                             headers={"Content-Type": "application/octet-stream"})
+            urllib.request.urlopen(request, timeout=10)
+        return land, f"bucket {bucket} of the S3 stand-in"
+    # The local host's folder has one fixed export folder; each tenant has its own workdir.
+    exports = os.path.join(workdir, ".local", "tenant-storage", "ccai-exports")
+    os.makedirs(exports)
+
+    def land(name, data):
+        with open(os.path.join(exports, name + ".partial"), "wb") as f:
+            f.write(data)
+        os.rename(os.path.join(exports, name + ".partial"), os.path.join(exports, name))
+    return land, "folder .local/tenant-storage"
+
+
+def start_bridge(binary, env, workdir, port):
+    """`bridge-local serve` on `port`, once it accepts connections; answers (process, log)."""
+    bridge = subprocess.Popen([binary, "serve", "--port", str(port)], env=env, cwd=workdir,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = []
+    threading.Thread(target=lambda: log.extend(bridge.stdout), daemon=True).start()
+    deadline = time.time() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return bridge, log
+        except OSError:
+            if time.time() > deadline or bridge.poll() is not None:
+                bridge.kill()
+                raise SystemExit("bridge-local serve did not start:\n" + "".join(log))
+            time.sleep(0.2)
+
+
+def stop_bridge(bridge):
+    if bridge.poll() is not None:
+        return
+    bridge.send_signal(signal.SIGINT)
+    try:
+        bridge.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        bridge.kill()
+
+
+def recordings_only(binary, env, s3, check):
+    """Issue 24 (finding 10), a second tenant that exports recordings only
+    (`EXTERNAL_STORAGE_FILES=recordings`): its call's recording is attached, and its chat is
+    complete without a transcript — not waiting a day for a file that never comes. The first
+    tenant's sessions are long done (updated two hours ago: outside the poller's first look)."""
+    print("A tenant exporting recordings only:")
+    with LOCK:
+        old = iso(datetime.now(timezone.utc) - timedelta(hours=2))
+        for table in (CALLS, CHATS):
+            for record in table.values():
+                record["updated_at"] = old
+        now = datetime.now(timezone.utc)
+        started = now - timedelta(seconds=150)
+        CALLS[5101] = dict(call(5101, 0, "finished", agent=101, start=started), updated_at=iso(now))
+        CHATS[6101] = dict(CHATS[6001], id=6101, created_at=iso(started), ends_at=iso(now - timedelta(seconds=5)),
+                           assigned_at=iso(started + timedelta(seconds=10)), updated_at=iso(now),
+                           rating=None, end_user={"id": 8101, "identifier": "standin-user-2"})
+    workdir = tempfile.mkdtemp(prefix="ese-standin-recordings-")
+    env = dict(env, EXTERNAL_STORAGE_FILES="recordings")
+    land, where = storage(env, workdir, s3, "ccai-exports-recordings")
+    recording = bytes((n * 11) % 241 for n in range(120_000))
+    land("call-5101.mp3", recording)
+    port = free_port()
+    bridge, log = start_bridge(binary, env, workdir, port)
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/ccai"
+        for (kind, sid, dn, queue) in (("call", 5101, "+15557771101", "Support"),
+                                       ("chat", 6101, "end_user_8101", "Web help")):
+            user = "calls-feed" if kind == "call" else "chats-feed"
+            status, _ = post(url, user, FEEDS[user], stages(kind, sid, dn, queue, [101], ("Resolved", "Recordings only")))
+            check(status == 200, f"{kind} {sid}: events accepted ({status})")
+        quiet(K, 6, 60)
+        with LOCK:
+            for kind, sid in (("call", 5101), ("chat", 6101)):
+                mine = [c for c in K["conversation"].values() if c["attributes"].get("externalId") == f"ccai-{kind}-{sid}"]
+                check(len(mine) == 1, f"{kind} {sid}: one conversation (found {len(mine)})")
+            rec = [n for n in K["note"].values() if n["attributes"].get("externalId") == "ccai-call-5101-recording"]
+            check(len(rec) == 1 and UPLOADS.get(rec[0]["attributes"]["attachments"][0]["_id"]) == recording,
+                  f"R-R-1: call 5101's recording attached once, its bytes ({len(rec)} notes)")
+            transcripts = [n for n in K["note"].values() if n["attributes"].get("externalId") == "ccai-chat-6101-transcript"]
+            check(not transcripts, "no transcript note for a tenant that exports none")
+        for kind, sid in (("call", 5101), ("chat", 6101)):
+            status, report = admin(port, "GET", f"/admin/sessions/{kind}/{sid}", None)
+            report = report or {}
+            check(status == 200 and report.get("state") == "placed" and not report.get("awaiting")
+                  and not report.get("problems"),
+                  f"finding 10: {kind} {sid} is complete, waiting for nothing ({status} {report.get('state')} "
+                  f"awaiting {report.get('awaiting')} problems {report.get('problems')})")
+    except Exception as e:  # noqa: BLE001 - reported as a failed check with the log
+        check(False, f"the recordings-only tenant ran ({e!r})")
+    finally:
+        stop_bridge(bridge)
+    return log
+
 
 def main():
     if len(sys.argv) != 2:
@@ -733,33 +865,7 @@ def main():
     for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "TABLE_NAME", "BUCKET_NAME"):
         env.pop(var, None)
     workdir = tempfile.mkdtemp(prefix="ese-standin-")
-    # The tenant's external storage, where CCAI Platform writes a recording and a transcript
-    # (ccai-api.md §3): the recording before the events, the transcript only later. With an S3
-    # stand-in at hand (AWS_ENDPOINT_URL_S3, as under infra/local/with-services) it is a bucket
-    # the bridge reads as it reads Cloud Storage (its own endpoint, region auto, an HMAC key);
-    # else the folder `bridge-local serve` reads when no bucket is configured.
-    if s3:
-        bucket = "standin-tenant-" + secrets.token_hex(4)
-        urllib.request.urlopen(urllib.request.Request(f"{s3}/{bucket}", method="PUT"), timeout=10)
-        env.update(EXTERNAL_STORAGE_BUCKET=bucket, EXTERNAL_STORAGE_PREFIX="ccai-exports",
-                   EXTERNAL_STORAGE_ENDPOINT=s3, EXTERNAL_STORAGE_REGION="auto",
-                   EXTERNAL_STORAGE_ACCESS_KEY_ID="GOOG1ESTANDIN",
-                   EXTERNAL_STORAGE_SECRET_ACCESS_KEY="standin-hmac-secret")
-
-        def land(name, data):
-            request = urllib.request.Request(f"{s3}/{bucket}/ccai-exports/{name}", data=data, method="PUT",
-                                             headers={"Content-Type": "application/octet-stream"})
-            urllib.request.urlopen(request, timeout=10)
-        where = f"bucket {bucket} of the S3 stand-in"
-    else:
-        exports = os.path.join(workdir, ".local", "tenant-storage", "ccai-exports")
-        os.makedirs(exports)
-
-        def land(name, data):
-            with open(os.path.join(exports, name + ".partial"), "wb") as f:
-                f.write(data)
-            os.rename(os.path.join(exports, name + ".partial"), os.path.join(exports, name))
-        where = "folder .local/tenant-storage"
+    land, where = storage(env, workdir, s3, "ccai-exports")
     recording = bytes((n * 7) % 251 for n in range(200_000))
     land("call-5001.mp3", recording)
     # Call 5006 has no ESE: its number is in its metadata file's participants only (ccai-api.md
@@ -775,10 +881,7 @@ def main():
                                   "body": {"type": "text", "content": "Bonjour"}, "user_data": {"name": "Camille"}},
                                  {"timestamp": int(T0.timestamp()) + 230, "role": "agent", "type": "text",
                                   "body": {"type": "text", "content": "Hello"}, "user_data": {"name": "Ana"}}]})
-    bridge = subprocess.Popen([binary, "serve", "--port", str(port)], env=env, cwd=workdir,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log = []
-    threading.Thread(target=lambda: log.extend(bridge.stdout), daemon=True).start()
+    bridge, log = start_bridge(binary, env, workdir, port)
     failures = []
 
     def check(ok, what):
@@ -787,15 +890,6 @@ def main():
             failures.append(what)
 
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.time() > deadline or bridge.poll() is not None:
-                    raise SystemExit("bridge-local serve did not start:\n" + "".join(log))
-                time.sleep(0.2)
         url = f"http://127.0.0.1:{port}/webhooks/ccai"
         # Custom fields (issue 15): another app defined a message attribute before; the admin
         # creates seven fields. Call 5001 started before them; call 5004 starts after.
@@ -912,6 +1006,37 @@ def main():
                 break
             time.sleep(0.25)
 
+        # Issue 24, finding 11 — a day with merges: an agent merges call 5001's customer into
+        # another profile (kustomer-api.md: the survivor keeps the phones, attributes and
+        # conversations; the merged id answers 404 from then on) and deletes call 5002's
+        # conversation. Then 5001's caller calls again (5008), and 5002's caller rates the
+        # call late: each lands under a customer and in a conversation Kustomer still has.
+        with LOCK:
+            merged = next(c for c in K["customer"].values()
+                          if any(p["phone"] == "+15557770001" for p in c["attributes"].get("phones", [])))
+            survivor = new("customer", {"name": "Merged profile", "phones": merged["attributes"]["phones"],
+                                        "custom": dict(merged["attributes"].get("custom", {}))})
+            del K["customer"][merged["id"]]
+            for conv in K["conversation"].values():
+                if conv["relationships"]["customer"]["data"]["id"] == merged["id"]:
+                    conv["relationships"]["customer"]["data"]["id"] = survivor["id"]
+            # Call 5001's conversation was closed by its agent: the next call needs a new one.
+            find_by("conversation", "externalId", "ccai-call-5001")["attributes"]["status"] = "done"
+            gone = find_by("conversation", "externalId", "ccai-call-5002")
+            del K["conversation"][gone["id"]]
+            for kind in ("message", "note"):  # a deleted conversation's messages and notes go with it
+                for record in [r for r in K[kind].values()
+                               if r["relationships"]["conversation"]["data"]["id"] == gone["id"]]:
+                    del K[kind][record["id"]]
+            now = datetime.now(timezone.utc)
+            again = call(5008, 0, "finished", agent=101, start=now - timedelta(seconds=150))
+            again["updated_at"] = iso(now)
+            CALLS[5008] = again
+            CALLS[5002].update(rating="3", updated_at=iso(now))
+        for event in stages("call", 5008, "+15557770001", "Support", [101], ("Resolved", "After the merge")):
+            post(url, "calls-feed", FEEDS["calls-feed"], [event])
+        quiet(K, 8, 60)
+
         print("Kustomer, as the stand-in holds it:")
         with LOCK:
             customers = list(K["customer"].values())
@@ -944,12 +1069,26 @@ def main():
                 if kind == "call":
                     phone_notes = [n for n in notes if n.startswith("Caller's phone number")]
                     check(len(phone_notes) == 1, f"{kind} {sid}: one caller's-number note (found {len(phone_notes)})")
-                wrap = [n for n in notes if n.startswith("Wrap-up:")]
+                wrap = [n for n in notes if n.startswith("Wrap-up:") and "After the merge" not in n]
                 # 5006 sent no ESE, and its metadata file carries no dispositions.
                 check(len(wrap) == (0 if sid in (5003, 5006) else 1), f"{kind} {sid}: wrap-up note once ({wrap})")
                 if kind == "chat":
                     rating = [n for n in notes if n.startswith("Customer rating: 5/5")]
                     check(len(rating) == 1, f"chat {sid}: the rating once ({notes})")
+            # The merge day: 5008 is under the survivor (its own conversation, or appended to
+            # the caller's open one); 5002's late rating is in a conversation Kustomer has.
+            message = [r for r in K["message"].values() if r["attributes"].get("externalId") == "ccai-call-5008-session"]
+            check(len(message) == 1, f"finding 11: call 5008's session message once (found {len(message)})")
+            if message:
+                conv = K["conversation"].get(message[0]["relationships"]["conversation"]["data"]["id"])
+                owner = conv and conv["relationships"]["customer"]["data"]["id"]
+                check(owner == survivor["id"], f"finding 11: call 5008 is under the surviving customer ({owner})")
+            replaced = find_by("conversation", "externalId", "ccai-call-5002")
+            rated = replaced and [n for n in K["note"].values()
+                                  if n["relationships"]["conversation"]["data"]["id"] == replaced["id"]
+                                  and n["attributes"]["body"].startswith("Customer rating: 3/5")]
+            check(replaced is not None and replaced["id"] != gone["id"] and len(rated or []) == 1,
+                  f"finding 11: call 5002's late rating is noted once in a new conversation ({rated})")
             assigned = [c for c in customers if c["attributes"].get("custom", {}).get("ccaiAssignedAgentStr")]
             check(len(assigned) == 6, f"R-K-3: the six assigned sessions' new customers name their agent ({len(assigned)})")
             check("ccaiAssignedAgentStr" in METADATA["customer"], "R-K-3: the customer attribute was provisioned")
@@ -1002,13 +1141,13 @@ def main():
               f"call 5005's report names the shared e-mail ({status} {report and report.get('problems')})")
         status, report = admin(port, "GET", "/admin/sessions/call/5006", None)
         check(status == 200 and (report or {}).get("state") == "placed", f"call 5006 is placed ({status} {report and report.get('state')})")
+        stop_bridge(bridge)
+        second = recordings_only(binary, env, s3, check)
+        if failures:
+            log.extend(["--- the recordings-only tenant's bridge ---\n"] + second)
         print(f"{sent} ESE events sent twice each; {len(failures)} check(s) failed")
     finally:
-        bridge.send_signal(signal.SIGINT)
-        try:
-            bridge.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            bridge.kill()
+        stop_bridge(bridge)
         for server in servers:
             server.shutdown()
     if failures:

@@ -133,7 +133,7 @@ async fn margin(store: Arc<CountingStore>) {
                     let arrivals = arrivals.clone();
                     tokio::spawn(async move {
                         for n in 0..15u64 {
-                            pacer.pace().await;
+                            pacer.pace(std::time::Duration::ZERO).await;
                             // A transit that varies: pseudo-random, reproducible per request.
                             let spread = (worker * 7919 + n * 104_729) % 1000;
                             let transit = Duration::from_millis(jitter_ms * spread / 1000);

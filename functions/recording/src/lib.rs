@@ -201,9 +201,9 @@ async fn transfer(
     };
     let storage = api.storage.clone();
     let outcome = api
-        .attached_file()
-        .attach(
-            &file,
+        .attach_in_session(
+            &view,
+            file,
             || async move {
                 let download = storage
                     .open(&name)

@@ -530,3 +530,56 @@ async fn finding_3_r_e_6_a_pushed_recording_in_a_dated_folder_is_attached() {
         "nothing awaited: {waiting:?}"
     );
 }
+
+/// Review gap of finding 11 (R-R-1, R-U-3): an agent deletes the call's conversation in
+/// Kustomer before its recording lands. The recording's note finds the conversation gone: the
+/// session is placed again and the recording noted there, once — not retried against the
+/// gone conversation until it is a dead letter.
+#[tokio::test]
+async fn finding_11_r_r_1_a_recording_for_a_deleted_conversation_lands_in_a_new_one() {
+    let rig = rig_with(CcaiSandboxOptions {
+        file_delays: FileDelays {
+            recording: Duration::from_secs(90),
+            ..FileDelays::default()
+        },
+        ..CcaiSandboxOptions::default()
+    })
+    .await;
+    let agent = rig.ana();
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550106671").await;
+    assert!(rig.deliver_end(&call).await.is_empty());
+    // The inbox worker placed the call (the same contact-sync step).
+    let session = bridge_shared::events::SessionRef {
+        kind: bridge_shared::events::SessionKind::Call,
+        id: call.session_id,
+    };
+    let view = rig
+        .api
+        .session_view(&session, UnixMillis::now())
+        .await
+        .unwrap();
+    let contact = rig.api.contact();
+    let placed = Box::pin(contact.conversation_of(&view, UnixMillis::now()))
+        .await
+        .unwrap()
+        .unwrap();
+    rig.platforms.kustomer.delete_conversation(&placed);
+
+    rig.platforms.ccai.advance_files(Duration::from_secs(90));
+    rig.platforms.ccai.publish_due().await.unwrap();
+    assert!(rig.deliver_end(&call).await.is_empty(), "not a failure");
+    let notes = rig.recording_notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let noted_in = notes[0].related("conversation").unwrap().to_owned();
+    assert_ne!(noted_in, placed);
+    assert!(
+        rig.platforms
+            .kustomer
+            .inspect(|w| w.conversations.iter().any(|c| c.id == noted_in)),
+        "noted in a conversation Kustomer has"
+    );
+    assert_eq!(rig.recording_downloads(), 1);
+    assert!(rig.deliver_end(&call).await.is_empty());
+    assert_eq!(rig.recording_notes().len(), 1);
+}

@@ -539,6 +539,81 @@ async fn finding_4_r_u_12_an_agent_without_one_kustomer_user_does_not_stop_the_s
     );
 }
 
+/// Review gap of finding 4 (R-U-12, R-K-3): the agent's Kustomer user is found, but Kustomer
+/// refuses the assignment for good (403: the API key's role may not assign) and refuses the
+/// customer's agent attribute too. The session is complete without them — notes written, no
+/// failed record, no dead letter — the refusals are shown, and neither PATCH is asked again.
+#[tokio::test]
+async fn finding_4_r_u_12_a_refused_assignment_is_recorded_not_retried() {
+    use bridge_shared::conversation::contact::ASSIGNED_AGENT_ATTRIBUTE;
+    use bridge_shared::stream::failures::dead_letters;
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108951").await;
+    let forbidden = r#"{"errors":[{"status":"403","title":"Forbidden"}]}"#;
+    let assign = || FaultMatch {
+        method: Some(http::Method::PATCH),
+        path_prefix: Some("/v1/conversations/".into()),
+        body_contains: Some("assignedUsers".into()),
+        ..Default::default()
+    };
+    let customer_agent = || FaultMatch {
+        method: Some(http::Method::PATCH),
+        path_prefix: Some("/v1/customers/".into()),
+        body_contains: Some(ASSIGNED_AGENT_ATTRIBUTE.into()),
+        ..Default::default()
+    };
+    for _ in 0..5 {
+        rig.platforms
+            .kustomer
+            .inject(assign(), Fault::Answer(403, forbidden));
+        rig.platforms
+            .kustomer
+            .inject(customer_agent(), Fault::Answer(403, forbidden));
+    }
+    assert_eq!(
+        rig.deliver_until_done(&call, 1).await,
+        0,
+        "no record failed"
+    );
+    rig.deliver(&call).await;
+    let conversation = rig.conversation_of(&call);
+    assert!(assigned(&conversation).is_empty());
+    assert_eq!(rig.phone_notes_on(&conversation.id).len(), 1);
+    let report = rig.report(&call).await;
+    assert!(
+        report["problems"]
+            .to_string()
+            .contains("refused the assignment"),
+        "{report}"
+    );
+    assert!(
+        report["problems"]
+            .to_string()
+            .contains("refused the customer's agent"),
+        "{report}"
+    );
+    let refused = |prefix: &str| {
+        rig.platforms.kustomer.inspect(|w| {
+            w.requests
+                .iter()
+                .filter(|r| r.method == "PATCH" && r.path.starts_with(prefix) && r.status == 403)
+                .count()
+        })
+    };
+    assert_eq!(refused("/v1/conversations/"), 1, "asked once, not per pass");
+    assert_eq!(refused("/v1/customers/"), 1);
+    let letters = dead_letters(rig.api.store.as_ref(), UnixMillis::now())
+        .await
+        .unwrap();
+    assert!(
+        !letters
+            .iter()
+            .any(|l| l.trigger.session.id == call.session_id)
+    );
+}
+
 /// Review finding 7 (R-E-2, R-D-2): the tags call after a conversation's creation is refused —
 /// rate-limited once, then (another session) forbidden for good. The sandbox answers no 409 on
 /// a reused conversation `externalId` (the default: undocumented), so a pass that re-posted

@@ -142,9 +142,9 @@ async fn attach_transcript(
     };
     let text = rendered.text;
     let outcome = api
-        .attached_file()
-        .attach(
-            &file,
+        .attach_in_session(
+            &view,
+            file,
             || async move {
                 let bytes = bytes::Bytes::from(text);
                 let body: bridge_shared::blob::ByteStream =

@@ -81,7 +81,8 @@ impl CcaiClient {
     /// Waits for the request's turn; `false` when it comes after the invocation's deadline.
     pub(super) async fn throttle(&self) -> bool {
         match &self.pacer {
-            Some(pacer) => pacer.pace().await,
+            // A read: a second to be answered is enough to be worth sending.
+            Some(pacer) => pacer.pace(std::time::Duration::from_secs(1)).await,
             None => {
                 self.limiter.acquire().await;
                 true

@@ -29,6 +29,10 @@ pub enum AttachError {
     /// The file's source (CCAI) failed; retryable when the source says so.
     #[error("source: {message}")]
     Source { message: String, retryable: bool },
+    /// The conversation the note was for is gone from Kustomer (an agent deleted it, or it
+    /// was merged away): the session is placed again and the note written there.
+    #[error("conversation {conversation_id} is gone from Kustomer")]
+    ConversationGone { conversation_id: String },
 }
 
 impl crate::Retryable for AttachError {
@@ -38,6 +42,7 @@ impl crate::Retryable for AttachError {
             AttachError::Blob(e) => e.is_retryable(),
             AttachError::Kustomer(e) => e.is_retryable(),
             AttachError::Source { retryable, .. } => *retryable,
+            AttachError::ConversationGone { .. } => true,
         }
     }
 }
@@ -174,7 +179,13 @@ impl AttachedFile<'_> {
                     },
                     attempt,
                 )
-                .await?;
+                .await
+                .map_err(|err| match err {
+                    KustomerError::NotFound { .. } => AttachError::ConversationGone {
+                        conversation_id: file.conversation_id.clone(),
+                    },
+                    err => err.into(),
+                })?;
             progress.note = true;
             outcome.noted = true;
             crate::metrics::count("FilesStored", 1);

@@ -155,6 +155,13 @@ pub struct SessionLink {
     /// Why tagging was refused for good (the API key's role may not create tags).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_error: Option<String>,
+    /// The Kustomer user whose assignment Kustomer refused for good (the reason is in
+    /// `assignee_error`): not asked again unless the session's agent changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_refused: Option<String>,
+    /// Why the customer's agent attribute (R-K-3) was refused for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_assign_error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,6 +299,38 @@ impl ContactSync<'_> {
                 _ => return result,
             }
         }
+    }
+
+    /// A file worker's note found `conversation_id` gone: if the session still records it
+    /// and Kustomer no longer has it, it is forgotten so the next pass places the session
+    /// again. Answers whether the session is to be placed again: true when it was forgotten
+    /// now or another pass placed it elsewhere already; false when Kustomer still has it.
+    pub async fn conversation_gone(
+        &self,
+        view: &SessionView,
+        conversation_id: &str,
+        now: UnixMillis,
+    ) -> Result<bool, ContactError> {
+        let key = link_key(view);
+        let resource = ItemKey::new(key.pk.clone(), "SYNC_LOCK");
+        let owner = uuid::Uuid::new_v4().to_string();
+        let lock = self.take_lock(&resource, &owner).await?;
+        let recorded = match self.store.get(&key, now).await {
+            Ok(item) => item
+                .is_some_and(|item| item.body["conversation_id"].as_str() == Some(conversation_id)),
+            Err(err) => {
+                lock.release().await;
+                return Err(err.into());
+            }
+        };
+        let result = if recorded {
+            self.forget_gone(view, &key, &lock, now).await
+        } else {
+            // Another pass placed it again already: the caller's retry uses that one.
+            Ok(true)
+        };
+        lock.release().await;
+        result
     }
 
     /// After a lasting refusal: whether the session's recorded customer or conversation is gone
@@ -572,15 +611,14 @@ impl ContactSync<'_> {
                 self.save(&key, &link, lock).await?;
             }
             if update.close && !link.closed {
-                self.kustomer
-                    .patch_conversation(
-                        &conversation_id,
-                        &ConversationPatch {
-                            status: Some("done".into()),
-                            ..Default::default()
-                        },
-                    )
-                    .await?;
+                lock.fenced(self.kustomer.patch_conversation(
+                    &conversation_id,
+                    &ConversationPatch {
+                        status: Some("done".into()),
+                        ..Default::default()
+                    },
+                ))
+                .await??;
                 link.closed = true;
                 outcome.closed = true;
                 self.save(&key, &link, lock).await?;
@@ -615,7 +653,10 @@ impl ContactSync<'_> {
     }
 
     /// Assigns the conversation to the agent's Kustomer user, and a customer the bridge created
-    /// to the agent (R-K-3), each once.
+    /// to the agent (R-K-3), each once. Best-effort like the match (finding 4): a refusal that
+    /// retrying cannot change (the user deactivated, the API key's role may not assign or
+    /// create the customer attribute) is recorded on the link — and not asked again for that
+    /// user — instead of failing the pass that carries the notes and files.
     #[allow(clippy::too_many_arguments)] // the pass's state, named at its one call site
     async fn assign(
         &self,
@@ -627,39 +668,70 @@ impl ContactSync<'_> {
         now: UnixMillis,
     ) -> Result<(), ContactError> {
         let key = key.clone();
-        let cleared = link.assignee_error.take().is_some();
-        if link.assigned_user.as_deref() != Some(user.as_str()) {
-            self.kustomer
-                .patch_conversation(
+        let refused_before = link.assign_refused.as_deref() == Some(user.as_str());
+        let cleared = !refused_before && link.assignee_error.take().is_some();
+        if refused_before {
+            outcome.assignee_error = link.assignee_error.clone();
+        } else if link.assigned_user.as_deref() != Some(user.as_str()) {
+            let patched = lock
+                .fenced(self.kustomer.patch_conversation(
                     conversation_id,
                     &ConversationPatch {
                         assigned_users: Some(vec![user.clone()]),
                         ..Default::default()
                     },
-                )
+                ))
                 .await?;
-            link.assigned_user = Some(user.clone());
-            outcome.assigned = Some(user.clone());
+            match patched {
+                Err(err) if refused_assignment(&err) => {
+                    let reason = format!("Kustomer refused the assignment: {err}");
+                    tracing::warn!(reason = %reason, "session left unassigned");
+                    link.assign_refused = Some(user);
+                    link.assignee_error = Some(reason.clone());
+                    outcome.assignee_error = Some(reason);
+                }
+                Err(err) => return Err(err.into()),
+                Ok(_) => {
+                    link.assigned_user = Some(user.clone());
+                    link.assign_refused = None;
+                    outcome.assigned = Some(user);
+                }
+            }
             self.save(&key, link, lock).await?;
         }
         // R-K-3: a customer the bridge created follows the agent who answered. Customers
         // have no assignee attribute (kustomer-api.md, revised): the agent goes into the
         // bridge's own custom attribute.
-        if link.customer_created && !link.customer_assigned {
-            self.ensure_customer_attribute(now).await?;
+        if link.customer_created && !link.customer_assigned && link.customer_assign_error.is_none()
+        {
             let mut custom = serde_json::Map::new();
             custom.insert(ASSIGNED_AGENT_ATTRIBUTE.into(), email.into());
-            self.kustomer
-                .patch_customer(
-                    customer_id,
-                    &CustomerPatch {
-                        custom: Some(custom),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            link.customer_assigned = true;
-            outcome.customer_assigned = true;
+            let patched = match self.ensure_customer_attribute(now).await {
+                Ok(()) => {
+                    lock.fenced(self.kustomer.patch_customer(
+                        customer_id,
+                        &CustomerPatch {
+                            custom: Some(custom),
+                            ..Default::default()
+                        },
+                    ))
+                    .await?
+                }
+                Err(ContactError::Kustomer(err)) => Err(err),
+                Err(err) => return Err(err),
+            };
+            match patched {
+                Ok(_) => {
+                    link.customer_assigned = true;
+                    outcome.customer_assigned = true;
+                }
+                Err(err) if refused_assignment(&err) => {
+                    let reason = format!("Kustomer refused the customer's agent: {err}");
+                    tracing::warn!(reason = %reason, "customer left without its agent");
+                    link.customer_assign_error = Some(reason);
+                }
+                Err(err) => return Err(err.into()),
+            }
             self.save(&key, link, lock).await?;
         } else if cleared {
             self.save(&key, link, lock).await?;
@@ -689,14 +761,13 @@ impl ContactSync<'_> {
                 Some(id) => id,
                 None => self.session_message_id(view).await?,
             };
-            self.kustomer
-                .patch_message(
-                    &message_id,
-                    &MessagePatch {
-                        custom: Some(complete.clone()),
-                    },
-                )
-                .await?;
+            lock.fenced(self.kustomer.patch_message(
+                &message_id,
+                &MessagePatch {
+                    custom: Some(complete.clone()),
+                },
+            ))
+            .await??;
             outcome.message_fields_updated = complete
                 .iter()
                 .filter(|(name, value)| link.message_custom.get(*name) != Some(*value))
@@ -709,15 +780,14 @@ impl ContactSync<'_> {
         let mut customer_complete = link.customer_custom.clone();
         customer_complete.extend(values.customer);
         if customer_complete != link.customer_custom {
-            self.kustomer
-                .patch_customer(
-                    customer_id,
-                    &CustomerPatch {
-                        custom: Some(customer_complete.clone()),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+            lock.fenced(self.kustomer.patch_customer(
+                customer_id,
+                &CustomerPatch {
+                    custom: Some(customer_complete.clone()),
+                    ..Default::default()
+                },
+            ))
+            .await??;
             link.customer_custom = customer_complete;
             outcome.customer_fields_updated = true;
             self.save(key, link, lock).await?;
@@ -818,9 +888,12 @@ impl ContactSync<'_> {
                 // re-run never takes it for the customer's open one to append to (finding 7).
                 let external_id = view.external_id();
                 let attempt = self.begin(key, link, &external_id, lock).await?;
-                let id = lock
-                    .fenced(self.create_conversation(view, customer_id, voicemail, attempt))
-                    .await??;
+                // Under both fences: the customer's lock decides where this customer's
+                // sessions go, so a holder whose placement lock ran out may not create the
+                // conversation the next holder is about to create too.
+                let create =
+                    Box::pin(self.create_conversation(view, customer_id, voicemail, attempt));
+                let id = placement.fenced(lock.fenced(create)).await???;
                 link.begun.retain(|b| *b != external_id);
                 link.conversation_id = Some(id.clone());
                 link.conversation_created = true;
@@ -1182,6 +1255,18 @@ impl ContactSync<'_> {
 }
 
 /// A refusal retrying cannot change, from Kustomer: the id it names may be gone.
+/// A refusal of an assignment that a retry cannot change. Not a 404: a gone conversation or
+/// customer is forgotten and placed again (finding 11).
+fn refused_assignment(err: &KustomerError) -> bool {
+    matches!(
+        err,
+        KustomerError::Client {
+            status: 400 | 403 | 422,
+            ..
+        }
+    )
+}
+
 fn refused_for_good(err: &ContactError) -> bool {
     err.kustomer().is_some_and(|e| {
         matches!(

@@ -2,7 +2,10 @@
 //! type, and the two shared steps they take (contact sync for the conversation, the resumable
 //! attach flow).
 
-use super::{AttachError, AttachedFile, ContactError, ContactSync, SessionView, kept_ese_item};
+use super::{
+    AttachError, AttachOutcome, AttachedFile, ContactError, ContactSync, FileToAttach, SessionView,
+    kept_ese_item,
+};
 use crate::UnixMillis;
 use crate::blob::{BlobError, BlobStore};
 use crate::ccai::{CcaiClient, CcaiError};
@@ -166,6 +169,48 @@ impl FileWorker {
             "waiting for the {} in external storage",
             file.as_str()
         ))
+    }
+
+    /// Attaches `file` in the session's conversation; when its note finds the conversation
+    /// gone from Kustomer (deleted or merged away after the bridge placed the session), the
+    /// session is placed again and the note written in the new conversation, once — the
+    /// file is not fetched or uploaded again (its progress keeps both).
+    pub async fn attach_in_session<F, Fut>(
+        &self,
+        view: &SessionView,
+        mut file: FileToAttach,
+        source: F,
+        now: UnixMillis,
+    ) -> Result<AttachOutcome, FileWorkerError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<crate::blob::ByteStream, AttachError>>,
+    {
+        // Boxed: a contact-sync pass is a large future, and this one holds two attaches.
+        match Box::pin(self.attached_file().attach(&file, source, now)).await {
+            Err(AttachError::ConversationGone { conversation_id }) => {
+                tracing::warn!("the session's conversation is gone from Kustomer; placed again");
+                let contact = self.contact();
+                if !contact
+                    .conversation_gone(view, &conversation_id, now)
+                    .await?
+                {
+                    return Err(AttachError::ConversationGone { conversation_id }.into());
+                }
+                file.conversation_id = Box::pin(contact.conversation_of(view, now))
+                    .await?
+                    .ok_or_else(|| FileWorkerError::NotPlaced(view.external_id()))?;
+                // Stored and uploaded already (the gone note is step 3): no source is read.
+                let stored = || async {
+                    Err(AttachError::Source {
+                        message: "the file was stored already".into(),
+                        retryable: true,
+                    })
+                };
+                Ok(Box::pin(self.attached_file().attach(&file, stored, now)).await?)
+            }
+            answer => Ok(answer?),
+        }
     }
 
     /// The resumable bucket → attachment → note flow.

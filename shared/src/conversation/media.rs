@@ -108,17 +108,18 @@ impl FileWorker {
                 note_external_id: format!("ccai-{kind}-{id}-media-{file_name}"),
             };
             let claim = format!("media#{kind}#{id}#{file_name}");
-            let once = run_once(
-                self.store.as_ref(),
-                &claim,
-                now,
-                MEDIA_CLAIM_FOR,
-                REMEMBER_FOR,
-                || async {
-                    let storage = self.storage.clone();
-                    self.attached_file()
-                        .attach(
-                            &file,
+            let once =
+                run_once(
+                    self.store.as_ref(),
+                    &claim,
+                    now,
+                    MEDIA_CLAIM_FOR,
+                    REMEMBER_FOR,
+                    || async {
+                        let storage = self.storage.clone();
+                        self.attach_in_session(
+                            view,
+                            file,
                             || async move {
                                 let download = storage.open(name).await.map_err(|err| {
                                     AttachError::Source {
@@ -131,10 +132,9 @@ impl FileWorker {
                             now,
                         )
                         .await
-                        .map_err(FileWorkerError::from)
-                },
-            )
-            .await?;
+                    },
+                )
+                .await?;
             match once {
                 Once::Ran(outcome) => attached += usize::from(outcome.noted),
                 Once::AlreadyDone => {}

@@ -62,7 +62,12 @@ pub async fn session_report(
         "not placed yet".into()
     };
     let mut problems = Vec::new();
-    for field in ["assignee_error", "metadata_refused"] {
+    for field in [
+        "assignee_error",
+        "customer_assign_error",
+        "tag_error",
+        "metadata_refused",
+    ] {
         if let Some(problem) = link[field].as_str() {
             problems.push(problem.to_owned());
         }

@@ -182,7 +182,7 @@ impl KustomerClient {
             reason: reason.into(),
         };
         if let Some(pacer) = &self.pacer
-            && !pacer.pace().await
+            && !pacer.pace(SEND_MARGIN).await
         {
             return Err(not_sent("its turn comes after the deadline"));
         }
