@@ -101,12 +101,22 @@ mod tests {
         let refused = crate::deadline::within(Some(soon), pacer.pace(Duration::from_secs(12)));
         assert!(!refused.await, "12 s needed, 5 s left");
         assert!(
-            store.get(&schedule, UnixMillis::now()).await.unwrap().is_none(),
+            store
+                .get(&schedule, UnixMillis::now())
+                .await
+                .unwrap()
+                .is_none(),
             "no slot reserved"
         );
         let sent = crate::deadline::within(Some(soon), pacer.pace(Duration::from_secs(1)));
         assert!(sent.await, "1 s needed, 5 s left, the first slot is now");
-        assert!(store.get(&schedule, UnixMillis::now()).await.unwrap().is_some());
+        assert!(
+            store
+                .get(&schedule, UnixMillis::now())
+                .await
+                .unwrap()
+                .is_some()
+        );
         // The next slot is a minute away: not waited for with 5 s left.
         let later = crate::deadline::within(Some(soon), pacer.pace(Duration::from_secs(1)));
         assert!(!later.await);

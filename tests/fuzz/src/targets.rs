@@ -14,7 +14,10 @@ fn text(data: &[u8]) -> &str {
 
 /// A refusal must say what was wrong.
 fn clear(what: &str, message: &str) {
-    assert!(!message.trim().is_empty(), "{what}: a refusal without a message");
+    assert!(
+        !message.trim().is_empty(),
+        "{what}: a refusal without a message"
+    );
 }
 
 /// `POST /webhooks/ccai`'s body (R-E-1): the batch, then each event on its own and the trigger
@@ -129,7 +132,10 @@ pub fn object_name(data: &[u8]) {
 /// `chat-{id}.txt` (R-X-1): always a text for the note, whatever its entries.
 pub fn transcript_file(data: &[u8]) {
     let rendered = render_transcript_file(6001, data);
-    assert!(!rendered.text.is_empty(), "a transcript renders to something");
+    assert!(
+        !rendered.text.is_empty(),
+        "a transcript renders to something"
+    );
 }
 
 /// `metadata-{id}.json` (R-U-7, R-U-8, finding 2).

@@ -28,8 +28,27 @@ fn corpus(target: &str) -> Vec<Vec<u8>> {
 
 /// Tokens that break parsers more often than random bytes do.
 const TOKENS: &[&[u8]] = &[
-    b"null", b"\"", b"{", b"}", b"[", b"]", b",", b":", b"1e999", b"-1", b"18446744073709551616",
-    b"\"\\u0000\"", b"\"\\ud800\"", b"true", b"0.5", b"\"\"", b"/", b"..", b"%", b"\xff", b"=",
+    b"null",
+    b"\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b":",
+    b"1e999",
+    b"-1",
+    b"18446744073709551616",
+    b"\"\\u0000\"",
+    b"\"\\ud800\"",
+    b"true",
+    b"0.5",
+    b"\"\"",
+    b"/",
+    b"..",
+    b"%",
+    b"\xff",
+    b"=",
 ];
 
 #[derive(Clone, Debug)]
@@ -47,7 +66,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Mutation::Insert(at, b)),
         (any::<usize>(), 0usize..64).prop_map(|(at, n)| Mutation::Cut(at, n)),
         (any::<usize>(), 0..TOKENS.len()).prop_map(|(at, t)| Mutation::Splice(at, t)),
-        (any::<usize>(), 1usize..32, 1u16..2048).prop_map(|(at, n, times)| Mutation::Repeat(at, n, times)),
+        (any::<usize>(), 1usize..32, 1u16..2048)
+            .prop_map(|(at, n, times)| Mutation::Repeat(at, n, times)),
     ]
 }
 
