@@ -11,9 +11,12 @@ use std::sync::{Arc, OnceLock};
 
 pub mod targets;
 
+/// A target: the raw input, as it arrives.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name its corpus folder (`fuzz/corpus/<name>`) and its cargo-fuzz
 /// binary (`fuzz/fuzz_targets/<name>.rs`) have.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("ese_batch", targets::ese_batch),
     ("ese_webhook", targets::ese_webhook),
     ("storage_push", targets::storage_push),
