@@ -250,7 +250,11 @@ async fn browser() -> Driver {
         .local_addr()
         .unwrap()
         .port();
+    // Its own process group: Chromium and its helpers are chromedriver's children, and killing
+    // chromedriver alone leaves them running (they are ended with the group, see `Drop`).
+    use std::os::unix::process::CommandExt;
     let chromedriver = std::process::Command::new(CHROMEDRIVER)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -286,8 +290,20 @@ async fn browser() -> Driver {
 }
 
 impl Drop for Driver {
+    /// Runs when the test ends, passed or failed (a panic unwinds through it): the browser,
+    /// its helpers and chromedriver all end, whatever state the session is in.
     fn drop(&mut self) {
+        let group = format!("-{}", self._chromedriver.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
+        // A helper that left the group still carries the test's own profile directory.
+        let _ = std::process::Command::new("pkill")
+            .args(["-KILL", "-f"])
+            .arg(format!("user-data-dir={}", self.profile.display()))
+            .status();
         let _ = self._chromedriver.kill();
+        let _ = self._chromedriver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
