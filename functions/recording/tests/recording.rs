@@ -295,17 +295,21 @@ async fn a_call_without_recording_is_skipped() {
     assert_eq!(rig.recording_downloads(), 0);
 }
 
-#[tokio::test]
-async fn r_e_6_a_recording_that_lands_after_the_calls_end_is_attached_by_a_later_trigger() {
-    // The platform writes the recording 90 s after the call ends.
-    let rig = rig_with(CcaiSandboxOptions {
+/// The platform writes each recording 90 s after its call ends.
+async fn late_recording_rig() -> Rig {
+    rig_with(CcaiSandboxOptions {
         file_delays: FileDelays {
             recording: Duration::from_secs(90),
             ..FileDelays::default()
         },
         ..CcaiSandboxOptions::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn r_e_6_a_recording_that_lands_after_the_calls_end_is_attached_by_a_later_trigger() {
+    let rig = late_recording_rig().await;
     let agent = rig.ana();
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550106605").await;
@@ -537,14 +541,7 @@ async fn finding_3_r_e_6_a_pushed_recording_in_a_dated_folder_is_attached() {
 /// gone conversation until it is a dead letter.
 #[tokio::test]
 async fn finding_11_r_r_1_a_recording_for_a_deleted_conversation_lands_in_a_new_one() {
-    let rig = rig_with(CcaiSandboxOptions {
-        file_delays: FileDelays {
-            recording: Duration::from_secs(90),
-            ..FileDelays::default()
-        },
-        ..CcaiSandboxOptions::default()
-    })
-    .await;
+    let rig = late_recording_rig().await;
     let agent = rig.ana();
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550106671").await;

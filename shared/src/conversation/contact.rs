@@ -229,6 +229,14 @@ fn link_key(view: &SessionView) -> ItemKey {
     ItemKey::session_link(view.kind, view.id)
 }
 
+/// The session's sync lock (beside its link) and a fresh owner for one taking of it.
+fn session_lock(link: &ItemKey) -> (ItemKey, String) {
+    (
+        ItemKey::new(link.pk.clone(), "SYNC_LOCK"),
+        uuid::Uuid::new_v4().to_string(),
+    )
+}
+
 impl ContactSync<'_> {
     /// Syncs the session, then answers its conversation (`None` while it has none, e.g. an
     /// IVR call nobody answered yet): what the file workers need before attaching.
@@ -252,8 +260,7 @@ impl ContactSync<'_> {
         now: UnixMillis,
     ) -> Result<ContactOutcome, ContactError> {
         let key = link_key(view);
-        let resource = ItemKey::new(key.pk.clone(), "SYNC_LOCK");
-        let owner = uuid::Uuid::new_v4().to_string();
+        let (resource, owner) = session_lock(&key);
         let mut pauses = 0;
         let mut repaired = false;
         loop {
@@ -312,8 +319,7 @@ impl ContactSync<'_> {
         now: UnixMillis,
     ) -> Result<bool, ContactError> {
         let key = link_key(view);
-        let resource = ItemKey::new(key.pk.clone(), "SYNC_LOCK");
-        let owner = uuid::Uuid::new_v4().to_string();
+        let (resource, owner) = session_lock(&key);
         let lock = self.take_lock(&resource, &owner).await?;
         let recorded = match self.store.get(&key, now).await {
             Ok(item) => item
