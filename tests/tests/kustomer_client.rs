@@ -556,6 +556,7 @@ async fn r_e_2_under_random_faults_every_create_lands_exactly_once() {
         hang: 0.05,
         hang_for: Duration::from_secs(2),
         seed: 7,
+        ..Default::default()
     }));
     for n in 0..20 {
         client

@@ -86,6 +86,20 @@ pub struct CcaiSandboxOptions {
     pub publish_every: Option<Duration>,
     pub callback_link: CallbackLink,
     pub custom_data_in: CustomDataIn,
+    /// Random Manager and Apps API faults (a soak's CCAI edge); `None`: none.
+    pub faults: Option<CcaiFaultRates>,
+}
+
+/// Random faults of the CCAI API, reproducible from a seed: a 429 beyond the tenant's own
+/// limit (the platform throttles for reasons of its own too), a 5xx, a slow answer. None is
+/// applied: the request is refused before it does anything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CcaiFaultRates {
+    pub rate_limited: f64,
+    pub server_error: f64,
+    pub slow: f64,
+    pub slow_for: Duration,
+    pub seed: u64,
 }
 
 impl Default for CcaiSandboxOptions {
@@ -108,6 +122,7 @@ impl Default for CcaiSandboxOptions {
             publish_every: None,
             callback_link: CallbackLink::PreviousCallId,
             custom_data_in: CustomDataIn::Both,
+            faults: None,
         }
     }
 }
@@ -137,6 +152,8 @@ pub struct CcaiShared {
     pub(crate) status_gate: Mutex<Option<Arc<crate::gate::Gate>>>,
     /// Only the next status change waits at the gate (it takes the gate with it).
     pub(crate) status_gate_once: std::sync::atomic::AtomicBool,
+    /// The random faults' generator state, and the faults played by kind.
+    pub(crate) faults: Mutex<(u64, std::collections::HashMap<&'static str, u64>)>,
 }
 
 impl CcaiShared {
@@ -185,6 +202,7 @@ impl CcaiSandbox {
             signer: crate::pubsub::PushSigner::new(),
             status_gate: Mutex::default(),
             status_gate_once: Default::default(),
+            faults: Mutex::default(),
         });
         let app = routes::router(shared.clone());
         let publisher = shared.clone();
@@ -280,6 +298,16 @@ impl CcaiSandbox {
 
     pub fn change<T>(&self, write: impl FnOnce(&mut CcaiWorld) -> T) -> T {
         write(&mut self.shared.world())
+    }
+
+    /// How many random faults of each kind were played.
+    pub fn faults_played(&self) -> std::collections::HashMap<&'static str, u64> {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
     }
 
     pub fn requests(&self) -> Vec<SeenRequest> {

@@ -106,7 +106,19 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
         if limited {
             message(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
         } else {
-            next.run(request).await
+            match random_fault(&shared, &options) {
+                Some(RandomFault::RateLimited) => {
+                    message(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
+                }
+                Some(RandomFault::ServerError) => {
+                    message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+                }
+                Some(RandomFault::Slow(pause)) => {
+                    tokio::time::sleep(pause).await;
+                    next.run(request).await
+                }
+                None => next.run(request).await,
+            }
         }
     };
     shared
@@ -121,6 +133,39 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
             authorised,
         });
     response
+}
+
+enum RandomFault {
+    RateLimited,
+    ServerError,
+    Slow(Duration),
+}
+
+/// The next random fault, if the options ask for them (xorshift: reproducible from the seed).
+fn random_fault(shared: &CcaiShared, options: &super::CcaiSandboxOptions) -> Option<RandomFault> {
+    let rates = options.faults?;
+    let mut state = shared.faults.lock().unwrap_or_else(|p| p.into_inner());
+    let mut x = if state.0 == 0 {
+        rates.seed | 1
+    } else {
+        state.0
+    };
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    state.0 = x;
+    let roll = (x % 1_000_000) as f64 / 1_000_000.0;
+    let (fault, name) = if roll < rates.rate_limited {
+        (RandomFault::RateLimited, "429")
+    } else if roll < rates.rate_limited + rates.server_error {
+        (RandomFault::ServerError, "5xx")
+    } else if roll < rates.rate_limited + rates.server_error + rates.slow {
+        (RandomFault::Slow(rates.slow_for), "slow")
+    } else {
+        return None;
+    };
+    *state.1.entry(name).or_default() += 1;
+    Some(fault)
 }
 
 #[derive(serde::Deserialize, Default)]

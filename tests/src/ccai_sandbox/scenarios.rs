@@ -123,6 +123,9 @@ pub struct ScenarioDriver<'a> {
     /// An answered call's agent stays in Wrap-up when the call ends: the Final event comes
     /// only from [`ScenarioDriver::submit_wrap_up`], as long after the End as the test says.
     pub hold_wrap_up: bool,
+    /// Files due at a session's end land as it is delivered (true), or only at the caller's
+    /// own [`CcaiSandbox::publish_due`] (a soak publishing once per wave of sessions).
+    pub publish_files: bool,
 }
 
 /// A session's ESE `item`, growing as the session moves on; each stage is one event.
@@ -266,6 +269,7 @@ impl<'a> ScenarioDriver<'a> {
             delivery: Delivery::default(),
             recording_size: 256 * 1024,
             hold_wrap_up: false,
+            publish_files: true,
         }
     }
 
@@ -276,7 +280,9 @@ impl<'a> ScenarioDriver<'a> {
         mut events: Vec<SentEvent>,
     ) -> Played {
         // Files due at the end land now (those with a delay, later).
-        if let Err(err) = self.sandbox.publish_due().await {
+        if self.publish_files
+            && let Err(err) = self.sandbox.publish_due().await
+        {
             panic!("the sandbox could not write its external-storage files: {err}");
         }
         let mut order: Vec<usize> = (0..events.len())

@@ -23,7 +23,7 @@ pub use state::{Record, Upload, World};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -36,6 +36,8 @@ pub struct Sandbox {
     /// Requests held at a gate until a test opens it (forced interleavings).
     holds: Mutex<Vec<(FaultMatch, Arc<crate::gate::Gate>)>>,
     random_faults: Mutex<Option<FaultRates>>,
+    /// Random faults played so far, by kind.
+    faults_played: Mutex<HashMap<&'static str, u64>>,
     base_url: OnceLock<String>,
     http: reqwest::Client,
 }
@@ -92,15 +94,25 @@ impl Sandbox {
             world.random_state = x;
             (x % 1_000_000) as f64 / 1_000_000.0
         };
-        if roll < rates.rate_limited {
-            Some(Fault::RateLimited)
-        } else if roll < rates.rate_limited + rates.server_error {
-            Some(Fault::ServerError)
-        } else if roll < rates.rate_limited + rates.server_error + rates.hang {
-            Some(Fault::Hang(rates.hang_for))
-        } else {
-            None
-        }
+        let faults = [
+            (rates.rate_limited, Fault::RateLimited),
+            (rates.server_error, Fault::ServerError),
+            (rates.hang, Fault::Hang(rates.hang_for)),
+            (rates.lose_answer, Fault::LoseAnswer),
+            (rates.apply_then_hang, Fault::ApplyThenHang(rates.hang_for)),
+        ];
+        let mut bound = 0.0;
+        let fault = faults.into_iter().find_map(|(rate, fault)| {
+            bound += rate;
+            (roll < bound).then_some(fault)
+        })?;
+        *self
+            .faults_played
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(fault.name())
+            .or_default() += 1;
+        Some(fault)
     }
 
     fn window_reset_epoch(&self, started: Instant) -> i64 {
@@ -263,6 +275,7 @@ impl KustomerSandbox {
             faults: Mutex::default(),
             holds: Mutex::default(),
             random_faults: Mutex::default(),
+            faults_played: Mutex::default(),
             base_url: OnceLock::from(base_url.clone()),
             http: bridge_shared::http::builder().build().unwrap(),
         });
@@ -310,6 +323,15 @@ impl KustomerSandbox {
             .random_faults
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = rates;
+    }
+
+    /// How many random faults of each kind were played (a soak shows each class exercised).
+    pub fn faults_played(&self) -> HashMap<&'static str, u64> {
+        self.sandbox
+            .faults_played
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Reads the org's state.

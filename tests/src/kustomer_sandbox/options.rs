@@ -124,6 +124,21 @@ pub enum Fault {
     Answer(u16, &'static str),
 }
 
+impl Fault {
+    /// The fault's kind, for counts.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::RateLimited => "429",
+            Fault::ServerError => "5xx",
+            Fault::Hang(_) => "hang",
+            Fault::LoseAnswer => "answer lost",
+            Fault::ApplyThenHang(_) => "applied, answer late",
+            Fault::TruncatedBody => "truncated body",
+            Fault::Answer(..) => "answer",
+        }
+    }
+}
+
 /// Which requests a queued fault applies to.
 #[derive(Clone, Debug, Default)]
 pub struct FaultMatch {
@@ -183,5 +198,9 @@ pub struct FaultRates {
     pub server_error: f64,
     pub hang: f64,
     pub hang_for: Duration,
+    /// The request is applied, the answer lost ([`Fault::LoseAnswer`]).
+    pub lose_answer: f64,
+    /// The request is applied, the answer held for `hang_for` ([`Fault::ApplyThenHang`]).
+    pub apply_then_hang: f64,
     pub seed: u64,
 }

@@ -84,6 +84,19 @@ pub struct EventSourceMapping {
     shared: Arc<Mutex<Shared>>,
 }
 
+/// The lane of a record: its partition key's hash (the same in every run of the process).
+fn lane(record: &Value, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    if lanes <= 1 {
+        return 0;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    record["dynamodb"]["Keys"]["pk"]
+        .to_string()
+        .hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
+}
+
 fn sequence(record: &Value) -> Option<&str> {
     record["dynamodb"]["SequenceNumber"].as_str()
 }
@@ -180,9 +193,19 @@ impl EventSourceMapping {
             s.stats.records_read += read;
             s.stats.filtered_out += read - matching.len() as u64;
         });
-        for batch in matching.chunks(self.subscription.batch_size) {
-            self.deliver_batch(batch.to_vec()).await;
+        // Lambda's ParallelizationFactor: up to that many batches of one shard at once, the
+        // records of one partition key always in one lane, in order.
+        let lanes = self.subscription.parallelization.max(1);
+        let mut by_lane: Vec<Vec<Value>> = vec![Vec::new(); lanes];
+        for record in matching {
+            by_lane[lane(&record, lanes)].push(record);
         }
+        futures::future::join_all(by_lane.into_iter().map(|records| async move {
+            for batch in records.chunks(self.subscription.batch_size) {
+                self.deliver_batch(batch.to_vec()).await;
+            }
+        }))
+        .await;
     }
 
     async fn invoke(&self, batch: &[Value]) -> Attempt {
@@ -323,6 +346,7 @@ mod tests {
             report_item_failures: true,
             filters: vec![Pattern::parse(r#"{"eventName": ["INSERT"]}"#).unwrap()],
             on_failure: Some("DeadLetterQueue".into()),
+            parallelization: 1,
         }
     }
 

@@ -29,6 +29,9 @@ pub struct Subscription {
     pub filters: Vec<Pattern>,
     /// The on-failure destination's logical id, e.g. `DeadLetterQueue`.
     pub on_failure: Option<String>,
+    /// `ParallelizationFactor` (1–10, AWS's default 1): batches of one shard processed at
+    /// once, records of one partition key always in order.
+    pub parallelization: usize,
 }
 
 fn number(properties: &Yaml, name: &str) -> Option<i64> {
@@ -110,6 +113,8 @@ pub fn template_subscriptions(template: &str) -> Result<Vec<Subscription>, Strin
                 on_failure: referenced_resource(
                     &p["DestinationConfig"]["OnFailure"]["Destination"],
                 ),
+                parallelization: number(p, "ParallelizationFactor").unwrap_or(1).clamp(1, 10)
+                    as usize,
             });
         }
     }

@@ -1,0 +1,51 @@
+//! The soak in the test command (issue 25, R-P-1, R-SEC-4): a fixed seed with every fault on,
+//! and one fresh random seed printed so a failure can be replayed (`bench/run soak N SEED`).
+//! Each must end with no difference from its run without faults, no invariant violation, and
+//! no number, e-mail or secret of the run in any log line of the bridge.
+//!
+//! Run inside `infra/local/with-services` (DynamoDB Local, the S3 stand-in), as `scripts/test` does.
+
+use bridge_bench::soak::{self, Settings, logs::LogCapture};
+
+/// Steps per seed (a call-and-callback step is two sessions): `SOAK_SESSIONS`, default 150.
+fn sessions() -> usize {
+    std::env::var("SOAK_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r_p_1_r_sec_4_sessions_under_every_fault_end_as_without_faults() {
+    let capture = LogCapture::install();
+    let random = uuid::Uuid::new_v4().as_u128() as u64 % 1_000_000;
+    let mut failures = Vec::new();
+    for seed in [20261206, random] {
+        eprintln!(
+            "soak seed {seed}: replay with `bench/run soak {} {seed}`",
+            sessions()
+        );
+        let settings = Settings::new(sessions(), seed);
+        let outcome = soak::run(&settings).await.expect("the soak runs");
+        let report = outcome.report(&settings);
+        eprint!("{report}");
+        if !outcome.differences.is_empty()
+            || !outcome.violations.is_empty()
+            || !outcome.oracle_violations.is_empty()
+        {
+            failures.push(report);
+        }
+        let lines = capture.bridge_lines();
+        let leaks = soak::logs::scan(&lines, &soak::secrets(&outcome.plan));
+        assert!(
+            lines.len() > 100,
+            "the bridge's log lines were captured: {}",
+            lines.len()
+        );
+        assert!(
+            leaks.is_empty(),
+            "seed {seed}: log lines holding a secret of the run: {leaks:?}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
