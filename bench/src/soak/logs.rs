@@ -6,9 +6,10 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::fmt::MakeWriter;
 
-/// The process's log lines (install once, before the runs).
+/// The process's log lines (install once, before the runs); also appended to the file
+/// `SOAK_LOG_FILE` names, when set, to watch a run as it goes.
 #[derive(Clone, Default)]
-pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>, Option<Arc<Mutex<std::fs::File>>>);
 
 impl Write for LogCapture {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -16,6 +17,11 @@ impl Write for LogCapture {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(buf);
+        if let Some(file) = &self.1 {
+            file.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .write_all(buf)?;
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -33,7 +39,11 @@ impl<'a> MakeWriter<'a> for LogCapture {
 impl LogCapture {
     /// Installs the capture as the process's subscriber, with the functions' own redaction.
     pub fn install() -> Self {
-        let capture = Self::default();
+        let file = std::env::var("SOAK_LOG_FILE")
+            .ok()
+            .and_then(|path| std::fs::File::create(path).ok())
+            .map(|f| Arc::new(Mutex::new(f)));
+        let capture = Self(Arc::default(), file);
         bridge_shared::telemetry::init_with_writer(
             bridge_shared::telemetry::LogFormat::Json,
             capture.clone(),

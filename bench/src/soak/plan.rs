@@ -86,6 +86,35 @@ pub struct Plan {
     pub fields_created_before: usize,
 }
 
+/// Steps between two sessions of one customer: four waves, beyond the reach of the faults
+/// that delay a session (an event held back two waves; a retry due after the quick window). A
+/// customer's sessions processed out of order are placed by the bridge's own order (the
+/// conversation it last placed one in, R-U-1), which the oracle cannot share; the call and its
+/// callback (R-U-6) are the one pair played back to back, and the bridge orders those itself.
+pub const CUSTOMER_GAP: usize = 80;
+
+/// A customer for `step`: most often one of the first fifth (repeat callers), never one whose
+/// last session is less than `CUSTOMER_GAP` steps back; else the one idle the longest.
+fn pick(rng: &mut StdRng, seen: &mut [Option<usize>], step: usize) -> usize {
+    let hot = seen.len().div_ceil(5);
+    for _ in 0..8 {
+        let candidate = if rng.random_bool(0.6) {
+            rng.random_range(0..hot)
+        } else {
+            rng.random_range(0..seen.len())
+        };
+        if seen[candidate].is_none_or(|last| step - last >= CUSTOMER_GAP) {
+            seen[candidate] = Some(step);
+            return candidate;
+        }
+    }
+    let idlest = (0..seen.len())
+        .min_by_key(|c| seen[*c].map_or(0, |last| last + 1))
+        .unwrap_or(0);
+    seen[idlest] = Some(step);
+    idlest
+}
+
 const COMMENTS: [&str; 4] = [
     "Quick and kind",
     "Took too long",
@@ -98,8 +127,9 @@ impl Plan {
     pub fn generate(seed: u64, sessions: usize, agents: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let agents = agents.max(2);
-        // A customer population a third the size of the sessions: repeat callers.
-        let customers = (sessions / 3).max(4);
+        // A customer population a third the size of the sessions (repeat callers), large
+        // enough that a customer's sessions are `CUSTOMER_GAP` steps apart.
+        let customers = (sessions / 3).max(2 * CUSTOMER_GAP);
         let phones: Vec<String> = (0..customers)
             .map(|n| {
                 format!(
@@ -108,41 +138,49 @@ impl Plan {
                 )
             })
             .collect();
-        let users: Vec<String> = (0..customers / 2 + 2)
+        let users: Vec<String> = (0..customers)
             .map(|n| format!("app-user-{seed}-{n}"))
             .collect();
         let mut steps = Vec::with_capacity(sessions);
-        for _ in 0..sessions {
+        let mut callers_seen: Vec<Option<usize>> = vec![None; phones.len()];
+        let mut users_seen: Vec<Option<usize>> = vec![None; users.len()];
+        for step in 0..sessions {
             let agent = rng.random_range(0..agents);
-            // Repeat callers: most calls come from the first fifth of the population.
-            let caller = if rng.random_bool(0.6) {
-                rng.random_range(0..customers.div_ceil(5))
-            } else {
-                rng.random_range(0..customers)
-            };
-            let user = rng.random_range(0..users.len());
             let roll = rng.random_range(0..100u32);
+            let mut caller = || pick(&mut rng, &mut callers_seen, step);
             let kind = match roll {
-                0..=24 => Kind::IvrAnswered { agent, caller },
-                25..=31 => Kind::Abandoned { caller },
-                32..=41 => Kind::Voicemail {
-                    caller,
-                    action: [None, Some("read"), Some("called_back"), Some("closed")]
-                        [rng.random_range(0..4)],
-                },
-                42..=48 => Kind::Transfer {
-                    from: agent,
-                    to: (agent + 1 + rng.random_range(0..agents - 1)) % agents,
-                    caller,
-                },
-                49..=55 => Kind::Outbound { agent, caller },
-                56..=60 => Kind::CallAndCallback { agent, caller },
-                61..=68 => Kind::Sdk { agent, user },
-                69..=94 => Kind::Chat {
+                0..=24 => Kind::IvrAnswered { agent, caller: caller() },
+                25..=31 => Kind::Abandoned { caller: caller() },
+                32..=41 => {
+                    let caller = caller();
+                    Kind::Voicemail {
+                        caller,
+                        action: [None, Some("read"), Some("called_back"), Some("closed")]
+                            [rng.random_range(0..4)],
+                    }
+                }
+                42..=48 => {
+                    let caller = caller();
+                    Kind::Transfer {
+                        from: agent,
+                        to: (agent + 1 + rng.random_range(0..agents - 1)) % agents,
+                        caller,
+                    }
+                }
+                49..=55 => Kind::Outbound { agent, caller: caller() },
+                56..=60 => Kind::CallAndCallback { agent, caller: caller() },
+                61..=68 => Kind::Sdk {
                     agent,
-                    user,
-                    lines: rng.random_range(1..6),
+                    user: pick(&mut rng, &mut users_seen, step),
                 },
+                69..=94 => {
+                    let user = pick(&mut rng, &mut users_seen, step);
+                    Kind::Chat {
+                        agent,
+                        user,
+                        lines: rng.random_range(1..6),
+                    }
+                }
                 _ => Kind::UnknownCaller { agent },
             };
             let csat = (kind.answered() && rng.random_bool(0.15)).then(|| {
@@ -196,6 +234,26 @@ mod tests {
         let kinds: std::collections::BTreeSet<&str> =
             a.steps.iter().map(|s| s.kind.name()).collect();
         assert_eq!(kinds.len(), 9, "{kinds:?}");
+        // A customer's sessions are CUSTOMER_GAP steps apart; some customers call again.
+        let mut last: std::collections::HashMap<String, usize> = Default::default();
+        let mut repeats = 0;
+        for (step, s) in a.steps.iter().enumerate() {
+            let who = match &s.kind {
+                Kind::Sdk { user, .. } | Kind::Chat { user, .. } => format!("u{user}"),
+                Kind::UnknownCaller { .. } => continue,
+                Kind::IvrAnswered { caller, .. }
+                | Kind::Abandoned { caller }
+                | Kind::Voicemail { caller, .. }
+                | Kind::Transfer { caller, .. }
+                | Kind::Outbound { caller, .. }
+                | Kind::CallAndCallback { caller, .. } => format!("c{caller}"),
+            };
+            if let Some(before) = last.insert(who, step) {
+                assert!(step - before >= CUSTOMER_GAP, "step {step} after {before}");
+                repeats += 1;
+            }
+        }
+        assert!(repeats > 0);
         // Numbers are distinct and E.164.
         let distinct: std::collections::BTreeSet<&String> = a.phones.iter().collect();
         assert_eq!(distinct.len(), a.phones.len());

@@ -55,16 +55,25 @@ struct Names {
     /// Kustomer id (customer, conversation, user, tag, attachment) → its shared name.
     kustomer: HashMap<String, String>,
     session_id: regex::Regex,
+    /// The CCAI sandbox's first id less one: its other ids (SmartActions, photos, agents) are
+    /// named by their distance from it, the same in both runs of one plan.
+    ccai_base: u64,
 }
 
 impl Names {
+    fn id(&self, digits: &str) -> Option<String> {
+        if let Some(name) = self.sessions.get(digits) {
+            return Some(name.clone());
+        }
+        let n: u64 = digits.parse().ok()?;
+        (n > self.ccai_base && n - self.ccai_base < 10_000_000)
+            .then(|| format!("id+{}", n - self.ccai_base))
+    }
+
     fn text(&self, text: &str) -> String {
         self.session_id
             .replace_all(text, |c: &regex::Captures| {
-                self.sessions
-                    .get(&c[0])
-                    .cloned()
-                    .unwrap_or_else(|| c[0].to_owned())
+                self.id(&c[0]).unwrap_or_else(|| c[0].to_owned())
             })
             .into_owned()
     }
@@ -75,7 +84,7 @@ impl Names {
                 Some(name) => json!(name),
                 None => json!(self.text(s)),
             },
-            Value::Number(n) => match self.sessions.get(&n.to_string()) {
+            Value::Number(n) => match self.id(&n.to_string()) {
                 Some(name) => json!(name),
                 None => value.clone(),
             },
@@ -103,8 +112,8 @@ impl Names {
 /// Attributes the sandbox keeps that are counters of its own requests, not state.
 const VOLATILE: [&str; 2] = ["rev", "uploaded"];
 
-fn customer_name(record: &Record, sessions: &HashMap<String, String>) -> String {
-    let phone = record.attributes["phones"]
+fn customer_name(record: &Record, names: &Names) -> String {
+    let phone = record.attributes.get("phones").unwrap_or(&Value::Null)
         .as_array()
         .and_then(|p| p.first())
         .and_then(|p| p["phone"].as_str());
@@ -114,15 +123,42 @@ fn customer_name(record: &Record, sessions: &HashMap<String, String>) -> String 
         .or(record.text("name"))
         .unwrap_or("?")
         .to_owned();
-    let session_id = regex::Regex::new(r"\d{6,}").unwrap_or_else(|_| unreachable!());
-    session_id
-        .replace_all(&text, |c: &regex::Captures| {
-            sessions
-                .get(&c[0])
-                .cloned()
-                .unwrap_or_else(|| c[0].to_owned())
-        })
-        .into_owned()
+    names.text(&text)
+}
+
+/// What an attachment holds, in words both runs share: a call's recording is checked against
+/// the bytes the platform exported for that call.
+fn attachment_content(
+    attachment: &Record,
+    upload: Option<&bridge_tests::kustomer_sandbox::Upload>,
+    sessions: &HashMap<String, String>,
+) -> String {
+    let Some(upload) = upload else {
+        return "never uploaded".into();
+    };
+    if attachment
+        .text("contentType")
+        .is_some_and(|t| t.starts_with("text/"))
+    {
+        // A transcript's lines carry their times: its size stands for it.
+        return format!("{} bytes", upload.bytes);
+    }
+    let call = attachment
+        .text("name")
+        .and_then(|n| n.strip_prefix("call-")?.strip_suffix(".mp3")?.parse::<u64>().ok());
+    if let Some(call) = call {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let bytes: Vec<u8> = (0..upload.bytes)
+            .map(|o| bridge_tests::ccai_sandbox::recording_byte(call, o))
+            .collect();
+        hasher.update(&bytes);
+        if hex::encode(hasher.finalize()) == upload.sha256 {
+            let name = sessions.get(&call.to_string()).cloned().unwrap_or_default();
+            return format!("the recording of {name}, {} bytes", upload.bytes);
+        }
+    }
+    format!("sha256 {}", upload.sha256)
 }
 
 /// The run's end state in shared names.
@@ -132,10 +168,14 @@ pub fn snapshot(tenant: &Tenant) -> Snapshot {
         .iter()
         .map(|s| (s.id.to_string(), s.name.clone()))
         .collect();
+    let ccai_base = tenant
+        .sandboxes
+        .ccai
+        .inspect(|w| w.agents.iter().map(|a| a.id).min().unwrap_or(1) - 1);
     let mut out = tenant
         .sandboxes
         .kustomer
-        .inspect(|w| kustomer_state(w, &sessions));
+        .inspect(|w| kustomer_state(w, &sessions, ccai_base));
     let agents = tenant.sandboxes.ccai.inspect(|w| {
         w.agents
             .iter()
@@ -148,7 +188,13 @@ pub fn snapshot(tenant: &Tenant) -> Snapshot {
     out
 }
 
-fn kustomer_state(world: &World, sessions: &HashMap<String, String>) -> Snapshot {
+fn kustomer_state(world: &World, sessions: &HashMap<String, String>, ccai_base: u64) -> Snapshot {
+    let mut names = Names {
+        sessions: sessions.clone(),
+        kustomer: HashMap::new(),
+        session_id: regex::Regex::new(r"\d{6,}").unwrap_or_else(|_| unreachable!()),
+        ccai_base,
+    };
     let mut kustomer: HashMap<String, String> = HashMap::new();
     for user in &world.users {
         kustomer.insert(
@@ -160,32 +206,18 @@ fn kustomer_state(world: &World, sessions: &HashMap<String, String>) -> Snapshot
         kustomer.insert(id.clone(), format!("tag {name}"));
     }
     for attachment in &world.attachments {
-        let name = attachment.text("name").unwrap_or("?");
-        let upload = world.uploads.get(&attachment.id);
-        let content = match (upload, attachment.text("contentType")) {
-            // A transcript's lines carry their times: its size stands for it.
-            (Some(u), Some(t)) if t.starts_with("text/") => format!("{} bytes", u.bytes),
-            (Some(u), _) => format!("sha256 {}", u.sha256),
-            (None, _) => "never uploaded".into(),
-        };
-        kustomer.insert(
-            attachment.id.clone(),
-            format!("attachment {name} ({content})"),
-        );
+        let name = names.text(attachment.text("name").unwrap_or("?"));
+        let content = attachment_content(attachment, world.uploads.get(&attachment.id), sessions);
+        kustomer.insert(attachment.id.clone(), format!("attachment {name} ({content})"));
     }
     for customer in &world.customers {
         kustomer.insert(
             customer.id.clone(),
-            format!("customer {}", customer_name(customer, sessions)),
+            format!("customer {}", customer_name(customer, &names)),
         );
     }
     // A conversation is named by the sessions whose messages it holds.
     let mut held: HashMap<&str, BTreeSet<String>> = HashMap::new();
-    let names = Names {
-        sessions: sessions.clone(),
-        kustomer: kustomer.clone(),
-        session_id: regex::Regex::new(r"\d{6,}").unwrap_or_else(|_| unreachable!()),
-    };
     for message in &world.messages {
         if let (Some(conversation), Some(external)) =
             (message.related("conversation"), message.text("externalId"))
@@ -215,7 +247,8 @@ fn kustomer_state(world: &World, sessions: &HashMap<String, String>) -> Snapshot
         };
         kustomer.insert(conversation.id.clone(), name);
     }
-    let names = Names { kustomer, ..names };
+    names.kustomer = kustomer;
+    let names = names;
     let mut out = Snapshot::new();
     let mut entry = |kind: &str, record: &Record, key: String| {
         let relations: Map<String, Value> = record
@@ -223,7 +256,14 @@ fn kustomer_state(world: &World, sessions: &HashMap<String, String>) -> Snapshot
             .iter()
             .map(|(k, v)| (k.clone(), names.value(&v["data"]["id"])))
             .collect();
-        let attributes = names.map(&record.attributes);
+        let mut attributes = names.map(&record.attributes);
+        // A conversation's external id names the session that created it: which of its
+        // sessions was placed first is the workers' order, not the sessions' truth.
+        if let Some(Value::String(external)) = attributes.get("externalId")
+            && key.contains(external.trim_start_matches("ccai-"))
+        {
+            attributes.insert("externalId".into(), json!("ccai-<one of its sessions>"));
+        }
         let full = format!("{kind} {key}");
         let rendered = json!({"attributes": attributes, "related": relations}).to_string();
         if let Some(earlier) = out.insert(full.clone(), rendered.clone()) {
@@ -231,28 +271,21 @@ fn kustomer_state(world: &World, sessions: &HashMap<String, String>) -> Snapshot
             out.insert(format!("{full} (again)"), earlier);
         }
     };
-    for customer in &world.customers {
-        let key = names
-            .kustomer
-            .get(&customer.id)
-            .cloned()
-            .unwrap_or_default();
-        entry("", customer, key);
-    }
-    for conversation in &world.conversations {
-        let key = names
-            .kustomer
-            .get(&conversation.id)
-            .cloned()
-            .unwrap_or_default();
-        entry("", conversation, key.clone());
+    for record in world.customers.iter().chain(&world.conversations) {
+        let key = names.kustomer.get(&record.id).cloned().unwrap_or_default();
+        entry("", record, key);
     }
     for message in &world.messages {
         let key = names.text(message.text("externalId").unwrap_or(&message.id));
         entry("message", message, key);
     }
     for note in &world.notes {
-        let key = names.text(note.text("externalId").unwrap_or(&note.id));
+        let mut key = names.text(note.text("externalId").unwrap_or(&note.id));
+        // The caller's number is noted once per conversation, by the session that created it.
+        if key.ends_with("-phone") {
+            let conversation = names.value(&json!(note.related("conversation")));
+            key = format!("caller's number in {}", conversation.as_str().unwrap_or("?"));
+        }
         entry("note", note, key);
     }
     out.into_iter()

@@ -334,6 +334,15 @@ impl Tenant {
         })
     }
 
+    /// A progress line on stderr (the run's own log lines are captured, not printed).
+    fn say(&self, text: &str) {
+        eprintln!(
+            "[{:>6.1} s] {} {text}",
+            self.started.elapsed().as_secs_f64(),
+            if self.faults.is_none() { "oracle:" } else { "faulty:" }
+        );
+    }
+
     /// The scheduled run's view of time: the real clock plus how far the platform's moved.
     fn virtual_now(&self) -> UnixMillis {
         UnixMillis::now().plus(self.skew)
@@ -375,6 +384,7 @@ impl Tenant {
                 self.stats
                     .progress
                     .push((self.started.elapsed().as_secs_f64(), done));
+                self.say(&format!("wave to step {}: {done} of {} sessions complete", index + 1, self.sessions.len()));
             }
         }
         let rest: Vec<Value> = std::mem::take(&mut self.late_events)
@@ -684,6 +694,7 @@ impl Tenant {
             self.streams.drain(Duration::from_secs(120)).await;
             let waiting = self.sessions.len() - self.completed_now();
             let never = self.sessions.iter().filter(|s| s.file_never).count();
+            self.say(&format!("settling, round {}: {waiting} session(s) incomplete ({never} with a file never exported)", round + 1));
             if waiting <= never && round >= 1 {
                 break;
             }

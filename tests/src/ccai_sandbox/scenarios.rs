@@ -242,10 +242,11 @@ impl EseSession {
             {
                 last["state"] = json!("dispositionSubmitted");
             }
-            self.set(
-                "dispositions",
-                json!({"code": code, "custom_code_id": 12, "note": note}),
-            );
+            let disposition = json!({"code": code, "custom_code_id": 12, "note": note});
+            if let Some(id) = self.item.get("call_id").or(self.item.get("chat_id")).and_then(Value::as_u64) {
+                world.dispositions.insert(id, disposition.clone());
+            }
+            self.set("dispositions", disposition);
             self.emit(world, "Final");
         }
     }
@@ -416,8 +417,10 @@ impl<'a> ScenarioDriver<'a> {
             {
                 agent["state"] = json!("dispositionSubmitted");
             }
-            item["dispositions"] =
+            let disposition =
                 json!({"code": "Resolved", "custom_code_id": 12, "note": "Customer helped"});
+            world.dispositions.insert(played.session_id, disposition.clone());
+            item["dispositions"] = disposition;
             let _ = world.now();
             let id = uuid::Uuid::new_v4().to_string();
             SentEvent {

@@ -102,6 +102,9 @@ pub struct CcaiWorld {
     /// SmartActions of a session as its metadata file reports them, and the CSAT comments.
     pub smart_actions: HashMap<u64, Vec<Value>>,
     pub csat_comments: HashMap<u64, String>,
+    /// The wrap-up each session's agent submitted, as the ESE Final event carries it; the
+    /// metadata file lists dispositions too (ccai-api.md §3, key L: `dispositions`).
+    pub dispositions: HashMap<u64, Value>,
     /// SDK custom data per session (`{key: {value, type, label}}`), shown where
     /// [`super::CustomDataIn`] says.
     pub custom_data: HashMap<u64, Value>,
@@ -314,6 +317,9 @@ impl CcaiWorld {
                 }
                 if let Some(comment) = self.csat_comments.get(&id) {
                     fields.insert("csat".into(), serde_json::json!({"comment": comment}));
+                }
+                if let Some(disposition) = self.dispositions.get(&id) {
+                    fields.insert("dispositions".into(), disposition.clone());
                 }
                 if let Some(actions) = self.smart_actions.get(&id) {
                     fields.insert("smart_actions".into(), Value::Array(actions.clone()));

@@ -148,14 +148,28 @@ impl ChangeFeed for DynamoStreamFeed {
             let Some(iterator) = self.shards.get(&id).and_then(|s| s.iterator.clone()) else {
                 continue;
             };
-            let answer = self
+            let answer = match self
                 .streams
                 .get_records()
                 .shard_iterator(iterator)
                 .limit(1000)
                 .send()
                 .await
-                .map_err(|e| format!("GetRecords {id}: {}", describe(e)))?;
+            {
+                Ok(answer) => answer,
+                // The iterator points before the shard's oldest record (DynamoDB Local answers
+                // so for a shard of a table created moments before): read from the oldest
+                // record still there, as Lambda's poller does; the other shards go on.
+                Err(err) if describe(&err).contains("TrimmedDataAccess") => {
+                    tracing::warn!(shard = %id, "stream read past the trim horizon: reading from the oldest record");
+                    let restart = self.iterator(&id, ShardIteratorType::TrimHorizon).await?;
+                    if let Some(shard) = self.shards.get_mut(&id) {
+                        shard.iterator = Some(restart);
+                    }
+                    continue;
+                }
+                Err(err) => return Err(format!("GetRecords {id}: {}", describe(err))),
+            };
             for record in answer.records.unwrap_or_default() {
                 records.push(lambda_record(&record, &self.stream_arn));
             }
