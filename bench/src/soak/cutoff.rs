@@ -49,7 +49,7 @@ impl Cutter {
         }
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
         rng.random_bool(self.rate)
-            .then(|| rng.random_range(1..=40u32))
+            .then(|| rng.random_range(1..=20u32))
     }
 
     fn counted(&self) {

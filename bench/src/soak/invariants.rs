@@ -25,7 +25,9 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
             .notes
             .iter()
             .filter_map(|n| {
-                let ids: Vec<&str> = n.attributes.get("attachments")?
+                let ids: Vec<&str> = n
+                    .attributes
+                    .get("attachments")?
                     .as_array()?
                     .iter()
                     .filter_map(|a| a["_id"].as_str())

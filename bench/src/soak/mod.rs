@@ -228,6 +228,27 @@ impl Outcome {
             f.replayed,
             f.settle_rounds
         ));
+        let per_session = |by: &std::collections::BTreeMap<String, usize>| {
+            let mut kinds: Vec<(String, f64)> = by
+                .iter()
+                .map(|(k, v)| (k.clone(), *v as f64 / self.sessions.max(1) as f64))
+                .collect();
+            kinds.sort_by(|a, b| b.1.total_cmp(&a.1));
+            kinds
+                .iter()
+                .take(8)
+                .map(|(k, v)| format!("{k} {v:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        line(format!(
+            "Kustomer requests per session (with faults): {}",
+            per_session(&f.kustomer_by_kind)
+        ));
+        line(format!(
+            "CCAI requests per session (with faults): {}",
+            per_session(&f.ccai_by_kind)
+        ));
         line(format!(
             "differences from the oracle: {} · invariant violations: {} (oracle: {})",
             self.differences.len(),

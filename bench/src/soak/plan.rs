@@ -149,7 +149,10 @@ impl Plan {
             let roll = rng.random_range(0..100u32);
             let mut caller = || pick(&mut rng, &mut callers_seen, step);
             let kind = match roll {
-                0..=24 => Kind::IvrAnswered { agent, caller: caller() },
+                0..=24 => Kind::IvrAnswered {
+                    agent,
+                    caller: caller(),
+                },
                 25..=31 => Kind::Abandoned { caller: caller() },
                 32..=41 => {
                     let caller = caller();
@@ -167,8 +170,14 @@ impl Plan {
                         caller,
                     }
                 }
-                49..=55 => Kind::Outbound { agent, caller: caller() },
-                56..=60 => Kind::CallAndCallback { agent, caller: caller() },
+                49..=55 => Kind::Outbound {
+                    agent,
+                    caller: caller(),
+                },
+                56..=60 => Kind::CallAndCallback {
+                    agent,
+                    caller: caller(),
+                },
                 61..=68 => Kind::Sdk {
                     agent,
                     user: pick(&mut rng, &mut users_seen, step),

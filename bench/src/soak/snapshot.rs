@@ -5,7 +5,7 @@
 //!
 //! Left out of the comparison, because they are the clocks' and not the bridge's: attributes
 //! whose names end in `At` (Kustomer's and the sessions' own times) and the bytes of a
-//! transcript (each line carries its time; its length is compared).
+//! transcript (each line carries its time; the note's body counts its messages).
 
 use super::tenant::Tenant;
 use bridge_tests::kustomer_sandbox::{Record, World};
@@ -113,7 +113,10 @@ impl Names {
 const VOLATILE: [&str; 2] = ["rev", "uploaded"];
 
 fn customer_name(record: &Record, names: &Names) -> String {
-    let phone = record.attributes.get("phones").unwrap_or(&Value::Null)
+    let phone = record
+        .attributes
+        .get("phones")
+        .unwrap_or(&Value::Null)
         .as_array()
         .and_then(|p| p.first())
         .and_then(|p| p["phone"].as_str());
@@ -140,12 +143,16 @@ fn attachment_content(
         .text("contentType")
         .is_some_and(|t| t.starts_with("text/"))
     {
-        // A transcript's lines carry their times: its size stands for it.
-        return format!("{} bytes", upload.bytes);
+        // A transcript's lines carry their times (and so its size varies with them): the
+        // note's body counts its messages; the sandbox checked the upload was whole.
+        return "text, uploaded whole".into();
     }
-    let call = attachment
-        .text("name")
-        .and_then(|n| n.strip_prefix("call-")?.strip_suffix(".mp3")?.parse::<u64>().ok());
+    let call = attachment.text("name").and_then(|n| {
+        n.strip_prefix("call-")?
+            .strip_suffix(".mp3")?
+            .parse::<u64>()
+            .ok()
+    });
     if let Some(call) = call {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
@@ -208,7 +215,10 @@ fn kustomer_state(world: &World, sessions: &HashMap<String, String>, ccai_base: 
     for attachment in &world.attachments {
         let name = names.text(attachment.text("name").unwrap_or("?"));
         let content = attachment_content(attachment, world.uploads.get(&attachment.id), sessions);
-        kustomer.insert(attachment.id.clone(), format!("attachment {name} ({content})"));
+        kustomer.insert(
+            attachment.id.clone(),
+            format!("attachment {name} ({content})"),
+        );
     }
     for customer in &world.customers {
         kustomer.insert(
@@ -284,7 +294,10 @@ fn kustomer_state(world: &World, sessions: &HashMap<String, String>, ccai_base: 
         // The caller's number is noted once per conversation, by the session that created it.
         if key.ends_with("-phone") {
             let conversation = names.value(&json!(note.related("conversation")));
-            key = format!("caller's number in {}", conversation.as_str().unwrap_or("?"));
+            key = format!(
+                "caller's number in {}",
+                conversation.as_str().unwrap_or("?")
+            );
         }
         entry("note", note, key);
     }

@@ -339,7 +339,11 @@ impl Tenant {
         eprintln!(
             "[{:>6.1} s] {} {text}",
             self.started.elapsed().as_secs_f64(),
-            if self.faults.is_none() { "oracle:" } else { "faulty:" }
+            if self.faults.is_none() {
+                "oracle:"
+            } else {
+                "faulty:"
+            }
         );
     }
 
@@ -384,7 +388,11 @@ impl Tenant {
                 self.stats
                     .progress
                     .push((self.started.elapsed().as_secs_f64(), done));
-                self.say(&format!("wave to step {}: {done} of {} sessions complete", index + 1, self.sessions.len()));
+                self.say(&format!(
+                    "wave to step {}: {done} of {} sessions complete",
+                    index + 1,
+                    self.sessions.len()
+                ));
             }
         }
         let rest: Vec<Value> = std::mem::take(&mut self.late_events)
@@ -595,9 +603,12 @@ impl Tenant {
     async fn tick(&mut self) -> Result<(), String> {
         self.skew += MINUTE;
         self.sandboxes.ccai.advance_files(MINUTE);
+        // Pushes: an outage keeps this tick's pushes for the next (Pub/Sub redelivers); a lost
+        // push is gone for good (the scheduled look must find its file).
         let outage = self.chance(self.faults.push_outage);
-        if outage {
-            self.stats.push_outages += 1;
+        let lossy = self.faults.push_lost > 0.0;
+        self.stats.push_outages += usize::from(outage);
+        if outage || lossy {
             self.set_push_url("http://127.0.0.1:9/unreachable");
         }
         self.sandboxes
@@ -605,11 +616,7 @@ impl Tenant {
             .publish_due()
             .await
             .map_err(|e| e.to_string())?;
-        if outage {
-            let url = self.push_url.clone();
-            self.set_push_url(&url);
-        }
-        if self.faults.push_lost > 0.0 {
+        if lossy {
             let pending = self.sandboxes.ccai.inspect(|w| w.pending_pushes.len());
             let lost: Vec<bool> = (0..pending)
                 .map(|_| self.chance(self.faults.push_lost))
@@ -622,6 +629,15 @@ impl Tenant {
                     !lost.get(n - 1).copied().unwrap_or(false)
                 });
             });
+        }
+        let url = self.push_url.clone();
+        self.set_push_url(&url);
+        if lossy && !outage {
+            self.sandboxes
+                .ccai
+                .publish_due()
+                .await
+                .map_err(|e| e.to_string())?;
         }
         self.scheduled_run().await;
         Ok(())

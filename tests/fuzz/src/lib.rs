@@ -28,6 +28,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("kustomer_answer", targets::kustomer_answer),
     ("admin_body", targets::admin_body),
     ("auth_header", targets::auth_header),
+    ("widget_body", targets::widget_body),
+    ("admin_route", targets::admin_route),
 ];
 
 /// One current-thread runtime per process for the async targets (a runtime per input would

@@ -7,6 +7,7 @@ use bridge_shared::kustomer::model::{
     Conversation, Customer, Document, Message, Note, RoutingStatus, UploadTarget, User,
 };
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 fn text(data: &[u8]) -> &str {
     std::str::from_utf8(data).unwrap_or_default()
@@ -210,4 +211,148 @@ pub fn auth_header(data: &[u8]) {
         data,
         &Secret::new("webhook-token"),
     );
+}
+
+/// Clients of both platforms pointed at a closed port: a body that passes every check reaches
+/// a platform call that fails at once (no I/O leaves the machine).
+fn closed_platforms() -> (
+    Arc<bridge_shared::ccai::CcaiClient>,
+    Arc<bridge_shared::kustomer::KustomerClient>,
+) {
+    use bridge_shared::http::{HttpSettings, RetryPolicy, build_client};
+    let http = match build_client(HttpSettings {
+        connect_timeout: std::time::Duration::from_millis(200),
+        request_timeout: std::time::Duration::from_millis(500),
+    }) {
+        Ok(http) => http,
+        Err(err) => panic!("no HTTP client: {err}"),
+    };
+    let ccai = bridge_shared::ccai::CcaiClient::with_credentials(
+        "http://127.0.0.1:9",
+        "tenant",
+        bridge_shared::config::Secret::new("token"),
+        http.clone(),
+        RetryPolicy::immediate(1),
+    );
+    let kustomer = bridge_shared::kustomer::KustomerClient::new(
+        &bridge_shared::config::KustomerSettings {
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: bridge_shared::config::Secret::new("key"),
+        },
+        http,
+        RetryPolicy::immediate(1),
+    );
+    (Arc::new(ccai), Arc::new(kustomer))
+}
+
+/// A route's request from the input: its first byte picks the route, the rest is the body.
+fn routed_request(
+    routes: &[(&str, &str)],
+    token: &str,
+    data: &[u8],
+) -> Option<lambda_http::Request> {
+    let (pick, body) = data.split_first()?;
+    let (method, path) = routes[usize::from(*pick) % routes.len()];
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(lambda_http::Body::from(body.to_vec()))
+        .ok()
+}
+
+/// An answer to hostile input: JSON with a message when refused, never a server error for a
+/// body the function could read as wrong (a 5xx is allowed only where a platform was called).
+fn answered_clearly(answer: &lambda_http::Response<lambda_http::Body>) {
+    let status = answer.status().as_u16();
+    let body: &[u8] = answer.body().as_ref();
+    if status == 204 && body.is_empty() {
+        return;
+    }
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        panic!("answer {status} is not JSON");
+    };
+    if (400..500).contains(&status) {
+        let message = json["error"].as_str().or(json["message"].as_str());
+        assert!(
+            message.is_some_and(|m| !m.trim().is_empty()),
+            "refusal {status} without a message: {json}"
+        );
+    }
+}
+
+/// The status function's routes (the agent widget's bodies, R-SEC-3): instances, status
+/// reports, click-to-call, with the widget's bearer token.
+pub fn widget_body(data: &[u8]) {
+    static API: std::sync::OnceLock<bridge_status::StatusApi> = std::sync::OnceLock::new();
+    let api = API.get_or_init(|| {
+        let store: Arc<dyn bridge_shared::store::StateStore> =
+            Arc::new(bridge_shared::store::EmbeddedStore::new());
+        let (ccai, kustomer) = closed_platforms();
+        bridge_status::StatusApi {
+            service: bridge_shared::status::sync::StatusService::new(
+                store.clone(),
+                ccai.clone(),
+                kustomer.clone(),
+                bridge_shared::status::sync::DEFAULT_LEASE,
+            ),
+            bridge_token: bridge_shared::config::Secret::new("widget-token"),
+            click: bridge_shared::click_to_call::ClickToCall {
+                store,
+                kustomer,
+                ccai,
+                country: Default::default(),
+            },
+            widget: Default::default(),
+        }
+    });
+    const ROUTES: [(&str, &str); 5] = [
+        ("POST", "/agents/instances"),
+        ("PUT", "/agents/instances/i-1"),
+        ("DELETE", "/agents/instances/i-1"),
+        ("POST", "/webhooks/kustomer/status"),
+        ("POST", "/click-to-call"),
+    ];
+    let Some(request) = routed_request(&ROUTES, "widget-token", data) else {
+        return;
+    };
+    let answer = runtime().block_on(bridge_status::handle(api, request, now()));
+    answered_clearly(&answer);
+}
+
+/// The admin function's bodies: the status mapping, custom fields, SDK keys, dead-letter
+/// replay (R-SEC-3), with the admin's bearer token.
+pub fn admin_route(data: &[u8]) {
+    static API: std::sync::OnceLock<bridge_admin::AdminApi> = std::sync::OnceLock::new();
+    let api = API.get_or_init(|| {
+        let store: Arc<dyn bridge_shared::store::StateStore> =
+            Arc::new(bridge_shared::store::EmbeddedStore::new());
+        let (ccai, kustomer) = closed_platforms();
+        bridge_admin::AdminApi {
+            status: bridge_shared::status::sync::StatusService::new(
+                store.clone(),
+                ccai.clone(),
+                kustomer.clone(),
+                bridge_shared::status::sync::DEFAULT_LEASE,
+            ),
+            store,
+            ccai,
+            kustomer,
+            admin_token: bridge_shared::config::Secret::new("admin-token"),
+        }
+    });
+    const ROUTES: [(&str, &str); 6] = [
+        ("PUT", "/admin/status-mapping"),
+        ("POST", "/admin/custom-fields"),
+        ("PUT", "/admin/sdk-keys"),
+        ("POST", "/admin/dead-letters/replay"),
+        ("POST", "/admin/sessions/call/12/resync"),
+        ("DELETE", "/admin/custom-fields/x"),
+    ];
+    let Some(request) = routed_request(&ROUTES, "admin-token", data) else {
+        return;
+    };
+    let answer = runtime().block_on(bridge_admin::handle(api, request, now()));
+    answered_clearly(&answer);
 }

@@ -243,7 +243,12 @@ impl EseSession {
                 last["state"] = json!("dispositionSubmitted");
             }
             let disposition = json!({"code": code, "custom_code_id": 12, "note": note});
-            if let Some(id) = self.item.get("call_id").or(self.item.get("chat_id")).and_then(Value::as_u64) {
+            if let Some(id) = self
+                .item
+                .get("call_id")
+                .or(self.item.get("chat_id"))
+                .and_then(Value::as_u64)
+            {
                 world.dispositions.insert(id, disposition.clone());
             }
             self.set("dispositions", disposition);
@@ -419,7 +424,9 @@ impl<'a> ScenarioDriver<'a> {
             }
             let disposition =
                 json!({"code": "Resolved", "custom_code_id": 12, "note": "Customer helped"});
-            world.dispositions.insert(played.session_id, disposition.clone());
+            world
+                .dispositions
+                .insert(played.session_id, disposition.clone());
             item["dispositions"] = disposition;
             let _ = world.now();
             let id = uuid::Uuid::new_v4().to_string();
