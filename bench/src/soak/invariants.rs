@@ -11,6 +11,22 @@ use std::collections::HashMap;
 /// Every violation, one line each, naming the session by its step (`s12`) and kind.
 pub async fn check(tenant: &Tenant) -> Vec<String> {
     let mut violations = Vec::new();
+    // External ids name sessions by their CCAI id: the report names them by their step.
+    let names: HashMap<String, String> = tenant
+        .sessions
+        .iter()
+        .map(|s| (format!("-{}-", s.id), format!("-{}-", s.name)))
+        .collect();
+    let named = |external: &str| {
+        let mut text = external.to_owned();
+        for (id, name) in &names {
+            if text.contains(id.as_str()) {
+                text = text.replace(id.as_str(), name);
+                break;
+            }
+        }
+        text
+    };
     let (messages, notes, conversations, attached) = tenant.sandboxes.kustomer.inspect(|w| {
         let count = |records: &Vec<bridge_tests::kustomer_sandbox::Record>| {
             let mut by: HashMap<String, usize> = HashMap::new();
@@ -44,7 +60,7 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         )
     });
     for (external, n) in notes.iter().filter(|(_, n)| **n > 1) {
-        violations.push(format!("note {external} written {n} times"));
+        violations.push(format!("note {} written {n} times", named(external)));
     }
     if let Some(n) = notes.get("(none)") {
         violations.push(format!("{n} note(s) without an external id"));
@@ -53,7 +69,7 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         .iter()
         .filter(|(e, n)| **n > 1 && *e != "(none)")
     {
-        violations.push(format!("conversation {external} created {n} times"));
+        violations.push(format!("conversation {} created {n} times", named(external)));
     }
     let dead =
         bridge_shared::stream::failures::dead_letters(tenant.store.as_ref(), UnixMillis::now())
