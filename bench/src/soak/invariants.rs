@@ -69,7 +69,10 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         .iter()
         .filter(|(e, n)| **n > 1 && *e != "(none)")
     {
-        violations.push(format!("conversation {} created {n} times", named(external)));
+        violations.push(format!(
+            "conversation {} created {n} times",
+            named(external)
+        ));
     }
     let dead =
         bridge_shared::stream::failures::dead_letters(tenant.store.as_ref(), UnixMillis::now())

@@ -98,10 +98,13 @@ fn explained(difference: &Difference, plan: &Plan) -> bool {
     let Some(session) = difference.key.strip_prefix("message ccai-") else {
         return false;
     };
-    let step = session
-        .split('-')
-        .nth(1)
-        .and_then(|s| s.trim_start_matches('s').split('.').next()?.parse::<usize>().ok());
+    let step = session.split('-').nth(1).and_then(|s| {
+        s.trim_start_matches('s')
+            .split('.')
+            .next()?
+            .parse::<usize>()
+            .ok()
+    });
     if step.is_none_or(|step| step >= plan.fields_created_before) {
         return false;
     }
@@ -115,7 +118,10 @@ fn explained(difference: &Difference, plan: &Plan) -> bool {
                 v
             })
     };
-    let (a, b) = (without_custom(&difference.oracle), without_custom(&difference.faulty));
+    let (a, b) = (
+        without_custom(&difference.oracle),
+        without_custom(&difference.faulty),
+    );
     a.is_some() && a == b
 }
 

@@ -10,7 +10,7 @@ use super::plan::{Kind, Plan, Step};
 use bridge_local::functions::{Platforms, Tokens, handlers, stream_handlers};
 use bridge_local::host::LocalHost;
 use bridge_local::routes::{TEMPLATE, template_routes};
-use bridge_local::stream::{FeedSource, Pace, StreamRunner, template_subscriptions};
+use bridge_local::stream::{Pace, StreamRunner, template_subscriptions};
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::limiter::{TENANT_REQUESTS_PER_SECOND, TENANT_WINDOW};
 use bridge_shared::coldstart::KUSTOMER_WINDOW;
@@ -163,13 +163,7 @@ impl Tenant {
         };
         let ccai_options = CcaiSandboxOptions {
             phone_on_participant: false,
-            file_delays: FileDelays {
-                recording: 2 * MINUTE,
-                transcript: 3 * MINUTE,
-                media: 2 * MINUTE,
-                metadata: 15 * MINUTE,
-                metadata_rewrite: Some(20 * MINUTE),
-            },
+            file_delays: FileDelays::realistic(),
             push: Some(push.clone()),
             list_churn: if faults.ccai_list_churn { 3 } else { 0 },
             faults: (faults.ccai_429 + faults.ccai_5xx + faults.ccai_slow > 0.0).then(|| {
@@ -273,17 +267,7 @@ impl Tenant {
         });
         let blobs: Arc<dyn bridge_shared::blob::BlobStore> =
             Arc::new(bridge_tests::local::s3_blob_store(8 * 1024 * 1024).await);
-        let streams_client = aws_sdk_dynamodbstreams::Client::from_conf(
-            aws_sdk_dynamodbstreams::config::Builder::from(&aws)
-                .endpoint_url(std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default())
-                .interceptor(bridge_local::stream::empty_map_repair::EmptyMapRepair)
-                .build(),
-        );
-        let feed = FeedSource::DynamoDb {
-            tables,
-            streams: streams_client,
-            table,
-        };
+        let feed = bridge_local::backends::dynamodb_changes(&aws, tables, table);
         let mut subscriptions = template_subscriptions(TEMPLATE)?;
         for subscription in &mut subscriptions {
             subscription.parallelization = lanes;
@@ -611,11 +595,7 @@ impl Tenant {
         if outage || lossy {
             self.set_push_url("http://127.0.0.1:9/unreachable");
         }
-        self.sandboxes
-            .ccai
-            .publish_due()
-            .await
-            .map_err(|e| e.to_string())?;
+        self.publish().await?;
         if lossy {
             let pending = self.sandboxes.ccai.inspect(|w| w.pending_pushes.len());
             let lost: Vec<bool> = (0..pending)
@@ -633,14 +613,20 @@ impl Tenant {
         let url = self.push_url.clone();
         self.set_push_url(&url);
         if lossy && !outage {
-            self.sandboxes
-                .ccai
-                .publish_due()
-                .await
-                .map_err(|e| e.to_string())?;
+            self.publish().await?;
         }
         self.scheduled_run().await;
         Ok(())
+    }
+
+    /// The platform writes the files due by its clock and pushes their notifications.
+    async fn publish(&self) -> Result<(), String> {
+        self.sandboxes
+            .ccai
+            .publish_due()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn set_push_url(&self, url: &str) {
@@ -701,11 +687,7 @@ impl Tenant {
             self.stats.settle_rounds = round + 1;
             self.skew += 10 * MINUTE;
             self.sandboxes.ccai.advance_files(10 * MINUTE);
-            self.sandboxes
-                .ccai
-                .publish_due()
-                .await
-                .map_err(|e| e.to_string())?;
+            self.publish().await?;
             self.scheduled_run().await;
             self.streams.drain(Duration::from_secs(120)).await;
             let waiting = self.sessions.len() - self.completed_now();

@@ -22,6 +22,29 @@ fn set(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The changes of `table` read through the Streams API at `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`,
+/// else `AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB Local serves both on one port).
+pub fn dynamodb_changes(
+    config: &aws_config::SdkConfig,
+    tables: aws_sdk_dynamodb::Client,
+    table: String,
+) -> FeedSource {
+    let endpoint = set("AWS_ENDPOINT_URL_DYNAMODB_STREAMS")
+        .or_else(|| set("AWS_ENDPOINT_URL_DYNAMODB"))
+        .unwrap_or_default();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::config::Builder::from(config)
+            .endpoint_url(endpoint)
+            .interceptor(crate::stream::empty_map_repair::EmptyMapRepair)
+            .build(),
+    );
+    FeedSource::DynamoDb {
+        tables,
+        streams,
+        table,
+    }
+}
+
 impl Backends {
     /// In-process store and a folder of files.
     pub fn embedded(files: PathBuf) -> Self {
@@ -48,20 +71,8 @@ impl Backends {
         if let Some((endpoint, table)) = dynamodb {
             backends.store_name = format!("DynamoDB at {endpoint}, table {table}");
             let tables = aws_sdk_dynamodb::Client::new(&config);
-            // DynamoDB Local serves the Streams API on its own port.
-            let streams_endpoint = set("AWS_ENDPOINT_URL_DYNAMODB_STREAMS").unwrap_or(endpoint);
-            let streams = aws_sdk_dynamodbstreams::Client::from_conf(
-                aws_sdk_dynamodbstreams::config::Builder::from(&config)
-                    .endpoint_url(streams_endpoint)
-                    .interceptor(crate::stream::empty_map_repair::EmptyMapRepair)
-                    .build(),
-            );
             backends.store = Arc::new(DynamoStore::new(tables.clone(), table.clone()));
-            backends.changes = FeedSource::DynamoDb {
-                tables,
-                streams,
-                table,
-            };
+            backends.changes = dynamodb_changes(&config, tables, table);
         }
         if let Some((endpoint, bucket)) = s3 {
             backends.blobs_name = format!("S3 at {endpoint}, bucket {bucket}");

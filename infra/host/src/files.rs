@@ -30,13 +30,7 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
         ..PushTarget::to("http://127.0.0.1:9/webhooks/storage")
     };
     let sandboxes = SandboxedPlatforms::start_with(CcaiSandboxOptions {
-        file_delays: FileDelays {
-            recording: 2 * MINUTE,
-            transcript: 3 * MINUTE,
-            media: 2 * MINUTE,
-            metadata: 15 * MINUTE,
-            metadata_rewrite: Some(20 * MINUTE),
-        },
+        file_delays: FileDelays::realistic(),
         push: Some(push.clone()),
         ..CcaiSandboxOptions::default()
     })

@@ -57,6 +57,20 @@ pub struct FileDelays {
 }
 
 impl FileDelays {
+    /// A day of a real tenant, on the sandbox's file clock: recordings and media 2 minutes
+    /// after the end, transcripts 3, the metadata file after 15 (ccai-api.md §3) and again
+    /// after 20 with the survey's comment.
+    pub fn realistic() -> Self {
+        const MINUTE: Duration = Duration::from_secs(60);
+        Self {
+            recording: 2 * MINUTE,
+            transcript: 3 * MINUTE,
+            media: 2 * MINUTE,
+            metadata: 15 * MINUTE,
+            metadata_rewrite: Some(20 * MINUTE),
+        }
+    }
+
     fn of(&self, name: &str) -> Duration {
         if name.starts_with("metadata") {
             self.metadata
