@@ -37,7 +37,8 @@ async fn r_p_1_r_sec_4_sessions_under_every_fault_end_as_without_faults() {
         {
             failures.push(report);
         }
-        let lines = capture.bridge_lines();
+        let mut lines = capture.bridge_lines();
+        lines.extend(outcome.dead_letters.iter().cloned());
         let leaks = soak::logs::scan(&lines, &soak::secrets(&outcome.plan));
         assert!(
             lines.len() > 100,

@@ -35,7 +35,8 @@ async fn main() {
         std::process::exit(1)
     });
     print!("{}", outcome.report(&settings));
-    let lines = capture.bridge_lines();
+    let mut lines = capture.bridge_lines();
+    lines.extend(outcome.dead_letters.iter().cloned());
     let leaks = soak::logs::scan(&lines, &soak::secrets(&outcome.plan));
     println!(
         "logs: {} lines of the bridge searched, {} holding a number, e-mail or secret of the run",
@@ -50,7 +51,11 @@ async fn main() {
         bridge_bench::peak_rss_mib()
     );
     plot(&outcome, &settings);
-    if !outcome.differences.is_empty() || !outcome.violations.is_empty() || !leaks.is_empty() {
+    if !outcome.differences.is_empty()
+        || !outcome.violations.is_empty()
+        || !outcome.oracle_violations.is_empty()
+        || !leaks.is_empty()
+    {
         std::process::exit(1);
     }
 }

@@ -20,8 +20,9 @@ pub struct Cutter {
     rate: f64,
     on: AtomicBool,
     rng: Mutex<StdRng>,
-    /// Invocations cut off so far.
+    /// Invocations cut off so far, and those chosen to be (a short one may end first).
     pub cut: AtomicU64,
+    pub chosen: AtomicU64,
     pub invocations: AtomicU64,
 }
 
@@ -32,6 +33,7 @@ impl Cutter {
             on: AtomicBool::new(rate > 0.0),
             rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed_c0ff)),
             cut: AtomicU64::new(0),
+            chosen: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
         })
     }
@@ -48,12 +50,37 @@ impl Cutter {
             return None;
         }
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        rng.random_bool(self.rate)
-            .then(|| rng.random_range(1..=20u32))
+        if !rng.random_bool(self.rate) {
+            return None;
+        }
+        self.chosen.fetch_add(1, Ordering::Relaxed);
+        // Log-uniform over 1–2000 suspensions: the first awaits as often as the late ones of
+        // a long batch (after a Kustomer write, before its record), whatever its length.
+        let polls = (rng.random_range(0.0..(2000.0_f64).ln())).exp();
+        Some(polls as u32 + 1)
     }
 
     fn counted(&self) {
         self.cut.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One run of `work` that may be cut off (the scheduled function's invocation): `None`
+    /// when it was (the next schedule runs it again).
+    pub async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: BoxFuture<'static, T>,
+    ) -> Option<T> {
+        let polls = self.decide();
+        let cutter = self.clone();
+        CutOff {
+            work: Some(Box::pin(async move { Some(work.await) })),
+            polls_left: polls,
+            on_cut: Box::new(move || {
+                cutter.counted();
+                None
+            }),
+        }
+        .await
     }
 
     /// A stream-triggered function whose invocations may be cut off (a function error).

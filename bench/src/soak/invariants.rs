@@ -1,14 +1,97 @@
-//! What must hold on the run with faults alone, whatever the oracle says (product.md R-P-1):
-//! one message per session; every exported recording and transcript attached exactly once; no
-//! note, message or conversation written twice; every session complete, visibly waiting with
-//! its reason, or dead-lettered with its reason; no request the platforms would refuse.
+//! What must hold on each run alone, whatever the other run did (product.md R-P-1): one
+//! message per session; every exported recording and transcript attached exactly once,
+//! whole; no note, message or conversation written twice; one customer per number and per app
+//! user; custom values only on sessions that started after the fields were created (R-CF-3)
+//! and on all of those (R-CF-4); every session complete, or waiting for what it lacks with the
+//! reason in its session report, or dead-lettered with its error; a file never exported given
+//! up with its reason; settling ended with every session done; no request the platforms
+//! would refuse.
 
-use super::tenant::Tenant;
+use super::tenant::{PlayedSession, Tenant};
 use bridge_shared::UnixMillis;
 use bridge_shared::events::{SessionKind, SessionRef};
 use std::collections::HashMap;
 
-/// Every violation, one line each, naming the session by its step (`s12`) and kind.
+/// What Kustomer holds, counted by external id.
+struct Counts {
+    messages: HashMap<String, usize>,
+    notes: HashMap<String, usize>,
+    conversations: HashMap<String, usize>,
+    /// Notes whose every attachment was uploaded whole.
+    attached: HashMap<String, bool>,
+    /// Messages with custom values.
+    with_custom: std::collections::HashSet<String>,
+    /// Customers by phone and by external id (more than one is a duplicate).
+    by_phone: HashMap<String, usize>,
+    by_external: HashMap<String, usize>,
+}
+
+fn counts(tenant: &Tenant) -> Counts {
+    tenant.sandboxes.kustomer.inspect(|w| {
+        let count = |records: &Vec<bridge_tests::kustomer_sandbox::Record>| {
+            let mut by: HashMap<String, usize> = HashMap::new();
+            for r in records {
+                *by.entry(r.text("externalId").unwrap_or("(none)").to_owned())
+                    .or_default() += 1;
+            }
+            by
+        };
+        let attached = w
+            .notes
+            .iter()
+            .filter_map(|n| {
+                let ids: Vec<&str> = n
+                    .attributes
+                    .get("attachments")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|a| a["_id"].as_str())
+                    .collect();
+                let whole = !ids.is_empty() && ids.iter().all(|id| w.uploads.contains_key(*id));
+                Some((n.text("externalId")?.to_owned(), whole))
+            })
+            .collect();
+        let with_custom = w
+            .messages
+            .iter()
+            .filter(|m| {
+                m.attributes
+                    .get("custom")
+                    .and_then(|c| c.as_object())
+                    .is_some_and(|c| !c.is_empty())
+            })
+            .filter_map(|m| m.text("externalId").map(str::to_owned))
+            .collect();
+        let mut by_phone: HashMap<String, usize> = HashMap::new();
+        let mut by_external: HashMap<String, usize> = HashMap::new();
+        for customer in &w.customers {
+            for phone in customer
+                .attributes
+                .get("phones")
+                .and_then(|p| p.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["phone"].as_str())
+            {
+                *by_phone.entry(phone.to_owned()).or_default() += 1;
+            }
+            if let Some(external) = customer.text("externalId") {
+                *by_external.entry(external.to_owned()).or_default() += 1;
+            }
+        }
+        Counts {
+            messages: count(&w.messages),
+            notes: count(&w.notes),
+            conversations: count(&w.conversations),
+            attached,
+            with_custom,
+            by_phone,
+            by_external,
+        }
+    })
+}
+
+/// Every violation, one line each, naming sessions by their step (`s12`).
 pub async fn check(tenant: &Tenant) -> Vec<String> {
     let mut violations = Vec::new();
     // External ids name sessions by their CCAI id: the report names them by their step.
@@ -27,45 +110,15 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         }
         text
     };
-    let (messages, notes, conversations, attached) = tenant.sandboxes.kustomer.inspect(|w| {
-        let count = |records: &Vec<bridge_tests::kustomer_sandbox::Record>| {
-            let mut by: HashMap<String, usize> = HashMap::new();
-            for r in records {
-                *by.entry(r.text("externalId").unwrap_or("(none)").to_owned())
-                    .or_default() += 1;
-            }
-            by
-        };
-        // Notes whose every attachment was uploaded whole.
-        let attached: HashMap<String, bool> = w
-            .notes
-            .iter()
-            .filter_map(|n| {
-                let ids: Vec<&str> = n
-                    .attributes
-                    .get("attachments")?
-                    .as_array()?
-                    .iter()
-                    .filter_map(|a| a["_id"].as_str())
-                    .collect();
-                let whole = !ids.is_empty() && ids.iter().all(|id| w.uploads.contains_key(*id));
-                Some((n.text("externalId")?.to_owned(), whole))
-            })
-            .collect();
-        (
-            count(&w.messages),
-            count(&w.notes),
-            count(&w.conversations),
-            attached,
-        )
-    });
-    for (external, n) in notes.iter().filter(|(_, n)| **n > 1) {
+    let k = counts(tenant);
+    for (external, n) in k.notes.iter().filter(|(_, n)| **n > 1) {
         violations.push(format!("note {} written {n} times", named(external)));
     }
-    if let Some(n) = notes.get("(none)") {
+    if let Some(n) = k.notes.get("(none)") {
         violations.push(format!("{n} note(s) without an external id"));
     }
-    for (external, n) in conversations
+    for (external, n) in k
+        .conversations
         .iter()
         .filter(|(e, n)| **n > 1 && *e != "(none)")
     {
@@ -74,19 +127,70 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
             named(external)
         ));
     }
+    for (phone, n) in k.by_phone.iter().filter(|(_, n)| **n > 1) {
+        // The number itself is the run's secret: its length only.
+        violations.push(format!(
+            "{n} customers share one number ({} digits)",
+            phone.len()
+        ));
+    }
+    for (external, n) in k.by_external.iter().filter(|(_, n)| **n > 1) {
+        violations.push(format!(
+            "{n} customers share the external id {}",
+            named(external)
+        ));
+    }
+    if let Some(why) = &tenant.unsettled {
+        violations.push(format!("the run did not settle: {why}"));
+    }
     let dead =
         bridge_shared::stream::failures::dead_letters(tenant.store.as_ref(), UnixMillis::now())
             .await
             .unwrap_or_default();
+    let starts = tenant.sandboxes.ccai.inspect(|w| {
+        tenant
+            .sessions
+            .iter()
+            .map(|s| {
+                let record = if s.kind == "chat" {
+                    w.chat(s.id)
+                } else {
+                    w.call(s.id)
+                };
+                let started = record
+                    .and_then(|r| r["created_at"].as_str())
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.timestamp_millis());
+                (s.id, started)
+            })
+            .collect::<HashMap<u64, Option<i64>>>()
+    });
     for session in &tenant.sessions {
         let base = format!("ccai-{}-{}", session.kind, session.id);
         let who = format!("{} ({} {})", session.name, session.kind, session.id);
-        let message = messages
-            .get(&format!("{base}-session"))
-            .copied()
-            .unwrap_or(0);
+        let message_id = format!("{base}-session");
+        let message = k.messages.get(&message_id).copied().unwrap_or(0);
         if message > 1 {
             violations.push(format!("{who}: {message} session messages"));
+        }
+        // R-CF-3 / R-CF-4: values from the fields' creation on, never before.
+        if let (Some(from), Some(until), Some(Some(started))) = (
+            tenant.fields_from,
+            tenant.fields_until,
+            starts.get(&session.id),
+        ) && message == 1
+        {
+            let has = k.with_custom.contains(&message_id);
+            if *started < from.0 && has {
+                violations.push(format!(
+                    "{who}: custom values on a session that started before the fields were created (R-CF-3)"
+                ));
+            }
+            if *started > until.0 && !has {
+                violations.push(format!(
+                    "{who}: no custom values on a session that started after the fields were created (R-CF-4)"
+                ));
+            }
         }
         let file_note = session.file.as_ref().map(|f| {
             let purpose = if f.ends_with(".txt") {
@@ -98,35 +202,33 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         });
         let files = file_note
             .as_ref()
-            .map(|n| notes.get(n).copied().unwrap_or(0))
+            .map(|n| k.notes.get(n).copied().unwrap_or(0))
             .unwrap_or(0);
         if files > 1 {
             violations.push(format!("{who}: its file attached {files} times"));
         }
         if let Some(note) = &file_note
             && files == 1
-            && attached.get(note) != Some(&true)
+            && k.attached.get(note) != Some(&true)
         {
             violations.push(format!("{who}: its file's note has no whole attachment"));
         }
-        if session.file_never {
-            if files > 0 {
-                violations.push(format!("{who}: a file that was never exported is attached"));
-            } else if !visibly_waiting(tenant, session.kind, session.id).await {
-                // Never exported: the session must say it gave the file up, and why.
-                violations.push(format!("{who}: its file never came and nothing says so"));
-            }
-            continue;
+        if session.file_never && files > 0 {
+            violations.push(format!("{who}: a file that was never exported is attached"));
         }
-        if message == 1 && (session.file.is_none() || files == 1) {
+        let file_missing = session.file.is_some() && files == 0;
+        if message == 1 && !file_missing {
             continue;
         }
         let dead_lettered = dead
             .iter()
             .any(|d| d.trigger.session.id == session.id && !d.last_error.trim().is_empty());
-        if !dead_lettered && !visibly_waiting(tenant, session.kind, session.id).await {
+        if dead_lettered {
+            continue;
+        }
+        if !reported(tenant, session, message == 0, file_missing).await {
             violations.push(format!(
-                "{who}: incomplete (message {message}, file notes {files}) and neither waiting with a reason nor dead-lettered"
+                "{who}: incomplete (message {message}, file notes {files}) and its session report does not say what it waits for, nor is it dead-lettered"
             ));
         }
     }
@@ -136,31 +238,47 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
     violations
 }
 
-/// The session report (`GET /admin/sessions/{kind}/{id}`) says what it waits for, or why it
-/// stopped.
-async fn visibly_waiting(tenant: &Tenant, kind: &str, id: u64) -> bool {
-    let session = SessionRef {
-        kind: if kind == "chat" {
+/// The session report (`GET /admin/sessions/{kind}/{id}`) names what is missing: a session not
+/// placed says what it waits for; a missing file is awaited, or given up with a reason that
+/// names it.
+async fn reported(
+    tenant: &Tenant,
+    session: &PlayedSession,
+    message_missing: bool,
+    file_missing: bool,
+) -> bool {
+    let reference = SessionRef {
+        kind: if session.kind == "chat" {
             SessionKind::Chat
         } else {
             SessionKind::Call
         },
-        id,
+        id: session.id,
     };
-    match bridge_shared::conversation::report::session_report(
+    let Ok(Some(report)) = bridge_shared::conversation::report::session_report(
         tenant.store.as_ref(),
-        &session,
+        &reference,
         UnixMillis::now(),
     )
     .await
-    {
-        Ok(Some(report)) => {
-            report["state"]
-                .as_str()
-                .is_some_and(|s| s.starts_with("waiting for"))
-                || report["problems"].as_array().is_some_and(|p| !p.is_empty())
-                || report["awaiting"].as_array().is_some_and(|a| !a.is_empty())
-        }
-        _ => false,
-    }
+    else {
+        return false;
+    };
+    let waits = report["state"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("waiting for"));
+    let file = if session.kind == "chat" {
+        "transcript"
+    } else {
+        "recording"
+    };
+    let awaited = report["awaiting"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|f| f.as_str() == Some(file)));
+    let given_up = report["problems"].as_array().is_some_and(|p| {
+        p.iter()
+            .filter_map(|p| p.as_str())
+            .any(|p| p.contains(file))
+    });
+    (!message_missing || waits) && (!file_missing || awaited || given_up)
 }

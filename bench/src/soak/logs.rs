@@ -95,6 +95,9 @@ pub fn phone_spellings(e164: &str) -> Vec<String> {
             format!("{a}.{b}.{c}"),
             format!("%28{a}%29%20{b}-{c}"),
             format!("{a}%20{b}%20{c}"),
+            format!("{a}+{b}+{c}"),
+            format!("%2B1%20{a}%20{b}%20{c}"),
+            format!("+1 {a} {b} {c}"),
         ]);
     }
     out
@@ -112,10 +115,16 @@ pub fn email_spellings(email: &str) -> Vec<String> {
 /// are searched for only where they are not part of a longer number (ids are long numbers).
 pub fn scan(lines: &[String], secrets: &[Secret]) -> Vec<(usize, &'static str)> {
     let mut found = Vec::new();
+    let secrets: Vec<(String, &'static str)> = secrets
+        .iter()
+        .map(|s| (s.value.to_lowercase(), s.kind))
+        .collect();
     for (n, line) in lines.iter().enumerate() {
-        for secret in secrets {
-            if contains_alone(line, &secret.value) {
-                found.push((n + 1, secret.kind));
+        // Whatever the case: an upper-cased e-mail or hex escape is the same secret.
+        let line = line.to_lowercase();
+        for (value, kind) in &secrets {
+            if contains_alone(&line, value) {
+                found.push((n + 1, *kind));
                 break;
             }
         }

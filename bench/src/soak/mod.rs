@@ -45,8 +45,6 @@ impl Settings {
 pub struct Outcome {
     pub plan: Plan,
     pub differences: Vec<Difference>,
-    /// Differences a rule of the plan explains (see [`explained`]), reported, not failures.
-    pub explained: Vec<Difference>,
     /// The faulty run's invariant violations.
     pub violations: Vec<String>,
     /// The oracle must hold them too (else the comparison proves little).
@@ -54,6 +52,9 @@ pub struct Outcome {
     pub oracle: RunStats,
     pub faulty: RunStats,
     pub sessions: usize,
+    /// The faulty run's dead letters as the admin reads them (`GET /admin/dead-letters`), one
+    /// JSON line each: searched for secrets like the logs (R-SEC-4).
+    pub dead_letters: Vec<String>,
 }
 
 async fn run_one(plan: &Plan, faults: Faults, settings: &Settings) -> Result<Tenant, String> {
@@ -71,58 +72,28 @@ pub async fn run(settings: &Settings) -> Result<Outcome, String> {
         run_one(&plan, settings.faults, settings)
     );
     let (oracle, faulty) = (oracle?, faulty?);
-    let (explained, differences): (Vec<Difference>, Vec<Difference>) =
-        snapshot::compare(&snapshot::snapshot(&oracle), &snapshot::snapshot(&faulty))
-            .into_iter()
-            .partition(|d| explained(d, &plan));
+    let differences = snapshot::compare(&snapshot::snapshot(&oracle), &snapshot::snapshot(&faulty));
     let violations = invariants::check(&faulty).await;
+    let dead_letters = bridge_shared::stream::failures::dead_letters(
+        faulty.store.as_ref(),
+        bridge_shared::UnixMillis::now(),
+    )
+    .await
+    .unwrap_or_default()
+    .iter()
+    .filter_map(|letter| serde_json::to_string(letter).ok())
+    .collect();
     let oracle_violations = invariants::check(&oracle).await;
     Ok(Outcome {
         sessions: faulty.sessions.len(),
+        dead_letters,
         plan,
         differences,
-        explained,
         violations,
         oracle_violations,
         oracle: oracle.stats.clone(),
         faulty: faulty.stats.clone(),
     })
-}
-
-/// A difference the plan's own timing explains: custom values on the message of a session
-/// played before the custom fields were created (mid-run, R-CF-2). Such a session's message
-/// gets the values if a trigger of it comes after the fields exist (R-CF-4: completed by
-/// later facts) — in the run with faults, late or retried triggers often do; in the run
-/// without, it was done before. Nothing else may differ in that message.
-fn explained(difference: &Difference, plan: &Plan) -> bool {
-    let Some(session) = difference.key.strip_prefix("message ccai-") else {
-        return false;
-    };
-    let step = session.split('-').nth(1).and_then(|s| {
-        s.trim_start_matches('s')
-            .split('.')
-            .next()?
-            .parse::<usize>()
-            .ok()
-    });
-    if step.is_none_or(|step| step >= plan.fields_created_before) {
-        return false;
-    }
-    let without_custom = |text: &Option<String>| {
-        text.as_ref()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-            .map(|mut v| {
-                if let Some(attributes) = v["attributes"].as_object_mut() {
-                    attributes.remove("custom");
-                }
-                v
-            })
-    };
-    let (a, b) = (
-        without_custom(&difference.oracle),
-        without_custom(&difference.faulty),
-    );
-    a.is_some() && a == b
 }
 
 /// Every secret of a run: the callers' numbers, the agents' e-mails, the tokens and keys.
@@ -254,7 +225,7 @@ impl Outcome {
         }
         let f = &self.faulty;
         line(format!(
-            "faults played: ESE events sent {} (dropped {}, duplicated {}, late {}); pushes lost {}, push outages {}; files late {}; invocations cut off {} of {}; Kustomer {:?}; CCAI {:?}; stream dead letters {}; replayed {}; settle rounds {}",
+            "faults played: ESE events sent {} (dropped {}, duplicated {}, late {}); pushes lost {}, push outages {}; files late {}; invocations cut off {} (chosen {}) of {}; Kustomer {:?}; CCAI {:?}; stream dead letters {}; replayed {}; settle rounds {}",
             f.events_sent,
             f.events_dropped,
             f.events_duplicated,
@@ -263,6 +234,7 @@ impl Outcome {
             f.push_outages,
             f.files_late,
             f.invocations_cut,
+            f.invocations_chosen,
             f.invocations,
             sorted(&f.kustomer_faults),
             sorted(&f.ccai_faults),
@@ -297,12 +269,6 @@ impl Outcome {
             self.violations.len(),
             self.oracle_violations.len()
         ));
-        if !self.explained.is_empty() {
-            line(format!(
-                "explained, not failures: {} session message(s) played before the custom fields were created, whose values one run completed and the other did not",
-                self.explained.len()
-            ));
-        }
         for difference in self.differences.iter().take(40) {
             line(format!("  DIFFERENCE {difference}"));
         }

@@ -3,9 +3,10 @@
 //! number or identifier, users by name, tags by name, attachments by their bytes' hash — so
 //! the run with faults can be compared with the run without, entry by entry.
 //!
-//! Left out of the comparison, because they are the clocks' and not the bridge's: attributes
-//! whose names end in `At` (Kustomer's and the sessions' own times) and the bytes of a
-//! transcript (each line carries its time; the note's body counts its messages).
+//! Left out of the comparison, because they are the clocks' and not the bridge's: the values
+//! of attributes whose names end in `At` (Kustomer's and the sessions' own times; whether one
+//! is there is compared) and the bytes of a transcript (each line carries its time; the
+//! note's body counts its messages).
 
 use super::tenant::Tenant;
 use bridge_tests::kustomer_sandbox::{Record, World};
@@ -103,8 +104,16 @@ impl Names {
 
     fn map(&self, map: &Map<String, Value>) -> Map<String, Value> {
         map.iter()
-            .filter(|(k, _)| !k.ends_with("At") && !VOLATILE.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), self.value(v)))
+            .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
+            .map(|(k, v)| {
+                // A time is the clocks', not the bridge's: whether it is there is compared.
+                let value = if k.ends_with("At") && !v.is_null() {
+                    json!("<time>")
+                } else {
+                    self.value(v)
+                };
+                (k.clone(), value)
+            })
             .collect()
     }
 }
@@ -269,17 +278,26 @@ fn kustomer_state(world: &World, sessions: &HashMap<String, String>, ccai_base: 
         let mut attributes = names.map(&record.attributes);
         // A conversation's external id names the session that created it: which of its
         // sessions was placed first is the workers' order, not the sessions' truth.
+        let sessions_of_conversation = key
+            .strip_prefix("conversation [")
+            .and_then(|k| k.strip_suffix(']'))
+            .map(|list| list.split(", ").collect::<Vec<_>>())
+            .unwrap_or_default();
         if let Some(Value::String(external)) = attributes.get("externalId")
-            && key.contains(external.trim_start_matches("ccai-"))
+            && sessions_of_conversation.contains(&external.trim_start_matches("ccai-"))
         {
             attributes.insert("externalId".into(), json!("ccai-<one of its sessions>"));
         }
         let full = format!("{kind} {key}");
         let rendered = json!({"attributes": attributes, "related": relations}).to_string();
-        if let Some(earlier) = out.insert(full.clone(), rendered.clone()) {
-            // Two records under one name: both are kept, visibly.
-            out.insert(format!("{full} (again)"), earlier);
+        // Records under one name are all kept, numbered: a second one is a difference.
+        let mut name = full.clone();
+        let mut n = 1;
+        while out.contains_key(&name) {
+            n += 1;
+            name = format!("{full} (#{n})");
         }
+        out.insert(name, rendered);
     };
     for record in world.customers.iter().chain(&world.conversations) {
         let key = names.kustomer.get(&record.id).cloned().unwrap_or_default();

@@ -65,6 +65,7 @@ pub struct RunStats {
     pub push_outages: usize,
     pub files_late: usize,
     pub invocations_cut: u64,
+    pub invocations_chosen: u64,
     pub invocations: u64,
     pub store_reads: usize,
     pub store_writes: usize,
@@ -106,6 +107,11 @@ pub struct Tenant {
     late_files: Vec<String>,
     pub stats: RunStats,
     started: Instant,
+    /// When the custom fields' creation began and ended (R-CF-3).
+    pub fields_from: Option<UnixMillis>,
+    pub fields_until: Option<UnixMillis>,
+    /// Why settling ended without every session complete, if it did.
+    pub unsettled: Option<String>,
 }
 
 /// A fresh table with the state table's definition (`TABLE_NAME`, created from template.yaml),
@@ -184,6 +190,11 @@ impl Tenant {
         let sandboxes = SandboxedPlatforms::start_both(ccai_options, kustomer_options)
             .await
             .map_err(|e| e.to_string())?;
+        // The metadata file carries the wrap-up under the spec's reading of its key (L): a
+        // dropped Final event is recovered from it. Off, a dropped Final loses the wrap-up.
+        sandboxes
+            .ccai
+            .change(|w| w.metadata_disposition_key = Some("dispositions"));
         if faults.kustomer_429
             + faults.kustomer_5xx
             + faults.kustomer_lost_answer
@@ -315,6 +326,9 @@ impl Tenant {
             late_files: Vec::new(),
             stats: RunStats::default(),
             started: Instant::now(),
+            fields_from: None,
+            fields_until: None,
+            unsettled: None,
         })
     }
 
@@ -546,8 +560,16 @@ impl Tenant {
         played
     }
 
-    /// Every custom field created from the admin API, as an admin would mid-run (R-CF-2).
-    async fn create_custom_fields(&self) -> Result<(), String> {
+    /// Every custom field created from the admin API, as an admin would mid-run (R-CF-2). The
+    /// platform's clock runs ahead of real time when sessions are played faster than one per
+    /// millisecond of its stamps: it is let catch up first, so that every session played
+    /// before started before the fields (R-CF-3: never back-filled) and every later one after.
+    async fn create_custom_fields(&mut self) -> Result<(), String> {
+        let ahead = self.sandboxes.ccai.inspect(|w| w.last_ms()) - UnixMillis::now().0;
+        if ahead >= 0 {
+            tokio::time::sleep(Duration::from_millis(ahead as u64 + 5)).await;
+        }
+        self.fields_from = Some(UnixMillis::now());
         let url = format!("{}/admin/custom-fields", self.host.base_url);
         let listed: Value = self
             .http
@@ -578,6 +600,9 @@ impl Tenant {
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
         }
+        // Sessions played from now on start after every field's creation.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.fields_until = Some(UnixMillis::now());
         Ok(())
     }
 
@@ -638,34 +663,48 @@ impl Tenant {
     }
 
     /// The scheduled reconcile's session poll, file looks and retries (bridge-reconcile's
-    /// parts, at the run's view of time). A failure is the next run's to repeat.
+    /// parts, at the run's view of time), an invocation that may be cut off like any other. A
+    /// failure is the next run's to repeat.
     async fn scheduled_run(&self) {
-        let store: &dyn StateStore = self.store.as_ref();
-        if let Err(err) = bridge_reconcile::poller::poll_sessions(
-            store,
-            &self.platforms.ccai,
-            UnixMillis::now(),
-            Duration::from_secs(20),
-        )
-        .await
-        {
-            tracing::warn!(error = %err, "soak: session poll failed");
-        }
-        if let Err(err) = bridge_shared::storage::awaited::look_for_files(
-            store,
-            MINUTE,
-            24 * 60 * MINUTE,
-            self.virtual_now(),
-        )
-        .await
-        {
-            tracing::warn!(error = %err, "soak: file look failed");
-        }
-        if let Err(err) =
-            bridge_shared::stream::failures::requeue_due(store, self.virtual_now()).await
-        {
-            tracing::warn!(error = %err, "soak: requeue failed");
-        }
+        let store: Arc<dyn StateStore> = self.store.clone();
+        let ccai = self.platforms.ccai.clone();
+        let now = self.virtual_now();
+        let agents = bridge_shared::status::sync::StatusService::new(
+            store.clone(),
+            self.platforms.ccai.clone(),
+            self.platforms.kustomer.clone(),
+            bridge_shared::status::sync::DEFAULT_LEASE,
+        );
+        let run = async move {
+            let store = store.as_ref();
+            if let Err(err) = bridge_reconcile::poller::poll_sessions(
+                store,
+                &ccai,
+                UnixMillis::now(),
+                Duration::from_secs(20),
+            )
+            .await
+            {
+                tracing::warn!(error = %err, "soak: session poll failed");
+            }
+            if let Err(err) = bridge_shared::storage::awaited::look_for_files(
+                store,
+                MINUTE,
+                24 * 60 * MINUTE,
+                now,
+            )
+            .await
+            {
+                tracing::warn!(error = %err, "soak: file look failed");
+            }
+            if let Err(err) = bridge_shared::stream::failures::requeue_due(store, now).await {
+                tracing::warn!(error = %err, "soak: requeue failed");
+            }
+            if let Err(err) = bridge_reconcile::reconcile_agents(&agents, UnixMillis::now()).await {
+                tracing::warn!(error = %err, "soak: agent reconciliation failed");
+            }
+        };
+        self.cutter.run(Box::pin(run)).await;
     }
 
     /// The faults stop; late files land; the scheduled run goes on until every session is
@@ -683,17 +722,23 @@ impl Tenant {
             self.sandboxes.ccai.change(|w| w.withheld.remove(&file));
         }
         let mut replayed = false;
+        let never = self.sessions.iter().filter(|s| s.file_never).count();
+        self.unsettled = Some("settling ran out of rounds".into());
         for round in 0..40 {
             self.stats.settle_rounds = round + 1;
             self.skew += 10 * MINUTE;
             self.sandboxes.ccai.advance_files(10 * MINUTE);
             self.publish().await?;
             self.scheduled_run().await;
-            self.streams.drain(Duration::from_secs(120)).await;
+            let drained = self.streams.drain(Duration::from_secs(120)).await;
+            // A session whose file never comes is complete but for the file.
             let waiting = self.sessions.len() - self.completed_now();
-            let never = self.sessions.iter().filter(|s| s.file_never).count();
-            self.say(&format!("settling, round {}: {waiting} session(s) incomplete ({never} with a file never exported)", round + 1));
-            if waiting <= never && round >= 1 {
+            self.say(&format!(
+                "settling, round {}: {waiting} session(s) incomplete ({never} with a file never exported)",
+                round + 1
+            ));
+            if drained && waiting <= never && self.never_exported_have_messages() {
+                self.unsettled = None;
                 break;
             }
             // Claims and leases an invocation left behind when it was cut off expire in real
@@ -757,6 +802,20 @@ impl Tenant {
         replayed
     }
 
+    /// Whether every session whose file never comes has its message (the rest of it is done).
+    fn never_exported_have_messages(&self) -> bool {
+        let messages = self.sandboxes.kustomer.inspect(|w| {
+            w.messages
+                .iter()
+                .filter_map(|m| m.text("externalId").map(str::to_owned))
+                .collect::<std::collections::HashSet<String>>()
+        });
+        self.sessions
+            .iter()
+            .filter(|s| s.file_never)
+            .all(|s| messages.contains(&format!("ccai-{}-{}-session", s.kind, s.id)))
+    }
+
     /// Sessions complete in Kustomer now (their message, and their file's note when one is
     /// exported), recording when each became so.
     pub fn completed_now(&mut self) -> usize {
@@ -804,6 +863,10 @@ impl Tenant {
         self.stats.store_reads = reads;
         self.stats.store_writes = writes;
         self.stats.invocations_cut = self.cutter.cut.load(std::sync::atomic::Ordering::Relaxed);
+        self.stats.invocations_chosen = self
+            .cutter
+            .chosen
+            .load(std::sync::atomic::Ordering::Relaxed);
         self.stats.invocations = self
             .cutter
             .invocations

@@ -102,9 +102,13 @@ pub struct CcaiWorld {
     /// SmartActions of a session as its metadata file reports them, and the CSAT comments.
     pub smart_actions: HashMap<u64, Vec<Value>>,
     pub csat_comments: HashMap<u64, String>,
-    /// The wrap-up each session's agent submitted, as the ESE Final event carries it; the
-    /// metadata file lists dispositions too (ccai-api.md §3, key L: `dispositions`).
+    /// The wrap-up each session's agent submitted, as the ESE Final event carries it. The
+    /// metadata file lists dispositions too (ccai-api.md §3) under a key not documented (L):
+    /// [`CcaiWorld::metadata_disposition_key`] plays it.
     pub dispositions: HashMap<u64, Value>,
+    /// The metadata file's key for the dispositions: `None` (default) plays a file without
+    /// them; `Some("dispositions")` the spec's reading (L).
+    pub metadata_disposition_key: Option<&'static str>,
     /// SDK custom data per session (`{key: {value, type, label}}`), shown where
     /// [`super::CustomDataIn`] says.
     pub custom_data: HashMap<u64, Value>,
@@ -318,8 +322,10 @@ impl CcaiWorld {
                 if let Some(comment) = self.csat_comments.get(&id) {
                     fields.insert("csat".into(), serde_json::json!({"comment": comment}));
                 }
-                if let Some(disposition) = self.dispositions.get(&id) {
-                    fields.insert("dispositions".into(), disposition.clone());
+                if let (Some(key), Some(disposition)) =
+                    (self.metadata_disposition_key, self.dispositions.get(&id))
+                {
+                    fields.insert(key.into(), disposition.clone());
                 }
                 if let Some(actions) = self.smart_actions.get(&id) {
                     fields.insert("smart_actions".into(), Value::Array(actions.clone()));
