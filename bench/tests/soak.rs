@@ -20,10 +20,10 @@ async fn r_p_1_r_sec_4_sessions_under_every_fault_end_as_without_faults() {
     let capture = LogCapture::install();
     let random = uuid::Uuid::new_v4().as_u128() as u64 % 1_000_000;
     let mut failures = Vec::new();
-    // The fixed seed about 300 sessions (`SOAK_SESSIONS`), the random one 100 (`SOAK_RANDOM_SESSIONS`).
+    // The fixed seed about 160 sessions (`SOAK_SESSIONS`), the random one 60 (`SOAK_RANDOM_SESSIONS`).
     let runs = [
-        (20261206, steps("SOAK_SESSIONS", 280)),
-        (random, steps("SOAK_RANDOM_SESSIONS", 100)),
+        (20261206, steps("SOAK_SESSIONS", 150)),
+        (random, steps("SOAK_RANDOM_SESSIONS", 60)),
     ];
     for (seed, steps) in runs {
         eprintln!("soak seed {seed}: replay with `bench/run soak {steps} {seed}`");

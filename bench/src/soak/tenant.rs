@@ -31,6 +31,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MINUTE: Duration = Duration::from_secs(60);
+/// Scheduled runs at most while settling (each a drain and a pause of up to 10 s: claims and
+/// leases a cut-off invocation left expire in 60 s of real time).
+const SETTLE_ROUNDS: usize = 20;
 /// Sessions played between two scheduled ticks.
 pub const WAVE: usize = 20;
 /// The tenant's own tokens (local only; the log check looks for them).
@@ -380,8 +383,9 @@ impl Tenant {
                 wave.extend(due);
                 self.send_wave(std::mem::take(&mut wave)).await;
                 self.tick().await?;
-                // Closed loop: the next wave waits for the functions to take this one.
-                self.streams.drain(Duration::from_secs(120)).await;
+                // Closed loop: the next wave waits for the functions to take this one, at most
+                // 30 s (an invocation cut off holds its claims a minute; settling waits that).
+                self.streams.drain(Duration::from_secs(30)).await;
                 let done = self.completed_now();
                 self.stats
                     .progress
@@ -724,7 +728,7 @@ impl Tenant {
         let mut replayed = false;
         let never = self.sessions.iter().filter(|s| s.file_never).count();
         self.unsettled = Some("settling ran out of rounds".into());
-        for round in 0..40 {
+        for round in 0..SETTLE_ROUNDS {
             self.stats.settle_rounds = round + 1;
             self.skew += 10 * MINUTE;
             self.sandboxes.ccai.advance_files(10 * MINUTE);
