@@ -97,7 +97,19 @@ impl Names {
                 }
                 Value::Array(items)
             }
-            Value::Object(map) => Value::Object(self.map(map)),
+            Value::Object(map) => {
+                let mut map = self.map(map);
+                // A text attachment's length varies with the times in its lines.
+                if map
+                    .get("contentType")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("text/"))
+                    && map.contains_key("contentLength")
+                {
+                    map.insert("contentLength".into(), json!("<text length>"));
+                }
+                Value::Object(map)
+            }
             _ => value.clone(),
         }
     }
