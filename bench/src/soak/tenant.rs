@@ -735,13 +735,13 @@ impl Tenant {
             self.publish().await?;
             self.scheduled_run().await;
             let drained = self.streams.drain(Duration::from_secs(120)).await;
-            // A session whose file never comes is complete but for the file.
+            // A session whose file never comes counts as complete with its message.
             let waiting = self.sessions.len() - self.completed_now();
             self.say(&format!(
                 "settling, round {}: {waiting} session(s) incomplete ({never} with a file never exported)",
                 round + 1
             ));
-            if drained && waiting <= never && self.never_exported_have_messages() {
+            if drained && waiting == 0 && self.never_exported_have_messages() {
                 self.unsettled = None;
                 break;
             }
