@@ -84,15 +84,19 @@ pub async fn run(settings: &Settings) -> Result<Outcome, String> {
     .filter_map(|letter| serde_json::to_string(letter).ok())
     .collect();
     let oracle_violations = invariants::check(&oracle).await;
+    let (oracle_stats, faulty_stats) = (oracle.stats.clone(), faulty.stats.clone());
+    let sessions = faulty.sessions.len();
+    oracle.drop_table().await;
+    faulty.drop_table().await;
     Ok(Outcome {
-        sessions: faulty.sessions.len(),
+        sessions,
         dead_letters,
         plan,
         differences,
         violations,
         oracle_violations,
-        oracle: oracle.stats.clone(),
-        faulty: faulty.stats.clone(),
+        oracle: oracle_stats,
+        faulty: faulty_stats,
     })
 }
 

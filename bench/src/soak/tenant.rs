@@ -115,6 +115,8 @@ pub struct Tenant {
     pub fields_until: Option<UnixMillis>,
     /// Why settling ended without every session complete, if it did.
     pub unsettled: Option<String>,
+    /// The run's own table, deleted when the run is over ([`Tenant::drop_table`]).
+    table: (aws_sdk_dynamodb::Client, String),
 }
 
 /// A fresh table with the state table's definition (`TABLE_NAME`, created from template.yaml),
@@ -281,6 +283,7 @@ impl Tenant {
         });
         let blobs: Arc<dyn bridge_shared::blob::BlobStore> =
             Arc::new(bridge_tests::local::s3_blob_store(8 * 1024 * 1024).await);
+        let own_table = (tables.clone(), table.clone());
         let feed = bridge_local::backends::dynamodb_changes(&aws, tables, table);
         let mut subscriptions = template_subscriptions(TEMPLATE)?;
         for subscription in &mut subscriptions {
@@ -332,6 +335,7 @@ impl Tenant {
             fields_from: None,
             fields_until: None,
             unsettled: None,
+            table: own_table,
         })
     }
 
@@ -346,6 +350,15 @@ impl Tenant {
                 "faulty:"
             }
         );
+    }
+
+    /// Deletes the run's table once it has been compared: DynamoDB Local keeps every table and
+    /// its stream in its heap, and a second seed in the same process slows to a crawl.
+    pub async fn drop_table(&self) {
+        let (client, name) = &self.table;
+        if let Err(err) = client.delete_table().table_name(name).send().await {
+            eprintln!("soak: table {name} not deleted: {err:?}");
+        }
     }
 
     /// The scheduled run's view of time: the real clock plus how far the platform's moved.
