@@ -754,7 +754,23 @@ impl Tenant {
                 "settling, round {}: {waiting} session(s) incomplete ({never} with a file never exported)",
                 round + 1
             ));
-            if drained && waiting == 0 && self.never_exported_have_messages() {
+            // Done when every session is, the last metadata rewrite (20 min) is behind the
+            // file clock, and no failed work waits for a retry.
+            let store: &dyn StateStore = self.store.as_ref();
+            let retries = store
+                .list_partition(
+                    bridge_shared::stream::failures::RETRY_PARTITION,
+                    self.virtual_now(),
+                )
+                .await
+                .map(|items| items.len())
+                .unwrap_or(1);
+            if round >= 2
+                && drained
+                && waiting == 0
+                && retries == 0
+                && self.never_exported_have_messages()
+            {
                 self.unsettled = None;
                 break;
             }
