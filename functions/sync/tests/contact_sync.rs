@@ -992,6 +992,61 @@ async fn r_e_2_a_lost_answer_on_every_session_note_and_the_session_message_leave
     assert!(rig.platforms.unexpected_requests().is_empty());
 }
 
+/// R-K-3 with R-K-1 and R-K-2 under R-E-2 (found by the soak, issue 25): Kustomer creates the
+/// new caller's customer but the answer is lost, so the retry finds the customer by lookup.
+/// The session began that creation (recorded before the request), so the customer it finds is
+/// its own and still follows the agent who answered — for a number and for an SDK identifier.
+#[tokio::test]
+async fn r_k_3_a_created_customer_whose_answer_was_lost_still_follows_the_agent() {
+    use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
+    let mut rig = rig().await;
+    rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::one_attempt_client(
+        &rig.platforms.kustomer,
+    ));
+    rig.api.failures.quick_attempts = 100;
+    let (agent, user) = rig.agent("ana");
+    let email = rig
+        .platforms
+        .kustomer
+        .inspect(|w| {
+            w.find("user", &user)
+                .and_then(|u| u.text("email"))
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let phone = "+15550108891";
+    let call = driver.ivr_call_answered(agent, phone).await;
+    let sdk = driver.sdk_call(agent, "app-user-lost-answer").await;
+    for played in [&call, &sdk] {
+        rig.platforms.kustomer.inject(
+            FaultMatch::body(http::Method::POST, "/v1/customers", "externalId"),
+            Fault::LoseAnswer,
+        );
+        let failed = rig.deliver_until_done(played, 10).await;
+        assert!(failed >= 1, "the lost answer ended a pass");
+    }
+
+    let by_phone = rig.customers_with_phone(phone);
+    assert_eq!(
+        by_phone.len(),
+        1,
+        "R-K-1: one customer, however many passes"
+    );
+    let by_identifier = rig.platforms.kustomer.inspect(|w| {
+        w.find_by("customer", "externalId", "ccai-user-app-user-lost-answer")
+            .cloned()
+    });
+    for customer in [&by_phone[0], &by_identifier.expect("R-K-2")] {
+        assert_eq!(
+            customer.attributes["custom"]["ccaiAssignedAgentStr"],
+            email.as_str(),
+            "R-K-3: the customer created through a lost answer follows the agent"
+        );
+    }
+    assert!(rig.platforms.unexpected_requests().is_empty());
+}
+
 /// Contact sync's session lock means what it says (issue 12): stamped with the clock when it
 /// is taken — the batch here started an hour ago, so a lock stamped then would have run out
 /// already and let a second worker in — and released while a Kustomer rate limit is waited

@@ -17,7 +17,10 @@ use crate::kustomer::requests::{
     ConversationPatch, CustomerPatch, NewConversation, NewCustomer, NewMessage, NewNote,
 };
 use crate::kustomer::without_rate_waits;
-use crate::kustomer::{Attempt, CustomerDirectory, KustomerClient, KustomerError, Resolved};
+use crate::kustomer::{
+    Attempt, CustomerDirectory, KustomerClient, KustomerError, Resolved, identifier_external_id,
+    phone_external_id,
+};
 use crate::phone::{CallerNumber, normalise};
 use crate::status::sync::StatusService;
 use crate::store::{Item, ItemKey, StateStore, StoreError};
@@ -216,6 +219,21 @@ pub struct ContactSync<'a> {
     pub status: &'a StatusService,
     /// `DEFAULT_COUNTRY`: national caller numbers are read in it.
     pub country: &'a CountryCode,
+}
+
+/// Marks, in a link's `begun`, the creation of the session's customer (followed by the
+/// customer's `externalId`): its answer can be lost after Kustomer created it.
+const CUSTOMER_BEGUN: &str = "customer:";
+
+/// How a customer found by lookup counts for R-K-3: as created by this session when this
+/// session began creating it (`marker` in `begun`) and the answer never came back — the
+/// customer found is the one it created, so the agent still follows (soak, issue 25).
+fn ours(link: &SessionLink, marker: &str, resolved: Resolved) -> Resolved {
+    if link.begun.iter().any(|b| b == marker) {
+        Resolved::Created
+    } else {
+        resolved
+    }
 }
 
 fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
@@ -455,7 +473,10 @@ impl ContactSync<'_> {
                 let clicked = self.clicked_customer(view, now).await?;
                 let resolved = match clicked {
                     Some(id) => Some((id, Resolved::Found, None)),
-                    None => self.customer(view, &caller, now).await?,
+                    None => {
+                        self.customer(view, &caller, (&key, lock), &mut link, now)
+                            .await?
+                    }
                 };
                 let Some((id, resolved, unknown_caller)) = resolved else {
                     let reason = "the caller's number or an SDK identifier";
@@ -477,6 +498,7 @@ impl ContactSync<'_> {
                 link.customer_id = Some(id.clone());
                 link.unknown_caller = unknown_caller;
                 link.customer_created = resolved == Resolved::Created;
+                link.begun.retain(|b| !b.starts_with(CUSTOMER_BEGUN));
                 outcome.customer_created = link.customer_created;
                 self.save(&key, &link, lock).await?;
                 id
@@ -971,20 +993,38 @@ impl ContactSync<'_> {
         &self,
         view: &SessionView,
         memo: &CallerMemo,
+        (key, lock): (&ItemKey, &HeldLock<'_>),
+        link: &mut SessionLink,
         now: UnixMillis,
     ) -> Result<Option<(String, Resolved, Option<String>)>, ContactError> {
         let directory = CustomerDirectory::new(self.kustomer, self.store);
         if view.by_identifier()
             && let Some(identifier) = &view.identifier
         {
-            let (id, resolved) = directory
-                .customer_for_identifier(identifier, None, now)
-                .await?;
+            let marker = format!("{CUSTOMER_BEGUN}{}", identifier_external_id(identifier));
+            let (id, resolved) = match directory.known_identifier(identifier, now).await? {
+                Some((id, resolved)) => (id, ours(link, &marker, resolved)),
+                None => {
+                    self.begin(key, link, &marker, lock).await?;
+                    let id = directory
+                        .create_for_identifier(identifier, None, now)
+                        .await?;
+                    (id, Resolved::Created)
+                }
+            };
             return Ok(Some((id, resolved, None)));
         }
         match self.caller(view, memo).await? {
             Some(CallerNumber::E164(phone)) => {
-                let (id, resolved) = directory.customer_for_phone(phone, None, now).await?;
+                let marker = format!("{CUSTOMER_BEGUN}{}", phone_external_id(phone));
+                let (id, resolved) = match directory.known_phone(phone, now).await? {
+                    Some((id, resolved)) => (id, ours(link, &marker, resolved)),
+                    None => {
+                        self.begin(key, link, &marker, lock).await?;
+                        let id = directory.create_for_phone(phone, None, now).await?;
+                        (id, Resolved::Created)
+                    }
+                };
                 Ok(Some((id, resolved, None)))
             }
             // Withheld, anonymous or not a number: a customer of its own for this session,

@@ -129,13 +129,44 @@ impl<'a> CustomerDirectory<'a> {
         name: Option<&str>,
         now: UnixMillis,
     ) -> Result<(String, Resolved), DirectoryError> {
+        if let Some(known) = self.known_phone(e164, now).await? {
+            return Ok(known);
+        }
+        Ok((
+            self.create_for_phone(e164, name, now).await?,
+            Resolved::Created,
+        ))
+    }
+
+    /// The customer with this E.164 number if one exists: cached, else looked up.
+    pub async fn known_phone(
+        &self,
+        e164: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(String, Resolved)>, DirectoryError> {
         let key = ItemKey::customer_by_phone(e164);
         if let Some(id) = self.cached(&key, now).await? {
-            return Ok((id, Resolved::Cached));
+            return Ok(Some((id, Resolved::Cached)));
         }
-        if let Some(found) = self.kustomer.customer_by_phone(e164).await? {
-            return Ok((self.remember(key, found.id, now).await?, Resolved::Found));
+        match self.kustomer.customer_by_phone(e164).await? {
+            Some(found) => Ok(Some((
+                self.remember(key, found.id, now).await?,
+                Resolved::Found,
+            ))),
+            None => Ok(None),
         }
+    }
+
+    /// Creates the customer of this E.164 number (its `externalId` is
+    /// [`phone_external_id`]) and caches it. A caller that must know whether the customer is
+    /// its own (R-K-3) records that it begins before calling: a lost answer leaves a customer
+    /// that the next [`Self::known_phone`] finds.
+    pub async fn create_for_phone(
+        &self,
+        e164: &str,
+        name: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<String, DirectoryError> {
         let created = self
             .kustomer
             .create_customer(&NewCustomer {
@@ -148,10 +179,8 @@ impl<'a> CustomerDirectory<'a> {
                 ..Default::default()
             })
             .await?;
-        Ok((
-            self.remember(key, created.id, now).await?,
-            Resolved::Created,
-        ))
+        self.remember(ItemKey::customer_by_phone(e164), created.id, now)
+            .await
     }
 
     /// The customer of a mobile/web SDK end user, created if Kustomer has none (R-K-2).
@@ -161,25 +190,53 @@ impl<'a> CustomerDirectory<'a> {
         name: Option<&str>,
         now: UnixMillis,
     ) -> Result<(String, Resolved), DirectoryError> {
+        if let Some(known) = self.known_identifier(identifier, now).await? {
+            return Ok(known);
+        }
+        Ok((
+            self.create_for_identifier(identifier, name, now).await?,
+            Resolved::Created,
+        ))
+    }
+
+    /// The customer of this SDK identifier if one exists: cached, else found by its
+    /// `externalId` ([`identifier_external_id`]).
+    pub async fn known_identifier(
+        &self,
+        identifier: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(String, Resolved)>, DirectoryError> {
         let key = ItemKey::customer_by_identifier(identifier);
         if let Some(id) = self.cached(&key, now).await? {
-            return Ok((id, Resolved::Cached));
+            return Ok(Some((id, Resolved::Cached)));
         }
         let external_id = identifier_external_id(identifier);
-        if let Some(found) = self.kustomer.customer_by_external_id(&external_id).await? {
-            return Ok((self.remember(key, found.id, now).await?, Resolved::Found));
+        match self.kustomer.customer_by_external_id(&external_id).await? {
+            Some(found) => Ok(Some((
+                self.remember(key, found.id, now).await?,
+                Resolved::Found,
+            ))),
+            None => Ok(None),
         }
+    }
+
+    /// Creates the customer of this SDK identifier and caches it (see
+    /// [`Self::create_for_phone`] on knowing it is one's own).
+    pub async fn create_for_identifier(
+        &self,
+        identifier: &str,
+        name: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<String, DirectoryError> {
         let created = self
             .kustomer
             .create_customer(&NewCustomer {
                 name: name.map(str::to_owned),
-                external_id: Some(external_id),
+                external_id: Some(identifier_external_id(identifier)),
                 ..Default::default()
             })
             .await?;
-        Ok((
-            self.remember(key, created.id, now).await?,
-            Resolved::Created,
-        ))
+        self.remember(ItemKey::customer_by_identifier(identifier), created.id, now)
+            .await
     }
 }
