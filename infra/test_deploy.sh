@@ -33,7 +33,7 @@ chmod +x "$work/bin/aws" "$work/bin/sam"
 secrets="$work/tenant.secrets"
 {
   echo "kustomer-api-key="
-  for name in ccai-api-token bridge-token admin-token external-storage-access-key-id \
+  for name in ccai-api-token kustomer-oauth-client-secret admin-token external-storage-access-key-id \
               external-storage-secret-access-key; do
     echo "$name=secret-value-for-$name-0123456789"
   done
@@ -49,8 +49,8 @@ grep -q "secret-value\|secret-calls-pw" "$work/out.log" && fail "a secret value 
 puts=$(grep -c "ssm put-parameter" "$log")
 [[ "$puts" == 6 ]] || fail "expected 6 parameters put (one kept), got $puts"
 grep -q '"Name": "/ccai-kustomer-bridge/kustomer-api-key"' "$work/put.json" && fail "the existing parameter was overwritten"
-grep -q '"Name": "/ccai-kustomer-bridge/bridge-token", "Value": "secret-value-for-bridge-token-0123456789", "Type": "SecureString"' "$work/put.json" \
-  || fail "bridge-token was not put as a SecureString with its value"
+grep -q '"Name": "/ccai-kustomer-bridge/kustomer-oauth-client-secret", "Value": "secret-value-for-kustomer-oauth-client-secret-0123456789", "Type": "SecureString"' "$work/put.json" \
+  || fail "kustomer-oauth-client-secret was not put as a SecureString with its value"
 grep -qv '^600$' "$work/modes" && fail "a parameter file was readable by others"
 grep -q "^sam build --config-file samconfig.toml" "$log" || fail "sam build was not run"
 grep -q "^sam deploy --config-file samconfig.toml --stack-name ccai-kustomer-bridge --region eu-west-1 --parameter-overrides .*CcaiSubdomain=acme" "$log" \

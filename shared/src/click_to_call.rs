@@ -21,7 +21,10 @@ use std::sync::Arc;
 /// `POST /click-to-call` (events.md §3).
 #[derive(Clone, Debug, Deserialize)]
 pub struct ClickRequest {
-    pub agent_email: String,
+    /// Ignored when it names the signed-in agent, refused (403) when it names another: the
+    /// agent is the session's (R-SEC-1).
+    #[serde(default)]
+    pub agent_email: Option<String>,
     pub phone: String,
     #[serde(default)]
     pub customer_id: Option<String>,
@@ -82,12 +85,14 @@ pub struct ClickToCall {
 }
 
 impl ClickToCall {
+    /// A call for `agent`: the signed-in agent's e-mail, never one the request names.
     pub async fn call(
         &self,
+        agent: &str,
         request: &ClickRequest,
         now: UnixMillis,
     ) -> Result<ClickOutcome, ClickError> {
-        let agent = request.agent_email.trim();
+        let agent = agent.trim();
         if agent.is_empty() || !agent.contains('@') {
             return Err(ClickError::Invalid(
                 "agent_email: the agent's e-mail address is required".into(),

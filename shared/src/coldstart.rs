@@ -96,6 +96,28 @@ impl ColdStart {
         })
     }
 
+    /// Kustomer's OAuth provider for agent sign-in (R-SEC-1), when configured
+    /// ([`crate::sign_in::settings`]), with `BRIDGE_PUBLIC_URL`.
+    pub async fn sign_in(
+        &self,
+    ) -> Result<(Option<crate::sign_in::KustomerOAuth>, Option<String>), ColdStartError> {
+        let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&self.aws));
+        let settings = crate::sign_in::settings::oauth_settings(
+            &self.env,
+            Some(&parameters),
+            &self.config.kustomer.base_url,
+        )
+        .await?;
+        let oauth = match settings {
+            Some(settings) => Some(crate::sign_in::KustomerOAuth {
+                settings,
+                http: build_client(HttpSettings::default())?,
+            }),
+            None => None,
+        };
+        Ok((oauth, crate::sign_in::settings::public_url(&self.env)?))
+    }
+
     /// The files bucket (recordings, transcripts).
     pub fn blobs(&self) -> Result<Arc<dyn crate::blob::BlobStore>, ColdStartError> {
         Ok(Arc::new(crate::blob::S3BlobStore::new(

@@ -3,8 +3,9 @@
 //! Every variable name here is a public interface (tools outside this repository set them):
 //! `TABLE_NAME`, `BUCKET_NAME`, `KUSTOMER_BASE_URL`, `KUSTOMER_API_KEY`, `CCAI_BASE_URL`,
 //! `CCAI_SUBDOMAIN`, `CCAI_API_TOKEN`, `CCAI_EVENTS_CREDENTIALS` (`user:password`, comma-separated),
-//! `BRIDGE_TOKEN`, `ADMIN_TOKEN` (each function only those it uses: [`secrets`]),
-//! `DEFAULT_COUNTRY`.
+//! `ADMIN_TOKEN` (each function only those it uses: [`secrets`]), `DEFAULT_COUNTRY`; agent
+//! sign-in's in [`crate::sign_in::settings`]. (`BRIDGE_TOKEN`, the widget's shared token, is
+//! retired: agents sign in with Kustomer instead, R-SEC-1.)
 //!
 //! Each secret may instead be given as the name of an SSM parameter in `<NAME>_PARAM` (e.g.
 //! `KUSTOMER_API_KEY_PARAM=/bridge/kustomer-api-key`); all such parameters are fetched in one
@@ -222,7 +223,6 @@ pub struct BridgeConfig {
     /// The HTTP Basic credentials CCAI Platform's External Session Events may carry: one
     /// per feed (calls, chats) and a second during a rotation.
     pub ccai_events_credentials: Vec<BasicCredential>,
-    pub bridge_token: Secret,
     pub admin_token: Secret,
     pub default_country: CountryCode,
     /// `SHARED_PACING` (`on` unless `off`): CCAI and Kustomer requests are spaced on one
@@ -245,8 +245,12 @@ pub const DEFAULT_COUNTRY: &str = "US";
 pub mod secrets {
     /// `bridge-intake`: the Basic credentials of CCAI's session events.
     pub const INTAKE: &[&str] = &["CCAI_EVENTS_CREDENTIALS"];
-    /// `bridge-status`: both platforms and the widget's token.
-    pub const STATUS: &[&str] = &["KUSTOMER_API_KEY", "CCAI_API_TOKEN", "BRIDGE_TOKEN"];
+    /// `bridge-status`: both platforms (the OAuth client's secret is read with the sign-in
+    /// settings, `crate::sign_in::settings`).
+    pub const STATUS: &[&str] = &["KUSTOMER_API_KEY", "CCAI_API_TOKEN"];
+    /// `bridge-status` also: the OAuth client's secret of agent sign-in, read with the other
+    /// sign-in settings and only when sign-in is configured (`crate::sign_in::settings`).
+    pub const SIGN_IN: &[&str] = &["KUSTOMER_OAUTH_CLIENT_SECRET"];
     /// `bridge-admin`: both platforms and the admin's token.
     pub const ADMIN: &[&str] = &["KUSTOMER_API_KEY", "CCAI_API_TOKEN", "ADMIN_TOKEN"];
     /// The workers (`bridge-sync`, `bridge-recording`, `bridge-transcript`) and the scheduled
@@ -257,7 +261,6 @@ pub mod secrets {
         "KUSTOMER_API_KEY",
         "CCAI_API_TOKEN",
         "CCAI_EVENTS_CREDENTIALS",
-        "BRIDGE_TOKEN",
         "ADMIN_TOKEN",
     ];
 }
@@ -360,7 +363,6 @@ impl BridgeConfig {
                 api_token: secret("CCAI_API_TOKEN"),
             },
             ccai_events_credentials,
-            bridge_token: secret("BRIDGE_TOKEN"),
             admin_token: secret("ADMIN_TOKEN"),
             default_country,
             shared_pacing,
@@ -533,7 +535,6 @@ mod tests {
             ("CCAI_API_TOKEN", "c-token"),
             ("CCAI_EVENTS_CREDENTIALS", "calls:pw1, chats:p:w2"),
             ("KUSTOMER_WEBHOOK_SECRET", "kw"),
-            ("BRIDGE_TOKEN", "bt"),
             ("ADMIN_TOKEN", "at"),
         ]
     }
@@ -590,7 +591,6 @@ mod tests {
         let intake = env_with(&[
             ("KUSTOMER_API_KEY", None),
             ("CCAI_API_TOKEN", None),
-            ("BRIDGE_TOKEN", None),
             ("ADMIN_TOKEN", None),
         ]);
         let config = BridgeConfig::load_with(&intake, None, secrets::INTAKE)
@@ -615,7 +615,7 @@ mod tests {
         let err = BridgeConfig::load(
             &env_with(&[
                 ("TABLE_NAME", None),
-                ("BRIDGE_TOKEN", Some("  ")),
+                ("CCAI_API_TOKEN", Some("  ")),
                 ("ADMIN_TOKEN", None),
             ]),
             None,
@@ -624,7 +624,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "missing configuration: ADMIN_TOKEN, BRIDGE_TOKEN, TABLE_NAME"
+            "missing configuration: ADMIN_TOKEN, CCAI_API_TOKEN, TABLE_NAME"
         );
     }
 

@@ -12,9 +12,13 @@ use tracing::Instrument;
 
 /// A JSON answer.
 pub fn json_answer(status: StatusCode, body: Value) -> Response<Body> {
+    // Never sniffed as something else, never kept by a cache (review S17): answers carry
+    // agents' sessions and tenants' data.
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
+        .header("x-content-type-options", "nosniff")
+        .header("cache-control", "no-store")
         .body(Body::Text(body.to_string()))
         .unwrap_or_default()
 }

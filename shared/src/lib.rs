@@ -30,6 +30,7 @@ pub mod pacing;
 pub mod phone;
 pub mod redact;
 pub mod retry;
+pub mod sign_in;
 pub mod signature;
 pub mod status;
 pub mod storage;

@@ -15,6 +15,7 @@ pub mod local;
 pub mod platforms;
 pub mod policy_store;
 pub mod pubsub;
+pub mod sign_in_support;
 pub mod storage_support;
 pub mod stream_support;
 

@@ -64,6 +64,28 @@ impl SandboxedPlatforms {
     }
 
     /// An agent both platforms know by `email`, in `ccai_status`; the CCAI agent id.
+    /// The Kustomer user id of the agent with this e-mail.
+    pub fn kustomer_user(&self, email: &str) -> Option<String> {
+        self.kustomer.inspect(|w| {
+            w.users
+                .iter()
+                .find(|u| {
+                    u.text("email")
+                        .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                })
+                .map(|u| u.id.clone())
+        })
+    }
+
+    /// Signs the agent with this e-mail in to the bridge at `bridge_url` through the Kustomer
+    /// sandbox's OAuth provider (R-SEC-1); answers the agent session's token.
+    pub async fn sign_in(&self, bridge_url: &str, email: &str) -> Result<String, String> {
+        let user = self
+            .kustomer_user(email)
+            .ok_or_else(|| format!("no Kustomer user {email}"))?;
+        crate::sign_in_support::sign_in(bridge_url, &self.kustomer.oauth(), &user).await
+    }
+
     pub fn add_agent(&self, email: &str, name: &str, ccai_status: &str) -> u64 {
         self.kustomer.add_user(name, email);
         self.ccai.change(|w| w.add_agent(email, name, ccai_status))

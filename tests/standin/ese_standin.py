@@ -29,6 +29,7 @@ tenant that exports recordings only. Exit status 0 when every check passes.
 """
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -564,6 +565,42 @@ def users(s, m, q, body):
     return 200, {"meta": {"page": 1, "pageSize": 100}, "data": [doc("user", r)[1]["data"] for r in found], "links": {}}
 
 
+# Kustomer's OAuth provider (kustomer-api.md "Signing users in"), as far as the bridge's sign-in
+# uses it: the authorization code with PKCE S256 (the browser's signed-in Kustomer user named by
+# the stand-in's own header), the form-encoded token request, `GET /v1/users/current` by token.
+OAUTH = {"client": "standin-client", "secret": "standin-oauth-secret", "codes": {}, "tokens": {}}
+
+
+def oauth_authorize(s, m, q, body):
+    if (q.get("client_id") != OAUTH["client"] or q.get("response_type") != "code"
+            or q.get("code_challenge_method") != "S256" or len(q.get("code_challenge", "")) < 43):
+        return 400, {"error": "invalid_request"}
+    code = secrets.token_urlsafe(16)
+    OAUTH["codes"][code] = (s.headers.get("x-standin-user"), q["code_challenge"], q.get("redirect_uri"))
+    back = q["redirect_uri"] + "?" + urllib.parse.urlencode({"code": code, "state": q.get("state", "")})
+    return 302, None, {"location": back}
+
+
+def oauth_token(s, raw):
+    if not s.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return 400, {"error": "invalid_request"}
+    form = dict(urllib.parse.parse_qsl(raw.decode()))
+    if form.get("client_id") != OAUTH["client"] or form.get("client_secret") != OAUTH["secret"]:
+        return 401, {"error": "invalid_client"}
+    grant = OAUTH["codes"].pop(form.get("code"), None)
+    verifier = base64.urlsafe_b64encode(hashlib.sha256(form.get("code_verifier", "").encode()).digest()).rstrip(b"=").decode()
+    if grant is None or grant[1] != verifier or grant[2] != form.get("redirect_uri"):
+        return 400, {"error": "invalid_grant"}
+    token = secrets.token_urlsafe(24)
+    OAUTH["tokens"][token] = grant[0]
+    return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 86400}
+
+
+def current_user(s, m, q, body):
+    user = OAUTH["tokens"].get(s.headers.get("authorization", "").removeprefix("Bearer "))
+    return doc("user", K["user"][user]) if user in K["user"] else err(404, "no current user")
+
+
 # The org's routing statuses (kustomer-api.md: `{id, attributes: {name, statusType, system?}}`).
 ROUTING = {"5f00000000000000000000b1": ("Available", "available"), "5f00000000000000000000b2": ("Break", "unavailable")}
 
@@ -597,11 +634,19 @@ class Kustomer(Handler):
     platform = "Kustomer"
 
     def authorised(self):
-        if self.path.startswith("/__upload/"):
-            return True  # a presigned POST carries its authority in its fields
-        return self.headers.get("authorization") == f"Bearer {KUSTOMER_KEY}"
+        if self.path.startswith("/__upload/") or self.path.startswith("/oauth/"):
+            return True  # a presigned POST carries its authority in its fields; OAuth its own
+        given = self.headers.get("authorization", "")
+        if self.path == "/v1/users/current":
+            return given.removeprefix("Bearer ") in OAUTH["tokens"]
+        return given == f"Bearer {KUSTOMER_KEY}"
 
     def do_POST(self):
+        if self.path == "/oauth/token":
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            with LOCK:
+                SEEN.append((self.platform, "POST", "/oauth/token"))
+                return self._answer(*oauth_token(self, raw))
         if not self.path.startswith("/__upload/"):
             return self._dispatch("POST")
         # Step 2: multipart/form-data, every field first, the file last under `file`.
@@ -643,7 +688,9 @@ class Kustomer(Handler):
         ("GET", r"/v1/messages/([^/]+)", get_message),
         ("PATCH", r"/v1/messages/([0-9a-f]{24})", patch_message),
         ("POST", r"/v1/attachments", create_attachment),
+        ("GET", r"/v1/users/current", current_user),
         ("GET", r"/v1/users", users),
+        ("GET", r"/oauth/authorize", oauth_authorize),
         ("GET", r"/v1/routing/statuses", routing_statuses),
         ("GET", r"/v1/metadata/([a-z]+)", get_metadata),
         ("PUT", r"/v1/metadata/([a-z]+)", put_metadata),
@@ -708,6 +755,34 @@ def post(url, user, password, events):
             return answer.status, json.loads(answer.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def sign_in(port, user_id, check):
+    """Ana signs in to the bridge with Kustomer (R-SEC-1): the sign-in route, Kustomer's
+    authorize page (her browser signed in to Kustomer), the callback with the browser's binding
+    cookie; answers the agent session the page hands to the widget."""
+    opener = urllib.request.build_opener(_NoRedirect)
+
+    def hop(url, headers):
+        try:
+            with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as answer:
+                return answer.status, answer.headers, answer.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read().decode()
+
+    status, headers, _ = hop(f"http://127.0.0.1:{port}/agents/sign-in", {})
+    check(status == 302, f"R-SEC-1: the sign-in sends the browser to Kustomer ({status})")
+    cookie = headers.get("set-cookie", "").split(";")[0]
+    status, headers, _ = hop(headers.get("location", ""), {"x-standin-user": user_id})
+    status, _, page = hop(headers.get("location", ""), {"cookie": cookie})
+    found = re.search(r'data-session="([^"]+)"', page)
+    check(status == 200 and found, f"R-SEC-1: the callback opens an agent session ({status})")
+    return found.group(1) if found else ""
 
 
 def admin(port, method, path, body, token="standin-admin"):
@@ -861,7 +936,11 @@ def main():
                CCAI_BASE_URL=ccai_url, CCAI_SUBDOMAIN=SUBDOMAIN, CCAI_API_TOKEN=CCAI_TOKEN,
                CCAI_EVENTS_CREDENTIALS=",".join(f"{u}:{p}" for u, p in FEEDS.items()),
                RECONCILE_SECONDS="3", FILE_LOOK_SECONDS="1", RUST_LOG="warn", ADMIN_TOKEN="standin-admin",
-               BRIDGE_TOKEN="standin-bridge")
+               KUSTOMER_ORG="standin", KUSTOMER_OAUTH_CLIENT_ID=OAUTH["client"],
+               KUSTOMER_OAUTH_CLIENT_SECRET=OAUTH["secret"],
+               KUSTOMER_OAUTH_AUTHORIZE_URL=f"{kustomer_url}/oauth/authorize",
+               KUSTOMER_OAUTH_TOKEN_URL=f"{kustomer_url}/oauth/token",
+               BRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}")
     for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "TABLE_NAME", "BUCKET_NAME"):
         env.pop(var, None)
     workdir = tempfile.mkdtemp(prefix="ese-standin-")
@@ -970,12 +1049,13 @@ def main():
         ended = parse_iso(CALLS[5007]["ends_at"])
         with LOCK:
             move(101, "In-call", ended - timedelta(seconds=120))
+        session = sign_in(port, ana, check)
         status, lease = admin(port, "POST", "/agents/instances",
-                              {"email": AGENTS[101]["email"], "instance_id": "standin-tab"}, token="standin-bridge")
+                              {"instance_id": "standin-tab"}, token=session)
         check(status == 201, f"Ana's tab holds her lease ({status} {lease})")
         status, answer = admin(port, "POST", "/webhooks/kustomer/status", {
-            "email": AGENTS[101]["email"], "instance_id": "standin-tab", "lease_token": (lease or {}).get("lease_token"),
-            "status_id": "5f00000000000000000000b2", "changed_at": iso(datetime.now(timezone.utc))}, token="standin-bridge")
+            "instance_id": "standin-tab", "lease_token": (lease or {}).get("lease_token"),
+            "status_id": "5f00000000000000000000b2", "changed_at": iso(datetime.now(timezone.utc))}, token=session)
         check(status == 202 and (answer or {}).get("outcome") == "pending", f"Break during the call is pending ({status} {answer})")
         events = stages("call", 5007, "+15557770007", "Support", [101], ("Resolved", "Long wrap-up"))
         with LOCK:

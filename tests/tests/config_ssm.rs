@@ -16,7 +16,6 @@ fn base_env() -> Vec<(String, String)> {
         ("CCAI_SUBDOMAIN", "acme"),
         ("CCAI_API_TOKEN", "c-token"),
         ("KUSTOMER_WEBHOOK_SECRET", "kw"),
-        ("BRIDGE_TOKEN", "bt"),
         ("ADMIN_TOKEN", "at"),
     ]
     .into_iter()

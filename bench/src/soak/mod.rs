@@ -131,7 +131,6 @@ pub fn secrets(plan: &Plan) -> Vec<logs::Secret> {
             basic.trim_start_matches("Basic ").to_owned(),
         ),
         ("admin token", tenant::ADMIN_TOKEN.to_owned()),
-        ("bridge token", tenant::BRIDGE_TOKEN.to_owned()),
         (
             "Kustomer API key",
             bridge_tests::kustomer_sandbox::SandboxOptions::default().api_key,

@@ -40,7 +40,6 @@ pub const WAVE: usize = 20;
 pub const EVENTS_USER: &str = "ccai-events-soak";
 pub const EVENTS_PASSWORD: &str = "soak-events-password-4f9c2a";
 pub const ADMIN_TOKEN: &str = "soak-admin-token-8d1e77";
-pub const BRIDGE_TOKEN: &str = "soak-bridge-token-2b6a90";
 
 /// One session as played: which step made it, and what the platform did.
 #[derive(Clone, Debug)]
@@ -259,21 +258,21 @@ impl Tenant {
             http.clone(),
         ))));
         tokens.admin = bridge_shared::config::Secret::new(ADMIN_TOKEN);
-        tokens.bridge = bridge_shared::config::Secret::new(BRIDGE_TOKEN);
         tokens.ccai_events = vec![bridge_shared::config::BasicCredential {
             user: EVENTS_USER.into(),
             password: bridge_shared::config::Secret::new(EVENTS_PASSWORD),
         }];
         let cutter = Cutter::new(faults.cut_off, plan.seed);
-        let mut functions = handlers(shared_store.clone(), &platforms, &tokens);
+        let bound = LocalHost::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut functions = handlers(shared_store.clone(), &platforms, &tokens, &bound.base_url);
         for name in ["intake", "status"] {
             if let Some(handler) = functions.remove(name) {
                 functions.insert(name.into(), cutter.http(handler));
             }
         }
-        let host = LocalHost::start("127.0.0.1:0", template_routes(TEMPLATE)?, functions)
-            .await
-            .map_err(|e| e.to_string())?;
+        let host = bound.serve(template_routes(TEMPLATE)?, functions);
         let push_url = format!("{}/webhooks/storage", host.base_url);
         sandboxes.ccai.reconfigure(|o| {
             o.push = Some(PushTarget {

@@ -1,38 +1,51 @@
-//! The status function's HTTP surface (events.md §2): parse, call [`StatusService`], answer.
+//! The status function's HTTP surface (events.md §3): parse, call [`StatusService`], answer.
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /agents/instances` `{email, instance_id}` | 201 `{lease_token, expires_at}` · 409 `{error, held_by, expires_in_s}` |
-//! | `PUT /agents/instances/{instance_id}` `{email, lease_token}` | 200 `{expires_at}` · 409 |
-//! | `DELETE /agents/instances/{instance_id}` `{email, lease_token}` | 204 |
-//! | `POST /click-to-call` `{agent_email, phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 502 when a platform failed (R-C2C) |
-//! | `POST /webhooks/kustomer/status` `{email, instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`) · 400 naming a field (a `changed_at` far from the server's clock is taken at the server's time, never refused: issue 24, L1) · 409 · 422 |
-//! | `GET /widget`, `GET /widget/{asset}` | the agent widget (R-A; no token: the page holds none, its calls go through Kustomer app commands that add it) |
+//! | `GET /agents/sign-in` | 302 to Kustomer's authorize page (PKCE, `state`, a cookie binding the browser) |
+//! | `GET /agents/sign-in/callback` | the sign-in window's page: the agent session handed to the widget · 400/403/502 with the reason |
+//! | `GET /agents/session` · `DELETE /agents/session` | who the session is (`{email, expires_at}`) · sign-out, 204 |
+//! | `POST /agents/instances` `{instance_id}` | 201 `{lease_token, expires_at}` · 409 `{error, expires_in_s}` |
+//! | `PUT /agents/instances/{instance_id}` `{lease_token}` | 200 `{expires_at, sync}` · 409 |
+//! | `DELETE /agents/instances/{instance_id}` `{lease_token}` | 204 |
+//! | `POST /click-to-call` `{phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 502 when a platform failed (R-C2C) |
+//! | `POST /webhooks/kustomer/status` `{instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`) · 400 naming a field (a `changed_at` far from the server's clock is taken at the server's time, never refused: issue 24, L1) · 409 · 422 |
+//! | `GET /widget`, `GET /widget/{asset}` | the agent widget (R-A; no session needed to load it) |
 //!
-//! Every other route needs `Authorization: Bearer <BRIDGE_TOKEN>`, compared in constant time.
-//! `PUT /agents/instances/{id}` also answers the agent's last sync outcome (`sync`), so the
-//! widget can show a pending change applied when the call ends.
+//! Every agent route needs `Authorization: Bearer <agent session>` (R-SEC-1): the agent is the
+//! session's, and a body that still names one (`email`, `agent_email`) must name that agent
+//! (else 403). A refused lease names no other tab (review S2).
 
+pub mod agent;
 pub mod run;
+pub mod sign_in_routes;
 pub mod widget;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::click_to_call::{ClickError, ClickOutcome, ClickRequest, ClickToCall};
-use bridge_shared::config::Secret;
-use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
+use bridge_shared::lambda::{body_bytes, json_answer, json_error};
 use bridge_shared::retry::Retryable;
+use bridge_shared::sign_in::{AgentIdentity, KustomerOAuth};
 use bridge_shared::status::sync::{
     ChangeOutcome, ClaimOutcome, StatusChange, StatusError, StatusService,
 };
+use bridge_shared::store::StateStore;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 pub struct StatusApi {
     pub service: StatusService,
-    pub bridge_token: Secret,
+    pub store: Arc<dyn StateStore>,
+    /// Kustomer's OAuth provider; `None` when sign-in is not configured (every agent route
+    /// then answers 401, the sign-in route says what to set).
+    pub oauth: Option<KustomerOAuth>,
+    /// `BRIDGE_PUBLIC_URL`: the bridge's origin as browsers reach it, when API Gateway's own
+    /// domain is not it.
+    pub public_url: Option<String>,
     pub click: ClickToCall,
     pub widget: widget::WidgetSettings,
 }
@@ -44,14 +57,29 @@ fn body<T: DeserializeOwned>(request: &Request) -> Result<T, String> {
 
 #[derive(Deserialize)]
 struct ClaimBody {
-    email: String,
+    #[serde(default)]
+    email: Option<String>,
     instance_id: String,
 }
 
 #[derive(Deserialize)]
 struct LeaseBody {
-    email: String,
+    #[serde(default)]
+    email: Option<String>,
     lease_token: u64,
+}
+
+/// `POST /webhooks/kustomer/status`.
+#[derive(Deserialize)]
+struct StatusBody {
+    #[serde(default)]
+    email: Option<String>,
+    instance_id: String,
+    lease_token: u64,
+    status_id: String,
+    #[serde(default)]
+    status_name: Option<String>,
+    changed_at: chrono::DateTime<chrono::Utc>,
 }
 
 fn failure(err: StatusError) -> Response<Body> {
@@ -60,12 +88,10 @@ fn failure(err: StatusError) -> Response<Body> {
         StatusError::UnknownAgent { .. } => json_error(StatusCode::NOT_FOUND, err.to_string()),
         StatusError::SharedUser(_) => json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
         StatusError::Unmapped(_) => json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
-        StatusError::NotHolder {
-            held_by,
-            expires_in_s,
-        } => json_answer(
+        // Which tab holds it is not said (review S2).
+        StatusError::NotHolder { expires_in_s, .. } => json_answer(
             StatusCode::CONFLICT,
-            json!({"error": "this instance does not hold the agent's lease", "held_by": held_by, "expires_in_s": expires_in_s}),
+            json!({"error": "this tab does not hold the agent's lease", "expires_in_s": expires_in_s}),
         ),
         StatusError::Ccai(_) | StatusError::Kustomer(_) => {
             tracing::error!(error = %err, "platform call failed");
@@ -82,12 +108,20 @@ fn failure(err: StatusError) -> Response<Body> {
 }
 
 /// R-C2C-3: the platform's answer passed back as it came.
-async fn click_to_call(api: &StatusApi, request: &Request, now: UnixMillis) -> Response<Body> {
+async fn click_to_call(
+    api: &StatusApi,
+    identity: &AgentIdentity,
+    request: &Request,
+    now: UnixMillis,
+) -> Response<Body> {
     let click: ClickRequest = match body(request) {
         Ok(b) => b,
         Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
     };
-    match api.click.call(&click, now).await {
+    if let Some(refused) = agent::other_agent(identity, click.agent_email.as_deref()) {
+        return refused;
+    }
+    match api.click.call(&identity.email, &click, now).await {
         Ok(outcome @ ClickOutcome::Created { .. }) => json_answer(
             StatusCode::CREATED,
             serde_json::to_value(&outcome).unwrap_or(Value::Null),
@@ -126,26 +160,54 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
     {
         return page;
     }
-    if !bearer_authorised(&request, &api.bridge_token) {
-        return json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-    }
     let path = request.uri().path().trim_end_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let method = request.method().clone();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, ["agents", "sign-in"]) => {
+            return sign_in_routes::begin(api, &request, now).await;
+        }
+        (&Method::GET, ["agents", "sign-in", "callback"]) => {
+            return sign_in_routes::callback(api, &request, now).await;
+        }
+        (&Method::GET, ["agents", "session"]) => {
+            return sign_in_routes::whoami(api, &request, now).await;
+        }
+        (&Method::DELETE, ["agents", "session"]) => {
+            return sign_in_routes::sign_out(api, &request, now).await;
+        }
+        (_, ["agents", "sign-in", ..]) | (_, ["agents", "session"]) => {
+            return json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            );
+        }
+        (_, ["agents", "instances", ..])
+        | (_, ["webhooks", "kustomer", "status"])
+        | (_, ["click-to-call"]) => {}
+        _ => return json_error(StatusCode::NOT_FOUND, format!("no route {path}")),
+    }
+    let identity = match agent::signed_in(api.store.as_ref(), &request, now).await {
+        Ok(identity) => identity,
+        Err(answer) => return *answer,
+    };
     match (method, segments.as_slice()) {
         (Method::POST, ["agents", "instances"]) => {
             let claim: ClaimBody = match body(&request) {
                 Ok(b) => b,
                 Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
             };
-            if claim.instance_id.trim().is_empty() {
-                return json_error(StatusCode::BAD_REQUEST, "instance_id is required");
+            if let Some(refused) = agent::other_agent(&identity, claim.email.as_deref()) {
+                return refused;
             }
-            match api
-                .service
-                .claim(&claim.email, &claim.instance_id, now)
-                .await
-            {
+            if claim.instance_id.trim().is_empty() || claim.instance_id.len() > 100 {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "instance_id is required (at most 100 characters)",
+                );
+            }
+            let owner = agent::lease_owner(&identity, &claim.instance_id);
+            match api.service.claim(&identity.email, &owner, now).await {
                 Ok(ClaimOutcome::Acquired {
                     lease_token,
                     expires_at,
@@ -154,12 +216,10 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
                     StatusCode::CREATED,
                     json!({"lease_token": lease_token, "expires_at": expires_at.to_iso(), "applied_at_login": applied_at_login.as_ref().map(outcome_body)}),
                 ),
-                Ok(ClaimOutcome::Held {
-                    held_by,
-                    expires_in_s,
-                }) => json_answer(
+                // Which tab holds it is not said (review S2).
+                Ok(ClaimOutcome::Held { expires_in_s, .. }) => json_answer(
                     StatusCode::CONFLICT,
-                    json!({"error": format!("another instance drives this agent; its lease frees in {expires_in_s} s"), "held_by": held_by, "expires_in_s": expires_in_s}),
+                    json!({"error": format!("another tab drives this agent; its lease frees in {expires_in_s} s"), "expires_in_s": expires_in_s}),
                 ),
                 Err(err) => failure(err),
             }
@@ -169,16 +229,20 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
                 Ok(b) => b,
                 Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
             };
+            if let Some(refused) = agent::other_agent(&identity, lease.email.as_deref()) {
+                return refused;
+            }
+            let owner = agent::lease_owner(&identity, instance);
             match api
                 .service
-                .renew(&lease.email, instance, lease.lease_token, now)
+                .renew(&identity.email, &owner, lease.lease_token, now)
                 .await
             {
                 Ok(expires_at) => {
                     // The outcome the widget shows; a read that fails costs only the display.
                     let sync = api
                         .service
-                        .agent_state(&lease.email)
+                        .agent_state(&identity.email)
                         .await
                         .ok()
                         .flatten()
@@ -197,9 +261,13 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
                 Ok(b) => b,
                 Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
             };
+            if let Some(refused) = agent::other_agent(&identity, lease.email.as_deref()) {
+                return refused;
+            }
+            let owner = agent::lease_owner(&identity, instance);
             match api
                 .service
-                .release(&lease.email, instance, lease.lease_token)
+                .release(&identity.email, &owner, lease.lease_token)
                 .await
             {
                 Ok(_) => Response::builder()
@@ -210,22 +278,30 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
             }
         }
         (Method::POST, ["webhooks", "kustomer", "status"]) => {
-            let change: StatusChange = match body(&request) {
+            let report: StatusBody = match body(&request) {
                 Ok(b) => b,
                 Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
+            };
+            if let Some(refused) = agent::other_agent(&identity, report.email.as_deref()) {
+                return refused;
+            }
+            let change = StatusChange {
+                email: identity.email.clone(),
+                instance_id: agent::lease_owner(&identity, &report.instance_id),
+                lease_token: report.lease_token,
+                status_id: report.status_id,
+                status_name: report.status_name,
+                changed_at: report.changed_at,
             };
             match api.service.change(&change, now).await {
                 Ok(outcome) => json_answer(StatusCode::ACCEPTED, outcome_body(&outcome)),
                 Err(err) => failure(err),
             }
         }
-        (Method::POST, ["click-to-call"]) => click_to_call(api, &request, now).await,
-        (_, ["agents", "instances", ..])
-        | (_, ["webhooks", "kustomer", "status"])
-        | (_, ["click-to-call"]) => json_error(
+        (Method::POST, ["click-to-call"]) => click_to_call(api, &identity, &request, now).await,
+        _ => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed on this route",
         ),
-        _ => json_error(StatusCode::NOT_FOUND, format!("no route {path}")),
     }
 }

@@ -26,11 +26,14 @@ pub async fn run() -> Result<(), Error> {
         ccai: platforms.ccai.clone(),
         country: cold.config.default_country.clone(),
     };
-    let service = StatusService::new(store, platforms.ccai, platforms.kustomer, lease_for);
+    let service = StatusService::new(store.clone(), platforms.ccai, platforms.kustomer, lease_for);
     let widget = crate::widget::WidgetSettings::from_env(|name| std::env::var(name).ok())?;
+    let (oauth, public_url) = cold.sign_in().await?;
     let api = StatusApi {
         service,
-        bridge_token: cold.config.bridge_token.clone(),
+        store,
+        oauth,
+        public_url,
         click,
         widget,
     };

@@ -1,4 +1,5 @@
-//! The agent widget's page and assets (`GET /widget`, `GET /widget/{asset}`; R-A-1),
+//! The agent widget's page and assets (`GET /widget`, `GET /widget/{asset}`; R-A-1) and the
+//! sign-in window's script (`signed-in.js`),
 //! embedded in the binary: no build step, nothing to upload besides the function. Served with
 //! a strict Content-Security-Policy whose `frame-ancestors` names the Kustomer origins allowed
 //! to frame it (Kustomer's Cards SDK needs framing by the org's Kustomer domain: kustomer-api.md
@@ -11,6 +12,7 @@ const INDEX: &str = include_str!("../widget/index.html");
 const SCRIPT: &str = include_str!("../widget/widget.js");
 const STYLE: &str = include_str!("../widget/widget.css");
 const TICKER: &str = include_str!("../widget/ticker.js");
+const SIGNED_IN: &str = include_str!("../widget/signed-in.js");
 const ICON: &str = include_str!("../widget/icon.svg");
 
 /// Kustomer's Cards SDK (kustomer-api.md, H).
@@ -126,6 +128,7 @@ pub fn serve(settings: &WidgetSettings, path: &str) -> Option<Response<Body>> {
         ),
         "/widget/widget.js" => (SCRIPT.to_owned(), "text/javascript; charset=utf-8"),
         "/widget/ticker.js" => (TICKER.to_owned(), "text/javascript; charset=utf-8"),
+        "/widget/signed-in.js" => (SIGNED_IN.to_owned(), "text/javascript; charset=utf-8"),
         "/widget/widget.css" => (STYLE.to_owned(), "text/css; charset=utf-8"),
         "/widget/icon.svg" => (ICON.to_owned(), "image/svg+xml"),
         _ => return None,
@@ -200,6 +203,7 @@ mod tests {
         assert!(html.contains(CARDS_SDK_URL));
         assert!(!html.contains("{{"));
         assert!(!html.to_lowercase().contains("token"));
+        assert!(html.contains("id=\"sign-in\""));
         assert!(serve(&WidgetSettings::default(), "/widget/../secrets").is_none());
     }
 }

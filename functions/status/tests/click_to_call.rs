@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use bridge_shared::UnixMillis;
-use bridge_shared::config::Secret;
 use bridge_shared::conversation::{ContactSync, SessionView};
 use bridge_shared::kustomer::requests::NewConversation;
 use bridge_shared::store::{EmbeddedStore, StateStore};
@@ -16,9 +15,9 @@ use lambda_http::Body;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-const TOKEN: &str = "click-token";
-
 struct Rig {
+    /// The agent's session (R-SEC-1).
+    session: String,
     platforms: SandboxedPlatforms,
     store: Arc<dyn StateStore>,
     api: StatusApi,
@@ -30,13 +29,24 @@ async fn rig() -> Rig {
     let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
     let email = format!("{}@example.com", bridge_tests::unique("ana"));
     platforms.add_agent(&email, "Ana", "Available");
+    let user = platforms.kustomer_user(&email).unwrap();
+    let session = bridge_tests::sign_in_support::session_for(
+        store.as_ref(),
+        &email,
+        &user,
+        UnixMillis::now(),
+    )
+    .await;
     let api = StatusApi {
         service: platforms.status_service(store.clone()),
-        bridge_token: Secret::new(TOKEN),
+        store: store.clone(),
+        oauth: None,
+        public_url: None,
         click: platforms.click_to_call(store.clone()),
         widget: Default::default(),
     };
     Rig {
+        session,
         platforms,
         store,
         api,
@@ -46,10 +56,14 @@ async fn rig() -> Rig {
 
 impl Rig {
     async fn click(&self, body: Value) -> (u16, Value) {
+        self.click_as(&self.session, body).await
+    }
+
+    async fn click_as(&self, session: &str, body: Value) -> (u16, Value) {
         let request = http::Request::builder()
             .method("POST")
             .uri("/click-to-call")
-            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("authorization", format!("Bearer {session}"))
             .body(Body::Text(body.to_string()))
             .unwrap();
         let response = handle(&self.api, request, UnixMillis::now()).await;
@@ -164,7 +178,8 @@ async fn r_c2c_1_r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversati
 }
 
 /// R-C2C-3 and bad input: CCAI's own refusal and its 202 come back as they came; a number that
-/// cannot be one, a missing agent, an unknown customer are 400s naming the field.
+/// cannot be one or an unknown customer is a 400 naming the field; the agent is the session's
+/// (R-SEC-1): a body naming none calls as the signed-in agent, one naming another is refused.
 #[tokio::test]
 async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
     let rig = rig().await;
@@ -177,11 +192,16 @@ async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
         "{answer}"
     );
     let (status, answer) = rig.click(json!({"phone": "+16502530000"})).await;
-    assert_eq!(status, 400);
-    assert!(
-        answer["error"].as_str().unwrap().contains("agent_email"),
-        "{answer}"
-    );
+    assert_eq!(status, 201, "the signed-in agent calls: {answer}");
+    let placed = answer["call_id"]
+        .as_u64()
+        .map(|id| rig.ccai_call(id))
+        .unwrap();
+    let ana = rig
+        .platforms
+        .ccai
+        .inspect(|w| w.agents.iter().find(|a| a.email == rig.email).map(|a| a.id));
+    assert_eq!(placed["agent_info"]["id"].as_u64(), ana, "{placed}");
     let (status, answer) = rig
         .click(json!({"agent_email": rig.email, "phone": "+16502530000", "customer_id": "aaaaaaaaaaaaaaaaaaaaaaaa"}))
         .await;
@@ -216,8 +236,22 @@ async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
     assert_eq!(status, 400);
     assert_eq!(answer["outcome"], "refused");
     assert_eq!(answer["error"], "Agent is not available to take this call");
-    let (status, _) = rig
+    let (status, answer) = rig
         .click(json!({"agent_email": "nobody@example.com", "phone": "+16502530000"}))
+        .await;
+    assert_eq!(
+        status, 403,
+        "R-SEC-1: a body naming another agent: {answer}"
+    );
+    let stranger = bridge_tests::sign_in_support::session_for(
+        rig.store.as_ref(),
+        "nobody@example.com",
+        "u-nobody",
+        UnixMillis::now(),
+    )
+    .await;
+    let (status, _) = rig
+        .click_as(&stranger, json!({"phone": "+16502530000"}))
         .await;
     assert_eq!(status, 400, "CCAI's own refusal of an unknown agent");
 }

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use bridge_shared::UnixMillis;
-use bridge_shared::config::Secret;
 use bridge_shared::status::{PendingOutcome, PriorityMode, StatusMapping};
 use bridge_status::{StatusApi, handle};
 use bridge_tests::ccai_sandbox::CcaiSandbox;
@@ -16,9 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-const TOKEN: &str = "bridge-token";
-
 struct Rig {
+    /// The agent's session (R-SEC-1): every request of the rig carries it.
+    session: String,
     ccai: CcaiSandbox,
     kustomer: KustomerSandbox,
     api: StatusApi,
@@ -60,7 +59,11 @@ async fn rig_on(
     let platforms = SandboxedPlatforms::start().await.unwrap();
     let email = format!("{}@example.com", bridge_tests::unique("ana"));
     let agent = platforms.add_agent(&email, "Ana", ccai_status);
+    let user = platforms.kustomer_user(&email).unwrap();
+    let session =
+        bridge_tests::sign_in_support::session_for(store.as_ref(), &email, &user, at(-3600)).await;
     let service = platforms.status_service(store.clone());
+    let store_for_api = store.clone();
     let click = platforms.click_to_call(store);
     let SandboxedPlatforms { ccai, kustomer, .. } = platforms;
     let k: BTreeMap<&'static str, String> = [
@@ -77,11 +80,14 @@ async fn rig_on(
         .await
         .unwrap();
     Rig {
+        session,
         ccai,
         kustomer,
         api: StatusApi {
             service,
-            bridge_token: Secret::new(TOKEN),
+            store: store_for_api,
+            oauth: None,
+            public_url: None,
             click,
             widget: Default::default(),
         },
@@ -95,11 +101,17 @@ async fn rig() -> Rig {
     rig_with(PriorityMode::LatestWins, false, "Available").await
 }
 
-fn request(method: &str, path: &str, body: Value) -> Request {
+impl Rig {
+    fn request(&self, method: &str, path: &str, body: Value) -> Request {
+        request_with(&self.session, method, path, body)
+    }
+}
+
+fn request_with(session: &str, method: &str, path: &str, body: Value) -> Request {
     http::Request::builder()
         .method(method)
         .uri(path)
-        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("authorization", format!("Bearer {session}"))
         .header("content-type", "application/json")
         .body(Body::Text(body.to_string()))
         .unwrap()
@@ -122,7 +134,7 @@ fn at(seconds: i64) -> UnixMillis {
 async fn claim(rig: &Rig, instance: &str, now: UnixMillis) -> (u16, Value) {
     call(
         rig,
-        request(
+        rig.request(
             "POST",
             "/agents/instances",
             json!({"email": rig.email, "instance_id": instance}),
@@ -141,7 +153,12 @@ async fn change(
     now: UnixMillis,
 ) -> (u16, Value) {
     let body = json!({"email": rig.email, "instance_id": instance, "lease_token": token, "status_id": rig.k[k], "changed_at": changed.to_iso()});
-    call(rig, request("POST", "/webhooks/kustomer/status", body), now).await
+    call(
+        rig,
+        rig.request("POST", "/webhooks/kustomer/status", body),
+        now,
+    )
+    .await
 }
 
 fn ccai_status(rig: &Rig) -> String {
@@ -183,7 +200,7 @@ async fn r_s_2_an_unmapped_status_is_refused_and_recorded_for_the_agent() {
     let body = json!({"email": rig.email, "instance_id": "tab-1", "lease_token": lease["lease_token"], "status_id": offline, "changed_at": at(1).to_iso()});
     let (status, answer) = call(
         &rig,
-        request("POST", "/webhooks/kustomer/status", body),
+        rig.request("POST", "/webhooks/kustomer/status", body),
         at(1),
     )
     .await;
@@ -212,11 +229,138 @@ async fn r_s_3_a_kustomer_user_sharing_the_email_is_refused() {
 }
 
 #[tokio::test]
-async fn r_s_3_an_unknown_email_is_a_404() {
+async fn r_s_3_a_signed_in_user_with_no_ccai_agent_is_a_404() {
     let rig = rig().await;
-    let body = json!({"email": "nobody@example.com", "instance_id": "tab-1"});
-    let (status, answer) = call(&rig, request("POST", "/agents/instances", body), at(0)).await;
+    let stranger = bridge_tests::sign_in_support::session_for(
+        rig.api.store.as_ref(),
+        "nobody@example.com",
+        "u-nobody",
+        at(-60),
+    )
+    .await;
+    let body = json!({"instance_id": "tab-1"});
+    let (status, answer) = call(
+        &rig,
+        request_with(&stranger, "POST", "/agents/instances", body),
+        at(0),
+    )
+    .await;
     assert_eq!(status, 404, "{answer}");
+}
+
+/// R-SEC-1 (review S1): the agent is the session's. A body naming another agent is refused on
+/// every agent route, and nothing reaches the other agent's lease or CCAI status; without a
+/// live session every agent route is a 401.
+#[tokio::test]
+async fn r_sec_1_a_request_naming_another_agent_is_refused_on_every_route() {
+    let rig = rig().await;
+    let (_, lease) = claim(&rig, "tab-1", at(0)).await;
+    let other = "ben@example.com";
+    for (method, path, body) in [
+        (
+            "POST",
+            "/agents/instances",
+            json!({"email": other, "instance_id": "tab-9"}),
+        ),
+        (
+            "PUT",
+            "/agents/instances/tab-1",
+            json!({"email": other, "lease_token": lease["lease_token"]}),
+        ),
+        (
+            "DELETE",
+            "/agents/instances/tab-1",
+            json!({"email": other, "lease_token": lease["lease_token"]}),
+        ),
+        (
+            "POST",
+            "/webhooks/kustomer/status",
+            json!({"email": other, "instance_id": "tab-1", "lease_token": lease["lease_token"], "status_id": rig.k["K3"], "changed_at": at(1).to_iso()}),
+        ),
+        (
+            "POST",
+            "/click-to-call",
+            json!({"agent_email": other, "phone": "+16502530000"}),
+        ),
+    ] {
+        let (status, answer) = call(&rig, rig.request(method, path, body), at(1)).await;
+        assert_eq!(status, 403, "{method} {path}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains("another agent"));
+    }
+    assert_eq!(ccai_status(&rig), "Available", "nothing reached CCAI");
+    // The agent's own tab still holds its lease: the refused release released nothing.
+    let renew = json!({"lease_token": lease["lease_token"]});
+    let (status, _) = call(
+        &rig,
+        rig.request("PUT", "/agents/instances/tab-1", renew),
+        at(2),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for (method, path) in [
+        ("POST", "/agents/instances"),
+        ("PUT", "/agents/instances/tab-1"),
+        ("POST", "/webhooks/kustomer/status"),
+        ("POST", "/click-to-call"),
+        ("GET", "/agents/session"),
+    ] {
+        let anonymous = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::Text("{}".into()))
+            .unwrap();
+        assert_eq!(call(&rig, anonymous, at(2)).await.0, 401, "{method} {path}");
+    }
+}
+
+/// Review S2: a refused claim names no other tab, and a tab's id is its own session's — the
+/// same id claimed from another session (even the same agent's, another browser) does not
+/// take the lease over.
+#[tokio::test]
+async fn s2_a_tab_id_seen_elsewhere_does_not_take_the_lease_over() {
+    let rig = rig().await;
+    let (status, first) = claim(&rig, "tab-1", at(0)).await;
+    assert_eq!(status, 201);
+    let (status, refused) = claim(&rig, "tab-2", at(1)).await;
+    assert_eq!(status, 409);
+    assert!(refused.get("held_by").is_none(), "{refused}");
+    assert!(!refused.to_string().contains("tab-1"), "{refused}");
+    // The same agent signed in again in another browser, reusing the first tab's id.
+    let user = rig.kustomer.inspect(|w| {
+        w.users
+            .iter()
+            .find(|u| u.text("email") == Some(rig.email.as_str()))
+            .map(|u| u.id.clone())
+            .unwrap()
+    });
+    let elsewhere = bridge_shared::sign_in::AgentSessions::new(rig.api.store.as_ref())
+        .open(&user, &rig.email, at(1))
+        .await
+        .unwrap()
+        .0;
+    let body = json!({"instance_id": "tab-1"});
+    let (status, _) = call(
+        &rig,
+        request_with(&elsewhere, "POST", "/agents/instances", body),
+        at(2),
+    )
+    .await;
+    assert_eq!(status, 409, "another session cannot reuse tab-1's id");
+    let renew = json!({"lease_token": first["lease_token"]});
+    let (status, _) = call(
+        &rig,
+        request_with(&elsewhere, "PUT", "/agents/instances/tab-1", renew.clone()),
+        at(2),
+    )
+    .await;
+    assert_eq!(status, 409, "nor renew it with its lease token");
+    let (status, _) = call(
+        &rig,
+        rig.request("PUT", "/agents/instances/tab-1", renew),
+        at(3),
+    )
+    .await;
+    assert_eq!(status, 200, "the tab keeps its lease");
 }
 
 #[tokio::test]
@@ -225,7 +369,10 @@ async fn r_s_4_a_second_tab_is_refused_while_the_first_holds_the_lease() {
     let (_, first) = claim(&rig, "tab-1", at(0)).await;
     let (status, refused) = claim(&rig, "tab-2", at(10)).await;
     assert_eq!(status, 409);
-    assert_eq!(refused["held_by"], "tab-1");
+    assert!(
+        refused.get("held_by").is_none(),
+        "no other tab is named (S2)"
+    );
     assert_eq!(refused["expires_in_s"], 20);
     let (status, _) = change(&rig, "tab-2", &first["lease_token"], "K3", at(11), at(11)).await;
     assert_eq!(
@@ -245,7 +392,7 @@ async fn r_s_4_an_unrenewed_lease_is_taken_over_and_the_stale_tab_is_fenced_off(
     let renew = json!({"email": rig.email, "lease_token": first["lease_token"]});
     let (status, renewed) = call(
         &rig,
-        request("PUT", "/agents/instances/tab-1", renew.clone()),
+        rig.request("PUT", "/agents/instances/tab-1", renew.clone()),
         at(20),
     )
     .await;
@@ -259,7 +406,7 @@ async fn r_s_4_an_unrenewed_lease_is_taken_over_and_the_stale_tab_is_fenced_off(
     assert_eq!(status, 409, "stale fencing token");
     let (status, _) = call(
         &rig,
-        request("PUT", "/agents/instances/tab-1", renew),
+        rig.request("PUT", "/agents/instances/tab-1", renew),
         at(53),
     )
     .await;
@@ -276,7 +423,7 @@ async fn r_s_4_a_released_lease_frees_the_agent_at_once() {
     let body = json!({"email": rig.email, "lease_token": first["lease_token"]});
     let response = handle(
         &rig.api,
-        request("DELETE", "/agents/instances/tab-1", body),
+        rig.request("DELETE", "/agents/instances/tab-1", body),
         at(1),
     )
     .await;
@@ -473,7 +620,7 @@ async fn r_s_8_the_kustomer_status_is_applied_when_the_tab_claims_its_lease() {
 #[tokio::test]
 async fn requests_without_the_token_or_with_bad_bodies_are_refused_plainly() {
     let rig = rig().await;
-    let mut unauthorised = request(
+    let mut unauthorised = rig.request(
         "POST",
         "/agents/instances",
         json!({"email": rig.email, "instance_id": "t"}),
@@ -484,22 +631,29 @@ async fn requests_without_the_token_or_with_bad_bodies_are_refused_plainly() {
     assert_eq!(call(&rig, unauthorised, at(0)).await.0, 401);
     let (status, body) = call(
         &rig,
-        request("POST", "/agents/instances", json!({"instance_id": "t"})),
+        rig.request("POST", "/agents/instances", json!({"email": rig.email})),
         at(0),
     )
     .await;
     assert_eq!(status, 400);
-    assert!(body["error"].as_str().unwrap().contains("email"), "{body}");
-    let (status, body) = call(&rig, request("POST", "/webhooks/kustomer/status", json!({"email": rig.email, "instance_id": "t", "lease_token": 1, "status_id": "x", "changed_at": "yesterday"})), at(0)).await;
+    assert!(
+        body["error"].as_str().unwrap().contains("instance_id"),
+        "{body}"
+    );
+    let (status, body) = call(&rig, rig.request("POST", "/webhooks/kustomer/status", json!({"email": rig.email, "instance_id": "t", "lease_token": 1, "status_id": "x", "changed_at": "yesterday"})), at(0)).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(
-        call(&rig, request("GET", "/agents/instances", json!({})), at(0))
-            .await
-            .0,
+        call(
+            &rig,
+            rig.request("GET", "/agents/instances", json!({})),
+            at(0)
+        )
+        .await
+        .0,
         405
     );
     assert_eq!(
-        call(&rig, request("POST", "/nowhere", json!({})), at(0))
+        call(&rig, rig.request("POST", "/nowhere", json!({})), at(0))
             .await
             .0,
         404
@@ -568,8 +722,8 @@ async fn r_s_7_two_way_reflects_ccai_changes_without_an_echo_loop() {
 }
 
 /// The hot path's budget: once the container has the mapping and the agent's identity in
-/// memory, a status change costs one consistent read of the agent's state and two conditional
-/// writes — the claim before CCAI is called and the record after it answered (issue 13: a
+/// memory, a status change costs one read of the agent's session (R-SEC-1), one consistent
+/// read of the agent's state and two conditional writes — the claim before CCAI is called and the record after it answered (issue 13: a
 /// change is never recorded as applied before CCAI confirmed it).
 #[tokio::test]
 async fn a_status_change_costs_one_read_and_two_conditional_writes_once_caches_are_warm() {
@@ -592,7 +746,7 @@ async fn a_status_change_costs_one_read_and_two_conditional_writes_once_caches_a
     let after = counting.counts();
     assert_eq!(
         (after.0 - before.0, after.1 - before.1),
-        (1, 2),
+        (2, 2),
         "(reads, writes) per change"
     );
 }
@@ -845,11 +999,14 @@ async fn r_s_6_r_s_8_tab_clocks_that_are_off_neither_drop_nor_block_changes() {
     // The agent moves to another computer, whose clock is right (Kustomer shows their last
     // choice, Available, which apply-at-login finds in place).
     rig.kustomer.set_work_session(&user, "Available").unwrap();
-    rig.api
-        .service
-        .release(&rig.email, "tab-1", token.as_u64().unwrap())
-        .await
-        .unwrap();
+    let release = json!({"lease_token": token});
+    let (status, _) = call(
+        &rig,
+        rig.request("DELETE", "/agents/instances/tab-1", release),
+        now,
+    )
+    .await;
+    assert_eq!(status, 204);
     let (_, other) = claim(&rig, "tab-2", now).await;
     let right = UnixMillis(now.0 + 1_000);
     let (_, body) = change(&rig, "tab-2", &other["lease_token"], "K4", right, right).await;

@@ -3,15 +3,16 @@
 // this tab, reports the agent's routing-status changes to the bridge, and offers click-to-call
 // for the customer in context.
 //
-// Every call to the bridge goes through a Kustomer app command (`Kustomer.command.run`): Kustomer
-// adds the bridge token from the app's secret setting on its own servers, so the token never
-// reaches this page, a URL or a log (kustomer-app/ccai-bridge.json).
+// The agent signs in to the bridge with Kustomer (R-SEC-1): a window of its own opens the
+// bridge's sign-in, Kustomer asks the agent, and the bridge's callback page hands this widget
+// an agent session by postMessage to the bridge's own origin. Every call to the bridge carries
+// that session; the bridge takes the agent from it, never from what this page says.
 'use strict';
 
 (function () {
   const POLL_SECONDS = Math.max(1, Number(document.body.dataset.pollSeconds) || 10);
   const MAX_BACKOFF_SECONDS = 60;
-  const APP = 'ccai_bridge.app.';
+  const SESSION_KEY = 'ccai-bridge-session';
   const instanceId = 'tab-' + (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
 
   const ui = {
@@ -19,10 +20,14 @@
     outcome: document.getElementById('outcome'),
     calls: document.getElementById('calls'),
     callResult: document.getElementById('call-result'),
+    signIn: document.getElementById('sign-in'),
+    signOut: document.getElementById('sign-out'),
   };
 
   const state = {
-    email: null,
+    email: null, // the Kustomer user signed in to Kustomer (Cards SDK)
+    session: null, // {token, email, expiresAt (ms)}: the bridge's agent session
+    signInWindow: null,
     lease: null, // {token, expiresAt (ms)}
     claimAt: 0, // when to try claiming again (ms)
     renewAt: 0,
@@ -32,6 +37,7 @@
     lastStatus: undefined, // the status last seen (undefined: not read yet)
     context: null,
     busy: false,
+    started: false,
   };
 
   function show(element, text, attribute, value) {
@@ -43,28 +49,11 @@
     show(ui.drive, text, 'state', kind);
   }
 
-  // ---- talking to Kustomer (the Cards SDK) and, through commands, to the bridge ----
+  // ---- talking to Kustomer (the Cards SDK) ----
 
   function request(url) {
     return new Promise((resolve, reject) => {
       window.Kustomer.request({ url, method: 'GET' }, (err, data) => (err ? reject(err) : resolve(data)));
-    });
-  }
-
-  // The command's answer as {status, body}. Kustomer does not document how a command passes the
-  // target's status code on; both shapes seen in apps are read (responseCode/statusCode on the
-  // answer, or on the error for non-2xx).
-  function command(name, body, urlArgs) {
-    return new Promise((resolve) => {
-      window.Kustomer.command.run(APP + name, { body, urlArgs }, (err, res) => {
-        const from = res || err || {};
-        const status = Number(from.responseCode || from.statusCode || from.status) || (err ? 0 : 200);
-        let answer = from.responseBody !== undefined ? from.responseBody : from.body;
-        if (typeof answer === 'string') {
-          try { answer = JSON.parse(answer); } catch (_) { answer = { error: answer }; }
-        }
-        resolve({ status, body: answer || {} });
-      });
     });
   }
 
@@ -78,10 +67,95 @@
     return data && data.data && !Array.isArray(data.data) ? data.data : data;
   }
 
+  // ---- the agent session (R-SEC-1) ----
+
+  function keptSession() {
+    try {
+      const kept = JSON.parse(window.localStorage.getItem(SESSION_KEY) || 'null');
+      if (kept && kept.token && kept.expiresAt > Date.now()) return kept;
+    } catch (_) { /* storage refused or unreadable: sign in again */ }
+    return null;
+  }
+
+  function keepSession(session) {
+    state.session = session;
+    try {
+      if (session) window.localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+      else window.localStorage.removeItem(SESSION_KEY);
+    } catch (_) { /* kept in memory only */ }
+  }
+
+  function signedOut(reason) {
+    keepSession(null);
+    state.lease = null;
+    ui.signIn.hidden = false;
+    ui.signOut.hidden = true;
+    showDrive('signed-out', reason || 'Sign in with Kustomer to let this tab drive your CCAI Platform status.');
+  }
+
+  function signedIn(session) {
+    if (!state.email || session.email.toLowerCase() !== state.email.toLowerCase()) {
+      signedOut('The bridge signed in ' + session.email + ', but Kustomer shows ' +
+        (state.email || 'nobody') + ' here; sign in again.');
+      return;
+    }
+    keepSession(session);
+    ui.signIn.hidden = true;
+    ui.signOut.hidden = false;
+    state.claimAt = 0;
+    showDrive('waiting', 'Signed in as ' + session.email + '.');
+    tick();
+  }
+
+  function openSignIn() {
+    state.signInWindow = window.open('/agents/sign-in', 'ccai-bridge-sign-in', 'popup,width=520,height=680');
+    if (!state.signInWindow) showDrive('error', 'The sign-in window was blocked; allow pop-ups for the bridge and try again.');
+  }
+
+  window.addEventListener('message', (event) => {
+    // Only the bridge's own sign-in page, in the window this widget opened.
+    if (event.origin !== window.location.origin || event.source !== state.signInWindow) return;
+    const data = event.data || {};
+    if (data.type !== 'ccai-bridge-session' || !data.session) return;
+    state.signInWindow = null;
+    signedIn({ token: data.session, email: String(data.email || ''), expiresAt: Date.parse(data.expiresAt) || 0 });
+  });
+
+  async function signOut() {
+    const token = state.session && state.session.token;
+    release();
+    signedOut('Signed out.');
+    if (token) {
+      try {
+        await fetch('/agents/session', { method: 'DELETE', headers: { Authorization: 'Bearer ' + token } });
+      } catch (_) { /* the session expires on its own */ }
+    }
+  }
+
+  // The bridge's answer as {status, body}; a 401 means the session is gone: sign in again.
+  async function bridge(method, path, body) {
+    if (!state.session) return { status: 401, body: {} };
+    let answer;
+    try {
+      answer = await fetch(path, {
+        method,
+        headers: { Authorization: 'Bearer ' + state.session.token, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        keepalive: method === 'DELETE',
+      });
+    } catch (err) {
+      return { status: 0, body: { error: String(err && err.message || err) } };
+    }
+    let parsed = {};
+    try { parsed = await answer.json(); } catch (_) { /* 204 or not JSON */ }
+    if (answer.status === 401) signedOut('Your bridge session ended; sign in again.');
+    return { status: answer.status, body: parsed || {} };
+  }
+
   // ---- the lease (R-S-4): one tab drives the agent; the others wait, never fight ----
 
   async function claim(now) {
-    const answer = await command('claim', { email: state.email, instance_id: instanceId });
+    const answer = await bridge('POST', '/agents/instances', { instance_id: instanceId });
     if (answer.status === 201) {
       state.lease = { token: answer.body.lease_token, expiresAt: Date.parse(answer.body.expires_at) };
       scheduleRenew(now);
@@ -93,9 +167,8 @@
       state.lease = null;
       const wait = Math.max(1, Number(answer.body.expires_in_s) || POLL_SECONDS);
       state.claimAt = now + (wait + 1) * 1000;
-      showDrive('waiting', 'Another Kustomer tab (' + (answer.body.held_by || 'unknown') +
-        ') drives your CCAI Platform status; this tab takes over when it closes.');
-    } else {
+      showDrive('waiting', 'Another Kustomer tab drives your CCAI Platform status; this tab takes over when it closes.');
+    } else if (answer.status !== 401) {
       state.claimAt = now + backoff() * 1000;
       showDrive('error', 'Not connected to the bridge (' + describe(answer) + '); trying again.');
     }
@@ -108,8 +181,8 @@
   }
 
   async function renew(now) {
-    const answer = await command('renew', { email: state.email, lease_token: state.lease.token },
-      { instance_id: instanceId });
+    const answer = await bridge('PUT', '/agents/instances/' + encodeURIComponent(instanceId),
+      { lease_token: state.lease.token });
     if (answer.status === 200) {
       state.lease.expiresAt = Date.parse(answer.body.expires_at);
       scheduleRenew(now);
@@ -128,12 +201,9 @@
   }
 
   function release() {
-    if (!state.lease || !state.email) return;
-    // Fire and forget: the page is going away; the lease would expire on its own anyway.
-    window.Kustomer.command.run(APP + 'release', {
-      body: { email: state.email, lease_token: state.lease.token },
-      urlArgs: { instance_id: instanceId },
-    }, () => {});
+    if (!state.lease || !state.session) return;
+    // Fire and forget (kept alive past the page): the lease would expire on its own anyway.
+    bridge('DELETE', '/agents/instances/' + encodeURIComponent(instanceId), { lease_token: state.lease.token });
     state.lease = null;
   }
 
@@ -174,8 +244,7 @@
     const status = state.statuses.get(statusId) || {};
     // Kustomer sets a system busy status by itself during calls: not the agent's choice.
     if (status.system && status.statusType === 'busy') return;
-    const answer = await command('status', {
-      email: state.email,
+    const answer = await bridge('POST', '/webhooks/kustomer/status', {
       instance_id: instanceId,
       lease_token: state.lease.token,
       status_id: statusId,
@@ -219,12 +288,11 @@
   }
 
   async function call(phone, button) {
-    if (!state.email) return;
+    if (!state.session) return;
     button.disabled = true;
     const customer = state.context && state.context.customer;
     const conversation = state.context && state.context.conversation;
-    const answer = await command('call', {
-      agent_email: state.email,
+    const answer = await bridge('POST', '/click-to-call', {
       phone,
       customer_id: customer ? customer.id : undefined,
       conversation_id: conversation ? conversation.id : undefined,
@@ -242,7 +310,7 @@
   // ---- the loop ----
 
   async function tick() {
-    if (state.busy || !state.email) return;
+    if (state.busy || !state.email || !state.session) return;
     state.busy = true;
     const now = Date.now();
     try {
@@ -267,12 +335,18 @@
       showDrive('error', 'Could not read the signed-in agent from Kustomer: ' + (err && err.message || err));
       return;
     }
+    const kept = keptSession();
+    if (kept) signedIn(kept);
+    else signedOut();
     const ticker = new Worker('/widget/ticker.js');
     ticker.onmessage = tick;
     document.addEventListener('visibilitychange', tick);
     window.addEventListener('pagehide', release);
     tick();
   }
+
+  ui.signIn.addEventListener('click', openSignIn);
+  ui.signOut.addEventListener('click', signOut);
 
   if (!window.Kustomer) {
     showDrive('error', "Kustomer's Cards SDK did not load.");
@@ -281,7 +355,10 @@
   window.Kustomer.initialize((context) => {
     state.context = context;
     renderCalls();
-    start();
+    if (!state.started) {
+      state.started = true;
+      start();
+    }
   });
   window.Kustomer.on('context', (context) => {
     state.context = context;

@@ -5,7 +5,7 @@
 
 use crate::agents::Tab;
 use crate::backends::Backends;
-use crate::functions::{DEMO_BRIDGE_TOKEN, Platforms, Tokens, demo_host};
+use crate::functions::{Platforms, Tokens, demo_host};
 use crate::report::Section;
 use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::json;
@@ -17,7 +17,12 @@ pub async fn agent_side(backends: &Backends, run: &str) -> crate::demo::Outcome 
     let email = format!("ana.calls.{run}@example.com");
     let agent = sandboxes.add_agent(&email, "Ana", "Available");
     let platforms = Platforms::of(&sandboxes);
-    let host = demo_host(backends.store.clone(), &platforms, &Tokens::demo(None)).await?;
+    let host = demo_host(
+        backends.store.clone(),
+        &platforms,
+        &Tokens::demo(None).signing_in_with(&sandboxes.kustomer),
+    )
+    .await?;
     let http = bridge_shared::http::builder()
         .build()
         .map_err(|e| e.to_string())?;
@@ -46,10 +51,12 @@ pub async fn agent_side(backends: &Backends, run: &str) -> crate::demo::Outcome 
     ));
     section.count("widget pages served", u64::from(page.status().is_success()));
 
+    // The agent signs in with Kustomer (R-SEC-1): the tab acts with the session it was given.
+    let session = sandboxes.sign_in(&host.base_url, &email).await?;
     let tab = Tab {
         http: &http,
         host: &host.base_url,
-        token: DEMO_BRIDGE_TOKEN,
+        token: &session,
     };
     let (code, answer) = tab
         .send(

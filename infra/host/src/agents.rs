@@ -3,7 +3,7 @@
 //! changes, and the CCAI sandbox shows what the platform did.
 
 use crate::backends::Backends;
-use crate::functions::{DEMO_ADMIN_TOKEN, DEMO_BRIDGE_TOKEN, Platforms, Tokens, demo_host};
+use crate::functions::{DEMO_ADMIN_TOKEN, Platforms, Tokens, demo_host};
 use crate::report::Section;
 use bridge_shared::UnixMillis;
 use bridge_tests::platforms::SandboxedPlatforms;
@@ -52,7 +52,7 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     let email = format!("ana.status.{run}@example.com");
     let agent = sandboxes.add_agent(&email, "Ana", "Available");
     let platforms = Platforms::of(&sandboxes);
-    let tokens = Tokens::demo(None);
+    let tokens = Tokens::demo(None).signing_in_with(&sandboxes.kustomer);
     let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
     let http = bridge_shared::http::builder()
         .build()
@@ -62,10 +62,12 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
         host: &host.base_url,
         token: DEMO_ADMIN_TOKEN,
     };
+    // The agent signs in with Kustomer (R-SEC-1): the tab acts with the session it was given.
+    let session = sandboxes.sign_in(&host.base_url, &email).await?;
     let tab = Tab {
         http: &http,
         host: &host.base_url,
-        token: DEMO_BRIDGE_TOKEN,
+        token: &session,
     };
     let status = |name: &str| {
         kustomer
@@ -97,8 +99,8 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
         .send(reqwest::Method::POST, "/agents/instances", claim("tab-2"))
         .await?;
     section.line(format!(
-        "tab-2 claims the agent: {code}, held by {} for {} s",
-        second["held_by"], second["expires_in_s"]
+        "tab-2 claims the agent: {code}, another tab drives it for {} s more (which one is not said)",
+        second["expires_in_s"]
     ));
 
     let start = UnixMillis::now();

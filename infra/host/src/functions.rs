@@ -11,6 +11,7 @@ use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::CountryCode;
 use bridge_shared::config::{BasicCredential, Secret};
 use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::sign_in::{CALLBACK_PATH, KustomerOAuth, OAuthSettings};
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::storage::ExternalStorage;
 use bridge_shared::storage::push::PushVerifier;
@@ -38,8 +39,13 @@ impl Platforms {
     }
 }
 
+/// Kustomer's OAuth provider for a host whose sign-in callback is the given URL (a stand-in
+/// registers a client for it; a real org's settings ignore it).
+pub type SignInProvider = Arc<dyn Fn(&str) -> OAuthSettings + Send + Sync>;
+
 pub struct Tokens {
-    pub bridge: Secret,
+    /// Agent sign-in (R-SEC-1); `None`: agent routes answer 401.
+    pub sign_in: Option<SignInProvider>,
     pub admin: Secret,
     /// CCAI_EVENTS_CREDENTIALS: the Basic credentials of External Session Events.
     pub ccai_events: Vec<BasicCredential>,
@@ -51,9 +57,8 @@ pub struct Tokens {
     pub widget: bridge_status::widget::WidgetSettings,
 }
 
-/// The demo's credentials (local only): the tab's and the admin's bearer tokens, and the
-/// Basic credential its External Session Events are sent with.
-pub const DEMO_BRIDGE_TOKEN: &str = "demo-bridge-token";
+/// The demo's credentials (local only): the admin's bearer token, and the Basic credential its
+/// External Session Events are sent with (agents sign in through the Kustomer sandbox).
 pub const DEMO_ADMIN_TOKEN: &str = "demo-admin-token";
 pub const DEMO_EVENTS_USER: &str = "ccai-events";
 pub const DEMO_EVENTS_PASSWORD: &str = "demo-events-password";
@@ -62,7 +67,7 @@ impl Tokens {
     /// The demo scenarios' tokens; `storage_push` turns `/webhooks/storage` on.
     pub fn demo(storage_push: Option<Arc<PushVerifier>>) -> Self {
         Self {
-            bridge: Secret::new(DEMO_BRIDGE_TOKEN),
+            sign_in: None,
             admin: Secret::new(DEMO_ADMIN_TOKEN),
             ccai_events: vec![BasicCredential {
                 user: DEMO_EVENTS_USER.into(),
@@ -73,6 +78,18 @@ impl Tokens {
             widget: Default::default(),
         }
     }
+
+    /// With agents signing in through this Kustomer sandbox's OAuth provider.
+    pub fn signing_in_with(
+        mut self,
+        sandbox: &bridge_tests::kustomer_sandbox::KustomerSandbox,
+    ) -> Self {
+        let sandbox = sandbox.oauth();
+        self.sign_in = Some(Arc::new(move |redirect: &str| {
+            bridge_tests::sign_in_support::sandbox_oauth(&sandbox, redirect)
+        }));
+        self
+    }
 }
 
 /// A local host serving every route of `template.yaml` with the functions' handlers on these
@@ -82,20 +99,23 @@ pub async fn demo_host(
     platforms: &Platforms,
     tokens: &Tokens,
 ) -> Result<crate::host::LocalHost, String> {
-    crate::host::LocalHost::start(
-        "127.0.0.1:0",
+    let bound = crate::host::LocalHost::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let functions = handlers(store, platforms, tokens, &bound.base_url);
+    Ok(bound.serve(
         crate::routes::template_routes(crate::routes::TEMPLATE)?,
-        handlers(store, platforms, tokens),
-    )
-    .await
-    .map_err(|e| e.to_string())
+        functions,
+    ))
 }
 
 /// Handlers by function (handler) name, as `template.yaml` names them.
+/// `public_url`: the host's own URL as browsers reach it (the sign-in's callback is there).
 pub fn handlers(
     store: Arc<dyn StateStore>,
     platforms: &Platforms,
     tokens: &Tokens,
+    public_url: &str,
 ) -> HashMap<String, Handler> {
     let scoped = |function| crate::policies::scoped(&store, function);
     let service = |function| {
@@ -106,9 +126,17 @@ pub fn handlers(
             tokens.lease,
         )
     };
+    let oauth = tokens.sign_in.as_ref().and_then(|provider| {
+        Some(KustomerOAuth {
+            settings: provider(&format!("{public_url}{CALLBACK_PATH}")),
+            http: bridge_shared::http::build_client(Default::default()).ok()?,
+        })
+    });
     let status = Arc::new(StatusApi {
         service: service("status"),
-        bridge_token: tokens.bridge.clone(),
+        store: scoped("status"),
+        oauth,
+        public_url: Some(public_url.to_owned()),
         click: bridge_shared::click_to_call::ClickToCall {
             store: scoped("status"),
             kustomer: platforms.kustomer.clone(),

@@ -40,7 +40,20 @@ pub fn to_lambda(parts: http::request::Parts, body: Bytes) -> lambda_http::Reque
             Err(bytes) => Body::Binary(bytes.into_bytes()),
         }
     };
-    http::Request::from_parts(parts, body)
+    // API Gateway hands the function the query's parameters as well as the raw query.
+    let pairs: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    let mut parameters: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in pairs {
+        parameters.entry(name).or_default().push(value);
+    }
+    lambda_http::RequestExt::with_query_string_parameters(
+        http::Request::from_parts(parts, body),
+        parameters,
+    )
 }
 
 fn from_lambda(response: lambda_http::Response<Body>) -> axum::response::Response {
@@ -65,8 +78,28 @@ impl LocalHost {
         routes: Vec<Route>,
         functions: HashMap<String, Handler>,
     ) -> std::io::Result<Self> {
+        Ok(Self::bind(bind).await?.serve(routes, functions))
+    }
+
+    /// The host's port, taken before its functions are built (the status function needs its
+    /// own public URL: the sign-in's `redirect_uri`).
+    pub async fn bind(bind: &str) -> std::io::Result<BoundHost> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
+        Ok(BoundHost { listener, base_url })
+    }
+}
+
+/// A local host's listener, not serving yet.
+pub struct BoundHost {
+    listener: tokio::net::TcpListener,
+    pub base_url: String,
+}
+
+impl BoundHost {
+    /// Serves `routes` with `functions` on the bound port.
+    pub fn serve(self, routes: Vec<Route>, functions: HashMap<String, Handler>) -> LocalHost {
+        let BoundHost { listener, base_url } = self;
         let routes = Arc::new(routes);
         let functions = Arc::new(functions);
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
@@ -103,6 +136,6 @@ impl LocalHost {
                 tracing::error!(error = %err, "local host stopped");
             }
         });
-        Ok(Self { base_url, server })
+        LocalHost { base_url, server }
     }
 }

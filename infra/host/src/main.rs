@@ -64,6 +64,27 @@ async fn demo(backends: Backends) -> ExitCode {
     }
 }
 
+/// Agent sign-in: the Kustomer sandbox's OAuth provider when the host started one, else the
+/// configured org's (`KUSTOMER_ORG`, `KUSTOMER_OAUTH_*`), else none (agent routes answer 401).
+async fn sign_in_provider(
+    sandbox: Option<&KustomerSandbox>,
+    kustomer_url: &str,
+) -> Result<Option<bridge_local::functions::SignInProvider>, String> {
+    if let Some(sandbox) = sandbox {
+        let provider = sandbox.oauth();
+        return Ok(Some(Arc::new(move |redirect: &str| {
+            bridge_tests::sign_in_support::sandbox_oauth(&provider, redirect)
+        })));
+    }
+    let settings =
+        bridge_shared::sign_in::settings::oauth_settings(&Env::from_process(), None, kustomer_url)
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(settings.map(|settings| {
+        Arc::new(move |_: &str| settings.clone()) as bridge_local::functions::SignInProvider
+    }))
+}
+
 async fn serve(backends: Backends) -> Result<(), String> {
     let settings = HttpSettings::default();
     let http = build_client(settings).map_err(|e| e.to_string())?;
@@ -142,7 +163,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
         storage,
     };
     let tokens = Tokens {
-        bridge: Secret::new(env("BRIDGE_TOKEN").unwrap_or_else(|| "local-bridge-token".into())),
+        sign_in: sign_in_provider(kustomer_sandbox.as_ref(), &kustomer.base_url).await?,
         admin: Secret::new(env("ADMIN_TOKEN").unwrap_or_else(|| "local-admin-token".into())),
         ccai_events: bridge_shared::config::split_credentials(&Secret::new(
             env("CCAI_EVENTS_CREDENTIALS").unwrap_or_else(|| LOCAL_EVENTS_CREDENTIALS.into()),
@@ -162,13 +183,12 @@ async fn serve(backends: Backends) -> Result<(), String> {
     };
     let port = flag("--port").unwrap_or_else(|| "3000".into());
     let routes = template_routes(TEMPLATE)?;
-    let host = LocalHost::start(
-        &format!("127.0.0.1:{port}"),
-        routes.clone(),
-        handlers(backends.store.clone(), &platforms, &tokens),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let bound = LocalHost::bind(&format!("127.0.0.1:{port}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let public_url = env("BRIDGE_PUBLIC_URL").unwrap_or_else(|| bound.base_url.clone());
+    let functions = handlers(backends.store.clone(), &platforms, &tokens, &public_url);
+    let host = bound.serve(routes.clone(), functions);
     println!(
         "bridge on {} ({}; {})",
         host.base_url, backends.store_name, backends.blobs_name

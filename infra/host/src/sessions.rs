@@ -8,8 +8,8 @@
 use crate::agents::Tab;
 use crate::backends::Backends;
 use crate::functions::{
-    DEMO_ADMIN_TOKEN, DEMO_BRIDGE_TOKEN, DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens,
-    demo_host, stream_handlers,
+    DEMO_ADMIN_TOKEN, DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host,
+    stream_handlers,
 };
 use crate::report::Section;
 use crate::routes::TEMPLATE;
@@ -43,7 +43,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         "Available",
     );
     let platforms = Platforms::of(&sandboxes);
-    let tokens = Tokens::demo(None);
+    let tokens = Tokens::demo(None).signing_in_with(&sandboxes.kustomer);
     let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
     let streams = start_streams(backends, &platforms).await?;
     let mut section = Section::done(
@@ -59,10 +59,12 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         host: &host.base_url,
         token: DEMO_ADMIN_TOKEN,
     };
+    // The agent signs in with Kustomer (R-SEC-1): the tab acts with the session it was given.
+    let session = sandboxes.sign_in(&host.base_url, &email).await?;
     let tab = Tab {
         http: &http,
         host: &host.base_url,
-        token: DEMO_BRIDGE_TOKEN,
+        token: &session,
     };
     let lunch = sandboxes
         .kustomer

@@ -42,10 +42,14 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("admin", "GET", "/admin/sdk-keys"));
     assert!(has("admin", "PUT", "/admin/sdk-keys"));
     assert!(has("status", "POST", "/click-to-call"));
+    assert!(has("status", "GET", "/agents/sign-in"));
+    assert!(has("status", "GET", "/agents/sign-in/callback"));
+    assert!(has("status", "GET", "/agents/session"));
+    assert!(has("status", "DELETE", "/agents/session"));
     assert!(has("status", "GET", "/widget/{asset}"));
     assert!(has("admin", "GET", "/admin/sessions/{kind}/{id}"));
     assert!(has("admin", "POST", "/admin/sessions/{kind}/{id}/resync"));
-    assert_eq!(routes.len(), 23);
+    assert_eq!(routes.len(), 27);
 }
 
 #[test]
@@ -62,12 +66,28 @@ fn path_parameters_match_one_segment() {
     assert!(!route.matches("POST", "/agents/instances/tab-1"));
 }
 
+/// The agent session the fixtures' requests carry (`Authorization: Bearer …`).
+const FIXTURE_SESSION: &str = "fixture-agent-session-token-000000000000000";
+
 async fn status_api(store: Arc<dyn StateStore>) -> (StatusApi, SandboxedPlatforms) {
     let platforms = SandboxedPlatforms::start().await.unwrap();
     platforms.add_agent("fixture.agent@example.com", "Fixture", "Available");
+    let user = platforms
+        .kustomer_user("fixture.agent@example.com")
+        .unwrap();
+    bridge_tests::sign_in_support::put_session(
+        store.as_ref(),
+        FIXTURE_SESSION,
+        "fixture.agent@example.com",
+        &user,
+        UnixMillis::now(),
+    )
+    .await;
     let api = StatusApi {
         service: platforms.status_service(store.clone()),
-        bridge_token: Secret::new("fixture-bridge-token"),
+        store: store.clone(),
+        oauth: None,
+        public_url: None,
         click: platforms.click_to_call(store),
         widget: Default::default(),
     };
@@ -101,7 +121,10 @@ async fn real_lambda_events_reach_the_status_handler() {
         "the second tab is refused: {:?}",
         response.body()
     );
-    assert_eq!(body_json(&response)["held_by"], "tab-1");
+    assert!(
+        body_json(&response).get("held_by").is_none(),
+        "no other tab is named (S2)"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +133,7 @@ async fn the_host_serves_the_template_routes_over_http() {
     let sandboxes = SandboxedPlatforms::start().await.unwrap();
     let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens {
-        bridge: Secret::new("b"),
+        sign_in: None,
         admin: Secret::new("a"),
         ccai_events: vec![bridge_shared::config::BasicCredential {
             user: "u".into(),
@@ -120,7 +143,7 @@ async fn the_host_serves_the_template_routes_over_http() {
         lease: bridge_shared::status::sync::DEFAULT_LEASE,
         widget: Default::default(),
     };
-    let mut functions = handlers(store, &platforms, &tokens);
+    let mut functions = handlers(store, &platforms, &tokens, "http://127.0.0.1");
     functions.remove("admin");
     let host = LocalHost::start("127.0.0.1:0", template_routes(TEMPLATE).unwrap(), functions)
         .await
@@ -130,16 +153,22 @@ async fn the_host_serves_the_template_routes_over_http() {
     let claim = http
         .post(format!("{}/agents/instances", host.base_url))
         .bearer_auth("b")
-        .json(&serde_json::json!({"email": "nobody@example.com", "instance_id": "t"}))
+        .json(&serde_json::json!({"instance_id": "t"}))
         .send()
         .await
         .unwrap();
     assert_eq!(
         claim.status(),
-        404,
-        "the status handler answered: unknown agent"
+        401,
+        "the status handler answered: no agent session"
     );
-    assert!(claim.text().await.unwrap().contains("no agent with e-mail"));
+    assert!(
+        claim
+            .text()
+            .await
+            .unwrap()
+            .contains("sign in with Kustomer")
+    );
 
     let unknown = http
         .get(format!("{}/nowhere", host.base_url))
@@ -169,7 +198,7 @@ fn each_function_gets_only_the_secrets_it_reads() {
     let resources = documents[0]["Resources"].as_hash().unwrap();
     for (function, wanted) in [
         ("intake", secrets::INTAKE),
-        ("status", secrets::STATUS),
+        ("status", &[secrets::STATUS, secrets::SIGN_IN].concat()),
         ("admin", secrets::ADMIN),
         ("sync", secrets::WORKER),
         ("files", secrets::WORKER),

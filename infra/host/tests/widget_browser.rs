@@ -3,8 +3,10 @@
 //! frames the widget page the bridge serves, with a stand-in of Kustomer's Cards SDK
 //! (`tests/widget/kustomer-card-standin.js`, written from Kustomer's documentation). The
 //! harness plays Kustomer's side: the agent's own API access (a session token of the Kustomer
-//! sandbox) and the app's commands, run from `kustomer-app/ccai-bridge.json` exactly as
-//! declared (URL, method, permitted arguments, the token added from the secret setting).
+//! sandbox). The agent signs in to the bridge through the Kustomer sandbox's OAuth pages
+//! (R-SEC-1): the sign-in window, the consent page clicked, the session handed back to the
+//! widget; the widget's calls to the bridge carry it, and each is recorded as the status
+//! function answered it.
 //!
 //! Two tabs of one agent: one drives, the other waits and takes over when the first closes its
 //! widget; a Kustomer status change reaches the CCAI sandbox; a change made during a call is
@@ -22,8 +24,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{any, get, post};
-use bridge_local::functions::{Platforms, Tokens, demo_host};
+use axum::routing::{any, get};
+use bridge_local::functions::{Platforms, Tokens, handlers};
+use bridge_local::host::{Handler, LocalHost};
+use bridge_local::routes::{TEMPLATE, template_routes};
 use bridge_shared::UnixMillis;
 use bridge_shared::conversation::{ContactSync, SessionView};
 use bridge_shared::kustomer::requests::NewConversation;
@@ -41,16 +45,49 @@ const WAIT: Duration = Duration::from_secs(25);
 
 /// What Kustomer holds for the app: its definition and the org's settings.
 struct KustomerSide {
-    definition: Value,
     bridge_url: String,
-    bridge_token: String,
     kustomer_url: String,
     agent_token: String,
     http: reqwest::Client,
     /// Reads of the agent's work sessions (the widget's polls).
     polls: std::sync::atomic::AtomicUsize,
-    /// Commands run: (name, the tab's instance id, the bridge's status, when).
-    commands: Mutex<Vec<(String, Value, u16, Instant)>>,
+}
+
+/// The widget's calls to the bridge: (what — `claim`, `renew`, `release`, `status`, `call` —,
+/// the tab's instance id, the bridge's status, when).
+type Calls = Arc<Mutex<Vec<(String, Value, u16, Instant)>>>;
+
+/// The status function, with every agent route's call recorded as it was answered.
+fn recording(handler: Handler, calls: Calls) -> Handler {
+    Arc::new(move |request: lambda_http::Request| {
+        let handler = handler.clone();
+        let calls = calls.clone();
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
+        let body: Value =
+            serde_json::from_slice(bridge_shared::lambda::body_bytes(&request)).unwrap_or_default();
+        Box::pin(async move {
+            let response = handler(request).await;
+            let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let (name, instance) = match (method.as_str(), segments.as_slice()) {
+                ("POST", ["agents", "instances"]) => ("claim", body["instance_id"].clone()),
+                ("PUT", ["agents", "instances", id]) => ("renew", Value::from(*id)),
+                ("DELETE", ["agents", "instances", id]) => ("release", Value::from(*id)),
+                ("POST", ["webhooks", "kustomer", "status"]) => {
+                    ("status", body["instance_id"].clone())
+                }
+                ("POST", ["click-to-call"]) => ("call", Value::Null),
+                _ => return response,
+            };
+            calls.lock().unwrap().push((
+                name.to_owned(),
+                instance,
+                response.status().as_u16(),
+                Instant::now(),
+            ));
+            response
+        })
+    })
 }
 
 type Side = Arc<KustomerSide>;
@@ -135,92 +172,6 @@ async fn as_agent(
     (status, answer.bytes().await.unwrap()).into_response()
 }
 
-/// Fills `{{{name}}}` from `values`; a placeholder left unfilled is the definition's error.
-fn fill(template: &str, values: &[(&str, String)]) -> Result<String, String> {
-    let mut out = template.to_owned();
-    for (name, value) in values {
-        out = out.replace(&format!("{{{{{{{name}}}}}}}"), value);
-    }
-    if out.contains("{{{") {
-        return Err(format!("unfilled placeholder in {template:?}"));
-    }
-    Ok(out)
-}
-
-/// An app command run as Kustomer runs it: the definition's URL, method and headers, the
-/// app's settings (the secret token added here, on "Kustomer's servers"), only permitted
-/// arguments; the answer is the bridge's code and body.
-async fn run_command(State(side): State<Side>, Path(name): Path<String>, body: Bytes) -> Response {
-    let options: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let Some(command) = side.definition["commands"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["name"] == name.as_str()))
-        .cloned()
-    else {
-        return (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"error": format!("no command {name}")})),
-        )
-            .into_response();
-    };
-    let permitted: Vec<&str> = command["permittedArgs"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let mut values = vec![
-        ("bridgeUrl", side.bridge_url.clone()),
-        ("bridgeToken", side.bridge_token.clone()),
-    ];
-    if let Some(args) = options["urlArgs"].as_object() {
-        for (arg, value) in args {
-            if !permitted.contains(&arg.as_str()) {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    axum::Json(
-                        json!({"error": format!("{arg} is not a permitted argument of {name}")}),
-                    ),
-                )
-                    .into_response();
-            }
-            let arg: &'static str = Box::leak(arg.clone().into_boxed_str());
-            values.push((arg, urlencode(value.as_str().unwrap_or_default())));
-        }
-    }
-    let url = match fill(command["url"].as_str().unwrap_or_default(), &values) {
-        Ok(url) => url,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
-    };
-    let method = Method::from_bytes(
-        command["httpMethod"]
-            .as_str()
-            .unwrap_or("post")
-            .to_uppercase()
-            .as_bytes(),
-    )
-    .unwrap();
-    let mut request = side.http.request(method, url);
-    for (header, template) in command["headers"].as_object().into_iter().flatten() {
-        request = request.header(
-            header,
-            fill(template.as_str().unwrap_or_default(), &values).unwrap(),
-        );
-    }
-    let answer = request.json(&options["body"]).send().await.unwrap();
-    let code = answer.status().as_u16();
-    let text = answer.text().await.unwrap_or_default();
-    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    side.commands.lock().unwrap().push((
-        name,
-        options["urlArgs"]["instance_id"]
-            .as_str()
-            .map(Value::from)
-            .unwrap_or_else(|| options["body"]["instance_id"].clone()),
-        code,
-        Instant::now(),
-    ));
-    axum::Json(json!({"responseCode": code, "responseBody": body})).into_response()
-}
-
 async fn start_kustomer_side(listener: tokio::net::TcpListener, side: Side) {
     let app = Router::new()
         .route("/kustomer/{tab}", get(kustomer_page))
@@ -233,7 +184,6 @@ async fn start_kustomer_side(listener: tokio::net::TcpListener, side: Side) {
             get(|| async { script(include_str!("widget/kustomer-card-standin.js")) }),
         )
         .route("/proxy/kustomer/{*path}", any(as_agent))
-        .route("/proxy/command/{name}", post(run_command))
         .with_state(side);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 }
@@ -396,37 +346,80 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
     // Kustomer's window listens first: the bridge's page names its origin and its SDK.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let harness = format!("http://{}", listener.local_addr().unwrap());
-    let mut tokens = Tokens::demo(None);
-    tokens.bridge = bridge_shared::config::Secret::new("widget-test-bridge-token");
+    let mut tokens = Tokens::demo(None).signing_in_with(&sandboxes.kustomer);
     tokens.lease = LEASE;
     tokens.widget = bridge_status::widget::WidgetSettings {
         frame_ancestors: vec![harness.clone()],
         sdk_url: format!("{harness}/sdk.js"),
         poll_seconds: 1,
     };
-    let host = demo_host(store.clone(), &platforms, &tokens).await.unwrap();
+    let calls: Calls = Arc::default();
+    let bound = LocalHost::bind("127.0.0.1:0").await.unwrap();
+    let mut functions = handlers(store.clone(), &platforms, &tokens, &bound.base_url);
+    let status_function = functions.remove("status").unwrap();
+    functions.insert("status".into(), recording(status_function, calls.clone()));
+    let host = bound.serve(template_routes(TEMPLATE).unwrap(), functions);
     admin_mapping(&host.base_url, &sandboxes).await;
     let side = Arc::new(KustomerSide {
-        definition: serde_json::from_str(include_str!("../../../kustomer-app/ccai-bridge.json"))
-            .unwrap(),
         bridge_url: host.base_url.clone(),
-        bridge_token: "widget-test-bridge-token".into(),
         kustomer_url: sandboxes.kustomer.base_url.clone(),
         agent_token: sandboxes.kustomer.agent_token(&user),
         http: bridge_shared::http::builder().build().unwrap(),
         polls: Default::default(),
-        commands: Mutex::default(),
     });
     start_kustomer_side(listener, side.clone()).await;
     let driver = browser().await;
     let client = &driver.client;
 
-    // Tab 1 drives; tab 2 waits and says which tab drives.
+    // The agent is signed in to Kustomer in this browser (the sandbox's own sign-in), then
+    // opens Kustomer: the widget asks them to sign in to the bridge (R-SEC-1).
     client
-        .goto(&format!("{harness}/kustomer/one"))
+        .goto(
+            &sandboxes
+                .kustomer
+                .browser_sign_in_url(&user, &format!("{harness}/kustomer/one")),
+        )
         .await
         .unwrap();
     let tab_one = client.window().await.unwrap();
+    wait_for(
+        client,
+        "#drive",
+        |t| t.starts_with("Sign in with Kustomer"),
+        "the widget asks to sign in",
+    )
+    .await;
+    screenshot(client, "0-sign-in").await;
+    let before: Vec<_> = client.windows().await.unwrap();
+    click_in_widget(client, "#sign-in").await;
+    let started = Instant::now();
+    let popup = loop {
+        let now: Vec<_> = client.windows().await.unwrap();
+        if let Some(new) = now.into_iter().find(|w| !before.contains(w)) {
+            break new;
+        }
+        assert!(started.elapsed() < WAIT, "no sign-in window opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    client.switch_to_window(popup).await.unwrap();
+    // Kustomer's consent page, on Kustomer's origin: the agent allows the app.
+    let allow = client
+        .wait()
+        .for_element(Locator::Css("#allow"))
+        .await
+        .unwrap();
+    screenshot(client, "0-sign-in-consent").await;
+    allow.click().await.unwrap();
+    // The callback hands the session to the widget and the window closes itself.
+    let started = Instant::now();
+    while client.windows().await.unwrap().len() > before.len() {
+        assert!(started.elapsed() < WAIT, "the sign-in window did not close");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.switch_to_window(tab_one.clone()).await.unwrap();
+
+    // Tab 1 drives; tab 2 (signed in already: the session is kept for the widget's origin)
+    // waits, and names no other tab.
     wait_for(
         client,
         "#drive",
@@ -484,12 +477,11 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
     )
     .await;
     screenshot(client, "4-pending-until-the-call-ends").await;
-    let reported = side
-        .commands
+    let reported = calls
         .lock()
         .unwrap()
         .iter()
-        .filter(|c| c.0.ends_with(".status"))
+        .filter(|c| c.0 == "status")
         .count();
     if let Some(busy) = sandboxes.kustomer.inspect(|w| {
         w.statuses
@@ -510,11 +502,11 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(
-            side.commands
+            calls
                 .lock()
                 .unwrap()
                 .iter()
-                .filter(|c| c.0.ends_with(".status"))
+                .filter(|c| c.0 == "status")
                 .count(),
             reported,
             "Kustomer's own busy status is not the agent's choice"
@@ -658,20 +650,20 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
     )
     .await;
     screenshot(client, "8-the-other-tab-took-over").await;
-    let commands = side.commands.lock().unwrap().clone();
+    let commands = calls.lock().unwrap().clone();
     let release = commands
         .iter()
-        .find(|c| c.0.ends_with(".release"))
+        .find(|c| c.0 == "release")
         .expect("the closed widget released its lease");
     assert_eq!(release.2, 204);
     let waiting_tab = commands
         .iter()
-        .find(|c| c.0.ends_with(".claim") && c.2 == 409)
+        .find(|c| c.0 == "claim" && c.2 == 409)
         .map(|c| c.1.clone())
         .unwrap();
     let waits: Vec<&Instant> = commands
         .iter()
-        .filter(|c| c.0.ends_with(".claim") && c.1 == waiting_tab && c.3 < release.3)
+        .filter(|c| c.0 == "claim" && c.1 == waiting_tab && c.3 < release.3)
         .map(|c| &c.3)
         .collect();
     // Never fighting: the waiting tab asks again only when the lease could have freed (each

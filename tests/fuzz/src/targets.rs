@@ -283,21 +283,34 @@ fn answered_clearly(answer: &lambda_http::Response<lambda_http::Body>) {
 }
 
 /// The status function's routes (the agent widget's bodies, R-SEC-3): instances, status
-/// reports, click-to-call, with the widget's bearer token.
+/// reports, click-to-call, as a signed-in agent (a live agent session).
 pub fn widget_body(data: &[u8]) {
-    static API: std::sync::OnceLock<bridge_status::StatusApi> = std::sync::OnceLock::new();
-    let api = API.get_or_init(|| {
+    static API: std::sync::OnceLock<(bridge_status::StatusApi, String)> =
+        std::sync::OnceLock::new();
+    let (api, token) = API.get_or_init(|| {
         let store: Arc<dyn bridge_shared::store::StateStore> =
             Arc::new(bridge_shared::store::EmbeddedStore::new());
+        let token = match runtime().block_on(
+            bridge_shared::sign_in::AgentSessions::new(store.as_ref()).open(
+                "user-1",
+                "ana@example.com",
+                now(),
+            ),
+        ) {
+            Ok((token, _)) => token,
+            Err(err) => panic!("the embedded store opened no session: {err}"),
+        };
         let (ccai, kustomer) = closed_platforms();
-        bridge_status::StatusApi {
+        let api = bridge_status::StatusApi {
             service: bridge_shared::status::sync::StatusService::new(
                 store.clone(),
                 ccai.clone(),
                 kustomer.clone(),
                 bridge_shared::status::sync::DEFAULT_LEASE,
             ),
-            bridge_token: bridge_shared::config::Secret::new("widget-token"),
+            store: store.clone(),
+            oauth: None,
+            public_url: None,
             click: bridge_shared::click_to_call::ClickToCall {
                 store,
                 kustomer,
@@ -305,7 +318,8 @@ pub fn widget_body(data: &[u8]) {
                 country: Default::default(),
             },
             widget: Default::default(),
-        }
+        };
+        (api, token)
     });
     const ROUTES: [(&str, &str); 5] = [
         ("POST", "/agents/instances"),
@@ -314,7 +328,7 @@ pub fn widget_body(data: &[u8]) {
         ("POST", "/webhooks/kustomer/status"),
         ("POST", "/click-to-call"),
     ];
-    let Some(request) = routed_request(&ROUTES, "widget-token", data) else {
+    let Some(request) = routed_request(&ROUTES, token, data) else {
         return;
     };
     let answer = runtime().block_on(bridge_status::handle(api, request, now()));

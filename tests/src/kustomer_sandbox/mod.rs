@@ -9,6 +9,7 @@
 mod custom;
 mod gate;
 pub use gate::Caller;
+pub mod oauth;
 pub mod options;
 mod routes;
 pub mod state;
@@ -422,6 +423,24 @@ impl KustomerSandbox {
             .agent_tokens
             .insert(token.clone(), user_id.to_owned());
         token
+    }
+
+    /// The sandbox's OAuth provider, as a handle that outlives no server (closures keep it).
+    pub fn oauth(&self) -> oauth::OAuthProvider {
+        oauth::OAuthProvider {
+            sandbox: self.sandbox.clone(),
+            base_url: self.base_url.clone(),
+        }
+    }
+
+    /// Installs an app as an OAuth client (see [`oauth::OAuthProvider::register_client`]).
+    pub fn register_oauth_client(&self, title: &str, redirect_uris: &[&str]) -> oauth::OAuthClient {
+        self.oauth().register_client(title, redirect_uris)
+    }
+
+    /// The URL that signs a browser in to Kustomer as the user, then sends it to `next`.
+    pub fn browser_sign_in_url(&self, user_id: &str, next: &str) -> String {
+        self.oauth().browser_sign_in_url(user_id, next)
     }
 
     pub fn add_team(&self, name: &str, members: &[&str]) -> String {

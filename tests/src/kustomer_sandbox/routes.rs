@@ -77,6 +77,17 @@ pub(super) fn router(sandbox: Shared) -> Router {
             post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/__sandbox/state", get(state_dump))
+        .route(
+            "/__sandbox/browser-sign-in",
+            get(super::oauth::browser_sign_in),
+        )
+        .route(
+            "/oauth/authorize",
+            get(super::oauth::authorize).post(super::oauth::consent),
+        )
+        .route("/oauth/token", post(super::oauth::token))
+        // Browsers on the sign-in pages ask for it; not a request of the bridge's.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(unknown_path)
         .with_state(sandbox)
 }
