@@ -228,14 +228,17 @@ impl Outcome {
         }
         let f = &self.faulty;
         line(format!(
-            "faults played: ESE events sent {} (dropped {}, duplicated {}, late {}); pushes lost {}, push outages {}; files late {}; invocations cut off {} (chosen {}) of {}; Kustomer {:?}; CCAI {:?}; stream dead letters {}; replayed {}; settle rounds {}",
+            "faults played: ESE events sent {} (dropped {}, duplicated {}, late {}; waves reordered {}); pushes lost {}, duplicated {}, outages {}; files late {}; Manager API lists churned {} sessions; invocations cut off {} (chosen {}) of {}; Kustomer {:?}; CCAI {:?}; stream dead letters {}; replayed {}; settle rounds {}",
             f.events_sent,
             f.events_dropped,
             f.events_duplicated,
             f.events_late,
+            f.waves_reordered,
             f.pushes_lost,
+            f.pushes_duplicated,
             f.push_outages,
             f.files_late,
+            f.sessions_churned,
             f.invocations_cut,
             f.invocations_chosen,
             f.invocations,

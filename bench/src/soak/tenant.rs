@@ -65,6 +65,12 @@ pub struct RunStats {
     pub events_late: usize,
     pub pushes_lost: usize,
     pub push_outages: usize,
+    /// Pushes sent twice (each acknowledged one, while duplication is on).
+    pub pushes_duplicated: usize,
+    /// Waves sent in a shuffled order.
+    pub waves_reordered: usize,
+    /// Sessions the Manager API's lists moved while they were read (`churned`).
+    pub sessions_churned: usize,
     pub files_late: usize,
     pub invocations_cut: u64,
     pub invocations_chosen: u64,
@@ -440,6 +446,7 @@ impl Tenant {
     /// Sends a wave's events in batches of one to five, shuffled when reordering is on.
     async fn send_wave(&mut self, mut events: Vec<Value>) {
         if self.faults.ese_reorder {
+            self.stats.waves_reordered += usize::from(events.len() > 1);
             for i in (1..events.len()).rev() {
                 let j = self.rng.random_range(0..=i);
                 events.swap(i, j);
@@ -661,13 +668,17 @@ impl Tenant {
     }
 
     /// The platform writes the files due by its clock and pushes their notifications.
-    async fn publish(&self) -> Result<(), String> {
-        self.sandboxes
+    async fn publish(&mut self) -> Result<(), String> {
+        let published = self
+            .sandboxes
             .ccai
             .publish_due()
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if self.faults.push_duplicate {
+            self.stats.pushes_duplicated += published.pushes_acked;
+        }
+        Ok(())
     }
 
     fn set_push_url(&self, url: &str) {
@@ -786,6 +797,7 @@ impl Tenant {
         self.scheduled_run().await;
         self.streams.drain(Duration::from_secs(120)).await;
         self.stats.stream_dead_letters = self.streams.dead_letters().len();
+        self.stats.sessions_churned = self.sandboxes.ccai.inspect(|w| w.churned.len());
         self.collect_stats();
         Ok(())
     }

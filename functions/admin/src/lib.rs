@@ -4,7 +4,8 @@
 //! |---|---|
 //! | `GET /admin/status-mapping` | 200 `{mapping, kustomer_statuses, ccai_statuses, experimental}` (the dropdowns; CCAI statuses by signed id, with `name_shared` and `can_be_target`; `experimental.two_way` says why two-way sync is experimental) |
 //! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
-//! | `GET /admin/agents` | 200 `[{email, sync}]`: each agent's sync state (last applied, pending, `last_error`, `two_way_error` when Kustomer refused a two-way update) |
+//! | `GET /admin/agents` | 200 `[{email, sync, sessions}]`: each agent's sync state (last applied, pending, `last_error`, `two_way_error` when Kustomer refused a two-way update) and live sign-in sessions (`{id, created_at, expires_at}`, R-SEC-1) |
+//! | `DELETE /admin/agents/{email}/sessions` | 200 `{ended}`: every sign-in session of the agent ended (a lost laptop, a leaver) |
 //! | `GET /admin/health` | 200/503 `{status, checks}` |
 //! | `GET /admin/dead-letters` | 200 `[{id, step, trigger, attempts, first_error, last_error, first_at, last_at, permanent}]`, newest first: work given up (R-E-7) |
 //! | `POST /admin/dead-letters/replay` `{ids?: ["<step>#<trigger id>"], all?: true}` | 200 `{replayed, triggers, missing}`: each letter put back into the inbox once · 400 without `ids` or `all` |
@@ -27,6 +28,7 @@ use bridge_shared::custom_fields::admin::{DELETE_NOTE, FieldAdmin, FieldAdminErr
 use bridge_shared::custom_fields::settings::SdkKeyTarget;
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
+use bridge_shared::sign_in::AgentSessions;
 use bridge_shared::status::StatusMapping;
 use bridge_shared::status::rules::is_system_status;
 use bridge_shared::status::sync::StatusService;
@@ -122,18 +124,55 @@ impl AdminApi {
     }
 
     async fn agents(&self, now: UnixMillis) -> Response<Body> {
-        let emails = match self.status.agent_emails(now).await {
+        let mut emails = match self.status.agent_emails(now).await {
             Ok(e) => e,
             Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
         };
+        let sessions = match AgentSessions::new(self.store.as_ref()).list(now).await {
+            Ok(sessions) => sessions,
+            Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        };
+        // A signed-in agent whose status was never synced is listed too.
+        for session in &sessions {
+            if !emails.contains(&session.email) {
+                emails.push(session.email.clone());
+            }
+        }
         let mut agents = Vec::new();
         for email in emails {
+            let signed_in: Vec<Value> = sessions
+                .iter()
+                .filter(|s| s.email == email)
+                .map(|s| json!({"id": s.id, "created_at": s.created_at.to_iso(), "expires_at": s.expires_at.to_iso()}))
+                .collect();
             match self.status.agent_state(&email).await {
-                Ok(state) => agents.push(json!({"email": email, "sync": state})),
+                Ok(state) => {
+                    agents.push(json!({"email": email, "sync": state, "sessions": signed_in}))
+                }
                 Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
             }
         }
         json_answer(StatusCode::OK, json!(agents))
+    }
+
+    /// Ends every sign-in session of the agent (R-SEC-1).
+    async fn revoke_sessions(&self, email: &str, now: UnixMillis) -> Response<Body> {
+        if !email.contains('@') {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "email: the agent's e-mail address is required",
+            );
+        }
+        match AgentSessions::new(self.store.as_ref())
+            .revoke(email, now)
+            .await
+        {
+            Ok(ended) => {
+                tracing::info!(ended, "agent sessions revoked by the admin");
+                json_answer(StatusCode::OK, json!({ "ended": ended }))
+            }
+            Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        }
     }
 
     /// Work given up (R-E-7), newest first.
@@ -404,6 +443,15 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
             api.delete_custom_field(&id, now).await
         }
         (Method::GET, "/admin/sdk-keys") => api.sdk_keys(now).await,
+        (Method::DELETE, route)
+            if route.starts_with("/admin/agents/") && route.ends_with("/sessions") =>
+        {
+            let email = route
+                .trim_start_matches("/admin/agents/")
+                .trim_end_matches("/sessions");
+            let email = percent_encoding::percent_decode_str(email).decode_utf8_lossy();
+            api.revoke_sessions(&email, now).await
+        }
         (method, route) if route.starts_with("/admin/sessions/") => {
             api.session(method, route.trim_start_matches("/admin/sessions/"), now)
                 .await

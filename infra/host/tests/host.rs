@@ -49,7 +49,8 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("status", "GET", "/widget/{asset}"));
     assert!(has("admin", "GET", "/admin/sessions/{kind}/{id}"));
     assert!(has("admin", "POST", "/admin/sessions/{kind}/{id}/resync"));
-    assert_eq!(routes.len(), 27);
+    assert!(has("admin", "DELETE", "/admin/agents/{email}/sessions"));
+    assert_eq!(routes.len(), 28);
 }
 
 #[test]

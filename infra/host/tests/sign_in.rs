@@ -407,3 +407,50 @@ async fn r_sec_1_a_wrong_client_secret_is_refused_by_kustomer() {
     assert!(html.contains("invalid_client"), "{html}");
     assert!(!html.contains("not-the-secret"));
 }
+
+/// R-SEC-1: the admin sees each agent's live sessions (`GET /admin/agents`, never a token) and
+/// ends them all (`DELETE /admin/agents/{email}/sessions`): the agent's next call is a 401.
+#[tokio::test]
+async fn r_sec_1_the_admin_lists_and_revokes_an_agents_sessions() {
+    let rig = rig().await;
+    let session = rig
+        .sandboxes
+        .sign_in(&rig.host.base_url, &rig.ana)
+        .await
+        .unwrap();
+    let admin = |method: reqwest::Method, path: String| {
+        rig.http
+            .request(method, format!("{}{path}", rig.host.base_url))
+            .bearer_auth(bridge_local::functions::DEMO_ADMIN_TOKEN)
+            .send()
+    };
+    let listed: Value = admin(reqwest::Method::GET, "/admin/agents".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ana = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == rig.ana.as_str())
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(ana["sessions"].as_array().unwrap().len(), 1, "{ana}");
+    assert!(
+        !listed.to_string().contains(&session),
+        "no token in the list"
+    );
+    let answer = admin(
+        reqwest::Method::DELETE,
+        format!("/admin/agents/{}/sessions", rig.ana),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.json::<Value>().await.unwrap()["ended"], 1);
+    let (status, _) = rig
+        .send(&session, reqwest::Method::GET, "/agents/session", json!({}))
+        .await;
+    assert_eq!(status, 401, "revoked");
+}
