@@ -111,6 +111,7 @@ impl SandboxedPlatforms {
             kustomer: self.kustomer_client.clone(),
             ccai: self.ccai_client.clone(),
             country: Default::default(),
+            policy: bridge_shared::click_to_call::policy::CallPolicy::domestic(&Default::default()),
         }
     }
 }

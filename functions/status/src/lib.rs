@@ -22,6 +22,7 @@ pub mod sign_in_routes;
 pub mod widget;
 
 use bridge_shared::UnixMillis;
+use bridge_shared::click_to_call::audit::Caller;
 use bridge_shared::click_to_call::{ClickError, ClickOutcome, ClickRequest, ClickToCall};
 use bridge_shared::lambda::{body_bytes, json_answer, json_error};
 use bridge_shared::retry::Retryable;
@@ -121,7 +122,12 @@ async fn click_to_call(
     if let Some(refused) = agent::other_agent(identity, click.agent_email.as_deref()) {
         return refused;
     }
-    match api.click.call(&identity.email, &click, now).await {
+    let caller = Caller {
+        email: identity.email.clone(),
+        session: identity.id.clone(),
+        source_ip: source_ip(request),
+    };
+    match api.click.call(&caller, &click, now).await {
         Ok(outcome @ ClickOutcome::Created { .. }) => json_answer(
             StatusCode::CREATED,
             serde_json::to_value(&outcome).unwrap_or(Value::Null),
@@ -135,6 +141,10 @@ async fn click_to_call(
             json!({"outcome": "refused", "error": message}),
         ),
         Err(ClickError::Invalid(why)) => json_error(StatusCode::BAD_REQUEST, why),
+        Err(ClickError::Refused(refusal)) => json_error(
+            StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN),
+            refusal.to_string(),
+        ),
         Err(err @ ClickError::Store(_)) => {
             tracing::error!(error = %err, "state store failed");
             json_error(
@@ -146,6 +156,17 @@ async fn click_to_call(
             tracing::error!(error = %err, "click-to-call: platform call failed");
             json_error(StatusCode::BAD_GATEWAY, err.to_string())
         }
+    }
+}
+
+/// The request's source address as API Gateway saw it (for the audit record).
+fn source_ip(request: &Request) -> Option<String> {
+    use lambda_http::RequestExt;
+    match request.request_context_ref()? {
+        lambda_http::request::RequestContext::ApiGatewayV2(context) => {
+            context.http.source_ip.clone()
+        }
+        _ => None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::{StatusApi, handle};
 use bridge_shared::click_to_call::ClickToCall;
+use bridge_shared::click_to_call::policy::CallPolicy;
 use bridge_shared::coldstart::ColdStart;
 use bridge_shared::config::seconds_setting;
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
@@ -25,6 +26,10 @@ pub async fn run() -> Result<(), Error> {
         kustomer: platforms.kustomer.clone(),
         ccai: platforms.ccai.clone(),
         country: cold.config.default_country.clone(),
+        policy: CallPolicy::from_env(
+            |name| std::env::var(name).ok(),
+            &cold.config.default_country,
+        )?,
     };
     let service = StatusService::new(store.clone(), platforms.ccai, platforms.kustomer, lease_for);
     let widget = crate::widget::WidgetSettings::from_env(|name| std::env::var(name).ok())?;

@@ -75,6 +75,23 @@ impl Rig {
         (status, body)
     }
 
+    /// A customer of the org with this phone (the agent clicks on their profile).
+    async fn customer(&self, phone: &str) -> String {
+        self.platforms
+            .kustomer_client
+            .create_customer(&bridge_shared::kustomer::requests::NewCustomer {
+                name: Some("Camille".into()),
+                phones: vec![bridge_shared::kustomer::requests::NewPhone {
+                    kind: Some("mobile".into()),
+                    phone: phone.into(),
+                }],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .id
+    }
+
     fn ccai_call(&self, id: u64) -> Value {
         self.platforms
             .ccai
@@ -100,15 +117,18 @@ impl Rig {
     }
 }
 
-/// R-C2C-1, R-C2C-2, R-T-3, R-U-2, R-C2C-4: a national number is called in E.164 for a new
-/// customer (no conversation yet: the call's session creates one); a second click for the same
+/// R-C2C-1, R-C2C-2, R-T-3, R-U-2, R-C2C-4: a national number is called in E.164 for the
+/// clicked customer (no conversation yet: the call's session creates one); a second click for the same
 /// customer, while that conversation is open, carries it as the ticket and the call joins it;
 /// a click from another conversation of the customer puts the call there.
 #[tokio::test]
 async fn r_c2c_1_r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversation() {
     let rig = rig().await;
+    let customer = rig.customer("+16502530000").await;
     let (status, first) = rig
-        .click(json!({"agent_email": rig.email, "phone": "(650) 253-0000"}))
+        .click(
+            json!({"agent_email": rig.email, "phone": "(650) 253-0000", "customer_id": customer}),
+        )
         .await;
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["outcome"], "created");
@@ -117,15 +137,7 @@ async fn r_c2c_1_r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversati
     assert_eq!(call["call_type"], "Voice Outbound (API)");
     assert_eq!(call["participants"][0]["phone_number"], "+16502530000");
     assert!(call["out_ticket_id"].is_null());
-    let customer = first["customer_id"].as_str().unwrap().to_owned();
-    let phones = rig
-        .platforms
-        .kustomer
-        .inspect(|w| w.find("customer", &customer).unwrap().attributes["phones"].clone());
-    assert_eq!(
-        phones[0]["phone"], "+16502530000",
-        "found or created by E.164"
-    );
+    assert_eq!(first["customer_id"], customer.as_str());
     // The outbound call's session creates the conversation (R-T-3) and becomes current.
     let created = rig
         .sync_call(first["call_id"].as_u64().unwrap())
@@ -134,7 +146,9 @@ async fn r_c2c_1_r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversati
 
     // R-U-2: a second click while it is open carries it, and the call lands in it.
     let (status, second) = rig
-        .click(json!({"agent_email": rig.email, "phone": "+1 650 253 0000"}))
+        .click(
+            json!({"agent_email": rig.email, "phone": "+1 650 253 0000", "customer_id": customer}),
+        )
         .await;
     assert_eq!(status, 201, "{second}");
     assert_eq!(second["customer_id"], customer.as_str());
@@ -183,6 +197,7 @@ async fn r_c2c_1_r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversati
 #[tokio::test]
 async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
     let rig = rig().await;
+    let camille = rig.customer("+16502530000").await;
     let (status, answer) = rig
         .click(json!({"agent_email": rig.email, "phone": "call me maybe"}))
         .await;
@@ -192,6 +207,17 @@ async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
         "{answer}"
     );
     let (status, answer) = rig.click(json!({"phone": "+16502530000"})).await;
+    assert_eq!(status, 400, "R-SEC-2: the customer clicked is required");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("customer_id:"),
+        "{answer}"
+    );
+    let (status, answer) = rig
+        .click(json!({"phone": "+16502530000", "customer_id": camille}))
+        .await;
     assert_eq!(status, 201, "the signed-in agent calls: {answer}");
     let placed = answer["call_id"]
         .as_u64()
@@ -222,7 +248,7 @@ async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
     };
     set(&|a| a.adapter_confirm = true);
     let (status, answer) = rig
-        .click(json!({"agent_email": rig.email, "phone": "+16502530000"}))
+        .click(json!({"agent_email": rig.email, "phone": "+16502530000", "customer_id": camille}))
         .await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["outcome"], "agent_must_act");
@@ -231,13 +257,13 @@ async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
         a.status = "Break".into();
     });
     let (status, answer) = rig
-        .click(json!({"agent_email": rig.email, "phone": "+16502530000"}))
+        .click(json!({"agent_email": rig.email, "phone": "+16502530000", "customer_id": camille}))
         .await;
     assert_eq!(status, 400);
     assert_eq!(answer["outcome"], "refused");
     assert_eq!(answer["error"], "Agent is not available to take this call");
     let (status, answer) = rig
-        .click(json!({"agent_email": "nobody@example.com", "phone": "+16502530000"}))
+        .click(json!({"agent_email": "nobody@example.com", "phone": "+16502530000", "customer_id": camille}))
         .await;
     assert_eq!(
         status, 403,
@@ -251,7 +277,10 @@ async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
     )
     .await;
     let (status, _) = rig
-        .click_as(&stranger, json!({"phone": "+16502530000"}))
+        .click_as(
+            &stranger,
+            json!({"phone": "+16502530000", "customer_id": camille}),
+        )
         .await;
     assert_eq!(status, 400, "CCAI's own refusal of an unknown agent");
 }
@@ -302,4 +331,91 @@ async fn l6_r_c2c_4_the_call_is_placed_under_the_clicked_customer() {
     });
     assert_eq!(customer.as_deref(), Some(clicked.as_str()));
     assert_eq!(customers(), before, "no duplicate customer");
+}
+
+/// R-SEC-2 (review S1, S14, S20): a signed-in agent still cannot dial anywhere. A number that
+/// is not the clicked customer's, a destination outside `CLICK_TO_CALL_COUNTRIES`, a
+/// conversation of another customer are refused (403) before CCAI is asked; past the agent's
+/// hourly budget every click is a 429; each attempt leaves an audit record naming the agent,
+/// the session and the outcome, with the number only as its hash.
+#[tokio::test]
+async fn r_sec_2_calls_outside_the_policy_are_refused_counted_and_audited() {
+    let mut rig = rig().await;
+    rig.api.click.policy.per_hour = 5;
+    let camille = rig.customer("+16502530000").await;
+    let other = rig.customer("+14155550100").await;
+    let others_conversation = rig
+        .platforms
+        .kustomer_client
+        .create_conversation(&NewConversation {
+            customer: other.clone(),
+            name: Some("Not Camille's".into()),
+            status: Some("open".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let calls = || rig.platforms.ccai.inspect(|w| w.calls.len());
+    let before = calls();
+    for (body, status, says) in [
+        (
+            json!({"phone": "+14155550100", "customer_id": camille}),
+            403,
+            "not one of the customer's phones",
+        ),
+        (
+            json!({"phone": "+16502530000", "customer_id": camille, "conversation_id": others_conversation.id}),
+            403,
+            "not the customer's",
+        ),
+        (
+            json!({"phone": "+19002530000", "customer_id": camille}),
+            403,
+            "premium",
+        ),
+    ] {
+        let (code, answer) = rig.click(body.clone()).await;
+        assert_eq!(code, status, "{body}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains(says), "{answer}");
+    }
+    // A destination abroad, even one of the customer's own numbers.
+    let abroad = rig.customer("+442079460000").await;
+    let (code, answer) = rig
+        .click(json!({"phone": "+442079460000", "customer_id": abroad}))
+        .await;
+    assert_eq!(code, 403, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("GB"), "{answer}");
+    assert_eq!(calls(), before, "nothing reached CCAI");
+    // The fifth attempt of the hour is allowed; the sixth is over the budget.
+    let (code, answer) = rig
+        .click(json!({"phone": "+16502530000", "customer_id": camille}))
+        .await;
+    assert_eq!(code, 201, "{answer}");
+    let (code, answer) = rig
+        .click(json!({"phone": "+16502530000", "customer_id": camille}))
+        .await;
+    assert_eq!(code, 429, "{answer}");
+    assert_eq!(calls(), before + 1);
+
+    let now = UnixMillis::now();
+    let hour = chrono::DateTime::from_timestamp_millis(now.0)
+        .unwrap()
+        .format("%Y-%m-%dT%H");
+    let audit = rig
+        .store
+        .list_partition(&format!("C2C#{}#{hour}", rig.email), now)
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 5, "one record per attempt within the budget");
+    let text = serde_json::to_string(&audit.iter().map(|i| &i.body).collect::<Vec<_>>()).unwrap();
+    assert!(!text.contains("6502530000"), "no number in clear: {text}");
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|i| i.body["outcome"].as_str().unwrap().starts_with("created"))
+            .count(),
+        1
+    );
+    assert!(audit.iter().all(|i| i.body["agent"] == rig.email.as_str()
+        && i.body["session"].as_str().is_some_and(|s| s.len() == 16)));
 }

@@ -58,11 +58,25 @@ pub async fn agent_side(backends: &Backends, run: &str) -> crate::demo::Outcome 
         host: &host.base_url,
         token: &session,
     };
+    // Ana has Camille's profile open in Kustomer; Camille's number is on it.
+    let camille = sandboxes
+        .kustomer_client
+        .create_customer(&bridge_shared::kustomer::requests::NewCustomer {
+            name: Some("Camille".into()),
+            phones: vec![bridge_shared::kustomer::requests::NewPhone {
+                kind: Some("mobile".into()),
+                phone: "+16502530000".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .id;
     let (code, answer) = tab
         .send(
             reqwest::Method::POST,
             "/click-to-call",
-            json!({"agent_email": email, "phone": "(650) 253-0000"}),
+            json!({"phone": "(650) 253-0000", "customer_id": camille}),
         )
         .await?;
     let number = answer["call_id"]
@@ -88,7 +102,7 @@ pub async fn agent_side(backends: &Backends, run: &str) -> crate::demo::Outcome 
         .send(
             reqwest::Method::POST,
             "/click-to-call",
-            json!({"agent_email": email, "phone": "+16502530000"}),
+            json!({"phone": "+16502530000", "customer_id": camille}),
         )
         .await?;
     section.line(format!(
@@ -100,7 +114,7 @@ pub async fn agent_side(backends: &Backends, run: &str) -> crate::demo::Outcome 
         .send(
             reqwest::Method::POST,
             "/click-to-call",
-            json!({"agent_email": email, "phone": "call me maybe"}),
+            json!({"phone": "call me maybe", "customer_id": camille}),
         )
         .await?;
     section.line(format!(
@@ -108,6 +122,30 @@ pub async fn agent_side(backends: &Backends, run: &str) -> crate::demo::Outcome 
         answer["error"].as_str().unwrap_or("?")
     ));
     section.count("bad numbers named", u64::from(code == 400));
+    // R-SEC-2: a number that is not Camille's, and another agent named: refused.
+    let (code, answer) = tab
+        .send(
+            reqwest::Method::POST,
+            "/click-to-call",
+            json!({"phone": "+16502539999", "customer_id": camille}),
+        )
+        .await?;
+    section.line(format!(
+        "a number not on Camille's profile: {code} {}",
+        answer["error"].as_str().unwrap_or("?")
+    ));
+    let (other_code, _) = tab
+        .send(
+            reqwest::Method::POST,
+            "/click-to-call",
+            json!({"agent_email": "ben@example.com", "phone": "+16502530000", "customer_id": camille}),
+        )
+        .await?;
+    section.line(format!("naming another agent: {other_code}"));
+    section.count(
+        "calls refused by the policy",
+        u64::from(code == 403) + u64::from(other_code == 403),
+    );
     let unexpected = sandboxes.unexpected_requests();
     if !unexpected.is_empty() {
         return Err(format!(

@@ -55,6 +55,8 @@ pub struct Tokens {
     pub lease: std::time::Duration,
     /// The widget's page settings (KUSTOMER_APP_ORIGINS, KUSTOMER_CARDS_SDK_URL, WIDGET_POLL_SECONDS).
     pub widget: bridge_status::widget::WidgetSettings,
+    /// Which calls click-to-call may start (CLICK_TO_CALL_COUNTRIES, CLICK_TO_CALL_PER_HOUR).
+    pub click_policy: bridge_shared::click_to_call::policy::CallPolicy,
 }
 
 /// The demo's credentials (local only): the admin's bearer token, and the Basic credential its
@@ -76,6 +78,9 @@ impl Tokens {
             storage_push,
             lease: DEFAULT_LEASE,
             widget: Default::default(),
+            click_policy: bridge_shared::click_to_call::policy::CallPolicy::domestic(
+                &Default::default(),
+            ),
         }
     }
 
@@ -142,6 +147,7 @@ pub fn handlers(
             kustomer: platforms.kustomer.clone(),
             ccai: platforms.ccai.clone(),
             country: Default::default(),
+            policy: tokens.click_policy.clone(),
         },
         widget: tokens.widget.clone(),
     });

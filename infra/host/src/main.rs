@@ -180,6 +180,13 @@ async fn serve(backends: Backends) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .unwrap_or(bridge_shared::status::sync::DEFAULT_LEASE),
         widget: bridge_status::widget::WidgetSettings::from_env(env)?,
+        click_policy: bridge_shared::click_to_call::policy::CallPolicy::from_env(
+            env,
+            &bridge_shared::config::CountryCode::parse(
+                &env("DEFAULT_COUNTRY").unwrap_or_else(|| "US".into()),
+            )
+            .ok_or("DEFAULT_COUNTRY: expected a two-letter country code")?,
+        )?,
     };
     let port = flag("--port").unwrap_or_else(|| "3000".into());
     let routes = template_routes(TEMPLATE)?;

@@ -320,6 +320,11 @@ async fn the_demo_report_shows_what_happened() {
     assert_eq!(calls.counted("calls started"), Some(1));
     assert_eq!(calls.counted("refusals passed back"), Some(1));
     assert_eq!(calls.counted("bad numbers named"), Some(1));
+    assert_eq!(
+        calls.counted("calls refused by the policy"),
+        Some(2),
+        "R-SEC-1, R-SEC-2"
+    );
     assert!(calls.lines.iter().any(|l| l.contains("calls +16502530000")));
     assert!(
         calls

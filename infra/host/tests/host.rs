@@ -143,6 +143,9 @@ async fn the_host_serves_the_template_routes_over_http() {
         storage_push: None,
         lease: bridge_shared::status::sync::DEFAULT_LEASE,
         widget: Default::default(),
+        click_policy: bridge_shared::click_to_call::policy::CallPolicy::domestic(
+            &Default::default(),
+        ),
     };
     let mut functions = handlers(store, &platforms, &tokens, "http://127.0.0.1");
     functions.remove("admin");

@@ -316,6 +316,9 @@ pub fn widget_body(data: &[u8]) {
                 kustomer,
                 ccai,
                 country: Default::default(),
+                policy: bridge_shared::click_to_call::policy::CallPolicy::domestic(
+                    &Default::default(),
+                ),
             },
             widget: Default::default(),
         };

@@ -5,6 +5,13 @@
 //! (`POST /apps/api/v1/calls`, `Voice Outbound (API)`, `ticket_id` = that conversation). The
 //! platform's answer is passed back as it came (R-C2C-3); the call's later events are placed in
 //! the conversation its `out_ticket_id` names (see `conversation::contact`).
+//!
+//! Only as the signed-in agent, and only within [`policy`] (R-SEC-2): the clicked customer's
+//! own number, a valid number of an allowed country, the customer's own conversation, a rate
+//! per agent; every attempt leaves an [`audit`] record.
+
+pub mod audit;
+pub mod policy;
 
 use crate::UnixMillis;
 use crate::ccai::{
@@ -12,9 +19,11 @@ use crate::ccai::{
 };
 use crate::config::CountryCode;
 use crate::conversation::contact::current_conversation;
-use crate::kustomer::{CustomerDirectory, DirectoryError, KustomerClient, KustomerError};
+use crate::kustomer::{DirectoryError, KustomerClient, KustomerError};
 use crate::phone::{CallerNumber, normalise};
 use crate::store::{StateStore, StoreError};
+use audit::{AuditEntry, Caller};
+use policy::{CallPolicy, Refusal};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -57,6 +66,9 @@ pub enum ClickError {
     /// A field of the request is wrong (400, naming it).
     #[error("{0}")]
     Invalid(String),
+    /// The policy does not allow the call (403, or 429 over the agent's rate).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("Kustomer: {0}")]
@@ -82,65 +94,149 @@ pub struct ClickToCall {
     pub ccai: Arc<CcaiClient>,
     /// `DEFAULT_COUNTRY`: national numbers are read in it.
     pub country: CountryCode,
+    /// Which calls may be started (`CLICK_TO_CALL_*`).
+    pub policy: CallPolicy,
 }
 
 impl ClickToCall {
-    /// A call for `agent`: the signed-in agent's e-mail, never one the request names.
+    /// A call for the signed-in agent (`caller`), never one the request names; refused,
+    /// counted and audited by the policy (R-SEC-2).
     pub async fn call(
         &self,
-        agent: &str,
+        caller: &Caller,
         request: &ClickRequest,
         now: UnixMillis,
     ) -> Result<ClickOutcome, ClickError> {
-        let agent = agent.trim();
+        let agent = caller.email.trim();
         if agent.is_empty() || !agent.contains('@') {
             return Err(ClickError::Invalid(
                 "agent_email: the agent's e-mail address is required".into(),
             ));
         }
+        if request.phone.len() > 64 {
+            return Err(ClickError::Invalid("phone: at most 64 characters".into()));
+        }
         let number = match normalise(&request.phone, &self.country) {
             CallerNumber::E164(number) => number,
             CallerNumber::Unknown { .. } => {
                 return Err(ClickError::Invalid(format!(
-                    "phone: {:?} is not a phone number (national numbers are read in {})",
-                    request.phone,
+                    "phone: not a phone number (national numbers are read in {})",
                     self.country.as_str()
                 )));
             }
         };
-        let customer_id = match nonempty(&request.customer_id) {
-            Some(id) => match self.kustomer.customer(id).await {
-                Ok(customer) => customer.id,
-                Err(KustomerError::NotFound { .. }) => {
-                    return Err(ClickError::Invalid(format!(
-                        "customer_id: no Kustomer customer {id}"
-                    )));
-                }
-                Err(err) => return Err(err.into()),
-            },
-            None => {
-                CustomerDirectory::new(&self.kustomer, self.store.as_ref())
-                    .customer_for_phone(&number, None, now)
-                    .await?
-                    .0
-            }
+        let Some(customer_id) = nonempty(&request.customer_id).map(str::to_owned) else {
+            return Err(ClickError::Invalid(
+                "customer_id: required (the customer whose number is clicked)".into(),
+            ));
         };
-        let conversation_id = match nonempty(&request.conversation_id) {
-            Some(id) => match self.kustomer.conversation(id).await {
-                Ok(conversation) => Some(conversation.id),
-                Err(KustomerError::NotFound { .. }) => {
-                    return Err(ClickError::Invalid(format!(
-                        "conversation_id: no Kustomer conversation {id}"
-                    )));
-                }
-                Err(err) => return Err(err.into()),
-            },
+        if audit::attempts_this_hour(self.store.as_ref(), agent, now).await?
+            >= self.policy.per_hour as usize
+        {
+            tracing::warn!(session = %caller.session, "click-to-call over the agent's hourly rate");
+            return Err(Refusal::Rate(self.policy.per_hour).into());
+        }
+        let entry = |outcome: &str, conversation: Option<&String>| AuditEntry {
+            at: now.to_iso(),
+            agent: agent.to_lowercase(),
+            session: caller.session.clone(),
+            number: crate::sign_in::secrets::digest(&number),
+            customer_id: Some(customer_id.clone()),
+            conversation_id: conversation.cloned(),
+            source_ip: caller.source_ip.clone(),
+            outcome: outcome.to_owned(),
+        };
+        let checked = self
+            .checked(&number, &customer_id, request.conversation_id.as_deref())
+            .await;
+        let conversation_id = match checked {
+            Ok(conversation) => conversation,
+            Err(ClickError::Refused(refusal)) => {
+                audit::record(
+                    self.store.as_ref(),
+                    &entry(&format!("refused: {refusal}"), None),
+                    now,
+                )
+                .await?;
+                tracing::warn!(session = %caller.session, refusal = %refusal, "click-to-call refused by the policy");
+                return Err(refusal.into());
+            }
+            Err(err) => return Err(err),
+        };
+        let conversation_id = match conversation_id {
+            Some(id) => Some(id),
             // R-U-2: the customer's latest conversation when it is open; R-T-3 otherwise.
             None => current_conversation(self.store.as_ref(), &self.kustomer, &customer_id, now)
                 .await?
                 .filter(|c| c.open)
                 .map(|c| c.id),
         };
+        let answer = self
+            .start(agent, &number, &customer_id, conversation_id.clone(), now)
+            .await;
+        let outcome = match &answer {
+            Ok(ClickOutcome::Created { call_id, .. }) => format!("created: call {call_id}"),
+            Ok(ClickOutcome::AgentMustAct { .. }) => "agent must act".to_owned(),
+            Ok(ClickOutcome::Refused { .. }) => "refused by CCAI Platform".to_owned(),
+            Err(_) => "failed".to_owned(),
+        };
+        audit::record(
+            self.store.as_ref(),
+            &entry(&outcome, conversation_id.as_ref()),
+            now,
+        )
+        .await?;
+        answer
+    }
+
+    /// The policy's checks that need Kustomer: the destination, the number among the
+    /// customer's phones, the conversation the customer's. Answers the conversation clicked.
+    async fn checked(
+        &self,
+        number: &str,
+        customer_id: &str,
+        conversation_id: Option<&str>,
+    ) -> Result<Option<String>, ClickError> {
+        policy::destination(number, &self.policy)?;
+        let customer = match self.kustomer.customer(customer_id).await {
+            Ok(customer) => customer,
+            Err(KustomerError::NotFound { .. }) => {
+                return Err(ClickError::Invalid(
+                    "customer_id: no such Kustomer customer".into(),
+                ));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let phones = customer.attributes.phones.iter().map(|p| p.phone.as_str());
+        if !policy::among_phones(number, phones, &self.country) {
+            return Err(Refusal::NotTheCustomers.into());
+        }
+        let Some(id) = conversation_id.map(str::trim).filter(|id| !id.is_empty()) else {
+            return Ok(None);
+        };
+        match self.kustomer.conversation(id).await {
+            Ok(conversation) if conversation.customer_id() == Some(customer.id.as_str()) => {
+                Ok(Some(conversation.id))
+            }
+            Ok(_) => Err(Refusal::OtherCustomersConversation.into()),
+            Err(KustomerError::NotFound { .. }) => Err(ClickError::Invalid(
+                "conversation_id: no such Kustomer conversation".into(),
+            )),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Asks CCAI Platform to start the call and remembers the clicked customer for its session.
+    async fn start(
+        &self,
+        agent: &str,
+        number: &str,
+        customer_id: &str,
+        conversation_id: Option<String>,
+        now: UnixMillis,
+    ) -> Result<ClickOutcome, ClickError> {
+        let customer_id = customer_id.to_owned();
+        let number = number.to_owned();
         let outcome = self
             .ccai
             .create_outbound_call(&OutboundCallRequest {

@@ -1,0 +1,77 @@
+//! An audit record per click-to-call attempt (R-SEC-2, review S20), and the agent's hourly
+//! count the rate is checked against.
+//!
+//! Items: `C2C#<email>#<yyyy-mm-ddThh>` / `<ms>#<random>`, body {at, agent, session, number
+//! (its SHA-256: the record says which number without holding it), customer_id,
+//! conversation_id, source_ip, outcome}, kept 90 days. One partition per agent and clock hour:
+//! counting the hour reads only that hour's attempts.
+
+use crate::UnixMillis;
+use crate::store::{Item, ItemKey, StateStore, StoreError};
+use serde::Serialize;
+use std::time::Duration;
+
+/// How long audit records are kept.
+pub const AUDIT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Who asked, as the status function knows it.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The signed-in agent's e-mail (from the session).
+    pub email: String,
+    /// The agent session's public id.
+    pub session: String,
+    /// The request's source address, as API Gateway saw it.
+    pub source_ip: Option<String>,
+}
+
+/// One attempt.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    pub at: String,
+    pub agent: String,
+    pub session: String,
+    pub number: String,
+    pub customer_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub outcome: String,
+}
+
+fn partition(email: &str, now: UnixMillis) -> String {
+    let hour = chrono::DateTime::from_timestamp_millis(now.0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H");
+    format!("C2C#{}#{hour}", email.trim().to_lowercase())
+}
+
+/// The agent's attempts recorded in the current clock hour.
+pub async fn attempts_this_hour(
+    store: &dyn StateStore,
+    email: &str,
+    now: UnixMillis,
+) -> Result<usize, StoreError> {
+    Ok(store
+        .list_partition(&partition(email, now), now)
+        .await?
+        .len())
+}
+
+/// Records an attempt.
+pub async fn record(
+    store: &dyn StateStore,
+    entry: &AuditEntry,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let key = ItemKey::new(
+        partition(&entry.agent, now),
+        format!("{:013}#{}", now.0, uuid::Uuid::new_v4().simple()),
+    );
+    let body = serde_json::to_value(entry).map_err(|e| StoreError::Malformed {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })?;
+    store
+        .put(&Item::new(key, body).expiring_at(now.plus(AUDIT_RETENTION)))
+        .await
+}
