@@ -62,6 +62,26 @@ fn tls_config() -> rustls::ClientConfig {
     config
 }
 
+/// A next-page link a platform gave, as a path on `base_url`'s own origin; `None` when it
+/// points at another host, port or scheme. The clients send their credentials with every
+/// request, so a link elsewhere is never followed (review S12, R-SEC-5).
+pub fn same_origin_path(base_url: &str, link: &str) -> Option<String> {
+    if link.starts_with('/') && !link.starts_with("//") {
+        return Some(link.to_owned());
+    }
+    let base = reqwest::Url::parse(base_url).ok()?;
+    let next = reqwest::Url::parse(link).ok()?;
+    if next.origin() != base.origin() {
+        return None;
+    }
+    let mut path = next.path().to_owned();
+    if let Some(query) = next.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Some(path)
+}
+
 /// An error with its chain of causes (`reqwest` hides the useful part in its sources).
 pub fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -46,12 +46,17 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             r#"(?i)((?:[a-z_]*token|[a-z_]*secret|password|api_?key|[a-z_-]*signature)"?[[:space:]]*[:=][[:space:]]*"?)[^\s",&}]+"#,
             "${1}[redacted]",
         ),
+        // `@` also percent-encoded (`%40`): transport errors carry request URLs (review S4).
         rule(
-            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+            r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
             EMAIL,
         ),
-        // International numbers: `+` then 7–15 digits, separators allowed.
-        rule(r"\+[0-9](?:[[:space:]().-]*[0-9]){6,14}", PHONE),
+        // International numbers: `+` (or `%2B`, percent-encoded in a URL) then 7–15 digits,
+        // separators (or `%20`) allowed.
+        rule(
+            r"(?:\+|%2[Bb])[0-9](?:(?:[[:space:]().-]|%20)*[0-9]){6,14}",
+            PHONE,
+        ),
         // National numbers with separators: 10–15 digits in groups, e.g. `(555) 010-4477`.
         // Dates (8 digits) and times stay readable.
         rule(
@@ -99,6 +104,26 @@ mod tests {
             let redacted = redact(&line);
             assert_eq!(redacted, "caller [phone] rang", "{phone} was not redacted");
         }
+    }
+
+    /// Review S4 (R-SEC-4): a request URL inside a transport error carries the number and the
+    /// e-mail percent-encoded.
+    #[test]
+    fn r_sec_4_percent_encoded_numbers_and_emails_are_replaced() {
+        assert_eq!(
+            redact(
+                "error sending request for url (https://api.kustomerapp.com/v1/customers/phone=%2B15550104477)"
+            ),
+            "error sending request for url (https://api.kustomerapp.com/v1/customers/phone=[phone])"
+        );
+        assert_eq!(
+            redact("phone=%2b1%20555%20010%204477&x=1"),
+            "phone=[phone]&x=1"
+        );
+        assert_eq!(
+            redact("GET /v1/users?email=ana.lima%40example.com failed"),
+            "GET /v1/users?email=[email] failed"
+        );
     }
 
     #[test]

@@ -244,6 +244,18 @@ impl CcaiClient {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .find_map(next_link);
+            if let Some(link) = next.take() {
+                next = Some(
+                    crate::http::same_origin_path(&self.base_url, &link).ok_or_else(|| {
+                        CcaiError::Decode {
+                            operation: operation.into(),
+                            message: "the next page is on another host: not followed (the \
+                                      credentials go only to the tenant)"
+                                .into(),
+                        }
+                    })?,
+                );
+            }
             let empty = page.is_empty();
             items.extend(page);
             if empty {

@@ -353,6 +353,14 @@ impl KustomerClient {
             items.extend(page.data);
             match page.links.next {
                 Some(next) if !next.is_empty() => {
+                    let Some(next) = crate::http::same_origin_path(&self.base_url, &next) else {
+                        return Err(KustomerError::Decode {
+                            operation: call.operation.into(),
+                            message: "the next page is on another host: not followed (the \
+                                      API key goes only to Kustomer)"
+                                .into(),
+                        });
+                    };
                     call = Call::get(call.operation, next);
                 }
                 _ => return Ok(items),
