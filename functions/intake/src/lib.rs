@@ -13,7 +13,7 @@
 pub mod run;
 use bridge_shared::UnixMillis;
 use bridge_shared::config::BasicCredential;
-use bridge_shared::ese::{EseEvent, MAX_BATCH_BYTES, parse_batch};
+use bridge_shared::ese::{EseEvent, MAX_BATCH_BYTES, not_from_the_future, parse_batch};
 use bridge_shared::events::{
     EventError, SessionKind, SessionRef, SessionTrigger, TriggerSource, hints,
 };
@@ -258,7 +258,10 @@ async fn session_events(api: &IntakeApi, request: Request, now: UnixMillis) -> R
         );
     }
     let events = match parse_batch(body) {
-        Ok(events) => events,
+        Ok(events) => events
+            .into_iter()
+            .map(|event| event.and_then(|e| not_from_the_future(e, now)))
+            .collect::<Vec<_>>(),
         Err(err) => {
             return json_answer(
                 StatusCode::BAD_REQUEST,

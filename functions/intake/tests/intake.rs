@@ -508,3 +508,37 @@ mod storage_push {
         assert_eq!(send(&off, push(&deleted, Some(&token))).await.0, 404);
     }
 }
+
+/// Review S8: an event stamped far after the bridge's clock is refused alone, naming its
+/// `timestamp` (it would pin its item as the session's latest for days); its batch's others
+/// are stored, and one a few minutes ahead (clocks differ) is taken.
+#[tokio::test]
+async fn s8_an_event_from_far_in_the_future_is_refused_alone() {
+    let (api, store) = api().await;
+    let now = UnixMillis::now();
+    let (ahead, far, ok) = (
+        bridge_tests::unique("evt-ahead"),
+        bridge_tests::unique("evt-far"),
+        bridge_tests::unique("evt-ok"),
+    );
+    let stamped = |id: &str, at: UnixMillis| {
+        let mut event = call_event(id);
+        event["timestamp"] = json!(at.0);
+        event
+    };
+    let body = batch(&[
+        stamped(&ok, now),
+        stamped(&ahead, now.plus(std::time::Duration::from_secs(300))),
+        stamped(
+            &far,
+            now.plus(std::time::Duration::from_secs(14 * 24 * 3600)),
+        ),
+    ]);
+    let (status, answer) = send(&api, as_calls(&body)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["stored"], 2, "{answer}");
+    assert_eq!(answer["rejected"][0]["index"], 2);
+    assert_eq!(answer["rejected"][0]["field"], "timestamp");
+    assert!(stored(store.as_ref(), &far).await.is_none());
+    assert!(stored(store.as_ref(), &ahead).await.is_some());
+}

@@ -132,6 +132,26 @@ pub fn parse_event(value: &Value) -> Result<EseEvent, EventError> {
 /// A batch: the body must be a JSON object with an `events` array (else the whole request is
 /// refused, naming the field); each event is then checked on its own, in order, so one
 /// malformed event never sinks the others.
+/// How far ahead of the bridge's clock an event's `timestamp` may be (the two platforms'
+/// clocks differ by seconds; more is a wrong or forged event).
+pub const MAX_FUTURE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Refuses an event stamped more than [`MAX_FUTURE`] after `now`: the session's latest item is
+/// versioned by its `timestamp`, so a far-future one would pin a wrong item — caller number,
+/// end of session — until it expires (review S8).
+pub fn not_from_the_future(
+    event: EseEvent,
+    now: crate::UnixMillis,
+) -> Result<EseEvent, EventError> {
+    if event.timestamp_ms > now.plus(MAX_FUTURE).0 {
+        return Err(invalid(
+            "timestamp",
+            "more than an hour after the bridge's clock",
+        ));
+    }
+    Ok(event)
+}
+
 pub fn parse_batch(body: &[u8]) -> Result<Vec<Result<EseEvent, EventError>>, EventError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| invalid("body", format!("not JSON: {e}")))?;
