@@ -111,6 +111,11 @@ impl Drop for StoragePusher {
 }
 
 impl StoragePusher {
+    /// Google's keys become unreachable (the JWKS server stops).
+    pub fn stop_keys(&self) {
+        self.server.abort();
+    }
+
     pub async fn start(bucket: &str) -> Self {
         let signer = Arc::new(PushSigner::new());
         let jwks = signer.jwks();

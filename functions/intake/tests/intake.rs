@@ -321,6 +321,36 @@ mod storage_push {
         assert_eq!(rejected().await, 0);
     }
 
+    /// Review S16: when Google's keys cannot be refetched (an outage, a network fault), the
+    /// keys fetched before still verify pushes; and a refused push is answered without the
+    /// reason (which names keys, URLs and the token's account), which only the log keeps.
+    #[tokio::test]
+    async fn s16_keys_fetched_before_are_kept_when_a_refetch_fails_and_refusals_say_little() {
+        let pusher = StoragePusher::start("tenant-exports").await;
+        let (mut api, _store) = api().await;
+        api.storage_push = Some(Arc::new(
+            PushVerifier::new(
+                pusher.settings(),
+                bridge_shared::http::builder().build().unwrap(),
+            )
+            .with_timings(std::time::Duration::ZERO, std::time::Duration::ZERO),
+        ));
+        let call_id = 800_000 + (UnixMillis::now().0 % 100_000) as u64;
+        let token = pusher.token(&pusher.good_claims());
+        let body = pusher.envelope(&format!("call-{call_id}.mp3"), 1);
+        assert_eq!(send(&api, push(&body, Some(&token))).await.0, 204);
+        pusher.stop_keys();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let body = pusher.envelope(&format!("call-{call_id}.mp3"), 2);
+        assert_eq!(
+            send(&api, push(&body, Some(&token))).await.0,
+            204,
+            "the keys fetched before still verify"
+        );
+        let (status, answer) = send(&api, push(&body, Some("not.a.token"))).await;
+        assert_eq!((status, answer), (401, json!({"error": "token refused"})));
+    }
+
     #[tokio::test]
     async fn r_e_1_a_bad_signature_audience_account_or_expired_token_is_refused() {
         let (api, store, pusher) = api_with_push().await;

@@ -24,6 +24,10 @@ const ISSUERS: [&str; 1] = ["https://accounts.google.com"];
 /// Keys are kept this long; an unknown key id refetches (at most once a minute).
 const KEYS_FRESH_FOR: Duration = Duration::from_secs(3600);
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
+/// When a refetch fails, the keys fetched before are still used this long after their fetch
+/// (Google publishes a key well before signing with it and keeps it well after; a JWKS outage
+/// must not refuse every push, review S16).
+const STALE_KEYS_AT_MOST: Duration = Duration::from_secs(24 * 3600);
 
 /// `STORAGE_PUSH_*` and `GOOGLE_JWKS_URL`; `None` without `STORAGE_PUSH_AUDIENCE` (the route is
 /// then off: files are found by the scheduled look alone).
@@ -112,6 +116,8 @@ pub struct PushVerifier {
     pub settings: PushSettings,
     http: reqwest::Client,
     cache: Mutex<Option<Cached>>,
+    fresh_for: Duration,
+    refetch_every: Duration,
 }
 
 impl PushVerifier {
@@ -120,7 +126,16 @@ impl PushVerifier {
             settings,
             http,
             cache: Mutex::new(None),
+            fresh_for: KEYS_FRESH_FOR,
+            refetch_every: REFETCH_AT_MOST_EVERY,
         }
+    }
+
+    /// With other cache timings (tests: keys that age at once).
+    pub fn with_timings(mut self, fresh_for: Duration, refetch_every: Duration) -> Self {
+        self.fresh_for = fresh_for;
+        self.refetch_every = refetch_every;
+        self
     }
 
     fn cached(&self, kid: &str, fresh_for: Duration) -> Option<DecodingKey> {
@@ -132,32 +147,39 @@ impl PushVerifier {
     }
 
     async fn key(&self, kid: &str) -> Result<DecodingKey, PushError> {
-        if let Some(key) = self.cached(kid, KEYS_FRESH_FOR) {
+        if let Some(key) = self.cached(kid, self.fresh_for) {
             return Ok(key);
         }
         let recently = self
             .cache
             .lock()
             .ok()
-            .and_then(|c| {
-                c.as_ref()
-                    .map(|c| c.fetched.elapsed() < REFETCH_AT_MOST_EVERY)
-            })
+            .and_then(|c| c.as_ref().map(|c| c.fetched.elapsed() < self.refetch_every))
             .unwrap_or(false);
         if recently {
             // An unknown key id within a minute of a fetch: not a rotation, a bad token.
             return Err(PushError::UnknownKey(kid.to_owned()));
         }
-        let jwks: Jwks = self
-            .http
-            .get(&self.settings.jwks_url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| PushError::Keys(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| PushError::Keys(e.to_string()))?;
+        let fetched: Result<Jwks, reqwest::Error> = async {
+            self.http
+                .get(&self.settings.jwks_url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        }
+        .await;
+        let jwks = match fetched {
+            Ok(jwks) => jwks,
+            Err(err) => {
+                if let Some(key) = self.cached(kid, STALE_KEYS_AT_MOST) {
+                    tracing::warn!(error = %crate::http::describe(&err), "Google's keys could not be refetched; the keys fetched before are used");
+                    return Ok(key);
+                }
+                return Err(PushError::Keys(crate::http::describe(&err)));
+            }
+        };
         let mut keys = HashMap::new();
         for jwk in jwks.keys.into_iter().filter(|k| k.kty == "RSA") {
             if let Ok(key) = DecodingKey::from_rsa_components(&jwk.n, &jwk.e) {
