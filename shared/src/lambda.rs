@@ -23,6 +23,28 @@ pub fn json_answer(status: StatusCode, body: Value) -> Response<Body> {
         .unwrap_or_default()
 }
 
+/// 503 with `Retry-After` (seconds): the platform's shared request schedule is booked beyond
+/// what this request could wait, and nothing was sent (review S3, R-SEC-3).
+pub fn busy(retry_after_s: u64, message: impl Into<String>) -> Response<Body> {
+    let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, message);
+    if let Ok(value) = retry_after_s.to_string().parse() {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
+}
+
+/// Whether a platform error means the request was never sent for want of a turn in the
+/// shared schedule (answered with [`busy`] by the HTTP functions).
+pub fn unsent_for_pacing(
+    kustomer: Option<&crate::kustomer::KustomerError>,
+    ccai: Option<&crate::ccai::CcaiError>,
+) -> bool {
+    matches!(
+        kustomer,
+        Some(crate::kustomer::KustomerError::NotSent { .. })
+    ) || matches!(ccai, Some(crate::ccai::CcaiError::RateLimited { .. }))
+}
+
 /// `{"error": message}` with `status`.
 pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     json_answer(status, json!({ "error": message.into() }))

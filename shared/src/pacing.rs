@@ -43,6 +43,10 @@ impl SharedPacer {
 /// slowly) is given up and a new one taken, so arrivals stay within their slots' spacing.
 const SLACK: Duration = Duration::from_millis(40);
 
+/// The longest a request queues for its turn when no invocation deadline is in force (review
+/// S3): a burst cannot book the schedule minutes ahead for everyone after it.
+pub const MAX_QUEUE: Duration = Duration::from_secs(20);
+
 #[async_trait]
 impl Pacer for SharedPacer {
     async fn pace(&self, needed: Duration) -> bool {
@@ -50,12 +54,19 @@ impl Pacer for SharedPacer {
             return false;
         }
         for _ in 0..3 {
+            let now = UnixMillis::now();
+            // The latest turn worth taking: one that still leaves `needed` before the
+            // invocation's deadline, and never more than MAX_QUEUE ahead. A later one is not
+            // reserved at all (review S3): nobody waits for a turn nobody can use.
+            let bound = crate::deadline::remaining()
+                .map_or(MAX_QUEUE, |left| left.saturating_sub(needed).min(MAX_QUEUE));
+            let not_after = now.plus(bound);
             match self
                 .store
-                .reserve_slots(&self.key, UnixMillis::now(), self.interval)
+                .reserve_slots(&self.key, now, self.interval, not_after)
                 .await
             {
-                Ok(start) => {
+                Ok(Some(start)) => {
                     // Measured after the reservation: the table's own latency is not added.
                     let now = UnixMillis::now();
                     if start >= now {
@@ -71,6 +82,13 @@ impl Pacer for SharedPacer {
                     if start.until(now) <= SLACK {
                         return true;
                     }
+                }
+                Ok(None) => {
+                    crate::metrics::count("PacingRefusals", 1);
+                    tracing::warn!(
+                        "the platform's schedule is full beyond what this request can wait; not sent"
+                    );
+                    return false;
                 }
                 // The table is out of reach: the request goes unpaced rather than not at all
                 // (a 429 is still waited out); the next one tries the schedule again.
@@ -120,5 +138,39 @@ mod tests {
         // The next slot is a minute away: not waited for with 5 s left.
         let later = crate::deadline::within(Some(soon), pacer.pace(Duration::from_secs(1)));
         assert!(!later.await);
+    }
+
+    /// Review S3 (R-SEC-3): the pacer never queues a request beyond what its invocation can
+    /// wait, nor more than `MAX_QUEUE` without a deadline — and a refused request books no
+    /// slot, so a burst cannot push everyone after it minutes into the future.
+    #[tokio::test]
+    async fn s3_a_booked_schedule_refuses_without_booking_further() {
+        let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+        let pacer = SharedPacer::new(store.clone(), "kustomer#s3", 1, Duration::from_secs(30));
+        let schedule = ItemKey::new("PACE", "kustomer#s3");
+        let booked_until = || async {
+            store
+                .get(&schedule, UnixMillis::now())
+                .await
+                .unwrap()
+                .unwrap()
+                .body["pace_next_ms"]
+                .as_i64()
+                .unwrap()
+        };
+        // The first request goes at once and books the next 30 s.
+        assert!(pacer.pace(Duration::from_secs(1)).await);
+        let end = booked_until().await;
+        // Without a deadline: 30 s ahead is beyond MAX_QUEUE (20 s): refused, nothing booked.
+        assert!(!pacer.pace(Duration::from_secs(1)).await);
+        assert_eq!(booked_until().await, end, "a refusal books nothing");
+        // Within an invocation that ends in 10 s: refused too, nothing booked.
+        let soon = UnixMillis::now().plus(Duration::from_secs(10));
+        assert!(!crate::deadline::within(Some(soon), pacer.pace(Duration::from_secs(1))).await);
+        assert_eq!(booked_until().await, end);
+        // A 503 tells the caller when to come back.
+        let answer = crate::lambda::busy(5, "booked");
+        assert_eq!(answer.status(), 503);
+        assert_eq!(answer.headers()["retry-after"], "5");
     }
 }

@@ -83,9 +83,10 @@ impl<H: StoreHook> DocumentStore for Intercepted<H> {
         key: &ItemKey,
         now: UnixMillis,
         span: Duration,
-    ) -> Result<UnixMillis, StoreError> {
+        not_after: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError> {
         self.hook.before(write("reserve_slots", UPDATE))?;
-        self.inner.reserve_slots(key, now, span).await
+        self.inner.reserve_slots(key, now, span, not_after).await
     }
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
         self.hook.before(read("list_partition", QUERY))?;

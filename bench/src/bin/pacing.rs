@@ -46,7 +46,12 @@ async fn main() {
     for _ in 0..total {
         let started = Instant::now();
         store
-            .reserve_slots(&key, UnixMillis::now(), Duration::from_millis(0))
+            .reserve_slots(
+                &key,
+                UnixMillis::now(),
+                Duration::from_millis(0),
+                UnixMillis(i64::MAX),
+            )
             .await
             .unwrap();
         idle.push(started.elapsed());
@@ -74,7 +79,12 @@ async fn main() {
                 for _ in 0..per_worker {
                     let started = Instant::now();
                     store
-                        .reserve_slots(&key, UnixMillis::now(), Duration::from_millis(100))
+                        .reserve_slots(
+                            &key,
+                            UnixMillis::now(),
+                            Duration::from_millis(100),
+                            UnixMillis(i64::MAX),
+                        )
                         .await
                         .unwrap();
                     times.push(started.elapsed());

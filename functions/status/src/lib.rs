@@ -24,7 +24,7 @@ pub mod widget;
 use bridge_shared::UnixMillis;
 use bridge_shared::click_to_call::audit::Caller;
 use bridge_shared::click_to_call::{ClickError, ClickOutcome, ClickRequest, ClickToCall};
-use bridge_shared::lambda::{body_bytes, json_answer, json_error};
+use bridge_shared::lambda::{body_bytes, busy, json_answer, json_error, unsent_for_pacing};
 use bridge_shared::retry::Retryable;
 use bridge_shared::sign_in::{AgentIdentity, KustomerOAuth};
 use bridge_shared::status::sync::{
@@ -83,6 +83,18 @@ struct StatusBody {
     changed_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The platforms' shared schedule is booked: nothing was sent; the widget tries again.
+fn pacing_busy(err: &dyn std::fmt::Display) -> Response<Body> {
+    tracing::warn!(error = %err, "request not sent: the platform's schedule is booked");
+    busy(
+        PACING_RETRY_AFTER_S,
+        "the platforms' request budget is booked for now; try again shortly",
+    )
+}
+
+/// What a refused request is told to wait (the pacer queues at most `MAX_QUEUE`, 20 s).
+const PACING_RETRY_AFTER_S: u64 = 5;
+
 fn failure(err: StatusError) -> Response<Body> {
     match &err {
         StatusError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, message.clone()),
@@ -94,6 +106,8 @@ fn failure(err: StatusError) -> Response<Body> {
             StatusCode::CONFLICT,
             json!({"error": "this tab does not hold the agent's lease", "expires_in_s": expires_in_s}),
         ),
+        StatusError::Kustomer(e) if unsent_for_pacing(Some(e), None) => pacing_busy(&err),
+        StatusError::Ccai(e) if unsent_for_pacing(None, Some(e)) => pacing_busy(&err),
         StatusError::Ccai(_) | StatusError::Kustomer(_) => {
             tracing::error!(error = %err, "platform call failed");
             json_error(StatusCode::BAD_GATEWAY, err.to_string())
@@ -152,6 +166,8 @@ async fn click_to_call(
                 "state store unavailable; try again",
             )
         }
+        Err(ClickError::Kustomer(e)) if unsent_for_pacing(Some(&e), None) => pacing_busy(&e),
+        Err(ClickError::Ccai(e)) if unsent_for_pacing(None, Some(&e)) => pacing_busy(&e),
         Err(err) => {
             tracing::error!(error = %err, "click-to-call: platform call failed");
             json_error(StatusCode::BAD_GATEWAY, err.to_string())

@@ -184,7 +184,9 @@ impl KustomerClient {
         if let Some(pacer) = &self.pacer
             && !pacer.pace(SEND_MARGIN).await
         {
-            return Err(not_sent("its turn comes after the deadline"));
+            return Err(not_sent(
+                "the org's request schedule is booked beyond what this request can wait",
+            ));
         }
         // The fence travels with the write: a request leaves only when it can end (answer or
         // timeout) before the deadline in force — the invocation's, or the lease of the lock

@@ -375,7 +375,8 @@ impl DocumentStore for DynamoStore {
         key: &ItemKey,
         now: UnixMillis,
         span: Duration,
-    ) -> Result<UnixMillis, StoreError> {
+        not_after: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError> {
         let span_ms = u64::try_from(span.as_millis()).unwrap_or(u64::MAX);
         // Idle (or never used): the span starts now.
         let idle = self
@@ -391,28 +392,33 @@ impl DocumentStore for DynamoStore {
             .send()
             .await;
         if let Conditional::Done(_) = conditional("UpdateItem", idle)? {
-            return Ok(now);
+            return Ok(Some(now));
         }
-        // Busy: take the span after the last one, atomically.
-        let output = self
+        // Busy: take the span after the last one, atomically — unless it starts too late.
+        let busy = self
             .client()
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attributes(key)))
             .update_expression("ADD #next :span")
+            .condition_expression("#next <= :limit")
             .expression_attribute_names("#next", PACE_NEXT)
             .expression_attribute_values(":span", n(span_ms))
+            .expression_attribute_values(":limit", n(not_after.0))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
             .send()
-            .await
-            .map_err(|err| classify("UpdateItem", err))?;
+            .await;
+        let output = match conditional("UpdateItem", busy)? {
+            Conditional::Done(output) => output,
+            Conditional::Refused(_) => return Ok(None),
+        };
         let start = output
             .attributes()
             .and_then(|old| old.get(PACE_NEXT))
             .and_then(|value| value.as_n().ok())
             .and_then(|text| text.parse::<i64>().ok())
             .unwrap_or(now.0);
-        Ok(UnixMillis(start.max(now.0)))
+        Ok(Some(UnixMillis(start.max(now.0))))
     }
 
     async fn delete(&self, key: &ItemKey) -> Result<(), StoreError> {

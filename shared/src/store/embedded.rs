@@ -110,13 +110,17 @@ impl DocumentStore for EmbeddedStore {
         key: &ItemKey,
         now: UnixMillis,
         span: std::time::Duration,
-    ) -> Result<UnixMillis, StoreError> {
+        not_after: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError> {
         let mut rows = self.rows()?;
         let end_of = |row: Option<&Row>| match row {
             Some(Row::Document(item)) => item.body["pace_next_ms"].as_i64(),
             _ => None,
         };
         let start = end_of(rows.get(key)).map_or(now, |end| UnixMillis(end.max(now.0)));
+        if start > now && start > not_after {
+            return Ok(None);
+        }
         let end = start.plus(span);
         rows.insert(
             key.clone(),
@@ -125,7 +129,7 @@ impl DocumentStore for EmbeddedStore {
                 serde_json::json!({ "pace_next_ms": end.0 }),
             )),
         );
-        Ok(start)
+        Ok(Some(start))
     }
 
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {

@@ -56,13 +56,16 @@ pub trait DocumentStore: Send + Sync {
     /// requests across every concurrent function, R-E-8): answers when the reserved span
     /// starts — `now` when the schedule is idle, else where the last reservation ended — and
     /// moves the schedule's end past it. One conditional write when idle; otherwise that
-    /// refused write and an atomic increment.
+    /// refused write and a conditional increment. `None`, reserving nothing, when the span
+    /// would start after `not_after`: a queue is never built beyond what its callers can wait
+    /// for (review S3, R-SEC-3).
     async fn reserve_slots(
         &self,
         key: &ItemKey,
         now: UnixMillis,
         span: Duration,
-    ) -> Result<UnixMillis, StoreError>;
+        not_after: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError>;
 }
 
 /// Idempotency records, after AWS Powertools' algorithm (see `style.md`), with an owner token

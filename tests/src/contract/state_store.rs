@@ -559,35 +559,57 @@ pub async fn state_replacement_is_optimistic(store: Store) {
 }
 
 /// R-E-8: the pacing schedule shared by every concurrent function hands out consecutive spans,
-/// one each, however many ask at once; idle, a span starts at once.
+/// one each, however many ask at once; idle, a span starts at once. Review S3: a span that
+/// would start after the caller's bound is not reserved (the schedule is left as it was).
 pub async fn a_shared_schedule_hands_out_each_span_once(store: Store) {
     let key = ItemKey::new("PACE", unique("ccai"));
     let span = std::time::Duration::from_millis(100);
-    assert_eq!(store.reserve_slots(&key, at(0), span).await.unwrap(), at(0));
+    let far = at(1_000_000);
     assert_eq!(
-        store.reserve_slots(&key, at(0), span).await.unwrap(),
-        at(100)
+        store.reserve_slots(&key, at(0), span, far).await.unwrap(),
+        Some(at(0))
     );
     assert_eq!(
-        store.reserve_slots(&key, at(50), span).await.unwrap(),
-        at(200)
+        store.reserve_slots(&key, at(0), span, far).await.unwrap(),
+        Some(at(100))
     );
-    // Idle since: the next span starts when it is asked for.
+    // The next span starts at 200: a caller that cannot wait past 150 reserves nothing...
     assert_eq!(
-        store.reserve_slots(&key, at(10_000), span).await.unwrap(),
-        at(10_000)
+        store
+            .reserve_slots(&key, at(50), span, at(150))
+            .await
+            .unwrap(),
+        None
+    );
+    // ...so the next caller still gets 200.
+    assert_eq!(
+        store.reserve_slots(&key, at(50), span, far).await.unwrap(),
+        Some(at(200))
+    );
+    // Idle since: the next span starts when it is asked for, whatever the bound.
+    assert_eq!(
+        store
+            .reserve_slots(&key, at(10_000), span, at(10_000))
+            .await
+            .unwrap(),
+        Some(at(10_000))
     );
     // Twenty at once: twenty different, consecutive starts.
     let asks: Vec<_> = (0..20)
         .map(|_| {
             let store = store.clone();
             let key = key.clone();
-            tokio::spawn(async move { store.reserve_slots(&key, at(10_050), span).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .reserve_slots(&key, at(10_050), span, far)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut starts = Vec::new();
     for ask in asks {
-        starts.push(ask.await.unwrap().0);
+        starts.push(ask.await.unwrap().unwrap().0);
     }
     starts.sort_unstable();
     let expected: Vec<i64> = (1..=20).map(|n| at(10_000 + 100 * n).0).collect();

@@ -187,8 +187,9 @@ impl DocumentStore for StreamingStore {
         key: &ItemKey,
         now: UnixMillis,
         span: std::time::Duration,
-    ) -> Result<UnixMillis, StoreError> {
-        self.inner.reserve_slots(key, now, span).await
+        not_after: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError> {
+        self.inner.reserve_slots(key, now, span, not_after).await
     }
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
         self.inner.list_partition(pk, now).await
