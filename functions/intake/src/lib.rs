@@ -58,8 +58,19 @@ struct Tally {
     stored: usize,
     duplicates: usize,
     rejected: Vec<Value>,
+    /// Rejected events beyond those listed and kept (see [`MAX_REJECTED_KEPT`]).
+    rejected_more: usize,
     failed: Option<StoreError>,
 }
+
+/// Writes of one request in flight at once: a batch's answer waits for its slowest write, not
+/// for their sum, and a huge batch cannot open thousands of writes at once (review S7).
+const WRITES_AT_ONCE: usize = 16;
+
+/// Malformed events of one request kept for the admin and listed in the answer; the rest are
+/// only counted (`rejected_more`): a body of a million junk entries costs a few writes, not a
+/// million (review S7).
+pub const MAX_REJECTED_KEPT: usize = 20;
 
 pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
     let path = request.uri().path().trim_end_matches('/').to_owned();
@@ -273,18 +284,40 @@ async fn session_events(api: &IntakeApi, request: Request, now: UnixMillis) -> R
         .and_then(|v| v.get("events").and_then(Value::as_array).cloned())
         .unwrap_or_default();
 
-    // Every write of the batch at once: the answer waits for the slowest, not for the sum.
-    let writes = events.iter().enumerate().map(|(index, event)| {
-        let raw = raw.get(index);
-        async move {
-            match event {
-                Ok(event) => (index, Ok(store_event(api, event, now).await)),
-                Err(err) => (index, Err(reject(api, index, err, raw, now).await)),
-            }
-        }
-    });
     let mut tally = Tally::default();
-    for (index, outcome) in futures::future::join_all(writes).await {
+    let mut kept = 0;
+    let events: Vec<(usize, &Result<EseEvent, EventError>)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, event)| match event {
+            Ok(_) => true,
+            Err(_) if kept < MAX_REJECTED_KEPT => {
+                kept += 1;
+                true
+            }
+            Err(_) => {
+                tally.rejected_more += 1;
+                false
+            }
+        })
+        .collect();
+    if tally.rejected_more > 0 {
+        tracing::warn!(
+            more = tally.rejected_more,
+            "more malformed events than are kept; only counted"
+        );
+    }
+    // The batch's writes, a bounded number at once.
+    use futures::StreamExt;
+    let pending: Vec<_> = events
+        .into_iter()
+        .map(|(index, event)| write_one(api, index, event, raw.get(index), now))
+        .collect();
+    let writes = futures::stream::iter(pending)
+        .buffer_unordered(WRITES_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+    for (index, outcome) in writes {
         match outcome {
             Ok(Ok(PutOutcome::Written)) => tally.stored += 1,
             Ok(Ok(PutOutcome::Kept(_))) => tally.duplicates += 1,
@@ -303,6 +336,8 @@ async fn session_events(api: &IntakeApi, request: Request, now: UnixMillis) -> R
             json!({"error": "not stored; retry"}),
         );
     }
+    // Written out of order: answered in the batch's.
+    tally.rejected.sort_by_key(|r| r["index"].as_u64());
     bridge_shared::metrics::count("EventsIn", tally.stored as u64);
     tracing::info!(
         feed,
@@ -313,8 +348,36 @@ async fn session_events(api: &IntakeApi, request: Request, now: UnixMillis) -> R
     );
     json_answer(
         StatusCode::OK,
-        json!({"stored": tally.stored, "duplicates": tally.duplicates, "rejected": tally.rejected}),
+        if tally.rejected_more == 0 {
+            json!({"stored": tally.stored, "duplicates": tally.duplicates, "rejected": tally.rejected})
+        } else {
+            json!({"stored": tally.stored, "duplicates": tally.duplicates, "rejected": tally.rejected,
+                   "rejected_more": tally.rejected_more})
+        },
     )
+}
+
+/// One event of a batch: stored, or kept as rejected.
+#[allow(clippy::type_complexity)] // the tally's two outcomes, matched at its one call site
+fn write_one<'a>(
+    api: &'a IntakeApi,
+    index: usize,
+    event: &'a Result<EseEvent, EventError>,
+    raw: Option<&'a Value>,
+    now: UnixMillis,
+) -> futures::future::BoxFuture<
+    'a,
+    (
+        usize,
+        Result<Result<PutOutcome, StoreError>, (EventError, Option<StoreError>)>,
+    ),
+> {
+    Box::pin(async move {
+        match event {
+            Ok(event) => (index, Ok(store_event(api, event, now).await)),
+            Err(err) => (index, Err(reject(api, index, err, raw, now).await)),
+        }
+    })
 }
 
 async fn store_event(

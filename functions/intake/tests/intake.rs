@@ -572,3 +572,23 @@ async fn s8_an_event_from_far_in_the_future_is_refused_alone() {
     assert!(stored(store.as_ref(), &far).await.is_none());
     assert!(stored(store.as_ref(), &ahead).await.is_some());
 }
+
+/// Review S7: a body of many junk entries costs a bounded number of writes — the first
+/// `MAX_REJECTED_KEPT` are kept for the admin and listed, the rest only counted — while the
+/// well-formed events among them are all stored.
+#[tokio::test]
+async fn s7_a_flood_of_junk_events_is_counted_not_written() {
+    let (api, store) = api().await;
+    let good = bridge_tests::unique("evt-good");
+    let mut events = vec![json!(1); 5_000];
+    events.push(call_event(&good));
+    let body = batch(&events);
+    let (status, answer) = send(&api, as_calls(&body)).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["stored"], 1);
+    let listed = answer["rejected"].as_array().unwrap().len();
+    assert_eq!(listed, bridge_intake::MAX_REJECTED_KEPT);
+    assert_eq!(answer["rejected_more"], 5_000 - listed);
+    assert!(stored(store.as_ref(), &good).await.is_some());
+    let _ = store;
+}
