@@ -229,7 +229,7 @@ async fn r_s_3_a_kustomer_user_sharing_the_email_is_refused() {
 }
 
 #[tokio::test]
-async fn r_s_3_a_signed_in_user_with_no_ccai_agent_is_a_404() {
+async fn r_s_3_s13_a_signed_in_user_with_no_ccai_agent_is_a_404_remembered_a_while() {
     let rig = rig().await;
     let stranger = bridge_tests::sign_in_support::session_for(
         rig.api.store.as_ref(),
@@ -241,11 +241,29 @@ async fn r_s_3_a_signed_in_user_with_no_ccai_agent_is_a_404() {
     let body = json!({"instance_id": "tab-1"});
     let (status, answer) = call(
         &rig,
-        request_with(&stranger, "POST", "/agents/instances", body),
+        request_with(&stranger, "POST", "/agents/instances", body.clone()),
         at(0),
     )
     .await;
     assert_eq!(status, 404, "{answer}");
+    // Review S13: asked again within minutes, the answer comes from memory — no second
+    // listing of every CCAI agent.
+    let listings = || {
+        rig.ccai
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/agents"))
+            .count()
+    };
+    let before = listings();
+    let (status, _) = call(
+        &rig,
+        request_with(&stranger, "POST", "/agents/instances", body),
+        at(60),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(listings(), before, "no second lookup");
 }
 
 /// R-SEC-1 (review S1): the agent is the session's. A body naming another agent is refused on

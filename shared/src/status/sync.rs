@@ -143,6 +143,10 @@ enum Made {
     Failed(String, bool),
 }
 
+/// How long an e-mail found to be no agent is answered from memory (a new agent waits at most
+/// this long after being added in CCAI Platform or Kustomer).
+pub const UNKNOWN_AGENT_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Rounds of read–decide–write before a converge gives up for now (each lost round means
 /// someone else wrote; the scheduled run finishes what is left).
 const MAX_ROUNDS: usize = 8;
@@ -246,7 +250,29 @@ impl StatusService {
                 key: key.to_string(),
                 reason: e.to_string(),
             })?,
-            None => self.resolve_profile(&email, now).await?,
+            None => {
+                // An e-mail found to be no agent is not looked up on both platforms again for a
+                // few minutes: each lookup lists every CCAI agent (review S13).
+                let unknown = ItemKey::agent_unknown(&email);
+                if let Some(known) = self.store.get(&unknown, now).await? {
+                    return Err(StatusError::UnknownAgent {
+                        email: email.clone(),
+                        detail: known.body["detail"]
+                            .as_str()
+                            .unwrap_or("not an agent")
+                            .to_owned(),
+                    });
+                }
+                match self.resolve_profile(&email, now).await {
+                    Err(StatusError::UnknownAgent { email, detail }) => {
+                        let remembered = Item::new(unknown, json!({ "detail": detail }))
+                            .expiring_at(now.plus(UNKNOWN_AGENT_FOR));
+                        self.store.put(&remembered).await?;
+                        return Err(StatusError::UnknownAgent { email, detail });
+                    }
+                    other => other?,
+                }
+            }
         };
         self.cache().profiles.insert(email, profile.clone());
         Ok(profile)

@@ -47,6 +47,11 @@ impl ItemKey {
         Self::new(agent_pk(email), "PROFILE")
     }
 
+    /// An e-mail neither platform knows as one agent, remembered a few minutes (review S13).
+    pub fn agent_unknown(email: &str) -> Self {
+        Self::new(agent_pk(email), "UNKNOWN")
+    }
+
     pub fn agent_lease(email: &str) -> Self {
         Self::new(agent_pk(email), "LEASE")
     }
