@@ -91,8 +91,16 @@ where
         let id = crate::telemetry::correlation_id(
             request.lambda_context_ref().map(|c| c.request_id.as_str()),
         );
-        async move { Ok::<_, lambda_http::Error>(handle(api, request, UnixMillis::now()).await) }
-            .instrument(crate::telemetry::event_span(&id))
+        // The request sees its invocation's deadline too: the pacer books no turn past it
+        // and no write leaves that could not end before it (review S3, finding 8).
+        let deadline = request
+            .lambda_context_ref()
+            .and_then(|c| crate::deadline::from_context(c.deadline));
+        async move {
+            let work = handle(api, request, UnixMillis::now());
+            Ok::<_, lambda_http::Error>(crate::deadline::within(deadline, work).await)
+        }
+        .instrument(crate::telemetry::event_span(&id))
     }))
     .await
 }

@@ -141,26 +141,25 @@ pub async fn callback(api: &StatusApi, request: &Request, now: UnixMillis) -> Re
         );
     };
     let query = request.query_string_parameters();
+    let flow = SignIn {
+        oauth,
+        store: api.store.as_ref(),
+    };
     let result = match (
         query.first("error"),
         query.first("state"),
         query.first("code"),
     ) {
-        (Some(error), _, _) => Err(SignInError::Declined(
-            query
-                .first("error_description")
-                .map_or_else(|| error.to_owned(), |d| format!("{error}: {d}"))
-                .chars()
-                .take(200)
-                .collect(),
-        )),
+        // Only for a sign-in this bridge began, and in the bridge's own words: a crafted link
+        // shows no text of its author's on the bridge's origin.
+        (Some(error), Some(state), _) => match flow.abandon(state, now).await {
+            Ok(true) => Err(SignInError::Declined(kustomer_error(error))),
+            Ok(false) => Err(SignInError::UnknownState),
+            Err(err) => Err(err.into()),
+        },
         (None, Some(state), Some(code)) => {
-            SignIn {
-                oauth,
-                store: api.store.as_ref(),
-            }
-            .finish(state, code, cookie(request, BINDING_COOKIE), now)
-            .await
+            flow.finish(state, code, cookie(request, BINDING_COOKIE), now)
+                .await
         }
         _ => Err(SignInError::UnknownState),
     };
@@ -195,6 +194,22 @@ pub async fn callback(api: &StatusApi, request: &Request, now: UnixMillis) -> Re
             tracing::warn!(error = %err, status = status.as_u16(), "sign-in not completed");
             page(status, "data-failed=\"true\"", &err.to_string(), secure)
         }
+    }
+}
+
+/// What an OAuth error code on the callback means, said by the bridge (RFC 6749 §4.1.2.1).
+fn kustomer_error(code: &str) -> String {
+    match code {
+        "access_denied" => "you declined the app's request (access_denied)".into(),
+        "invalid_request"
+        | "unauthorized_client"
+        | "unsupported_response_type"
+        | "invalid_scope"
+        | "server_error"
+        | "temporarily_unavailable" => {
+            format!("Kustomer answered {code}")
+        }
+        _ => "Kustomer refused the sign-in".into(),
     }
 }
 

@@ -337,7 +337,7 @@ async fn l6_r_c2c_4_the_call_is_placed_under_the_clicked_customer() {
 /// is not the clicked customer's, a destination outside `CLICK_TO_CALL_COUNTRIES`, a
 /// conversation of another customer are refused (403) before CCAI is asked; past the agent's
 /// hourly budget every click is a 429; each attempt leaves an audit record naming the agent,
-/// the session and the outcome, with the number only as its hash.
+/// the session and the outcome, and no number (not even hashed).
 #[tokio::test]
 async fn r_sec_2_calls_outside_the_policy_are_refused_counted_and_audited() {
     let mut rig = rig().await;

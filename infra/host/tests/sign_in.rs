@@ -368,6 +368,19 @@ async fn r_sec_1_a_callback_without_the_browsers_binding_or_with_a_refused_code_
     let (status, session, html) = rig.callback(&callback, Some(&binding)).await;
     assert_eq!((status, session), (400, None));
     assert!(html.contains("access_denied"), "{html}");
+    assert!(
+        !html.contains("The user denied access"),
+        "Kustomer's description is not echoed"
+    );
+    // An error link no sign-in of this bridge began (a crafted one) opens nothing and shows
+    // nothing of its author's.
+    let crafted = format!(
+        "{}/agents/sign-in/callback?error=access_denied&error_description=Call+us+now&state=forged",
+        rig.host.base_url
+    );
+    let (status, session, html) = rig.callback(&crafted, None).await;
+    assert_eq!((status, session), (400, None));
+    assert!(!html.contains("Call us now"), "{html}");
 
     // A code that waited too long is refused by Kustomer (invalid_grant).
     rig.sandboxes

@@ -1,9 +1,10 @@
 //! An audit record per click-to-call attempt (R-SEC-2, review S20), and the agent's hourly
 //! count the rate is checked against.
 //!
-//! Items: `C2C#<email>#<yyyy-mm-ddThh>` / `<ms>#<random>`, body {at, agent, session, number
-//! (its SHA-256: the record says which number without holding it), customer_id,
-//! conversation_id, source_ip, outcome}, kept 90 days. One partition per agent and clock hour:
+//! Items: `C2C#<email>#<yyyy-mm-ddThh>` / `<ms>#<random>`, body {at, agent, session,
+//! customer_id, conversation_id, source_ip, outcome}, kept 90 days. No number, not even hashed
+//! (a phone number's hash is found again by trying every number): the number called is one of
+//! the customer's, by the policy. One partition per agent and clock hour:
 //! counting the hour reads only that hour's attempts.
 
 use crate::UnixMillis;
@@ -31,7 +32,6 @@ pub struct AuditEntry {
     pub at: String,
     pub agent: String,
     pub session: String,
-    pub number: String,
     pub customer_id: Option<String>,
     pub conversation_id: Option<String>,
     pub source_ip: Option<String>,

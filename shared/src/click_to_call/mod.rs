@@ -140,7 +140,6 @@ impl ClickToCall {
             at: now.to_iso(),
             agent: agent.to_lowercase(),
             session: caller.session.clone(),
-            number: crate::sign_in::secrets::digest(&number),
             customer_id: Some(customer_id.clone()),
             conversation_id: conversation.cloned(),
             source_ip: caller.source_ip.clone(),

@@ -80,6 +80,17 @@ impl SignIn<'_> {
         })
     }
 
+    /// Ends a sign-in Kustomer answered with an error (`?error=…&state=…`): whether it was one
+    /// this bridge began (then it is used up). An error without a known `state` is nobody's.
+    pub async fn abandon(&self, state: &str, now: UnixMillis) -> Result<bool, StoreError> {
+        let key = key(state);
+        if self.store.get(&key, now).await?.is_none() {
+            return Ok(false);
+        }
+        self.store.delete(&key).await?;
+        Ok(true)
+    }
+
     /// Ends a sign-in: the callback's `state` and `code`, and the browser's binding cookie.
     pub async fn finish(
         &self,
