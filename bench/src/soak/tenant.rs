@@ -31,9 +31,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const MINUTE: Duration = Duration::from_secs(60);
-/// Scheduled runs at most while settling (each a drain and a pause of up to 10 s: claims and
-/// leases a cut-off invocation left expire in 60 s of real time).
-const SETTLE_ROUNDS: usize = 20;
+/// Scheduled runs at most while settling (each a drain and a pause of up to 10 s: claims a
+/// cut-off invocation left expire in real time, a file transfer's after 300 s). Settling ends
+/// as soon as every session is complete; this only bounds a run that never settles.
+const SETTLE_ROUNDS: usize = 40;
 /// Sessions played between two scheduled ticks.
 pub const WAVE: usize = 20;
 /// The tenant's own tokens (local only; the log check looks for them).
@@ -785,8 +786,11 @@ impl Tenant {
                 break;
             }
             // Claims and leases an invocation left behind when it was cut off expire in real
-            // time (60 s and 30 s); give them the time, then look again.
-            if round >= 3 && !replayed {
+            // time (a file transfer's after 300 s, an event's after 60 s, a lease's after 30 s):
+            // work dead-lettered meanwhile because a claim was still held is replayed again
+            // every few rounds until that time has passed, as an operator replays once the
+            // cause is gone (seed 750191: a recording whose transfer was cut off).
+            if round >= 3 && (!replayed || round % 6 == 0) {
                 self.stats.replayed += self.replay_dead_letters().await;
                 replayed = true;
             }
