@@ -144,7 +144,7 @@ mod tests {
     /// wait, nor more than `MAX_QUEUE` without a deadline — and a refused request books no
     /// slot, so a burst cannot push everyone after it minutes into the future.
     #[tokio::test]
-    async fn s3_a_booked_schedule_refuses_without_booking_further() {
+    async fn s3_r_sec_3_a_booked_schedule_refuses_without_booking_further() {
         let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
         let pacer = SharedPacer::new(store.clone(), "kustomer#s3", 1, Duration::from_secs(30));
         let schedule = ItemKey::new("PACE", "kustomer#s3");

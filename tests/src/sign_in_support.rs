@@ -22,7 +22,8 @@ pub fn sandbox_oauth(sandbox: &OAuthProvider, redirect_uri: &str) -> OAuthSettin
     }
 }
 
-fn set_cookie(answer: &reqwest::Response, name: &str) -> Option<String> {
+/// The value a `Set-Cookie` of the answer gives the cookie `name`.
+pub fn set_cookie(answer: &reqwest::Response, name: &str) -> Option<String> {
     answer
         .headers()
         .get_all("set-cookie")

@@ -46,14 +46,9 @@ async fn rig() -> Rig {
     rig_with(|s| Tokens::demo(None).signing_in_with(&s.kustomer)).await
 }
 
+/// `name=value` as the browser sends it back.
 fn cookie_of(answer: &reqwest::Response, name: &str) -> Option<String> {
-    answer
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap().to_owned())
+    bridge_tests::sign_in_support::set_cookie(answer, name).map(|v| format!("{name}={v}"))
 }
 
 fn location(answer: &reqwest::Response) -> String {

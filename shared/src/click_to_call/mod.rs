@@ -19,7 +19,7 @@ use crate::ccai::{
 };
 use crate::config::CountryCode;
 use crate::conversation::contact::current_conversation;
-use crate::kustomer::{DirectoryError, KustomerClient, KustomerError};
+use crate::kustomer::{KustomerClient, KustomerError};
 use crate::phone::{CallerNumber, normalise};
 use crate::store::{StateStore, StoreError};
 use audit::{AuditEntry, Caller};
@@ -73,8 +73,6 @@ pub enum ClickError {
     Store(#[from] StoreError),
     #[error("Kustomer: {0}")]
     Kustomer(#[from] KustomerError),
-    #[error("Kustomer customer: {0}")]
-    Directory(#[from] DirectoryError),
     #[error("CCAI Platform: {0}")]
     Ccai(#[from] CcaiError),
 }

@@ -77,7 +77,7 @@ impl Call {
 
 /// Percent-encodes a value for a path segment such as `phone={value}`: everything but
 /// unreserved characters, so `+` travels as `%2B` and `@` as `%40`.
-pub(super) fn encode_segment(value: &str) -> String {
+pub(crate) fn encode_segment(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

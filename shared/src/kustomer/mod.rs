@@ -13,6 +13,7 @@ pub mod requests;
 
 pub use api::is_e164;
 pub use attachments::AttachmentFile;
+pub(crate) use client::encode_segment;
 pub use client::{Attempt, KustomerClient, SEND_MARGIN, without_rate_waits};
 pub use directory::{
     CustomerDirectory, DirectoryError, Resolved, identifier_external_id, phone_external_id,

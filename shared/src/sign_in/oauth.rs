@@ -63,13 +63,9 @@ impl OAuthSettings {
     }
 }
 
+/// RFC 3986 percent-encoding, unreserved characters kept (the Kustomer client's own).
 fn encode(value: &str) -> String {
-    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string()
+    crate::kustomer::encode_segment(value)
 }
 
 #[derive(Debug, thiserror::Error)]
