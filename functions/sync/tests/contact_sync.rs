@@ -1359,3 +1359,90 @@ async fn r_e_7_a_permanent_failure_is_a_dead_letter_and_does_not_hold_up_the_bat
     );
     assert_eq!(letters[0].step, "bridge-sync");
 }
+
+/// R-D-1 under R-E-5 (found by the soak, issue 25): a pass that knew the caller's number (the
+/// ESE item's `dn`, or the metadata file) placed the call and stopped before its message; the
+/// next pass came from a trigger that does not carry the number (a recording worker's, a poll
+/// after the ESE item was lost) and wrote the message without it. The pass that learns the
+/// number again completes the message's caller id and preview, once — whether Kustomer merges
+/// `meta` on PATCH or replaces it (not documented: both played).
+#[tokio::test]
+async fn r_d_1_a_session_message_written_before_the_number_was_known_gets_it_later() {
+    use bridge_shared::conversation::ContactSync;
+    use bridge_tests::kustomer_sandbox::SandboxOptions;
+    for merges in [true, false] {
+        let mut rig = support::rig_both(
+            Arc::new(EmbeddedStore::new()),
+            CcaiSandboxOptions {
+                phone_on_participant: false,
+                ..Default::default()
+            },
+            SandboxOptions {
+                message_patch_merges: merges,
+                ..SandboxOptions::default()
+            },
+        )
+        .await;
+        rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::one_attempt_client(
+            &rig.platforms.kustomer,
+        ));
+        let (agent, _) = rig.agent("ana");
+        let phone = "+15550108877";
+        let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+        let call = driver.ivr_call_answered(agent, phone).await;
+        let truth = rig.api.ccai.call(call.session_id).await.unwrap();
+        let without = bridge_shared::conversation::SessionView::from(&truth);
+        assert_eq!(
+            without.phone, None,
+            "the Manager API call does not carry it"
+        );
+        let with = bridge_shared::conversation::SessionView {
+            phone: Some(phone.into()),
+            ..without.clone()
+        };
+        let sync = ContactSync {
+            store: rig.api.store.as_ref(),
+            kustomer: &rig.api.kustomer,
+            ccai: &rig.api.ccai,
+            status: &rig.api.status,
+            country: &rig.api.caller_country,
+        };
+        let now = UnixMillis::now();
+
+        rig.platforms.kustomer.inject(
+            FaultMatch::body(http::Method::POST, "/messages", "externalId"),
+            Fault::ServerError,
+        );
+        assert!(
+            sync.sync(&with, now).await.is_err(),
+            "stopped at the message"
+        );
+        let first = sync.sync(&without, now).await.unwrap();
+        assert!(first.session_message);
+        let conversation = rig.conversation_of(&call);
+        let written = rig.messages_on(&conversation.id);
+        assert_eq!(written.len(), 1);
+        assert!(written[0].attributes["meta"].get("callerId").is_none());
+
+        let later = sync.sync(&with, now).await.unwrap();
+        assert!(later.message_caller_added, "merges: {merges}");
+        let messages = rig.messages_on(&conversation.id);
+        assert_eq!(messages.len(), 1, "the same message, completed");
+        let meta = &messages[0].attributes["meta"];
+        assert_eq!(meta["callerId"], phone, "merges: {merges}");
+        assert_eq!(meta["language"], "en", "the rest of meta kept: {merges}");
+        assert!(
+            messages[0]
+                .text("preview")
+                .is_some_and(|p| p.contains(&format!("from {phone}"))),
+            "{:?}",
+            messages[0].text("preview")
+        );
+
+        let writes = rig.writes();
+        let again = sync.sync(&with, now).await.unwrap();
+        assert!(!again.message_caller_added);
+        assert_eq!(rig.writes(), writes, "completed once");
+        assert!(rig.platforms.unexpected_requests().is_empty());
+    }
+}

@@ -142,7 +142,7 @@ async fn r_cf_4_late_values_complete_the_message_without_a_second_message() {
                 ..CcaiSandboxOptions::default()
             },
             SandboxOptions {
-                message_custom_merges: merges,
+                message_patch_merges: merges,
                 ..SandboxOptions::default()
             },
         )

@@ -117,6 +117,11 @@ pub struct SessionLink {
     /// The session's own voice or chat message (R-D-1, R-CF-4) is written.
     #[serde(default)]
     pub session_message: bool,
+    /// It was written before the caller's number was known (a pass without the ESE item or
+    /// the metadata file that carries it): the pass that learns the number completes its
+    /// `meta` and preview (R-D-1). Never set for a caller known to give no number.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub message_lacks_caller: bool,
     /// Its Kustomer id (links written before custom fields lack it: found by external id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
@@ -173,6 +178,12 @@ pub struct Waiting {
     pub since: i64,
 }
 
+/// What a session message says of its caller, sent again once the number is known.
+struct MessageCaller {
+    meta: Map<String, Value>,
+    preview: Option<String>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct CurrentRecord {
     conversation_id: String,
@@ -192,6 +203,8 @@ pub struct ContactOutcome {
     pub session_message: bool,
     /// Custom attributes this pass wrote on the message after creating it (R-CF-4).
     pub message_fields_updated: Vec<String>,
+    /// This pass added the caller's number to a message written without it (R-D-1).
+    pub message_caller_added: bool,
     pub customer_fields_updated: bool,
     /// Session notes written by this pass (their purposes).
     pub notes: Vec<String>,
@@ -419,6 +432,7 @@ impl ContactSync<'_> {
             link.assigned_user = None;
             link.phone_note = false;
             link.session_message = false;
+            link.message_lacks_caller = false;
             link.message_id = None;
             link.message_custom.clear();
             link.notes.clear();
@@ -544,6 +558,7 @@ impl ContactSync<'_> {
         let settings = FieldSettings::load(self.store, now).await?;
         // The number may cost an Apps API call (CCAI allows 10/s): read only when used.
         let phone_used = !link.session_message
+            || link.message_lacks_caller
             || (link.conversation_created && !link.phone_note)
             || settings
                 .fields
@@ -578,6 +593,18 @@ impl ContactSync<'_> {
                 .await??;
             link.begun.retain(|b| *b != external_id);
             link.session_message = true;
+            // What the message holds (a message found after a lost answer was written by an
+            // earlier pass, which may not have known the number), unless the caller gave none.
+            let holds_caller = match attempt {
+                Attempt::First => phone.is_some(),
+                Attempt::Repeat => written.attributes.meta.contains_key("callerId"),
+            };
+            let gave_none = matches!(
+                self.caller(view, &caller).await?,
+                Some(CallerNumber::Unknown { .. })
+            );
+            link.message_lacks_caller =
+                view.kind == SessionKind::Call && !holds_caller && !gave_none;
             link.message_id = Some(written.id.clone());
             // What the message holds: the answer's (a message found after a lost answer was
             // written by an earlier pass, perhaps with fewer values), else what was sent.
@@ -590,13 +617,24 @@ impl ContactSync<'_> {
             outcome.session_message = true;
             self.save(&key, &link, lock).await?;
         }
-        self.complete_custom_values(
+        // The number learnt after the message was written: its `meta` and preview again, whole.
+        let late_caller = match (&phone, link.message_lacks_caller) {
+            (Some(phone), true) => {
+                let message = session_message(view, Some(phone));
+                Some(MessageCaller {
+                    meta: message.meta,
+                    preview: message.preview,
+                })
+            }
+            _ => None,
+        };
+        self.complete_message(
             view,
             &key,
             &mut link,
             lock,
             &customer_id,
-            values,
+            (values, late_caller),
             &mut outcome,
         )
         .await?;
@@ -769,33 +807,44 @@ impl ContactSync<'_> {
 
     /// Facts that arrive after the message was written (durations at the end, CSAT and the
     /// metadata file ~15 minutes after) complete the same message (R-CF-4), and the custom
-    /// user id the customer. The whole set is sent: whether Kustomer's PATCH merges `custom` or
-    /// replaces it is not documented. Nothing is sent when nothing changed.
+    /// user id the customer; so does the caller's number learnt late (`late_caller`: the
+    /// message's `meta` and preview, R-D-1), in the same request. Each object is sent whole:
+    /// whether Kustomer's PATCH merges `custom` or `meta` or replaces them is not documented.
+    /// Nothing is sent when nothing changed.
     #[allow(clippy::too_many_arguments)] // the pass's state, named at its one call site
-    async fn complete_custom_values(
+    async fn complete_message(
         &self,
         view: &SessionView,
         key: &ItemKey,
         link: &mut SessionLink,
         lock: &HeldLock<'_>,
         customer_id: &str,
-        values: crate::custom_fields::CustomValues,
+        (values, late_caller): (crate::custom_fields::CustomValues, Option<MessageCaller>),
         outcome: &mut ContactOutcome,
     ) -> Result<(), ContactError> {
         let mut complete = link.message_custom.clone();
         complete.extend(values.message);
-        if complete != link.message_custom {
+        let custom_changed = complete != link.message_custom;
+        if custom_changed || late_caller.is_some() {
             let message_id = match link.message_id.clone() {
                 Some(id) => id,
                 None => self.session_message_id(view).await?,
             };
+            let caller_added = late_caller.is_some();
+            let (meta, preview) = late_caller.map(|c| (c.meta, c.preview)).unzip();
             lock.fenced(self.kustomer.patch_message(
                 &message_id,
                 &MessagePatch {
-                    custom: Some(complete.clone()),
+                    custom: custom_changed.then(|| complete.clone()),
+                    meta,
+                    preview: preview.flatten(),
                 },
             ))
             .await??;
+            if caller_added {
+                link.message_lacks_caller = false;
+                outcome.message_caller_added = true;
+            }
             outcome.message_fields_updated = complete
                 .iter()
                 .filter(|(name, value)| link.message_custom.get(*name) != Some(*value))

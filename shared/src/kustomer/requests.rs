@@ -122,13 +122,18 @@ pub struct NewMessage {
     pub custom: Map<String, Value>,
 }
 
-/// `PATCH /v1/messages/{id}` ("Update message attributes": `custom` among the attributes the
-/// OpenAPI document declares for it, `UpdateMessageAttributesData`).
+/// `PATCH /v1/messages/{id}` ("Update message attributes": `custom`, `meta` and `preview`
+/// among the attributes the OpenAPI document declares for it, `UpdateMessageAttributesData`).
+/// Whether `custom` and `meta` merge key by key is not documented: callers send them whole.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MessagePatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]

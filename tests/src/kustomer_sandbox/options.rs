@@ -72,9 +72,9 @@ pub struct SandboxOptions {
     /// a second conversation is created, and the bridge must never re-post blind).
     pub conversation_external_id_conflict: bool,
     pub message_lookup: MessageLookup,
-    /// `PATCH /v1/messages/{id}` merges `custom` key by key (true) or replaces it (false):
-    /// not documented (L).
-    pub message_custom_merges: bool,
+    /// `PATCH /v1/messages/{id}` merges `custom` and `meta` key by key (true) or replaces
+    /// them (false): not documented (L).
+    pub message_patch_merges: bool,
 }
 
 impl Default for SandboxOptions {
@@ -99,7 +99,7 @@ impl Default for SandboxOptions {
             // The spelling of the OpenAPI document (generated from the service).
             message_lookup: MessageLookup::Lowercase,
             // PATCH merges attributes elsewhere (customers, conversations: kustomer-api.md).
-            message_custom_merges: true,
+            message_patch_merges: true,
         }
     }
 }

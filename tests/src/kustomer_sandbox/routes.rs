@@ -397,8 +397,9 @@ const MESSAGE_UPDATE_ATTRIBUTES: &[&str] = &[
     "lang",
 ];
 
-/// `PATCH /v1/messages/{id}` ("Update message attributes"). Whether `custom` merges key by key
-/// or is replaced is not documented: [`SandboxOptions::message_custom_merges`] plays either.
+/// `PATCH /v1/messages/{id}` ("Update message attributes"). Whether `custom` and `meta` merge
+/// key by key or are replaced is not documented: [`SandboxOptions::message_patch_merges`]
+/// plays either.
 /// Each update is counted per message (Kustomer limits updates per object; how many is not
 /// documented), so tests can hold the bridge to few.
 async fn patch_message(
@@ -423,9 +424,14 @@ async fn patch_message(
     let Some(record) = world.find_mut("message", &id) else {
         return error(&sandbox, StatusCode::NOT_FOUND, "message not found");
     };
-    if !sandbox.options.message_custom_merges
-        && let Some(custom) = patch.remove("custom")
-    {
+    if sandbox.options.message_patch_merges {
+        if let Some(Value::Object(existing)) = record.attributes.get_mut("meta")
+            && let Some(Value::Object(meta)) = patch.get("meta")
+        {
+            existing.extend(meta.clone());
+            patch.remove("meta");
+        }
+    } else if let Some(custom) = patch.remove("custom") {
         record.attributes.insert("custom".into(), custom);
     }
     merge(&mut record.attributes, patch);
