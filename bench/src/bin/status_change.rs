@@ -1,10 +1,10 @@
 //! The status function's own cost per change, against DynamoDB Local on loopback, without the
-//! CCAI calls: parse the change, read the agent's state, offer the choice and decide with the
-//! cached mapping, claim the effect (a conditional write: lease held, state unchanged since the
-//! read), then record it applied once CCAI would have confirmed (a second conditional write) —
-//! the store operations `StatusService::change` makes on its usual path (issue 13; the status
-//! API test `a_status_change_costs_...` counts the same through the real service). Also: 50
-//! tabs of one agent racing for the lease, round after round.
+//! platform calls: parse the work session Kustomer answered, read the agent's state, offer the
+//! choice and decide with the cached mapping, claim the effect (a conditional write: state
+//! unchanged since the read), then record it applied once CCAI would have confirmed (a second
+//! conditional write) — the store operations `StatusService::report` makes on its usual path
+//! (issue 13; the status API test `a_status_change_costs_...` counts the same through the real
+//! service). Also: 50 tabs of one agent racing for the lease, round after round.
 //!
 //!   bench/run status-change [CHANGES=10000] [RACE_ROUNDS=100]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -13,11 +13,9 @@ use bridge_shared::UnixMillis;
 use bridge_shared::status::agent_state::{
     AgentState, Choice, ChoiceSource, Effect, InFlight, Offer, Outcome,
 };
-use bridge_shared::status::sync::StatusChange;
+use bridge_shared::kustomer::model::WorkSession;
 use bridge_shared::status::{CcaiAgentView, Decision, StatusMapping, decide};
-use bridge_shared::store::{
-    DynamoStore, GuardedWrite, ItemKey, LeaseAcquisition, LeaseStore, StateStore,
-};
+use bridge_shared::store::{DynamoStore, ItemKey, LeaseAcquisition, LeaseStore, StateStore};
 use bridge_tests::counting_store::CountingStore;
 use serde_json::json;
 use std::sync::Arc;
@@ -53,13 +51,6 @@ async fn main() {
     let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
     let resource = ItemKey::agent_lease(&email);
     let now = UnixMillis::now();
-    let LeaseAcquisition::Acquired(lease) = store
-        .acquire_lease(&resource, "tab-1", now, Duration::from_secs(3600))
-        .await
-        .unwrap()
-    else {
-        panic!("fresh lease held");
-    };
     // Neither mapped target, so every change applies.
     let view = CcaiAgentView {
         status: "Training".into(),
@@ -70,29 +61,29 @@ async fn main() {
     let before = store.counts();
     let mut latencies = Vec::with_capacity(changes);
     for n in 0..changes {
+        // The work session as Kustomer answers it (kustomer-api.md).
         let body = json!({
-            "email": email, "instance_id": "tab-1", "lease_token": lease.fencing_token,
-            "status_id": if n % 2 == 0 { "K3" } else { "K1" },
-            "changed_at": chrono::DateTime::from_timestamp_millis(now.0 + n as i64 + 1).unwrap().to_rfc3339(),
+            "type": "work_session", "id": "ws-1",
+            "attributes": {
+                "signedInAt": chrono::DateTime::from_timestamp_millis(now.0).unwrap().to_rfc3339(),
+                "updatedAt": chrono::DateTime::from_timestamp_millis(now.0 + n as i64 + 1).unwrap().to_rfc3339(),
+                "rev": n + 1, "statusType": "available",
+            },
+            "relationships": {"status": {"data": {"type": "status", "id": if n % 2 == 0 { "K3" } else { "K1" }}}},
         })
         .to_string();
         let started = Instant::now();
-        let change: StatusChange = serde_json::from_str(&body).unwrap();
+        let session: WorkSession = serde_json::from_str(&body).unwrap();
         let read = store.read_state(&resource).await.unwrap();
         let (mut state, version) = read
             .map(|r| (AgentState::from_stored(&r.state), r.version))
             .unwrap_or_default();
-        let offered = state.offer(Choice {
-            kustomer_status_id: change.status_id.clone(),
-            seq: 0,
-            holder: change.lease_token,
-            order_at: change.changed_at.timestamp_millis(),
-            chosen_at: UnixMillis(change.changed_at.timestamp_millis()),
-            source: ChoiceSource::Tab,
-            by_arrival: false,
-        });
+        let choice =
+            Choice::from_work_session(&session, ChoiceSource::Report, UnixMillis::now()).unwrap();
+        let status_id = choice.kustomer_status_id.clone();
+        let offered = state.offer(choice);
         assert_eq!(offered, Offer::Taken);
-        let Decision::Apply(target) = decide(&change.status_id, &mapping, &view) else {
+        let Decision::Apply(target) = decide(&status_id, &mapping, &view) else {
             panic!("expected apply");
         };
         let seq = state.seq;
@@ -103,11 +94,7 @@ async fn main() {
             effect: Effect::Ccai,
         });
         let claim = serde_json::to_value(&state).unwrap();
-        let written = store
-            .write_as_holder(&lease, UnixMillis::now(), version, &claim)
-            .await
-            .unwrap();
-        assert_eq!(written, GuardedWrite::Written);
+        assert!(store.replace_state(&resource, version, &claim).await.unwrap());
         // (CCAI is called here.)
         state.in_flight = None;
         state.outcome = Some(Outcome::Applied {

@@ -4,9 +4,11 @@
 //! - the session poller ([`poller`], R-E-4): calls and chats updated since the last poll become
 //!   inbox triggers, so nothing External Session Events missed is lost, and a tenant without
 //!   them is served all the same;
-//! - for every known agent, a pending CRM status change whose session has ended (R-S-5, R-S-6)
-//!   and, in two-way mode, the agent's CCAI status reflected into Kustomer (R-S-7). One agent's
-//!   failure is logged and counted; it never stops the others.
+//! - for every known agent, the status of their active Kustomer work session (every active one
+//!   read in one paged list: a report no tab sent is caught here, R-S-4), a pending CRM status
+//!   change whose session has ended (R-S-5, R-S-6) and, in two-way mode, the agent's CCAI status
+//!   reflected into Kustomer (R-S-7). One agent's failure is logged and counted; it never stops
+//!   the others.
 
 pub mod poller;
 pub mod run;
@@ -19,6 +21,8 @@ use serde::Serialize;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub agents: usize,
+    /// Agents whose Kustomer status was applied in CCAI by this run (no report had brought it).
+    pub followed: usize,
     pub pending_applied: usize,
     pub pending_dropped: usize,
     pub still_waiting: usize,
@@ -31,10 +35,19 @@ pub async fn reconcile_agents(
     now: UnixMillis,
 ) -> Result<Summary, bridge_shared::status::sync::StatusError> {
     let mut summary = Summary::default();
+    let sessions = service.active_work_sessions().await?;
     for email in service.agent_emails(now).await? {
         summary.agents += 1;
-        match service.reconcile_agent(&email, now).await {
-            Ok((pending, reflected)) => {
+        match service.reconcile_agent(&email, &sessions, now).await {
+            Ok(bridge_shared::status::sync::AgentReconciled {
+                followed,
+                pending,
+                reflected,
+            }) => {
+                summary.followed += usize::from(matches!(
+                    followed,
+                    Some(bridge_shared::status::agent_state::Outcome::Applied { .. })
+                ));
                 match pending {
                     Some(PendingOutcome::Apply(_)) => summary.pending_applied += 1,
                     Some(PendingOutcome::Drop(_)) => summary.pending_dropped += 1,

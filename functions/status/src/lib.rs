@@ -9,7 +9,7 @@
 //! | `PUT /agents/instances/{instance_id}` `{lease_token}` | 200 `{expires_at, sync}` · 409 |
 //! | `DELETE /agents/instances/{instance_id}` `{lease_token}` | 204 |
 //! | `POST /click-to-call` `{phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 502 when a platform failed (R-C2C) |
-//! | `POST /webhooks/kustomer/status` `{instance_id, lease_token, status_id, status_name?, changed_at}` | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`) · 400 naming a field (a `changed_at` far from the server's clock is taken at the server's time, never refused: issue 24, L1) · 409 · 422 |
+//! | `POST /webhooks/kustomer/status` `{}` (a trigger; the first widgets' `instance_id`, `lease_token`, `status_id`, `status_name`, `changed_at` are accepted and not acted on) | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`, `nothing_to_follow`) for the agent's status **as Kustomer records it** (R-S-4) · 422 unmapped, or no active work session |
 //! | `GET /widget`, `GET /widget/{asset}` | the agent widget (R-A; no session needed to load it) |
 //!
 //! Every agent route needs `Authorization: Bearer <agent session>` (R-SEC-1): the agent is the
@@ -28,7 +28,7 @@ use bridge_shared::lambda::{body_bytes, busy, json_answer, json_error, unsent_fo
 use bridge_shared::retry::Retryable;
 use bridge_shared::sign_in::{AgentIdentity, KustomerOAuth};
 use bridge_shared::status::sync::{
-    ChangeOutcome, ClaimOutcome, StatusChange, StatusError, StatusService,
+    ChangeOutcome, ClaimOutcome, StatusError, StatusService,
 };
 use bridge_shared::store::StateStore;
 use lambda_http::http::{Method, StatusCode};
@@ -70,17 +70,13 @@ struct LeaseBody {
     lease_token: u64,
 }
 
-/// `POST /webhooks/kustomer/status`.
+/// `POST /webhooks/kustomer/status`: a trigger. The fields the first widgets sent
+/// (`instance_id`, `lease_token`, `status_id`, `status_name`, `changed_at`) are accepted and
+/// ignored: the bridge reads the agent's work session instead (R-S-4).
 #[derive(Deserialize)]
 struct StatusBody {
     #[serde(default)]
     email: Option<String>,
-    instance_id: String,
-    lease_token: u64,
-    status_id: String,
-    #[serde(default)]
-    status_name: Option<String>,
-    changed_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The platforms' shared schedule is booked: nothing was sent; the widget tries again.
@@ -100,7 +96,9 @@ fn failure(err: StatusError) -> Response<Body> {
         StatusError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, message.clone()),
         StatusError::UnknownAgent { .. } => json_error(StatusCode::NOT_FOUND, err.to_string()),
         StatusError::SharedUser(_) => json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
-        StatusError::Unmapped(_) => json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+        StatusError::Unmapped(_) | StatusError::NoWorkSession => {
+            json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string())
+        }
         // Which tab holds it is not said (review S2).
         StatusError::NotHolder { expires_in_s, .. } => json_answer(
             StatusCode::CONFLICT,
@@ -322,16 +320,12 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
             if let Some(refused) = agent::other_agent(&identity, report.email.as_deref()) {
                 return refused;
             }
-            let change = StatusChange {
-                email: identity.email.clone(),
-                instance_id: agent::lease_owner(&identity, &report.instance_id),
-                lease_token: report.lease_token,
-                status_id: report.status_id,
-                status_name: report.status_name,
-                changed_at: report.changed_at,
-            };
-            match api.service.change(&change, now).await {
-                Ok(outcome) => json_answer(StatusCode::ACCEPTED, outcome_body(&outcome)),
+            match api.service.report(&identity.email, now).await {
+                Ok(Some(outcome)) => json_answer(StatusCode::ACCEPTED, outcome_body(&outcome)),
+                Ok(None) => json_answer(
+                    StatusCode::ACCEPTED,
+                    json!({"outcome": "nothing_to_follow", "message": "Kustomer set the agent's status itself (a call's busy status): not the agent's choice, nothing changed"}),
+                ),
                 Err(err) => failure(err),
             }
         }

@@ -419,6 +419,18 @@ impl KustomerClient {
             .max_by(|a, b| a.attributes.signed_in_at.cmp(&b.attributes.signed_in_at)))
     }
 
+    /// Every agent's active work session (`GET /v1/routing/work-sessions?active=true`, paged;
+    /// with the API key, not a user's token, the list is the org's: kustomer-api.md,
+    /// 2026-12-03, H). Each record is checked too, as `active` is only a filter.
+    pub async fn active_work_sessions(&self) -> Result<Vec<WorkSession>, KustomerError> {
+        let first = Call::get("active work sessions", "/v1/routing/work-sessions")
+            .query("active", true)
+            .query("page", 1)
+            .query("pageSize", PAGE_SIZE);
+        let sessions: Vec<WorkSession> = self.fetch_all(first, MAX_PAGES).await?;
+        Ok(sessions.into_iter().filter(WorkSession::is_active).collect())
+    }
+
     pub async fn work_session(&self, id: &str) -> Result<WorkSession, KustomerError> {
         Ok(self
             .fetch(Call::get(

@@ -2,25 +2,23 @@
 //! always written back against the version it was read at: every writer reads, decides and
 //! writes, and a write in between is detected rather than overwritten (issue 13).
 //!
-//! - `desired`: the agent's latest choice in Kustomer, the state every actor converges to.
-//!   Choices are ordered by the lease they came through (the fencing token, a server-side
-//!   sequence per holder) and, within one holder, by the browser's own clock — one tab's
-//!   clock is only ever compared with itself. Apply-at-login comes first in its holding.
+//! - `desired`: the agent's status as Kustomer records it (their active work session, read with
+//!   the bridge's own credentials: R-S-4), the state every actor converges to. No tab's claim
+//!   is trusted; a report only triggers a read. Reads are ordered by Kustomer's own record of
+//!   the change ([`Choice::from_work_session`]), never by a browser's clock.
 //! - `in_flight`: an external effect being made (the CCAI status set, or in two-way mode the
 //!   Kustomer work session), by whom and until when. One at a time per agent: others record
 //!   what they want and leave the effect to its maker, who converges again after it.
 //! - `outcome`: what became of the desired choice — what the widget is told, and the admin.
 
 use crate::UnixMillis;
+use crate::kustomer::model::WorkSession;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How long an effect may be in flight before another actor may take over (a crashed
 /// maker's claim runs out).
 pub const IN_FLIGHT_FOR: Duration = Duration::from_secs(30);
-
-/// How far a tab's `changed_at` may be from the server's clock before the change is refused.
-pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentState {
@@ -37,44 +35,85 @@ pub struct AgentState {
     pub two_way_error: Option<String>,
 }
 
+/// What made the bridge read the agent's work session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChoiceSource {
-    /// The agent's tab reported a Kustomer status change.
-    Tab,
-    /// The active Kustomer work session, read when the tab claimed the agent (R-S-8).
+    /// A tab reported that the agent's status may have changed.
+    #[serde(alias = "tab")]
+    Report,
+    /// A tab claimed the agent's lease (apply at login, R-S-8).
     Login,
+    /// The scheduled run's read of every active work session.
+    Scheduled,
 }
 
+/// The agent's status as one read of Kustomer found it, with Kustomer's record of when it
+/// was set: the work session (a routing shift, from sign-in to sign-out) and, within it, the
+/// session's revision and update time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Choice {
     pub kustomer_status_id: String,
     /// This choice's place in the server-side sequence.
     pub seq: u64,
-    /// The fencing token of the lease it came through.
-    pub holder: u64,
-    /// Orders choices within one holding: the browser's clock (ms), 0 at login.
-    pub order_at: i64,
-    /// When it was made (server time when the server made it).
+    /// The work session's sign-in time (ms): a later shift's statuses come after.
+    #[serde(alias = "holder")]
+    pub session_at: u64,
+    /// The work session's `rev` (0 when Kustomer gives none).
+    #[serde(default)]
+    pub rev: u64,
+    /// The work session's `updatedAt` (ms).
+    #[serde(alias = "order_at")]
+    pub updated_at: i64,
+    /// When it was read (server time).
     pub chosen_at: UnixMillis,
     pub source: ChoiceSource,
-    /// The tab's clock was too far off to order by: the choice comes after everything its
-    /// holding chose before (arrival order, review L1).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub by_arrival: bool,
 }
 
 impl Choice {
-    /// Later than `other` in the agent's own sequence of choices (a repeat of the same one is
-    /// not).
-    pub fn is_after(&self, other: &Choice) -> bool {
-        (self.holder, self.order_at) > (other.holder, other.order_at)
+    /// The choice one read of the agent's active work session makes, `None` when the session
+    /// names no status. How Kustomer orders one agent's changes lives here and nowhere else:
+    /// by shift (`signedInAt`), then the session's `rev`, then `updatedAt` (kustomer-api.md:
+    /// the attributes are H; that `rev` grows with every change is M — it is what a
+    /// conditional update is checked against — so `updatedAt` decides when it does not).
+    pub fn from_work_session(
+        session: &WorkSession,
+        source: ChoiceSource,
+        now: UnixMillis,
+    ) -> Option<Self> {
+        let millis = |at: &Option<String>| {
+            at.as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map_or(0, |t| t.timestamp_millis())
+        };
+        Some(Self {
+            kustomer_status_id: session.status_id()?.to_owned(),
+            seq: 0,
+            session_at: u64::try_from(millis(&session.attributes.signed_in_at)).unwrap_or(0),
+            rev: session.attributes.rev.unwrap_or(0),
+            updated_at: millis(&session.attributes.updated_at),
+            chosen_at: now,
+            source,
+        })
     }
 
-    /// The same report again (a retried request).
+    fn order(&self) -> (u64, u64, i64) {
+        (self.session_at, self.rev, self.updated_at)
+    }
+
+    /// Later than `other` in Kustomer's record of the agent's changes. Two reads with the
+    /// same record and different statuses cannot be told apart (a tenant whose sessions carry
+    /// no `rev`, two changes in one millisecond): the one read now is taken — a later change is
+    /// never dropped for an equal timestamp, and the next read (a minute at most) settles it.
+    pub fn is_after(&self, other: &Choice) -> bool {
+        self.order() > other.order()
+            || (self.order() == other.order()
+                && self.kustomer_status_id != other.kustomer_status_id)
+    }
+
+    /// The same record read again.
     pub fn is_repeat_of(&self, other: &Choice) -> bool {
-        (self.holder, self.order_at) == (other.holder, other.order_at)
-            && self.kustomer_status_id == other.kustomer_status_id
+        self.order() == other.order() && self.kustomer_status_id == other.kustomer_status_id
     }
 }
 
@@ -221,13 +260,6 @@ impl AgentState {
     /// Records `choice` as the desired one unless a later choice is there already; answers
     /// whether it is (now) the desired one.
     pub fn offer(&mut self, mut choice: Choice) -> Offer {
-        if let Some(current) = &self.desired
-            && choice.by_arrival
-            && choice.holder == current.holder
-            && choice.kustomer_status_id != current.kustomer_status_id
-        {
-            choice.order_at = choice.order_at.max(current.order_at + 1);
-        }
         if let Some(current) = &self.desired {
             if choice.is_repeat_of(current) {
                 return Offer::Repeat;
@@ -268,36 +300,52 @@ pub enum Offer {
 mod tests {
     use super::*;
 
-    fn choice(holder: u64, order_at: i64, status: &str) -> Choice {
+    fn choice(session_at: u64, rev: u64, updated_at: i64, status: &str) -> Choice {
         Choice {
             kustomer_status_id: status.into(),
             seq: 0,
-            holder,
-            order_at,
-            chosen_at: UnixMillis(order_at),
-            source: ChoiceSource::Tab,
-            by_arrival: false,
+            session_at,
+            rev,
+            updated_at,
+            chosen_at: UnixMillis(updated_at),
+            source: ChoiceSource::Report,
         }
     }
 
     #[test]
-    fn r_s_6_choices_are_ordered_by_holder_then_by_that_tabs_own_clock() {
+    fn r_s_4_r_s_6_reads_are_ordered_by_kustomers_record_of_the_change() {
         let mut state = AgentState::default();
-        assert_eq!(state.offer(choice(1, 5_000, "K1")), Offer::Taken);
-        // Same tab, earlier by its own clock: arrived late, older.
+        assert_eq!(state.offer(choice(1, 3, 5_000, "K1")), Offer::Taken);
+        // An earlier revision of the same shift, read before but recorded after: older.
         assert_eq!(
-            state.offer(choice(1, 4_000, "K2")),
+            state.offer(choice(1, 2, 4_000, "K2")),
             Offer::Older { newer_seq: 1 }
         );
-        // A retry of the same report.
-        assert_eq!(state.offer(choice(1, 5_000, "K1")), Offer::Repeat);
-        // A new holding (another computer whose clock is an hour slow) comes after.
-        assert_eq!(state.offer(choice(2, -3_600_000, "K3")), Offer::Taken);
-        assert_eq!(state.desired.as_ref().map(|d| d.seq), Some(2));
-        // A change through the old lease is older than anything the new holder chose.
+        // The same record read again (another tab's report, the schedule).
+        assert_eq!(state.offer(choice(1, 3, 5_000, "K1")), Offer::Repeat);
+        // A later shift comes after whatever the earlier one recorded.
+        assert_eq!(state.offer(choice(2, 1, 1_000, "K3")), Offer::Taken);
         assert_eq!(
-            state.offer(choice(1, 9_000_000, "K4")),
+            state.offer(choice(1, 9, 9_000, "K4")),
             Offer::Older { newer_seq: 2 }
+        );
+    }
+
+    #[test]
+    fn r_s_6_a_later_change_with_the_same_timestamp_is_not_dropped() {
+        let mut state = AgentState::default();
+        // A tenant whose sessions carry no `rev`: two changes in one millisecond.
+        assert_eq!(state.offer(choice(1, 0, 5_000, "K1")), Offer::Taken);
+        assert_eq!(state.offer(choice(1, 0, 5_000, "K2")), Offer::Taken);
+        assert_eq!(
+            state.desired.as_ref().map(|d| d.kustomer_status_id.as_str()),
+            Some("K2")
+        );
+        // With `rev`, the revision orders them whatever the timestamps say.
+        assert_eq!(state.offer(choice(1, 2, 5_000, "K3")), Offer::Taken);
+        assert_eq!(
+            state.offer(choice(1, 1, 5_000, "K4")),
+            Offer::Older { newer_seq: 3 }
         );
     }
 

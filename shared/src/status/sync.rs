@@ -1,21 +1,22 @@
 //! The status service behind the status function (events.md §2): agent-tab leases, identity,
 //! status changes.
 //!
-//! Hot path of a change: mapping and identity from the in-process cache (loaded from the state
-//! store once per container), one CCAI read of the agent, one conditional write to the agent's
-//! lease item (lease held + not older, both checked by that write), then the CCAI change.
+//! Hot path of a report: mapping and identity from the in-process cache (loaded from the state
+//! store once per container), one Kustomer read of the agent's active work session (the truth,
+//! R-S-4), one CCAI read of the agent, one conditional write to the agent's state item, then
+//! the CCAI change. Leases only elect the tab that watches; they decide nothing.
 
 use super::agent_state::{
-    AgentState, Applied, Choice, ChoiceSource, Effect, IN_FLIGHT_FOR, InFlight, MAX_CLOCK_SKEW,
-    Offer, Outcome,
+    AgentState, Applied, Choice, ChoiceSource, Effect, IN_FLIGHT_FOR, InFlight, Offer, Outcome,
 };
 use super::mapping::StatusMapping;
 use super::rules::{CcaiAgentView, Decision, PendingOutcome, decide, resolve_pending};
 use crate::UnixMillis;
 use crate::ccai::{CcaiClient, CcaiError};
+use crate::kustomer::model::WorkSession;
 use crate::kustomer::{KustomerClient, KustomerError};
 use crate::retry::Retryable;
-use crate::store::{GuardedWrite, Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
+use crate::store::{Item, ItemKey, Lease, LeaseAcquisition, StateStore, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -46,6 +47,10 @@ pub enum StatusError {
     },
     #[error("Kustomer status {0} is not mapped to a CCAI status")]
     Unmapped(String),
+    /// R-S-4: Kustomer has no active work session for the agent (not signed in to routing):
+    /// there is no status to follow.
+    #[error("the agent has no active work session in Kustomer (not signed in to routing)")]
+    NoWorkSession,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -72,18 +77,6 @@ pub struct AgentProfile {
     pub ccai_agent_id: u64,
 }
 
-/// A status change reported by the agent's tab.
-#[derive(Clone, Debug, Deserialize)]
-pub struct StatusChange {
-    pub email: String,
-    pub instance_id: String,
-    pub lease_token: u64,
-    pub status_id: String,
-    #[serde(default)]
-    pub status_name: Option<String>,
-    pub changed_at: chrono::DateTime<chrono::Utc>,
-}
-
 /// What the widget is told about a change: `outcome` (`applied`, `pending`,
 /// `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`, with their
 /// fields) and `message`, a sentence naming what happened.
@@ -103,28 +96,18 @@ impl From<Outcome> for ChangeOutcome {
     }
 }
 
-/// Who converges an agent's state: one request of the tab holding the agent's lease (its
-/// writes check the lease), or a worker holding none (session end, the scheduled run). Each
-/// has an id of its own — two requests of one tab are two actors, so one waits for the
-/// other's effect instead of racing it to CCAI.
-enum Actor<'a> {
-    Tab(&'a Lease, String),
-    Worker(&'a str),
+/// Who converges an agent's state (a report's request, a login, a session end, the scheduled
+/// run): each has an id of its own, so one waits for another's effect instead of racing it to
+/// CCAI.
+fn actor(kind: &str) -> String {
+    format!("{kind}:{}", uuid::Uuid::new_v4().simple())
 }
 
-impl<'a> Actor<'a> {
-    fn tab(lease: &'a Lease) -> Self {
-        Actor::Tab(
-            lease,
-            format!("tab:{}:{}", lease.owner, uuid::Uuid::new_v4().simple()),
-        )
-    }
-
-    fn id(&self) -> String {
-        match self {
-            Actor::Tab(_, id) => id.clone(),
-            Actor::Worker(id) => (*id).to_owned(),
-        }
+fn source_name(source: ChoiceSource) -> &'static str {
+    match source {
+        ChoiceSource::Report => "report",
+        ChoiceSource::Login => "login",
+        ChoiceSource::Scheduled => "scheduled",
     }
 }
 
@@ -164,9 +147,22 @@ pub enum ClaimOutcome {
     },
 }
 
+/// What one agent's scheduled reconciliation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AgentReconciled {
+    /// The outcome of following the agent's active work session (`None`: none to follow).
+    pub followed: Option<Outcome>,
+    /// What became of a choice that waited for a session's end.
+    pub pending: Option<PendingOutcome>,
+    /// The Kustomer status set in two-way mode.
+    pub reflected: Option<String>,
+}
+
 #[derive(Default)]
 struct Cache {
     mapping: Option<(Instant, Arc<StatusMapping>)>,
+    /// Kustomer's own busy statuses (see `set_by_kustomer`).
+    system_busy: Option<(Instant, Arc<std::collections::HashSet<String>>)>,
     profiles: HashMap<String, AgentProfile>,
 }
 
@@ -180,10 +176,6 @@ pub struct StatusService {
 
 fn normalise(email: &str) -> String {
     email.trim().to_lowercase()
-}
-
-fn millis(at: &chrono::DateTime<chrono::Utc>) -> UnixMillis {
-    UnixMillis(at.timestamp_millis())
 }
 
 impl StatusService {
@@ -381,7 +373,7 @@ impl StatusService {
             }),
             LeaseAcquisition::Acquired(lease) => {
                 let applied_at_login = if self.mapping(now).await?.apply_at_login {
-                    self.apply_at_login(email, &lease, &profile, now).await?
+                    self.apply_at_login(email, &profile, now).await?
                 } else {
                     None
                 };
@@ -394,13 +386,11 @@ impl StatusService {
         }
     }
 
-    /// R-S-8: the agent's active Kustomer work session decides their CCAI status at login. It
-    /// is the first choice of this holding: the tab's own changes come after it, whatever the
-    /// tab's clock says.
+    /// R-S-8: the agent's active Kustomer work session decides their CCAI status at login
+    /// (the same read as any report's).
     async fn apply_at_login(
         &self,
         email: &str,
-        lease: &Lease,
         profile: &AgentProfile,
         now: UnixMillis,
     ) -> Result<Option<ChangeOutcome>, StatusError> {
@@ -411,26 +401,83 @@ impl StatusService {
         else {
             return Ok(None);
         };
-        let Some(status_id) = session.status_id().map(str::to_owned) else {
-            return Ok(None);
-        };
-        let choice = Choice {
-            kustomer_status_id: status_id,
-            seq: 0,
-            holder: lease.fencing_token,
-            order_at: 0,
-            chosen_at: now,
-            source: ChoiceSource::Login,
-            by_arrival: false,
-        };
         match self
-            .converge(email, profile, &Actor::tab(lease), Some(choice), now, None)
+            .follow(email, profile, &session, ChoiceSource::Login, now)
             .await?
         {
             // An unmapped status at login is recorded for the agent, not a failed login.
             Some(Outcome::Unmapped { .. }) | None => Ok(None),
             Some(outcome) => Ok(Some(ChangeOutcome::from(outcome))),
         }
+    }
+
+    /// Converges the agent to what one read of their work session found (R-S-4): the truth,
+    /// whoever read it. `None` when the session names no status to follow — none at all, or a
+    /// busy status Kustomer set by itself during a call (kustomer-api.md, H: a consequence of
+    /// the call, not the agent's choice; the widget never reported those either).
+    async fn follow(
+        &self,
+        email: &str,
+        profile: &AgentProfile,
+        session: &WorkSession,
+        source: ChoiceSource,
+        now: UnixMillis,
+    ) -> Result<Option<Outcome>, StatusError> {
+        let Some(choice) = Choice::from_work_session(session, source, now) else {
+            return Ok(None);
+        };
+        if self
+            .mapping(now)
+            .await?
+            .ccai_status_for(&choice.kustomer_status_id)
+            .is_none()
+            && self
+                .set_by_kustomer(&choice.kustomer_status_id)
+                .await?
+        {
+            return Ok(None);
+        }
+        self.converge(
+            email,
+            profile,
+            &actor(source_name(source)),
+            Some(choice),
+            now,
+            None,
+        )
+        .await
+    }
+
+    /// Whether `status_id` is one of Kustomer's own busy statuses (`system`, type `busy`),
+    /// read only for a status the mapping does not know (a mapped one is the admin's choice to
+    /// follow), and kept for as long as the mapping.
+    async fn set_by_kustomer(&self, status_id: &str) -> Result<bool, StatusError> {
+        let known = self
+            .cache()
+            .system_busy
+            .as_ref()
+            .filter(|(loaded, _)| loaded.elapsed() < MAPPING_TTL)
+            .map(|(_, ids)| ids.clone());
+        let ids = match known {
+            Some(ids) => ids,
+            None => {
+                let ids: Arc<std::collections::HashSet<String>> = Arc::new(
+                    self.kustomer
+                        .routing_statuses()
+                        .await?
+                        .into_iter()
+                        .filter(|s| {
+                            s.attributes.system == Some(true)
+                                && s.attributes.status_type.as_deref() == Some("busy")
+                        })
+                        .map(|s| s.id)
+                        .collect(),
+                );
+                self.cache().system_busy = Some((Instant::now(), ids.clone()));
+                ids
+            }
+        };
+        Ok(ids.contains(status_id))
     }
 
     /// `PUT /agents/instances/{id}`.
@@ -470,85 +517,42 @@ impl StatusService {
         Ok(self.store.release_lease(&lease).await?)
     }
 
-    /// `POST /webhooks/kustomer/status` (R-S-1 … R-S-6): the tab reports the agent's choice.
-    pub async fn change(
+    /// `POST /webhooks/kustomer/status` (R-S-1 … R-S-6, R-S-4): a tab says the agent's status
+    /// may have changed. What it says the status is counts for nothing: the bridge reads the
+    /// agent's active work session from Kustomer and converges CCAI to that. `None`: the
+    /// session names nothing to follow (a status Kustomer set itself during a call).
+    pub async fn report(
         &self,
-        change: &StatusChange,
+        email: &str,
         now: UnixMillis,
-    ) -> Result<ChangeOutcome, StatusError> {
-        if change.email.trim().is_empty() {
-            return Err(StatusError::Invalid("email is required".into()));
-        }
-        // A tab whose clock is far off (a drifted VDI) is never blocked (events.md §3): its
-        // change is taken at the server's time instead (review L1).
-        let reported = millis(&change.changed_at);
-        let skew = (reported.0 - now.0).unsigned_abs();
-        let by_arrival = skew > MAX_CLOCK_SKEW.as_millis() as u64;
-        let changed_at = if by_arrival {
-            tracing::warn!(
-                skew_s = skew / 1000,
-                "the tab's clock is far from the server's; its change is taken at server time"
-            );
-            now
-        } else {
-            reported
-        };
-        let profile = self.profile(&change.email, now).await?;
-        let lease = Lease {
-            resource: ItemKey::agent_lease(&change.email),
-            owner: change.instance_id.clone(),
-            fencing_token: change.lease_token,
-            expires_at: now,
-        };
-        let choice = Choice {
-            kustomer_status_id: change.status_id.clone(),
-            seq: 0,
-            holder: change.lease_token,
-            order_at: changed_at.0,
-            chosen_at: changed_at,
-            source: ChoiceSource::Tab,
-            by_arrival,
-        };
-        let outcome = self
-            .converge(
-                &change.email,
-                &profile,
-                &Actor::tab(&lease),
-                Some(choice),
-                now,
-                None,
-            )
-            .await?;
-        match outcome {
-            Some(Outcome::Unmapped { .. }) => Err(StatusError::Unmapped(change.status_id.clone())),
-            Some(outcome) => Ok(ChangeOutcome::from(outcome)),
-            None => Err(StatusError::Invalid("no choice recorded".into())),
+    ) -> Result<Option<ChangeOutcome>, StatusError> {
+        let profile = self.profile(email, now).await?;
+        let session = self
+            .kustomer
+            .active_work_session(&profile.kustomer_user_id)
+            .await?
+            .ok_or(StatusError::NoWorkSession)?;
+        match self
+            .follow(email, &profile, &session, ChoiceSource::Report, now)
+            .await?
+        {
+            Some(Outcome::Unmapped {
+                kustomer_status_id, ..
+            }) => Err(StatusError::Unmapped(kustomer_status_id)),
+            Some(outcome) => Ok(Some(ChangeOutcome::from(outcome))),
+            None => Ok(None),
         }
     }
 
-    /// Writes the agent's state back against the version it was read at: as the lease holder
-    /// for a tab (a stale tab starts nothing), else as anyone.
+    /// Writes the agent's state back against the version it was read at.
     async fn write_state(
         &self,
-        actor: &Actor<'_>,
         resource: &ItemKey,
         expected: u64,
         state: &AgentState,
-        now: UnixMillis,
     ) -> Result<bool, StatusError> {
         let value = serde_json::to_value(state).map_err(|e| StatusError::Invalid(e.to_string()))?;
-        match actor {
-            Actor::Tab(lease, _) => match self
-                .store
-                .write_as_holder(lease, now, expected, &value)
-                .await?
-            {
-                GuardedWrite::Written => Ok(true),
-                GuardedWrite::Changed { .. } => Ok(false),
-                GuardedWrite::NotHolder(holder) => Err(not_holder(holder, now)),
-            },
-            Actor::Worker(_) => Ok(self.store.replace_state(resource, expected, &value).await?),
-        }
+        Ok(self.store.replace_state(resource, expected, &value).await?)
     }
 
     async fn read_agent_state(&self, resource: &ItemKey) -> Result<(AgentState, u64), StatusError> {
@@ -567,7 +571,7 @@ impl StatusService {
         &self,
         email: &str,
         profile: &AgentProfile,
-        actor: &Actor<'_>,
+        me: &str,
         mut choice: Option<Choice>,
         now: UnixMillis,
         session_ended_at: Option<UnixMillis>,
@@ -577,7 +581,6 @@ impl StatusService {
         // The container's copy of the mapping may predate an admin's save (30 s): a status it
         // does not know is looked up once more before it is recorded as unmapped, for good.
         let mut mapping_reread = false;
-        let me = actor.id();
         // The choice this call offered, once recorded: its outcome is what the caller is told.
         let mut offered: Option<u64> = None;
         let told = |outcome: Outcome, offered: Option<u64>| match offered {
@@ -619,7 +622,7 @@ impl StatusService {
                 if changed {
                     state.outcome = Some(outcome.clone());
                     if !self
-                        .write_state(actor, &resource, version, &state, now)
+                        .write_state(&resource, version, &state)
                         .await?
                     {
                         continue;
@@ -684,7 +687,7 @@ impl StatusService {
                         state.in_flight = None;
                     }
                     if self
-                        .write_state(actor, &resource, version, &state, now)
+                        .write_state(&resource, version, &state)
                         .await?
                     {
                         if choice.take().is_some() {
@@ -695,13 +698,13 @@ impl StatusService {
                 }
                 Step::Effect(target) => {
                     state.in_flight = Some(InFlight {
-                        by: me.clone(),
+                        by: me.to_owned(),
                         seq,
                         until: now.plus(IN_FLIGHT_FOR),
                         effect: Effect::Ccai,
                     });
                     if !self
-                        .write_state(actor, &resource, version, &state, now)
+                        .write_state(&resource, version, &state)
                         .await?
                     {
                         continue;
@@ -853,12 +856,12 @@ impl StatusService {
             return Ok(None);
         }
         let profile = self.profile(email, now).await?;
-        let actor_id = format!("session-end:{}", uuid::Uuid::new_v4());
+        let actor_id = actor("session-end");
         let outcome = self
             .converge(
                 email,
                 &profile,
-                &Actor::Worker(&actor_id),
+                &actor_id,
                 None,
                 now,
                 session_ended_at,
@@ -917,11 +920,10 @@ impl StatusService {
             // Not signed in to Kustomer routing: there is no status to set.
             return Ok(None);
         };
-        let me = format!("reflect:{}", uuid::Uuid::new_v4());
-        let actor = Actor::Worker(&me);
+        let me = actor("reflect");
         if session.status_id() == Some(target.as_str()) {
             state.last_reflected = Some(view.status.clone());
-            self.write_state(&actor, &resource, version, &state, now)
+            self.write_state(&resource, version, &state)
                 .await?;
             return Ok(Some(target));
         }
@@ -932,7 +934,7 @@ impl StatusService {
             effect: Effect::Kustomer,
         });
         if !self
-            .write_state(&actor, &resource, version, &state, now)
+            .write_state(&resource, version, &state)
             .await?
         {
             // The agent chose something meanwhile: their choice stands.
@@ -988,7 +990,7 @@ impl StatusService {
                         )
                         .await?;
                 }
-                self.converge(email, &profile, &actor, None, now, None)
+                self.converge(email, &profile, &me, None, now, None)
                     .await?;
                 return Ok(None);
             }
@@ -1000,16 +1002,61 @@ impl StatusService {
         }
     }
 
-    /// One agent's reconciliation (the scheduled job): a choice left pending, failed or
-    /// unfinished is converged, then two-way mode reflects the CCAI status.
+    /// Every active work session of the org by Kustomer user id (the scheduled run's one
+    /// paged read: a report a tab never sent is caught within a run, R-S-4).
+    pub async fn active_work_sessions(&self) -> Result<HashMap<String, WorkSession>, StatusError> {
+        let mut by_user: HashMap<String, WorkSession> = HashMap::new();
+        for session in self.kustomer.active_work_sessions().await? {
+            let Some(user) = session.user_id().map(str::to_owned) else {
+                continue;
+            };
+            let later = by_user
+                .get(&user)
+                .is_none_or(|known| known.attributes.signed_in_at < session.attributes.signed_in_at);
+            if later {
+                by_user.insert(user, session);
+            }
+        }
+        Ok(by_user)
+    }
+
+    /// One agent's reconciliation (the scheduled job): the agent's active work session, as
+    /// `sessions` found it, is followed; a choice left pending, failed or unfinished is
+    /// converged; then two-way mode reflects the CCAI status.
     pub async fn reconcile_agent(
         &self,
         email: &str,
+        sessions: &HashMap<String, WorkSession>,
         now: UnixMillis,
-    ) -> Result<(Option<PendingOutcome>, Option<String>), StatusError> {
+    ) -> Result<AgentReconciled, StatusError> {
+        let profile = self.profile(email, now).await?;
+        // Only what Kustomer records after the agent's desired choice is followed here: what
+        // is known already is the pending run's below (and a minute's runs cost one read each).
+        let (state, _) = self
+            .read_agent_state(&ItemKey::agent_lease(email))
+            .await?;
+        let newer = sessions.get(&profile.kustomer_user_id).filter(|session| {
+            Choice::from_work_session(session, ChoiceSource::Scheduled, now).is_some_and(|read| {
+                state
+                    .desired
+                    .as_ref()
+                    .is_none_or(|desired| read.is_after(desired))
+            })
+        });
+        let followed = match newer {
+            Some(session) => {
+                self.follow(email, &profile, session, ChoiceSource::Scheduled, now)
+                    .await?
+            }
+            None => None,
+        };
         let pending = self.session_ended(email, None, now).await?;
         let reflected = self.reflect_ccai_status(email, now).await?;
-        Ok((pending, reflected))
+        Ok(AgentReconciled {
+            followed,
+            pending,
+            reflected,
+        })
     }
 
     /// The e-mail of the Kustomer user matched to a CCAI agent (R-S-3), when that agent has

@@ -587,12 +587,14 @@ fn page(sandbox: &Sandbox, path: &str, items: Vec<Value>, query: &PageQuery) -> 
         .skip((number - 1) * size)
         .take(size)
         .collect();
-    let next =
-        (number * size < total).then(|| format!("{path}?page={}&pageSize={size}", number + 1));
+    // The list's own filters stay in its links (`path` may carry them).
+    let join = if path.contains('?') { '&' } else { '?' };
+    let next = (number * size < total)
+        .then(|| format!("{path}{join}page={}&pageSize={size}", number + 1));
     axum::Json(json!({
         "data": data,
         "meta": {"page": number, "pageSize": size, "total": total},
-        "links": {"self": format!("{path}?page={number}&pageSize={size}"), "next": next},
+        "links": {"self": format!("{path}{join}page={number}&pageSize={size}"), "next": next},
     }))
     .into_response()
 }
@@ -1323,7 +1325,8 @@ fn work_sessions_where(world: &World, filter: impl Fn(&Record) -> bool) -> Vec<V
         .collect()
 }
 
-/// `user=true` keeps the calling user's own sessions (an API key is no user: none).
+/// `user=true` keeps the calling user's own sessions (an API key is no user: none); paged like
+/// Kustomer's lists, the filters kept in the next page's link.
 async fn list_work_sessions(
     State(sandbox): State<Shared>,
     axum::Extension(caller): axum::Extension<super::Caller>,
@@ -1337,7 +1340,19 @@ async fn list_work_sessions(
             && (!mine
                 || matches!(&caller, super::Caller::User(u) if s.related("user") == Some(u.as_str())))
     });
-    axum::Json(json!({"data": items})).into_response()
+    let mut path = String::from("/v1/routing/work-sessions");
+    let filters: Vec<String> = ["active", "user"]
+        .iter()
+        .filter_map(|name| query.get(*name).map(|v| format!("{name}={v}")))
+        .collect();
+    if !filters.is_empty() {
+        path = format!("{path}?{}", filters.join("&"));
+    }
+    let paging = PageQuery {
+        page: query.get("page").and_then(|p| p.parse().ok()),
+        page_size: query.get("pageSize").and_then(|p| p.parse().ok()),
+    };
+    page(&sandbox, &path, items, &paging)
 }
 
 async fn user_work_sessions(
