@@ -10,10 +10,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use bridge_shared::UnixMillis;
+use bridge_shared::kustomer::model::WorkSession;
 use bridge_shared::status::agent_state::{
     AgentState, Choice, ChoiceSource, Effect, InFlight, Offer, Outcome,
 };
-use bridge_shared::kustomer::model::WorkSession;
 use bridge_shared::status::{CcaiAgentView, Decision, StatusMapping, decide};
 use bridge_shared::store::{DynamoStore, ItemKey, LeaseAcquisition, LeaseStore, StateStore};
 use bridge_tests::counting_store::CountingStore;
@@ -94,7 +94,12 @@ async fn main() {
             effect: Effect::Ccai,
         });
         let claim = serde_json::to_value(&state).unwrap();
-        assert!(store.replace_state(&resource, version, &claim).await.unwrap());
+        assert!(
+            store
+                .replace_state(&resource, version, &claim)
+                .await
+                .unwrap()
+        );
         // (CCAI is called here.)
         state.in_flight = None;
         state.outcome = Some(Outcome::Applied {

@@ -114,7 +114,10 @@ async fn r_s_4_a_change_no_tab_reported_is_followed_by_the_scheduled_run() {
         "{summary:?}"
     );
     for (id, _) in &agents[..3] {
-        assert_eq!(ccai.inspect(|w| w.agent_status(*id)).as_deref(), Some("Break"));
+        assert_eq!(
+            ccai.inspect(|w| w.agent_status(*id)).as_deref(),
+            Some("Break")
+        );
     }
     assert_eq!(
         ccai.inspect(|w| w.agent_status(agents[3].0)).as_deref(),

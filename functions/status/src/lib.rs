@@ -27,9 +27,7 @@ use bridge_shared::click_to_call::{ClickError, ClickOutcome, ClickRequest, Click
 use bridge_shared::lambda::{body_bytes, busy, json_answer, json_error, unsent_for_pacing};
 use bridge_shared::retry::Retryable;
 use bridge_shared::sign_in::{AgentIdentity, KustomerOAuth};
-use bridge_shared::status::sync::{
-    ChangeOutcome, ClaimOutcome, StatusError, StatusService,
-};
+use bridge_shared::status::sync::{ChangeOutcome, ClaimOutcome, StatusError, StatusService};
 use bridge_shared::store::StateStore;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};

@@ -244,17 +244,11 @@
     const status = state.statuses.get(statusId) || {};
     // Kustomer sets a system busy status by itself during calls: not the agent's choice.
     if (status.system && status.statusType === 'busy') return;
-    const answer = await bridge('POST', '/webhooks/kustomer/status', {
-      instance_id: instanceId,
-      lease_token: state.lease.token,
-      status_id: statusId,
-      status_name: status.name,
-      changed_at: new Date(now).toISOString(),
-    });
+    // Only a trigger (R-S-4): the bridge reads the agent's work session from Kustomer itself,
+    // so nothing this tab says of the status is trusted, and any tab may send it.
+    const answer = await bridge('POST', '/webhooks/kustomer/status', {});
     if (answer.status === 202) {
       showOutcome(answer.body);
-    } else if (answer.status === 409) {
-      lost(now);
     } else {
       show(ui.outcome, 'failed: ' + describe(answer), 'kind', 'failed');
     }

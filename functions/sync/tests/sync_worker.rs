@@ -6,7 +6,6 @@
 
 use bridge_shared::UnixMillis;
 use bridge_shared::status::agent_state::Outcome;
-use bridge_shared::status::sync::{ClaimOutcome, StatusChange};
 use bridge_shared::status::{PriorityMode, StatusMapping};
 use bridge_shared::store::{Claim, EmbeddedStore, IdempotencyStatus, Item, StateStore};
 use bridge_shared::stream::{DynamoDbEventResponse, StreamEvent};
@@ -72,24 +71,18 @@ async fn change_during_call(rig: &Rig, now: UnixMillis) {
     rig.platforms
         .ccai
         .change(|w| w.move_agent(rig.agent, "In-call", "platform"));
-    let ClaimOutcome::Acquired { lease_token, .. } = rig
+    let user = rig.platforms.kustomer_user(&rig.email).unwrap();
+    rig.platforms
+        .kustomer
+        .set_work_session(&user, "Lunch")
+        .unwrap();
+    let outcome = rig
         .api
         .status
-        .claim(&rig.email, "tab-1", now)
+        .report(&rig.email, now)
         .await
         .unwrap()
-    else {
-        panic!("lease not acquired");
-    };
-    let change = StatusChange {
-        email: rig.email.clone(),
-        instance_id: "tab-1".into(),
-        lease_token,
-        status_id: rig.platforms.kustomer.status_id("Lunch").unwrap(),
-        status_name: None,
-        changed_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap(),
-    };
-    let outcome = rig.api.status.change(&change, now).await.unwrap();
+        .unwrap();
     assert!(
         matches!(&outcome.outcome, Outcome::Pending { ccai_status, .. } if ccai_status == "Break"),
         "{outcome:?}"

@@ -103,45 +103,56 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
         second["expires_in_s"]
     ));
 
-    let start = UnixMillis::now();
-    let change = |name: &str, instance: &str, offset_ms: u64| -> Result<Value, String> {
-        Ok(json!({
-            "email": email, "instance_id": instance, "lease_token": first["lease_token"],
-            "status_id": status(name)?, "changed_at": start.plus(std::time::Duration::from_millis(offset_ms)).to_iso(),
-        }))
+    // The agent sets statuses in Kustomer; a tab's report is only a trigger: the bridge reads
+    // the agent's work session (R-S-4), so any tab may report and a forged one changes nothing.
+    let user = sandboxes
+        .kustomer_user(&email)
+        .ok_or("the agent has no Kustomer user")?;
+    let report = |instance: &str, said: &str| -> Result<Value, String> {
+        Ok(json!({"instance_id": instance, "status_id": status(said)?}))
     };
-    let mut applied = 0;
-    for (name, instance, offset) in [
-        ("Lunch", "tab-2", 10),
-        ("Lunch", "tab-1", 20),
-        ("Training", "tab-1", 30),
-        ("Available", "tab-1", 5),
+    let sets = || {
+        ccai.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/agent_statuses"))
+            .count() as u64
+    };
+    let before = sets();
+    for (set, instance, said, note) in [
+        (Some("Lunch"), "tab-2", "Lunch", " (the tab that does not watch)"),
+        (None, "tab-1", "Lunch", " (the same change reported again)"),
+        (Some("Training"), "tab-1", "Training", ""),
+        (None, "tab-1", "Available", " (a forged report: Kustomer still says Training)"),
     ] {
+        if let Some(name) = set {
+            kustomer
+                .set_work_session(&user, name)
+                .ok_or(format!("no Kustomer status {name}"))?;
+        }
         let (code, answer) = tab
             .send(
                 reqwest::Method::POST,
                 "/webhooks/kustomer/status",
-                change(name, instance, offset)?,
+                report(instance, said)?,
             )
             .await?;
-        applied += u64::from(answer["outcome"] == "applied");
-        let note = if offset == 5 {
-            " (an older change, delivered late)"
-        } else {
-            ""
-        };
+        let what = set.map_or(String::new(), |name| format!("agent sets Kustomer {name}; "));
         section.line(format!(
-            "{instance} sets Kustomer {name}{note}: {code} {}",
+            "{what}{instance} reports {said}{note}: {code} {}",
             outcome(&answer)
         ));
     }
+    let applied = sets() - before;
 
     ccai.change(|w| w.move_agent(agent, "In-call", "platform"));
+    kustomer
+        .set_work_session(&user, "Lunch")
+        .ok_or("no Kustomer status Lunch")?;
     let (code, answer) = tab
         .send(
             reqwest::Method::POST,
             "/webhooks/kustomer/status",
-            change("Lunch", "tab-1", 40)?,
+            report("tab-1", "Lunch")?,
         )
         .await?;
     section.line(format!(

@@ -87,12 +87,18 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     sandboxes
         .ccai
         .change(|w| w.move_agent(agent, "In-call", "platform"));
+    let user = sandboxes
+        .kustomer_user(&email)
+        .ok_or("the agent has no Kustomer user")?;
+    sandboxes
+        .kustomer
+        .set_work_session(&user, "Lunch")
+        .ok_or("no Kustomer status Lunch")?;
     let (code, answer) = tab
         .send(
             reqwest::Method::POST,
             "/webhooks/kustomer/status",
-            json!({"email": email, "instance_id": "tab-1", "lease_token": lease["lease_token"],
-                   "status_id": lunch, "changed_at": UnixMillis::now().to_iso()}),
+            json!({"instance_id": "tab-1", "lease_token": lease["lease_token"]}),
         )
         .await?;
     section.line(format!(

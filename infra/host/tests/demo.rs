@@ -66,17 +66,23 @@ async fn the_demo_report_shows_what_happened() {
             .iter()
             .any(|l| l.contains("tab-2 claims the agent: 409"))
     );
+    // R-S-4: the tab that does not watch still works; a forged report changes nothing (the
+    // status applied stays Kustomer's Training, and only two changes reached CCAI above).
     assert!(
         agents
             .lines
             .iter()
-            .any(|l| l.contains("tab-2 sets Kustomer Lunch: 409"))
+            .any(|l| l.contains("tab-2 reports Lunch (the tab that does not watch): 202 applied")),
+        "{}",
+        report.to_text()
     );
     assert!(
         agents
             .lines
             .iter()
-            .any(|l| l.contains("delivered late): 202 superseded"))
+            .any(|l| l.contains("Kustomer still says Training): 202 applied")),
+        "{}",
+        report.to_text()
     );
 
     let sessions = report.section("CCAI External Session Events").unwrap();

@@ -237,8 +237,8 @@ async fn r_sec_1_an_agent_signs_in_with_kustomer_and_the_session_is_theirs() {
 }
 
 /// Review S1, tried as a new user would: Ben, another user of the org, signs in as himself and
-/// tries every route naming Ana. Nothing changes for Ana in CCAI, no call is placed in her name,
-/// her lease is untouched.
+/// tries every route naming Ana. Nothing changes for Ana in CCAI (not even while she is at Lunch
+/// in Kustomer and Ben reports it), no call is placed in her name, her lease is untouched.
 #[tokio::test]
 async fn r_sec_1_a_second_user_signed_in_as_themself_cannot_act_as_the_first() {
     let rig = rig().await;
@@ -305,10 +305,23 @@ async fn r_sec_1_a_second_user_signed_in_as_themself_cannot_act_as_the_first() {
         )
         .await;
     assert_eq!(status, 409, "Ana's tab id is not Ben's");
+    // Ana is at Lunch in Kustomer; Ben reports with her tab id, lease token and status: the
+    // report is about Ben, whose Kustomer record (no work session) is read (R-S-4).
+    let ana_user = rig.sandboxes.kustomer_user(&rig.ana).unwrap();
+    rig.sandboxes
+        .kustomer
+        .set_work_session(&ana_user, "Lunch")
+        .unwrap();
     let (status, answer) = rig
         .send(&ben_session, reqwest::Method::POST, "/webhooks/kustomer/status", json!({"instance_id": "tab-a", "lease_token": ana_lease["lease_token"], "status_id": lunch, "changed_at": bridge_shared::UnixMillis::now().to_iso()}))
         .await;
-    assert_eq!(status, 409, "{answer}");
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no active work session")),
+        "{answer}"
+    );
     assert_eq!(
         rig.sandboxes
             .ccai

@@ -428,7 +428,10 @@ impl KustomerClient {
             .query("page", 1)
             .query("pageSize", PAGE_SIZE);
         let sessions: Vec<WorkSession> = self.fetch_all(first, MAX_PAGES).await?;
-        Ok(sessions.into_iter().filter(WorkSession::is_active).collect())
+        Ok(sessions
+            .into_iter()
+            .filter(WorkSession::is_active)
+            .collect())
     }
 
     pub async fn work_session(&self, id: &str) -> Result<WorkSession, KustomerError> {

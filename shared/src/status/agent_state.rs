@@ -338,7 +338,10 @@ mod tests {
         assert_eq!(state.offer(choice(1, 0, 5_000, "K1")), Offer::Taken);
         assert_eq!(state.offer(choice(1, 0, 5_000, "K2")), Offer::Taken);
         assert_eq!(
-            state.desired.as_ref().map(|d| d.kustomer_status_id.as_str()),
+            state
+                .desired
+                .as_ref()
+                .map(|d| d.kustomer_status_id.as_str()),
             Some("K2")
         );
         // With `rev`, the revision orders them whatever the timestamps say.

@@ -431,9 +431,7 @@ impl StatusService {
             .await?
             .ccai_status_for(&choice.kustomer_status_id)
             .is_none()
-            && self
-                .set_by_kustomer(&choice.kustomer_status_id)
-                .await?
+            && self.set_by_kustomer(&choice.kustomer_status_id).await?
         {
             return Ok(None);
         }
@@ -616,15 +614,12 @@ impl StatusService {
                     offered.or(choice.as_ref().map(|_| desired.seq)),
                 )));
             }
-            if state.busy_for(&me, now) {
+            if state.busy_for(me, now) {
                 // Someone else's effect is in flight: record the choice, leave the effect to it.
                 let outcome = Outcome::InProgress { seq: desired.seq };
                 if changed {
                     state.outcome = Some(outcome.clone());
-                    if !self
-                        .write_state(&resource, version, &state)
-                        .await?
-                    {
+                    if !self.write_state(&resource, version, &state).await? {
                         continue;
                     }
                 }
@@ -686,10 +681,7 @@ impl StatusService {
                     if state.in_flight.as_ref().is_some_and(|f| f.by == me) {
                         state.in_flight = None;
                     }
-                    if self
-                        .write_state(&resource, version, &state)
-                        .await?
-                    {
+                    if self.write_state(&resource, version, &state).await? {
                         if choice.take().is_some() {
                             offered = Some(seq);
                         }
@@ -703,10 +695,7 @@ impl StatusService {
                         until: now.plus(IN_FLIGHT_FOR),
                         effect: Effect::Ccai,
                     });
-                    if !self
-                        .write_state(&resource, version, &state)
-                        .await?
-                    {
+                    if !self.write_state(&resource, version, &state).await? {
                         continue;
                     }
                     if choice.take().is_some() {
@@ -742,7 +731,7 @@ impl StatusService {
                         .record_effect(
                             &resource,
                             (state.clone(), version + 1),
-                            &me,
+                            me,
                             &desired,
                             &target,
                             &made,
@@ -858,14 +847,7 @@ impl StatusService {
         let profile = self.profile(email, now).await?;
         let actor_id = actor("session-end");
         let outcome = self
-            .converge(
-                email,
-                &profile,
-                &actor_id,
-                None,
-                now,
-                session_ended_at,
-            )
+            .converge(email, &profile, &actor_id, None, now, session_ended_at)
             .await?;
         Ok(outcome.map(|outcome| match outcome {
             Outcome::Applied { ccai_status, .. } => PendingOutcome::Apply(ccai_status),
@@ -923,8 +905,7 @@ impl StatusService {
         let me = actor("reflect");
         if session.status_id() == Some(target.as_str()) {
             state.last_reflected = Some(view.status.clone());
-            self.write_state(&resource, version, &state)
-                .await?;
+            self.write_state(&resource, version, &state).await?;
             return Ok(Some(target));
         }
         state.in_flight = Some(InFlight {
@@ -933,10 +914,7 @@ impl StatusService {
             until: now.plus(IN_FLIGHT_FOR),
             effect: Effect::Kustomer,
         });
-        if !self
-            .write_state(&resource, version, &state)
-            .await?
-        {
+        if !self.write_state(&resource, version, &state).await? {
             // The agent chose something meanwhile: their choice stands.
             return Ok(None);
         }
@@ -990,8 +968,7 @@ impl StatusService {
                         )
                         .await?;
                 }
-                self.converge(email, &profile, &me, None, now, None)
-                    .await?;
+                self.converge(email, &profile, &me, None, now, None).await?;
                 return Ok(None);
             }
             break;
@@ -1010,9 +987,9 @@ impl StatusService {
             let Some(user) = session.user_id().map(str::to_owned) else {
                 continue;
             };
-            let later = by_user
-                .get(&user)
-                .is_none_or(|known| known.attributes.signed_in_at < session.attributes.signed_in_at);
+            let later = by_user.get(&user).is_none_or(|known| {
+                known.attributes.signed_in_at < session.attributes.signed_in_at
+            });
             if later {
                 by_user.insert(user, session);
             }
@@ -1032,9 +1009,7 @@ impl StatusService {
         let profile = self.profile(email, now).await?;
         // Only what Kustomer records after the agent's desired choice is followed here: what
         // is known already is the pending run's below (and a minute's runs cost one read each).
-        let (state, _) = self
-            .read_agent_state(&ItemKey::agent_lease(email))
-            .await?;
+        let (state, _) = self.read_agent_state(&ItemKey::agent_lease(email)).await?;
         let newer = sessions.get(&profile.kustomer_user_id).filter(|session| {
             Choice::from_work_session(session, ChoiceSource::Scheduled, now).is_some_and(|read| {
                 state

@@ -589,8 +589,8 @@ fn page(sandbox: &Sandbox, path: &str, items: Vec<Value>, query: &PageQuery) -> 
         .collect();
     // The list's own filters stay in its links (`path` may carry them).
     let join = if path.contains('?') { '&' } else { '?' };
-    let next = (number * size < total)
-        .then(|| format!("{path}{join}page={}&pageSize={size}", number + 1));
+    let next =
+        (number * size < total).then(|| format!("{path}{join}page={}&pageSize={size}", number + 1));
     axum::Json(json!({
         "data": data,
         "meta": {"page": number, "pageSize": size, "total": total},
