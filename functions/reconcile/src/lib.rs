@@ -23,6 +23,8 @@ pub struct Summary {
     pub agents: usize,
     /// Agents whose Kustomer status was applied in CCAI by this run (no report had brought it).
     pub followed: usize,
+    /// Kustomer's list of active work sessions could not be read this run.
+    pub sessions_unread: bool,
     pub pending_applied: usize,
     pub pending_dropped: usize,
     pub still_waiting: usize,
@@ -35,7 +37,15 @@ pub async fn reconcile_agents(
     now: UnixMillis,
 ) -> Result<Summary, bridge_shared::status::sync::StatusError> {
     let mut summary = Summary::default();
-    let sessions = service.active_work_sessions().await?;
+    // A failed list costs only this run's following: pending changes and two-way still run.
+    let sessions = match service.active_work_sessions().await {
+        Ok(sessions) => sessions,
+        Err(err) => {
+            tracing::warn!(error = %err, "active work sessions not read; none followed this run");
+            summary.sessions_unread = true;
+            Default::default()
+        }
+    };
     for email in service.agent_emails(now).await? {
         summary.agents += 1;
         match service.reconcile_agent(&email, &sessions, now).await {

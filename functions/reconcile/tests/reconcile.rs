@@ -140,4 +140,16 @@ async fn r_s_4_a_change_no_tab_reported_is_followed_by_the_scheduled_run() {
     let summary = reconcile_agents(&service, UnixMillis::now()).await.unwrap();
     assert_eq!((summary.followed, summary.failed), (0, 0), "{summary:?}");
     assert_eq!(sets(), before);
+
+    // Kustomer refuses the list: the run still completes for every agent (nothing followed).
+    kustomer.inject(
+        bridge_tests::kustomer_sandbox::FaultMatch::on(
+            http::Method::GET,
+            "/v1/routing/work-sessions",
+        ),
+        bridge_tests::kustomer_sandbox::Fault::Answer(400, r#"{"errors":[{"status":400}]}"#),
+    );
+    let summary = reconcile_agents(&service, UnixMillis::now()).await.unwrap();
+    assert!(summary.sessions_unread, "{summary:?}");
+    assert_eq!((summary.agents, summary.failed), (4, 0), "{summary:?}");
 }

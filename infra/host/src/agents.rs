@@ -119,10 +119,20 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     };
     let before = sets();
     for (set, instance, said, note) in [
-        (Some("Lunch"), "tab-2", "Lunch", " (the tab that does not watch)"),
+        (
+            Some("Lunch"),
+            "tab-2",
+            "Lunch",
+            " (the tab that does not watch)",
+        ),
         (None, "tab-1", "Lunch", " (the same change reported again)"),
         (Some("Training"), "tab-1", "Training", ""),
-        (None, "tab-1", "Available", " (a forged report: Kustomer still says Training)"),
+        (
+            None,
+            "tab-1",
+            "Available",
+            " (a forged report: Kustomer still says Training)",
+        ),
     ] {
         if let Some(name) = set {
             kustomer
@@ -136,7 +146,9 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
                 report(instance, said)?,
             )
             .await?;
-        let what = set.map_or(String::new(), |name| format!("agent sets Kustomer {name}; "));
+        let what = set.map_or(String::new(), |name| {
+            format!("agent sets Kustomer {name}; ")
+        });
         section.line(format!(
             "{what}{instance} reports {said}{note}: {code} {}",
             outcome(&answer)
