@@ -59,6 +59,22 @@ impl ColdStart {
         Ok(Self { config, env, aws })
     }
 
+    /// `ADMIN_TOKEN`'s accepted tokens (review S11): from SSM (`ADMIN_TOKEN_PARAM`), read
+    /// again every few minutes so a revoked token stops working without a redeploy.
+    pub fn admin_tokens(&self) -> Result<crate::bearer::RotatingTokens, ColdStartError> {
+        use crate::bearer::{BearerTokens, RotatingTokens};
+        let tokens = BearerTokens::parse("ADMIN_TOKEN", &self.config.admin_token)?;
+        Ok(match self.env.get("ADMIN_TOKEN_PARAM") {
+            Some(parameter) => RotatingTokens::from_parameter(
+                "ADMIN_TOKEN",
+                parameter,
+                Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(&self.aws))),
+                tokens,
+            ),
+            None => RotatingTokens::fixed(tokens),
+        })
+    }
+
     /// The state table (its client built on the first call).
     pub fn store(&self) -> Arc<dyn StateStore> {
         Arc::new(DynamoStore::lazy(

@@ -2,7 +2,6 @@
 //! runtime loop with a correlation-id span per request.
 
 use crate::UnixMillis;
-use crate::config::Secret;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
@@ -59,24 +58,6 @@ pub fn body_bytes(request: &Request) -> &[u8] {
     }
 }
 
-/// Whether an `Authorization` header carries `Bearer <token>`, compared in constant time.
-pub fn bearer_matches(header: Option<&str>, token: &Secret) -> bool {
-    use subtle::ConstantTimeEq;
-    let given = header
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
-}
-
-/// [`bearer_matches`] on the request's `Authorization` header.
-pub fn bearer_authorised(request: &Request, token: &Secret) -> bool {
-    let header = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    bearer_matches(header, token)
-}
-
 /// Runs an HTTP function: each request is handled inside a span carrying its correlation id
 /// (the Lambda request id). Handlers never fail: every error is an HTTP answer.
 pub async fn serve<A, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
@@ -129,25 +110,4 @@ where
         },
     ))
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_exact_bearer_token_matches() {
-        let token = Secret::new("s3cret");
-        assert!(bearer_matches(Some("Bearer s3cret"), &token));
-        for wrong in [
-            None,
-            Some("Bearer s3cre"),
-            Some("Bearer s3cret2"),
-            Some("s3cret"),
-            Some("Basic s3cret"),
-            Some("Bearer "),
-        ] {
-            assert!(!bearer_matches(wrong, &token), "{wrong:?}");
-        }
-    }
 }

@@ -11,6 +11,7 @@
 //! - [`retry`]: how every error says whether a retry can help.
 
 pub mod aws;
+pub mod bearer;
 pub mod blob;
 pub mod ccai;
 pub mod click_to_call;

@@ -264,7 +264,7 @@ impl Tenant {
             push_settings,
             http.clone(),
         ))));
-        tokens.admin = bridge_shared::config::Secret::new(ADMIN_TOKEN);
+        tokens.admin = bridge_shared::bearer::BearerTokens::of(ADMIN_TOKEN);
         tokens.ccai_events = vec![bridge_shared::config::BasicCredential {
             user: EVENTS_USER.into(),
             password: bridge_shared::config::Secret::new(EVENTS_PASSWORD),

@@ -22,12 +22,11 @@ pub mod run;
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::ccai::model::UserStatus;
-use bridge_shared::config::Secret;
 use bridge_shared::custom_fields::FieldId;
 use bridge_shared::custom_fields::admin::{DELETE_NOTE, FieldAdmin, FieldAdminError};
 use bridge_shared::custom_fields::settings::SdkKeyTarget;
 use bridge_shared::kustomer::KustomerClient;
-use bridge_shared::lambda::{bearer_authorised, body_bytes, json_answer, json_error};
+use bridge_shared::lambda::{body_bytes, json_answer, json_error};
 use bridge_shared::sign_in::AgentSessions;
 use bridge_shared::status::StatusMapping;
 use bridge_shared::status::rules::is_system_status;
@@ -47,7 +46,8 @@ pub struct AdminApi {
     pub store: Arc<dyn StateStore>,
     pub ccai: Arc<CcaiClient>,
     pub kustomer: Arc<KustomerClient>,
-    pub admin_token: Secret,
+    /// `ADMIN_TOKEN`: the current and the next token (review S11), read again from SSM.
+    pub admin_tokens: bridge_shared::bearer::RotatingTokens,
 }
 
 impl AdminApi {
@@ -423,7 +423,11 @@ fn field_error(err: FieldAdminError) -> Response<Body> {
 
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Response<Body> {
-    if !bearer_authorised(&request, &api.admin_token) {
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    if !api.admin_tokens.accepts(header).await {
         return json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     let path = request.uri().path().trim_end_matches('/').to_owned();

@@ -21,7 +21,7 @@ pub async fn run() -> Result<(), Error> {
         store,
         ccai: platforms.ccai,
         kustomer: platforms.kustomer,
-        admin_token: cold.config.admin_token.clone(),
+        admin_tokens: cold.admin_tokens()?,
     };
     bridge_shared::lambda::serve(api, |api, request, now| async move {
         handle(&api, request, now).await

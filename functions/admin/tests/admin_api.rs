@@ -38,13 +38,23 @@ async fn rig_on(platforms: SandboxedPlatforms) -> Rig {
     )
 }
 
+/// The admin's tokens: the current one and the next (rotation, review S11).
+const ADMIN_TOKEN: &str = "admin-token-of-the-tests";
+const NEXT_ADMIN_TOKEN: &str = "next-admin-token-of-the-tests";
+
 fn rig_on_store(platforms: SandboxedPlatforms, store: Arc<dyn StateStore>) -> Rig {
     let api = AdminApi {
         status: platforms.status_service(store.clone()),
         store,
         ccai: platforms.ccai_client.clone(),
         kustomer: platforms.kustomer_client.clone(),
-        admin_token: Secret::new("admin"),
+        admin_tokens: bridge_shared::bearer::RotatingTokens::fixed(
+            bridge_shared::bearer::BearerTokens::parse(
+                "ADMIN_TOKEN",
+                &Secret::new(format!("{ADMIN_TOKEN},{NEXT_ADMIN_TOKEN}")),
+            )
+            .unwrap(),
+        ),
     };
     Rig { platforms, api }
 }
@@ -53,7 +63,7 @@ async fn call(rig: &Rig, method: &str, path: &str, body: Value) -> (u16, Value) 
     let request = http::Request::builder()
         .method(method)
         .uri(path)
-        .header("authorization", "Bearer admin")
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
         .body(Body::Text(body.to_string()))
         .unwrap();
     let response = handle(&rig.api, request, UnixMillis::now()).await;
@@ -270,18 +280,31 @@ async fn health_names_the_dependency_that_fails() {
     );
 }
 
+/// Review S11: the current and the next admin token both work (rotation without a lockout);
+/// none, a wrong one, or both at once is a 401.
 #[tokio::test]
-async fn requests_without_the_admin_token_are_refused() {
+async fn s11_requests_without_an_admin_token_are_refused_and_the_next_token_works() {
     let rig = rig_with_ccai_password(None).await;
-    let request = http::Request::builder()
-        .method("GET")
-        .uri("/admin/agents")
-        .body(Body::Empty)
-        .unwrap();
+    let status = |authorization: Option<String>| {
+        let mut request = http::Request::builder().method("GET").uri("/admin/agents");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let request = request.body(Body::Empty).unwrap();
+        let api = &rig.api;
+        async move { handle(api, request, UnixMillis::now()).await.status() }
+    };
+    assert_eq!(status(None).await, 401);
+    assert_eq!(status(Some("Bearer admin".into())).await, 401);
     assert_eq!(
-        handle(&rig.api, request, UnixMillis::now()).await.status(),
+        status(Some(format!("Bearer {ADMIN_TOKEN},{NEXT_ADMIN_TOKEN}"))).await,
         401
     );
+    assert_eq!(
+        status(Some(format!("Bearer {NEXT_ADMIN_TOKEN}"))).await,
+        200
+    );
+    assert_eq!(status(Some(format!("Bearer {ADMIN_TOKEN}"))).await, 200);
     assert_eq!(
         call(&rig, "DELETE", "/admin/agents", json!({})).await.0,
         405

@@ -46,7 +46,7 @@ pub type SignInProvider = Arc<dyn Fn(&str) -> OAuthSettings + Send + Sync>;
 pub struct Tokens {
     /// Agent sign-in (R-SEC-1); `None`: agent routes answer 401.
     pub sign_in: Option<SignInProvider>,
-    pub admin: Secret,
+    pub admin: bridge_shared::bearer::BearerTokens,
     /// CCAI_EVENTS_CREDENTIALS: the Basic credentials of External Session Events.
     pub ccai_events: Vec<BasicCredential>,
     /// STORAGE_PUSH_*: who may push storage notifications (`None`: the route is off).
@@ -70,7 +70,7 @@ impl Tokens {
     pub fn demo(storage_push: Option<Arc<PushVerifier>>) -> Self {
         Self {
             sign_in: None,
-            admin: Secret::new(DEMO_ADMIN_TOKEN),
+            admin: bridge_shared::bearer::BearerTokens::of(DEMO_ADMIN_TOKEN),
             ccai_events: vec![BasicCredential {
                 user: DEMO_EVENTS_USER.into(),
                 password: Secret::new(DEMO_EVENTS_PASSWORD),
@@ -156,7 +156,7 @@ pub fn handlers(
         store: scoped("admin"),
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
-        admin_token: tokens.admin.clone(),
+        admin_tokens: bridge_shared::bearer::RotatingTokens::fixed(tokens.admin.clone()),
     });
     let intake = Arc::new(IntakeApi {
         store: scoped("intake"),

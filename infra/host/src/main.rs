@@ -164,7 +164,11 @@ async fn serve(backends: Backends) -> Result<(), String> {
     };
     let tokens = Tokens {
         sign_in: sign_in_provider(kustomer_sandbox.as_ref(), &kustomer.base_url).await?,
-        admin: Secret::new(env("ADMIN_TOKEN").unwrap_or_else(|| "local-admin-token".into())),
+        admin: bridge_shared::bearer::BearerTokens::parse(
+            "ADMIN_TOKEN",
+            &Secret::new(env("ADMIN_TOKEN").unwrap_or_else(|| "local-admin-token".into())),
+        )
+        .map_err(|e| e.to_string())?,
         ccai_events: bridge_shared::config::split_credentials(&Secret::new(
             env("CCAI_EVENTS_CREDENTIALS").unwrap_or_else(|| LOCAL_EVENTS_CREDENTIALS.into()),
         ))

@@ -135,7 +135,7 @@ async fn the_host_serves_the_template_routes_over_http() {
     let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens {
         sign_in: None,
-        admin: Secret::new("a"),
+        admin: bridge_shared::bearer::BearerTokens::of("a"),
         ccai_events: vec![bridge_shared::config::BasicCredential {
             user: "u".into(),
             password: Secret::new("w"),

@@ -356,7 +356,9 @@ pub fn admin_route(data: &[u8]) {
             store,
             ccai,
             kustomer,
-            admin_token: bridge_shared::config::Secret::new("admin-token"),
+            admin_tokens: bridge_shared::bearer::RotatingTokens::fixed(
+                bridge_shared::bearer::BearerTokens::of("admin-token"),
+            ),
         }
     });
     const ROUTES: [(&str, &str); 6] = [
