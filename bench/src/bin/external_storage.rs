@@ -136,6 +136,7 @@ async fn child(path: &str, bucket: &str, prefix: &str, size: u64, kustomer_url: 
                 store: &store,
                 blobs: &files,
                 kustomer: &kustomer,
+                max_bytes: u64::MAX,
             }
             .attach(
                 &file,

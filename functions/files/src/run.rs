@@ -22,7 +22,12 @@ pub async fn run() -> Result<(), Error> {
         platforms.kustomer,
     )
     .reading_numbers_in(cold.config.default_country.clone())
-    .exporting(cold.exported_types()?);
+    .exporting(cold.exported_types()?)
+    .attaching_at_most(
+        bridge_shared::conversation::attached_file::max_attachment_bytes(
+            std::env::var("MAX_ATTACHMENT_MIB").ok().as_deref(),
+        )?,
+    );
     bridge_shared::lambda::serve_stream(api, |api, batch, now| async move {
         crate::handle(&api, batch, now).await
     })

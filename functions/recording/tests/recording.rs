@@ -50,6 +50,7 @@ async fn rig_with(options: CcaiSandboxOptions) -> Rig {
         caller_country: Default::default(),
         exported: Default::default(),
         failures: Default::default(),
+        max_attachment_bytes: u64::MAX,
     };
     Rig {
         platforms,
@@ -579,4 +580,32 @@ async fn finding_11_r_r_1_a_recording_for_a_deleted_conversation_lands_in_a_new_
     assert_eq!(rig.recording_downloads(), 1);
     assert!(rig.deliver_end(&call).await.is_empty());
     assert_eq!(rig.recording_notes().len(), 1);
+}
+
+/// Review S15: a recording over `MAX_ATTACHMENT_MIB` is stored in the bucket but not sent to
+/// Kustomer: a permanent dead letter saying so, not retried; no attachment is created.
+#[tokio::test]
+async fn s15_a_recording_over_the_attachment_limit_is_a_clear_dead_letter() {
+    use bridge_shared::stream::failures::dead_letters;
+    let mut rig = rig().await;
+    rig.api.max_attachment_bytes = 2 * MIB;
+    let agent = rig.ana();
+    let mut driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    driver.recording_size = 3 * MIB;
+    let call = driver.ivr_call_answered(agent, "+15550106609").await;
+    assert!(rig.deliver_end(&call).await.is_empty(), "not retried");
+    assert_eq!(stored_size(&rig, call.session_id).await, Some(3 * MIB));
+    assert_eq!(rig.attachment_creates(), 0);
+    assert!(rig.recording_notes().is_empty());
+    let letter = dead_letters(rig.api.store.as_ref(), UnixMillis::now())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.trigger.session.id == call.session_id)
+        .expect("a dead letter");
+    assert!(letter.permanent);
+    assert!(
+        letter.last_error.contains("MAX_ATTACHMENT_MIB"),
+        "{letter:?}"
+    );
 }

@@ -111,7 +111,7 @@ pub async fn transcript_for_event(
 }
 
 /// Largest transcript file read (JSON, a few hundred bytes per entry).
-const MAX_TRANSCRIPT_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_TRANSCRIPT_BYTES: u64 = 16 * 1024 * 1024;
 
 async fn attach_transcript(
     api: &TranscriptApi,

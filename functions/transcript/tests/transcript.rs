@@ -41,6 +41,7 @@ async fn r_x_1_r_d_3_r_e_2_the_transcript_is_stored_and_attached_on_a_note_once(
         caller_country: Default::default(),
         exported: Default::default(),
         failures: Default::default(),
+        max_attachment_bytes: u64::MAX,
     };
     let agent = platforms.add_agent(
         &format!("{}@example.com", bridge_tests::unique("ana")),

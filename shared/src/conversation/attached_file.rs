@@ -29,6 +29,12 @@ pub enum AttachError {
     /// The file's source (CCAI) failed; retryable when the source says so.
     #[error("source: {message}")]
     Source { message: String, retryable: bool },
+    /// Larger than the bridge attaches (`MAX_ATTACHMENT_MIB`, review S15): permanent — the
+    /// file stays in the files bucket; raise the limit and replay the dead letter to attach it.
+    #[error(
+        "the file is {size} bytes, over the {limit} bytes the bridge attaches (MAX_ATTACHMENT_MIB); it stays in the files bucket"
+    )]
+    TooLarge { size: u64, limit: u64 },
     /// The conversation the note was for is gone from Kustomer (an agent deleted it, or it
     /// was merged away): the session is placed again and the note written there.
     #[error("conversation {conversation_id} is gone from Kustomer")]
@@ -43,6 +49,7 @@ impl crate::Retryable for AttachError {
             AttachError::Kustomer(e) => e.is_retryable(),
             AttachError::Source { retryable, .. } => *retryable,
             AttachError::ConversationGone { .. } => true,
+            AttachError::TooLarge { .. } => false,
         }
     }
 }
@@ -75,6 +82,28 @@ pub struct AttachedFile<'a> {
     pub store: &'a dyn StateStore,
     pub blobs: &'a dyn BlobStore,
     pub kustomer: &'a KustomerClient,
+    /// The largest file sent to Kustomer (Kustomer documents no maximum, L).
+    pub max_bytes: u64,
+}
+
+/// `MAX_ATTACHMENT_MIB` unset: 1 GiB, the largest recording the bridge is measured with.
+pub const DEFAULT_MAX_ATTACHMENT_MIB: u64 = 1024;
+
+/// `MAX_ATTACHMENT_MIB` (1 to 5120; unset: [`DEFAULT_MAX_ATTACHMENT_MIB`]) in bytes; a bad value
+/// is an error naming the variable.
+pub fn max_attachment_bytes(value: Option<&str>) -> Result<u64, crate::config::ConfigError> {
+    let mib = match value.map(str::trim) {
+        None => DEFAULT_MAX_ATTACHMENT_MIB,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=5120).contains(n))
+            .ok_or_else(|| crate::config::ConfigError::Malformed {
+                var: "MAX_ATTACHMENT_MIB".into(),
+                reason: format!("expected a size in MiB from 1 to 5120, got {text:?}"),
+            })?,
+    };
+    Ok(mib * 1024 * 1024)
 }
 
 /// What this pass did.
@@ -133,6 +162,12 @@ impl AttachedFile<'_> {
         };
 
         // 2. Into Kustomer's attachment flow, from the bucket.
+        if progress.attachment.is_none() && size > self.max_bytes {
+            return Err(AttachError::TooLarge {
+                size,
+                limit: self.max_bytes,
+            });
+        }
         if progress.attachment.is_none() {
             let stored = self.blobs.download(&file.blob).await?;
             let name = file
@@ -200,5 +235,24 @@ impl AttachedFile<'_> {
             reason: e.to_string(),
         })?;
         self.store.put(&Item::new(key.clone(), body)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn s15_max_attachment_mib_is_read_in_range_or_refused_naming_the_variable() {
+        assert_eq!(max_attachment_bytes(None).unwrap(), 1024 * 1024 * 1024);
+        assert_eq!(
+            max_attachment_bytes(Some(" 20 ")).unwrap(),
+            20 * 1024 * 1024
+        );
+        for bad in ["0", "5121", "1.5", "big", ""] {
+            let err = max_attachment_bytes(Some(bad)).unwrap_err();
+            assert!(err.to_string().starts_with("MAX_ATTACHMENT_MIB"), "{err}");
+        }
     }
 }

@@ -35,6 +35,8 @@ pub struct FileWorker {
     pub caller_country: CountryCode,
     /// How failed triggers are retried, then kept as dead letters (R-E-7).
     pub failures: crate::stream::failures::FailurePlan,
+    /// The largest file attached in Kustomer (`MAX_ATTACHMENT_MIB`, review S15).
+    pub max_attachment_bytes: u64,
 }
 
 impl crate::Retryable for FileWorkerError {
@@ -100,7 +102,14 @@ impl FileWorker {
             kustomer,
             caller_country: CountryCode::default(),
             failures: Default::default(),
+            max_attachment_bytes: super::attached_file::DEFAULT_MAX_ATTACHMENT_MIB * 1024 * 1024,
         }
+    }
+
+    /// Attaching files of at most `bytes` (`MAX_ATTACHMENT_MIB`).
+    pub fn attaching_at_most(mut self, bytes: u64) -> Self {
+        self.max_attachment_bytes = bytes;
+        self
     }
 
     /// Exporting only these data types (`EXTERNAL_STORAGE_FILES`).
@@ -219,6 +228,7 @@ impl FileWorker {
             store: self.store.as_ref(),
             blobs: self.blobs.as_ref(),
             kustomer: &self.kustomer,
+            max_bytes: self.max_attachment_bytes,
         }
     }
 }

@@ -53,31 +53,36 @@ pub trait ExternalStorage: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// A small file (a transcript, a metadata file) read whole, refused over `limit` bytes.
+/// A small file (a transcript, a metadata file) read whole, refused over `limit` bytes — by
+/// its stated size, and again while reading (review S15: a size the storage misstates never
+/// makes the worker hold more than `limit`).
 pub async fn read_whole(
     storage: &dyn ExternalStorage,
     name: &str,
     limit: u64,
 ) -> Result<Vec<u8>, BlobError> {
-    use futures::TryStreamExt;
-    let download = storage.open(name).await?;
+    use futures::StreamExt;
+    let too_large = || BlobError::TooLarge {
+        key: name.to_owned(),
+        limit,
+    };
+    let mut download = storage.open(name).await?;
     if download.meta.size > limit {
-        return Err(BlobError::TooLarge {
-            key: name.to_owned(),
-            limit,
-        });
+        return Err(too_large());
     }
-    let chunks: Vec<bytes::Bytes> =
-        download
-            .body
-            .try_collect()
-            .await
-            .map_err(|source| BlobError::Source {
-                key: name.to_owned(),
-                bytes_read: 0,
-                source,
-            })?;
-    Ok(chunks.concat())
+    let mut whole = Vec::with_capacity(usize::try_from(download.meta.size).unwrap_or(0));
+    while let Some(chunk) = download.body.next().await {
+        let chunk = chunk.map_err(|source| BlobError::Source {
+            key: name.to_owned(),
+            bytes_read: whole.len() as u64,
+            source,
+        })?;
+        if (whole.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        whole.extend_from_slice(&chunk);
+    }
+    Ok(whole)
 }
 
 /// The name of object `key` below `prefix` (what the port's calls take), or `None` when the
@@ -107,6 +112,64 @@ pub fn object_key(prefix: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Storage whose stated size is `stated` whatever the body holds.
+    struct Misstated {
+        stated: u64,
+        body: Vec<u8>,
+    }
+
+    #[async_trait]
+    impl ExternalStorage for Misstated {
+        async fn stat(&self, _: &str) -> Result<Option<StoredFile>, BlobError> {
+            Ok(None)
+        }
+        async fn open(&self, _: &str) -> Result<BlobDownload, BlobError> {
+            let chunks: Vec<std::io::Result<bytes::Bytes>> = self
+                .body
+                .chunks(1024)
+                .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+                .collect();
+            Ok(BlobDownload {
+                meta: BlobMeta {
+                    size: self.stated,
+                    content_type: None,
+                },
+                body: Box::pin(futures::stream::iter(chunks)),
+            })
+        }
+        async fn list(&self, _: &str) -> Result<Vec<String>, BlobError> {
+            Ok(Vec::new())
+        }
+        fn describe(&self) -> String {
+            "misstated".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn s15_a_file_is_refused_over_its_limit_while_read_whatever_its_stated_size() {
+        let fits = Misstated {
+            stated: 10,
+            body: vec![b'x'; 4096],
+        };
+        assert_eq!(read_whole(&fits, "t", 4096).await.unwrap().len(), 4096);
+        let lies = Misstated {
+            stated: 10,
+            body: vec![b'x'; 4097],
+        };
+        assert!(matches!(
+            read_whole(&lies, "t", 4096).await,
+            Err(BlobError::TooLarge { limit: 4096, .. })
+        ));
+        let says = Misstated {
+            stated: 5000,
+            body: Vec::new(),
+        };
+        assert!(matches!(
+            read_whole(&says, "t", 4096).await,
+            Err(BlobError::TooLarge { .. })
+        ));
+    }
 
     #[test]
     fn names_are_taken_below_the_prefix_only() {
