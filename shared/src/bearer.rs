@@ -16,7 +16,7 @@ pub const MIN_TOKEN_LEN: usize = 16;
 /// How long a set read from SSM is used before it is read again.
 pub const REREAD_EVERY: Duration = Duration::from_secs(300);
 
-/// A set of accepted tokens, kept as digests.
+/// A set of accepted tokens, kept as digests (an empty set accepts nothing).
 #[derive(Clone)]
 pub struct BearerTokens {
     digests: Vec<[u8; 32]>,
@@ -123,8 +123,17 @@ impl RotatingTokens {
             current.0 = Instant::now();
             match source.read().await {
                 Ok(tokens) => current.1 = tokens,
-                Err(err) => {
+                // SSM did not answer: the set read before stays in use.
+                Err(err @ ConfigError::ParameterStore { .. }) => {
                     tracing::warn!(var = %source.var, error = %err, "bearer tokens not read again; the set read before stays in use");
+                }
+                // The parameter is gone, emptied or unusable — what an admin does to revoke a
+                // leaked token in a hurry: nothing is accepted until it is set right.
+                Err(err) => {
+                    tracing::error!(var = %source.var, error = %err, "bearer tokens unusable: every request refused until the parameter is set");
+                    current.1 = BearerTokens {
+                        digests: Vec::new(),
+                    };
                 }
             }
         }
@@ -241,6 +250,10 @@ mod tests {
         *store.0.lock().unwrap() = None;
         force_due(&tokens).await;
         assert!(tokens.accepts(Some(&bearer(NEXT))).await);
+        // The admin empties the parameter (a leak, in a hurry): nothing is accepted.
+        *store.0.lock().unwrap() = Some(String::new());
+        force_due(&tokens).await;
+        assert!(!tokens.accepts(Some(&bearer(NEXT))).await);
     }
 
     /// Ages the set read last by the reread interval (the std clock cannot be advanced).

@@ -751,7 +751,7 @@ async fn users_teams_statuses_and_work_sessions_are_read() {
     assert_eq!(client.teams().await.unwrap().len(), 1);
 
     let statuses = client.routing_statuses().await.unwrap();
-    assert_eq!(statuses.len(), 5, "read across three pages of two");
+    assert_eq!(statuses.len(), 6, "read across three pages of two");
     let busy = statuses
         .iter()
         .find(|s| s.attributes.name.as_deref() == Some("Busy"))

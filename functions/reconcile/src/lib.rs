@@ -25,12 +25,17 @@ pub struct Summary {
     pub followed: usize,
     /// Kustomer's list of active work sessions could not be read this run.
     pub sessions_unread: bool,
+    /// Agents left to the next run: the invocation's time ran short.
+    pub deferred: usize,
     pub pending_applied: usize,
     pub pending_dropped: usize,
     pub still_waiting: usize,
     pub reflected_to_kustomer: usize,
     pub failed: usize,
 }
+
+/// What one agent's reconciliation may take (a few platform calls, each paced).
+const AGENT_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn reconcile_agents(
     service: &StatusService,
@@ -47,6 +52,13 @@ pub async fn reconcile_agents(
         }
     };
     for email in service.agent_emails(now).await? {
+        // Each agent at its own time (an in-flight claim's expiry is real time), and none
+        // begun without the time to finish (the next run takes them).
+        if !bridge_shared::deadline::allows(AGENT_MARGIN) {
+            summary.deferred += 1;
+            continue;
+        }
+        let now = UnixMillis::now().max(now);
         summary.agents += 1;
         match service.reconcile_agent(&email, &sessions, now).await {
             Ok(bridge_shared::status::sync::AgentReconciled {

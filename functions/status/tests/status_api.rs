@@ -23,14 +23,14 @@ struct Rig {
     api: StatusApi,
     email: String,
     agent: u64,
-    /// Kustomer routing-status ids by name: K1 Available, K2 Busy, K3 Lunch, K4 Training.
+    /// Kustomer routing-status ids by name: K1 Available, K2 Coaching, K3 Lunch, K4 Training.
     k: BTreeMap<&'static str, String>,
 }
 
 /// The rig's Kustomer routing statuses by the names the tests use.
 const K_NAMES: [(&str, &str); 4] = [
     ("K1", "Available"),
-    ("K2", "Busy"),
+    ("K2", "Coaching"),
     ("K3", "Lunch"),
     ("K4", "Training"),
 ];
@@ -270,19 +270,26 @@ async fn r_s_2_an_unmapped_status_is_refused_and_recorded_for_the_agent() {
 
 /// R-S-4 (issue 26): Kustomer's own busy status during a call (`system`, type `busy`) is not
 /// the agent's choice: a report of it, and the scheduled run, change nothing — as the widget
-/// never reported it — even when the admin left it unmapped.
+/// never reported it — mapped or not (here the admin mapped it).
 #[tokio::test]
 async fn r_s_4_kustomers_own_busy_status_is_not_followed() {
     let rig = own_store_rig().await;
-    let mut without_busy = mapping(&rig.k, PriorityMode::LatestWins, false);
-    without_busy.to_ccai.remove(&rig.k["K2"]);
-    rig.api.service.save_mapping(&without_busy).await.unwrap();
+    let busy = rig.kustomer.status_id("Busy").unwrap();
+    let mut with_busy = mapping(&rig.k, PriorityMode::LatestWins, false);
+    with_busy.to_ccai.insert(
+        busy,
+        bridge_tests::ccai_sandbox::state::status_id("Available"),
+    );
+    rig.api.service.save_mapping(&with_busy).await.unwrap();
     let now = UnixMillis::now();
     assert_eq!(
         change(&rig, "tab-1", &json!(null), "K3", now, now).await.1["outcome"],
         "applied"
     );
-    let (status, answer) = change(&rig, "tab-1", &json!(null), "K2", now, now).await;
+    rig.kustomer
+        .set_work_session(&user_of(&rig), "Busy")
+        .unwrap();
+    let (status, answer) = report(&rig, "tab-1", &json!(null), "K2", now, now).await;
     assert_eq!(
         (status, answer["outcome"].as_str()),
         (202, Some("nothing_to_follow")),
@@ -794,10 +801,7 @@ async fn requests_without_the_token_or_with_bad_bodies_are_refused_plainly() {
     .await;
     assert_eq!(status, 422, "{body}");
     assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("no active work session"),
+        body["error"].as_str().unwrap().contains("no work session"),
         "{body}"
     );
     assert_eq!(
@@ -993,7 +997,9 @@ async fn r_s_6_a_pending_change_never_overrides_a_choice_made_while_it_is_applie
 
 /// Sequence 3 (R-S-6): two changes of one tab in flight at once; the first one's CCAI call
 /// is held until the second is in. CCAI ends with the later choice, and the earlier request
-/// is told it was superseded. Arriving in the other order, the late one is superseded.
+/// is told it was superseded. (Reads arriving out of Kustomer's order are ordered by its
+/// record: `agent_state` unit tests, and the scheduled run's same-status record in
+/// `reconcile.rs`.)
 #[tokio::test]
 async fn r_s_6_two_changes_in_flight_from_one_tab_reach_ccai_in_their_order() {
     let rig = rig().await;
@@ -1015,22 +1021,6 @@ async fn r_s_6_two_changes_in_flight_from_one_tab_reach_ccai_in_their_order() {
     assert_eq!(second["outcome"], "in_progress", "{second}");
     assert_eq!(ccai_status(&rig), "Lunch");
     assert_settled_on(&rig, "K4").await;
-
-    // The other order: the later change's report arrives first; the earlier one's, late,
-    // reads what Kustomer records now and changes nothing (R-S-4: no report is a choice).
-    let t4 = UnixMillis(now.0 + 4_000);
-    let t3 = UnixMillis(now.0 + 3_000);
-    rig.kustomer
-        .set_work_session(&user_of(&rig), "Lunch")
-        .unwrap();
-    assert_eq!(
-        change(&rig, "tab-1", token, "K1", t4, t4).await.1["outcome"],
-        "applied"
-    );
-    let (_, late) = report(&rig, "tab-1", token, "K3", t3, t4).await;
-    assert_eq!(late["outcome"], "applied", "{late}");
-    assert_eq!(ccai_status(&rig), "Available");
-    assert_settled_on(&rig, "K1").await;
 }
 
 /// Sequence 4 (R-S-6, R-S-7): CCAI fails the change. It is recorded as failed — not applied —
@@ -1487,4 +1477,86 @@ async fn r_s_2_a_mapping_saved_by_another_container_is_read_before_calling_a_cho
         .unwrap();
     assert_eq!(outcome, Some(PendingOutcome::Apply("Break".into())));
     assert_eq!(ccai_status(&rig), "Break");
+}
+
+/// R-S-7 with R-S-4 (review of issue 26): the scheduled run reflects the agent's CCAI Lunch
+/// into Kustomer; the agent then picks Available in CCAI. The next run reads Kustomer's
+/// record — the bridge's own reflection, newer than anything the agent chose in Kustomer —
+/// and must not follow it back to Lunch: it reflects Available instead.
+#[tokio::test]
+async fn r_s_7_r_s_4_the_bridge_never_follows_its_own_reflection() {
+    let rig = own_store_rig().await;
+    two_way(&rig, &[("Available", "K1"), ("Lunch", "K4")]).await;
+    let user = user_of(&rig);
+    let session = rig.kustomer.set_work_session(&user, "Available").unwrap();
+    let now = UnixMillis::now();
+    assert_eq!(
+        change(&rig, "tab-1", &json!(null), "K1", now, now).await.0,
+        202
+    );
+    rig.ccai
+        .change(|w| w.move_agent(rig.agent, "Lunch", "agent"));
+    let reflected = reconcile(&rig, now).await.unwrap().reflected;
+    assert_eq!(reflected.as_deref(), Some(rig.k["K4"].as_str()));
+    rig.ccai
+        .change(|w| w.move_agent(rig.agent, "Available", "agent"));
+    let run = reconcile(&rig, UnixMillis::now()).await.unwrap();
+    assert_eq!(run.followed, None, "{run:?}");
+    assert_eq!(
+        ccai_status(&rig),
+        "Available",
+        "the agent's later choice stands"
+    );
+    let kustomer_status = rig.kustomer.inspect(|w| {
+        w.find("work_session", &session)
+            .and_then(|s| s.related("status"))
+            .map(str::to_owned)
+    });
+    assert_eq!(kustomer_status.as_deref(), Some(rig.k["K1"].as_str()));
+}
+
+/// R-S-4 (review of issue 26): an agent who picks Kustomer Offline (which signs the work
+/// session out) is followed there: the widget reports it, the bridge reads the signed-out
+/// session's last status, and CCAI goes to its mapped status.
+#[tokio::test]
+async fn r_s_4_signing_out_of_kustomer_routing_is_followed() {
+    let rig = own_store_rig().await;
+    let mut with_offline = mapping(&rig.k, PriorityMode::LatestWins, false);
+    let offline = rig.kustomer.status_id("Offline").unwrap();
+    with_offline.to_ccai.insert(
+        offline,
+        bridge_tests::ccai_sandbox::state::status_id("Unavailable"),
+    );
+    let ids: Vec<String> = with_offline.to_ccai.keys().cloned().collect();
+    let statuses: Vec<bridge_shared::ccai::model::UserStatus> =
+        bridge_tests::ccai_sandbox::state::STATUSES
+            .iter()
+            .map(|(id, name)| bridge_shared::ccai::model::UserStatus {
+                id: *id,
+                name: (*name).into(),
+                ..Default::default()
+            })
+            .collect();
+    let with_offline = with_offline.resolve(&ids, &statuses).unwrap();
+    rig.api.service.save_mapping(&with_offline).await.unwrap();
+    let now = UnixMillis::now();
+    assert_eq!(
+        change(&rig, "tab-1", &json!(null), "K3", now, now).await.1["outcome"],
+        "applied"
+    );
+    rig.kustomer
+        .set_work_session(&user_of(&rig), "Offline")
+        .unwrap();
+    let (status, body) = call(
+        &rig,
+        rig.request("POST", "/webhooks/kustomer/status", json!({})),
+        now,
+    )
+    .await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("applied")),
+        "{body}"
+    );
+    assert_eq!(ccai_status(&rig), "Unavailable");
 }

@@ -240,9 +240,10 @@
     }
     if (statusId === state.lastStatus) return;
     state.lastStatus = statusId;
-    if (!statusId) return;
-    const status = state.statuses.get(statusId) || {};
-    // Kustomer sets a system busy status by itself during calls: not the agent's choice.
+    // No active session: the agent signed out of routing — reported too (the bridge reads
+    // the signed-out session's last status). Kustomer sets a system busy status by itself
+    // during calls: not the agent's choice, not reported (the bridge skips it as well).
+    const status = statusId ? state.statuses.get(statusId) || {} : {};
     if (status.system && status.statusType === 'busy') return;
     // Only a trigger (R-S-4): the bridge reads the agent's work session from Kustomer itself,
     // so nothing this tab says of the status is trusted, and any tab may send it.

@@ -319,7 +319,7 @@ async fn r_sec_1_a_second_user_signed_in_as_themself_cannot_act_as_the_first() {
     assert!(
         answer["error"]
             .as_str()
-            .is_some_and(|e| e.contains("no active work session")),
+            .is_some_and(|e| e.contains("no work session")),
         "{answer}"
     );
     assert_eq!(

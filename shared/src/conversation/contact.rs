@@ -122,6 +122,10 @@ pub struct SessionLink {
     /// `meta` and preview (R-D-1). Never set for a caller known to give no number.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub message_lacks_caller: bool,
+    /// The `meta` the message holds (kept while it lacks the caller's number): the completion
+    /// sends it whole with the number added, never dropping what an earlier pass wrote.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub message_meta: Map<String, Value>,
     /// Its Kustomer id (links written before custom fields lack it: found by external id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
@@ -433,6 +437,7 @@ impl ContactSync<'_> {
             link.phone_note = false;
             link.session_message = false;
             link.message_lacks_caller = false;
+            link.message_meta.clear();
             link.message_id = None;
             link.message_custom.clear();
             link.notes.clear();
@@ -557,8 +562,11 @@ impl ContactSync<'_> {
         // (R-CF-4): one per session, whichever conversation it joined.
         let settings = FieldSettings::load(self.store, now).await?;
         // The number may cost an Apps API call (CCAI allows 10/s): read only when used.
+        // A message waiting for its caller's number: an SDK session's end user rarely has one
+        // (the Apps API is not asked again on every pass for it); its number comes late, if
+        // ever, from the ESE item or the metadata file, both in the view.
         let phone_used = !link.session_message
-            || link.message_lacks_caller
+            || (link.message_lacks_caller && (view.phone.is_some() || !view.by_identifier()))
             || (link.conversation_created && !link.phone_note)
             || settings
                 .fields
@@ -605,6 +613,12 @@ impl ContactSync<'_> {
             );
             link.message_lacks_caller =
                 view.kind == SessionKind::Call && !holds_caller && !gave_none;
+            if link.message_lacks_caller {
+                link.message_meta = match attempt {
+                    Attempt::First => message.meta.clone(),
+                    Attempt::Repeat => written.attributes.meta.clone(),
+                };
+            }
             link.message_id = Some(written.id.clone());
             // What the message holds: the answer's (a message found after a lost answer was
             // written by an earlier pass, perhaps with fewer values), else what was sent.
@@ -621,8 +635,11 @@ impl ContactSync<'_> {
         let late_caller = match (&phone, link.message_lacks_caller) {
             (Some(phone), true) => {
                 let message = session_message(view, Some(phone));
+                // What was written first, then what this pass knows (the number among it).
+                let mut meta = link.message_meta.clone();
+                meta.extend(message.meta);
                 Some(MessageCaller {
-                    meta: message.meta,
+                    meta,
                     preview: message.preview,
                 })
             }
@@ -843,6 +860,7 @@ impl ContactSync<'_> {
             .await??;
             if caller_added {
                 link.message_lacks_caller = false;
+                link.message_meta.clear();
                 outcome.message_caller_added = true;
             }
             outcome.message_fields_updated = complete

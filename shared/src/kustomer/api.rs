@@ -434,6 +434,29 @@ impl KustomerClient {
             .collect())
     }
 
+    /// The user's latest work session, signed out or not (`GET
+    /// /v1/routing/users/{id}/work-sessions`, every page: the order of the list is not
+    /// documented, so the latest sign-in is looked for across all of it). Read only when the
+    /// user has no active one: their last status is the signed-out session's.
+    pub async fn latest_work_session(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<WorkSession>, KustomerError> {
+        let first = Call::get(
+            "user work sessions",
+            format!(
+                "/v1/routing/users/{}/work-sessions",
+                encode_segment(user_id)
+            ),
+        )
+        .query("page", 1)
+        .query("pageSize", PAGE_SIZE);
+        let sessions: Vec<WorkSession> = self.fetch_all(first, MAX_PAGES).await?;
+        Ok(sessions
+            .into_iter()
+            .max_by(|a, b| a.attributes.signed_in_at.cmp(&b.attributes.signed_in_at)))
+    }
+
     pub async fn work_session(&self, id: &str) -> Result<WorkSession, KustomerError> {
         Ok(self
             .fetch(Call::get(

@@ -46,6 +46,9 @@ pub enum ChoiceSource {
     Login,
     /// The scheduled run's read of every active work session.
     Scheduled,
+    /// The work session as the bridge's own two-way reflection left it (R-S-7): what Kustomer
+    /// records because CCAI said so, already true in CCAI.
+    Reflected,
 }
 
 /// The agent's status as one read of Kustomer found it, with Kustomer's record of when it
@@ -68,6 +71,10 @@ pub struct Choice {
     /// When it was read (server time).
     pub chosen_at: UnixMillis,
     pub source: ChoiceSource,
+    /// The work session was signed out (its last status, an `offline`-type one): nothing
+    /// newer is read until the agent signs in again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signed_out: bool,
 }
 
 impl Choice {
@@ -94,7 +101,13 @@ impl Choice {
             updated_at: millis(&session.attributes.updated_at),
             chosen_at: now,
             source,
+            signed_out: !session.is_active(),
         })
+    }
+
+    /// From the same work session (shift) as `other`.
+    pub fn same_shift(&self, other: &Choice) -> bool {
+        self.session_at == other.session_at
     }
 
     fn order(&self) -> (u64, u64, i64) {
@@ -258,9 +271,12 @@ impl AgentState {
     }
 
     /// Records `choice` as the desired one unless a later choice is there already; answers
-    /// whether it is (now) the desired one.
+    /// whether it is (now) the desired one. A later record of the *same* status (the session
+    /// updated without a status change, a new shift that keeps it) is no new choice: the
+    /// record advances — an older read arriving after it stays older — and the outcome stands,
+    /// so a status the agent chose in CCAI since is not overwritten (latest wins, R-S-5).
     pub fn offer(&mut self, mut choice: Choice) -> Offer {
-        if let Some(current) = &self.desired {
+        if let Some(current) = &mut self.desired {
             if choice.is_repeat_of(current) {
                 return Offer::Repeat;
             }
@@ -268,6 +284,13 @@ impl AgentState {
                 return Offer::Older {
                     newer_seq: current.seq,
                 };
+            }
+            if choice.kustomer_status_id == current.kustomer_status_id {
+                current.session_at = choice.session_at;
+                current.rev = choice.rev;
+                current.updated_at = choice.updated_at;
+                current.signed_out = choice.signed_out;
+                return Offer::Advanced;
             }
         }
         self.seq += 1;
@@ -290,6 +313,8 @@ pub enum Offer {
     Taken,
     /// The same report again: the desired choice already.
     Repeat,
+    /// A later record of the desired status: the record advanced, the outcome stands.
+    Advanced,
     /// A later choice is recorded.
     Older {
         newer_seq: u64,
@@ -309,6 +334,7 @@ mod tests {
             updated_at,
             chosen_at: UnixMillis(updated_at),
             source: ChoiceSource::Report,
+            signed_out: false,
         }
     }
 
@@ -350,6 +376,26 @@ mod tests {
             state.offer(choice(1, 1, 5_000, "K4")),
             Offer::Older { newer_seq: 3 }
         );
+    }
+
+    #[test]
+    fn r_s_5_a_later_record_of_the_same_status_is_no_new_choice() {
+        let mut state = AgentState::default();
+        assert_eq!(state.offer(choice(1, 5, 5_000, "K1")), Offer::Taken);
+        state.outcome = Some(Outcome::Applied {
+            seq: 1,
+            ccai_status: "Available".into(),
+        });
+        // The session updated without a status change (rev 6): the outcome stands.
+        assert_eq!(state.offer(choice(1, 6, 6_000, "K1")), Offer::Advanced);
+        assert_eq!(state.seq, 1);
+        assert!(state.outcome.is_some());
+        // An older read of another status, arriving after it, stays older.
+        assert_eq!(
+            state.offer(choice(1, 5, 5_500, "K2")),
+            Offer::Older { newer_seq: 1 }
+        );
+        assert_eq!(state.offer(choice(1, 7, 7_000, "K2")), Offer::Taken);
     }
 
     #[test]

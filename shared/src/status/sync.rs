@@ -29,6 +29,8 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 pub const AGENT_INDEX: &str = "AGENTS";
 /// How long the mapping is served from memory before it is read again.
 const MAPPING_TTL: Duration = Duration::from_secs(30);
+/// How long the org's routing statuses (which are Kustomer's own busy ones) are kept.
+const ROUTING_STATUSES_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
@@ -47,9 +49,9 @@ pub enum StatusError {
     },
     #[error("Kustomer status {0} is not mapped to a CCAI status")]
     Unmapped(String),
-    /// R-S-4: Kustomer has no active work session for the agent (not signed in to routing):
-    /// there is no status to follow.
-    #[error("the agent has no active work session in Kustomer (not signed in to routing)")]
+    /// R-S-4: Kustomer has no work session for the agent at all (never signed in to
+    /// routing): there is no status to follow.
+    #[error("the agent has no work session in Kustomer (never signed in to routing)")]
     NoWorkSession,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -108,6 +110,7 @@ fn source_name(source: ChoiceSource) -> &'static str {
         ChoiceSource::Report => "report",
         ChoiceSource::Login => "login",
         ChoiceSource::Scheduled => "scheduled",
+        ChoiceSource::Reflected => "reflected",
     }
 }
 
@@ -411,6 +414,19 @@ impl StatusService {
         }
     }
 
+    /// The agent's status as Kustomer records it now: their active work session, else —
+    /// signed out of routing — their latest one, whose last status is an offline-type one.
+    async fn current_record(
+        &self,
+        profile: &AgentProfile,
+    ) -> Result<Option<WorkSession>, StatusError> {
+        let user = &profile.kustomer_user_id;
+        if let Some(active) = self.kustomer.active_work_session(user).await? {
+            return Ok(Some(active));
+        }
+        Ok(self.kustomer.latest_work_session(user).await?)
+    }
+
     /// Converges the agent to what one read of their work session found (R-S-4): the truth,
     /// whoever read it. `None` when the session names no status to follow — none at all, or a
     /// busy status Kustomer set by itself during a call (kustomer-api.md, H: a consequence of
@@ -426,13 +442,7 @@ impl StatusService {
         let Some(choice) = Choice::from_work_session(session, source, now) else {
             return Ok(None);
         };
-        if self
-            .mapping(now)
-            .await?
-            .ccai_status_for(&choice.kustomer_status_id)
-            .is_none()
-            && self.set_by_kustomer(&choice.kustomer_status_id).await?
-        {
+        if self.set_by_kustomer(&choice.kustomer_status_id).await? {
             return Ok(None);
         }
         self.converge(
@@ -446,15 +456,15 @@ impl StatusService {
         .await
     }
 
-    /// Whether `status_id` is one of Kustomer's own busy statuses (`system`, type `busy`),
-    /// read only for a status the mapping does not know (a mapped one is the admin's choice to
-    /// follow), and kept for as long as the mapping.
+    /// Whether `status_id` is one of Kustomer's own busy statuses (`system`, type `busy`):
+    /// Kustomer sets it during a call, mapped or not (the widget never reported it either).
+    /// The org's statuses are read once per [`ROUTING_STATUSES_TTL`] per container.
     async fn set_by_kustomer(&self, status_id: &str) -> Result<bool, StatusError> {
         let known = self
             .cache()
             .system_busy
             .as_ref()
-            .filter(|(loaded, _)| loaded.elapsed() < MAPPING_TTL)
+            .filter(|(loaded, _)| loaded.elapsed() < ROUTING_STATUSES_TTL)
             .map(|(_, ids)| ids.clone());
         let ids = match known {
             Some(ids) => ids,
@@ -526,8 +536,7 @@ impl StatusService {
     ) -> Result<Option<ChangeOutcome>, StatusError> {
         let profile = self.profile(email, now).await?;
         let session = self
-            .kustomer
-            .active_work_session(&profile.kustomer_user_id)
+            .current_record(&profile)
             .await?
             .ok_or(StatusError::NoWorkSession)?;
         match self
@@ -600,6 +609,15 @@ impl StatusService {
                         }));
                     }
                     Offer::Repeat => {}
+                    // The record advances (stored at once, so an older read arriving later
+                    // stays older); what to do is the desired choice's as before.
+                    Offer::Advanced => {
+                        if !self.write_state(&resource, version, &state).await? {
+                            continue;
+                        }
+                        choice = None;
+                        continue;
+                    }
                     Offer::Taken => changed = true,
                 }
             }
@@ -928,10 +946,34 @@ impl StatusService {
             if state.in_flight.as_ref().is_some_and(|f| f.by == me) {
                 state.in_flight = None;
             }
+            let newer = state.seq != claimed_seq;
             match &put {
-                Ok(_) => {
+                Ok(reflected) => {
                     state.last_reflected = Some(view.status.clone());
                     state.two_way_error = None;
+                    // What Kustomer now records is the bridge's own doing, already true in
+                    // CCAI: it becomes the desired choice, settled, so no later read of it is
+                    // followed as the agent's (a read of it would bring CCAI back to it after
+                    // the agent moved on there, review of issue 26).
+                    if !newer
+                        && let Some(mut choice) =
+                            Choice::from_work_session(reflected, ChoiceSource::Reflected, now)
+                        && state.desired.as_ref().is_none_or(|d| choice.is_after(d))
+                    {
+                        state.seq += 1;
+                        choice.seq = state.seq;
+                        state.outcome = Some(Outcome::AlreadyThere {
+                            seq: choice.seq,
+                            ccai_status: view.status.clone(),
+                        });
+                        state.last_applied = Some(Applied {
+                            kustomer_status_id: choice.kustomer_status_id.clone(),
+                            ccai_status: view.status.clone(),
+                            seq: choice.seq,
+                            at: now,
+                        });
+                        state.desired = Some(choice);
+                    }
                 }
                 // Two-way sync is experimental: the update body is a guess (kustomer-api.md,
                 // L). A refusal is kept where the admin's agent list shows it.
@@ -942,7 +984,6 @@ impl StatusService {
                 }
                 Err(_) => {}
             }
-            let newer = state.seq != claimed_seq;
             let value =
                 serde_json::to_value(&state).map_err(|e| StatusError::Invalid(e.to_string()))?;
             if !self.store.replace_state(&resource, version, &value).await? {
@@ -983,8 +1024,10 @@ impl StatusService {
     /// paged read: a report a tab never sent is caught within a run, R-S-4).
     pub async fn active_work_sessions(&self) -> Result<HashMap<String, WorkSession>, StatusError> {
         let mut by_user: HashMap<String, WorkSession> = HashMap::new();
+        let mut unowned = 0;
         for session in self.kustomer.active_work_sessions().await? {
             let Some(user) = session.user_id().map(str::to_owned) else {
+                unowned += 1;
                 continue;
             };
             let later = by_user.get(&user).is_none_or(|known| {
@@ -994,12 +1037,20 @@ impl StatusService {
                 by_user.insert(user, session);
             }
         }
+        if unowned > 0 {
+            // That list records carry `relationships.user` is what following them rests on
+            // (kustomer-api.md): without it nothing is followed, so it is said loudly.
+            tracing::warn!(
+                unowned,
+                "active work sessions without a user: their agents are not followed this run"
+            );
+        }
         Ok(by_user)
     }
 
     /// One agent's reconciliation (the scheduled job): the agent's active work session, as
-    /// `sessions` found it, is followed; a choice left pending, failed or unfinished is
-    /// converged; then two-way mode reflects the CCAI status.
+    /// `sessions` found it (or the signed-out one, read once), is followed; a choice left
+    /// pending, failed or unfinished is converged; then two-way mode reflects the CCAI status.
     pub async fn reconcile_agent(
         &self,
         email: &str,
@@ -1007,22 +1058,43 @@ impl StatusService {
         now: UnixMillis,
     ) -> Result<AgentReconciled, StatusError> {
         let profile = self.profile(email, now).await?;
-        // Only what Kustomer records after the agent's desired choice is followed here: what
-        // is known already is the pending run's below (and a minute's runs cost one read each).
         let (state, _) = self.read_agent_state(&ItemKey::agent_lease(email)).await?;
-        let newer = sessions.get(&profile.kustomer_user_id).filter(|session| {
+        let user = &profile.kustomer_user_id;
+        // Not in the list: signed out of routing since the bridge's last read? Then their last
+        // status is the signed-out session's (one read, once per sign-out).
+        let record = match sessions.get(user) {
+            Some(active) => Some(active.clone()),
+            None if state.desired.as_ref().is_some_and(|d| !d.signed_out) => {
+                self.kustomer.latest_work_session(user).await?
+            }
+            None => None,
+        };
+        // Only what Kustomer records after the agent's desired choice is followed here (what
+        // is known already is the pending run's below). A shift the bridge has not seen yet —
+        // no report, no login read — is followed only with apply-at-login on (R-S-8): with it
+        // off, a status the agent signs in with is theirs to keep in CCAI, as in the original
+        // integration, until they change it in Kustomer.
+        let apply_at_login = self.mapping(now).await?.apply_at_login;
+        let mut changes_status = false;
+        let newer = record.filter(|session| {
             Choice::from_work_session(session, ChoiceSource::Scheduled, now).is_some_and(|read| {
-                state
+                changes_status = state
                     .desired
                     .as_ref()
-                    .is_none_or(|desired| read.is_after(desired))
+                    .is_none_or(|d| d.kustomer_status_id != read.kustomer_status_id);
+                match &state.desired {
+                    None => apply_at_login,
+                    Some(desired) => {
+                        read.is_after(desired) && (apply_at_login || read.same_shift(desired))
+                    }
+                }
             })
         });
         let followed = match newer {
-            Some(session) => {
-                self.follow(email, &profile, session, ChoiceSource::Scheduled, now)
-                    .await?
-            }
+            Some(session) => self
+                .follow(email, &profile, &session, ChoiceSource::Scheduled, now)
+                .await?
+                .filter(|_| changes_status),
             None => None,
         };
         let pending = self.session_ended(email, None, now).await?;

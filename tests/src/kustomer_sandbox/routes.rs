@@ -1365,7 +1365,15 @@ async fn user_work_sessions(
     let items = work_sessions_where(&world, |s| {
         s.related("user") == Some(id.as_str()) && (!active_only || is_active(s))
     });
-    axum::Json(json!({"data": items})).into_response()
+    let mut path = format!("/v1/routing/users/{id}/work-sessions");
+    if let Some(active) = query.get("active") {
+        path = format!("{path}?active={active}");
+    }
+    let paging = PageQuery {
+        page: query.get("page").and_then(|p| p.parse().ok()),
+        page_size: query.get("pageSize").and_then(|p| p.parse().ok()),
+    };
+    page(&sandbox, &path, items, &paging)
 }
 
 async fn get_work_session(State(sandbox): State<Shared>, Path(id): Path<String>) -> Response {

@@ -199,6 +199,8 @@ impl World {
             ("Offline", "offline", true),
             ("Lunch", "unavailable", false),
             ("Training", "unavailable", false),
+            // A busy status an admin made, which agents choose themselves (not Kustomer's own).
+            ("Coaching", "busy", false),
         ] {
             let id = self.new_id();
             let attributes = json!({"name": name, "statusType": status_type, "system": system});
