@@ -3,14 +3,15 @@
 //! would, so a missing permission fails the demo and the tests here, not a tenant's deploy.
 
 use bridge_shared::store::StateStore;
-use bridge_tests::policy_store::{PolicyStore, Refusals};
+use bridge_tests::policy_store::{Grant, PolicyStore, Refusals};
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 use yaml_rust2::{Yaml, YamlLoader};
 
-/// The `dynamodb:*` actions the role of the function `function` grants (its inline
-/// policy statements).
-pub fn dynamodb_actions(template: &str, function: &str) -> Result<BTreeSet<String>, String> {
+/// What the role of the function `function` grants on the state table: each inline policy
+/// statement's `dynamodb:*` actions, with its `dynamodb:LeadingKeys` patterns when it is
+/// conditioned on them (review S10).
+pub fn dynamodb_grants(template: &str, function: &str) -> Result<Vec<Grant>, String> {
     let documents =
         YamlLoader::load_from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
     let root = documents.first().ok_or("template.yaml is empty")?;
@@ -21,27 +22,41 @@ pub fn dynamodb_actions(template: &str, function: &str) -> Result<BTreeSet<Strin
         .values()
         .find(|r| r["Properties"]["Handler"].as_str() == Some(function))
         .ok_or_else(|| format!("no function {function} in template.yaml"))?;
-    let mut actions = BTreeSet::new();
+    let strings = |yaml: &Yaml| -> Vec<String> {
+        match yaml {
+            Yaml::Array(list) => list
+                .iter()
+                .filter_map(Yaml::as_str)
+                .map(str::to_owned)
+                .collect(),
+            Yaml::String(one) => vec![one.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let mut grants = Vec::new();
     for policy in resource["Properties"]["Policies"]
         .as_vec()
         .into_iter()
         .flatten()
     {
         for statement in policy["Statement"].as_vec().into_iter().flatten() {
-            let listed = match &statement["Action"] {
-                Yaml::Array(list) => list.iter().filter_map(Yaml::as_str).collect(),
-                Yaml::String(one) => vec![one.as_str()],
-                _ => Vec::new(),
-            };
-            actions.extend(
-                listed
-                    .into_iter()
-                    .filter(|a| a.starts_with("dynamodb:"))
-                    .map(str::to_owned),
-            );
+            let actions: BTreeSet<String> = strings(&statement["Action"])
+                .into_iter()
+                .filter(|a| a.starts_with("dynamodb:"))
+                .collect();
+            if actions.is_empty() {
+                continue;
+            }
+            let condition =
+                &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            let leading_keys = (!condition.is_badvalue()).then(|| strings(condition));
+            grants.push(Grant {
+                actions,
+                leading_keys,
+            });
         }
     }
-    Ok(actions)
+    Ok(grants)
 }
 
 /// Store calls refused in this process so far: (function, action, operation).
@@ -52,7 +67,7 @@ pub fn refusals() -> Refusals {
 
 /// `store` as the function `function` may use it.
 pub fn scoped(store: &Arc<dyn StateStore>, function: &str) -> Arc<dyn StateStore> {
-    let allowed = dynamodb_actions(crate::routes::TEMPLATE, function).unwrap_or_default();
+    let allowed = dynamodb_grants(crate::routes::TEMPLATE, function).unwrap_or_default();
     Arc::new(PolicyStore::new(
         store.clone(),
         function,

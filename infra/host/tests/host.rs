@@ -249,3 +249,45 @@ fn each_function_gets_only_the_secrets_it_reads() {
         "no function reads it"
     );
 }
+
+/// Review S10: the intake's role is limited to its own partitions (`dynamodb:LeadingKeys` in
+/// template.yaml), and the local host enforces it as IAM would: an inbox item and a rejected
+/// event may be written, the mapping or a session link may not (whatever a bug tried).
+#[tokio::test]
+async fn s10_the_intake_may_write_only_its_own_partitions() {
+    use bridge_shared::store::{Item, ItemKey};
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    let intake = bridge_local::policies::scoped(&store, "intake");
+    let write = |key: ItemKey| {
+        let intake = intake.clone();
+        async move { intake.put(&Item::new(key, serde_json::json!({}))).await }
+    };
+    write(ItemKey::inbox("e-1")).await.unwrap();
+    write(ItemKey::rejected_event(1, "r-1")).await.unwrap();
+    for forbidden in [
+        ItemKey::config("STATUS_MAP"),
+        ItemKey::session_link(bridge_shared::events::SessionKind::Call, 7),
+        ItemKey::agent_lease("ana@example.com"),
+    ] {
+        let refused = write(forbidden.clone()).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("AccessDenied"),
+            "{forbidden}: {refused}"
+        );
+    }
+    // Reading a session's link (is it placed?) is allowed; reading the mapping is not.
+    let now = UnixMillis::now();
+    intake
+        .get(
+            &ItemKey::session_link(bridge_shared::events::SessionKind::Call, 7),
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(
+        intake
+            .get(&ItemKey::config("STATUS_MAP"), now)
+            .await
+            .is_err()
+    );
+}
