@@ -105,11 +105,6 @@ impl Choice {
         })
     }
 
-    /// From the same work session (shift) as `other`.
-    pub fn same_shift(&self, other: &Choice) -> bool {
-        self.session_at == other.session_at
-    }
-
     fn order(&self) -> (u64, u64, i64) {
         (self.session_at, self.rev, self.updated_at)
     }

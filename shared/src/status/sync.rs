@@ -1070,10 +1070,11 @@ impl StatusService {
             None => None,
         };
         // Only what Kustomer records after the agent's desired choice is followed here (what
-        // is known already is the pending run's below). A shift the bridge has not seen yet —
-        // no report, no login read — is followed only with apply-at-login on (R-S-8): with it
-        // off, a status the agent signs in with is theirs to keep in CCAI, as in the original
-        // integration, until they change it in Kustomer.
+        // is known already is the pending run's below). An agent the bridge has never followed
+        // (no report, no login read) is taken over only with apply-at-login on (R-S-8): with
+        // it off, their status is theirs to keep in CCAI until they use the widget. A known
+        // agent's new shift is followed: signing in to routing with a status is a Kustomer
+        // change like any other (R-S-1), and a first report of it that was lost is caught.
         let apply_at_login = self.mapping(now).await?.apply_at_login;
         let mut changes_status = false;
         let newer = record.filter(|session| {
@@ -1084,9 +1085,7 @@ impl StatusService {
                     .is_none_or(|d| d.kustomer_status_id != read.kustomer_status_id);
                 match &state.desired {
                     None => apply_at_login,
-                    Some(desired) => {
-                        read.is_after(desired) && (apply_at_login || read.same_shift(desired))
-                    }
+                    Some(desired) => read.is_after(desired),
                 }
             })
         });
