@@ -785,7 +785,7 @@ def sign_in(port, user_id, check):
     return found.group(1) if found else ""
 
 
-def admin(port, method, path, body, token="standin-admin"):
+def admin(port, method, path, body, token="standin-admin-token-0123"):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
                                      method=method, headers={"content-type": "application/json",
                                                              "authorization": f"Bearer {token}"})
@@ -935,7 +935,7 @@ def main():
     env = dict(os.environ, KUSTOMER_BASE_URL=kustomer_url, KUSTOMER_API_KEY=KUSTOMER_KEY,
                CCAI_BASE_URL=ccai_url, CCAI_SUBDOMAIN=SUBDOMAIN, CCAI_API_TOKEN=CCAI_TOKEN,
                CCAI_EVENTS_CREDENTIALS=",".join(f"{u}:{p}" for u, p in FEEDS.items()),
-               RECONCILE_SECONDS="3", FILE_LOOK_SECONDS="1", RUST_LOG="warn", ADMIN_TOKEN="standin-admin",
+               RECONCILE_SECONDS="3", FILE_LOOK_SECONDS="1", RUST_LOG="warn", ADMIN_TOKEN="standin-admin-token-0123",
                KUSTOMER_ORG="standin", KUSTOMER_OAUTH_CLIENT_ID=OAUTH["client"],
                KUSTOMER_OAUTH_CLIENT_SECRET=OAUTH["secret"],
                KUSTOMER_OAUTH_AUTHORIZE_URL=f"{kustomer_url}/oauth/authorize",
