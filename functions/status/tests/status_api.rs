@@ -268,27 +268,34 @@ async fn r_s_2_an_unmapped_status_is_refused_and_recorded_for_the_agent() {
     assert!(state["outcome"].as_str().unwrap().contains("not mapped"));
 }
 
+/// The rig's mapping with Kustomer status `also` mapped to CCAI `ccai` too, saved; the agent
+/// picks K3 (applied), then `also` in Kustomer. Answers the time of the pick.
+async fn applied_then_in_kustomer(rig: &Rig, also: &str, ccai: &'static str) -> UnixMillis {
+    let mut entries: Vec<(String, &'static str)> = vec![
+        (rig.k["K1"].clone(), "Available"),
+        (rig.k["K2"].clone(), "Available"),
+        (rig.k["K3"].clone(), "Break"),
+        (rig.k["K4"].clone(), "Lunch"),
+    ];
+    entries.push((rig.kustomer.status_id(also).unwrap(), ccai));
+    let with_also = bridge_tests::ccai_sandbox::state::mapping_by_name(&entries);
+    rig.api.service.save_mapping(&with_also).await.unwrap();
+    let now = UnixMillis::now();
+    assert_eq!(
+        change(rig, "tab-1", &json!(null), "K3", now, now).await.1["outcome"],
+        "applied"
+    );
+    rig.kustomer.set_work_session(&user_of(rig), also).unwrap();
+    now
+}
+
 /// R-S-4 (issue 26): Kustomer's own busy status during a call (`system`, type `busy`) is not
 /// the agent's choice: a report of it, and the scheduled run, change nothing — as the widget
 /// never reported it — mapped or not (here the admin mapped it).
 #[tokio::test]
 async fn r_s_4_kustomers_own_busy_status_is_not_followed() {
     let rig = own_store_rig().await;
-    let busy = rig.kustomer.status_id("Busy").unwrap();
-    let mut with_busy = mapping(&rig.k, PriorityMode::LatestWins, false);
-    with_busy.to_ccai.insert(
-        busy,
-        bridge_tests::ccai_sandbox::state::status_id("Available"),
-    );
-    rig.api.service.save_mapping(&with_busy).await.unwrap();
-    let now = UnixMillis::now();
-    assert_eq!(
-        change(&rig, "tab-1", &json!(null), "K3", now, now).await.1["outcome"],
-        "applied"
-    );
-    rig.kustomer
-        .set_work_session(&user_of(&rig), "Busy")
-        .unwrap();
+    let now = applied_then_in_kustomer(&rig, "Busy", "Available").await;
     let (status, answer) = report(&rig, "tab-1", &json!(null), "K2", now, now).await;
     assert_eq!(
         (status, answer["outcome"].as_str()),
@@ -1521,32 +1528,7 @@ async fn r_s_7_r_s_4_the_bridge_never_follows_its_own_reflection() {
 #[tokio::test]
 async fn r_s_4_signing_out_of_kustomer_routing_is_followed() {
     let rig = own_store_rig().await;
-    let mut with_offline = mapping(&rig.k, PriorityMode::LatestWins, false);
-    let offline = rig.kustomer.status_id("Offline").unwrap();
-    with_offline.to_ccai.insert(
-        offline,
-        bridge_tests::ccai_sandbox::state::status_id("Unavailable"),
-    );
-    let ids: Vec<String> = with_offline.to_ccai.keys().cloned().collect();
-    let statuses: Vec<bridge_shared::ccai::model::UserStatus> =
-        bridge_tests::ccai_sandbox::state::STATUSES
-            .iter()
-            .map(|(id, name)| bridge_shared::ccai::model::UserStatus {
-                id: *id,
-                name: (*name).into(),
-                ..Default::default()
-            })
-            .collect();
-    let with_offline = with_offline.resolve(&ids, &statuses).unwrap();
-    rig.api.service.save_mapping(&with_offline).await.unwrap();
-    let now = UnixMillis::now();
-    assert_eq!(
-        change(&rig, "tab-1", &json!(null), "K3", now, now).await.1["outcome"],
-        "applied"
-    );
-    rig.kustomer
-        .set_work_session(&user_of(&rig), "Offline")
-        .unwrap();
+    let now = applied_then_in_kustomer(&rig, "Offline", "Unavailable").await;
     let (status, body) = call(
         &rig,
         rig.request("POST", "/webhooks/kustomer/status", json!({})),
