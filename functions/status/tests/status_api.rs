@@ -214,6 +214,15 @@ async fn reconcile(
         .await
 }
 
+/// How many status changes the bridge sent CCAI so far.
+fn status_sets(rig: &Rig) -> usize {
+    rig.ccai
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/agent_statuses"))
+        .count()
+}
+
 fn ccai_status(rig: &Rig) -> String {
     rig.ccai.inspect(|w| w.agent_status(rig.agent)).unwrap()
 }
@@ -595,14 +604,7 @@ async fn r_s_4_a_forged_status_report_changes_nothing_in_ccai() {
         "applied"
     );
     assert_eq!(ccai_status(&rig), "Lunch");
-    let sets = || {
-        rig.ccai
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("/agent_statuses"))
-            .count()
-    };
-    let before = sets();
+    let before = status_sets(&rig);
     for (k, said_at) in [("K3", at(3600)), ("K1", at(22)), ("K3", at(-3600))] {
         let (status, body) = report(&rig, "tab-1", token, k, said_at, at(23)).await;
         assert_eq!(
@@ -612,7 +614,7 @@ async fn r_s_4_a_forged_status_report_changes_nothing_in_ccai() {
         );
     }
     assert_eq!(ccai_status(&rig), "Lunch");
-    assert_eq!(sets(), before, "nothing sent to CCAI");
+    assert_eq!(status_sets(&rig), before, "nothing sent to CCAI");
     assert_settled_on(&rig, "K4").await;
 }
 
@@ -1428,20 +1430,13 @@ async fn l4_r_s_2_a_permanent_ccai_refusal_is_shown_and_not_retried() {
         body["message"].as_str().unwrap().contains("not retried"),
         "{body}"
     );
-    let posts = || {
-        rig.ccai
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("/agent_statuses"))
-            .count()
-    };
-    let before = posts();
+    let before = status_sets(&rig);
     for minute in 1..=3u64 {
         reconcile(&rig, now.plus(Duration::from_secs(60 * minute)))
             .await
             .unwrap();
     }
-    assert_eq!(posts(), before, "not sent again");
+    assert_eq!(status_sets(&rig), before, "not sent again");
     assert_eq!(ccai_status(&rig), "Available");
 }
 
