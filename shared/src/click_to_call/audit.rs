@@ -45,17 +45,41 @@ fn partition(email: &str, now: UnixMillis) -> String {
     format!("C2C#{}#{hour}", email.trim().to_lowercase())
 }
 
-/// The agent's attempts recorded in the current clock hour.
-pub async fn attempts_this_hour(
+/// Takes one of the agent's `per_hour` attempts of the current clock hour, or answers false
+/// when all are taken. Each attempt is a slot item written only if absent (`SLOT#<n>`): two
+/// clicks at once can never both take the last one (review of issue 26: a count read, then a
+/// write, let concurrent clicks past the rate).
+pub async fn take_attempt(
     store: &dyn StateStore,
     email: &str,
+    per_hour: u32,
     now: UnixMillis,
-) -> Result<usize, StoreError> {
-    Ok(store
-        .list_partition(&partition(email, now), now)
+) -> Result<bool, StoreError> {
+    let partition = partition(email, now);
+    let taken = store
+        .list_partition(&partition, now)
         .await?
-        .len())
+        .iter()
+        .filter(|item| item.key.sk.starts_with(SLOT))
+        .count();
+    for slot in taken..per_hour as usize {
+        let item = Item::new(
+            ItemKey::new(partition.clone(), format!("{SLOT}{slot:05}")),
+            serde_json::json!({}),
+        )
+        .expiring_at(now.plus(Duration::from_secs(2 * 3600)));
+        if matches!(
+            store.put_if_absent(&item, now).await?,
+            crate::store::PutOutcome::Written
+        ) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
+
+/// The sort-key prefix of an hour's attempt slots (beside the audit records).
+const SLOT: &str = "SLOT#";
 
 /// Records an attempt.
 pub async fn record(

@@ -128,9 +128,7 @@ impl ClickToCall {
                 "customer_id: required (the customer whose number is clicked)".into(),
             ));
         };
-        if audit::attempts_this_hour(self.store.as_ref(), agent, now).await?
-            >= self.policy.per_hour as usize
-        {
+        if !audit::take_attempt(self.store.as_ref(), agent, self.policy.per_hour, now).await? {
             tracing::warn!(session = %caller.session, "click-to-call over the agent's hourly rate");
             return Err(Refusal::Rate(self.policy.per_hour).into());
         }
