@@ -80,7 +80,7 @@ async fn the_mapping_page_gets_both_status_lists_and_saves_a_valid_mapping() {
     let rig = rig_with_ccai_password(None).await;
     let (status, page) = call(&rig, "GET", "/admin/status-mapping", json!({})).await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(page["kustomer_statuses"].as_array().unwrap().len(), 5);
+    assert_eq!(page["kustomer_statuses"].as_array().unwrap().len(), 6);
     let ccai = page["ccai_statuses"].as_array().unwrap();
     assert!(
         ccai.iter()
