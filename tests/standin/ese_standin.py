@@ -611,6 +611,45 @@ def routing_statuses(s, m, q, body):
     return 200, {"meta": {"page": 1, "pageSize": 100}, "data": data, "links": {}}
 
 
+# Work sessions (kustomer-api.md, "Users, teams, statuses", revised): type `work_session`, no
+# `active` attribute (active while `signedOutAt` is absent; `active=true` only filters lists),
+# the status in `relationships.status` (type `status`), attributes `routable, statusType,
+# signedInAt, signedOutAt, updatedAt, rev`. An `offline`-type status signs the session out.
+WORK_SESSIONS = {}
+
+
+def set_work_session(user_id, status_id):
+    """The user picks a routing status in Kustomer: their active session moves to it (a new
+    session when they have none)."""
+    name, status_type = ROUTING[status_id]
+    now = iso(datetime.now(timezone.utc))
+    active = [w for w in WORK_SESSIONS.values()
+              if w["relationships"]["user"]["data"]["id"] == user_id and "signedOutAt" not in w["attributes"]]
+    if active:
+        session = active[0]
+        session["attributes"].update(statusType=status_type, routable=status_type == "available",
+                                     updatedAt=now, rev=session["attributes"]["rev"] + 1)
+    else:
+        session = {"type": "work_session", "id": secrets.token_hex(12),
+                   "attributes": {"statusType": status_type, "routable": status_type == "available",
+                                  "signedInAt": now, "updatedAt": now, "rev": 1},
+                   "relationships": {"user": {"data": {"type": "user", "id": user_id}}}}
+        WORK_SESSIONS[session["id"]] = session
+    session["relationships"]["status"] = {"data": {"type": "status", "id": status_id}}
+    if status_type == "offline":
+        session["attributes"]["signedOutAt"] = now
+
+
+def work_sessions(s, m, q, body):
+    """`GET /v1/routing/work-sessions` (the org's, with an API key) and
+    `GET /v1/routing/users/{id}/work-sessions`; `active=true` filters."""
+    user = m.group(1) if m.groups() else None
+    found = [w for w in WORK_SESSIONS.values()
+             if (user is None or w["relationships"]["user"]["data"]["id"] == user)
+             and (q.get("active") != "true" or "signedOutAt" not in w["attributes"])]
+    return 200, {"meta": {"page": 1, "pageSize": 100}, "data": found, "links": {}}
+
+
 def get_metadata(s, m, q, body):
     resource = m.group(1)
     if resource not in METADATA:
@@ -692,6 +731,8 @@ class Kustomer(Handler):
         ("GET", r"/v1/users", users),
         ("GET", r"/oauth/authorize", oauth_authorize),
         ("GET", r"/v1/routing/statuses", routing_statuses),
+        ("GET", r"/v1/routing/work-sessions", work_sessions),
+        ("GET", r"/v1/routing/users/([0-9a-f]{24})/work-sessions", work_sessions),
         ("GET", r"/v1/metadata/([a-z]+)", get_metadata),
         ("PUT", r"/v1/metadata/([a-z]+)", put_metadata),
     ]
@@ -1053,6 +1094,9 @@ def main():
         status, lease = admin(port, "POST", "/agents/instances",
                               {"instance_id": "standin-tab"}, token=session)
         check(status == 201, f"Ana's tab holds her lease ({status} {lease})")
+        # R-S-4: she picks Break in Kustomer; her tab's report is only a trigger.
+        with LOCK:
+            set_work_session(ana, "5f00000000000000000000b2")
         status, answer = admin(port, "POST", "/webhooks/kustomer/status", {
             "instance_id": "standin-tab", "lease_token": (lease or {}).get("lease_token"),
             "status_id": "5f00000000000000000000b2", "changed_at": iso(datetime.now(timezone.utc))}, token=session)

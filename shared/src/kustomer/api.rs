@@ -412,7 +412,12 @@ impl KustomerClient {
             ),
         )
         .query("active", true);
-        let sessions = self.fetch::<Vec<WorkSession>>(call).await?.data;
+        // A 404 on these lists is read as an empty list (undocumented either way).
+        let sessions = match self.fetch::<Vec<WorkSession>>(call).await {
+            Ok(page) => page.data,
+            Err(KustomerError::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
         Ok(sessions
             .into_iter()
             .filter(WorkSession::is_active)
@@ -427,7 +432,11 @@ impl KustomerClient {
             .query("active", true)
             .query("page", 1)
             .query("pageSize", PAGE_SIZE);
-        let sessions: Vec<WorkSession> = self.fetch_all(first, MAX_PAGES).await?;
+        let sessions: Vec<WorkSession> = match self.fetch_all(first, MAX_PAGES).await {
+            Ok(sessions) => sessions,
+            Err(KustomerError::NotFound { .. }) => Vec::new(),
+            Err(err) => return Err(err),
+        };
         Ok(sessions
             .into_iter()
             .filter(WorkSession::is_active)
@@ -451,7 +460,11 @@ impl KustomerClient {
         )
         .query("page", 1)
         .query("pageSize", PAGE_SIZE);
-        let sessions: Vec<WorkSession> = self.fetch_all(first, MAX_PAGES).await?;
+        let sessions: Vec<WorkSession> = match self.fetch_all(first, MAX_PAGES).await {
+            Ok(sessions) => sessions,
+            Err(KustomerError::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
         Ok(sessions
             .into_iter()
             .max_by(|a, b| a.attributes.signed_in_at.cmp(&b.attributes.signed_in_at)))
