@@ -37,7 +37,7 @@ secrets="$work/tenant.secrets"
               external-storage-secret-access-key; do
     echo "$name=secret-value-for-$name-0123456789"
   done
-  echo "ccai-events-credentials=calls:secret-calls-pw,chats:secret-chats-pw"
+  echo "ccai-events-credentials=calls:secret-calls-pw-0123456789,chats:secret-chats-pw-0123456789"
 } > "$secrets"
 chmod 600 "$secrets"
 PATH="$work/bin:$PATH" "$root/scripts/deploy" --settings "$root/deploy/example.env" \
