@@ -214,6 +214,15 @@ async fn reconcile(
         .await
 }
 
+/// A report answered 202 `applied`.
+fn assert_applied((status, body): (u16, Value)) {
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (202, Some("applied")),
+        "{body}"
+    );
+}
+
 /// How many status changes the bridge sent CCAI so far.
 fn status_sets(rig: &Rig) -> usize {
     rig.ccai
@@ -493,19 +502,9 @@ async fn r_s_4_two_tabs_of_one_agent_both_work() {
         "no other tab is named (S2)"
     );
     assert_eq!(refused["expires_in_s"], 20);
-    let (status, body) = change(&rig, "tab-2", &json!(null), "K3", at(11), at(11)).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (202, Some("applied")),
-        "{body}"
-    );
+    assert_applied(change(&rig, "tab-2", &json!(null), "K3", at(11), at(11)).await);
     assert_eq!(ccai_status(&rig), "Break");
-    let (status, body) = change(&rig, "tab-1", &first["lease_token"], "K4", at(12), at(12)).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (202, Some("applied")),
-        "{body}"
-    );
+    assert_applied(change(&rig, "tab-1", &first["lease_token"], "K4", at(12), at(12)).await);
     assert_eq!(ccai_status(&rig), "Lunch");
     // A second computer: another sign-in of the same agent.
     let elsewhere = bridge_shared::sign_in::AgentSessions::new(rig.api.store.as_ref())
@@ -516,16 +515,13 @@ async fn r_s_4_two_tabs_of_one_agent_both_work() {
     rig.kustomer
         .set_work_session(&user_of(&rig), "Available")
         .unwrap();
-    let (status, body) = call(
-        &rig,
-        request_with(&elsewhere, "POST", "/webhooks/kustomer/status", json!({})),
-        at(14),
-    )
-    .await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (202, Some("applied")),
-        "{body}"
+    assert_applied(
+        call(
+            &rig,
+            request_with(&elsewhere, "POST", "/webhooks/kustomer/status", json!({})),
+            at(14),
+        )
+        .await,
     );
     assert_eq!(ccai_status(&rig), "Available");
 }
@@ -1167,12 +1163,7 @@ async fn r_s_6_r_s_8_tab_clocks_that_are_off_neither_drop_nor_block_changes() {
     assert_eq!(ccai_status(&rig), "Lunch");
     // Six minutes off: not blocked (review L1), taken in the order it arrived.
     let off = UnixMillis(now.0 + 360_000);
-    let (status, body) = change(&rig, "tab-2", &other["lease_token"], "K3", off, now).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (202, Some("applied")),
-        "{body}"
-    );
+    assert_applied(change(&rig, "tab-2", &other["lease_token"], "K3", off, now).await);
     assert_settled_on(&rig, "K3").await;
 }
 
@@ -1394,20 +1385,10 @@ async fn l1_r_s_1_a_tab_with_a_drifted_clock_still_syncs() {
     let (_, lease) = claim(&rig, "tab-1", now).await;
     let token = &lease["lease_token"];
     let slow = |at: UnixMillis| UnixMillis(at.0 - 2 * 3600 * 1000);
-    let (status, body) = change(&rig, "tab-1", token, "K3", slow(now), now).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (202, Some("applied")),
-        "{body}"
-    );
+    assert_applied(change(&rig, "tab-1", token, "K3", slow(now), now).await);
     assert_eq!(ccai_status(&rig), "Break");
     let later = now.plus(Duration::from_secs(5));
-    let (status, body) = change(&rig, "tab-1", token, "K1", slow(later), later).await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (202, Some("applied")),
-        "{body}"
-    );
+    assert_applied(change(&rig, "tab-1", token, "K1", slow(later), later).await);
     assert_eq!(ccai_status(&rig), "Available");
 }
 
@@ -1524,16 +1505,13 @@ async fn r_s_7_r_s_4_the_bridge_never_follows_its_own_reflection() {
 async fn r_s_4_signing_out_of_kustomer_routing_is_followed() {
     let rig = own_store_rig().await;
     let now = applied_then_in_kustomer(&rig, "Offline", "Unavailable").await;
-    let (status, body) = call(
-        &rig,
-        rig.request("POST", "/webhooks/kustomer/status", json!({})),
-        now,
-    )
-    .await;
-    assert_eq!(
-        (status, body["outcome"].as_str()),
-        (202, Some("applied")),
-        "{body}"
+    assert_applied(
+        call(
+            &rig,
+            rig.request("POST", "/webhooks/kustomer/status", json!({})),
+            now,
+        )
+        .await,
     );
     assert_eq!(ccai_status(&rig), "Unavailable");
 }
