@@ -442,7 +442,11 @@ impl StatusService {
         let Some(choice) = Choice::from_work_session(session, source, now) else {
             return Ok(None);
         };
-        if self.set_by_kustomer(&choice.kustomer_status_id).await? {
+        // Only a busy session can be in Kustomer's own busy status: no other report pays for
+        // the org's statuses.
+        if session.attributes.status_type.as_deref() == Some("busy")
+            && self.set_by_kustomer(&choice.kustomer_status_id).await?
+        {
             return Ok(None);
         }
         self.converge(
@@ -1089,14 +1093,16 @@ impl StatusService {
                 }
             })
         });
-        let followed = match newer {
-            Some(session) => self
-                .follow(email, &profile, &session, ChoiceSource::Scheduled, now)
-                .await?
-                .filter(|_| changes_status),
-            None => None,
+        // A followed record converged whatever was pending for the agent: no second pass.
+        let (followed, pending) = match newer {
+            Some(session) => (
+                self.follow(email, &profile, &session, ChoiceSource::Scheduled, now)
+                    .await?
+                    .filter(|_| changes_status),
+                None,
+            ),
+            None => (None, self.session_ended(email, None, now).await?),
         };
-        let pending = self.session_ended(email, None, now).await?;
         let reflected = self.reflect_ccai_status(email, now).await?;
         Ok(AgentReconciled {
             followed,
