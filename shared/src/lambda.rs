@@ -3,11 +3,55 @@
 
 use crate::UnixMillis;
 use lambda_http::http::StatusCode;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::sync::Arc;
 use tracing::Instrument;
+
+/// The path a route is matched on, as `template.yaml` names it. API Gateway's REST API hands
+/// lambda_http the stage in front of it (`/bridge/agents/session`, which lambda_http keeps
+/// unless `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set) and the resource path without it as
+/// the event's `path`, kept as the raw path; every other source has no stage in the path.
+pub fn route_path(request: &Request) -> &str {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(_)) if !request.raw_http_path().is_empty() => {
+            request.raw_http_path()
+        }
+        _ => request.uri().path(),
+    }
+}
+
+/// The caller's address as API Gateway saw it (not a header the caller could set).
+pub fn source_ip(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.clone(),
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        _ => None,
+    }
+}
+
+/// The base URL browsers reach the API at, from what API Gateway set (never from the caller's
+/// headers): the REST API's domain and stage, or an HTTP API's or function URL's domain.
+pub fn gateway_base_url(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(context) => {
+            let domain = context.domain_name.as_ref()?;
+            match context.stage.as_deref() {
+                Some(stage) if !stage.is_empty() && stage != "$default" => {
+                    Some(format!("https://{domain}/{stage}"))
+                }
+                _ => Some(format!("https://{domain}")),
+            }
+        }
+        RequestContext::ApiGatewayV2(context) => context
+            .domain_name
+            .as_ref()
+            .map(|domain| format!("https://{domain}")),
+        _ => None,
+    }
+}
 
 /// A JSON answer.
 pub fn json_answer(status: StatusCode, body: Value) -> Response<Body> {

@@ -48,6 +48,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SUBDOMAIN, CCAI_TOKEN, KUSTOMER_KEY = "standin", "standin-ccai-token", "standin-kustomer-key"
 FEEDS = {"calls-feed": "calls-pass", "chats-feed": "chats:pass"}
+# The API's stage in front of every route (events.md: paths are relative to ApiUrl, which ends
+# with the REST API's stage).
+STAGE = "/bridge"
 UNEXPECTED = []  # requests to paths the real platforms do not have
 SEEN = []  # (platform, method, path) of every request received
 LOCK = threading.Lock()
@@ -816,7 +819,7 @@ def sign_in(port, user_id, check):
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read().decode()
 
-    status, headers, _ = hop(f"http://127.0.0.1:{port}/agents/sign-in", {})
+    status, headers, _ = hop(f"http://127.0.0.1:{port}{STAGE}/agents/sign-in", {})
     check(status == 302, f"R-SEC-1: the sign-in sends the browser to Kustomer ({status})")
     cookie = headers.get("set-cookie", "").split(";")[0]
     status, headers, _ = hop(headers.get("location", ""), {"x-standin-user": user_id})
@@ -827,7 +830,7 @@ def sign_in(port, user_id, check):
 
 
 def admin(port, method, path, body, token="standin-admin-token-0123"):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{STAGE}{path}", data=json.dumps(body).encode(),
                                      method=method, headers={"content-type": "application/json",
                                                              "authorization": f"Bearer {token}"})
     try:
@@ -922,7 +925,7 @@ def recordings_only(binary, env, s3, check):
     port = free_port()
     bridge, log = start_bridge(binary, env, workdir, port)
     try:
-        url = f"http://127.0.0.1:{port}/webhooks/ccai"
+        url = f"http://127.0.0.1:{port}{STAGE}/webhooks/ccai"
         for (kind, sid, dn, queue) in (("call", 5101, "+15557771101", "Support"),
                                        ("chat", 6101, "end_user_8101", "Web help")):
             user = "calls-feed" if kind == "call" else "chats-feed"
@@ -981,7 +984,7 @@ def main():
                KUSTOMER_OAUTH_CLIENT_SECRET=OAUTH["secret"],
                KUSTOMER_OAUTH_AUTHORIZE_URL=f"{kustomer_url}/oauth/authorize",
                KUSTOMER_OAUTH_TOKEN_URL=f"{kustomer_url}/oauth/token",
-               BRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}")
+               BRIDGE_PUBLIC_URL=f"http://127.0.0.1:{port}{STAGE}")
     for var in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "TABLE_NAME", "BUCKET_NAME"):
         env.pop(var, None)
     workdir = tempfile.mkdtemp(prefix="ese-standin-")
@@ -1010,7 +1013,7 @@ def main():
             failures.append(what)
 
     try:
-        url = f"http://127.0.0.1:{port}/webhooks/ccai"
+        url = f"http://127.0.0.1:{port}{STAGE}/webhooks/ccai"
         # Custom fields (issue 15): another app defined a message attribute before; the admin
         # creates seven fields. Call 5001 started before them; call 5004 starts after.
         METADATA["message"]["orderRefStr"] = {"displayName": "Order reference"}

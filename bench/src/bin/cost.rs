@@ -23,13 +23,17 @@ use serde_json::Value;
 use std::fmt::Write;
 
 // Prices, US East (N. Virginia), as published on 2026-12-02:
-// aws.amazon.com/lambda/pricing (Arm), /api-gateway/pricing (HTTP APIs, first 300 M),
+// aws.amazon.com/lambda/pricing (Arm), /api-gateway/pricing (REST APIs, first 333 M),
+// /waf/pricing (web ACL, rule, requests),
 // /dynamodb/pricing/on-demand (after the November 2024 reduction), /s3/pricing (Standard, first
 // 50 TB; data transfer out, first 10 TB), /cloudwatch/pricing (standard alarm),
 // /fargate/pricing (Linux/ARM), /elasticloadbalancing/pricing (ALB hour, LCUs left out).
 const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
 const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
-const HTTP_API_REQUEST: f64 = 1.00 / 1e6;
+const REST_API_REQUEST: f64 = 3.50 / 1e6;
+const WAF_REQUEST: f64 = 0.60 / 1e6;
+/// The web ACL and its two rate-based rules (review S6; off when a per-address limit is 0).
+const WAF_MONTH: f64 = 5.0 + 2.0 * 1.0;
 const DYNAMO_WRITE_UNIT: f64 = 0.625 / 1e6;
 const DYNAMO_READ_UNIT: f64 = 0.125 / 1e6;
 const S3_PUT: f64 = 0.005 / 1e3;
@@ -97,7 +101,7 @@ fn per_session(measured: &Value) -> Breakdown {
             + files_seconds * FILES_MEMORY_GB)
             * LAMBDA_GB_SECOND,
         lambda_requests: (events + events + 1.0) * LAMBDA_REQUEST,
-        api: events * HTTP_API_REQUEST,
+        api: events * (REST_API_REQUEST + WAF_REQUEST),
         // Items under 1 KB written, under 4 KB read strongly: one unit each; the intake's
         // conditional put of each event is one more write.
         dynamo: (writes + events) * DYNAMO_WRITE_UNIT + reads * DYNAMO_READ_UNIT,
@@ -106,13 +110,14 @@ fn per_session(measured: &Value) -> Breakdown {
     }
 }
 
-/// The month's fixed cost on Lambda: the reconcile schedule and the alarms.
+/// The month's fixed cost on Lambda: the reconcile schedule, the alarms and the web ACL.
 fn lambda_fixed_month() -> f64 {
     let runs = 30.0 * 24.0 * 60.0;
     let seconds = (PLATFORM_MS + 2.0 * STORE_MS) / 1000.0;
     runs * (seconds * WORKER_MEMORY_GB * LAMBDA_GB_SECOND + LAMBDA_REQUEST)
         + runs * 2.0 * DYNAMO_READ_UNIT
         + 3.0 * ALARM_MONTH
+        + WAF_MONTH
 }
 
 /// The smallest Fargate task (0.25 vCPU, 0.5 GB) all month, with and without a load balancer
@@ -151,7 +156,7 @@ fn main() {
     for (name, value) in [
         ("Lambda compute (GB-s)", session.lambda_compute),
         ("Lambda requests", session.lambda_requests),
-        ("API Gateway HTTP API", session.api),
+        ("API Gateway REST API and AWS WAF", session.api),
         ("DynamoDB on-demand", session.dynamo),
         ("S3 (requests, storage)", session.s3),
         (
@@ -163,7 +168,7 @@ fn main() {
     }
     writeln!(
         out,
-        "| **total** | **${:.4}** |\n| Lambda's fixed month (reconcile every 60 s, 3 alarms) | ${fixed:.4} |\n| a container all month (0.25 vCPU, 0.5 GB Fargate ARM; + ALB) | ${container_bare:.2}; ${container:.2} |\n",
+        "| **total** | **${:.4}** |\n| Lambda's fixed month (reconcile every 60 s, 3 alarms, the web ACL) | ${fixed:.4} |\n| a container all month (0.25 vCPU, 0.5 GB Fargate ARM; + ALB) | ${container_bare:.2}; ${container:.2} |\n",
         session.total() * 10_000.0
     )
     .unwrap();

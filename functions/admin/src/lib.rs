@@ -430,7 +430,9 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
     if !api.admin_tokens.accepts(header).await {
         return json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
-    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let path = bridge_shared::lambda::route_path(&request)
+        .trim_end_matches('/')
+        .to_owned();
     match (request.method().clone(), path.as_str()) {
         (Method::GET, "/admin/status-mapping") => api.get_mapping(now).await,
         (Method::PUT, "/admin/status-mapping") => api.put_mapping(&request).await,

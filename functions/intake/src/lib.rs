@@ -73,7 +73,9 @@ const WRITES_AT_ONCE: usize = 16;
 pub const MAX_REJECTED_KEPT: usize = 20;
 
 pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
-    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let path = bridge_shared::lambda::route_path(&request)
+        .trim_end_matches('/')
+        .to_owned();
     match (request.method() == Method::POST, path.as_str()) {
         (true, "/webhooks/ccai") => session_events(api, request, now).await,
         (true, "/webhooks/storage") => storage_notification(api, request, now).await,

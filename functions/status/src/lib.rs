@@ -135,7 +135,7 @@ async fn click_to_call(
     let caller = Caller {
         email: identity.email.clone(),
         session: identity.id.clone(),
-        source_ip: source_ip(request),
+        source_ip: bridge_shared::lambda::source_ip(request),
     };
     match api.click.call(&caller, &click, now).await {
         Ok(outcome @ ClickOutcome::Created { .. }) => json_answer(
@@ -171,17 +171,6 @@ async fn click_to_call(
     }
 }
 
-/// The request's source address as API Gateway saw it (for the audit record).
-fn source_ip(request: &Request) -> Option<String> {
-    use lambda_http::RequestExt;
-    match request.request_context_ref()? {
-        lambda_http::request::RequestContext::ApiGatewayV2(context) => {
-            context.http.source_ip.clone()
-        }
-        _ => None,
-    }
-}
-
 fn outcome_body(outcome: &ChangeOutcome) -> Value {
     serde_json::to_value(outcome).unwrap_or(Value::Null)
 }
@@ -189,11 +178,13 @@ fn outcome_body(outcome: &ChangeOutcome) -> Value {
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Response<Body> {
     if request.method() == Method::GET
-        && let Some(page) = widget::serve(&api.widget, request.uri().path())
+        && let Some(page) = widget::serve(&api.widget, bridge_shared::lambda::route_path(&request))
     {
         return page;
     }
-    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let path = bridge_shared::lambda::route_path(&request)
+        .trim_end_matches('/')
+        .to_owned();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let method = request.method().clone();
     match (&method, segments.as_slice()) {

@@ -13,7 +13,6 @@ use bridge_shared::sign_in::{
     AgentSessions, BINDING_COOKIE, CALLBACK_PATH, SignIn, SignInError, flow::SIGN_IN_WINDOW,
 };
 use lambda_http::http::StatusCode;
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
@@ -24,13 +23,7 @@ fn public_url(api: &StatusApi, request: &Request) -> Option<String> {
     if let Some(url) = &api.public_url {
         return Some(url.clone());
     }
-    match request.request_context_ref()? {
-        RequestContext::ApiGatewayV2(context) => context
-            .domain_name
-            .as_ref()
-            .map(|domain| format!("https://{domain}")),
-        _ => None,
-    }
+    bridge_shared::lambda::gateway_base_url(request)
 }
 
 fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
@@ -45,19 +38,43 @@ fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
         .map(|(_, v)| v)
 }
 
-fn binding_cookie(value: &str, secure: bool, max_age: u64) -> String {
+/// Where browsers reach the bridge: over TLS or not, and the path in front of every route (the
+/// REST API's stage, `/bridge`; empty on a custom domain or the local host).
+struct Site {
+    secure: bool,
+    prefix: String,
+}
+
+impl Site {
+    fn of(base: Option<&str>) -> Self {
+        let base = base.unwrap_or_default();
+        let prefix = base
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]))
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        Self {
+            secure: base.starts_with("https://"),
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+fn binding_cookie(value: &str, site: &Site, max_age: u64) -> String {
     format!(
-        "{BINDING_COOKIE}={value}; Path=/agents/sign-in; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
-        if secure { "; Secure" } else { "" }
+        "{BINDING_COOKIE}={value}; Path={}/agents/sign-in; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        site.prefix,
+        if site.secure { "; Secure" } else { "" }
     )
 }
 
 /// A page of the sign-in window: no framing, no caching, only the bridge's own script.
-fn page(status: StatusCode, body_attributes: &str, text: &str, secure: bool) -> Response<Body> {
+fn page(status: StatusCode, body_attributes: &str, text: &str, site: &Site) -> Response<Body> {
+    let prefix = escape(&site.prefix);
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>CCAI Platform sign-in</title><link rel=\"stylesheet\" href=\"/widget/widget.css\">\
-         <script src=\"/widget/signed-in.js\" defer></script></head>\
+         <title>CCAI Platform sign-in</title><link rel=\"stylesheet\" href=\"{prefix}/widget/widget.css\">\
+         <script src=\"{prefix}/widget/signed-in.js\" defer></script></head>\
          <body {body_attributes}><main><p id=\"result\" class=\"line\">{}</p></main></body></html>",
         escape(text)
     );
@@ -72,7 +89,7 @@ fn page(status: StatusCode, body_attributes: &str, text: &str, secure: bool) -> 
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
         .header("cache-control", "no-store")
-        .header("set-cookie", binding_cookie("", secure, 0))
+        .header("set-cookie", binding_cookie("", site, 0))
         .body(Body::Text(html))
         .unwrap_or_default()
 }
@@ -110,7 +127,7 @@ pub async fn begin(api: &StatusApi, request: &Request, now: UnixMillis) -> Respo
                 "set-cookie",
                 binding_cookie(
                     &begun.binding,
-                    base.starts_with("https://"),
+                    &Site::of(Some(&base)),
                     SIGN_IN_WINDOW.as_secs(),
                 ),
             )
@@ -131,13 +148,13 @@ pub async fn begin(api: &StatusApi, request: &Request, now: UnixMillis) -> Respo
 /// `GET /agents/sign-in/callback?code&state` (or `?error`): the agent session, handed to the
 /// widget that opened this window.
 pub async fn callback(api: &StatusApi, request: &Request, now: UnixMillis) -> Response<Body> {
-    let secure = public_url(api, request).is_some_and(|u| u.starts_with("https://"));
+    let site = &Site::of(public_url(api, request).as_deref());
     let Some(oauth) = &api.oauth else {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
             "",
             "Sign-in is not configured on this bridge.",
-            secure,
+            site,
         );
     };
     let query = request.query_string_parameters();
@@ -178,7 +195,7 @@ pub async fn callback(api: &StatusApi, request: &Request, now: UnixMillis) -> Re
                     "Signed in as {}. This window closes by itself.",
                     identity.email
                 ),
-                secure,
+                site,
             )
         }
         Err(err) => {
@@ -192,7 +209,7 @@ pub async fn callback(api: &StatusApi, request: &Request, now: UnixMillis) -> Re
                 SignInError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             };
             tracing::warn!(error = %err, status = status.as_u16(), "sign-in not completed");
-            page(status, "data-failed=\"true\"", &err.to_string(), secure)
+            page(status, "data-failed=\"true\"", &err.to_string(), site)
         }
     }
 }

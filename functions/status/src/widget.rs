@@ -119,8 +119,18 @@ fn sdk_origin(url: &str) -> Option<String> {
 
 /// Answers a widget path, `None` when it is not one.
 pub fn serve(settings: &WidgetSettings, path: &str) -> Option<Response<Body>> {
+    if path == "/widget" {
+        // The page's own links are relative (the API's stage may stand in front of /widget/),
+        // so it is served only from inside the folder. The relative location keeps the stage.
+        return Response::builder()
+            .status(StatusCode::PERMANENT_REDIRECT)
+            .header("location", "widget/index.html")
+            .header("cache-control", "no-cache")
+            .body(Body::Empty)
+            .ok();
+    }
     let (body, content_type) = match path {
-        "/widget" | "/widget/index.html" => (
+        "/widget/index.html" => (
             INDEX
                 .replace("{{SDK_URL}}", &settings.sdk_url)
                 .replace("{{POLL_SECONDS}}", &settings.poll_seconds.to_string()),

@@ -13,6 +13,9 @@
   const POLL_SECONDS = Math.max(1, Number(document.body.dataset.pollSeconds) || 10);
   const MAX_BACKOFF_SECONDS = 60;
   const SESSION_KEY = 'ccai-bridge-session';
+  // Where the bridge's routes are: in front of this page's /widget/ (the REST API's stage,
+  // e.g. /bridge, on AWS; nothing on a custom domain or the local host).
+  const BASE = location.pathname.slice(0, Math.max(0, location.pathname.lastIndexOf('/widget/')));
   const instanceId = 'tab-' + (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2));
 
   const ui = {
@@ -108,7 +111,7 @@
   }
 
   function openSignIn() {
-    state.signInWindow = window.open('/agents/sign-in', 'ccai-bridge-sign-in', 'popup,width=520,height=680');
+    state.signInWindow = window.open(BASE + '/agents/sign-in', 'ccai-bridge-sign-in', 'popup,width=520,height=680');
     if (!state.signInWindow) showDrive('error', 'The sign-in window was blocked; allow pop-ups for the bridge and try again.');
   }
 
@@ -127,7 +130,7 @@
     signedOut('Signed out.');
     if (token) {
       try {
-        await fetch('/agents/session', { method: 'DELETE', headers: { Authorization: 'Bearer ' + token } });
+        await fetch(BASE + '/agents/session', { method: 'DELETE', headers: { Authorization: 'Bearer ' + token } });
       } catch (_) { /* the session expires on its own */ }
     }
   }
@@ -137,7 +140,7 @@
     if (!state.session) return { status: 401, body: {} };
     let answer;
     try {
-      answer = await fetch(path, {
+      answer = await fetch(BASE + path, {
         method,
         headers: { Authorization: 'Bearer ' + state.session.token, 'Content-Type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -333,7 +336,7 @@
     const kept = keptSession();
     if (kept) signedIn(kept);
     else signedOut();
-    const ticker = new Worker('/widget/ticker.js');
+    const ticker = new Worker(BASE + '/widget/ticker.js');
     ticker.onmessage = tick;
     document.addEventListener('visibilitychange', tick);
     window.addEventListener('pagehide', release);

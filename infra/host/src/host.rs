@@ -29,9 +29,20 @@ impl Drop for LocalHost {
     }
 }
 
-/// The request as API Gateway hands it to a function: same method, path, query, headers; the
-/// body as text when it is UTF-8, else function.
-pub fn to_lambda(parts: http::request::Parts, body: Bytes) -> lambda_http::Request {
+/// The REST API's stage (template.yaml, `BridgeApi`'s `StageName`): in front of every route's
+/// path, as on AWS, so the functions and the widget see the paths they see there.
+pub const STAGE: &str = "bridge";
+
+/// The request as API Gateway's REST API hands it to a function (through lambda_http): same
+/// method, path with the stage, query, headers; the body as text when it is UTF-8, else
+/// binary; the stage, the resource path without it, the domain and the caller's address in the
+/// request context.
+pub fn to_lambda(
+    parts: http::request::Parts,
+    body: Bytes,
+    route_path: &str,
+    source_ip: Option<String>,
+) -> lambda_http::Request {
     let body = if body.is_empty() {
         Body::Empty
     } else {
@@ -50,9 +61,25 @@ pub fn to_lambda(parts: http::request::Parts, body: Bytes) -> lambda_http::Reque
     for (name, value) in pairs {
         parameters.entry(name).or_default().push(value);
     }
-    lambda_http::RequestExt::with_query_string_parameters(
+    let mut context =
+        lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext::default();
+    context.stage = Some(STAGE.to_owned());
+    context.path = Some(parts.uri.path().to_owned());
+    context.domain_name = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    context.http_method = parts.method.clone();
+    context.identity.source_ip = source_ip;
+    let request = lambda_http::RequestExt::with_query_string_parameters(
         http::Request::from_parts(parts, body),
         parameters,
+    );
+    let request = lambda_http::RequestExt::with_raw_http_path(request, route_path);
+    lambda_http::RequestExt::with_request_context(
+        request,
+        lambda_http::request::RequestContext::ApiGatewayV1(context),
     )
 }
 
@@ -85,7 +112,7 @@ impl LocalHost {
     /// own public URL: the sign-in's `redirect_uri`).
     pub async fn bind(bind: &str) -> std::io::Result<BoundHost> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
-        let base_url = format!("http://{}", listener.local_addr()?);
+        let base_url = format!("http://{}/{STAGE}", listener.local_addr()?);
         Ok(BoundHost { listener, base_url })
     }
 }
@@ -107,7 +134,23 @@ impl BoundHost {
             let functions = functions.clone();
             async move {
                 let method = request.method().as_str().to_owned();
-                let path = request.uri().path().to_owned();
+                // As API Gateway: a path outside the stage reaches no function.
+                let Some(path) = request
+                    .uri()
+                    .path()
+                    .strip_prefix(&format!("/{STAGE}"))
+                    .filter(|rest| rest.starts_with('/'))
+                    .map(str::to_owned)
+                else {
+                    return json_error(
+                        http::StatusCode::FORBIDDEN,
+                        format!("no stage /{STAGE} in front of {}", request.uri().path()),
+                    );
+                };
+                let source_ip = request
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|info| info.0.ip().to_string());
                 let Some(route) = routes.iter().find(|r| r.matches(&method, &path)) else {
                     return json_error(
                         http::StatusCode::NOT_FOUND,
@@ -128,10 +171,11 @@ impl BoundHost {
                     );
                 };
                 tracing::info!(function = %route.function, %method, route = %route.path, "request");
-                from_lambda(handler(to_lambda(parts, body)).await)
+                from_lambda(handler(to_lambda(parts, body, &path, source_ip)).await)
             }
         });
         let server = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!(error = %err, "local host stopped");
             }

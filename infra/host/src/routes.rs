@@ -31,7 +31,8 @@ impl Route {
     }
 }
 
-/// Every `HttpApi` event of every `AWS::Serverless::Function` in `template`.
+/// Every `Api` event (a route of the REST API) of every `AWS::Serverless::Function` in
+/// `template`; an error when the API's stage is not the one the host serves.
 pub fn template_routes(template: &str) -> Result<Vec<Route>, String> {
     let documents =
         YamlLoader::load_from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
@@ -39,6 +40,13 @@ pub fn template_routes(template: &str) -> Result<Vec<Route>, String> {
     let Some(resources) = root["Resources"].as_hash() else {
         return Err("template.yaml has no Resources".into());
     };
+    let stage = root["Resources"]["BridgeApi"]["Properties"]["StageName"].as_str();
+    if stage != Some(crate::host::STAGE) {
+        return Err(format!(
+            "template.yaml: BridgeApi's StageName is {stage:?}; the local host serves /{}",
+            crate::host::STAGE
+        ));
+    }
     let mut routes = Vec::new();
     for (name, resource) in resources {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
@@ -52,14 +60,14 @@ pub fn template_routes(template: &str) -> Result<Vec<Route>, String> {
             continue;
         };
         for event in events.values() {
-            if event["Type"].as_str() != Some("HttpApi") {
+            if event["Type"].as_str() != Some("Api") {
                 continue;
             }
             let properties = &event["Properties"];
             let (Some(method), Some(path)) =
                 (properties["Method"].as_str(), properties["Path"].as_str())
             else {
-                return Err(format!("{name}: an HttpApi event without Method and Path"));
+                return Err(format!("{name}: an Api event without Method and Path"));
             };
             routes.push(Route {
                 function: function.to_owned(),

@@ -1,5 +1,5 @@
-//! The local host: routes read from template.yaml, real API Gateway v2 and function-URL events
-//! reaching the functions' own handlers, and requests over HTTP.
+//! The local host: routes read from template.yaml, real API Gateway (REST and HTTP API) and
+//! function-URL events reaching the functions' own handlers, and requests over HTTP.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
@@ -102,16 +102,40 @@ fn body_json(response: &lambda_http::Response<Body>) -> Value {
     }
 }
 
-/// The same handler takes the event API Gateway (HTTP API, payload 2.0) and a function URL
-/// (base64 body) deliver.
+/// The same handler takes the events API Gateway's REST API (the stack's, the stage in front of
+/// the path: review S6), an HTTP API (payload 2.0) and a function URL (base64 body) deliver.
 #[tokio::test]
 async fn real_lambda_events_reach_the_status_handler() {
     let (api, _platforms) = status_api(Arc::new(EmbeddedStore::new())).await;
+    let rest =
+        lambda_http::request::from_str(include_str!("fixtures/apigw-v1-claim.json")).unwrap();
+    assert_eq!(
+        rest.uri().path(),
+        "/bridge/agents/instances",
+        "lambda_http keeps the stage in the path"
+    );
+    let response = handle(&api, rest, UnixMillis::now()).await;
+    assert_eq!(response.status(), 201, "{:?}", response.body());
+    assert_eq!(body_json(&response)["lease_token"], 1);
+    let release = lambda_http::request::from_str(
+        &include_str!("fixtures/apigw-v1-claim.json")
+            .replace("\"httpMethod\": \"POST\"", "\"httpMethod\": \"DELETE\"")
+            .replace("/agents/instances\"", "/agents/instances/tab-2\"")
+            .replace(r#"\"instance_id\":\"tab-2\""#, r#"\"lease_token\":1"#),
+    )
+    .unwrap();
+    let response = handle(&api, release, UnixMillis::now()).await;
+    assert_eq!(response.status(), 204, "{:?}", response.body());
+
     let gateway =
         lambda_http::request::from_str(include_str!("fixtures/apigw-v2-claim.json")).unwrap();
     let response = handle(&api, gateway, UnixMillis::now()).await;
     assert_eq!(response.status(), 201, "{:?}", response.body());
-    assert_eq!(body_json(&response)["lease_token"], 1);
+    assert_eq!(
+        body_json(&response)["lease_token"],
+        2,
+        "the lease released above is taken again"
+    );
 
     let function_url =
         lambda_http::request::from_str(include_str!("fixtures/function-url-claim.json")).unwrap();
@@ -289,5 +313,26 @@ async fn s10_the_intake_may_write_only_its_own_partitions() {
             .get(&ItemKey::config("STATUS_MAP"), now)
             .await
             .is_err()
+    );
+}
+
+/// What the functions take from API Gateway's REST API event rather than from the caller: the
+/// route without the stage, the base URL browsers reach (domain and stage: the sign-in's
+/// `redirect_uri`), the caller's address (click-to-call's audit).
+#[test]
+fn a_rest_api_event_gives_the_route_the_public_base_and_the_caller() {
+    let rest =
+        lambda_http::request::from_str(include_str!("fixtures/apigw-v1-claim.json")).unwrap();
+    assert_eq!(
+        bridge_shared::lambda::route_path(&rest),
+        "/agents/instances"
+    );
+    assert_eq!(
+        bridge_shared::lambda::gateway_base_url(&rest).as_deref(),
+        Some("https://k3x9q2w7la.execute-api.us-east-1.amazonaws.com/bridge")
+    );
+    assert_eq!(
+        bridge_shared::lambda::source_ip(&rest).as_deref(),
+        Some("203.0.113.10")
     );
 }

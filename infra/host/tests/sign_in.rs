@@ -71,7 +71,14 @@ impl Rig {
             set.contains("HttpOnly") && set.contains("SameSite=Lax"),
             "{set}"
         );
-        assert!(set.contains("Path=/agents/sign-in"), "{set}");
+        // Only the sign-in's paths, under the API's stage as browsers see them.
+        assert!(
+            set.contains(&format!(
+                "Path=/{}/agents/sign-in;",
+                bridge_local::host::STAGE
+            )),
+            "{set}"
+        );
         (cookie, location(&answer))
     }
 

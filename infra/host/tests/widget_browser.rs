@@ -63,7 +63,7 @@ fn recording(handler: Handler, calls: Calls) -> Handler {
         let handler = handler.clone();
         let calls = calls.clone();
         let method = request.method().as_str().to_owned();
-        let path = request.uri().path().to_owned();
+        let path = bridge_shared::lambda::route_path(&request).to_owned();
         let body: Value =
             serde_json::from_slice(bridge_shared::lambda::body_bytes(&request)).unwrap_or_default();
         Box::pin(async move {
