@@ -316,6 +316,59 @@ async fn s10_the_intake_may_write_only_its_own_partitions() {
     );
 }
 
+/// Review S10: the status function (reached from agents' browsers) keeps to the agents'
+/// partitions: leases, sign-ins, click-to-call attempts and the CCAI agent's owner may be
+/// written; the mapping may be read, not written; sessions' links, the inbox, customers' links
+/// and the dead letters may not be touched at all.
+#[tokio::test]
+async fn s10_the_status_function_keeps_to_the_agents_partitions() {
+    use bridge_shared::events::SessionKind;
+    use bridge_shared::store::{Item, ItemKey};
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    let status = bridge_local::policies::scoped(&store, "status");
+    let write = |key: ItemKey| {
+        let status = status.clone();
+        async move { status.put(&Item::new(key, serde_json::json!({}))).await }
+    };
+    for allowed in [
+        ItemKey::agent_lease("ana@example.com"),
+        ItemKey::new("AGENT_SESSIONS", "digest"),
+        ItemKey::new("CCAI_AGENT#7", "OWNER"),
+        bridge_shared::click_to_call::clicked_key(12),
+    ] {
+        write(allowed.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{allowed}: {e}"));
+    }
+    for forbidden in [
+        ItemKey::config("STATUS_MAP"),
+        ItemKey::session_link(SessionKind::Call, 7),
+        ItemKey::inbox("e-1"),
+        ItemKey::customer_by_phone("+15550100"),
+        ItemKey::new("DEAD", "x"),
+    ] {
+        let refused = write(forbidden.clone())
+            .await
+            .expect_err(&forbidden.to_string());
+        assert!(
+            refused.to_string().contains("AccessDenied"),
+            "{forbidden}: {refused}"
+        );
+    }
+    let now = UnixMillis::now();
+    status
+        .get(&ItemKey::config("STATUS_MAP"), now)
+        .await
+        .unwrap();
+    assert!(
+        status
+            .get(&ItemKey::session_link(SessionKind::Chat, 7), now)
+            .await
+            .is_err(),
+        "a session's link is not the status function's to read"
+    );
+}
+
 /// What the functions take from API Gateway's REST API event rather than from the caller: the
 /// route without the stage, the base URL browsers reach (domain and stage: the sign-in's
 /// `redirect_uri`), the caller's address (click-to-call's audit).

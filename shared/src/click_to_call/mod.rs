@@ -273,9 +273,12 @@ impl ClickToCall {
     }
 }
 
-/// Where click-to-call records the customer a call was placed for (`SESSION#call#<id>/CLICKED`).
+/// Where click-to-call records the customer a call was placed for (`CLICKED#call#<id>/CUSTOMER`).
+/// A partition of its own, not the call's session's: the status function's role may write
+/// this and no session's link (review S10). Until 2026-12-06 it was `SESSION#call#<id>/CLICKED`;
+/// a call clicked before an upgrade and synced after it is placed through its ticket instead.
 pub fn clicked_key(call_id: u64) -> crate::store::ItemKey {
-    crate::store::ItemKey::new(format!("SESSION#call#{call_id}"), "CLICKED")
+    crate::store::ItemKey::new(format!("CLICKED#call#{call_id}"), "CUSTOMER")
 }
 
 fn nonempty(value: &Option<String>) -> Option<&str> {

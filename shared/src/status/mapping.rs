@@ -105,6 +105,17 @@ impl StatusMapping {
                     "to_kustomer.{ccai_id}: no Kustomer routing status has the id {kustomer:?}"
                 ));
             }
+            // Two ways that disagree undo each other: the agent picks CCAI status X, the
+            // bridge sets Kustomer status Y, and Y mapped forward would set CCAI to another
+            // status whenever Kustomer's record of Y is followed (a new shift, another tab).
+            if self.two_way
+                && let Some(forward) = self.to_ccai.get(kustomer)
+                && forward.to_string() != *ccai_id
+            {
+                return Err(format!(
+                    "to_kustomer.{ccai_id}: Kustomer status {kustomer:?} maps back to CCAI status {forward} (to_ccai.{kustomer}), not {ccai_id}; in two-way mode both directions must agree, or a change made in CCAI would be undone"
+                ));
+            }
         }
         self.ccai_names = names;
         Ok(self)
@@ -209,5 +220,25 @@ mod tests {
                 .unwrap_err()
                 .starts_with("to_kustomer.-2")
         );
+    }
+
+    #[test]
+    fn r_s_7_two_way_directions_that_disagree_are_refused() {
+        // K1 and K2 both set Available (many-to-one); Available goes back to K1: agreed.
+        let mut both = mapping(&[("K1", 0), ("K2", 0)]);
+        both.two_way = true;
+        both.to_kustomer.insert("0".into(), "K1".into());
+        both.clone().resolve(&kustomer(), &statuses()).unwrap();
+        // Break goes back to K2, but K2 sets Available: a Break chosen in CCAI would be undone.
+        both.to_kustomer.insert("-2".into(), "K2".into());
+        let err = both
+            .clone()
+            .resolve(&kustomer(), &statuses())
+            .unwrap_err();
+        assert!(err.starts_with("to_kustomer.-2: "), "{err}");
+        assert!(err.contains("to_ccai.K2"), "{err}");
+        // One-way mode ignores the reverse direction's agreement.
+        both.two_way = false;
+        both.resolve(&kustomer(), &statuses()).unwrap();
     }
 }
