@@ -21,6 +21,14 @@ class TemplateChecks(unittest.TestCase):
     def test_the_projects_template_passes(self):
         self.assertEqual(problems_of(TEMPLATE), [])
 
+    def test_a_resource_whose_type_changed_since_the_release_is_found(self):
+        # The API was an HTTP API under this id until 2026-12-06 (review S6, helper review F1).
+        released = {"BridgeApi": "AWS::ApiGatewayV2::Api"}
+        broken = TEMPLATE.replace("BridgeRestApi", "BridgeApi")
+        found = checks.problems(checks.expand(broken), released)
+        self.assertTrue(any(p.startswith("BridgeApi: type AWS::ApiGateway::RestApi") for p in found), found)
+        self.assertEqual(checks.problems(checks.expand(TEMPLATE), released), [])
+
     def test_a_wildcard_action_is_found(self):
         broken = TEMPLATE.replace("                - dynamodb:GetItem\n", "                - dynamodb:*\n", 1)
         self.assertNotEqual(broken, TEMPLATE)

@@ -6,11 +6,16 @@ Fails (exit 1) when the SAM translator refuses the template, or when the expande
   - a Lambda function without a failure destination (asynchronous invocations) or an event
     source mapping without one,
   - a function whose log group is not a log group of the stack with a retention,
-  - more than two readers of one DynamoDB stream (AWS throttles beyond two per shard).
+  - more than two readers of one DynamoDB stream (AWS throttles beyond two per shard),
+  - a resource whose type differs from the type it had in the last release
+    (`infra/released-resource-types.json`): CloudFormation cannot change a resource's type in
+    place, so every stack deployed before would fail to update; a new type needs a new logical id.
 No AWS call is made: managed policy names are not resolved to ARNs (the loader answers none).
 infra/test_template_checks.py shows each check failing on a template that breaks it.
 """
 
+import json
+import os
 import sys
 
 from samtranslator.model.exceptions import InvalidDocumentException
@@ -47,8 +52,20 @@ def ref(value):
     return None
 
 
-def problems(resources):
+RELEASED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "released-resource-types.json")
+
+
+def released_types():
+    with open(RELEASED, encoding="utf-8") as handle:
+        return json.load(handle)["types"]
+
+
+def problems(resources, released=None):
     found = []
+    for name, kind in (released if released is not None else released_types()).items():
+        now = resources.get(name, {}).get("Type")
+        if now is not None and now != kind:
+            found.append(f"{name}: type {now}, released as {kind}; CloudFormation cannot change a type in place (give it a new logical id)")
     for name, resource in resources.items():
         kind, properties = resource["Type"], resource.get("Properties", {})
         if kind == "AWS::IAM::Role":

@@ -38,8 +38,14 @@ pub fn gateway_base_url(request: &Request) -> Option<String> {
     match request.request_context_ref()? {
         RequestContext::ApiGatewayV1(context) => {
             let domain = context.domain_name.as_ref()?;
+            // The stage is in the URL on API Gateway's own domain only; a custom domain maps
+            // the API at its root (README: BRIDGE_PUBLIC_URL).
             match context.stage.as_deref() {
-                Some(stage) if !stage.is_empty() && stage != "$default" => {
+                Some(stage)
+                    if !stage.is_empty()
+                        && stage != "$default"
+                        && domain.contains(".execute-api.") =>
+                {
                     Some(format!("https://{domain}/{stage}"))
                 }
                 _ => Some(format!("https://{domain}")),

@@ -33,6 +33,7 @@
     signInWindow: null,
     lease: null, // {token, expiresAt (ms)}
     claimAt: 0, // when to try claiming again (ms)
+    bridgeFailures: 0, // refused or failed calls to the bridge in a row (for the backoff)
     renewAt: 0,
     pollAt: 0,
     pollFailures: 0,
@@ -152,13 +153,25 @@
     let parsed = {};
     try { parsed = await answer.json(); } catch (_) { /* 204 or not JSON */ }
     if (answer.status === 401) signedOut('Your bridge session ended; sign in again.');
-    return { status: answer.status, body: parsed || {} };
+    return { status: answer.status, body: parsed || {}, retryAfter: Number(answer.headers.get('Retry-After')) || 0 };
   }
 
   // ---- the lease (R-S-4): one tab drives the agent; the others wait, never fight ----
 
+  // A refused or failed call to the bridge is tried again later and later (exponentially, with
+  // jitter, up to a minute) and never sooner than the bridge's Retry-After: agents of one
+  // office share one address, whose requests the bridge limits (review S6), and retries in
+  // step would keep that address over its limit.
+  function retryDelay(answer) {
+    state.bridgeFailures = Math.min(state.bridgeFailures + 1, 6);
+    const exponential = Math.min(MAX_BACKOFF_SECONDS, 2 ** state.bridgeFailures);
+    const jittered = exponential * (0.5 + Math.random() / 2);
+    return Math.max(jittered, answer.retryAfter || 0) * 1000;
+  }
+
   async function claim(now) {
     const answer = await bridge('POST', '/agents/instances', { instance_id: instanceId });
+    if (answer.status === 201 || answer.status === 409) state.bridgeFailures = 0;
     if (answer.status === 201) {
       state.lease = { token: answer.body.lease_token, expiresAt: Date.parse(answer.body.expires_at) };
       scheduleRenew(now);
@@ -172,7 +185,7 @@
       state.claimAt = now + (wait + 1) * 1000;
       showDrive('waiting', 'Another Kustomer tab drives your CCAI Platform status; this tab takes over when it closes.');
     } else if (answer.status !== 401) {
-      state.claimAt = now + backoff() * 1000;
+      state.claimAt = now + retryDelay(answer);
       showDrive('error', 'Not connected to the bridge (' + describe(answer) + '); trying again.');
     }
   }
@@ -187,13 +200,14 @@
     const answer = await bridge('PUT', '/agents/instances/' + encodeURIComponent(instanceId),
       { lease_token: state.lease.token });
     if (answer.status === 200) {
+      state.bridgeFailures = 0;
       state.lease.expiresAt = Date.parse(answer.body.expires_at);
       scheduleRenew(now);
       if (answer.body.sync) showOutcome(answer.body.sync);
     } else if (answer.status === 409) {
       lost(now);
-    } else {
-      state.renewAt = now + 2000;
+    } else if (answer.status !== 401) {
+      state.renewAt = now + retryDelay(answer);
     }
   }
 

@@ -29,7 +29,7 @@ impl Drop for LocalHost {
     }
 }
 
-/// The REST API's stage (template.yaml, `BridgeApi`'s `StageName`): in front of every route's
+/// The REST API's stage (template.yaml, `BridgeRestApi`'s `StageName`): in front of every route's
 /// path, as on AWS, so the functions and the widget see the paths they see there.
 pub const STAGE: &str = "bridge";
 

@@ -40,10 +40,10 @@ pub fn template_routes(template: &str) -> Result<Vec<Route>, String> {
     let Some(resources) = root["Resources"].as_hash() else {
         return Err("template.yaml has no Resources".into());
     };
-    let stage = root["Resources"]["BridgeApi"]["Properties"]["StageName"].as_str();
+    let stage = root["Resources"]["BridgeRestApi"]["Properties"]["StageName"].as_str();
     if stage != Some(crate::host::STAGE) {
         return Err(format!(
-            "template.yaml: BridgeApi's StageName is {stage:?}; the local host serves /{}",
+            "template.yaml: BridgeRestApi's StageName is {stage:?}; the local host serves /{}",
             crate::host::STAGE
         ));
     }

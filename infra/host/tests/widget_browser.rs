@@ -34,7 +34,10 @@ use bridge_shared::kustomer::requests::NewConversation;
 use bridge_shared::store::{EmbeddedStore, StateStore};
 use bridge_tests::platforms::SandboxedPlatforms;
 use fantoccini::{Client, ClientBuilder, Locator};
+use lambda_http::Body;
 use serde_json::{Value, json};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,17 +60,38 @@ struct KustomerSide {
 /// the tab's instance id, the bridge's status, when).
 type Calls = Arc<Mutex<Vec<(String, Value, u16, Instant)>>>;
 
-/// The status function, with every agent route's call recorded as it was answered.
-fn recording(handler: Handler, calls: Calls) -> Handler {
+/// How long the bridge asks a refused renewal to wait (`Retry-After`, seconds).
+const RETRY_AFTER_S: u64 = 3;
+
+/// The status function, with every agent route's call recorded as it was answered; while
+/// `refuse_renewals` is above zero, that many lease renewals are refused as the web ACL refuses
+/// an address over its limit (429 with `Retry-After`), without reaching the function.
+fn recording(handler: Handler, calls: Calls, refuse_renewals: Arc<AtomicUsize>) -> Handler {
     Arc::new(move |request: lambda_http::Request| {
         let handler = handler.clone();
         let calls = calls.clone();
+        let refuse_renewals = refuse_renewals.clone();
         let method = request.method().as_str().to_owned();
         let path = bridge_shared::lambda::route_path(&request).to_owned();
         let body: Value =
             serde_json::from_slice(bridge_shared::lambda::body_bytes(&request)).unwrap_or_default();
         Box::pin(async move {
-            let response = handler(request).await;
+            let refused = method == "PUT"
+                && path.starts_with("/agents/instances/")
+                && refuse_renewals
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+            let response = if refused {
+                lambda_http::Response::builder()
+                    .status(429)
+                    .header("retry-after", RETRY_AFTER_S.to_string())
+                    .body(Body::Text(
+                        r#"{"error":"too many requests from this address"}"#.into(),
+                    ))
+                    .unwrap()
+            } else {
+                handler(request).await
+            };
             let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
             let (name, instance) = match (method.as_str(), segments.as_slice()) {
                 ("POST", ["agents", "instances"]) => ("claim", body["instance_id"].clone()),
@@ -354,10 +378,14 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
         poll_seconds: 1,
     };
     let calls: Calls = Arc::default();
+    let refuse_renewals = Arc::new(AtomicUsize::new(0));
     let bound = LocalHost::bind("127.0.0.1:0").await.unwrap();
     let mut functions = handlers(store.clone(), &platforms, &tokens, &bound.base_url);
     let status_function = functions.remove("status").unwrap();
-    functions.insert("status".into(), recording(status_function, calls.clone()));
+    functions.insert(
+        "status".into(),
+        recording(status_function, calls.clone(), refuse_renewals.clone()),
+    );
     let host = bound.serve(template_routes(TEMPLATE).unwrap(), functions);
     admin_mapping(&host.base_url, &sandboxes).await;
     let side = Arc::new(KustomerSide {
@@ -674,6 +702,40 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
         "{} claims in {window:.1} s while another tab held a {LEASE:?} lease",
         waits.len()
     );
+
+    // Review S6: the driving tab's next renewal is refused as the web ACL refuses an address
+    // over its limit; the widget waits at least the Retry-After before renewing again (agents
+    // of one office share the address: retries in step would keep it over the limit).
+    refuse_renewals.store(1, SeqCst);
+    let renewals = |calls: &Calls| -> Vec<(u16, Instant)> {
+        let calls = calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|c| c.0 == "renew" && c.1 == waiting_tab)
+            .map(|c| (c.2, c.3))
+            .collect()
+    };
+    let deadline = Instant::now() + WAIT;
+    let (refused_at, next) = loop {
+        let seen = renewals(&calls);
+        if let Some(at) = seen.iter().position(|(status, _)| *status == 429)
+            && let Some(next) = seen.get(at + 1)
+        {
+            break (seen[at].1, *next);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no renewal after a refused one: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let waited = next.1.duration_since(refused_at);
+    assert!(
+        waited >= Duration::from_secs(RETRY_AFTER_S),
+        "renewed again {waited:?} after a 429 asking for {RETRY_AFTER_S} s"
+    );
+    assert_eq!(next.0, 200, "the lease was kept: {waited:?}");
+
     assert!(
         sandboxes.unexpected_requests().is_empty(),
         "{:?}",

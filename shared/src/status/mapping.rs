@@ -231,10 +231,7 @@ mod tests {
         both.clone().resolve(&kustomer(), &statuses()).unwrap();
         // Break goes back to K2, but K2 sets Available: a Break chosen in CCAI would be undone.
         both.to_kustomer.insert("-2".into(), "K2".into());
-        let err = both
-            .clone()
-            .resolve(&kustomer(), &statuses())
-            .unwrap_err();
+        let err = both.clone().resolve(&kustomer(), &statuses()).unwrap_err();
         assert!(err.starts_with("to_kustomer.-2: "), "{err}");
         assert!(err.contains("to_ccai.K2"), "{err}");
         // One-way mode ignores the reverse direction's agreement.

@@ -2,8 +2,8 @@
 //! External Session Events (HTTP Basic) to a URL.
 //!
 //!   cargo run -p bridge-tests --bin ccai-sandbox -- [--port 8282]
-//!       [--play-to http://127.0.0.1:9000/webhooks/ccai --credentials user:password]
-//!       [--files ./tenant-storage [--push-to http://127.0.0.1:9000/webhooks/storage]]
+//!       [--play-to http://127.0.0.1:9000/bridge/webhooks/ccai --credentials user:password]
+//!       [--files ./tenant-storage [--push-to http://127.0.0.1:9000/bridge/webhooks/storage]]
 //!
 //! With `--files`, each ended session's files are written under that folder (`ccai-exports/…`)
 //! as the platform writes them into external storage; with `--push-to`, each object's
