@@ -29,6 +29,13 @@ class TemplateChecks(unittest.TestCase):
         self.assertTrue(any(p.startswith("BridgeApi: type AWS::ApiGateway::RestApi") for p in found), found)
         self.assertEqual(checks.problems(checks.expand(TEMPLATE), released), [])
 
+    def test_two_functions_on_one_binary_are_found(self):
+        self.assertEqual(checks.shared_code(TEMPLATE), [])
+        broken = TEMPLATE.replace("Binary: bridge-admin\n", "Binary: bridge-status\n")
+        self.assertNotEqual(broken, TEMPLATE)
+        found = checks.shared_code(broken)
+        self.assertTrue(any("AdminFunction, StatusFunction: one code" in p for p in found), found)
+
     def test_a_wildcard_action_is_found(self):
         broken = TEMPLATE.replace("                - dynamodb:GetItem\n", "                - dynamodb:*\n", 1)
         self.assertNotEqual(broken, TEMPLATE)

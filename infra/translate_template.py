@@ -7,6 +7,8 @@ Fails (exit 1) when the SAM translator refuses the template, or when the expande
     source mapping without one,
   - a function whose log group is not a log group of the stack with a retention,
   - more than two readers of one DynamoDB stream (AWS throttles beyond two per shard),
+  - two functions running the same code (one binary per function: the SAM template's
+    `CodeUri` and cargo-lambda's `BuildProperties.Binary` together name a function's code),
   - a resource whose type differs from the type it had in the last release
     (`infra/released-resource-types.json`): CloudFormation cannot change a resource's type in
     place, so every stack deployed before would fail to update; a new type needs a new logical id.
@@ -110,6 +112,23 @@ def problems(resources, released=None):
     return found
 
 
+def shared_code(text):
+    """Functions whose code (CodeUri and cargo-lambda binary) is another function's."""
+    template = yaml_parse(text)
+    owners = {}
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        code = resource.get("Properties", {}).get("CodeUri")
+        binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        owners.setdefault((str(code), str(binary)), []).append(name)
+    return [
+        f"{', '.join(sorted(names))}: one code for {len(names)} functions ({code}, binary {binary}); each function has its own binary"
+        for (code, binary), names in owners.items()
+        if len(names) > 1
+    ]
+
+
 def main(path):
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
@@ -119,7 +138,7 @@ def main(path):
         for cause in err.causes:
             print(f"SAM: {cause.message}", file=sys.stderr)
         sys.exit(1)
-    found = problems(resources)
+    found = shared_code(text) + problems(resources)
     for problem in found:
         print(f"template: {problem}", file=sys.stderr)
     if found:

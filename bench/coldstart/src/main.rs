@@ -11,8 +11,9 @@
 //!   bench/coldstart/run [STARTS=15] [--compare DIR]
 //!   coldstart --dir target/release [--starts 15] [--warm 20] [--out bench/results] [--compare DIR]
 //!
-//! `--compare DIR` also measures per-function binaries (`bridge-intake`, …) found in DIR, e.g.
-//! an older build, in the same run.
+//! The functions are their own binaries (`bridge-intake`, …) in `--dir`. `--compare DIR` also
+//! measures the one `bridge` binary of an older build (every function, chosen by `_HANDLER`)
+//! found in DIR, in the same run.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod emulator;
@@ -109,15 +110,20 @@ async fn main() {
         http: true,
     };
     let mut targets = vec![hello];
-    if dir.join("bridge").exists() {
-        targets.extend(functions(&dir.join("bridge")));
+    // Each function's own binary (`bridge-<function>`), as template.yaml deploys it.
+    for mut target in functions(Path::new("")) {
+        let binary = dir.join(format!("bridge-{}", target.handler));
+        if binary.exists() {
+            target.binary = binary;
+            targets.push(target);
+        }
     }
+    // An older build to set beside it: the one `bridge` binary dispatching on `_HANDLER`.
     if let Some(compare) = arg_value(&args, "--compare") {
-        for mut target in functions(Path::new("")) {
-            let binary = Path::new(&compare).join(format!("bridge-{}", target.handler));
-            if binary.exists() {
-                target.label = format!("{} (per-function binary)", target.label);
-                target.binary = binary;
+        let one = Path::new(&compare).join("bridge");
+        if one.exists() {
+            for mut target in functions(&one) {
+                target.label = format!("{} (one binary for all)", target.label);
                 targets.push(target);
             }
         }

@@ -6,7 +6,7 @@ use bridge_shared::coldstart::ColdStart;
 use lambda_http::Error;
 
 /// Builds what this function needs from the environment and serves its events until the
-/// sandbox ends (called by the `bridge` binary when `_HANDLER` names this function).
+/// sandbox ends (called by this crate's binary, `src/main.rs`).
 pub async fn run() -> Result<(), Error> {
     let cold = ColdStart::from_environment(bridge_shared::config::secrets::WORKER).await?;
     let storage = cold.external_storage().await?.ok_or(

@@ -9,7 +9,7 @@ use lambda_http::Error;
 use std::sync::Arc;
 
 /// Builds what this function needs from the environment and serves its events until the
-/// sandbox ends (called by the `bridge` binary when `_HANDLER` names this function).
+/// sandbox ends (called by this crate's binary, `src/main.rs`).
 pub async fn run() -> Result<(), Error> {
     let cold = ColdStart::from_environment(bridge_shared::config::secrets::INTAKE).await?;
     let storage_push = match PushSettings::from_env(&Env::from_process())? {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 /// Builds what this function needs from the environment and serves its events until the
-/// sandbox ends (called by the `bridge` binary when `_HANDLER` names this function).
+/// sandbox ends (called by this crate's binary, `src/main.rs`).
 pub async fn run() -> Result<(), Error> {
     // SESSION_POLL_SECONDS: poll again within one run this often (unset: once per run).
     let poll_every = seconds_setting(

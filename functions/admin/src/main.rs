@@ -1,0 +1,11 @@
+//! The admin function's Lambda binary (`template.yaml`, `AdminFunction`): the admin API (events.md §4). It only starts
+//! the logs and hands over to [`bridge_admin::run::run`], which wires configuration, adapters and
+//! the runtime; one binary per function links only what that function uses.
+
+use bridge_shared::telemetry::{self, LogFormat};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init(LogFormat::from_env());
+    bridge_admin::run::run().await
+}

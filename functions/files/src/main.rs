@@ -1,0 +1,11 @@
+//! The files function's Lambda binary (`template.yaml`, `FilesFunction`): the recording and transcript workers (stream). It only starts
+//! the logs and hands over to [`bridge_files::run::run`], which wires configuration, adapters and
+//! the runtime; one binary per function links only what that function uses.
+
+use bridge_shared::telemetry::{self, LogFormat};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init(LogFormat::from_env());
+    bridge_files::run::run().await
+}
