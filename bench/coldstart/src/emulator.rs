@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 /// What the function is invoked with.
 #[derive(Clone, Copy)]
 pub enum Event {
-    /// An API Gateway HTTP API (payload 2.0) request without credentials: answered 401.
+    /// An API Gateway REST API (the stack's, stage `bridge`) request without credentials:
+    /// answered 401.
     Http {
         method: &'static str,
         path: &'static str,
@@ -33,32 +34,37 @@ impl Event {
     fn body(self, n: usize) -> Vec<u8> {
         let value = match self {
             Event::Http { method, path } => serde_json::json!({
-                "version": "2.0",
-                "routeKey": "$default",
-                "rawPath": path,
-                "rawQueryString": "",
+                "resource": path,
+                "path": path,
+                "httpMethod": method,
                 "headers": {
                     "content-type": "application/json",
-                    "host": "bench.execute-api.eu-west-1.amazonaws.com",
-                    "user-agent": "coldstart"
+                    "Host": "bench.execute-api.eu-west-1.amazonaws.com",
+                    "User-Agent": "coldstart"
                 },
+                "multiValueHeaders": {
+                    "content-type": ["application/json"],
+                    "Host": ["bench.execute-api.eu-west-1.amazonaws.com"],
+                    "User-Agent": ["coldstart"]
+                },
+                "queryStringParameters": null,
+                "multiValueQueryStringParameters": null,
+                "pathParameters": null,
+                "stageVariables": null,
                 "requestContext": {
                     "accountId": "123456789012",
                     "apiId": "bench",
                     "domainName": "bench.execute-api.eu-west-1.amazonaws.com",
                     "domainPrefix": "bench",
-                    "http": {
-                        "method": method,
-                        "path": path,
-                        "protocol": "HTTP/1.1",
-                        "sourceIp": "192.0.2.1",
-                        "userAgent": "coldstart"
-                    },
+                    "httpMethod": method,
+                    "identity": {"sourceIp": "192.0.2.1", "userAgent": "coldstart"},
+                    "path": format!("/bridge{path}"),
+                    "protocol": "HTTP/1.1",
                     "requestId": format!("bench-{n}"),
-                    "routeKey": "$default",
-                    "stage": "$default",
-                    "time": "02/Dec/2026:16:00:00 +0000",
-                    "timeEpoch": 1_796_227_200_000u64
+                    "requestTime": "02/Dec/2026:16:00:00 +0000",
+                    "requestTimeEpoch": 1_796_227_200_000u64,
+                    "resourcePath": path,
+                    "stage": "bridge"
                 },
                 "body": "[]",
                 "isBase64Encoded": false

@@ -3,7 +3,7 @@
 //!
 //! Each start: spawn the binary with `AWS_LAMBDA_RUNTIME_API` pointing at a fresh emulator;
 //! **init** is spawn → its first `GET /runtime/invocation/next`; the emulator hands it the
-//! function's event (an API Gateway v2 request without credentials for the HTTP functions, an
+//! function's event (an API Gateway REST API request without credentials for the HTTP functions, an
 //! empty stream batch for the workers, a scheduled event for reconcile); **first** is that
 //! hand-over → the posted answer; then `--warm` more of the same (**warm**, their median);
 //! **peak RSS** is the child's `VmHWM` after the last answer. Medians over `--starts` starts.
