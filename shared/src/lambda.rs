@@ -13,7 +13,9 @@ use tracing::Instrument;
 /// The path a route is matched on, as `template.yaml` names it. API Gateway's REST API hands
 /// lambda_http the stage in front of it (`/bridge/agents/session`, which lambda_http keeps
 /// unless `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set) and the resource path without it as
-/// the event's `path`, kept as the raw path; every other source has no stage in the path.
+/// the event's `path`, kept as the raw path (lambda_http 1.3.2, `request.rs`,
+/// `into_proxy_request` and `apigw_path_with_stage`); every other source has no stage in the
+/// path.
 pub fn route_path(request: &Request) -> &str {
     match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(_)) if !request.raw_http_path().is_empty() => {

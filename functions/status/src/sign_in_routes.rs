@@ -47,15 +47,13 @@ struct Site {
 
 impl Site {
     fn of(base: Option<&str>) -> Self {
-        let base = base.unwrap_or_default();
-        let prefix = base
-            .split_once("://")
-            .and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]))
-            .unwrap_or_default()
-            .trim_end_matches('/');
+        let url = base.and_then(|base| reqwest::Url::parse(base).ok());
         Self {
-            secure: base.starts_with("https://"),
-            prefix: prefix.to_owned(),
+            secure: url.as_ref().is_some_and(|u| u.scheme() == "https"),
+            prefix: url
+                .as_ref()
+                .map(|u| u.path().trim_end_matches('/').to_owned())
+                .unwrap_or_default(),
         }
     }
 }

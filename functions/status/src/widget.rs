@@ -175,6 +175,22 @@ mod tests {
     }
 
     #[test]
+    fn r_a_1_the_bare_folder_redirects_inside_it_so_the_pages_relative_links_keep_the_stage() {
+        let settings = WidgetSettings::default();
+        let answer = serve(&settings, "/widget").unwrap();
+        assert_eq!(answer.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(answer.headers()["location"], "widget/index.html");
+        let page = serve(&settings, "/widget/index.html").unwrap();
+        let Body::Text(html) = page.body() else {
+            panic!("the page is text")
+        };
+        assert!(
+            html.contains(r#"href="widget.css""#) && !html.contains(r#""/widget/"#),
+            "links relative to the page: {html}"
+        );
+    }
+
+    #[test]
     fn r_a_1_the_policy_limits_framing_to_kustomer_and_scripts_to_the_page_and_the_sdk() {
         let settings = WidgetSettings::from_env(env(&[(
             "KUSTOMER_APP_ORIGINS",

@@ -138,7 +138,8 @@ impl BoundHost {
                 let Some(path) = request
                     .uri()
                     .path()
-                    .strip_prefix(&format!("/{STAGE}"))
+                    .strip_prefix('/')
+                    .and_then(|p| p.strip_prefix(STAGE))
                     .filter(|rest| rest.starts_with('/'))
                     .map(str::to_owned)
                 else {

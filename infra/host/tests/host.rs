@@ -274,31 +274,50 @@ fn each_function_gets_only_the_secrets_it_reads() {
     );
 }
 
+/// Writes an empty item at each of `allowed` and of `forbidden` through a function's store as
+/// the local host scopes it: the first must be written, the second refused as IAM refuses.
+async fn assert_writes(
+    scoped: &Arc<dyn StateStore>,
+    allowed: &[bridge_shared::store::ItemKey],
+    forbidden: &[bridge_shared::store::ItemKey],
+) {
+    use bridge_shared::store::Item;
+    for key in allowed {
+        scoped
+            .put(&Item::new(key.clone(), serde_json::json!({})))
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    for key in forbidden {
+        let refused = scoped
+            .put(&Item::new(key.clone(), serde_json::json!({})))
+            .await
+            .expect_err(&key.to_string());
+        assert!(
+            refused.to_string().contains("AccessDenied"),
+            "{key}: {refused}"
+        );
+    }
+}
+
 /// Review S10: the intake's role is limited to its own partitions (`dynamodb:LeadingKeys` in
 /// template.yaml), and the local host enforces it as IAM would: an inbox item and a rejected
 /// event may be written, the mapping or a session link may not (whatever a bug tried).
 #[tokio::test]
 async fn s10_the_intake_may_write_only_its_own_partitions() {
-    use bridge_shared::store::{Item, ItemKey};
+    use bridge_shared::store::ItemKey;
     let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
     let intake = bridge_local::policies::scoped(&store, "intake");
-    let write = |key: ItemKey| {
-        let intake = intake.clone();
-        async move { intake.put(&Item::new(key, serde_json::json!({}))).await }
-    };
-    write(ItemKey::inbox("e-1")).await.unwrap();
-    write(ItemKey::rejected_event(1, "r-1")).await.unwrap();
-    for forbidden in [
-        ItemKey::config("STATUS_MAP"),
-        ItemKey::session_link(bridge_shared::events::SessionKind::Call, 7),
-        ItemKey::agent_lease("ana@example.com"),
-    ] {
-        let refused = write(forbidden.clone()).await.unwrap_err();
-        assert!(
-            refused.to_string().contains("AccessDenied"),
-            "{forbidden}: {refused}"
-        );
-    }
+    assert_writes(
+        &intake,
+        &[ItemKey::inbox("e-1"), ItemKey::rejected_event(1, "r-1")],
+        &[
+            ItemKey::config("STATUS_MAP"),
+            ItemKey::session_link(bridge_shared::events::SessionKind::Call, 7),
+            ItemKey::agent_lease("ana@example.com"),
+        ],
+    )
+    .await;
     // Reading a session's link (is it placed?) is allowed; reading the mapping is not.
     let now = UnixMillis::now();
     intake
@@ -323,38 +342,26 @@ async fn s10_the_intake_may_write_only_its_own_partitions() {
 #[tokio::test]
 async fn s10_the_status_function_keeps_to_the_agents_partitions() {
     use bridge_shared::events::SessionKind;
-    use bridge_shared::store::{Item, ItemKey};
+    use bridge_shared::store::ItemKey;
     let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
     let status = bridge_local::policies::scoped(&store, "status");
-    let write = |key: ItemKey| {
-        let status = status.clone();
-        async move { status.put(&Item::new(key, serde_json::json!({}))).await }
-    };
-    for allowed in [
-        ItemKey::agent_lease("ana@example.com"),
-        ItemKey::new("AGENT_SESSIONS", "digest"),
-        ItemKey::new("CCAI_AGENT#7", "OWNER"),
-        bridge_shared::click_to_call::clicked_key(12),
-    ] {
-        write(allowed.clone())
-            .await
-            .unwrap_or_else(|e| panic!("{allowed}: {e}"));
-    }
-    for forbidden in [
-        ItemKey::config("STATUS_MAP"),
-        ItemKey::session_link(SessionKind::Call, 7),
-        ItemKey::inbox("e-1"),
-        ItemKey::customer_by_phone("+15550100"),
-        ItemKey::new("DEAD", "x"),
-    ] {
-        let refused = write(forbidden.clone())
-            .await
-            .expect_err(&forbidden.to_string());
-        assert!(
-            refused.to_string().contains("AccessDenied"),
-            "{forbidden}: {refused}"
-        );
-    }
+    assert_writes(
+        &status,
+        &[
+            ItemKey::agent_lease("ana@example.com"),
+            ItemKey::new("AGENT_SESSIONS", "digest"),
+            ItemKey::new("CCAI_AGENT#7", "OWNER"),
+            bridge_shared::click_to_call::clicked_key(12),
+        ],
+        &[
+            ItemKey::config("STATUS_MAP"),
+            ItemKey::session_link(SessionKind::Call, 7),
+            ItemKey::inbox("e-1"),
+            ItemKey::customer_by_phone("+15550100"),
+            ItemKey::new("DEAD", "x"),
+        ],
+    )
+    .await;
     let now = UnixMillis::now();
     status
         .get(&ItemKey::config("STATUS_MAP"), now)

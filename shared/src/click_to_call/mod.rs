@@ -276,7 +276,8 @@ impl ClickToCall {
 /// Where click-to-call records the customer a call was placed for (`CLICKED#call#<id>/CUSTOMER`).
 /// A partition of its own, not the call's session's: the status function's role may write
 /// this and no session's link (review S10). Until 2026-12-06 it was `SESSION#call#<id>/CLICKED`;
-/// a call clicked before an upgrade and synced after it is placed through its ticket instead.
+/// a call clicked before an upgrade and synced after it is placed through its ticket (the
+/// clicked conversation) when it had one, else by its number, as an outbound call is.
 pub fn clicked_key(call_id: u64) -> crate::store::ItemKey {
     crate::store::ItemKey::new(format!("CLICKED#call#{call_id}"), "CUSTOMER")
 }

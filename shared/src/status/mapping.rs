@@ -94,8 +94,8 @@ impl StatusMapping {
             names.insert(ccai_id.to_string(), status.name.clone());
         }
         for (ccai_id, kustomer) in &self.to_kustomer {
-            let known = ccai_id.parse::<i64>().ok().and_then(by_id).is_some();
-            if !known {
+            let parsed = ccai_id.parse::<i64>().ok();
+            if parsed.and_then(by_id).is_none() {
                 return Err(format!(
                     "to_kustomer.{ccai_id}: CCAI has no status with this id"
                 ));
@@ -110,7 +110,7 @@ impl StatusMapping {
             // status whenever Kustomer's record of Y is followed (a new shift, another tab).
             if self.two_way
                 && let Some(forward) = self.to_ccai.get(kustomer)
-                && forward.to_string() != *ccai_id
+                && Some(*forward) != parsed
             {
                 return Err(format!(
                     "to_kustomer.{ccai_id}: Kustomer status {kustomer:?} maps back to CCAI status {forward} (to_ccai.{kustomer}), not {ccai_id}; in two-way mode both directions must agree, or a change made in CCAI would be undone"
@@ -229,6 +229,10 @@ mod tests {
         both.two_way = true;
         both.to_kustomer.insert("0".into(), "K1".into());
         both.clone().resolve(&kustomer(), &statuses()).unwrap();
+        // Ids are compared as numbers, whatever the key's spelling.
+        let mut spelt = both.clone();
+        spelt.to_kustomer = BTreeMap::from([("00".into(), "K1".into())]);
+        spelt.resolve(&kustomer(), &statuses()).unwrap();
         // Break goes back to K2, but K2 sets Available: a Break chosen in CCAI would be undone.
         both.to_kustomer.insert("-2".into(), "K2".into());
         let err = both.clone().resolve(&kustomer(), &statuses()).unwrap_err();
