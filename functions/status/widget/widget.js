@@ -161,12 +161,13 @@
   // A refused or failed call to the bridge is tried again later and later (exponentially, with
   // jitter, up to a minute) and never sooner than the bridge's Retry-After: agents of one
   // office share one address, whose requests the bridge limits (review S6), and retries in
-  // step would keep that address over its limit.
-  function retryDelay(answer) {
+  // step would keep that address over its limit. Retry-After counts from the answer (RFC 9110
+  // §10.2.3), not from when the tick sent the request.
+  function retryAt(answer) {
     state.bridgeFailures = Math.min(state.bridgeFailures + 1, 6);
     const exponential = Math.min(MAX_BACKOFF_SECONDS, 2 ** state.bridgeFailures);
     const jittered = exponential * (0.5 + Math.random() / 2);
-    return Math.max(jittered, answer.retryAfter || 0) * 1000;
+    return Date.now() + Math.max(jittered, answer.retryAfter || 0) * 1000;
   }
 
   async function claim(now) {
@@ -185,7 +186,7 @@
       state.claimAt = now + (wait + 1) * 1000;
       showDrive('waiting', 'Another Kustomer tab drives your CCAI Platform status; this tab takes over when it closes.');
     } else if (answer.status !== 401) {
-      state.claimAt = now + retryDelay(answer);
+      state.claimAt = retryAt(answer);
       showDrive('error', 'Not connected to the bridge (' + describe(answer) + '); trying again.');
     }
   }
@@ -207,7 +208,7 @@
     } else if (answer.status === 409) {
       lost(now);
     } else if (answer.status !== 401) {
-      state.renewAt = now + retryDelay(answer);
+      state.renewAt = retryAt(answer);
     }
   }
 

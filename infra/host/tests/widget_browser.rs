@@ -63,6 +63,9 @@ type Calls = Arc<Mutex<Vec<(String, Value, u16, Instant)>>>;
 /// How long the bridge asks a refused renewal to wait (`Retry-After`, seconds).
 const RETRY_AFTER_S: u64 = 3;
 
+/// How late the refused renewal is answered.
+const REFUSAL_LATENCY: Duration = Duration::from_millis(700);
+
 /// The status function, with every agent route's call recorded as it was answered; while
 /// `refuse_renewals` is above zero, that many lease renewals are refused as the web ACL refuses
 /// an address over its limit (429 with `Retry-After`), without reaching the function.
@@ -82,6 +85,9 @@ fn recording(handler: Handler, calls: Calls, refuse_renewals: Arc<AtomicUsize>) 
                     .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
                     .is_ok();
             let response = if refused {
+                // Answered late, as a busy network answers: Retry-After counts from the
+                // answer, so a widget that counts it from the request renews too soon.
+                tokio::time::sleep(REFUSAL_LATENCY).await;
                 lambda_http::Response::builder()
                     .status(429)
                     .header("retry-after", RETRY_AFTER_S.to_string())
