@@ -69,8 +69,7 @@ class TemplateChecks(unittest.TestCase):
     def test_a_third_stream_reader_is_found(self):
         marker = "      Events:\n        Every:\n          Type: Schedule\n"
         self.assertIn(marker, TEMPLATE)
-        broken = TEMPLATE.replace(marker, marker.replace("      Events:\n", """      Events:
-        Third:
+        reader = """        {name}:
           Type: DynamoDB
           Properties:
             Stream: !GetAtt StateTable.StreamArn
@@ -79,10 +78,33 @@ class TemplateChecks(unittest.TestCase):
               OnFailure:
                 Type: SQS
                 Destination: !GetAtt DeadLetterQueue.Arn
-"""), 1)
+"""
+        readers = reader.format(name="Second") + reader.format(name="Third")
+        broken = TEMPLATE.replace(marker, marker.replace("      Events:\n", "      Events:\n" + readers), 1)
         found = problems_of(broken)
         self.assertTrue(any("3 readers of its stream" in p for p in found), found)
 
+    def test_a_queue_trigger_without_dead_letters_or_with_a_short_visibility_is_found(self):
+        queue = TEMPLATE.index("  RecordingQueue:\n")
+        redrive = TEMPLATE.index("      RedrivePolicy:\n", queue)
+        end = TEMPLATE.index("        maxReceiveCount: 5\n", redrive) + len("        maxReceiveCount: 5\n")
+        broken = TEMPLATE[:redrive] + TEMPLATE[end:]
+        found = problems_of(broken)
+        self.assertTrue(any("RecordingFunctionFileWork: its queue has no dead-letter queue" in p for p in found), found)
+        short = TEMPLATE[:queue] + TEMPLATE[queue:].replace("VisibilityTimeout: 1800", "VisibilityTimeout: 900", 1)
+        found = problems_of(short)
+        self.assertTrue(any("visibility timeout 900 s under six times the function's 300 s" in p for p in found), found)
+        alone = TEMPLATE.replace("""            Queue: !GetAtt TranscriptQueue.Arn
+            BatchSize: 4
+            MaximumBatchingWindowInSeconds: 1
+            FunctionResponseTypes:
+              - ReportBatchItemFailures
+""", """            Queue: !GetAtt TranscriptQueue.Arn
+            BatchSize: 4
+""")
+        self.assertNotEqual(alone, TEMPLATE)
+        found = problems_of(alone)
+        self.assertTrue(any("does not report failed messages alone" in p for p in found), found)
 
 if __name__ == "__main__":
     unittest.main()

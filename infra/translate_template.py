@@ -82,7 +82,10 @@ def problems(resources, released=None):
                 if isinstance(arn, str) and arn.endswith("/AdministratorAccess"):
                     found.append(f"{name}: AdministratorAccess")
         if kind == "AWS::Lambda::EventSourceMapping":
-            if not properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
+            queue = resources.get(ref(properties.get("EventSourceArn")) or "", {})
+            if queue.get("Type") == "AWS::SQS::Queue":
+                found.extend(queue_problems(name, properties, queue, resources))
+            elif not properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
                 found.append(f"{name}: an event source mapping without an on-failure destination")
     readers = {}
     for name, resource in resources.items():
@@ -109,6 +112,25 @@ def problems(resources, released=None):
             found.append(f"{function}: its log group is not one of the stack's (it would never expire)")
         elif not log_group.get("Properties", {}).get("RetentionInDays"):
             found.append(f"{function}: log group {group} has no retention")
+    return found
+
+
+def queue_problems(name, mapping, queue, resources):
+    """An SQS trigger keeps what fails in the queue's own dead-letter queue (Lambda offers no
+    on-failure destination for SQS), reports failed messages alone, and hides a message for at
+    least six times the function's timeout (AWS's advice for a queue that triggers a function,
+    Lambda Developer Guide, "Configuring an Amazon SQS queue to trigger a Lambda function")."""
+    found = []
+    properties = queue.get("Properties", {})
+    if not properties.get("RedrivePolicy", {}).get("deadLetterTargetArn"):
+        found.append(f"{name}: its queue has no dead-letter queue (RedrivePolicy)")
+    if "ReportBatchItemFailures" not in mapping.get("FunctionResponseTypes", []):
+        found.append(f"{name}: an SQS trigger that does not report failed messages alone")
+    function = resources.get(ref(mapping.get("FunctionName")) or "", {})
+    timeout = int(function.get("Properties", {}).get("Timeout", 3))
+    visibility = int(properties.get("VisibilityTimeout", 30))
+    if visibility < 6 * timeout:
+        found.append(f"{name}: visibility timeout {visibility} s under six times the function's {timeout} s")
     return found
 
 

@@ -143,6 +143,28 @@ impl ColdStart {
         )?))
     }
 
+    /// The file workers' queues (`RECORDING_QUEUE_URL`, `TRANSCRIPT_QUEUE_URL`), both required:
+    /// the inbox worker hands every trigger of a session's files to them.
+    pub fn file_queues(&self) -> Result<Arc<dyn crate::queue::WorkQueues>, ColdStartError> {
+        let url = |queue: crate::queue::FileQueue| self.env.get(queue.url_variable());
+        let (Some(recordings), Some(transcripts)) = (
+            url(crate::queue::FileQueue::Recordings),
+            url(crate::queue::FileQueue::Transcripts),
+        ) else {
+            let missing = crate::queue::FileQueue::ALL
+                .into_iter()
+                .filter(|q| url(*q).is_none())
+                .map(|q| q.url_variable().to_owned())
+                .collect();
+            return Err(ConfigError::Missing(missing).into());
+        };
+        Ok(Arc::new(crate::queue::sqs::SqsQueues::new(
+            crate::queue::sqs::sqs_client(&self.aws),
+            recordings.to_owned(),
+            transcripts.to_owned(),
+        )))
+    }
+
     /// The data types the tenant exports (`EXTERNAL_STORAGE_FILES`, default all four).
     pub fn exported_types(&self) -> Result<crate::storage::ExportedTypes, ColdStartError> {
         Ok(crate::storage::ExportedTypes::from_env(&self.env)?)

@@ -48,7 +48,8 @@ pub struct SessionTrigger {
     /// The ESE `event_id`, or the poller's `poll-<kind>-<id>-<updated_at ms>`.
     pub id: String,
     /// A hint only (`call.created`, `call.assigned`, `call.ended`, …): the stage the source saw.
-    /// The stream filters of the file workers select on it (template.yaml); nothing decides on it.
+    /// The inbox worker hands file work to the file queues by it (`bridge_shared::queue`); no
+    /// session's state is decided on it.
     #[serde(rename = "type")]
     pub hint: String,
     /// When the source saw the change (ESE `timestamp`, the session's `updated_at`).

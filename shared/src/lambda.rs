@@ -138,7 +138,7 @@ where
     .await
 }
 
-/// The runtime loop of a stream worker (`bridge-sync`, `bridge-files`): each DynamoDB stream
+/// The runtime loop of the stream worker (`bridge-sync`): each DynamoDB stream
 /// batch handed to `handle` in its correlation-id span, failed records reported per record.
 pub async fn serve_stream<A, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
 where
@@ -153,6 +153,31 @@ where
             let api = api.clone();
             let id = crate::telemetry::correlation_id(Some(&event.context.request_id));
             // Everything the batch runs sees the invocation's deadline (finding 8).
+            let deadline = crate::deadline::from_context(event.context.deadline);
+            async move {
+                let work = handle(api, event.payload, UnixMillis::now());
+                Ok::<_, lambda_http::Error>(crate::deadline::within(deadline, work).await?)
+            }
+            .instrument(crate::telemetry::event_span(&id))
+        },
+    ))
+    .await
+}
+
+/// The runtime loop of a queue worker (`bridge-recording`, `bridge-transcript`): each SQS
+/// batch handed to `handle` in its correlation-id span, failed messages reported per message.
+pub async fn serve_queue<A, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
+where
+    A: Send + Sync + 'static,
+    F: Fn(Arc<A>, crate::queue::wire::SqsEvent, UnixMillis) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Result<crate::queue::wire::SqsBatchResponse, crate::stream::BatchError>>
+        + Send,
+{
+    let api = Arc::new(api);
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::lambda_runtime::LambdaEvent<crate::queue::wire::SqsEvent>| {
+            let api = api.clone();
+            let id = crate::telemetry::correlation_id(Some(&event.context.request_id));
             let deadline = crate::deadline::from_context(event.context.deadline);
             async move {
                 let work = handle(api, event.payload, UnixMillis::now());

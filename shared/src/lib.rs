@@ -29,6 +29,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod pacing;
 pub mod phone;
+pub mod queue;
 pub mod redact;
 pub mod retry;
 pub mod sign_in;

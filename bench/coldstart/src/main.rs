@@ -79,7 +79,9 @@ fn functions(binary: &Path) -> Vec<Target> {
         http("status", "status", "POST", "/agents/instances"),
         http("admin", "admin", "GET", "/admin/agents"),
         worker("sync", "sync", Event::EmptyStreamBatch),
-        worker("files", "files", Event::EmptyStreamBatch),
+        // An empty batch reads the same in a stream's and a queue's shape (`Records`).
+        worker("recording", "recording", Event::EmptyStreamBatch),
+        worker("transcript", "transcript", Event::EmptyStreamBatch),
         worker("reconcile", "reconcile", Event::Scheduled),
     ]
 }

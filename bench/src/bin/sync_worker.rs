@@ -102,6 +102,7 @@ async fn run(dynamo: Arc<dyn StateStore>, sessions: usize, fields: bool) -> (Pas
         caller_country: Default::default(),
         exported: Default::default(),
         failures: Default::default(),
+        file_work: None,
     };
     let admin = bridge_shared::custom_fields::admin::FieldAdmin {
         store: store.as_ref(),

@@ -7,7 +7,7 @@
 use super::cutoff::Cutter;
 use super::faults::Faults;
 use super::plan::{Kind, Plan, Step};
-use bridge_local::functions::{Platforms, Tokens, handlers, stream_handlers};
+use bridge_local::functions::{Platforms, Tokens, handlers, start_triggered};
 use bridge_local::host::LocalHost;
 use bridge_local::routes::{TEMPLATE, template_routes};
 use bridge_local::stream::{Pace, StreamRunner, template_subscriptions};
@@ -295,19 +295,18 @@ impl Tenant {
         for subscription in &mut subscriptions {
             subscription.parallelization = lanes;
         }
-        let stream_functions = stream_handlers(shared_store.clone(), blobs, &platforms)
-            .into_iter()
-            .map(|(name, handler)| (name, cutter.stream(handler)))
-            .collect();
-        let streams = StreamRunner::start(
+        let streams = start_triggered(
             &feed,
             subscriptions,
-            &stream_functions,
+            shared_store.clone(),
+            blobs,
+            &platforms,
             Pace {
                 retry_base: Duration::from_millis(200),
                 retry_max: Duration::from_secs(2),
                 poll_interval: Duration::from_millis(100),
             },
+            |handler| cutter.stream(handler),
         )
         .await?;
         let agents = (0..plan.agents)

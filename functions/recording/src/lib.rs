@@ -1,5 +1,6 @@
-//! The recording worker (`bridge-recording`, R-R-1, R-R-2, R-U-3): the table's stream brings
-//! every new inbox trigger hinted `call.ended` (template.yaml filters on the hint); for a call
+//! The recording worker (`bridge-recording`, R-R-1, R-R-2, R-U-3): its queue brings every new
+//! inbox trigger of a call's files (`call.ended`, and looks and pushes of recordings and media,
+//! handed off by the inbox worker: `bridge_shared::queue`); for a call
 //! whose recording is in the tenant's external storage (`call-{id}.mp3|wav`, ccai-api.md §3 —
 //! CCAI Platform keeps no recordings itself, and `recording_url`'s access rules are not
 //! documented, so it is never downloaded):
@@ -41,7 +42,21 @@ const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
 pub type RecordingApi = FileWorker;
 pub type RecordingError = FileWorkerError;
 
-/// One Lambda invocation: a stream batch in, the failed records out.
+pub mod run;
+
+/// One Lambda invocation: an SQS batch of handed-off stream records in (the inbox worker's
+/// hand-off, `bridge_shared::queue`), the failed messages out.
+pub async fn handle_queue(
+    api: &FileWorker,
+    event: bridge_shared::queue::wire::SqsEvent,
+    now: UnixMillis,
+) -> Result<bridge_shared::queue::wire::SqsBatchResponse, BatchError> {
+    let (batch, unreadable) = bridge_shared::queue::wire::stream_batch(&event);
+    let answer = handle(api, batch, now).await?;
+    Ok(bridge_shared::queue::wire::answer(answer, unreadable))
+}
+
+/// A batch of stream records in (the queue's messages, read back), the failed records out.
 pub async fn handle(
     api: &RecordingApi,
     event: StreamEvent,

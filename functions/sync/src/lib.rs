@@ -18,6 +18,8 @@ use bridge_shared::ese::{KeptEse, kept};
 use bridge_shared::events::SessionRef;
 use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource, hints};
 use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::queue::WorkQueues;
+use bridge_shared::queue::handoff::hand_off;
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
 use bridge_shared::storage::awaited::{self, AwaitedFile};
@@ -29,7 +31,8 @@ use bridge_shared::store::{Item, ItemKey, PutOutcome};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::failures::{FailurePlan, FailurePolicy};
 use bridge_shared::stream::{
-    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
+    BatchError, DynamoDbBatchItemFailure, DynamoDbEventResponse, InboxError, RecordOutcome,
+    StreamEvent, handle_inbox_batch,
 };
 use serde_json::Value;
 use session_end::{SessionAgents, agents_released};
@@ -60,6 +63,9 @@ pub struct SyncApi {
     pub caller_country: CountryCode,
     /// How failed triggers are retried, then kept as dead letters (R-E-7).
     pub failures: FailurePlan,
+    /// The file workers' queues: every trigger of a session's files is handed to them
+    /// (`bridge_shared::queue`; `None` only where no file worker runs).
+    pub file_work: Option<Arc<dyn WorkQueues>>,
 }
 
 /// Largest metadata file read (one session's JSON).
@@ -232,10 +238,36 @@ pub async fn handle(
         step: "bridge-sync",
         plan: &api.failures,
     };
-    handle_inbox_batch(&event, CONCURRENCY, &failures, now, |event| async move {
+    let mut answer = handle_inbox_batch(&event, CONCURRENCY, &failures, now, |event| async move {
         apply_once(api, &event, sessions, now).await
     })
-    .await
+    .await?;
+    // After the batch's own work: a file worker then usually finds the session's conversation
+    // made, rather than racing this worker to make it.
+    if let Some(queues) = &api.file_work {
+        let handed = hand_off(queues.as_ref(), &event).await;
+        if let Some((event_id, reason)) = handed.unreportable.into_iter().next() {
+            return Err(BatchError::Unreportable { event_id, reason });
+        }
+        for (sequence, _) in handed.failed {
+            let reported = answer
+                .batch_item_failures
+                .iter()
+                .any(|f| f.item_identifier.as_deref() == Some(sequence.as_str()));
+            if !reported {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(sequence);
+                answer.batch_item_failures.push(failure);
+            }
+        }
+        if handed.queued > 0 {
+            tracing::info!(
+                queued = handed.queued,
+                "file work handed to the file queues"
+            );
+        }
+    }
+    Ok(answer)
 }
 
 /// A session's truth, as fetched from the Manager API.

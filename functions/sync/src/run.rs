@@ -1,5 +1,6 @@
 //! The inbox stream worker Lambda: DynamoDB stream batches in (template.yaml `SyncFunction`),
-//! failed records reported per record (`ReportBatchItemFailures`).
+//! failed records reported per record (`ReportBatchItemFailures`); the file work among them is
+//! handed to the recording and transcript queues.
 
 use crate::SyncApi;
 use bridge_shared::coldstart::ColdStart;
@@ -26,6 +27,7 @@ pub async fn run() -> Result<(), Error> {
         exported: cold.exported_types()?,
         caller_country: cold.config.default_country.clone(),
         failures: Default::default(),
+        file_work: Some(cold.file_queues()?),
     };
     bridge_shared::lambda::serve_stream(api, |api, batch, now| async move {
         crate::handle(&api, batch, now).await

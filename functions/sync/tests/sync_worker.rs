@@ -57,6 +57,7 @@ async fn rig(store: Arc<dyn StateStore>) -> Rig {
         caller_country: Default::default(),
         exported: Default::default(),
         failures: Default::default(),
+        file_work: None,
     };
     Rig {
         platforms,
@@ -320,4 +321,63 @@ async fn finding_1_r_s_5_a_choice_made_in_ccai_after_the_wrap_up_still_wins() {
         .unwrap()
         .unwrap();
     assert_eq!(state["state"]["outcome"]["outcome"], "superseded");
+}
+
+/// Issue 27: the inbox worker hands every trigger of a session's files to its kind's queue
+/// (the file workers read no stream); a hand-off SQS refused fails that record alone, so the
+/// stream delivers it again and nothing is lost between the table and the queue.
+#[tokio::test]
+async fn issue_27_file_work_is_handed_to_its_queue_and_a_refused_hand_off_is_delivered_again() {
+    use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, TriggerSource};
+    use bridge_shared::queue::FileQueue;
+    use bridge_shared::queue::memory::MemoryQueues;
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    let mut rig = rig(store).await;
+    let queues = Arc::new(MemoryQueues::default());
+    rig.api.file_work = Some(queues.clone());
+    let now = UnixMillis::now();
+    let trigger = |id: &str, kind: SessionKind, hint: &str| SessionTrigger {
+        id: id.into(),
+        hint: hint.into(),
+        occurred_at: chrono::Utc::now(),
+        session: SessionRef { kind, id: 41 },
+        source: TriggerSource::Storage,
+        item: None,
+        object: None,
+    };
+    let items: Vec<Item> = [
+        trigger("push-1", SessionKind::Call, "call.file.recordings"),
+        trigger("push-2", SessionKind::Chat, "chat.file.transcripts"),
+        trigger("look-3", SessionKind::Call, "call.look.metadata"),
+    ]
+    .iter()
+    .map(|t| bridge_intake::inbox_item(t, now).unwrap())
+    .collect();
+    let batch = stream_event(&items);
+    let sequence = |i: usize| batch.records[i].change.sequence_number.clone().unwrap();
+
+    // SQS refuses the first send (the recordings queue's): that record fails, alone.
+    queues.refuse_next(1);
+    let answer = handle(&rig.api, batch.clone(), now).await.unwrap();
+    assert_eq!(failed(&answer), vec![sequence(0)]);
+    assert_eq!(queues.len(FileQueue::Recordings), 0);
+    assert_eq!(queues.len(FileQueue::Transcripts), 1);
+
+    // Delivered again, it is queued; the metadata look is the inbox worker's own, not queued.
+    let answer = handle(&rig.api, batch, now).await.unwrap();
+    assert!(failed(&answer).is_empty(), "{answer:?}");
+    let recording = queues.receive(FileQueue::Recordings, 10);
+    assert_eq!(recording.len(), 1);
+    let record: bridge_shared::stream::StreamRecord =
+        serde_json::from_str(&recording[0].body).unwrap();
+    assert_eq!(
+        bridge_shared::stream::inbox_type(&record).as_deref(),
+        Some("call.file.recordings")
+    );
+    assert_eq!(
+        queues.sent(),
+        3,
+        "the transcript's twice (a redelivery), the recording's once"
+    );
+    assert_eq!(rig.platforms.kustomer.requests_to("POST", "/v1/"), 0);
 }

@@ -1,5 +1,6 @@
-//! The transcript worker (`bridge-transcript`, R-X-1, R-D-3): the table's stream brings every
-//! new inbox trigger hinted `chat.ended` (template.yaml filters on the hint); when the chat's
+//! The transcript worker (`bridge-transcript`, R-X-1, R-D-3): its queue brings every new inbox
+//! trigger of a chat's files (`chat.ended`, and looks and pushes of transcripts and media,
+//! handed off by the inbox worker: `bridge_shared::queue`); when the chat's
 //! transcript is in the tenant's external storage (`chat-{id}.txt`, JSON 1.0 — CCAI Platform
 //! has no endpoint for a chat's messages, ccai-api.md §3) it is rendered to a readable text file
 //! (time in the transcript's zone, speaker, text per line), stored in the files bucket
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 const CONCURRENCY: usize = 4;
 /// How long a claimed transcript may be in progress: the timeout of the function that runs
-/// this worker (bridge-files, 300 s in template.yaml) — a claim shorter than the run lets a
+/// this worker (`TranscriptFunction`, 300 s in template.yaml) — a claim shorter than the run lets a
 /// second worker in (review finding 8).
 const IN_PROGRESS_FOR: Duration = Duration::from_secs(300);
 const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -33,7 +34,21 @@ const REMEMBER_FOR: Duration = Duration::from_secs(14 * 24 * 3600);
 pub type TranscriptApi = FileWorker;
 pub type TranscriptError = FileWorkerError;
 
-/// One Lambda invocation: a stream batch in, the failed records out.
+pub mod run;
+
+/// One Lambda invocation: an SQS batch of handed-off stream records in (the inbox worker's
+/// hand-off, `bridge_shared::queue`), the failed messages out.
+pub async fn handle_queue(
+    api: &FileWorker,
+    event: bridge_shared::queue::wire::SqsEvent,
+    now: UnixMillis,
+) -> Result<bridge_shared::queue::wire::SqsBatchResponse, BatchError> {
+    let (batch, unreadable) = bridge_shared::queue::wire::stream_batch(&event);
+    let answer = handle(api, batch, now).await?;
+    Ok(bridge_shared::queue::wire::answer(answer, unreadable))
+}
+
+/// A batch of stream records in (the queue's messages, read back), the failed records out.
 pub async fn handle(
     api: &TranscriptApi,
     event: StreamEvent,

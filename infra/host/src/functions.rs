@@ -2,7 +2,10 @@
 //! chosen backends and platform endpoints.
 
 use crate::host::Handler;
-use crate::stream::StreamHandler;
+use crate::stream::{
+    FeedSource, Pace, StreamHandler, StreamRunner, Subscription, template_queue_subscriptions,
+    template_queues,
+};
 use bridge_admin::AdminApi;
 use bridge_intake::IntakeApi;
 use bridge_shared::UnixMillis;
@@ -10,7 +13,9 @@ use bridge_shared::blob::BlobStore;
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::CountryCode;
 use bridge_shared::config::{BasicCredential, Secret};
+use bridge_shared::conversation::FileWorker;
 use bridge_shared::kustomer::KustomerClient;
+use bridge_shared::queue::memory::MemoryQueues;
 use bridge_shared::sign_in::{CALLBACK_PATH, KustomerOAuth, OAuthSettings};
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_shared::storage::ExternalStorage;
@@ -188,8 +193,9 @@ pub fn handlers(
     functions
 }
 
-/// A stream-triggered function as the host calls it: the Lambda DynamoDB event as JSON,
-/// parsed by the function's own event type, handed to its `handle`; its answer as JSON.
+/// A stream- or queue-triggered function as the host calls it: the Lambda event as JSON
+/// (DynamoDB stream or SQS), parsed by the function's own event type, handed to its
+/// `handle`; its answer as JSON.
 macro_rules! stream_handler {
     ($api:expr, $handle:path) => {{
         let api = Arc::new($api);
@@ -197,7 +203,7 @@ macro_rules! stream_handler {
             let api = api.clone();
             Box::pin(async move {
                 let event = serde_json::from_value(payload)
-                    .map_err(|err| format!("not a DynamoDB stream event: {err}"))?;
+                    .map_err(|err| format!("not the function's event: {err}"))?;
                 let answer = $handle(&api, event, UnixMillis::now())
                     .await
                     .map_err(|err| err.to_string())?;
@@ -220,11 +226,13 @@ fn exported_types() -> bridge_shared::storage::ExportedTypes {
     })
 }
 
-/// Stream-triggered handlers by function name, each with its own clients, as on AWS.
+/// Stream- and queue-triggered handlers by function name, each with its own clients, as on
+/// AWS: the inbox worker hands file work to `queues`, which the file workers read.
 pub fn stream_handlers(
     store: Arc<dyn StateStore>,
     blobs: Arc<dyn BlobStore>,
     platforms: &Platforms,
+    queues: Arc<MemoryQueues>,
 ) -> HashMap<String, StreamHandler> {
     let scoped = |function| crate::policies::scoped(&store, function);
     let status = || {
@@ -249,24 +257,63 @@ pub fn stream_handlers(
         caller_country: country.clone(),
         exported: exported_types(),
         failures: Default::default(),
+        file_work: Some(queues),
     };
-    let files = bridge_files::FilesApi::new(
-        scoped("files"),
-        blobs,
-        platforms.storage.clone(),
-        platforms.ccai.clone(),
-        platforms.kustomer.clone(),
-    )
-    .reading_numbers_in(country)
-    .exporting(exported_types());
+    let worker = |function| {
+        FileWorker::new(
+            scoped(function),
+            blobs.clone(),
+            platforms.storage.clone(),
+            platforms.ccai.clone(),
+            platforms.kustomer.clone(),
+        )
+        .reading_numbers_in(country.clone())
+        .exporting(exported_types())
+    };
     HashMap::from([
         (
             "sync".to_owned(),
             stream_handler!(sync, bridge_sync::handle),
         ),
         (
-            "files".to_owned(),
-            stream_handler!(files, bridge_files::handle),
+            "recording".to_owned(),
+            stream_handler!(worker("recording"), bridge_recording::handle_queue),
+        ),
+        (
+            "transcript".to_owned(),
+            stream_handler!(worker("transcript"), bridge_transcript::handle_queue),
         ),
     ])
+}
+
+/// Every event-triggered function of `template.yaml` on these backends: the stream's
+/// `subscriptions` (as the caller adjusted them) and the file queues, whose visibility timeout
+/// is capped at the pace's longest retry. `wrap` may wrap each handler (the soak cuts some
+/// invocations off).
+pub async fn start_triggered(
+    source: &FeedSource,
+    subscriptions: Vec<Subscription>,
+    store: Arc<dyn StateStore>,
+    blobs: Arc<dyn BlobStore>,
+    platforms: &Platforms,
+    pace: Pace,
+    wrap: impl Fn(StreamHandler) -> StreamHandler,
+) -> Result<StreamRunner, String> {
+    let queues = Arc::new(MemoryQueues::new(template_queues(
+        crate::routes::TEMPLATE,
+        pace.retry_max,
+    )?));
+    let handlers: HashMap<String, StreamHandler> =
+        stream_handlers(store, blobs, platforms, queues.clone())
+            .into_iter()
+            .map(|(name, handler)| (name, wrap(handler)))
+            .collect();
+    let mut runner = StreamRunner::start(source, subscriptions, &handlers, pace).await?;
+    runner.serve_queues(
+        &queues,
+        template_queue_subscriptions(crate::routes::TEMPLATE)?,
+        &handlers,
+        pace,
+    );
+    Ok(runner)
 }

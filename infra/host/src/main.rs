@@ -11,10 +11,10 @@
 //! `KUSTOMER_API_KEY`) and `CCAI_BASE_URL` (with `CCAI_SUBDOMAIN`, `CCAI_API_TOKEN`) are set.
 
 use bridge_local::backends::Backends;
-use bridge_local::functions::{Platforms, Tokens, handlers, stream_handlers};
+use bridge_local::functions::{Platforms, Tokens, handlers, start_triggered};
 use bridge_local::host::LocalHost;
 use bridge_local::routes::{TEMPLATE, template_routes};
-use bridge_local::stream::{Pace, StreamRunner, template_subscriptions};
+use bridge_local::stream::{Pace, template_subscriptions};
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::config::{Env, KustomerSettings, Secret};
 use bridge_shared::http::{HttpSettings, RetryPolicy, build_client};
@@ -208,15 +208,25 @@ async fn serve(backends: Backends) -> Result<(), String> {
         println!("  {:6} {:40} {}", route.method, route.path, route.function);
     }
     // Stream-triggered functions read the store's changes, as their event source mappings do.
-    let streams = StreamRunner::start(
+    let streams = start_triggered(
         &backends.changes,
         template_subscriptions(TEMPLATE)?,
-        &stream_handlers(backends.store.clone(), backends.blobs.clone(), &platforms),
+        backends.store.clone(),
+        backends.blobs.clone(),
+        &platforms,
         Pace::default(),
+        |handler| handler,
     )
     .await?;
     for mapping in &streams.mappings {
         println!("  stream {}", mapping.describe());
+    }
+    for mapping in &streams.queue_mappings {
+        let s = &mapping.subscription;
+        println!(
+            "  queue {:?} -> {} (batch {}, failed messages reported)",
+            s.queue, s.function, s.batch_size
+        );
     }
     // Scheduled functions run on their interval, as EventBridge would run them.
     let every = env("RECONCILE_SECONDS")

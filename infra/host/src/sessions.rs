@@ -9,7 +9,7 @@ use crate::agents::Tab;
 use crate::backends::Backends;
 use crate::functions::{
     DEMO_ADMIN_TOKEN, DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host,
-    stream_handlers,
+    start_triggered,
 };
 use crate::report::Section;
 use crate::routes::TEMPLATE;
@@ -281,7 +281,9 @@ pub(crate) fn notes_ending<'a>(
         .filter(move |n| n.text("externalId").is_some_and(|e| e.ends_with(suffix)))
 }
 
-/// Per stream-triggered function: records done, retried invocations, dead-lettered records.
+/// Per stream-triggered function: records done, retried invocations, dead-lettered records;
+/// per queue-triggered one: messages done, redelivered, dead-lettered; and the file work the
+/// inbox worker handed to the queues.
 pub(crate) fn count_deliveries(section: &mut Section, streams: &StreamRunner) {
     for mapping in &streams.mappings {
         let (name, stats) = (mapping.function(), mapping.stats());
@@ -291,6 +293,22 @@ pub(crate) fn count_deliveries(section: &mut Section, streams: &StreamRunner) {
             &format!("{name}: dead-lettered"),
             stats.records_dead_lettered,
         );
+    }
+    let Some(queues) = &streams.queues else {
+        return;
+    };
+    section.count("file work queued", queues.sent());
+    for mapping in &streams.queue_mappings {
+        let (subscription, stats) = (&mapping.subscription, mapping.stats());
+        let name = &subscription.function;
+        section.count(&format!("{name}: messages done"), stats.messages_deleted);
+        section.count(&format!("{name}: messages redelivered"), stats.redeliveries);
+        let dead = queues
+            .dead_letters()
+            .iter()
+            .filter(|d| d.queue == subscription.queue)
+            .count();
+        section.count(&format!("{name}: messages dead-lettered"), dead as u64);
     }
 }
 
@@ -307,15 +325,18 @@ pub(crate) async fn start_streams(
             s
         })
         .collect();
-    StreamRunner::start(
+    start_triggered(
         &backends.changes,
         subscriptions,
-        &stream_handlers(backends.store.clone(), backends.blobs.clone(), platforms),
+        backends.store.clone(),
+        backends.blobs.clone(),
+        platforms,
         Pace {
             retry_base: Duration::from_millis(20),
             retry_max: Duration::from_millis(200),
             poll_interval: Duration::from_millis(50),
         },
+        |handler| handler,
     )
     .await
 }

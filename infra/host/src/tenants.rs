@@ -12,11 +12,11 @@
 
 use crate::backends::Backends;
 use crate::functions::{
-    DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host, stream_handlers,
+    DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host, start_triggered,
 };
 use crate::report::Section;
 use crate::routes::TEMPLATE;
-use crate::stream::{Pace, StreamRunner, template_subscriptions};
+use crate::stream::{Pace, template_subscriptions};
 use bridge_shared::UnixMillis;
 use bridge_tests::ccai_sandbox::{CcaiSandboxOptions, Delivery, EventSink, ScenarioDriver};
 use bridge_tests::platforms::SandboxedPlatforms;
@@ -56,15 +56,18 @@ pub async fn play_tenant(
     let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens::demo(None);
     let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
-    let streams = StreamRunner::start(
+    let streams = start_triggered(
         &backends.changes,
         template_subscriptions(TEMPLATE)?,
-        &stream_handlers(backends.store.clone(), backends.blobs.clone(), &platforms),
+        backends.store.clone(),
+        backends.blobs.clone(),
+        &platforms,
         Pace {
             retry_base: Duration::from_millis(20),
             retry_max: Duration::from_millis(200),
             poll_interval: Duration::from_millis(20),
         },
+        |handler| handler,
     )
     .await?;
     let sink = EventSink::new(

@@ -229,7 +229,8 @@ fn each_function_gets_only_the_secrets_it_reads() {
         ("status", &[secrets::STATUS, secrets::SIGN_IN].concat()),
         ("admin", secrets::ADMIN),
         ("sync", secrets::WORKER),
-        ("files", secrets::WORKER),
+        ("recording", secrets::WORKER),
+        ("transcript", secrets::WORKER),
         ("reconcile", secrets::WORKER),
     ] {
         let resource = resources

@@ -101,7 +101,8 @@ impl FileWorker {
             ccai,
             kustomer,
             caller_country: CountryCode::default(),
-            failures: Default::default(),
+            // Fed by SQS: failures go to the scheduled retries at once.
+            failures: crate::stream::failures::FailurePlan::queued(),
             max_attachment_bytes: super::attached_file::DEFAULT_MAX_ATTACHMENT_MIB * 1024 * 1024,
         }
     }

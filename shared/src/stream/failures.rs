@@ -53,6 +53,21 @@ impl Default for FailurePlan {
     }
 }
 
+impl FailurePlan {
+    /// For a queue-fed worker (`bridge-recording`, `bridge-transcript`): no quick retries by
+    /// redelivery. A failed SQS message comes back only after its visibility timeout, sized to
+    /// six times the function's timeout (30 minutes, as AWS asks: Lambda Developer Guide,
+    /// "Configuring an Amazon SQS queue to trigger a Lambda function"), so every transient
+    /// failure goes at once to the scheduled retries (from a minute, doubling) and the message
+    /// is done; redelivery is left to crashes and timeouts.
+    pub fn queued() -> Self {
+        Self {
+            quick_attempts: 0,
+            ..Self::default()
+        }
+    }
+}
+
 /// A worker's failures, kept in its state store.
 pub struct FailurePolicy<'a> {
     pub store: &'a dyn StateStore,

@@ -40,7 +40,7 @@ pub fn inbox_event(record: &EventRecord) -> Result<Option<SessionTrigger>, Inbox
 }
 
 /// The `type` of a new inbox item (`call.ended`, `chat.ended`, …) without reading the rest:
-/// how one function serving two workers routes each record (`bridge-files`).
+/// how a batch is routed without parsing every trigger.
 pub fn inbox_type(record: &EventRecord) -> Option<String> {
     let image: HashMap<String, AttributeValue> = record.change.new_image.clone().into();
     match image.get("body") {

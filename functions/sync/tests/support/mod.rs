@@ -48,6 +48,7 @@ pub async fn rig_both(
         caller_country: Default::default(),
         exported: Default::default(),
         failures: Default::default(),
+        file_work: None,
     };
     Rig {
         platforms,

@@ -1,7 +1,8 @@
 //! Stream-triggered functions on the local host, delivered as AWS would deliver them:
 //! [`subscriptions`] read from template.yaml, [`filter`] patterns, a [`feed`] per subscription
 //! (DynamoDB Local's Streams API, or the embedded store's change log), and the event source
-//! [`mapping`]'s batching, retries, bisection, per-record failures and dead letters.
+//! [`mapping`]'s batching, retries, bisection, per-record failures and dead letters; and the
+//! queue-triggered functions ([`queues`]) the inbox worker hands file work to.
 
 pub mod dynamodb_streams;
 pub mod embedded;
@@ -9,10 +10,12 @@ pub mod empty_map_repair;
 pub mod feed;
 pub mod filter;
 pub mod mapping;
+pub mod queues;
 pub mod subscriptions;
 
 pub use feed::FeedSource;
 pub use mapping::{DeadLetter, DeliveryStats, EventSourceMapping, Pace, StreamHandler};
+pub use queues::{QueueMapping, QueueStats, template_queue_subscriptions, template_queues};
 pub use subscriptions::{StartingPosition, Subscription, template_subscriptions};
 
 use std::collections::HashMap;
@@ -22,6 +25,10 @@ use std::time::{Duration, Instant};
 /// The running mappings of one host.
 pub struct StreamRunner {
     pub mappings: Vec<Arc<EventSourceMapping>>,
+    /// The queue-triggered functions (the file workers), fed by the inbox worker's hand-off.
+    pub queue_mappings: Vec<Arc<QueueMapping>>,
+    /// The queues those functions read (their dead letters among them).
+    pub queues: Option<Arc<bridge_shared::queue::memory::MemoryQueues>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -44,6 +51,8 @@ impl StreamRunner {
     ) -> Result<Self, String> {
         let mut runner = Self {
             mappings: Vec::new(),
+            queue_mappings: Vec::new(),
+            queues: None,
             tasks: Vec::new(),
         };
         for subscription in subscriptions {
@@ -62,13 +71,56 @@ impl StreamRunner {
         Ok(runner)
     }
 
+    /// Also runs the template's queue-triggered functions on `queues`, each whose function is
+    /// in `handlers` (the same JSON-in, JSON-out handlers as the stream's).
+    pub fn serve_queues(
+        &mut self,
+        queues: &Arc<bridge_shared::queue::memory::MemoryQueues>,
+        subscriptions: Vec<queues::QueueSubscription>,
+        handlers: &HashMap<String, StreamHandler>,
+        pace: Pace,
+    ) {
+        self.queues = Some(queues.clone());
+        for subscription in subscriptions {
+            let Some(handler) = handlers.get(&subscription.function) else {
+                tracing::warn!(function = %subscription.function, "queue subscription skipped: function not available locally");
+                continue;
+            };
+            let mapping = Arc::new(QueueMapping::new(
+                subscription,
+                handler.clone(),
+                queues.clone(),
+                pace,
+            ));
+            let running = mapping.clone();
+            self.tasks
+                .push(tokio::spawn(async move { running.run().await }));
+            self.queue_mappings.push(mapping);
+        }
+    }
+
+    /// What the queue mappings did, summed.
+    pub fn queue_stats(&self) -> QueueStats {
+        let mut total = QueueStats::default();
+        for stats in self.queue_mappings.iter().map(|m| m.stats()) {
+            total.invocations += stats.invocations;
+            total.messages_received += stats.messages_received;
+            total.messages_deleted += stats.messages_deleted;
+            total.redeliveries += stats.redeliveries;
+            total.function_errors += stats.function_errors;
+        }
+        total
+    }
+
     /// Waits until every record written before now has been delivered (or dead-lettered), at
     /// most `timeout`; false when it timed out.
     pub async fn drain(&self, timeout: Duration) -> bool {
         let since = Instant::now();
         let deadline = since + timeout;
         while Instant::now() < deadline {
-            if self.mappings.iter().all(|m| m.drained_after(since)) {
+            if self.mappings.iter().all(|m| m.drained_after(since))
+                && self.queue_mappings.iter().all(|m| m.idle())
+            {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

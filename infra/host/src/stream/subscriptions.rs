@@ -144,7 +144,8 @@ mod tests {
             json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}},
                    "NewImage": {"body": {"M": {"type": {"S": event_type}}}}}})
         };
-        // Finding 10: each look and push reaches only the worker that reads its data type.
+        // Every new inbox item reaches the inbox worker; finding 10 (each look and push acted on
+        // only by the worker that reads its data type) is the hand-off's rule and the workers'.
         for hint in [
             "call.created",
             "call.ended",
@@ -153,48 +154,24 @@ mod tests {
         ] {
             assert!(inbox.filters[0].matches(&ended(hint)), "{hint}");
         }
+
+        // The stream's one reader: the file workers' looks and pushes come too, to be
+        // handed to their queues (bridge_shared::queue::handoff).
         for hint in [
             "call.look.recordings",
             "chat.file.transcripts",
             "call.file.media",
         ] {
-            assert!(!inbox.filters[0].matches(&ended(hint)), "{hint}");
+            assert!(inbox.filters[0].matches(&ended(hint)), "{hint}");
         }
-
-        let files = subscriptions
-            .iter()
-            .find(|s| s.function == "files")
-            .expect("bridge-files subscribes to session ends");
-        for hint in [
-            "call.ended",
-            "chat.ended",
-            "call.look.recordings",
-            "chat.look.transcripts",
-            "call.file.recordings",
-            "chat.file.media",
-        ] {
-            assert!(files.filters[0].matches(&ended(hint)), "{hint}");
-        }
-        for hint in ["call.started", "call.look.metadata", "call.file.metadata"] {
-            assert!(!files.filters[0].matches(&ended(hint)), "{hint}");
-        }
-        // The template's filters and the workers' own rule agree.
-        for hint in [
-            "call.look.recordings",
-            "call.look.metadata",
-            "call.file.media",
-            "call.ended",
-        ] {
-            assert_eq!(
-                inbox.filters[0].matches(&ended(hint)),
-                bridge_shared::events::hints::for_sync_worker(hint),
-                "{hint}"
-            );
-        }
+        // Only new inbox items: updates and other items never wake it.
+        let update = json!({"eventName": "MODIFY", "dynamodb": {"Keys": {"sk": {"S": "INBOX"}}}});
+        let lease = json!({"eventName": "INSERT", "dynamodb": {"Keys": {"sk": {"S": "LEASE"}}}});
+        assert!(!inbox.filters[0].matches(&update) && !inbox.filters[0].matches(&lease));
         assert_eq!(
             subscriptions.len(),
-            2,
-            "a stream serves two readers per shard"
+            1,
+            "the file workers read queues: the stream keeps a reader free"
         );
     }
 }

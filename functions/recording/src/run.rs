@@ -1,11 +1,11 @@
-//! The file worker Lambda: DynamoDB stream batches of `call.ended` and `chat.ended` inbox events in
-//! (template.yaml `FilesFunction`), failed records reported per record.
+//! The recording worker Lambda: SQS batches from `RecordingQueue` in (template.yaml
+//! `RecordingFunction`), failed messages reported per message.
 
-use crate::FilesApi;
 use bridge_shared::coldstart::ColdStart;
+use bridge_shared::conversation::FileWorker;
 use lambda_http::Error;
 
-/// Builds what this function needs from the environment and serves its events until the
+/// Builds what this function needs from the environment and serves its batches until the
 /// sandbox ends (called by this crate's binary, `src/main.rs`).
 pub async fn run() -> Result<(), Error> {
     let cold = ColdStart::from_environment(bridge_shared::config::secrets::WORKER).await?;
@@ -14,7 +14,7 @@ pub async fn run() -> Result<(), Error> {
     )?;
     let store = cold.store();
     let platforms = cold.platforms(&store)?;
-    let api = FilesApi::new(
+    let api = FileWorker::new(
         store,
         cold.blobs()?,
         storage,
@@ -28,8 +28,8 @@ pub async fn run() -> Result<(), Error> {
             std::env::var("MAX_ATTACHMENT_MIB").ok().as_deref(),
         )?,
     );
-    bridge_shared::lambda::serve_stream(api, |api, batch, now| async move {
-        crate::handle(&api, batch, now).await
+    bridge_shared::lambda::serve_queue(api, |api, batch, now| async move {
+        crate::handle_queue(&api, batch, now).await
     })
     .await
 }
