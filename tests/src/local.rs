@@ -48,6 +48,11 @@ pub async fn s3_blob_store(part_size: usize) -> S3BlobStore {
     .unwrap()
 }
 
+pub async fn sqs_client() -> aws_sdk_sqs::Client {
+    required("AWS_ENDPOINT_URL_SQS");
+    aws_sdk_sqs::Client::new(&aws_config().await)
+}
+
 pub async fn ssm_client() -> aws_sdk_ssm::Client {
     required("AWS_ENDPOINT_URL_SSM");
     aws_sdk_ssm::Client::new(&aws_config().await)
