@@ -38,7 +38,12 @@ async fn bodies(client: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
         if answer.messages().is_empty() {
             return bodies;
         }
-        bodies.extend(answer.messages().iter().filter_map(|m| m.body().map(str::to_owned)));
+        bodies.extend(
+            answer
+                .messages()
+                .iter()
+                .filter_map(|m| m.body().map(str::to_owned)),
+        );
     }
 }
 
