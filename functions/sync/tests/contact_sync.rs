@@ -40,6 +40,24 @@ async fn r_t_2_r_k_1_r_u_12_r_d_2_r_k_3_an_answered_ivr_call_from_a_new_number()
         Some(customers[0].id.as_str())
     );
     assert_eq!(assigned(&conversation), vec![user.clone()], "R-U-12");
+    // Issue 27: the assignee rode on the conversation's create; no patch assigned it.
+    let assignments = rig.platforms.kustomer.inspect(|w| {
+        w.requests
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.starts_with("/v1/conversations/"))
+            .count()
+    });
+    assert_eq!(assignments, 0, "the conversation was created assigned");
+    let customer_patches = rig.platforms.kustomer.inspect(|w| {
+        w.requests
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.starts_with("/v1/customers/"))
+            .count()
+    });
+    assert_eq!(
+        customer_patches, 0,
+        "the customer was created with its agent"
+    );
     assert_eq!(conversation.text("status"), Some("open"));
     let notes = rig.phone_notes_on(&conversation.id);
     assert_eq!(notes.len(), 1, "R-D-2");
@@ -552,15 +570,17 @@ async fn finding_4_r_u_12_a_refused_assignment_is_recorded_not_retried() {
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550108951").await;
     let forbidden = r#"{"errors":[{"status":"403","title":"Forbidden"}]}"#;
+    // The assignee rides on the conversation's create (issue 27), and is patched onto one
+    // the session appends to: both refused.
     let assign = || FaultMatch {
-        method: Some(http::Method::PATCH),
-        path_prefix: Some("/v1/conversations/".into()),
+        path_prefix: Some("/v1/conversations".into()),
         body_contains: Some("assignedUsers".into()),
         ..Default::default()
     };
+    // The customer's agent rides on its create (issue 27), or is patched onto it: both
+    // refused.
     let customer_agent = || FaultMatch {
-        method: Some(http::Method::PATCH),
-        path_prefix: Some("/v1/customers/".into()),
+        path_prefix: Some("/v1/customers".into()),
         body_contains: Some(ASSIGNED_AGENT_ATTRIBUTE.into()),
         ..Default::default()
     };
@@ -594,16 +614,28 @@ async fn finding_4_r_u_12_a_refused_assignment_is_recorded_not_retried() {
             .contains("refused the customer's agent"),
         "{report}"
     );
-    let refused = |prefix: &str| {
+    let refused = |method: &str, prefix: &str| {
         rig.platforms.kustomer.inspect(|w| {
             w.requests
                 .iter()
-                .filter(|r| r.method == "PATCH" && r.path.starts_with(prefix) && r.status == 403)
+                .filter(|r| r.method == method && r.path.starts_with(prefix) && r.status == 403)
                 .count()
         })
     };
-    assert_eq!(refused("/v1/conversations/"), 1, "asked once, not per pass");
-    assert_eq!(refused("/v1/customers/"), 1);
+    assert_eq!(
+        refused("POST", "/v1/conversations") + refused("PATCH", "/v1/conversations/"),
+        1,
+        "asked once, not per pass"
+    );
+    assert_eq!(
+        refused("POST", "/v1/customers") + refused("PATCH", "/v1/customers/"),
+        1
+    );
+    assert_eq!(
+        rig.platforms.kustomer.inspect(|w| w.conversations.len()),
+        1,
+        "the conversation made without its assignee, once"
+    );
     let letters = dead_letters(rig.api.store.as_ref(), UnixMillis::now())
         .await
         .unwrap();
@@ -1325,17 +1357,21 @@ async fn r_e_7_a_permanent_failure_is_a_dead_letter_and_does_not_hold_up_the_bat
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let refused = driver.ivr_call_answered(agent, "+15550108961").await;
     let fine = driver.ivr_call_answered(agent, "+15550108962").await;
-    rig.platforms.kustomer.inject(
-        FaultMatch::body(
-            http::Method::POST,
-            "/v1/conversations",
-            &format!("ccai-call-{}", refused.session_id),
-        ),
-        Fault::Answer(
-            400,
-            r#"{"errors":[{"status":"400","title":"queue is not valid"}]}"#,
-        ),
-    );
+    // A lasting refusal: the create is refused with its assignee and again without it (a
+    // refusal could have been the assignee's, issue 27).
+    for _ in 0..2 {
+        rig.platforms.kustomer.inject(
+            FaultMatch::body(
+                http::Method::POST,
+                "/v1/conversations",
+                &format!("ccai-call-{}", refused.session_id),
+            ),
+            Fault::Answer(
+                400,
+                r#"{"errors":[{"status":"400","title":"queue is not valid"}]}"#,
+            ),
+        );
+    }
     let bodies: Vec<Value> = refused
         .events
         .iter()

@@ -983,15 +983,62 @@ impl ContactSync<'_> {
                 // re-run never takes it for the customer's open one to append to (finding 7).
                 let external_id = view.external_id();
                 let attempt = self.begin(key, link, &external_id, lock).await?;
+                // The agent who has the session rides on the create (issue 27: the assignment
+                // is then no request of its own); one whose assignment Kustomer refused
+                // before is not asked again. Not finding the user now never holds the
+                // conversation back: the pass's last step assigns it as before (finding 4).
+                let assignee = match view.agent {
+                    Some(agent) => match self.kustomer_user(agent, now).await {
+                        Ok(Assignee::User(user, _))
+                            if link.assign_refused.as_deref() != Some(user.as_str()) =>
+                        {
+                            Some(user)
+                        }
+                        _ => None,
+                    },
+                    None => None,
+                };
                 // Under both fences: the customer's lock decides where this customer's
                 // sessions go, so a holder whose placement lock ran out may not create the
                 // conversation the next holder is about to create too.
-                let create =
-                    Box::pin(self.create_conversation(view, customer_id, voicemail, attempt));
-                let id = placement.fenced(lock.fenced(create)).await???;
+                let create = Box::pin(self.create_conversation(
+                    view,
+                    customer_id,
+                    voicemail,
+                    assignee.as_deref(),
+                    attempt,
+                ));
+                let (id, assigned) = match placement.fenced(lock.fenced(create)).await?? {
+                    Ok(id) => (id, assignee),
+                    // Kustomer refused the create with the assignee (a deactivated user, a
+                    // role that may not assign): best-effort like any assignment (finding 4)
+                    // — recorded, and the conversation created without it.
+                    Err(ContactError::Kustomer(err))
+                        if assignee.is_some() && refused_assignment(&err) =>
+                    {
+                        let reason = format!("Kustomer refused the assignment: {err}");
+                        tracing::warn!(reason = %reason, "session left unassigned");
+                        link.assign_refused = assignee.clone();
+                        link.assignee_error = Some(reason.clone());
+                        outcome.assignee_error = Some(reason);
+                        let create = Box::pin(self.create_conversation(
+                            view,
+                            customer_id,
+                            voicemail,
+                            None,
+                            Attempt::First,
+                        ));
+                        (placement.fenced(lock.fenced(create)).await???, None)
+                    }
+                    Err(err) => return Err(err),
+                };
                 link.begun.retain(|b| *b != external_id);
                 link.conversation_id = Some(id.clone());
                 link.conversation_created = true;
+                if let Some(user) = assigned {
+                    link.assigned_user = Some(user.clone());
+                    outcome.assigned = Some(user);
+                }
                 outcome.conversation_created = true;
                 self.save(key, link, lock).await?;
                 if !voicemail {
@@ -1073,9 +1120,11 @@ impl ContactSync<'_> {
                 Some((id, resolved)) => (id, ours(link, &marker, resolved)),
                 None => {
                     self.begin(key, link, &marker, lock).await?;
-                    let id = directory
-                        .create_for_identifier(identifier, None, now)
-                        .await?;
+                    let custom = self.agent_attribute(view, now).await;
+                    let create = |custom| {
+                        directory.create_for_identifier_with(identifier, None, custom, now)
+                    };
+                    let id = self.created_with_agent(create, custom, link).await?;
                     (id, Resolved::Created)
                 }
             };
@@ -1088,7 +1137,10 @@ impl ContactSync<'_> {
                     Some((id, resolved)) => (id, ours(link, &marker, resolved)),
                     None => {
                         self.begin(key, link, &marker, lock).await?;
-                        let id = directory.create_for_phone(phone, None, now).await?;
+                        let custom = self.agent_attribute(view, now).await;
+                        let create =
+                            |custom| directory.create_for_phone_with(phone, None, custom, now);
+                        let id = self.created_with_agent(create, custom, link).await?;
                         (id, Resolved::Created)
                     }
                 };
@@ -1108,6 +1160,56 @@ impl ContactSync<'_> {
                 Ok(Some((customer.id, Resolved::Created, Some(raw.clone()))))
             }
             None => Ok(None),
+        }
+    }
+
+    /// The agent's attribute for a customer created now (R-K-3), when the agent who has the
+    /// session is known and the attribute is provisioned: it then rides on the create (issue
+    /// 27: no patch of its own). Never holds the customer back: without it, the pass's last
+    /// step sets it as before.
+    async fn agent_attribute(
+        &self,
+        view: &SessionView,
+        now: UnixMillis,
+    ) -> Option<serde_json::Map<String, Value>> {
+        let agent = view.agent?;
+        let Ok(Assignee::User(_, email)) = self.kustomer_user(agent, now).await else {
+            return None;
+        };
+        self.ensure_customer_attribute(now).await.ok()?;
+        let mut custom = serde_json::Map::new();
+        custom.insert(ASSIGNED_AGENT_ATTRIBUTE.into(), email.into());
+        Some(custom)
+    }
+
+    /// Creates the customer with the agent's attribute when there is one; should Kustomer
+    /// refuse the create with it (best-effort like any assignment, finding 4), the refusal is
+    /// recorded and the customer created without it.
+    async fn created_with_agent<F, Fut>(
+        &self,
+        create: F,
+        custom: Option<serde_json::Map<String, Value>>,
+        link: &mut SessionLink,
+    ) -> Result<String, ContactError>
+    where
+        F: Fn(serde_json::Map<String, Value>) -> Fut,
+        Fut: std::future::Future<Output = Result<String, crate::kustomer::DirectoryError>>,
+    {
+        let Some(custom) = custom else {
+            return Ok(create(Default::default()).await?);
+        };
+        match create(custom).await {
+            Ok(id) => {
+                link.customer_assigned = true;
+                Ok(id)
+            }
+            Err(crate::kustomer::DirectoryError::Kustomer(err)) if refused_assignment(&err) => {
+                let reason = format!("Kustomer refused the customer's agent: {err}");
+                tracing::warn!(reason = %reason, "customer created without its agent");
+                link.customer_assign_error = Some(reason);
+                Ok(create(Default::default()).await?)
+            }
+            Err(err) => Err(err.into()),
         }
     }
 
@@ -1223,6 +1325,7 @@ impl ContactSync<'_> {
         view: &SessionView,
         customer_id: &str,
         voicemail: bool,
+        assignee: Option<&str>,
         attempt: Attempt,
     ) -> Result<String, ContactError> {
         let (name, direction) = match (view.kind, view.facts.origin) {
@@ -1245,6 +1348,7 @@ impl ContactSync<'_> {
                     status: Some("open".into()),
                     external_id: Some(view.external_id()),
                     direction: Some(direction.into()),
+                    assigned_users: assignee.map(str::to_owned).into_iter().collect(),
                     ..Default::default()
                 },
                 attempt,

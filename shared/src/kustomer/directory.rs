@@ -167,6 +167,19 @@ impl<'a> CustomerDirectory<'a> {
         name: Option<&str>,
         now: UnixMillis,
     ) -> Result<String, DirectoryError> {
+        self.create_for_phone_with(e164, name, Default::default(), now)
+            .await
+    }
+
+    /// [`Self::create_for_phone`] with custom attributes set at once (`custom` on the create,
+    /// kustomer-api.md; issue 27: no patch of their own).
+    pub async fn create_for_phone_with(
+        &self,
+        e164: &str,
+        name: Option<&str>,
+        custom: serde_json::Map<String, serde_json::Value>,
+        now: UnixMillis,
+    ) -> Result<String, DirectoryError> {
         let created = self
             .kustomer
             .create_customer(&NewCustomer {
@@ -176,6 +189,7 @@ impl<'a> CustomerDirectory<'a> {
                     kind: Some("mobile".into()),
                     phone: e164.to_owned(),
                 }],
+                custom,
                 ..Default::default()
             })
             .await?;
@@ -228,11 +242,24 @@ impl<'a> CustomerDirectory<'a> {
         name: Option<&str>,
         now: UnixMillis,
     ) -> Result<String, DirectoryError> {
+        self.create_for_identifier_with(identifier, name, Default::default(), now)
+            .await
+    }
+
+    /// [`Self::create_for_identifier`] with custom attributes set at once.
+    pub async fn create_for_identifier_with(
+        &self,
+        identifier: &str,
+        name: Option<&str>,
+        custom: serde_json::Map<String, serde_json::Value>,
+        now: UnixMillis,
+    ) -> Result<String, DirectoryError> {
         let created = self
             .kustomer
             .create_customer(&NewCustomer {
                 name: name.map(str::to_owned),
                 external_id: Some(identifier_external_id(identifier)),
+                custom,
                 ..Default::default()
             })
             .await?;
