@@ -377,6 +377,39 @@ async fn s10_the_status_function_keeps_to_the_agents_partitions() {
     );
 }
 
+/// Review S10 with issue 27's split: the inbox worker and the file workers keep to the
+/// sessions' partitions — never an inbox item (only the intake and the scheduled run write
+/// them), an agent's sign-in or browser session, or a click-to-call attempt.
+#[tokio::test]
+async fn s10_the_workers_keep_to_the_sessions_partitions() {
+    use bridge_shared::events::SessionKind;
+    use bridge_shared::store::ItemKey;
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    for function in ["sync", "recording", "transcript"] {
+        let worker = bridge_local::policies::scoped(&store, function);
+        assert_writes(
+            &worker,
+            &[
+                ItemKey::session_link(SessionKind::Call, 7),
+                ItemKey::customer_by_phone("+15550100"),
+                ItemKey::idempotency("recording#7"),
+                ItemKey::new("RETRY", "bridge-sync#e-1"),
+                ItemKey::new("DEAD", "bridge-sync#e-1"),
+                ItemKey::config("CUSTOMER_ATTR#x"),
+                ItemKey::new("CCAI_AGENT#7", "UNRESOLVED"),
+            ],
+            &[
+                ItemKey::inbox("e-1"),
+                ItemKey::new("SIGN_IN#state", "x"),
+                ItemKey::new("AGENT_SESSIONS", "digest"),
+                ItemKey::new("C2C#ana@example.com", "x"),
+                ItemKey::new("REJECTED", "x"),
+            ],
+        )
+        .await;
+    }
+}
+
 /// What the functions take from API Gateway's REST API event rather than from the caller: the
 /// route without the stage, the base URL browsers reach (domain and stage: the sign-in's
 /// `redirect_uri`), the caller's address (click-to-call's audit).
