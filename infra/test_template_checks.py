@@ -101,6 +101,7 @@ class TemplateChecks(unittest.TestCase):
               - ReportBatchItemFailures
 """, """            Queue: !GetAtt TranscriptQueue.Arn
             BatchSize: 4
+            MaximumBatchingWindowInSeconds: 1
 """)
         self.assertNotEqual(alone, TEMPLATE)
         found = problems_of(alone)

@@ -4,11 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
+use bridge_shared::events::SessionTrigger;
 use bridge_shared::queue::handoff::hand_off;
 use bridge_shared::queue::sqs::SqsQueues;
 use bridge_shared::queue::{FileQueue, QueuedWork, WorkQueues};
-use bridge_shared::store::{Item, ItemKey};
-use bridge_shared::stream::{StreamRecord, inbox_type};
 use bridge_tests::local::sqs_client;
 use bridge_tests::unique;
 use serde_json::json;
@@ -48,37 +47,39 @@ async fn bodies(client: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn issue_27_a_stream_batch_of_file_work_reaches_each_kinds_queue_through_sqs() {
+async fn issue_27_file_work_reaches_each_kinds_queue_through_sqs() {
     let client = sqs_client().await;
     let recordings = queue(&client, "recordings").await;
     let transcripts = queue(&client, "transcripts").await;
     let queues = SqsQueues::new(client.clone(), recordings.clone(), transcripts.clone());
-
-    // Twelve call ends (two SendMessageBatch calls of at most ten) and a chat end.
-    let mut items: Vec<Item> = (0..12)
-        .map(|i| {
-            Item::new(
-                ItemKey::new(format!("EVENT#c{i}"), "INBOX"),
-                json!({"id": format!("c{i}"), "type": "call.ended", "source": "ese",
-                       "occurred_at": "2026-12-07T00:00:00Z", "session": {"kind": "call", "id": i}}),
-            )
-        })
-        .collect();
-    items.push(Item::new(
-        ItemKey::new("EVENT#h1", "INBOX"),
-        json!({"id": "h1", "type": "chat.ended", "source": "ese",
-               "occurred_at": "2026-12-07T00:00:00Z", "session": {"kind": "chat", "id": 5}}),
-    ));
-    let batch = bridge_tests::stream_support::inserts(&items, 1);
-    let outcome = hand_off(&queues, &batch).await;
-    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
-    assert_eq!(outcome.queued, 13);
+    let trigger = |i: u64, kind: &str, hint: &str| -> SessionTrigger {
+        serde_json::from_value(json!({"id": format!("e{i}"), "type": hint, "source": "ese",
+            "occurred_at": "2026-12-07T00:00:00Z", "session": {"kind": kind, "id": i}}))
+        .unwrap()
+    };
+    for i in 0..3 {
+        assert!(
+            hand_off(&queues, &trigger(i, "call", "call.ended"))
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        hand_off(&queues, &trigger(9, "chat", "chat.ended"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !hand_off(&queues, &trigger(10, "call", "call.created"))
+            .await
+            .unwrap()
+    );
 
     let calls = bodies(&client, &recordings).await;
-    assert_eq!(calls.len(), 12);
+    assert_eq!(calls.len(), 3);
     for body in &calls {
-        let record: StreamRecord = serde_json::from_str(body).unwrap();
-        assert_eq!(inbox_type(&record).as_deref(), Some("call.ended"));
+        let sent: SessionTrigger = serde_json::from_str(body).unwrap();
+        assert_eq!(sent.hint, "call.ended");
     }
     let chats = bodies(&client, &transcripts).await;
     assert_eq!(chats.len(), 1);

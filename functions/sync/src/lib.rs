@@ -31,8 +31,7 @@ use bridge_shared::store::{Item, ItemKey, PutOutcome};
 use bridge_shared::store::{Once, StateStore, StoreError, run_once};
 use bridge_shared::stream::failures::{FailurePlan, FailurePolicy};
 use bridge_shared::stream::{
-    BatchError, DynamoDbBatchItemFailure, DynamoDbEventResponse, InboxError, RecordOutcome,
-    StreamEvent, handle_inbox_batch,
+    BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent, handle_inbox_batch,
 };
 use serde_json::Value;
 use session_end::{SessionAgents, agents_released};
@@ -203,6 +202,9 @@ pub enum SyncError {
     Storage(BlobError),
     #[error(transparent)]
     Locate(#[from] LocateError),
+    /// The event's file work could not be queued for its file worker.
+    #[error("handing the file work on: {0}")]
+    HandOff(bridge_shared::queue::QueueError),
 }
 
 impl bridge_shared::Retryable for SyncError {
@@ -221,6 +223,9 @@ impl bridge_shared::Retryable for SyncError {
             SyncError::Storage(e) => e.is_retryable(),
             SyncError::Locate(LocateError::Store(e)) => e.is_retryable(),
             SyncError::Locate(LocateError::Storage(e)) => e.is_retryable(),
+            // SQS unreachable, throttling, or refusing one message: retried, then (a day
+            // later) a dead letter to replay.
+            SyncError::HandOff(_) => true,
         }
     }
 }
@@ -238,36 +243,25 @@ pub async fn handle(
         step: "bridge-sync",
         plan: &api.failures,
     };
-    let mut answer = handle_inbox_batch(&event, CONCURRENCY, &failures, now, |event| async move {
-        apply_once(api, &event, sessions, now).await
+    handle_inbox_batch(&event, CONCURRENCY, &failures, now, |event| async move {
+        // The event's own work, then its file work handed to the file workers' queue —
+        // whether or not the own work succeeded: a file worker does not wait on the agents'
+        // status or anything else of this worker's (it places the session itself if need be),
+        // and after this worker's work it usually finds the conversation made. Either failing
+        // fails the event, which the failure policy retries as a whole (quickly, then by the
+        // scheduled run, then a dead letter: nothing is lost between the table and a queue).
+        let applied = apply_once(api, &event, sessions, now).await;
+        let handed = match &api.file_work {
+            Some(queues) => hand_off(queues.as_ref(), &event)
+                .await
+                .map_err(SyncError::HandOff),
+            None => Ok(false),
+        };
+        let outcome = applied?;
+        handed?;
+        Ok::<_, SyncError>(outcome)
     })
-    .await?;
-    // After the batch's own work: a file worker then usually finds the session's conversation
-    // made, rather than racing this worker to make it.
-    if let Some(queues) = &api.file_work {
-        let handed = hand_off(queues.as_ref(), &event).await;
-        if let Some((event_id, reason)) = handed.unreportable.into_iter().next() {
-            return Err(BatchError::Unreportable { event_id, reason });
-        }
-        for (sequence, _) in handed.failed {
-            let reported = answer
-                .batch_item_failures
-                .iter()
-                .any(|f| f.item_identifier.as_deref() == Some(sequence.as_str()));
-            if !reported {
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(sequence);
-                answer.batch_item_failures.push(failure);
-            }
-        }
-        if handed.queued > 0 {
-            tracing::info!(
-                queued = handed.queued,
-                "file work handed to the file queues"
-            );
-        }
-    }
-    Ok(answer)
+    .await
 }
 
 /// A session's truth, as fetched from the Manager API.

@@ -1482,3 +1482,42 @@ async fn r_d_1_a_session_message_written_before_the_number_was_known_gets_it_lat
         assert!(rig.platforms.unexpected_requests().is_empty());
     }
 }
+
+/// Review of issue 27 (R-U-12): a pass that could not find the agent's Kustomer user creates
+/// the conversation unassigned and loses the answer; the next pass, agent found, finds that
+/// conversation by its external id. A conversation found, not written by this pass, is not
+/// taken as assigned: the pass's last step assigns it.
+#[tokio::test]
+async fn issue_27_a_conversation_found_after_a_lost_answer_is_still_assigned() {
+    use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
+    let mut rig = rig().await;
+    rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::one_attempt_client(
+        &rig.platforms.kustomer,
+    ));
+    rig.api.failures.quick_attempts = 100;
+    let (agent, user) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108971").await;
+    // The first pass: the user lookups are rate-limited (the customer and the conversation
+    // are made without the agent), the create's answer is lost and so is the lookup after
+    // it, so the pass ends without knowing the conversation.
+    for _ in 0..2 {
+        rig.platforms.kustomer.inject(
+            FaultMatch::on(http::Method::GET, "/v1/users"),
+            Fault::RateLimited,
+        );
+    }
+    rig.platforms.kustomer.inject(
+        FaultMatch::on(http::Method::POST, "/v1/conversations"),
+        Fault::LoseAnswer,
+    );
+    rig.platforms.kustomer.inject(
+        FaultMatch::on(http::Method::GET, "/v1/conversations/externalId="),
+        Fault::ServerError,
+    );
+    let failed = rig.deliver_until_done(&call, 10).await;
+    assert!(failed >= 1, "the lost answer ended a pass");
+    let conversation = rig.conversation_of(&call);
+    assert_eq!(rig.conversations().len(), 1);
+    assert_eq!(assigned(&conversation), vec![user], "R-U-12");
+}

@@ -343,23 +343,26 @@ async fn issue_27_file_work_is_handed_to_its_queue_and_a_refused_hand_off_is_del
         session: SessionRef { kind, id: 41 },
         source: TriggerSource::Storage,
         item: None,
-        object: None,
+        object: Some(format!("{hint}-object")),
     };
-    let items: Vec<Item> = [
+    let triggers = [
         trigger("push-1", SessionKind::Call, "call.file.recordings"),
         trigger("push-2", SessionKind::Chat, "chat.file.transcripts"),
         trigger("look-3", SessionKind::Call, "call.look.metadata"),
-    ]
-    .iter()
-    .map(|t| bridge_intake::inbox_item(t, now).unwrap())
-    .collect();
+    ];
+    let items: Vec<Item> = triggers
+        .iter()
+        .map(|t| bridge_intake::inbox_item(t, now).unwrap())
+        .collect();
     let batch = stream_event(&items);
     let sequence = |i: usize| batch.records[i].change.sequence_number.clone().unwrap();
 
-    // SQS refuses the first send (the recordings queue's): that record fails, alone.
-    queues.refuse_next(1);
+    // SQS refuses the recordings queue's send: that event fails (a young failure: Lambda
+    // delivers it again), and its session's later event waits behind it, in order; the
+    // chat's is not held back.
+    queues.refuse_next_on(FileQueue::Recordings, 1);
     let answer = handle(&rig.api, batch.clone(), now).await.unwrap();
-    assert_eq!(failed(&answer), vec![sequence(0)]);
+    assert_eq!(failed(&answer), vec![sequence(0), sequence(2)]);
     assert_eq!(queues.len(FileQueue::Recordings), 0);
     assert_eq!(queues.len(FileQueue::Transcripts), 1);
 
@@ -368,12 +371,8 @@ async fn issue_27_file_work_is_handed_to_its_queue_and_a_refused_hand_off_is_del
     assert!(failed(&answer).is_empty(), "{answer:?}");
     let recording = queues.receive(FileQueue::Recordings, 10);
     assert_eq!(recording.len(), 1);
-    let record: bridge_shared::stream::StreamRecord =
-        serde_json::from_str(&recording[0].body).unwrap();
-    assert_eq!(
-        bridge_shared::stream::inbox_type(&record).as_deref(),
-        Some("call.file.recordings")
-    );
+    let sent: SessionTrigger = serde_json::from_str(&recording[0].body).unwrap();
+    assert_eq!(sent, triggers[0]);
     assert_eq!(
         queues.sent(),
         3,

@@ -1009,7 +1009,10 @@ impl ContactSync<'_> {
                     attempt,
                 ));
                 let (id, assigned) = match placement.fenced(lock.fenced(create)).await?? {
-                    Ok(id) => (id, assignee),
+                    // Only a conversation this request wrote has the assignee; one found by
+                    // its external id (an earlier attempt or another worker wrote it, with
+                    // what they knew then) is assigned by the pass's last step.
+                    Ok((id, written)) => (id, assignee.filter(|_| written)),
                     // Kustomer refused the create with the assignee (a deactivated user, a
                     // role that may not assign): best-effort like any assignment (finding 4)
                     // — recorded, and the conversation created without it.
@@ -1028,7 +1031,7 @@ impl ContactSync<'_> {
                             None,
                             Attempt::First,
                         ));
-                        (placement.fenced(lock.fenced(create)).await???, None)
+                        (placement.fenced(lock.fenced(create)).await???.0, None)
                     }
                     Err(err) => return Err(err),
                 };
@@ -1193,21 +1196,23 @@ impl ContactSync<'_> {
     ) -> Result<String, ContactError>
     where
         F: Fn(serde_json::Map<String, Value>) -> Fut,
-        Fut: std::future::Future<Output = Result<String, crate::kustomer::DirectoryError>>,
+        Fut: std::future::Future<Output = Result<(String, bool), crate::kustomer::DirectoryError>>,
     {
         let Some(custom) = custom else {
-            return Ok(create(Default::default()).await?);
+            return Ok(create(Default::default()).await?.0);
         };
         match create(custom).await {
-            Ok(id) => {
-                link.customer_assigned = true;
+            // Only a customer this request wrote has the attribute; one found (another worker
+            // wrote it first) is given it by the pass's last step.
+            Ok((id, written)) => {
+                link.customer_assigned = written;
                 Ok(id)
             }
             Err(crate::kustomer::DirectoryError::Kustomer(err)) if refused_assignment(&err) => {
                 let reason = format!("Kustomer refused the customer's agent: {err}");
                 tracing::warn!(reason = %reason, "customer created without its agent");
                 link.customer_assign_error = Some(reason);
-                Ok(create(Default::default()).await?)
+                Ok(create(Default::default()).await?.0)
             }
             Err(err) => Err(err.into()),
         }
@@ -1327,7 +1332,7 @@ impl ContactSync<'_> {
         voicemail: bool,
         assignee: Option<&str>,
         attempt: Attempt,
-    ) -> Result<String, ContactError> {
+    ) -> Result<(String, bool), ContactError> {
         let (name, direction) = match (view.kind, view.facts.origin) {
             (_, _) if voicemail => ("Voicemail", "in"),
             (SessionKind::Chat, _) => ("Chat", "in"),
@@ -1336,9 +1341,9 @@ impl ContactSync<'_> {
         };
         // Created untagged: `tags` on a conversation holds tag ids; names go through the tags
         // call, which creates missing tags (kustomer-api.md, revised) — a step of its own.
-        let conversation = self
+        let (conversation, written) = self
             .kustomer
-            .create_conversation_as(
+            .create_conversation_noting(
                 &NewConversation {
                     customer: customer_id.to_owned(),
                     name: Some(match &view.facts.menu {
@@ -1354,7 +1359,7 @@ impl ContactSync<'_> {
                 attempt,
             )
             .await?;
-        Ok(conversation.id)
+        Ok((conversation.id, written))
     }
 
     /// The tags of a conversation this session created (`ccai`, and what the session was),

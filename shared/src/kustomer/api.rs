@@ -43,6 +43,16 @@ impl KustomerClient {
 
     /// Creates a customer; with an `externalId`, a lost answer is found rather than duplicated.
     pub async fn create_customer(&self, customer: &NewCustomer) -> Result<Customer, KustomerError> {
+        Ok(self.create_customer_noting(customer).await?.0)
+    }
+
+    /// [`Self::create_customer`], saying whether this request wrote it (`false`: found by its
+    /// external id after a lost answer or a conflict — written by someone else, perhaps
+    /// without this body's attributes).
+    pub async fn create_customer_noting(
+        &self,
+        customer: &NewCustomer,
+    ) -> Result<(Customer, bool), KustomerError> {
         for phone in &customer.phones {
             require_e164(&phone.phone)?;
         }
@@ -52,7 +62,7 @@ impl KustomerClient {
                 format!("/v1/customers/externalId={}", encode_segment(id)),
             ))
         });
-        self.create(
+        self.create_noting(
             Call::new(
                 "create customer",
                 Method::POST,
@@ -157,13 +167,26 @@ impl KustomerClient {
         conversation: &NewConversation,
         attempt: Attempt,
     ) -> Result<Conversation, KustomerError> {
+        Ok(self
+            .create_conversation_noting(conversation, attempt)
+            .await?
+            .0)
+    }
+
+    /// [`Self::create_conversation_as`], saying whether this request wrote it (`false`: found
+    /// by its external id, as an earlier attempt or another worker wrote it).
+    pub async fn create_conversation_noting(
+        &self,
+        conversation: &NewConversation,
+        attempt: Attempt,
+    ) -> Result<(Conversation, bool), KustomerError> {
         let lookup = conversation.external_id.as_deref().map(|id| {
             Lookup::Get(Call::get(
                 "conversation by externalId",
                 format!("/v1/conversations/externalId={}", encode_segment(id)),
             ))
         });
-        self.create(
+        self.create_noting(
             Call::new(
                 "create conversation",
                 Method::POST,

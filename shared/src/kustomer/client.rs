@@ -385,6 +385,18 @@ impl KustomerClient {
         lookup: Option<Lookup>,
         attempt_kind: Attempt,
     ) -> Result<T, KustomerError> {
+        Ok(self.create_noting(call, lookup, attempt_kind).await?.0)
+    }
+
+    /// [`Self::create`], saying whether this call's own request wrote the resource (`true`) or
+    /// it was found by its external id (`false`: an earlier attempt or another worker wrote
+    /// it, with what they sent, which may differ from this call's body).
+    pub(super) async fn create_noting<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        lookup: Option<Lookup>,
+        attempt_kind: Attempt,
+    ) -> Result<(T, bool), KustomerError> {
         if attempt_kind == Attempt::Repeat
             && let Some(lookup) = &lookup
             && let Some(found) = self.find::<T>(lookup).await?
@@ -393,12 +405,17 @@ impl KustomerClient {
                 operation = call.operation,
                 "an earlier attempt wrote it; found, not written again"
             );
-            return Ok(found);
+            return Ok((found, false));
         }
         let mut attempt = 1;
         loop {
             let error = match self.execute(&call, false).await {
-                Ok(body) => return Ok(Self::decode::<Document<T>>(call.operation, &body)?.data),
+                Ok(body) => {
+                    return Ok((
+                        Self::decode::<Document<T>>(call.operation, &body)?.data,
+                        true,
+                    ));
+                }
                 Err(error) => error,
             };
             // A conflict on a create with an external id means someone (another worker, or an
@@ -415,7 +432,7 @@ impl KustomerClient {
                     operation = call.operation,
                     "create already applied; found the resource by external id"
                 );
-                return Ok(found);
+                return Ok((found, false));
             }
             if conflict {
                 return Err(error);

@@ -167,22 +167,25 @@ impl<'a> CustomerDirectory<'a> {
         name: Option<&str>,
         now: UnixMillis,
     ) -> Result<String, DirectoryError> {
-        self.create_for_phone_with(e164, name, Default::default(), now)
-            .await
+        Ok(self
+            .create_for_phone_with(e164, name, Default::default(), now)
+            .await?
+            .0)
     }
 
     /// [`Self::create_for_phone`] with custom attributes set at once (`custom` on the create,
-    /// kustomer-api.md; issue 27: no patch of their own).
+    /// kustomer-api.md; issue 27: no patch of their own), saying whether this request wrote
+    /// the customer (`false`: found, as someone else wrote it, perhaps without them).
     pub async fn create_for_phone_with(
         &self,
         e164: &str,
         name: Option<&str>,
         custom: serde_json::Map<String, serde_json::Value>,
         now: UnixMillis,
-    ) -> Result<String, DirectoryError> {
-        let created = self
+    ) -> Result<(String, bool), DirectoryError> {
+        let (created, written) = self
             .kustomer
-            .create_customer(&NewCustomer {
+            .create_customer_noting(&NewCustomer {
                 name: Some(name.map_or_else(|| e164.to_owned(), str::to_owned)),
                 external_id: Some(phone_external_id(e164)),
                 phones: vec![NewPhone {
@@ -193,8 +196,10 @@ impl<'a> CustomerDirectory<'a> {
                 ..Default::default()
             })
             .await?;
-        self.remember(ItemKey::customer_by_phone(e164), created.id, now)
-            .await
+        let id = self
+            .remember(ItemKey::customer_by_phone(e164), created.id, now)
+            .await?;
+        Ok((id, written))
     }
 
     /// The customer of a mobile/web SDK end user, created if Kustomer has none (R-K-2).
@@ -242,28 +247,33 @@ impl<'a> CustomerDirectory<'a> {
         name: Option<&str>,
         now: UnixMillis,
     ) -> Result<String, DirectoryError> {
-        self.create_for_identifier_with(identifier, name, Default::default(), now)
-            .await
+        Ok(self
+            .create_for_identifier_with(identifier, name, Default::default(), now)
+            .await?
+            .0)
     }
 
-    /// [`Self::create_for_identifier`] with custom attributes set at once.
+    /// [`Self::create_for_identifier`] with custom attributes set at once, saying whether
+    /// this request wrote the customer.
     pub async fn create_for_identifier_with(
         &self,
         identifier: &str,
         name: Option<&str>,
         custom: serde_json::Map<String, serde_json::Value>,
         now: UnixMillis,
-    ) -> Result<String, DirectoryError> {
-        let created = self
+    ) -> Result<(String, bool), DirectoryError> {
+        let (created, written) = self
             .kustomer
-            .create_customer(&NewCustomer {
+            .create_customer_noting(&NewCustomer {
                 name: name.map(str::to_owned),
                 external_id: Some(identifier_external_id(identifier)),
                 custom,
                 ..Default::default()
             })
             .await?;
-        self.remember(ItemKey::customer_by_identifier(identifier), created.id, now)
-            .await
+        let id = self
+            .remember(ItemKey::customer_by_identifier(identifier), created.id, now)
+            .await?;
+        Ok((id, written))
     }
 }

@@ -69,6 +69,8 @@ pub struct MemoryQueues {
     sent: AtomicU64,
     /// Sends refused from now on, how many (fault injection: a send SQS does not accept).
     refuse: AtomicU64,
+    /// The same, for one queue's sends only.
+    refuse_on: Mutex<BTreeMap<FileQueue, u64>>,
 }
 
 impl MemoryQueues {
@@ -89,6 +91,31 @@ impl MemoryQueues {
     /// The next `refuse` sends are refused, as an SQS outage refuses them.
     pub fn refuse_next(&self, refuse: u64) {
         self.refuse.store(refuse, Ordering::SeqCst);
+    }
+
+    /// The next `refuse` sends to `queue` are refused.
+    pub fn refuse_next_on(&self, queue: FileQueue, refuse: u64) {
+        if let Ok(mut map) = self.refuse_on.lock() {
+            map.insert(queue, refuse);
+        }
+    }
+
+    fn refused(&self, queue: FileQueue) -> bool {
+        let on_queue = self
+            .refuse_on
+            .lock()
+            .is_ok_and(|mut map| match map.get_mut(&queue) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            });
+        on_queue
+            || self
+                .refuse
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
     }
 
     /// Up to `max` visible messages of `queue`, each invisible for the visibility timeout.
@@ -178,11 +205,7 @@ impl MemoryQueues {
 #[async_trait::async_trait]
 impl WorkQueues for MemoryQueues {
     async fn send(&self, queue: FileQueue, work: &[QueuedWork]) -> Vec<(String, QueueError)> {
-        if self
-            .refuse
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if self.refused(queue) {
             return work
                 .iter()
                 .map(|w| {

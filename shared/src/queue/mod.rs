@@ -5,10 +5,11 @@
 //!
 //! Every producer of file work writes the inbox as before (session end, storage push,
 //! scheduled look, retry, replay); the inbox worker (`bridge-sync`, the stream's one reader)
-//! hands each such record to its queue ([`handoff`]) before its own work, and a record whose
-//! hand-off failed is reported failed, so the stream delivers it again: nothing is lost
-//! between the table and the queue. A message is the stream record itself ([`wire`]), so the
-//! workers read it exactly as they read the stream.
+//! hands each such trigger to its queue ([`handoff`]) after its own work on the event, as part
+//! of the event: a hand-off that fails fails the event, which the failure policy retries
+//! (quickly, then by the scheduled run, then a dead letter), so nothing is lost between the
+//! table and the queue. A message is the trigger; the workers read it as the stream record of
+//! its inbox item ([`wire`]).
 //!
 //! - [`sqs`]: the adapter on AWS (`SendMessageBatch`);
 //! - [`memory`]: the in-process queues of the local host and the tests, with SQS's delivery

@@ -1,33 +1,60 @@
-//! SQS batches as the file workers read them: each message's body is a stream record (the
-//! inbox worker's hand-off), so a batch becomes a stream batch whose records carry the
-//! message ids as their sequence numbers, and the stream answer's failed records become the
-//! SQS answer's failed messages (`ReportBatchItemFailures`: Lambda deletes the others).
+//! SQS batches as the file workers read them: each message's body is a session trigger (the
+//! inbox worker's hand-off), which becomes the stream record of its inbox item, carrying the
+//! message id as its sequence number; the stream answer's failed records become the SQS
+//! answer's failed messages (`ReportBatchItemFailures`: Lambda deletes the others). A body
+//! that is a whole stream record (this change's first form) is read as it is.
 
-use crate::stream::{DynamoDbEventResponse, StreamEvent, StreamRecord};
+use crate::UnixMillis;
+use crate::events::{SessionTrigger, inbox_item};
+use crate::stream::{ChangeRecord, DynamoDbEventResponse, StreamEvent, StreamRecord};
 pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
-/// The messages of `event` as a stream batch, and the ids of those no stream record could be
-/// read from (failed at once: after the queue's `maxReceiveCount` deliveries SQS moves them
-/// to the dead-letter queue, where an operator finds them).
+/// The stream record of a queued trigger's inbox item.
+fn record_of(trigger: &SessionTrigger, id: &str) -> Result<StreamRecord, String> {
+    let now = UnixMillis::now();
+    let item = inbox_item(trigger, now).map_err(|err| err.to_string())?;
+    let json = ChangeRecord {
+        event_id: id,
+        event_name: "INSERT",
+        sequence_number: id,
+        new_image: Some(&item),
+        old_image: None,
+        created_at_s: now.0 as f64 / 1000.0,
+        stream_arn: "queue",
+        region: "",
+    }
+    .to_lambda_json()
+    .map_err(|err| err.to_string())?;
+    serde_json::from_value(json).map_err(|err| err.to_string())
+}
+
+fn read(body: &str, id: &str) -> Result<StreamRecord, String> {
+    match serde_json::from_str::<SessionTrigger>(body) {
+        Ok(trigger) => record_of(&trigger, id),
+        Err(not_a_trigger) => serde_json::from_str::<StreamRecord>(body)
+            .map_err(|_| format!("neither a session trigger nor a stream record: {not_a_trigger}")),
+    }
+}
+
+/// The messages of `event` as a stream batch, and the ids of those nothing could be read from
+/// (failed at once: after the queue's `maxReceiveCount` deliveries SQS moves them to the
+/// dead-letter queue, where an operator finds them).
 pub fn stream_batch(event: &SqsEvent) -> (StreamEvent, Vec<String>) {
     let mut batch = StreamEvent::default();
     let mut unreadable = Vec::new();
     for message in &event.records {
         let id = message.message_id.clone().unwrap_or_default();
-        let parsed = message
-            .body
-            .as_deref()
-            .ok_or_else(|| "no body".to_owned())
-            .and_then(|body| {
-                serde_json::from_str::<StreamRecord>(body).map_err(|err| err.to_string())
-            });
-        match parsed {
-            Ok(mut record) => {
+        match message.body.as_deref().map(|body| read(body, &id)) {
+            Some(Ok(mut record)) => {
                 record.change.sequence_number = Some(id);
                 batch.records.push(record);
             }
-            Err(reason) => {
-                tracing::error!(message_id = %id, %reason, "a queued message is not a stream record");
+            Some(Err(reason)) => {
+                tracing::error!(message_id = %id, %reason, "a queued message is not file work");
+                unreadable.push(id);
+            }
+            None => {
+                tracing::error!(message_id = %id, "a queued message without a body");
                 unreadable.push(id);
             }
         }
@@ -70,17 +97,24 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::store::{Item, ItemKey};
-    use crate::stream::ChangeRecord;
     use serde_json::json;
 
     #[test]
-    fn a_queued_stream_record_reads_back_with_the_message_id_as_its_sequence_number() {
+    fn a_queued_trigger_reads_back_as_its_inbox_record_with_the_message_id_as_sequence() {
+        let trigger: SessionTrigger = serde_json::from_value(json!({
+            "id": "e1", "type": "call.ended", "session": {"kind": "call", "id": 7},
+            "source": "ese", "occurred_at": "2026-12-07T00:00:00Z"
+        }))
+        .unwrap();
+        let body = crate::queue::handoff::message(&trigger).unwrap();
+        // The first form of the message: a whole stream record.
         let item = Item::new(
-            ItemKey::new("EVENT#e1", "INBOX"),
-            json!({"id": "e1", "type": "call.ended", "session": {"kind": "call", "id": 7}}),
+            ItemKey::new("EVENT#e2", "INBOX"),
+            json!({"id": "e2", "type": "chat.ended", "session": {"kind": "chat", "id": 8},
+                   "source": "ese", "occurred_at": "2026-12-07T00:00:00Z"}),
         );
         let record = ChangeRecord {
-            event_id: "ev-1",
+            event_id: "ev-2",
             event_name: "INSERT",
             sequence_number: "100",
             new_image: Some(&item),
@@ -91,19 +125,26 @@ mod tests {
         }
         .to_lambda_json()
         .unwrap();
-        let body = serde_json::to_string(&serde_json::from_value::<StreamRecord>(record).unwrap())
-            .unwrap();
-        let event = sqs_event([("m-1", body.as_str()), ("m-2", "not json")]);
+        let old = record.to_string();
+        let event = sqs_event([
+            ("m-1", body.as_str()),
+            ("m-2", "not json"),
+            ("m-3", old.as_str()),
+        ]);
         let (batch, unreadable) = stream_batch(&event);
         assert_eq!(unreadable, ["m-2"]);
-        assert_eq!(batch.records.len(), 1);
+        assert_eq!(batch.records.len(), 2);
         assert_eq!(
             batch.records[0].change.sequence_number.as_deref(),
             Some("m-1")
         );
+        let read = crate::stream::inbox_event(&batch.records[0])
+            .unwrap()
+            .unwrap();
+        assert_eq!(read, trigger);
         assert_eq!(
-            crate::stream::inbox_type(&batch.records[0]).as_deref(),
-            Some("call.ended")
+            crate::stream::inbox_type(&batch.records[1]).as_deref(),
+            Some("chat.ended")
         );
 
         let mut stream = DynamoDbEventResponse::default();
