@@ -143,6 +143,31 @@ impl ColdStart {
         )?))
     }
 
+    /// A file worker's clients (`bridge-recording`, `bridge-transcript`): the tenant's
+    /// external storage (required), the files bucket, both platforms, `DEFAULT_COUNTRY`,
+    /// `EXTERNAL_STORAGE_FILES`, `MAX_ATTACHMENT_MIB`.
+    pub async fn file_worker(
+        &self,
+    ) -> Result<crate::conversation::FileWorker, Box<dyn std::error::Error + Send + Sync>> {
+        let storage = self.external_storage().await?.ok_or(
+            "EXTERNAL_STORAGE_BUCKET is required: files come from the tenant's external storage",
+        )?;
+        let store = self.store();
+        let platforms = self.platforms(&store)?;
+        Ok(crate::conversation::FileWorker::new(
+            store,
+            self.blobs()?,
+            storage,
+            platforms.ccai,
+            platforms.kustomer,
+        )
+        .reading_numbers_in(self.config.default_country.clone())
+        .exporting(self.exported_types()?)
+        .attaching_at_most(crate::conversation::attached_file::max_attachment_bytes(
+            self.env.get("MAX_ATTACHMENT_MIB"),
+        )?))
+    }
+
     /// The file workers' queues (`RECORDING_QUEUE_URL`, `TRANSCRIPT_QUEUE_URL`), both required:
     /// the inbox worker hands every trigger of a session's files to them.
     pub fn file_queues(&self) -> Result<Arc<dyn crate::queue::WorkQueues>, ColdStartError> {

@@ -138,21 +138,22 @@ where
     .await
 }
 
-/// The runtime loop of the stream worker (`bridge-sync`): each DynamoDB stream
-/// batch handed to `handle` in its correlation-id span, failed records reported per record.
-pub async fn serve_stream<A, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
+/// The runtime loop of an event-batch function: each batch (of type `E`) handed to `handle`
+/// in its correlation-id span, under the invocation's deadline (finding 8), its answer (`R`,
+/// naming the failed items) returned to Lambda.
+async fn serve_batches<A, E, R, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
 where
     A: Send + Sync + 'static,
-    F: Fn(Arc<A>, crate::stream::StreamEvent, UnixMillis) -> Fut + Send + Sync + Copy + 'static,
-    Fut: Future<Output = Result<crate::stream::DynamoDbEventResponse, crate::stream::BatchError>>
-        + Send,
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+    F: Fn(Arc<A>, E, UnixMillis) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Result<R, crate::stream::BatchError>> + Send,
 {
     let api = Arc::new(api);
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
-        move |event: lambda_http::lambda_runtime::LambdaEvent<crate::stream::StreamEvent>| {
+        move |event: lambda_http::lambda_runtime::LambdaEvent<E>| {
             let api = api.clone();
             let id = crate::telemetry::correlation_id(Some(&event.context.request_id));
-            // Everything the batch runs sees the invocation's deadline (finding 8).
             let deadline = crate::deadline::from_context(event.context.deadline);
             async move {
                 let work = handle(api, event.payload, UnixMillis::now());
@@ -164,8 +165,19 @@ where
     .await
 }
 
-/// The runtime loop of a queue worker (`bridge-recording`, `bridge-transcript`): each SQS
-/// batch handed to `handle` in its correlation-id span, failed messages reported per message.
+/// The runtime loop of the stream worker (`bridge-sync`): failed records reported per record.
+pub async fn serve_stream<A, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
+where
+    A: Send + Sync + 'static,
+    F: Fn(Arc<A>, crate::stream::StreamEvent, UnixMillis) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Result<crate::stream::DynamoDbEventResponse, crate::stream::BatchError>>
+        + Send,
+{
+    serve_batches(api, handle).await
+}
+
+/// The runtime loop of a queue worker (`bridge-recording`, `bridge-transcript`): failed
+/// messages reported per message.
 pub async fn serve_queue<A, F, Fut>(api: A, handle: F) -> Result<(), lambda_http::Error>
 where
     A: Send + Sync + 'static,
@@ -173,18 +185,5 @@ where
     Fut: Future<Output = Result<crate::queue::wire::SqsBatchResponse, crate::stream::BatchError>>
         + Send,
 {
-    let api = Arc::new(api);
-    lambda_http::lambda_runtime::run(lambda_http::service_fn(
-        move |event: lambda_http::lambda_runtime::LambdaEvent<crate::queue::wire::SqsEvent>| {
-            let api = api.clone();
-            let id = crate::telemetry::correlation_id(Some(&event.context.request_id));
-            let deadline = crate::deadline::from_context(event.context.deadline);
-            async move {
-                let work = handle(api, event.payload, UnixMillis::now());
-                Ok::<_, lambda_http::Error>(crate::deadline::within(deadline, work).await?)
-            }
-            .instrument(crate::telemetry::event_span(&id))
-        },
-    ))
-    .await
+    serve_batches(api, handle).await
 }

@@ -51,9 +51,7 @@ pub async fn handle_queue(
     event: bridge_shared::queue::wire::SqsEvent,
     now: UnixMillis,
 ) -> Result<bridge_shared::queue::wire::SqsBatchResponse, BatchError> {
-    let (batch, unreadable) = bridge_shared::queue::wire::stream_batch(&event);
-    let answer = handle(api, batch, now).await?;
-    Ok(bridge_shared::queue::wire::answer(answer, unreadable))
+    bridge_shared::queue::wire::as_stream(&event, |batch| handle(api, batch, now)).await
 }
 
 /// A batch of stream records in (the queue's messages, read back), the failed records out.

@@ -62,6 +62,20 @@ pub fn stream_batch(event: &SqsEvent) -> (StreamEvent, Vec<String>) {
     (batch, unreadable)
 }
 
+/// A queue worker's invocation: `event` read as a stream batch, handed to the worker's stream
+/// `handle`, its answer turned back into SQS's.
+pub async fn as_stream<F, Fut>(
+    event: &SqsEvent,
+    handle: F,
+) -> Result<SqsBatchResponse, crate::stream::BatchError>
+where
+    F: FnOnce(StreamEvent) -> Fut,
+    Fut: std::future::Future<Output = Result<DynamoDbEventResponse, crate::stream::BatchError>>,
+{
+    let (batch, unreadable) = stream_batch(event);
+    Ok(answer(handle(batch).await?, unreadable))
+}
+
 /// The SQS answer: the stream answer's failed records (by message id) and the unreadable.
 pub fn answer(stream: DynamoDbEventResponse, unreadable: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();

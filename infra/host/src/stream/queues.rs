@@ -7,6 +7,7 @@
 //! are the template's own (`RecordingQueue`, `TranscriptQueue`).
 
 use super::mapping::{Pace, StreamHandler};
+use super::subscriptions::{number, referenced_resource};
 use bridge_shared::queue::FileQueue;
 use bridge_shared::queue::memory::{MemoryQueues, QueueSettings};
 use bridge_shared::queue::wire::{SqsBatchResponse, sqs_event};
@@ -48,22 +49,6 @@ fn resources(template: &str) -> Result<Yaml, String> {
     Ok(root["Resources"].clone())
 }
 
-fn number(value: &Yaml) -> Option<i64> {
-    value
-        .as_i64()
-        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
-}
-
-/// The logical id `!GetAtt X.Arn` names (yaml-rust2 keeps the tag's value as a string).
-fn referenced(value: &Yaml) -> Option<String> {
-    let text = match value {
-        Yaml::String(s) => s.clone(),
-        Yaml::Hash(map) => map.values().next()?.as_str()?.to_owned(),
-        _ => return None,
-    };
-    Some(text.split('.').next().unwrap_or_default().to_owned())
-}
-
 /// Each file queue's delivery settings from the template: `VisibilityTimeout` (AWS's default
 /// 30 s) capped at `cap` (a demo does not wait half an hour for a cut-off batch), and the
 /// `RedrivePolicy`'s `maxReceiveCount`.
@@ -81,12 +66,12 @@ pub fn template_queues(
             continue;
         };
         let p = &resource["Properties"];
-        let visibility = number(&p["VisibilityTimeout"]).unwrap_or(30).max(0) as u64;
+        let visibility = number(p, "VisibilityTimeout").unwrap_or(30).max(0) as u64;
         queues.push((
             queue,
             QueueSettings {
                 visibility_timeout: Duration::from_secs(visibility).min(cap),
-                max_receive_count: number(&p["RedrivePolicy"]["maxReceiveCount"])
+                max_receive_count: number(&p["RedrivePolicy"], "maxReceiveCount")
                     .map(|n| n.max(1) as u32),
             },
         ));
@@ -115,7 +100,7 @@ pub fn template_queue_subscriptions(template: &str) -> Result<Vec<QueueSubscript
             }
             let event_name = event_name.as_str().unwrap_or("?").to_owned();
             let p = &event["Properties"];
-            let queue = referenced(&p["Queue"])
+            let queue = referenced_resource(&p["Queue"])
                 .and_then(|id| file_queue(&id))
                 .ok_or_else(|| format!("{name}.{event_name}: Queue is not a file queue"))?;
             let function = resource["Properties"]["Handler"]
@@ -125,7 +110,7 @@ pub fn template_queue_subscriptions(template: &str) -> Result<Vec<QueueSubscript
                 function: function.to_owned(),
                 name: event_name,
                 queue,
-                batch_size: number(&p["BatchSize"]).unwrap_or(10).max(1) as usize,
+                batch_size: number(p, "BatchSize").unwrap_or(10).max(1) as usize,
                 report_item_failures: p["FunctionResponseTypes"].as_vec().is_some_and(|types| {
                     types
                         .iter()

@@ -34,14 +34,14 @@ pub struct Subscription {
     pub parallelization: usize,
 }
 
-fn number(properties: &Yaml, name: &str) -> Option<i64> {
+pub(super) fn number(properties: &Yaml, name: &str) -> Option<i64> {
     properties[name]
         .as_i64()
         .or_else(|| properties[name].as_str().and_then(|s| s.parse().ok()))
 }
 
 /// The logical id an intrinsic such as `!GetAtt DeadLetterQueue.Arn` refers to.
-fn referenced_resource(value: &Yaml) -> Option<String> {
+pub(super) fn referenced_resource(value: &Yaml) -> Option<String> {
     let text = match value {
         Yaml::String(s) => s.clone(),
         Yaml::Hash(map) => map.values().next()?.as_str()?.to_owned(),
