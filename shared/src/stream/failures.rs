@@ -97,13 +97,18 @@ pub struct FailedWork {
     pub permanent: bool,
 }
 
-/// The trigger a retry or a replay was made from (`retry-<n>-<id>`, `replay-<n>-<id>`).
+/// The trigger a retry or a replay was made from (`retry-<n>-<step>/<id>`, `replay-<n>-<id>`;
+/// retries before issue 27 named no step: `retry-<n>-<id>`).
 pub fn original_id(trigger_id: &str) -> &str {
     for prefix in ["retry-", "replay-"] {
         if let Some(rest) = trigger_id.strip_prefix(prefix)
             && let Some((count, original)) = rest.split_once('-')
             && count.bytes().all(|b| b.is_ascii_digit())
         {
+            let original = match original.split_once('/') {
+                Some((step, id)) if step.starts_with("bridge-") => id,
+                _ => original,
+            };
             return original_id(original);
         }
     }
@@ -272,8 +277,10 @@ pub async fn requeue_due(
             continue;
         }
         work.requeued += 1;
+        // The step is in the id: two steps' retries of one trigger (the inbox worker's and a
+        // file worker's, say) are two inbox items, neither written over by the other.
         let trigger = SessionTrigger {
-            id: format!("retry-{}-{}", work.requeued, work.id),
+            id: format!("retry-{}-{}/{}", work.requeued, work.step, work.id),
             ..work.trigger.clone()
         };
         let inbox = inbox_item(&trigger, now).map_err(|e| malformed(&item.key, e))?;
@@ -363,6 +370,11 @@ mod tests {
         assert_eq!(original_id("retry-3-ese-41"), "ese-41");
         assert_eq!(original_id("replay-1790000000000-retry-2-ese-41"), "ese-41");
         assert_eq!(original_id("retry-x-ese-41"), "retry-x-ese-41");
+        assert_eq!(original_id("retry-2-bridge-recording/ese-41"), "ese-41");
+        assert_eq!(
+            original_id("replay-1790000000000-retry-1-bridge-sync/ese-41"),
+            "ese-41"
+        );
     }
 
     #[test]
@@ -454,7 +466,7 @@ mod tests {
         let due = requeue_due(&store, now.plus(plan.quick_window))
             .await
             .unwrap();
-        assert_eq!(due.triggers, ["retry-1-ese-77"]);
+        assert_eq!(due.triggers, ["retry-1-bridge-sync/ese-77"]);
         // The record is not kept for ever.
         let kept = store
             .get(&key(RETRY_PARTITION, "bridge-sync", "ese-77"), now)
@@ -465,5 +477,43 @@ mod tests {
             kept.expires_at
                 .is_some_and(|at| at <= now.plus(plan.give_up_after).plus(RETRY_KEPT_BEYOND))
         );
+    }
+
+    /// Review of issue 27: the inbox worker and a file worker both failed on one trigger; the
+    /// scheduled run puts back one inbox item for each (one id for both let the second be
+    /// dropped and its retry wait another hour).
+    #[tokio::test]
+    async fn two_steps_retries_of_one_trigger_are_two_inbox_items() {
+        let store = crate::store::EmbeddedStore::new();
+        let plan = FailurePlan::queued();
+        let now = UnixMillis(1_800_000_000_000);
+        for step in ["bridge-sync", "bridge-recording"] {
+            let policy = FailurePolicy {
+                store: &store,
+                step,
+                plan: &plan,
+            };
+            assert!(policy.keep(&trigger(), &Busy, now).await.is_ok(), "{step}");
+        }
+        let due = requeue_due(&store, now.plus(plan.max)).await.unwrap();
+        let mut triggers = due.triggers.clone();
+        triggers.sort();
+        assert_eq!(
+            triggers,
+            [
+                "retry-1-bridge-recording/ese-77",
+                "retry-1-bridge-sync/ese-77"
+            ]
+        );
+        for id in &triggers {
+            assert!(
+                store
+                    .get(&crate::store::ItemKey::inbox(id), now)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{id} is in the inbox"
+            );
+        }
     }
 }
