@@ -106,6 +106,12 @@ class TemplateChecks(unittest.TestCase):
         self.assertNotEqual(alone, TEMPLATE)
         found = problems_of(alone)
         self.assertTrue(any("does not report failed messages alone" in p for p in found), found)
+        uncapped = TEMPLATE.replace("""            ScalingConfig:
+              MaximumConcurrency: 4
+""", "", 1)
+        self.assertNotEqual(uncapped, TEMPLATE)
+        found = problems_of(uncapped)
+        self.assertTrue(any("an SQS trigger without MaximumConcurrency" in p for p in found), found)
 
 if __name__ == "__main__":
     unittest.main()

@@ -119,7 +119,8 @@ def queue_problems(name, mapping, queue, resources):
     """An SQS trigger keeps what fails in the queue's own dead-letter queue (Lambda offers no
     on-failure destination for SQS), reports failed messages alone, and hides a message for at
     least six times the function's timeout (AWS's advice for a queue that triggers a function,
-    Lambda Developer Guide, "Configuring an Amazon SQS queue to trigger a Lambda function")."""
+    Lambda Developer Guide, "Configuring an Amazon SQS queue to trigger a Lambda function"),
+    and caps its concurrency (R-E-8)."""
     found = []
     properties = queue.get("Properties", {})
     if not properties.get("RedrivePolicy", {}).get("deadLetterTargetArn"):
@@ -131,6 +132,9 @@ def queue_problems(name, mapping, queue, resources):
     visibility = int(properties.get("VisibilityTimeout", 30))
     if visibility < 6 * timeout:
         found.append(f"{name}: visibility timeout {visibility} s under six times the function's {timeout} s")
+    # A backlog must drain at the platforms' pace (R-E-8), not by hundreds of workers at once.
+    if not mapping.get("ScalingConfig", {}).get("MaximumConcurrency"):
+        found.append(f"{name}: an SQS trigger without MaximumConcurrency")
     return found
 
 

@@ -1488,7 +1488,7 @@ async fn r_d_1_a_session_message_written_before_the_number_was_known_gets_it_lat
 /// conversation by its external id. A conversation found, not written by this pass, is not
 /// taken as assigned: the pass's last step assigns it.
 #[tokio::test]
-async fn issue_27_a_conversation_found_after_a_lost_answer_is_still_assigned() {
+async fn issue_27_r_u_12_a_conversation_found_after_a_lost_answer_is_still_assigned() {
     use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
     let mut rig = rig().await;
     rig.api.kustomer = Arc::new(bridge_tests::kustomer_support::one_attempt_client(

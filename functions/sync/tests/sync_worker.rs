@@ -327,7 +327,7 @@ async fn finding_1_r_s_5_a_choice_made_in_ccai_after_the_wrap_up_still_wins() {
 /// (the file workers read no stream); a hand-off SQS refused fails that record alone, so the
 /// stream delivers it again and nothing is lost between the table and the queue.
 #[tokio::test]
-async fn issue_27_file_work_is_handed_to_its_queue_and_a_refused_hand_off_is_delivered_again() {
+async fn issue_27_r_e_7_file_work_is_handed_to_its_queue_and_a_refused_hand_off_is_retried() {
     use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, TriggerSource};
     use bridge_shared::queue::FileQueue;
     use bridge_shared::queue::memory::MemoryQueues;

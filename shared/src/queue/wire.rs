@@ -1,8 +1,7 @@
 //! SQS batches as the file workers read them: each message's body is a session trigger (the
 //! inbox worker's hand-off), which becomes the stream record of its inbox item, carrying the
 //! message id as its sequence number; the stream answer's failed records become the SQS
-//! answer's failed messages (`ReportBatchItemFailures`: Lambda deletes the others). A body
-//! that is a whole stream record (this change's first form) is read as it is.
+//! answer's failed messages (`ReportBatchItemFailures`: Lambda deletes the others).
 
 use crate::UnixMillis;
 use crate::events::{SessionTrigger, inbox_item};
@@ -29,11 +28,9 @@ fn record_of(trigger: &SessionTrigger, id: &str) -> Result<StreamRecord, String>
 }
 
 fn read(body: &str, id: &str) -> Result<StreamRecord, String> {
-    match serde_json::from_str::<SessionTrigger>(body) {
-        Ok(trigger) => record_of(&trigger, id),
-        Err(not_a_trigger) => serde_json::from_str::<StreamRecord>(body)
-            .map_err(|_| format!("neither a session trigger nor a stream record: {not_a_trigger}")),
-    }
+    let trigger = serde_json::from_str::<SessionTrigger>(body)
+        .map_err(|err| format!("not a session trigger: {err}"))?;
+    record_of(&trigger, id)
 }
 
 /// The messages of `event` as a stream batch, and the ids of those nothing could be read from
@@ -110,7 +107,6 @@ pub fn sqs_event<'a>(messages: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::store::{Item, ItemKey};
     use serde_json::json;
 
     #[test]
@@ -121,33 +117,10 @@ mod tests {
         }))
         .unwrap();
         let body = crate::queue::handoff::message(&trigger).unwrap();
-        // The first form of the message: a whole stream record.
-        let item = Item::new(
-            ItemKey::new("EVENT#e2", "INBOX"),
-            json!({"id": "e2", "type": "chat.ended", "session": {"kind": "chat", "id": 8},
-                   "source": "ese", "occurred_at": "2026-12-07T00:00:00Z"}),
-        );
-        let record = ChangeRecord {
-            event_id: "ev-2",
-            event_name: "INSERT",
-            sequence_number: "100",
-            new_image: Some(&item),
-            old_image: None,
-            created_at_s: 1.0,
-            stream_arn: "arn",
-            region: "us-east-1",
-        }
-        .to_lambda_json()
-        .unwrap();
-        let old = record.to_string();
-        let event = sqs_event([
-            ("m-1", body.as_str()),
-            ("m-2", "not json"),
-            ("m-3", old.as_str()),
-        ]);
+        let event = sqs_event([("m-1", body.as_str()), ("m-2", "not json")]);
         let (batch, unreadable) = stream_batch(&event);
         assert_eq!(unreadable, ["m-2"]);
-        assert_eq!(batch.records.len(), 2);
+        assert_eq!(batch.records.len(), 1);
         assert_eq!(
             batch.records[0].change.sequence_number.as_deref(),
             Some("m-1")
@@ -156,10 +129,6 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(read, trigger);
-        assert_eq!(
-            crate::stream::inbox_type(&batch.records[1]).as_deref(),
-            Some("chat.ended")
-        );
 
         let mut stream = DynamoDbEventResponse::default();
         let mut failed = crate::stream::DynamoDbBatchItemFailure::default();
