@@ -49,6 +49,45 @@ pub async fn signed_in(
     }
 }
 
+/// The session's Kustomer user must still be active (asked of Kustomer at most every
+/// [`ACTIVE_USER_RECHECK`](bridge_shared::status::sync::ACTIVE_USER_RECHECK)): once an admin deactivates the user, every session of theirs ends
+/// and the request is refused, instead of living out its 12 hours. When Kustomer cannot say,
+/// the request goes on (the question is asked again on the next one): the session was proven
+/// at sign-in, and an outage of Kustomer should not sign every agent out.
+pub async fn still_active(
+    api: &crate::StatusApi,
+    identity: AgentIdentity,
+    now: UnixMillis,
+) -> Result<AgentIdentity, Box<Response<Body>>> {
+    match api
+        .service
+        .still_active(&identity.user_id, &identity.email, now)
+        .await
+    {
+        Ok(true) => Ok(identity),
+        Ok(false) => {
+            tracing::warn!(
+                session = %identity.id,
+                "the session's Kustomer user is no longer active: its sessions end"
+            );
+            if let Err(err) = AgentSessions::new(api.store.as_ref())
+                .revoke(&identity.email, now)
+                .await
+            {
+                tracing::error!(error = %err, "state store failed ending the sessions");
+            }
+            Err(Box::new(json_error(
+                StatusCode::UNAUTHORIZED,
+                "your Kustomer user is no longer active: the bridge session has ended",
+            )))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "could not ask Kustomer whether the user is active; asked again next time");
+            Ok(identity)
+        }
+    }
+}
+
 /// The 403 to give when the body names an agent other than the signed-in one.
 pub fn other_agent(identity: &AgentIdentity, named: Option<&str>) -> Option<Response<Body>> {
     match named.map(str::trim).filter(|n| !n.is_empty()) {

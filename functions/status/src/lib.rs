@@ -9,7 +9,7 @@
 //! | `PUT /agents/instances/{instance_id}` `{lease_token}` | 200 `{expires_at, sync}` · 409 |
 //! | `DELETE /agents/instances/{instance_id}` `{lease_token}` | 204 |
 //! | `POST /click-to-call` `{phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 502 when a platform failed (R-C2C) |
-//! | `POST /webhooks/kustomer/status` `{}` (a trigger; the first widgets' `instance_id`, `lease_token`, `status_id`, `status_name`, `changed_at` are accepted and not acted on) | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`, `nothing_to_follow`) for the agent's status **as Kustomer records it** (R-S-4) · 422 unmapped, or no active work session |
+//! | `POST /webhooks/kustomer/status` `{}` (a trigger; the first widgets' `instance_id`, `lease_token`, `status_id`, `status_name`, `changed_at` are accepted and not acted on) | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`, `nothing_to_follow`) for the agent's status **as Kustomer records it** (R-S-4) · 422 unmapped, or no active work session · 429 `{outcome: "too_soon", retry_after_s}` with `Retry-After` within 2 s of the agent's last followed report |
 //! | `GET /widget`, `GET /widget/{asset}` | the agent widget (R-A; no session needed to load it) |
 //!
 //! Every agent route needs `Authorization: Bearer <agent session>` (R-SEC-1): the agent is the
@@ -27,6 +27,7 @@ use bridge_shared::click_to_call::{ClickError, ClickOutcome, ClickRequest, Click
 use bridge_shared::lambda::{body_bytes, busy, json_answer, json_error, unsent_for_pacing};
 use bridge_shared::retry::Retryable;
 use bridge_shared::sign_in::{AgentIdentity, KustomerOAuth};
+use bridge_shared::status::report_gate::{self, Turn};
 use bridge_shared::status::sync::{ChangeOutcome, ClaimOutcome, StatusError, StatusService};
 use bridge_shared::store::StateStore;
 use lambda_http::http::{Method, StatusCode};
@@ -47,6 +48,9 @@ pub struct StatusApi {
     pub public_url: Option<String>,
     pub click: ClickToCall,
     pub widget: widget::WidgetSettings,
+    /// The least time between two reports of one agent that the bridge follows
+    /// ([`report_gate::REPORT_INTERVAL`]; zero turns the gate off).
+    pub report_interval: std::time::Duration,
 }
 
 /// The body as `T`, or why not (serde names the field), for a 400.
@@ -84,6 +88,19 @@ fn pacing_busy(err: &dyn std::fmt::Display) -> Response<Body> {
         PACING_RETRY_AFTER_S,
         "the platforms' request budget is booked for now; try again shortly",
     )
+}
+
+/// A report too soon after the agent's last followed one: nothing was read; the widget sends
+/// it again after `Retry-After` (the change is followed then, not lost).
+fn too_soon(retry_after_s: u64) -> Response<Body> {
+    let mut response = json_answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"outcome": "too_soon", "error": format!("the agent's status was read less than {} s ago; report again in {retry_after_s} s", report_gate::REPORT_INTERVAL.as_secs()), "retry_after_s": retry_after_s}),
+    );
+    if let Ok(value) = retry_after_s.to_string().parse() {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
 }
 
 /// What a refused request is told to wait (the pacer queues at most `MAX_QUEUE`, 20 s).
@@ -215,6 +232,10 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
         Ok(identity) => identity,
         Err(answer) => return *answer,
     };
+    let identity = match agent::still_active(api, identity, now).await {
+        Ok(identity) => identity,
+        Err(answer) => return *answer,
+    };
     match (method, segments.as_slice()) {
         (Method::POST, ["agents", "instances"]) => {
             let claim: ClaimBody = match body(&request) {
@@ -308,6 +329,18 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
             };
             if let Some(refused) = agent::other_agent(&identity, report.email.as_deref()) {
                 return refused;
+            }
+            match report_gate::take_turn(
+                api.store.as_ref(),
+                &identity.email,
+                api.report_interval,
+                now,
+            )
+            .await
+            {
+                Ok(Turn::Taken) => {}
+                Ok(Turn::TooSoon { retry_after_s }) => return too_soon(retry_after_s),
+                Err(err) => return failure(StatusError::Store(err)),
             }
             match api.service.report(&identity.email, now).await {
                 Ok(Some(outcome)) => json_answer(StatusCode::ACCEPTED, outcome_body(&outcome)),

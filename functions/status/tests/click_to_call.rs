@@ -44,6 +44,7 @@ async fn rig() -> Rig {
         public_url: None,
         click: platforms.click_to_call(store.clone()),
         widget: Default::default(),
+        report_interval: bridge_shared::status::report_gate::REPORT_INTERVAL,
     };
     Rig {
         session,
@@ -269,10 +270,16 @@ async fn r_c2c_3_the_platforms_answer_is_passed_back_and_bad_input_is_named() {
         status, 403,
         "R-SEC-1: a body naming another agent: {answer}"
     );
+    // A Kustomer user with no CCAI agent (a session for a user Kustomer does not list as
+    // active would end at the door: 401).
+    let nobody = rig
+        .platforms
+        .kustomer
+        .add_user("Nobody", "nobody@example.com");
     let stranger = bridge_tests::sign_in_support::session_for(
         rig.store.as_ref(),
         "nobody@example.com",
-        "u-nobody",
+        &nobody,
         UnixMillis::now(),
     )
     .await;

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use bridge_shared::UnixMillis;
+use bridge_shared::status::report_gate::REPORT_INTERVAL;
+use bridge_shared::status::sync::ACTIVE_USER_RECHECK;
 use bridge_shared::status::{PendingOutcome, PriorityMode, StatusMapping};
 use bridge_status::{StatusApi, handle};
 use bridge_tests::ccai_sandbox::CcaiSandbox;
@@ -73,6 +75,16 @@ async fn rig_on(
     ccai_status: &str,
 ) -> Rig {
     let platforms = SandboxedPlatforms::start().await.unwrap();
+    rig_of(platforms, store, priority, apply_at_login, ccai_status).await
+}
+
+async fn rig_of(
+    platforms: SandboxedPlatforms,
+    store: Arc<dyn bridge_shared::store::StateStore>,
+    priority: PriorityMode,
+    apply_at_login: bool,
+    ccai_status: &str,
+) -> Rig {
     let email = format!("{}@example.com", bridge_tests::unique("ana"));
     let agent = platforms.add_agent(&email, "Ana", ccai_status);
     let user = platforms.kustomer_user(&email).unwrap();
@@ -101,6 +113,9 @@ async fn rig_on(
             public_url: None,
             click,
             widget: Default::default(),
+            // The widget spaces its reports (429 `too_soon` otherwise); these tests play
+            // reports at the instants their sequences need, and the gate has tests of its own.
+            report_interval: Duration::ZERO,
         },
         email,
         agent,
@@ -338,10 +353,11 @@ async fn r_s_3_a_kustomer_user_sharing_the_email_is_refused() {
 #[tokio::test]
 async fn r_s_3_s13_a_signed_in_user_with_no_ccai_agent_is_a_404_remembered_a_while() {
     let rig = rig().await;
+    let nobody = rig.kustomer.add_user("Nobody", "nobody@example.com");
     let stranger = bridge_tests::sign_in_support::session_for(
         rig.api.store.as_ref(),
         "nobody@example.com",
-        "u-nobody",
+        &nobody,
         at(-60),
     )
     .await;
@@ -893,7 +909,7 @@ async fn r_s_7_two_way_reflects_ccai_changes_without_an_echo_loop() {
 /// read of the agent's state and two conditional writes — the claim before CCAI is called and the record after it answered (issue 13: a
 /// change is never recorded as applied before CCAI confirmed it).
 #[tokio::test]
-async fn a_status_change_costs_one_read_and_two_conditional_writes_once_caches_are_warm() {
+async fn a_status_change_costs_one_read_and_three_conditional_writes_once_caches_are_warm() {
     use bridge_tests::counting_store::CountingStore;
     let counting = Arc::new(CountingStore::new(Arc::new(
         bridge_tests::local::dynamo_store().await,
@@ -905,17 +921,181 @@ async fn a_status_change_costs_one_read_and_two_conditional_writes_once_caches_a
         "Available",
     )
     .await;
+    let rig = Rig {
+        api: StatusApi {
+            report_interval: REPORT_INTERVAL,
+            ..rig.api
+        },
+        ..rig
+    };
     let (_, lease) = claim(&rig, "tab-1", at(0)).await;
     change(&rig, "tab-1", &lease["lease_token"], "K3", at(1), at(1)).await;
     let before = counting.counts();
-    let (status, body) = change(&rig, "tab-1", &lease["lease_token"], "K4", at(2), at(2)).await;
+    let (status, body) = change(&rig, "tab-1", &lease["lease_token"], "K4", at(4), at(4)).await;
     assert_eq!((status, body["outcome"].as_str()), (202, Some("applied")));
     let after = counting.counts();
+    // The third write is the report's turn (one read per agent per interval).
     assert_eq!(
         (after.0 - before.0, after.1 - before.1),
-        (2, 2),
+        (2, 3),
         "(reads, writes) per change"
     );
+}
+
+/// Issue 26 (the review of R-S-4): a report is only a trigger, but each one followed costs a
+/// read from the tenant's shared Kustomer budget. A tab reporting in a loop gets one read per
+/// agent per interval; the rest are refused with the time left, and a change reported too soon
+/// is followed when the widget sends it again.
+#[tokio::test]
+async fn r_s_4_a_report_loop_costs_one_read_per_interval_and_a_change_sent_again_is_followed() {
+    let rig = rig().await;
+    let rig = Rig {
+        api: StatusApi {
+            report_interval: REPORT_INTERVAL,
+            ..rig.api
+        },
+        ..rig
+    };
+    let reads = || rig.kustomer.requests_to("GET", "/v1/routing/users/");
+    let (_, lease) = claim(&rig, "tab-1", at(0)).await;
+    let token = &lease["lease_token"];
+    assert_applied(change(&rig, "tab-1", token, "K3", at(10), at(10)).await);
+    assert_eq!(ccai_status(&rig), "Break");
+    let after_first = reads();
+    assert!(after_first > 0, "the report read the agent's work session");
+
+    // Lunch is picked half a second later: too soon. Nothing is read; the answer says when.
+    let soon = UnixMillis(at(10).0 + 500);
+    let response = handle(
+        &rig.api,
+        rig.request("POST", "/webhooks/kustomer/status", json!({})),
+        soon,
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("2")
+    );
+    rig.kustomer
+        .set_work_session(&user_of(&rig), k_name("K4"))
+        .unwrap();
+    // A loop within the interval: every report refused, not one more read.
+    for ms in (600..2000).step_by(70) {
+        let (status, body) = report(
+            &rig,
+            "tab-1",
+            token,
+            "K4",
+            at(10),
+            UnixMillis(at(10).0 + ms),
+        )
+        .await;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (429, Some("too_soon")),
+            "{body}"
+        );
+    }
+    assert_eq!(reads(), after_first, "a refused report reads nothing");
+    assert_eq!(ccai_status(&rig), "Break");
+
+    // Sent again after Retry-After: Lunch is followed.
+    assert_applied(report(&rig, "tab-1", token, "K4", at(10), at(12)).await);
+    assert_eq!(ccai_status(&rig), "Lunch");
+
+    // Ten reports racing after the interval take one turn between them.
+    rig.kustomer
+        .set_work_session(&user_of(&rig), k_name("K3"))
+        .unwrap();
+    let racing = (0..10).map(|_| report(&rig, "tab-1", token, "K3", at(20), at(20)));
+    let statuses: Vec<u16> = futures::future::join_all(racing)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    assert_eq!(
+        (
+            statuses.iter().filter(|s| **s == 202).count(),
+            statuses.iter().filter(|s| **s == 429).count()
+        ),
+        (1, 9),
+        "{statuses:?}"
+    );
+    assert_eq!(ccai_status(&rig), "Break");
+}
+
+/// Issue 26 (review low): an agent session ended only with its 12 hours, whatever became of
+/// the Kustomer user. Once an admin deactivates the user, their sessions end at their next
+/// request after the recheck interval.
+#[tokio::test]
+async fn r_sec_1_a_deactivated_kustomer_user_loses_their_bridge_session() {
+    let rig = rig().await;
+    let (status, _) = claim(&rig, "tab-1", at(0)).await;
+    assert_eq!(status, 201);
+    let lookups = || rig.kustomer.requests_to("GET", "/v1/users");
+    let asked = lookups();
+    assert!(
+        asked > 0,
+        "the first request asked Kustomer whether the user is active"
+    );
+    // Within the recheck interval the answer is remembered: no more lookups.
+    let (status, _) = claim(&rig, "tab-2", at(10)).await;
+    assert_eq!(status, 409);
+    assert_eq!(lookups(), asked);
+
+    rig.kustomer.deactivate_user(&user_of(&rig));
+    let later = UnixMillis(at(0).0 + ACTIVE_USER_RECHECK.as_millis() as i64 + 1000);
+    let (status, body) = claim(&rig, "tab-2", later).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no longer active")),
+        "{body}"
+    );
+    // The session itself is gone, not only this request refused.
+    let sessions = bridge_shared::sign_in::AgentSessions::new(rig.api.store.as_ref())
+        .list(later)
+        .await
+        .unwrap();
+    assert!(
+        !sessions.iter().any(|s| s.email == rig.email),
+        "the deactivated user's sessions ended"
+    );
+}
+
+/// Where Kustomer ignored the list's `deleted` filter (M), a deactivated user would still be
+/// listed: the check then lets the session live out its hours, and never ends an active one.
+#[tokio::test]
+async fn r_sec_1_an_ignored_deleted_filter_ends_no_session() {
+    let platforms = SandboxedPlatforms::start_both(
+        Default::default(),
+        bridge_tests::kustomer_sandbox::SandboxOptions {
+            users_deleted_filter: false,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let store = Arc::new(bridge_tests::local::dynamo_store().await);
+    let rig = rig_of(
+        platforms,
+        store,
+        PriorityMode::LatestWins,
+        false,
+        "Available",
+    )
+    .await;
+    let (status, _) = claim(&rig, "tab-1", at(0)).await;
+    assert_eq!(status, 201);
+    let later = UnixMillis(at(0).0 + ACTIVE_USER_RECHECK.as_millis() as i64 + 1000);
+    rig.kustomer.deactivate_user(&user_of(&rig));
+    let (status, body) = claim(&rig, "tab-2", later).await;
+    assert_eq!(status, 201, "the session lives on: {body}");
 }
 
 // ---- Issue 13: the sequences that used to end in the wrong status, each forced ----

@@ -39,6 +39,7 @@
     pollFailures: 0,
     statuses: new Map(), // routing status id -> {name, statusType, system}
     lastStatus: undefined, // the status last seen (undefined: not read yet)
+    reportAt: 0, // when to send a refused report again (ms; 0: none due)
     context: null,
     busy: false,
     started: false,
@@ -265,12 +266,25 @@
     if (status.system && status.statusType === 'busy') return;
     // Only a trigger (R-S-4): the bridge reads the agent's work session from Kustomer itself,
     // so nothing this tab says of the status is trusted, and any tab may send it.
+    await report();
+  }
+
+  // Tells the bridge to read the agent's status. One refused for now (429 too soon after the
+  // last, 503 busy, or unanswered) is sent again after Retry-After, so a change is never
+  // dropped; a 422 (unmapped, no work session) is an answer, not a failure to repeat.
+  async function report() {
+    state.reportAt = 0;
     const answer = await bridge('POST', '/webhooks/kustomer/status', {});
     if (answer.status === 202) {
+      state.bridgeFailures = 0;
       showOutcome(answer.body);
-    } else {
-      show(ui.outcome, 'failed: ' + describe(answer), 'kind', 'failed');
+      return;
     }
+    if (answer.status === 429 || answer.status === 0 || answer.status >= 500) {
+      state.reportAt = retryAt(answer);
+    }
+    if (answer.status === 429 && answer.body.outcome === 'too_soon') return; // sent again shortly
+    show(ui.outcome, 'failed: ' + describe(answer), 'kind', 'failed');
   }
 
   function showOutcome(outcome) {
@@ -333,6 +347,7 @@
         await renew(now);
       }
       if (state.lease && now >= state.pollAt) await poll(now);
+      if (state.lease && state.reportAt && Date.now() >= state.reportAt) await report();
     } finally {
       state.busy = false;
     }

@@ -35,6 +35,37 @@ impl Tab<'_> {
         let body = answer.json::<Value>().await.unwrap_or(Value::Null);
         Ok((status, body))
     }
+
+    /// A status report as the widget sends it: one refused as too soon after the agent's last
+    /// (429 `too_soon`) is sent again after its `Retry-After`. Answers the last answer and how
+    /// many seconds were waited.
+    pub async fn report(&self, body: Value) -> Result<(u16, Value, u64), String> {
+        let mut waited = 0;
+        loop {
+            let (status, answer) = self
+                .send(
+                    reqwest::Method::POST,
+                    "/webhooks/kustomer/status",
+                    body.clone(),
+                )
+                .await?;
+            let wait = answer["retry_after_s"].as_u64().unwrap_or(1).clamp(1, 5);
+            if status != 429 || answer["outcome"] != "too_soon" || waited >= 30 {
+                return Ok((status, answer, waited));
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+            waited += wait;
+        }
+    }
+}
+
+/// How a report's answer came: at once, or after being sent again.
+fn resent(waited: u64) -> String {
+    if waited == 0 {
+        String::new()
+    } else {
+        format!(" (429 too soon after the last report; sent again {waited} s later)")
+    }
 }
 
 fn outcome(body: &Value) -> &str {
@@ -139,19 +170,14 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
                 .set_work_session(&user, name)
                 .ok_or(format!("no Kustomer status {name}"))?;
         }
-        let (code, answer) = tab
-            .send(
-                reqwest::Method::POST,
-                "/webhooks/kustomer/status",
-                report(instance, said)?,
-            )
-            .await?;
+        let (code, answer, waited) = tab.report(report(instance, said)?).await?;
         let what = set.map_or(String::new(), |name| {
             format!("agent sets Kustomer {name}; ")
         });
         section.line(format!(
-            "{what}{instance} reports {said}{note}: {code} {}",
-            outcome(&answer)
+            "{what}{instance} reports {said}{note}: {code} {}{}",
+            outcome(&answer),
+            resent(waited)
         ));
     }
     let applied = sets() - before;
@@ -160,16 +186,11 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     kustomer
         .set_work_session(&user, "Lunch")
         .ok_or("no Kustomer status Lunch")?;
-    let (code, answer) = tab
-        .send(
-            reqwest::Method::POST,
-            "/webhooks/kustomer/status",
-            report("tab-1", "Lunch")?,
-        )
-        .await?;
+    let (code, answer, waited) = tab.report(report("tab-1", "Lunch")?).await?;
     section.line(format!(
-        "during a call, Kustomer Lunch: {code} {}",
-        outcome(&answer)
+        "during a call, Kustomer Lunch: {code} {}{}",
+        outcome(&answer),
+        resent(waited)
     ));
     ccai.change(|w| {
         w.move_agent(agent, "Wrap-up", "platform");

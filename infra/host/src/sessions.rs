@@ -94,12 +94,8 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         .kustomer
         .set_work_session(&user, "Lunch")
         .ok_or("no Kustomer status Lunch")?;
-    let (code, answer) = tab
-        .send(
-            reqwest::Method::POST,
-            "/webhooks/kustomer/status",
-            json!({"instance_id": "tab-1", "lease_token": lease["lease_token"]}),
-        )
+    let (code, answer, _) = tab
+        .report(json!({"instance_id": "tab-1", "lease_token": lease["lease_token"]}))
         .await?;
     section.line(format!(
         "Ana, on a call, sets Kustomer Lunch: {code} {}",

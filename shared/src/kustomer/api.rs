@@ -397,6 +397,19 @@ impl KustomerClient {
         Ok(self.fetch::<Vec<User>>(call).await?.data)
     }
 
+    /// The active users with this e-mail: `GET /v1/users?email=…&deleted=false`. Kustomer
+    /// deactivates a user by setting `deleted` (its OpenAPI document: `UpdateUserByIdData`, "To
+    /// delete a user, set deleted to true"), and the list's `deleted` filter "false returns
+    /// only active users" (`GetUsersData`; M: read from the OpenAPI document only). Were the
+    /// filter ignored, a deactivated user would still be listed: the check fails open, never
+    /// shut (the sandbox's `users_deleted_filter` plays both).
+    pub async fn active_users_by_email(&self, email: &str) -> Result<Vec<User>, KustomerError> {
+        let call = Call::get("active users by email", "/v1/users")
+            .query("email", email)
+            .query("deleted", "false");
+        Ok(self.fetch::<Vec<User>>(call).await?.data)
+    }
+
     pub async fn teams(&self) -> Result<Vec<Team>, KustomerError> {
         let first = Call::get("teams", "/v1/teams")
             .query("page", 1)

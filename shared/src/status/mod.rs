@@ -1,6 +1,7 @@
 //! Agent status inheritance (R-S): Kustomer status → CCAI agent status.
 //!
 //! - [`mapping`]: the admin's mapping and modes.
+//! - [`report_gate`]: at most one work-session read per agent per interval that reports cause.
 //! - [`rules`]: what a change does, as pure functions.
 //! - [`agent_state`]: one agent's sync state: the desired choice, the effect in flight, the
 //!   outcome.
@@ -9,6 +10,7 @@
 
 pub mod agent_state;
 pub mod mapping;
+pub mod report_gate;
 pub mod rules;
 pub mod sync;
 

@@ -131,6 +131,10 @@ enum Made {
 
 /// How long an e-mail found to be no agent is answered from memory (a new agent waits at most
 /// this long after being added in CCAI Platform or Kustomer).
+/// How long a signed-in user found active in Kustomer is taken to stay so before asking again:
+/// a deactivated user's agent session ends at their next request after this.
+pub const ACTIVE_USER_RECHECK: Duration = Duration::from_secs(15 * 60);
+
 pub const UNKNOWN_AGENT_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Rounds of read–decide–write before a converge gives up for now (each lost round means
@@ -167,6 +171,8 @@ struct Cache {
     /// Kustomer's own busy statuses (see `set_by_kustomer`).
     system_busy: Option<(Instant, Arc<std::collections::HashSet<String>>)>,
     profiles: HashMap<String, AgentProfile>,
+    /// Signed-in Kustomer users found active, by user id, and when (see `still_active`).
+    active_users: HashMap<String, UnixMillis>,
 }
 
 pub struct StatusService {
@@ -533,6 +539,33 @@ impl StatusService {
     /// may have changed. What it says the status is counts for nothing: the bridge reads the
     /// agent's active work session from Kustomer and converges CCAI to that. `None`: the
     /// session names nothing to follow (a status Kustomer set itself during a call).
+    /// Whether the user an agent session was issued to is still an active Kustomer user
+    /// (review of issue 26: a session outlived its user's deactivation for up to 12 h). Asked
+    /// of Kustomer at most once per [`ACTIVE_USER_RECHECK`] per user and container; an
+    /// answer that fails is the caller's to weigh.
+    pub async fn still_active(
+        &self,
+        user_id: &str,
+        email: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StatusError> {
+        if let Some(checked) = self.cache().active_users.get(user_id)
+            && now.0 - checked.0 < ACTIVE_USER_RECHECK.as_millis() as i64
+            && checked.0 <= now.0
+        {
+            return Ok(true);
+        }
+        let users = self.kustomer.active_users_by_email(email).await?;
+        let active = users.iter().any(|user| user.id == user_id);
+        let mut cache = self.cache();
+        if active {
+            cache.active_users.insert(user_id.to_owned(), now);
+        } else {
+            cache.active_users.remove(user_id);
+        }
+        Ok(active)
+    }
+
     pub async fn report(
         &self,
         email: &str,

@@ -414,6 +414,17 @@ impl KustomerSandbox {
         id
     }
 
+    /// An admin deactivates the user (Kustomer: `PUT /v1/users/{id}` with `deleted: true`):
+    /// it leaves the active users' list, and its tokens stop working.
+    pub fn deactivate_user(&self, user_id: &str) {
+        let mut world = self.sandbox.world();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        if let Some(user) = world.users.iter_mut().find(|u| u.id == user_id) {
+            user.attributes.insert("deletedAt".into(), now.into());
+        }
+        world.agent_tokens.retain(|_, user| user != user_id);
+    }
+
     /// A session token for the user, as if they were signed in to Kustomer: requests made with
     /// it are the user's own (`GET /v1/users/current`, work sessions with `user=true`).
     pub fn agent_token(&self, user_id: &str) -> String {

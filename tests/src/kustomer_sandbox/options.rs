@@ -75,6 +75,10 @@ pub struct SandboxOptions {
     /// `PATCH /v1/messages/{id}` merges `custom` and `meta` key by key (true) or replaces
     /// them (false): not documented (L).
     pub message_patch_merges: bool,
+    /// `GET /v1/users?deleted=false` lists only active users and `deleted=true` only
+    /// deactivated ones (Kustomer's OpenAPI document, M); off: the filter is ignored and every
+    /// user is listed. Without the filter, every user is listed either way (undocumented).
+    pub users_deleted_filter: bool,
 }
 
 impl Default for SandboxOptions {
@@ -100,6 +104,7 @@ impl Default for SandboxOptions {
             message_lookup: MessageLookup::Lowercase,
             // PATCH merges attributes elsewhere (customers, conversations: kustomer-api.md).
             message_patch_merges: true,
+            users_deleted_filter: true,
         }
     }
 }

@@ -1272,6 +1272,20 @@ async fn list_users(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let world = sandbox.world();
+    let deleted = match query.get("deleted").map(String::as_str) {
+        _ if !sandbox.options.users_deleted_filter => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        None => None,
+        Some(other) => {
+            drop(world);
+            return error(
+                &sandbox,
+                StatusCode::BAD_REQUEST,
+                &format!("deleted must be true or false, not {other}"),
+            );
+        }
+    };
     let users: Vec<Value> = world
         .users
         .iter()
@@ -1280,6 +1294,7 @@ async fn list_users(
                 .get("email")
                 .is_none_or(|e| u.text("email").is_some_and(|ue| ue.eq_ignore_ascii_case(e)))
         })
+        .filter(|u| deleted.is_none_or(|d| u.attributes.contains_key("deletedAt") == d))
         .map(Record::to_json)
         .collect();
     axum::Json(json!({"data": users})).into_response()
