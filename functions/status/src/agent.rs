@@ -4,6 +4,7 @@
 
 use bridge_shared::UnixMillis;
 use bridge_shared::lambda::json_error;
+use bridge_shared::sign_in::standing::{self, Standing};
 use bridge_shared::sign_in::{AgentIdentity, AgentSessions};
 use bridge_shared::store::StateStore;
 use lambda_http::http::StatusCode;
@@ -49,43 +50,41 @@ pub async fn signed_in(
     }
 }
 
-/// The session's Kustomer user must still be active (asked of Kustomer at most every
-/// [`ACTIVE_USER_RECHECK`](bridge_shared::status::sync::ACTIVE_USER_RECHECK)): once an admin deactivates the user, every session of theirs ends
-/// and the request is refused, instead of living out its 12 hours. When Kustomer cannot say,
-/// the request goes on (the question is asked again on the next one): the session was proven
-/// at sign-in, and an outage of Kustomer should not sign every agent out.
+/// The session's Kustomer user must still stand (`bridge_shared::sign_in::standing`): once
+/// Kustomer lists the user as deactivated, every session issued to that user ends and the
+/// request is refused, instead of living out its 12 hours. When Kustomer cannot say, or is
+/// unsure, the request goes on: the session was proven at sign-in, and a slow or unreachable
+/// Kustomer should not sign every agent out.
 pub async fn still_active(
     api: &crate::StatusApi,
     identity: AgentIdentity,
     now: UnixMillis,
 ) -> Result<AgentIdentity, Box<Response<Body>>> {
-    match api
-        .service
-        .still_active(&identity.user_id, &identity.email, now)
+    let standing = standing::standing(
+        api.store.as_ref(),
+        api.service.kustomer(),
+        &identity.user_id,
+        &identity.email,
+        now,
+    )
+    .await;
+    if standing != Standing::Deactivated {
+        return Ok(identity);
+    }
+    tracing::warn!(
+        session = %identity.id,
+        "the session's Kustomer user is deactivated: the user's sessions end"
+    );
+    if let Err(err) = AgentSessions::new(api.store.as_ref())
+        .revoke_user(&identity.user_id, now)
         .await
     {
-        Ok(true) => Ok(identity),
-        Ok(false) => {
-            tracing::warn!(
-                session = %identity.id,
-                "the session's Kustomer user is no longer active: its sessions end"
-            );
-            if let Err(err) = AgentSessions::new(api.store.as_ref())
-                .revoke(&identity.email, now)
-                .await
-            {
-                tracing::error!(error = %err, "state store failed ending the sessions");
-            }
-            Err(Box::new(json_error(
-                StatusCode::UNAUTHORIZED,
-                "your Kustomer user is no longer active: the bridge session has ended",
-            )))
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "could not ask Kustomer whether the user is active; asked again next time");
-            Ok(identity)
-        }
+        tracing::error!(error = %err, "state store failed ending the sessions");
     }
+    Err(Box::new(json_error(
+        StatusCode::UNAUTHORIZED,
+        "your Kustomer user is no longer active: the bridge session has ended",
+    )))
 }
 
 /// The 403 to give when the body names an agent other than the signed-in one.

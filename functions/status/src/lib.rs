@@ -27,7 +27,7 @@ use bridge_shared::click_to_call::{ClickError, ClickOutcome, ClickRequest, Click
 use bridge_shared::lambda::{body_bytes, busy, json_answer, json_error, unsent_for_pacing};
 use bridge_shared::retry::Retryable;
 use bridge_shared::sign_in::{AgentIdentity, KustomerOAuth};
-use bridge_shared::status::report_gate::{self, Turn};
+use bridge_shared::status::report_gate;
 use bridge_shared::status::sync::{ChangeOutcome, ClaimOutcome, StatusError, StatusService};
 use bridge_shared::store::StateStore;
 use lambda_http::http::{Method, StatusCode};
@@ -48,9 +48,6 @@ pub struct StatusApi {
     pub public_url: Option<String>,
     pub click: ClickToCall,
     pub widget: widget::WidgetSettings,
-    /// The least time between two reports of one agent that the bridge follows
-    /// ([`report_gate::REPORT_INTERVAL`]; zero turns the gate off).
-    pub report_interval: std::time::Duration,
 }
 
 /// The body as `T`, or why not (serde names the field), for a 400.
@@ -111,6 +108,7 @@ fn failure(err: StatusError) -> Response<Body> {
         StatusError::Invalid(message) => json_error(StatusCode::BAD_REQUEST, message.clone()),
         StatusError::UnknownAgent { .. } => json_error(StatusCode::NOT_FOUND, err.to_string()),
         StatusError::SharedUser(_) => json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
+        StatusError::TooSoon { retry_after_s } => too_soon(*retry_after_s),
         StatusError::Unmapped(_) | StatusError::NoWorkSession => {
             json_error(StatusCode::UNPROCESSABLE_ENTITY, err.to_string())
         }
@@ -232,9 +230,21 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
         Ok(identity) => identity,
         Err(answer) => return *answer,
     };
-    let identity = match agent::still_active(api, identity, now).await {
-        Ok(identity) => identity,
-        Err(answer) => return *answer,
+    // Whether the Kustomer user still stands is asked where the agent acts (a claim, a report,
+    // a call), not on every renewal: a slow Kustomer must not cost a tab its lease.
+    let acts = matches!(
+        (&method, segments.as_slice()),
+        (&Method::POST, ["agents", "instances"])
+            | (&Method::POST, ["webhooks", "kustomer", "status"])
+            | (&Method::POST, ["click-to-call"])
+    );
+    let identity = if acts {
+        match agent::still_active(api, identity, now).await {
+            Ok(identity) => identity,
+            Err(answer) => return *answer,
+        }
+    } else {
+        identity
     };
     match (method, segments.as_slice()) {
         (Method::POST, ["agents", "instances"]) => {
@@ -329,18 +339,6 @@ pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Respo
             };
             if let Some(refused) = agent::other_agent(&identity, report.email.as_deref()) {
                 return refused;
-            }
-            match report_gate::take_turn(
-                api.store.as_ref(),
-                &identity.email,
-                api.report_interval,
-                now,
-            )
-            .await
-            {
-                Ok(Turn::Taken) => {}
-                Ok(Turn::TooSoon { retry_after_s }) => return too_soon(retry_after_s),
-                Err(err) => return failure(StatusError::Store(err)),
             }
             match api.service.report(&identity.email, now).await {
                 Ok(Some(outcome)) => json_answer(StatusCode::ACCEPTED, outcome_body(&outcome)),

@@ -41,7 +41,6 @@ pub async fn run() -> Result<(), Error> {
         public_url,
         click,
         widget,
-        report_interval: bridge_shared::status::report_gate::REPORT_INTERVAL,
     };
     bridge_shared::lambda::serve(api, |api, request, now| async move {
         handle(&api, request, now).await

@@ -44,7 +44,6 @@ async fn rig() -> Rig {
         public_url: None,
         click: platforms.click_to_call(store.clone()),
         widget: Default::default(),
-        report_interval: bridge_shared::status::report_gate::REPORT_INTERVAL,
     };
     Rig {
         session,

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use bridge_shared::UnixMillis;
+use bridge_shared::sign_in::standing::{RECHECK, UNSURE_FOR};
 use bridge_shared::status::report_gate::REPORT_INTERVAL;
-use bridge_shared::status::sync::ACTIVE_USER_RECHECK;
 use bridge_shared::status::{PendingOutcome, PriorityMode, StatusMapping};
 use bridge_status::{StatusApi, handle};
 use bridge_tests::ccai_sandbox::CcaiSandbox;
@@ -90,7 +90,11 @@ async fn rig_of(
     let user = platforms.kustomer_user(&email).unwrap();
     let session =
         bridge_tests::sign_in_support::session_for(store.as_ref(), &email, &user, at(-3600)).await;
-    let service = platforms.status_service(store.clone());
+    // The widget spaces its reports (429 `too_soon` otherwise); these tests play reports at
+    // the instants their sequences need, and the gate has tests of its own.
+    let service = platforms
+        .status_service(store.clone())
+        .with_report_interval(Duration::ZERO);
     let store_for_api = store.clone();
     let click = platforms.click_to_call(store);
     let SandboxedPlatforms { ccai, kustomer, .. } = platforms;
@@ -113,9 +117,6 @@ async fn rig_of(
             public_url: None,
             click,
             widget: Default::default(),
-            // The widget spaces its reports (429 `too_soon` otherwise); these tests play
-            // reports at the instants their sequences need, and the gate has tests of its own.
-            report_interval: Duration::ZERO,
         },
         email,
         agent,
@@ -909,7 +910,7 @@ async fn r_s_7_two_way_reflects_ccai_changes_without_an_echo_loop() {
 /// read of the agent's state and two conditional writes — the claim before CCAI is called and the record after it answered (issue 13: a
 /// change is never recorded as applied before CCAI confirmed it).
 #[tokio::test]
-async fn a_status_change_costs_one_read_and_three_conditional_writes_once_caches_are_warm() {
+async fn a_status_change_costs_three_store_reads_and_three_writes_once_caches_are_warm() {
     use bridge_tests::counting_store::CountingStore;
     let counting = Arc::new(CountingStore::new(Arc::new(
         bridge_tests::local::dynamo_store().await,
@@ -923,7 +924,7 @@ async fn a_status_change_costs_one_read_and_three_conditional_writes_once_caches
     .await;
     let rig = Rig {
         api: StatusApi {
-            report_interval: REPORT_INTERVAL,
+            service: rig.api.service.with_report_interval(REPORT_INTERVAL),
             ..rig.api
         },
         ..rig
@@ -934,10 +935,11 @@ async fn a_status_change_costs_one_read_and_three_conditional_writes_once_caches
     let (status, body) = change(&rig, "tab-1", &lease["lease_token"], "K4", at(4), at(4)).await;
     assert_eq!((status, body["outcome"].as_str()), (202, Some("applied")));
     let after = counting.counts();
-    // The third write is the report's turn (one read per agent per interval).
+    // Reads: the user's standing (issue 26), the agent's state twice; writes: the report's
+    // turn (one work-session read per agent per interval), the effect claimed, the outcome.
     assert_eq!(
         (after.0 - before.0, after.1 - before.1),
-        (2, 3),
+        (3, 3),
         "(reads, writes) per change"
     );
 }
@@ -951,7 +953,7 @@ async fn r_s_4_a_report_loop_costs_one_read_per_interval_and_a_change_sent_again
     let rig = rig().await;
     let rig = Rig {
         api: StatusApi {
-            report_interval: REPORT_INTERVAL,
+            service: rig.api.service.with_report_interval(REPORT_INTERVAL),
             ..rig.api
         },
         ..rig
@@ -1033,14 +1035,16 @@ async fn r_s_4_a_report_loop_costs_one_read_per_interval_and_a_change_sent_again
 /// request after the recheck interval.
 #[tokio::test]
 async fn r_sec_1_a_deactivated_kustomer_user_loses_their_bridge_session() {
-    let rig = rig().await;
+    // Its own store: sandboxes number their users alike, and revoking a user's sessions in a
+    // shared table would end other tests' sessions.
+    let rig = own_store_rig().await;
     let (status, _) = claim(&rig, "tab-1", at(0)).await;
     assert_eq!(status, 201);
     let lookups = || rig.kustomer.requests_to("GET", "/v1/users");
     let asked = lookups();
-    assert!(
-        asked > 0,
-        "the first request asked Kustomer whether the user is active"
+    assert_eq!(
+        asked, 2,
+        "the first request looked the agent up (R-S-3) and asked whether the user is active"
     );
     // Within the recheck interval the answer is remembered: no more lookups.
     let (status, _) = claim(&rig, "tab-2", at(10)).await;
@@ -1048,7 +1052,7 @@ async fn r_sec_1_a_deactivated_kustomer_user_loses_their_bridge_session() {
     assert_eq!(lookups(), asked);
 
     rig.kustomer.deactivate_user(&user_of(&rig));
-    let later = UnixMillis(at(0).0 + ACTIVE_USER_RECHECK.as_millis() as i64 + 1000);
+    let later = UnixMillis(at(0).0 + RECHECK.as_millis() as i64 + 1000);
     let (status, body) = claim(&rig, "tab-2", later).await;
     assert_eq!(status, 401, "{body}");
     assert!(
@@ -1092,10 +1096,105 @@ async fn r_sec_1_an_ignored_deleted_filter_ends_no_session() {
     .await;
     let (status, _) = claim(&rig, "tab-1", at(0)).await;
     assert_eq!(status, 201);
-    let later = UnixMillis(at(0).0 + ACTIVE_USER_RECHECK.as_millis() as i64 + 1000);
+    let later = UnixMillis(at(0).0 + RECHECK.as_millis() as i64 + 1000);
     rig.kustomer.deactivate_user(&user_of(&rig));
     let (status, body) = claim(&rig, "tab-2", later).await;
     assert_eq!(status, 201, "the session lives on: {body}");
+}
+
+/// A lookup that misses the user (an e-mail changed in Kustomer since sign-in, a filter that
+/// compares case) is no evidence of deactivation: the session goes on.
+#[tokio::test]
+async fn r_sec_1_a_user_the_lookup_misses_keeps_their_session() {
+    let rig = rig().await;
+    let (status, _) = claim(&rig, "tab-1", at(0)).await;
+    assert_eq!(status, 201);
+    let user = user_of(&rig);
+    rig.kustomer.inspect_mut(|w| {
+        let record = w.users.iter_mut().find(|u| u.id == user).unwrap();
+        record
+            .attributes
+            .insert("email".into(), "ana.renamed@example.com".into());
+    });
+    let later = UnixMillis(at(0).0 + RECHECK.as_millis() as i64 + 1000);
+    let (status, body) = claim(&rig, "tab-2", later).await;
+    assert_eq!(status, 201, "the session goes on: {body}");
+}
+
+/// The login read (apply-at-login, R-S-8) takes the agent's report turn: claiming the lease
+/// again and again is no way around the gate (review of the gate, M3).
+#[tokio::test]
+async fn r_s_8_r_s_4_claiming_again_and_again_reads_kustomer_once_per_interval() {
+    let rig = rig_with(PriorityMode::LatestWins, true, "Available").await;
+    let rig = Rig {
+        api: StatusApi {
+            service: rig.api.service.with_report_interval(REPORT_INTERVAL),
+            ..rig.api
+        },
+        ..rig
+    };
+    rig.kustomer
+        .set_work_session(&user_of(&rig), k_name("K3"))
+        .unwrap();
+    let reads = || rig.kustomer.requests_to("GET", "/v1/routing/users/");
+    let (status, first) = claim(&rig, "tab-1", at(0)).await;
+    assert_eq!(status, 201);
+    assert_eq!(first["applied_at_login"]["outcome"], "applied", "{first}");
+    let after_first = reads();
+    for ms in (100..2000).step_by(100) {
+        let (status, again) = claim(&rig, "tab-1", UnixMillis(at(0).0 + ms)).await;
+        assert_eq!(status, 201, "{again}");
+        assert!(again["applied_at_login"].is_null(), "{again}");
+    }
+    assert_eq!(reads(), after_first, "no read within the interval");
+    let (status, body) = report(&rig, "tab-1", &first["lease_token"], "K3", at(1), at(1)).await;
+    assert_eq!((status, body["outcome"].as_str()), (429, Some("too_soon")));
+}
+
+/// A Kustomer that fails or is slow to say whether the user stands ends no session and holds
+/// no request long; the question is not asked again for a minute, then the answer counts.
+#[tokio::test]
+async fn r_sec_1_a_failing_user_lookup_ends_no_session_and_is_asked_again_later() {
+    use bridge_tests::kustomer_sandbox::{Fault, FaultMatch};
+    // Its own store: sandboxes number their users alike, and revoking a user's sessions in a
+    // shared table would end other tests' sessions.
+    let rig = own_store_rig().await;
+    let (status, _) = claim(&rig, "tab-1", at(0)).await;
+    assert_eq!(status, 201);
+    rig.kustomer.deactivate_user(&user_of(&rig));
+    for _ in 0..8 {
+        rig.kustomer.inject(
+            FaultMatch {
+                method: Some(lambda_http::http::Method::GET),
+                path_prefix: Some("/v1/users".into()),
+                ..Default::default()
+            },
+            Fault::ServerError,
+        );
+    }
+    let lookups = || rig.kustomer.requests_to("GET", "/v1/users");
+    let later = UnixMillis(at(0).0 + RECHECK.as_millis() as i64 + 1000);
+    let started = std::time::Instant::now();
+    let (status, body) = claim(&rig, "tab-2", later).await;
+    assert_eq!(
+        status, 201,
+        "Kustomer could not say: the session goes on: {body}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the lookup is bounded"
+    );
+    let after_failure = lookups();
+    // Within the minute, not asked again.
+    let soon = UnixMillis(later.0 + 10_000);
+    let (status, _) = claim(&rig, "tab-3", soon).await;
+    assert_eq!(status, 409);
+    assert_eq!(lookups(), after_failure);
+    // After it, with Kustomer answering again, the deactivation counts.
+    rig.kustomer.clear_faults();
+    let then = UnixMillis(later.0 + UNSURE_FOR.as_millis() as i64 + 1000);
+    let (status, body) = claim(&rig, "tab-3", then).await;
+    assert_eq!(status, 401, "{body}");
 }
 
 // ---- Issue 13: the sequences that used to end in the wrong status, each forced ----

@@ -280,10 +280,14 @@
       showOutcome(answer.body);
       return;
     }
+    if (answer.status === 429 && answer.body.outcome === 'too_soon') {
+      // The bridge's own spacing, not a failure: sent again when it says, without backing off.
+      state.reportAt = Date.now() + Math.max(1, answer.retryAfter || 1) * 1000;
+      return;
+    }
     if (answer.status === 429 || answer.status === 0 || answer.status >= 500) {
       state.reportAt = retryAt(answer);
     }
-    if (answer.status === 429 && answer.body.outcome === 'too_soon') return; // sent again shortly
     show(ui.outcome, 'failed: ' + describe(answer), 'kind', 'failed');
   }
 
@@ -347,7 +351,9 @@
         await renew(now);
       }
       if (state.lease && now >= state.pollAt) await poll(now);
-      if (state.lease && state.reportAt && Date.now() >= state.reportAt) await report();
+      // Due even if this tab lost the lease meanwhile: a report needs no lease, and the tab
+      // that took over reads its baseline without reporting it.
+      if (state.reportAt && Date.now() >= state.reportAt) await report();
     } finally {
       state.busy = false;
     }

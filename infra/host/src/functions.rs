@@ -155,7 +155,6 @@ pub fn handlers(
             policy: tokens.click_policy.clone(),
         },
         widget: tokens.widget.clone(),
-        report_interval: bridge_shared::status::report_gate::REPORT_INTERVAL,
     });
     let admin = Arc::new(AdminApi {
         status: service("admin"),

@@ -91,7 +91,6 @@ async fn status_api(store: Arc<dyn StateStore>) -> (StatusApi, SandboxedPlatform
         public_url: None,
         click: platforms.click_to_call(store),
         widget: Default::default(),
-        report_interval: bridge_shared::status::report_gate::REPORT_INTERVAL,
     };
     (api, platforms)
 }

@@ -397,16 +397,19 @@ impl KustomerClient {
         Ok(self.fetch::<Vec<User>>(call).await?.data)
     }
 
-    /// The active users with this e-mail: `GET /v1/users?email=…&deleted=false`. Kustomer
-    /// deactivates a user by setting `deleted` (its OpenAPI document: `UpdateUserByIdData`, "To
-    /// delete a user, set deleted to true"), and the list's `deleted` filter "false returns
-    /// only active users" (`GetUsersData`; M: read from the OpenAPI document only). Were the
-    /// filter ignored, a deactivated user would still be listed: the check fails open, never
-    /// shut (the sandbox's `users_deleted_filter` plays both).
-    pub async fn active_users_by_email(&self, email: &str) -> Result<Vec<User>, KustomerError> {
-        let call = Call::get("active users by email", "/v1/users")
+    /// The users with this e-mail that are active (`deleted` false) or deactivated (true):
+    /// `GET /v1/users?email=…&deleted=…`. Kustomer deactivates a user by setting `deleted`
+    /// (its OpenAPI document, `UpdateUserByIdData`), and its list's `deleted` filter "false
+    /// returns only active users", "true returns only deactivated users" (`GetUsersData`; M,
+    /// read from that document only: `sign_in::standing` acts only on a positive answer).
+    pub async fn users_by_email_and_standing(
+        &self,
+        email: &str,
+        deleted: bool,
+    ) -> Result<Vec<User>, KustomerError> {
+        let call = Call::get("users by email and standing", "/v1/users")
             .query("email", email)
-            .query("deleted", "false");
+            .query("deleted", deleted);
         Ok(self.fetch::<Vec<User>>(call).await?.data)
     }
 

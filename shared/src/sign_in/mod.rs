@@ -6,12 +6,14 @@
 //! - [`sessions`]: agent sessions, stored hashed, at most 12 h, revocable.
 //! - [`secrets`]: random tokens and digests.
 //! - [`settings`]: the configuration it is read from.
+//! - [`standing`]: whether the signed-in Kustomer user is still active.
 
 pub mod flow;
 pub mod oauth;
 pub mod secrets;
 pub mod sessions;
 pub mod settings;
+pub mod standing;
 
 pub use flow::{BINDING_COOKIE, Begun, CALLBACK_PATH, SignIn, SignInError};
 pub use oauth::{KustomerOAuth, OAuthError, OAuthSettings, SignedInUser};

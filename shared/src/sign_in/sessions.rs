@@ -105,6 +105,19 @@ impl<'a> AgentSessions<'a> {
             .collect())
     }
 
+    /// Ends every session issued to this Kustomer user (a deactivated user's; another user who
+    /// since has the same e-mail keeps theirs); answers how many.
+    pub async fn revoke_user(&self, user_id: &str, now: UnixMillis) -> Result<usize, StoreError> {
+        let mut ended = 0;
+        for item in self.store.list_partition(PARTITION, now).await? {
+            if item.body["user_id"].as_str() == Some(user_id) {
+                self.store.delete(&item.key).await?;
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
     /// Ends every session of the agent (the admin's revocation); answers how many.
     pub async fn revoke(&self, email: &str, now: UnixMillis) -> Result<usize, StoreError> {
         let email = email.trim().to_lowercase();
@@ -116,5 +129,37 @@ impl<'a> AgentSessions<'a> {
             }
         }
         Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::EmbeddedStore;
+
+    #[tokio::test]
+    async fn revoking_a_user_ends_only_that_users_sessions() {
+        let store = EmbeddedStore::new();
+        let sessions = AgentSessions::new(&store);
+        let now = UnixMillis(1_900_000_000_000);
+        // A deactivated user, and a new user given the same e-mail since.
+        let (old, _) = sessions
+            .open("u-old", "ana@example.com", now)
+            .await
+            .unwrap();
+        let (new, _) = sessions
+            .open("u-new", "ana@example.com", now)
+            .await
+            .unwrap();
+        assert_eq!(sessions.revoke_user("u-old", now).await.unwrap(), 1);
+        assert!(sessions.authenticate(&old, now).await.unwrap().is_none());
+        assert_eq!(
+            sessions
+                .authenticate(&new, now)
+                .await
+                .unwrap()
+                .map(|i| i.user_id),
+            Some("u-new".to_owned())
+        );
     }
 }

@@ -10,6 +10,7 @@ use super::agent_state::{
     AgentState, Applied, Choice, ChoiceSource, Effect, IN_FLIGHT_FOR, InFlight, Offer, Outcome,
 };
 use super::mapping::StatusMapping;
+use super::report_gate::{self, Turn};
 use super::rules::{CcaiAgentView, Decision, PendingOutcome, decide, resolve_pending};
 use crate::UnixMillis;
 use crate::ccai::{CcaiClient, CcaiError};
@@ -53,6 +54,9 @@ pub enum StatusError {
     /// routing): there is no status to follow.
     #[error("the agent has no work session in Kustomer (never signed in to routing)")]
     NoWorkSession,
+    /// A report too soon after the agent's last followed one: nothing was read.
+    #[error("the agent's status was read less than 2 s ago; report again in {retry_after_s} s")]
+    TooSoon { retry_after_s: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -131,10 +135,6 @@ enum Made {
 
 /// How long an e-mail found to be no agent is answered from memory (a new agent waits at most
 /// this long after being added in CCAI Platform or Kustomer).
-/// How long a signed-in user found active in Kustomer is taken to stay so before asking again:
-/// a deactivated user's agent session ends at their next request after this.
-pub const ACTIVE_USER_RECHECK: Duration = Duration::from_secs(15 * 60);
-
 pub const UNKNOWN_AGENT_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Rounds of read–decide–write before a converge gives up for now (each lost round means
@@ -171,8 +171,6 @@ struct Cache {
     /// Kustomer's own busy statuses (see `set_by_kustomer`).
     system_busy: Option<(Instant, Arc<std::collections::HashSet<String>>)>,
     profiles: HashMap<String, AgentProfile>,
-    /// Signed-in Kustomer users found active, by user id, and when (see `still_active`).
-    active_users: HashMap<String, UnixMillis>,
 }
 
 pub struct StatusService {
@@ -180,6 +178,9 @@ pub struct StatusService {
     ccai: Arc<CcaiClient>,
     kustomer: Arc<KustomerClient>,
     lease_for: Duration,
+    /// The least time between two work-session reads an agent's own requests cause
+    /// ([`report_gate::REPORT_INTERVAL`]; zero: no gate).
+    report_interval: Duration,
     cache: Mutex<Cache>,
 }
 
@@ -199,8 +200,21 @@ impl StatusService {
             ccai,
             kustomer,
             lease_for,
+            report_interval: report_gate::REPORT_INTERVAL,
             cache: Mutex::default(),
         }
+    }
+
+    /// With another interval between the work-session reads an agent's requests cause (zero
+    /// turns the gate off: tests that play reports at chosen instants).
+    pub fn with_report_interval(mut self, interval: Duration) -> Self {
+        self.report_interval = interval;
+        self
+    }
+
+    /// The Kustomer client (the status function asks it whether a signed-in user stands).
+    pub fn kustomer(&self) -> &KustomerClient {
+        &self.kustomer
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -381,7 +395,14 @@ impl StatusService {
                 expires_in_s: now.until(holder.expires_at).as_secs().max(1),
             }),
             LeaseAcquisition::Acquired(lease) => {
-                let applied_at_login = if self.mapping(now).await?.apply_at_login {
+                // The login read takes the agent's report turn: claiming again and again is
+                // no way around the gate (a claim too soon after a read skips it; the next
+                // report or the scheduled run reads instead).
+                let applied_at_login = if self.mapping(now).await?.apply_at_login
+                    && report_gate::take_turn(self.store.as_ref(), email, self.report_interval, now)
+                        .await?
+                        == Turn::Taken
+                {
                     self.apply_at_login(email, &profile, now).await?
                 } else {
                     None
@@ -538,39 +559,19 @@ impl StatusService {
     /// `POST /webhooks/kustomer/status` (R-S-1 … R-S-6, R-S-4): a tab says the agent's status
     /// may have changed. What it says the status is counts for nothing: the bridge reads the
     /// agent's active work session from Kustomer and converges CCAI to that. `None`: the
-    /// session names nothing to follow (a status Kustomer set itself during a call).
-    /// Whether the user an agent session was issued to is still an active Kustomer user
-    /// (review of issue 26: a session outlived its user's deactivation for up to 12 h). Asked
-    /// of Kustomer at most once per [`ACTIVE_USER_RECHECK`] per user and container; an
-    /// answer that fails is the caller's to weigh.
-    pub async fn still_active(
-        &self,
-        user_id: &str,
-        email: &str,
-        now: UnixMillis,
-    ) -> Result<bool, StatusError> {
-        if let Some(checked) = self.cache().active_users.get(user_id)
-            && now.0 - checked.0 < ACTIVE_USER_RECHECK.as_millis() as i64
-            && checked.0 <= now.0
-        {
-            return Ok(true);
-        }
-        let users = self.kustomer.active_users_by_email(email).await?;
-        let active = users.iter().any(|user| user.id == user_id);
-        let mut cache = self.cache();
-        if active {
-            cache.active_users.insert(user_id.to_owned(), now);
-        } else {
-            cache.active_users.remove(user_id);
-        }
-        Ok(active)
-    }
-
+    /// session names nothing to follow (a status Kustomer set itself during a call). At most
+    /// one report per agent per interval is followed ([`report_gate`]); one sooner is
+    /// [`StatusError::TooSoon`], having read nothing.
     pub async fn report(
         &self,
         email: &str,
         now: UnixMillis,
     ) -> Result<Option<ChangeOutcome>, StatusError> {
+        if let Turn::TooSoon { retry_after_s } =
+            report_gate::take_turn(self.store.as_ref(), email, self.report_interval, now).await?
+        {
+            return Err(StatusError::TooSoon { retry_after_s });
+        }
         let profile = self.profile(email, now).await?;
         let session = self
             .current_record(&profile)

@@ -321,7 +321,6 @@ pub fn widget_body(data: &[u8]) {
                 ),
             },
             widget: Default::default(),
-            report_interval: bridge_shared::status::report_gate::REPORT_INTERVAL,
         };
         (api, token)
     });

@@ -317,6 +317,15 @@ impl KustomerSandbox {
             .push_back((matcher, fault));
     }
 
+    /// Drops the injected faults not played yet.
+    pub fn clear_faults(&self) {
+        self.sandbox
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Random faults on every request from now on (`None` to stop).
     pub fn random_faults(&self, rates: Option<FaultRates>) {
         *self
