@@ -41,7 +41,7 @@ pub fn gateway_base_url(request: &Request) -> Option<String> {
         RequestContext::ApiGatewayV1(context) => {
             let domain = context.domain_name.as_ref()?;
             // The stage is in the URL on API Gateway's own domain only; a custom domain maps
-            // the API at its root (README: BRIDGE_PUBLIC_URL).
+            // the API at its root (docs/configuration.md: BRIDGE_PUBLIC_URL).
             match context.stage.as_deref() {
                 Some(stage)
                     if !stage.is_empty()

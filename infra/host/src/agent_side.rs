@@ -1,7 +1,7 @@
 //! The demo's agent-side scenario (R-C2C, R-A): the widget page as Kustomer frames it, and
 //! click-to-call through the local host — a national number called in E.164, CCAI Platform's
 //! refusal passed back in its own words, a bad number named. The widget itself runs in a real
-//! browser in `infra/host/tests/widget_browser.rs` (screenshots in the README).
+//! browser in `infra/host/tests/widget_browser.rs` (screenshots in docs/widget/, shown in docs/widget.md).
 
 use crate::agents::Tab;
 use crate::backends::Backends;

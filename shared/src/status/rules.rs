@@ -97,7 +97,7 @@ pub const NEXT_STATUS_GRACE: std::time::Duration = std::time::Duration::from_sec
 /// end proves nothing (review finding 1). So the agent's CCAI status wins only when it provably
 /// came later: it became current more than [`NEXT_STATUS_GRACE`] after the system status
 /// ended. Without that moment nothing proves it, and the CRM change made during the call wins
-/// (README, "Agent status inheritance").
+/// (docs/agent-status.md).
 pub fn resolve_pending(
     ccai_status: &str,
     mode: PriorityMode,
