@@ -14,6 +14,7 @@
 //! | `DELETE /admin/custom-fields/{field}` | 200 `{field, was_created, note}`: no longer filled; Kustomer keeps the attribute (`note` says so) |
 //! | `GET /admin/sdk-keys` | 200 `{keys: {sdk key: attribute}, mapped: {sdk key: {attribute, field?, mapped_at_ms}}}` (R-CF-5) |
 //! | `PUT /admin/sdk-keys` `{keys: {sdk key: field id or message attribute}}` | 200 as GET, the mapping replaced · 400 naming the key whose target is neither one of the twelve nor an attribute of the message metadata |
+//! | `GET /admin/shapes` | 200 `{kinds: [{kind, documents, first_seen, last_seen, paths: {path: {types, count}}, unread, missing: {path: documents lacking it}, cut}]}`: what the platforms sent, keys and types only (issue 28, R-F) |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 //! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records}`: what the bridge knows and did for one session, and why it waits · 404 when it knows nothing · 400 naming a bad kind or id |
 //! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice) · 400 as above |
@@ -368,6 +369,22 @@ impl AdminApi {
         }
     }
 
+    /// What the platforms sent, by document kind (issue 28, R-F): the keys and types seen,
+    /// what the model does not read, what it expected and did not get. This process's own
+    /// record is written first, so a local host shows what it has just seen.
+    async fn shapes(&self, now: UnixMillis) -> Response<Body> {
+        if let Err(err) = bridge_shared::shapes::book()
+            .flush_now(self.store.as_ref(), now)
+            .await
+        {
+            tracing::warn!(error = %err, "could not write this process's record of shapes");
+        }
+        match bridge_shared::shapes::read_reports(self.store.as_ref(), now).await {
+            Ok(kinds) => json_answer(StatusCode::OK, json!({ "kinds": kinds })),
+            Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        }
+    }
+
     async fn health(&self, now: UnixMillis) -> Response<Body> {
         let store = self
             .store
@@ -439,6 +456,7 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         (Method::GET, "/admin/agents") => api.agents(now).await,
         (Method::GET, "/admin/health") => api.health(now).await,
         (Method::GET, "/admin/rejected") => api.rejected(now).await,
+        (Method::GET, "/admin/shapes") => api.shapes(now).await,
         (Method::GET, "/admin/dead-letters") => api.dead_letters(now).await,
         (Method::POST, "/admin/dead-letters/replay") => api.replay(&request, now).await,
         (Method::GET, "/admin/custom-fields") => api.custom_fields(now).await,
@@ -469,6 +487,7 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
             | "/admin/agents"
             | "/admin/health"
             | "/admin/rejected"
+            | "/admin/shapes"
             | "/admin/dead-letters"
             | "/admin/dead-letters/replay"
             | "/admin/custom-fields"

@@ -73,6 +73,12 @@ const WRITES_AT_ONCE: usize = 16;
 pub const MAX_REJECTED_KEPT: usize = 20;
 
 pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
+    let response = answer(api, request, now).await;
+    bridge_shared::shapes::book::flush(api.store.as_ref(), now).await;
+    response
+}
+
+async fn answer(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
     let path = bridge_shared::lambda::route_path(&request)
         .trim_end_matches('/')
         .to_owned();

@@ -195,5 +195,6 @@ pub async fn scheduled_run(
             run.errors.push(format!("agents: {err}"));
         }
     }
+    bridge_shared::shapes::book::flush(store, UnixMillis::now()).await;
     run
 }

@@ -192,6 +192,12 @@ fn outcome_body(outcome: &ChangeOutcome) -> Value {
 
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Response<Body> {
+    let response = answer(api, request, now).await;
+    bridge_shared::shapes::book::flush(api.store.as_ref(), now).await;
+    response
+}
+
+async fn answer(api: &StatusApi, request: Request, now: UnixMillis) -> Response<Body> {
     if request.method() == Method::GET
         && let Some(page) = widget::serve(&api.widget, bridge_shared::lambda::route_path(&request))
     {

@@ -236,6 +236,16 @@ pub async fn handle(
     event: StreamEvent,
     now: UnixMillis,
 ) -> Result<DynamoDbEventResponse, BatchError> {
+    let handled = handle_batch(api, event, now).await;
+    bridge_shared::shapes::book::flush(api.store.as_ref(), now).await;
+    handled
+}
+
+async fn handle_batch(
+    api: &SyncApi,
+    event: StreamEvent,
+    now: UnixMillis,
+) -> Result<DynamoDbEventResponse, BatchError> {
     let sessions = SessionsSeen::default();
     let sessions = &sessions;
     let failures = FailurePolicy {

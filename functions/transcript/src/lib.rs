@@ -52,6 +52,16 @@ pub async fn handle(
     event: StreamEvent,
     now: UnixMillis,
 ) -> Result<DynamoDbEventResponse, BatchError> {
+    let handled = handle_batch(api, event, now).await;
+    bridge_shared::shapes::book::flush(api.store.as_ref(), now).await;
+    handled
+}
+
+async fn handle_batch(
+    api: &TranscriptApi,
+    event: StreamEvent,
+    now: UnixMillis,
+) -> Result<DynamoDbEventResponse, BatchError> {
     let failures = FailurePolicy {
         store: api.store.as_ref(),
         step: "bridge-transcript",

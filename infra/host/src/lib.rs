@@ -14,5 +14,6 @@ pub mod policies;
 pub mod report;
 pub mod routes;
 pub mod sessions;
+pub mod shapes;
 pub mod stream;
 pub mod tenants;

@@ -50,7 +50,8 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("admin", "GET", "/admin/sessions/{kind}/{id}"));
     assert!(has("admin", "POST", "/admin/sessions/{kind}/{id}/resync"));
     assert!(has("admin", "DELETE", "/admin/agents/{email}/sessions"));
-    assert_eq!(routes.len(), 28);
+    assert!(has("admin", "GET", "/admin/shapes"));
+    assert_eq!(routes.len(), 29);
 }
 
 #[test]

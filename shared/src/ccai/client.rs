@@ -42,6 +42,19 @@ pub(super) fn platform_message(body: &[u8]) -> String {
     crate::redact::redact(text.trim()).into_owned()
 }
 
+/// The kind of document an operation's answer holds (one, or a list of them), for the record
+/// of what CCAI Platform sends (`crate::shapes`).
+fn answer_kind(operation: &str) -> Option<crate::shapes::DocumentKind> {
+    use crate::shapes::DocumentKind;
+    match operation {
+        "get call" | "list calls" => Some(DocumentKind::CcaiCall),
+        "get chat" | "list chats" => Some(DocumentKind::CcaiChat),
+        "get agent" | "list agents" => Some(DocumentKind::CcaiAgent),
+        "user statuses" => Some(DocumentKind::CcaiUserStatus),
+        _ => None,
+    }
+}
+
 impl CcaiClient {
     /// A client for the tenant in `settings` (user = subdomain, password = API token).
     pub fn new(settings: &CcaiSettings, http: reqwest::Client, retry: RetryPolicy) -> Self {
@@ -191,6 +204,9 @@ impl CcaiClient {
         operation: &'static str,
         body: &[u8],
     ) -> Result<T, CcaiError> {
+        if let Some(kind) = answer_kind(operation) {
+            crate::shapes::book::observe_each(kind, body);
+        }
         serde_json::from_slice(body).map_err(|err| CcaiError::Decode {
             operation: operation.into(),
             message: err.to_string(),

@@ -93,6 +93,9 @@ fn seconds(value: &Value) -> Option<i64> {
 /// Renders `bytes`; `chat_id` heads a plain-text transcript.
 pub fn render_transcript_file(chat_id: u64, bytes: &[u8]) -> RenderedTranscript {
     let parsed = serde_json::from_slice::<Value>(bytes).ok();
+    if let Some(document) = parsed.as_ref().filter(|d| d.is_object()) {
+        crate::shapes::observe(crate::shapes::DocumentKind::Transcript, document);
+    }
     let Some(file) = parsed.as_ref().and_then(TranscriptFile::read) else {
         let text = String::from_utf8_lossy(bytes).into_owned();
         let entries = text.lines().filter(|l| !l.trim().is_empty()).count();

@@ -173,7 +173,31 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Result<EseEvent, EventError>>, Eve
             "ESE batch count differs from its events"
         );
     }
+    observe_shapes(&value, events);
     Ok(events.iter().map(parse_event).collect())
+}
+
+/// The batch's, its events', items' and participants' shapes, for the record of what CCAI
+/// Platform sends (`crate::shapes`: in memory, sampled; keys and types, never values).
+fn observe_shapes(batch: &Value, events: &[Value]) {
+    use crate::shapes::{DocumentKind, observe};
+    observe(DocumentKind::EseBatch, batch);
+    for event in events {
+        observe(DocumentKind::EseEvent, event);
+        let Some(item) = event.get("item").filter(|i| i.is_object()) else {
+            continue;
+        };
+        observe(DocumentKind::EseItem, item);
+        for participant in item
+            .get("participants")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|p| p.is_object())
+        {
+            observe(DocumentKind::EseParticipant, participant);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,25 @@ pub async fn without_rate_waits<F: std::future::Future>(work: F) -> F::Output {
     HOLDING_LOCK.scope((), work).await
 }
 
+/// The kind of resource an operation's answer holds, for the record of what Kustomer sends
+/// (`crate::shapes`).
+fn answer_kind(operation: &str) -> Option<crate::shapes::DocumentKind> {
+    use crate::shapes::DocumentKind;
+    match operation {
+        "customer by phone" | "customer by externalId" | "customer by email" | "get customer" => {
+            Some(DocumentKind::KustomerCustomer)
+        }
+        "conversation by externalId" | "get conversation" | "customer conversations" => {
+            Some(DocumentKind::KustomerConversation)
+        }
+        "users by email" | "users by email and standing" => Some(DocumentKind::KustomerUser),
+        "user work sessions" | "active work sessions" | "get work session" => {
+            Some(DocumentKind::KustomerWorkSession)
+        }
+        _ => None,
+    }
+}
+
 /// Typed access to Kustomer's REST API. Build one at cold start and share it.
 pub struct KustomerClient {
     pub(super) http: reqwest::Client,
@@ -315,6 +334,9 @@ impl KustomerClient {
         operation: &'static str,
         body: &[u8],
     ) -> Result<T, KustomerError> {
+        if let Some(kind) = answer_kind(operation) {
+            crate::shapes::book::observe_resources(kind, body);
+        }
         serde_json::from_slice(body).map_err(|err| KustomerError::Decode {
             operation: operation.into(),
             message: err.to_string(),

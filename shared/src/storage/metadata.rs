@@ -113,6 +113,7 @@ fn caller_number(object: &Map<String, Value>) -> Option<String> {
 /// Reads a metadata file; `None` when it is not a JSON object.
 pub fn parse_metadata(bytes: &[u8]) -> Option<SessionMetadata> {
     let value: Value = serde_json::from_slice(bytes).ok()?;
+    crate::shapes::observe(crate::shapes::DocumentKind::MetadataFile, &value);
     let object = value.as_object()?;
     let is_chat = if object.contains_key("chat_type") || object.contains_key("chat_duration") {
         Some(true)

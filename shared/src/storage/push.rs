@@ -245,6 +245,7 @@ pub struct PushedObject {
 pub fn parse_push(body: &[u8]) -> Result<PushedObject, EventError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| invalid("body", format!("not JSON: {e}")))?;
+    crate::shapes::observe(crate::shapes::DocumentKind::PubSubEnvelope, &value);
     let attributes = value
         .get("message")
         .and_then(|m| m.get("attributes"))

@@ -9,6 +9,7 @@
 
 pub mod exports;
 mod routes;
+pub mod twists;
 pub use routes::recording_byte;
 pub mod scenarios;
 pub mod state;
@@ -88,6 +89,9 @@ pub struct CcaiSandboxOptions {
     pub custom_data_in: CustomDataIn,
     /// Random Manager and Apps API faults (a soak's CCAI edge); `None`: none.
     pub faults: Option<CcaiFaultRates>,
+    /// Documents sent in another shape than documented: a key added, dropped or renamed per
+    /// document kind (issue 28).
+    pub shape_twists: twists::ShapeTwists,
 }
 
 /// Random faults of the CCAI API, reproducible from a seed: a 429 beyond the tenant's own
@@ -123,6 +127,7 @@ impl Default for CcaiSandboxOptions {
             callback_link: CallbackLink::PreviousCallId,
             custom_data_in: CustomDataIn::Both,
             faults: None,
+            shape_twists: Default::default(),
         }
     }
 }

@@ -242,6 +242,18 @@ async fn list_sessions(shared: &CcaiShared, kind: &str, query: &ListQuery) -> Re
         };
         updated_since(all, query.updated_from.as_deref())
     };
+    let twist = if kind == "call" {
+        &options.shape_twists.call
+    } else {
+        &options.shape_twists.chat
+    };
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|mut item| {
+            twist.apply(&mut item);
+            item
+        })
+        .collect();
     let max = options.max_per_page;
     let per = query.per.unwrap_or(max).clamp(1, max);
     let page = query.page.unwrap_or(1).max(1);
@@ -282,15 +294,25 @@ async fn list_chats(State(shared): State<Shared>, Query(query): Query<ListQuery>
 }
 
 async fn get_call(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
-    match shared.world().call(id) {
-        Some(call) => axum::Json(call.clone()).into_response(),
+    let twist = shared.options().shape_twists.call;
+    let call = shared.world().call(id).cloned();
+    match call {
+        Some(mut call) => {
+            twist.apply(&mut call);
+            axum::Json(call).into_response()
+        }
         None => message(StatusCode::NOT_FOUND, "Call not found"),
     }
 }
 
 async fn get_chat(State(shared): State<Shared>, Path(id): Path<u64>) -> Response {
-    match shared.world().chat(id) {
-        Some(chat) => axum::Json(chat.clone()).into_response(),
+    let twist = shared.options().shape_twists.chat;
+    let chat = shared.world().chat(id).cloned();
+    match chat {
+        Some(mut chat) => {
+            twist.apply(&mut chat);
+            axum::Json(chat).into_response()
+        }
         None => message(StatusCode::NOT_FOUND, "Chat not found"),
     }
 }

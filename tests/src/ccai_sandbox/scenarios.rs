@@ -305,7 +305,15 @@ impl<'a> ScenarioDriver<'a> {
         }
         if let (Some(sink), false) = (&self.sink, self.delivery.silent) {
             for chunk in order.chunks(self.delivery.batch_max.clamp(1, 5)) {
-                let bodies: Vec<Value> = chunk.iter().map(|i| events[*i].body.clone()).collect();
+                let twists = self.sandbox.options().shape_twists;
+                let bodies: Vec<Value> = chunk
+                    .iter()
+                    .map(|i| {
+                        let mut body = events[*i].body.clone();
+                        twists.event(&mut body);
+                        body
+                    })
+                    .collect();
                 let copies = if self.delivery.duplicate { 2 } else { 1 };
                 for _ in 0..copies {
                     let status = sink.send(&bodies).await;

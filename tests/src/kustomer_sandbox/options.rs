@@ -79,6 +79,9 @@ pub struct SandboxOptions {
     /// deactivated ones (Kustomer's OpenAPI document, M); off: the filter is ignored and every
     /// user is listed. Without the filter, every user is listed either way (undocumented).
     pub users_deleted_filter: bool,
+    /// A customer's attributes as a lookup answers them, in another shape than documented (a
+    /// key added, dropped or renamed: issue 28).
+    pub customer_twist: crate::ccai_sandbox::twists::Twist,
 }
 
 impl Default for SandboxOptions {
@@ -105,6 +108,7 @@ impl Default for SandboxOptions {
             // PATCH merges attributes elsewhere (customers, conversations: kustomer-api.md).
             message_patch_merges: true,
             users_deleted_filter: true,
+            customer_twist: Default::default(),
         }
     }
 }

@@ -489,7 +489,20 @@ async fn get_customer(
         &key,
         sandbox.options.phone_lookup_normalises,
     ) {
-        Some(record) => document(StatusCode::OK, record),
+        Some(record) if sandbox.options.customer_twist.is_none() => {
+            document(StatusCode::OK, record)
+        }
+        // The customer's attributes in another shape (issue 28: a key added, dropped, renamed).
+        Some(record) => {
+            let mut record = record.clone();
+            let mut attributes = serde_json::Value::Object(record.attributes);
+            sandbox.options.customer_twist.apply(&mut attributes);
+            record.attributes = match attributes {
+                serde_json::Value::Object(map) => map,
+                _ => Default::default(),
+            };
+            document(StatusCode::OK, &record)
+        }
         None => error(&sandbox, StatusCode::NOT_FOUND, "customer not found"),
     }
 }
