@@ -74,7 +74,7 @@ pub const MAX_REJECTED_KEPT: usize = 20;
 
 pub async fn handle(api: &IntakeApi, request: Request, now: UnixMillis) -> Response<Body> {
     let response = answer(api, request, now).await;
-    bridge_shared::shapes::book::flush(api.store.as_ref(), now).await;
+    bridge_shared::shapes::book::flush_in_background(api.store.clone());
     response
 }
 

@@ -193,7 +193,7 @@ fn outcome_body(outcome: &ChangeOutcome) -> Value {
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &StatusApi, request: Request, now: UnixMillis) -> Response<Body> {
     let response = answer(api, request, now).await;
-    bridge_shared::shapes::book::flush(api.store.as_ref(), now).await;
+    bridge_shared::shapes::book::flush_in_background(api.store.clone());
     response
 }
 

@@ -6,6 +6,7 @@ pub mod agent_side;
 pub mod agents;
 pub mod backends;
 pub mod demo;
+pub mod doctor;
 pub mod fields;
 pub mod files;
 pub mod functions;

@@ -267,6 +267,56 @@ async fn serve(backends: Backends) -> Result<(), String> {
     Ok(())
 }
 
+/// `bridge-local doctor`: the readiness check (issue 28). With `--settings` and `--secrets`,
+/// reads `scripts/deploy`'s files; else the functions' own variables. Exit 0 when nothing
+/// failed, 1 otherwise; the report is also written to `doctor-report.html`.
+async fn doctor() -> ExitCode {
+    use bridge_local::doctor::{self, DoctorSettings, settings::read_pairs};
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let mut settings = match (value("--settings"), value("--secrets")) {
+        (Some(settings), Some(secrets)) => {
+            match (
+                read_pairs(std::path::Path::new(&settings)),
+                read_pairs(std::path::Path::new(&secrets)),
+            ) {
+                (Ok(settings), Ok(secrets)) => {
+                    DoctorSettings::from_deploy_files(&settings, &secrets)
+                }
+                (Err(err), _) | (_, Err(err)) => {
+                    eprintln!("bridge-local doctor: {err}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        (None, None) => DoctorSettings::from_variables(&std::env::vars().collect()),
+        _ => {
+            eprintln!("bridge-local doctor: give --settings and --secrets together");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(url) = value("--api-url") {
+        settings.api_url = Some(url);
+    }
+    let checks = doctor::run(&settings).await;
+    print!("{}", doctor::render::text(&checks));
+    if let Err(err) = std::fs::write("doctor-report.html", doctor::render::html(&checks)) {
+        eprintln!("bridge-local doctor: could not write doctor-report.html: {err}");
+    } else {
+        println!("report written to doctor-report.html");
+    }
+    if doctor::ready(&checks) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let format = if std::env::args().any(|a| a == "--json") {
@@ -276,6 +326,9 @@ async fn main() -> ExitCode {
     };
     telemetry::init(format);
     let command = std::env::args().nth(1).unwrap_or_default();
+    if command == "doctor" {
+        return doctor().await;
+    }
     let backends = match Backends::from_env(PathBuf::from(".local/demo-files")).await {
         Ok(backends) => backends,
         Err(err) => {
@@ -294,7 +347,8 @@ async fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: bridge-local demo [--json] | bridge-local serve [--port 3000] [--json]"
+                "usage: bridge-local demo [--json] | bridge-local serve [--port 3000] [--json] | \
+                 bridge-local doctor [--settings deploy/tenant.env --secrets deploy/tenant.secrets] [--api-url URL]"
             );
             ExitCode::from(2)
         }

@@ -431,3 +431,33 @@ fn a_rest_api_event_gives_the_route_the_public_base_and_the_caller() {
         Some("203.0.113.10")
     );
 }
+
+/// Issue 28 (R-F): every function that records what the platforms sent may write its record
+/// (`SHAPES`): a role without it would refuse the write at every interval, unseen.
+#[tokio::test]
+async fn r_f_every_function_may_write_the_record_of_shapes() {
+    use bridge_shared::UnixMillis;
+    use bridge_shared::shapes::DocumentKind;
+    use bridge_shared::shapes::book::ShapeBook;
+    let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
+    for function in [
+        "intake",
+        "status",
+        "admin",
+        "sync",
+        "recording",
+        "transcript",
+        "reconcile",
+    ] {
+        let scoped = bridge_local::policies::scoped(&store, function);
+        let book = ShapeBook::new();
+        book.observe(
+            DocumentKind::CcaiCall,
+            &serde_json::json!({"id": 1}),
+            UnixMillis::now(),
+        );
+        book.flush_now(scoped.as_ref(), UnixMillis::now())
+            .await
+            .unwrap_or_else(|err| panic!("{function} may not write SHAPES: {err}"));
+    }
+}

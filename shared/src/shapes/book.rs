@@ -27,6 +27,7 @@ pub const MAX_STORED_PATHS: usize = 400;
 const PARTITION: &str = "SHAPES";
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PathTally {
     pub types: BTreeSet<String>,
     pub count: u64,
@@ -36,6 +37,7 @@ pub struct PathTally {
 
 /// One kind's record, in memory and in the table.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KindTally {
     pub documents: u64,
     pub first_seen: i64,
@@ -190,6 +192,15 @@ impl ShapeBook {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether a write is due (something recorded, and the first chance or an interval).
+    pub fn due(&self) -> bool {
+        let pending = self.pending();
+        !pending.kinds.is_empty()
+            && pending
+                .last_flush
+                .is_none_or(|last| last.elapsed() >= FLUSH_EVERY)
+    }
+
     /// Whether a document of this kind is to be recorded now (the sample of the minute).
     pub fn wants(&self, kind: DocumentKind, now: UnixMillis) -> bool {
         let mut pending = self.pending();
@@ -210,7 +221,7 @@ impl ShapeBook {
     }
 
     fn record(&self, kind: DocumentKind, document: &Value, now: UnixMillis) {
-        let shape = shape_of(document, kind.own_kinds());
+        let shape = shape_of(document, kind.walk());
         let mut pending = self.pending();
         if let Some((_, taken)) = pending.samples.get_mut(&kind) {
             *taken += 1;
@@ -272,19 +283,36 @@ impl ShapeBook {
             for (kind, tally) in unwritten {
                 pending.kinds.entry(kind).or_default().merge(&tally);
             }
-            pending.last_flush = None;
+            // Tried again after an interval, not on every request (a refused or throttled
+            // write must not cost each one).
             return Err(err);
         }
         Ok(())
     }
 }
 
-/// Writes the process's book when due; a failure is logged and kept for the next time (the
-/// record of shapes never fails the work that fed it).
+/// The longest a write of the record may take.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Writes the process's book when due, within [`FLUSH_TIMEOUT`]; a failure is logged and kept
+/// for the next interval (the record of shapes never fails the work that fed it).
 pub async fn flush(store: &dyn DocumentStore, now: UnixMillis) {
-    if let Err(err) = book().flush_if_due(store, now).await {
-        tracing::warn!(error = %err, "could not write the record of what the platforms sent");
+    match tokio::time::timeout(FLUSH_TIMEOUT, book().flush_if_due(store, now)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "could not write the record of what the platforms sent");
+        }
+        Err(_) => tracing::warn!("writing the record of what the platforms sent took too long"),
     }
+}
+
+/// For the HTTP functions, whose answers must not wait for it (the intake answers CCAI
+/// before any other work, events.md §1): the write, when due, runs beside the next answers.
+pub fn flush_in_background(store: std::sync::Arc<dyn DocumentStore>) {
+    if !book().due() {
+        return;
+    }
+    tokio::spawn(async move { flush(store.as_ref(), UnixMillis::now()).await });
 }
 
 async fn write(

@@ -82,6 +82,25 @@ impl DocumentKind {
         }
     }
 
+    /// Free-form maps of the kind (a tenant's custom data): their keys are data, kept as `*`.
+    pub fn opaque(self) -> &'static [&'static str] {
+        match self {
+            DocumentKind::CcaiCall | DocumentKind::CcaiChat => &["custom_data"],
+            DocumentKind::MetadataFile => &["custom_data", "customData"],
+            DocumentKind::KustomerCustomer | DocumentKind::KustomerConversation => {
+                &["attributes.custom"]
+            }
+            _ => &[],
+        }
+    }
+
+    pub fn walk(self) -> super::shape::Walk<'static> {
+        super::shape::Walk {
+            skip: self.own_kinds(),
+            opaque: self.opaque(),
+        }
+    }
+
     /// The paths the bridge's model reads. A path covers everything under it (`custom_data`
     /// covers `custom_data.*`): nested keys of a part the model reads are not flagged.
     pub fn reads(self) -> Vec<String> {
@@ -115,6 +134,8 @@ impl DocumentKind {
                 "comm_id",
                 "call_type",
                 "chat_type",
+                "session_type_v2",
+                "email",
                 "call_duration",
                 "chat_duration",
                 "queue_duration",
@@ -148,8 +169,6 @@ impl DocumentKind {
                 "message.attributes.objectId",
                 "message.attributes.objectGeneration",
                 "message.attributes.eventType",
-                "message.attributes",
-                "message",
             ],
             DocumentKind::CcaiCall => return fields::<crate::ccai::model::Call>(""),
             DocumentKind::CcaiChat => return fields::<crate::ccai::model::Chat>(""),
@@ -208,9 +227,6 @@ fn resource<'de, A: Deserialize<'de>>() -> Vec<String> {
         "relationships".to_owned(),
     ];
     reads.extend(fields::<A>("attributes."));
-    if reads.len() == 3 {
-        reads.push("attributes".to_owned());
-    }
     reads
 }
 
@@ -280,6 +296,20 @@ mod tests {
             customer.iter().any(|f| f == "attributes.phones"),
             "{customer:?}"
         );
+        // A model whose fields serde would not tell (flatten, a hand-written Deserialize)
+        // would read as nothing, and every key of its documents be flagged: each tells.
+        for fields in [
+            fields::<crate::ccai::model::Call>(""),
+            fields::<crate::ccai::model::Chat>(""),
+            fields::<crate::ccai::model::Agent>(""),
+            fields::<crate::ccai::model::UserStatus>(""),
+            fields::<crate::kustomer::model::CustomerAttributes>(""),
+            fields::<crate::kustomer::model::ConversationAttributes>(""),
+            fields::<crate::kustomer::model::UserAttributes>(""),
+            fields::<crate::kustomer::model::WorkSessionAttributes>(""),
+        ] {
+            assert!(!fields.is_empty());
+        }
         for kind in DocumentKind::ALL {
             assert!(!kind.reads().is_empty(), "{}", kind.name());
             assert_eq!(DocumentKind::from_name(kind.name()), Some(kind));

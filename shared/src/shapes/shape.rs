@@ -36,23 +36,76 @@ pub fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// A key as it is recorded: itself when it reads as a name, `*` when it reads as data.
+/// A key as it is recorded: itself when it reads as a name (a letter or `_`, then letters,
+/// digits, `_` or `-`, at most 41 characters, fewer digits than not, not a long hex id), `*`
+/// otherwise — an e-mail, a phone number, an id, a person's name or a question used as a key
+/// is data, and is never kept.
 pub fn key_name(key: &str) -> &str {
+    let mut chars = key.chars();
+    let named = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.len() <= 41
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     let digits = key.chars().filter(char::is_ascii_digit).count();
-    let looks_like_data = key.is_empty()
-        || key.len() > 64
-        || key.contains('@')
-        || key.starts_with('+')
-        || digits * 2 >= key.len()
-        || (key.len() >= 16 && key.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
-    if looks_like_data { "*" } else { key }
+    let hex_id = key.len() >= 16 && key.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if named && digits * 2 < key.len() && !hex_id {
+        key
+    } else {
+        "*"
+    }
 }
 
-/// The shape of `document`; `skip` names top-level keys recorded only with their own type (a
-/// kind of their own: an item's participants are shapes of their own).
-pub fn shape_of(document: &Value, skip: &[&str]) -> Shape {
+/// How a kind's documents are walked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Walk<'a> {
+    /// Top-level keys recorded only with their own type (documents of a kind of their own).
+    pub skip: &'a [&'a str],
+    /// Free-form maps (a tenant's custom data): their keys are recorded as `*`.
+    pub opaque: &'a [&'a str],
+}
+
+/// The shape of `document`, breadth first: the top-level keys are recorded before any nested
+/// one, so a document too wide for [`MAX_PATHS`] loses its deepest paths, never its own keys.
+pub fn shape_of(document: &Value, walk: Walk<'_>) -> Shape {
     let mut shape = Shape::default();
-    walk(document, "", 0, skip, &mut shape);
+    let mut queue: std::collections::VecDeque<(&Value, String, usize)> =
+        std::collections::VecDeque::from([(document, String::new(), 0)]);
+    while let Some((value, path, depth)) = queue.pop_front() {
+        if depth >= MAX_DEPTH {
+            continue;
+        }
+        match value {
+            Value::Object(map) => {
+                let opaque = walk.opaque.contains(&path.as_str());
+                for (key, child) in map {
+                    let name = if opaque { "*" } else { key_name(key) };
+                    let child_path = if path.is_empty() {
+                        name.to_owned()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    add(&mut shape, child_path.clone(), child);
+                    if !(depth == 0 && walk.skip.contains(&key.as_str()))
+                        && (child.is_object() || child.is_array())
+                    {
+                        queue.push_back((child, child_path, depth + 1));
+                    }
+                }
+            }
+            Value::Array(items) => {
+                let element = format!("{path}[]");
+                for item in items {
+                    if item.is_object() || item.is_array() {
+                        queue.push_back((item, element.clone(), depth + 1));
+                    } else {
+                        add(&mut shape, element.clone(), item);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     shape
 }
 
@@ -63,39 +116,6 @@ fn add(shape: &mut Shape, path: String, value: &Value) {
         shape.paths.insert(path, BTreeSet::from([type_name(value)]));
     } else {
         shape.cut += 1;
-    }
-}
-
-fn walk(value: &Value, path: &str, depth: usize, skip: &[&str], shape: &mut Shape) {
-    if depth >= MAX_DEPTH {
-        return;
-    }
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let name = key_name(key);
-                let child_path = if path.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{path}.{name}")
-                };
-                add(shape, child_path.clone(), child);
-                if !(depth == 0 && skip.contains(&key.as_str())) {
-                    walk(child, &child_path, depth + 1, skip, shape);
-                }
-            }
-        }
-        Value::Array(items) => {
-            let element = format!("{path}[]");
-            for item in items {
-                if item.is_object() || item.is_array() {
-                    walk(item, &element, depth + 1, skip, shape);
-                } else {
-                    add(shape, element.clone(), item);
-                }
-            }
-        }
-        _ => {}
     }
 }
 
@@ -123,7 +143,7 @@ mod tests {
             &json!({"call_id": 17, "state": "connected", "participants": [
                 {"type": "end_user", "dn": "+15550100"}, {"type": "agent", "id": null}
             ]}),
-            &[],
+            Walk::default(),
         );
         assert_eq!(
             paths(&shape),
@@ -143,9 +163,14 @@ mod tests {
     #[test]
     fn keys_that_are_data_collapse_and_skipped_keys_are_not_followed() {
         let shape = shape_of(
-            &json!({"by_phone": {"+15550100": 1, "ana@example.com": 2, "12345": 3, "5f00aa11bb22cc33dd44": 4, "name": "x"},
+            &json!({"by_phone": {"+15550100": 1, "ana@example.com": 2, "12345": 3, "5f00aa11bb22cc33dd44": 4,
+                                 "Ana Lopez": 5, "ana%40example.com": 6, "What did you think?": 7, "name": "x"},
+                    "custom_data": {"loyalty_tier": {"value": "gold"}},
                     "participants": [{"type": "agent"}]}),
-            &["participants"],
+            Walk {
+                skip: &["participants"],
+                opaque: &["custom_data"],
+            },
         );
         assert_eq!(
             paths(&shape),
@@ -153,6 +178,9 @@ mod tests {
                 "by_phone: object",
                 "by_phone.*: number",
                 "by_phone.name: string",
+                "custom_data: object",
+                "custom_data.*: object",
+                "custom_data.*.value: string",
                 "participants: array",
             ]
         );
@@ -171,8 +199,13 @@ mod tests {
                 )
             })
             .collect();
-        let shape = shape_of(&Value::Object(wide), &[]);
-        assert_eq!((shape.paths.len(), shape.cut), (MAX_PATHS, 100));
+        let mut document = Value::Object(wide);
+        document["deep"] = json!({"inner": {"id": 1}});
+        document["id"] = json!(7);
+        let shape = shape_of(&document, Walk::default());
+        assert_eq!((shape.paths.len(), shape.cut), (MAX_PATHS, 104));
+        // The top level is kept whole before anything nested.
+        assert!(shape.paths.contains_key("id") && !shape.paths.contains_key("deep.inner.id"));
     }
 
     fn letters(mut n: usize) -> String {
