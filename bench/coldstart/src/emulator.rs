@@ -28,11 +28,18 @@ pub enum Event {
     EmptyStreamBatch,
     /// EventBridge's scheduled event (reconcile).
     Scheduled,
+    /// CCAI's External Session Events: a batch of five new events with the right Basic
+    /// credentials, stored in the inbox (a durable write, to DynamoDB Local) before the answer.
+    EseBatch,
 }
 
 impl Event {
     fn body(self, n: usize) -> Vec<u8> {
+        if let Event::EseBatch = self {
+            return ese_batch(n);
+        }
         let value = match self {
+            Event::EseBatch => unreachable!("answered above"),
             Event::Http { method, path } => serde_json::json!({
                 "resource": path,
                 "path": path,
@@ -102,6 +109,13 @@ impl Event {
                     _ => Err(format!("expected no batch item failures, got {value}")),
                 }
             }
+            (Event::EseBatch, Answer::Response(body)) => {
+                let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                match value.get("statusCode").and_then(|s| s.as_u64()) {
+                    Some(200..=299) => Ok(()),
+                    other => Err(format!("expected the batch stored, got {other:?}: {value}")),
+                }
+            }
             // The scheduled run needs the state table; the bench gives it none (the endpoint
             // refuses), so its answer is the error naming the store, and what is measured is
             // the start and one failed query.
@@ -112,6 +126,57 @@ impl Event {
             )),
         }
     }
+}
+
+/// A REST API request carrying five new session events and the events' Basic credentials
+/// (`CCAI_EVENTS_CREDENTIALS` of the bench's environment).
+fn ese_batch(n: usize) -> Vec<u8> {
+    let nonce = format!(
+        "{}-{}-{n}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let events: Vec<serde_json::Value> = (0..5)
+        .map(|i| {
+            serde_json::json!({
+                "event_id": format!("bench-{nonce}-{i}"),
+                "timestamp": 1_796_227_200_000u64 + i,
+                "item": {"call_id": 1_000_000 + n as u64 * 10 + i, "state": "connected",
+                         "participants": [{"type": "external", "state": "connected"}]}
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"count": 5, "events": events}).to_string();
+    // base64 of `ccai:bench-password`.
+    let basic = "Basic Y2NhaTpiZW5jaC1wYXNzd29yZA==";
+    let path = "/webhooks/ccai";
+    let value = serde_json::json!({
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": {"content-type": "application/json", "Authorization": basic,
+                    "Host": "bench.execute-api.eu-west-1.amazonaws.com"},
+        "multiValueHeaders": {"content-type": ["application/json"], "Authorization": [basic],
+                              "Host": ["bench.execute-api.eu-west-1.amazonaws.com"]},
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "bench",
+            "domainName": "bench.execute-api.eu-west-1.amazonaws.com", "domainPrefix": "bench",
+            "httpMethod": "POST", "identity": {"sourceIp": "192.0.2.1", "userAgent": "coldstart"},
+            "path": format!("/bridge{path}"), "protocol": "HTTP/1.1",
+            "requestId": format!("bench-{nonce}"),
+            "requestTime": "02/Dec/2026:16:00:00 +0000", "requestTimeEpoch": 1_796_227_200_000u64,
+            "resourcePath": path, "stage": "bridge"
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    serde_json::to_vec(&value).unwrap()
 }
 
 enum Answer {

@@ -120,6 +120,17 @@ async fn main() {
             targets.push(target);
         }
     }
+    // Under infra/local/with-services: the intake's answer with its durable write (issue 27,
+    // events.md §1: p99 < 100 ms), five events stored in DynamoDB Local per invocation.
+    if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() && dir.join("bridge-intake").exists() {
+        targets.push(Target {
+            label: "intake, 5 events stored".into(),
+            binary: dir.join("bridge-intake"),
+            handler: "intake",
+            event: Event::EseBatch,
+            http: true,
+        });
+    }
     // An older build to set beside it: the one `bridge` binary dispatching on `_HANDLER`.
     if let Some(compare) = arg_value(&args, "--compare") {
         let one = Path::new(&compare).join("bridge");

@@ -40,15 +40,40 @@ pub fn environment(target: &Target, runtime_api: &str) -> Vec<(String, String)> 
         ("KUSTOMER_API_KEY", "bench-kustomer-key"),
         ("CCAI_API_TOKEN", "bench-ccai-token"),
         ("CCAI_EVENTS_CREDENTIALS", "ccai:bench-password"),
-        ("RECORDING_QUEUE_URL", "http://127.0.0.1:9/000000000000/bench-recording"),
-        ("TRANSCRIPT_QUEUE_URL", "http://127.0.0.1:9/000000000000/bench-transcript"),
+        (
+            "RECORDING_QUEUE_URL",
+            "http://127.0.0.1:9/000000000000/bench-recording",
+        ),
+        (
+            "TRANSCRIPT_QUEUE_URL",
+            "http://127.0.0.1:9/000000000000/bench-transcript",
+        ),
         ("ADMIN_TOKEN", "bench-admin-token-0123456789"),
         ("PATH", "/usr/bin:/bin"),
     ];
-    pairs
+    let mut env: Vec<(String, String)> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .collect();
+    // The stored batch writes to DynamoDB Local's table (with-services), all else as above.
+    if matches!(target.event, crate::emulator::Event::EseBatch) {
+        for name in [
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "TABLE_NAME",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            // DynamoDB Local keeps a table per access key and region.
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ] {
+            if let Ok(value) = std::env::var(name) {
+                env.retain(|(k, _)| k != name);
+                env.push((name.to_owned(), value));
+            }
+        }
+        env.retain(|(k, _)| k != "AWS_SESSION_TOKEN");
+    }
+    env
 }
 
 /// The binary deflated as a Lambda zip holds it (level 6, as cargo-lambda writes).
