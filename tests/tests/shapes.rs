@@ -20,7 +20,7 @@ fn kind(reports: &[KindReport], kind: DocumentKind) -> &KindReport {
 }
 
 #[tokio::test]
-async fn r_f_extra_dropped_and_renamed_keys_are_each_flagged() {
+async fn r_f_3_extra_dropped_and_renamed_keys_are_each_flagged() {
     let sandbox = CcaiSandbox::start(CcaiSandboxOptions {
         shape_twists: ShapeTwists {
             ese_item: Twist {

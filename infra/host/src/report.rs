@@ -174,7 +174,8 @@ fn mark_symbol(status: &Status) -> &'static str {
     }
 }
 
-fn escape(text: &str) -> String {
+/// Text made safe inside HTML (the demo's and the doctor's reports).
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -435,7 +435,7 @@ fn a_rest_api_event_gives_the_route_the_public_base_and_the_caller() {
 /// Issue 28 (R-F): every function that records what the platforms sent may write its record
 /// (`SHAPES`): a role without it would refuse the write at every interval, unseen.
 #[tokio::test]
-async fn r_f_every_function_may_write_the_record_of_shapes() {
+async fn r_f_3_every_function_may_write_the_record_of_shapes() {
     use bridge_shared::UnixMillis;
     use bridge_shared::shapes::DocumentKind;
     use bridge_shared::shapes::book::ShapeBook;

@@ -124,16 +124,6 @@ pub fn observe(kind: DocumentKind, document: &Value) {
     book().observe(kind, document, UnixMillis::now());
 }
 
-/// Records a document given as bytes, when it is JSON and the kind's sample allows.
-pub fn observe_bytes(kind: DocumentKind, bytes: &[u8]) {
-    let now = UnixMillis::now();
-    if book().wants(kind, now)
-        && let Ok(document) = serde_json::from_slice::<Value>(bytes)
-    {
-        book().record(kind, &document, now);
-    }
-}
-
 /// Records an answer holding one document of `kind` or a list of them (each recorded).
 pub fn observe_each(kind: DocumentKind, bytes: &[u8]) {
     let now = UnixMillis::now();
@@ -415,6 +405,14 @@ pub fn report(kind: DocumentKind, tally: &KindTally) -> KindReport {
         missing,
         cut: tally.cut,
     }
+}
+
+/// One document's report against the model (the readiness check's sample file), without the
+/// process's record.
+pub fn report_of_document(kind: DocumentKind, document: &Value) -> KindReport {
+    let mut tally = KindTally::default();
+    tally.add_shape(&shape_of(document, kind.walk()), UnixMillis::now().0);
+    report(kind, &tally)
 }
 
 /// Every kind recorded in the table, reported.

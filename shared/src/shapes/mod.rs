@@ -11,5 +11,5 @@ pub mod book;
 pub mod kinds;
 pub mod shape;
 
-pub use book::{KindReport, book, observe, observe_bytes, read_reports};
+pub use book::{KindReport, book, observe, read_reports};
 pub use kinds::DocumentKind;

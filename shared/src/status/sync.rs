@@ -55,7 +55,7 @@ pub enum StatusError {
     #[error("the agent has no work session in Kustomer (never signed in to routing)")]
     NoWorkSession,
     /// A report too soon after the agent's last followed one: nothing was read.
-    #[error("the agent's status was read less than 2 s ago; report again in {retry_after_s} s")]
+    #[error("the agent's status was read moments ago; report again in {retry_after_s} s")]
     TooSoon { retry_after_s: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),

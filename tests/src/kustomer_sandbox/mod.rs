@@ -423,15 +423,15 @@ impl KustomerSandbox {
         id
     }
 
-    /// An admin deactivates the user (Kustomer: `PUT /v1/users/{id}` with `deleted: true`):
-    /// it leaves the active users' list, and its tokens stop working.
+    /// An admin deactivates the user (Kustomer's OpenAPI document, `UpdateUserByIdData`: "To
+    /// delete a user, set deleted to true"): it leaves the active users' list and joins the
+    /// deactivated ones (`GetUsersData.deleted`). How a deactivated user is shown elsewhere is
+    /// not documented, so nothing else changes.
     pub fn deactivate_user(&self, user_id: &str) {
-        let mut world = self.sandbox.world();
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        if let Some(user) = world.users.iter_mut().find(|u| u.id == user_id) {
-            user.attributes.insert("deletedAt".into(), now.into());
-        }
-        world.agent_tokens.retain(|_, user| user != user_id);
+        self.sandbox
+            .world()
+            .deactivated_users
+            .insert(user_id.to_owned());
     }
 
     /// A session token for the user, as if they were signed in to Kustomer: requests made with

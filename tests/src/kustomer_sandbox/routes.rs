@@ -1290,6 +1290,7 @@ async fn list_users(
         Some("true") => Some(true),
         Some("false") => Some(false),
         None => None,
+        // The OpenAPI document types the filter as a boolean.
         Some(other) => {
             drop(world);
             return error(
@@ -1307,7 +1308,7 @@ async fn list_users(
                 .get("email")
                 .is_none_or(|e| u.text("email").is_some_and(|ue| ue.eq_ignore_ascii_case(e)))
         })
-        .filter(|u| deleted.is_none_or(|d| u.attributes.contains_key("deletedAt") == d))
+        .filter(|u| deleted.is_none_or(|d| world.deactivated_users.contains(&u.id) == d))
         .map(Record::to_json)
         .collect();
     axum::Json(json!({"data": users})).into_response()

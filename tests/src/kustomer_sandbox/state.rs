@@ -99,6 +99,8 @@ pub struct World {
     pub tags: Vec<(String, String)>,
     /// Session tokens of signed-in agents → their user id (the Cards SDK's requests).
     pub agent_tokens: HashMap<String, String>,
+    /// Users deactivated by an admin (`deleted: true`).
+    pub deactivated_users: std::collections::HashSet<String>,
     /// The org's OAuth provider: clients, codes, refresh tokens, signed-in browsers.
     pub oauth: super::oauth::OAuthWorld,
     /// Updates per message id (`PATCH /v1/messages/{id}`).

@@ -7,9 +7,6 @@ use bridge_shared::config::KustomerSettings;
 use bridge_shared::http::RetryPolicy;
 use bridge_shared::kustomer::KustomerClient;
 
-/// What the bridge keeps under when `KUSTOMER_REQUESTS_PER_MINUTE` is not set.
-const DEFAULT_BUDGET: u32 = 300;
-
 /// The reads the bridge makes, by what they are for.
 const READS: [(&str, &str, &str); 3] = [
     (
@@ -100,8 +97,8 @@ pub async fn checks(settings: &DoctorSettings, agent_emails: &[String]) -> Vec<C
                 "kustomer.key",
                 "Kustomer: API key",
                 format!("GET /v1/users answered {status}"),
-                "make a key (Settings › Security › API keys, roles org.admin and org.user) and \
-                 put it in the secret kustomer-api-key",
+                "make an API key for the bridge in Kustomer (docs/operations.md, kustomer-api-key) \
+                 and put it in the secret kustomer-api-key",
             ));
             return checks;
         }
@@ -117,7 +114,7 @@ pub async fn checks(settings: &DoctorSettings, agent_emails: &[String]) -> Vec<C
     };
     let configured = settings
         .kustomer_requests_per_minute
-        .unwrap_or(DEFAULT_BUDGET);
+        .unwrap_or(bridge_shared::config::KUSTOMER_REQUESTS_PER_MINUTE);
     checks.push(match limit {
         Some(limit) if configured > limit => Check::fail(
             "kustomer.budget",
@@ -179,6 +176,9 @@ pub async fn checks(settings: &DoctorSettings, agent_emails: &[String]) -> Vec<C
     checks
 }
 
+/// Agents whose Kustomer user is looked up (one request each).
+const AGENTS_LOOKED_UP: usize = 50;
+
 /// Each CCAI agent has exactly one Kustomer user with their e-mail (R-S-3).
 async fn agents(base: &str, key: &bridge_shared::config::Secret, emails: &[String]) -> Check {
     const ID: &str = "kustomer.agents";
@@ -206,7 +206,8 @@ async fn agents(base: &str, key: &bridge_shared::config::Secret, emails: &[Strin
         },
     );
     let (mut none, mut shared) = (0, 0);
-    for email in emails.iter().take(200) {
+    // One lookup per agent, from the org's shared budget: a sample, not every agent.
+    for email in emails.iter().take(AGENTS_LOOKED_UP) {
         match client.users_by_email(email).await {
             Ok(users) if users.is_empty() => none += 1,
             Ok(users) if users.len() > 1 => shared += 1,
@@ -216,7 +217,7 @@ async fn agents(base: &str, key: &bridge_shared::config::Secret, emails: &[Strin
             }
         }
     }
-    let checked = emails.len().min(200);
+    let checked = emails.len().min(AGENTS_LOOKED_UP);
     if none == 0 && shared == 0 {
         Check::pass(
             ID,

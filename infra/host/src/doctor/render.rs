@@ -1,6 +1,7 @@
 //! The readiness report, for a terminal and as HTML.
 
 use super::{Check, Verdict, ready};
+use crate::report::escape;
 
 fn mark(verdict: Verdict) -> &'static str {
     match verdict {
@@ -41,13 +42,6 @@ pub fn text(checks: &[Check]) -> String {
     }
     out.push_str(&format!("\n{}\n", summary(checks)));
     out
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 pub fn html(checks: &[Check]) -> String {

@@ -4,13 +4,11 @@
 //! and the ones it expected (the record of what the platforms send, `bridge_shared::shapes`).
 
 use super::{Check, DoctorSettings};
-use bridge_shared::UnixMillis;
-use bridge_shared::shapes::{DocumentKind, KindReport, book, read_reports};
+use bridge_shared::shapes::DocumentKind;
 use bridge_shared::storage::{
     DataType, ExportedTypes, ExternalStorage, ExternalStorageSettings, FileKind, S3ExternalStorage,
     classify, read_whole,
 };
-use bridge_shared::store::EmbeddedStore;
 use std::collections::BTreeMap;
 
 const SMALL_FILE: u64 = 4 * 1024 * 1024;
@@ -174,7 +172,7 @@ async fn sample(
     files: &[(&String, FileKind)],
     which: Sample,
 ) -> Check {
-    let (id, title, document) = match which {
+    let (id, title, kind) = match which {
         Sample::Metadata => (
             "storage.metadata_file",
             "External storage: a metadata file, as the bridge reads it",
@@ -208,14 +206,17 @@ async fn sample(
             );
         }
     };
+    let document = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+    // What each worker needs to read the file as a document, not as text: a metadata file the
+    // metadata parser takes; a transcript with its `entries` list (transcript_file.rs).
     let parsed = match which {
         Sample::Metadata => bridge_shared::storage::metadata::parse_metadata(&bytes).is_some(),
-        Sample::Transcript => {
-            bridge_shared::conversation::transcript_file::render_transcript_file(0, &bytes).entries
-                > 0
-        }
+        Sample::Transcript => document
+            .as_ref()
+            .and_then(|d| d.get("entries"))
+            .is_some_and(serde_json::Value::is_array),
     };
-    if !parsed {
+    let Some(document) = document.filter(|_| parsed) else {
         return Check::fail(
             id,
             title,
@@ -223,21 +224,22 @@ async fn sample(
             "the export's format is not the documented one (ccai-api.md §3): report it with the \
              file's keys (GET /admin/shapes)",
         );
+    };
+    let report = bridge_shared::shapes::book::report_of_document(kind, &document);
+    if report.unread.is_empty() && report.missing.is_empty() {
+        return Check::pass(id, title, format!("{name}: read, every key known"));
     }
-    match report_of(document).await {
-        Some(report) if !report.unread.is_empty() || !report.missing.is_empty() => Check::warn(
-            id,
-            title,
-            format!(
-                "{name}: read; keys the bridge does not read: {}; expected and missing: {}",
-                none_or(&report.unread),
-                none_or(&report.missing.keys().cloned().collect::<Vec<_>>())
-            ),
-            "nothing to do unless a missing key is one the bridge needs; the record keeps \
-             counting (GET /admin/shapes)",
+    Check::warn(
+        id,
+        title,
+        format!(
+            "{name}: read; keys the bridge does not read: {}; expected and missing: {}",
+            none_or(&report.unread),
+            none_or(&report.missing.keys().cloned().collect::<Vec<_>>())
         ),
-        _ => Check::pass(id, title, format!("{name}: read, every key known")),
-    }
+        "nothing to do unless a missing key is one the bridge needs; the record keeps \
+             counting (GET /admin/shapes)",
+    )
 }
 
 fn none_or(names: &[String]) -> String {
@@ -246,13 +248,4 @@ fn none_or(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
-}
-
-/// This process's record of one kind (the doctor's own reads).
-async fn report_of(kind: DocumentKind) -> Option<KindReport> {
-    let store = EmbeddedStore::new();
-    let now = UnixMillis::now();
-    book().flush_now(&store, now).await.ok()?;
-    let reports = read_reports(&store, now).await.ok()?;
-    reports.into_iter().find(|r| r.kind == kind.name())
 }
