@@ -18,8 +18,9 @@
 
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobKey;
+use bridge_shared::ccai::CcaiError;
 use bridge_shared::conversation::{
-    AttachError, ContactError, FileToAttach, FileWorker, FileWorkerError, SessionView,
+    AttachError, ContactError, FileToAttach, FileWorker, FileWorkerError, SessionView, Truth,
     kept_ese_item,
 };
 use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, hints};
@@ -194,12 +195,21 @@ async fn transfer(
         kind: SessionKind::Call,
         id: call_id,
     };
-    let call = api.ccai.call(call_id).await?;
+    let call = match api.session_truth(&session, now).await? {
+        Truth::Call(call) => call,
+        // Unreachable: a call's object decodes as a call (truth.rs).
+        Truth::Chat(_) => {
+            return Err(RecordingError::Ccai(CcaiError::Decode {
+                operation: "get call".into(),
+                message: "a chat's object kept for a call".into(),
+            }));
+        }
+    };
     // The conversation: the same idempotent step as the inbox worker's.
     let ese = kept_ese_item(api.store.as_ref(), SessionKind::Call, call_id, now)
         .await
         .map_err(ContactError::from)?;
-    let view = SessionView::from(&call).with_ese(ese.as_ref());
+    let view = SessionView::from(call.as_ref()).with_ese(ese.as_ref());
     let conversation_id = api
         .contact()
         .conversation_of(&view, now)

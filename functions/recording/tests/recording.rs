@@ -348,6 +348,16 @@ async fn r_e_6_a_recording_that_lands_after_the_calls_end_is_attached_by_a_later
     assert!(rig.deliver_end(&call).await.is_empty());
     assert_eq!(rig.recording_notes().len(), 1);
     assert_eq!(rig.recording_downloads(), 1);
+    // R-E-5, issue 25: four triggers, one Manager API read — the ended call is kept, and what
+    // a file worker reads of it does not change once it ended.
+    let reads = rig
+        .platforms
+        .ccai
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with(&format!("/calls/{}", call.session_id)))
+        .count();
+    assert_eq!(reads, 1, "the call read once for its four triggers");
 }
 
 #[tokio::test]

@@ -10,10 +10,11 @@ pub mod session_end;
 
 use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobError;
-use bridge_shared::ccai::model::{Call, Chat};
 use bridge_shared::ccai::{CcaiClient, CcaiError};
 use bridge_shared::config::CountryCode;
-use bridge_shared::conversation::{ContactError, ContactSync, SessionView};
+use bridge_shared::conversation::{
+    ContactError, ContactSync, Need, SessionView, Truth, TruthError, session_truth,
+};
 use bridge_shared::ese::{KeptEse, kept};
 use bridge_shared::events::SessionRef;
 use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource, hints};
@@ -207,6 +208,15 @@ pub enum SyncError {
     HandOff(bridge_shared::queue::QueueError),
 }
 
+impl From<TruthError> for SyncError {
+    fn from(err: TruthError) -> Self {
+        match err {
+            TruthError::Ccai(err) => SyncError::Ccai(err),
+            TruthError::Store(err) => SyncError::Store(err),
+        }
+    }
+}
+
 impl bridge_shared::Retryable for SyncError {
     fn is_retryable(&self) -> bool {
         match self {
@@ -274,31 +284,32 @@ async fn handle_batch(
     .await
 }
 
-/// A session's truth, as fetched from the Manager API.
-#[derive(Clone)]
-enum Truth {
-    Call(Arc<Call>),
-    Chat(Arc<Chat>),
-}
-
-/// The sessions fetched while handling one batch. Every event of the batch was stored before
-/// the batch began, so a session fetched for its first event is at least as new as all of
-/// them: one fetch per session per batch, not one per event (the tenant allows 10 requests a
-/// second in all; a call's created, assigned and ended usually arrive together).
+/// The sessions read while handling one batch. Every event of the batch was stored before
+/// the batch began, so a session read for its first event is at least as new as all of
+/// them: one read per session per batch, not one per event (the tenant allows 10 requests a
+/// second in all; a call's created, assigned and ended usually arrive together). Across
+/// batches, `truth` serves the triggers that cannot bring anything newer from the object kept.
 #[derive(Default)]
 pub struct SessionsSeen(Mutex<HashMap<(SessionKind, u64), Truth>>);
 
 impl SessionsSeen {
-    async fn get(&self, ccai: &CcaiClient, event: &SessionTrigger) -> Result<Truth, CcaiError> {
+    async fn get(
+        &self,
+        api: &SyncApi,
+        event: &SessionTrigger,
+        now: UnixMillis,
+    ) -> Result<Truth, SyncError> {
         let key = (event.session.kind, event.session.id);
         if let Some(truth) = self.0.lock().ok().and_then(|seen| seen.get(&key).cloned()) {
             return Ok(truth);
         }
-        let truth = match event.session.kind {
-            SessionKind::Call => Truth::Call(Arc::new(ccai.call(event.session.id).await?)),
-            SessionKind::Chat => Truth::Chat(Arc::new(ccai.chat(event.session.id).await?)),
-        };
-        if let Ok(mut seen) = self.0.lock() {
+        let need = Need::of(event);
+        let truth = session_truth(api.store.as_ref(), &api.ccai, &event.session, need, now).await?;
+        // Only a read now serves the batch's other triggers: a kept object may be older than
+        // an ESE event of the batch.
+        if need == Need::Fresh
+            && let Ok(mut seen) = self.0.lock()
+        {
             seen.insert(key, truth.clone());
         }
         Ok(truth)
@@ -388,7 +399,7 @@ async fn apply(
         }
     }
     let ese = latest_ese_item(api.store.as_ref(), trigger, now).await?;
-    let (view, agents) = match sessions.get(&api.ccai, trigger).await? {
+    let (view, agents) = match sessions.get(api, trigger, now).await? {
         Truth::Call(call) => (
             SessionView::from(call.as_ref()),
             SessionAgents::from(call.as_ref()),

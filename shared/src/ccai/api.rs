@@ -78,6 +78,16 @@ impl CcaiClient {
         self.get("get chat", &format!("{MANAGER}/chats/{id}")).await
     }
 
+    /// The call as sent, for keeping (`conversation::truth`).
+    pub async fn call_object(&self, id: u64) -> Result<Value, CcaiError> {
+        self.get("get call", &format!("{MANAGER}/calls/{id}")).await
+    }
+
+    /// The chat as sent, for keeping (`conversation::truth`).
+    pub async fn chat_object(&self, id: u64) -> Result<Value, CcaiError> {
+        self.get("get chat", &format!("{MANAGER}/chats/{id}")).await
+    }
+
     /// One page of the calls updated at or after `from`, oldest first: the tail read Google
     /// recommends (ccai-api.md §2, H). Paging a list that changes while it is read skips
     /// records; a reader repeats from the last record's `updated_at` instead, with `page` > 1

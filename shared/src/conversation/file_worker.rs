@@ -2,6 +2,7 @@
 //! type, and the two shared steps they take (contact sync for the conversation, the resumable
 //! attach flow).
 
+use super::truth::{Need, Truth, TruthError};
 use super::{
     AttachError, AttachOutcome, AttachedFile, ContactError, ContactSync, FileToAttach, SessionView,
     kept_ese_item,
@@ -10,7 +11,7 @@ use crate::UnixMillis;
 use crate::blob::{BlobError, BlobStore};
 use crate::ccai::{CcaiClient, CcaiError};
 use crate::config::CountryCode;
-use crate::events::{SessionKind, SessionRef};
+use crate::events::SessionRef;
 use crate::kustomer::KustomerClient;
 use crate::status::sync::{DEFAULT_LEASE, StatusService};
 use crate::storage::ExternalStorage;
@@ -79,6 +80,15 @@ pub enum FileWorkerError {
     InProgressElsewhere(String),
 }
 
+impl From<TruthError> for FileWorkerError {
+    fn from(err: TruthError) -> Self {
+        match err {
+            TruthError::Ccai(err) => FileWorkerError::Ccai(err),
+            TruthError::Store(err) => FileWorkerError::Store(err),
+        }
+    }
+}
+
 impl FileWorker {
     pub fn new(
         store: Arc<dyn StateStore>,
@@ -136,6 +146,19 @@ impl FileWorker {
         }
     }
 
+    /// The session's Manager API object, as a file worker needs it: any that shows the session
+    /// ended (`truth`).
+    pub async fn session_truth(
+        &self,
+        session: &SessionRef,
+        now: UnixMillis,
+    ) -> Result<Truth, FileWorkerError> {
+        Ok(
+            super::truth::session_truth(self.store.as_ref(), &self.ccai, session, Need::Ended, now)
+                .await?,
+        )
+    }
+
     /// The session as the inbox worker sees it: the Manager API object with the latest ESE
     /// item kept for it (R-E-5).
     pub async fn session_view(
@@ -143,10 +166,8 @@ impl FileWorker {
         session: &SessionRef,
         now: UnixMillis,
     ) -> Result<SessionView, FileWorkerError> {
-        let view = match session.kind {
-            SessionKind::Call => SessionView::from(&self.ccai.call(session.id).await?),
-            SessionKind::Chat => SessionView::from(&self.ccai.chat(session.id).await?),
-        };
+        // A file worker reads only what an ended session no longer changes (truth.rs).
+        let view = self.session_truth(session, now).await?.view();
         let ese = kept_ese_item(self.store.as_ref(), session.kind, session.id, now)
             .await
             .map_err(ContactError::from)?;

@@ -11,6 +11,7 @@ pub mod report;
 pub mod rules;
 pub mod session;
 pub mod transcript_file;
+pub mod truth;
 pub mod updates;
 
 pub use attached_file::{AttachError, AttachOutcome, AttachedFile, FileProgress, FileToAttach};
@@ -19,6 +20,7 @@ pub use file_worker::{FileWorker, FileWorkerError};
 pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
 pub use session::{SessionView, kept_ese_item};
 pub use transcript_file::{RenderedTranscript, render_transcript_file};
+pub use truth::{Need, Truth, TruthError, session_truth};
 pub use updates::{
     ConversationUpdate, NoteFacts, VoicemailHandling, session_notes, voicemail_handling,
 };

@@ -35,6 +35,14 @@ pub async fn session_report(
                                  "sent_at": kept.sent_at.to_iso()});
                 }
             }
+            // The kept Manager API object holds the caller's details: its version and status.
+            "TRUTH" => {
+                records.insert(
+                    sk,
+                    json!({"updated_at": item.body["object"]["updated_at"],
+                           "status": item.body["object"]["status"]}),
+                );
+            }
             other if NOT_SHOWN.contains(&other) => {}
             _ => {
                 records.insert(sk, item.body);
