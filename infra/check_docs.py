@@ -107,7 +107,7 @@ URL_VARIABLE = re.compile(r"fn url_variable[^{]*\{(.*?)\n    \}", re.S)
 # reading a variable cannot slip past the patterns above.
 NOT_VARIABLES = {
     "SYNC_LOCK", "STATUS_MAP", "SDK_KEYS", "AGENT_SESSIONS", "IN_PROGRESS", "OBJECT_FINALIZE",
-    "NEW_AND_OLD_IMAGES", "CARGO_PKG_VERSION",
+    "NEW_AND_OLD_IMAGES", "CARGO_PKG_VERSION", "SHADOW_CURRENT",
 }
 
 

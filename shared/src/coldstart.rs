@@ -106,6 +106,11 @@ impl ColdStart {
                 KUSTOMER_WINDOW,
             )));
         }
+        if config.mode.is_shadow() {
+            // The last guard of shadow mode: whatever path reaches a write, it is not sent.
+            ccai = ccai.reading_only();
+            kustomer = kustomer.reading_only();
+        }
         Ok(Platforms {
             ccai: Arc::new(ccai),
             kustomer: Arc::new(kustomer),

@@ -231,6 +231,37 @@ pub struct BridgeConfig {
     /// `KUSTOMER_REQUESTS_PER_MINUTE`: the org's budget the bridge keeps under (default 300,
     /// the smallest plan's; kustomer-api.md).
     pub kustomer_requests_per_minute: u32,
+    /// `BRIDGE_MODE` (`live` unless `shadow`, R-F-2).
+    pub mode: BridgeMode,
+}
+
+/// Whether the bridge acts on the platforms (`BRIDGE_MODE`, product.md R-F-2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BridgeMode {
+    /// Everything is done (the default).
+    #[default]
+    Live,
+    /// Everything runs, nothing is written to Kustomer or CCAI: each session and agent records
+    /// what would have been done, to compare with CCAI's own connector before switching
+    /// (`crate::shadow`).
+    Shadow,
+}
+
+impl BridgeMode {
+    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(str::trim) {
+            None | Some("live") => Ok(BridgeMode::Live),
+            Some("shadow") => Ok(BridgeMode::Shadow),
+            Some(other) => Err(ConfigError::Malformed {
+                var: "BRIDGE_MODE".into(),
+                reason: format!("expected live or shadow, got {other:?}"),
+            }),
+        }
+    }
+
+    pub fn is_shadow(self) -> bool {
+        self == BridgeMode::Shadow
+    }
 }
 
 /// `KUSTOMER_REQUESTS_PER_MINUTE` when unset.
@@ -335,6 +366,7 @@ impl BridgeConfig {
                 });
             }
         };
+        let mode = BridgeMode::parse(env.get("BRIDGE_MODE"))?;
         let kustomer_requests_per_minute = match env.get("KUSTOMER_REQUESTS_PER_MINUTE") {
             None => KUSTOMER_REQUESTS_PER_MINUTE,
             Some(value) => value
@@ -367,6 +399,7 @@ impl BridgeConfig {
             default_country,
             shared_pacing,
             kustomer_requests_per_minute,
+            mode,
         })
     }
 }
@@ -629,12 +662,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn r_f_2_the_bridge_is_live_unless_told_shadow() {
+        let live = BridgeConfig::load(&env_with(&[]), None).await.unwrap();
+        assert_eq!(live.mode, BridgeMode::Live);
+        let shadow = BridgeConfig::load(&env_with(&[("BRIDGE_MODE", Some("shadow"))]), None)
+            .await
+            .unwrap();
+        assert!(shadow.mode.is_shadow());
+    }
+
+    #[tokio::test]
     async fn malformed_values_name_the_variable() {
         for (var, value) in [
             ("KUSTOMER_BASE_URL", "api.kustomerapp.com"),
             ("DEFAULT_COUNTRY", "USA"),
             ("TABLE_NAME", "ab"),
             ("CCAI_EVENTS_CREDENTIALS", " , "),
+            ("BRIDGE_MODE", "dry-run"),
         ] {
             let err = BridgeConfig::load(&env_with(&[(var, Some(value))]), None)
                 .await

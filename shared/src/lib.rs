@@ -32,6 +32,7 @@ pub mod phone;
 pub mod queue;
 pub mod redact;
 pub mod retry;
+pub mod shadow;
 pub mod shapes;
 pub mod sign_in;
 pub mod signature;

@@ -10,11 +10,12 @@
 //! | `GET /admin/dead-letters` | 200 `[{id, step, trigger, attempts, first_error, last_error, first_at, last_at, permanent}]`, newest first: work given up (R-E-7) |
 //! | `POST /admin/dead-letters/replay` `{ids?: ["<step>#<trigger id>"], all?: true}` | 200 `{replayed, triggers, missing}`: each letter put back into the inbox once · 400 without `ids` or `all` |
 //! | `GET /admin/custom-fields` | 200 `{fields: [{id, group, attribute, display_name, type, resources, created: {created_at, created_by} \| null}]}`: the twelve fields (R-CF-1) |
-//! | `POST /admin/custom-fields` `{field, created_by?}` | 201 the field, its Kustomer attribute provisioned (R-CF-2) · 200 when it was created before (the first creation stands) · 400 naming the valid ids · 502 when Kustomer refused |
+//! | `POST /admin/custom-fields` `{field, created_by?}` | 201 the field, its Kustomer attribute provisioned (R-CF-2) · 200 when it was created before (the first creation stands) · 400 naming the valid ids · 409 in shadow mode · 502 when Kustomer refused |
 //! | `DELETE /admin/custom-fields/{field}` | 200 `{field, was_created, note}`: no longer filled; Kustomer keeps the attribute (`note` says so) |
 //! | `GET /admin/sdk-keys` | 200 `{keys: {sdk key: attribute}, mapped: {sdk key: {attribute, field?, mapped_at_ms}}}` (R-CF-5) |
 //! | `PUT /admin/sdk-keys` `{keys: {sdk key: field id or message attribute}}` | 200 as GET, the mapping replaced · 400 naming the key whose target is neither one of the twelve nor an attribute of the message metadata |
 //! | `GET /admin/shapes` | 200 `{kinds: [{kind, documents, first_seen, last_seen, paths: {path: {types, count}}, unread, missing: {path: documents lacking it}, cut}]}`: what the platforms sent, keys and types only (issue 28, R-F) |
+//! | `GET /admin/shadow?from=&to=` (RFC 3339; the last 24 h by default) | 200 `{mode, from, to, compared, with_differences, differences: {field: count}, cut, sessions: [{kind, id, plan, files, kustomer, differences: [{field, bridge, kustomer}]}]}`: shadow mode's plans beside what Kustomer shows (R-F-2; at most 200 sessions, `cut` when more) · 400 naming a bad `from`/`to` · 502 when Kustomer failed |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 //! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records}`: what the bridge knows and did for one session, and why it waits · 404 when it knows nothing · 400 naming a bad kind or id |
 //! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice) · 400 as above |
@@ -385,6 +386,65 @@ impl AdminApi {
         }
     }
 
+    /// The shadow run beside what Kustomer shows (R-F-2): each session planned from `from` to
+    /// `to` (RFC 3339; the last 24 hours by default), with every difference.
+    async fn shadow(&self, request: &Request, now: UnixMillis) -> Response<Body> {
+        use lambda_http::RequestExt;
+        let query = request.query_string_parameters();
+        let instant = |name: &str, default: i64| {
+            match query.first(name) {
+            None => Ok(default),
+            Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| format!("{name}: expected an RFC 3339 time such as 2026-12-07T09:00:00Z, got {text:?}")),
+        }
+        };
+        let period =
+            instant("to", now.0).and_then(|to| Ok((instant("from", to - 24 * 3600 * 1000)?, to)));
+        let (from, to) = match period {
+            Ok((from, to)) if from <= to => (from, to),
+            Ok(_) => return json_error(StatusCode::BAD_REQUEST, "from: must not be after to"),
+            Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
+        };
+        let iso = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        match bridge_shared::shadow::compare::report(
+            self.store.as_ref(),
+            &self.kustomer,
+            (from, to),
+            now,
+        )
+        .await
+        {
+            Ok((sessions, cut)) => {
+                let mut by_field: BTreeMap<&str, usize> = BTreeMap::new();
+                for difference in sessions.iter().flat_map(|s| &s.differences) {
+                    *by_field.entry(difference.field).or_default() += 1;
+                }
+                json_answer(
+                    StatusCode::OK,
+                    json!({
+                        "mode": if self.kustomer.writes() { "live" } else { "shadow" },
+                        "from": iso(from),
+                        "to": iso(to),
+                        "compared": sessions.len(),
+                        "with_differences": sessions.iter().filter(|s| !s.differences.is_empty()).count(),
+                        "differences": by_field,
+                        "cut": cut,
+                        "sessions": sessions,
+                    }),
+                )
+            }
+            Err(err @ bridge_shared::shadow::compare::CompareError::Kustomer(_)) => {
+                json_error(StatusCode::BAD_GATEWAY, err.to_string())
+            }
+            Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        }
+    }
+
     async fn health(&self, now: UnixMillis) -> Response<Body> {
         let store = self
             .store
@@ -432,6 +492,10 @@ fn field_error(err: FieldAdminError) -> Response<Body> {
         FieldAdminError::UnknownField { .. } | FieldAdminError::BadSdkKey { .. } => {
             StatusCode::BAD_REQUEST
         }
+        // Shadow mode writes nothing to Kustomer (R-F-2): the request conflicts with the mode.
+        FieldAdminError::Kustomer(bridge_shared::kustomer::KustomerError::Shadow { .. }) => {
+            StatusCode::CONFLICT
+        }
         FieldAdminError::Kustomer(_) => StatusCode::BAD_GATEWAY,
         FieldAdminError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
@@ -457,6 +521,7 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         (Method::GET, "/admin/health") => api.health(now).await,
         (Method::GET, "/admin/rejected") => api.rejected(now).await,
         (Method::GET, "/admin/shapes") => api.shapes(now).await,
+        (Method::GET, "/admin/shadow") => api.shadow(&request, now).await,
         (Method::GET, "/admin/dead-letters") => api.dead_letters(now).await,
         (Method::POST, "/admin/dead-letters/replay") => api.replay(&request, now).await,
         (Method::GET, "/admin/custom-fields") => api.custom_fields(now).await,
@@ -488,6 +553,7 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
             | "/admin/health"
             | "/admin/rejected"
             | "/admin/shapes"
+            | "/admin/shadow"
             | "/admin/dead-letters"
             | "/admin/dead-letters/replay"
             | "/admin/custom-fields"

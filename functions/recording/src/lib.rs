@@ -134,6 +134,11 @@ pub async fn transfer_for_event(
         kind: SessionKind::Call,
         id: call_id,
     };
+    if api.left_to_shadow(event, now).await? {
+        return Ok(RecordOutcome::Skipped(
+            "planned in shadow mode: written only by an admin's resync".into(),
+        ));
+    }
     let pushed = event.object.as_deref();
     // End-user photos and videos of the call's SmartActions, each once (R-R-1, R-U-7).
     let (media, attached) = api.attach_session_media(&session, pushed, now).await?;
@@ -157,6 +162,10 @@ pub async fn transfer_for_event(
         let why = api.wait_for(&session, AwaitedFile::Recording, now).await?;
         return Ok(RecordOutcome::Skipped(why));
     };
+    if let Some(why) = api.shadow_file(&session, "recordings", &name, now).await? {
+        awaited::file_found(api.store.as_ref(), &session, AwaitedFile::Recording).await?;
+        return Ok(RecordOutcome::Skipped(why));
+    }
     let key = format!("recording#{call_id}");
     let once = run_once(
         api.store.as_ref(),

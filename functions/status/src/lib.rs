@@ -8,8 +8,8 @@
 //! | `POST /agents/instances` `{instance_id}` | 201 `{lease_token, expires_at}` · 409 `{error, expires_in_s}` |
 //! | `PUT /agents/instances/{instance_id}` `{lease_token}` | 200 `{expires_at, sync}` · 409 |
 //! | `DELETE /agents/instances/{instance_id}` `{lease_token}` | 204 |
-//! | `POST /click-to-call` `{phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 502 when a platform failed (R-C2C) |
-//! | `POST /webhooks/kustomer/status` `{}` (a trigger; the first widgets' `instance_id`, `lease_token`, `status_id`, `status_name`, `changed_at` are accepted and not acted on) | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`, `nothing_to_follow`) for the agent's status **as Kustomer records it** (R-S-4) · 422 unmapped, or no active work session · 429 `{outcome: "too_soon", retry_after_s}` with `Retry-After` within 2 s of the agent's last followed report |
+//! | `POST /click-to-call` `{phone, customer_id?, conversation_id?}` | 201 `{outcome: "created", call_id, customer_id, conversation_id}` · 202 `{outcome: "agent_must_act", …, message}` · 400 naming the field, or `{outcome: "refused", error}` with CCAI Platform's own message · 409 in shadow mode (nothing placed) · 502 when a platform failed (R-C2C) |
+//! | `POST /webhooks/kustomer/status` `{}` (a trigger; the first widgets' `instance_id`, `lease_token`, `status_id`, `status_name`, `changed_at` are accepted and not acted on) | 202 `{outcome, message, …}` (`applied`, `pending`, `ignored_offline`, `already_there`, `superseded`, `failed`, `in_progress`, `nothing_to_follow`; `shadow` in shadow mode: the status that would be set) for the agent's status **as Kustomer records it** (R-S-4) · 422 unmapped, or no active work session · 429 `{outcome: "too_soon", retry_after_s}` with `Retry-After` within 2 s of the agent's last followed report |
 //! | `GET /widget`, `GET /widget/{asset}` | the agent widget (R-A; no session needed to load it) |
 //!
 //! Every agent route needs `Authorization: Bearer <agent session>` (R-SEC-1): the agent is the
@@ -179,6 +179,11 @@ async fn click_to_call(
         }
         Err(ClickError::Kustomer(e)) if unsent_for_pacing(Some(&e), None) => pacing_busy(&e),
         Err(ClickError::Ccai(e)) if unsent_for_pacing(None, Some(&e)) => pacing_busy(&e),
+        // Shadow mode writes nothing to either platform (R-F-2): no call is placed.
+        Err(
+            err @ (ClickError::Ccai(bridge_shared::ccai::CcaiError::Shadow { .. })
+            | ClickError::Kustomer(bridge_shared::kustomer::KustomerError::Shadow { .. })),
+        ) => json_error(StatusCode::CONFLICT, err.to_string()),
         Err(err) => {
             tracing::error!(error = %err, "click-to-call: platform call failed");
             json_error(StatusCode::BAD_GATEWAY, err.to_string())

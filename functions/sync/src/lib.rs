@@ -12,6 +12,7 @@ use bridge_shared::UnixMillis;
 use bridge_shared::blob::BlobError;
 use bridge_shared::ccai::{CcaiClient, CcaiError};
 use bridge_shared::config::CountryCode;
+use bridge_shared::conversation::report::is_resync;
 use bridge_shared::conversation::{
     ContactError, ContactSync, Need, SessionView, Truth, TruthError, session_truth,
 };
@@ -21,6 +22,7 @@ use bridge_shared::events::{SessionKind, SessionTrigger, TriggerSource, hints};
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::queue::WorkQueues;
 use bridge_shared::queue::handoff::hand_off;
+use bridge_shared::shadow::planned_only;
 use bridge_shared::status::PendingOutcome;
 use bridge_shared::status::sync::{StatusError, StatusService};
 use bridge_shared::storage::awaited::{self, AwaitedFile};
@@ -427,24 +429,44 @@ async fn apply(
         MetadataFile::Absent | MetadataFile::Unchanged => {}
     }
     let agents = agents.with_ese(item);
-    let contact = ContactSync {
+    let sync = ContactSync {
         store: api.store.as_ref(),
         kustomer: &api.kustomer,
         ccai: &api.ccai,
         status: &api.status,
         country: &api.caller_country,
-    }
-    .sync(&view, now)
-    .await?;
-    if let Some(read) = read {
-        api.store.put(&read).await?;
-    }
-    tracing::info!(?contact, "session reconciled");
-    if let Some(what) = &contact.waiting_for {
-        return Ok(RecordOutcome::Skipped(format!("waiting for {what}")));
-    }
-    bridge_shared::metrics::count("SessionsApplied", u64::from(contact.changed_anything()));
-    let mut resolved = usize::from(contact.changed_anything());
+    };
+    let mut resolved = if api.kustomer.writes() {
+        // Switching shadow mode off replays no backlog into Kustomer (R-F-2).
+        if !is_resync(trigger) && planned_only(api.store.as_ref(), &trigger.session, now).await? {
+            return Ok(RecordOutcome::Skipped(
+                "planned in shadow mode: written only by an admin's resync".into(),
+            ));
+        }
+        let contact = sync.sync(&view, now).await?;
+        if let Some(read) = read {
+            api.store.put(&read).await?;
+        }
+        tracing::info!(?contact, "session reconciled");
+        if let Some(what) = &contact.waiting_for {
+            return Ok(RecordOutcome::Skipped(format!("waiting for {what}")));
+        }
+        bridge_shared::metrics::count("SessionsApplied", u64::from(contact.changed_anything()));
+        usize::from(contact.changed_anything())
+    } else {
+        // Shadow mode (R-F-2): what the live pass would do, planned; nothing written.
+        let plan = sync.plan(&view, now).await.map_err(SyncError::Contact)?;
+        if let Some(read) = read {
+            api.store.put(&read).await?;
+        }
+        // The plan's customer holds the caller's number: only what was decided is logged.
+        tracing::info!(
+            customer = plan.customer.action(),
+            conversation = ?plan.conversation,
+            "shadow mode: session planned"
+        );
+        1
+    };
     for agent in agents_released(view.ended, &agents) {
         let Some(email) = api.status.email_for_ccai_agent(agent, now).await? else {
             continue;

@@ -89,6 +89,11 @@ pub async fn transcript_for_event(
         kind: SessionKind::Chat,
         id: chat_id,
     };
+    if api.left_to_shadow(event, now).await? {
+        return Ok(RecordOutcome::Skipped(
+            "planned in shadow mode: written only by an admin's resync".into(),
+        ));
+    }
     let pushed = event.object.as_deref();
     // End-user photos and videos of the chat's SmartActions, each once (R-R-1, R-U-7).
     let (media, attached) = api.attach_session_media(&session, pushed, now).await?;
@@ -113,6 +118,10 @@ pub async fn transcript_for_event(
         let why = api.wait_for(&session, AwaitedFile::Transcript, now).await?;
         return Ok(RecordOutcome::Skipped(why));
     };
+    if let Some(why) = api.shadow_file(&session, "transcripts", &name, now).await? {
+        awaited::file_found(api.store.as_ref(), &session, AwaitedFile::Transcript).await?;
+        return Ok(RecordOutcome::Skipped(why));
+    }
     let key = format!("transcript#{chat_id}");
     let once = run_once(
         api.store.as_ref(),

@@ -195,7 +195,7 @@ async fn recording_stream(backends: &Backends, run: &str) -> Outcome {
 }
 
 /// How many scenarios the demo plays (for the progress display).
-pub const SCENARIOS: usize = 11;
+pub const SCENARIOS: usize = 12;
 
 /// Plays every scenario and returns the report. A scenario that fails is reported as failed.
 pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report {
@@ -226,6 +226,9 @@ pub async fn run(backends: &Backends, progress: &mut dyn FnMut(&str)) -> Report 
         }),
         ("click-to-call", |b, r| {
             Box::pin(crate::agent_side::agent_side(b, r))
+        }),
+        ("shadow mode", |b, r| {
+            Box::pin(crate::shadow::shadow_mode(b, r))
         }),
         // Last: what every scenario before it made the platforms send.
         ("what the platforms sent", |b, r| {

@@ -15,6 +15,7 @@ pub mod policies;
 pub mod report;
 pub mod routes;
 pub mod sessions;
+pub mod shadow;
 pub mod shapes;
 pub mod stream;
 pub mod tenants;

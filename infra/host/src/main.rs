@@ -90,7 +90,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
     let http = build_client(settings).map_err(|e| e.to_string())?;
     // Sandboxes unless real endpoints are configured; kept alive for the whole run.
     let mut kustomer_sandbox = None;
-    let kustomer = match env("KUSTOMER_BASE_URL") {
+    let kustomer_settings = match env("KUSTOMER_BASE_URL") {
         Some(base_url) => KustomerSettings {
             base_url,
             api_key: Secret::new(env("KUSTOMER_API_KEY").unwrap_or_default()),
@@ -153,17 +153,24 @@ async fn serve(backends: Backends) -> Result<(), String> {
             client
         }
     };
+    let mut kustomer =
+        KustomerClient::new(&kustomer_settings, http.clone(), RetryPolicy::default());
+    let mut ccai = ccai;
+    // BRIDGE_MODE=shadow (R-F-2): as at a function's cold start, the clients send reads only.
+    let mode = bridge_shared::config::BridgeMode::parse(env("BRIDGE_MODE").as_deref())
+        .map_err(|e| e.to_string())?;
+    if mode.is_shadow() {
+        println!("shadow mode: nothing is written to Kustomer or CCAI Platform");
+        ccai = ccai.reading_only();
+        kustomer = kustomer.reading_only();
+    }
     let platforms = Platforms {
         ccai: Arc::new(ccai),
-        kustomer: Arc::new(KustomerClient::new(
-            &kustomer,
-            http.clone(),
-            RetryPolicy::default(),
-        )),
+        kustomer: Arc::new(kustomer),
         storage,
     };
     let tokens = Tokens {
-        sign_in: sign_in_provider(kustomer_sandbox.as_ref(), &kustomer.base_url).await?,
+        sign_in: sign_in_provider(kustomer_sandbox.as_ref(), &kustomer_settings.base_url).await?,
         admin: bridge_shared::bearer::BearerTokens::parse(
             "ADMIN_TOKEN",
             &Secret::new(env("ADMIN_TOKEN").unwrap_or_else(|| "local-admin-token".into())),

@@ -354,6 +354,35 @@ async fn the_demo_report_shows_what_happened() {
             .iter()
             .any(|l| l.contains("Agent is not available to take this call"))
     );
+    // R-F-2: shadow mode writes nothing to either platform, and its comparison with Kustomer
+    // filled as CCAI's own connector would lists the seeded differences and no others.
+    let shadow = report.section("Shadow mode beside").unwrap();
+    let counted = |name: &str| shadow.counted(name);
+    assert_eq!(
+        counted("writes to Kustomer"),
+        Some(0),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(counted("writes to CCAI Platform"), Some(0));
+    assert_eq!(
+        counted("sessions compared"),
+        Some(5),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(counted("differences seeded"), Some(4));
+    assert_eq!(
+        counted("differences listed"),
+        Some(4),
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(counted("seeded differences listed"), Some(4));
+    assert_eq!(
+        counted("writes to either platform by the comparison"),
+        Some(0)
+    );
     assert!(
         report
             .sections

@@ -51,7 +51,8 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("admin", "POST", "/admin/sessions/{kind}/{id}/resync"));
     assert!(has("admin", "DELETE", "/admin/agents/{email}/sessions"));
     assert!(has("admin", "GET", "/admin/shapes"));
-    assert_eq!(routes.len(), 29);
+    assert!(has("admin", "GET", "/admin/shadow"));
+    assert_eq!(routes.len(), 30);
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub struct CcaiClient {
     limiter: Arc<RequestLimiter>,
     /// Pacing shared across processes, when configured (replaces `limiter`).
     pacer: Option<Arc<dyn crate::pacing::Pacer>>,
+    /// Shadow mode (R-F-2): only reads leave.
+    reads_only: bool,
 }
 
 /// An answer: status, headers, body.
@@ -84,7 +86,20 @@ impl CcaiClient {
             user: user.to_owned(),
             password,
             retry,
+            reads_only: false,
         }
+    }
+
+    /// Shadow mode (`BRIDGE_MODE=shadow`, R-F-2): every request but a `GET` is refused here,
+    /// unsent ([`CcaiError::Shadow`]).
+    pub fn reading_only(mut self) -> Self {
+        self.reads_only = true;
+        self
+    }
+
+    /// Whether this client writes (`false` in shadow mode): the domain asks before it would.
+    pub fn writes(&self) -> bool {
+        !self.reads_only
     }
 
     pub(super) fn authorise(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -125,6 +140,11 @@ impl CcaiClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, CcaiError> {
+        if self.reads_only && method != Method::GET {
+            return Err(CcaiError::Shadow {
+                operation: operation.into(),
+            });
+        }
         if !self.throttle().await {
             return Err(CcaiError::RateLimited {
                 operation: operation.into(),

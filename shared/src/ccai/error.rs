@@ -28,6 +28,11 @@ pub enum CcaiError {
     Truncated { message: String },
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A write refused in shadow mode (`BRIDGE_MODE=shadow`, R-F-2): never sent.
+    #[error(
+        "{operation} not sent: the bridge runs in shadow mode and writes nothing to CCAI Platform"
+    )]
+    Shadow { operation: String },
 }
 
 impl Retryable for CcaiError {

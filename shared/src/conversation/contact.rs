@@ -27,7 +27,7 @@ use crate::store::{Item, ItemKey, StateStore, StoreError};
 use std::time::Duration;
 
 /// The caller's number of one pass, once read.
-type CallerMemo = tokio::sync::OnceCell<Option<CallerNumber>>;
+pub(super) type CallerMemo = tokio::sync::OnceCell<Option<CallerNumber>>;
 
 /// The name of a customer whose caller id was withheld, anonymous or not a number (issue 14).
 pub const UNKNOWN_CALLER: &str = "Unknown caller";
@@ -1070,7 +1070,7 @@ impl ContactSync<'_> {
 
     /// The caller's number as reported — the participant's (ESE `dn`, metadata), else the Apps
     /// API end user's — normalised (issue 14). `None` while nothing reported one yet.
-    async fn caller<'m>(
+    pub(super) async fn caller<'m>(
         &self,
         view: &SessionView,
         memo: &'m CallerMemo,
@@ -1222,7 +1222,7 @@ impl ContactSync<'_> {
     /// recorded for the call, else the customer of the conversation it named as the call's
     /// ticket — never a customer found by the number, which Kustomer may hold in another
     /// format (a duplicate customer).
-    async fn clicked_customer(
+    pub(super) async fn clicked_customer(
         &self,
         view: &SessionView,
         now: UnixMillis,
@@ -1430,7 +1430,11 @@ impl ContactSync<'_> {
     /// user, one shared by two) is an answer, remembered for [`UNRESOLVED_FOR`] so the next
     /// sessions of that agent do not list every CCAI agent again; a transient error is an
     /// error (the pass is retried).
-    async fn kustomer_user(&self, agent: u64, now: UnixMillis) -> Result<Assignee, ContactError> {
+    pub(super) async fn kustomer_user(
+        &self,
+        agent: u64,
+        now: UnixMillis,
+    ) -> Result<Assignee, ContactError> {
         // An agent matched before is known by its profile (the usual path, no extra read).
         if let Some(email) = self.status.email_for_ccai_agent(agent, now).await?
             && let Ok(profile) = self.status.profile(&email, now).await
@@ -1506,7 +1510,7 @@ fn refused_for_good(err: &ContactError) -> bool {
 const UNRESOLVED_FOR: Duration = Duration::from_secs(15 * 60);
 
 /// Whom a session's conversation is assigned to.
-enum Assignee {
+pub(super) enum Assignee {
     /// The Kustomer user, and the agent's e-mail (R-K-3).
     User(String, String),
     /// No one, and why.

@@ -117,6 +117,34 @@ impl FileWorker {
         }
     }
 
+    /// Shadow mode (R-F-2): a file found is noted as what would be attached, and not waited
+    /// for any more; `None` in live mode. The reason says so.
+    pub async fn shadow_file(
+        &self,
+        session: &SessionRef,
+        data_type: &str,
+        name: &str,
+        now: UnixMillis,
+    ) -> Result<Option<String>, FileWorkerError> {
+        if self.kustomer.writes() {
+            return Ok(None);
+        }
+        crate::shadow::plan::note_file(self.store.as_ref(), session, data_type, name, now).await?;
+        Ok(Some(format!("shadow mode: would attach {name}")))
+    }
+
+    /// Live mode: a session planned in shadow mode is left alone unless an admin resyncs it
+    /// (switching shadow off replays no backlog into Kustomer).
+    pub async fn left_to_shadow(
+        &self,
+        trigger: &crate::events::SessionTrigger,
+        now: UnixMillis,
+    ) -> Result<bool, FileWorkerError> {
+        Ok(self.kustomer.writes()
+            && !super::report::is_resync(trigger)
+            && crate::shadow::planned_only(self.store.as_ref(), &trigger.session, now).await?)
+    }
+
     /// Attaching files of at most `bytes` (`MAX_ATTACHMENT_MIB`).
     pub fn attaching_at_most(mut self, bytes: u64) -> Self {
         self.max_attachment_bytes = bytes;

@@ -67,6 +67,13 @@ impl FileWorker {
         if names.is_empty() {
             return Ok((0, 0));
         }
+        if !self.kustomer.writes() {
+            for name in &names {
+                self.shadow_file(session, &format!("media:{name}"), name, now)
+                    .await?;
+            }
+            return Ok((names.len(), 0));
+        }
         let view = self.session_view(session, now).await?;
         let attached = self.attach_media(session, &names, &view, now).await?;
         Ok((names.len(), attached))

@@ -7,6 +7,7 @@ pub mod contact;
 pub mod file_worker;
 pub mod held_lock;
 pub mod media;
+mod planner;
 pub mod report;
 pub mod rules;
 pub mod session;

@@ -96,6 +96,11 @@ pub async fn session_report(
     })))
 }
 
+/// Whether the trigger is an admin's resync ([`resync_trigger`]).
+pub fn is_resync(trigger: &SessionTrigger) -> bool {
+    trigger.id.starts_with("resync-")
+}
+
 /// "Session S may have changed", from the admin: hinted as the session's end, so the inbox
 /// worker and the file workers each reconcile it from its truth (level-triggered: nothing done
 /// is done again).

@@ -55,6 +55,8 @@ pub struct KustomerClient {
     calls: AtomicU64,
     /// Pacing shared across processes (the org's budget, R-E-8), when configured.
     pacer: Option<std::sync::Arc<dyn crate::pacing::Pacer>>,
+    /// Shadow mode (R-F-2): only reads leave.
+    reads_only: bool,
 }
 
 /// One request, re-sendable.
@@ -170,7 +172,25 @@ impl KustomerClient {
             retry,
             calls: AtomicU64::new(0),
             pacer: None,
+            reads_only: false,
         }
+    }
+
+    /// Shadow mode (`BRIDGE_MODE=shadow`, R-F-2): every write is refused here, unsent
+    /// ([`KustomerError::Shadow`]) — whatever path reaches it. Reads go on, among them the
+    /// customer search, a `POST` that changes nothing (kustomer-api.md).
+    pub fn reading_only(mut self) -> Self {
+        self.reads_only = true;
+        self
+    }
+
+    /// Whether this client writes (`false` in shadow mode): the domain asks before it would.
+    pub fn writes(&self) -> bool {
+        !self.reads_only
+    }
+
+    fn is_write(call: &Call) -> bool {
+        call.method != Method::GET && !call.path.ends_with("/search")
     }
 
     /// Paces this client's requests on `pacer`, shared by every process (R-E-8).
@@ -196,6 +216,11 @@ impl KustomerClient {
     ///
     /// (See [`SEND_MARGIN`] for when an attempt is not sent at all.)
     async fn attempt(&self, call: &Call) -> Result<Bytes, KustomerError> {
+        if self.reads_only && Self::is_write(call) {
+            return Err(KustomerError::Shadow {
+                operation: call.operation.into(),
+            });
+        }
         let not_sent = |reason: &str| KustomerError::NotSent {
             operation: call.operation.into(),
             reason: reason.into(),

@@ -49,6 +49,9 @@ pub enum KustomerError {
     /// guards it (findings 8 and 9). Nothing happened; a later pass sends it.
     #[error("{operation} not sent: {reason}")]
     NotSent { operation: String, reason: String },
+    /// A write refused in shadow mode (`BRIDGE_MODE=shadow`, R-F-2): never sent.
+    #[error("{operation} not sent: the bridge runs in shadow mode and writes nothing to Kustomer")]
+    Shadow { operation: String },
 }
 
 impl Retryable for KustomerError {

@@ -201,6 +201,12 @@ pub enum Outcome {
     InProgress {
         seq: u64,
     },
+    /// Shadow mode (`BRIDGE_MODE=shadow`, R-F-2): the CCAI status the choice would have set;
+    /// nothing was sent.
+    Shadow {
+        seq: u64,
+        ccai_status: String,
+    },
 }
 
 impl Outcome {
@@ -213,7 +219,8 @@ impl Outcome {
             | Outcome::Superseded { seq, .. }
             | Outcome::Failed { seq, .. }
             | Outcome::Unmapped { seq, .. }
-            | Outcome::InProgress { seq } => *seq,
+            | Outcome::InProgress { seq }
+            | Outcome::Shadow { seq, .. } => *seq,
         }
     }
 
@@ -253,6 +260,9 @@ impl Outcome {
             } => format!("Kustomer status {kustomer_status_id} is not mapped"),
             Outcome::InProgress { .. } => {
                 "in progress: applied after the change being made now".into()
+            }
+            Outcome::Shadow { ccai_status, .. } => {
+                format!("shadow mode: would set {ccai_status} (nothing sent)")
             }
         }
     }

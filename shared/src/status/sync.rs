@@ -731,6 +731,14 @@ impl StatusService {
                     kustomer_status_id: desired.kustomer_status_id.clone(),
                 }),
             };
+            // Shadow mode (R-F-2): the status that would be set is recorded; nothing is sent.
+            let step = match step {
+                Step::Effect(target) if !self.ccai.writes() => Step::Record(Outcome::Shadow {
+                    seq,
+                    ccai_status: target,
+                }),
+                step => step,
+            };
             match step {
                 Step::Record(outcome) => {
                     state.outcome = Some(outcome.clone());

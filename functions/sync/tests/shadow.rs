@@ -1,0 +1,156 @@
+//! Shadow mode in the inbox worker (R-F-2): a session is planned and nothing is written to
+//! either platform; switched back to live, the worker leaves the planned session alone until
+//! an admin resyncs it (no backlog replayed into Kustomer unasked).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
+mod support;
+
+use bridge_shared::UnixMillis;
+use bridge_shared::conversation::report::resync_trigger;
+use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger};
+use bridge_shared::shadow::plan::{self, PlannedConversation, PlannedCustomer};
+use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+use bridge_sync::{SyncApi, handle};
+use bridge_tests::ccai_sandbox::ScenarioDriver;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use support::{Rig, rig};
+
+/// The rig's worker with clients that only read, as `BRIDGE_MODE=shadow` builds them.
+fn shadow_api(rig: &Rig) -> SyncApi {
+    let ccai = Arc::new(bridge_tests::ccai_support::client(&rig.platforms.ccai).reading_only());
+    let kustomer =
+        Arc::new(bridge_tests::kustomer_support::client(&rig.platforms.kustomer).reading_only());
+    SyncApi {
+        storage: Some(rig.platforms.storage.clone()),
+        status: StatusService::new(
+            rig.api.store.clone(),
+            ccai.clone(),
+            kustomer.clone(),
+            DEFAULT_LEASE,
+        ),
+        store: rig.api.store.clone(),
+        ccai,
+        kustomer,
+        caller_country: Default::default(),
+        exported: Default::default(),
+        failures: Default::default(),
+        file_work: None,
+    }
+}
+
+async fn deliver(rig: &Rig, api: &SyncApi, triggers: &[SessionTrigger]) {
+    let now = UnixMillis::now();
+    let items: Vec<_> = triggers
+        .iter()
+        .map(|t| bridge_intake::inbox_item(t, now).unwrap())
+        .collect();
+    let first = rig.sequence.fetch_add(items.len() as u64, Ordering::SeqCst);
+    let batch = bridge_tests::stream_support::inserts(&items, first);
+    let response = handle(api, batch, now).await.unwrap();
+    assert!(response.batch_item_failures.is_empty(), "failed records");
+}
+
+fn ccai_writes(rig: &Rig) -> usize {
+    rig.platforms
+        .ccai
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .count()
+}
+
+#[tokio::test]
+async fn r_f_2_a_session_in_shadow_mode_is_planned_and_nothing_is_written() {
+    let rig = rig().await;
+    let (agent, user) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108971").await;
+    let shadow = shadow_api(&rig);
+    deliver(&rig, &shadow, &call.triggers()).await;
+    assert_eq!(rig.writes(), 0, "nothing written to Kustomer");
+    assert_eq!(ccai_writes(&rig), 0, "nothing written to CCAI");
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call.session_id,
+    };
+    let planned = plan::load(rig.api.store.as_ref(), &session, UnixMillis::now())
+        .await
+        .unwrap()
+        .expect("the session's plan");
+    assert!(matches!(planned.customer, PlannedCustomer::Create { .. }));
+    assert!(matches!(
+        planned.conversation,
+        PlannedConversation::Create {
+            voicemail: false,
+            ..
+        }
+    ));
+    assert_eq!(planned.assignee.as_deref(), Some(user.as_str()));
+    assert_eq!(planned.channel, "voice");
+    assert!(planned.notes.contains(&"phone".to_owned()));
+
+    // Back to live: a later trigger of that session (a poll, a late event) writes nothing …
+    rig.deliver_poll(&call).await;
+    assert_eq!(rig.writes(), 0, "no backlog replayed into Kustomer");
+    assert!(rig.conversations().is_empty());
+    // … until an admin resyncs it.
+    deliver(
+        &rig,
+        &rig.api,
+        &[resync_trigger(&session, UnixMillis::now())],
+    )
+    .await;
+    assert_eq!(rig.conversations().len(), 1, "the resync writes it");
+}
+
+#[tokio::test]
+async fn r_f_2_an_agents_status_in_shadow_mode_is_recorded_not_set() {
+    use bridge_shared::status::agent_state::Outcome;
+    use bridge_shared::status::{PriorityMode, StatusMapping};
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let email = rig.platforms.ccai.inspect(|w| {
+        w.agents
+            .iter()
+            .find(|a| a.id == agent)
+            .map(|a| a.email.clone())
+            .unwrap()
+    });
+    let shadow = shadow_api(&rig);
+    let lunch = rig.platforms.kustomer.status_id("Lunch").unwrap();
+    shadow
+        .status
+        .save_mapping(&StatusMapping {
+            priority: PriorityMode::LatestWins,
+            ..bridge_tests::ccai_sandbox::state::mapping_by_name(&[(lunch, "Break")])
+        })
+        .await
+        .unwrap();
+    let user = rig.platforms.kustomer_user(&email).unwrap();
+    rig.platforms
+        .kustomer
+        .set_work_session(&user, "Lunch")
+        .unwrap();
+    let told = shadow
+        .status
+        .report(&email, UnixMillis::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&told.outcome, Outcome::Shadow { ccai_status, .. } if ccai_status == "Break"),
+        "{told:?}"
+    );
+    assert!(told.outcome.describe().contains("would set Break"));
+    assert_eq!(ccai_writes(&rig), 0, "nothing set in CCAI");
+    let status = rig.platforms.ccai.inspect(|w| {
+        w.agents
+            .iter()
+            .find(|a| a.id == agent)
+            .map(|a| a.status.clone())
+            .unwrap()
+    });
+    assert_eq!(status, "Available");
+}
