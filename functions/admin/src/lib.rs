@@ -15,7 +15,7 @@
 //! | `GET /admin/sdk-keys` | 200 `{keys: {sdk key: attribute}, mapped: {sdk key: {attribute, field?, mapped_at_ms}}}` (R-CF-5) |
 //! | `PUT /admin/sdk-keys` `{keys: {sdk key: field id or message attribute}}` | 200 as GET, the mapping replaced · 400 naming the key whose target is neither one of the twelve nor an attribute of the message metadata |
 //! | `GET /admin/shapes` | 200 `{kinds: [{kind, documents, first_seen, last_seen, paths: {path: {types, count}}, unread, missing: {path: documents lacking it}, cut}]}`: what the platforms sent, keys and types only (issue 28, R-F) |
-//! | `GET /admin/shadow?from=&to=` (RFC 3339; the last 24 h by default) | 200 `{mode, from, to, compared, with_differences, differences: {field: count}, cut, sessions: [{kind, id, plan, files, kustomer, differences: [{field, bridge, kustomer}]}]}`: shadow mode's plans beside what Kustomer shows (R-F-2; at most 200 sessions, `cut` when more) · 400 naming a bad `from`/`to` · 502 when Kustomer failed |
+//! | `GET /admin/shadow?from=&to=&limit=` (RFC 3339, the last 24 h by default, at most 31 days; `limit` 1–200 sessions, 50 by default) | 200 `{mode, from, to, compared, with_differences, differences: {field: count}, cut, sessions: [{kind, id, plan, files, kustomer, differences: [{field, bridge, kustomer}]}]}`: shadow mode's plans beside what Kustomer shows, the earliest first (R-F-2; `cut` when sessions were left out: ask again from the last one's start) · 400 naming a bad `from`, `to` or `limit` · 502 when Kustomer failed |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 //! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records}`: what the bridge knows and did for one session, and why it waits · 404 when it knows nothing · 400 naming a bad kind or id |
 //! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice) · 400 as above |
@@ -401,10 +401,29 @@ impl AdminApi {
         };
         let period =
             instant("to", now.0).and_then(|to| Ok((instant("from", to - 24 * 3600 * 1000)?, to)));
+        use bridge_shared::shadow::compare::{DEFAULT_SESSIONS, MAX_DAYS, MAX_SESSIONS};
         let (from, to) = match period {
-            Ok((from, to)) if from <= to => (from, to),
-            Ok(_) => return json_error(StatusCode::BAD_REQUEST, "from: must not be after to"),
+            Ok((from, to)) if from > to => {
+                return json_error(StatusCode::BAD_REQUEST, "from: must not be after to");
+            }
+            Ok((from, to)) if to - from > MAX_DAYS * 24 * 3600 * 1000 => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("from: at most {MAX_DAYS} days before to"),
+                );
+            }
+            Ok(period) => period,
             Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
+        };
+        let limit = match query.first("limit").map(str::parse::<usize>) {
+            None => DEFAULT_SESSIONS,
+            Some(Ok(n)) if (1..=MAX_SESSIONS).contains(&n) => n,
+            Some(_) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    format!("limit: a number of sessions from 1 to {MAX_SESSIONS}"),
+                );
+            }
         };
         let iso = |ms: i64| {
             chrono::DateTime::from_timestamp_millis(ms)
@@ -415,6 +434,7 @@ impl AdminApi {
             self.store.as_ref(),
             &self.kustomer,
             (from, to),
+            limit,
             now,
         )
         .await

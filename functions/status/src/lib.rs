@@ -152,6 +152,14 @@ async fn click_to_call(
         session: identity.id.clone(),
         source_ip: bridge_shared::lambda::source_ip(request),
     };
+    // Shadow mode writes nothing to either platform (R-F-2): refused before the policy counts
+    // the attempt or audits it.
+    if !api.click.ccai.writes() {
+        return json_error(
+            StatusCode::CONFLICT,
+            "the bridge runs in shadow mode: no call is placed (BRIDGE_MODE)",
+        );
+    }
     match api.click.call(&caller, &click, now).await {
         Ok(outcome @ ClickOutcome::Created { .. }) => json_answer(
             StatusCode::CREATED,

@@ -386,6 +386,16 @@ async fn apply(
     if !hints::for_sync_worker(&trigger.hint) {
         return Ok(RecordOutcome::Skipped("a file worker's trigger".into()));
     }
+    // Switching shadow mode off replays no backlog into Kustomer (R-F-2): checked first, so a
+    // session left to shadow mode costs no Manager API read or file look.
+    if api.kustomer.writes()
+        && !is_resync(trigger)
+        && planned_only(api.store.as_ref(), &trigger.session, now).await?
+    {
+        return Ok(RecordOutcome::Skipped(
+            "ended in shadow mode: written only by an admin's resync".into(),
+        ));
+    }
     // A look for the metadata file that is still not there changes nothing: it costs one
     // listing, not a Manager API call (review finding 10).
     let mut metadata = None;
@@ -437,12 +447,6 @@ async fn apply(
         country: &api.caller_country,
     };
     let mut resolved = if api.kustomer.writes() {
-        // Switching shadow mode off replays no backlog into Kustomer (R-F-2).
-        if !is_resync(trigger) && planned_only(api.store.as_ref(), &trigger.session, now).await? {
-            return Ok(RecordOutcome::Skipped(
-                "planned in shadow mode: written only by an admin's resync".into(),
-            ));
-        }
         let contact = sync.sync(&view, now).await?;
         if let Some(read) = read {
             api.store.put(&read).await?;

@@ -91,7 +91,7 @@ pub async fn transcript_for_event(
     };
     if api.left_to_shadow(event, now).await? {
         return Ok(RecordOutcome::Skipped(
-            "planned in shadow mode: written only by an admin's resync".into(),
+            "ended in shadow mode: written only by an admin's resync".into(),
         ));
     }
     let pushed = event.object.as_deref();

@@ -12,17 +12,75 @@ use bridge_tests::ccai_sandbox::ExportTarget;
 use bridge_tests::ccai_sandbox::ScenarioDriver;
 use bridge_tests::kustomer_sandbox::{Fault, FaultMatch, SandboxOptions};
 use bridge_tests::platforms::SandboxedPlatforms;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 struct Tenant {
     platforms: SandboxedPlatforms,
     _host: LocalHost,
     settings: DoctorSettings,
+    store: Arc<dyn StateStore>,
+}
+
+/// The admin's first steps: a status mapping saved (Kustomer Lunch → CCAI Break) and a
+/// custom field created, through the admin API as the docs say.
+async fn configure(host: &LocalHost) {
+    let http = bridge_shared::http::builder().build().unwrap();
+    let admin = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{}{path}", host.base_url))
+            .bearer_auth(DEMO_ADMIN_TOKEN)
+    };
+    let lists: Value = admin(reqwest::Method::GET, "/admin/status-mapping")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_of = |list: &str, name: &str| {
+        lists[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name && s["can_be_target"] != false)
+            .unwrap()["id"]
+            .clone()
+    };
+    let (lunch, brk) = (
+        id_of("kustomer_statuses", "Lunch"),
+        id_of("ccai_statuses", "Break"),
+    );
+    let saved = admin(reqwest::Method::PUT, "/admin/status-mapping")
+        .json(&json!({"to_ccai": {lunch.as_str().unwrap(): brk}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let fields: Value = admin(reqwest::Method::GET, "/admin/custom-fields")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = admin(reqwest::Method::POST, "/admin/custom-fields")
+        .json(&json!({"field": fields["fields"][0]["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
+/// A tenant as the docs set it up, its admin's first steps taken ([`configure`]).
+async fn tenant(kustomer: SandboxOptions) -> Tenant {
+    let tenant = unconfigured_tenant(kustomer).await;
+    configure(&tenant._host).await;
+    tenant
 }
 
 /// A tenant as the docs set it up: agents in both platforms, sessions whose files CCAI wrote
 /// to the bucket, the Kustomer app registered with the stack's redirect URI, a stack serving.
-async fn tenant(kustomer: SandboxOptions) -> Tenant {
+async fn unconfigured_tenant(kustomer: SandboxOptions) -> Tenant {
     let kustomer_key = kustomer.api_key.clone();
     let platforms = SandboxedPlatforms::start_both(Default::default(), kustomer)
         .await
@@ -41,9 +99,13 @@ async fn tenant(kustomer: SandboxOptions) -> Tenant {
     platforms.ccai.publish_due().await.unwrap();
 
     let store: Arc<dyn StateStore> = Arc::new(EmbeddedStore::new());
-    let host = demo_host(store, &Platforms::of(&platforms), &Tokens::demo(None))
-        .await
-        .unwrap();
+    let host = demo_host(
+        store.clone(),
+        &Platforms::of(&platforms),
+        &Tokens::demo(None),
+    )
+    .await
+    .unwrap();
     let redirect = format!("{}/agents/sign-in/callback", host.base_url);
     let app = platforms
         .kustomer
@@ -84,6 +146,7 @@ async fn tenant(kustomer: SandboxOptions) -> Tenant {
         platforms,
         _host: host,
         settings,
+        store,
     }
 }
 
@@ -117,6 +180,8 @@ async fn r_f_1_the_doctor_passes_against_a_tenant_set_up_as_documented() {
         "stack.events_endpoint",
         "stack.health",
         "stack.dead_letters",
+        "stack.mapping",
+        "stack.custom_fields",
     ] {
         assert_eq!(check(&checks, id).verdict, Verdict::Pass, "{id}\n{report}");
     }
@@ -173,7 +238,7 @@ async fn r_f_1_the_doctor_passes_against_a_tenant_set_up_as_documented() {
 #[tokio::test]
 async fn r_f_1_each_broken_setting_yields_its_own_failure_with_the_fix() {
     type Break = fn(&mut DoctorSettings, &SandboxedPlatforms);
-    let broken: [(&str, &str, Break); 12] = [
+    let broken: [(&str, &str, Break); 13] = [
         ("a wrong CCAI token", "ccai.credentials", |s, _| {
             s.ccai_api_token = Some(Secret::new("not-the-token"))
         }),
@@ -225,6 +290,17 @@ async fn r_f_1_each_broken_setting_yields_its_own_failure_with_the_fix() {
         ("a wrong admin token", "stack.health", |s, _| {
             s.admin_token = Some(Secret::new("not-the-admin-token"))
         }),
+        (
+            "a created field's attribute deleted in Kustomer",
+            "stack.custom_fields",
+            |_, p| {
+                p.kustomer.inspect_mut(|w| {
+                    for properties in w.metadata.values_mut() {
+                        properties.clear();
+                    }
+                })
+            },
+        ),
     ];
     for (what, id, breaks) in broken {
         let mut tenant = tenant(SandboxOptions::default()).await;
@@ -256,4 +332,26 @@ async fn r_f_1_a_budget_above_the_plans_is_a_failure() {
     let budget = check(&checks, "kustomer.budget");
     assert_eq!(budget.verdict, Verdict::Fail, "{budget:?}");
     assert!(budget.found.contains("300"), "{budget:?}");
+}
+
+/// The mapping was saved; a target was deleted in CCAI Platform since (or renamed).
+#[tokio::test]
+async fn r_f_1_a_mapping_whose_target_is_gone_is_a_failure() {
+    use bridge_shared::status::StatusMapping;
+    // Saved before the admin function first reads it (each function keeps it a while).
+    let tenant = unconfigured_tenant(SandboxOptions::default()).await;
+    let lunch = tenant.platforms.kustomer.status_id("Lunch").unwrap();
+    let service = tenant.platforms.status_service(tenant.store.clone());
+    let mut gone = StatusMapping::default();
+    gone.to_ccai.insert(lunch, 987_654);
+    gone.ccai_names.insert("987654".into(), "Coaching".into());
+    service.save_mapping(&gone).await.unwrap();
+    let checks = doctor::run(&tenant.settings).await;
+    let mapping = check(&checks, "stack.mapping");
+    assert_eq!(mapping.verdict, Verdict::Fail, "{mapping:?}");
+    assert!(
+        mapping.found.contains("Coaching (987654) no longer exists"),
+        "{mapping:?}"
+    );
+    assert!(!doctor::ready(&checks));
 }

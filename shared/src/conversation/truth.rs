@@ -13,12 +13,12 @@
 //! - **A poll** names the version it listed (`updated_at`): a kept object of that version or
 //!   newer is what a read would answer, or newer (ccai-api.md §2: the list and the object are
 //!   the same record).
-//! - **A file** (a push or a look, and every file worker's need) reads only what an ended
-//!   session no longer changes — who answered, voicemail, duration, start — and places the
-//!   session from it: a kept object that shows the session ended serves. What changes after
-//!   the end (a voicemail read, a survey's answer) moves `updated_at`, so the poller lists it
-//!   again and that trigger reads it (as a poll whose version is newer than the kept one).
-//! - **An ESE event, an admin's resync** say "something changed" without saying what: they
+//! - **A file worker** (recordings, transcripts, media) reads only what an ended session no
+//!   longer changes — who answered, voicemail, duration, start — and places the session from
+//!   it: a kept object that shows the session over (an ended status and its end time) serves.
+//! - **An ESE event, an admin's resync, the metadata file's push or look** say "something
+//!   changed" without saying what, or come with what only a fresh object completes (a survey's
+//!   answer moves the rating and `has_feedback` of the object as the file is rewritten): they
 //!   always read.
 //!
 //! The kept object is written before any worker acts on it, so whatever a worker did was
@@ -29,8 +29,8 @@ use super::session::SessionView;
 use crate::UnixMillis;
 use crate::ccai::model::{Call, Chat};
 use crate::ccai::{CcaiClient, CcaiError};
-use crate::events::{SessionKind, SessionRef, SessionTrigger, TriggerSource, hints};
-use crate::store::{Item, ItemKey, StateStore, StoreError};
+use crate::events::{SessionKind, SessionRef, SessionTrigger, TriggerSource};
+use crate::store::{Item, ItemKey, PutOutcome, StateStore, StoreError};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,16 +62,14 @@ pub enum Need {
     Fresh,
     /// The version the poller listed (`updated_at`, ms) or a newer one.
     AtLeast(u64),
-    /// Any object that shows the session ended.
+    /// Any object that shows the session over: a file worker's need.
     Ended,
 }
 
 impl Need {
-    /// What the trigger needs (see the module's comment).
+    /// What an inbox worker's trigger needs (see the module's comment).
     pub fn of(trigger: &SessionTrigger) -> Need {
-        if hints::data_type(&trigger.hint).is_some() {
-            Need::Ended
-        } else if trigger.source == TriggerSource::Poller && trigger.id.starts_with("poll-") {
+        if trigger.source == TriggerSource::Poller && trigger.id.starts_with("poll-") {
             Need::AtLeast(u64::try_from(trigger.occurred_at.timestamp_millis()).unwrap_or(0))
         } else {
             Need::Fresh
@@ -118,7 +116,10 @@ fn serves(need: Need, version: u64, truth: &Truth) -> bool {
     match need {
         Need::Fresh => false,
         Need::AtLeast(listed) => version >= listed,
-        Need::Ended => truth.view().ended,
+        Need::Ended => {
+            let view = truth.view();
+            view.ended && view.ended_at.is_some()
+        }
     }
 }
 
@@ -168,7 +169,15 @@ async fn read_and_keep(
         let item = Item::new(truth_key(session), json!({ "object": object }))
             .with_version(version)
             .expiring_at(now.plus(KEEP_FOR));
-        store.put_if_newer(&item).await?;
+        // Another read (or a lagging replica's answer) kept a newer version meanwhile: that one
+        // is the truth, not this read.
+        if let PutOutcome::Kept(newer) = store.put_if_newer(&item).await?
+            && newer.version > version
+            && let Some(kept) = newer.body.get("object").cloned()
+            && let Ok(newer_truth) = decode(session.kind, kept)
+        {
+            return Ok(newer_truth);
+        }
     }
     Ok(truth)
 }
@@ -232,17 +241,18 @@ mod tests {
             )),
             Need::AtLeast(1_700_000_000_123)
         );
+        // The metadata file comes with what only a fresh object completes (a survey's answer).
         assert_eq!(
             Need::of(&trigger(
                 "look-call-7-metadata-0",
                 "call.look.metadata",
                 TriggerSource::Poller
             )),
-            Need::Ended
+            Need::Fresh
         );
         assert_eq!(
             Need::of(&trigger("p", "call.file.metadata", TriggerSource::Storage)),
-            Need::Ended
+            Need::Fresh
         );
     }
 
@@ -255,9 +265,18 @@ mod tests {
         .unwrap();
         let over = decode(
             SessionKind::Call,
-            json!({"id": 7, "status": "finished", "updated_at": "2026-12-07T10:05:00.000Z"}),
+            json!({"id": 7, "status": "finished", "ends_at": "2026-12-07T10:04:59.000Z",
+                   "updated_at": "2026-12-07T10:05:00.000Z"}),
         )
         .unwrap();
+        // A voicemail still being left: a voicemail, not over.
+        let recording = decode(
+            SessionKind::Call,
+            json!({"id": 7, "status": "voicemail", "voicemail_reason": "no_agent_available",
+                   "updated_at": "2026-12-07T10:05:00.000Z"}),
+        )
+        .unwrap();
+        assert!(!serves(Need::Ended, 100, &recording));
         assert!(serves(Need::AtLeast(100), 100, &live));
         assert!(!serves(Need::AtLeast(101), 100, &live));
         assert!(!serves(Need::Ended, 100, &live));

@@ -20,8 +20,13 @@ use serde::Serialize;
 pub const BEFORE_MS: i64 = 2 * 60 * 1000;
 /// … to this long after (a conversation made when the call was answered or ended).
 pub const AFTER_MS: i64 = 30 * 60 * 1000;
-/// Sessions compared in one report at most (each costs two Kustomer reads).
+/// Sessions compared in one report at most (each costs two Kustomer reads, from the org's
+/// budget: 50 is 100 reads, a third of the smallest plan's minute).
 pub const MAX_SESSIONS: usize = 200;
+/// Sessions compared when the request does not say.
+pub const DEFAULT_SESSIONS: usize = 50;
+/// The longest period one report reads (a day's partition each).
+pub const MAX_DAYS: i64 = 31;
 
 /// A conversation of the customer, as Kustomer shows it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -62,13 +67,15 @@ fn difference(
     }
 }
 
-/// The conversation Kustomer shows for a session that started at `started_ms`.
+/// The conversation Kustomer shows for a session that started at `started_ms`: of those
+/// created in its window, the one created nearest its start (a repeat caller's earlier
+/// conversation may be in the window too).
 pub fn counterpart(observed: &Observed, started_ms: i64) -> Option<&Seen> {
     observed
         .conversations
         .iter()
         .filter(|c| (started_ms - BEFORE_MS..=started_ms + AFTER_MS).contains(&c.created_ms))
-        .min_by_key(|c| c.created_ms)
+        .min_by_key(|c| (c.created_ms - started_ms).abs())
 }
 
 /// Every difference between the plan and what Kustomer shows (a plan still waiting for its
@@ -139,10 +146,8 @@ pub fn differences(
                 seen.channels.join(", "),
             ));
         }
-        if let Some(user) = &plan.assignee
-            && !seen.assigned_users.contains(user)
-        {
-            found.push(difference(
+        match &plan.assignee {
+            Some(user) if !seen.assigned_users.contains(user) => found.push(difference(
                 "assignee",
                 user.clone(),
                 if seen.assigned_users.is_empty() {
@@ -150,7 +155,16 @@ pub fn differences(
                 } else {
                     seen.assigned_users.join(", ")
                 },
-            ));
+            )),
+            None if !seen.assigned_users.is_empty() => found.push(difference(
+                "assignee",
+                match &plan.assignee_error {
+                    Some(why) => format!("unassigned ({why})"),
+                    None => "unassigned".to_owned(),
+                },
+                seen.assigned_users.join(", "),
+            )),
+            _ => {}
         }
     }
     found
@@ -215,19 +229,26 @@ async fn observe(kustomer: &KustomerClient, plan: &SessionPlan) -> Result<Observ
     })
 }
 
-/// Every session planned that started from `from` to `to` (ms), compared; at most
-/// [`MAX_SESSIONS`], the earliest first. The second value says whether sessions were left out.
+/// Every session planned that started from `from` to `to` (ms), compared, the earliest
+/// first: at most `limit`, and only while the invocation has time left (each costs paced
+/// Kustomer reads). The second value says whether sessions were left out (ask again from the
+/// last one's start).
 pub async fn report(
     store: &dyn StateStore,
     kustomer: &KustomerClient,
     (from, to): (i64, i64),
+    limit: usize,
     now: UnixMillis,
 ) -> Result<(Vec<Compared>, bool), CompareError> {
     let mut sessions = plan::sessions_between(store, from, to, now).await?;
-    let cut = sessions.len() > MAX_SESSIONS;
-    sessions.truncate(MAX_SESSIONS);
+    let mut cut = sessions.len() > limit;
+    sessions.truncate(limit);
     let mut compared = Vec::new();
     for session in sessions {
+        if !crate::deadline::allows(std::time::Duration::from_secs(3)) {
+            cut = true;
+            break;
+        }
         let Some(plan) = plan::load(store, &session, now).await? else {
             continue;
         };
@@ -412,6 +433,17 @@ mod tests {
             )),
             ["customer", "conversation"]
         );
+        // The bridge would leave it unassigned (an agent it cannot match); the connector did not.
+        let mut unassigned = plan(existing(), create());
+        unassigned.assignee = None;
+        unassigned.assignee_error = Some("CCAI agent 4 has no e-mail".into());
+        let observed = Observed {
+            customer: Some("k1".into()),
+            conversations: vec![seen("c1", T, "u1")],
+        };
+        let found = differences(&unassigned, T, &observed, None);
+        assert_eq!(fields(found.clone()), ["assignee"]);
+        assert_eq!(found[0].bridge, "unassigned (CCAI agent 4 has no e-mail)");
         // A conversation outside the window is not the session's.
         let late = Observed {
             customer: Some("k1".into()),

@@ -7,8 +7,9 @@
 //!
 //! The clients refuse every write in this mode ([`crate::kustomer::KustomerClient::reading_only`],
 //! [`crate::ccai::CcaiClient::reading_only`]), whatever path reaches one. Switching back to
-//! live writes nothing for the sessions planned in shadow mode unless an admin resyncs one
-//! ([`planned_only`]): no backlog is replayed into Kustomer unasked.
+//! live writes nothing for the sessions that ended in shadow mode unless an admin resyncs one
+//! ([`planned_only`]): no backlog is replayed into Kustomer unasked. A session still going on
+//! at the switch is the live bridge's from then on (the connector is off by then).
 
 pub mod compare;
 pub mod plan;
@@ -17,14 +18,17 @@ use crate::UnixMillis;
 use crate::events::SessionRef;
 use crate::store::{ItemKey, StateStore, StoreError};
 
-/// Whether the session was planned in shadow mode and never placed live: a live trigger then
-/// leaves it alone (only an admin's resync writes it).
+/// Whether the session ended in shadow mode (its plan says so) and was never placed live: a
+/// live trigger then leaves it alone (only an admin's resync writes it).
 pub async fn planned_only(
     store: &dyn StateStore,
     session: &SessionRef,
     now: UnixMillis,
 ) -> Result<bool, StoreError> {
-    if store.get(&plan::plan_key(session), now).await?.is_none() {
+    if !plan::load(store, session, now)
+        .await?
+        .is_some_and(|plan| plan.ended)
+    {
         return Ok(false);
     }
     let link = ItemKey::session_link(session.kind, session.id);

@@ -246,7 +246,7 @@ pub async fn files(
         .collect())
 }
 
-/// The sessions planned that started on the days from `from` to `to` (ms, inclusive).
+/// The sessions planned that started from `from` to `to` (ms, inclusive), the earliest first.
 pub async fn sessions_between(
     store: &dyn StateStore,
     from: i64,
@@ -263,12 +263,13 @@ pub async fn sessions_between(
                 continue;
             }
             if let Ok(session) = serde_json::from_value::<SessionRef>(item.body) {
-                sessions.push(session);
+                sessions.push((started, session));
             }
         }
         day += DAY;
     }
-    Ok(sessions)
+    sessions.sort_by_key(|(started, session)| (*started, session.id));
+    Ok(sessions.into_iter().map(|(_, session)| session).collect())
 }
 
 #[cfg(test)]

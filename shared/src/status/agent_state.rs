@@ -224,7 +224,8 @@ impl Outcome {
         }
     }
 
-    /// Nothing more to do for it (a pending or failed choice still has work left).
+    /// Nothing more to do for it (a pending or failed choice still has work left; so has one
+    /// recorded in shadow mode, which the first live run sets).
     pub fn settled(&self) -> bool {
         !matches!(
             self,
@@ -234,6 +235,7 @@ impl Outcome {
                     ..
                 }
                 | Outcome::InProgress { .. }
+                | Outcome::Shadow { .. }
         )
     }
 

@@ -934,7 +934,8 @@ impl StatusService {
         now: UnixMillis,
     ) -> Result<Option<String>, StatusError> {
         let mapping = self.mapping(now).await?;
-        if !mapping.two_way {
+        // Shadow mode (R-F-2) writes nothing to Kustomer: no work session is set.
+        if !mapping.two_way || !self.kustomer.writes() {
             return Ok(None);
         }
         let profile = self.profile(email, now).await?;

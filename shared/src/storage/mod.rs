@@ -35,6 +35,8 @@ pub struct StoredFile {
     /// Changes when the object is rewritten (Cloud Storage's generation, S3's ETag): a new
     /// generation of a metadata file is a new fact.
     pub generation: Option<String>,
+    /// When the object was last written (epoch ms), when the store says.
+    pub modified_ms: Option<i64>,
 }
 
 #[async_trait]

@@ -145,6 +145,7 @@ impl ExternalStorage for S3ExternalStorage {
                 // Cloud Storage's XML API answers `x-goog-generation`, which the SDK does not
                 // model; the ETag changes with every rewrite too.
                 generation: head.e_tag().map(|e| e.trim_matches('"').to_owned()),
+                modified_ms: head.last_modified().and_then(|t| t.to_millis().ok()),
             })),
             // HEAD has no body, so a missing object is a bare 404.
             Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(None),

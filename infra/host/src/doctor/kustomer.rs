@@ -53,6 +53,31 @@ async fn get(http: &reqwest::Client, base: &str, key: &str, path: &str) -> Resul
     })
 }
 
+/// A Kustomer client for the settings' key, reads only (the doctor writes nothing).
+pub fn client(settings: &DoctorSettings) -> Result<KustomerClient, String> {
+    let (Some(base), Some(key)) = (
+        settings.kustomer_base_url.as_deref(),
+        settings.kustomer_api_key.clone(),
+    ) else {
+        return Err("KustomerBaseUrl and the secret kustomer-api-key are needed".into());
+    };
+    let http = bridge_shared::http::builder()
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(KustomerClient::new(
+        &KustomerSettings {
+            base_url: base.trim_end_matches('/').to_owned(),
+            api_key: key,
+        },
+        http,
+        RetryPolicy {
+            max_attempts: 2,
+            ..Default::default()
+        },
+    )
+    .reading_only())
+}
+
 pub async fn checks(settings: &DoctorSettings, agent_emails: &[String]) -> Vec<Check> {
     let mut checks = Vec::new();
     let (Some(base), Some(key)) = (

@@ -1,6 +1,7 @@
 //! A deployed stack (when its `ApiUrl` is given): the session-events endpoint refusing a sender
-//! without credentials, the widget served, and — with the admin token — the admin's health
-//! and the dead letters waiting.
+//! without credentials, the widget served, and — with the admin token — the admin's health,
+//! the dead letters waiting, the status mapping's targets still in both platforms, and the
+//! custom attributes the bridge provisioned still in Kustomer.
 
 use super::{Check, DoctorSettings};
 use serde_json::Value;
@@ -84,6 +85,36 @@ pub async fn checks(settings: &DoctorSettings) -> Vec<Check> {
             "each failed check names the setting or secret to fix (docs/operations.md)",
         ),
     });
+    let read = |path: &'static str| {
+        let request = admin(path);
+        async move {
+            match request.await {
+                Ok(answer) if answer.status().is_success() => {
+                    answer.json::<Value>().await.map_err(|e| e.to_string())
+                }
+                Ok(answer) => Err(format!("GET /admin/{path} answered {}", answer.status())),
+                Err(err) => Err(bridge_shared::redact::redact(&err.to_string()).into_owned()),
+            }
+        }
+    };
+    checks.push(match read("status-mapping").await {
+        Ok(answer) => mapping_check(&answer),
+        Err(why) => Check::fail(
+            "stack.mapping",
+            "The stack: the status mapping's targets",
+            why,
+            "the admin function reads both platforms' statuses: see stack.health",
+        ),
+    });
+    checks.push(match read("custom-fields").await {
+        Ok(answer) => fields_check(&answer, settings).await,
+        Err(why) => Check::fail(
+            "stack.custom_fields",
+            "The stack: custom attributes in Kustomer",
+            why,
+            "see stack.health",
+        ),
+    });
     if let Ok(answer) = admin("dead-letters").await
         && let Ok(Value::Array(letters)) = answer.json::<Value>().await
     {
@@ -104,4 +135,141 @@ pub async fn checks(settings: &DoctorSettings) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// The saved mapping (R-S-2) against both platforms' statuses now: every Kustomer status it
+/// maps still exists, and every CCAI target still exists under the name it was saved with and
+/// may still be a target (a status renamed, deleted or sharing its name since is not set).
+pub fn mapping_check(answer: &Value) -> Check {
+    const ID: &str = "stack.mapping";
+    const TITLE: &str = "The stack: the status mapping's targets";
+    let mapping = &answer["mapping"];
+    let to_ccai = mapping["to_ccai"].as_object().cloned().unwrap_or_default();
+    if to_ccai.is_empty() {
+        return Check::warn(
+            ID,
+            TITLE,
+            "no status mapping saved: agents' CCAI statuses do not follow Kustomer",
+            "map Kustomer statuses to CCAI statuses (PUT /admin/status-mapping, \
+             docs/agent-status.md)",
+        );
+    }
+    let listed =
+        |list: &str| -> Vec<Value> { answer[list].as_array().cloned().unwrap_or_default() };
+    let (kustomer, ccai) = (listed("kustomer_statuses"), listed("ccai_statuses"));
+    let mut problems = Vec::new();
+    for (kustomer_id, target) in &to_ccai {
+        if !kustomer.iter().any(|s| s["id"] == kustomer_id.as_str()) {
+            problems.push(format!("Kustomer status {kustomer_id} no longer exists"));
+        }
+        let saved_name = mapping["ccai_names"][target.to_string()]
+            .as_str()
+            .unwrap_or("?");
+        match ccai.iter().find(|s| s["id"] == *target) {
+            None => problems.push(format!(
+                "CCAI status {saved_name} ({target}) no longer exists"
+            )),
+            Some(now) if now["name"].as_str() != Some(saved_name) => problems.push(format!(
+                "CCAI status {target} was saved as {saved_name} and is now named {}",
+                now["name"].as_str().unwrap_or("?")
+            )),
+            Some(now) if now["can_be_target"] == false => problems.push(format!(
+                "CCAI status {saved_name} can no longer be a target (a system status, or a name \
+                 another status shares)"
+            )),
+            Some(_) => {}
+        }
+    }
+    if problems.is_empty() {
+        Check::pass(
+            ID,
+            TITLE,
+            format!(
+                "{} Kustomer status(es) mapped; every target still in CCAI Platform under its name",
+                to_ccai.len()
+            ),
+        )
+    } else {
+        Check::fail(
+            ID,
+            TITLE,
+            problems.join("; "),
+            "save the mapping again with the statuses as they are now (PUT \
+             /admin/status-mapping): until then those choices are not followed",
+        )
+    }
+}
+
+/// The custom fields created (R-CF-2): each one's attribute still defined in Kustomer for
+/// each resource it is written on (an attribute deleted in Kustomer is refused on write).
+async fn fields_check(answer: &Value, settings: &DoctorSettings) -> Check {
+    const ID: &str = "stack.custom_fields";
+    const TITLE: &str = "The stack: custom attributes in Kustomer";
+    let created: Vec<&Value> = answer["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| !f["created"].is_null())
+        .collect();
+    if created.is_empty() {
+        return Check::pass(ID, TITLE, "no custom field created (none to check)");
+    }
+    let Ok(client) = super::kustomer::client(settings) else {
+        return Check::unchecked(
+            ID,
+            TITLE,
+            "no Kustomer key given",
+            "give kustomer-api-key in the secrets file",
+        );
+    };
+    let mut defined: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut missing = Vec::new();
+    for field in created {
+        let attribute = field["attribute"].as_str().unwrap_or_default();
+        for resource in field["resources"].as_array().into_iter().flatten() {
+            let resource = resource.as_str().unwrap_or_default().to_owned();
+            if !defined.contains_key(&resource) {
+                match client.metadata(&resource).await {
+                    Ok(metadata) => {
+                        defined.insert(
+                            resource.clone(),
+                            metadata.properties.keys().cloned().collect(),
+                        );
+                    }
+                    Err(err) => {
+                        return Check::fail(
+                            ID,
+                            TITLE,
+                            format!("GET /v1/metadata/{resource}: {err}"),
+                            "the Kustomer key needs to read custom attribute definitions",
+                        );
+                    }
+                }
+            }
+            if !defined[&resource].iter().any(|p| p == attribute) {
+                missing.push(format!("{attribute} on {resource}"));
+            }
+        }
+    }
+    if missing.is_empty() {
+        Check::pass(
+            ID,
+            TITLE,
+            format!(
+                "every created field's attribute is defined in Kustomer ({} resource(s) read)",
+                defined.len()
+            ),
+        )
+    } else {
+        Check::fail(
+            ID,
+            TITLE,
+            format!(
+                "created in the bridge, not defined in Kustomer: {}",
+                missing.join(", ")
+            ),
+            "create the field again (POST /admin/custom-fields provisions its attribute), or \
+             remove it (DELETE /admin/custom-fields/{field}) so sessions stop writing it",
+        )
+    }
 }

@@ -154,9 +154,117 @@ pub async fn checks(settings: &DoctorSettings) -> Vec<Check> {
             format!("found {counts}, as ExternalStorageFiles lists"),
         )
     });
+    checks.push(ages(&storage, &names, &exported).await);
     checks.push(sample(&storage, &files, Sample::Metadata).await);
     checks.push(sample(&storage, &files, Sample::Transcript).await);
     checks
+}
+
+/// How long ago the newest file of each exported type was written: a type whose newest file is
+/// a day old may no longer be exported (or the contact center was quiet).
+const STALE_AFTER_MS: i64 = 24 * 3600 * 1000;
+
+/// The newest file of each data type (by its session id, which grows), and its age.
+async fn ages(storage: &dyn ExternalStorage, names: &[String], exported: &ExportedTypes) -> Check {
+    let mut newest: BTreeMap<&'static str, (u64, &String)> = BTreeMap::new();
+    for name in names {
+        let Some(file) = classify(name) else { continue };
+        let data = DataType::of(&file.kind);
+        if !exported.has(data) {
+            continue;
+        }
+        let id = file.session.map(|s| s.id).or(file.metadata_id).unwrap_or(0);
+        let entry = newest.entry(data.as_str()).or_insert((id, name));
+        if id > entry.0 {
+            *entry = (id, name);
+        }
+    }
+    let now = bridge_shared::UnixMillis::now().0;
+    let mut found = Vec::new();
+    for (data, (_, name)) in newest {
+        let modified = storage
+            .stat(name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|f| f.modified_ms);
+        found.push((data, modified.map(|at| now - at)));
+    }
+    ages_check(&found)
+}
+
+fn age_text(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    match minutes {
+        0 => "under a minute".into(),
+        1..=119 => format!("{minutes} min"),
+        _ if minutes < 48 * 60 => format!("{} h", minutes / 60),
+        _ => format!("{} days", minutes / (24 * 60)),
+    }
+}
+
+/// The verdict on the newest files' ages (`None`: the store did not say).
+pub fn ages_check(found: &[(&str, Option<i64>)]) -> Check {
+    const ID: &str = "storage.ages";
+    const TITLE: &str = "External storage: the newest files' ages";
+    if found.is_empty() {
+        return Check::unchecked(
+            ID,
+            TITLE,
+            "no file of an exported type",
+            "see storage.types",
+        );
+    }
+    let text = found
+        .iter()
+        .map(|(data, age)| match age {
+            Some(age) => format!("{data} {} old", age_text(*age)),
+            None => format!("{data} (age unknown)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let stale: Vec<&str> = found
+        .iter()
+        .filter(|(_, age)| age.is_some_and(|a| a > STALE_AFTER_MS))
+        .map(|(data, _)| *data)
+        .collect();
+    if stale.is_empty() {
+        Check::pass(ID, TITLE, format!("newest: {text}"))
+    } else {
+        Check::warn(
+            ID,
+            TITLE,
+            format!("newest: {text}"),
+            format!(
+                "no {} written for over a day: check CCAI's export (Settings › Developer \
+                 Settings › Session Data Export) unless the contact center was quiet",
+                stale.join(", ")
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Verdict;
+
+    #[test]
+    fn r_f_1_a_type_whose_newest_file_is_a_day_old_is_flagged() {
+        let fresh = ages_check(&[("recordings", Some(120_000)), ("metadata", Some(3_600_000))]);
+        assert_eq!(fresh.verdict, Verdict::Pass);
+        assert_eq!(
+            fresh.found,
+            "newest: recordings 2 min old, metadata 60 min old"
+        );
+        let stale = ages_check(&[
+            ("recordings", Some(60_000)),
+            ("transcripts", Some(3 * STALE_AFTER_MS)),
+        ]);
+        assert_eq!(stale.verdict, Verdict::Warn);
+        assert!(stale.fix.unwrap().starts_with("no transcripts written"));
+        assert_eq!(ages_check(&[]).verdict, Verdict::Unchecked);
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
