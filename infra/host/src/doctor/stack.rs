@@ -97,6 +97,15 @@ pub async fn checks(settings: &DoctorSettings) -> Vec<Check> {
             }
         }
     };
+    checks.push(match read("shapes").await {
+        Ok(answer) => events_check(&answer, bridge_shared::UnixMillis::now().0),
+        Err(why) => Check::fail(
+            "stack.events_received",
+            "The stack: CCAI's session events received",
+            why,
+            "see stack.health",
+        ),
+    });
     checks.push(match read("status-mapping").await {
         Ok(answer) => mapping_check(&answer),
         Err(why) => Check::fail(
@@ -271,5 +280,85 @@ async fn fields_check(answer: &Value, settings: &DoctorSettings) -> Check {
             "create the field again (POST /admin/custom-fields provisions its attribute), or \
              remove it (DELETE /admin/custom-fields/{field}) so sessions stop writing it",
         )
+    }
+}
+
+/// When the stack last received a batch of CCAI's session events (the record of shapes keeps
+/// when each kind of document was last seen, `GET /admin/shapes`).
+pub fn events_check(shapes: &Value, now_ms: i64) -> Check {
+    const ID: &str = "stack.events_received";
+    const TITLE: &str = "The stack: CCAI's session events received";
+    let last = shapes["kinds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["kind"] == "ese.batch")
+        .and_then(|k| k["last_seen"].as_str())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis());
+    let fix = "check CCAI Platform's External Session Events (Settings › Developer Settings): \
+               on, with the stack's /webhooks/ccai URL and the credentials of \
+               ccai-events-credentials. A tenant without them works from the poll alone \
+               (R-E-4), minutes later";
+    match last {
+        None => Check::warn(ID, TITLE, "none received yet", fix),
+        Some(at) if now_ms - at > 24 * 3600 * 1000 => Check::warn(
+            ID,
+            TITLE,
+            format!("the last batch {} h ago", (now_ms - at) / 3_600_000),
+            fix,
+        ),
+        Some(at) => Check::pass(
+            ID,
+            TITLE,
+            format!("the last batch {} min ago", (now_ms - at).max(0) / 60_000),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Verdict;
+    use serde_json::json;
+
+    #[test]
+    fn r_f_1_session_events_received_lately_or_not() {
+        let shapes = |at: &str| json!({"kinds": [{"kind": "ccai.call"}, {"kind": "ese.batch", "last_seen": at}]});
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        let recent = events_check(&shapes("2026-12-07T09:55:00Z"), now);
+        assert_eq!(
+            (recent.verdict, recent.found.as_str()),
+            (Verdict::Pass, "the last batch 5 min ago")
+        );
+        assert_eq!(
+            events_check(&shapes("2026-12-05T09:00:00Z"), now).verdict,
+            Verdict::Warn
+        );
+        assert_eq!(
+            events_check(&json!({"kinds": []}), now).verdict,
+            Verdict::Warn
+        );
+    }
+
+    #[test]
+    fn r_f_1_a_mapping_target_renamed_since_is_a_failure() {
+        let answer = |name: &str| {
+            json!({
+                "mapping": {"to_ccai": {"k1": 5}, "ccai_names": {"5": "Break"}},
+                "kustomer_statuses": [{"id": "k1", "name": "Lunch"}],
+                "ccai_statuses": [{"id": 5, "name": name, "can_be_target": true}],
+            })
+        };
+        assert_eq!(mapping_check(&answer("Break")).verdict, Verdict::Pass);
+        let renamed = mapping_check(&answer("Meal"));
+        assert_eq!(renamed.verdict, Verdict::Fail);
+        assert!(renamed.found.contains("now named Meal"), "{renamed:?}");
+        assert_eq!(
+            mapping_check(&json!({"mapping": {}})).verdict,
+            Verdict::Warn
+        );
     }
 }
