@@ -15,7 +15,7 @@
 //! | `GET /admin/sdk-keys` | 200 `{keys: {sdk key: attribute}, mapped: {sdk key: {attribute, field?, mapped_at_ms}}}` (R-CF-5) |
 //! | `PUT /admin/sdk-keys` `{keys: {sdk key: field id or message attribute}}` | 200 as GET, the mapping replaced · 400 naming the key whose target is neither one of the twelve nor an attribute of the message metadata |
 //! | `GET /admin/shapes` | 200 `{kinds: [{kind, documents, first_seen, last_seen, paths: {path: {types, count}}, unread, missing: {path: documents lacking it}, cut}]}`: what the platforms sent, keys and types only (issue 28, R-F) |
-//! | `GET /admin/shadow?from=&to=&limit=` (RFC 3339, the last 24 h by default, at most 31 days; `limit` 1–200 sessions, 50 by default) | 200 `{mode, from, to, compared, with_differences, differences: {field: count}, cut, sessions: [{kind, id, plan, files, kustomer, differences: [{field, bridge, kustomer}]}]}`: shadow mode's plans beside what Kustomer shows, the earliest first (R-F-2; `cut` when sessions were left out: ask again from the last one's start) · 400 naming a bad `from`, `to` or `limit` · 502 when Kustomer failed |
+//! | `GET /admin/shadow?from=&to=&limit=` (RFC 3339, the last 24 h by default, at most 31 days; `limit` 1–200 sessions, 50 by default) | 200 `{mode, from, to, compared, with_differences, differences: {field: count}, cut, next_from, sessions: [{kind, id, plan, files, kustomer, differences: [{field, bridge, kustomer}]}]}`: shadow mode's plans beside what Kustomer shows, the earliest first (R-F-2; `cut` when sessions were left out — over the limit or the invocation's time — and `next_from` where the next report starts) · 400 naming a bad `from`, `to` or `limit` · 502 when Kustomer failed |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 //! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records}`: what the bridge knows and did for one session, and why it waits · 404 when it knows nothing · 400 naming a bad kind or id |
 //! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice) · 400 as above |
@@ -428,7 +428,7 @@ impl AdminApi {
         let iso = |ms: i64| {
             chrono::DateTime::from_timestamp_millis(ms)
                 .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         };
         match bridge_shared::shadow::compare::report(
             self.store.as_ref(),
@@ -439,7 +439,7 @@ impl AdminApi {
         )
         .await
         {
-            Ok((sessions, cut)) => {
+            Ok((sessions, next_from)) => {
                 let mut by_field: BTreeMap<&str, usize> = BTreeMap::new();
                 for difference in sessions.iter().flat_map(|s| &s.differences) {
                     *by_field.entry(difference.field).or_default() += 1;
@@ -453,7 +453,8 @@ impl AdminApi {
                         "compared": sessions.len(),
                         "with_differences": sessions.iter().filter(|s| !s.differences.is_empty()).count(),
                         "differences": by_field,
-                        "cut": cut,
+                        "cut": next_from.is_some(),
+                        "next_from": next_from.map(iso),
                         "sessions": sessions,
                     }),
                 )

@@ -134,7 +134,10 @@ pub async fn transfer_for_event(
         kind: SessionKind::Call,
         id: call_id,
     };
-    if api.left_to_shadow(event, now).await? {
+    if api
+        .left_to_shadow(event, AwaitedFile::Recording, now)
+        .await?
+    {
         return Ok(RecordOutcome::Skipped(
             "ended in shadow mode: written only by an admin's resync".into(),
         ));

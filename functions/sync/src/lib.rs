@@ -392,6 +392,8 @@ async fn apply(
         && !is_resync(trigger)
         && planned_only(api.store.as_ref(), &trigger.session, now).await?
     {
+        // No look goes on for its metadata file either.
+        awaited::file_found(api.store.as_ref(), &trigger.session, AwaitedFile::Metadata).await?;
         return Ok(RecordOutcome::Skipped(
             "ended in shadow mode: written only by an admin's resync".into(),
         ));

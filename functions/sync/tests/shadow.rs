@@ -13,6 +13,7 @@ use bridge_shared::shadow::plan::{self, PlannedConversation, PlannedCustomer};
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_sync::{SyncApi, handle};
 use bridge_tests::ccai_sandbox::ScenarioDriver;
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use support::{Rig, rig};
@@ -95,14 +96,52 @@ async fn r_f_2_a_session_in_shadow_mode_is_planned_and_nothing_is_written() {
     rig.deliver_poll(&call).await;
     assert_eq!(rig.writes(), 0, "no backlog replayed into Kustomer");
     assert!(rig.conversations().is_empty());
-    // … until an admin resyncs it.
-    deliver(
-        &rig,
-        &rig.api,
-        &[resync_trigger(&session, UnixMillis::now())],
-    )
-    .await;
+    // … until an admin resyncs it — here its retry, as the scheduled run re-stores a resync
+    // that failed once.
+    let resync = resync_trigger(&session, UnixMillis::now());
+    let retried = SessionTrigger {
+        id: format!("retry-1-bridge-sync/{}", resync.id),
+        ..resync
+    };
+    deliver(&rig, &rig.api, &[retried]).await;
     assert_eq!(rig.conversations().len(), 1, "the resync writes it");
+}
+
+#[tokio::test]
+async fn r_f_2_a_session_going_on_at_the_switch_is_written_live() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ana");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108972").await;
+    let (before, after): (Vec<_>, Vec<_>) = call
+        .triggers()
+        .into_iter()
+        .partition(|t| t.hint != "call.ended");
+    assert!(!after.is_empty());
+    // Shadow mode sees the call while it goes on (the platform shows it connected) …
+    let id = call.session_id;
+    let over = rig.platforms.ccai.inspect(|w| w.call(id).unwrap().clone());
+    rig.platforms.ccai.change(|w| {
+        w.update_session("call", id, |c| {
+            c.insert("status".into(), json!("connected"));
+            c.insert("ends_at".into(), json!(null));
+        })
+    });
+    deliver(&rig, &shadow_api(&rig), &before).await;
+    assert_eq!(rig.writes(), 0);
+    // … the switch to live comes before it ends.
+    rig.platforms.ccai.change(|w| {
+        w.update_session("call", id, |c| {
+            c.insert("status".into(), over["status"].clone());
+            c.insert("ends_at".into(), over["ends_at"].clone());
+        })
+    });
+    deliver(&rig, &rig.api, &after).await;
+    assert_eq!(
+        rig.conversations().len(),
+        1,
+        "the live bridge logs a session that ended after the switch"
+    );
 }
 
 #[tokio::test]

@@ -89,7 +89,10 @@ pub async fn transcript_for_event(
         kind: SessionKind::Chat,
         id: chat_id,
     };
-    if api.left_to_shadow(event, now).await? {
+    if api
+        .left_to_shadow(event, AwaitedFile::Transcript, now)
+        .await?
+    {
         return Ok(RecordOutcome::Skipped(
             "ended in shadow mode: written only by an admin's resync".into(),
         ));

@@ -191,7 +191,11 @@ async fn r_f_1_the_doctor_passes_against_a_tenant_set_up_as_documented() {
         Verdict::Warn,
         "{report}"
     );
-    assert_eq!(check(&checks, "storage.ages").verdict, Verdict::Pass, "{report}");
+    assert_eq!(
+        check(&checks, "storage.ages").verdict,
+        Verdict::Pass,
+        "{report}"
+    );
     // The sandbox, like a real tenant may, has a custom "Meal" beside the built-in one.
     assert_eq!(
         check(&checks, "ccai.statuses").verdict,

@@ -133,16 +133,22 @@ impl FileWorker {
         Ok(Some(format!("shadow mode: would attach {name}")))
     }
 
-    /// Live mode: a session planned in shadow mode is left alone unless an admin resyncs it
-    /// (switching shadow off replays no backlog into Kustomer).
+    /// Live mode: a session that ended in shadow mode is left alone unless an admin resyncs
+    /// it (switching shadow off replays no backlog into Kustomer); the wait for its `file`
+    /// ends then, so no look goes on for it and no "no file" is recorded a day later.
     pub async fn left_to_shadow(
         &self,
         trigger: &crate::events::SessionTrigger,
+        file: AwaitedFile,
         now: UnixMillis,
     ) -> Result<bool, FileWorkerError> {
-        Ok(self.kustomer.writes()
+        let left = self.kustomer.writes()
             && !super::report::is_resync(trigger)
-            && crate::shadow::planned_only(self.store.as_ref(), &trigger.session, now).await?)
+            && crate::shadow::planned_only(self.store.as_ref(), &trigger.session, now).await?;
+        if left {
+            awaited::file_found(self.store.as_ref(), &trigger.session, file).await?;
+        }
+        Ok(left)
     }
 
     /// Attaching files of at most `bytes` (`MAX_ATTACHMENT_MIB`).

@@ -108,7 +108,9 @@ impl ContactSync<'_> {
                 Channel::Chat => "chat",
             }
             .to_owned(),
-            ended: view.ended,
+            // Over, with its end time: not a voicemail still being left (the session would be
+            // left to shadow mode after the switch, and nobody would log its end).
+            ended: view.ended && view.ended_at.is_some(),
             customer,
             phone,
             conversation,

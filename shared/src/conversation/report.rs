@@ -96,9 +96,9 @@ pub async fn session_report(
     })))
 }
 
-/// Whether the trigger is an admin's resync ([`resync_trigger`]).
+/// Whether the trigger is an admin's resync ([`resync_trigger`]), or its retry or replay.
 pub fn is_resync(trigger: &SessionTrigger) -> bool {
-    trigger.id.starts_with("resync-")
+    crate::stream::failures::original_id(&trigger.id).starts_with("resync-")
 }
 
 /// "Session S may have changed", from the admin: hinted as the session's end, so the inbox

@@ -69,7 +69,8 @@ pub enum Need {
 impl Need {
     /// What an inbox worker's trigger needs (see the module's comment).
     pub fn of(trigger: &SessionTrigger) -> Need {
-        if trigger.source == TriggerSource::Poller && trigger.id.starts_with("poll-") {
+        let original = crate::stream::failures::original_id(&trigger.id);
+        if trigger.source == TriggerSource::Poller && original.starts_with("poll-") {
             Need::AtLeast(u64::try_from(trigger.occurred_at.timestamp_millis()).unwrap_or(0))
         } else {
             Need::Fresh

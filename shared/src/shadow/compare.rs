@@ -156,7 +156,7 @@ pub fn differences(
                     seen.assigned_users.join(", ")
                 },
             )),
-            None if !seen.assigned_users.is_empty() => found.push(difference(
+            None if plan.ended && !seen.assigned_users.is_empty() => found.push(difference(
                 "assignee",
                 match &plan.assignee_error {
                     Some(why) => format!("unassigned ({why})"),
@@ -231,29 +231,41 @@ async fn observe(kustomer: &KustomerClient, plan: &SessionPlan) -> Result<Observ
 
 /// Every session planned that started from `from` to `to` (ms), compared, the earliest
 /// first: at most `limit`, and only while the invocation has time left (each costs paced
-/// Kustomer reads). The second value says whether sessions were left out (ask again from the
-/// last one's start).
+/// Kustomer reads). The second value, when sessions were left out, is where the next report
+/// starts (ms): the first of them.
 pub async fn report(
     store: &dyn StateStore,
     kustomer: &KustomerClient,
     (from, to): (i64, i64),
     limit: usize,
     now: UnixMillis,
-) -> Result<(Vec<Compared>, bool), CompareError> {
-    let mut sessions = plan::sessions_between(store, from, to, now).await?;
-    let mut cut = sessions.len() > limit;
-    sessions.truncate(limit);
+) -> Result<(Vec<Compared>, Option<i64>), CompareError> {
+    let sessions = plan::sessions_between(store, from, to, now).await?;
+    // Where the next report starts when this one stops short: the first session left out.
+    let mut next_from = sessions.get(limit).map(|(started, _)| *started);
     let mut compared = Vec::new();
-    for session in sessions {
-        if !crate::deadline::allows(std::time::Duration::from_secs(3)) {
-            cut = true;
+    for (started, session) in sessions.into_iter().take(limit) {
+        // The Kustomer client sends nothing it could not see answered before the deadline.
+        if !crate::deadline::allows(
+            crate::kustomer::SEND_MARGIN + std::time::Duration::from_secs(2),
+        ) {
+            next_from = Some(started);
             break;
         }
         let Some(plan) = plan::load(store, &session, now).await? else {
             continue;
         };
         let started = millis(plan.started_at.as_deref()).unwrap_or(plan.planned_at);
-        let kustomer_now = observe(kustomer, &plan).await?;
+        let kustomer_now = match observe(kustomer, &plan).await {
+            Ok(observed) => observed,
+            // Not sent in the time left (or the org's schedule is full): what is compared so
+            // far is answered, with where to go on.
+            Err(KustomerError::NotSent { .. }) if !compared.is_empty() => {
+                next_from = Some(started);
+                break;
+            }
+            Err(err) => return Err(err.into()),
+        };
         // A conversation another plan would have made: the one Kustomer shows for that session.
         let appended_to = match &plan.conversation {
             PlannedConversation::Append { conversation } => {
@@ -276,7 +288,7 @@ pub async fn report(
             plan,
         });
     }
-    Ok((compared, cut))
+    Ok((compared, next_from))
 }
 
 #[cfg(test)]

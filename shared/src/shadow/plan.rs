@@ -246,13 +246,14 @@ pub async fn files(
         .collect())
 }
 
-/// The sessions planned that started from `from` to `to` (ms, inclusive), the earliest first.
+/// The sessions planned that started from `from` to `to` (ms, inclusive), with when they
+/// started, the earliest first.
 pub async fn sessions_between(
     store: &dyn StateStore,
     from: i64,
     to: i64,
     now: UnixMillis,
-) -> Result<Vec<SessionRef>, StoreError> {
+) -> Result<Vec<(i64, SessionRef)>, StoreError> {
     const DAY: i64 = 24 * 3600 * 1000;
     let mut sessions = Vec::new();
     let mut day = from - from.rem_euclid(DAY);
@@ -269,7 +270,7 @@ pub async fn sessions_between(
         day += DAY;
     }
     sessions.sort_by_key(|(started, session)| (*started, session.id));
-    Ok(sessions.into_iter().map(|(_, session)| session).collect())
+    Ok(sessions)
 }
 
 #[cfg(test)]

@@ -224,8 +224,9 @@ impl Outcome {
         }
     }
 
-    /// Nothing more to do for it (a pending or failed choice still has work left; so has one
-    /// recorded in shadow mode, which the first live run sets).
+    /// Nothing more to do for it (a pending or failed choice still has work left). A choice
+    /// recorded in shadow mode is settled: back in live mode the scheduled run does not set
+    /// days-old choices over what agents did in CCAI since; the agent's next report does.
     pub fn settled(&self) -> bool {
         !matches!(
             self,
@@ -235,7 +236,6 @@ impl Outcome {
                     ..
                 }
                 | Outcome::InProgress { .. }
-                | Outcome::Shadow { .. }
         )
     }
 

@@ -662,8 +662,12 @@ impl StatusService {
             let Some(desired) = state.desired.clone() else {
                 return Ok(None);
             };
+            // A choice recorded in shadow mode is set when the agent reports it again live (not
+            // by the scheduled run: it may be days old).
+            let shadowed_reported_live = choice.is_some() && self.ccai.writes();
             if let Some(outcome) = state.outcome.clone().filter(|o| o.seq() == desired.seq)
                 && outcome.settled()
+                && !(shadowed_reported_live && matches!(outcome, Outcome::Shadow { .. }))
             {
                 return Ok(Some(told(
                     outcome,

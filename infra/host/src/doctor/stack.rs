@@ -72,6 +72,7 @@ pub async fn checks(settings: &DoctorSettings) -> Vec<Check> {
             Value::String(bridge_shared::redact::redact(&err.to_string()).into_owned()),
         ),
     };
+    let token_refused = matches!(health.0, 401 | 403);
     checks.push(match health {
         (200, _) => Check::pass(
             "stack.health",
@@ -85,6 +86,28 @@ pub async fn checks(settings: &DoctorSettings) -> Vec<Check> {
             "each failed check names the setting or secret to fix (docs/operations.md)",
         ),
     });
+    if token_refused {
+        // One cause, said once: the checks that need the admin API are not tried.
+        for (id, title) in [
+            (
+                "stack.events_received",
+                "The stack: CCAI's session events received",
+            ),
+            ("stack.mapping", "The stack: the status mapping's targets"),
+            (
+                "stack.custom_fields",
+                "The stack: custom attributes in Kustomer",
+            ),
+        ] {
+            checks.push(Check::unchecked(
+                id,
+                title,
+                "the admin token was refused",
+                "see stack.health",
+            ));
+        }
+        return checks;
+    }
     let read = |path: &'static str| {
         let request = admin(path);
         async move {
@@ -174,11 +197,16 @@ pub fn mapping_check(answer: &Value) -> Check {
         let saved_name = mapping["ccai_names"][target.to_string()]
             .as_str()
             .unwrap_or("?");
+        let same_name = |now: &Value| {
+            now["name"]
+                .as_str()
+                .is_some_and(|name| name.eq_ignore_ascii_case(saved_name))
+        };
         match ccai.iter().find(|s| s["id"] == *target) {
             None => problems.push(format!(
                 "CCAI status {saved_name} ({target}) no longer exists"
             )),
-            Some(now) if now["name"].as_str() != Some(saved_name) => problems.push(format!(
+            Some(now) if !same_name(now) => problems.push(format!(
                 "CCAI status {target} was saved as {saved_name} and is now named {}",
                 now["name"].as_str().unwrap_or("?")
             )),

@@ -166,31 +166,45 @@ const STALE_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 /// The newest file of each data type (by its session id, which grows), and its age.
 async fn ages(storage: &dyn ExternalStorage, names: &[String], exported: &ExportedTypes) -> Check {
-    let mut newest: BTreeMap<&'static str, (u64, &String)> = BTreeMap::new();
+    // Calls and chats count their ids apart: the newest of each, by type.
+    let mut newest: BTreeMap<(&'static str, Option<&'static str>), (u64, &String)> =
+        BTreeMap::new();
     for name in names {
         let Some(file) = classify(name) else { continue };
         let data = DataType::of(&file.kind);
         if !exported.has(data) {
             continue;
         }
-        let id = file.session.map(|s| s.id).or(file.metadata_id).unwrap_or(0);
-        let entry = newest.entry(data.as_str()).or_insert((id, name));
+        let id = file
+            .session
+            .as_ref()
+            .map(|s| s.id)
+            .or(file.metadata_id)
+            .unwrap_or(0);
+        let kind = file.session.as_ref().map(|s| s.kind.as_str());
+        let entry = newest.entry((data.as_str(), kind)).or_insert((id, name));
         if id > entry.0 {
             *entry = (id, name);
         }
     }
     let now = bridge_shared::UnixMillis::now().0;
-    let mut found = Vec::new();
-    for (data, (_, name)) in newest {
+    // Of a type's files (calls' and chats'), the youngest.
+    let mut found: BTreeMap<&str, Option<i64>> = BTreeMap::new();
+    for ((data, _), (_, name)) in newest {
         let modified = storage
             .stat(name)
             .await
             .ok()
             .flatten()
             .and_then(|f| f.modified_ms);
-        found.push((data, modified.map(|at| now - at)));
+        let age = modified.map(|at| now - at);
+        let entry = found.entry(data).or_insert(age);
+        *entry = match (*entry, age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
-    ages_check(&found)
+    ages_check(&found.into_iter().collect::<Vec<_>>())
 }
 
 fn age_text(ms: i64) -> String {
