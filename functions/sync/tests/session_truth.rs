@@ -6,11 +6,9 @@
 
 mod support;
 
-use bridge_shared::UnixMillis;
 use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger, TriggerSource};
 use bridge_tests::ccai_sandbox::{Played, ScenarioDriver};
 use serde_json::json;
-use std::sync::atomic::Ordering;
 use support::{Rig, rig};
 
 fn reads(rig: &Rig, played: &Played) -> usize {
@@ -54,12 +52,7 @@ async fn deliver(
         item: None,
         object: None,
     };
-    let now = UnixMillis::now();
-    let item = bridge_intake::inbox_item(&trigger, now).unwrap();
-    let first = rig.sequence.fetch_add(1, Ordering::SeqCst);
-    let batch = bridge_tests::stream_support::inserts(&[item], first);
-    let response = bridge_sync::handle(&rig.api, batch, now).await.unwrap();
-    assert!(response.batch_item_failures.is_empty());
+    rig.deliver_triggers_to(&rig.api, &[trigger]).await;
 }
 
 fn poll_id(played: &Played, at: chrono::DateTime<chrono::Utc>) -> String {

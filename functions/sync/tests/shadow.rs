@@ -11,11 +11,10 @@ use bridge_shared::conversation::report::resync_trigger;
 use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger};
 use bridge_shared::shadow::plan::{self, PlannedConversation, PlannedCustomer};
 use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
-use bridge_sync::{SyncApi, handle};
+use bridge_sync::SyncApi;
 use bridge_tests::ccai_sandbox::ScenarioDriver;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use support::{Rig, rig};
 
 /// The rig's worker with clients that only read, as `BRIDGE_MODE=shadow` builds them.
@@ -42,15 +41,7 @@ fn shadow_api(rig: &Rig) -> SyncApi {
 }
 
 async fn deliver(rig: &Rig, api: &SyncApi, triggers: &[SessionTrigger]) {
-    let now = UnixMillis::now();
-    let items: Vec<_> = triggers
-        .iter()
-        .map(|t| bridge_intake::inbox_item(t, now).unwrap())
-        .collect();
-    let first = rig.sequence.fetch_add(items.len() as u64, Ordering::SeqCst);
-    let batch = bridge_tests::stream_support::inserts(&items, first);
-    let response = handle(api, batch, now).await.unwrap();
-    assert!(response.batch_item_failures.is_empty(), "failed records");
+    rig.deliver_triggers_to(api, triggers).await;
 }
 
 fn ccai_writes(rig: &Rig) -> usize {

@@ -16,6 +16,24 @@ pub(crate) struct Tab<'a> {
     pub token: &'a str,
 }
 
+/// The HTTP client the demo's tabs share.
+pub(crate) fn demo_http() -> Result<reqwest::Client, String> {
+    bridge_shared::http::builder()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+impl<'a> Tab<'a> {
+    /// The admin, with the demo's admin token.
+    pub fn admin(http: &'a reqwest::Client, host: &'a str) -> Self {
+        Tab {
+            http,
+            host,
+            token: DEMO_ADMIN_TOKEN,
+        }
+    }
+}
+
 impl Tab<'_> {
     pub async fn send(
         &self,
@@ -85,14 +103,8 @@ pub async fn agent_status(backends: &Backends, run: &str) -> crate::demo::Outcom
     let platforms = Platforms::of(&sandboxes);
     let tokens = Tokens::demo(None).signing_in_with(&sandboxes.kustomer);
     let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
-    let http = bridge_shared::http::builder()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let admin = Tab {
-        http: &http,
-        host: &host.base_url,
-        token: DEMO_ADMIN_TOKEN,
-    };
+    let http = crate::agents::demo_http()?;
+    let admin = Tab::admin(&http, &host.base_url);
     // The agent signs in with Kustomer (R-SEC-1): the tab acts with the session it was given.
     let session = sandboxes.sign_in(&host.base_url, &email).await?;
     let tab = Tab {

@@ -6,9 +6,7 @@
 
 use crate::agents::Tab;
 use crate::backends::Backends;
-use crate::functions::{
-    DEMO_ADMIN_TOKEN, DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host,
-};
+use crate::functions::{DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host};
 use crate::report::Section;
 use crate::sessions::{count_deliveries, start_streams};
 use bridge_shared::UnixMillis;
@@ -59,14 +57,8 @@ pub async fn custom_fields(backends: &Backends, run: &str) -> crate::demo::Outco
     let platforms = Platforms::of(&sandboxes);
     let host = demo_host(backends.store.clone(), &platforms, &Tokens::demo(None)).await?;
     let streams = start_streams(backends, &platforms).await?;
-    let http = bridge_shared::http::builder()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let admin = Tab {
-        http: &http,
-        host: &host.base_url,
-        token: DEMO_ADMIN_TOKEN,
-    };
+    let http = crate::agents::demo_http()?;
+    let admin = Tab::admin(&http, &host.base_url);
     let mut section =
         Section::done("Custom fields created mid-run, filled for later sessions (R-CF, R-U-9)");
     // The fields live in the state table every scenario shares: start from none, end with none.

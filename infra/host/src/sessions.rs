@@ -8,8 +8,7 @@
 use crate::agents::Tab;
 use crate::backends::Backends;
 use crate::functions::{
-    DEMO_ADMIN_TOKEN, DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host,
-    start_triggered,
+    DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host, start_triggered,
 };
 use crate::report::Section;
 use crate::routes::TEMPLATE;
@@ -51,14 +50,8 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     );
 
     // The agent picks Lunch in Kustomer while on a call: pending until the call ends.
-    let http = bridge_shared::http::builder()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let admin = Tab {
-        http: &http,
-        host: &host.base_url,
-        token: DEMO_ADMIN_TOKEN,
-    };
+    let http = crate::agents::demo_http()?;
+    let admin = Tab::admin(&http, &host.base_url);
     // The agent signs in with Kustomer (R-SEC-1): the tab acts with the session it was given.
     let session = sandboxes.sign_in(&host.base_url, &email).await?;
     let tab = Tab {

@@ -7,9 +7,7 @@
 
 use crate::agents::Tab;
 use crate::backends::Backends;
-use crate::functions::{
-    DEMO_ADMIN_TOKEN, DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host,
-};
+use crate::functions::{DEMO_EVENTS_PASSWORD, DEMO_EVENTS_USER, Platforms, Tokens, demo_host};
 use crate::report::Section;
 use bridge_tests::ccai_sandbox::{EventSink, Played, ScenarioDriver};
 use bridge_tests::kustomer_sandbox::state::{Record, as_map};
@@ -177,14 +175,8 @@ pub async fn shadow_mode(backends: &Backends, run: &str) -> crate::demo::Outcome
     section.count("writes to Kustomer", kustomer_writes as u64);
     section.count("writes to CCAI Platform", ccai_writes as u64);
 
-    let http = bridge_shared::http::builder()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let admin = Tab {
-        http: &http,
-        host: &host.base_url,
-        token: DEMO_ADMIN_TOKEN,
-    };
+    let http = crate::agents::demo_http()?;
+    let admin = Tab::admin(&http, &host.base_url);
     let to = chrono::Utc::now() + chrono::Duration::minutes(30);
     let path = format!(
         "/admin/shadow?from={}&to={}",

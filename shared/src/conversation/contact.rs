@@ -47,7 +47,7 @@ const PLACEMENT_POLL: Duration = Duration::from_millis(50);
 const MAX_RATE_PAUSES: u32 = 3;
 /// How long a callback waits for the call it returns to be placed (R-U-6).
 const CALLBACK_WAIT: Duration = Duration::from_secs(10 * 60);
-use crate::custom_fields::{FieldSettings, SessionValues, custom_values};
+use crate::custom_fields::{FieldSettings, custom_values};
 use crate::kustomer::requests::MessagePatch;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -576,18 +576,7 @@ impl ContactSync<'_> {
         } else {
             None
         };
-        let values = custom_values(
-            &SessionValues {
-                facts: &view.fields,
-                session_id: view.id,
-                custom_user_id: view.identifier.as_deref().filter(|_| view.by_identifier()),
-                from_phone: phone.as_deref(),
-                csat_rating: view.notes.rating,
-                csat_comment: view.notes.csat_comment.as_deref(),
-                started_ms: view.started_millis(),
-            },
-            &settings,
-        );
+        let values = custom_values(&view.field_values(phone.as_deref()), &settings);
         if !link.session_message {
             let mut message = session_message(view, phone.as_deref());
             message.custom = values.message.clone();

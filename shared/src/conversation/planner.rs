@@ -14,7 +14,7 @@
 use super::contact::{Assignee, CallerMemo, ContactError, ContactSync};
 use super::{Channel, CurrentConversation, Origin, Placement, SessionView, place_session};
 use crate::UnixMillis;
-use crate::custom_fields::{FieldSettings, SessionValues, custom_values};
+use crate::custom_fields::{FieldSettings, custom_values};
 use crate::events::{SessionKind, SessionRef};
 use crate::kustomer::KustomerError;
 use crate::kustomer::{CustomerDirectory, identifier_external_id, phone_external_id};
@@ -81,18 +81,7 @@ impl ContactSync<'_> {
             None => (None, None),
         };
         let settings = FieldSettings::load(self.store, now).await?;
-        let values = custom_values(
-            &SessionValues {
-                facts: &view.fields,
-                session_id: view.id,
-                custom_user_id: view.identifier.as_deref().filter(|_| view.by_identifier()),
-                from_phone: phone.as_deref(),
-                csat_rating: view.notes.rating,
-                csat_comment: view.notes.csat_comment.as_deref(),
-                started_ms: view.started_millis(),
-            },
-            &settings,
-        );
+        let values = custom_values(&view.field_values(phone.as_deref()), &settings);
         let mut notes = Vec::new();
         if matches!(conversation, PlannedConversation::Create { .. }) && phone.is_some() {
             notes.push("phone".to_owned());

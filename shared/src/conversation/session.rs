@@ -241,6 +241,23 @@ impl SessionView {
     }
 
     /// Whether the customer is known by the SDK identifier (R-K-2) rather than by phone (R-K-1).
+    /// What the session's custom values are made of (R-CF-4), with the caller's number when
+    /// it is known.
+    pub fn field_values<'a>(
+        &'a self,
+        phone: Option<&'a str>,
+    ) -> crate::custom_fields::SessionValues<'a> {
+        crate::custom_fields::SessionValues {
+            facts: &self.fields,
+            session_id: self.id,
+            custom_user_id: self.identifier.as_deref().filter(|_| self.by_identifier()),
+            from_phone: phone,
+            csat_rating: self.notes.rating,
+            csat_comment: self.notes.csat_comment.as_deref(),
+            started_ms: self.started_millis(),
+        }
+    }
+
     pub fn by_identifier(&self) -> bool {
         self.facts.origin == Origin::Sdk
     }

@@ -128,12 +128,23 @@ impl Rig {
             item: None,
             object: None,
         };
+        self.deliver_triggers_to(&self.api, &[trigger]).await;
+    }
+
+    /// One stream batch of these triggers, as the intake or the scheduled run stores them, to
+    /// `api` (this rig's worker, or one built otherwise); no record may fail.
+    pub async fn deliver_triggers_to(&self, api: &SyncApi, triggers: &[SessionTrigger]) {
         let now = UnixMillis::now();
-        let item = bridge_intake::inbox_item(&trigger, now).unwrap();
-        let first = self.sequence.fetch_add(1, Ordering::SeqCst);
-        let batch = bridge_tests::stream_support::inserts(&[item], first);
-        let response = handle(&self.api, batch, now).await.unwrap();
-        assert!(response.batch_item_failures.is_empty());
+        let items: Vec<_> = triggers
+            .iter()
+            .map(|t| bridge_intake::inbox_item(t, now).unwrap())
+            .collect();
+        let first = self
+            .sequence
+            .fetch_add(items.len() as u64, Ordering::SeqCst);
+        let batch = bridge_tests::stream_support::inserts(&items, first);
+        let response = handle(api, batch, now).await.unwrap();
+        assert!(response.batch_item_failures.is_empty(), "failed records");
     }
 
     pub async fn deliver_bodies(&self, bodies: &[Value]) {
