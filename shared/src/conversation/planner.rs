@@ -8,8 +8,8 @@
 //!
 //! What a plan cannot know: whether a conversation it would have made is still open. It takes
 //! the status of the conversation Kustomer shows for that session (CCAI's own connector writes
-//! one while it is on): the customer's first conversation created from two minutes before the
-//! session started; with none, open.
+//! one while it is on), found as the comparison finds it (`shadow::compare::counterpart`); with
+//! none, open.
 
 use super::contact::{Assignee, CallerMemo, ContactError, ContactSync};
 use super::{Channel, CurrentConversation, Origin, Placement, SessionView, place_session};
@@ -19,15 +19,12 @@ use crate::events::{SessionKind, SessionRef};
 use crate::kustomer::KustomerError;
 use crate::kustomer::{CustomerDirectory, identifier_external_id, phone_external_id};
 use crate::phone::CallerNumber;
+use crate::shadow::compare::{Observed, Seen, counterpart};
 use crate::shadow::plan::{
     self, PlannedConversation, PlannedCustomer, SessionPlan, current_key, planned_name,
 };
 use crate::store::Item;
 use serde_json::json;
-
-/// How far before a session's start the conversation Kustomer shows for it may have been
-/// created (clocks of two platforms).
-const COUNTERPART_SLACK_MS: i64 = 2 * 60 * 1000;
 
 /// How the session's customer is found, which names its shadow records: the same caller is
 /// the same customer whether or not Kustomer had them when a plan was made.
@@ -262,18 +259,11 @@ impl ContactSync<'_> {
             Err(KustomerError::NotFound { .. }) => return Ok(true),
             Err(err) => return Err(err.into()),
         };
-        let created = |c: &crate::kustomer::model::Conversation| {
-            c.attributes
-                .created_at
-                .as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.timestamp_millis())
+        // The comparison's rule for the conversation Kustomer shows for a session.
+        let observed = Observed {
+            customer: Some(id.clone()),
+            conversations: conversations.into_iter().filter_map(Seen::of).collect(),
         };
-        Ok(conversations
-            .iter()
-            .filter_map(|c| Some((created(c)?, c)))
-            .filter(|(at, _)| *at >= since - COUNTERPART_SLACK_MS)
-            .min_by_key(|(at, _)| *at)
-            .is_none_or(|(_, c)| c.is_open()))
+        Ok(counterpart(&observed, since).is_none_or(|c| c.open))
     }
 }

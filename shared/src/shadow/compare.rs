@@ -35,6 +35,20 @@ pub struct Seen {
     pub created_ms: i64,
     pub channels: Vec<String>,
     pub assigned_users: Vec<String>,
+    pub open: bool,
+}
+
+impl Seen {
+    /// The conversation as the comparison reads it; `None` without a readable creation time.
+    pub fn of(conversation: crate::kustomer::model::Conversation) -> Option<Self> {
+        Some(Seen {
+            created_ms: millis(conversation.attributes.created_at.as_deref())?,
+            open: conversation.is_open(),
+            channels: conversation.attributes.channels,
+            assigned_users: conversation.attributes.assigned_users,
+            id: conversation.id,
+        })
+    }
 }
 
 /// What Kustomer shows for a session's customer.
@@ -215,17 +229,7 @@ async fn observe(kustomer: &KustomerClient, plan: &SessionPlan) -> Result<Observ
     };
     Ok(Observed {
         customer,
-        conversations: conversations
-            .into_iter()
-            .filter_map(|c| {
-                Some(Seen {
-                    created_ms: millis(c.attributes.created_at.as_deref())?,
-                    channels: c.attributes.channels,
-                    assigned_users: c.attributes.assigned_users,
-                    id: c.id,
-                })
-            })
-            .collect(),
+        conversations: conversations.into_iter().filter_map(Seen::of).collect(),
     })
 }
 
@@ -330,6 +334,7 @@ mod tests {
             created_ms: at,
             channels: vec!["voice".into()],
             assigned_users: vec![user.into()],
+            open: true,
         }
     }
 
