@@ -59,6 +59,17 @@ impl ColdStart {
         Ok(Self { config, env, aws })
     }
 
+    /// A configuration variable as this function's environment has it (settings only its own
+    /// crate reads, such as the admin function's `ADMIN_EMAILS`).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env.get(name)
+    }
+
+    /// `BRIDGE_PUBLIC_URL`, checked (an absolute http(s) URL), when set.
+    pub fn public_url(&self) -> Result<Option<String>, ColdStartError> {
+        Ok(crate::sign_in::settings::public_url(&self.env)?)
+    }
+
     /// `ADMIN_TOKEN`'s accepted tokens (review S11): from SSM (`ADMIN_TOKEN_PARAM`), read
     /// again every few minutes so a revoked token stops working without a redeploy.
     pub fn admin_tokens(&self) -> Result<crate::bearer::RotatingTokens, ColdStartError> {
@@ -136,7 +147,7 @@ impl ColdStart {
             }),
             None => None,
         };
-        Ok((oauth, crate::sign_in::settings::public_url(&self.env)?))
+        Ok((oauth, self.public_url()?))
     }
 
     /// The files bucket (recordings, transcripts).

@@ -127,9 +127,9 @@ pub fn scan(lines: &[String], secrets: &[Secret]) -> Vec<(usize, &'static str)> 
     for (n, line) in lines.iter().enumerate() {
         // Whatever the case: an upper-cased e-mail or hex escape is the same secret.
         let line = line.to_lowercase();
-        let hit = automaton.find_overlapping_iter(&line).find(|m| {
-            alone(&line, m.start(), m.end())
-        });
+        let hit = automaton
+            .find_overlapping_iter(&line)
+            .find(|m| alone(&line, m.start(), m.end()));
         if let Some(m) = hit {
             found.push((n + 1, secrets[m.pattern().as_usize()].kind));
         }

@@ -1,16 +1,20 @@
-//! The admin function's HTTP surface (events.md §3), bearer `ADMIN_TOKEN`:
+//! The admin function's HTTP surface (events.md §4): bearer `ADMIN_TOKEN`, or the sign-in
+//! session of a Kustomer user on `ADMIN_EMAILS` ([`access`]); 401 without either, 403 for a
+//! signed-in user who is not an admin.
 //!
 //! | route | answer |
 //! |---|---|
+//! | `GET /admin/`, `/admin/console.js`, `/admin/console.css` | the console (R-ADM-1, [`console`]): no token needed, it holds no data |
+//! | `GET /admin/whoami` | 200 `{actor, kind: token \| kustomer, session?}`: who the bearer is (R-ADM-3, [`access`]) |
 //! | `GET /admin/status-mapping` | 200 `{mapping, kustomer_statuses, ccai_statuses, experimental}` (the dropdowns; CCAI statuses by signed id, with `name_shared` and `can_be_target`; `experimental.two_way` says why two-way sync is experimental) |
-//! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
+//! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 `{error, entry}` naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
 //! | `GET /admin/agents` | 200 `[{email, sync, sessions}]`: each agent's sync state (last applied, pending, `last_error`, `two_way_error` when Kustomer refused a two-way update) and live sign-in sessions (`{id, created_at, expires_at}`, R-SEC-1) |
 //! | `DELETE /admin/agents/{email}/sessions` | 200 `{ended}`: every sign-in session of the agent ended (a lost laptop, a leaver) |
 //! | `GET /admin/health` | 200/503 `{status, checks}` |
 //! | `GET /admin/dead-letters` | 200 `[{id, step, trigger, attempts, first_error, last_error, first_at, last_at, permanent}]`, newest first: work given up (R-E-7) |
 //! | `POST /admin/dead-letters/replay` `{ids?: ["<step>#<trigger id>"], all?: true}` | 200 `{replayed, triggers, missing}`: each letter put back into the inbox once · 400 without `ids` or `all` |
 //! | `GET /admin/custom-fields` | 200 `{fields: [{id, group, attribute, display_name, type, resources, created: {created_at, created_by} \| null}]}`: the twelve fields (R-CF-1) |
-//! | `POST /admin/custom-fields` `{field, created_by?}` | 201 the field, its Kustomer attribute provisioned (R-CF-2) · 200 when it was created before (the first creation stands) · 400 naming the valid ids · 409 in shadow mode · 502 when Kustomer refused |
+//! | `POST /admin/custom-fields` `{field, created_by?}` (`created_by` from a script; a signed-in admin is recorded as themselves) | 201 the field, its Kustomer attribute provisioned (R-CF-2) · 200 when it was created before (the first creation stands) · 400 naming the valid ids · 409 in shadow mode · 502 when Kustomer refused |
 //! | `DELETE /admin/custom-fields/{field}` | 200 `{field, was_created, note}`: no longer filled; Kustomer keeps the attribute (`note` says so) |
 //! | `GET /admin/sdk-keys` | 200 `{keys: {sdk key: attribute}, mapped: {sdk key: {attribute, field?, mapped_at_ms}}}` (R-CF-5) |
 //! | `PUT /admin/sdk-keys` `{keys: {sdk key: field id or message attribute}}` | 200 as GET, the mapping replaced · 400 naming the key whose target is neither one of the twelve nor an attribute of the message metadata |
@@ -20,7 +24,10 @@
 //! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records}`: what the bridge knows and did for one session, and why it waits · 404 when it knows nothing · 400 naming a bad kind or id |
 //! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice) · 400 as above |
 
+pub mod access;
+pub mod console;
 pub mod run;
+use access::{AdminEmails, Caller};
 use bridge_shared::UnixMillis;
 use bridge_shared::ccai::CcaiClient;
 use bridge_shared::ccai::model::UserStatus;
@@ -50,6 +57,11 @@ pub struct AdminApi {
     pub kustomer: Arc<KustomerClient>,
     /// `ADMIN_TOKEN`: the current and the next token (review S11), read again from SSM.
     pub admin_tokens: bridge_shared::bearer::RotatingTokens,
+    /// `ADMIN_EMAILS`: the Kustomer users let into the console (R-ADM-3).
+    pub admins: AdminEmails,
+    /// `BRIDGE_PUBLIC_URL`, when set: where browsers reach the bridge (else API Gateway's
+    /// domain and stage).
+    pub public_url: Option<String>,
 }
 
 impl AdminApi {
@@ -113,7 +125,15 @@ impl AdminApi {
             .collect();
         let mapping = match mapping.resolve(&ids, &ccai) {
             Ok(mapping) => mapping,
-            Err(why) => return json_error(StatusCode::BAD_REQUEST, why),
+            // `entry`: the refused entry (`to_ccai.<id>`), so the console shows the reason
+            // beside it.
+            Err(why) => {
+                let entry = why.split_once(':').map(|(entry, _)| entry.to_owned());
+                return json_answer(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": why, "entry": entry}),
+                );
+            }
         };
         match self.status.save_mapping(&mapping).await {
             Ok(()) if mapping.two_way => json_answer(
@@ -282,7 +302,12 @@ impl AdminApi {
         }
     }
 
-    async fn create_custom_field(&self, request: &Request, now: UnixMillis) -> Response<Body> {
+    async fn create_custom_field(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        now: UnixMillis,
+    ) -> Response<Body> {
         #[derive(serde::Deserialize)]
         struct Create {
             field: String,
@@ -300,12 +325,15 @@ impl AdminApi {
                 );
             }
         };
-        // The admin token is shared, so "by whom" is what the caller says (the admin page
-        // sends the signed-in admin's name), else the token itself.
-        let by = body
-            .created_by
-            .filter(|b| !b.trim().is_empty())
-            .unwrap_or_else(|| "admin token".into());
+        // A signed-in admin is who they signed in as; the admin token is shared, so a script's
+        // "by whom" is what it says, else the token itself.
+        let by = match caller {
+            Caller::Admin { email, .. } => email.clone(),
+            Caller::Token => body
+                .created_by
+                .filter(|b| !b.trim().is_empty())
+                .unwrap_or_else(|| "admin token".into()),
+        };
         match self.field_admin().create(&body.field, &by, now).await {
             Ok((field, true)) => json_answer(StatusCode::CREATED, json!(field)),
             Ok((field, false)) => json_answer(StatusCode::OK, json!(field)),
@@ -500,6 +528,20 @@ impl AdminApi {
     }
 }
 
+/// `GET /admin/whoami`: who the console is signed in as.
+fn whoami(caller: &Caller) -> Response<Body> {
+    match caller {
+        Caller::Token => json_answer(
+            StatusCode::OK,
+            json!({"actor": caller.name(), "kind": "token"}),
+        ),
+        Caller::Admin { email, session } => json_answer(
+            StatusCode::OK,
+            json!({"actor": email, "kind": "kustomer", "session": session}),
+        ),
+    }
+}
+
 fn sdk_keys_json(mapped: &BTreeMap<String, SdkKeyTarget>) -> Value {
     let keys: BTreeMap<&str, &str> = mapped
         .iter()
@@ -525,17 +567,42 @@ fn field_error(err: FieldAdminError) -> Response<Body> {
 
 /// Handles one request. Never fails: every error is an HTTP answer.
 pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Response<Body> {
-    let header = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    if !api.admin_tokens.accepts(header).await {
-        return json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-    }
     let path = bridge_shared::lambda::route_path(&request)
         .trim_end_matches('/')
         .to_owned();
+    if request.method() == Method::GET {
+        let base = api
+            .public_url
+            .clone()
+            .or_else(|| bridge_shared::lambda::gateway_base_url(&request));
+        if let Some(page) = console::asset(&path, &console::prefix_of(base.as_deref())) {
+            return page;
+        }
+    }
+    let caller = match access::caller(
+        &api.admin_tokens,
+        &api.admins,
+        api.store.as_ref(),
+        &api.kustomer,
+        &request,
+        now,
+    )
+    .await
+    {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    // Every change is recorded with who made it (R-ADM-3): the session's public name, never
+    // the e-mail (no e-mails in logs); the session names its user in `GET /admin/agents`.
+    if request.method() != Method::GET {
+        let actor = match &caller {
+            Caller::Token => "ADMIN_TOKEN",
+            Caller::Admin { session, .. } => session.as_str(),
+        };
+        tracing::info!(actor, method = %request.method(), route = %path, "admin change");
+    }
     match (request.method().clone(), path.as_str()) {
+        (Method::GET, "/admin/whoami") => whoami(&caller),
         (Method::GET, "/admin/status-mapping") => api.get_mapping(now).await,
         (Method::PUT, "/admin/status-mapping") => api.put_mapping(&request).await,
         (Method::GET, "/admin/agents") => api.agents(now).await,
@@ -546,7 +613,9 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         (Method::GET, "/admin/dead-letters") => api.dead_letters(now).await,
         (Method::POST, "/admin/dead-letters/replay") => api.replay(&request, now).await,
         (Method::GET, "/admin/custom-fields") => api.custom_fields(now).await,
-        (Method::POST, "/admin/custom-fields") => api.create_custom_field(&request, now).await,
+        (Method::POST, "/admin/custom-fields") => {
+            api.create_custom_field(&request, &caller, now).await
+        }
         (Method::DELETE, field) if field.starts_with("/admin/custom-fields/") => {
             let id = field.trim_start_matches("/admin/custom-fields/");
             let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
@@ -570,6 +639,7 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         (
             _,
             "/admin/status-mapping"
+            | "/admin/whoami"
             | "/admin/agents"
             | "/admin/health"
             | "/admin/rejected"

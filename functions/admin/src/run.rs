@@ -22,6 +22,8 @@ pub async fn run() -> Result<(), Error> {
         ccai: platforms.ccai,
         kustomer: platforms.kustomer,
         admin_tokens: cold.admin_tokens()?,
+        admins: crate::access::AdminEmails::parse(cold.var("ADMIN_EMAILS"))?,
+        public_url: cold.public_url()?,
     };
     bridge_shared::lambda::serve(api, |api, request, now| async move {
         handle(&api, request, now).await

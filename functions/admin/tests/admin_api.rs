@@ -41,6 +41,8 @@ async fn rig_on(platforms: SandboxedPlatforms) -> Rig {
 /// The admin's tokens: the current one and the next (rotation, review S11).
 const ADMIN_TOKEN: &str = "admin-token-of-the-tests";
 const NEXT_ADMIN_TOKEN: &str = "next-admin-token-of-the-tests";
+/// The Kustomer user on `ADMIN_EMAILS` (R-ADM-3).
+const ADMIN_EMAIL: &str = "Admin@Example.com";
 
 fn rig_on_store(platforms: SandboxedPlatforms, store: Arc<dyn StateStore>) -> Rig {
     let api = AdminApi {
@@ -55,6 +57,8 @@ fn rig_on_store(platforms: SandboxedPlatforms, store: Arc<dyn StateStore>) -> Ri
             )
             .unwrap(),
         ),
+        admins: bridge_admin::access::AdminEmails::parse(Some(ADMIN_EMAIL)).unwrap(),
+        public_url: None,
     };
     Rig { platforms, api }
 }
@@ -622,4 +626,131 @@ async fn finding_13_a_session_is_shown_and_resynced_by_its_kind_and_id() {
     )
     .await;
     assert_eq!(status, 405);
+}
+
+/// `call` with another bearer (`None`: no authorization header).
+async fn call_as(
+    rig: &Rig,
+    bearer: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let mut request = http::Request::builder().method(method).uri(path);
+    if let Some(bearer) = bearer {
+        request = request.header("authorization", format!("Bearer {bearer}"));
+    }
+    let response = handle(
+        &rig.api,
+        request.body(Body::Text(body.to_string())).unwrap(),
+        UnixMillis::now(),
+    )
+    .await;
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, body)
+}
+
+#[tokio::test]
+async fn r_adm_3_a_kustomer_user_on_admin_emails_is_an_admin_and_recorded_as_themselves() {
+    let rig = rig_with_ccai_password(None).await;
+    let admin_email = ADMIN_EMAIL.to_lowercase();
+    rig.platforms.add_agent(&admin_email, "Ada", "Available");
+    rig.platforms
+        .add_agent("eve@example.com", "Eve", "Available");
+    let sessions = bridge_shared::sign_in::AgentSessions::new(rig.api.store.as_ref());
+    let now = UnixMillis::now();
+    let admin_user = rig.platforms.kustomer_user(&admin_email).unwrap();
+    let eve_user = rig.platforms.kustomer_user("eve@example.com").unwrap();
+    let (admin, identity) = sessions.open(&admin_user, &admin_email, now).await.unwrap();
+    let (eve, _) = sessions
+        .open(&eve_user, "eve@example.com", now)
+        .await
+        .unwrap();
+
+    let (status, me) = call_as(&rig, Some(&admin), "GET", "/admin/whoami", json!({})).await;
+    assert_eq!(
+        (status, &me["kind"], &me["session"]),
+        (200, &json!("kustomer"), &json!(identity.id))
+    );
+    let (status, me) = call_as(&rig, Some(ADMIN_TOKEN), "GET", "/admin/whoami", json!({})).await;
+    assert_eq!((status, &me["kind"]), (200, &json!("token")));
+    // Signed in, not an admin: told so, and refused every change.
+    let (status, refused) = call_as(&rig, Some(&eve), "GET", "/admin/whoami", json!({})).await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("ADMIN_EMAILS"));
+    let (status, _) = call_as(
+        &rig,
+        Some(&eve),
+        "POST",
+        "/admin/custom-fields",
+        json!({"field": "session_id"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call_as(&rig, None, "GET", "/admin/agents", json!({})).await;
+    assert_eq!(status, 401);
+
+    // The admin's change names them, whatever the body claims.
+    let (status, field) = call_as(
+        &rig,
+        Some(&admin),
+        "POST",
+        "/admin/custom-fields",
+        json!({"field": "session_id", "created_by": "someone else"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{field}");
+    let (_, fields) = call(&rig, "GET", "/admin/custom-fields", json!({})).await;
+    let created = fields["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "session_id")
+        .unwrap();
+    assert_eq!(created["created"]["created_by"], json!(admin_email));
+
+    // Kustomer deactivates the admin: out at the first request after the standing's
+    // recheck (as an agent is), every session ended.
+    rig.platforms.kustomer.deactivate_user(&admin_user);
+    let later =
+        now.plus(bridge_shared::sign_in::standing::RECHECK + std::time::Duration::from_secs(1));
+    let request = http::Request::builder()
+        .uri("/admin/whoami")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(Body::Empty)
+        .unwrap();
+    assert_eq!(
+        handle(&rig.api, request, later).await.status().as_u16(),
+        401
+    );
+    assert!(
+        sessions
+            .authenticate(&admin, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The console needs no token; it holds no data.
+    let (status, _) = call_as(&rig, None, "GET", "/admin/", json!({})).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn r_adm_3_without_admin_emails_a_signed_in_user_is_refused_as_unknown() {
+    let mut rig = rig_with_ccai_password(None).await;
+    rig.api.admins = Default::default();
+    rig.platforms
+        .add_agent("ada@example.com", "Ada", "Available");
+    let user = rig.platforms.kustomer_user("ada@example.com").unwrap();
+    let (token, _) = bridge_shared::sign_in::AgentSessions::new(rig.api.store.as_ref())
+        .open(&user, "ada@example.com", UnixMillis::now())
+        .await
+        .unwrap();
+    let (status, _) = call_as(&rig, Some(&token), "GET", "/admin/whoami", json!({})).await;
+    assert_eq!(status, 401);
 }

@@ -52,6 +52,8 @@ pub struct Tokens {
     /// Agent sign-in (R-SEC-1); `None`: agent routes answer 401.
     pub sign_in: Option<SignInProvider>,
     pub admin: bridge_shared::bearer::BearerTokens,
+    /// ADMIN_EMAILS: the Kustomer users let into the admin console (R-ADM-3).
+    pub admin_emails: bridge_admin::access::AdminEmails,
     /// CCAI_EVENTS_CREDENTIALS: the Basic credentials of External Session Events.
     pub ccai_events: Vec<BasicCredential>,
     /// STORAGE_PUSH_*: who may push storage notifications (`None`: the route is off).
@@ -76,6 +78,7 @@ impl Tokens {
         Self {
             sign_in: None,
             admin: bridge_shared::bearer::BearerTokens::of(DEMO_ADMIN_TOKEN),
+            admin_emails: Default::default(),
             ccai_events: vec![BasicCredential {
                 user: DEMO_EVENTS_USER.into(),
                 password: Secret::new(DEMO_EVENTS_PASSWORD),
@@ -162,6 +165,8 @@ pub fn handlers(
         ccai: platforms.ccai.clone(),
         kustomer: platforms.kustomer.clone(),
         admin_tokens: bridge_shared::bearer::RotatingTokens::fixed(tokens.admin.clone()),
+        admins: tokens.admin_emails.clone(),
+        public_url: Some(public_url.to_owned()),
     });
     let intake = Arc::new(IntakeApi {
         store: scoped("intake"),

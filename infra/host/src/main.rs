@@ -176,6 +176,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
             &Secret::new(env("ADMIN_TOKEN").unwrap_or_else(|| "local-admin-token".into())),
         )
         .map_err(|e| e.to_string())?,
+        admin_emails: bridge_admin::access::AdminEmails::parse(env("ADMIN_EMAILS").as_deref())?,
         ccai_events: bridge_shared::config::split_credentials(&Secret::new(
             env("CCAI_EVENTS_CREDENTIALS").unwrap_or_else(|| LOCAL_EVENTS_CREDENTIALS.into()),
         ))

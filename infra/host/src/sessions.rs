@@ -303,7 +303,7 @@ pub(crate) fn count_deliveries(section: &mut Section, streams: &StreamRunner) {
 
 /// The template's stream subscriptions, reading only what the scenario writes (a shared
 /// DynamoDB Local may hold other runs' events), retries paced for a demo, not for an outage.
-pub(crate) async fn start_streams(
+pub async fn start_streams(
     backends: &Backends,
     platforms: &Platforms,
 ) -> Result<StreamRunner, String> {

@@ -52,7 +52,7 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("admin", "DELETE", "/admin/agents/{email}/sessions"));
     assert!(has("admin", "GET", "/admin/shapes"));
     assert!(has("admin", "GET", "/admin/shadow"));
-    assert_eq!(routes.len(), 30);
+    assert_eq!(routes.len(), 34);
 }
 
 #[test]
@@ -162,6 +162,7 @@ async fn the_host_serves_the_template_routes_over_http() {
     let tokens = Tokens {
         sign_in: None,
         admin: bridge_shared::bearer::BearerTokens::of("a"),
+        admin_emails: Default::default(),
         ccai_events: vec![bridge_shared::config::BasicCredential {
             user: "u".into(),
             password: Secret::new("w"),

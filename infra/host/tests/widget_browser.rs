@@ -19,6 +19,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
+mod browser;
+use browser::browser;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -33,7 +36,7 @@ use bridge_shared::conversation::{ContactSync, SessionView};
 use bridge_shared::kustomer::requests::NewConversation;
 use bridge_shared::store::{EmbeddedStore, StateStore};
 use bridge_tests::platforms::SandboxedPlatforms;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use lambda_http::Body;
 use serde_json::{Value, json};
 use std::sync::atomic::AtomicUsize;
@@ -41,8 +44,6 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const LEASE: Duration = Duration::from_secs(6);
 const WAIT: Duration = Duration::from_secs(25);
 
@@ -218,76 +219,6 @@ async fn start_kustomer_side(listener: tokio::net::TcpListener, side: Side) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 }
 
-struct Driver {
-    client: Client,
-    _chromedriver: std::process::Child,
-    profile: std::path::PathBuf,
-}
-
-async fn browser() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // Its own process group: Chromium and its helpers are chromedriver's children, and killing
-    // chromedriver alone leaves them running (they are ended with the group, see `Drop`).
-    use std::os::unix::process::CommandExt;
-    let chromedriver = std::process::Command::new(CHROMEDRIVER)
-        .process_group(0)
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < WAIT, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let profile =
-        std::env::temp_dir().join(format!("widget-chromium-{}", uuid::Uuid::new_v4().simple()));
-    // The flags this machine needs (its closed network refuses Chromium's own connections).
-    let capabilities = json!({"goog:chromeOptions": {"binary": CHROMIUM, "args": [
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--window-size=460,280", format!("--user-data-dir={}", profile.display())]}});
-    // fantoccini's TLS stack brings aws-lc beside the ring the project uses, so rustls cannot
-    // pick a process default by itself (plain HTTP to chromedriver needs none, but the builder
-    // asks); name ring, as the bridge does.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(capabilities.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    Driver {
-        client,
-        _chromedriver: chromedriver,
-        profile,
-    }
-}
-
-impl Drop for Driver {
-    /// Runs when the test ends, passed or failed (a panic unwinds through it): the browser,
-    /// its helpers and chromedriver all end, whatever state the session is in.
-    fn drop(&mut self) {
-        let group = format!("-{}", self._chromedriver.id());
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .status();
-        // A helper that left the group still carries the test's own profile directory.
-        let _ = std::process::Command::new("pkill")
-            .args(["-KILL", "-f"])
-            .arg(format!("user-data-dir={}", self.profile.display()))
-            .status();
-        let _ = self._chromedriver.kill();
-        let _ = self._chromedriver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
-
 /// The widget's text at `css` in the current tab (inside its frame).
 async fn text(client: &Client, css: &str) -> String {
     client.enter_parent_frame().await.ok();
@@ -339,24 +270,9 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-fn available() -> bool {
-    let found =
-        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
-    assert!(
-        found || std::env::var_os("REQUIRE_BROWSER").is_none(),
-        "REQUIRE_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing"
-    );
-    if !found {
-        eprintln!(
-            "skipped: {CHROMIUM} or {CHROMEDRIVER} missing (infra/local/install installs them)"
-        );
-    }
-    found
-}
-
 #[tokio::test]
 async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_call_in_a_browser() {
-    if !available() {
+    if !browser::available() {
         return;
     }
     let sandboxes = SandboxedPlatforms::start().await.unwrap();
@@ -402,7 +318,7 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
         polls: Default::default(),
     });
     start_kustomer_side(listener, side.clone()).await;
-    let driver = browser().await;
+    let driver = browser("460,280").await;
     let client = &driver.client;
 
     // The agent is signed in to Kustomer in this browser (the sandbox's own sign-in), then

@@ -359,6 +359,9 @@ pub fn admin_route(data: &[u8]) {
             admin_tokens: bridge_shared::bearer::RotatingTokens::fixed(
                 bridge_shared::bearer::BearerTokens::of("admin-token"),
             ),
+            admins: bridge_admin::access::AdminEmails::parse(Some("admin@example.com"))
+                .unwrap_or_default(),
+            public_url: None,
         }
     });
     const ROUTES: [(&str, &str); 6] = [
