@@ -181,7 +181,13 @@ impl ColdStart {
         .exporting(self.exported_types()?)
         .attaching_at_most(crate::conversation::attached_file::max_attachment_bytes(
             self.env.get("MAX_ATTACHMENT_MIB"),
-        )?))
+        )?)
+        .keeping_audit_for(self.audit_kept()?))
+    }
+
+    /// `AUDIT_DAYS`: how long the workers' audit entries are kept ([`crate::audit`]).
+    pub fn audit_kept(&self) -> Result<Duration, ColdStartError> {
+        Ok(crate::audit::kept_for(self.env.get("AUDIT_DAYS"))?)
     }
 
     /// The file workers' queues (`RECORDING_QUEUE_URL`, `TRANSCRIPT_QUEUE_URL`), both required:

@@ -10,6 +10,7 @@
 //! - [`stream`]: DynamoDB stream batches with per-record failures (the workers' input).
 //! - [`retry`]: how every error says whether a retry can help.
 
+pub mod audit;
 pub mod aws;
 pub mod bearer;
 pub mod blob;

@@ -359,6 +359,16 @@
     const link = report.link || {};
     const records = Object.entries(report.records || {}).map(([name, body]) =>
       el('li', {}, el('strong', {}, name), json(body)));
+    // The audit: every trigger a worker handled, what became of it, every write it sent.
+    const timeline = (report.timeline || []).map((entry) => el('li', { class: 'entry' },
+      el('div', {}, el('strong', {}, when(entry.at)), ' ', entry.worker, ' · ', entry.source, ' ', entry.hint,
+        ' · ', el('span', { class: entry.outcome.startsWith('failed') ? 'error' : '' }, entry.outcome)),
+      el('div', { class: 'muted' }, el('code', {}, entry.trigger)),
+      entry.writes.length ? el('ul', {}, entry.writes.map((w) => el('li', { class: 'write' },
+        el('code', {}, w.method + ' ' + w.path), ' → ',
+        w.status === null || w.status === undefined ? 'no answer (it may have happened)' : String(w.status),
+        w.id ? ' · ' + w.id : '', ' (' + w.platform + ': ' + w.operation + ')'))) : null,
+      entry.writes_left_out ? el('div', { class: 'muted' }, entry.writes_left_out + ' more writes not listed') : null));
     return [
       form,
       el('dl', {},
@@ -369,8 +379,10 @@
         el('dt', {}, 'Files awaited'), el('dd', {}, report.awaiting.length ? report.awaiting.join(', ') : 'none'),
         el('dt', {}, 'Problems'), el('dd', { class: report.problems.length ? 'error' : '' }, report.problems.length ? report.problems.join('; ') : 'none')),
       resync,
+      el('h3', {}, 'Timeline'),
+      el('ol', { class: 'timeline', id: 'timeline' }, timeline.length ? timeline : el('li', { class: 'muted' }, 'no trigger handled yet')),
       el('h3', {}, 'What the bridge recorded'),
-      el('ol', { class: 'timeline' }, records),
+      el('ol', { class: 'records' }, records),
       el('details', {}, el('summary', {}, 'The placement record (LINK)'), json(link)),
     ];
   }

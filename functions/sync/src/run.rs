@@ -26,7 +26,10 @@ pub async fn run() -> Result<(), Error> {
         storage: cold.external_storage().await?,
         exported: cold.exported_types()?,
         caller_country: cold.config.default_country.clone(),
-        failures: Default::default(),
+        failures: bridge_shared::stream::failures::FailurePlan {
+            audit_kept: cold.audit_kept()?,
+            ..Default::default()
+        },
         file_work: Some(cold.file_queues()?),
     };
     bridge_shared::lambda::serve_stream(api, |api, batch, now| async move {

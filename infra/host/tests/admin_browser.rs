@@ -186,6 +186,69 @@ fn written(sandboxes: &SandboxedPlatforms, phone: &str) -> (usize, usize, usize)
     })
 }
 
+/// Writes since the given lengths of the sandboxes' request logs: (platform, method, path),
+/// sorted. A search is a read.
+fn sandbox_writes(
+    sandboxes: &SandboxedPlatforms,
+    since: (usize, usize),
+) -> Vec<(String, String, String)> {
+    let mut writes: Vec<(String, String, String)> = sandboxes.kustomer.inspect(|w| {
+        w.requests[since.0..]
+            .iter()
+            .filter(|r| r.method != "GET" && !r.path.ends_with("/search"))
+            .map(|r| ("kustomer".to_owned(), r.method.clone(), r.path.clone()))
+            .collect()
+    });
+    writes.extend(
+        sandboxes.ccai.requests()[since.1..]
+            .iter()
+            .filter(|r| r.method != "GET")
+            .map(|r| ("ccai".to_owned(), r.method.clone(), r.path.clone())),
+    );
+    writes.sort();
+    writes
+}
+
+fn log_lengths(sandboxes: &SandboxedPlatforms) -> (usize, usize) {
+    (
+        sandboxes.kustomer.inspect(|w| w.requests.len()),
+        sandboxes.ccai.requests().len(),
+    )
+}
+
+/// The session's timeline as the admin API gives it, and its writes to the platforms' APIs
+/// (the attachment files' uploads go elsewhere), sorted.
+async fn timeline(
+    http: &reqwest::Client,
+    bridge: &str,
+    call: &str,
+) -> (Vec<Value>, Vec<(String, String, String)>) {
+    let report: Value = http
+        .get(format!("{bridge}/admin/sessions/call/{call}"))
+        .bearer_auth(bridge_local::functions::DEMO_ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = report["timeline"].as_array().cloned().unwrap_or_default();
+    let mut writes: Vec<(String, String, String)> = entries
+        .iter()
+        .flat_map(|e| e["writes"].as_array().cloned().unwrap_or_default())
+        .filter(|w| w["platform"] == "kustomer" || w["platform"] == "ccai")
+        .map(|w| {
+            (
+                w["platform"].as_str().unwrap().to_owned(),
+                w["method"].as_str().unwrap().to_owned(),
+                w["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    writes.sort();
+    (entries, writes)
+}
+
 #[tokio::test]
 async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_and_replays_a_dead_letter()
  {
@@ -373,6 +436,7 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
             bridge_local::functions::DEMO_EVENTS_PASSWORD,
         )),
     );
+    let before_the_call = log_lengths(&sandboxes);
     let played = scenarios.ivr_call_answered(ana, phone).await;
     assert!(
         streams.drain(Duration::from_secs(30)).await,
@@ -388,6 +452,21 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
     assert!(carried, "the call's message carries {attribute}");
     let once = written(&sandboxes, phone);
     assert_eq!(once.0, 1, "one conversation");
+    // The audit is whole (issue 29): every write the platforms received for the call is on
+    // its timeline, once, and nothing else is.
+    let (entries, audited) = timeline(&http, &host.base_url, &call).await;
+    let received = sandbox_writes(&sandboxes, before_the_call);
+    assert!(received.len() >= 4, "the call was written: {received:?}");
+    assert_eq!(
+        audited, received,
+        "the timeline's writes are the platforms' log"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["worker"].is_string() && e["outcome"].is_string()),
+        "{entries:?}"
+    );
 
     // Sessions (R-ADM-2): found by its id, read, resynced; nothing written twice.
     go_by_keyboard(client, "sessions", "Sessions").await;

@@ -164,10 +164,31 @@ impl CcaiClient {
                 crate::http::describe(&err)
             },
         };
-        let response = request.send().await.map_err(transport)?;
+        // A write is noted in the session's audit, answered or not (no answer: it may have
+        // happened).
+        let noted = |status: Option<StatusCode>, body: Option<&[u8]>| {
+            if method != Method::GET {
+                crate::audit::note(
+                    "ccai",
+                    operation,
+                    method.as_str(),
+                    path,
+                    status.map(|s| s.as_u16()),
+                    body,
+                );
+            }
+        };
+        let response = request.send().await.map_err(|err| {
+            noted(None, None);
+            transport(err)
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = response.bytes().await.map_err(|err| {
+            noted(None, None);
+            transport(err)
+        })?;
+        noted(Some(status), Some(&body));
         if status.is_success() {
             return Ok(Answer { headers, body });
         }

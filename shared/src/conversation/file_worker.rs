@@ -117,6 +117,12 @@ impl FileWorker {
         }
     }
 
+    /// How long its audit entries are kept (`AUDIT_DAYS`).
+    pub fn keeping_audit_for(mut self, kept: std::time::Duration) -> Self {
+        self.failures.audit_kept = kept;
+        self
+    }
+
     /// Shadow mode (R-F-2): a file found is noted as what would be attached, and not waited
     /// for any more; `None` in live mode. The reason says so.
     pub async fn shadow_file(

@@ -22,6 +22,8 @@ pub async fn session_report(
     let pk = format!("SESSION#{}#{}", session.kind.as_str(), session.id);
     let items = store.list_partition(&pk, now).await?;
     let mut records = Map::new();
+    // The workers' audit entries (`crate::audit`), in the order they were kept.
+    let mut timeline = Vec::new();
     let mut link = Value::Null;
     let mut ese = Value::Null;
     for item in items {
@@ -43,6 +45,7 @@ pub async fn session_report(
                            "status": item.body["object"]["status"]}),
                 );
             }
+            other if other.starts_with(crate::audit::PREFIX) => timeline.push(item.body),
             other if NOT_SHOWN.contains(&other) => {}
             _ => {
                 records.insert(sk, item.body);
@@ -59,7 +62,12 @@ pub async fn session_report(
             awaited.push(file.as_str());
         }
     }
-    if link.is_null() && ese.is_null() && records.is_empty() && awaited.is_empty() {
+    if link.is_null()
+        && ese.is_null()
+        && records.is_empty()
+        && timeline.is_empty()
+        && awaited.is_empty()
+    {
         return Ok(None);
     }
     let state = if let Some(reason) = link["waiting"]["reason"].as_str() {
@@ -93,6 +101,7 @@ pub async fn session_report(
         "ese": ese,
         "link": link,
         "records": records,
+        "timeline": timeline,
     })))
 }
 

@@ -140,9 +140,23 @@ impl KustomerClient {
             .send()
             .await;
         let failed_source = || source_error.lock().ok().and_then(|slot| slot.clone());
+        let noted = |status: Option<u16>| {
+            crate::audit::note(
+                "kustomer-upload",
+                operation,
+                "POST",
+                &target.url,
+                status,
+                None,
+            );
+        };
         let response = match response {
-            Ok(response) => response,
+            Ok(response) => {
+                noted(Some(response.status().as_u16()));
+                response
+            }
             Err(err) => {
+                noted(None);
                 return Err(match failed_source() {
                     Some(message) => KustomerError::Source { message },
                     None => KustomerError::Transport {

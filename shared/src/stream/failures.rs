@@ -38,6 +38,8 @@ pub struct FailurePlan {
     pub max: Duration,
     /// Given up (a dead letter) this long after the first failure.
     pub give_up_after: Duration,
+    /// How long each trigger's audit entry is kept (`AUDIT_DAYS`, [`crate::audit`]).
+    pub audit_kept: Duration,
 }
 
 impl Default for FailurePlan {
@@ -49,6 +51,7 @@ impl Default for FailurePlan {
             base: Duration::from_secs(60),
             max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(24 * 3600),
+            audit_kept: crate::audit::DEFAULT_KEPT,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! What every inbox worker does with a stream batch: each record's session trigger parsed (a
 //! record that is not a new inbox item is skipped; a corrupt one fails, to be dead-lettered),
 //! the events of one session in order and sessions side by side ([`process_batch`]), each
-//! event's work inside a span carrying its id as the correlation id.
+//! event's work inside a span carrying its id as the correlation id, and its audit entry kept
+//! ([`crate::audit`]).
 
 use super::failures::FailurePolicy;
 use super::{BatchError, DynamoDbEventResponse, InboxError, RecordOutcome, StreamEvent};
@@ -44,7 +45,28 @@ where
             };
             let span = telemetry::event_span(&telemetry::correlation_id(Some(&event.id)));
             async {
-                match work(event.clone()).await {
+                // The trigger's audit entry (R-ADM-2): what became of it and every platform
+                // write sent for it. Losing one costs the timeline a line, never the work.
+                let (result, writes) = crate::audit::recording(work(event.clone())).await;
+                let outcome = match &result {
+                    Ok(RecordOutcome::Applied) => "applied".to_owned(),
+                    Ok(RecordOutcome::Skipped(why)) => format!("skipped: {why}"),
+                    Err(err) => format!("failed: {err}"),
+                };
+                if let Err(err) = crate::audit::keep(
+                    failures.store,
+                    failures.step,
+                    &event,
+                    outcome,
+                    writes,
+                    now,
+                    failures.plan.audit_kept,
+                )
+                .await
+                {
+                    tracing::warn!(error = %err, "the trigger's audit entry was not kept");
+                }
+                match result {
                     Ok(outcome) => {
                         if let Err(err) = failures.succeeded(&event).await {
                             tracing::warn!(error = %err, "a done retry is still listed; the next one finds nothing to do");

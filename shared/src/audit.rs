@@ -1,0 +1,254 @@
+//! The session's audit (issue 29, R-ADM-2): for every trigger a worker handled, what it was,
+//! what became of it and every write the worker sent to Kustomer or CCAI Platform for it —
+//! written by the workers as they go (`SESSION#<kind>#<id>/AUDIT#…`), not rebuilt from logs.
+//! The admin console's timeline is this record.
+//!
+//! The writes are noted by the platform clients themselves ([`note`]), into the record of the
+//! trigger being handled ([`recording`]): a task-local list, set only while that trigger's
+//! future is polled, so triggers handled side by side in one task keep their own lists, and a
+//! client used outside any trigger (the admin, the status function) notes nothing.
+
+use crate::UnixMillis;
+use crate::events::SessionTrigger;
+use crate::store::{Item, ItemKey, StateStore, StoreError};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::future::Future;
+use std::time::Duration;
+
+/// How long an entry is kept by default (`AUDIT_DAYS`): as long as a dead letter.
+pub const DEFAULT_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `AUDIT_DAYS` (1–365 days; empty: [`DEFAULT_KEPT`]): how long each trigger's entry is kept.
+pub fn kept_for(value: Option<&str>) -> Result<Duration, crate::config::ConfigError> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(DEFAULT_KEPT);
+    };
+    match text.parse::<u64>() {
+        Ok(days @ 1..=365) => Ok(Duration::from_secs(days * 24 * 3600)),
+        _ => Err(crate::config::ConfigError::Malformed {
+            var: "AUDIT_DAYS".into(),
+            reason: format!("{text:?}: expected a whole number of days from 1 to 365"),
+        }),
+    }
+}
+
+/// At most this many writes are listed per entry (a session's whole work is a few dozen); the
+/// rest are counted in `writes_left_out`.
+const MAX_WRITES: usize = 100;
+/// Text fields are cut to this many characters: the record is bounded whatever a platform
+/// answered.
+const MAX_TEXT: usize = 300;
+
+tokio::task_local! {
+    static WRITES: RefCell<Vec<Write>>;
+}
+
+/// One write request sent to a platform, as the client saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Write {
+    /// `kustomer`, `kustomer-upload` (the attachment's file) or `ccai`.
+    pub platform: String,
+    /// The client's name for it (`create conversation`, `update call`, …).
+    pub operation: String,
+    pub method: String,
+    /// The path only: no query, no host (an upload's URL holds no secret in its path, and
+    /// its signed fields are not kept).
+    pub path: String,
+    /// The answer's status; `None` when no answer came (timed out, connection lost: the write
+    /// may have happened).
+    pub status: Option<u16>,
+    /// The id of what the write made or changed, when the answer names one (`data.id`, `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Notes a write sent for the trigger being handled (nothing outside [`recording`]).
+pub fn note(
+    platform: &str,
+    operation: &str,
+    method: &str,
+    url_or_path: &str,
+    status: Option<u16>,
+    answer: Option<&[u8]>,
+) {
+    let _ = WRITES.try_with(|writes| {
+        let path = path_of(url_or_path);
+        writes.borrow_mut().push(Write {
+            platform: platform.to_owned(),
+            operation: cut(operation),
+            method: method.to_owned(),
+            path: cut(path),
+            status,
+            id: answer.and_then(id_of),
+        });
+    });
+}
+
+/// Runs `work` with its writes noted; answers its output and the writes.
+pub async fn recording<F: Future>(work: F) -> (F::Output, Vec<Write>) {
+    WRITES
+        .scope(RefCell::new(Vec::new()), async {
+            let output = work.await;
+            let writes = WRITES.with(|writes| writes.take());
+            (output, writes)
+        })
+        .await
+}
+
+/// One trigger as one worker handled it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// When the worker finished with it.
+    pub at: String,
+    /// `bridge-sync`, `bridge-recording`, `bridge-transcript`.
+    pub worker: String,
+    /// The trigger: its id, where it came from (ESE, poll, push, look, resync, replay) and the
+    /// stage its source saw.
+    pub trigger: String,
+    pub source: String,
+    pub hint: String,
+    /// `applied`, `skipped: <why>` or `failed: <error>`.
+    pub outcome: String,
+    pub writes: Vec<Write>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub writes_left_out: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The prefix of every audit record's sort key.
+pub const PREFIX: &str = "AUDIT#";
+
+/// Keeps the entry under the trigger's session, for `kept_for`. Its key orders the session's
+/// entries by time; the same trigger handled again (a retry) is a new entry.
+pub async fn keep(
+    store: &dyn StateStore,
+    worker: &str,
+    trigger: &SessionTrigger,
+    outcome: String,
+    mut writes: Vec<Write>,
+    now: UnixMillis,
+    kept_for: Duration,
+) -> Result<(), StoreError> {
+    let at = UnixMillis::now();
+    let left_out = writes.len().saturating_sub(MAX_WRITES);
+    writes.truncate(MAX_WRITES);
+    let entry = Entry {
+        at: at.to_iso(),
+        worker: worker.to_owned(),
+        trigger: cut(&trigger.id),
+        source: format!("{:?}", trigger.source).to_lowercase(),
+        hint: cut(&trigger.hint),
+        outcome: cut(&outcome),
+        writes,
+        writes_left_out: left_out,
+    };
+    let key = ItemKey::new(
+        format!(
+            "SESSION#{}#{}",
+            trigger.session.kind.as_str(),
+            trigger.session.id
+        ),
+        format!(
+            "{PREFIX}{:013}#{worker}#{}",
+            at.0.max(0),
+            uuid::Uuid::new_v4().simple()
+        ),
+    );
+    let body = serde_json::to_value(&entry).map_err(|e| StoreError::Malformed {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })?;
+    store
+        .put(&Item::new(key, body).expiring_at(now.plus(kept_for)))
+        .await
+}
+
+fn path_of(url_or_path: &str) -> &str {
+    let without_query = url_or_path.split(['?', '#']).next().unwrap_or_default();
+    match without_query.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => without_query,
+    }
+}
+
+fn id_of(answer: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(answer).ok()?;
+    let id = value
+        .pointer("/data/id")
+        .or_else(|| value.get("id"))
+        .or_else(|| value.pointer("/data/0/id"))?;
+    match id {
+        serde_json::Value::String(s) => Some(cut(s)),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn cut(text: &str) -> String {
+    text.chars().take(MAX_TEXT).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn r_adm_2_audit_days_are_read_and_a_bad_value_is_named() {
+        assert_eq!(kept_for(None).unwrap(), DEFAULT_KEPT);
+        assert_eq!(
+            kept_for(Some("7")).unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        let err = kept_for(Some("0")).unwrap_err().to_string();
+        assert!(err.contains("AUDIT_DAYS"), "{err}");
+        assert!(kept_for(Some("a week")).is_err());
+    }
+
+    #[tokio::test]
+    async fn r_adm_2_writes_are_noted_per_trigger_even_side_by_side_in_one_task() {
+        let one = recording(async {
+            note(
+                "kustomer",
+                "create conversation",
+                "POST",
+                "https://api.kustomerapp.com/v1/conversations?x=1",
+                Some(201),
+                Some(br#"{"data":{"id":"c1"}}"#),
+            );
+            tokio::task::yield_now().await;
+            note(
+                "ccai",
+                "update call",
+                "PATCH",
+                "/apps/api/v1/calls/7",
+                None,
+                None,
+            );
+        });
+        let two = recording(async {
+            tokio::task::yield_now().await;
+            note(
+                "kustomer",
+                "create note",
+                "POST",
+                "/v1/notes",
+                Some(201),
+                Some(br#"{"id": 9}"#),
+            );
+        });
+        let ((_, first), (_, second)) = tokio::join!(one, two);
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].path, "/v1/conversations");
+        assert_eq!(first[0].id.as_deref(), Some("c1"));
+        assert_eq!(first[1].status, None);
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].id.as_deref(), Some("9"));
+        // Outside a trigger: nothing is noted, nothing fails.
+        note("kustomer", "x", "POST", "/v1/x", Some(200), None);
+    }
+}
