@@ -4,6 +4,7 @@
 
 pub mod agent_side;
 pub mod agents;
+pub mod audit_check;
 pub mod backends;
 pub mod demo;
 pub mod doctor;

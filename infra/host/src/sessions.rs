@@ -95,6 +95,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         answer["outcome"].as_str().unwrap_or("?")
     ));
 
+    let before_the_calls = crate::audit_check::log_lengths(&sandboxes);
     let url = format!("{}/webhooks/ccai", host.base_url);
     let mut driver = ScenarioDriver::new(
         &sandboxes.ccai,
@@ -249,6 +250,30 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     }
     // The refused sender's call is not lost: the scheduled poll found it in the Manager API.
     played.push(refused);
+    // Each session's timeline (the admin console's, issue 29): every write the platforms
+    // received since the calls began is on one of them, once, and nothing else is.
+    let timelines = crate::audit_check::timelines(&http, &host.base_url, &played).await?;
+    let received = crate::audit_check::sandbox_writes(&sandboxes, before_the_calls);
+    let audited = crate::audit_check::audited_writes(&timelines);
+    if audited != received {
+        return Err(format!(
+            "the sessions' timelines do not hold what the platforms received: timelines {audited:?}, platforms {received:?}"
+        ));
+    }
+    for (session, timeline) in &timelines {
+        section.line(format!(
+            "{session}: {} trigger(s) on its timeline, {} write(s) — in the console (while its host runs): {}/admin/#sessions/{}",
+            timeline.len(),
+            timeline
+                .iter()
+                .map(|e| e["writes"].as_array().map_or(0, Vec::len))
+                .sum::<usize>(),
+            host.base_url,
+            session.replace(' ', "/"),
+        ));
+    }
+    section.count("writes on the sessions' timelines", audited.len() as u64);
+    section.count("writes the platforms received", received.len() as u64);
     let kustomer = kustomer_view(
         "Sessions in Kustomer: customers, conversations, assignees, notes (R-T, R-U, R-K, R-D)",
         backends,

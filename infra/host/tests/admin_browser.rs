@@ -16,13 +16,14 @@
 
 mod browser;
 
+use bridge_local::audit_check::{self, log_lengths, sandbox_writes};
 use bridge_local::backends::Backends;
 use bridge_local::functions::{Platforms, Tokens, demo_host};
 use bridge_shared::UnixMillis;
 use bridge_shared::events::SessionRef;
 use bridge_shared::store::keys::SessionKind;
 use bridge_shared::stream::failures::{FailurePlan, FailurePolicy};
-use bridge_tests::ccai_sandbox::{EventSink, ScenarioDriver};
+use bridge_tests::ccai_sandbox::{EventSink, Played, ScenarioDriver};
 use bridge_tests::platforms::SandboxedPlatforms;
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
@@ -186,67 +187,17 @@ fn written(sandboxes: &SandboxedPlatforms, phone: &str) -> (usize, usize, usize)
     })
 }
 
-/// Writes since the given lengths of the sandboxes' request logs: (platform, method, path),
-/// sorted. A search is a read.
-fn sandbox_writes(
-    sandboxes: &SandboxedPlatforms,
-    since: (usize, usize),
-) -> Vec<(String, String, String)> {
-    let mut writes: Vec<(String, String, String)> = sandboxes.kustomer.inspect(|w| {
-        w.requests[since.0..]
-            .iter()
-            .filter(|r| r.method != "GET" && !r.path.ends_with("/search"))
-            .map(|r| ("kustomer".to_owned(), r.method.clone(), r.path.clone()))
-            .collect()
-    });
-    writes.extend(
-        sandboxes.ccai.requests()[since.1..]
-            .iter()
-            .filter(|r| r.method != "GET")
-            .map(|r| ("ccai".to_owned(), r.method.clone(), r.path.clone())),
-    );
-    writes.sort();
-    writes
-}
-
-fn log_lengths(sandboxes: &SandboxedPlatforms) -> (usize, usize) {
-    (
-        sandboxes.kustomer.inspect(|w| w.requests.len()),
-        sandboxes.ccai.requests().len(),
-    )
-}
-
-/// The session's timeline as the admin API gives it, and its writes to the platforms' APIs
-/// (the attachment files' uploads go elsewhere), sorted.
+/// The call's timeline and its writes to the platforms' APIs, sorted.
 async fn timeline(
     http: &reqwest::Client,
     bridge: &str,
-    call: &str,
-) -> (Vec<Value>, Vec<(String, String, String)>) {
-    let report: Value = http
-        .get(format!("{bridge}/admin/sessions/call/{call}"))
-        .bearer_auth(bridge_local::functions::DEMO_ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
+    played: &Played,
+) -> (Vec<Value>, Vec<audit_check::Write>) {
+    let timelines = audit_check::timelines(http, bridge, std::slice::from_ref(played))
         .await
         .unwrap();
-    let entries = report["timeline"].as_array().cloned().unwrap_or_default();
-    let mut writes: Vec<(String, String, String)> = entries
-        .iter()
-        .flat_map(|e| e["writes"].as_array().cloned().unwrap_or_default())
-        .filter(|w| w["platform"] == "kustomer" || w["platform"] == "ccai")
-        .map(|w| {
-            (
-                w["platform"].as_str().unwrap().to_owned(),
-                w["method"].as_str().unwrap().to_owned(),
-                w["path"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    writes.sort();
-    (entries, writes)
+    let writes = audit_check::audited_writes(&timelines);
+    (timelines.into_iter().next().unwrap().1, writes)
 }
 
 #[tokio::test]
@@ -454,7 +405,7 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
     assert_eq!(once.0, 1, "one conversation");
     // The audit is whole (issue 29): every write the platforms received for the call is on
     // its timeline, once, and nothing else is.
-    let (entries, audited) = timeline(&http, &host.base_url, &call).await;
+    let (entries, audited) = timeline(&http, &host.base_url, &played).await;
     let received = sandbox_writes(&sandboxes, before_the_call);
     assert!(received.len() >= 4, "the call was written: {received:?}");
     assert_eq!(
