@@ -119,6 +119,10 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// The worker that reads every trigger (the inbox's stream reader): its entries are the
+/// triggers' receipts, kept even when nothing was done.
+pub const INBOX_WORKER: &str = "bridge-sync";
+
 /// The prefix of every audit record's sort key.
 pub const PREFIX: &str = "AUDIT#";
 

@@ -164,6 +164,7 @@ pub async fn put_session(
         email: email.to_lowercase(),
         created_at: now,
         expires_at: now.plus(bridge_shared::sign_in::SESSION_LIFETIME),
+        scope: Default::default(),
     };
     let item = bridge_shared::store::Item::new(
         bridge_shared::store::ItemKey::new("AGENT_SESSIONS", digest),

@@ -8,6 +8,8 @@
   const KEY = 'ccai-bridge-admin-session';
   const $ = (id) => document.getElementById(id);
   let session = null;
+  let signInWindow = null;
+  let shown = 0; // the latest page drawn: a slower earlier load does not replace it
   try {
     session = JSON.parse(sessionStorage.getItem(KEY));
   } catch (_) {
@@ -64,6 +66,7 @@
   // ---- the admin API --------------------------------------------------------------------
 
   async function api(method, path, body) {
+    if (!session) return { ok: false, status: 401, data: { error: 'signed out' } };
     const headers = { authorization: 'Bearer ' + session.token };
     const init = { method, headers };
     if (body !== undefined) {
@@ -106,9 +109,16 @@
   }
 
   async function signedIn() {
+    const token = session.token;
     const me = await api('GET', '/admin/whoami');
+    if (me.status === 401 || me.status === 403) {
+      // A session the console cannot use is ended, not left alive for its twelve hours.
+      endSession(token);
+      signedOut(failure(me));
+      return;
+    }
     if (!me.ok) {
-      if (me.status !== 401) signedOut(failure(me));
+      $('sign-in-result').textContent = failure(me) + ' — reload to try again.';
       return;
     }
     $('who').textContent = 'Signed in as ' + me.data.actor;
@@ -121,13 +131,14 @@
 
   $('sign-in').addEventListener('click', () => {
     $('sign-in-result').textContent = 'Waiting for the Kustomer sign-in window…';
-    const opened = window.open(base + '/agents/sign-in', 'ccai-bridge-sign-in', 'width=520,height=680');
-    if (!opened) $('sign-in-result').textContent = 'The browser blocked the sign-in window: allow pop-ups for this page.';
+    signInWindow = window.open(base + '/agents/sign-in?for=admin', 'ccai-bridge-admin-sign-in', 'width=520,height=680');
+    if (!signInWindow) $('sign-in-result').textContent = 'The browser blocked the sign-in window: allow pop-ups for this page.';
   });
 
   // The sign-in window's last page hands the session to its opener, on this origin only.
+  // Only from the window this page opened, on this origin.
   window.addEventListener('message', (event) => {
-    if (event.origin !== window.location.origin) return;
+    if (event.origin !== window.location.origin || !signInWindow || event.source !== signInWindow) return;
     const data = event.data || {};
     if (data.type !== 'ccai-bridge-session' || typeof data.session !== 'string') return;
     session = { token: data.session, email: data.email, expiresAt: data.expiresAt };
@@ -135,14 +146,16 @@
     signedIn();
   });
 
-  $('sign-out').addEventListener('click', async () => {
-    if (session) {
-      try {
-        await fetch(base + '/agents/session', { method: 'DELETE', headers: { authorization: 'Bearer ' + session.token } });
-      } catch (_) {
-        // Signed out here either way; the session expires on its own.
-      }
+  async function endSession(token) {
+    try {
+      await fetch(base + '/agents/session', { method: 'DELETE', headers: { authorization: 'Bearer ' + token } });
+    } catch (_) {
+      // Signed out here either way; the session expires on its own.
     }
+  }
+
+  $('sign-out').addEventListener('click', async () => {
+    if (session) await endSession(session.token);
     signedOut('Signed out.');
   });
 
@@ -163,7 +176,10 @@
   async function show() {
     if (!session) return;
     const name = (window.location.hash || '#mapping').slice(1).split('/')[0];
-    const page = pages[name] || pages.mapping;
+    // Another anchor (the skip link's #main) is no page: the page shown stays.
+    if (!pages[name]) return;
+    const page = pages[name];
+    const mine = ++shown;
     for (const link of document.querySelectorAll('nav a')) {
       if (link.getAttribute('href') === '#' + name) link.setAttribute('aria-current', 'page');
       else link.removeAttribute('aria-current');
@@ -179,6 +195,7 @@
       // A page that cannot be drawn says so, instead of loading for ever.
       built = el('p', { class: 'error', role: 'alert' }, 'This page failed: ' + err.message);
     }
+    if (mine !== shown) return;
     content.replaceChildren(...[].concat(built));
     document.body.dataset.page = name;
   }
@@ -221,11 +238,10 @@
         const value = $('to-ccai-' + k.id).value;
         if (value !== '') body.to_ccai[k.id] = Number(value);
       }
-      if (twoWay.checked) {
-        for (const c of ccai) {
-          const value = $('to-kustomer-' + c.id).value;
-          if (value !== '') body.to_kustomer[String(c.id)] = value;
-        }
+      // Two-way off keeps the reverse mapping as saved, for when it is turned on again.
+      for (const c of ccai) {
+        const value = $('to-kustomer-' + c.id).value;
+        if (value !== '') body.to_kustomer[String(c.id)] = value;
       }
       save.disabled = true;
       const saved = await api('PUT', '/admin/status-mapping', body);
@@ -344,12 +360,16 @@
         el('option', { value: 'call', selected: kind !== 'chat' }, 'call'),
         el('option', { value: 'chat', selected: kind === 'chat' }, 'chat')),
       el('label', { for: 'session-id' }, 'Session id'),
-      el('input', { id: 'session-id', required: true, inputmode: 'numeric', value: id ? decodeURIComponent(id) : '' }),
+      el('input', { id: 'session-id', required: true, inputmode: 'numeric', pattern: '[0-9]+', value: /^[0-9]+$/.test(id || '') ? id : '' }),
       el('button', { type: 'submit' }, 'Find'));
     if (!kind || !id) return form;
+    // Only a kind and an id the API knows reach its URL (a crafted link names no other route).
+    if (!['call', 'chat'].includes(kind) || !/^[0-9]{1,20}$/.test(id)) {
+      return [form, el('p', { role: 'alert', class: 'error' }, 'A session is a call or a chat with a numeric id.')];
+    }
     const path = '/admin/sessions/' + kind + '/' + id;
     const answer = await api('GET', path);
-    if (answer.status === 404) return [form, el('p', { role: 'alert' }, 'The bridge knows nothing of ' + kind + ' ' + decodeURIComponent(id) + '.')];
+    if (answer.status === 404) return [form, el('p', { role: 'alert' }, 'The bridge knows nothing of ' + kind + ' ' + id + '.')];
     if (!answer.ok) return [form, errorBlock(answer)];
     const report = answer.data;
     const resync = el('button', { type: 'button', id: 'resync', on: { click: async () => {

@@ -1,13 +1,14 @@
 //! Who an admin request comes from (R-ADM-3, events.md §4): a script with the bearer
-//! `ADMIN_TOKEN`, or an admin signed in through Kustomer — the agents' own sign-in
-//! (`/agents/sign-in`, R-SEC-1), whose session's e-mail is on `ADMIN_EMAILS`. The console never
-//! asks anyone to paste a shared secret: it opens the sign-in window and is handed a session.
+//! `ADMIN_TOKEN`, or an admin signed in through Kustomer — the agents' own sign-in begun for the
+//! console (`/agents/sign-in?for=admin`, R-SEC-1): a session of the admin scope, whose e-mail is
+//! on `ADMIN_EMAILS` and whom Kustomer lists as an active user. The console never asks anyone to
+//! paste a shared secret: it opens the sign-in window and is handed a session.
 
 use bridge_shared::UnixMillis;
 use bridge_shared::kustomer::KustomerClient;
 use bridge_shared::lambda::json_error;
-use bridge_shared::sign_in::AgentSessions;
 use bridge_shared::sign_in::standing::{self, Standing};
+use bridge_shared::sign_in::{AgentSessions, Scope};
 use bridge_shared::store::StateStore;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -110,6 +111,14 @@ pub async fn caller(
             )));
         }
     };
+    // The widget's session (kept by the agent's browser for its working day, inside Kustomer's
+    // frame) is not an admin credential, even for an admin: the console signs in for itself.
+    if identity.scope != Scope::Admin {
+        return Err(Box::new(json_error(
+            StatusCode::FORBIDDEN,
+            "an agent's session: sign in from the admin console",
+        )));
+    }
     if !admins.allows(&identity.email) {
         tracing::warn!(session = %identity.id, "a signed-in user who is not an admin asked the admin API");
         return Err(Box::new(json_error(
@@ -118,10 +127,17 @@ pub async fn caller(
         )));
     }
     // An admin Kustomer has deactivated stops being one now, not when the session expires
-    // (the same rule as the agents' routes). When Kustomer cannot say, the session proven at
-    // sign-in stands.
+    // (the same rule as the agents' routes).
     let standing =
         standing::standing(store, kustomer, &identity.user_id, &identity.email, now).await;
+    if standing == Standing::Unsure {
+        // An admin is let in only on Kustomer's word that the user is an active user of the
+        // org this bridge's key reads — not when Kustomer is slow, or does not list them.
+        return Err(Box::new(json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Kustomer did not confirm that this user is active in the org; try again",
+        )));
+    }
     if standing == Standing::Deactivated {
         tracing::warn!(session = %identity.id, "the admin's Kustomer user is deactivated: the user's sessions end");
         if let Err(err) = AgentSessions::new(store)

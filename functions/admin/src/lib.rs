@@ -599,7 +599,13 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
             Caller::Token => "ADMIN_TOKEN",
             Caller::Admin { session, .. } => session.as_str(),
         };
-        tracing::info!(actor, method = %request.method(), route = %path, "admin change");
+        // The route as the template names it: an agent's e-mail in the path is not logged.
+        let route = if path.starts_with("/admin/agents/") {
+            "/admin/agents/{email}/sessions"
+        } else {
+            path.as_str()
+        };
+        tracing::info!(actor, method = %request.method(), route, "admin change");
     }
     match (request.method().clone(), path.as_str()) {
         (Method::GET, "/admin/whoami") => whoami(&caller),

@@ -6,6 +6,7 @@ use bridge_admin::{AdminApi, handle};
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
 use bridge_shared::http::RetryPolicy;
+use bridge_shared::sign_in::Scope;
 use bridge_shared::store::StateStore;
 use bridge_tests::platforms::SandboxedPlatforms;
 use lambda_http::Body;
@@ -665,9 +666,14 @@ async fn r_adm_3_a_kustomer_user_on_admin_emails_is_an_admin_and_recorded_as_the
     let now = UnixMillis::now();
     let admin_user = rig.platforms.kustomer_user(&admin_email).unwrap();
     let eve_user = rig.platforms.kustomer_user("eve@example.com").unwrap();
-    let (admin, identity) = sessions.open(&admin_user, &admin_email, now).await.unwrap();
+    let (admin, identity) = sessions
+        .open_for(Scope::Admin, &admin_user, &admin_email, now)
+        .await
+        .unwrap();
+    // The same admin's widget session is an agent's: no admin credential.
+    let (widget, _) = sessions.open(&admin_user, &admin_email, now).await.unwrap();
     let (eve, _) = sessions
-        .open(&eve_user, "eve@example.com", now)
+        .open_for(Scope::Admin, &eve_user, "eve@example.com", now)
         .await
         .unwrap();
 
@@ -678,6 +684,14 @@ async fn r_adm_3_a_kustomer_user_on_admin_emails_is_an_admin_and_recorded_as_the
     );
     let (status, me) = call_as(&rig, Some(ADMIN_TOKEN), "GET", "/admin/whoami", json!({})).await;
     assert_eq!((status, &me["kind"]), (200, &json!("token")));
+    let (status, refused) = call_as(&rig, Some(&widget), "GET", "/admin/whoami", json!({})).await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("agent's session")
+    );
     // Signed in, not an admin: told so, and refused every change.
     let (status, refused) = call_as(&rig, Some(&eve), "GET", "/admin/whoami", json!({})).await;
     assert_eq!(status, 403, "{refused}");

@@ -5,7 +5,7 @@
 use bridge_shared::UnixMillis;
 use bridge_shared::lambda::json_error;
 use bridge_shared::sign_in::standing::{self, Standing};
-use bridge_shared::sign_in::{AgentIdentity, AgentSessions};
+use bridge_shared::sign_in::{AgentIdentity, AgentSessions, Scope};
 use bridge_shared::store::StateStore;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -38,7 +38,12 @@ pub async fn signed_in(
         return Err(unauthorised());
     };
     match AgentSessions::new(store).authenticate(token, now).await {
-        Ok(Some(identity)) => Ok(identity),
+        // The admin console's session is not an agent's: it opens the admin routes only.
+        Ok(Some(identity)) if identity.scope == Scope::Agent => Ok(identity),
+        Ok(Some(_)) => Err(Box::new(json_error(
+            StatusCode::UNAUTHORIZED,
+            "an admin console session: sign in from the widget",
+        ))),
         Ok(None) => Err(unauthorised()),
         Err(err) => {
             tracing::error!(error = %err, "state store failed reading an agent session");

@@ -1,5 +1,6 @@
-//! `GET /agents/sign-in`, `GET /agents/sign-in/callback`, `GET`/`DELETE /agents/session`
-//! (events.md §3, R-SEC-1): the browser side of signing an agent in with Kustomer.
+//! `GET /agents/sign-in[?for=admin]`, `GET /agents/sign-in/callback`, `GET`/`DELETE
+//! /agents/session` (events.md §3, R-SEC-1, R-ADM-3): the browser side of signing an agent — or,
+//! with `for=admin`, an admin of the console — in with Kustomer.
 //!
 //! The widget opens the sign-in in a window of its own (Kustomer's pages refuse to be framed);
 //! the callback page hands the new session to the widget that opened it with `postMessage`
@@ -10,7 +11,7 @@ use crate::StatusApi;
 use bridge_shared::UnixMillis;
 use bridge_shared::lambda::{json_answer, json_error};
 use bridge_shared::sign_in::{
-    AgentSessions, BINDING_COOKIE, CALLBACK_PATH, SignIn, SignInError, flow::SIGN_IN_WINDOW,
+    AgentSessions, BINDING_COOKIE, CALLBACK_PATH, Scope, SignIn, SignInError, flow::SIGN_IN_WINDOW,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -117,7 +118,15 @@ pub async fn begin(api: &StatusApi, request: &Request, now: UnixMillis) -> Respo
         oauth,
         store: api.store.as_ref(),
     };
-    match flow.begin(&format!("{base}{CALLBACK_PATH}"), now).await {
+    // `?for=admin`: the admin console's sign-in; its session opens the admin routes only.
+    let scope = match request.query_string_parameters().first("for") {
+        Some("admin") => Scope::Admin,
+        _ => Scope::Agent,
+    };
+    match flow
+        .begin(&format!("{base}{CALLBACK_PATH}"), scope, now)
+        .await
+    {
         Ok(begun) => Response::builder()
             .status(StatusCode::FOUND)
             .header("location", begun.location)
@@ -239,13 +248,28 @@ pub async fn whoami(api: &StatusApi, request: &Request, now: UnixMillis) -> Resp
     }
 }
 
-/// `DELETE /agents/session`: sign-out.
+/// `DELETE /agents/session`: sign-out, of an agent's session or the admin console's.
 pub async fn sign_out(api: &StatusApi, request: &Request, now: UnixMillis) -> Response<Body> {
-    let identity = match crate::agent::signed_in(api.store.as_ref(), request, now).await {
-        Ok(identity) => identity,
-        Err(answer) => return *answer,
-    };
     let token = crate::agent::bearer(request).unwrap_or_default();
+    let identity = match AgentSessions::new(api.store.as_ref())
+        .authenticate(token, now)
+        .await
+    {
+        Ok(Some(identity)) => identity,
+        Ok(None) => {
+            return json_error(
+                StatusCode::UNAUTHORIZED,
+                "sign in with Kustomer first: no live session",
+            );
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "state store failed reading a session");
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state store unavailable; try again",
+            );
+        }
+    };
     match AgentSessions::new(api.store.as_ref()).close(token).await {
         Ok(()) => {
             tracing::info!(session = %identity.id, "agent signed out");

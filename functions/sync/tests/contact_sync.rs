@@ -1262,6 +1262,7 @@ async fn r_e_7_a_transient_failure_lasting_ten_minutes_is_retried_until_it_heals
         base: MINUTE,
         max: 4 * MINUTE,
         give_up_after: Duration::from_secs(24 * 3600),
+        ..FailurePlan::default()
     };
     let (agent, _) = rig.agent("ana");
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);

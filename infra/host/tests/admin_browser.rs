@@ -288,6 +288,23 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
     )
     .await;
 
+    // The console's session is the console's: no agent route opens with it (R-ADM-3).
+    let console_token = client
+        .execute(
+            "return JSON.parse(sessionStorage.getItem('ccai-bridge-admin-session')).token",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let as_agent = http
+        .post(format!("{}/agents/instances", host.base_url))
+        .bearer_auth(console_token.as_str().unwrap())
+        .json(&json!({"instance_id": "tab-admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_agent.status().as_u16(), 401);
+
     // Status mapping (R-S-2, R-ADM-1): a target CCAI sets itself is refused, beside its entry.
     go_by_keyboard(client, "mapping", "Status mapping").await;
     every_control_is_labelled(client, "mapping").await;

@@ -9,7 +9,7 @@
 
 use super::oauth::{KustomerOAuth, OAuthError};
 use super::secrets::{digest, random_token, s256_challenge, same};
-use super::sessions::{AgentIdentity, AgentSessions};
+use super::sessions::{AgentIdentity, AgentSessions, Scope};
 use crate::UnixMillis;
 use crate::store::{Item, ItemKey, StateStore, StoreError};
 use serde_json::json;
@@ -57,8 +57,13 @@ pub struct SignIn<'a> {
 }
 
 impl SignIn<'_> {
-    /// Begins a sign-in whose callback is `redirect_uri`.
-    pub async fn begin(&self, redirect_uri: &str, now: UnixMillis) -> Result<Begun, StoreError> {
+    /// Begins a sign-in whose callback is `redirect_uri`, for a session of `scope`.
+    pub async fn begin(
+        &self,
+        redirect_uri: &str,
+        scope: Scope,
+        now: UnixMillis,
+    ) -> Result<Begun, StoreError> {
         let state = random_token();
         let verifier = random_token();
         let binding = random_token();
@@ -66,6 +71,7 @@ impl SignIn<'_> {
             "verifier": verifier,
             "binding": digest(&binding),
             "redirect_uri": redirect_uri,
+            "scope": scope,
         });
         self.store
             .put(&Item::new(key(&state), record).expiring_at(now.plus(SIGN_IN_WINDOW)))
@@ -117,8 +123,9 @@ impl SignIn<'_> {
             .oauth
             .signed_in_user(code, verifier, redirect_uri)
             .await?;
+        let scope: Scope = serde_json::from_value(record.body["scope"].clone()).unwrap_or_default();
         Ok(AgentSessions::new(self.store)
-            .open(&user.user_id, &user.email, now)
+            .open_for(scope, &user.user_id, &user.email, now)
             .await?)
     }
 }

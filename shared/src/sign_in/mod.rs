@@ -17,4 +17,4 @@ pub mod standing;
 
 pub use flow::{BINDING_COOKIE, Begun, CALLBACK_PATH, SignIn, SignInError};
 pub use oauth::{KustomerOAuth, OAuthError, OAuthSettings, SignedInUser};
-pub use sessions::{AgentIdentity, AgentSessions, SESSION_LIFETIME};
+pub use sessions::{AgentIdentity, AgentSessions, SESSION_LIFETIME, Scope};

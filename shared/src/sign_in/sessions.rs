@@ -4,7 +4,7 @@
 //! earlier by sign-out or by the admin's revocation (every session of an agent).
 //!
 //! Items: `AGENT_SESSIONS` / `<sha256 of the token>`, body {id, user_id, email, created_at,
-//! expires_at}, expiring with the session (one partition: the admin lists them all at once).
+//! expires_at, scope}, expiring with the session (one partition: the admin lists them all at once).
 
 use super::secrets::{digest, random_token};
 use crate::UnixMillis;
@@ -16,6 +16,17 @@ use std::time::Duration;
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 const PARTITION: &str = "AGENT_SESSIONS";
+
+/// What a session may be used for, chosen when the sign-in began: an agent's widget, or the
+/// admin console. Neither opens the other's routes, so the token a widget keeps in Kustomer's
+/// frame for its working day is never an admin credential (review of issue 29, finding 1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    #[default]
+    Agent,
+    Admin,
+}
 
 /// Who a request comes from, as established at sign-in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +40,9 @@ pub struct AgentIdentity {
     pub email: String,
     pub created_at: UnixMillis,
     pub expires_at: UnixMillis,
+    /// Sessions issued before scopes existed were agents'.
+    #[serde(default)]
+    pub scope: Scope,
 }
 
 pub struct AgentSessions<'a> {
@@ -44,9 +58,21 @@ impl<'a> AgentSessions<'a> {
         Self { store }
     }
 
-    /// A new session for the user; answers its token (shown once, to the signed-in browser).
+    /// A new agent session for the user; answers its token (shown once, to the signed-in
+    /// browser).
     pub async fn open(
         &self,
+        user_id: &str,
+        email: &str,
+        now: UnixMillis,
+    ) -> Result<(String, AgentIdentity), StoreError> {
+        self.open_for(Scope::Agent, user_id, email, now).await
+    }
+
+    /// A new session of the given scope for the user.
+    pub async fn open_for(
+        &self,
+        scope: Scope,
         user_id: &str,
         email: &str,
         now: UnixMillis,
@@ -59,6 +85,7 @@ impl<'a> AgentSessions<'a> {
             email: email.trim().to_lowercase(),
             created_at: now,
             expires_at: now.plus(SESSION_LIFETIME),
+            scope,
         };
         let body = serde_json::to_value(&identity).map_err(|e| StoreError::Malformed {
             key: key.to_string(),

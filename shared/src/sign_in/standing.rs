@@ -51,8 +51,14 @@ pub async fn standing(
 ) -> Standing {
     let key = key(email);
     match store.get(&key, now).await {
+        // The kept answer as it was: an unsure one stays unsure (the admin console refuses it;
+        // entries kept before this distinction are taken as unsure).
         Ok(Some(kept)) if kept.body["user_id"].as_str() == Some(user_id) => {
-            return Standing::Active;
+            return if kept.body["standing"] == "active" {
+                Standing::Active
+            } else {
+                Standing::Unsure
+            };
         }
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "state store failed reading a user's standing"),
@@ -63,7 +69,13 @@ pub async fn standing(
         Standing::Unsure => UNSURE_FOR,
         Standing::Deactivated => return standing,
     };
-    let kept = Item::new(key, json!({ "user_id": user_id })).expiring_at(now.plus(keep_for));
+    let word = if standing == Standing::Active {
+        "active"
+    } else {
+        "unsure"
+    };
+    let kept = Item::new(key, json!({ "user_id": user_id, "standing": word }))
+        .expiring_at(now.plus(keep_for));
     if let Err(err) = store.put(&kept).await {
         tracing::warn!(error = %err, "state store failed keeping a user's standing");
     }

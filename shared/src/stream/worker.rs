@@ -51,9 +51,17 @@ where
                 let outcome = match &result {
                     Ok(RecordOutcome::Applied) => "applied".to_owned(),
                     Ok(RecordOutcome::Skipped(why)) => format!("skipped: {why}"),
-                    Err(err) => format!("failed: {err}"),
+                    // A platform's error text may repeat what it was sent (a number, an
+                    // e-mail): kept redacted, as logs are.
+                    Err(err) => format!("failed: {}", crate::redact::redact(&err.to_string())),
                 };
-                if let Err(err) = crate::audit::keep(
+                // The inbox worker reads every trigger: its entry is the trigger's receipt. A
+                // file worker's skip that wrote nothing adds nothing to the timeline but size.
+                let nothing_to_show = writes.is_empty()
+                    && matches!(result, Ok(RecordOutcome::Skipped(_)))
+                    && failures.step != crate::audit::INBOX_WORKER;
+                if !nothing_to_show
+                    && let Err(err) = crate::audit::keep(
                     failures.store,
                     failures.step,
                     &event,
@@ -64,6 +72,7 @@ where
                 )
                 .await
                 {
+                    crate::metrics::count("AuditEntriesLost", 1);
                     tracing::warn!(error = %err, "the trigger's audit entry was not kept");
                 }
                 match result {
