@@ -53,6 +53,14 @@
     return Number.isNaN(date.getTime()) ? String(value) : date.toISOString().replace('.000Z', 'Z');
   }
 
+  function decodeURIComponentSafe(text) {
+    try {
+      return decodeURIComponent(text);
+    } catch (_) {
+      return text;
+    }
+  }
+
   function json(value) {
     return el('pre', {}, JSON.stringify(value, null, 2));
   }
@@ -362,15 +370,36 @@
       el('label', { for: 'session-id' }, 'Session id'),
       el('input', { id: 'session-id', required: true, inputmode: 'numeric', pattern: '[0-9]+', value: /^[0-9]+$/.test(id || '') ? id : '' }),
       el('button', { type: 'submit' }, 'Find'));
-    if (!kind || !id) return form;
+    const search = el('form', { class: 'inline', on: { submit: (event) => {
+      event.preventDefault();
+      const value = $('search-value').value.trim();
+      const by = value.startsWith('+') ? 'phone' : 'customer';
+      window.location.hash = '#sessions/' + by + '/' + encodeURIComponent(value);
+    } } },
+      el('label', { for: 'search-value' }, 'Or a caller’s number (+15550104477) or a Kustomer customer id'),
+      el('input', { id: 'search-value', required: true }),
+      el('button', { type: 'submit', id: 'search' }, 'Search'));
+    const forms = [form, search];
+    if (kind === 'phone' || kind === 'customer') {
+      const value = decodeURIComponentSafe(id || '');
+      const found = await api('GET', '/admin/sessions?' + new URLSearchParams({ [kind]: value }));
+      if (!found.ok) return [...forms, errorBlock(found)];
+      const rows = found.data.sessions.map((f) => el('tr', {},
+        el('th', { scope: 'row' }, el('a', { href: '#sessions/' + f.kind + '/' + f.id }, f.kind + ' ' + f.id)),
+        el('td', {}, when(f.at))));
+      return [...forms,
+        el('p', { id: 'search-result' }, found.data.customer ? 'Kustomer customer ' + found.data.customer + ': ' + rows.length + ' session(s)' : 'No customer of the bridge has this number.'),
+        table(['Session', 'Placed'], rows)];
+    }
+    if (!kind || !id) return forms;
     // Only a kind and an id the API knows reach its URL (a crafted link names no other route).
     if (!['call', 'chat'].includes(kind) || !/^[0-9]{1,20}$/.test(id)) {
-      return [form, el('p', { role: 'alert', class: 'error' }, 'A session is a call or a chat with a numeric id.')];
+      return [...forms, el('p', { role: 'alert', class: 'error' }, 'A session is a call or a chat with a numeric id.')];
     }
     const path = '/admin/sessions/' + kind + '/' + id;
     const answer = await api('GET', path);
-    if (answer.status === 404) return [form, el('p', { role: 'alert' }, 'The bridge knows nothing of ' + kind + ' ' + id + '.')];
-    if (!answer.ok) return [form, errorBlock(answer)];
+    if (answer.status === 404) return [...forms, el('p', { role: 'alert' }, 'The bridge knows nothing of ' + kind + ' ' + id + '.')];
+    if (!answer.ok) return [...forms, errorBlock(answer)];
     const report = answer.data;
     const resync = el('button', { type: 'button', id: 'resync', on: { click: async () => {
       const done = await api('POST', path + '/resync');
@@ -390,7 +419,7 @@
         w.id ? ' · ' + w.id : '', ' (' + w.platform + ': ' + w.operation + ')'))) : null,
       entry.writes_left_out ? el('div', { class: 'muted' }, entry.writes_left_out + ' more writes not listed') : null));
     return [
-      form,
+      ...forms,
       el('dl', {},
         el('dt', {}, 'State'), el('dd', { id: 'session-state', class: report.state.startsWith('waiting') ? 'waiting' : '' }, report.state),
         el('dt', {}, 'Kustomer conversation'), el('dd', {}, link.conversation_id || '—'),
@@ -443,7 +472,18 @@
   async function healthPage() {
     const answer = await api('GET', '/admin/health');
     if (!answer.data || !answer.data.checks) return errorBlock(answer);
+    const work = answer.data.work || {};
+    const poll = (p) => (typeof p === 'object' && p !== null
+      ? (p.caught_up === false ? 'catching up, ' : '') + p.behind_s + ' s behind (reached ' + when(p.reached) + ')'
+      : String(p));
     return [
+      el('dl', { id: 'work' },
+        el('dt', {}, 'Call poll'), el('dd', {}, poll((work.polls || {}).calls)),
+        el('dt', {}, 'Chat poll'), el('dd', {}, poll((work.polls || {}).chats)),
+        el('dt', {}, 'Waiting for a retry'), el('dd', {}, String(work.retrying)),
+        el('dt', {}, 'Dead letters'), el('dd', {}, el('a', { href: '#dead-letters' }, String(work.dead_letters)))),
+      table(['When', 'Step', 'Latest errors'], (work.recent_errors || []).map((e) => el('tr', {},
+        el('td', {}, when(e.at)), el('td', {}, e.step), el('td', { class: 'error' }, e.error)))),
       el('p', { id: 'health-status', class: answer.ok ? '' : 'error' }, 'Overall: ' + answer.data.status),
       table(['Dependency', 'Check'], Object.entries(answer.data.checks).map(([name, check]) => el('tr', {},
         el('th', { scope: 'row' }, name.replaceAll('_', ' ')),

@@ -10,7 +10,7 @@
 //! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 `{error, entry}` naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
 //! | `GET /admin/agents` | 200 `[{email, sync, sessions}]`: each agent's sync state (last applied, pending, `last_error`, `two_way_error` when Kustomer refused a two-way update) and live sign-in sessions (`{id, created_at, expires_at}`, R-SEC-1) |
 //! | `DELETE /admin/agents/{email}/sessions` | 200 `{ended}`: every sign-in session of the agent ended (a lost laptop, a leaver) |
-//! | `GET /admin/health` | 200/503 `{status, checks}` |
+//! | `GET /admin/health` | 200/503 `{status, checks, work}`: each dependency checked; `work` — each poll cursor's lag (`polls.calls`, `polls.chats`: `{reached, behind_s, caught_up}`), the triggers waiting for a scheduled retry, the dead letters and the five latest errors |
 //! | `GET /admin/dead-letters` | 200 `[{id, step, trigger, attempts, first_error, last_error, first_at, last_at, permanent}]`, newest first: work given up (R-E-7) |
 //! | `POST /admin/dead-letters/replay` `{ids?: ["<step>#<trigger id>"], all?: true}` | 200 `{replayed, triggers, missing}`: each letter put back into the inbox once · 400 without `ids` or `all` |
 //! | `GET /admin/custom-fields` | 200 `{fields: [{id, group, attribute, display_name, type, resources, created: {created_at, created_by} \| null}]}`: the twelve fields (R-CF-1) |
@@ -21,6 +21,7 @@
 //! | `GET /admin/shapes` | 200 `{kinds: [{kind, documents, first_seen, last_seen, paths: {path: {types, count}}, unread, missing: {path: documents lacking it}, cut}]}`: what the platforms sent, keys and types only (issue 28, R-F) |
 //! | `GET /admin/shadow?from=&to=&limit=` (RFC 3339, the last 24 h by default, at most 31 days; `limit` 1–200 sessions, 50 by default) | 200 `{mode, from, to, compared, with_differences, differences: {field: count}, cut, next_from, sessions: [{kind, id, plan, files, kustomer, differences: [{field, bridge, kustomer}]}]}`: shadow mode's plans beside what Kustomer shows, the earliest first (R-F-2; `cut` when sessions were left out — over the limit or the invocation's time — and `next_from` where the next report starts) · 400 naming a bad `from`, `to` or `limit` · 502 when Kustomer failed |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
+//! | `GET /admin/sessions?phone=` or `?customer=` | 200 `{customer, sessions: [{kind, id, at}]}`, the latest first: the sessions placed for a Kustomer customer, by its id or a number in international form (`customer` null when the bridge knows no customer of that number; sessions placed before this route existed are not listed) · 400 naming `phone` or `customer` |
 //! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records, timeline}`: what the bridge knows and did for one session, and why it waits; `timeline`: every trigger a worker handled, oldest first — `{at, worker, trigger, source, hint, outcome, writes: [{platform, operation, method, path, status, id}]}` (the audit, kept `AUDIT_DAYS`) · 404 when it knows nothing · 400 naming a bad kind or id |
 //! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice) · 400 as above |
 
@@ -231,6 +232,94 @@ impl AdminApi {
             Ok(replayed) => json_answer(StatusCode::OK, json!(replayed)),
             Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
         }
+    }
+
+    /// `GET /admin/sessions?phone=` or `?customer=`: the sessions the bridge placed for a
+    /// Kustomer customer, found by the customer's id or a number of theirs (R-ADM-2).
+    async fn search_sessions(&self, request: &Request, now: UnixMillis) -> Response<Body> {
+        use bridge_shared::phone::{CallerNumber, normalise};
+        use bridge_shared::store::keys::CUSTOMER_SESSION_PREFIX;
+        use lambda_http::RequestExt;
+        let query = request.query_string_parameters();
+        let customer = match (query.first("phone"), query.first("customer")) {
+            (Some(phone), None) => {
+                // In international form: the admin has no country to read a national one in.
+                let e164 = match normalise(phone, &Default::default()) {
+                    CallerNumber::E164(e164) if phone.trim_start().starts_with('+') => e164,
+                    _ => {
+                        return json_error(
+                            StatusCode::BAD_REQUEST,
+                            "phone: a number in international form, e.g. +15550104477",
+                        );
+                    }
+                };
+                match self
+                    .store
+                    .get(&ItemKey::customer_by_phone(&e164), now)
+                    .await
+                {
+                    Ok(Some(link)) => match link.body["customer_id"].as_str() {
+                        Some(id) => id.to_owned(),
+                        None => {
+                            return json_answer(
+                                StatusCode::OK,
+                                json!({"customer": null, "sessions": []}),
+                            );
+                        }
+                    },
+                    Ok(None) => {
+                        return json_answer(
+                            StatusCode::OK,
+                            json!({"customer": null, "sessions": []}),
+                        );
+                    }
+                    Err(err) => {
+                        return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string());
+                    }
+                }
+            }
+            (None, Some(customer))
+                if !customer.is_empty()
+                    && customer.len() <= 64
+                    && customer.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                customer.to_owned()
+            }
+            (None, Some(_)) => {
+                return json_error(StatusCode::BAD_REQUEST, "customer: a Kustomer customer id");
+            }
+            _ => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "give phone (a number in international form) or customer (a Kustomer customer id)",
+                );
+            }
+        };
+        let items = match self
+            .store
+            .list_partition(&format!("CUSTOMER#{customer}"), now)
+            .await
+        {
+            Ok(items) => items,
+            Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+        };
+        let mut sessions: Vec<Value> = items
+            .iter()
+            .filter_map(|item| {
+                let (kind, id) = item
+                    .key
+                    .sk
+                    .strip_prefix(CUSTOMER_SESSION_PREFIX)?
+                    .split_once('#')?;
+                Some(json!({"kind": kind, "id": id, "at": item.body["at"]}))
+            })
+            .collect();
+        // The latest first.
+        sessions.sort_by(|a, b| b["at"].as_str().cmp(&a["at"].as_str()));
+        json_answer(
+            StatusCode::OK,
+            json!({"customer": customer, "sessions": sessions}),
+        )
     }
 
     /// `GET /admin/sessions/{kind}/{id}` and `POST /admin/sessions/{kind}/{id}/resync`.
@@ -523,8 +612,47 @@ impl AdminApi {
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             },
-            json!({"status": if healthy { "ok" } else { "degraded" }, "checks": {"state_store": check(&store), "ccai": check(&ccai), "kustomer": check(&kustomer)}}),
+            json!({"status": if healthy { "ok" } else { "degraded" },
+                   "checks": {"state_store": check(&store), "ccai": check(&ccai), "kustomer": check(&kustomer)},
+                   "work": self.work(now).await}),
         )
+    }
+
+    /// How far behind the bridge runs (R-ADM-1's health page): each poll cursor's lag behind
+    /// now, the work waiting for a scheduled retry, the dead letters and the latest errors. What
+    /// the store cannot say is said as such; it never fails the health answer.
+    async fn work(&self, now: UnixMillis) -> Value {
+        use bridge_shared::stream::failures::{RETRY_PARTITION, dead_letters};
+        let mut polls = serde_json::Map::new();
+        for (kind, name) in [("calls", "CURSOR#calls"), ("chats", "CURSOR#chats")] {
+            let cursor = match self.store.get(&ItemKey::config(name), now).await {
+                // The cursor's version is the `updated_at` (ms) it reached.
+                Ok(Some(item)) => json!({
+                    "reached": item.body["updated_at"],
+                    "behind_s": (now.0 - item.version as i64).max(0) / 1000,
+                    "caught_up": item.body["caught_up"],
+                }),
+                Ok(None) => json!("never run"),
+                Err(err) => json!(format!("unknown: {err}")),
+            };
+            polls.insert(kind.into(), cursor);
+        }
+        let retrying = match self.store.list_partition(RETRY_PARTITION, now).await {
+            Ok(items) => json!(items.len()),
+            Err(err) => json!(format!("unknown: {err}")),
+        };
+        let (dead, recent) = match dead_letters(self.store.as_ref(), now).await {
+            Ok(letters) => (
+                json!(letters.len()),
+                letters
+                    .iter()
+                    .take(5)
+                    .map(|l| json!({"at": l.last_at.to_iso(), "step": l.step, "error": l.last_error}))
+                    .collect(),
+            ),
+            Err(err) => (json!(format!("unknown: {err}")), Vec::new()),
+        };
+        json!({"polls": polls, "retrying": retrying, "dead_letters": dead, "recent_errors": recent})
     }
 }
 
@@ -637,6 +765,7 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
             let email = percent_encoding::percent_decode_str(email).decode_utf8_lossy();
             api.revoke_sessions(&email, now).await
         }
+        (Method::GET, "/admin/sessions") => api.search_sessions(&request, now).await,
         (method, route) if route.starts_with("/admin/sessions/") => {
             api.session(method, route.trim_start_matches("/admin/sessions/"), now)
                 .await
@@ -654,7 +783,8 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
             | "/admin/dead-letters"
             | "/admin/dead-letters/replay"
             | "/admin/custom-fields"
-            | "/admin/sdk-keys",
+            | "/admin/sdk-keys"
+            | "/admin/sessions",
         ) => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed on this route",

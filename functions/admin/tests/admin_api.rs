@@ -64,6 +64,21 @@ fn rig_on_store(platforms: SandboxedPlatforms, store: Arc<dyn StateStore>) -> Ri
     Rig { platforms, api }
 }
 
+/// The request's query string as API Gateway hands it to the function (parsed, beside the
+/// path), as the local host does.
+fn with_query(request: http::Request<Body>) -> http::Request<Body> {
+    let listed: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    let mut pairs: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (name, value) in listed {
+        pairs.entry(name).or_default().push(value);
+    }
+    lambda_http::RequestExt::with_query_string_parameters(request, pairs)
+}
+
 async fn call(rig: &Rig, method: &str, path: &str, body: Value) -> (u16, Value) {
     let request = http::Request::builder()
         .method(method)
@@ -71,7 +86,7 @@ async fn call(rig: &Rig, method: &str, path: &str, body: Value) -> (u16, Value) 
         .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
         .body(Body::Text(body.to_string()))
         .unwrap();
-    let response = handle(&rig.api, request, UnixMillis::now()).await;
+    let response = handle(&rig.api, with_query(request), UnixMillis::now()).await;
     let status = response.status().as_u16();
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
@@ -643,7 +658,7 @@ async fn call_as(
     }
     let response = handle(
         &rig.api,
-        request.body(Body::Text(body.to_string())).unwrap(),
+        with_query(request.body(Body::Text(body.to_string())).unwrap()),
         UnixMillis::now(),
     )
     .await;
@@ -767,4 +782,68 @@ async fn r_adm_3_without_admin_emails_a_signed_in_user_is_refused_as_unknown() {
         .unwrap();
     let (status, _) = call_as(&rig, Some(&token), "GET", "/admin/whoami", json!({})).await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn r_adm_2_sessions_are_found_by_a_customers_number_or_id_and_bad_queries_are_named() {
+    use bridge_shared::store::keys::SessionKind;
+    use bridge_shared::store::{Item, ItemKey};
+    let rig = rig_with_ccai_password(None).await;
+    let store = rig.api.store.as_ref();
+    store
+        .put(&Item::new(
+            ItemKey::customer_by_phone("+15550100001"),
+            json!({"customer_id": "c1"}),
+        ))
+        .await
+        .unwrap();
+    for (kind, id, at) in [
+        (SessionKind::Call, 12, "2026-12-01T10:00:00Z"),
+        (SessionKind::Chat, 13, "2026-12-02T10:00:00Z"),
+    ] {
+        store
+            .put(&Item::new(
+                ItemKey::customer_session("c1", kind, id),
+                json!({ "at": at }),
+            ))
+            .await
+            .unwrap();
+    }
+    let (status, found) = call(
+        &rig,
+        "GET",
+        "/admin/sessions?phone=%2B15550100001",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["customer"], "c1");
+    assert_eq!(
+        found["sessions"],
+        json!([{"kind": "chat", "id": "13", "at": "2026-12-02T10:00:00Z"},
+               {"kind": "call", "id": "12", "at": "2026-12-01T10:00:00Z"}])
+    );
+    let (_, by_id) = call(&rig, "GET", "/admin/sessions?customer=c1", json!({})).await;
+    assert_eq!(by_id["sessions"], found["sessions"]);
+    let (_, unknown) = call(
+        &rig,
+        "GET",
+        "/admin/sessions?phone=%2B15550100002",
+        json!({}),
+    )
+    .await;
+    assert_eq!(unknown, json!({"customer": null, "sessions": []}));
+    for (query, named) in [
+        ("phone=5550100001", "phone"),
+        ("customer=c1%27%20OR", "customer"),
+        ("", "give phone"),
+    ] {
+        let (status, refused) =
+            call(&rig, "GET", &format!("/admin/sessions?{query}"), json!({})).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(
+            refused["error"].as_str().unwrap().starts_with(named),
+            "{refused}"
+        );
+    }
 }

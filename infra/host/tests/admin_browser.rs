@@ -436,17 +436,25 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
         "{entries:?}"
     );
 
-    // Sessions (R-ADM-2): found by its id, read, resynced; nothing written twice.
+    // Sessions (R-ADM-2): found by the caller's number, read, resynced; nothing written twice.
     go_by_keyboard(client, "sessions", "Sessions").await;
     every_control_is_labelled(client, "sessions").await;
     client
-        .find(Locator::Css("#session-id"))
+        .find(Locator::Css("#search-value"))
         .await
         .unwrap()
-        .send_keys(&call)
+        .send_keys(phone)
         .await
         .unwrap();
-    click(client, "form button[type='submit']").await;
+    click(client, "#search").await;
+    wait_for(
+        client,
+        "#search-result",
+        |t| t.ends_with(": 1 session(s)"),
+        "the caller's sessions",
+    )
+    .await;
+    click(client, &format!("a[href='#sessions/call/{call}']")).await;
     wait_for(
         client,
         "#session-state",
@@ -544,6 +552,13 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
     ] {
         go_by_keyboard(client, page, heading).await;
         every_control_is_labelled(client, page).await;
+        if page == "health" {
+            let work = text(client, "#work").await;
+            assert!(
+                work.contains("Call poll") && work.contains("Dead letters\n0"),
+                "{work}"
+            );
+        }
         assert!(
             text(client, "#content .error[role='alert']")
                 .await

@@ -52,7 +52,7 @@ fn every_route_of_the_template_is_read_with_its_function() {
     assert!(has("admin", "DELETE", "/admin/agents/{email}/sessions"));
     assert!(has("admin", "GET", "/admin/shapes"));
     assert!(has("admin", "GET", "/admin/shadow"));
-    assert_eq!(routes.len(), 34);
+    assert_eq!(routes.len(), 35);
 }
 
 #[test]

@@ -520,6 +520,13 @@ impl ContactSync<'_> {
                 link.begun.retain(|b| !b.starts_with(CUSTOMER_BEGUN));
                 outcome.customer_created = link.customer_created;
                 self.save(&key, &link, lock).await?;
+                // Found again by the customer or their number in the admin console.
+                let listed = Item::new(
+                    ItemKey::customer_session(&id, view.kind, view.id),
+                    serde_json::json!({"at": now.to_iso()}),
+                )
+                .expiring_at(now.plus(crate::audit::DEFAULT_KEPT));
+                self.store.put(&listed).await?;
                 id
             }
         };

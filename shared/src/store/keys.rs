@@ -17,6 +17,7 @@
 //! | rejected ESE event | `REJECTED` | `<received ms>#<id>` | `body` {error, field, event (redacted), received_at}, `ttl` |
 //! | customer link | `CUSTOMER#phone#<e164>`, `CUSTOMER#uid#<identifier>` | `LINK` | `body` {Kustomer customer id} |
 //! | customer's current conversation | `CUSTOMER#<Kustomer customer id>` | `CURRENT` | `body` {conversation id, channel, menu} |
+//! | customer's sessions (the console's search) | `CUSTOMER#<Kustomer customer id>` | `SESSION#<kind>#<id>` | `body` {at} |
 //! | inbox trigger | `EVENT#<ESE event_id or poll-…>` | `INBOX` | `body` (the trigger), `exp_ms`, `ttl` |
 //! | idempotency | `IDEM#<key>` | `IDEM` | `status`, `claim`, `ip_exp_ms`, `exp_ms`, `result`, `ttl` |
 //!
@@ -25,6 +26,9 @@
 //! case-insensitively.
 
 use std::fmt;
+
+/// The sort-key prefix of a customer's sessions ([`ItemKey::customer_session`]).
+pub const CUSTOMER_SESSION_PREFIX: &str = "SESSION#";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemKey {
@@ -86,6 +90,15 @@ impl ItemKey {
     /// The conversation the bridge last placed a session of this customer in (R-U-1, R-U-2).
     pub fn customer_current_conversation(customer_id: &str) -> Self {
         Self::new(format!("CUSTOMER#{customer_id}"), "CURRENT")
+    }
+
+    /// A session placed for this customer (the admin console's search by customer or number,
+    /// R-ADM-2): one item per session, sorted by kind and id.
+    pub fn customer_session(customer_id: &str, kind: SessionKind, session_id: u64) -> Self {
+        Self::new(
+            format!("CUSTOMER#{customer_id}"),
+            format!("{}{}#{session_id}", CUSTOMER_SESSION_PREFIX, kind.as_str()),
+        )
     }
 
     pub fn inbox(event_id: &str) -> Self {
