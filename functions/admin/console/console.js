@@ -339,7 +339,8 @@
       const state = sync.state || {};
       const chosen = state.desired ? names[state.desired.kustomer_status_id] || state.desired.kustomer_status_id : '';
       const failed = state.outcome && state.outcome.outcome === 'failed';
-      const revoke = el('button', { type: 'button', disabled: !a.sessions.length, 'aria-label': 'Sign out every session of ' + a.email, on: { click: async () => {
+      const consoles = a.sessions.filter((x) => x.scope === 'admin').length;
+      const revoke = el('button', { type: 'button', disabled: !a.sessions.length, title: 'Ends every session of this user, the admin console’s included', 'aria-label': 'Sign out every session of ' + a.email, on: { click: async () => {
         const answer = await api('DELETE', '/admin/agents/' + encodeURIComponent(a.email) + '/sessions');
         await show();
         notice(answer.ok ? a.email + ': ' + answer.data.ended + ' session(s) ended.' : failure(answer), answer.ok ? 'ok' : 'error');
@@ -350,7 +351,7 @@
         el('td', {}, state.last_applied ? state.last_applied.ccai_status : ''),
         el('td', { class: failed ? 'error' : '' }, sync.outcome || ''),
         el('td', {}, state.last_applied ? when(state.last_applied.at) : ''),
-        el('td', {}, String(a.sessions.length)),
+        el('td', {}, String(a.sessions.length) + (consoles ? ' (' + consoles + ' admin console)' : '')),
         el('td', {}, revoke));
     });
     return table(['Agent', 'Kustomer status', 'CCAI status', 'Last outcome', 'Applied at', 'Signed in', ''], rows);
@@ -373,7 +374,8 @@
     const search = el('form', { class: 'inline', on: { submit: (event) => {
       event.preventDefault();
       const value = $('search-value').value.trim();
-      const by = value.startsWith('+') ? 'phone' : 'customer';
+      // Anything that looks like a number is one (the API says if it is not international).
+      const by = /^[+0-9\s().-]+$/.test(value) ? 'phone' : 'customer';
       window.location.hash = '#sessions/' + by + '/' + encodeURIComponent(value);
     } } },
       el('label', { for: 'search-value' }, 'Or a caller’s number (+15550104477) or a Kustomer customer id'),
@@ -389,7 +391,7 @@
         el('td', {}, when(f.at))));
       return [...forms,
         el('p', { id: 'search-result' }, found.data.customer ? 'Kustomer customer ' + found.data.customer + ': ' + rows.length + ' session(s)' : 'No customer of the bridge has this number.'),
-        table(['Session', 'Placed'], rows)];
+        table(['Session', 'Listed'], rows)];
     }
     if (!kind || !id) return forms;
     // Only a kind and an id the API knows reach its URL (a crafted link names no other route).
@@ -474,7 +476,7 @@
     if (!answer.data || !answer.data.checks) return errorBlock(answer);
     const work = answer.data.work || {};
     const poll = (p) => (typeof p === 'object' && p !== null
-      ? (p.caught_up === false ? 'catching up, ' : '') + p.behind_s + ' s behind (reached ' + when(p.reached) + ')'
+      ? (p.caught_up === false ? 'catching up; ' : 'caught up; ') + 'the last change it reached: ' + when(p.reached) + ' (' + p.since_last_change_s + ' s ago)'
       : String(p));
     return [
       el('dl', { id: 'work' },

@@ -10,7 +10,7 @@
 //! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 `{error, entry}` naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
 //! | `GET /admin/agents` | 200 `[{email, sync, sessions}]`: each agent's sync state (last applied, pending, `last_error`, `two_way_error` when Kustomer refused a two-way update) and live sign-in sessions (`{id, created_at, expires_at}`, R-SEC-1) |
 //! | `DELETE /admin/agents/{email}/sessions` | 200 `{ended}`: every sign-in session of the agent ended (a lost laptop, a leaver) |
-//! | `GET /admin/health` | 200/503 `{status, checks, work}`: each dependency checked; `work` — each poll cursor's lag (`polls.calls`, `polls.chats`: `{reached, behind_s, caught_up}`), the triggers waiting for a scheduled retry, the dead letters and the five latest errors |
+//! | `GET /admin/health` | 200/503 `{status, checks, work}`: each dependency checked; `work` — each poll cursor (`polls.calls`, `polls.chats`: `{reached, since_last_change_s, caught_up}` — the last session change it reached, how long ago, and whether its list was read to the end), the triggers waiting for a scheduled retry, the dead letters and the five latest errors |
 //! | `GET /admin/dead-letters` | 200 `[{id, step, trigger, attempts, first_error, last_error, first_at, last_at, permanent}]`, newest first: work given up (R-E-7) |
 //! | `POST /admin/dead-letters/replay` `{ids?: ["<step>#<trigger id>"], all?: true}` | 200 `{replayed, triggers, missing}`: each letter put back into the inbox once · 400 without `ids` or `all` |
 //! | `GET /admin/custom-fields` | 200 `{fields: [{id, group, attribute, display_name, type, resources, created: {created_at, created_by} \| null}]}`: the twelve fields (R-CF-1) |
@@ -166,7 +166,7 @@ impl AdminApi {
             let signed_in: Vec<Value> = sessions
                 .iter()
                 .filter(|s| s.email == email)
-                .map(|s| json!({"id": s.id, "created_at": s.created_at.to_iso(), "expires_at": s.expires_at.to_iso()}))
+                .map(|s| json!({"id": s.id, "scope": s.scope, "created_at": s.created_at.to_iso(), "expires_at": s.expires_at.to_iso()}))
                 .collect();
             match self.status.agent_state(&email).await {
                 Ok(state) => {
@@ -627,9 +627,11 @@ impl AdminApi {
         for (kind, name) in [("calls", "CURSOR#calls"), ("chats", "CURSOR#chats")] {
             let cursor = match self.store.get(&ItemKey::config(name), now).await {
                 // The cursor's version is the `updated_at` (ms) it reached.
+                // How long ago the last change the poll reached happened: on a quiet tenant it
+                // grows with nothing wrong, so `caught_up` says whether a list is still unread.
                 Ok(Some(item)) => json!({
                     "reached": item.body["updated_at"],
-                    "behind_s": (now.0 - item.version as i64).max(0) / 1000,
+                    "since_last_change_s": (now.0 - item.version as i64).max(0) / 1000,
                     "caught_up": item.body["caught_up"],
                 }),
                 Ok(None) => json!("never run"),

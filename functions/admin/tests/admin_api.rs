@@ -80,19 +80,7 @@ fn with_query(request: http::Request<Body>) -> http::Request<Body> {
 }
 
 async fn call(rig: &Rig, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-        .body(Body::Text(body.to_string()))
-        .unwrap();
-    let response = handle(&rig.api, with_query(request), UnixMillis::now()).await;
-    let status = response.status().as_u16();
-    let body = match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    (status, body)
+    call_as(rig, Some(ADMIN_TOKEN), method, path, body).await
 }
 
 #[tokio::test]

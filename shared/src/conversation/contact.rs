@@ -513,6 +513,14 @@ impl ContactSync<'_> {
                     }
                     return Ok(outcome);
                 };
+                // Found again by the customer or their number in the admin console; put before
+                // the link records the customer, so a retry after a failed put puts it again.
+                let listed = Item::new(
+                    ItemKey::customer_session(&id, view.kind, view.id),
+                    serde_json::json!({"at": now.to_iso()}),
+                )
+                .expiring_at(now.plus(crate::audit::DEFAULT_KEPT));
+                self.store.put(&listed).await?;
                 link.waiting = None;
                 link.customer_id = Some(id.clone());
                 link.unknown_caller = unknown_caller;
@@ -520,13 +528,6 @@ impl ContactSync<'_> {
                 link.begun.retain(|b| !b.starts_with(CUSTOMER_BEGUN));
                 outcome.customer_created = link.customer_created;
                 self.save(&key, &link, lock).await?;
-                // Found again by the customer or their number in the admin console.
-                let listed = Item::new(
-                    ItemKey::customer_session(&id, view.kind, view.id),
-                    serde_json::json!({"at": now.to_iso()}),
-                )
-                .expiring_at(now.plus(crate::audit::DEFAULT_KEPT));
-                self.store.put(&listed).await?;
                 id
             }
         };

@@ -51,9 +51,12 @@ pub async fn standing(
 ) -> Standing {
     let key = key(email);
     match store.get(&key, now).await {
-        // The kept answer as it was: an unsure one stays unsure (the admin console refuses it;
-        // entries kept before this distinction are taken as unsure).
-        Ok(Some(kept)) if kept.body["user_id"].as_str() == Some(user_id) => {
+        // The kept answer as it was: an unsure one stays unsure (the admin console refuses it).
+        // (An entry kept before the distinction names none: the user is looked up again.)
+        Ok(Some(kept))
+            if kept.body["user_id"].as_str() == Some(user_id)
+                && kept.body["standing"].is_string() =>
+        {
             return if kept.body["standing"] == "active" {
                 Standing::Active
             } else {
