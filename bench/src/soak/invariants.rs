@@ -4,8 +4,8 @@
 //! user; custom values only on sessions that started after the fields were created (R-CF-3)
 //! and on all of those (R-CF-4); every session complete, or waiting for what it lacks with the
 //! reason in its session report, or dead-lettered with its error; a file never exported given
-//! up with its reason; settling ended with every session done; no request the platforms
-//! would refuse.
+//! up with its reason; a survey comment the platform exported noted once; settling ended
+//! with every session done; no request the platforms would refuse.
 
 use super::tenant::{PlayedSession, Tenant};
 use bridge_shared::UnixMillis;
@@ -165,6 +165,10 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
             })
             .collect::<HashMap<u64, Option<i64>>>()
     });
+    let comments: std::collections::HashSet<u64> = tenant
+        .sandboxes
+        .ccai
+        .inspect(|w| w.csat_comments.keys().copied().collect());
     for session in &tenant.sessions {
         let base = format!("ccai-{}-{}", session.kind, session.id);
         let who = format!("{} ({} {})", session.name, session.kind, session.id);
@@ -216,14 +220,26 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         if session.file_never && files > 0 {
             violations.push(format!("{who}: a file that was never exported is attached"));
         }
+        // R-U-8: a survey comment the platform exported is noted once. The faulty run alone
+        // shows it: a comment lost where the rewrite's push was lost is no difference from a
+        // crash, and the oracle is not needed to see it (issue 25's 5 000-step runs).
+        let comment_note = format!("{base}-csat-comment");
+        let commented = comments.contains(&session.id);
+        let comment_missing = commented && message == 1 && !k.notes.contains_key(&comment_note);
         let file_missing = session.file.is_some() && files == 0;
-        if message == 1 && !file_missing {
+        if message == 1 && !file_missing && !comment_missing {
             continue;
         }
         let dead_lettered = dead
             .iter()
             .any(|d| d.trigger.session.id == session.id && !d.last_error.trim().is_empty());
         if dead_lettered {
+            continue;
+        }
+        if comment_missing {
+            violations.push(format!(
+                "{who}: the customer's survey comment was exported but never noted"
+            ));
             continue;
         }
         if !reported(tenant, session, message == 0, file_missing).await {

@@ -37,6 +37,19 @@ const MINUTE: Duration = Duration::from_secs(60);
 const SETTLE_ROUNDS: usize = 40;
 /// Sessions played between two scheduled ticks.
 pub const WAVE: usize = 20;
+/// How far ahead of the bridge's clock the scheduled run's view of time goes while sessions
+/// are played. Each tick moves the platform's file clock a minute and the scheduled run's view
+/// with it, so that what the bridge scheduled a minute ahead is due at the next tick; but the
+/// bridge's workers stamp their windows with the real clock. A lead that grew with every tick
+/// (250 minutes by step 5 000) closed windows the bridge had opened before their time: the
+/// look ended the 2-hour watch for a metadata file's rewrite as soon as the lead passed about
+/// 110 minutes, so from about step 2 000 on a survey comment whose rewrite's push was lost was
+/// never read (the 56 differences of the 5 000-step run on `3ae26a1`). Bounded well under the
+/// bridge's shortest such window (that watch), and above its first look (5 minutes) and every
+/// backoff, the lead keeps the bridge's schedule due at the next tick and no window shortened
+/// by more than a quarter. Settling moves further (a day at the end, to give up what never
+/// came), as a scheduler run late would.
+const MAX_LEAD: Duration = Duration::from_secs(30 * 60);
 /// The tenant's own tokens (local only; the log check looks for them).
 pub const EVENTS_USER: &str = "ccai-events-soak";
 pub const EVENTS_PASSWORD: &str = "soak-events-password-4f9c2a";
@@ -108,7 +121,8 @@ pub struct Tenant {
     http: reqwest::Client,
     push: PushTarget,
     push_url: String,
-    /// How far the platform's file clock (and the scheduled run's view of time) is ahead.
+    /// How far the scheduled run's view of time is ahead of the bridge's clock (see
+    /// [`MAX_LEAD`]).
     skew: Duration,
     rng: StdRng,
     pub sessions: Vec<PlayedSession>,
@@ -633,7 +647,7 @@ impl Tenant {
     /// are pushed), then the scheduled run polls sessions, looks for awaited files and puts
     /// due retries back.
     async fn tick(&mut self) -> Result<(), String> {
-        self.skew += MINUTE;
+        self.skew = (self.skew + MINUTE).min(MAX_LEAD);
         self.sandboxes.ccai.advance_files(MINUTE);
         // Pushes: an outage keeps this tick's pushes for the next (Pub/Sub redelivers); a lost
         // push is gone for good (the scheduled look must find its file).
