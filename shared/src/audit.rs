@@ -3,8 +3,9 @@
 //! written by the workers as they go (`SESSION#<kind>#<id>/AUDIT#…`), not rebuilt from logs.
 //! The admin console's timeline is this record.
 //!
-//! The writes are noted by the platform clients themselves ([`note`]), into the record of the
-//! trigger being handled ([`recording`]): a task-local list, set only while that trigger's
+//! The writes are noted by the platform clients themselves ([`note`]), and the decisions
+//! behind them by the worker that makes them ([`decide`]: the truth merged, the placement and
+//! its rule), into the record of the trigger being handled ([`recording`]): a task-local list, set only while that trigger's
 //! future is polled, so triggers handled side by side in one task keep their own lists, and a
 //! client used outside any trigger (the admin, the status function) notes nothing.
 
@@ -40,8 +41,21 @@ const MAX_WRITES: usize = 100;
 /// answered.
 const MAX_TEXT: usize = 300;
 
+/// At most this many decisions are kept per entry (a pass makes a handful).
+const MAX_DECISIONS: usize = 20;
+
 tokio::task_local! {
-    static WRITES: RefCell<Vec<Write>>;
+    static NOTED: RefCell<Noted>;
+}
+
+/// What a trigger's handling noted as it went: the platform writes and the decisions behind
+/// them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Noted {
+    pub writes: Vec<Write>,
+    /// What the worker decided and why, in words (the truth it merged, where it placed the
+    /// session and by which rule): never a number, e-mail or comment of the customer.
+    pub decisions: Vec<String>,
 }
 
 /// One write request sent to a platform, as the client saw it.
@@ -72,9 +86,9 @@ pub fn note(
     status: Option<u16>,
     answer: Option<&[u8]>,
 ) {
-    let _ = WRITES.try_with(|writes| {
+    let _ = NOTED.try_with(|noted| {
         let path = path_of(url_or_path);
-        writes.borrow_mut().push(Write {
+        noted.borrow_mut().writes.push(Write {
             platform: platform.to_owned(),
             operation: cut(operation),
             method: method.to_owned(),
@@ -85,13 +99,68 @@ pub fn note(
     });
 }
 
-/// Runs `work` with its writes noted; answers its output and the writes.
-pub async fn recording<F: Future>(work: F) -> (F::Output, Vec<Write>) {
-    WRITES
-        .scope(RefCell::new(Vec::new()), async {
+/// A write as the audit names it, before it is sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent<'a> {
+    /// `kustomer` or `ccai`.
+    pub platform: &'a str,
+    pub operation: &'a str,
+    pub method: &'a str,
+    pub url_or_path: &'a str,
+}
+
+/// Sends `request` and reads its whole answer. A write (`sent`) is noted in the trigger's
+/// audit answered or not: with no answer (timed out, connection lost) it may have happened.
+pub async fn exchange(
+    request: reqwest::RequestBuilder,
+    sent: Option<Sent<'_>>,
+) -> Result<
+    (
+        reqwest::StatusCode,
+        reqwest::header::HeaderMap,
+        bytes::Bytes,
+    ),
+    reqwest::Error,
+> {
+    let noted = |status: Option<u16>, answer: Option<&[u8]>| {
+        if let Some(sent) = &sent {
+            note(
+                sent.platform,
+                sent.operation,
+                sent.method,
+                sent.url_or_path,
+                status,
+                answer,
+            );
+        }
+    };
+    let response = request.send().await.inspect_err(|_| noted(None, None))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.inspect_err(|_| noted(None, None))?;
+    noted(Some(status.as_u16()), Some(&body));
+    Ok((status, headers, body))
+}
+
+/// Notes, for the trigger being handled, what was decided and why (nothing outside
+/// [`recording`]). The caller keeps it free of the customer's data: rules and states, not
+/// values.
+pub fn decide(decision: impl Into<String>) {
+    let _ = NOTED.try_with(|noted| {
+        let mut noted = noted.borrow_mut();
+        if noted.decisions.len() < MAX_DECISIONS {
+            noted.decisions.push(cut(&decision.into()));
+        }
+    });
+}
+
+/// Runs `work` with its writes and decisions noted; answers its output and what was noted.
+pub async fn recording<F: Future>(work: F) -> (F::Output, Noted) {
+    NOTED
+        .scope(RefCell::new(Noted::default()), async {
             let output = work.await;
-            let writes = WRITES.with(|writes| writes.take());
-            (output, writes)
+            let noted = NOTED.with(|noted| noted.take());
+            (output, noted)
         })
         .await
 }
@@ -113,6 +182,9 @@ pub struct Entry {
     pub writes: Vec<Write>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub writes_left_out: usize,
+    /// What the worker decided and why (see [`Noted::decisions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -133,11 +205,15 @@ pub async fn keep(
     worker: &str,
     trigger: &SessionTrigger,
     outcome: String,
-    mut writes: Vec<Write>,
+    noted: Noted,
     now: UnixMillis,
     kept_for: Duration,
 ) -> Result<(), StoreError> {
     let at = UnixMillis::now();
+    let Noted {
+        mut writes,
+        decisions,
+    } = noted;
     let left_out = writes.len().saturating_sub(MAX_WRITES);
     writes.truncate(MAX_WRITES);
     let entry = Entry {
@@ -149,6 +225,7 @@ pub async fn keep(
         outcome: cut(&outcome),
         writes,
         writes_left_out: left_out,
+        decisions,
     };
     let key = ItemKey::new(
         format!(
@@ -246,6 +323,7 @@ mod tests {
             );
         });
         let ((_, first), (_, second)) = tokio::join!(one, two);
+        let (first, second) = (first.writes, second.writes);
         assert_eq!(first.len(), 2);
         assert_eq!(first[0].path, "/v1/conversations");
         assert_eq!(first[0].id.as_deref(), Some("c1"));
@@ -254,5 +332,26 @@ mod tests {
         assert_eq!(second[0].id.as_deref(), Some("9"));
         // Outside a trigger: nothing is noted, nothing fails.
         note("kustomer", "x", "POST", "/v1/x", Some(200), None);
+        decide("outside any trigger");
+    }
+
+    #[tokio::test]
+    async fn r_adm_2_decisions_are_noted_per_trigger_and_bounded() {
+        let (_, noted) = recording(async {
+            decide("placed: a new conversation (R-T-2)");
+            for n in 0..50 {
+                decide(format!("decision {n} {}", "x".repeat(1000)));
+            }
+        })
+        .await;
+        assert_eq!(noted.decisions[0], "placed: a new conversation (R-T-2)");
+        assert_eq!(noted.decisions.len(), MAX_DECISIONS);
+        assert!(
+            noted
+                .decisions
+                .iter()
+                .all(|d| d.chars().count() <= MAX_TEXT)
+        );
+        assert!(noted.writes.is_empty());
     }
 }

@@ -79,6 +79,17 @@ pub mod hints {
         format!("{}.ended", kind.as_str())
     }
 
+    /// An admin's dry run of a resync: only the inbox worker reads it.
+    pub fn preview(kind: SessionKind) -> String {
+        format!("{}.preview", kind.as_str())
+    }
+
+    /// Whether the hint is a resync's dry run.
+    pub fn is_preview(hint: &str) -> bool {
+        hint.split_once('.')
+            .is_some_and(|(_, rest)| rest == "preview")
+    }
+
     /// The scheduled look for a file of `data` type (`recordings`, `transcripts`, `metadata`).
     pub fn look(kind: SessionKind, data: &str) -> String {
         format!("{}.look.{data}", kind.as_str())
@@ -127,6 +138,9 @@ pub mod hints {
             assert!(for_file_worker(&file(call, "media"), call));
             assert!(!for_file_worker(&look(call, "metadata"), call));
             assert!(!for_file_worker("chat.ended", call));
+            assert!(!for_file_worker(&preview(call), call));
+            assert!(for_sync_worker(&preview(call)) && is_preview("call.preview"));
+            assert!(!is_preview("call.ended"));
             assert!(!for_file_worker(
                 &look(SessionKind::Chat, "transcripts"),
                 call

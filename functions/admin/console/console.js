@@ -407,14 +407,35 @@
       const done = await api('POST', path + '/resync');
       notice(done.ok ? 'Resync queued (' + done.data.trigger + '): every worker reconciles the session again; nothing done is done twice.' : failure(done), done.ok ? 'ok' : 'error');
     } } }, 'Resync');
+    // A dry run: the inbox worker keeps every step a resync would take (nothing is written);
+    // the page asks for the report until that run's steps are there.
+    const previewList = el('ul', { id: 'preview', 'aria-live': 'polite' },
+      ...previewItems(report.preview));
+    const dryRun = el('button', { type: 'button', id: 'dry-run', on: { click: async () => {
+      const asked = await api('POST', path + '/resync?dry_run=true');
+      if (!asked.ok) { notice(failure(asked), 'error'); return; }
+      notice('Dry run queued (' + asked.data.trigger + '): nothing will be written.', 'ok');
+      for (let tries = 0; tries < 60; tries += 1) {
+        await new Promise((done) => setTimeout(done, 500));
+        const again = await api('GET', path);
+        if (again.ok && again.data.preview && again.data.preview.trigger === asked.data.trigger) {
+          previewList.replaceChildren(...previewItems(again.data.preview));
+          return;
+        }
+      }
+      notice('The dry run has not come back yet; open the session again later.', 'error');
+    } } }, 'Dry run');
     const link = report.link || {};
     const records = Object.entries(report.records || {}).map(([name, body]) =>
       el('li', {}, el('strong', {}, name), json(body)));
-    // The audit: every trigger a worker handled, what became of it, every write it sent.
+    // The audit: every trigger a worker handled, what became of it, what it decided and why,
+    // every write it sent.
     const timeline = (report.timeline || []).map((entry) => el('li', { class: 'entry' },
       el('div', {}, el('strong', {}, when(entry.at)), ' ', entry.worker, ' · ', entry.source, ' ', entry.hint,
         ' · ', el('span', { class: entry.outcome.startsWith('failed') ? 'error' : '' }, entry.outcome)),
       el('div', { class: 'muted' }, el('code', {}, entry.trigger)),
+      // What the worker decided and why: the truth it merged, the placement and its rule.
+      (entry.decisions || []).length ? el('ul', { class: 'decisions' }, entry.decisions.map((d) => el('li', {}, d))) : null,
       entry.writes.length ? el('ul', {}, entry.writes.map((w) => el('li', { class: 'write' },
         el('code', {}, w.method + ' ' + w.path), ' → ',
         w.status === null || w.status === undefined ? 'no answer (it may have happened)' : String(w.status),
@@ -429,13 +450,23 @@
         el('dt', {}, 'Last External Session Event'), el('dd', {}, report.ese ? report.ese.stage + ' at ' + when(report.ese.sent_at) : '—'),
         el('dt', {}, 'Files awaited'), el('dd', {}, report.awaiting.length ? report.awaiting.join(', ') : 'none'),
         el('dt', {}, 'Problems'), el('dd', { class: report.problems.length ? 'error' : '' }, report.problems.length ? report.problems.join('; ') : 'none')),
-      resync,
+      el('div', { class: 'actions' }, resync, ' ', dryRun),
+      el('h3', {}, 'What a resync would do'),
+      previewList,
       el('h3', {}, 'Timeline'),
       el('ol', { class: 'timeline', id: 'timeline' }, timeline.length ? timeline : el('li', { class: 'muted' }, 'no trigger handled yet')),
       el('h3', {}, 'What the bridge recorded'),
       el('ol', { class: 'records' }, records),
       el('details', {}, el('summary', {}, 'The placement record (LINK)'), json(link)),
     ];
+  }
+
+  // The steps of a resync's dry run, or what to do to get them.
+  function previewItems(preview) {
+    if (!preview) return [el('li', { class: 'muted' }, 'No dry run yet: "Dry run" asks the bridge, and writes nothing.')];
+    const head = el('li', { class: 'muted' }, 'As of ' + when(preview.at) + ':');
+    if (!preview.steps.length) return [head, el('li', {}, 'nothing: every step is recorded done')];
+    return [head, ...preview.steps.map((step) => el('li', { class: 'step' }, step))];
   }
 
   // Dead letters (R-E-7): work given up, with its reason; replayed once the cause is fixed.
@@ -490,6 +521,12 @@
       table(['Dependency', 'Check'], Object.entries(answer.data.checks).map(([name, check]) => el('tr', {},
         el('th', { scope: 'row' }, name.replaceAll('_', ' ')),
         el('td', { class: check === 'ok' ? '' : 'error' }, typeof check === 'string' ? check : JSON.stringify(check))))),
+      // Who changed what (R-ADM-3), the latest first.
+      el('h3', {}, 'Latest changes'),
+      Array.isArray(answer.data.changes)
+        ? table(['When', 'By', 'Change', 'Answer'], answer.data.changes.map((c) => el('tr', {},
+          el('td', {}, when(c.at)), el('td', {}, c.by), el('td', {}, el('code', {}, c.method + ' ' + c.route)), el('td', {}, String(c.status)))))
+        : el('p', { class: 'error' }, 'Changes unavailable: ' + JSON.stringify(answer.data.changes)),
     ];
   }
 

@@ -23,9 +23,10 @@
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 //! | `GET /admin/sessions?phone=` or `?customer=` | 200 `{customer, sessions: [{kind, id, at}]}`, the latest first: the sessions placed for a Kustomer customer, by its id or a number in international form (`customer` null when the bridge knows no customer of that number; sessions placed before this route existed are not listed) · 400 naming `phone` or `customer` |
 //! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records, timeline}`: what the bridge knows and did for one session, and why it waits; `timeline`: every trigger a worker handled, oldest first — `{at, worker, trigger, source, hint, outcome, writes: [{platform, operation, method, path, status, id}]}` (the audit, kept `AUDIT_DAYS`) · 404 when it knows nothing · 400 naming a bad kind or id |
-//! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice) · 400 as above |
+//! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice); with `?dry_run=true`, nothing is written: the inbox worker keeps every step a resync would take as the report's `preview` `{at, trigger, steps}` · 400 as above, or naming `dry_run` |
 
 pub mod access;
+pub mod changes;
 pub mod console;
 pub mod run;
 use access::{AdminEmails, Caller};
@@ -63,6 +64,8 @@ pub struct AdminApi {
     /// `BRIDGE_PUBLIC_URL`, when set: where browsers reach the bridge (else API Gateway's
     /// domain and stage).
     pub public_url: Option<String>,
+    /// `AUDIT_DAYS`: how long the record of each admin change is kept (`changes`).
+    pub changes_kept: std::time::Duration,
 }
 
 impl AdminApi {
@@ -322,9 +325,26 @@ impl AdminApi {
         )
     }
 
-    /// `GET /admin/sessions/{kind}/{id}` and `POST /admin/sessions/{kind}/{id}/resync`.
-    async fn session(&self, method: Method, route: &str, now: UnixMillis) -> Response<Body> {
-        use bridge_shared::conversation::report::{resync_trigger, session_report};
+    /// `GET /admin/sessions/{kind}/{id}` and `POST /admin/sessions/{kind}/{id}/resync`
+    /// (`?dry_run=true`: what a resync would change, kept in the session's report as
+    /// `preview`).
+    async fn session(
+        &self,
+        method: Method,
+        route: &str,
+        dry_run: Option<&str>,
+        now: UnixMillis,
+    ) -> Response<Body> {
+        use bridge_shared::conversation::report::{
+            preview_trigger, resync_trigger, session_report,
+        };
+        let dry_run = match dry_run {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return json_error(StatusCode::BAD_REQUEST, "dry_run: expected true or false");
+            }
+        };
         let mut parts = route.split('/');
         let (kind, id, action) = (parts.next(), parts.next(), parts.next());
         let kind = match kind {
@@ -351,7 +371,11 @@ impl AdminApi {
                 }
             }
             (Method::POST, Some("resync"), None) => {
-                let trigger = resync_trigger(&session, now);
+                let trigger = if dry_run {
+                    preview_trigger(&session, now)
+                } else {
+                    resync_trigger(&session, now)
+                };
                 let stored = match bridge_shared::events::inbox_item(&trigger, now) {
                     Ok(item) => self.store.put_if_absent(&item, now).await.map(|_| ()),
                     Err(err) => {
@@ -360,7 +384,12 @@ impl AdminApi {
                 };
                 match stored {
                     Ok(()) => {
-                        tracing::info!(kind = kind.as_str(), id, "session resync requested");
+                        tracing::info!(
+                            kind = kind.as_str(),
+                            id,
+                            dry_run,
+                            "session resync requested"
+                        );
                         json_answer(StatusCode::ACCEPTED, json!({"trigger": trigger.id}))
                     }
                     Err(err) => json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
@@ -613,8 +642,12 @@ impl AdminApi {
                 StatusCode::SERVICE_UNAVAILABLE
             },
             json!({"status": if healthy { "ok" } else { "degraded" },
-                   "checks": {"state_store": check(&store), "ccai": check(&ccai), "kustomer": check(&kustomer)},
-                   "work": self.work(now).await}),
+            "checks": {"state_store": check(&store), "ccai": check(&ccai), "kustomer": check(&kustomer)},
+            "work": self.work(now).await,
+            "changes": match changes::latest(self.store.as_ref(), now).await {
+                Ok(latest) => json!(latest),
+                Err(err) => json!({"error": err.to_string()}),
+            }}),
         )
     }
 
@@ -722,22 +755,50 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
-    // Every change is recorded with who made it (R-ADM-3): the session's public name, never
-    // the e-mail (no e-mails in logs); the session names its user in `GET /admin/agents`.
-    if request.method() != Method::GET {
+    // Every change is recorded with who made it (R-ADM-3). The log names the session's public
+    // name, never the e-mail (no e-mails in logs; `GET /admin/agents` ties it to its user); the
+    // table's record (`changes`) names the admin, so who made it outlives the session.
+    let change = (request.method() != Method::GET).then(|| {
+        // The route as the template names it: an agent's e-mail in the path is not kept.
+        let route = if path.starts_with("/admin/agents/") {
+            "/admin/agents/{email}/sessions".to_owned()
+        } else {
+            path.clone()
+        };
+        (request.method().to_string(), route)
+    });
+    if let Some((method, route)) = &change {
         let actor = match &caller {
             Caller::Token => "ADMIN_TOKEN",
             Caller::Admin { session, .. } => session.as_str(),
         };
-        // The route as the template names it: an agent's e-mail in the path is not logged.
-        let route = if path.starts_with("/admin/agents/") {
-            "/admin/agents/{email}/sessions"
-        } else {
-            path.as_str()
-        };
-        tracing::info!(actor, method = %request.method(), route, "admin change");
+        tracing::info!(actor, method = %method, route = %route, "admin change");
     }
-    match (request.method().clone(), path.as_str()) {
+    let answer = route(api, &request, &path, &caller, now).await;
+    if let Some((method, route)) = &change
+        && let Err(err) = changes::keep(
+            api.store.as_ref(),
+            caller.name(),
+            (method, route, answer.status().as_u16()),
+            now,
+            api.changes_kept,
+        )
+        .await
+    {
+        tracing::warn!(error = %err, "the admin change was not kept in the table (it is logged)");
+    }
+    answer
+}
+
+/// The admin API's routes (events.md §4), for a caller already let in.
+async fn route(
+    api: &AdminApi,
+    request: &Request,
+    path: &str,
+    caller: &Caller,
+    now: UnixMillis,
+) -> Response<Body> {
+    match (request.method().clone(), path) {
         (Method::GET, "/admin/whoami") => whoami(&caller),
         (Method::GET, "/admin/status-mapping") => api.get_mapping(now).await,
         (Method::PUT, "/admin/status-mapping") => api.put_mapping(&request).await,
@@ -769,8 +830,20 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
         }
         (Method::GET, "/admin/sessions") => api.search_sessions(&request, now).await,
         (method, route) if route.starts_with("/admin/sessions/") => {
-            api.session(method, route.trim_start_matches("/admin/sessions/"), now)
-                .await
+            let dry_run = {
+                use lambda_http::RequestExt;
+                request
+                    .query_string_parameters()
+                    .first("dry_run")
+                    .map(str::to_owned)
+            };
+            api.session(
+                method,
+                route.trim_start_matches("/admin/sessions/"),
+                dry_run.as_deref(),
+                now,
+            )
+            .await
         }
         (Method::PUT, "/admin/sdk-keys") => api.put_sdk_keys(&request, now).await,
         (

@@ -24,6 +24,7 @@ pub async fn run() -> Result<(), Error> {
         admin_tokens: cold.admin_tokens()?,
         admins: crate::access::AdminEmails::parse(cold.var("ADMIN_EMAILS"))?,
         public_url: cold.public_url()?,
+        changes_kept: cold.audit_kept()?,
     };
     bridge_shared::lambda::serve(api, |api, request, now| async move {
         handle(&api, request, now).await

@@ -60,6 +60,7 @@ fn rig_on_store(platforms: SandboxedPlatforms, store: Arc<dyn StateStore>) -> Ri
         ),
         admins: bridge_admin::access::AdminEmails::parse(Some(ADMIN_EMAIL)).unwrap(),
         public_url: None,
+        changes_kept: bridge_shared::audit::DEFAULT_KEPT,
     };
     Rig { platforms, api }
 }
@@ -622,6 +623,40 @@ async fn finding_13_a_session_is_shown_and_resynced_by_its_kind_and_id() {
         .unwrap();
     assert_eq!(stored.body["type"], "call.ended");
     assert_eq!(stored.body["session"]["id"], id);
+    // A dry run (R-ADM-2): a trigger only the inbox worker reads, which writes nothing.
+    let (status, answer) = call(
+        &rig,
+        "POST",
+        &format!("/admin/sessions/call/{id}/resync?dry_run=true"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let trigger = answer["trigger"].as_str().unwrap();
+    assert!(trigger.starts_with("preview-call-"), "{trigger}");
+    let stored = rig
+        .api
+        .store
+        .get(
+            &bridge_shared::store::ItemKey::inbox(trigger),
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.body["type"], "call.preview");
+    let (status, refused) = call(
+        &rig,
+        "POST",
+        &format!("/admin/sessions/call/{id}/resync?dry_run=maybe"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["error"].as_str().unwrap().starts_with("dry_run"),
+        "{refused}"
+    );
     let (status, _) = call(
         &rig,
         "GET",
@@ -729,6 +764,21 @@ async fn r_adm_3_a_kustomer_user_on_admin_emails_is_an_admin_and_recorded_as_the
         .find(|f| f["id"] == "session_id")
         .unwrap();
     assert_eq!(created["created"]["created_by"], json!(admin_email));
+    // The change is kept in the table naming the admin (the log names the session only); a
+    // caller refused before any route changed nothing and is not listed (R-ADM-3).
+    // (The table is shared with the other tests: their changes are listed too.)
+    let (_, health) = call(&rig, "GET", "/admin/health", json!({})).await;
+    let changes = health["changes"].as_array().unwrap();
+    let by = |who: &str| -> Vec<&Value> { changes.iter().filter(|c| c["by"] == who).collect() };
+    assert_eq!(
+        by(&admin_email),
+        vec![
+            &json!({"at": by(&admin_email)[0]["at"], "by": admin_email, "method": "POST",
+                     "route": "/admin/custom-fields", "status": 201})
+        ],
+        "{health}"
+    );
+    assert!(by("eve@example.com").is_empty(), "{health}");
 
     // Kustomer deactivates the admin: out at the first request after the standing's
     // recheck (as an agent is), every session ended.

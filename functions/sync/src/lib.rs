@@ -99,6 +99,8 @@ async fn session_metadata(
     trigger: &SessionTrigger,
     now: UnixMillis,
 ) -> Result<MetadataFile, SyncError> {
+    // A dry run reads the file as the pass would, and schedules no look for it.
+    let schedules = !hints::is_preview(&trigger.hint);
     let session = &trigger.session;
     let Some(storage) = api
         .storage
@@ -117,7 +119,9 @@ async fn session_metadata(
     )
     .await?;
     let Some((name, stored)) = found else {
-        awaited::await_file(api.store.as_ref(), session, AwaitedFile::Metadata, now).await?;
+        if schedules {
+            awaited::await_file(api.store.as_ref(), session, AwaitedFile::Metadata, now).await?;
+        }
         return Ok(MetadataFile::Absent);
     };
     // The generation read last (`SESSION#…/METADATA`): a look that finds it again is done.
@@ -145,15 +149,17 @@ async fn session_metadata(
             )
         });
     // Looked at again for a while: a rewrite without a push is read too (review L5).
-    awaited::watch_for_rewrite(
-        api.store.as_ref(),
-        session,
-        AwaitedFile::Metadata,
-        METADATA_REWRITE_FIRST_LOOK,
-        now.plus(METADATA_REWRITE_WATCH),
-        now,
-    )
-    .await?;
+    if schedules {
+        awaited::watch_for_rewrite(
+            api.store.as_ref(),
+            session,
+            AwaitedFile::Metadata,
+            METADATA_REWRITE_FIRST_LOOK,
+            now.plus(METADATA_REWRITE_WATCH),
+            now,
+        )
+        .await?;
+    }
     let Some(metadata) = parse_metadata(&bytes) else {
         tracing::warn!("metadata file is not a JSON object; ignored");
         return Ok(MetadataFile::Absent);
@@ -163,6 +169,69 @@ async fn session_metadata(
         return Ok(MetadataFile::Contradicts(why));
     }
     Ok(MetadataFile::Read(Box::new(metadata), read))
+}
+
+/// A resync's dry run (R-ADM-2): the view a resync builds — a fresh Manager API read, the
+/// ESE item, the metadata file — and every step the live pass would take from it, kept at
+/// `SESSION#…/PREVIEW` for the console. Nothing is written to Kustomer or CCAI, and no look
+/// is scheduled.
+async fn preview(
+    api: &SyncApi,
+    trigger: &SessionTrigger,
+    sessions: &SessionsSeen,
+    now: UnixMillis,
+) -> Result<RecordOutcome, SyncError> {
+    let ese = latest_ese_item(api.store.as_ref(), trigger, now).await?;
+    let item = ese.as_ref().map(|kept| &kept.item);
+    let view = sessions.get(api, trigger, now).await?.view().with_ese(item);
+    let metadata = if view.ended {
+        session_metadata(api, trigger, now).await?
+    } else {
+        MetadataFile::Absent
+    };
+    let mut view = match &metadata {
+        MetadataFile::Read(metadata, _) => view.with_metadata(Some(metadata.as_ref())),
+        _ => view,
+    };
+    audit_truth(&view, item.is_some(), &metadata);
+    if let MetadataFile::Contradicts(why) = metadata {
+        view.metadata_refused = Some(why);
+    }
+    let sync = ContactSync {
+        store: api.store.as_ref(),
+        kustomer: &api.kustomer,
+        ccai: &api.ccai,
+        status: &api.status,
+        country: &api.caller_country,
+    };
+    let steps = sync.preview(&view, now).await?;
+    let record = Item::new(
+        ItemKey::new(
+            format!("SESSION#{}#{}", view.kind.as_str(), view.id),
+            bridge_shared::conversation::report::PREVIEW,
+        ),
+        serde_json::json!({"at": now.to_iso(), "trigger": trigger.id, "steps": steps}),
+    )
+    .expiring_at(now.plus(bridge_shared::audit::DEFAULT_KEPT));
+    api.store.put(&record).await?;
+    bridge_shared::audit::decide(format!(
+        "dry run: a resync would take {} step(s)",
+        steps.len()
+    ));
+    tracing::info!(steps = steps.len(), "resync dry run kept");
+    Ok(RecordOutcome::Skipped("dry run: nothing written".into()))
+}
+
+/// The truth this pass merged, in the trigger's audit entry (R-ADM-2).
+fn audit_truth(view: &SessionView, ese: bool, metadata: &MetadataFile) {
+    let file = match metadata {
+        MetadataFile::Read(..) => "read",
+        MetadataFile::Absent if !view.ended => "not looked for (the session is not over)",
+        MetadataFile::Absent => "not there yet (or not exported)",
+        MetadataFile::Contradicts(_) => "refused: it names another session",
+        MetadataFile::Unchanged => "unchanged",
+    };
+    bridge_shared::audit::decide(view.summary(ese, file));
 }
 
 /// Why a metadata file is not this session's, if it says so: a `metadata-{id}.json` name does
@@ -386,6 +455,10 @@ async fn apply(
     if !hints::for_sync_worker(&trigger.hint) {
         return Ok(RecordOutcome::Skipped("a file worker's trigger".into()));
     }
+    if hints::is_preview(&trigger.hint) {
+        // Boxed: the live pass's future is large enough without the dry run's beside it.
+        return Box::pin(preview(api, trigger, sessions, now)).await;
+    }
     // Switching shadow mode off replays no backlog into Kustomer (R-F-2): checked first, so a
     // session left to shadow mode costs no Manager API read or file look.
     if api.kustomer.writes()
@@ -434,6 +507,7 @@ async fn apply(
         MetadataFile::Read(metadata, _) => view.with_metadata(Some(metadata.as_ref())),
         MetadataFile::Absent | MetadataFile::Contradicts(_) | MetadataFile::Unchanged => view,
     };
+    audit_truth(&view, item.is_some(), &metadata);
     let mut read = None;
     match metadata {
         MetadataFile::Contradicts(why) => view.metadata_refused = Some(why),

@@ -167,6 +167,7 @@ pub fn handlers(
         admin_tokens: bridge_shared::bearer::RotatingTokens::fixed(tokens.admin.clone()),
         admins: tokens.admin_emails.clone(),
         public_url: Some(public_url.to_owned()),
+        changes_kept: bridge_shared::audit::DEFAULT_KEPT,
     });
     let intake = Arc::new(IntakeApi {
         store: scoped("intake"),

@@ -435,6 +435,27 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
             .all(|e| e["worker"].is_string() && e["outcome"].is_string()),
         "{entries:?}"
     );
+    // What it decided and why (R-ADM-2): the truth merged, and the placement by its rule —
+    // a new caller's answered IVR call opens a conversation (R-T-2); never the number.
+    let decisions: Vec<&str> = entries
+        .iter()
+        .flat_map(|e| e["decisions"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        decisions.iter().any(|d| d.starts_with("truth: call")),
+        "{decisions:?}"
+    );
+    let placed: Vec<&&str> = decisions
+        .iter()
+        .filter(|d| d.starts_with("placed:"))
+        .collect();
+    assert_eq!(placed.len(), 1, "placed once: {decisions:?}");
+    assert!(placed[0].contains("R-T-2"), "{placed:?}");
+    assert!(
+        decisions.iter().all(|d| !d.contains(phone)),
+        "{decisions:?}"
+    );
 
     // Sessions (R-ADM-2): found by the caller's number, read, resynced; nothing written twice.
     go_by_keyboard(client, "sessions", "Sessions").await;
@@ -462,7 +483,27 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
         "the session's state",
     )
     .await;
+    wait_for(
+        client,
+        "#timeline",
+        |t| t.contains("placed: a new conversation — R-T-2") && t.contains("truth: call"),
+        "the timeline's truth, placement and rule",
+    )
+    .await;
+    // The customer rates the call afterwards and nothing tells the bridge: the dry run lists
+    // the note a resync would write, and writes nothing (R-ADM-2).
+    scenarios.csat("call", played.session_id, 5, None);
+    click(client, "#dry-run").await;
+    wait_for(
+        client,
+        "#preview",
+        |t| t.contains("write the note csat"),
+        "the dry run's steps",
+    )
+    .await;
+    assert_eq!(written(&sandboxes, phone), once, "a dry run writes nothing");
     screenshot(client, "5-session").await;
+    let once = (once.0, once.1, once.2 + 1);
     click(client, "#resync").await;
     wait_for(
         client,
@@ -478,7 +519,7 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
     assert_eq!(
         written(&sandboxes, phone),
         once,
-        "a resync writes nothing twice"
+        "a resync writes the rating's note and nothing twice"
     );
 
     // Dead letters (R-E-7): a trigger of this call the sync worker gave up on, replayed.
@@ -557,6 +598,14 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
             assert!(
                 work.contains("Call poll") && work.contains("Dead letters\n0"),
                 "{work}"
+            );
+            // Who changed what (R-ADM-3): the mapping saved above, by this admin.
+            let page = text(client, "main").await.to_lowercase();
+            assert!(
+                page.contains("latest changes")
+                    && page.contains(&admin_email.to_lowercase())
+                    && page.contains("put /admin/status-mapping"),
+                "{page}"
             );
         }
         assert!(

@@ -164,31 +164,16 @@ impl CcaiClient {
                 crate::http::describe(&err)
             },
         };
-        // A write is noted in the session's audit, answered or not (no answer: it may have
-        // happened).
-        let noted = |status: Option<StatusCode>, body: Option<&[u8]>| {
-            if method != Method::GET {
-                crate::audit::note(
-                    "ccai",
-                    operation,
-                    method.as_str(),
-                    path,
-                    status.map(|s| s.as_u16()),
-                    body,
-                );
-            }
-        };
-        let response = request.send().await.map_err(|err| {
-            noted(None, None);
-            transport(err)
-        })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|err| {
-            noted(None, None);
-            transport(err)
-        })?;
-        noted(Some(status), Some(&body));
+        let sent = (method != Method::GET).then(|| crate::audit::Sent {
+            platform: "ccai",
+            operation,
+            method: method.as_str(),
+            url_or_path: path,
+        });
+        // Boxed: every platform call's future nests this one, and the passes nest many calls.
+        let (status, headers, body) = Box::pin(crate::audit::exchange(request, sent))
+            .await
+            .map_err(transport)?;
         if status.is_success() {
             return Ok(Answer { headers, body });
         }

@@ -1,5 +1,5 @@
 //! Contact sync for one session: the customer (R-K-1, R-K-2), the conversation it belongs to
-//! (R-T, R-U-1, R-U-2 by [`place_session`]), its assignee (R-U-12, R-U-4), a new customer's
+//! (R-T, R-U-1, R-U-2 by [`placed_by_rule`]), its assignee (R-U-12, R-U-4), a new customer's
 //! assignment (R-K-3), and the caller's phone number as a note (R-D-2).
 //!
 //! Each step is idempotent on its own: customers and conversations carry external ids (a lost
@@ -11,7 +11,7 @@ use super::held_lock::{HeldLock, LockError};
 use crate::UnixMillis;
 use crate::ccai::CcaiClient;
 use crate::config::CountryCode;
-use crate::conversation::{Channel, CurrentConversation, Origin, Placement, place_session};
+use crate::conversation::{Channel, CurrentConversation, Origin, Placement, placed_by_rule};
 use crate::events::SessionKind;
 use crate::kustomer::requests::{
     ConversationPatch, CustomerPatch, NewConversation, NewCustomer, NewMessage, NewNote,
@@ -958,6 +958,9 @@ impl ContactSync<'_> {
         if let Some(ticket) = &view.ticket {
             match self.kustomer.conversation(ticket).await {
                 Ok(conversation) => {
+                    crate::audit::decide(
+                        "placed: appended to the conversation click-to-call named (R-C2C-4)",
+                    );
                     outcome.appended_to = Some(conversation.id.clone());
                     link.conversation_id = Some(conversation.id);
                     return Ok(());
@@ -968,7 +971,13 @@ impl ContactSync<'_> {
         }
         let current = self.current_conversation(customer_id, now).await?;
         let original = self.original_conversation(view, now).await?;
-        match place_session(&view.facts, current.as_ref(), original.as_ref()) {
+        let (decided, rule) = placed_by_rule(&view.facts, current.as_ref(), original.as_ref());
+        crate::audit::decide(match &decided {
+            Placement::NotYet => rule.to_owned(),
+            Placement::Append { .. } => format!("placed: appended — {rule}"),
+            Placement::Create { .. } => format!("placed: a new conversation — {rule}"),
+        });
+        match decided {
             Placement::NotYet => {}
             Placement::Append { conversation_id } => {
                 outcome.appended_to = Some(conversation_id.clone());
@@ -1245,7 +1254,7 @@ impl ContactSync<'_> {
         }
     }
 
-    async fn current_conversation(
+    pub(super) async fn current_conversation(
         &self,
         customer_id: &str,
         now: UnixMillis,
@@ -1262,7 +1271,7 @@ impl ContactSync<'_> {
     /// While that call is not placed yet (its worker may be a moment behind), a recent
     /// callback waits for it (a retryable failure) rather than guess; after
     /// [`CALLBACK_WAIT`] it is placed by the usual rule.
-    async fn original_conversation(
+    pub(super) async fn original_conversation(
         &self,
         view: &SessionView,
         now: UnixMillis,

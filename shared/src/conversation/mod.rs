@@ -8,6 +8,7 @@ pub mod file_worker;
 pub mod held_lock;
 pub mod media;
 mod planner;
+pub mod preview;
 pub mod report;
 pub mod rules;
 pub mod session;
@@ -18,7 +19,9 @@ pub mod updates;
 pub use attached_file::{AttachError, AttachOutcome, AttachedFile, FileProgress, FileToAttach};
 pub use contact::{ContactError, ContactOutcome, ContactSync, SessionLink};
 pub use file_worker::{FileWorker, FileWorkerError};
-pub use rules::{Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session};
+pub use rules::{
+    Channel, CurrentConversation, Origin, Placement, SessionFacts, place_session, placed_by_rule,
+};
 pub use session::{SessionView, kept_ese_item};
 pub use transcript_file::{RenderedTranscript, render_transcript_file};
 pub use truth::{Need, Truth, TruthError, session_truth};

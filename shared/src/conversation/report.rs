@@ -13,6 +13,9 @@ use serde_json::{Map, Value, json};
 /// Records of the session partition that hold only coordination (locks), not facts.
 const NOT_SHOWN: [&str; 1] = ["SYNC_LOCK"];
 
+/// The sort key of a resync's dry run ([`preview_trigger`]): the latest one's steps.
+pub const PREVIEW: &str = "PREVIEW";
+
 /// The session's report, or `None` when the bridge has nothing for it.
 pub async fn session_report(
     store: &dyn StateStore,
@@ -26,10 +29,12 @@ pub async fn session_report(
     let mut timeline = Vec::new();
     let mut link = Value::Null;
     let mut ese = Value::Null;
+    let mut preview = Value::Null;
     for item in items {
         let sk = item.key.sk.clone();
         match sk.as_str() {
             "LINK" => link = item.body,
+            PREVIEW => preview = item.body,
             // The event's item holds the caller's number: its stage and time only.
             "ESE" => {
                 if let Some(kept) = KeptEse::from_stored(item.body, item.version) {
@@ -102,7 +107,23 @@ pub async fn session_report(
         "link": link,
         "records": records,
         "timeline": timeline,
+        "preview": preview,
     })))
+}
+
+/// An admin's dry run of a resync (`POST …/resync?dry_run=true`): the inbox worker builds the
+/// session's view as a resync would and keeps every step the live pass would take at
+/// `SESSION#…/PREVIEW`, writing nothing to the platforms; the file workers leave it alone.
+pub fn preview_trigger(session: &SessionRef, now: UnixMillis) -> SessionTrigger {
+    SessionTrigger {
+        id: format!("preview-{}-{}-{}", session.kind.as_str(), session.id, now.0),
+        hint: hints::preview(session.kind),
+        occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
+        session: session.clone(),
+        source: TriggerSource::Poller,
+        item: None,
+        object: None,
+    }
 }
 
 /// Whether the trigger is an admin's resync ([`resync_trigger`]), or its retry or replay.

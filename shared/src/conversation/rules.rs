@@ -80,31 +80,77 @@ pub fn place_session(
     current: Option<&CurrentConversation>,
     original: Option<&CurrentConversation>,
 ) -> Placement {
+    placed_by_rule(facts, current, original).0
+}
+
+/// Where the session goes, and the rule that chose it, in words for the admin's timeline
+/// (R-ADM-2: what the bridge decided and why).
+pub fn placed_by_rule(
+    facts: &SessionFacts,
+    current: Option<&CurrentConversation>,
+    original: Option<&CurrentConversation>,
+) -> (Placement, &'static str) {
     if facts.voicemail {
-        // R-T-5: always its own conversation, even when one is open.
-        return Placement::Create { voicemail: true };
+        return (
+            Placement::Create { voicemail: true },
+            "R-T-5: a voicemail is always its own conversation",
+        );
     }
-    // R-U-5 / R-U-6: a callback joins the conversation of the call it returns while that is
-    // open, whatever another session of the customer opened since.
     if facts.origin == Origin::Outbound
         && let Some(original) = original.filter(|c| c.open)
     {
-        return Placement::Append {
-            conversation_id: original.id.clone(),
-        };
+        return (
+            Placement::Append {
+                conversation_id: original.id.clone(),
+            },
+            "R-U-5/R-U-6: a callback joins the open conversation of the call it returns",
+        );
     }
+    let open = |placement: &Placement, append: &'static str, create: &'static str| match placement {
+        Placement::Append { .. } => append,
+        _ => create,
+    };
     match facts.origin {
         // R-T-3 / R-U-2, and so R-U-5 and R-U-6 (a callback is an outbound call while the
         // conversation of the first call is open): the open latest conversation, whatever its
         // channel or menu.
-        Origin::Outbound => append_or_create(current.filter(|c| c.open).map(|c| c.id.clone())),
-        // R-T-1 / R-U-1: an SDK session is placed when it starts.
-        Origin::Sdk => append_or_create(continues(facts, current)),
-        // R-T-2 / R-U-1 once answered; R-T-4 when abandoned.
-        Origin::Ivr if facts.answered || facts.abandoned => {
-            append_or_create(continues(facts, current))
+        Origin::Outbound => {
+            let placement = append_or_create(current.filter(|c| c.open).map(|c| c.id.clone()));
+            let rule = open(
+                &placement,
+                "R-U-2: an outbound call joins the customer's open latest conversation",
+                "R-T-3: an outbound call with no open conversation of the customer starts one",
+            );
+            (placement, rule)
         }
-        Origin::Ivr => Placement::NotYet,
+        // R-T-1 / R-U-1: an SDK session is placed when it starts; R-T-2 / R-U-1 an IVR call
+        // once answered; R-T-4 when abandoned.
+        Origin::Sdk | Origin::Ivr
+            if facts.origin == Origin::Sdk || facts.answered || facts.abandoned =>
+        {
+            let placement = append_or_create(continues(facts, current));
+            let create = match facts.origin {
+                Origin::Sdk => {
+                    "R-T-1: an SDK session with no open conversation of the same channel and menu starts one"
+                }
+                _ if facts.abandoned && !facts.answered => {
+                    "R-T-4: an abandoned call with no open conversation of the same channel and menu starts one"
+                }
+                _ => {
+                    "R-T-2: an answered call with no open conversation of the same channel and menu starts one"
+                }
+            };
+            let rule = open(
+                &placement,
+                "R-U-1: the customer's open conversation of the same channel and menu continues",
+                create,
+            );
+            (placement, rule)
+        }
+        _ => (
+            Placement::NotYet,
+            "not yet: an IVR call is placed once answered or abandoned",
+        ),
     }
 }
 
@@ -282,6 +328,55 @@ mod tests {
         assert_eq!(
             place_session(&callback, Some(&current(true)), None),
             append()
+        );
+    }
+
+    #[test]
+    fn r_adm_2_every_placement_names_the_rule_that_chose_it() {
+        let mut ivr = facts(Origin::Ivr);
+        assert!(
+            placed_by_rule(&ivr, Some(&current(true)), None)
+                .1
+                .starts_with("not yet")
+        );
+        ivr.answered = true;
+        let (placement, rule) = placed_by_rule(&ivr, Some(&current(true)), None);
+        assert_eq!(
+            (placement, rule.split(':').next()),
+            (append(), Some("R-U-1"))
+        );
+        let (_, rule) = placed_by_rule(&ivr, Some(&current(false)), None);
+        assert!(rule.starts_with("R-T-2"), "{rule}");
+        let mut abandoned = facts(Origin::Ivr);
+        abandoned.abandoned = true;
+        assert!(
+            placed_by_rule(&abandoned, None, None)
+                .1
+                .starts_with("R-T-4")
+        );
+        assert!(
+            placed_by_rule(&facts(Origin::Sdk), None, None)
+                .1
+                .starts_with("R-T-1")
+        );
+        let outbound = facts(Origin::Outbound);
+        assert!(placed_by_rule(&outbound, None, None).1.starts_with("R-T-3"));
+        assert!(
+            placed_by_rule(&outbound, Some(&current(true)), None)
+                .1
+                .starts_with("R-U-2")
+        );
+        assert!(
+            placed_by_rule(&outbound, None, Some(&current(true)))
+                .1
+                .starts_with("R-U-5")
+        );
+        let mut voicemail = facts(Origin::Ivr);
+        voicemail.voicemail = true;
+        assert!(
+            placed_by_rule(&voicemail, Some(&current(true)), None)
+                .1
+                .starts_with("R-T-5")
         );
     }
 }

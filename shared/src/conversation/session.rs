@@ -258,6 +258,81 @@ impl SessionView {
         }
     }
 
+    /// The truth the pass merged, in words for the admin's timeline (R-ADM-2): states and
+    /// rules' inputs, never the caller's number, identifier or comment (whether there is one).
+    /// `ese`: the session's ESE item was merged; `metadata`: what became of its metadata file.
+    pub fn summary(&self, ese: bool, metadata: &str) -> String {
+        let mut parts = vec![format!(
+            "truth: {} {} · {} · {}",
+            self.kind.as_str(),
+            self.id,
+            match self.facts.origin {
+                Origin::Ivr => "IVR",
+                Origin::Sdk => "SDK",
+                Origin::Outbound => "outbound",
+            },
+            match self.facts.channel {
+                Channel::Voice => "voice",
+                Channel::Chat => "chat",
+            }
+        )];
+        if let Some(menu) = &self.facts.menu {
+            parts.push(format!("menu {menu}"));
+        }
+        let flags = [
+            (self.facts.answered, "answered"),
+            (self.facts.abandoned, "abandoned"),
+            (self.facts.voicemail, "voicemail"),
+            (self.ended, "ended"),
+            (!self.ended, "not over"),
+        ];
+        parts.extend(
+            flags
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, w)| (*w).to_owned()),
+        );
+        if let Some(agent) = self.agent {
+            parts.push(format!("agent {agent}"));
+        }
+        parts.push(
+            match (&self.phone, &self.identifier) {
+                (Some(_), _) => "caller's number known",
+                (None, Some(_)) => "SDK identifier known",
+                (None, None) => "no caller number",
+            }
+            .to_owned(),
+        );
+        if self.ticket.is_some() {
+            parts.push("click-to-call conversation named".into());
+        }
+        if self.original_call.is_some() {
+            parts.push("calls back an earlier call".into());
+        }
+        if let Some(rating) = self.notes.rating {
+            parts.push(format!("rated {rating}"));
+        }
+        if self.notes.csat_comment.is_some() {
+            parts.push("a survey comment".into());
+        }
+        if !self.notes.smart_actions.is_empty() {
+            parts.push(format!("{} SmartAction(s)", self.notes.smart_actions.len()));
+        }
+        if self.notes.disposition.is_some() {
+            parts.push("wrap-up".into());
+        }
+        parts.push(
+            if ese {
+                "ESE item merged"
+            } else {
+                "no ESE item"
+            }
+            .into(),
+        );
+        parts.push(format!("metadata file {metadata}"));
+        parts.join(" · ")
+    }
+
     pub fn by_identifier(&self) -> bool {
         self.facts.origin == Origin::Sdk
     }
@@ -337,5 +412,33 @@ mod tests {
         assert_eq!(view.started().to_rfc3339(), "2026-12-02T10:07:40+00:00");
         let bare = SessionView::from(&Call::default());
         assert_eq!(bare.started(), chrono::DateTime::UNIX_EPOCH);
+    }
+
+    #[test]
+    fn r_adm_2_the_truths_summary_names_states_never_the_customers_data() {
+        let call: Call = serde_json::from_value(serde_json::json!({
+            "id": 4242, "status": "finished", "call_type": "ivr", "rating": "4",
+            "has_feedback": true, "ends_at": "2026-12-02T10:07:40Z",
+        }))
+        .unwrap_or_default();
+        let mut view = SessionView::from(&call);
+        view.phone = Some("+14155550123".into());
+        view.identifier = Some("user-77@example.com".into());
+        view.notes.csat_comment = Some("Ask for Dana at +14155550199".into());
+        let text = view.summary(true, "read");
+        for part in [
+            "truth: call 4242",
+            "ended",
+            "caller's number known",
+            "a survey comment",
+            "ESE item merged",
+            "metadata file read",
+            "rated 4",
+        ] {
+            assert!(text.contains(part), "{part:?} missing from {text:?}");
+        }
+        for secret in ["+1415", "example.com", "Dana"] {
+            assert!(!text.contains(secret), "{secret:?} in {text:?}");
+        }
     }
 }

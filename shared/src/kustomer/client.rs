@@ -258,31 +258,16 @@ impl KustomerClient {
                 crate::http::describe(&err)
             },
         };
-        // A write is noted in the session's audit, answered or not (no answer: it may have
-        // happened).
-        let noted = |status: Option<StatusCode>, body: Option<&[u8]>| {
-            if Self::is_write(call) {
-                crate::audit::note(
-                    "kustomer",
-                    call.operation,
-                    call.method.as_str(),
-                    &call.path,
-                    status.map(|s| s.as_u16()),
-                    body,
-                );
-            }
-        };
-        let response = request.send().await.map_err(|err| {
-            noted(None, None);
-            transport(err)
-        })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|err| {
-            noted(None, None);
-            transport(err)
-        })?;
-        noted(Some(status), Some(&body));
+        let sent = Self::is_write(call).then(|| crate::audit::Sent {
+            platform: "kustomer",
+            operation: call.operation,
+            method: call.method.as_str(),
+            url_or_path: &call.path,
+        });
+        // Boxed: every platform call's future nests this one, and the passes nest many calls.
+        let (status, headers, body) = Box::pin(crate::audit::exchange(request, sent))
+            .await
+            .map_err(transport)?;
         if status.is_success() {
             return Ok(body);
         }

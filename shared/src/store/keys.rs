@@ -18,6 +18,9 @@
 //! | customer link | `CUSTOMER#phone#<e164>`, `CUSTOMER#uid#<identifier>` | `LINK` | `body` {Kustomer customer id} |
 //! | customer's current conversation | `CUSTOMER#<Kustomer customer id>` | `CURRENT` | `body` {conversation id, channel, menu} |
 //! | customer's sessions (the console's search) | `CUSTOMER#<Kustomer customer id>` | `SESSION#<kind>#<id>` | `body` {at} |
+//! | session audit (R-ADM-2) | `SESSION#<kind>#<id>` | `AUDIT#<ms13>#<worker>#<uuid>` | `body` {at, worker, trigger, source, hint, outcome, decisions, writes}, `ttl` (`AUDIT_DAYS`) |
+//! | a resync's dry run (R-ADM-2) | `SESSION#<kind>#<id>` | `PREVIEW` | `body` {at, trigger, steps}, `ttl` |
+//! | admin change (R-ADM-3) | `ADMIN#CHANGES` | `<ms13>#<uuid>` | `body` {at, by, method, route, status}, `ttl` (`AUDIT_DAYS`) |
 //! | inbox trigger | `EVENT#<ESE event_id or poll-…>` | `INBOX` | `body` (the trigger), `exp_ms`, `ttl` |
 //! | idempotency | `IDEM#<key>` | `IDEM` | `status`, `claim`, `ip_exp_ms`, `exp_ms`, `result`, `ttl` |
 //!

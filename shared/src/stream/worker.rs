@@ -47,7 +47,7 @@ where
             async {
                 // The trigger's audit entry (R-ADM-2): what became of it and every platform
                 // write sent for it. Losing one costs the timeline a line, never the work.
-                let (result, writes) = crate::audit::recording(work(event.clone())).await;
+                let (result, noted) = crate::audit::recording(work(event.clone())).await;
                 let outcome = match &result {
                     Ok(RecordOutcome::Applied) => "applied".to_owned(),
                     Ok(RecordOutcome::Skipped(why)) => format!("skipped: {why}"),
@@ -57,7 +57,7 @@ where
                 };
                 // The inbox worker reads every trigger: its entry is the trigger's receipt. A
                 // file worker's skip that wrote nothing adds nothing to the timeline but size.
-                let nothing_to_show = writes.is_empty()
+                let nothing_to_show = noted.writes.is_empty()
                     && matches!(result, Ok(RecordOutcome::Skipped(_)))
                     && failures.step != crate::audit::INBOX_WORKER;
                 if !nothing_to_show
@@ -66,7 +66,7 @@ where
                     failures.step,
                     &event,
                     outcome,
-                    writes,
+                    noted,
                     now,
                     failures.plan.audit_kept,
                 )

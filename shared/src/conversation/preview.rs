@@ -1,0 +1,401 @@
+//! A resync's dry run (issue 29, R-ADM-2): what the live pass would write for a session now,
+//! without writing it.
+//!
+//! The live pass (`ContactSync::sync`) is level-triggered from the session's link: every step
+//! is taken when the link does not record it done, with what the session's truth says now.
+//! The dry run reads the same truth (the worker builds the view as for a resync: a fresh
+//! Manager API read, the ESE item, the metadata file) and the same link, gathers by reads
+//! only what each step would decide, and [`pending`] names every step the link does not
+//! record — in words, never the caller's number or comment. It is what a resync would do
+//! as far as the bridge's records go: a write Kustomer lost after the link recorded it is
+//! not seen (the link is the live pass's only memory too).
+
+use super::contact::{Assignee, CallerMemo, ContactError, ContactSync, SessionLink};
+use super::updates::ConversationUpdate;
+use super::{Placement, SessionView, placed_by_rule};
+use crate::UnixMillis;
+use crate::custom_fields::{FieldSettings, custom_values};
+use crate::kustomer::{CustomerDirectory, KustomerError};
+use crate::phone::CallerNumber;
+use crate::store::ItemKey;
+use crate::store::StoreError;
+use serde_json::{Map, Value};
+
+/// What the live pass would want for the session now, as far as it can be known by reads.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Wanted {
+    /// How the customer would be found or made, when the link has none (`None`: it has one).
+    pub customer: Option<CustomerStep>,
+    /// Where the session would go, when the link has no conversation: the placement and the
+    /// rule that chose it.
+    pub placement: Option<(Placement, &'static str)>,
+    /// The caller's number is known now (not the number: whether).
+    pub phone_known: bool,
+    /// The message's and the customer's custom values by the field settings now.
+    pub message_custom: Map<String, Value>,
+    pub customer_custom: Map<String, Value>,
+    /// The session's notes by its truth now.
+    pub notes: Vec<ConversationUpdate>,
+    /// The Kustomer user the conversation would be assigned to, or why none.
+    pub assignee: Option<Result<String, String>>,
+}
+
+/// How the session's customer would be found or made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CustomerStep {
+    /// Known to Kustomer (by click-to-call, the number or the SDK identifier): linked.
+    Link(&'static str),
+    /// Not in Kustomer: created.
+    Create(&'static str),
+    /// Nothing identifies the customer yet: the pass waits.
+    Wait,
+}
+
+/// Every step the link does not record done, in the order the live pass takes them.
+pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
+    let mut steps = Vec::new();
+    match &wanted.customer {
+        Some(CustomerStep::Wait) => {
+            steps.push("wait: nothing identifies the customer yet (the caller's number or an SDK identifier)".to_owned());
+            return steps;
+        }
+        Some(CustomerStep::Link(how)) => steps.push(format!("link the customer {how}")),
+        Some(CustomerStep::Create(how)) => steps.push(format!("create a customer {how}")),
+        None => {}
+    }
+    let mut creates_conversation = link.conversation_created;
+    match &wanted.placement {
+        Some((Placement::NotYet, rule)) => {
+            steps.push(format!("not placed yet: {rule}"));
+            return steps;
+        }
+        Some((Placement::Create { .. }, rule)) => {
+            creates_conversation = true;
+            steps.push(format!("create a conversation — {rule}"));
+            steps.push("tag the conversation".to_owned());
+        }
+        Some((Placement::Append { conversation_id }, rule)) => {
+            steps.push(format!("append to conversation {conversation_id} — {rule}"));
+        }
+        None if link.conversation_created && !link.tagged && link.tag_error.is_none() => {
+            steps.push("tag the conversation".to_owned());
+        }
+        None => {}
+    }
+    let mut message_custom = link.message_custom.clone();
+    if link.session_message {
+        message_custom.extend(wanted.message_custom.clone());
+        let changed: Vec<&str> = message_custom
+            .iter()
+            .filter(|(name, value)| link.message_custom.get(*name) != Some(*value))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !changed.is_empty() {
+            steps.push(format!(
+                "set the message's custom values: {}",
+                changed.join(", ")
+            ));
+        }
+        if link.message_lacks_caller && wanted.phone_known {
+            steps.push("add the caller's number to the message".to_owned());
+        }
+    } else {
+        steps.push(format!(
+            "write the session's message ({} custom value(s))",
+            wanted.message_custom.len()
+        ));
+    }
+    let mut customer_custom = link.customer_custom.clone();
+    customer_custom.extend(wanted.customer_custom.clone());
+    let changed: Vec<&str> = customer_custom
+        .iter()
+        .filter(|(name, value)| link.customer_custom.get(*name) != Some(*value))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !changed.is_empty() {
+        steps.push(format!(
+            "set the customer's custom values: {}",
+            changed.join(", ")
+        ));
+    }
+    if creates_conversation && !link.phone_note && wanted.phone_known {
+        steps.push("write the caller's number as a note".to_owned());
+    }
+    let mut closed = link.closed;
+    for update in &wanted.notes {
+        if !link.notes.contains(&update.purpose) {
+            steps.push(format!("write the note {}", update.purpose));
+        }
+        if update.close && !closed {
+            closed = true;
+            steps.push("close the conversation".to_owned());
+        }
+    }
+    match &wanted.assignee {
+        Some(Ok(user)) if link.assign_refused.as_deref() == Some(user.as_str()) => {}
+        Some(Ok(user)) if link.assigned_user.as_deref() != Some(user.as_str()) => {
+            steps.push(format!("assign the conversation to Kustomer user {user}"));
+        }
+        Some(Err(why)) if link.assignee_error.as_deref() != Some(why.as_str()) => {
+            steps.push(format!("leave the conversation unassigned: {why}"));
+        }
+        _ => {}
+    }
+    let created = link.customer_created || matches!(wanted.customer, Some(CustomerStep::Create(_)));
+    if created
+        && !link.customer_assigned
+        && link.customer_assign_error.is_none()
+        && matches!(wanted.assignee, Some(Ok(_)))
+    {
+        steps.push("record the answering agent on the customer (R-K-3)".to_owned());
+    }
+    steps
+}
+
+impl ContactSync<'_> {
+    /// The dry run of a resync: every step the live pass would take for `view` now (see the
+    /// module's comment). Reads only: Kustomer and CCAI are asked, nothing is written.
+    pub async fn preview(
+        &self,
+        view: &SessionView,
+        now: UnixMillis,
+    ) -> Result<Vec<String>, ContactError> {
+        let key = ItemKey::session_link(view.kind, view.id);
+        let link: SessionLink = match self.store.get(&key, now).await? {
+            Some(item) => serde_json::from_value(item.body).map_err(|e| {
+                ContactError::Store(StoreError::Malformed {
+                    key: key.to_string(),
+                    reason: e.to_string(),
+                })
+            })?,
+            None => SessionLink::default(),
+        };
+        let memo = CallerMemo::default();
+        let mut wanted = Wanted::default();
+        let customer_id = match link.customer_id.clone() {
+            Some(id) => Some(id),
+            None => {
+                let (step, id) = self.customer_step(view, &memo, now).await?;
+                wanted.customer = Some(step);
+                id
+            }
+        };
+        if matches!(wanted.customer, Some(CustomerStep::Wait)) {
+            return Ok(pending(&link, &wanted));
+        }
+        if link.conversation_id.is_none() {
+            wanted.placement = Some(
+                self.placement_step(view, customer_id.as_deref(), now)
+                    .await?,
+            );
+        }
+        let settings = FieldSettings::load(self.store, now).await?;
+        let phone = match self.caller(view, &memo).await? {
+            Some(CallerNumber::E164(number)) => Some(number.clone()),
+            _ => None,
+        };
+        wanted.phone_known = phone.is_some();
+        let values = custom_values(&view.field_values(phone.as_deref()), &settings);
+        wanted.message_custom = values.message;
+        wanted.customer_custom = values.customer;
+        wanted.notes = super::session_notes(&view.notes);
+        if let Some(agent) = view.agent {
+            wanted.assignee = Some(match self.kustomer_user(agent, now).await? {
+                Assignee::User(user, _) => Ok(user),
+                Assignee::Unresolved(why) => Err(why),
+            });
+        }
+        Ok(pending(&link, &wanted))
+    }
+
+    /// How the live pass would find or make the customer, and its id when Kustomer has it.
+    async fn customer_step(
+        &self,
+        view: &SessionView,
+        memo: &CallerMemo,
+        now: UnixMillis,
+    ) -> Result<(CustomerStep, Option<String>), ContactError> {
+        if let Some(id) = self.clicked_customer(view, now).await? {
+            return Ok((CustomerStep::Link("click-to-call named"), Some(id)));
+        }
+        let directory = CustomerDirectory::new(self.kustomer, self.store);
+        if view.by_identifier()
+            && let Some(identifier) = &view.identifier
+        {
+            return Ok(match directory.known_identifier(identifier, now).await? {
+                Some((id, _)) => (CustomerStep::Link("of the SDK identifier"), Some(id)),
+                None => (CustomerStep::Create("for the SDK identifier"), None),
+            });
+        }
+        Ok(match self.caller(view, memo).await? {
+            Some(CallerNumber::E164(phone)) => match directory.known_phone(phone, now).await? {
+                Some((id, _)) => (CustomerStep::Link("of the caller's number"), Some(id)),
+                None => (CustomerStep::Create("for the caller's number"), None),
+            },
+            Some(_) => (
+                CustomerStep::Link("\"Unknown caller\" (made when Kustomer has none)"),
+                None,
+            ),
+            None => (CustomerStep::Wait, None),
+        })
+    }
+
+    /// Where the live pass would place the session, and by which rule.
+    async fn placement_step(
+        &self,
+        view: &SessionView,
+        customer_id: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<(Placement, &'static str), ContactError> {
+        if let Some(ticket) = &view.ticket {
+            match self.kustomer.conversation(ticket).await {
+                Ok(conversation) => {
+                    return Ok((
+                        Placement::Append {
+                            conversation_id: conversation.id,
+                        },
+                        "R-C2C-4: the conversation click-to-call named",
+                    ));
+                }
+                Err(KustomerError::NotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let current = match customer_id {
+            Some(id) => self.current_conversation(id, now).await?,
+            None => None,
+        };
+        let original = self.original_conversation(view, now).await?;
+        Ok(placed_by_rule(
+            &view.facts,
+            current.as_ref(),
+            original.as_ref(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn note(purpose: &str, close: bool) -> ConversationUpdate {
+        ConversationUpdate {
+            note: format!("the {purpose} note"),
+            purpose: purpose.into(),
+            close,
+        }
+    }
+
+    fn done_link() -> SessionLink {
+        let mut custom = Map::new();
+        custom.insert("ccaiSessionIdNum".into(), json!(7));
+        SessionLink {
+            customer_id: Some("cu-1".into()),
+            customer_created: true,
+            customer_assigned: true,
+            conversation_id: Some("co-1".into()),
+            conversation_created: true,
+            tagged: true,
+            phone_note: true,
+            session_message: true,
+            message_custom: custom,
+            notes: vec!["csat".into()],
+            assigned_user: Some("u-1".into()),
+            ..SessionLink::default()
+        }
+    }
+
+    #[test]
+    fn r_adm_2_a_session_whose_link_records_every_step_would_change_nothing() {
+        let link = done_link();
+        let wanted = Wanted {
+            phone_known: true,
+            message_custom: link.message_custom.clone(),
+            notes: vec![note("csat", false)],
+            assignee: Some(Ok("u-1".into())),
+            ..Wanted::default()
+        };
+        assert_eq!(pending(&link, &wanted), Vec::<String>::new());
+    }
+
+    #[test]
+    fn r_adm_2_a_survey_comment_read_late_is_what_a_resync_would_add() {
+        // The soak's case: the rewritten metadata file's comment never reached the pass.
+        let link = done_link();
+        let mut custom = link.message_custom.clone();
+        custom.insert("ccaiCsatCommentTxt".into(), json!("Quick, thanks"));
+        let wanted = Wanted {
+            phone_known: true,
+            message_custom: custom,
+            notes: vec![note("csat", false), note("csat-comment", false)],
+            assignee: Some(Ok("u-1".into())),
+            ..Wanted::default()
+        };
+        let steps = pending(&link, &wanted);
+        assert_eq!(
+            steps,
+            vec![
+                "set the message's custom values: ccaiCsatCommentTxt".to_owned(),
+                "write the note csat-comment".to_owned(),
+            ]
+        );
+        assert!(steps.iter().all(|s| !s.contains("Quick")), "{steps:?}");
+    }
+
+    #[test]
+    fn r_adm_2_a_new_session_lists_every_step_with_its_rule() {
+        let wanted = Wanted {
+            customer: Some(CustomerStep::Create("for the caller's number")),
+            placement: Some((
+                Placement::Create { voicemail: true },
+                "R-T-5: a voicemail is always its own conversation",
+            )),
+            phone_known: true,
+            notes: vec![note("voicemail-closed", true)],
+            assignee: Some(Ok("u-2".into())),
+            ..Wanted::default()
+        };
+        let steps = pending(&SessionLink::default(), &wanted);
+        assert_eq!(steps[0], "create a customer for the caller's number");
+        assert!(steps[1].ends_with("R-T-5: a voicemail is always its own conversation"));
+        for step in [
+            "tag the conversation",
+            "write the session's message (0 custom value(s))",
+            "write the caller's number as a note",
+            "write the note voicemail-closed",
+            "close the conversation",
+            "assign the conversation to Kustomer user u-2",
+            "record the answering agent on the customer (R-K-3)",
+        ] {
+            assert!(
+                steps.iter().any(|s| s == step),
+                "{step:?} missing: {steps:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn r_adm_2_nothing_identifies_the_customer_so_the_pass_would_wait() {
+        let wanted = Wanted {
+            customer: Some(CustomerStep::Wait),
+            ..Wanted::default()
+        };
+        let steps = pending(&SessionLink::default(), &wanted);
+        assert_eq!(steps.len(), 1);
+        assert!(steps[0].starts_with("wait"));
+    }
+
+    #[test]
+    fn r_adm_2_an_assignment_kustomer_refused_is_not_asked_again() {
+        let mut link = done_link();
+        link.assigned_user = None;
+        link.assign_refused = Some("u-3".into());
+        let wanted = Wanted {
+            message_custom: link.message_custom.clone(),
+            assignee: Some(Ok("u-3".into())),
+            ..Wanted::default()
+        };
+        assert_eq!(pending(&link, &wanted), Vec::<String>::new());
+    }
+}
