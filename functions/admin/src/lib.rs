@@ -799,19 +799,19 @@ async fn route(
     now: UnixMillis,
 ) -> Response<Body> {
     match (request.method().clone(), path) {
-        (Method::GET, "/admin/whoami") => whoami(&caller),
+        (Method::GET, "/admin/whoami") => whoami(caller),
         (Method::GET, "/admin/status-mapping") => api.get_mapping(now).await,
-        (Method::PUT, "/admin/status-mapping") => api.put_mapping(&request).await,
+        (Method::PUT, "/admin/status-mapping") => api.put_mapping(request).await,
         (Method::GET, "/admin/agents") => api.agents(now).await,
         (Method::GET, "/admin/health") => api.health(now).await,
         (Method::GET, "/admin/rejected") => api.rejected(now).await,
         (Method::GET, "/admin/shapes") => api.shapes(now).await,
-        (Method::GET, "/admin/shadow") => api.shadow(&request, now).await,
+        (Method::GET, "/admin/shadow") => api.shadow(request, now).await,
         (Method::GET, "/admin/dead-letters") => api.dead_letters(now).await,
-        (Method::POST, "/admin/dead-letters/replay") => api.replay(&request, now).await,
+        (Method::POST, "/admin/dead-letters/replay") => api.replay(request, now).await,
         (Method::GET, "/admin/custom-fields") => api.custom_fields(now).await,
         (Method::POST, "/admin/custom-fields") => {
-            api.create_custom_field(&request, &caller, now).await
+            api.create_custom_field(request, caller, now).await
         }
         (Method::DELETE, field) if field.starts_with("/admin/custom-fields/") => {
             let id = field.trim_start_matches("/admin/custom-fields/");
@@ -828,7 +828,7 @@ async fn route(
             let email = percent_encoding::percent_decode_str(email).decode_utf8_lossy();
             api.revoke_sessions(&email, now).await
         }
-        (Method::GET, "/admin/sessions") => api.search_sessions(&request, now).await,
+        (Method::GET, "/admin/sessions") => api.search_sessions(request, now).await,
         (method, route) if route.starts_with("/admin/sessions/") => {
             let dry_run = {
                 use lambda_http::RequestExt;
@@ -845,7 +845,7 @@ async fn route(
             )
             .await
         }
-        (Method::PUT, "/admin/sdk-keys") => api.put_sdk_keys(&request, now).await,
+        (Method::PUT, "/admin/sdk-keys") => api.put_sdk_keys(request, now).await,
         (
             _,
             "/admin/status-mapping"

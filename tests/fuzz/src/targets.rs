@@ -362,6 +362,7 @@ pub fn admin_route(data: &[u8]) {
             admins: bridge_admin::access::AdminEmails::parse(Some("admin@example.com"))
                 .unwrap_or_default(),
             public_url: None,
+            changes_kept: bridge_shared::audit::DEFAULT_KEPT,
         }
     });
     const ROUTES: [(&str, &str); 6] = [
