@@ -220,7 +220,7 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         if session.file_never && files > 0 {
             violations.push(format!("{who}: a file that was never exported is attached"));
         }
-        // R-U-8: a survey comment the platform exported is noted once. The faulty run alone
+        // R-U-10: a survey comment the platform exported is noted once. The faulty run alone
         // shows it: a comment lost where the rewrite's push was lost is no difference from a
         // crash, and the oracle is not needed to see it (issue 25's 5 000-step runs).
         let comment_note = format!("{base}-csat-comment");
@@ -230,16 +230,22 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         if message == 1 && !file_missing && !comment_missing {
             continue;
         }
+        // Only the inbox worker notes a comment: another worker's dead letter excuses nothing.
+        let sync_dead = dead.iter().any(|d| {
+            d.trigger.session.id == session.id
+                && d.step == bridge_shared::audit::INBOX_WORKER
+                && !d.last_error.trim().is_empty()
+        });
+        if comment_missing && !sync_dead {
+            violations.push(format!(
+                "{who}: the customer's survey comment was exported but never noted"
+            ));
+            continue;
+        }
         let dead_lettered = dead
             .iter()
             .any(|d| d.trigger.session.id == session.id && !d.last_error.trim().is_empty());
         if dead_lettered {
-            continue;
-        }
-        if comment_missing {
-            violations.push(format!(
-                "{who}: the customer's survey comment was exported but never noted"
-            ));
             continue;
         }
         if !reported(tenant, session, message == 0, file_missing).await {

@@ -45,9 +45,10 @@ pub const WAVE: usize = 20;
 /// look ended the 2-hour watch for a metadata file's rewrite as soon as the lead passed about
 /// 110 minutes, so from about step 2 000 on a survey comment whose rewrite's push was lost was
 /// never read (the 56 differences of the 5 000-step run on `3ae26a1`). Bounded well under the
-/// bridge's shortest such window (that watch), and above its first look (5 minutes) and every
-/// backoff, the lead keeps the bridge's schedule due at the next tick and no window shortened
-/// by more than a quarter. Settling moves further (a day at the end, to give up what never
+/// bridge's shortest such window (that watch), and above its first look (5 minutes) and the
+/// soak's retry backoffs (2 s at most), the lead keeps the bridge's first looks and retries due
+/// at the next tick and no window shortened by more than a quarter; the later, longer spaced
+/// looks (15 minutes and more) come in real time, as on AWS. Settling moves further (a day at the end, to give up what never
 /// came), as a scheduler run late would.
 const MAX_LEAD: Duration = Duration::from_secs(30 * 60);
 /// The tenant's own tokens (local only; the log check looks for them).

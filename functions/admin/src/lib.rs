@@ -760,8 +760,15 @@ pub async fn handle(api: &AdminApi, request: Request, now: UnixMillis) -> Respon
     // table's record (`changes`) names the admin, so who made it outlives the session.
     let change = (request.method() != Method::GET).then(|| {
         // The route as the template names it: an agent's e-mail in the path is not kept.
+        // A dry run is no resync: kept as what it was.
+        let dry_run = {
+            use lambda_http::RequestExt;
+            request.query_string_parameters().first("dry_run") == Some("true")
+        };
         let route = if path.starts_with("/admin/agents/") {
             "/admin/agents/{email}/sessions".to_owned()
+        } else if dry_run && path.ends_with("/resync") {
+            format!("{path}?dry_run=true")
         } else {
             path.clone()
         };

@@ -172,15 +172,15 @@ async fn session_metadata(
 }
 
 /// A resync's dry run (R-ADM-2): the view a resync builds — a fresh Manager API read, the
-/// ESE item, the metadata file — and every step the live pass would take from it, kept at
-/// `SESSION#…/PREVIEW` for the console. Nothing is written to Kustomer or CCAI, and no look
-/// is scheduled.
+/// ESE item, the metadata file — and every step the live pass would take from it (kept by the
+/// caller at `SESSION#…/PREVIEW` for the console). Nothing is written to Kustomer or CCAI,
+/// and no look is scheduled.
 async fn preview(
     api: &SyncApi,
     trigger: &SessionTrigger,
     sessions: &SessionsSeen,
     now: UnixMillis,
-) -> Result<RecordOutcome, SyncError> {
+) -> Result<Vec<String>, SyncError> {
     let ese = latest_ese_item(api.store.as_ref(), trigger, now).await?;
     let item = ese.as_ref().map(|kept| &kept.item);
     let view = sessions.get(api, trigger, now).await?.view().with_ese(item);
@@ -205,21 +205,8 @@ async fn preview(
         country: &api.caller_country,
     };
     let steps = sync.preview(&view, now).await?;
-    let record = Item::new(
-        ItemKey::new(
-            format!("SESSION#{}#{}", view.kind.as_str(), view.id),
-            bridge_shared::conversation::report::PREVIEW,
-        ),
-        serde_json::json!({"at": now.to_iso(), "trigger": trigger.id, "steps": steps}),
-    )
-    .expiring_at(now.plus(bridge_shared::audit::DEFAULT_KEPT));
-    api.store.put(&record).await?;
-    bridge_shared::audit::decide(format!(
-        "dry run: a resync would take {} step(s)",
-        steps.len()
-    ));
-    tracing::info!(steps = steps.len(), "resync dry run kept");
-    Ok(RecordOutcome::Skipped("dry run: nothing written".into()))
+    tracing::info!(steps = steps.len(), "resync dry run made");
+    Ok(steps)
 }
 
 /// The truth this pass merged, in the trigger's audit entry (R-ADM-2).
@@ -456,8 +443,39 @@ async fn apply(
         return Ok(RecordOutcome::Skipped("a file worker's trigger".into()));
     }
     if hints::is_preview(&trigger.hint) {
-        // Boxed: the live pass's future is large enough without the dry run's beside it.
-        return Box::pin(preview(api, trigger, sessions, now)).await;
+        // Boxed: the live pass's future is large enough without the dry run's beside it. A
+        // dry run that fails says so in its record: it is not work to retry or dead-letter.
+        let steps = Box::pin(preview(api, trigger, sessions, now)).await;
+        let (steps, error) = match steps {
+            Ok(steps) => (steps, None),
+            Err(err) => {
+                tracing::warn!(error = %err, "resync dry run failed");
+                (
+                    Vec::new(),
+                    Some(bridge_shared::redact::redact(&err.to_string()).into_owned()),
+                )
+            }
+        };
+        let record = Item::new(
+            ItemKey::new(
+                format!(
+                    "SESSION#{}#{}",
+                    trigger.session.kind.as_str(),
+                    trigger.session.id
+                ),
+                bridge_shared::conversation::report::PREVIEW,
+            ),
+            serde_json::json!({"at": now.to_iso(),
+                               "trigger": bridge_shared::stream::failures::original_id(&trigger.id),
+                               "steps": steps, "error": error}),
+        )
+        .expiring_at(now.plus(api.failures.audit_kept));
+        api.store.put(&record).await?;
+        bridge_shared::audit::decide(match &error {
+            None => format!("dry run: a resync would take {} step(s)", steps.len()),
+            Some(_) => "dry run failed: see the session's preview".to_owned(),
+        });
+        return Ok(RecordOutcome::Skipped("dry run: nothing written".into()));
     }
     // Switching shadow mode off replays no backlog into Kustomer (R-F-2): checked first, so a
     // session left to shadow mode costs no Manager API read or file look.

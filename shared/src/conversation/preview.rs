@@ -136,8 +136,12 @@ pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
         Some(Ok(user)) if link.assigned_user.as_deref() != Some(user.as_str()) => {
             steps.push(format!("assign the conversation to Kustomer user {user}"));
         }
+        // The reason may name the agent's e-mail: the session's problems show it once.
         Some(Err(why)) if link.assignee_error.as_deref() != Some(why.as_str()) => {
-            steps.push(format!("leave the conversation unassigned: {why}"));
+            steps.push(
+                "leave the conversation unassigned: the agent matches no one Kustomer user (the reason is among the session's problems)"
+                    .to_owned(),
+            );
         }
         _ => {}
     }
@@ -232,8 +236,9 @@ impl ContactSync<'_> {
                 Some((id, _)) => (CustomerStep::Link("of the caller's number"), Some(id)),
                 None => (CustomerStep::Create("for the caller's number"), None),
             },
+            // The live pass makes each such session a customer of its own (R-K-3 applies).
             Some(_) => (
-                CustomerStep::Link("\"Unknown caller\" (made when Kustomer has none)"),
+                CustomerStep::Create("\"Unknown caller\" for this session"),
                 None,
             ),
             None => (CustomerStep::Wait, None),
