@@ -610,17 +610,7 @@ async fn finding_13_a_session_is_shown_and_resynced_by_its_kind_and_id() {
     )
     .await;
     assert_eq!(status, 202, "{answer}");
-    let trigger = answer["trigger"].as_str().unwrap();
-    let stored = rig
-        .api
-        .store
-        .get(
-            &bridge_shared::store::ItemKey::inbox(trigger),
-            UnixMillis::now(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = queued(&rig, &answer).await;
     assert_eq!(stored.body["type"], "call.ended");
     assert_eq!(stored.body["session"]["id"], id);
     // A dry run (R-ADM-2): a trigger only the inbox worker reads, which writes nothing.
@@ -632,18 +622,14 @@ async fn finding_13_a_session_is_shown_and_resynced_by_its_kind_and_id() {
     )
     .await;
     assert_eq!(status, 202, "{answer}");
-    let trigger = answer["trigger"].as_str().unwrap();
-    assert!(trigger.starts_with("preview-call-"), "{trigger}");
-    let stored = rig
-        .api
-        .store
-        .get(
-            &bridge_shared::store::ItemKey::inbox(trigger),
-            UnixMillis::now(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(
+        answer["trigger"]
+            .as_str()
+            .unwrap()
+            .starts_with("preview-call-"),
+        "{answer}"
+    );
+    let stored = queued(&rig, &answer).await;
     assert_eq!(stored.body["type"], "call.preview");
     let (status, refused) = call(
         &rig,
@@ -665,6 +651,20 @@ async fn finding_13_a_session_is_shown_and_resynced_by_its_kind_and_id() {
     )
     .await;
     assert_eq!(status, 405);
+}
+
+/// The inbox trigger a resync's answer (`{trigger}`) names, as stored.
+async fn queued(rig: &Rig, answer: &Value) -> bridge_shared::store::Item {
+    let trigger = answer["trigger"].as_str().unwrap();
+    rig.api
+        .store
+        .get(
+            &bridge_shared::store::ItemKey::inbox(trigger),
+            UnixMillis::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// `call` with another bearer (`None`: no authorization header).

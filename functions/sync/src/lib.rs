@@ -197,16 +197,21 @@ async fn preview(
     if let MetadataFile::Contradicts(why) = metadata {
         view.metadata_refused = Some(why);
     }
-    let sync = ContactSync {
+    let sync = contact_sync(api);
+    let steps = sync.preview(&view, now).await?;
+    tracing::info!(steps = steps.len(), "resync dry run made");
+    Ok(steps)
+}
+
+/// The contact sync over this worker's adapters.
+fn contact_sync(api: &SyncApi) -> ContactSync<'_> {
+    ContactSync {
         store: api.store.as_ref(),
         kustomer: &api.kustomer,
         ccai: &api.ccai,
         status: &api.status,
         country: &api.caller_country,
-    };
-    let steps = sync.preview(&view, now).await?;
-    tracing::info!(steps = steps.len(), "resync dry run made");
-    Ok(steps)
+    }
 }
 
 /// The truth this pass merged, in the trigger's audit entry (R-ADM-2).
@@ -533,13 +538,7 @@ async fn apply(
         MetadataFile::Absent | MetadataFile::Unchanged => {}
     }
     let agents = agents.with_ese(item);
-    let sync = ContactSync {
-        store: api.store.as_ref(),
-        kustomer: &api.kustomer,
-        ccai: &api.ccai,
-        status: &api.status,
-        country: &api.caller_country,
-    };
+    let sync = contact_sync(api);
     let mut resolved = if api.kustomer.writes() {
         let contact = sync.sync(&view, now).await?;
         if let Some(read) = read {
