@@ -51,6 +51,19 @@ pub enum CustomerStep {
     Wait,
 }
 
+/// The custom attributes `wanted` would add to or change in what the link records written
+/// (the live pass sends what was written extended by what is wanted).
+fn changed_values<'a>(
+    written: &Map<String, Value>,
+    wanted: &'a Map<String, Value>,
+) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .filter(|(name, value)| written.get(*name) != Some(*value))
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
 /// Every step the link does not record done, in the order the live pass takes them.
 pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
     let mut steps = Vec::new();
@@ -82,14 +95,8 @@ pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
         }
         None => {}
     }
-    let mut message_custom = link.message_custom.clone();
     if link.session_message {
-        message_custom.extend(wanted.message_custom.clone());
-        let changed: Vec<&str> = message_custom
-            .iter()
-            .filter(|(name, value)| link.message_custom.get(*name) != Some(*value))
-            .map(|(name, _)| name.as_str())
-            .collect();
+        let changed = changed_values(&link.message_custom, &wanted.message_custom);
         if !changed.is_empty() {
             steps.push(format!(
                 "set the message's custom values: {}",
@@ -105,13 +112,7 @@ pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
             wanted.message_custom.len()
         ));
     }
-    let mut customer_custom = link.customer_custom.clone();
-    customer_custom.extend(wanted.customer_custom.clone());
-    let changed: Vec<&str> = customer_custom
-        .iter()
-        .filter(|(name, value)| link.customer_custom.get(*name) != Some(*value))
-        .map(|(name, _)| name.as_str())
-        .collect();
+    let changed = changed_values(&link.customer_custom, &wanted.customer_custom);
     if !changed.is_empty() {
         steps.push(format!(
             "set the customer's custom values: {}",
