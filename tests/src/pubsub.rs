@@ -30,7 +30,7 @@ impl TokenClaims {
 }
 
 pub struct PushSigner {
-    key: jsonwebtoken::EncodingKey,
+    key: ring::signature::RsaKeyPair,
     kid: String,
     jwks: Value,
 }
@@ -48,9 +48,12 @@ impl PushSigner {
                 .unwrap_or_default();
         let kid = jwk["kid"].as_str().unwrap_or_default().to_owned();
         Self {
-            key: jsonwebtoken::EncodingKey::from_rsa_der(include_bytes!(
+            key: match ring::signature::RsaKeyPair::from_der(include_bytes!(
                 "../fixtures/storage-push-test-key.der"
-            )),
+            )) {
+                Ok(key) => key,
+                Err(err) => panic!("the test key (PKCS#1 DER) is refused: {err}"),
+            },
             kid,
             jwks: json!({ "keys": [jwk] }),
         }
@@ -67,12 +70,26 @@ impl PushSigner {
         let body = json!({"aud": claims.audience, "iss": claims.issuer,
             "email": claims.email, "email_verified": claims.email_verified,
             "iat": now - 10, "exp": now + claims.expires_in, "sub": "1234567890"});
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        match jsonwebtoken::encode(&header, &body, &self.key) {
-            Ok(token) => token,
-            Err(err) => panic!("signing a test token: {err}"),
+        // Signed with ring as Google signs push tokens (RS256, a `kid` naming the JWKS key);
+        // the bridge's jsonwebtoken provider verifies and never signs.
+        use base64::Engine;
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
+        let signed = format!(
+            "{}.{}",
+            encode(header.to_string().as_bytes()),
+            encode(body.to_string().as_bytes())
+        );
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        if let Err(err) = self.key.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        ) {
+            panic!("signing a test token: {err}");
         }
+        format!("{signed}.{}", encode(&signature))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod awaited;
 pub mod exported;
 pub mod files;
 mod fs;
+mod jwt_ring;
 pub mod locate;
 pub mod metadata;
 pub mod push;

@@ -122,6 +122,7 @@ pub struct PushVerifier {
 
 impl PushVerifier {
     pub fn new(settings: PushSettings, http: reqwest::Client) -> Self {
+        super::jwt_ring::install();
         Self {
             settings,
             http,

@@ -41,7 +41,7 @@ pub async fn checks(settings: &DoctorSettings) -> Vec<Check> {
             }
         },
     };
-    let aws = bridge_shared::aws::load_config().await;
+    let aws = bridge_shared::aws::load_config_with_profiles().await;
     let storage = S3ExternalStorage::new(
         &aws,
         &ExternalStorageSettings {
