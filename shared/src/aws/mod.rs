@@ -1,12 +1,8 @@
 //! The AWS SDK's configuration, the same for every client: the region and credentials from the
-//! environment (on Lambda, the function role's), and one HTTPS client on rustls with *ring*, the
-//! provider the platform clients use too (`crate::http`), instead of the SDK's default (aws-lc),
-//! so the binary carries one crypto library (bench/RESULTS.md).
-//!
-//! Trust: the Mozilla roots compiled in (`webpki-root-certs`), as for the platform clients. The
-//! SDK's default reads and parses the system's certificate files whenever an SDK client is built
-//! — `aws_config`'s own providers build some while loading — which was most of a cold start.
-//! Every AWS endpoint presents a chain to the Amazon roots in that set.
+//! environment (on Lambda, the function role's), and the SDK's requests sent through this
+//! project's own HTTPS client ([`http_client`]: reqwest, rustls on *ring*, the Mozilla roots
+//! compiled in), so the binary carries one crypto library and one HTTP client
+//! (bench/RESULTS.md). Every AWS endpoint presents a chain to the Amazon roots in that set.
 //!
 //! The functions read only what Lambda gives a function's process ([`load_config`]):
 //! `AWS_REGION`, and the execution role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
@@ -21,12 +17,12 @@
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_types::os_shim_internal::Env;
 use aws_types::region::Region;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
-use base64::Engine;
 use std::time::Duration;
+
+pub mod http_client;
 
 /// aws-config's default connect timeout, kept (`aws_config::timeout_config`).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
@@ -48,7 +44,7 @@ pub fn from_env(env: &Env) -> SdkConfig {
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(region)
-        .http_client(https_client())
+        .http_client(http_client::shared_client())
         .sleep_impl(
             aws_smithy_async::rt::sleep::default_async_sleep().unwrap_or_else(|| {
                 // rt-tokio is on: tokio's sleep is always there.
@@ -56,7 +52,7 @@ pub fn from_env(env: &Env) -> SdkConfig {
             }),
         )
         .time_source(aws_smithy_async::time::SystemTimeSource::new())
-        .retry_config(aws_smithy_types::retry::RetryConfig::standard())
+        .retry_config(retry_config(env))
         .timeout_config(
             aws_smithy_types::timeout::TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -78,9 +74,23 @@ pub fn from_env(env: &Env) -> SdkConfig {
 /// machine; never a function's.
 pub async fn load_config_with_profiles() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
+        .http_client(http_client::shared_client())
         .load()
         .await
+}
+
+/// The SDK's standard retries (3 attempts), or `AWS_MAX_ATTEMPTS` of them as aws-config reads it
+/// (the cold-start bench sets 1).
+fn retry_config(env: &Env) -> aws_smithy_types::retry::RetryConfig {
+    let standard = aws_smithy_types::retry::RetryConfig::standard();
+    match env
+        .get("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|n| n.trim().parse::<u32>().ok())
+    {
+        Some(attempts) if attempts > 0 => standard.with_max_attempts(attempts),
+        _ => standard,
+    }
 }
 
 fn credentials(env: &Env) -> Option<Credentials> {
@@ -120,47 +130,9 @@ impl LoadServiceConfig for EnvEndpoints {
     }
 }
 
-fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    let builder =
-        aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
-    let builder = match TlsContext::builder()
-        .with_trust_store(
-            TrustStore::empty()
-                .with_native_roots(false)
-                .with_pem_certificate(mozilla_roots_pem()),
-        )
-        .build()
-    {
-        Ok(context) => builder.tls_context(context),
-        // Only an empty store is refused; the compiled-in set is never empty.
-        Err(_) => builder,
-    };
-    builder.build_https()
-}
-
-/// The compiled-in roots as one PEM bundle (the form the SDK's trust store takes).
-fn mozilla_roots_pem() -> Vec<u8> {
-    let mut pem = String::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
-    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-        let mut rest = encoded.as_str();
-        while !rest.is_empty() {
-            let (line, tail) = rest.split_at(rest.len().min(64));
-            pem.push_str(line);
-            pem.push('\n');
-            rest = tail;
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
-    pem.into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
 
     fn endpoint(env: &[(&str, &str)], service_id: &str) -> Option<String> {
         let key = ServiceConfigKey::builder()
@@ -220,24 +192,13 @@ mod tests {
         assert_eq!(credentials.secret_access_key(), "secret");
         assert_eq!(credentials.session_token(), Some("session"));
         assert!(config.service_config().is_some());
+        assert_eq!(config.retry_config().unwrap().max_attempts(), 3);
+        let once = from_env(&Env::from_slice(&[("AWS_MAX_ATTEMPTS", "1")]));
+        assert_eq!(once.retry_config().unwrap().max_attempts(), 1);
         assert!(config.http_client().is_some());
 
         let bare = from_env(&Env::from_slice(&[("AWS_DEFAULT_REGION", "us-east-1")]));
         assert_eq!(bare.region().map(|r| r.as_ref()), Some("us-east-1"));
         assert!(bare.credentials_provider().is_none());
-    }
-
-    #[test]
-    fn the_pem_bundle_holds_every_compiled_in_root() {
-        let pem = mozilla_roots_pem();
-        let parsed: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(parsed.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
-        assert!(parsed.len() > 100);
-        assert_eq!(parsed[0], webpki_root_certs::TLS_SERVER_ROOT_CERTS[0]);
-        let mut store = rustls::RootCertStore::empty();
-        let (added, _) = store.add_parsable_certificates(parsed);
-        assert_eq!(added, webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
     }
 }
