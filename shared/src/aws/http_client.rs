@@ -27,9 +27,12 @@ pub fn shared_client() -> SharedHttpClient {
     SharedHttpClient::new(ReqwestHttpClient::default())
 }
 
+/// The connect and read timeouts the SDK asked a connector for.
+type Timeouts = (Option<Duration>, Option<Duration>);
+
 #[derive(Debug, Default)]
 struct ReqwestHttpClient {
-    connectors: Mutex<HashMap<(Option<Duration>, Option<Duration>), SharedHttpConnector>>,
+    connectors: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
 }
 
 impl HttpClient for ReqwestHttpClient {
