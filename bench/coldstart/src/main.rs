@@ -10,6 +10,7 @@
 //!
 //!   bench/coldstart/run [STARTS=15] [--compare DIR]
 //!   coldstart --dir target/release [--starts 15] [--warm 20] [--out bench/results] [--compare DIR]
+//!   coldstart --dir target/release --instructions [--out bench/results]   (init under callgrind)
 //!
 //! The functions are their own binaries (`bridge-intake`, …) in `--dir`. `--compare DIR` also
 //! measures the one `bridge` binary of an older build (every function, chosen by `_HANDLER`)
@@ -17,6 +18,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod emulator;
+mod instructions;
 mod plot;
 mod report;
 
@@ -140,6 +142,23 @@ async fn main() {
                 targets.push(target);
             }
         }
+    }
+
+    if args.iter().any(|a| a == "--instructions") {
+        let counted: Vec<(String, u64)> = targets
+            .iter()
+            .filter(|t| !matches!(t.event, Event::EseBatch))
+            .map(|t| {
+                let n = instructions::count(t)
+                    .unwrap_or_else(|| panic!("{}: no count from valgrind", t.label));
+                eprintln!("coldstart: {:<34} init {n:>12} instructions", t.label);
+                (t.label.clone(), n)
+            })
+            .collect();
+        let table = instructions::table(&counted);
+        println!("{table}");
+        std::fs::write(out.join("coldstart-instructions.md"), &table).unwrap();
+        return;
     }
 
     let mut measured = Vec::new();
