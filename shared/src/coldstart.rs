@@ -51,7 +51,7 @@ impl ColdStart {
             .iter()
             .any(|name| env.get(&format!("{name}_PARAM")).is_some())
         {
-            let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&aws));
+            let parameters = SsmParameterStore::lazy(&aws);
             BridgeConfig::load_with(&env, Some(&parameters), secrets).await?
         } else {
             BridgeConfig::load_with(&env, None, secrets).await?
@@ -79,7 +79,7 @@ impl ColdStart {
             Some(parameter) => RotatingTokens::from_parameter(
                 "ADMIN_TOKEN",
                 parameter,
-                Arc::new(SsmParameterStore::new(aws_sdk_ssm::Client::new(&self.aws))),
+                Arc::new(SsmParameterStore::lazy(&self.aws)),
                 tokens,
             ),
             None => RotatingTokens::fixed(tokens),
@@ -133,7 +133,7 @@ impl ColdStart {
     pub async fn sign_in(
         &self,
     ) -> Result<(Option<crate::sign_in::KustomerOAuth>, Option<String>), ColdStartError> {
-        let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&self.aws));
+        let parameters = SsmParameterStore::lazy(&self.aws);
         let settings = crate::sign_in::settings::oauth_settings(
             &self.env,
             Some(&parameters),
@@ -152,8 +152,9 @@ impl ColdStart {
 
     /// The files bucket (recordings, transcripts).
     pub fn blobs(&self) -> Result<Arc<dyn crate::blob::BlobStore>, ColdStartError> {
+        let aws = self.aws.clone();
         Ok(Arc::new(crate::blob::S3BlobStore::new(
-            crate::blob::s3_client(&self.aws),
+            crate::aws::LazyClient::new(move || crate::blob::s3_client(&aws)),
             self.config.bucket_name.clone(),
             crate::blob::S3BlobStoreOptions::default(),
         )?))
@@ -205,8 +206,9 @@ impl ColdStart {
                 .collect();
             return Err(ConfigError::Missing(missing).into());
         };
+        let aws = self.aws.clone();
         Ok(Arc::new(crate::queue::sqs::SqsQueues::new(
-            crate::queue::sqs::sqs_client(&self.aws),
+            crate::aws::LazyClient::new(move || crate::queue::sqs::sqs_client(&aws)),
             recordings.to_owned(),
             transcripts.to_owned(),
         )))
@@ -222,7 +224,7 @@ impl ColdStart {
     pub async fn external_storage(
         &self,
     ) -> Result<Option<Arc<dyn crate::storage::ExternalStorage>>, ColdStartError> {
-        let parameters = SsmParameterStore::new(aws_sdk_ssm::Client::new(&self.aws));
+        let parameters = SsmParameterStore::lazy(&self.aws);
         let settings =
             crate::storage::ExternalStorageSettings::from_env(&self.env, Some(&parameters)).await?;
         Ok(settings.map(|settings| {

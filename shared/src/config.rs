@@ -126,12 +126,22 @@ pub trait ParameterStore: Send + Sync {
 /// [`ParameterStore`] over AWS SSM Parameter Store (`GetParameters`, ten names per call,
 /// `WithDecryption`).
 pub struct SsmParameterStore {
-    client: aws_sdk_ssm::Client,
+    client: crate::aws::LazyClient<aws_sdk_ssm::Client>,
 }
 
 impl SsmParameterStore {
-    pub fn new(client: aws_sdk_ssm::Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<crate::aws::LazyClient<aws_sdk_ssm::Client>>) -> Self {
+        Self {
+            client: client.into(),
+        }
+    }
+
+    /// A store whose client is built on its first read (most cold starts read no parameter).
+    pub fn lazy(config: &aws_config::SdkConfig) -> Self {
+        let config = config.clone();
+        Self::new(crate::aws::LazyClient::new(move || {
+            aws_sdk_ssm::Client::new(&config)
+        }))
     }
 }
 
@@ -147,6 +157,7 @@ impl ParameterStore for SsmParameterStore {
         for batch in names.chunks(10) {
             let answer = self
                 .client
+                .get()
                 .get_parameters()
                 .set_names(Some(batch.to_vec()))
                 .with_decryption(true)

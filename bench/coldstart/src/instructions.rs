@@ -4,15 +4,26 @@
 //! count is the same on every run of the same binary whatever else the machine is doing
 //! (bench/RESULTS.md): the wall-clock init beside it moves by ±30 % between runs on this machine.
 //!
-//!   coldstart --dir target/release --instructions   (valgrind on PATH)
+//!   coldstart --dir target/release --instructions [--callgrind-out DIR]   (valgrind on PATH)
+//!
+//! `--callgrind-out DIR` keeps each profile (`DIR/<binary>.callgrind`) for `callgrind_annotate`
+//! (build without `strip` for names: `CARGO_PROFILE_RELEASE_STRIP=false`).
 
 use crate::Target;
 use std::process::Command;
 
 /// Instructions from exec to exit; `None` when valgrind is missing or says nothing countable.
-pub fn count(target: &Target) -> Option<u64> {
+pub fn count(target: &Target, keep_in: Option<&std::path::Path>) -> Option<u64> {
+    let out_file = match keep_in {
+        Some(dir) => dir
+            .join(format!("{}.callgrind", target.label.replace(' ', "-")))
+            .display()
+            .to_string(),
+        None => "/dev/null".into(),
+    };
     let output = Command::new("valgrind")
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={out_file}"))
         .arg(&target.binary)
         .env_clear()
         // Port 9 (discard) is closed here: the runtime's first poll is refused.
@@ -28,9 +39,8 @@ pub fn count(target: &Target) -> Option<u64> {
 /// The table: each binary's count and its ratio to the hello world's (the first target).
 pub fn table(counted: &[(String, u64)]) -> String {
     let hello = counted.first().map_or(1, |(_, n)| (*n).max(1));
-    let mut out = String::from(
-        "| binary | init, instructions (callgrind) | × hello |\n|---|---|---|\n",
-    );
+    let mut out =
+        String::from("| binary | init, instructions (callgrind) | × hello |\n|---|---|---|\n");
     for (label, n) in counted {
         out.push_str(&format!(
             "| {label} | {} | {:.2} |\n",

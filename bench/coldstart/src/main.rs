@@ -145,11 +145,12 @@ async fn main() {
     }
 
     if args.iter().any(|a| a == "--instructions") {
+        let keep = arg_value(&args, "--callgrind-out").map(PathBuf::from);
         let counted: Vec<(String, u64)> = targets
             .iter()
             .filter(|t| !matches!(t.event, Event::EseBatch))
             .map(|t| {
-                let n = instructions::count(t)
+                let n = instructions::count(t, keep.as_deref())
                     .unwrap_or_else(|| panic!("{}: no count from valgrind", t.label));
                 eprintln!("coldstart: {:<34} init {n:>12} instructions", t.label);
                 (t.label.clone(), n)

@@ -23,6 +23,9 @@ use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use std::time::Duration;
 
 pub mod http_client;
+mod lazy;
+
+pub use lazy::LazyClient;
 
 /// aws-config's default connect timeout, kept (`aws_config::timeout_config`).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);

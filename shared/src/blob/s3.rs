@@ -55,14 +55,14 @@ pub(crate) fn body_stream(body: SdkBody) -> ByteStream {
 /// [`BlobStore`] on one S3 bucket.
 #[derive(Clone, Debug)]
 pub struct S3BlobStore {
-    client: Client,
+    client: crate::aws::LazyClient<Client>,
     bucket: String,
     part_size: usize,
 }
 
 impl S3BlobStore {
     pub fn new(
-        client: Client,
+        client: impl Into<crate::aws::LazyClient<Client>>,
         bucket: impl Into<String>,
         options: S3BlobStoreOptions,
     ) -> Result<Self, BlobError> {
@@ -73,7 +73,7 @@ impl S3BlobStore {
             )));
         }
         Ok(Self {
-            client,
+            client: client.into(),
             bucket: bucket.into(),
             part_size: options.part_size,
         })
@@ -91,6 +91,7 @@ impl S3BlobStore {
     ) -> Result<UploadReport, BlobError> {
         let size = body.len() as u64;
         self.client
+            .get()
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -112,6 +113,7 @@ impl S3BlobStore {
     ) -> Result<CompletedPart, BlobError> {
         let answer = self
             .client
+            .get()
             .upload_part()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -175,6 +177,7 @@ impl S3BlobStore {
     async fn abort(&self, key: &BlobKey, upload_id: &str) {
         if let Err(err) = self
             .client
+            .get()
             .abort_multipart_upload()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -250,6 +253,7 @@ impl BlobStore for S3BlobStore {
 
         let created = self
             .client
+            .get()
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -268,6 +272,7 @@ impl BlobStore for S3BlobStore {
             Ok((parts, size)) => {
                 let count = parts.len() as u32;
                 self.client
+                    .get()
                     .complete_multipart_upload()
                     .bucket(&self.bucket)
                     .key(key.as_str())
@@ -293,6 +298,7 @@ impl BlobStore for S3BlobStore {
     async fn download(&self, key: &BlobKey) -> Result<BlobDownload, BlobError> {
         let answer = self
             .client
+            .get()
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -312,6 +318,7 @@ impl BlobStore for S3BlobStore {
     async fn stat(&self, key: &BlobKey) -> Result<Option<BlobMeta>, BlobError> {
         match self
             .client
+            .get()
             .head_object()
             .bucket(&self.bucket)
             .key(key.as_str())
@@ -331,6 +338,7 @@ impl BlobStore for S3BlobStore {
 
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
         self.client
+            .get()
             .delete_object()
             .bucket(&self.bucket)
             .key(key.as_str())

@@ -9,15 +9,19 @@ use super::{FileQueue, QueueError, QueuedWork, WorkQueues};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 pub struct SqsQueues {
-    client: aws_sdk_sqs::Client,
+    client: crate::aws::LazyClient<aws_sdk_sqs::Client>,
     recordings: String,
     transcripts: String,
 }
 
 impl SqsQueues {
-    pub fn new(client: aws_sdk_sqs::Client, recordings: String, transcripts: String) -> Self {
+    pub fn new(
+        client: impl Into<crate::aws::LazyClient<aws_sdk_sqs::Client>>,
+        recordings: String,
+        transcripts: String,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             recordings,
             transcripts,
         }
@@ -65,6 +69,7 @@ impl WorkQueues for SqsQueues {
         }
         let answer = match self
             .client
+            .get()
             .send_message_batch()
             .queue_url(self.url(queue))
             .set_entries(Some(entries))

@@ -87,7 +87,7 @@ impl ExternalStorageSettings {
 /// [`ExternalStorage`] over the S3 API.
 #[derive(Clone, Debug)]
 pub struct S3ExternalStorage {
-    client: Client,
+    client: crate::aws::LazyClient<Client>,
     bucket: String,
     prefix: String,
     endpoint: String,
@@ -98,6 +98,19 @@ impl S3ExternalStorage {
     /// path-style whenever the endpoint is set; checksums only where an operation requires one,
     /// which Cloud Storage's XML API needs (it refuses the SDK's default checksum headers).
     pub fn new(base: &aws_config::SdkConfig, settings: &ExternalStorageSettings) -> Self {
+        let client = {
+            let (base, settings) = (base.clone(), settings.clone());
+            crate::aws::LazyClient::new(move || Self::client(&base, &settings))
+        };
+        Self {
+            client,
+            bucket: settings.bucket.clone(),
+            prefix: settings.prefix.clone(),
+            endpoint: settings.endpoint.clone().unwrap_or_else(|| "AWS S3".into()),
+        }
+    }
+
+    fn client(base: &aws_config::SdkConfig, settings: &ExternalStorageSettings) -> Client {
         let mut config = aws_sdk_s3::config::Builder::from(base)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
@@ -116,12 +129,7 @@ impl S3ExternalStorage {
                 "external-storage-hmac",
             ));
         }
-        Self {
-            client: Client::from_conf(config.build()),
-            bucket: settings.bucket.clone(),
-            prefix: settings.prefix.clone(),
-            endpoint: settings.endpoint.clone().unwrap_or_else(|| "AWS S3".into()),
-        }
+        Client::from_conf(config.build())
     }
 }
 
@@ -131,6 +139,7 @@ impl ExternalStorage for S3ExternalStorage {
         let key = object_key(&self.prefix, name);
         match self
             .client
+            .get()
             .head_object()
             .bucket(&self.bucket)
             .key(&key)
@@ -160,6 +169,7 @@ impl ExternalStorage for S3ExternalStorage {
         let key = object_key(&self.prefix, name);
         let answer = self
             .client
+            .get()
             .get_object()
             .bucket(&self.bucket)
             .key(&key)
@@ -182,6 +192,7 @@ impl ExternalStorage for S3ExternalStorage {
         let mut names = Vec::new();
         let mut pages = self
             .client
+            .get()
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(&prefix)

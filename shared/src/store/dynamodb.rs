@@ -11,7 +11,6 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
 
 type Attributes = HashMap<String, AttributeValue>;
 
@@ -41,22 +40,16 @@ const LEASE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// [`StateStore`] on one DynamoDB table (key schema in [`super::keys`]).
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
-    client: ClientSource,
+    /// Built on the first call when made by [`DynamoStore::lazy`]: a cold start answering
+    /// without the table (a 401) does not build it ([`crate::aws::LazyClient`]).
+    client: crate::aws::LazyClient<Client>,
     table: String,
-}
-
-#[derive(Clone, Debug)]
-enum ClientSource {
-    Given(Client),
-    /// Built on the first call: building an SDK client loads the TLS roots, which a cold start
-    /// answering without the table (a 401) should not pay for.
-    Lazy(Box<aws_config::SdkConfig>, Arc<OnceLock<Client>>),
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client: ClientSource::Given(client),
+            client: client.into(),
             table: table.into(),
         }
     }
@@ -64,16 +57,13 @@ impl DynamoStore {
     /// A store whose client is built from `config` on its first call.
     pub fn lazy(config: aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self {
-            client: ClientSource::Lazy(Box::new(config), Arc::default()),
+            client: crate::aws::LazyClient::new(move || Client::new(&config)),
             table: table.into(),
         }
     }
 
     fn client(&self) -> &Client {
-        match &self.client {
-            ClientSource::Given(client) => client,
-            ClientSource::Lazy(config, built) => built.get_or_init(|| Client::new(config)),
-        }
+        self.client.get()
     }
 
     pub fn table(&self) -> &str {
