@@ -44,8 +44,8 @@ pub fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().tls_backend_preconfigured(tls_config())
 }
 
-/// rustls on ring with the compiled-in roots, offering HTTP/2 and HTTP/1.1 (ALPN) as reqwest's
-/// own configuration does.
+/// rustls on ring with the compiled-in roots, offering HTTP/1.1 (ALPN), the one version this
+/// reqwest is built to speak.
 fn tls_config() -> rustls::ClientConfig {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -58,7 +58,7 @@ fn tls_config() -> rustls::ClientConfig {
     .unwrap_or_else(|_| unreachable!("ring supports TLS 1.2 and 1.3"))
     .with_root_certificates(roots)
     .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config
 }
 
