@@ -97,11 +97,11 @@ fn retry_config(env: &Env) -> aws_smithy_types::retry::RetryConfig {
 }
 
 fn credentials(env: &Env) -> Option<Credentials> {
-    let set = |name: &str| env.get(name).ok().filter(|value| !value.trim().is_empty());
+    let get = |name: &str| env.get(name).ok().filter(|value| !value.trim().is_empty());
     Some(Credentials::new(
-        set("AWS_ACCESS_KEY_ID")?,
-        set("AWS_SECRET_ACCESS_KEY")?,
-        set("AWS_SESSION_TOKEN"),
+        get("AWS_ACCESS_KEY_ID")?,
+        get("AWS_SECRET_ACCESS_KEY")?,
+        get("AWS_SESSION_TOKEN"),
         None,
         "environment",
     ))
