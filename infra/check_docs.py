@@ -91,8 +91,9 @@ def link_problems(root: Path) -> list[str]:
 
 NAME = r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"'
 # A helper that takes the variable's name as its argument: std::env::var("X"), var_os("X"),
-# env.get("X"), plain("X"), text(env, "X"), url(env, "X"), get("X") in from_env closures.
-DIRECT = re.compile(r"\b(?:var|var_os|get|plain|text|url)\(\s*(?:env\s*,\s*)?&?" + NAME)
+# env.get("X"), plain("X"), text(env, "X"), url(env, "X"), flag(env, "X"), get("X") in from_env
+# closures.
+DIRECT = re.compile(r"\b(?:var|var_os|get|plain|text|url|flag)\(\s*(?:env\s*,\s*)?&?" + NAME)
 SECONDS = re.compile(r"seconds_setting\(\s*" + NAME)
 # Secret lists: each name is read as itself or as `<NAME>_PARAM` (config::secret_source).
 SECRET_LIST = re.compile(

@@ -90,14 +90,35 @@ impl HttpConnector for ReqwestConnector {
                 .try_into_http1x()
                 .map_err(|err| ConnectorError::user(err.into()))?
                 .map(reqwest::Body::wrap);
+            let signed = request.uri().clone();
             let request = reqwest::Request::try_from(request)
                 .map_err(|err| ConnectorError::user(err.into()))?;
+            unchanged(&signed, request.url())?;
             let response = client.execute(request).await.map_err(transport_error)?;
             let response: http::Response<reqwest::Body> = response.into();
             let response = response.map(SdkBody::from_body_1_x);
             HttpResponse::try_from(response).map_err(|err| ConnectorError::other(err.into(), None))
         })
     }
+}
+
+/// reqwest sends a parsed URL, and parsing normalises: `.` and `..` path segments go, the host is
+/// lowercased. The SDK signed the URI as it built it (S3 signs the path as is), so a request
+/// whose path or host would change is refused here, as the caller's error, rather than sent to
+/// be answered 403 (an object named `exports/./call.wav`).
+fn unchanged(signed: &http::Uri, sent: &reqwest::Url) -> Result<(), ConnectorError> {
+    let signed_path = signed.path_and_query().map_or("/", |p| p.as_str());
+    let sent_path = match sent.query() {
+        Some(query) => format!("{}?{query}", sent.path()),
+        None => sent.path().to_owned(),
+    };
+    let same_host = signed.host().unwrap_or_default() == sent.host_str().unwrap_or_default();
+    if signed_path == sent_path && same_host {
+        return Ok(());
+    }
+    Err(ConnectorError::user(
+        format!("the request's URL would change on the way out ({signed_path} sent as {sent_path}): not sent").into(),
+    ))
 }
 
 /// The kinds the SDK's retry classifier reads: timeouts and I/O failures are transient.
@@ -159,6 +180,47 @@ mod tests {
             .unwrap_err();
         assert!(err.is_timeout(), "{err:?}");
         held.abort();
+    }
+
+    #[tokio::test]
+    async fn a_path_the_url_parser_would_rewrite_is_refused_not_sent() {
+        // A listener that would answer anything: nothing must reach it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        for path in ["/bucket/exports/./call.wav", "/bucket/a/../b.wav"] {
+            let request = HttpRequest::try_from(
+                http::Request::builder()
+                    .uri(format!("http://127.0.0.1:{port}{path}"))
+                    .body(SdkBody::empty())
+                    .unwrap(),
+            )
+            .unwrap();
+            let err = connector(Some(Duration::from_millis(500)))
+                .call(request)
+                .await
+                .unwrap_err();
+            assert!(err.is_user(), "{path}: {err:?}");
+        }
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err(), "a rewritten request was sent");
+        // Percent-encoded keys and queries go out as signed.
+        let fine = HttpRequest::try_from(
+            http::Request::builder()
+                .uri(format!(
+                    "http://127.0.0.1:{port}/bucket/a%20b%2Fc.wav?uploadId=1&partNumber=2"
+                ))
+                .body(SdkBody::empty())
+                .unwrap(),
+        )
+        .unwrap();
+        let sent =
+            reqwest::Request::try_from(fine.try_into_http1x().unwrap().map(reqwest::Body::wrap))
+                .unwrap();
+        let signed: http::Uri =
+            format!("http://127.0.0.1:{port}/bucket/a%20b%2Fc.wav?uploadId=1&partNumber=2")
+                .parse()
+                .unwrap();
+        assert!(unchanged(&signed, sent.url()).is_ok());
     }
 
     #[tokio::test]

@@ -61,6 +61,8 @@ pub fn from_env(env: &Env) -> SdkConfig {
                 .connect_timeout(CONNECT_TIMEOUT)
                 .build(),
         )
+        .use_fips(flag(env, "AWS_USE_FIPS_ENDPOINT"))
+        .use_dual_stack(flag(env, "AWS_USE_DUALSTACK_ENDPOINT"))
         .service_config(EnvEndpoints { env: env.clone() });
     match credentials(env) {
         Some(credentials) => {
@@ -96,6 +98,12 @@ fn retry_config(env: &Env) -> aws_smithy_types::retry::RetryConfig {
     }
 }
 
+/// `true` (any case) turns a setting on, as aws-config reads it; anything else leaves it off.
+fn flag(env: &Env, name: &str) -> bool {
+    env.get(name)
+        .is_ok_and(|value| value.trim().eq_ignore_ascii_case("true"))
+}
+
 fn credentials(env: &Env) -> Option<Credentials> {
     let get = |name: &str| env.get(name).ok().filter(|value| !value.trim().is_empty());
     Some(Credentials::new(
@@ -117,18 +125,15 @@ struct EnvEndpoints {
 
 impl LoadServiceConfig for EnvEndpoints {
     fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
-        let ignored = self
-            .env
-            .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-            .is_ok_and(|value| value.eq_ignore_ascii_case("true"));
-        if ignored && key.env() == "AWS_ENDPOINT_URL" {
+        let env = &self.env;
+        if flag(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") && key.env() == "AWS_ENDPOINT_URL" {
             return None;
         }
         aws_runtime::env_config::EnvConfigValue::new()
             .env(key.env())
             .profile(key.profile())
             .service_id(key.service_id())
-            .load(&self.env, None)
+            .load(env, None)
             .map(|(value, _source)| value.into_owned())
     }
 }
@@ -195,6 +200,13 @@ mod tests {
         assert_eq!(credentials.secret_access_key(), "secret");
         assert_eq!(credentials.session_token(), Some("session"));
         assert!(config.service_config().is_some());
+        assert_eq!(config.use_fips(), Some(false));
+        let fips = from_env(&Env::from_slice(&[
+            ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
+        ]));
+        assert_eq!(fips.use_fips(), Some(true));
+        assert_eq!(fips.use_dual_stack(), Some(true));
         assert_eq!(config.retry_config().unwrap().max_attempts(), 3);
         let once = from_env(&Env::from_slice(&[("AWS_MAX_ATTEMPTS", "1")]));
         assert_eq!(once.retry_config().unwrap().max_attempts(), 1);

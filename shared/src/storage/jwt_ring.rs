@@ -11,7 +11,7 @@
 use jsonwebtoken::crypto::{CryptoProvider, JwkUtils, JwtSigner, JwtVerifier};
 use jsonwebtoken::errors::{ErrorKind, Result, new_error};
 use jsonwebtoken::signature::{Error as SignatureError, Verifier};
-use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, DecodingKeyKind, EncodingKey};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey};
 
 /// RS256 verification only.
@@ -35,15 +35,34 @@ fn rs256_verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn Jw
     if *algorithm != Algorithm::RS256 {
         return Err(new_error(ErrorKind::InvalidAlgorithm));
     }
+    if key.family() != AlgorithmFamily::Rsa {
+        return Err(new_error(ErrorKind::InvalidKeyFormat));
+    }
     let key = match key.kind() {
-        DecodingKeyKind::RsaModulusExponent { n, e } => RsaKey::Components {
-            n: n.clone(),
-            e: e.clone(),
-        },
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            // A JWK's big-endian integers may carry leading zero bytes, which ring refuses.
+            let (n, e) = (without_leading_zeros(n), without_leading_zeros(e));
+            let bits = n.len() * 8;
+            if !(2048..=8192).contains(&bits) {
+                // Said as a key problem, not as a bad signature of every token.
+                return Err(new_error(ErrorKind::InvalidRsaKey(format!(
+                    "a {bits}-bit modulus: RS256 keys of 2048 to 8192 bits are verified"
+                ))));
+            }
+            RsaKey::Components {
+                n: n.to_vec(),
+                e: e.to_vec(),
+            }
+        }
         // `DecodingKey::from_rsa_der`: PKCS#1 `RSAPublicKey`, the form ring parses.
         DecodingKeyKind::SecretOrDer(der) => RsaKey::Der(der.clone()),
     };
     Ok(Box::new(Rs256(key)))
+}
+
+fn without_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
 }
 
 enum RsaKey {
@@ -154,6 +173,35 @@ mod tests {
         let flipped = format!("{}.{}.{}", parts[0], parts[1], b64(&signature));
         let err = check(&flipped, Algorithm::RS256).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::InvalidSignature), "{err:?}");
+    }
+
+    #[test]
+    fn r_e_6_a_published_modulus_with_a_leading_zero_byte_still_verifies() {
+        let jwk: Value = serde_json::from_str(JWK).unwrap();
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut n = engine.decode(jwk["n"].as_str().unwrap()).unwrap();
+        n.insert(0, 0);
+        let e = engine.decode(jwk["e"].as_str().unwrap()).unwrap();
+        let key = DecodingKey::from_rsa_raw_components(&n, &e);
+        let token = signed(&json!({"alg": "RS256", "typ": "JWT"}), &claims());
+        install();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&["bridge"]);
+        assert!(decode::<Value>(&token, &key, &validation).is_ok());
+    }
+
+    #[test]
+    fn r_e_6_a_short_or_foreign_key_is_a_key_error_not_a_bad_signature() {
+        let token = signed(&json!({"alg": "RS256", "typ": "JWT"}), &claims());
+        install();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&["bridge"]);
+        let short = DecodingKey::from_rsa_raw_components(&[0xC5; 128], &[1, 0, 1]);
+        let err = decode::<Value>(&token, &short, &validation).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::InvalidRsaKey(_)), "{err:?}");
+        let hmac = DecodingKey::from_secret(b"not an RSA key");
+        let err = decode::<Value>(&token, &hmac, &validation).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::InvalidKeyFormat), "{err:?}");
     }
 
     #[test]
