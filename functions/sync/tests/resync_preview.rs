@@ -119,3 +119,56 @@ async fn r_adm_2_a_dry_run_lists_what_a_resync_would_write_and_writes_nothing() 
         "the report shows the latest dry run"
     );
 }
+
+/// Review of 0587da5: a dry run that cannot read the truth says so in its record; it is not
+/// work, so nothing is retried, kept for the scheduled run or dead-lettered, and nothing is
+/// written.
+#[tokio::test]
+async fn r_adm_2_a_dry_run_that_fails_is_recorded_and_not_retried() {
+    use bridge_shared::stream::failures::{dead_letters, requeue_due};
+    let rig = rig().await;
+    let (agent, _) = rig.agent("erin");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108412").await;
+    rig.deliver(&call).await;
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call.session_id,
+    };
+    // CCAI Platform answers every request with a server error from now on.
+    rig.platforms.ccai.reconfigure(|options| {
+        options.faults = Some(bridge_tests::ccai_sandbox::CcaiFaultRates {
+            server_error: 1.0,
+            seed: 7,
+            ..Default::default()
+        });
+    });
+    let before = writes(&rig);
+    let trigger = preview_trigger(&session, UnixMillis::now());
+    // No record of the batch fails (the helper asserts it): the stream does not retry it.
+    rig.deliver_triggers_to(&rig.api, std::slice::from_ref(&trigger))
+        .await;
+    let key = ItemKey::new(
+        format!("SESSION#{}#{}", session.kind.as_str(), session.id),
+        PREVIEW,
+    );
+    let kept = rig
+        .api
+        .store
+        .get(&key, UnixMillis::now())
+        .await
+        .unwrap()
+        .expect("the failed dry run is kept");
+    assert_eq!(kept.body["trigger"], trigger.id.as_str());
+    assert_eq!(kept.body["steps"], serde_json::json!([]));
+    assert!(
+        kept.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{}",
+        kept.body
+    );
+    assert_eq!(writes(&rig).0, before.0, "nothing written to Kustomer");
+    let store = rig.api.store.as_ref();
+    let far = UnixMillis::now().plus(std::time::Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(requeue_due(store, far).await.unwrap().waiting, 0, "not kept for a retry");
+    assert!(dead_letters(store, far).await.unwrap().is_empty(), "not dead-lettered");
+}

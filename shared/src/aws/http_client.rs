@@ -8,6 +8,10 @@
 //! answers stream both ways (a 1 GiB recording is never held in memory), and transport errors
 //! keep the kinds the SDK's retry policy reads: a timeout, an I/O failure (connection refused
 //! or reset: retried), or another error.
+//!
+//! Not carried over from the SDK's client: connection poisoning (after a transient error the
+//! SDK asks its client to drop that connection; reqwest's pool keeps a connection that is still
+//! open, so a retry after a 5xx may reuse it). A connection the server closed is not reused.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
