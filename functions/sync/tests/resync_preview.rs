@@ -169,6 +169,13 @@ async fn r_adm_2_a_dry_run_that_fails_is_recorded_and_not_retried() {
     assert_eq!(writes(&rig).0, before.0, "nothing written to Kustomer");
     let store = rig.api.store.as_ref();
     let far = UnixMillis::now().plus(std::time::Duration::from_secs(7 * 24 * 3600));
-    assert_eq!(requeue_due(store, far).await.unwrap().waiting, 0, "not kept for a retry");
-    assert!(dead_letters(store, far).await.unwrap().is_empty(), "not dead-lettered");
+    assert_eq!(
+        requeue_due(store, far).await.unwrap().waiting,
+        0,
+        "not kept for a retry"
+    );
+    assert!(
+        dead_letters(store, far).await.unwrap().is_empty(),
+        "not dead-lettered"
+    );
 }
