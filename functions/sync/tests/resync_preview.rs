@@ -32,6 +32,13 @@ fn writes(rig: &Rig) -> (usize, usize) {
 }
 
 async fn dry_run(rig: &Rig, session: &SessionRef) -> Vec<String> {
+    let kept = dry_run_record(rig, session).await;
+    serde_json::from_value(kept["steps"].clone()).unwrap()
+}
+
+/// Delivers one dry run's trigger and reads the record it left (`SESSION#…/PREVIEW`), checking
+/// it is this run's.
+async fn dry_run_record(rig: &Rig, session: &SessionRef) -> serde_json::Value {
     let trigger = preview_trigger(session, UnixMillis::now());
     rig.deliver_triggers_to(&rig.api, std::slice::from_ref(&trigger))
         .await;
@@ -45,13 +52,13 @@ async fn dry_run(rig: &Rig, session: &SessionRef) -> Vec<String> {
         .get(&key, UnixMillis::now())
         .await
         .unwrap()
-        .expect("the dry run's steps are kept");
+        .expect("the dry run's record is kept");
     assert_eq!(
         kept.body["trigger"],
         trigger.id.as_str(),
-        "this run's steps"
+        "this run's record"
     );
-    serde_json::from_value(kept.body["steps"].clone()).unwrap()
+    kept.body
 }
 
 fn rating_notes(rig: &Rig) -> usize {
@@ -144,27 +151,12 @@ async fn r_adm_2_a_dry_run_that_fails_is_recorded_and_not_retried() {
         });
     });
     let before = writes(&rig);
-    let trigger = preview_trigger(&session, UnixMillis::now());
     // No record of the batch fails (the helper asserts it): the stream does not retry it.
-    rig.deliver_triggers_to(&rig.api, std::slice::from_ref(&trigger))
-        .await;
-    let key = ItemKey::new(
-        format!("SESSION#{}#{}", session.kind.as_str(), session.id),
-        PREVIEW,
-    );
-    let kept = rig
-        .api
-        .store
-        .get(&key, UnixMillis::now())
-        .await
-        .unwrap()
-        .expect("the failed dry run is kept");
-    assert_eq!(kept.body["trigger"], trigger.id.as_str());
-    assert_eq!(kept.body["steps"], serde_json::json!([]));
+    let kept = dry_run_record(&rig, &session).await;
+    assert_eq!(kept["steps"], serde_json::json!([]));
     assert!(
-        kept.body["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{}",
-        kept.body
+        kept["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{kept}"
     );
     assert_eq!(writes(&rig).0, before.0, "nothing written to Kustomer");
     let store = rig.api.store.as_ref();
