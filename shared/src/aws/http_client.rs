@@ -111,17 +111,19 @@ impl HttpConnector for ReqwestConnector {
 /// whose path or host would change is refused here, as the caller's error, rather than sent to
 /// be answered 403 (an object named `exports/./call.wav`).
 fn unchanged(signed: &http::Uri, sent: &reqwest::Url) -> Result<(), ConnectorError> {
-    let signed_path = signed.path_and_query().map_or("/", |p| p.as_str());
-    let sent_path = match sent.query() {
-        Some(query) => format!("{}?{query}", sent.path()),
-        None => sent.path().to_owned(),
-    };
-    let same_host = signed.host().unwrap_or_default() == sent.host_str().unwrap_or_default();
-    if signed_path == sent_path && same_host {
+    let same = signed.path() == sent.path()
+        && signed.query() == sent.query()
+        && signed.host().unwrap_or_default() == sent.host_str().unwrap_or_default();
+    if same {
         return Ok(());
     }
     Err(ConnectorError::user(
-        format!("the request's URL would change on the way out ({signed_path} sent as {sent_path}): not sent").into(),
+        format!(
+            "the request's URL would change on the way out ({} sent as {}): not sent",
+            signed.path(),
+            sent.path()
+        )
+        .into(),
     ))
 }
 

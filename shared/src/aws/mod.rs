@@ -48,12 +48,6 @@ pub fn from_env(env: &Env) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(region)
         .http_client(http_client::shared_client())
-        .sleep_impl(
-            aws_smithy_async::rt::sleep::default_async_sleep().unwrap_or_else(|| {
-                // rt-tokio is on: tokio's sleep is always there.
-                unreachable!("aws-smithy-async built with rt-tokio")
-            }),
-        )
         .time_source(aws_smithy_async::time::SystemTimeSource::new())
         .retry_config(retry_config(env))
         .timeout_config(
@@ -64,6 +58,8 @@ pub fn from_env(env: &Env) -> SdkConfig {
         .use_fips(flag(env, "AWS_USE_FIPS_ENDPOINT"))
         .use_dual_stack(flag(env, "AWS_USE_DUALSTACK_ENDPOINT"))
         .service_config(EnvEndpoints { env: env.clone() });
+    // rt-tokio is on: tokio's sleep (retry back-off, timeouts) is always there.
+    builder.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
     match credentials(env) {
         Some(credentials) => {
             builder = builder.credentials_provider(SharedCredentialsProvider::new(credentials));
@@ -211,6 +207,10 @@ mod tests {
         let once = from_env(&Env::from_slice(&[("AWS_MAX_ATTEMPTS", "1")]));
         assert_eq!(once.retry_config().unwrap().max_attempts(), 1);
         assert!(config.http_client().is_some());
+        assert!(
+            config.sleep_impl().is_some(),
+            "retries and timeouts need a sleep"
+        );
 
         let bare = from_env(&Env::from_slice(&[("AWS_DEFAULT_REGION", "us-east-1")]));
         assert_eq!(bare.region().map(|r| r.as_ref()), Some("us-east-1"));
