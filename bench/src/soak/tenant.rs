@@ -733,6 +733,7 @@ impl Tenant {
                 store,
                 MINUTE,
                 24 * 60 * MINUTE,
+                bridge_shared::audit::DEFAULT_KEPT,
                 now,
             )
             .await

@@ -95,11 +95,13 @@ pub async fn reconcile_agents(
 pub struct FileLooks {
     pub base: std::time::Duration,
     pub deadline: std::time::Duration,
+    /// How long a file given up stays on the session's timeline (`AUDIT_DAYS`).
+    pub audit_kept: std::time::Duration,
 }
 
 impl FileLooks {
-    /// From `FILE_LOOK_SECONDS` and `FILE_DEADLINE_HOURS` (unset: the defaults); a malformed
-    /// value is an error naming the variable.
+    /// From `FILE_LOOK_SECONDS`, `FILE_DEADLINE_HOURS` and `AUDIT_DAYS` (unset: the
+    /// defaults); a malformed value is an error naming the variable.
     pub fn from_env() -> Result<Self, bridge_shared::config::ConfigError> {
         let var = |name: &str| std::env::var(name).ok();
         let defaults = Self::default();
@@ -116,7 +118,12 @@ impl FileLooks {
         )?
         .map(|hours| hours * 3600)
         .unwrap_or(defaults.deadline);
-        Ok(Self { base, deadline })
+        let audit_kept = bridge_shared::audit::kept_for(var("AUDIT_DAYS").as_deref())?;
+        Ok(Self {
+            base,
+            deadline,
+            audit_kept,
+        })
     }
 }
 
@@ -125,6 +132,7 @@ impl Default for FileLooks {
         Self {
             base: std::time::Duration::from_secs(60),
             deadline: std::time::Duration::from_secs(24 * 3600),
+            audit_kept: bridge_shared::audit::DEFAULT_KEPT,
         }
     }
 }
@@ -171,6 +179,7 @@ pub async fn scheduled_run(
         store,
         files.base,
         files.deadline,
+        files.audit_kept,
         UnixMillis::now(),
     )
     .await

@@ -893,7 +893,7 @@ async fn l5_r_e_6_a_rewrite_without_a_push_is_found_by_the_scheduled_look() {
             .count()
     };
     let look = |at: bridge_shared::UnixMillis| async move {
-        look_for_files(store, MINUTE, 24 * 60 * MINUTE, at)
+        look_for_files(store, MINUTE, 24 * 60 * MINUTE, 24 * 60 * MINUTE, at)
             .await
             .unwrap()
     };

@@ -160,6 +160,7 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
         backends.store.as_ref(),
         MINUTE,
         24 * 60 * MINUTE,
+        bridge_shared::audit::DEFAULT_KEPT,
         UnixMillis::now().plus(MINUTE),
     )
     .await
@@ -208,6 +209,7 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
         backends.store.as_ref(),
         MINUTE,
         24 * 60 * MINUTE,
+        bridge_shared::audit::DEFAULT_KEPT,
         UnixMillis::now().plus(25 * 60 * MINUTE),
     )
     .await

@@ -179,11 +179,13 @@ pub fn interval(base: Duration, attempt: u32) -> Duration {
 /// The scheduled look: for each due wait, a new trigger for the worker that reads the file
 /// (hinted `<kind>.look.<data type>`, id `look-<kind>-<id>-<file>-<attempt>`), the next look
 /// scheduled; a wait
-/// past `deadline` ends, recorded at `SESSION#…/<RECORDING|TRANSCRIPT>` as final with its reason.
+/// past `deadline` ends, recorded at `SESSION#…/<RECORDING|TRANSCRIPT>` as final with its reason
+/// and on the session's timeline (R-ADM-2: files given up and why), kept `audit_kept`.
 pub async fn look_for_files(
     store: &dyn StateStore,
     base: Duration,
     deadline: Duration,
+    audit_kept: Duration,
     now: UnixMillis,
 ) -> Result<LookSummary, StoreError> {
     let mut summary = LookSummary::default();
@@ -211,6 +213,8 @@ pub async fn look_for_files(
                 wait.file.as_str(),
                 deadline.as_secs() / 3600
             );
+            // On the timeline first: a failed entry leaves the wait to the next run.
+            give_up_on_timeline(store, &wait, &reason, now, audit_kept).await?;
             store
                 .put(&Item::new(
                     progress,
@@ -261,6 +265,45 @@ pub async fn look_for_files(
     Ok(summary)
 }
 
+/// The worker the timeline names for a file given up: the scheduled run, not a file worker.
+pub const LOOK_WORKER: &str = "bridge-reconcile";
+
+/// Keeps the end of a wait on the session's timeline: no file worker runs for it, so the
+/// scheduled look writes the entry itself (`look-<kind>-<id>-<file>-final`, outcome
+/// `given up: <reason>`, no write).
+async fn give_up_on_timeline(
+    store: &dyn StateStore,
+    wait: &Wait,
+    reason: &str,
+    now: UnixMillis,
+    kept_for: Duration,
+) -> Result<(), StoreError> {
+    let trigger = SessionTrigger {
+        id: format!(
+            "look-{}-{}-{}-final",
+            wait.session.kind.as_str(),
+            wait.session.id,
+            wait.file.as_str()
+        ),
+        hint: crate::events::hints::look(wait.session.kind, wait.file.data_type().as_str()),
+        occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
+        session: wait.session.clone(),
+        source: TriggerSource::Poller,
+        item: None,
+        object: None,
+    };
+    crate::audit::keep(
+        store,
+        LOOK_WORKER,
+        &trigger,
+        format!("given up: {reason}"),
+        crate::audit::Noted::default(),
+        now,
+        kept_for,
+    )
+    .await
+}
+
 /// Whether a session's file wait ended as final ("no file"): its progress item says so.
 pub fn is_final(progress: &serde_json::Value) -> Option<&str> {
     progress.get("final").and_then(serde_json::Value::as_str)
@@ -274,6 +317,7 @@ mod tests {
     use crate::store::EmbeddedStore;
 
     const MIN: Duration = Duration::from_secs(60);
+    const DAY: Duration = Duration::from_secs(86_400);
 
     fn call() -> SessionRef {
         SessionRef {
@@ -301,7 +345,7 @@ mod tests {
         await_file(&store, &call(), AwaitedFile::Recording, t0.plus(MIN))
             .await
             .unwrap();
-        let first = look_for_files(&store, MIN, 24 * 60 * MIN, t0.plus(MIN))
+        let first = look_for_files(&store, MIN, 24 * 60 * MIN, DAY, t0.plus(MIN))
             .await
             .unwrap();
         assert_eq!((first.waiting, first.looked), (1, 1));
@@ -312,18 +356,18 @@ mod tests {
             .unwrap();
         assert_eq!(trigger.body["type"], "call.look.recordings");
         // Not due again before its interval.
-        let early = look_for_files(&store, MIN, 24 * 60 * MIN, t0.plus(MIN + MIN / 2))
+        let early = look_for_files(&store, MIN, 24 * 60 * MIN, DAY, t0.plus(MIN + MIN / 2))
             .await
             .unwrap();
         assert_eq!(early.looked, 0);
-        let again = look_for_files(&store, MIN, 24 * 60 * MIN, t0.plus(2 * MIN))
+        let again = look_for_files(&store, MIN, 24 * 60 * MIN, DAY, t0.plus(2 * MIN))
             .await
             .unwrap();
         assert_eq!(again.looked, 1);
         file_found(&store, &call(), AwaitedFile::Recording)
             .await
             .unwrap();
-        let done = look_for_files(&store, MIN, 24 * 60 * MIN, t0.plus(60 * MIN))
+        let done = look_for_files(&store, MIN, 24 * 60 * MIN, DAY, t0.plus(60 * MIN))
             .await
             .unwrap();
         assert_eq!(done, LookSummary::default());
@@ -337,14 +381,14 @@ mod tests {
         await_file(&store, &call(), AwaitedFile::Recording, t0)
             .await
             .unwrap();
-        let before = look_for_files(&store, MIN, deadline, t0.plus(deadline))
+        let before = look_for_files(&store, MIN, deadline, DAY, t0.plus(deadline))
             .await
             .unwrap();
         assert!(
             before.given_up.is_empty(),
             "exactly at the deadline it still looks"
         );
-        let after = look_for_files(&store, MIN, deadline, t0.plus(deadline + MIN))
+        let after = look_for_files(&store, MIN, deadline, DAY, t0.plus(deadline + MIN))
             .await
             .unwrap();
         assert_eq!(after.given_up, ["recording of call 1917"]);
@@ -361,11 +405,50 @@ mod tests {
             Some("no recording in external storage 24 hours after the session ended")
         );
         assert_eq!(
-            look_for_files(&store, MIN, deadline, t0.plus(deadline + 2 * MIN))
+            look_for_files(&store, MIN, deadline, DAY, t0.plus(deadline + 2 * MIN))
                 .await
                 .unwrap()
                 .waiting,
             0
+        );
+    }
+
+    #[tokio::test]
+    async fn r_adm_2_a_file_given_up_is_on_the_sessions_timeline_with_its_reason() {
+        let store = EmbeddedStore::new();
+        let t0 = UnixMillis(1_800_000_000_000);
+        let deadline = 24 * 60 * MIN;
+        await_file(&store, &call(), AwaitedFile::Transcript, t0)
+            .await
+            .unwrap();
+        let at = t0.plus(deadline + MIN);
+        look_for_files(&store, MIN, deadline, DAY, at)
+            .await
+            .unwrap();
+        let timeline: Vec<_> = store
+            .list_partition("SESSION#call#1917", at)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|item| item.key.sk.starts_with(crate::audit::PREFIX))
+            .collect();
+        assert_eq!(timeline.len(), 1, "{timeline:?}");
+        let entry: crate::audit::Entry = serde_json::from_value(timeline[0].body.clone()).unwrap();
+        assert_eq!(entry.worker, LOOK_WORKER);
+        assert_eq!(entry.trigger, "look-call-1917-transcript-final");
+        assert_eq!(
+            entry.outcome,
+            "given up: no transcript in external storage 24 hours after the session ended"
+        );
+        assert!(entry.writes.is_empty());
+        // Kept as long as the rest of the audit, not for ever.
+        assert!(
+            store
+                .list_partition("SESSION#call#1917", at.plus(DAY + MIN))
+                .await
+                .unwrap()
+                .iter()
+                .all(|item| !item.key.sk.starts_with(crate::audit::PREFIX))
         );
     }
 }
