@@ -94,6 +94,29 @@ impl ColdStart {
         ))
     }
 
+    /// The shared pacing schedules the platforms' clients use (`SHARED_PACING` on), by
+    /// platform; none when each process paces itself.
+    pub fn pacing_schedules(&self) -> Vec<(&'static str, String)> {
+        if self.config.shared_pacing {
+            self.pacing_schedules_of().into()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn pacing_schedules_of(&self) -> [(&'static str, String); 2] {
+        [
+            (
+                "ccai",
+                crate::pacing::schedule_name("ccai", &self.config.ccai.base_url),
+            ),
+            (
+                "kustomer",
+                crate::pacing::schedule_name("kustomer", &self.config.kustomer.base_url),
+            ),
+        ]
+    }
+
     /// CCAI Platform's and Kustomer's clients; paced through `store` when `SHARED_PACING` is on.
     pub fn platforms(&self, store: &Arc<dyn StateStore>) -> Result<Platforms, ColdStartError> {
         let config = &self.config;
@@ -104,15 +127,16 @@ impl ColdStart {
             // CCAI: 10 per second plus the arrival jitter, the margin the process's own
             // limiter keeps (the platform counts arrivals); Kustomer: the org's budget a
             // minute, with the same margin.
+            let [(_, ccai_schedule), (_, kustomer_schedule)] = self.pacing_schedules_of();
             ccai = ccai.paced_by(Arc::new(SharedPacer::new(
                 store.clone(),
-                &format!("ccai#{}", config.ccai.base_url),
+                &ccai_schedule,
                 crate::ccai::limiter::TENANT_REQUESTS_PER_SECOND as u32,
                 crate::ccai::limiter::TENANT_WINDOW,
             )));
             kustomer = kustomer.paced_by(Arc::new(SharedPacer::new(
                 store.clone(),
-                &format!("kustomer#{}", config.kustomer.base_url),
+                &kustomer_schedule,
                 config.kustomer_requests_per_minute,
                 KUSTOMER_WINDOW,
             )));

@@ -7,7 +7,7 @@
 //! increment) and waits for it. A 429 still backs off to the platform's reset time.
 
 use crate::UnixMillis;
-use crate::store::{ItemKey, StateStore};
+use crate::store::{ItemKey, StateStore, StoreError};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,25 @@ impl SharedPacer {
             interval: window / requests.max(1),
         }
     }
+}
+
+/// The name of one platform's schedule (`ccai`, `kustomer`): one per platform and base URL, so
+/// every function speaking to the same tenant or org shares it.
+pub fn schedule_name(platform: &str, base_url: &str) -> String {
+    format!("{platform}#{base_url}")
+}
+
+/// The pacing lag (R-ADM-1's health page): how far ahead of `now` the schedule called `name`
+/// is booked — what a request asking now would wait before its turn. Zero while idle.
+pub async fn booked_ahead(
+    store: &dyn StateStore,
+    name: &str,
+    now: UnixMillis,
+) -> Result<Duration, StoreError> {
+    Ok(store
+        .schedule_end(&ItemKey::new("PACE", name))
+        .await?
+        .map_or(Duration::ZERO, |end| now.until(end)))
 }
 
 /// How late a request may leave after its slot: a slot missed by more (the table answered

@@ -102,6 +102,19 @@ impl<H: StoreHook> DocumentStore for Intercepted<H> {
         self.hook.before(read("list_partition", QUERY, pk))?;
         self.inner.list_partition(pk, now).await
     }
+    async fn newest_of_partition(
+        &self,
+        pk: &str,
+        limit: usize,
+        now: UnixMillis,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.hook.before(read("newest_of_partition", QUERY, pk))?;
+        self.inner.newest_of_partition(pk, limit, now).await
+    }
+    async fn schedule_end(&self, key: &ItemKey) -> Result<Option<UnixMillis>, StoreError> {
+        self.hook.before(read("schedule_end", GET, &key.pk))?;
+        self.inner.schedule_end(key).await
+    }
 }
 
 #[async_trait]

@@ -47,6 +47,12 @@
       el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: headers.length, class: 'muted' }, 'none'))));
   }
 
+  /** `text`, linked to the page of Kustomer's web app the API formed (only an https address). */
+  function kustomerLink(text, url) {
+    if (typeof url !== 'string' || !url.startsWith('https://')) return text;
+    return el('a', { href: url, target: '_blank', rel: 'noopener noreferrer', class: 'kustomer' }, text);
+  }
+
   function when(value) {
     if (value === undefined || value === null || value === '') return '';
     const date = typeof value === 'number' ? new Date(value) : new Date(String(value));
@@ -439,14 +445,14 @@
       entry.writes.length ? el('ul', {}, entry.writes.map((w) => el('li', { class: 'write' },
         el('code', {}, w.method + ' ' + w.path), ' → ',
         w.status === null || w.status === undefined ? 'no answer (it may have happened)' : String(w.status),
-        w.id ? ' · ' + w.id : '', ' (' + w.platform + ': ' + w.operation + ')'))) : null,
+        w.id ? ' · ' : '', w.id ? kustomerLink(w.id, w.url) : '', ' (' + w.platform + ': ' + w.operation + ')'))) : null,
       entry.writes_left_out ? el('div', { class: 'muted' }, entry.writes_left_out + ' more writes not listed') : null));
     return [
       ...forms,
       el('dl', {},
         el('dt', {}, 'State'), el('dd', { id: 'session-state', class: report.state.startsWith('waiting') ? 'waiting' : '' }, report.state),
-        el('dt', {}, 'Kustomer conversation'), el('dd', {}, link.conversation_id || '—'),
-        el('dt', {}, 'Kustomer customer'), el('dd', {}, link.customer_id || '—'),
+        el('dt', {}, 'Kustomer conversation'), el('dd', {}, link.conversation_id ? kustomerLink(link.conversation_id, link.conversation_url) : '—'),
+        el('dt', {}, 'Kustomer customer'), el('dd', {}, link.customer_id ? kustomerLink(link.customer_id, link.customer_url) : '—'),
         el('dt', {}, 'Last External Session Event'), el('dd', {}, report.ese ? report.ese.stage + ' at ' + when(report.ese.sent_at) : '—'),
         el('dt', {}, 'Files awaited'), el('dd', {}, report.awaiting.length ? report.awaiting.join(', ') : 'none'),
         el('dt', {}, 'Problems'), el('dd', { class: report.problems.length ? 'error' : '' }, report.problems.length ? report.problems.join('; ') : 'none')),
@@ -509,10 +515,17 @@
     const poll = (p) => (typeof p === 'object' && p !== null
       ? (p.caught_up === false ? 'catching up; ' : 'caught up; ') + 'the last change it reached: ' + when(p.reached) + ' (' + p.since_last_change_s + ' s ago)'
       : String(p));
+    // How long a request asking now waits for its turn on each platform's shared schedule.
+    const pacing = work.pacing;
+    const paced = typeof pacing === 'object' && pacing !== null
+      ? Object.entries(pacing).map(([platform, lag]) => platform + ': ' +
+        (typeof lag === 'object' && lag !== null ? (lag.booked_ahead_ms / 1000).toFixed(1) + ' s' : String(lag))).join('; ')
+      : String(pacing);
     return [
       el('dl', { id: 'work' },
         el('dt', {}, 'Call poll'), el('dd', {}, poll((work.polls || {}).calls)),
         el('dt', {}, 'Chat poll'), el('dd', {}, poll((work.polls || {}).chats)),
+        el('dt', {}, 'Pacing lag'), el('dd', { id: 'pacing-lag' }, paced),
         el('dt', {}, 'Waiting for a retry'), el('dd', {}, String(work.retrying)),
         el('dt', {}, 'Dead letters'), el('dd', {}, el('a', { href: '#dead-letters' }, String(work.dead_letters)))),
       table(['When', 'Step', 'Latest errors'], (work.recent_errors || []).map((e) => el('tr', {},

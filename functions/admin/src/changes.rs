@@ -37,11 +37,11 @@ pub async fn keep(
 
 /// The latest changes, newest first.
 pub async fn latest(store: &dyn StateStore, now: UnixMillis) -> Result<Vec<Value>, StoreError> {
-    let mut items = store.list_partition(PARTITION, now).await?;
-    items.sort_by(|a, b| b.key.sk.cmp(&a.key.sk));
-    Ok(items
+    // Keyed by time: the newest are read, never the whole partition.
+    Ok(store
+        .newest_of_partition(PARTITION, SHOWN, now)
+        .await?
         .into_iter()
-        .take(SHOWN)
         .map(|item| item.body)
         .collect())
 }

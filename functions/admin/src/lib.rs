@@ -10,7 +10,7 @@
 //! | `PUT /admin/status-mapping` `{to_ccai: {kustomer_status_id: ccai_status_id}, to_kustomer?: {ccai_status_id: kustomer_status_id}, priority?, two_way?, apply_at_login?}` | 200 the saved mapping with its resolved `ccai_names` · 400 `{error, entry}` naming the bad entry (unknown id, a system status, a name two CCAI statuses share) |
 //! | `GET /admin/agents` | 200 `[{email, sync, sessions}]`: each agent's sync state (last applied, pending, `last_error`, `two_way_error` when Kustomer refused a two-way update) and live sign-in sessions (`{id, created_at, expires_at}`, R-SEC-1) |
 //! | `DELETE /admin/agents/{email}/sessions` | 200 `{ended}`: every sign-in session of the agent ended (a lost laptop, a leaver) |
-//! | `GET /admin/health` | 200/503 `{status, checks, work}`: each dependency checked; `work` — each poll cursor (`polls.calls`, `polls.chats`: `{reached, since_last_change_s, caught_up}` — the last session change it reached, how long ago, and whether its list was read to the end), the triggers waiting for a scheduled retry, the dead letters and the five latest errors |
+//! | `GET /admin/health` | 200/503 `{status, checks, work, changes}`: each dependency checked; `work` — each poll cursor (`polls.calls`, `polls.chats`: `{reached, since_last_change_s, caught_up}` — the last session change it reached, how long ago, and whether its list was read to the end), each shared pacing schedule's lag (`pacing.ccai`, `pacing.kustomer`: `{booked_ahead_ms}`, how long a request asking now waits for its turn), the triggers waiting for a scheduled retry, the dead letters and the five latest errors |
 //! | `GET /admin/dead-letters` | 200 `[{id, step, trigger, attempts, first_error, last_error, first_at, last_at, permanent}]`, newest first: work given up (R-E-7) |
 //! | `POST /admin/dead-letters/replay` `{ids?: ["<step>#<trigger id>"], all?: true}` | 200 `{replayed, triggers, missing}`: each letter put back into the inbox once · 400 without `ids` or `all` |
 //! | `GET /admin/custom-fields` | 200 `{fields: [{id, group, attribute, display_name, type, resources, created: {created_at, created_by} \| null}]}`: the twelve fields (R-CF-1) |
@@ -22,7 +22,7 @@
 //! | `GET /admin/shadow?from=&to=&limit=` (RFC 3339, the last 24 h by default, at most 31 days; `limit` 1–200 sessions, 50 by default) | 200 `{mode, from, to, compared, with_differences, differences: {field: count}, cut, next_from, sessions: [{kind, id, plan, files, kustomer, differences: [{field, bridge, kustomer}]}]}`: shadow mode's plans beside what Kustomer shows, the earliest first (R-F-2; `cut` when sessions were left out — over the limit or the invocation's time — and `next_from` where the next report starts) · 400 naming a bad `from`, `to` or `limit` · 502 when Kustomer failed |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
 //! | `GET /admin/sessions?phone=` or `?customer=` | 200 `{customer, sessions: [{kind, id, at}]}`, the latest first: the sessions placed for a Kustomer customer, by its id or a number in international form (`customer` null when the bridge knows no customer of that number; sessions placed before this route existed are not listed) · 400 naming `phone` or `customer` |
-//! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records, timeline}`: what the bridge knows and did for one session, and why it waits; `timeline`: every trigger a worker handled, oldest first — `{at, worker, trigger, source, hint, outcome, writes: [{platform, operation, method, path, status, id}]}` (the audit, kept `AUDIT_DAYS`) · 404 when it knows nothing · 400 naming a bad kind or id |
+//! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records, timeline}`: what the bridge knows and did for one session, and why it waits; `timeline`: every trigger a worker handled, oldest first — `{at, worker, trigger, source, hint, outcome, decisions, writes: [{platform, operation, method, path, status, id, url?}]}` (the audit, kept `AUDIT_DAYS`; `url` and `link.customer_url`/`conversation_url`: pages of Kustomer's web app, with `KUSTOMER_ORG` set) · 404 when it knows nothing · 400 naming a bad kind or id |
 //! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice); with `?dry_run=true`, nothing is written: the inbox worker keeps every step a resync would take as the report's `preview` `{at, trigger, steps}` · 400 as above, or naming `dry_run` |
 
 pub mod access;
@@ -66,6 +66,12 @@ pub struct AdminApi {
     pub public_url: Option<String>,
     /// `AUDIT_DAYS`: how long the record of each admin change is kept (`changes`).
     pub changes_kept: std::time::Duration,
+    /// The shared pacing schedules by platform (`SHARED_PACING` on; empty: each process paces
+    /// itself): the health page's pacing lag.
+    pub pacing_schedules: Vec<(&'static str, String)>,
+    /// `KUSTOMER_ORG`, when set: the org's web app, for the session report's links into
+    /// Kustomer.
+    pub kustomer_ui: Option<bridge_shared::kustomer::KustomerUi>,
 }
 
 impl AdminApi {
@@ -336,7 +342,7 @@ impl AdminApi {
         now: UnixMillis,
     ) -> Response<Body> {
         use bridge_shared::conversation::report::{
-            preview_trigger, resync_trigger, session_report,
+            preview_trigger, resync_trigger, session_report, with_kustomer_links,
         };
         let dry_run = match dry_run {
             None | Some("false") => false,
@@ -362,7 +368,12 @@ impl AdminApi {
         match (method, action, parts.next()) {
             (Method::GET, None, None) => {
                 match session_report(self.store.as_ref(), &session, now).await {
-                    Ok(Some(report)) => json_answer(StatusCode::OK, report),
+                    Ok(Some(mut report)) => {
+                        if let Some(ui) = &self.kustomer_ui {
+                            with_kustomer_links(&mut report, ui);
+                        }
+                        json_answer(StatusCode::OK, report)
+                    }
                     Ok(None) => json_error(
                         StatusCode::NOT_FOUND,
                         format!("the bridge knows nothing of {} {id}", kind.as_str()),
@@ -687,8 +698,42 @@ impl AdminApi {
             ),
             Err(err) => (json!(format!("unknown: {err}")), Vec::new()),
         };
-        json!({"polls": polls, "retrying": retrying, "dead_letters": dead, "recent_errors": recent})
+        json!({"polls": polls, "pacing": self.pacing_lag(now).await, "retrying": retrying,
+               "dead_letters": dead, "recent_errors": recent})
     }
+
+    /// Each shared pacing schedule's lag: how long a request asking now would wait for its
+    /// turn (`booked_ahead_ms`); a lag that stays high means the org's or tenant's budget is
+    /// too small for the work.
+    async fn pacing_lag(&self, now: UnixMillis) -> Value {
+        if self.pacing_schedules.is_empty() {
+            return json!("per process (SHARED_PACING off)");
+        }
+        let mut lag = serde_json::Map::new();
+        for (platform, name) in &self.pacing_schedules {
+            let value =
+                match bridge_shared::pacing::booked_ahead(self.store.as_ref(), name, now).await {
+                    Ok(ahead) => json!({"booked_ahead_ms": ahead.as_millis() as u64}),
+                    Err(err) => json!(format!("unknown: {err}")),
+                };
+            lag.insert((*platform).to_owned(), value);
+        }
+        Value::Object(lag)
+    }
+}
+
+/// `KUSTOMER_ORG` (optional, the agents' sign-in setting): the org's web app for the session
+/// report's links; a value that is no org name is refused by name.
+pub fn kustomer_ui(
+    org: Option<&str>,
+) -> Result<Option<bridge_shared::kustomer::KustomerUi>, String> {
+    org.map(str::trim)
+        .filter(|org| !org.is_empty())
+        .map(|org| {
+            bridge_shared::kustomer::KustomerUi::of_org(org)
+                .map_err(|err| format!("KUSTOMER_ORG: {err}"))
+        })
+        .transpose()
 }
 
 /// `GET /admin/whoami`: who the console is signed in as.

@@ -25,6 +25,8 @@ pub async fn run() -> Result<(), Error> {
         admins: crate::access::AdminEmails::parse(cold.var("ADMIN_EMAILS"))?,
         public_url: cold.public_url()?,
         changes_kept: cold.audit_kept()?,
+        pacing_schedules: cold.pacing_schedules(),
+        kustomer_ui: crate::kustomer_ui(cold.var("KUSTOMER_ORG"))?,
     };
     bridge_shared::lambda::serve(api, |api, request, now| async move {
         handle(&api, request, now).await

@@ -6,6 +6,7 @@ use bridge_admin::{AdminApi, handle};
 use bridge_shared::UnixMillis;
 use bridge_shared::config::Secret;
 use bridge_shared::http::RetryPolicy;
+use bridge_shared::kustomer::KustomerUi;
 use bridge_shared::sign_in::Scope;
 use bridge_shared::store::StateStore;
 use bridge_tests::platforms::SandboxedPlatforms;
@@ -61,6 +62,11 @@ fn rig_on_store(platforms: SandboxedPlatforms, store: Arc<dyn StateStore>) -> Ri
         admins: bridge_admin::access::AdminEmails::parse(Some(ADMIN_EMAIL)).unwrap(),
         public_url: None,
         changes_kept: bridge_shared::audit::DEFAULT_KEPT,
+        pacing_schedules: vec![(
+            "kustomer",
+            format!("kustomer#admin-test-{}", uuid::Uuid::new_v4().simple()),
+        )],
+        kustomer_ui: Some(KustomerUi::of_org("acme").unwrap()),
     };
     Rig { platforms, api }
 }
@@ -286,6 +292,105 @@ async fn health_names_the_dependency_that_fails() {
     assert!(
         body["checks"]["ccai"].as_str().unwrap().contains("401"),
         "{body}"
+    );
+}
+
+/// R-ADM-1: the health page shows each shared pacing schedule's lag — how long a request
+/// asking now would wait for its turn — and says when each process paces itself.
+#[tokio::test]
+async fn r_adm_1_health_shows_the_pacing_lag_of_each_shared_schedule() {
+    let mut rig = rig_with_ccai_password(None).await;
+    let (_, body) = call(&rig, "GET", "/admin/health", json!({})).await;
+    assert_eq!(
+        body["work"]["pacing"]["kustomer"]["booked_ahead_ms"], 0,
+        "idle: {body}"
+    );
+    // Ten turns of a second each booked now: the next request waits about ten seconds.
+    let name = rig.api.pacing_schedules[0].1.clone();
+    let key = bridge_shared::store::ItemKey::new("PACE", name);
+    for _ in 0..10 {
+        rig.api
+            .store
+            .reserve_slots(
+                &key,
+                UnixMillis::now(),
+                std::time::Duration::from_secs(1),
+                UnixMillis::now().plus(std::time::Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
+    }
+    let (_, body) = call(&rig, "GET", "/admin/health", json!({})).await;
+    let lag = body["work"]["pacing"]["kustomer"]["booked_ahead_ms"]
+        .as_u64()
+        .unwrap();
+    assert!((8_000..=10_000).contains(&lag), "{body}");
+    rig.api.pacing_schedules.clear();
+    let (_, body) = call(&rig, "GET", "/admin/health", json!({})).await;
+    assert_eq!(
+        body["work"]["pacing"], "per process (SHARED_PACING off)",
+        "{body}"
+    );
+}
+
+/// R-ADM-2: with the org known (`KUSTOMER_ORG`), a session's report links its customer, its
+/// conversation and each Kustomer write into Kustomer's web app.
+#[tokio::test]
+async fn r_adm_2_a_session_report_links_into_kustomer() {
+    let rig = rig_with_ccai_password(None).await;
+    let id = 800_000 + (UnixMillis::now().0 % 100_000) as u64;
+    let session = bridge_shared::events::SessionRef {
+        kind: bridge_shared::events::SessionKind::Chat,
+        id,
+    };
+    rig.api
+        .store
+        .put(&bridge_shared::store::Item::new(
+            bridge_shared::store::ItemKey::session_link(session.kind, id),
+            json!({"customer_id": "cu1", "conversation_id": "co1"}),
+        ))
+        .await
+        .unwrap();
+    let trigger = bridge_shared::conversation::report::resync_trigger(&session, UnixMillis::now());
+    let (_, noted) = bridge_shared::audit::recording(async {
+        bridge_shared::audit::note(
+            "kustomer",
+            "create conversation",
+            "POST",
+            "/v1/customers/cu1/conversations",
+            Some(201),
+            Some(br#"{"data":{"id":"co1"}}"#),
+        );
+    })
+    .await;
+    bridge_shared::audit::keep(
+        rig.api.store.as_ref(),
+        "bridge-sync",
+        &trigger,
+        "applied".into(),
+        noted,
+        UnixMillis::now(),
+        bridge_shared::audit::DEFAULT_KEPT,
+    )
+    .await
+    .unwrap();
+    let (status, report) = call(
+        &rig,
+        "GET",
+        &format!("/admin/sessions/chat/{id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    let app = "https://acme.kustomerapp.com/app";
+    assert_eq!(
+        report["link"]["customer_url"],
+        format!("{app}/customers/cu1")
+    );
+    assert_eq!(
+        report["timeline"][0]["writes"][0]["url"],
+        format!("{app}/conversations/co1"),
+        "{report}"
     );
 }
 

@@ -64,6 +64,8 @@ pub struct Tokens {
     pub widget: bridge_status::widget::WidgetSettings,
     /// Which calls click-to-call may start (CLICK_TO_CALL_COUNTRIES, CLICK_TO_CALL_PER_HOUR).
     pub click_policy: bridge_shared::click_to_call::policy::CallPolicy,
+    /// KUSTOMER_ORG's web app: the console's links into Kustomer (`None`: no links).
+    pub kustomer_ui: Option<bridge_shared::kustomer::KustomerUi>,
 }
 
 /// The demo's credentials (local only): the admin's bearer token, and the Basic credential its
@@ -89,6 +91,7 @@ impl Tokens {
             click_policy: bridge_shared::click_to_call::policy::CallPolicy::domestic(
                 &Default::default(),
             ),
+            kustomer_ui: None,
         }
     }
 
@@ -168,6 +171,8 @@ pub fn handlers(
         admins: tokens.admin_emails.clone(),
         public_url: Some(public_url.to_owned()),
         changes_kept: bridge_shared::audit::DEFAULT_KEPT,
+        pacing_schedules: Vec::new(),
+        kustomer_ui: tokens.kustomer_ui.clone(),
     });
     let intake = Arc::new(IntakeApi {
         store: scoped("intake"),

@@ -199,6 +199,7 @@ async fn serve(backends: Backends) -> Result<(), String> {
             )
             .ok_or("DEFAULT_COUNTRY: expected a two-letter country code")?,
         )?,
+        kustomer_ui: bridge_admin::kustomer_ui(env("KUSTOMER_ORG").as_deref())?,
     };
     let port = flag("--port").unwrap_or_else(|| "3000".into());
     let routes = template_routes(TEMPLATE)?;

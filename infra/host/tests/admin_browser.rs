@@ -224,6 +224,8 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
     // In any case, as Kustomer may spell it.
     tokens.admin_emails =
         bridge_admin::access::AdminEmails::parse(Some(&admin_email.to_uppercase())).unwrap();
+    // KUSTOMER_ORG: the session's records and writes link into Kustomer's web app.
+    tokens.kustomer_ui = Some(bridge_shared::kustomer::KustomerUi::of_org("acme").unwrap());
     let host = demo_host(backends.store.clone(), &platforms, &tokens)
         .await
         .unwrap();
@@ -490,6 +492,33 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
         "the timeline's truth, placement and rule",
     )
     .await;
+    // Links into Kustomer (R-ADM-2): the conversation the call was placed in, from the
+    // session's record and from the write that created it.
+    let conversation = entries
+        .iter()
+        .flat_map(|e| e["writes"].as_array().into_iter().flatten())
+        .find(|w| w["operation"] == "create conversation")
+        .and_then(|w| w["id"].as_str())
+        .expect("the call's conversation was created on its timeline")
+        .to_owned();
+    let page = format!("https://acme.kustomerapp.com/app/conversations/{conversation}");
+    for link in client.find_all(Locator::Css("a.kustomer")).await.unwrap() {
+        assert_eq!(
+            link.attr("rel").await.unwrap().as_deref(),
+            Some("noopener noreferrer")
+        );
+    }
+    let linked: Vec<String> = {
+        let mut hrefs = Vec::new();
+        for link in client.find_all(Locator::Css("a.kustomer")).await.unwrap() {
+            hrefs.extend(link.attr("href").await.unwrap());
+        }
+        hrefs
+    };
+    assert!(
+        linked.iter().filter(|href| **href == page).count() >= 2,
+        "the record and the creating write link {page}: {linked:?}"
+    );
     // The customer rates the call afterwards and nothing tells the bridge: the dry run lists
     // the note a resync would write, and writes nothing (R-ADM-2).
     scenarios.csat("call", played.session_id, 5, None);
@@ -597,6 +626,11 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
             let work = text(client, "#work").await;
             assert!(
                 work.contains("Call poll") && work.contains("Dead letters\n0"),
+                "{work}"
+            );
+            // The demo host paces each process alone: said so, not a lag of zero.
+            assert!(
+                work.contains("Pacing lag\nper process (SHARED_PACING off)"),
                 "{work}"
             );
             // Who changed what (R-ADM-3): the mapping saved above, by this admin.

@@ -173,6 +173,7 @@ async fn the_host_serves_the_template_routes_over_http() {
         click_policy: bridge_shared::click_to_call::policy::CallPolicy::domestic(
             &Default::default(),
         ),
+        kustomer_ui: None,
     };
     let mut functions = handlers(store, &platforms, &tokens, "http://127.0.0.1");
     functions.remove("admin");

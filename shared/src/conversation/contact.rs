@@ -253,6 +253,16 @@ fn ours(link: &SessionLink, marker: &str, resolved: Resolved) -> Resolved {
     }
 }
 
+/// Whether this session began creating the customer of `external_id` and never heard back
+/// (see [`ours`]): the dry run counts such a customer as the session's own, as the pass does.
+pub(super) fn began_creating(link: &SessionLink, external_id: &str) -> bool {
+    ours(
+        link,
+        &format!("{CUSTOMER_BEGUN}{external_id}"),
+        Resolved::Found,
+    ) == Resolved::Created
+}
+
 fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
     StoreError::Malformed {
         key: key.to_string(),

@@ -10,12 +10,16 @@
 //! as far as the bridge's records go: a write Kustomer lost after the link recorded it is
 //! not seen (the link is the live pass's only memory too).
 
-use super::contact::{Assignee, CallerMemo, ContactError, ContactSync, SessionLink};
+use super::contact::{
+    Assignee, CallerMemo, ContactError, ContactSync, SessionLink, began_creating,
+};
 use super::updates::ConversationUpdate;
 use super::{Placement, SessionView, placed_by_rule};
 use crate::UnixMillis;
 use crate::custom_fields::{FieldSettings, custom_values};
-use crate::kustomer::{CustomerDirectory, KustomerError};
+use crate::kustomer::{
+    CustomerDirectory, KustomerError, identifier_external_id, phone_external_id,
+};
 use crate::phone::CallerNumber;
 use crate::store::ItemKey;
 use crate::store::StoreError;
@@ -45,6 +49,9 @@ pub struct Wanted {
 pub enum CustomerStep {
     /// Known to Kustomer (by click-to-call, the number or the SDK identifier): linked.
     Link(&'static str),
+    /// Found in Kustomer, and the one this session began creating before its answer was
+    /// lost: linked, and the session's own for R-K-3, as the live pass counts it.
+    Resume(&'static str),
     /// Not in Kustomer: created.
     Create(&'static str),
     /// Nothing identifies the customer yet: the pass waits.
@@ -73,6 +80,9 @@ pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
             return steps;
         }
         Some(CustomerStep::Link(how)) => steps.push(format!("link the customer {how}")),
+        Some(CustomerStep::Resume(how)) => steps.push(format!(
+            "link the customer {how}, the one this session began creating (its own: R-K-3 follows)"
+        )),
         Some(CustomerStep::Create(how)) => steps.push(format!("create a customer {how}")),
         None => {}
     }
@@ -146,7 +156,11 @@ pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
         }
         _ => {}
     }
-    let created = link.customer_created || matches!(wanted.customer, Some(CustomerStep::Create(_)));
+    let created = link.customer_created
+        || matches!(
+            wanted.customer,
+            Some(CustomerStep::Create(_) | CustomerStep::Resume(_))
+        );
     if created
         && !link.customer_assigned
         && link.customer_assign_error.is_none()
@@ -180,7 +194,7 @@ impl ContactSync<'_> {
         let customer_id = match link.customer_id.clone() {
             Some(id) => Some(id),
             None => {
-                let (step, id) = self.customer_step(view, &memo, now).await?;
+                let (step, id) = self.customer_step(view, &link, &memo, now).await?;
                 wanted.customer = Some(step);
                 id
             }
@@ -217,6 +231,7 @@ impl ContactSync<'_> {
     async fn customer_step(
         &self,
         view: &SessionView,
+        link: &SessionLink,
         memo: &CallerMemo,
         now: UnixMillis,
     ) -> Result<(CustomerStep, Option<String>), ContactError> {
@@ -228,12 +243,18 @@ impl ContactSync<'_> {
             && let Some(identifier) = &view.identifier
         {
             return Ok(match directory.known_identifier(identifier, now).await? {
+                Some((id, _)) if began_creating(link, &identifier_external_id(identifier)) => {
+                    (CustomerStep::Resume("of the SDK identifier"), Some(id))
+                }
                 Some((id, _)) => (CustomerStep::Link("of the SDK identifier"), Some(id)),
                 None => (CustomerStep::Create("for the SDK identifier"), None),
             });
         }
         Ok(match self.caller(view, memo).await? {
             Some(CallerNumber::E164(phone)) => match directory.known_phone(phone, now).await? {
+                Some((id, _)) if began_creating(link, &phone_external_id(phone)) => {
+                    (CustomerStep::Resume("of the caller's number"), Some(id))
+                }
                 Some((id, _)) => (CustomerStep::Link("of the caller's number"), Some(id)),
                 None => (CustomerStep::Create("for the caller's number"), None),
             },
@@ -403,5 +424,69 @@ mod tests {
             ..Wanted::default()
         };
         assert_eq!(pending(&link, &wanted), Vec::<String>::new());
+    }
+
+    /// Review of 0587da5: a customer this session began creating, found after the answer was
+    /// lost, is linked and still the session's own — the agent is recorded on it (R-K-3), as
+    /// the live pass does; a customer merely found is not.
+    #[test]
+    fn r_adm_2_r_k_3_a_customer_this_session_began_creating_is_its_own() {
+        let wanted = |customer| Wanted {
+            customer: Some(customer),
+            assignee: Some(Ok("u-2".into())),
+            ..Wanted::default()
+        };
+        let r_k_3 = "record the answering agent on the customer (R-K-3)".to_owned();
+        let resumed = pending(
+            &SessionLink::default(),
+            &wanted(CustomerStep::Resume("of the caller's number")),
+        );
+        assert!(resumed[0].starts_with(
+            "link the customer of the caller's number, the one this session began creating"
+        ));
+        assert!(resumed.contains(&r_k_3), "{resumed:?}");
+        let found = pending(
+            &SessionLink::default(),
+            &wanted(CustomerStep::Link("of the caller's number")),
+        );
+        assert!(!found.contains(&r_k_3), "{found:?}");
+    }
+
+    #[test]
+    fn r_adm_2_the_marker_names_the_customer_being_created_and_no_other() {
+        let link = SessionLink {
+            begun: vec![format!("customer:{}", phone_external_id("+14155550100"))],
+            ..SessionLink::default()
+        };
+        assert!(began_creating(&link, &phone_external_id("+14155550100")));
+        assert!(!began_creating(&link, &phone_external_id("+14155550199")));
+        assert!(!began_creating(
+            &link,
+            &identifier_external_id("+14155550100")
+        ));
+    }
+
+    /// Review of 0587da5: an agent no Kustomer user matches is said as a step without the
+    /// reason, which may name the agent's e-mail (the session's problems show it once).
+    #[test]
+    fn r_adm_2_an_unresolved_assignee_is_listed_without_its_reason() {
+        let link = done_link();
+        let why = "agent ana@example.com matches no Kustomer user".to_owned();
+        let wanted = Wanted {
+            message_custom: link.message_custom.clone(),
+            notes: vec![note("csat", false)],
+            assignee: Some(Err(why.clone())),
+            ..Wanted::default()
+        };
+        let steps = pending(&link, &wanted);
+        assert_eq!(steps.len(), 1, "{steps:?}");
+        assert!(steps[0].starts_with("leave the conversation unassigned"));
+        assert!(!steps[0].contains("ana@example.com"), "{steps:?}");
+        // Recorded already: nothing to say again.
+        let recorded = SessionLink {
+            assignee_error: Some(why),
+            ..link
+        };
+        assert!(pending(&recorded, &wanted).is_empty());
     }
 }

@@ -111,6 +111,43 @@ pub async fn session_report(
     })))
 }
 
+/// Adds the Kustomer web app's pages to a report (R-ADM-2's links into Kustomer): the
+/// session's customer and conversation (`link.customer_url`, `link.conversation_url`) and,
+/// on each Kustomer write of the timeline, the page of what it made or changed (`url`).
+/// Formed when the report is read, so entries kept before the org was configured get them.
+pub fn with_kustomer_links(report: &mut Value, ui: &crate::kustomer::KustomerUi) {
+    let link = &mut report["link"];
+    if link.is_object() {
+        let customer = link["customer_id"].as_str().and_then(|id| ui.customer(id));
+        let conversation = link["conversation_id"]
+            .as_str()
+            .and_then(|id| ui.conversation(id));
+        if let Some(url) = customer {
+            link["customer_url"] = json!(url);
+        }
+        if let Some(url) = conversation {
+            link["conversation_url"] = json!(url);
+        }
+    }
+    let Some(timeline) = report["timeline"].as_array_mut() else {
+        return;
+    };
+    for write in timeline
+        .iter_mut()
+        .filter_map(|entry| entry["writes"].as_array_mut())
+        .flatten()
+    {
+        // Not `kustomer-upload`: a file's upload is no page of Kustomer's.
+        if write["platform"] != "kustomer" {
+            continue;
+        }
+        let path = write["path"].as_str().unwrap_or_default();
+        if let Some(url) = ui.of_write(path, write["id"].as_str()) {
+            write["url"] = json!(url);
+        }
+    }
+}
+
 /// An admin's dry run of a resync (`POST …/resync?dry_run=true`): the inbox worker builds the
 /// session's view as a resync would and keeps every step the live pass would take at
 /// `SESSION#…/PREVIEW`, writing nothing to the platforms; the file workers leave it alone.
@@ -143,5 +180,56 @@ pub fn resync_trigger(session: &SessionRef, now: UnixMillis) -> SessionTrigger {
         source: TriggerSource::Poller,
         item: None,
         object: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn r_adm_2_a_report_links_its_kustomer_records_and_writes_into_the_web_app() {
+        let ui = crate::kustomer::KustomerUi::of_org("acme").unwrap();
+        let mut report = json!({
+            "link": {"customer_id": "cu1", "conversation_id": "co1"},
+            "timeline": [{"writes": [
+                {"platform": "kustomer", "path": "/v1/conversations/co1/notes", "id": "n1"},
+                {"platform": "kustomer", "path": "/v1/customers", "id": "cu1"},
+                {"platform": "kustomer-upload", "path": "/v1/conversations/co1", "id": "f"},
+                {"platform": "ccai", "path": "/apps/api/v1/calls/7", "id": "7"},
+                {"platform": "kustomer", "path": "/v1/messages/m1", "id": "m1"},
+            ]}],
+        });
+        with_kustomer_links(&mut report, &ui);
+        let app = "https://acme.kustomerapp.com/app";
+        assert_eq!(
+            report["link"]["customer_url"],
+            format!("{app}/customers/cu1")
+        );
+        assert_eq!(
+            report["link"]["conversation_url"],
+            format!("{app}/conversations/co1")
+        );
+        let urls: Vec<&Value> = report["timeline"][0]["writes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| &w["url"])
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                &json!(format!("{app}/conversations/co1")),
+                &json!(format!("{app}/customers/cu1")),
+                &Value::Null,
+                &Value::Null,
+                &Value::Null,
+            ]
+        );
+        // A session not placed yet has no pages.
+        let mut unplaced = json!({"link": null, "timeline": []});
+        with_kustomer_links(&mut unplaced, &ui);
+        assert_eq!(unplaced["link"], Value::Null);
     }
 }

@@ -10,6 +10,7 @@ mod directory;
 mod error;
 pub mod model;
 pub mod requests;
+pub mod ui_link;
 
 pub use api::is_e164;
 pub use attachments::AttachmentFile;
@@ -19,3 +20,4 @@ pub use directory::{
     CustomerDirectory, DirectoryError, Resolved, identifier_external_id, phone_external_id,
 };
 pub use error::KustomerError;
+pub use ui_link::KustomerUi;

@@ -70,7 +70,7 @@ pub async fn oauth_settings(
         ));
     }
     if let Some(org) = &org
-        && !org.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !crate::kustomer::ui_link::is_org_name(org)
     {
         return Err(ConfigError::Malformed {
             var: "KUSTOMER_ORG".into(),

@@ -360,6 +360,66 @@ impl DocumentStore for DynamoStore {
         Ok(items)
     }
 
+    async fn newest_of_partition(
+        &self,
+        pk: &str,
+        limit: usize,
+        now: UnixMillis,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Attributes> = None;
+        // Items past their expiry but not yet deleted by TTL are skipped: page on until
+        // `limit` live ones are read or the partition ends.
+        let page = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        while items.len() < limit {
+            let output = self
+                .client()
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(pk))
+                .scan_index_forward(false)
+                .limit(page)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|err| classify("Query", err))?;
+            for attributes in output.items() {
+                let item = Reader::new(attributes)?.item()?;
+                if item.is_live(now) && items.len() < limit {
+                    items.push(item);
+                }
+            }
+            match output.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    async fn schedule_end(&self, key: &ItemKey) -> Result<Option<UnixMillis>, StoreError> {
+        let output = self
+            .client()
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .projection_expression("#next")
+            .expression_attribute_names("#next", PACE_NEXT)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| classify("GetItem", err))?;
+        Ok(output
+            .item()
+            .and_then(|attributes| attributes.get(PACE_NEXT))
+            .and_then(|value| value.as_n().ok())
+            .and_then(|text| text.parse::<i64>().ok())
+            .map(UnixMillis))
+    }
+
     async fn reserve_slots(
         &self,
         key: &ItemKey,

@@ -132,6 +132,25 @@ impl DocumentStore for EmbeddedStore {
         Ok(Some(start))
     }
 
+    async fn newest_of_partition(
+        &self,
+        pk: &str,
+        limit: usize,
+        now: UnixMillis,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = self.list_partition(pk, now).await?;
+        items.reverse();
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    async fn schedule_end(&self, key: &ItemKey) -> Result<Option<UnixMillis>, StoreError> {
+        Ok(match self.rows()?.get(key) {
+            Some(Row::Document(item)) => item.body["pace_next_ms"].as_i64().map(UnixMillis),
+            _ => None,
+        })
+    }
+
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
         let rows = self.rows()?;
         let mut items: Vec<Item> = rows

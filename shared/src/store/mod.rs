@@ -52,6 +52,19 @@ pub trait DocumentStore: Send + Sync {
     /// small, bounded partitions only: this reads them whole.
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError>;
 
+    /// The newest `limit` live items of one partition, by sort key from the highest: for a
+    /// log keyed by time (the admin's changes), read no further than what is shown.
+    async fn newest_of_partition(
+        &self,
+        pk: &str,
+        limit: usize,
+        now: UnixMillis,
+    ) -> Result<Vec<Item>, StoreError>;
+
+    /// Where a shared schedule kept by [`DocumentStore::reserve_slots`] ends: the end of its
+    /// last reservation, `None` when it was never used.
+    async fn schedule_end(&self, key: &ItemKey) -> Result<Option<UnixMillis>, StoreError>;
+
     /// Reserves the next `span` of a shared schedule kept at `key` (the pacing of a platform's
     /// requests across every concurrent function, R-E-8): answers when the reserved span
     /// starts — `now` when the schedule is idle, else where the last reservation ended — and

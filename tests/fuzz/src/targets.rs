@@ -363,6 +363,8 @@ pub fn admin_route(data: &[u8]) {
                 .unwrap_or_default(),
             public_url: None,
             changes_kept: bridge_shared::audit::DEFAULT_KEPT,
+            pacing_schedules: Vec::new(),
+            kustomer_ui: None,
         }
     });
     const ROUTES: [(&str, &str); 6] = [

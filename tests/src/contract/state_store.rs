@@ -652,6 +652,65 @@ pub async fn a_partition_lists_its_live_items_in_order(store: Store) {
     );
 }
 
+/// R-ADM-3 (the admin's changes, newest first): the newest live items of a partition, read
+/// from the end and no further than asked — past expired ones not yet deleted by TTL.
+pub async fn a_partition_gives_its_newest_live_items_first(store: Store) {
+    let pk = unique("LOG");
+    for n in 0..7 {
+        store
+            .put(&Item::new(
+                ItemKey::new(pk.clone(), format!("{n:03}")),
+                json!({"n": n}),
+            ))
+            .await
+            .unwrap();
+    }
+    // The newest two are expired: skipped, and the page goes on to three live ones.
+    for n in 7..9 {
+        store
+            .put(
+                &Item::new(ItemKey::new(pk.clone(), format!("{n:03}")), json!({}))
+                    .expiring_at(at(-1)),
+            )
+            .await
+            .unwrap();
+    }
+    let newest: Vec<String> = store
+        .newest_of_partition(&pk, 3, T0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.key.sk)
+        .collect();
+    assert_eq!(newest, ["006", "005", "004"]);
+    assert_eq!(
+        store.newest_of_partition(&pk, 100, T0).await.unwrap().len(),
+        7
+    );
+    assert!(
+        store
+            .newest_of_partition(&unique("EMPTY"), 3, T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// R-ADM-1 (the health page's pacing lag): a schedule's end is read as reserved; a schedule
+/// never used has none.
+pub async fn a_shared_schedule_says_where_it_ends(store: Store) {
+    let key = ItemKey::new("PACE", unique("kustomer"));
+    assert_eq!(store.schedule_end(&key).await.unwrap(), None);
+    let span = std::time::Duration::from_millis(100);
+    for _ in 0..3 {
+        store
+            .reserve_slots(&key, at(0), span, at(1_000_000))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.schedule_end(&key).await.unwrap(), Some(at(300)));
+}
+
 /// Expands to one test per case, each with a fresh store from `$make` (an async expression).
 #[macro_export]
 macro_rules! state_store_contract {
@@ -675,6 +734,8 @@ macro_rules! state_store_contract {
             state_replacement_is_optimistic,
             a_partition_lists_its_live_items_in_order,
             a_shared_schedule_hands_out_each_span_once,
+            a_partition_gives_its_newest_live_items_first,
+            a_shared_schedule_says_where_it_ends,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -194,6 +194,17 @@ impl DocumentStore for StreamingStore {
     async fn list_partition(&self, pk: &str, now: UnixMillis) -> Result<Vec<Item>, StoreError> {
         self.inner.list_partition(pk, now).await
     }
+    async fn newest_of_partition(
+        &self,
+        pk: &str,
+        limit: usize,
+        now: UnixMillis,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.inner.newest_of_partition(pk, limit, now).await
+    }
+    async fn schedule_end(&self, key: &ItemKey) -> Result<Option<UnixMillis>, StoreError> {
+        self.inner.schedule_end(key).await
+    }
 }
 
 #[async_trait]
