@@ -174,13 +174,18 @@ async fn session_metadata(
 /// A resync's dry run (R-ADM-2): the view a resync builds — a fresh Manager API read, the
 /// ESE item, the metadata file — and every step the live pass would take from it (kept by the
 /// caller at `SESSION#…/PREVIEW` for the console). Nothing is written to Kustomer or CCAI,
-/// and no look is scheduled.
+/// and no look is scheduled. In shadow mode a resync itself writes nothing (it plans again),
+/// and a session left to shadow mode is written only by a resync: the steps say so first.
 async fn preview(
     api: &SyncApi,
     trigger: &SessionTrigger,
     sessions: &SessionsSeen,
     now: UnixMillis,
 ) -> Result<Vec<String>, SyncError> {
+    if !api.kustomer.writes() {
+        return Ok(vec![SHADOW_RESYNC.to_owned()]);
+    }
+    let left_to_shadow = planned_only(api.store.as_ref(), &trigger.session, now).await?;
     let ese = latest_ese_item(api.store.as_ref(), trigger, now).await?;
     let item = ese.as_ref().map(|kept| &kept.item);
     let view = sessions.get(api, trigger, now).await?.view().with_ese(item);
@@ -198,10 +203,20 @@ async fn preview(
         view.metadata_refused = Some(why);
     }
     let sync = contact_sync(api);
-    let steps = sync.preview(&view, now).await?;
+    let mut steps = sync.preview(&view, now).await?;
+    if left_to_shadow && !steps.is_empty() {
+        steps.insert(0, LEFT_TO_SHADOW.to_owned());
+    }
     tracing::info!(steps = steps.len(), "resync dry run made");
     Ok(steps)
 }
+
+/// A dry run's only step in shadow mode (R-F-2).
+pub const SHADOW_RESYNC: &str = "shadow mode: a resync writes nothing to Kustomer or CCAI — it plans the session again, and GET /admin/shadow compares the plan with Kustomer";
+
+/// A dry run's first step for a session that ended in shadow mode, back in live mode.
+pub const LEFT_TO_SHADOW: &str =
+    "the session ended in shadow mode: no trigger but a resync writes it, and a resync would:";
 
 /// The contact sync over this worker's adapters.
 fn contact_sync(api: &SyncApi) -> ContactSync<'_> {

@@ -9,7 +9,8 @@ mod support;
 use bridge_shared::UnixMillis;
 use bridge_shared::conversation::report::{PREVIEW, preview_trigger, resync_trigger};
 use bridge_shared::events::{SessionKind, SessionRef};
-use bridge_shared::store::ItemKey;
+use bridge_shared::store::{Item, ItemKey};
+use bridge_sync::{LEFT_TO_SHADOW, SHADOW_RESYNC, SyncApi};
 use bridge_tests::ccai_sandbox::ScenarioDriver;
 use support::{Rig, rig};
 
@@ -32,15 +33,24 @@ fn writes(rig: &Rig) -> (usize, usize) {
 }
 
 async fn dry_run(rig: &Rig, session: &SessionRef) -> Vec<String> {
-    let kept = dry_run_record(rig, session).await;
+    dry_run_on(rig, &rig.api, session).await
+}
+
+/// A dry run by this worker (`api`: live or shadow mode).
+async fn dry_run_on(rig: &Rig, api: &SyncApi, session: &SessionRef) -> Vec<String> {
+    let kept = dry_run_item(rig, api, session).await.body;
     serde_json::from_value(kept["steps"].clone()).unwrap()
+}
+
+async fn dry_run_record(rig: &Rig, session: &SessionRef) -> serde_json::Value {
+    dry_run_item(rig, &rig.api, session).await.body
 }
 
 /// Delivers one dry run's trigger and reads the record it left (`SESSION#…/PREVIEW`), checking
 /// it is this run's.
-async fn dry_run_record(rig: &Rig, session: &SessionRef) -> serde_json::Value {
+async fn dry_run_item(rig: &Rig, api: &SyncApi, session: &SessionRef) -> Item {
     let trigger = preview_trigger(session, UnixMillis::now());
-    rig.deliver_triggers_to(&rig.api, std::slice::from_ref(&trigger))
+    rig.deliver_triggers_to(api, std::slice::from_ref(&trigger))
         .await;
     let key = ItemKey::new(
         format!("SESSION#{}#{}", session.kind.as_str(), session.id),
@@ -58,7 +68,7 @@ async fn dry_run_record(rig: &Rig, session: &SessionRef) -> serde_json::Value {
         trigger.id.as_str(),
         "this run's record"
     );
-    kept.body
+    kept
 }
 
 fn rating_notes(rig: &Rig) -> usize {
@@ -170,4 +180,107 @@ async fn r_adm_2_a_dry_run_that_fails_is_recorded_and_not_retried() {
         dead_letters(store, far).await.unwrap().is_empty(),
         "not dead-lettered"
     );
+}
+
+/// The dry run models what the live pass does on a refusal (`forget_gone`): a conversation an
+/// agent deleted since is found out only by a write, so with nothing due a resync changes
+/// nothing; with a step due the first write is refused, and the session is placed again.
+#[tokio::test]
+async fn r_adm_2_a_dry_run_sees_a_conversation_deleted_since_and_the_session_placed_again() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("fay");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108413").await;
+    rig.deliver(&call).await;
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call.session_id,
+    };
+    let deleted = rig.conversation_of(&call);
+    rig.platforms.kustomer.delete_conversation(&deleted.id);
+    assert_eq!(
+        dry_run(&rig, &session).await,
+        Vec::<String>::new(),
+        "nothing due: nothing finds it gone"
+    );
+
+    driver.csat("call", call.session_id, 3, None);
+    let before = writes(&rig);
+    let steps = dry_run(&rig, &session).await;
+    assert!(
+        steps[0].starts_with(&format!(
+            "the conversation {} the session records is gone from Kustomer",
+            deleted.id
+        )),
+        "{steps:?}"
+    );
+    for step in [
+        "create a conversation — R-T-2",
+        "write the session's message",
+        "write the note csat",
+    ] {
+        assert!(
+            steps.iter().any(|s| s.starts_with(step)),
+            "{step:?} missing: {steps:?}"
+        );
+    }
+    assert_eq!(writes(&rig), before, "a dry run writes to neither platform");
+
+    // The resync does what it said: placed again, the rating on the new conversation.
+    rig.deliver_triggers_to(&rig.api, &[resync_trigger(&session, UnixMillis::now())])
+        .await;
+    let replaced = rig.conversation_of(&call);
+    assert_ne!(replaced.id, deleted.id);
+    assert_eq!(rating_notes(&rig), 1);
+    assert_eq!(dry_run(&rig, &session).await, Vec::<String>::new());
+}
+
+/// Shadow mode (R-F-2) in a dry run: there a resync only plans, and the dry run says so
+/// without reading anything; back in live mode, a session left to shadow mode is written
+/// only by a resync, and the dry run lists that resync's steps under that heading. The
+/// record is kept as long as the audit (`AUDIT_DAYS`, review of 0587da5).
+#[tokio::test]
+async fn r_adm_2_r_f_2_a_dry_run_in_shadow_mode_says_a_resync_only_plans() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("gus");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108414").await;
+    let shadow = rig.shadow_api();
+    rig.deliver_triggers_to(&shadow, &call.triggers()).await;
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call.session_id,
+    };
+    let (kustomer_requests, ccai_requests) = (
+        rig.platforms.kustomer.request_count(),
+        rig.platforms.ccai.requests().len(),
+    );
+    let at = UnixMillis::now();
+    let record = dry_run_item(&rig, &shadow, &session).await;
+    assert_eq!(record.body["steps"], serde_json::json!([SHADOW_RESYNC]));
+    assert_eq!(
+        (
+            rig.platforms.kustomer.request_count(),
+            rig.platforms.ccai.requests().len()
+        ),
+        (kustomer_requests, ccai_requests),
+        "in shadow mode the dry run asks neither platform"
+    );
+    let kept_until = record.expires_at.expect("the record expires");
+    let audit_days = bridge_shared::audit::DEFAULT_KEPT;
+    assert!(
+        kept_until >= at.plus(audit_days) && kept_until <= UnixMillis::now().plus(audit_days),
+        "kept AUDIT_DAYS"
+    );
+
+    // Back in live mode: only a resync writes this session, and the dry run says so first.
+    let before = writes(&rig);
+    let steps = dry_run(&rig, &session).await;
+    assert_eq!(steps[0], LEFT_TO_SHADOW, "{steps:?}");
+    assert_eq!(steps[1], "create a customer for the caller's number");
+    assert_eq!(writes(&rig), before);
+    rig.deliver_triggers_to(&rig.api, &[resync_trigger(&session, UnixMillis::now())])
+        .await;
+    assert_eq!(rig.conversations().len(), 1, "the resync writes it");
+    assert_eq!(dry_run(&rig, &session).await, Vec::<String>::new());
 }

@@ -10,35 +10,10 @@ use bridge_shared::UnixMillis;
 use bridge_shared::conversation::report::resync_trigger;
 use bridge_shared::events::{SessionKind, SessionRef, SessionTrigger};
 use bridge_shared::shadow::plan::{self, PlannedConversation, PlannedCustomer};
-use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
 use bridge_sync::SyncApi;
 use bridge_tests::ccai_sandbox::ScenarioDriver;
 use serde_json::json;
-use std::sync::Arc;
 use support::{Rig, rig};
-
-/// The rig's worker with clients that only read, as `BRIDGE_MODE=shadow` builds them.
-fn shadow_api(rig: &Rig) -> SyncApi {
-    let ccai = Arc::new(bridge_tests::ccai_support::client(&rig.platforms.ccai).reading_only());
-    let kustomer =
-        Arc::new(bridge_tests::kustomer_support::client(&rig.platforms.kustomer).reading_only());
-    SyncApi {
-        storage: Some(rig.platforms.storage.clone()),
-        status: StatusService::new(
-            rig.api.store.clone(),
-            ccai.clone(),
-            kustomer.clone(),
-            DEFAULT_LEASE,
-        ),
-        store: rig.api.store.clone(),
-        ccai,
-        kustomer,
-        caller_country: Default::default(),
-        exported: Default::default(),
-        failures: Default::default(),
-        file_work: None,
-    }
-}
 
 async fn deliver(rig: &Rig, api: &SyncApi, triggers: &[SessionTrigger]) {
     rig.deliver_triggers_to(api, triggers).await;
@@ -59,7 +34,7 @@ async fn r_f_2_a_session_in_shadow_mode_is_planned_and_nothing_is_written() {
     let (agent, user) = rig.agent("ana");
     let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
     let call = driver.ivr_call_answered(agent, "+15550108971").await;
-    let shadow = shadow_api(&rig);
+    let shadow = rig.shadow_api();
     deliver(&rig, &shadow, &call.triggers()).await;
     assert_eq!(rig.writes(), 0, "nothing written to Kustomer");
     assert_eq!(ccai_writes(&rig), 0, "nothing written to CCAI");
@@ -118,7 +93,7 @@ async fn r_f_2_a_session_going_on_at_the_switch_is_written_live() {
             c.insert("ends_at".into(), json!(null));
         })
     });
-    deliver(&rig, &shadow_api(&rig), &before).await;
+    deliver(&rig, &rig.shadow_api(), &before).await;
     assert_eq!(rig.writes(), 0);
     // … the switch to live comes before it ends.
     rig.platforms.ccai.change(|w| {
@@ -148,7 +123,7 @@ async fn r_f_2_an_agents_status_in_shadow_mode_is_recorded_not_set() {
             .map(|a| a.email.clone())
             .unwrap()
     });
-    let shadow = shadow_api(&rig);
+    let shadow = rig.shadow_api();
     let lunch = rig.platforms.kustomer.status_id("Lunch").unwrap();
     shadow
         .status

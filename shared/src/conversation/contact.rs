@@ -238,6 +238,40 @@ pub struct ContactSync<'a> {
     pub country: &'a CountryCode,
 }
 
+/// A record the session's link names that Kustomer no longer has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GoneRecord {
+    Customer(String),
+    Conversation(String),
+}
+
+impl SessionLink {
+    /// Forgets what `gone` takes with it, so the pass resolves the customer (when it is the
+    /// customer) and places the session again.
+    pub fn forget_placement(&mut self, gone: &GoneRecord) {
+        if let GoneRecord::Customer(_) = gone {
+            self.customer_id = None;
+            self.customer_created = false;
+            self.customer_assigned = false;
+        }
+        self.conversation_id = None;
+        // What was written belongs to the gone conversation: the new one gets its own.
+        self.conversation_created = false;
+        self.assigned_user = None;
+        self.phone_note = false;
+        self.session_message = false;
+        self.message_lacks_caller = false;
+        self.message_meta.clear();
+        self.message_id = None;
+        self.message_custom.clear();
+        self.notes.clear();
+        self.closed = false;
+        self.begun.clear();
+        self.tagged = false;
+        self.tag_error = None;
+    }
+}
+
 /// Marks, in a link's `begun`, the creation of the session's customer (followed by the
 /// customer's `externalId`): its answer can be lost after Kustomer created it.
 const CUSTOMER_BEGUN: &str = "customer:";
@@ -384,11 +418,35 @@ impl ContactSync<'_> {
         result
     }
 
+    /// Which of the session's recorded Kustomer records is gone (merged into another, or
+    /// deleted — agents do both): the customer first, then the conversation. Reads only.
+    pub(super) async fn gone_record(
+        &self,
+        link: &SessionLink,
+    ) -> Result<Option<GoneRecord>, ContactError> {
+        let gone = |answer: Result<(), KustomerError>| match answer {
+            Ok(()) => Ok(false),
+            Err(KustomerError::NotFound { .. }) => Ok(true),
+            Err(err) => Err(ContactError::from(err)),
+        };
+        if let Some(customer) = &link.customer_id
+            && gone(self.kustomer.customer(customer).await.map(drop))?
+        {
+            return Ok(Some(GoneRecord::Customer(customer.clone())));
+        }
+        if let Some(conversation) = &link.conversation_id
+            && gone(self.kustomer.conversation(conversation).await.map(drop))?
+        {
+            return Ok(Some(GoneRecord::Conversation(conversation.clone())));
+        }
+        Ok(None)
+    }
+
     /// After a lasting refusal: whether the session's recorded customer or conversation is gone
-    /// from Kustomer (merged into another, or deleted — agents do both). A gone customer is
-    /// dropped from the directory's cache and from the link, so the pass resolves the caller
-    /// again; a gone conversation is dropped from the link (and as the customer's current one),
-    /// so the pass places the session again. Answers whether anything was forgotten.
+    /// from Kustomer ([`Self::gone_record`]). A gone customer is dropped from the directory's
+    /// cache and from the link, so the pass resolves the caller again; a gone conversation is
+    /// dropped from the link (and as the customer's current one), so the pass places the
+    /// session again. Answers whether anything was forgotten.
     async fn forget_gone(
         &self,
         view: &SessionView,
@@ -401,63 +459,36 @@ impl ContactSync<'_> {
         };
         let mut link: SessionLink =
             serde_json::from_value(item.body).map_err(|e| malformed(key, e))?;
-        let gone = |answer: Result<(), KustomerError>| match answer {
-            Ok(()) => Ok(false),
-            Err(KustomerError::NotFound { .. }) => Ok(true),
-            Err(err) => Err(ContactError::from(err)),
+        let Some(gone) = self.gone_record(&link).await? else {
+            return Ok(false);
         };
-        let mut forgot = false;
-        if let Some(customer) = link.customer_id.clone()
-            && gone(self.kustomer.customer(&customer).await.map(drop))?
-        {
-            tracing::warn!("the session's customer is gone from Kustomer; resolved again");
-            let directory = CustomerDirectory::new(self.kustomer, self.store);
-            directory
-                .forget(
-                    &customer,
-                    view.identifier.as_deref(),
-                    view.phone.as_deref(),
-                    self.country,
-                )
-                .await?;
-            link.customer_id = None;
-            link.customer_created = false;
-            link.customer_assigned = false;
-            link.conversation_id = None;
-            forgot = true;
-        } else if let Some(conversation) = link.conversation_id.clone()
-            && gone(self.kustomer.conversation(&conversation).await.map(drop))?
-        {
-            tracing::warn!("the session's conversation is gone from Kustomer; placed again");
-            if let Some(customer) = &link.customer_id {
-                let current = ItemKey::customer_current_conversation(customer);
-                if self.store.get(&current, now).await?.is_some_and(|c| {
-                    c.body["conversation_id"].as_str() == Some(conversation.as_str())
-                }) {
-                    self.store.delete(&current).await?;
+        match &gone {
+            GoneRecord::Customer(customer) => {
+                tracing::warn!("the session's customer is gone from Kustomer; resolved again");
+                CustomerDirectory::new(self.kustomer, self.store)
+                    .forget(
+                        customer,
+                        view.identifier.as_deref(),
+                        view.phone.as_deref(),
+                        self.country,
+                    )
+                    .await?;
+            }
+            GoneRecord::Conversation(conversation) => {
+                tracing::warn!("the session's conversation is gone from Kustomer; placed again");
+                if let Some(customer) = &link.customer_id {
+                    let current = ItemKey::customer_current_conversation(customer);
+                    if self.store.get(&current, now).await?.is_some_and(|c| {
+                        c.body["conversation_id"].as_str() == Some(conversation.as_str())
+                    }) {
+                        self.store.delete(&current).await?;
+                    }
                 }
             }
-            link.conversation_id = None;
-            forgot = true;
         }
-        if forgot {
-            // What was written belongs to the gone conversation: the new one gets its own.
-            link.conversation_created = false;
-            link.assigned_user = None;
-            link.phone_note = false;
-            link.session_message = false;
-            link.message_lacks_caller = false;
-            link.message_meta.clear();
-            link.message_id = None;
-            link.message_custom.clear();
-            link.notes.clear();
-            link.closed = false;
-            link.begun.clear();
-            link.tagged = false;
-            link.tag_error = None;
-            self.save(key, &link, lock).await?;
-        }
-        Ok(forgot)
+        link.forget_placement(&gone);
+        self.save(key, &link, lock).await?;
+        Ok(true)
     }
 
     async fn take_lock(

@@ -11,7 +11,7 @@
 //! not seen (the link is the live pass's only memory too).
 
 use super::contact::{
-    Assignee, CallerMemo, ContactError, ContactSync, SessionLink, began_creating,
+    Assignee, CallerMemo, ContactError, ContactSync, GoneRecord, SessionLink, began_creating,
 };
 use super::updates::ConversationUpdate;
 use super::{Placement, SessionView, placed_by_rule};
@@ -42,6 +42,13 @@ pub struct Wanted {
     pub notes: Vec<ConversationUpdate>,
     /// The Kustomer user the conversation would be assigned to, or why none.
     pub assignee: Option<Result<String, String>>,
+}
+
+/// Whom a customer is looked up by.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    Identifier(&'a str),
+    Phone(&'a str),
 }
 
 /// How the session's customer would be found or made.
@@ -190,17 +197,60 @@ impl ContactSync<'_> {
             None => SessionLink::default(),
         };
         let memo = CallerMemo::default();
+        let steps = self.steps_for(view, &link, &memo, None, now).await?;
+        // A step to a record Kustomer no longer has (merged or deleted) is refused, and the
+        // pass then forgets it and resolves or places the session again (`forget_gone`): only
+        // when a step is due, as only a write finds it out.
+        if steps.is_empty() {
+            return Ok(steps);
+        }
+        let Some(gone) = self.gone_record(&link).await? else {
+            return Ok(steps);
+        };
+        if let GoneRecord::Conversation(_) = &gone
+            && steps.iter().all(|step| step.contains("the customer"))
+        {
+            // Only the standing customer is written: nothing finds the conversation gone.
+            return Ok(steps);
+        }
+        let (what, id) = match &gone {
+            GoneRecord::Customer(id) => ("customer", id),
+            GoneRecord::Conversation(id) => ("conversation", id),
+        };
+        let mut again = link.clone();
+        again.forget_placement(&gone);
+        let forgotten = match &gone {
+            GoneRecord::Customer(id) => Some(id.as_str()),
+            GoneRecord::Conversation(_) => None,
+        };
+        let mut steps = vec![format!(
+            "the {what} {id} the session records is gone from Kustomer (merged or deleted): the first write is refused, the record forgotten, and the session placed again"
+        )];
+        steps.extend(self.steps_for(view, &again, &memo, forgotten, now).await?);
+        Ok(steps)
+    }
+
+    /// The steps the pass would take from `link`; `forgotten`: a customer id the pass has just
+    /// dropped from the directory's cache (gone from Kustomer), found again only by asking.
+    async fn steps_for(
+        &self,
+        view: &SessionView,
+        link: &SessionLink,
+        memo: &CallerMemo,
+        forgotten: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<Vec<String>, ContactError> {
         let mut wanted = Wanted::default();
         let customer_id = match link.customer_id.clone() {
             Some(id) => Some(id),
             None => {
-                let (step, id) = self.customer_step(view, &link, &memo, now).await?;
+                let (step, id) = self.customer_step(view, link, memo, forgotten, now).await?;
                 wanted.customer = Some(step);
                 id
             }
         };
         if matches!(wanted.customer, Some(CustomerStep::Wait)) {
-            return Ok(pending(&link, &wanted));
+            return Ok(pending(link, &wanted));
         }
         if link.conversation_id.is_none() {
             wanted.placement = Some(
@@ -209,7 +259,7 @@ impl ContactSync<'_> {
             );
         }
         let settings = FieldSettings::load(self.store, now).await?;
-        let phone = match self.caller(view, &memo).await? {
+        let phone = match self.caller(view, memo).await? {
             Some(CallerNumber::E164(number)) => Some(number.clone()),
             _ => None,
         };
@@ -224,7 +274,7 @@ impl ContactSync<'_> {
                 Assignee::Unresolved(why) => Err(why),
             });
         }
-        Ok(pending(&link, &wanted))
+        Ok(pending(link, &wanted))
     }
 
     /// How the live pass would find or make the customer, and its id when Kustomer has it.
@@ -233,38 +283,79 @@ impl ContactSync<'_> {
         view: &SessionView,
         link: &SessionLink,
         memo: &CallerMemo,
+        forgotten: Option<&str>,
         now: UnixMillis,
     ) -> Result<(CustomerStep, Option<String>), ContactError> {
         if let Some(id) = self.clicked_customer(view, now).await? {
             return Ok((CustomerStep::Link("click-to-call named"), Some(id)));
         }
-        let directory = CustomerDirectory::new(self.kustomer, self.store);
-        if view.by_identifier()
+        let (who, external_id, how) = if view.by_identifier()
             && let Some(identifier) = &view.identifier
         {
-            return Ok(match directory.known_identifier(identifier, now).await? {
-                Some((id, _)) if began_creating(link, &identifier_external_id(identifier)) => {
-                    (CustomerStep::Resume("of the SDK identifier"), Some(id))
+            (
+                Who::Identifier(identifier),
+                identifier_external_id(identifier),
+                "of the SDK identifier",
+            )
+        } else {
+            match self.caller(view, memo).await? {
+                Some(CallerNumber::E164(phone)) => (
+                    Who::Phone(phone),
+                    phone_external_id(phone),
+                    "of the caller's number",
+                ),
+                // The live pass makes each such session a customer of its own (R-K-3 applies).
+                Some(_) => {
+                    return Ok((
+                        CustomerStep::Create("\"Unknown caller\" for this session"),
+                        None,
+                    ));
                 }
-                Some((id, _)) => (CustomerStep::Link("of the SDK identifier"), Some(id)),
-                None => (CustomerStep::Create("for the SDK identifier"), None),
-            });
-        }
-        Ok(match self.caller(view, memo).await? {
-            Some(CallerNumber::E164(phone)) => match directory.known_phone(phone, now).await? {
-                Some((id, _)) if began_creating(link, &phone_external_id(phone)) => {
-                    (CustomerStep::Resume("of the caller's number"), Some(id))
-                }
-                Some((id, _)) => (CustomerStep::Link("of the caller's number"), Some(id)),
-                None => (CustomerStep::Create("for the caller's number"), None),
-            },
-            // The live pass makes each such session a customer of its own (R-K-3 applies).
-            Some(_) => (
-                CustomerStep::Create("\"Unknown caller\" for this session"),
+                None => return Ok((CustomerStep::Wait, None)),
+            }
+        };
+        Ok(match self.known_customer(who, forgotten, now).await? {
+            Some(id) if began_creating(link, &external_id) => (CustomerStep::Resume(how), Some(id)),
+            Some(id) => (CustomerStep::Link(how), Some(id)),
+            None => (
+                CustomerStep::Create(match who {
+                    Who::Identifier(_) => "for the SDK identifier",
+                    Who::Phone(_) => "for the caller's number",
+                }),
                 None,
             ),
-            None => (CustomerStep::Wait, None),
         })
+    }
+
+    /// The customer the directory knows for `who` (its cache, else a lookup), unless it is
+    /// the one the pass has just forgotten (`forgotten`, gone from Kustomer): then Kustomer's
+    /// own answer — the customer that stands after a merge, or none after a deletion.
+    async fn known_customer(
+        &self,
+        who: Who<'_>,
+        forgotten: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<Option<String>, ContactError> {
+        let directory = CustomerDirectory::new(self.kustomer, self.store);
+        let known = match who {
+            Who::Identifier(identifier) => directory.known_identifier(identifier, now).await?,
+            Who::Phone(phone) => directory.known_phone(phone, now).await?,
+        };
+        let Some(forgotten) = forgotten else {
+            return Ok(known.map(|(id, _)| id));
+        };
+        if let Some((id, _)) = known.filter(|(id, _)| id != forgotten) {
+            return Ok(Some(id));
+        }
+        let asked = match who {
+            Who::Identifier(identifier) => {
+                self.kustomer
+                    .customer_by_external_id(&identifier_external_id(identifier))
+                    .await?
+            }
+            Who::Phone(phone) => self.kustomer.customer_by_phone(phone).await?,
+        };
+        Ok(asked.map(|found| found.id).filter(|id| id != forgotten))
     }
 
     /// Where the live pass would place the session, and by which rule.

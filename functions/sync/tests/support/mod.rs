@@ -62,6 +62,32 @@ pub async fn rig() -> Rig {
 }
 
 impl Rig {
+    /// The rig's worker with clients that only read, as `BRIDGE_MODE=shadow` builds them.
+    pub fn shadow_api(&self) -> SyncApi {
+        use bridge_shared::status::sync::{DEFAULT_LEASE, StatusService};
+        let ccai =
+            Arc::new(bridge_tests::ccai_support::client(&self.platforms.ccai).reading_only());
+        let kustomer = Arc::new(
+            bridge_tests::kustomer_support::client(&self.platforms.kustomer).reading_only(),
+        );
+        SyncApi {
+            storage: Some(self.platforms.storage.clone()),
+            status: StatusService::new(
+                self.api.store.clone(),
+                ccai.clone(),
+                kustomer.clone(),
+                DEFAULT_LEASE,
+            ),
+            store: self.api.store.clone(),
+            ccai,
+            kustomer,
+            caller_country: Default::default(),
+            exported: Default::default(),
+            failures: Default::default(),
+            file_work: None,
+        }
+    }
+
     pub fn agent(&self, name: &str) -> (u64, String) {
         let email = format!("{}@example.com", bridge_tests::unique(name));
         let id = self.platforms.add_agent(&email, name, "Available");
