@@ -230,22 +230,18 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         if message == 1 && !file_missing && !comment_missing {
             continue;
         }
-        // Only the inbox worker notes a comment: another worker's dead letter excuses nothing.
-        let sync_dead = dead.iter().any(|d| {
-            d.trigger.session.id == session.id
-                && d.step == bridge_shared::audit::INBOX_WORKER
-                && !d.last_error.trim().is_empty()
-        });
-        if comment_missing && !sync_dead {
+        let dead_steps: Vec<&str> = dead
+            .iter()
+            .filter(|d| d.trigger.session.id == session.id && !d.last_error.trim().is_empty())
+            .map(|d| d.step.as_str())
+            .collect();
+        if comment_lost(comment_missing, &dead_steps) {
             violations.push(format!(
                 "{who}: the customer's survey comment was exported but never noted"
             ));
             continue;
         }
-        let dead_lettered = dead
-            .iter()
-            .any(|d| d.trigger.session.id == session.id && !d.last_error.trim().is_empty());
-        if dead_lettered {
+        if !dead_steps.is_empty() {
             continue;
         }
         if !reported(tenant, session, message == 0, file_missing).await {
@@ -258,6 +254,13 @@ pub async fn check(tenant: &Tenant) -> Vec<String> {
         violations.push(format!("a request the platform would refuse: {unexpected}"));
     }
     violations
+}
+
+/// R-U-10: a survey comment exported and not noted on the session's conversation is lost —
+/// unless the inbox worker, the only one that notes comments, dead-lettered the session's work
+/// (then the admin holds it). Another worker's dead letter excuses nothing.
+fn comment_lost(missing: bool, dead_steps: &[&str]) -> bool {
+    missing && !dead_steps.contains(&bridge_shared::audit::INBOX_WORKER)
 }
 
 /// The session report (`GET /admin/sessions/{kind}/{id}`) names what is missing: a session not
@@ -303,4 +306,21 @@ async fn reported(
             .any(|p| p.contains(file))
     });
     (!message_missing || waits) && (!file_missing || awaited || given_up)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_u_10_an_exported_comment_never_noted_is_lost_unless_the_inbox_worker_dead_lettered_it() {
+        let inbox = bridge_shared::audit::INBOX_WORKER;
+        assert!(comment_lost(true, &[]));
+        assert!(
+            comment_lost(true, &["bridge-recording", "bridge-transcript"]),
+            "a file worker's dead letter excuses nothing"
+        );
+        assert!(!comment_lost(true, &["bridge-recording", inbox]));
+        assert!(!comment_lost(false, &[]), "noted, or never exported");
+    }
 }

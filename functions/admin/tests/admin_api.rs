@@ -736,6 +736,28 @@ async fn finding_13_a_session_is_shown_and_resynced_by_its_kind_and_id() {
     );
     let stored = queued(&rig, &answer).await;
     assert_eq!(stored.body["type"], "call.preview");
+    // R-ADM-3 (review of 0587da5): the change record tells a dry run from a resync.
+    let (_, health) = call(&rig, "GET", "/admin/health", json!({})).await;
+    let routes: Vec<&str> = health["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["route"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("/call/{id}/"))
+        })
+        .map(|c| c["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            format!("/admin/sessions/call/{id}/resync?dry_run=true"),
+            format!("/admin/sessions/call/{id}/resync"),
+        ],
+        "{health}"
+    );
     let (status, refused) = call(
         &rig,
         "POST",

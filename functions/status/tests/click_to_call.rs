@@ -177,7 +177,17 @@ async fn r_c2c_1_r_c2c_2_r_c2c_4_the_call_goes_to_the_clicked_or_open_conversati
         .await;
     assert_eq!(status, 201, "{third}");
     let third_call = third["call_id"].as_u64().unwrap();
-    assert_eq!(rig.sync_call(third_call).await.unwrap(), other.id);
+    let (placed, noted) = bridge_shared::audit::recording(rig.sync_call(third_call)).await;
+    assert_eq!(placed.unwrap(), other.id);
+    // The session's timeline names the rule (R-ADM-2).
+    assert!(
+        noted
+            .decisions
+            .iter()
+            .any(|d| d == "placed: appended to the conversation click-to-call named (R-C2C-4)"),
+        "{:?}",
+        noted.decisions
+    );
     let messages = rig.platforms.kustomer.inspect(|w| {
         w.messages
             .iter()

@@ -284,3 +284,34 @@ async fn r_adm_2_r_f_2_a_dry_run_in_shadow_mode_says_a_resync_only_plans() {
     assert_eq!(rig.conversations().len(), 1, "the resync writes it");
     assert_eq!(dry_run(&rig, &session).await, Vec::<String>::new());
 }
+
+/// Review of 0587da5: a withheld number is no customer to find — the pass makes a customer
+/// of its own for the session ("Unknown caller", R-D-2), which is then the session's for
+/// R-K-3. The dry run says the same, before anything was written.
+#[tokio::test]
+async fn r_adm_2_r_k_3_a_withheld_caller_is_a_customer_made_for_the_session() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("hal");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "anonymous").await;
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call.session_id,
+    };
+    let before = writes(&rig);
+    let steps = dry_run(&rig, &session).await;
+    assert_eq!(
+        steps[0], "create a customer \"Unknown caller\" for this session",
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s == "record the answering agent on the customer (R-K-3)"),
+        "{steps:?}"
+    );
+    assert_eq!(writes(&rig), before);
+    rig.deliver_triggers_to(&rig.api, &[resync_trigger(&session, UnixMillis::now())])
+        .await;
+    assert_eq!(dry_run(&rig, &session).await, Vec::<String>::new());
+}
