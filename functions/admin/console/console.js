@@ -394,10 +394,12 @@
       if (!found.ok) return [...forms, errorBlock(found)];
       const rows = found.data.sessions.map((f) => el('tr', {},
         el('th', { scope: 'row' }, el('a', { href: '#sessions/' + f.kind + '/' + f.id }, f.kind + ' ' + f.id)),
-        el('td', {}, when(f.at))));
+        el('td', {}, when(f.at)), el('td', {}, f.customer || '')));
+      // The bridge's customer of the number, and the one Kustomer finds by it when another.
+      const customers = found.data.customers || (found.data.customer ? [found.data.customer] : []);
       return [...forms,
-        el('p', { id: 'search-result' }, found.data.customer ? 'Kustomer customer ' + found.data.customer + ': ' + rows.length + ' session(s)' : 'No customer of the bridge has this number.'),
-        table(['Session', 'Listed'], rows)];
+        el('p', { id: 'search-result' }, customers.length ? 'Kustomer customer ' + customers.join(', ') + ': ' + rows.length + ' session(s)' : 'No Kustomer customer has this number.'),
+        table(['Session', 'Started', 'Customer'], rows)];
     }
     if (!kind || !id) return forms;
     // Only a kind and an id the API knows reach its URL (a crafted link names no other route).

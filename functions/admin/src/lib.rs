@@ -21,7 +21,7 @@
 //! | `GET /admin/shapes` | 200 `{kinds: [{kind, documents, first_seen, last_seen, paths: {path: {types, count}}, unread, missing: {path: documents lacking it}, cut}]}`: what the platforms sent, keys and types only (issue 28, R-F) |
 //! | `GET /admin/shadow?from=&to=&limit=` (RFC 3339, the last 24 h by default, at most 31 days; `limit` 1–200 sessions, 50 by default) | 200 `{mode, from, to, compared, with_differences, differences: {field: count}, cut, next_from, sessions: [{kind, id, plan, files, kustomer, differences: [{field, bridge, kustomer}]}]}`: shadow mode's plans beside what Kustomer shows, the earliest first (R-F-2; `cut` when sessions were left out — over the limit or the invocation's time — and `next_from` where the next report starts) · 400 naming a bad `from`, `to` or `limit` · 502 when Kustomer failed |
 //! | `GET /admin/rejected` | 200 `[{received_at, index, field, error, event}]`, newest first: malformed External Session Events (events.md §1), kept 14 days |
-//! | `GET /admin/sessions?phone=` or `?customer=` | 200 `{customer, sessions: [{kind, id, at}]}`, the latest first: the sessions placed for a Kustomer customer, by its id or a number in international form (`customer` null when the bridge knows no customer of that number; sessions placed before this route existed are not listed) · 400 naming `phone` or `customer` |
+//! | `GET /admin/sessions?phone=` or `?customer=` | 200 `{customer, customers, sessions: [{kind, id, at, customer}]}`, the latest first (`at`: when the session started): the sessions placed for a Kustomer customer, by its id or a number in international form — for a number, the customer the bridge found or made for it and the one Kustomer finds by it now (a click-to-call or SDK session's customer holds the number in its profile), one Kustomer read (`customer`: the first, null when none; 502 when Kustomer cannot be asked and the bridge knows none). A session placed before these lists existed is listed by its next pass, or a resync · 400 naming `phone` or `customer` |
 //! | `GET /admin/sessions/{call\|chat}/{id}` | 200 `{session, state, problems, awaiting, ese, link, records, timeline}`: what the bridge knows and did for one session, and why it waits; `timeline`: every trigger a worker handled, oldest first — `{at, worker, trigger, source, hint, outcome, decisions, writes: [{platform, operation, method, path, status, id, url?}]}` (the audit, kept `AUDIT_DAYS`; `url` and `link.customer_url`/`conversation_url`: pages of Kustomer's web app, with `KUSTOMER_ORG` set) · 404 when it knows nothing · 400 naming a bad kind or id |
 //! | `POST /admin/sessions/{call\|chat}/{id}/resync` | 202 `{trigger}`: the session reconciled again by every worker (idempotent: nothing done is done twice); with `?dry_run=true`, nothing is written: the inbox worker keeps every step a resync would take as the report's `preview` `{at, trigger, steps}` · 400 as above, or naming `dry_run` |
 
@@ -250,7 +250,7 @@ impl AdminApi {
         use bridge_shared::store::keys::CUSTOMER_SESSION_PREFIX;
         use lambda_http::RequestExt;
         let query = request.query_string_parameters();
-        let customer = match (query.first("phone"), query.first("customer")) {
+        let customers = match (query.first("phone"), query.first("customer")) {
             (Some(phone), None) => {
                 // In international form: the admin has no country to read a national one in.
                 let e164 = match normalise(phone, &Default::default()) {
@@ -262,37 +262,40 @@ impl AdminApi {
                         );
                     }
                 };
-                match self
+                // The customer the bridge made or found for the number, and the one Kustomer
+                // finds by it now (a customer a click-to-call or an SDK session was placed
+                // under holds the number in its profile, not in the bridge's cache).
+                let cached = match self
                     .store
                     .get(&ItemKey::customer_by_phone(&e164), now)
                     .await
                 {
-                    Ok(Some(link)) => match link.body["customer_id"].as_str() {
-                        Some(id) => id.to_owned(),
-                        None => {
-                            return json_answer(
-                                StatusCode::OK,
-                                json!({"customer": null, "sessions": []}),
-                            );
-                        }
-                    },
-                    Ok(None) => {
-                        return json_answer(
-                            StatusCode::OK,
-                            json!({"customer": null, "sessions": []}),
-                        );
+                    Ok(link) => {
+                        link.and_then(|l| l.body["customer_id"].as_str().map(str::to_owned))
                     }
                     Err(err) => {
                         return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string());
                     }
-                }
+                };
+                let found = match self.kustomer.customer_by_phone(&e164).await {
+                    Ok(found) => found.map(|c| c.id),
+                    // What the bridge knows is still an answer.
+                    Err(err) if cached.is_some() => {
+                        tracing::warn!(error = %err, "customer search by number: Kustomer not asked");
+                        None
+                    }
+                    Err(err) => return json_error(StatusCode::BAD_GATEWAY, err.to_string()),
+                };
+                let mut customers: Vec<String> = cached.into_iter().collect();
+                customers.extend(found.filter(|id| !customers.contains(id)));
+                customers
             }
             (None, Some(customer))
                 if !customer.is_empty()
                     && customer.len() <= 64
                     && customer.bytes().all(|b| b.is_ascii_alphanumeric()) =>
             {
-                customer.to_owned()
+                vec![customer.to_owned()]
             }
             (None, Some(_)) => {
                 return json_error(StatusCode::BAD_REQUEST, "customer: a Kustomer customer id");
@@ -304,30 +307,30 @@ impl AdminApi {
                 );
             }
         };
-        let items = match self
-            .store
-            .list_partition(&format!("CUSTOMER#{customer}"), now)
-            .await
-        {
-            Ok(items) => items,
-            Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
-        };
-        let mut sessions: Vec<Value> = items
-            .iter()
-            .filter_map(|item| {
+        let mut sessions: Vec<Value> = Vec::new();
+        for customer in &customers {
+            let items = match self
+                .store
+                .list_partition(&format!("CUSTOMER#{customer}"), now)
+                .await
+            {
+                Ok(items) => items,
+                Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+            };
+            sessions.extend(items.iter().filter_map(|item| {
                 let (kind, id) = item
                     .key
                     .sk
                     .strip_prefix(CUSTOMER_SESSION_PREFIX)?
                     .split_once('#')?;
-                Some(json!({"kind": kind, "id": id, "at": item.body["at"]}))
-            })
-            .collect();
+                Some(json!({"kind": kind, "id": id, "at": item.body["at"], "customer": customer}))
+            }));
+        }
         // The latest first.
         sessions.sort_by(|a, b| b["at"].as_str().cmp(&a["at"].as_str()));
         json_answer(
             StatusCode::OK,
-            json!({"customer": customer, "sessions": sessions}),
+            json!({"customer": customers.first(), "customers": customers, "sessions": sessions}),
         )
     }
 

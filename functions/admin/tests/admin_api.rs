@@ -985,8 +985,8 @@ async fn r_adm_2_sessions_are_found_by_a_customers_number_or_id_and_bad_queries_
     assert_eq!(found["customer"], "c1");
     assert_eq!(
         found["sessions"],
-        json!([{"kind": "chat", "id": "13", "at": "2026-12-02T10:00:00Z"},
-               {"kind": "call", "id": "12", "at": "2026-12-01T10:00:00Z"}])
+        json!([{"kind": "chat", "id": "13", "at": "2026-12-02T10:00:00Z", "customer": "c1"},
+               {"kind": "call", "id": "12", "at": "2026-12-01T10:00:00Z", "customer": "c1"}])
     );
     let (_, by_id) = call(&rig, "GET", "/admin/sessions?customer=c1", json!({})).await;
     assert_eq!(by_id["sessions"], found["sessions"]);
@@ -997,7 +997,46 @@ async fn r_adm_2_sessions_are_found_by_a_customers_number_or_id_and_bad_queries_
         json!({}),
     )
     .await;
-    assert_eq!(unknown, json!({"customer": null, "sessions": []}));
+    assert_eq!(
+        unknown,
+        json!({"customer": null, "customers": [], "sessions": []})
+    );
+    // A customer whose profile holds the number but whom the bridge never found by it (a
+    // click-to-call or SDK session's customer): Kustomer finds it, and its sessions are listed.
+    let clicked = rig
+        .platforms
+        .kustomer_client
+        .create_customer(&bridge_shared::kustomer::requests::NewCustomer {
+            name: Some("Clicked".into()),
+            phones: vec![bridge_shared::kustomer::requests::NewPhone {
+                kind: Some("mobile".into()),
+                phone: "+15550100004".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    store
+        .put(&Item::new(
+            ItemKey::customer_session(&clicked, SessionKind::Call, 14),
+            json!({"at": "2026-12-03T10:00:00Z"}),
+        ))
+        .await
+        .unwrap();
+    let (status, by_kustomer) = call(
+        &rig,
+        "GET",
+        "/admin/sessions?phone=%2B15550100004",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{by_kustomer}");
+    assert_eq!(by_kustomer["customer"], clicked.as_str());
+    assert_eq!(
+        by_kustomer["sessions"],
+        json!([{"kind": "call", "id": "14", "at": "2026-12-03T10:00:00Z", "customer": clicked}])
+    );
     for (query, named) in [
         ("phone=5550100001", "phone"),
         ("customer=c1%27%20OR", "customer"),

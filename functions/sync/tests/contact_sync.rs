@@ -1522,3 +1522,62 @@ async fn issue_27_r_u_12_a_conversation_found_after_a_lost_answer_is_still_assig
     assert_eq!(rig.conversations().len(), 1);
     assert_eq!(assigned(&conversation), vec![user], "R-U-12");
 }
+
+/// R-ADM-2 (search by a caller's number or customer): a session placed before its customer's
+/// session list existed — its link records the customer but not the listing — is listed by
+/// its next pass, at when it started; a listed session costs no write again.
+#[tokio::test]
+async fn r_adm_2_a_session_placed_before_the_customer_lists_existed_is_listed_by_its_next_pass() {
+    use bridge_shared::store::{Item, ItemKey};
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ivy");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108415").await;
+    rig.deliver(&call).await;
+    let store = rig.api.store.as_ref();
+    let now = UnixMillis::now();
+    let link_key = ItemKey::session_link(SessionKind::Call, call.session_id);
+    let mut link = store.get(&link_key, now).await.unwrap().unwrap().body;
+    let customer = link["customer_id"].as_str().unwrap().to_owned();
+    let listed = ItemKey::customer_session(&customer, SessionKind::Call, call.session_id);
+    assert!(store.get(&listed, now).await.unwrap().is_some());
+    assert_eq!(link["listed"], true);
+    // As the link of an earlier version left it: no listing, no flag.
+    store.delete(&listed).await.unwrap();
+    link.as_object_mut().unwrap().remove("listed");
+    store.put(&Item::new(link_key.clone(), link)).await.unwrap();
+
+    rig.deliver_poll(&call).await;
+    let entry = store
+        .get(&listed, UnixMillis::now())
+        .await
+        .unwrap()
+        .expect("listed by the next pass");
+    let started = rig
+        .platforms
+        .ccai_client
+        .call(call.session_id)
+        .await
+        .unwrap()
+        .created_at
+        .unwrap();
+    assert_eq!(
+        entry.body["at"],
+        UnixMillis(
+            chrono::DateTime::parse_from_rfc3339(&started)
+                .unwrap()
+                .timestamp_millis()
+        )
+        .to_iso()
+    );
+    // Listed: a later pass writes it no more.
+    store.delete(&listed).await.unwrap();
+    rig.deliver_poll(&call).await;
+    assert!(
+        store
+            .get(&listed, UnixMillis::now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

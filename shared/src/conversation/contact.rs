@@ -103,6 +103,10 @@ impl ContactError {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionLink {
     pub customer_id: Option<String>,
+    /// The session is in its customer's session list (`CUSTOMER#<id>/SESSION#…`, the admin's
+    /// search): links recorded before the list existed are listed by their next pass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub listed: bool,
     /// The bridge created the customer for this session (R-K-3 applies).
     #[serde(default)]
     pub customer_created: bool,
@@ -251,6 +255,7 @@ impl SessionLink {
     pub fn forget_placement(&mut self, gone: &GoneRecord) {
         if let GoneRecord::Customer(_) = gone {
             self.customer_id = None;
+            self.listed = false;
             self.customer_created = false;
             self.customer_assigned = false;
         }
@@ -295,6 +300,25 @@ pub(super) fn began_creating(link: &SessionLink, external_id: &str) -> bool {
         &format!("{CUSTOMER_BEGUN}{external_id}"),
         Resolved::Found,
     ) == Resolved::Created
+}
+
+/// The session's entry in its customer's session list (the admin's search, R-ADM-2), kept as
+/// long as the audit it leads to; `at` is when the session started (else now), so a session
+/// listed late sorts where it happened.
+fn customer_session(customer_id: &str, view: &SessionView, now: UnixMillis) -> Item {
+    let at = view
+        .started_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(
+            || now.to_iso(),
+            |t| UnixMillis(t.timestamp_millis()).to_iso(),
+        );
+    Item::new(
+        ItemKey::customer_session(customer_id, view.kind, view.id),
+        serde_json::json!({ "at": at }),
+    )
+    .expiring_at(now.plus(crate::audit::DEFAULT_KEPT))
 }
 
 fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
@@ -525,7 +549,14 @@ impl ContactSync<'_> {
 
         // The customer (R-K-1, R-K-2).
         let customer_id = match link.customer_id.clone() {
-            Some(id) => id,
+            Some(id) if link.listed => id,
+            // Placed before the customer's session list existed: listed now, once.
+            Some(id) => {
+                self.store.put(&customer_session(&id, view, now)).await?;
+                link.listed = true;
+                self.save(&key, &link, lock).await?;
+                id
+            }
             None => {
                 // Nothing identifies the customer yet: a poll may come before the ESE item
                 // that carries the caller's number (or before the metadata file). Not a
@@ -556,14 +587,10 @@ impl ContactSync<'_> {
                 };
                 // Found again by the customer or their number in the admin console; put before
                 // the link records the customer, so a retry after a failed put puts it again.
-                let listed = Item::new(
-                    ItemKey::customer_session(&id, view.kind, view.id),
-                    serde_json::json!({"at": now.to_iso()}),
-                )
-                .expiring_at(now.plus(crate::audit::DEFAULT_KEPT));
-                self.store.put(&listed).await?;
+                self.store.put(&customer_session(&id, view, now)).await?;
                 link.waiting = None;
                 link.customer_id = Some(id.clone());
+                link.listed = true;
                 link.unknown_caller = unknown_caller;
                 link.customer_created = resolved == Resolved::Created;
                 link.begun.retain(|b| !b.starts_with(CUSTOMER_BEGUN));
