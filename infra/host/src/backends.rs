@@ -16,6 +16,25 @@ pub struct Backends {
     pub changes: FeedSource,
     pub blobs: Arc<dyn BlobStore>,
     pub blobs_name: String,
+    /// `demo --keep`: what a scenario leaves running after the demo (the console's host and
+    /// the sandboxes behind it), so the report's links to it keep working until Ctrl-C.
+    pub kept: Option<Kept>,
+}
+
+/// What a scenario hands over to outlive it (dropped with the process).
+#[derive(Clone, Default)]
+pub struct Kept(Arc<std::sync::Mutex<Vec<Box<dyn std::any::Any + Send>>>>);
+
+impl Kept {
+    pub fn keep(&self, thing: impl std::any::Any + Send) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.push(Box::new(thing));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().map_or(true, |kept| kept.is_empty())
+    }
 }
 
 fn set(var: &str) -> Option<String> {
@@ -55,7 +74,14 @@ impl Backends {
             store_name: "embedded store".into(),
             blobs_name: format!("files under {}", files.display()),
             blobs: Arc::new(FsBlobStore::new(files)),
+            kept: None,
         }
+    }
+
+    /// Scenarios leave their console running after the demo ([`Kept`]).
+    pub fn keeping(mut self) -> Self {
+        self.kept = Some(Kept::default());
+        self
     }
 
     /// Chosen from the environment: DynamoDB when `AWS_ENDPOINT_URL_DYNAMODB` and `TABLE_NAME`

@@ -190,15 +190,27 @@ pub async fn external_storage(backends: &Backends, run: &str) -> crate::demo::Ou
             .filter(|n| n.starts_with("metadata"))
             .count() as u64
     };
-    let comments = sandboxes.kustomer.inspect(|w| {
+    // Each comment note by its external id and conversation: a second one says whose.
+    let noted: Vec<String> = sandboxes.kustomer.inspect(|w| {
         w.notes
             .iter()
             .filter(|n| {
                 n.text("body")
                     .is_some_and(|b| b.starts_with("Customer comment"))
             })
-            .count() as u64
+            .map(|n| {
+                format!(
+                    "{} on {}",
+                    n.text("externalId").unwrap_or("no external id"),
+                    n.related("conversation").unwrap_or("no conversation")
+                )
+            })
+            .collect()
     });
+    let comments = noted.len() as u64;
+    if comments > 1 {
+        section.line(format!("comment notes: {}", noted.join("; ")));
+    }
     section.line(format!(
         "+15 min: {} metadata file(s) landed; +20 min: {} rewritten (new generations, pushed, one with the survey's comment) — customer comments noted: {comments}",
         metadata_files(&metadata),

@@ -45,6 +45,8 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// `demo [--keep]`: every scenario, the report; with `--keep`, the console of the session
+/// events' scenario stays open (with the sandboxes behind it) until Ctrl-C.
 async fn demo(backends: Backends) -> ExitCode {
     let mut step = 0;
     let report = bridge_local::demo::run(&backends, &mut |name| {
@@ -58,10 +60,19 @@ async fn demo(backends: Backends) -> ExitCode {
         Err(err) => eprintln!("demo: could not write demo-report.html: {err}"),
     }
     if report.failures() > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+        return ExitCode::FAILURE;
     }
+    if let Some(kept) = &backends.kept
+        && !kept.is_empty()
+    {
+        println!(
+            "The console stays open (the links above, under 'CCAI External Session Events'); Ctrl-C to stop."
+        );
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            eprintln!("demo: cannot wait for Ctrl-C: {err}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Agent sign-in: the Kustomer sandbox's OAuth provider when the host started one, else the
@@ -346,6 +357,7 @@ async fn main() -> ExitCode {
         }
     };
     match command.as_str() {
+        "demo" if std::env::args().any(|a| a == "--keep") => demo(backends.keeping()).await,
         "demo" => demo(backends).await,
         "serve" => match serve(backends).await {
             Ok(()) => ExitCode::SUCCESS,

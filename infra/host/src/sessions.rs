@@ -42,7 +42,10 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         "Available",
     );
     let platforms = Platforms::of(&sandboxes);
-    let tokens = Tokens::demo(None).signing_in_with(&sandboxes.kustomer);
+    let mut tokens = Tokens::demo(None).signing_in_with(&sandboxes.kustomer);
+    // Ana is the console's admin too (R-ADM-3): `demo --keep` leaves it open for her.
+    tokens.admin_emails =
+        bridge_admin::access::AdminEmails::parse(Some(&email)).map_err(|e| e.to_string())?;
     let host = demo_host(backends.store.clone(), &platforms, &tokens).await?;
     let streams = start_streams(backends, &platforms).await?;
     let mut section = Section::done(
@@ -262,7 +265,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     }
     for (session, timeline) in &timelines {
         section.line(format!(
-            "{session}: {} trigger(s) on its timeline, {} write(s) — in the console (while its host runs): {}/admin/#sessions/{}",
+            "{session}: {} trigger(s) on its timeline, {} write(s) — in the console (kept open by `demo --keep`): {}/admin/#sessions/{}",
             timeline.len(),
             timeline
                 .iter()
@@ -281,6 +284,21 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         &played,
     )
     .await?;
+    if let Some(kept) = &backends.kept {
+        // `demo --keep`: this host, its workers and the sandboxes behind it stay up, and Ana
+        // signs in to the console through the sandbox's Kustomer (consent given for her).
+        let oauth = sandboxes.kustomer.oauth();
+        oauth.set_auto_consent(true);
+        let ana = sandboxes
+            .kustomer_user(&email)
+            .ok_or("the demo's agent is no Kustomer user")?;
+        section.line(format!(
+            "the console stays open at {}/admin/ — sign in to the sandbox's Kustomer as Ana first: {}",
+            host.base_url,
+            oauth.browser_sign_in_url(&ana, &format!("{}/admin/", host.base_url)),
+        ));
+        kept.keep((sandboxes, host, streams));
+    }
     Ok(vec![section, kustomer])
 }
 

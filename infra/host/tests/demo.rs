@@ -9,7 +9,9 @@ use bridge_local::report::Status;
 #[tokio::test]
 async fn the_demo_report_shows_what_happened() {
     let files = std::env::temp_dir().join(format!("bridge-demo-{}", uuid::Uuid::new_v4().simple()));
-    let report = bridge_local::demo::run(&Backends::embedded(files), &mut |_| {}).await;
+    // As `demo --keep` runs it: the session events' console outlives the scenario.
+    let backends = Backends::embedded(files).keeping();
+    let report = bridge_local::demo::run(&backends, &mut |_| {}).await;
     assert_eq!(report.failures(), 0, "{}", report.to_text());
     // Every function used the state table only as its role in template.yaml allows.
     let refused: std::collections::BTreeSet<_> = bridge_local::policies::refusals()
@@ -91,6 +93,32 @@ async fn the_demo_report_shows_what_happened() {
             .counted(name)
             .unwrap_or_else(|| panic!("no count {name}"))
     };
+    // The console the report links to still answers once the demo is over (`--keep`), and
+    // each session's link opens its timeline (R-ADM-2).
+    let console = sessions
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix("the console stays open at "))
+        .and_then(|l| l.split_once("/admin/ "))
+        .map(|(base, _)| base.to_owned())
+        .expect("the console's address");
+    let timeline_link = sessions
+        .lines
+        .iter()
+        .find_map(|l| l.split_once("/admin/#sessions/").map(|(_, s)| s.to_owned()))
+        .expect("a session's link");
+    let http = bridge_shared::http::builder().build().unwrap();
+    let page = http.get(format!("{console}/admin/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let report_of = http
+        .get(format!("{console}/admin/sessions/{timeline_link}"))
+        .bearer_auth(bridge_local::functions::DEMO_ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report_of.status(), 200);
+    let body: serde_json::Value = report_of.json().await.unwrap();
+    assert!(!body["timeline"].as_array().unwrap().is_empty(), "{body}");
     let stored = count("stored once");
     assert_eq!(count("events in"), 2 * stored);
     assert_eq!(count("duplicates ignored"), stored);
