@@ -20,13 +20,17 @@ use std::time::Duration;
 /// How long an entry is kept by default (`AUDIT_DAYS`): as long as a dead letter.
 pub const DEFAULT_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// The longest `AUDIT_DAYS` allows: what leads to an entry (a customer's session list) is kept
+/// this long, so it never expires before the entry.
+pub const LONGEST_KEPT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// `AUDIT_DAYS` (1–365 days; empty: [`DEFAULT_KEPT`]): how long each trigger's entry is kept.
 pub fn kept_for(value: Option<&str>) -> Result<Duration, crate::config::ConfigError> {
     let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(DEFAULT_KEPT);
     };
     match text.parse::<u64>() {
-        Ok(days @ 1..=365) => Ok(Duration::from_secs(days * 24 * 3600)),
+        Ok(days @ 1..=365) => Ok(Duration::from_secs(days * 24 * 3600).min(LONGEST_KEPT)),
         _ => Err(crate::config::ConfigError::Malformed {
             var: "AUDIT_DAYS".into(),
             reason: format!("{text:?}: expected a whole number of days from 1 to 365"),
@@ -210,6 +214,47 @@ pub async fn keep(
     kept_for: Duration,
 ) -> Result<(), StoreError> {
     let at = UnixMillis::now();
+    let item = entry_item(
+        worker,
+        trigger,
+        (outcome, noted),
+        at,
+        uuid::Uuid::new_v4().simple().to_string(),
+    )?;
+    store.put(&item.expiring_at(now.plus(kept_for))).await
+}
+
+/// Keeps an entry once for the trigger, dated `at`, whoever writes it again: for an entry a
+/// retried run would otherwise repeat (a file given up). Its key is the date and the trigger.
+pub async fn keep_once(
+    store: &dyn StateStore,
+    worker: &str,
+    trigger: &SessionTrigger,
+    outcome: String,
+    at: UnixMillis,
+    now: UnixMillis,
+    kept_for: Duration,
+) -> Result<(), StoreError> {
+    let item = entry_item(
+        worker,
+        trigger,
+        (outcome, Noted::default()),
+        at,
+        trigger.id.clone(),
+    )?;
+    store
+        .put_if_absent(&item.expiring_at(now.plus(kept_for)), now)
+        .await
+        .map(drop)
+}
+
+fn entry_item(
+    worker: &str,
+    trigger: &SessionTrigger,
+    (outcome, noted): (String, Noted),
+    at: UnixMillis,
+    unique: String,
+) -> Result<Item, StoreError> {
     let Noted {
         mut writes,
         decisions,
@@ -233,19 +278,13 @@ pub async fn keep(
             trigger.session.kind.as_str(),
             trigger.session.id
         ),
-        format!(
-            "{PREFIX}{:013}#{worker}#{}",
-            at.0.max(0),
-            uuid::Uuid::new_v4().simple()
-        ),
+        format!("{PREFIX}{:013}#{worker}#{}", at.0.max(0), cut(&unique)),
     );
     let body = serde_json::to_value(&entry).map_err(|e| StoreError::Malformed {
         key: key.to_string(),
         reason: e.to_string(),
     })?;
-    store
-        .put(&Item::new(key, body).expiring_at(now.plus(kept_for)))
-        .await
+    Ok(Item::new(key, body))
 }
 
 fn path_of(url_or_path: &str) -> &str {

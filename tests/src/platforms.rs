@@ -23,7 +23,39 @@ pub struct SandboxedPlatforms {
     pub kustomer_client: Arc<KustomerClient>,
 }
 
+/// A write as the sandboxes' logs and the audit both name it: (platform, method, path).
+pub type Write = (String, String, String);
+
 impl SandboxedPlatforms {
+    /// The lengths of both request logs now: where a later [`Self::writes_since`] starts.
+    pub fn log_lengths(&self) -> (usize, usize) {
+        (
+            self.kustomer.inspect(|w| w.requests.len()),
+            self.ccai.requests().len(),
+        )
+    }
+
+    /// The writes both platforms received since `since` (a search is a read), sorted. The
+    /// attachment files' uploads go to their upload URL, outside Kustomer's API and its log.
+    pub fn writes_since(&self, since: (usize, usize)) -> Vec<Write> {
+        let mut writes: Vec<Write> = self.kustomer.inspect(|w| {
+            w.requests[since.0.min(w.requests.len())..]
+                .iter()
+                .filter(|r| r.method != "GET" && !r.path.ends_with("/search"))
+                .map(|r| ("kustomer".to_owned(), r.method.clone(), r.path.clone()))
+                .collect()
+        });
+        let ccai = self.ccai.requests();
+        writes.extend(
+            ccai[since.1.min(ccai.len())..]
+                .iter()
+                .filter(|r| r.method != "GET")
+                .map(|r| ("ccai".to_owned(), r.method.clone(), r.path.clone())),
+        );
+        writes.sort();
+        writes
+    }
+
     pub async fn start() -> std::io::Result<Self> {
         Self::start_with(CcaiSandboxOptions::default()).await
     }

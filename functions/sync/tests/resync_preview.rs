@@ -16,20 +16,9 @@ use support::{Rig, rig};
 
 /// Writes each platform received so far (a search is a read).
 fn writes(rig: &Rig) -> (usize, usize) {
-    let kustomer = rig.platforms.kustomer.inspect(|w| {
-        w.requests
-            .iter()
-            .filter(|r| r.method != "GET" && !r.path.ends_with("/search"))
-            .count()
-    });
-    let ccai = rig
-        .platforms
-        .ccai
-        .requests()
-        .iter()
-        .filter(|r| r.method != "GET")
-        .count();
-    (kustomer, ccai)
+    let writes = rig.platforms.writes_since((0, 0));
+    let kustomer = writes.iter().filter(|w| w.0 == "kustomer").count();
+    (kustomer, writes.len() - kustomer)
 }
 
 async fn dry_run(rig: &Rig, session: &SessionRef) -> Vec<String> {
@@ -314,4 +303,45 @@ async fn r_adm_2_r_k_3_a_withheld_caller_is_a_customer_made_for_the_session() {
     rig.deliver_triggers_to(&rig.api, &[resync_trigger(&session, UnixMillis::now())])
         .await;
     assert_eq!(dry_run(&rig, &session).await, Vec::<String>::new());
+}
+
+/// Review of 3f2bc33: a customer merged away while its conversation stands (the merge moves
+/// it to the survivor) is found out only by a write to the customer. A due note goes to the
+/// conversation, which Kustomer still has: the dry run lists the note alone, as the resync
+/// then writes it — no placement again.
+#[tokio::test]
+async fn r_adm_2_a_merged_customer_is_not_found_out_by_a_write_to_its_conversation() {
+    let rig = rig().await;
+    let (agent, _) = rig.agent("ida");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108416").await;
+    rig.deliver(&call).await;
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call.session_id,
+    };
+    let conversation = rig.conversation_of(&call);
+    let merged = conversation.related("customer").unwrap().to_owned();
+    let survivor = rig
+        .platforms
+        .kustomer_client
+        .create_customer(&bridge_shared::kustomer::requests::NewCustomer {
+            name: Some("Ida's customer (kept)".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    rig.platforms.kustomer.merge_customers(&merged, &survivor);
+    driver.csat("call", call.session_id, 2, None);
+    let steps = dry_run(&rig, &session).await;
+    assert_eq!(steps, vec!["write the note csat".to_owned()]);
+    rig.deliver_triggers_to(&rig.api, &[resync_trigger(&session, UnixMillis::now())])
+        .await;
+    assert_eq!(
+        rig.conversation_of(&call).id,
+        conversation.id,
+        "not placed again"
+    );
+    assert_eq!(rating_notes(&rig), 1);
 }

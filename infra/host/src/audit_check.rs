@@ -4,40 +4,10 @@
 
 use crate::functions::DEMO_ADMIN_TOKEN;
 use bridge_tests::ccai_sandbox::Played;
-use bridge_tests::platforms::SandboxedPlatforms;
 use serde_json::Value;
 
 /// A write as both sides name it: (platform, method, path).
-pub type Write = (String, String, String);
-
-/// The lengths of the sandboxes' request logs now: where a later comparison starts.
-pub fn log_lengths(sandboxes: &SandboxedPlatforms) -> (usize, usize) {
-    (
-        sandboxes.kustomer.inspect(|w| w.requests.len()),
-        sandboxes.ccai.requests().len(),
-    )
-}
-
-/// The writes the sandboxes received since `since` (a search is a read), sorted. The
-/// attachment files' uploads go to their upload URL, outside Kustomer's API and its log.
-pub fn sandbox_writes(sandboxes: &SandboxedPlatforms, since: (usize, usize)) -> Vec<Write> {
-    let mut writes: Vec<Write> = sandboxes.kustomer.inspect(|w| {
-        w.requests[since.0.min(w.requests.len())..]
-            .iter()
-            .filter(|r| r.method != "GET" && !r.path.ends_with("/search"))
-            .map(|r| ("kustomer".to_owned(), r.method.clone(), r.path.clone()))
-            .collect()
-    });
-    let ccai = sandboxes.ccai.requests();
-    writes.extend(
-        ccai[since.1.min(ccai.len())..]
-            .iter()
-            .filter(|r| r.method != "GET")
-            .map(|r| ("ccai".to_owned(), r.method.clone(), r.path.clone())),
-    );
-    writes.sort();
-    writes
-}
+pub use bridge_tests::platforms::Write;
 
 /// Each played session's timeline, as the admin API answers it (`call 123` → its entries).
 pub async fn timelines(

@@ -16,24 +16,33 @@ pub struct Backends {
     pub changes: FeedSource,
     pub blobs: Arc<dyn BlobStore>,
     pub blobs_name: String,
-    /// `demo --keep`: what a scenario leaves running after the demo (the console's host and
-    /// the sandboxes behind it), so the report's links to it keep working until Ctrl-C.
+    /// `demo --keep`: the console a scenario leaves for after the demo, so the report's
+    /// links to it keep working until Ctrl-C.
     pub kept: Option<Kept>,
 }
 
-/// What a scenario hands over to outlive it (dropped with the process).
+/// A scenario's console kept for after the demo: its host and the sandboxes and clients
+/// behind it. Its stream workers are not kept — while later scenarios play, they would read
+/// those scenarios' triggers too — and start again, from the feed's end, once the demo is
+/// over ([`crate::sessions::start_streams`]).
+pub struct KeptConsole {
+    pub sandboxes: bridge_tests::platforms::SandboxedPlatforms,
+    pub host: crate::host::LocalHost,
+    pub platforms: crate::functions::Platforms,
+}
+
 #[derive(Clone, Default)]
-pub struct Kept(Arc<std::sync::Mutex<Vec<Box<dyn std::any::Any + Send>>>>);
+pub struct Kept(Arc<std::sync::Mutex<Option<KeptConsole>>>);
 
 impl Kept {
-    pub fn keep(&self, thing: impl std::any::Any + Send) {
+    pub fn keep(&self, console: KeptConsole) {
         if let Ok(mut kept) = self.0.lock() {
-            kept.push(Box::new(thing));
+            *kept = Some(console);
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.lock().map_or(true, |kept| kept.is_empty())
+    pub fn take(&self) -> Option<KeptConsole> {
+        self.0.lock().ok()?.take()
     }
 }
 

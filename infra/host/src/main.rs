@@ -62,15 +62,23 @@ async fn demo(backends: Backends) -> ExitCode {
     if report.failures() > 0 {
         return ExitCode::FAILURE;
     }
-    if let Some(kept) = &backends.kept
-        && !kept.is_empty()
-    {
+    if let Some(console) = backends.kept.as_ref().and_then(|kept| kept.take()) {
+        // Its workers again, from the feed's end: a resync from the console is carried out.
+        let workers =
+            match bridge_local::sessions::start_streams(&backends, &console.platforms).await {
+                Ok(workers) => workers,
+                Err(err) => {
+                    eprintln!("demo: the console's workers did not start: {err}");
+                    return ExitCode::FAILURE;
+                }
+            };
         println!(
             "The console stays open (the links above, under 'CCAI External Session Events'); Ctrl-C to stop."
         );
         if let Err(err) = tokio::signal::ctrl_c().await {
             eprintln!("demo: cannot wait for Ctrl-C: {err}");
         }
+        drop((workers, console));
     }
     ExitCode::SUCCESS
 }

@@ -98,7 +98,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
         answer["outcome"].as_str().unwrap_or("?")
     ));
 
-    let before_the_calls = crate::audit_check::log_lengths(&sandboxes);
+    let before_the_calls = sandboxes.log_lengths();
     let url = format!("{}/webhooks/ccai", host.base_url);
     let mut driver = ScenarioDriver::new(
         &sandboxes.ccai,
@@ -256,7 +256,7 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     // Each session's timeline (the admin console's, issue 29): every write the platforms
     // received since the calls began is on one of them, once, and nothing else is.
     let timelines = crate::audit_check::timelines(&http, &host.base_url, &played).await?;
-    let received = crate::audit_check::sandbox_writes(&sandboxes, before_the_calls);
+    let received = sandboxes.writes_since(before_the_calls);
     let audited = crate::audit_check::audited_writes(&timelines);
     if audited != received {
         return Err(format!(
@@ -297,7 +297,12 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
             host.base_url,
             oauth.browser_sign_in_url(&ana, &format!("{}/admin/", host.base_url)),
         ));
-        kept.keep((sandboxes, host, streams));
+        drop(streams);
+        kept.keep(crate::backends::KeptConsole {
+            sandboxes,
+            host,
+            platforms,
+        });
     }
     Ok(vec![section, kustomer])
 }

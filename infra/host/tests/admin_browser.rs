@@ -16,7 +16,7 @@
 
 mod browser;
 
-use bridge_local::audit_check::{self, log_lengths, sandbox_writes};
+use bridge_local::audit_check;
 use bridge_local::backends::Backends;
 use bridge_local::functions::{Platforms, Tokens, demo_host};
 use bridge_shared::UnixMillis;
@@ -406,7 +406,7 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
             bridge_local::functions::DEMO_EVENTS_PASSWORD,
         )),
     );
-    let before_the_call = log_lengths(&sandboxes);
+    let before_the_call = sandboxes.log_lengths();
     let played = scenarios.ivr_call_answered(ana, phone).await;
     assert!(
         streams.drain(Duration::from_secs(30)).await,
@@ -425,7 +425,7 @@ async fn r_adm_1_to_3_an_admin_maps_statuses_creates_a_field_resyncs_a_session_a
     // The audit is whole (issue 29): every write the platforms received for the call is on
     // its timeline, once, and nothing else is.
     let (entries, audited) = timeline(&http, &host.base_url, &played).await;
-    let received = sandbox_writes(&sandboxes, before_the_call);
+    let received = sandboxes.writes_since(before_the_call);
     assert!(received.len() >= 4, "the call was written: {received:?}");
     assert_eq!(
         audited, received,

@@ -242,6 +242,15 @@ pub struct ContactSync<'a> {
     pub country: &'a CountryCode,
 }
 
+/// Whether a read of a record says Kustomer no longer has it (404).
+pub(super) fn gone(answer: Result<(), KustomerError>) -> Result<bool, ContactError> {
+    match answer {
+        Ok(()) => Ok(false),
+        Err(KustomerError::NotFound { .. }) => Ok(true),
+        Err(err) => Err(ContactError::from(err)),
+    }
+}
+
 /// A record the session's link names that Kustomer no longer has.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GoneRecord {
@@ -258,6 +267,9 @@ impl SessionLink {
             self.listed = false;
             self.customer_created = false;
             self.customer_assigned = false;
+            // Written on the gone customer: the next one gets its own (R-CF-4, R-K-3).
+            self.customer_custom.clear();
+            self.customer_assign_error = None;
         }
         self.conversation_id = None;
         // What was written belongs to the gone conversation: the new one gets its own.
@@ -303,8 +315,9 @@ pub(super) fn began_creating(link: &SessionLink, external_id: &str) -> bool {
 }
 
 /// The session's entry in its customer's session list (the admin's search, R-ADM-2), kept as
-/// long as the audit it leads to; `at` is when the session started (else now), so a session
-/// listed late sorts where it happened.
+/// long as the longest `AUDIT_DAYS` (a year; the link it leads to is kept for good);
+/// `at` is when the session started (else now), so a session listed late sorts where it
+/// happened.
 fn customer_session(customer_id: &str, view: &SessionView, now: UnixMillis) -> Item {
     let at = view
         .started_at
@@ -318,7 +331,7 @@ fn customer_session(customer_id: &str, view: &SessionView, now: UnixMillis) -> I
         ItemKey::customer_session(customer_id, view.kind, view.id),
         serde_json::json!({ "at": at }),
     )
-    .expiring_at(now.plus(crate::audit::DEFAULT_KEPT))
+    .expiring_at(now.plus(crate::audit::LONGEST_KEPT))
 }
 
 fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
@@ -448,11 +461,6 @@ impl ContactSync<'_> {
         &self,
         link: &SessionLink,
     ) -> Result<Option<GoneRecord>, ContactError> {
-        let gone = |answer: Result<(), KustomerError>| match answer {
-            Ok(()) => Ok(false),
-            Err(KustomerError::NotFound { .. }) => Ok(true),
-            Err(err) => Err(ContactError::from(err)),
-        };
         if let Some(customer) = &link.customer_id
             && gone(self.kustomer.customer(customer).await.map(drop))?
         {
@@ -489,14 +497,31 @@ impl ContactSync<'_> {
         match &gone {
             GoneRecord::Customer(customer) => {
                 tracing::warn!("the session's customer is gone from Kustomer; resolved again");
+                // The number the pass looks the customer up by: the event's, else the Apps
+                // API's (a cache entry under it would hand the gone customer back).
+                let phone = match self.caller(view, &CallerMemo::default()).await? {
+                    Some(CallerNumber::E164(number)) => Some(number.clone()),
+                    _ => None,
+                };
                 CustomerDirectory::new(self.kustomer, self.store)
                     .forget(
                         customer,
                         view.identifier.as_deref(),
-                        view.phone.as_deref(),
+                        phone.as_deref(),
                         self.country,
                     )
                     .await?;
+                // A click-to-call record naming it would link it again on every pass: the
+                // call's conversation (its ticket) names the customer that stands instead.
+                let clicked = crate::click_to_call::clicked_key(view.id);
+                if self
+                    .store
+                    .get(&clicked, now)
+                    .await?
+                    .is_some_and(|c| c.body["customer_id"].as_str() == Some(customer.as_str()))
+                {
+                    self.store.delete(&clicked).await?;
+                }
             }
             GoneRecord::Conversation(conversation) => {
                 tracing::warn!("the session's conversation is gone from Kustomer; placed again");
@@ -1301,6 +1326,17 @@ impl ContactSync<'_> {
         view: &SessionView,
         now: UnixMillis,
     ) -> Result<Option<String>, ContactError> {
+        self.clicked_customer_but(view, None, now).await
+    }
+
+    /// [`Self::clicked_customer`], as it answers once the record naming `forgotten` (a
+    /// customer gone from Kustomer) is dropped: from the call's ticket (the dry run's view).
+    pub(super) async fn clicked_customer_but(
+        &self,
+        view: &SessionView,
+        forgotten: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<Option<String>, ContactError> {
         if view.facts.origin != Origin::Outbound {
             return Ok(None);
         }
@@ -1309,6 +1345,7 @@ impl ContactSync<'_> {
             .get(&crate::click_to_call::clicked_key(view.id), now)
             .await?
             && let Some(customer) = clicked.body["customer_id"].as_str()
+            && Some(customer) != forgotten
         {
             return Ok(Some(customer.to_owned()));
         }
@@ -1672,5 +1709,54 @@ pub fn session_message(view: &SessionView, phone: Option<&str>) -> NewMessage {
         meta,
         external_id: Some(format!("{}-session", view.external_id())),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn placed() -> SessionLink {
+        let mut custom = Map::new();
+        custom.insert("ccaiCustomUserIdStr".into(), Value::from("u-7"));
+        SessionLink {
+            customer_id: Some("cu-1".into()),
+            listed: true,
+            customer_created: true,
+            customer_assigned: true,
+            customer_custom: custom.clone(),
+            customer_assign_error: Some("refused".into()),
+            conversation_id: Some("co-1".into()),
+            conversation_created: true,
+            session_message: true,
+            message_custom: custom,
+            notes: vec!["csat".into()],
+            closed: true,
+            ..SessionLink::default()
+        }
+    }
+
+    /// Review of 3f2bc33: what was written on a gone customer is forgotten with it, so the
+    /// customer the pass resolves next gets its custom values (R-CF-4) and the agent (R-K-3);
+    /// a gone conversation leaves the customer's record as it is.
+    #[test]
+    fn r_cf_4_r_k_3_a_gone_customer_takes_what_was_written_on_it() {
+        let mut link = placed();
+        link.forget_placement(&GoneRecord::Customer("cu-1".into()));
+        assert_eq!(link.customer_id, None);
+        assert!(!link.listed && !link.customer_created && !link.customer_assigned);
+        assert!(link.customer_custom.is_empty());
+        assert_eq!(link.customer_assign_error, None);
+        assert_eq!(link.conversation_id, None);
+        assert!(link.notes.is_empty() && !link.session_message && !link.closed);
+
+        let mut link = placed();
+        link.forget_placement(&GoneRecord::Conversation("co-1".into()));
+        assert_eq!(link.customer_id.as_deref(), Some("cu-1"));
+        assert!(link.listed && link.customer_assigned);
+        assert_eq!(link.customer_custom, placed().customer_custom);
+        assert_eq!(link.conversation_id, None);
+        assert!(link.message_custom.is_empty() && link.notes.is_empty());
     }
 }

@@ -11,7 +11,7 @@
 //! not seen (the link is the live pass's only memory too).
 
 use super::contact::{
-    Assignee, CallerMemo, ContactError, ContactSync, GoneRecord, SessionLink, began_creating,
+    Assignee, CallerMemo, ContactError, ContactSync, GoneRecord, SessionLink, began_creating, gone,
 };
 use super::updates::ConversationUpdate;
 use super::{Placement, SessionView, placed_by_rule};
@@ -78,87 +78,135 @@ fn changed_values<'a>(
         .collect()
 }
 
+/// Which record the session's link names a step writes to: only a write to a record finds
+/// out that Kustomer no longer has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The customer the link records.
+    Customer,
+    /// The conversation the link records (and what is in it: its message, notes, tags).
+    Conversation,
+    /// No record the link names: nothing written, or a record made or found now.
+    Neither,
+}
+
+/// One step of the live pass, in words, and the record it writes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub text: String,
+    pub target: Target,
+}
+
 /// Every step the link does not record done, in the order the live pass takes them.
 pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
-    let mut steps = Vec::new();
+    pending_steps(link, wanted)
+        .into_iter()
+        .map(|step| step.text)
+        .collect()
+}
+
+/// [`pending`], each step with the record it writes to.
+pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
+    let mut steps = Steps::default();
+    // The recorded records, when the link has them; else what the pass makes or finds now.
+    let customer = if link.customer_id.is_some() {
+        Target::Customer
+    } else {
+        Target::Neither
+    };
+    let conversation = if link.conversation_id.is_some() {
+        Target::Conversation
+    } else {
+        Target::Neither
+    };
+    let neither = Target::Neither;
     match &wanted.customer {
         Some(CustomerStep::Wait) => {
-            steps.push("wait: nothing identifies the customer yet (the caller's number or an SDK identifier)".to_owned());
-            return steps;
+            steps.push(neither, "wait: nothing identifies the customer yet (the caller's number or an SDK identifier)".to_owned());
+            return steps.0;
         }
-        Some(CustomerStep::Link(how)) => steps.push(format!("link the customer {how}")),
-        Some(CustomerStep::Resume(how)) => steps.push(format!(
+        Some(CustomerStep::Link(how)) => steps.push(neither, format!("link the customer {how}")),
+        Some(CustomerStep::Resume(how)) => steps.push(neither, format!(
             "link the customer {how}, the one this session began creating (its own: R-K-3 follows)"
         )),
-        Some(CustomerStep::Create(how)) => steps.push(format!("create a customer {how}")),
+        Some(CustomerStep::Create(how)) => steps.push(neither, format!("create a customer {how}")),
         None => {}
     }
     let mut creates_conversation = link.conversation_created;
     match &wanted.placement {
         Some((Placement::NotYet, rule)) => {
-            steps.push(format!("not placed yet: {rule}"));
-            return steps;
+            steps.push(neither, format!("not placed yet: {rule}"));
+            return steps.0;
         }
         Some((Placement::Create { .. }, rule)) => {
             creates_conversation = true;
-            steps.push(format!("create a conversation — {rule}"));
-            steps.push("tag the conversation".to_owned());
+            steps.push(customer, format!("create a conversation — {rule}"));
+            steps.push(neither, "tag the conversation");
         }
         Some((Placement::Append { conversation_id }, rule)) => {
-            steps.push(format!("append to conversation {conversation_id} — {rule}"));
+            steps.push(
+                neither,
+                format!("append to conversation {conversation_id} — {rule}"),
+            );
         }
         None if link.conversation_created && !link.tagged && link.tag_error.is_none() => {
-            steps.push("tag the conversation".to_owned());
+            steps.push(conversation, "tag the conversation");
         }
         None => {}
     }
     if link.session_message {
         let changed = changed_values(&link.message_custom, &wanted.message_custom);
         if !changed.is_empty() {
-            steps.push(format!(
-                "set the message's custom values: {}",
-                changed.join(", ")
-            ));
+            steps.push(
+                conversation,
+                format!("set the message's custom values: {}", changed.join(", ")),
+            );
         }
         if link.message_lacks_caller && wanted.phone_known {
-            steps.push("add the caller's number to the message".to_owned());
+            steps.push(conversation, "add the caller's number to the message");
         }
     } else {
-        steps.push(format!(
-            "write the session's message ({} custom value(s))",
-            wanted.message_custom.len()
-        ));
+        steps.push(
+            conversation,
+            format!(
+                "write the session's message ({} custom value(s))",
+                wanted.message_custom.len()
+            ),
+        );
     }
     let changed = changed_values(&link.customer_custom, &wanted.customer_custom);
     if !changed.is_empty() {
-        steps.push(format!(
-            "set the customer's custom values: {}",
-            changed.join(", ")
-        ));
+        steps.push(
+            customer,
+            format!("set the customer's custom values: {}", changed.join(", ")),
+        );
     }
     if creates_conversation && !link.phone_note && wanted.phone_known {
-        steps.push("write the caller's number as a note".to_owned());
+        steps.push(conversation, "write the caller's number as a note");
     }
     let mut closed = link.closed;
     for update in &wanted.notes {
         if !link.notes.contains(&update.purpose) {
-            steps.push(format!("write the note {}", update.purpose));
+            steps.push(conversation, format!("write the note {}", update.purpose));
         }
         if update.close && !closed {
             closed = true;
-            steps.push("close the conversation".to_owned());
+            steps.push(conversation, "close the conversation");
         }
     }
     match &wanted.assignee {
         Some(Ok(user)) if link.assign_refused.as_deref() == Some(user.as_str()) => {}
         Some(Ok(user)) if link.assigned_user.as_deref() != Some(user.as_str()) => {
-            steps.push(format!("assign the conversation to Kustomer user {user}"));
+            steps.push(
+                conversation,
+                format!("assign the conversation to Kustomer user {user}"),
+            );
         }
         // The reason may name the agent's e-mail: the session's problems show it once.
         Some(Err(why)) if link.assignee_error.as_deref() != Some(why.as_str()) => {
             steps.push(
-                "leave the conversation unassigned: the agent matches no one Kustomer user (the reason is among the session's problems)"
-                    .to_owned(),
+                neither,
+                "leave the conversation unassigned: the agent matches no one Kustomer user (the reason is among the session's problems)",
             );
         }
         _ => {}
@@ -173,9 +221,25 @@ pub fn pending(link: &SessionLink, wanted: &Wanted) -> Vec<String> {
         && link.customer_assign_error.is_none()
         && matches!(wanted.assignee, Some(Ok(_)))
     {
-        steps.push("record the answering agent on the customer (R-K-3)".to_owned());
+        steps.push(
+            customer,
+            "record the answering agent on the customer (R-K-3)",
+        );
     }
-    steps
+    steps.0
+}
+
+/// The steps as they are listed.
+#[derive(Default)]
+struct Steps(Vec<Step>);
+
+impl Steps {
+    fn push(&mut self, target: Target, text: impl Into<String>) {
+        self.0.push(Step {
+            text: text.into(),
+            target,
+        });
+    }
 }
 
 impl ContactSync<'_> {
@@ -198,21 +262,31 @@ impl ContactSync<'_> {
         };
         let memo = CallerMemo::default();
         let steps = self.steps_for(view, &link, &memo, None, now).await?;
-        // A step to a record Kustomer no longer has (merged or deleted) is refused, and the
-        // pass then forgets it and resolves or places the session again (`forget_gone`): only
-        // when a step is due, as only a write finds it out.
-        if steps.is_empty() {
-            return Ok(steps);
-        }
-        let Some(gone) = self.gone_record(&link).await? else {
-            return Ok(steps);
+        let texts = |steps: Vec<Step>| steps.into_iter().map(|step| step.text).collect();
+        // A write to a record Kustomer no longer has (merged or deleted) is refused, and the
+        // pass then forgets it — the customer when it is gone, else the conversation — and
+        // resolves or places the session again (`forget_gone`). Only a due write to a gone
+        // record finds it out.
+        let due = |target| steps.iter().any(|step: &Step| step.target == target);
+        let customer_gone = match &link.customer_id {
+            Some(id) if due(Target::Customer) || due(Target::Conversation) => {
+                gone(self.kustomer.customer(id).await.map(drop))?
+            }
+            _ => false,
         };
-        if let GoneRecord::Conversation(_) = &gone
-            && steps.iter().all(|step| step.contains("the customer"))
-        {
-            // Only the standing customer is written: nothing finds the conversation gone.
-            return Ok(steps);
-        }
+        let conversation_gone = match &link.conversation_id {
+            Some(id) if due(Target::Conversation) => {
+                gone(self.kustomer.conversation(id).await.map(drop))?
+            }
+            _ => false,
+        };
+        let gone = match (&link.customer_id, &link.conversation_id) {
+            (Some(id), _) if customer_gone && (due(Target::Customer) || conversation_gone) => {
+                GoneRecord::Customer(id.clone())
+            }
+            (_, Some(id)) if conversation_gone => GoneRecord::Conversation(id.clone()),
+            _ => return Ok(texts(steps)),
+        };
         let (what, id) = match &gone {
             GoneRecord::Customer(id) => ("customer", id),
             GoneRecord::Conversation(id) => ("conversation", id),
@@ -223,11 +297,13 @@ impl ContactSync<'_> {
             GoneRecord::Customer(id) => Some(id.as_str()),
             GoneRecord::Conversation(_) => None,
         };
-        let mut steps = vec![format!(
-            "the {what} {id} the session records is gone from Kustomer (merged or deleted): the first write is refused, the record forgotten, and the session placed again"
+        let mut listed = vec![format!(
+            "the {what} {id} the session records is gone from Kustomer (merged or deleted): the first write to it is refused, the record forgotten, and the session placed again"
         )];
-        steps.extend(self.steps_for(view, &again, &memo, forgotten, now).await?);
-        Ok(steps)
+        listed.extend(texts(
+            self.steps_for(view, &again, &memo, forgotten, now).await?,
+        ));
+        Ok(listed)
     }
 
     /// The steps the pass would take from `link`; `forgotten`: a customer id the pass has just
@@ -239,7 +315,7 @@ impl ContactSync<'_> {
         memo: &CallerMemo,
         forgotten: Option<&str>,
         now: UnixMillis,
-    ) -> Result<Vec<String>, ContactError> {
+    ) -> Result<Vec<Step>, ContactError> {
         let mut wanted = Wanted::default();
         let customer_id = match link.customer_id.clone() {
             Some(id) => Some(id),
@@ -250,7 +326,7 @@ impl ContactSync<'_> {
             }
         };
         if matches!(wanted.customer, Some(CustomerStep::Wait)) {
-            return Ok(pending(link, &wanted));
+            return Ok(pending_steps(link, &wanted));
         }
         if link.conversation_id.is_none() {
             wanted.placement = Some(
@@ -274,7 +350,7 @@ impl ContactSync<'_> {
                 Assignee::Unresolved(why) => Err(why),
             });
         }
-        Ok(pending(link, &wanted))
+        Ok(pending_steps(link, &wanted))
     }
 
     /// How the live pass would find or make the customer, and its id when Kustomer has it.
@@ -286,7 +362,7 @@ impl ContactSync<'_> {
         forgotten: Option<&str>,
         now: UnixMillis,
     ) -> Result<(CustomerStep, Option<String>), ContactError> {
-        if let Some(id) = self.clicked_customer(view, now).await? {
+        if let Some(id) = self.clicked_customer_but(view, forgotten, now).await? {
             return Ok((CustomerStep::Link("click-to-call named"), Some(id)));
         }
         let (who, external_id, how) = if view.by_identifier()
@@ -579,5 +655,50 @@ mod tests {
             ..link
         };
         assert!(pending(&recorded, &wanted).is_empty());
+    }
+
+    /// Each step names the record it writes to: what a gone record is found out by.
+    #[test]
+    fn r_adm_2_each_step_names_the_record_it_writes_to() {
+        let mut link = done_link();
+        link.customer_assigned = false;
+        let mut customer_custom = Map::new();
+        customer_custom.insert("ccaiCustomUserIdStr".into(), json!("u-7"));
+        let wanted = Wanted {
+            message_custom: link.message_custom.clone(),
+            customer_custom,
+            notes: vec![note("csat", false), note("wrap-up", false)],
+            assignee: Some(Err("no one".into())),
+            ..Wanted::default()
+        };
+        let targets: Vec<(String, Target)> = pending_steps(&link, &wanted)
+            .into_iter()
+            .map(|s| (s.text, s.target))
+            .collect();
+        assert_eq!(
+            targets,
+            vec![
+                (
+                    "set the customer's custom values: ccaiCustomUserIdStr".to_owned(),
+                    Target::Customer
+                ),
+                ("write the note wrap-up".to_owned(), Target::Conversation),
+                (
+                    "leave the conversation unassigned: the agent matches no one Kustomer user (the reason is among the session's problems)".to_owned(),
+                    Target::Neither
+                ),
+            ]
+        );
+        // A new session's records are made now: nothing recorded is written to.
+        let fresh = Wanted {
+            customer: Some(CustomerStep::Create("for the caller's number")),
+            placement: Some((Placement::Create { voicemail: false }, "R-T-2")),
+            ..Wanted::default()
+        };
+        assert!(
+            pending_steps(&SessionLink::default(), &fresh)
+                .iter()
+                .all(|s| s.target == Target::Neither)
+        );
     }
 }

@@ -213,8 +213,10 @@ pub async fn look_for_files(
                 wait.file.as_str(),
                 deadline.as_secs() / 3600
             );
-            // On the timeline first: a failed entry leaves the wait to the next run.
-            give_up_on_timeline(store, &wait, &reason, now, audit_kept).await?;
+            // On the timeline first, once (dated by the deadline, whichever run gets there): a
+            // failed entry leaves the wait to the next run.
+            let at = UnixMillis(wait.since).plus(deadline);
+            give_up_on_timeline(store, &wait, &reason, (at, now), audit_kept).await?;
             store
                 .put(&Item::new(
                     progress,
@@ -275,7 +277,7 @@ async fn give_up_on_timeline(
     store: &dyn StateStore,
     wait: &Wait,
     reason: &str,
-    now: UnixMillis,
+    (at, now): (UnixMillis, UnixMillis),
     kept_for: Duration,
 ) -> Result<(), StoreError> {
     let trigger = SessionTrigger {
@@ -292,12 +294,12 @@ async fn give_up_on_timeline(
         item: None,
         object: None,
     };
-    crate::audit::keep(
+    crate::audit::keep_once(
         store,
         LOOK_WORKER,
         &trigger,
         format!("given up: {reason}"),
-        crate::audit::Noted::default(),
+        at,
         now,
         kept_for,
     )
@@ -441,6 +443,21 @@ mod tests {
             "given up: no transcript in external storage 24 hours after the session ended"
         );
         assert!(entry.writes.is_empty());
+        // A run retried after the entry was kept (the wait still there) keeps no second one.
+        await_file(&store, &call(), AwaitedFile::Transcript, t0)
+            .await
+            .unwrap();
+        look_for_files(&store, MIN, deadline, DAY, at.plus(MIN))
+            .await
+            .unwrap();
+        let entries = store
+            .list_partition("SESSION#call#1917", at)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|item| item.key.sk.starts_with(crate::audit::PREFIX))
+            .count();
+        assert_eq!(entries, 1, "given up once on the timeline");
         // Kept as long as the rest of the audit, not for ever.
         assert!(
             store

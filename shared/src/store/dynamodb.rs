@@ -37,6 +37,16 @@ const STATE_VERSION: &str = "state_ver";
 /// across a tab that comes back the next day.
 const LEASE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// The size of a backwards read's pages after its first.
+const LATER_PAGE: i32 = 200;
+
+/// The order a partition is read in: by sort key, or from the highest in pages of a size.
+#[derive(Clone, Copy)]
+enum Order {
+    Forward,
+    NewestFirst(i32),
+}
+
 /// [`StateStore`] on one DynamoDB table (key schema in [`super::keys`]).
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -367,36 +377,16 @@ impl DocumentStore for DynamoStore {
         now: UnixMillis,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
-        let mut start: Option<Attributes> = None;
         // Items past their expiry but not yet deleted by TTL are skipped: page on until
         // `limit` live ones are read or the partition ends.
         let page = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
-        while items.len() < limit {
-            let output = self
-                .client()
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(pk))
-                .scan_index_forward(false)
-                .limit(page)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|err| classify("Query", err))?;
-            for attributes in output.items() {
-                let item = Reader::new(attributes)?.item()?;
-                if item.is_live(now) && items.len() < limit {
-                    items.push(item);
-                }
+        self.read_partition(pk, Order::NewestFirst(page), |item| {
+            if item.is_live(now) {
+                items.push(item);
             }
-            match output.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
+            items.len() < limit
+        })
+        .await?;
         Ok(items)
     }
 
@@ -486,9 +476,26 @@ impl DocumentStore for DynamoStore {
 impl DynamoStore {
     async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
+        self.read_partition(pk, Order::Forward, |item| {
+            items.push(item);
+            true
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// Reads one partition page by page in `order`, handing each item to `take` until it
+    /// answers false or the partition ends.
+    async fn read_partition(
+        &self,
+        pk: &str,
+        order: Order,
+        mut take: impl FnMut(Item) -> bool + Send,
+    ) -> Result<(), StoreError> {
         let mut start: Option<Attributes> = None;
+        let mut pages = 0u32;
         loop {
-            let output = self
+            let mut query = self
                 .client()
                 .query()
                 .table_name(&self.table)
@@ -496,16 +503,23 @@ impl DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_values(":pk", s(pk))
                 .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|err| classify("Query", err))?;
+                .set_exclusive_start_key(start.take());
+            if let Order::NewestFirst(page) = order {
+                // The first page is what is asked for; a page past it means expired items
+                // await TTL's deletion, so the rest is read in larger pages.
+                let page = if pages == 0 { page } else { page.max(LATER_PAGE) };
+                query = query.scan_index_forward(false).limit(page);
+            }
+            pages += 1;
+            let output = query.send().await.map_err(|err| classify("Query", err))?;
             for attributes in output.items() {
-                items.push(Reader::new(attributes)?.item()?);
+                if !take(Reader::new(attributes)?.item()?) {
+                    return Ok(());
+                }
             }
             match output.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
+                _ => return Ok(()),
             }
         }
     }
