@@ -258,6 +258,38 @@ pub enum GoneRecord {
     Conversation(String),
 }
 
+/// Which steps of the pass are still due, by what the link records: one set of conditions for
+/// the live pass and its dry run ([`super::preview`]), so the dry run lists what the pass does.
+impl SessionLink {
+    /// The conversation this session created is to be tagged (once; a refusal is not asked
+    /// again).
+    pub fn tag_due(&self) -> bool {
+        self.conversation_created && !self.tagged && self.tag_error.is_none()
+    }
+
+    /// The caller's number as a note (R-D-2): once, by the session that created the
+    /// conversation, when the number is known.
+    pub fn phone_note_due(&self, phone_known: bool) -> bool {
+        self.conversation_created && !self.phone_note && phone_known
+    }
+
+    /// The session's note of `purpose` (R-U-10, R-U-11, wrap-up) is not written yet.
+    pub fn note_due(&self, purpose: &str) -> bool {
+        !self.notes.iter().any(|written| written == purpose)
+    }
+
+    /// The conversation is to be assigned to `user`: not assigned to them, and not refused
+    /// for them before (not asked again).
+    pub fn assignment_due(&self, user: &str) -> bool {
+        self.assign_refused.as_deref() != Some(user) && self.assigned_user.as_deref() != Some(user)
+    }
+
+    /// R-K-3: a customer the bridge created for the session is to get the answering agent.
+    pub fn customer_agent_due(&self) -> bool {
+        self.customer_created && !self.customer_assigned && self.customer_assign_error.is_none()
+    }
+}
+
 impl SessionLink {
     /// Forgets what `gone` takes with it, so the pass resolves the customer (when it is the
     /// customer) and places the session again.
@@ -668,7 +700,7 @@ impl ContactSync<'_> {
         // ever, from the ESE item or the metadata file, both in the view.
         let phone_used = !link.session_message
             || (link.message_lacks_caller && (view.phone.is_some() || !view.by_identifier()))
-            || (link.conversation_created && !link.phone_note)
+            || link.phone_note_due(true)
             || settings
                 .fields
                 .contains_key(&crate::custom_fields::FieldId::FromPhone);
@@ -748,8 +780,7 @@ impl ContactSync<'_> {
 
         // The caller's number as a note (R-D-2), once per conversation: by the session that
         // created it (sessions appended later are the same customer's).
-        if link.conversation_created
-            && !link.phone_note
+        if link.phone_note_due(phone.is_some())
             && let Some(phone) = phone
         {
             self.write_note(
@@ -769,7 +800,7 @@ impl ContactSync<'_> {
         // What the session's truth adds (R-U-10 rating, R-U-11 voicemail handling, wrap-up):
         // each note once, whichever trigger saw it first.
         for update in super::session_notes(&view.notes) {
-            if !link.notes.contains(&update.purpose) {
+            if link.note_due(&update.purpose) {
                 self.write_note(
                     &key,
                     &mut link,
@@ -845,7 +876,7 @@ impl ContactSync<'_> {
         let cleared = !refused_before && link.assignee_error.take().is_some();
         if refused_before {
             outcome.assignee_error = link.assignee_error.clone();
-        } else if link.assigned_user.as_deref() != Some(user.as_str()) {
+        } else if link.assignment_due(&user) {
             let patched = lock
                 .fenced(self.kustomer.patch_conversation(
                     conversation_id,
@@ -875,8 +906,7 @@ impl ContactSync<'_> {
         // R-K-3: a customer the bridge created follows the agent who answered. Customers
         // have no assignee attribute (kustomer-api.md, revised): the agent goes into the
         // bridge's own custom attribute.
-        if link.customer_created && !link.customer_assigned && link.customer_assign_error.is_none()
-        {
+        if link.customer_agent_due() {
             let mut custom = serde_json::Map::new();
             custom.insert(ASSIGNED_AGENT_ATTRIBUTE.into(), email.into());
             let patched = match self.ensure_customer_attribute(now).await {
@@ -1485,7 +1515,7 @@ impl ContactSync<'_> {
         lock: &HeldLock<'_>,
         conversation_id: &str,
     ) -> Result<(), ContactError> {
-        if !link.conversation_created || link.tagged || link.tag_error.is_some() {
+        if !link.tag_due() {
             return Ok(());
         }
         let mut tags = vec!["ccai".to_owned()];

@@ -132,14 +132,22 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
         Some(CustomerStep::Create(how)) => steps.push(neither, format!("create a customer {how}")),
         None => {}
     }
-    let mut creates_conversation = link.conversation_created;
+    // The link as the pass would have it once the steps before are taken: the conditions
+    // below are the pass's own (`SessionLink::*_due`).
+    let mut after = link.clone();
+    if matches!(
+        wanted.customer,
+        Some(CustomerStep::Create(_) | CustomerStep::Resume(_))
+    ) {
+        after.customer_created = true;
+    }
     match &wanted.placement {
         Some((Placement::NotYet, rule)) => {
             steps.push(neither, format!("not placed yet: {rule}"));
             return steps.0;
         }
         Some((Placement::Create { .. }, rule)) => {
-            creates_conversation = true;
+            after.conversation_created = true;
             steps.push(customer, format!("create a conversation — {rule}"));
             steps.push(neither, "tag the conversation");
         }
@@ -149,7 +157,7 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
                 format!("append to conversation {conversation_id} — {rule}"),
             );
         }
-        None if link.conversation_created && !link.tagged && link.tag_error.is_none() => {
+        None if link.tag_due() => {
             steps.push(conversation, "tag the conversation");
         }
         None => {}
@@ -181,12 +189,12 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
             format!("set the customer's custom values: {}", changed.join(", ")),
         );
     }
-    if creates_conversation && !link.phone_note && wanted.phone_known {
+    if after.phone_note_due(wanted.phone_known) {
         steps.push(conversation, "write the caller's number as a note");
     }
     let mut closed = link.closed;
     for update in &wanted.notes {
-        if !link.notes.contains(&update.purpose) {
+        if link.note_due(&update.purpose) {
             steps.push(conversation, format!("write the note {}", update.purpose));
         }
         if update.close && !closed {
@@ -195,8 +203,7 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
         }
     }
     match &wanted.assignee {
-        Some(Ok(user)) if link.assign_refused.as_deref() == Some(user.as_str()) => {}
-        Some(Ok(user)) if link.assigned_user.as_deref() != Some(user.as_str()) => {
+        Some(Ok(user)) if link.assignment_due(user) => {
             steps.push(
                 conversation,
                 format!("assign the conversation to Kustomer user {user}"),
@@ -211,16 +218,7 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
         }
         _ => {}
     }
-    let created = link.customer_created
-        || matches!(
-            wanted.customer,
-            Some(CustomerStep::Create(_) | CustomerStep::Resume(_))
-        );
-    if created
-        && !link.customer_assigned
-        && link.customer_assign_error.is_none()
-        && matches!(wanted.assignee, Some(Ok(_)))
-    {
+    if after.customer_agent_due() && matches!(wanted.assignee, Some(Ok(_))) {
         steps.push(
             customer,
             "record the answering agent on the customer (R-K-3)",

@@ -507,7 +507,11 @@ impl DynamoStore {
             if let Order::NewestFirst(page) = order {
                 // The first page is what is asked for; a page past it means expired items
                 // await TTL's deletion, so the rest is read in larger pages.
-                let page = if pages == 0 { page } else { page.max(LATER_PAGE) };
+                let page = if pages == 0 {
+                    page
+                } else {
+                    page.max(LATER_PAGE)
+                };
                 query = query.scan_index_forward(false).limit(page);
             }
             pages += 1;
