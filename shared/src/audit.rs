@@ -20,17 +20,13 @@ use std::time::Duration;
 /// How long an entry is kept by default (`AUDIT_DAYS`): as long as a dead letter.
 pub const DEFAULT_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// The longest `AUDIT_DAYS` allows: what leads to an entry (a customer's session list) is kept
-/// this long, so it never expires before the entry.
-pub const LONGEST_KEPT: Duration = Duration::from_secs(365 * 24 * 3600);
-
 /// `AUDIT_DAYS` (1–365 days; empty: [`DEFAULT_KEPT`]): how long each trigger's entry is kept.
 pub fn kept_for(value: Option<&str>) -> Result<Duration, crate::config::ConfigError> {
     let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(DEFAULT_KEPT);
     };
     match text.parse::<u64>() {
-        Ok(days @ 1..=365) => Ok(Duration::from_secs(days * 24 * 3600).min(LONGEST_KEPT)),
+        Ok(days @ 1..=365) => Ok(Duration::from_secs(days * 24 * 3600)),
         _ => Err(crate::config::ConfigError::Malformed {
             var: "AUDIT_DAYS".into(),
             reason: format!("{text:?}: expected a whole number of days from 1 to 365"),

@@ -110,6 +110,7 @@ impl Rig {
             ccai: &self.platforms.ccai_client,
             status: &status,
             country: &country,
+            audit_kept: bridge_shared::audit::DEFAULT_KEPT,
         }
         .conversation_of(&SessionView::from(&call), UnixMillis::now())
         .await

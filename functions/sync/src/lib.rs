@@ -226,6 +226,7 @@ fn contact_sync(api: &SyncApi) -> ContactSync<'_> {
         ccai: &api.ccai,
         status: &api.status,
         country: &api.caller_country,
+        audit_kept: api.failures.audit_kept,
     }
 }
 

@@ -1443,6 +1443,7 @@ async fn r_d_1_a_session_message_written_before_the_number_was_known_gets_it_lat
             ccai: &rig.api.ccai,
             status: &rig.api.status,
             country: &rig.api.caller_country,
+            audit_kept: bridge_shared::audit::DEFAULT_KEPT,
         };
         let now = UnixMillis::now();
 

@@ -203,11 +203,13 @@ async fn r_adm_2_a_dry_run_sees_a_conversation_deleted_since_and_the_session_pla
         )),
         "{steps:?}"
     );
-    for step in [
-        "create a conversation — R-T-2",
-        "write the session's message",
-        "write the note csat",
-    ] {
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("create a conversation") && s.contains(" — R-T-2")),
+        "{steps:?}"
+    );
+    for step in ["write the session's message", "write the note csat"] {
         assert!(
             steps.iter().any(|s| s.starts_with(step)),
             "{step:?} missing: {steps:?}"
@@ -266,7 +268,10 @@ async fn r_adm_2_r_f_2_a_dry_run_in_shadow_mode_says_a_resync_only_plans() {
     let before = writes(&rig);
     let steps = dry_run(&rig, &session).await;
     assert_eq!(steps[0], LEFT_TO_SHADOW, "{steps:?}");
-    assert_eq!(steps[1], "create a customer for the caller's number");
+    assert_eq!(
+        steps[1],
+        "create a customer for the caller's number, the answering agent on it (R-K-3)"
+    );
     assert_eq!(writes(&rig), before);
     rig.deliver_triggers_to(&rig.api, &[resync_trigger(&session, UnixMillis::now())])
         .await;
@@ -344,4 +349,86 @@ async fn r_adm_2_a_merged_customer_is_not_found_out_by_a_write_to_its_conversati
         "not placed again"
     );
     assert_eq!(rating_notes(&rig), 1);
+}
+
+/// Review of d15323d (a gap older than the dry run): an agent merges the session's customer
+/// into another, which now holds the session's conversation. A write due to the merged
+/// customer (R-K-3's, left due) is refused; the pass then keeps the session in its
+/// conversation under the customer that holds it — it used to forget the conversation too,
+/// and write the session's message and notes again in a new one. The dry run says so first.
+#[tokio::test]
+async fn r_k_3_r_adm_2_a_merged_customer_keeps_the_session_in_its_conversation() {
+    use bridge_shared::store::Item;
+    let rig = rig().await;
+    let (agent, _) = rig.agent("jo");
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, "+15550108417").await;
+    rig.deliver(&call).await;
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call.session_id,
+    };
+    let conversation = rig.conversation_of(&call);
+    let merged = conversation.related("customer").unwrap().to_owned();
+    // R-K-3 left due, as after a first attempt that could not be made.
+    let store = rig.api.store.as_ref();
+    let key = ItemKey::session_link(SessionKind::Call, call.session_id);
+    let mut link = store
+        .get(&key, UnixMillis::now())
+        .await
+        .unwrap()
+        .unwrap()
+        .body;
+    assert_eq!(link["customer_created"], true);
+    link["customer_assigned"] = false.into();
+    store.put(&Item::new(key.clone(), link)).await.unwrap();
+    let survivor = rig
+        .platforms
+        .kustomer_client
+        .create_customer(&bridge_shared::kustomer::requests::NewCustomer {
+            name: Some("Jo's customer (kept)".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    rig.platforms.kustomer.merge_customers(&merged, &survivor);
+
+    let steps = dry_run(&rig, &session).await;
+    assert!(
+        steps[0].starts_with(&format!(
+            "the customer {merged} the session records was merged into {survivor}"
+        )),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .all(|s| !s.starts_with("create a conversation")),
+        "{steps:?}"
+    );
+
+    rig.deliver_triggers_to(&rig.api, &[resync_trigger(&session, UnixMillis::now())])
+        .await;
+    let session_messages = rig.platforms.kustomer.inspect(|w| {
+        w.messages
+            .iter()
+            .filter(|m| {
+                m.text("externalId") == Some(&format!("ccai-call-{}-session", call.session_id))
+            })
+            .count()
+    });
+    assert_eq!(
+        session_messages, 1,
+        "the session's message is not written again"
+    );
+    let link = store
+        .get(&key, UnixMillis::now())
+        .await
+        .unwrap()
+        .unwrap()
+        .body;
+    assert_eq!(link["conversation_id"], conversation.id.as_str());
+    assert_eq!(link["customer_id"], survivor.as_str());
+    assert_eq!(dry_run(&rig, &session).await, Vec::<String>::new());
 }

@@ -285,8 +285,9 @@ pub async fn session_events(backends: &Backends, run: &str) -> crate::demo::Outc
     )
     .await?;
     if let Some(kept) = &backends.kept {
-        // `demo --keep`: this host, its workers and the sandboxes behind it stay up, and Ana
-        // signs in to the console through the sandbox's Kustomer (consent given for her).
+        // `demo --keep`: this host and the sandboxes behind it stay up (its workers start
+        // again once the demo is over), and Ana signs in to the console through the sandbox's
+        // Kustomer (consent given for her).
         let oauth = sandboxes.kustomer.oauth();
         oauth.set_auto_consent(true);
         let ana = sandboxes

@@ -556,6 +556,7 @@ async fn r_a_1_to_r_a_4_two_tabs_status_changes_a_pending_change_and_click_to_ca
         ccai: &sandboxes.ccai_client,
         status: &status,
         country: &country,
+        audit_kept: bridge_shared::audit::DEFAULT_KEPT,
     }
     .conversation_of(
         &SessionView::from(

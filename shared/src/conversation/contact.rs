@@ -240,6 +240,9 @@ pub struct ContactSync<'a> {
     pub status: &'a StatusService,
     /// `DEFAULT_COUNTRY`: national caller numbers are read in it.
     pub country: &'a CountryCode,
+    /// `AUDIT_DAYS`: a session's entry in its customer's session list is kept as long as its
+    /// timeline.
+    pub audit_kept: Duration,
 }
 
 /// Whether a read of a record says Kustomer no longer has it (404).
@@ -254,7 +257,14 @@ pub(super) fn gone(answer: Result<(), KustomerError>) -> Result<bool, ContactErr
 /// A record the session's link names that Kustomer no longer has.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GoneRecord {
+    /// The customer, and its conversation with it (or none was placed yet).
     Customer(String),
+    /// The customer, merged `into` another that now holds the session's conversation (an
+    /// agent's merge moves the conversations): the conversation and what it holds stand.
+    Merged {
+        customer: String,
+        into: String,
+    },
     Conversation(String),
 }
 
@@ -294,7 +304,7 @@ impl SessionLink {
     /// Forgets what `gone` takes with it, so the pass resolves the customer (when it is the
     /// customer) and places the session again.
     pub fn forget_placement(&mut self, gone: &GoneRecord) {
-        if let GoneRecord::Customer(_) = gone {
+        if let GoneRecord::Customer(_) | GoneRecord::Merged { .. } = gone {
             self.customer_id = None;
             self.listed = false;
             self.customer_created = false;
@@ -302,6 +312,12 @@ impl SessionLink {
             // Written on the gone customer: the next one gets its own (R-CF-4, R-K-3).
             self.customer_custom.clear();
             self.customer_assign_error = None;
+        }
+        if let GoneRecord::Merged { into, .. } = gone {
+            // The session stays where it is, under the customer that now holds it (not the
+            // bridge's creation: R-K-3 is not its to follow).
+            self.customer_id = Some(into.clone());
+            return;
         }
         self.conversation_id = None;
         // What was written belongs to the gone conversation: the new one gets its own.
@@ -347,10 +363,13 @@ pub(super) fn began_creating(link: &SessionLink, external_id: &str) -> bool {
 }
 
 /// The session's entry in its customer's session list (the admin's search, R-ADM-2), kept as
-/// long as the longest `AUDIT_DAYS` (a year; the link it leads to is kept for good);
-/// `at` is when the session started (else now), so a session listed late sorts where it
-/// happened.
-fn customer_session(customer_id: &str, view: &SessionView, now: UnixMillis) -> Item {
+/// long as the timeline it leads to (`AUDIT_DAYS`); `at` is when the session started (else
+/// now), so a session listed late sorts where it happened.
+fn customer_session(
+    customer_id: &str,
+    view: &SessionView,
+    (now, kept_for): (UnixMillis, Duration),
+) -> Item {
     let at = view
         .started_at
         .as_deref()
@@ -363,7 +382,7 @@ fn customer_session(customer_id: &str, view: &SessionView, now: UnixMillis) -> I
         ItemKey::customer_session(customer_id, view.kind, view.id),
         serde_json::json!({ "at": at }),
     )
-    .expiring_at(now.plus(crate::audit::LONGEST_KEPT))
+    .expiring_at(now.plus(kept_for))
 }
 
 fn malformed(key: &ItemKey, err: impl ToString) -> StoreError {
@@ -496,6 +515,21 @@ impl ContactSync<'_> {
         if let Some(customer) = &link.customer_id
             && gone(self.kustomer.customer(customer).await.map(drop))?
         {
+            // Merged, its conversation moved: the conversation says where it went.
+            if let Some(conversation) = &link.conversation_id {
+                match self.kustomer.conversation(conversation).await {
+                    Ok(found) => {
+                        if let Some(into) = found.customer_id().filter(|into| into != customer) {
+                            return Ok(Some(GoneRecord::Merged {
+                                customer: customer.clone(),
+                                into: into.to_owned(),
+                            }));
+                        }
+                    }
+                    Err(KustomerError::NotFound { .. }) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
             return Ok(Some(GoneRecord::Customer(customer.clone())));
         }
         if let Some(conversation) = &link.conversation_id
@@ -527,7 +561,7 @@ impl ContactSync<'_> {
             return Ok(false);
         };
         match &gone {
-            GoneRecord::Customer(customer) => {
+            GoneRecord::Customer(customer) | GoneRecord::Merged { customer, .. } => {
                 tracing::warn!("the session's customer is gone from Kustomer; resolved again");
                 // The number the pass looks the customer up by: the event's, else the Apps
                 // API's (a cache entry under it would hand the gone customer back).
@@ -543,14 +577,16 @@ impl ContactSync<'_> {
                         self.country,
                     )
                     .await?;
-                // A click-to-call record naming it would link it again on every pass: the
-                // call's conversation (its ticket) names the customer that stands instead.
+                // A click-to-call record naming it would link it again on every pass that
+                // resolves the customer: the call's conversation (its ticket) names the one
+                // that stands instead. (A merge keeps the link's customer: not consulted.)
                 let clicked = crate::click_to_call::clicked_key(view.id);
-                if self
-                    .store
-                    .get(&clicked, now)
-                    .await?
-                    .is_some_and(|c| c.body["customer_id"].as_str() == Some(customer.as_str()))
+                if matches!(gone, GoneRecord::Customer(_))
+                    && self
+                        .store
+                        .get(&clicked, now)
+                        .await?
+                        .is_some_and(|c| c.body["customer_id"].as_str() == Some(customer.as_str()))
                 {
                     self.store.delete(&clicked).await?;
                 }
@@ -609,7 +645,9 @@ impl ContactSync<'_> {
             Some(id) if link.listed => id,
             // Placed before the customer's session list existed: listed now, once.
             Some(id) => {
-                self.store.put(&customer_session(&id, view, now)).await?;
+                self.store
+                    .put(&customer_session(&id, view, (now, self.audit_kept)))
+                    .await?;
                 link.listed = true;
                 self.save(&key, &link, lock).await?;
                 id
@@ -644,7 +682,9 @@ impl ContactSync<'_> {
                 };
                 // Found again by the customer or their number in the admin console; put before
                 // the link records the customer, so a retry after a failed put puts it again.
-                self.store.put(&customer_session(&id, view, now)).await?;
+                self.store
+                    .put(&customer_session(&id, view, (now, self.audit_kept)))
+                    .await?;
                 link.waiting = None;
                 link.customer_id = Some(id.clone());
                 link.listed = true;

@@ -183,6 +183,7 @@ impl FileWorker {
             ccai: &self.ccai,
             status: &self.status,
             country: &self.caller_country,
+            audit_kept: self.failures.audit_kept,
         }
     }
 

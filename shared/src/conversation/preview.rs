@@ -44,6 +44,11 @@ pub struct Wanted {
     pub assignee: Option<Result<String, String>>,
 }
 
+/// How a customer made for a caller's number or an SDK identifier is created: with the
+/// answering agent on it (R-K-3 rides on the create); an "Unknown caller" is not.
+pub const FOR_NUMBER: &str = "for the caller's number";
+pub const FOR_IDENTIFIER: &str = "for the SDK identifier";
+
 /// Whom a customer is looked up by.
 #[derive(Clone, Copy)]
 enum Who<'a> {
@@ -120,6 +125,20 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
         Target::Neither
     };
     let neither = Target::Neither;
+    // The link as the pass would have it once the steps before are taken: the conditions
+    // below are the pass's own (`SessionLink::*_due`).
+    let mut after = link.clone();
+    match &wanted.customer {
+        Some(CustomerStep::Create(_) | CustomerStep::Resume(_)) => after.customer_created = true,
+        Some(CustomerStep::Link(_)) => after.customer_created = false,
+        _ => {}
+    }
+    // What rides on a create (issue 27): the agent is put on the conversation it creates, and
+    // on a customer made for a number or an identifier (R-K-3).
+    let agent = match &wanted.assignee {
+        Some(Ok(user)) => Some(user.as_str()),
+        _ => None,
+    };
     match &wanted.customer {
         Some(CustomerStep::Wait) => {
             steps.push(neither, "wait: nothing identifies the customer yet (the caller's number or an SDK identifier)".to_owned());
@@ -129,17 +148,15 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
         Some(CustomerStep::Resume(how)) => steps.push(neither, format!(
             "link the customer {how}, the one this session began creating (its own: R-K-3 follows)"
         )),
+        Some(CustomerStep::Create(how @ (FOR_NUMBER | FOR_IDENTIFIER))) if agent.is_some() => {
+            after.customer_assigned = true;
+            steps.push(
+                neither,
+                format!("create a customer {how}, the answering agent on it (R-K-3)"),
+            );
+        }
         Some(CustomerStep::Create(how)) => steps.push(neither, format!("create a customer {how}")),
         None => {}
-    }
-    // The link as the pass would have it once the steps before are taken: the conditions
-    // below are the pass's own (`SessionLink::*_due`).
-    let mut after = link.clone();
-    if matches!(
-        wanted.customer,
-        Some(CustomerStep::Create(_) | CustomerStep::Resume(_))
-    ) {
-        after.customer_created = true;
     }
     match &wanted.placement {
         Some((Placement::NotYet, rule)) => {
@@ -148,7 +165,16 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
         }
         Some((Placement::Create { .. }, rule)) => {
             after.conversation_created = true;
-            steps.push(customer, format!("create a conversation — {rule}"));
+            match agent.filter(|user| link.assignment_due(user)) {
+                Some(user) => {
+                    after.assigned_user = Some(user.to_owned());
+                    steps.push(
+                        customer,
+                        format!("create a conversation assigned to Kustomer user {user} — {rule}"),
+                    );
+                }
+                None => steps.push(customer, format!("create a conversation — {rule}")),
+            }
             steps.push(neither, "tag the conversation");
         }
         Some((Placement::Append { conversation_id }, rule)) => {
@@ -158,7 +184,9 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
             );
         }
         None if link.tag_due() => {
-            steps.push(conversation, "tag the conversation");
+            // A tag call refused (404 included) is recorded as the tag's error, never taken
+            // for a gone conversation: it finds nothing out.
+            steps.push(neither, "tag the conversation");
         }
         None => {}
     }
@@ -203,7 +231,7 @@ pub fn pending_steps(link: &SessionLink, wanted: &Wanted) -> Vec<Step> {
         }
     }
     match &wanted.assignee {
-        Some(Ok(user)) if link.assignment_due(user) => {
+        Some(Ok(user)) if after.assignment_due(user) => {
             steps.push(
                 conversation,
                 format!("assign the conversation to Kustomer user {user}"),
@@ -278,26 +306,33 @@ impl ContactSync<'_> {
             }
             _ => false,
         };
-        let gone = match (&link.customer_id, &link.conversation_id) {
-            (Some(id), _) if customer_gone && (due(Target::Customer) || conversation_gone) => {
-                GoneRecord::Customer(id.clone())
-            }
-            (_, Some(id)) if conversation_gone => GoneRecord::Conversation(id.clone()),
+        let refused = (customer_gone && due(Target::Customer))
+            || (conversation_gone && due(Target::Conversation));
+        // Refused: the pass asks what is gone as `forget_gone` does, and forgets it.
+        let gone = match self.gone_record(&link).await? {
+            Some(gone) if refused => gone,
             _ => return Ok(texts(steps)),
         };
-        let (what, id) = match &gone {
-            GoneRecord::Customer(id) => ("customer", id),
-            GoneRecord::Conversation(id) => ("conversation", id),
+        let first = match &gone {
+            GoneRecord::Customer(id) | GoneRecord::Conversation(id) => format!(
+                "the {} {id} the session records is gone from Kustomer (merged or deleted): the first write to it is refused, the record forgotten, and the session placed again",
+                if matches!(gone, GoneRecord::Customer(_)) {
+                    "customer"
+                } else {
+                    "conversation"
+                }
+            ),
+            GoneRecord::Merged { customer, into } => format!(
+                "the customer {customer} the session records was merged into {into}, which holds its conversation: the first write to it is refused, and the session's customer becomes {into}"
+            ),
         };
         let mut again = link.clone();
         again.forget_placement(&gone);
         let forgotten = match &gone {
             GoneRecord::Customer(id) => Some(id.as_str()),
-            GoneRecord::Conversation(_) => None,
+            GoneRecord::Merged { .. } | GoneRecord::Conversation(_) => None,
         };
-        let mut listed = vec![format!(
-            "the {what} {id} the session records is gone from Kustomer (merged or deleted): the first write to it is refused, the record forgotten, and the session placed again"
-        )];
+        let mut listed = vec![first];
         listed.extend(texts(
             self.steps_for(view, &again, &memo, forgotten, now).await?,
         ));
@@ -393,8 +428,8 @@ impl ContactSync<'_> {
             Some(id) => (CustomerStep::Link(how), Some(id)),
             None => (
                 CustomerStep::Create(match who {
-                    Who::Identifier(_) => "for the SDK identifier",
-                    Who::Phone(_) => "for the caller's number",
+                    Who::Identifier(_) => FOR_IDENTIFIER,
+                    Who::Phone(_) => FOR_NUMBER,
                 }),
                 None,
             ),
@@ -549,22 +584,43 @@ mod tests {
             ..Wanted::default()
         };
         let steps = pending(&SessionLink::default(), &wanted);
-        assert_eq!(steps[0], "create a customer for the caller's number");
-        assert!(steps[1].ends_with("R-T-5: a voicemail is always its own conversation"));
+        // The agent rides on both creates (issue 27), as the pass sends them.
+        assert_eq!(
+            steps[0],
+            "create a customer for the caller's number, the answering agent on it (R-K-3)"
+        );
+        assert_eq!(
+            steps[1],
+            "create a conversation assigned to Kustomer user u-2 — R-T-5: a voicemail is always its own conversation"
+        );
         for step in [
             "tag the conversation",
             "write the session's message (0 custom value(s))",
             "write the caller's number as a note",
             "write the note voicemail-closed",
             "close the conversation",
-            "assign the conversation to Kustomer user u-2",
-            "record the answering agent on the customer (R-K-3)",
         ] {
             assert!(
                 steps.iter().any(|s| s == step),
                 "{step:?} missing: {steps:?}"
             );
         }
+        for separate in ["assign the conversation", "record the answering agent"] {
+            assert!(
+                steps.iter().all(|s| !s.starts_with(separate)),
+                "{separate:?} rides on a create: {steps:?}"
+            );
+        }
+        // An "Unknown caller" is created without the agent: R-K-3 is a step of its own.
+        let unknown = Wanted {
+            customer: Some(CustomerStep::Create("\"Unknown caller\" for this session")),
+            ..wanted.clone()
+        };
+        assert!(
+            pending(&SessionLink::default(), &unknown)
+                .iter()
+                .any(|s| s == "record the answering agent on the customer (R-K-3)")
+        );
     }
 
     #[test]

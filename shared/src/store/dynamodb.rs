@@ -377,6 +377,9 @@ impl DocumentStore for DynamoStore {
         now: UnixMillis,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
+        if limit == 0 {
+            return Ok(items);
+        }
         // Items past their expiry but not yet deleted by TTL are skipped: page on until
         // `limit` live ones are read or the partition ends.
         let page = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
