@@ -11,7 +11,7 @@ use bridge_shared::conversation::report::{PREVIEW, preview_trigger, resync_trigg
 use bridge_shared::events::{SessionKind, SessionRef};
 use bridge_shared::store::{Item, ItemKey};
 use bridge_sync::{LEFT_TO_SHADOW, SHADOW_RESYNC, SyncApi};
-use bridge_tests::ccai_sandbox::ScenarioDriver;
+use bridge_tests::ccai_sandbox::{Played, ScenarioDriver};
 use support::{Rig, rig};
 
 /// Writes each platform received so far (a search is a read).
@@ -60,6 +60,23 @@ async fn dry_run_item(rig: &Rig, api: &SyncApi, session: &SessionRef) -> Item {
     kept
 }
 
+/// An answered IVR call from `phone`, taken by a new agent `name`, and its session; nothing
+/// delivered yet.
+async fn answered_call<'a>(
+    rig: &'a Rig,
+    name: &str,
+    phone: &str,
+) -> (ScenarioDriver<'a>, Played, SessionRef) {
+    let (agent, _) = rig.agent(name);
+    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
+    let call = driver.ivr_call_answered(agent, phone).await;
+    let session = SessionRef {
+        kind: SessionKind::Call,
+        id: call.session_id,
+    };
+    (driver, call, session)
+}
+
 fn rating_notes(rig: &Rig) -> usize {
     rig.platforms.kustomer.inspect(|w| {
         w.notes
@@ -75,14 +92,8 @@ fn rating_notes(rig: &Rig) -> usize {
 #[tokio::test]
 async fn r_adm_2_a_dry_run_lists_what_a_resync_would_write_and_writes_nothing() {
     let rig = rig().await;
-    let (agent, _) = rig.agent("dana");
-    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    let call = driver.ivr_call_answered(agent, "+15550108411").await;
+    let (driver, call, session) = answered_call(&rig, "dana", "+15550108411").await;
     rig.deliver(&call).await;
-    let session = SessionRef {
-        kind: SessionKind::Call,
-        id: call.session_id,
-    };
     // Everything the call brought is written: nothing left to do.
     assert_eq!(dry_run(&rig, &session).await, Vec::<String>::new());
 
@@ -133,14 +144,8 @@ async fn r_adm_2_a_dry_run_lists_what_a_resync_would_write_and_writes_nothing() 
 async fn r_adm_2_a_dry_run_that_fails_is_recorded_and_not_retried() {
     use bridge_shared::stream::failures::{dead_letters, requeue_due};
     let rig = rig().await;
-    let (agent, _) = rig.agent("erin");
-    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    let call = driver.ivr_call_answered(agent, "+15550108412").await;
+    let (_, call, session) = answered_call(&rig, "erin", "+15550108412").await;
     rig.deliver(&call).await;
-    let session = SessionRef {
-        kind: SessionKind::Call,
-        id: call.session_id,
-    };
     // CCAI Platform answers every request with a server error from now on.
     rig.platforms.ccai.reconfigure(|options| {
         options.faults = Some(bridge_tests::ccai_sandbox::CcaiFaultRates {
@@ -177,14 +182,8 @@ async fn r_adm_2_a_dry_run_that_fails_is_recorded_and_not_retried() {
 #[tokio::test]
 async fn r_adm_2_a_dry_run_sees_a_conversation_deleted_since_and_the_session_placed_again() {
     let rig = rig().await;
-    let (agent, _) = rig.agent("fay");
-    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    let call = driver.ivr_call_answered(agent, "+15550108413").await;
+    let (driver, call, session) = answered_call(&rig, "fay", "+15550108413").await;
     rig.deliver(&call).await;
-    let session = SessionRef {
-        kind: SessionKind::Call,
-        id: call.session_id,
-    };
     let deleted = rig.conversation_of(&call);
     rig.platforms.kustomer.delete_conversation(&deleted.id);
     assert_eq!(
@@ -233,15 +232,9 @@ async fn r_adm_2_a_dry_run_sees_a_conversation_deleted_since_and_the_session_pla
 #[tokio::test]
 async fn r_adm_2_r_f_2_a_dry_run_in_shadow_mode_says_a_resync_only_plans() {
     let rig = rig().await;
-    let (agent, _) = rig.agent("gus");
-    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    let call = driver.ivr_call_answered(agent, "+15550108414").await;
+    let (_, call, session) = answered_call(&rig, "gus", "+15550108414").await;
     let shadow = rig.shadow_api();
     rig.deliver_triggers_to(&shadow, &call.triggers()).await;
-    let session = SessionRef {
-        kind: SessionKind::Call,
-        id: call.session_id,
-    };
     let (kustomer_requests, ccai_requests) = (
         rig.platforms.kustomer.request_count(),
         rig.platforms.ccai.requests().len(),
@@ -285,13 +278,7 @@ async fn r_adm_2_r_f_2_a_dry_run_in_shadow_mode_says_a_resync_only_plans() {
 #[tokio::test]
 async fn r_adm_2_r_k_3_a_withheld_caller_is_a_customer_made_for_the_session() {
     let rig = rig().await;
-    let (agent, _) = rig.agent("hal");
-    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    let call = driver.ivr_call_answered(agent, "anonymous").await;
-    let session = SessionRef {
-        kind: SessionKind::Call,
-        id: call.session_id,
-    };
+    let (_, _, session) = answered_call(&rig, "hal", "anonymous").await;
     let before = writes(&rig);
     let steps = dry_run(&rig, &session).await;
     assert_eq!(
@@ -317,14 +304,8 @@ async fn r_adm_2_r_k_3_a_withheld_caller_is_a_customer_made_for_the_session() {
 #[tokio::test]
 async fn r_adm_2_a_merged_customer_is_not_found_out_by_a_write_to_its_conversation() {
     let rig = rig().await;
-    let (agent, _) = rig.agent("ida");
-    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    let call = driver.ivr_call_answered(agent, "+15550108416").await;
+    let (driver, call, session) = answered_call(&rig, "ida", "+15550108416").await;
     rig.deliver(&call).await;
-    let session = SessionRef {
-        kind: SessionKind::Call,
-        id: call.session_id,
-    };
     let conversation = rig.conversation_of(&call);
     let merged = conversation.related("customer").unwrap().to_owned();
     let survivor = rig
@@ -360,14 +341,8 @@ async fn r_adm_2_a_merged_customer_is_not_found_out_by_a_write_to_its_conversati
 async fn r_k_3_r_adm_2_a_merged_customer_keeps_the_session_in_its_conversation() {
     use bridge_shared::store::Item;
     let rig = rig().await;
-    let (agent, _) = rig.agent("jo");
-    let driver = ScenarioDriver::new(&rig.platforms.ccai, None);
-    let call = driver.ivr_call_answered(agent, "+15550108417").await;
+    let (_, call, session) = answered_call(&rig, "jo", "+15550108417").await;
     rig.deliver(&call).await;
-    let session = SessionRef {
-        kind: SessionKind::Call,
-        id: call.session_id,
-    };
     let conversation = rig.conversation_of(&call);
     let merged = conversation.related("customer").unwrap().to_owned();
     // R-K-3 left due, as after a first attempt that could not be made.
