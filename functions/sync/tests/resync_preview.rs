@@ -38,6 +38,9 @@ async fn dry_run_record(rig: &Rig, session: &SessionRef) -> serde_json::Value {
 /// Delivers one dry run's trigger and reads the record it left (`SESSION#…/PREVIEW`), checking
 /// it is this run's.
 async fn dry_run_item(rig: &Rig, api: &SyncApi, session: &SessionRef) -> Item {
+    // A dry run's trigger is named by its millisecond (two clicks in one are one dry run):
+    // each of a test's dry runs gets a millisecond of its own.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let trigger = preview_trigger(session, UnixMillis::now());
     rig.deliver_triggers_to(api, std::slice::from_ref(&trigger))
         .await;
