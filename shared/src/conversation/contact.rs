@@ -246,7 +246,7 @@ pub struct ContactSync<'a> {
 }
 
 /// Whether a read of a record says Kustomer no longer has it (404).
-pub(super) fn gone(answer: Result<(), KustomerError>) -> Result<bool, ContactError> {
+fn gone(answer: Result<(), KustomerError>) -> Result<bool, ContactError> {
     match answer {
         Ok(()) => Ok(false),
         Err(KustomerError::NotFound { .. }) => Ok(true),
@@ -259,13 +259,57 @@ pub(super) fn gone(answer: Result<(), KustomerError>) -> Result<bool, ContactErr
 pub enum GoneRecord {
     /// The customer, and its conversation with it (or none was placed yet).
     Customer(String),
-    /// The customer, merged `into` another that now holds the session's conversation (an
-    /// agent's merge moves the conversations): the conversation and what it holds stand.
+    /// The customer, merged `into` another that now holds the session's conversation: the
+    /// conversation and what it holds stand. What a merge does is not documented (no source
+    /// in kustomer-api.md; L): the sandbox plays it as a gone id (404) whose conversations
+    /// name the survivor (`merge_customers`). Should Kustomer leave the conversation naming
+    /// the merged id, this reads as [`GoneRecord::Customer`], the behaviour before.
     Merged {
         customer: String,
         into: String,
     },
     Conversation(String),
+}
+
+/// What Kustomer says of the session's conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum ConversationState {
+    Gone,
+    /// It stands, under this customer.
+    Under(Option<String>),
+}
+
+/// What Kustomer says now of the records a session's link names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Standing {
+    pub customer_gone: bool,
+    /// `None`: the link names no conversation.
+    pub conversation: Option<ConversationState>,
+}
+
+impl GoneRecord {
+    /// Which record the pass forgets after a lasting refusal, from what Kustomer says of the
+    /// link's records: the customer first (merged, when its conversation stands under
+    /// another), else the conversation.
+    pub(super) fn of(link: &SessionLink, standing: &Standing) -> Option<GoneRecord> {
+        if standing.customer_gone
+            && let Some(customer) = &link.customer_id
+        {
+            return Some(match &standing.conversation {
+                Some(ConversationState::Under(Some(into))) if into != customer => {
+                    GoneRecord::Merged {
+                        customer: customer.clone(),
+                        into: into.clone(),
+                    }
+                }
+                _ => GoneRecord::Customer(customer.clone()),
+            });
+        }
+        match (&standing.conversation, &link.conversation_id) {
+            (Some(ConversationState::Gone), Some(id)) => Some(GoneRecord::Conversation(id.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// Which steps of the pass are still due, by what the link records: one set of conditions for
@@ -301,23 +345,26 @@ impl SessionLink {
 }
 
 impl SessionLink {
+    /// The customer the session is under becomes `next` (none: resolved again); what was
+    /// written on the gone one goes with it, so the next gets its own (R-CF-4, R-K-3).
+    fn forget_customer(&mut self, next: Option<&String>) {
+        self.customer_id = next.cloned();
+        self.listed = false;
+        self.customer_created = false;
+        self.customer_assigned = false;
+        self.customer_custom.clear();
+        self.customer_assign_error = None;
+    }
+
     /// Forgets what `gone` takes with it, so the pass resolves the customer (when it is the
     /// customer) and places the session again.
     pub fn forget_placement(&mut self, gone: &GoneRecord) {
-        if let GoneRecord::Customer(_) | GoneRecord::Merged { .. } = gone {
-            self.customer_id = None;
-            self.listed = false;
-            self.customer_created = false;
-            self.customer_assigned = false;
-            // Written on the gone customer: the next one gets its own (R-CF-4, R-K-3).
-            self.customer_custom.clear();
-            self.customer_assign_error = None;
-        }
-        if let GoneRecord::Merged { into, .. } = gone {
+        match gone {
+            GoneRecord::Customer(_) => self.forget_customer(None),
             // The session stays where it is, under the customer that now holds it (not the
             // bridge's creation: R-K-3 is not its to follow).
-            self.customer_id = Some(into.clone());
-            return;
+            GoneRecord::Merged { into, .. } => return self.forget_customer(Some(into)),
+            GoneRecord::Conversation(_) => {}
         }
         self.conversation_id = None;
         // What was written belongs to the gone conversation: the new one gets its own.
@@ -355,11 +402,9 @@ fn ours(link: &SessionLink, marker: &str, resolved: Resolved) -> Resolved {
 /// Whether this session began creating the customer of `external_id` and never heard back
 /// (see [`ours`]): the dry run counts such a customer as the session's own, as the pass does.
 pub(super) fn began_creating(link: &SessionLink, external_id: &str) -> bool {
-    ours(
-        link,
-        &format!("{CUSTOMER_BEGUN}{external_id}"),
-        Resolved::Found,
-    ) == Resolved::Created
+    link.begun
+        .iter()
+        .any(|b| b.strip_prefix(CUSTOMER_BEGUN) == Some(external_id))
 }
 
 /// The session's entry in its customer's session list (the admin's search, R-ADM-2), kept as
@@ -506,38 +551,33 @@ impl ContactSync<'_> {
         result
     }
 
+    /// What Kustomer says now of the records the link names: one read of each.
+    pub(super) async fn standing(&self, link: &SessionLink) -> Result<Standing, ContactError> {
+        let customer_gone = match &link.customer_id {
+            Some(customer) => gone(self.kustomer.customer(customer).await.map(drop))?,
+            None => false,
+        };
+        let conversation = match &link.conversation_id {
+            Some(conversation) => Some(match self.kustomer.conversation(conversation).await {
+                Ok(found) => ConversationState::Under(found.customer_id().map(str::to_owned)),
+                Err(KustomerError::NotFound { .. }) => ConversationState::Gone,
+                Err(err) => return Err(err.into()),
+            }),
+            None => None,
+        };
+        Ok(Standing {
+            customer_gone,
+            conversation,
+        })
+    }
+
     /// Which of the session's recorded Kustomer records is gone (merged into another, or
-    /// deleted — agents do both): the customer first, then the conversation. Reads only.
+    /// deleted — agents do both): [`GoneRecord::of`] what Kustomer says now. Reads only.
     pub(super) async fn gone_record(
         &self,
         link: &SessionLink,
     ) -> Result<Option<GoneRecord>, ContactError> {
-        if let Some(customer) = &link.customer_id
-            && gone(self.kustomer.customer(customer).await.map(drop))?
-        {
-            // Merged, its conversation moved: the conversation says where it went.
-            if let Some(conversation) = &link.conversation_id {
-                match self.kustomer.conversation(conversation).await {
-                    Ok(found) => {
-                        if let Some(into) = found.customer_id().filter(|into| into != customer) {
-                            return Ok(Some(GoneRecord::Merged {
-                                customer: customer.clone(),
-                                into: into.to_owned(),
-                            }));
-                        }
-                    }
-                    Err(KustomerError::NotFound { .. }) => {}
-                    Err(err) => return Err(err.into()),
-                }
-            }
-            return Ok(Some(GoneRecord::Customer(customer.clone())));
-        }
-        if let Some(conversation) = &link.conversation_id
-            && gone(self.kustomer.conversation(conversation).await.map(drop))?
-        {
-            return Ok(Some(GoneRecord::Conversation(conversation.clone())));
-        }
-        Ok(None)
+        Ok(GoneRecord::of(link, &self.standing(link).await?))
     }
 
     /// After a lasting refusal: whether the session's recorded customer or conversation is gone
@@ -562,7 +602,10 @@ impl ContactSync<'_> {
         };
         match &gone {
             GoneRecord::Customer(customer) | GoneRecord::Merged { customer, .. } => {
-                tracing::warn!("the session's customer is gone from Kustomer; resolved again");
+                tracing::warn!(
+                    merged = matches!(gone, GoneRecord::Merged { .. }),
+                    "the session's customer is gone from Kustomer; resolved again (merged: kept under the customer holding its conversation)"
+                );
                 // The number the pass looks the customer up by: the event's, else the Apps
                 // API's (a cache entry under it would hand the gone customer back).
                 let phone = match self.caller(view, &CallerMemo::default()).await? {
@@ -1828,5 +1871,49 @@ mod tests {
         assert_eq!(link.customer_custom, placed().customer_custom);
         assert_eq!(link.conversation_id, None);
         assert!(link.message_custom.is_empty() && link.notes.is_empty());
+
+        // Merged: under the survivor, the conversation and what it holds kept.
+        let mut link = placed();
+        link.forget_placement(&GoneRecord::Merged {
+            customer: "cu-1".into(),
+            into: "cu-2".into(),
+        });
+        assert_eq!(link.customer_id.as_deref(), Some("cu-2"));
+        assert!(!link.listed && !link.customer_created && link.customer_custom.is_empty());
+        assert_eq!(link.conversation_id.as_deref(), Some("co-1"));
+        assert!(link.session_message && link.closed);
+        assert_eq!(link.notes, ["csat"]);
+    }
+
+    /// What the pass forgets, from what Kustomer says: the customer first; merged when its
+    /// conversation stands under another.
+    #[test]
+    fn the_record_forgotten_follows_what_kustomer_says() {
+        let link = placed();
+        let standing = |customer_gone, conversation| Standing {
+            customer_gone,
+            conversation: Some(conversation),
+        };
+        let under = |id: &str| ConversationState::Under(Some(id.into()));
+        assert_eq!(GoneRecord::of(&link, &standing(false, under("cu-1"))), None);
+        assert_eq!(
+            GoneRecord::of(&link, &standing(false, ConversationState::Gone)),
+            Some(GoneRecord::Conversation("co-1".into()))
+        );
+        assert_eq!(
+            GoneRecord::of(&link, &standing(true, ConversationState::Gone)),
+            Some(GoneRecord::Customer("cu-1".into()))
+        );
+        assert_eq!(
+            GoneRecord::of(&link, &standing(true, under("cu-1"))),
+            Some(GoneRecord::Customer("cu-1".into()))
+        );
+        assert_eq!(
+            GoneRecord::of(&link, &standing(true, under("cu-2"))),
+            Some(GoneRecord::Merged {
+                customer: "cu-1".into(),
+                into: "cu-2".into()
+            })
+        );
     }
 }

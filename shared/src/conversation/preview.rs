@@ -11,7 +11,8 @@
 //! not seen (the link is the live pass's only memory too).
 
 use super::contact::{
-    Assignee, CallerMemo, ContactError, ContactSync, GoneRecord, SessionLink, began_creating, gone,
+    Assignee, CallerMemo, ContactError, ContactSync, ConversationState, GoneRecord, SessionLink,
+    began_creating,
 };
 use super::updates::ConversationUpdate;
 use super::{Placement, SessionView, placed_by_rule};
@@ -290,37 +291,34 @@ impl ContactSync<'_> {
         let steps = self.steps_for(view, &link, &memo, None, now).await?;
         let texts = |steps: Vec<Step>| steps.into_iter().map(|step| step.text).collect();
         // A write to a record Kustomer no longer has (merged or deleted) is refused, and the
-        // pass then forgets it — the customer when it is gone, else the conversation — and
-        // resolves or places the session again (`forget_gone`). Only a due write to a gone
-        // record finds it out.
+        // pass then forgets what `GoneRecord::of` names and resolves or places the session
+        // again (`forget_gone`). Only a due write to a gone record finds it out.
         let due = |target| steps.iter().any(|step: &Step| step.target == target);
-        let customer_gone = match &link.customer_id {
-            Some(id) if due(Target::Customer) || due(Target::Conversation) => {
-                gone(self.kustomer.customer(id).await.map(drop))?
+        if !due(Target::Customer) && !due(Target::Conversation) {
+            return Ok(texts(steps));
+        }
+        let standing = self.standing(&link).await?;
+        let gone = GoneRecord::of(&link, &standing);
+        // Refused: a due write to a record Kustomer no longer has.
+        let refused = match &gone {
+            Some(GoneRecord::Customer(_)) => {
+                due(Target::Customer)
+                    || (due(Target::Conversation)
+                        && standing.conversation == Some(ConversationState::Gone))
             }
-            _ => false,
+            Some(GoneRecord::Merged { .. }) => due(Target::Customer),
+            Some(GoneRecord::Conversation(_)) => due(Target::Conversation),
+            None => false,
         };
-        let conversation_gone = match &link.conversation_id {
-            Some(id) if due(Target::Conversation) => {
-                gone(self.kustomer.conversation(id).await.map(drop))?
-            }
-            _ => false,
-        };
-        let refused = (customer_gone && due(Target::Customer))
-            || (conversation_gone && due(Target::Conversation));
-        // Refused: the pass asks what is gone as `forget_gone` does, and forgets it.
-        let gone = match self.gone_record(&link).await? {
-            Some(gone) if refused => gone,
-            _ => return Ok(texts(steps)),
+        let Some(gone) = gone.filter(|_| refused) else {
+            return Ok(texts(steps));
         };
         let first = match &gone {
-            GoneRecord::Customer(id) | GoneRecord::Conversation(id) => format!(
-                "the {} {id} the session records is gone from Kustomer (merged or deleted): the first write to it is refused, the record forgotten, and the session placed again",
-                if matches!(gone, GoneRecord::Customer(_)) {
-                    "customer"
-                } else {
-                    "conversation"
-                }
+            GoneRecord::Customer(id) => format!(
+                "the customer {id} the session records is gone from Kustomer (merged or deleted): the first write to it is refused, the record forgotten, and the session placed again"
+            ),
+            GoneRecord::Conversation(id) => format!(
+                "the conversation {id} the session records is gone from Kustomer (merged or deleted): the first write to it is refused, the record forgotten, and the session placed again"
             ),
             GoneRecord::Merged { customer, into } => format!(
                 "the customer {customer} the session records was merged into {into}, which holds its conversation: the first write to it is refused, and the session's customer becomes {into}"
@@ -398,20 +396,20 @@ impl ContactSync<'_> {
         if let Some(id) = self.clicked_customer_but(view, forgotten, now).await? {
             return Ok((CustomerStep::Link("click-to-call named"), Some(id)));
         }
-        let (who, external_id, how) = if view.by_identifier()
+        let (who, external_id, (linked, created)) = if view.by_identifier()
             && let Some(identifier) = &view.identifier
         {
             (
                 Who::Identifier(identifier),
                 identifier_external_id(identifier),
-                "of the SDK identifier",
+                ("of the SDK identifier", FOR_IDENTIFIER),
             )
         } else {
             match self.caller(view, memo).await? {
                 Some(CallerNumber::E164(phone)) => (
                     Who::Phone(phone),
                     phone_external_id(phone),
-                    "of the caller's number",
+                    ("of the caller's number", FOR_NUMBER),
                 ),
                 // The live pass makes each such session a customer of its own (R-K-3 applies).
                 Some(_) => {
@@ -424,15 +422,11 @@ impl ContactSync<'_> {
             }
         };
         Ok(match self.known_customer(who, forgotten, now).await? {
-            Some(id) if began_creating(link, &external_id) => (CustomerStep::Resume(how), Some(id)),
-            Some(id) => (CustomerStep::Link(how), Some(id)),
-            None => (
-                CustomerStep::Create(match who {
-                    Who::Identifier(_) => FOR_IDENTIFIER,
-                    Who::Phone(_) => FOR_NUMBER,
-                }),
-                None,
-            ),
+            Some(id) if began_creating(link, &external_id) => {
+                (CustomerStep::Resume(linked), Some(id))
+            }
+            Some(id) => (CustomerStep::Link(linked), Some(id)),
+            None => (CustomerStep::Create(created), None),
         })
     }
 

@@ -235,21 +235,7 @@ pub async fn look_for_files(
         } else {
             ""
         };
-        let trigger = SessionTrigger {
-            id: format!(
-                "look-{}-{}-{}{watch}-{}",
-                wait.session.kind.as_str(),
-                wait.session.id,
-                wait.file.as_str(),
-                wait.attempt
-            ),
-            hint: crate::events::hints::look(wait.session.kind, wait.file.data_type().as_str()),
-            occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
-            session: wait.session.clone(),
-            source: TriggerSource::Poller,
-            item: None,
-            object: None,
-        };
+        let trigger = look_trigger(&wait, &format!("{watch}-{}", wait.attempt), now);
         let inbox = inbox_item(&trigger, now).map_err(|e| malformed(&item.key, e))?;
         store.put_if_absent(&inbox, now).await?;
         // A watch for a rewrite looks less often: a handful of looks over its window.
@@ -267,6 +253,24 @@ pub async fn look_for_files(
     Ok(summary)
 }
 
+/// A trigger of the scheduled look for `wait`'s file: `look-<kind>-<id>-<file><tail>`.
+fn look_trigger(wait: &Wait, tail: &str, now: UnixMillis) -> SessionTrigger {
+    SessionTrigger {
+        id: format!(
+            "look-{}-{}-{}{tail}",
+            wait.session.kind.as_str(),
+            wait.session.id,
+            wait.file.as_str()
+        ),
+        hint: crate::events::hints::look(wait.session.kind, wait.file.data_type().as_str()),
+        occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
+        session: wait.session.clone(),
+        source: TriggerSource::Poller,
+        item: None,
+        object: None,
+    }
+}
+
 /// The worker the timeline names for a file given up: the scheduled run, not a file worker.
 pub const LOOK_WORKER: &str = "bridge-reconcile";
 
@@ -280,20 +284,7 @@ async fn give_up_on_timeline(
     (at, now): (UnixMillis, UnixMillis),
     kept_for: Duration,
 ) -> Result<(), StoreError> {
-    let trigger = SessionTrigger {
-        id: format!(
-            "look-{}-{}-{}-final",
-            wait.session.kind.as_str(),
-            wait.session.id,
-            wait.file.as_str()
-        ),
-        hint: crate::events::hints::look(wait.session.kind, wait.file.data_type().as_str()),
-        occurred_at: chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default(),
-        session: wait.session.clone(),
-        source: TriggerSource::Poller,
-        item: None,
-        object: None,
-    };
+    let trigger = look_trigger(wait, "-final", now);
     crate::audit::keep_once(
         store,
         LOOK_WORKER,
