@@ -33,7 +33,7 @@ impl SharedPacer {
     pub fn new(store: Arc<dyn StateStore>, name: &str, requests: u32, window: Duration) -> Self {
         Self {
             store,
-            key: ItemKey::new("PACE", name),
+            key: schedule_key(name),
             interval: window / requests.max(1),
         }
     }
@@ -45,6 +45,11 @@ pub fn schedule_name(platform: &str, base_url: &str) -> String {
     format!("{platform}#{base_url}")
 }
 
+/// Where the schedule called `name` is kept.
+fn schedule_key(name: &str) -> ItemKey {
+    ItemKey::new("PACE", name)
+}
+
 /// The pacing lag (R-ADM-1's health page): how far ahead of `now` the schedule called `name`
 /// is booked — what a request asking now would wait before its turn. Zero while idle.
 pub async fn booked_ahead(
@@ -53,7 +58,7 @@ pub async fn booked_ahead(
     now: UnixMillis,
 ) -> Result<Duration, StoreError> {
     Ok(store
-        .schedule_end(&ItemKey::new("PACE", name))
+        .schedule_end(&schedule_key(name))
         .await?
         .map_or(Duration::ZERO, |end| now.until(end)))
 }
